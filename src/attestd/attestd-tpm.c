@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <string.h>
+#include <tss2/tss2_mu.h>
+
+#include "attestd-tpm.h"
+#include "identity.h"
+#include "log.h"
+#include "tpm2-marshal.h"
+
+#define EK_CERT_MAX (16U * 1024U)
+#define QUOTE_ATTEMPTS 3
+
+AttestKeys *attest_keys_free(AttestKeys *k) {
+        if (!k)
+                return NULL;
+        tpm2_handle_free(k->ak);
+        tpm2_handle_free(k->ek);
+        free(k->ek_certificate);
+        free(k->fingerprint);
+        free(k);
+        return NULL;
+}
+
+static bool nv_index_exists(Tpm2Context *c, TPM2_HANDLE index) {
+        _cleanup_(tpm2_handle_freep) Tpm2Handle *h = NULL;
+
+        return tpm2_handle_from_tpm(c, index, &h) >= 0;
+}
+
+static int pick_ek_type(Tpm2Context *c, Tpm2KeyType *type) {
+        if (*type >= 0)
+                return 0;
+        /* The type the manufacturer certified, else RSA-2048 (the type every TPM must support). */
+        if (!nv_index_exists(c, TPM2_EK_CERT_NV_RSA2048) && nv_index_exists(c, TPM2_EK_CERT_NV_ECC_P256))
+                *type = TPM2_KEY_ECC_P256;
+        else
+                *type = TPM2_KEY_RSA2048;
+        return 0;
+}
+
+static int load_persistent_ek(Tpm2Context *c, AttestKeys *k) {
+        _cleanup_(tpm2_handle_freep) Tpm2Handle *h = NULL;
+        _cleanup_free_ TPM2B_PUBLIC *pub = NULL;
+        TPM2_HANDLE handle = tpm2_ek_persistent_handle(k->ek_type);
+        int r;
+
+        r = tpm2_handle_from_tpm(c, handle, &h);
+        if (r < 0)
+                return r; /* -ENOENT: nothing persisted there */
+
+        r = tpm2_check(c, Esys_ReadPublic(c->esys, h->tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL),
+                       "Esys_ReadPublic");
+        if (r < 0)
+                return r;
+
+        /* Something else may live at the customary handle: only a real EK of the wanted type will do. */
+        if (tpm2_key_type_of_public(&pub->publicArea) != k->ek_type || !tpm2_public_is_default_ek(&pub->publicArea)) {
+                log_debug("Object at 0x%x is not a default %s EK, ignoring it.", handle,
+                          tpm2_key_type_to_string(k->ek_type));
+                return -ENOENT;
+        }
+
+        k->ek_public = *pub;
+        k->ek = TAKE_PTR(h);
+        k->ek_persistent = handle;
+        return 0;
+}
+
+static int create_primary(Tpm2Context *c, const TPM2B_PUBLIC *template, Tpm2Handle **ret, TPM2B_PUBLIC *ret_public) {
+        static const TPM2B_SENSITIVE_CREATE sensitive = {};
+        static const TPM2B_DATA outside = {};
+        static const TPML_PCR_SELECTION no_pcrs = {};
+        _cleanup_free_ TPM2B_PUBLIC *pub = NULL;
+        ESYS_TR tr = ESYS_TR_NONE;
+        int r;
+
+        r = tpm2_check(c, Esys_CreatePrimary(c->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                             &sensitive, template, &outside, &no_pcrs, &tr, &pub, NULL, NULL, NULL),
+                       "Esys_CreatePrimary");
+        if (r < 0)
+                return r;
+        r = tpm2_handle_new(c, tr, /* flush= */ true, ret);
+        if (r < 0) {
+                (void) Esys_FlushContext(c->esys, tr);
+                return r;
+        }
+        *ret_public = *pub;
+        return 0;
+}
+
+static int create_ek(Tpm2Context *c, AttestKeys *k) {
+        _cleanup_free_ uint8_t *nonce = NULL, *tmpl = NULL;
+        size_t nonce_size = 0, tmpl_size = 0;
+        TPM2B_PUBLIC template;
+        bool rsa = k->ek_type == TPM2_KEY_RSA2048;
+        int r;
+
+        tpm2_ek_template(k->ek_type, &template);
+
+        /* A manufacturer may have stored its own template and/or a nonce for the unique field; the EK
+         * certificate then certifies the key made from those, so they win over the default. */
+        r = tpm2_nv_read_all(c, rsa ? TPM2_EK_TEMPLATE_NV_RSA2048 : TPM2_EK_TEMPLATE_NV_ECC_P256, sizeof(TPMT_PUBLIC),
+                             &tmpl, &tmpl_size);
+        if (r >= 0) {
+                r = tpm2_unmarshal_TPMT_PUBLIC(tmpl, tmpl_size, &template.publicArea);
+                if (r < 0)
+                        return log_debug_errno(r, "EK template in NV is malformed: %m");
+        } else if (r != -ENOENT)
+                return r;
+
+        r = tpm2_nv_read_all(c, rsa ? TPM2_EK_NONCE_NV_RSA2048 : TPM2_EK_NONCE_NV_ECC_P256, 256, &nonce, &nonce_size);
+        if (r >= 0) {
+                r = tpm2_ek_template_apply_nonce(&template, nonce, nonce_size);
+                if (r < 0)
+                        return r;
+        } else if (r != -ENOENT)
+                return r;
+
+        return create_primary(c, &template, &k->ek, &k->ek_public);
+}
+
+int attest_keys_load(Tpm2Context *c, Tpm2KeyType ek_type, Tpm2KeyType ak_type, AttestKeys **ret) {
+        _cleanup_(attest_keys_freep) AttestKeys *k = NULL;
+        TPM2B_PUBLIC ak_template;
+        const TPM2B_NAME *esys_name = NULL;
+        int r;
+
+        k = calloc(1, sizeof(*k));
+        if (!k)
+                return -ENOMEM;
+
+        r = pick_ek_type(c, &ek_type);
+        if (r < 0)
+                return r;
+        k->ek_type = ek_type;
+
+        r = load_persistent_ek(c, k);
+        if (r == -ENOENT)
+                r = create_ek(c, k);
+        if (r < 0)
+                return r;
+
+        r = tpm2_nv_read_all(c, tpm2_ek_cert_nv_index(ek_type), EK_CERT_MAX, &k->ek_certificate,
+                             &k->ek_certificate_size);
+        if (r < 0 && r != -ENOENT)
+                log_debug_errno(r, "Could not read the EK certificate, continuing without: %m");
+
+        k->ak_type = ak_type >= 0 ? ak_type : TPM2_KEY_ECC_P256;
+        tpm2_ak_template(k->ak_type, &ak_template);
+        r = create_primary(c, &ak_template, &k->ak, &k->ak_public);
+        if (r < 0)
+                return r;
+
+        r = tpm2_public_name(&k->ek_public.publicArea, &k->ek_name);
+        if (r < 0)
+                return r;
+        r = tpm2_public_name(&k->ak_public.publicArea, &k->ak_name);
+        if (r < 0)
+                return r;
+
+        /* ESAPI computed the AK name from the TPM's response as well: two computations must agree. */
+        if (Esys_TR_GetName(c->esys, k->ak->tr, (TPM2B_NAME **) &esys_name) == TSS2_RC_SUCCESS) {
+                bool same = esys_name->size == k->ak_name.size &&
+                            memcmp(esys_name->name, k->ak_name.name, k->ak_name.size) == 0;
+                free((void *) esys_name);
+                if (!same)
+                        return -EBADMSG;
+        }
+
+        r = patela_identity_fingerprint(&k->ek_public.publicArea, &k->ak_public.publicArea, &k->fingerprint);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(k);
+        return 0;
+}
+
+static int start_salted_session(Tpm2Context *c, AttestKeys *k, Tpm2Handle **ret) {
+        static const TPMT_SYM_DEF sym = {
+                .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB,
+        };
+        ESYS_TR session = ESYS_TR_NONE;
+        int r;
+
+        r = tpm2_check(c, Esys_StartAuthSession(c->esys, k->ek->tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &session),
+                       "Esys_StartAuthSession");
+        if (r < 0)
+                return r;
+        r = tpm2_handle_new(c, session, /* flush= */ true, ret);
+        if (r < 0) {
+                (void) Esys_FlushContext(c->esys, session);
+                return r;
+        }
+        /* Encrypt the response parameter (the secret) and the first command parameter (the blob). */
+        return tpm2_check(c,
+                          Esys_TRSess_SetAttributes(c->esys, session,
+                                                    TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_DECRYPT |
+                                                            TPMA_SESSION_ENCRYPT,
+                                                    0xff),
+                          "Esys_TRSess_SetAttributes");
+}
+
+int attest_activate_credential(Tpm2Context *c, AttestKeys *k, const TPM2B_ID_OBJECT *blob,
+                               const TPM2B_ENCRYPTED_SECRET *secret, TPM2B_DIGEST *ret) {
+        _cleanup_(tpm2_handle_freep) Tpm2Handle *hmac = NULL, *policy = NULL;
+        _cleanup_free_ TPM2B_DIGEST *cert_info = NULL;
+        int r;
+
+        r = start_salted_session(c, k, &hmac);
+        if (r < 0)
+                return r;
+        r = tpm2_start_endorsement_policy_session(c, &policy);
+        if (r < 0)
+                return r;
+
+        r = tpm2_check(c, Esys_ActivateCredential(c->esys, k->ak->tr, k->ek->tr, hmac->tr, policy->tr, ESYS_TR_NONE,
+                                                  blob, secret, &cert_info),
+                       "Esys_ActivateCredential");
+        if (r < 0) {
+                /* Integrity (wrong AK name, altered blob) or value/size/point errors (a seed for another
+                 * EK): both mean "not for this TPM's identity". Transport errors stay what they are. */
+                if ((c->last_rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && (c->last_rc & TPM2_RC_FMT1))
+                        return -EBADMSG;
+                return r;
+        }
+
+        *ret = *cert_info;
+        explicit_bzero(cert_info, sizeof(*cert_info));
+        return 0;
+}
+
+static int read_pcrs(Tpm2Context *c, TPMI_ALG_HASH bank, uint32_t mask, AttestQuote *q) {
+        uint32_t todo = mask;
+
+        q->n_values = 0;
+        /* PCR_Read returns at most 8 digests per call, and says which it returned. */
+        while (todo != 0) {
+                _cleanup_free_ TPML_PCR_SELECTION *out_sel = NULL;
+                _cleanup_free_ TPML_DIGEST *values = NULL;
+                TPML_PCR_SELECTION sel;
+                uint32_t got = 0;
+                unsigned n = 0;
+                int r;
+
+                tpm2_pcr_selection_from_mask(bank, todo, &sel);
+                r = tpm2_check(c, Esys_PCR_Read(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel, NULL, &out_sel,
+                                                &values),
+                               "Esys_PCR_Read");
+                if (r < 0)
+                        return r;
+
+                for (unsigned i = 0; i < out_sel->count; i++) {
+                        const TPMS_PCR_SELECTION *s = &out_sel->pcrSelections[i];
+                        if (s->hash != bank)
+                                continue;
+                        for (unsigned b = 0; b < TPM2_PCRS_MAX && b / 8 < s->sizeofSelect; b++)
+                                if (s->pcrSelect[b / 8] & (1U << (b % 8)))
+                                        got |= 1U << b;
+                }
+                if (got == 0 || (got & ~todo) != 0)
+                        return -EOPNOTSUPP; /* bank not allocated */
+
+                /* Digests come in ascending PCR order; the loop collects the lowest ones first. */
+                for (unsigned b = 0; b < TPM2_PCRS_MAX; b++) {
+                        if (!(got & (1U << b)))
+                                continue;
+                        if (n >= values->count)
+                                return -EBADMSG;
+                        q->values[__builtin_popcount(mask & ((1U << b) - 1))] = values->digests[n++];
+                        q->n_values++;
+                }
+                todo &= ~got;
+        }
+        return 0;
+}
+
+static int pcr_digest_matches(const AttestQuote *q, const TPMS_ATTEST *attest, bool *ret) {
+        uint8_t buf[TPM2_PCRS_MAX * sizeof(TPMU_HA)], digest[64];
+        size_t n = 0, dsize;
+        int r;
+
+        for (unsigned i = 0; i < q->n_values; i++) {
+                memcpy(buf + n, q->values[i].buffer, q->values[i].size);
+                n += q->values[i].size;
+        }
+        /* The quote's pcrDigest uses the AK's signing hash, which is SHA-256 for both AK types. */
+        r = tpm2_digest(TPM2_ALG_SHA256, buf, n, digest, &dsize);
+        if (r < 0)
+                return r;
+        *ret = attest->attested.quote.pcrDigest.size == dsize &&
+               memcmp(attest->attested.quote.pcrDigest.buffer, digest, dsize) == 0;
+        return 0;
+}
+
+int attest_quote(Tpm2Context *c, AttestKeys *k, TPMI_ALG_HASH bank, uint32_t mask, const TPM2B_DATA *nonce,
+                 AttestQuote *ret) {
+        static const TPMT_SIG_SCHEME in_scheme = { .scheme = TPM2_ALG_NULL };
+        TPML_PCR_SELECTION sel;
+        int r;
+
+        tpm2_pcr_selection_from_mask(bank, mask, &sel);
+
+        for (unsigned attempt = 0; attempt < QUOTE_ATTEMPTS; attempt++) {
+                _cleanup_free_ TPM2B_ATTEST *quoted = NULL;
+                _cleanup_free_ TPMT_SIGNATURE *sig = NULL;
+                AttestQuote q = { .bank = bank, .mask = mask };
+                TPMS_ATTEST attest;
+                bool match;
+
+                r = read_pcrs(c, bank, mask, &q);
+                if (r < 0)
+                        return r;
+
+                r = tpm2_check(c, Esys_Quote(c->esys, k->ak->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, nonce,
+                                             &in_scheme, &sel, &quoted, &sig),
+                               "Esys_Quote");
+                if (r < 0)
+                        return r;
+
+                r = tpm2_unmarshal_TPMS_ATTEST(quoted->attestationData, quoted->size, &attest);
+                if (r < 0)
+                        return r;
+                r = pcr_digest_matches(&q, &attest, &match);
+                if (r < 0)
+                        return r;
+                if (!match) {
+                        log_debug("A PCR changed between PCR_Read and Quote, retrying.");
+                        continue;
+                }
+
+                q.quoted = *quoted;
+                q.signature = *sig;
+                *ret = q;
+                return 0;
+        }
+        return -ESTALE;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+
+int safe_close(int fd) {
+        if (fd >= 0) {
+                int saved = errno;
+                (void) close(fd);
+                errno = saved;
+        }
+        return -EBADF;
+}
+
+int read_full_file(const char *path, size_t max_size, void **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, allocated = 0;
+
+        if (!path || !ret || !ret_size)
+                return -EINVAL;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+
+        /* Files in /sys and /proc report a size of 0 or 4096: read until EOF, bounded by max_size. */
+        for (;;) {
+                ssize_t n;
+
+                if (size == allocated) {
+                        size_t want = allocated == 0 ? 4096 : allocated * 2;
+                        char *p;
+
+                        if (allocated > max_size)
+                                return -E2BIG;
+                        want = MIN(want, max_size + 1);
+                        p = realloc(buf, want + 1);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        allocated = want;
+                }
+
+                n = read(fd, buf + size, allocated - size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+                if (size > max_size)
+                        return -E2BIG;
+        }
+
+        buf[size] = '\0'; /* convenience for text files; not counted in the size */
+        *ret = TAKE_PTR(buf);
+        *ret_size = size;
+        return 0;
+}

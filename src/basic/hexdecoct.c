@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hexdecoct.h"
+#include "macro.h"
+
+static int unhexchar(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -EINVAL;
+}
+
+char *hexmem(const void *p, size_t size) {
+        static const char table[] = "0123456789abcdef";
+        const uint8_t *x = p;
+        char *r;
+
+        r = malloc(size * 2 + 1);
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < size; i++) {
+                r[i * 2] = table[x[i] >> 4];
+                r[i * 2 + 1] = table[x[i] & 15];
+        }
+        r[size * 2] = '\0';
+        return r;
+}
+
+int unhexmem(const char *s, size_t max_size, void **ret, size_t *ret_size) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t l;
+
+        if (!s || !ret || !ret_size)
+                return -EINVAL;
+        l = strlen(s);
+        if (l % 2 != 0)
+                return -EINVAL;
+        if (l / 2 > max_size)
+                return -E2BIG;
+
+        buf = malloc(l / 2 + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (size_t i = 0; i < l / 2; i++) {
+                int a = unhexchar(s[i * 2]), b = unhexchar(s[i * 2 + 1]);
+                if (a < 0 || b < 0)
+                        return -EINVAL;
+                buf[i] = (uint8_t) (a << 4 | b);
+        }
+        buf[l / 2] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_size = l / 2;
+        return 0;
+}
+
+static const char b64_table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int unbase64char(char c) {
+        const char *p;
+
+        if (c == '\0')
+                return -EINVAL;
+        p = strchr(b64_table, c);
+        return p ? (int) (p - b64_table) : -EINVAL;
+}
+
+char *base64mem(const void *p, size_t size) {
+        const uint8_t *x = p;
+        char *r, *z;
+
+        if (size > (SIZE_MAX - 1) / 4 * 3 - 3)
+                return NULL;
+        z = r = malloc((size + 2) / 3 * 4 + 1);
+        if (!r)
+                return NULL;
+
+        for (size_t i = 0; i < size; i += 3) {
+                uint32_t v = (uint32_t) x[i] << 16;
+                if (i + 1 < size)
+                        v |= (uint32_t) x[i + 1] << 8;
+                if (i + 2 < size)
+                        v |= x[i + 2];
+                *z++ = b64_table[(v >> 18) & 63];
+                *z++ = b64_table[(v >> 12) & 63];
+                *z++ = i + 1 < size ? b64_table[(v >> 6) & 63] : '=';
+                *z++ = i + 2 < size ? b64_table[v & 63] : '=';
+        }
+        *z = '\0';
+        return r;
+}
+
+int unbase64mem(const char *s, size_t max_size, void **ret, size_t *ret_size) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t l, pad = 0, n;
+        uint8_t *z;
+
+        if (!s || !ret || !ret_size)
+                return -EINVAL;
+
+        l = strlen(s);
+        if (l % 4 != 0)
+                return -EINVAL;
+        if (l >= 1 && s[l - 1] == '=')
+                pad++;
+        if (l >= 2 && s[l - 2] == '=')
+                pad++;
+        n = l / 4 * 3 - pad;
+        if (n > max_size)
+                return -E2BIG;
+
+        z = buf = malloc(n + 1);
+        if (!buf)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < l; i += 4) {
+                bool last = i + 4 == l;
+                int a, b, c = 0, d = 0;
+
+                a = unbase64char(s[i]);
+                b = unbase64char(s[i + 1]);
+                if (a < 0 || b < 0)
+                        return -EINVAL;
+
+                if (last && pad == 2) {
+                        if (b & 15) /* non-canonical: bits beyond the data */
+                                return -EINVAL;
+                        *z++ = (uint8_t) (a << 2 | b >> 4);
+                        break;
+                }
+                c = unbase64char(s[i + 2]);
+                if (c < 0)
+                        return -EINVAL;
+                if (last && pad == 1) {
+                        if (c & 3)
+                                return -EINVAL;
+                        *z++ = (uint8_t) (a << 2 | b >> 4);
+                        *z++ = (uint8_t) ((b & 15) << 4 | c >> 2);
+                        break;
+                }
+                d = unbase64char(s[i + 3]);
+                if (d < 0)
+                        return -EINVAL;
+                *z++ = (uint8_t) (a << 2 | b >> 4);
+                *z++ = (uint8_t) ((b & 15) << 4 | c >> 2);
+                *z++ = (uint8_t) ((c & 3) << 6 | d);
+        }
+
+        *z = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_size = n;
+        return 0;
+}
+
+char *base32mem(const void *p, size_t size) {
+        /* Crockford's alphabet: no I, L, O, U, so that what is read aloud is hard to confuse. */
+        static const char table[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        const uint8_t *x = p;
+        size_t bits = size * 8, n = (bits + 4) / 5;
+        char *r;
+
+        r = malloc(n + 1);
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                size_t bit = i * 5;
+                unsigned v = 0;
+                for (size_t k = 0; k < 5; k++, bit++) {
+                        v <<= 1;
+                        if (bit < bits)
+                                v |= (x[bit / 8] >> (7 - bit % 8)) & 1;
+                }
+                r[i] = table[v];
+        }
+        r[n] = '\0';
+        return r;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+
+#include "tests.h"
+#include "tpm2-tcti.h"
+
+static void check(const char *s, const char *module, const char *conf) {
+        _cleanup_free_ char *m = NULL, *c = NULL;
+
+        ASSERT_OK(tpm2_tcti_parse(s, &m, &c));
+        ASSERT_STREQ(m, module);
+        if (conf)
+                ASSERT_STREQ(c, conf);
+        else
+                ASSERT_NULL(c);
+}
+
+TEST(parse_valid) {
+        check("device:/dev/tpmrm0", "device", "/dev/tpmrm0");
+        check("/dev/tpm0", "device", "/dev/tpm0");
+        check("device", "device", NULL);
+        check("device:", "device", NULL);
+        check("swtpm:host=127.0.0.1,port=2321", "swtpm", "host=127.0.0.1,port=2321");
+        check("swtpm:path=/run/t/tpm.sock", "swtpm", "path=/run/t/tpm.sock");
+        check("mssim:host=::1,port=2321", "mssim", "host=::1,port=2321");
+        check("libtpms:/tmp/state", "libtpms", "/tmp/state");
+        check("tabrmd:bus_type=system", "tabrmd", "bus_type=system");
+}
+
+TEST(parse_invalid) {
+        char *m = NULL, *c = NULL;
+        char *huge;
+
+        ASSERT_ERROR(tpm2_tcti_parse("", &m, &c), EINVAL);
+        ASSERT_ERROR(tpm2_tcti_parse(NULL, &m, &c), EINVAL);
+        ASSERT_ERROR(tpm2_tcti_parse("../../tmp/evil:x", &m, &c), EOPNOTSUPP);
+        ASSERT_ERROR(tpm2_tcti_parse("nosuchtcti:x", &m, &c), EOPNOTSUPP);
+        ASSERT_ERROR(tpm2_tcti_parse("swtpm:host=a\nport=1", &m, &c), EINVAL);
+        ASSERT_ERROR(tpm2_tcti_parse(":conf", &m, &c), EOPNOTSUPP);
+
+        huge = malloc(TPM2_TCTI_STRING_MAX + 10);
+        ASSERT_NOT_NULL(huge);
+        memset(huge, 'a', TPM2_TCTI_STRING_MAX + 9);
+        memcpy(huge, "device:", 7);
+        huge[TPM2_TCTI_STRING_MAX + 9] = '\0';
+        ASSERT_ERROR(tpm2_tcti_parse(huge, &m, &c), E2BIG);
+        free(huge);
+        ASSERT_NULL(m);
+        ASSERT_NULL(c);
+}
+
+TEST(select_prefers_environment) {
+        unsetenv(TPM2_TCTI_ENV);
+        ASSERT_STREQ(tpm2_tcti_select(NULL), TPM2_TCTI_DEFAULT);
+        ASSERT_STREQ(tpm2_tcti_select("swtpm:port=1"), "swtpm:port=1");
+        setenv(TPM2_TCTI_ENV, "mssim:port=2", 1);
+        ASSERT_STREQ(tpm2_tcti_select("swtpm:port=1"), "mssim:port=2");
+        setenv(TPM2_TCTI_ENV, "", 1);
+        ASSERT_STREQ(tpm2_tcti_select("swtpm:port=1"), "swtpm:port=1");
+        unsetenv(TPM2_TCTI_ENV);
+}
+
+DEFINE_TEST_MAIN

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Parsing of TCTI strings, "MODULE[:CONF]", as tpm2-tools and tpm2-tss spell them:
+ *   device:/dev/tpmrm0      swtpm:path=/run/x/tpm.sock     swtpm:host=127.0.0.1,port=2321
+ *   mssim:host=::1,port=2321      libtpms:/tmp/state      tabrmd:bus_type=system
+ * A bare path "/dev/tpmrm0" means "device:/dev/tpmrm0". Only the modules named above are accepted: the
+ * module name becomes a library file name (libtss2-tcti-MODULE.so.0) that the loader opens. */
+
+#define TPM2_TCTI_DEFAULT "device:/dev/tpmrm0"
+#define TPM2_TCTI_ENV "PATELA_TPM2_TCTI"
+#define TPM2_TCTI_STRING_MAX 4096
+
+int tpm2_tcti_parse(const char *s, char **ret_module, char **ret_conf);
+
+/* The TCTI to use: $PATELA_TPM2_TCTI if set, else the configured value if set, else the default. */
+const char *tpm2_tcti_select(const char *configured);

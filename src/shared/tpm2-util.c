@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "log.h"
+#include "string-util.h"
+#include "tpm2-tcti.h"
+#include "tpm2-util.h"
+
+/* NV_Read moves at most TPM2_PT_NV_BUFFER_MAX bytes; 512 is below what every TPM we know reports. */
+#define NV_CHUNK 512U
+
+int tpm2_rc_to_errno(TSS2_RC rc) {
+        TSS2_RC layer = rc & TSS2_RC_LAYER_MASK, code;
+
+        if (rc == TSS2_RC_SUCCESS)
+                return 0;
+
+        if (layer == TSS2_TCTI_RC_LAYER)
+                return -EIO;
+        if (layer == TSS2_ESAPI_RC_LAYER || layer == TSS2_MU_RC_LAYER || layer == TSS2_SYS_RC_LAYER) {
+                switch (rc & 0xFFFFU) {
+                case TSS2_BASE_RC_BAD_VALUE:
+                case TSS2_BASE_RC_BAD_REFERENCE:
+                case TSS2_BASE_RC_BAD_SIZE:
+                case TSS2_BASE_RC_INSUFFICIENT_BUFFER:
+                        return -EINVAL;
+                case TSS2_BASE_RC_MEMORY:
+                        return -ENOMEM;
+                case TSS2_BASE_RC_TRY_AGAIN:
+                        return -EAGAIN;
+                case TSS2_BASE_RC_MALFORMED_RESPONSE:
+                        return -EBADMSG;
+                default:
+                        return -EIO;
+                }
+        }
+        if (layer != TSS2_TPM_RC_LAYER && layer != TSS2_RESMGR_TPM_RC_LAYER)
+                return -EIO;
+
+        if (rc & TPM2_RC_FMT1) {
+                code = rc & (TPM2_RC_FMT1 | 0x3F);
+                switch (code) {
+                case TPM2_RC_INTEGRITY:
+                        return -EBADMSG;
+                case TPM2_RC_POLICY_FAIL:
+                case TPM2_RC_AUTH_FAIL:
+                case TPM2_RC_BAD_AUTH:
+                case TPM2_RC_EXPIRED:
+                        return -EPERM;
+                case TPM2_RC_HANDLE:
+                        return -ENOENT;
+                case TPM2_RC_VALUE:
+                case TPM2_RC_SIZE:
+                case TPM2_RC_KEY_SIZE:
+                case TPM2_RC_RANGE:
+                case TPM2_RC_SELECTOR:
+                case TPM2_RC_TYPE:
+                case TPM2_RC_KEY:
+                case TPM2_RC_ATTRIBUTES:
+                case TPM2_RC_SCHEME:
+                case TPM2_RC_HASH:
+                case TPM2_RC_CURVE:
+                case TPM2_RC_ASYMMETRIC:
+                        return -EINVAL;
+                default:
+                        return -EIO;
+                }
+        }
+
+        code = rc & 0xFFF;
+        switch (code) {
+        case TPM2_RC_RETRY:
+        case TPM2_RC_YIELDED:
+        case TPM2_RC_TESTING:
+        case TPM2_RC_CANCELED:
+                return -EAGAIN;
+        case TPM2_RC_LOCKOUT:
+                return -EBUSY;
+        case TPM2_RC_NV_SPACE:
+        case TPM2_RC_OBJECT_MEMORY:
+        case TPM2_RC_SESSION_MEMORY:
+        case TPM2_RC_MEMORY:
+        case TPM2_RC_NV_RATE:
+                return -ENOSPC;
+        case TPM2_RC_NV_DEFINED:
+                return -EEXIST;
+        case TPM2_RC_NV_UNINITIALIZED:
+                return -ENODATA;
+        case TPM2_RC_NV_LOCKED:
+        case TPM2_RC_NV_AUTHORIZATION:
+        case TPM2_RC_POLICY:
+        case TPM2_RC_AUTH_MISSING:
+        case TPM2_RC_AUTH_UNAVAILABLE:
+                return -EPERM;
+        case TPM2_RC_PCR_CHANGED:
+                return -ESTALE;
+        default:
+                return -EIO;
+        }
+}
+
+int tpm2_check(Tpm2Context *c, TSS2_RC rc, const char *what) {
+        c->n_commands++;
+        c->last_rc = rc;
+        if (rc == TSS2_RC_SUCCESS)
+                return 0;
+        snprintf(c->last_error, sizeof(c->last_error), "%s: %s (0x%x)", what, Tss2_RC_Decode(rc), (unsigned) rc);
+        log_debug("%s", c->last_error);
+        return tpm2_rc_to_errno(rc);
+}
+
+const char *tpm2_last_error(const Tpm2Context *c) {
+        return c->last_error[0] ? c->last_error : "no TPM error";
+}
+
+int tpm2_context_new(const char *tcti, Tpm2Context **ret) {
+        _cleanup_free_ char *module = NULL, *conf = NULL;
+        _cleanup_(tpm2_context_freep) Tpm2Context *c = NULL;
+        TSS2_RC rc;
+        int r;
+
+        r = tpm2_tcti_parse(tcti, &module, &conf);
+        if (r < 0)
+                return r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+
+        rc = Tss2_TctiLdr_Initialize_Ex(module, conf, &c->tcti);
+        if (rc != TSS2_RC_SUCCESS) {
+                /* Not counted as a TPM command: nothing reached the TPM. */
+                snprintf(c->last_error, sizeof(c->last_error), "TCTI %s: %s", module, Tss2_RC_Decode(rc));
+                log_debug("%s", c->last_error);
+                return -ENODEV;
+        }
+
+        rc = Esys_Initialize(&c->esys, c->tcti, NULL);
+        if (rc != TSS2_RC_SUCCESS) {
+                log_debug("Esys_Initialize: %s", Tss2_RC_Decode(rc));
+                return -ENODEV;
+        }
+
+        /* A TPM that nobody has started yet (libtpms in-process, swtpm without startup flags) needs
+         * Startup; on a running TPM this answers TPM2_RC_INITIALIZE, which is fine. */
+        rc = Esys_Startup(c->esys, TPM2_SU_CLEAR);
+        c->n_commands++;
+        if (rc != TSS2_RC_SUCCESS && (rc & 0xFFF) != TPM2_RC_INITIALIZE) {
+                r = tpm2_check(c, rc, "Esys_Startup");
+                return r;
+        }
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+Tpm2Context *tpm2_context_free(Tpm2Context *c) {
+        if (!c)
+                return NULL;
+        if (c->esys)
+                Esys_Finalize(&c->esys);
+        if (c->tcti)
+                Tss2_TctiLdr_Finalize(&c->tcti);
+        free(c);
+        return NULL;
+}
+
+int tpm2_handle_new(Tpm2Context *c, ESYS_TR tr, bool flush, Tpm2Handle **ret) {
+        Tpm2Handle *h;
+
+        h = malloc(sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        *h = (Tpm2Handle) { .context = c, .tr = tr, .flush = flush };
+        *ret = h;
+        return 0;
+}
+
+Tpm2Handle *tpm2_handle_free(Tpm2Handle *h) {
+        if (!h)
+                return NULL;
+        if (h->tr != ESYS_TR_NONE) {
+                if (h->flush)
+                        (void) tpm2_check(h->context, Esys_FlushContext(h->context->esys, h->tr), "Esys_FlushContext");
+                else
+                        (void) Esys_TR_Close(h->context->esys, &h->tr);
+        }
+        free(h);
+        return NULL;
+}
+
+int tpm2_handle_from_tpm(Tpm2Context *c, TPM2_HANDLE handle, Tpm2Handle **ret) {
+        ESYS_TR tr = ESYS_TR_NONE;
+        int r;
+
+        r = tpm2_check(c, Esys_TR_FromTPMPublic(c->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr),
+                       "Esys_TR_FromTPMPublic");
+        if (r < 0)
+                return r;
+        r = tpm2_handle_new(c, tr, /* flush= */ false, ret);
+        if (r < 0)
+                (void) Esys_TR_Close(c->esys, &tr);
+        return r;
+}
+
+int tpm2_nv_read_all(Tpm2Context *c, TPM2_HANDLE index, size_t max_size, uint8_t **ret, size_t *ret_size) {
+        _cleanup_(tpm2_handle_freep) Tpm2Handle *nv = NULL;
+        _cleanup_free_ TPM2B_NV_PUBLIC *pub = NULL;
+        _cleanup_free_ uint8_t *buf = NULL;
+        TPMA_NV attrs;
+        ESYS_TR auth;
+        size_t size;
+        int r;
+
+        r = tpm2_handle_from_tpm(c, index, &nv);
+        if (r < 0)
+                return r;
+
+        r = tpm2_check(c, Esys_NV_ReadPublic(c->esys, nv->tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL),
+                       "Esys_NV_ReadPublic");
+        if (r < 0)
+                return r;
+
+        attrs = pub->nvPublic.attributes;
+        size = pub->nvPublic.dataSize;
+        if (!(attrs & TPMA_NV_WRITTEN))
+                return -ENODATA;
+        if (size > max_size)
+                return -E2BIG;
+        if (attrs & TPMA_NV_AUTHREAD)
+                auth = nv->tr;
+        else if (attrs & TPMA_NV_OWNERREAD)
+                auth = ESYS_TR_RH_OWNER;
+        else
+                return -EACCES;
+
+        buf = malloc(MAX(size, (size_t) 1));
+        if (!buf)
+                return -ENOMEM;
+
+        for (size_t off = 0; off < size;) {
+                _cleanup_free_ TPM2B_MAX_NV_BUFFER *chunk = NULL;
+                uint16_t want = (uint16_t) MIN(size - off, (size_t) NV_CHUNK);
+
+                r = tpm2_check(c, Esys_NV_Read(c->esys, auth, nv->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                               want, (uint16_t) off, &chunk),
+                               "Esys_NV_Read");
+                if (r < 0)
+                        return r;
+                if (chunk->size == 0 || chunk->size > want)
+                        return -EBADMSG;
+                memcpy(buf + off, chunk->buffer, chunk->size);
+                off += chunk->size;
+        }
+
+        *ret = TAKE_PTR(buf);
+        *ret_size = size;
+        return 0;
+}
+
+int tpm2_start_endorsement_policy_session(Tpm2Context *c, Tpm2Handle **ret) {
+        static const TPMT_SYM_DEF sym = {
+                .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB,
+        };
+        ESYS_TR session = ESYS_TR_NONE;
+        int r;
+
+        r = tpm2_check(c, Esys_StartAuthSession(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, &session),
+                       "Esys_StartAuthSession");
+        if (r < 0)
+                return r;
+
+        r = tpm2_check(c, Esys_PolicySecret(c->esys, ESYS_TR_RH_ENDORSEMENT, session, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                            ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL, NULL),
+                       "Esys_PolicySecret");
+        if (r < 0) {
+                (void) Esys_FlushContext(c->esys, session);
+                return r;
+        }
+
+        r = tpm2_handle_new(c, session, /* flush= */ true, ret);
+        if (r < 0)
+                (void) Esys_FlushContext(c->esys, session);
+        return r;
+}
+
+void tpm2_pcr_selection_from_mask(TPMI_ALG_HASH bank, uint32_t mask, TPML_PCR_SELECTION *ret) {
+        *ret = (TPML_PCR_SELECTION) {
+                .count = 1,
+                .pcrSelections[0] = {
+                        .hash = bank,
+                        .sizeofSelect = 3,
+                        .pcrSelect = { mask & 0xFF, (mask >> 8) & 0xFF, (mask >> 16) & 0xFF },
+                },
+        };
+}
+
+static const struct {
+        TPMI_ALG_HASH alg;
+        const char *name;
+        size_t size;
+} hash_algs[] = {
+        { TPM2_ALG_SHA1, "sha1", 20 },
+        { TPM2_ALG_SHA256, "sha256", 32 },
+        { TPM2_ALG_SHA384, "sha384", 48 },
+        { TPM2_ALG_SHA512, "sha512", 64 },
+};
+
+int tpm2_hash_alg_from_string(const char *s) {
+        for (size_t i = 0; i < ELEMENTSOF(hash_algs); i++)
+                if (s && streq(s, hash_algs[i].name))
+                        return hash_algs[i].alg;
+        return -EINVAL;
+}
+
+const char *tpm2_hash_alg_to_string(TPMI_ALG_HASH alg) {
+        for (size_t i = 0; i < ELEMENTSOF(hash_algs); i++)
+                if (hash_algs[i].alg == alg)
+                        return hash_algs[i].name;
+        return NULL;
+}
+
+size_t tpm2_hash_alg_digest_size(TPMI_ALG_HASH alg) {
+        for (size_t i = 0; i < ELEMENTSOF(hash_algs); i++)
+                if (hash_algs[i].alg == alg)
+                        return hash_algs[i].size;
+        return 0;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <tss2/tss2_esys.h>
+
+#include "macro.h"
+
+/* One ESAPI context over one TCTI. TSS2_RC values stop here: tpm2_check() turns them into a negative
+ * errno and keeps the decoded text in the context, for the caller's log message. */
+typedef struct Tpm2Context {
+        TSS2_TCTI_CONTEXT *tcti;
+        ESYS_CONTEXT *esys;
+        TSS2_RC last_rc;
+        char last_error[256];
+        unsigned n_commands; /* TPM commands issued through tpm2_check(), for reports and tests */
+} Tpm2Context;
+
+int tpm2_context_new(const char *tcti, Tpm2Context **ret);
+Tpm2Context *tpm2_context_free(Tpm2Context *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Tpm2Context *, tpm2_context_free);
+
+/* errno for a TSS2_RC; 0 for TSS2_RC_SUCCESS. Policy and authorization failures → -EPERM,
+ * integrity failures (wrong credential, tampered blob) → -EBADMSG, bad sizes or values → -EINVAL,
+ * missing handles → -ENOENT, transport failures → -EIO, retryable → -EAGAIN. */
+int tpm2_rc_to_errno(TSS2_RC rc) _const_;
+/* Records rc for the message and counts the command; returns tpm2_rc_to_errno(rc). */
+int tpm2_check(Tpm2Context *c, TSS2_RC rc, const char *what);
+/* The decoded message of the last failure, e.g. "Esys_ActivateCredential: tpm:parameter(1):integrity check failed". */
+const char *tpm2_last_error(const Tpm2Context *c);
+
+/* An ESYS_TR that is flushed (transient objects and sessions) or closed (persistent and NV) on free. */
+typedef struct Tpm2Handle {
+        Tpm2Context *context;
+        ESYS_TR tr;
+        bool flush;
+} Tpm2Handle;
+
+int tpm2_handle_new(Tpm2Context *c, ESYS_TR tr, bool flush, Tpm2Handle **ret);
+Tpm2Handle *tpm2_handle_free(Tpm2Handle *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Tpm2Handle *, tpm2_handle_free);
+
+/* Looks up a persistent or NV handle. -ENOENT if nothing is there. */
+int tpm2_handle_from_tpm(Tpm2Context *c, TPM2_HANDLE handle, Tpm2Handle **ret);
+
+/* Reads the whole of an NV index that its own (empty) auth or the owner (empty auth) may read, in chunks
+ * of the TPM's NV buffer size. -ENOENT if the index does not exist, -E2BIG if larger than max_size. */
+int tpm2_nv_read_all(Tpm2Context *c, TPM2_HANDLE index, size_t max_size, uint8_t **ret, size_t *ret_size);
+
+/* A policy session with PolicySecret(TPM_RH_ENDORSEMENT): what the TCG EK templates' authPolicy asks. */
+int tpm2_start_endorsement_policy_session(Tpm2Context *c, Tpm2Handle **ret);
+
+/* PCR selection helpers. bank is TPM2_ALG_SHA256 etc.; mask has bit i set for PCR i (0..23). */
+#define TPM2_PCRS_MAX 24U
+void tpm2_pcr_selection_from_mask(TPMI_ALG_HASH bank, uint32_t mask, TPML_PCR_SELECTION *ret);
+int tpm2_hash_alg_from_string(const char *s) _pure_;
+const char *tpm2_hash_alg_to_string(TPMI_ALG_HASH alg) _const_;
+size_t tpm2_hash_alg_digest_size(TPMI_ALG_HASH alg) _const_;

@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Shared helpers of patela's shell tests. Each test gets its own directory, its own swtpm on private
+# unix sockets, and cleans up after itself on any exit.
+set -euo pipefail
+
+: "${PATELA_BUILD_DIR:?run the tests through meson test}"
+: "${PATELA_SOURCE_DIR:?run the tests through meson test}"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/patela-test.XXXXXX")
+PIDS=()
+FAILED=0
+
+cleanup() {
+        local p
+        for p in "${PIDS[@]}"; do
+                kill "$p" 2>/dev/null || true
+        done
+        for p in "${PIDS[@]}"; do
+                wait "$p" 2>/dev/null || true
+        done
+        if [[ $FAILED -ne 0 || -n "${PATELA_KEEP_TEST_DIR:-}" ]]; then
+                echo "# test directory kept: $T" >&2
+                for f in "$T"/*.log; do
+                        [[ -e $f ]] || continue
+                        echo "# --- $f" >&2
+                        tail -n 30 "$f" >&2
+                done
+        else
+                rm -rf "$T"
+        fi
+}
+trap cleanup EXIT
+trap 'FAILED=1' ERR
+
+fail() {
+        FAILED=1
+        echo "FAIL: $*" >&2
+        exit 1
+}
+
+pass() {
+        echo "ok - $*"
+}
+
+wait_for_socket() {
+        local path=$1 i
+        for ((i = 0; i < 100; i++)); do
+                [[ -S $path ]] && return 0
+                sleep 0.05
+        done
+        fail "socket $path did not appear"
+}
+
+# swtpm on unix sockets in $T; state in $T/${1:-tpm}. The swtpm TCTI finds the control socket at
+# SOCKET.ctrl.
+swtpm_start() {
+        local name=${1:-tpm}
+        mkdir -p "$T/$name"
+        rm -f "$T/$name.sock" "$T/$name.sock.ctrl"
+        swtpm socket --tpm2 --tpmstate dir="$T/$name" \
+                --server type=unixio,path="$T/$name.sock" \
+                --ctrl type=unixio,path="$T/$name.sock.ctrl" \
+                --flags not-need-init,startup-clear \
+                --log file="$T/swtpm-$name.log" &
+        eval "SWTPM_PID_${name}=$!"
+        PIDS+=("$!")
+        wait_for_socket "$T/$name.sock"
+        wait_for_socket "$T/$name.sock.ctrl"
+        TCTI="swtpm:path=$T/$name.sock"
+        export TPM2TOOLS_TCTI=$TCTI
+}
+
+# A power cycle: swtpm shuts down (state saved), a new swtpm starts on the same state.
+swtpm_power_cycle() {
+        local name=${1:-tpm} pid
+        pid=$(eval echo "\$SWTPM_PID_${name}")
+        swtpm_ioctl --unix "$T/$name.sock.ctrl" -s
+        wait "$pid" 2>/dev/null || true
+        swtpm_start "$name"
+}
+
+# patela-attestd under systemd-socket-activate, as the socket unit would start it (Accept=no).
+ATTESTD_SOCK=
+attestd_start() {
+        ATTESTD_SOCK=$T/io.patela.Attest
+        rm -f "$ATTESTD_SOCK"
+        systemd-socket-activate --listen="$ATTESTD_SOCK" --fdname=varlink \
+                -E PATELA_TPM2_TCTI="$TCTI" -E PATELA_LOG_LEVEL="${PATELA_LOG_LEVEL:-debug}" \
+                "$PATELA_BUILD_DIR/src/attestd/patela-attestd" --idle-timeout=0 "$@" \
+                >>"$T/attestd.log" 2>&1 &
+        ATTESTD_PID=$!
+        PIDS+=("$ATTESTD_PID")
+        wait_for_socket "$ATTESTD_SOCK"
+}
+
+attestd_stop() {
+        kill -TERM "$ATTESTD_PID"
+        wait "$ATTESTD_PID" 2>/dev/null || true
+}
+
+attestd_alive() {
+        kill -0 "$ATTESTD_PID" 2>/dev/null
+}
+
+# vl METHOD [JSON]: calls io.patela.Attest.METHOD, prints the reply.
+vl() {
+        varlinkctl call --json=short "$ATTESTD_SOCK" "io.patela.Attest.$1" "${2:-{\}}"
+}
+
+# vl_error EXPECTED METHOD JSON: the call must fail with the named error; prints varlinkctl's output.
+vl_error() {
+        local expected=$1 out rc=0
+        out=$(varlinkctl call --json=short "$ATTESTD_SOCK" "io.patela.Attest.$2" "$3" 2>&1) || rc=$?
+        [[ $rc -ne 0 ]] || fail "$2 $3 succeeded, expected $expected"
+        grep -qF -- "$expected" <<<"$out" || fail "$2 $3: expected $expected, got: $out"
+        printf '%s\n' "$out"
+}
+
+b64file() { base64 -w0 <"$1"; }
+b64decode_to() { base64 -d >"$1"; }
