@@ -219,10 +219,18 @@ int attest_activate_credential(Tpm2Context *c, AttestKeys *k, const TPM2B_ID_OBJ
                                                   blob, secret, &cert_info),
                        "Esys_ActivateCredential");
         if (r < 0) {
+                TSS2_RC rc = c->last_rc;
+
                 /* Integrity (wrong AK name, altered blob) or value/size/point errors (a seed for another
                  * EK): both mean "not for this TPM's identity". Transport errors stay what they are. */
-                if ((c->last_rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && (c->last_rc & TPM2_RC_FMT1))
+                if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && (rc & TPM2_RC_FMT1))
                         return -EBADMSG;
+                /* libtpms answers TPM_RC_FAILURE when the RSA-OAEP seed does not decrypt (a real TPM says
+                 * TPM_RC_VALUE). If the TPM still works afterwards, it was the input, not failure mode. */
+                if (rc == TPM2_RC_FAILURE && tpm2_is_responsive(c)) {
+                        c->last_rc = rc;
+                        return -EBADMSG;
+                }
                 return r;
         }
 

@@ -122,6 +122,8 @@ int main(int argc, char *argv[]) {
         int r;
 
         log_parse_environment();
+        /* tpm2-tss logs to stderr on its own; our errors carry the decoded TPM codes already. */
+        (void) setenv("TSS2_LOG", "all+NONE", /* overwrite= */ 0);
 
         r = manager_new(&m);
         if (r < 0)

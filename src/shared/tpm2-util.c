@@ -169,6 +169,14 @@ Tpm2Context *tpm2_context_free(Tpm2Context *c) {
         return NULL;
 }
 
+bool tpm2_is_responsive(Tpm2Context *c) {
+        _cleanup_free_ TPM2B_DIGEST *random = NULL;
+
+        /* A TPM in failure mode answers only GetTestResult and GetCapability. */
+        return tpm2_check(c, Esys_GetRandom(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, 1, &random),
+                          "Esys_GetRandom") >= 0;
+}
+
 int tpm2_handle_new(Tpm2Context *c, ESYS_TR tr, bool flush, Tpm2Handle **ret) {
         Tpm2Handle *h;
 

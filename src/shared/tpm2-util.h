@@ -27,6 +27,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Tpm2Context *, tpm2_context_free);
 int tpm2_rc_to_errno(TSS2_RC rc) _const_;
 /* Records rc for the message and counts the command; returns tpm2_rc_to_errno(rc). */
 int tpm2_check(Tpm2Context *c, TSS2_RC rc, const char *what);
+/* True if the TPM executes an ordinary command (it is not in failure mode). */
+bool tpm2_is_responsive(Tpm2Context *c);
 /* The decoded message of the last failure, e.g. "Esys_ActivateCredential: tpm:parameter(1):integrity check failed". */
 const char *tpm2_last_error(const Tpm2Context *c);
 

@@ -38,7 +38,7 @@ check() {
 IP=org.varlink.service.InvalidParameter
 check $IP credentialBlob ActivateCredential "{\"credentialBlob\":\"not base64!\",\"encryptedSecret\":\"$SEC\"}" "bad base64"
 check $IP credentialBlob ActivateCredential "{\"credentialBlob\":\"$big\",\"encryptedSecret\":\"$SEC\"}" "4000-byte blob"
-check $IP credentialBlob ActivateCredential "{\"credentialBlob\":\"AAEC\",\"encryptedSecret\":\"$SEC\"}" "truncated TPM2B"
+check $IP credentialBlob ActivateCredential "{\"credentialBlob\":\"AAU=\",\"encryptedSecret\":\"$SEC\"}" "truncated TPM2B"
 check $IP encryptedSecret ActivateCredential "{\"credentialBlob\":\"$ID\",\"encryptedSecret\":\"$big\"}" "oversized secret"
 check $IP encryptedSecret ActivateCredential "{\"credentialBlob\":\"$ID\",\"encryptedSecret\":\"===\"}" "bad base64"
 check $IP encryptedSecret ActivateCredential "{\"credentialBlob\":\"$ID\"}" "missing field"

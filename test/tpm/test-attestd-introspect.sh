@@ -14,7 +14,7 @@ for sym in "interface io.patela.Attest" "method GetIdentity" "method ActivateCre
         grep -qF "$sym" <<<"$out" || fail "introspection lacks '$sym'"
 done
 # Every field and symbol carries a comment: count comment lines against declarations.
-comments=$(grep -c '^ *#' <<<"$out")
+comments=$(grep -cE '^\s*#' <<<"$out")
 fields=$(grep -cE '^\s+[a-zA-Z]+: ' <<<"$out" || true)
 symbols=$(grep -cE '^(method|error|type) ' <<<"$out")
 [[ $comments -ge $((fields + symbols)) ]] || fail "only $comments comments for $fields fields and $symbols symbols"
