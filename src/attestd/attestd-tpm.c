@@ -22,20 +22,32 @@ AttestKeys *attest_keys_free(AttestKeys *k) {
         return NULL;
 }
 
-static bool nv_index_exists(Tpm2Context *c, TPM2_HANDLE index) {
-        _cleanup_(tpm2_handle_freep) Tpm2Handle *h = NULL;
-
-        return tpm2_handle_from_tpm(c, index, &h) >= 0;
+/* Reads the EK certificate of the given type; -ENOENT if the TPM has none. */
+static int read_ek_certificate(Tpm2Context *c, Tpm2KeyType type, AttestKeys *k) {
+        return tpm2_nv_read_all(c, tpm2_ek_cert_nv_index(type), EK_CERT_MAX, &k->ek_certificate,
+                                &k->ek_certificate_size);
 }
 
-static int pick_ek_type(Tpm2Context *c, Tpm2KeyType *type) {
-        if (*type >= 0)
-                return 0;
-        /* The type the manufacturer certified, else RSA-2048 (the type every TPM must support). */
-        if (!nv_index_exists(c, TPM2_EK_CERT_NV_RSA2048) && nv_index_exists(c, TPM2_EK_CERT_NV_ECC_P256))
-                *type = TPM2_KEY_ECC_P256;
-        else
-                *type = TPM2_KEY_RSA2048;
+/* Picks the EK type and reads its certificate in the same pass: under "auto", the type the manufacturer
+ * certified, else RSA-2048 (the type every TPM must support). */
+static int pick_ek_type_and_certificate(Tpm2Context *c, Tpm2KeyType type, AttestKeys *k) {
+        static const Tpm2KeyType order[] = { TPM2_KEY_RSA2048, TPM2_KEY_ECC_P256 };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(order); i++) {
+                if (type >= 0 && order[i] != type)
+                        continue;
+                r = read_ek_certificate(c, order[i], k);
+                if (r >= 0) {
+                        k->ek_type = order[i];
+                        return 0;
+                }
+                if (r != -ENOENT)
+                        /* A certificate we cannot read does not make the EK unusable. */
+                        log_debug_errno(r, "Could not read the %s EK certificate, continuing without: %m",
+                                        tpm2_key_type_to_string(order[i]));
+        }
+        k->ek_type = type >= 0 ? type : TPM2_KEY_RSA2048;
         return 0;
 }
 
@@ -130,21 +142,15 @@ int attest_keys_load(Tpm2Context *c, Tpm2KeyType ek_type, Tpm2KeyType ak_type, A
         if (!k)
                 return -ENOMEM;
 
-        r = pick_ek_type(c, &ek_type);
+        r = pick_ek_type_and_certificate(c, ek_type, k);
         if (r < 0)
                 return r;
-        k->ek_type = ek_type;
 
         r = load_persistent_ek(c, k);
         if (r == -ENOENT)
                 r = create_ek(c, k);
         if (r < 0)
                 return r;
-
-        r = tpm2_nv_read_all(c, tpm2_ek_cert_nv_index(ek_type), EK_CERT_MAX, &k->ek_certificate,
-                             &k->ek_certificate_size);
-        if (r < 0 && r != -ENOENT)
-                log_debug_errno(r, "Could not read the EK certificate, continuing without: %m");
 
         k->ak_type = ak_type >= 0 ? ak_type : TPM2_KEY_ECC_P256;
         tpm2_ak_template(k->ak_type, &ak_template);
@@ -194,12 +200,12 @@ static int start_salted_session(Tpm2Context *c, AttestKeys *k, Tpm2Handle **ret)
                 return r;
         }
         /* Encrypt the response parameter (the secret) and the first command parameter (the blob). */
-        return tpm2_check(c,
-                          Esys_TRSess_SetAttributes(c->esys, session,
-                                                    TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_DECRYPT |
-                                                            TPMA_SESSION_ENCRYPT,
-                                                    0xff),
-                          "Esys_TRSess_SetAttributes");
+        /* Not a TPM command: ESAPI keeps the attributes. */
+        if (Esys_TRSess_SetAttributes(c->esys, session,
+                                      TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT,
+                                      0xff) != TSS2_RC_SUCCESS)
+                return -EINVAL;
+        return 0;
 }
 
 int attest_activate_credential(Tpm2Context *c, AttestKeys *k, const TPM2B_ID_OBJECT *blob,

@@ -13,6 +13,22 @@
 #include "tpm2-tcti.h"
 
 
+/* Logs how many TPM commands a method issued (debug level), for the numbers in patela-attestd(8). */
+typedef struct TpmUsage {
+        Manager *manager;
+        const char *method;
+        unsigned before;
+} TpmUsage;
+
+static void tpm_usage_done(TpmUsage *u) {
+        if (u->manager && u->manager->tpm)
+                log_debug("%s: %u TPM commands", u->method, u->manager->tpm->n_commands - u->before);
+}
+
+#define TRACK_TPM_USAGE(m, name)                                                                     \
+        _cleanup_(tpm_usage_done) _unused_ TpmUsage _usage_ = {                                      \
+                .manager = (m), .method = (name), .before = (m)->tpm ? (m)->tpm->n_commands : 0 }
+
 /* Maps a failure to open or use the TPM to the declared errors. */
 static int reply_tpm_error(sd_varlink *link, Manager *m, int error) {
         char buf[300];
@@ -43,6 +59,7 @@ static int vl_method_get_identity(sd_varlink *link, sd_json_variant *parameters,
         if (r != 0)
                 return r;
 
+        TRACK_TPM_USAGE(m, "GetIdentity");
         r = manager_acquire_keys(m, &k);
         if (r < 0)
                 return reply_tpm_error(link, m, r);
@@ -118,6 +135,7 @@ static int vl_method_activate_credential(sd_varlink *link, sd_json_variant *para
         if (r < 0)
                 return sd_varlink_error_invalid_parameter_name(link, "encryptedSecret");
 
+        TRACK_TPM_USAGE(m, "ActivateCredential");
         r = manager_acquire_keys(m, &k);
         if (r < 0)
                 return reply_tpm_error(link, m, r);
@@ -208,6 +226,7 @@ static int vl_method_quote(sd_varlink *link, sd_json_variant *parameters, sd_var
         if (bank < 0)
                 return sd_varlink_error_invalid_parameter_name(link, "bank");
 
+        TRACK_TPM_USAGE(m, "Quote");
         r = manager_acquire_keys(m, &k);
         if (r < 0)
                 return reply_tpm_error(link, m, r);
