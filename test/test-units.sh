@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Installs the build into a scratch root and checks the units there: installed where systemd's pkg-config
+# file says, `systemd-analyze verify` clean, `systemd-analyze security` exposure at most 2.0, man pages
+# present for every unit.
+source "$PATELA_SOURCE_DIR/test/lib.sh"
+
+D=$T/root
+meson install -C "$PATELA_BUILD_DIR" --no-rebuild --quiet --destdir "$D" >"$T/install.log" 2>&1 ||
+        fail "meson install failed: $(tail -5 "$T/install.log")"
+
+prefix=$(meson introspect "$PATELA_BUILD_DIR" --buildoptions | jq -r '.[] | select(.name=="prefix") | .value')
+unitdir=$(pkg-config --define-variable=prefix="$prefix" --define-variable=root_prefix="$prefix" \
+        --variable=systemdsystemunitdir systemd)
+tmpfilesdir=$(pkg-config --define-variable=prefix="$prefix" --variable=tmpfilesdir systemd)
+sysusersdir=$(pkg-config --define-variable=prefix="$prefix" --variable=sysusersdir systemd)
+[[ -f $D$unitdir/patela-attestd.service && -f $D$unitdir/patela-attestd.socket ]] ||
+        fail "units not in $unitdir: $(find "$D" -name '*.service')"
+[[ -f $D$tmpfilesdir/patela.conf ]] || fail "tmpfiles.d not in $tmpfilesdir"
+[[ -f $D$sysusersdir/patela.conf ]] || fail "sysusers.d not in $sysusersdir"
+pass "units, tmpfiles.d and sysusers.d installed into systemd's directories under $prefix"
+
+units=("$D$unitdir"/patela-*.service "$D$unitdir"/patela-*.socket)
+systemd-analyze verify --root="$D" --man=no "${units[@]}" >"$T/verify.log" 2>&1 ||
+        fail "systemd-analyze verify: $(cat "$T/verify.log")"
+[[ ! -s $T/verify.log ]] || fail "systemd-analyze verify printed warnings: $(cat "$T/verify.log")"
+pass "systemd-analyze verify clean for ${#units[@]} units"
+
+for u in "$D$unitdir"/patela-*.service; do
+        systemd-analyze security --offline=yes --root="$D" "$u" >"$T/security.log" 2>&1 || true
+        score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$T/security.log")
+        [[ -n $score ]] || fail "no exposure level for $u: $(tail -3 "$T/security.log")"
+        awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "$(basename "$u"): exposure $score > 2.0"
+        pass "$(basename "$u"): systemd-analyze security exposure $score"
+done
+
+for u in "${units[@]}"; do
+        page=$(sed -n 's/^Documentation=man:\([^(]*\)(\([0-9]\)).*/\1.\2/p' "$u")
+        [[ -n $page ]] || fail "$(basename "$u") has no Documentation=man:"
+        [[ -e $D$prefix/share/man/man${page##*.}/$page ]] || fail "man page $page for $(basename "$u") not installed"
+done
+pass "every unit documents itself with an installed man page"
