@@ -103,6 +103,10 @@ TEST(unmarshal_is_strict) {
         ASSERT_ERROR(tpm2_unmarshal_TPM2B_PUBLIC(longer, size, &q), EBADMSG);
 
         memcpy(longer, buf, size);
+        longer[1] = 0x10; /* a TPM2B size smaller than the structure that follows (tss2-mu accepts it) */
+        ASSERT_ERROR(tpm2_unmarshal_TPM2B_PUBLIC(longer, size, &q), EBADMSG);
+
+        memcpy(longer, buf, size);
         longer[2] = 0x77; /* unknown algorithm type */
         ASSERT_ERROR(tpm2_unmarshal_TPM2B_PUBLIC(longer, size, &q), EBADMSG);
 }

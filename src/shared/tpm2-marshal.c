@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <tss2/tss2_mu.h>
 
 #include "macro.h"
@@ -8,6 +10,13 @@
 #include "tpm2-util.h"
 
 #define TPM2_DEFINE_MU(type)                                                                 \
+        static bool tpm2_reencodes_to_##type(const type *v, const void *buf, size_t size) {  \
+                uint8_t out[sizeof(type) + 16];                                              \
+                size_t off = 0;                                                              \
+                                                                                             \
+                return Tss2_MU_##type##_Marshal(v, out, sizeof(out), &off) == TSS2_RC_SUCCESS && \
+                       off == size && memcmp(out, buf, size) == 0;                           \
+        }                                                                                    \
         int tpm2_marshal_##type(const type *src, uint8_t **ret, size_t *ret_size) {         \
                 _cleanup_free_ uint8_t *buf = NULL;                                          \
                 size_t off = 0;                                                              \
@@ -30,6 +39,10 @@
                 if (Tss2_MU_##type##_Unmarshal(buf, size, &off, &tmp) != TSS2_RC_SUCCESS)    \
                         return -EBADMSG;                                                     \
                 if (off != size)                                                             \
+                        return -EBADMSG;                                                     \
+                /* Canonical encodings only: tss2-mu does not check every TPM2B size prefix  \
+                 * against its structure (found by fuzz-tpm2-unmarshal). */                  \
+                if (!tpm2_reencodes_to_##type(&tmp, buf, size))                              \
                         return -EBADMSG;                                                     \
                 *ret = tmp;                                                                  \
                 return 0;                                                                    \
