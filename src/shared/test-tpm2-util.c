@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <tss2/tss2_rc.h>
+
+#include "tests.h"
+#include "tpm2-util.h"
+
+TEST(rc_to_errno) {
+        ASSERT_EQ(tpm2_rc_to_errno(TSS2_RC_SUCCESS), 0);
+        /* fmt1 codes carry parameter/handle/session numbers in bits 6 and 8–11: they must not matter. */
+        ASSERT_EQ(tpm2_rc_to_errno(TPM2_RC_INTEGRITY), -EBADMSG);
+        ASSERT_EQ(tpm2_rc_to_errno(TPM2_RC_INTEGRITY | TPM2_RC_P | TPM2_RC_2), -EBADMSG);
+        ASSERT_EQ(tpm2_rc_to_errno(TPM2_RC_HANDLE | TPM2_RC_H | TPM2_RC_1), -ENOENT);
+        ASSERT_EQ(tpm2_rc_to_errno(TPM2_RC_POLICY_FAIL | TPM2_RC_S | TPM2_RC_1), -EPERM);
+        ASSERT_EQ(tpm2_rc_to_errno(TPM2_RC_BAD_AUTH | TPM2_RC_S | TPM2_RC_2), -EPERM);
+        ASSERT_EQ(tpm2_rc_to_errno(TPM2_RC_VALUE | TPM2_RC_P | TPM2_RC_1), -EINVAL);
+        /* fmt0 */
+        ASSERT_EQ(tpm2_rc_to_errno(TPM2_RC_RETRY), -EAGAIN);
+        ASSERT_EQ(tpm2_rc_to_errno(TPM2_RC_NV_SPACE), -ENOSPC);
+        ASSERT_EQ(tpm2_rc_to_errno(TPM2_RC_NV_DEFINED), -EEXIST);
+        ASSERT_EQ(tpm2_rc_to_errno(TPM2_RC_PCR_CHANGED), -ESTALE);
+        ASSERT_EQ(tpm2_rc_to_errno(TPM2_RC_LOCKOUT), -EBUSY);
+        ASSERT_EQ(tpm2_rc_to_errno(TPM2_RC_FAILURE), -EIO);
+        /* other layers */
+        ASSERT_EQ(tpm2_rc_to_errno(TSS2_TCTI_RC_IO_ERROR), -EIO);
+        ASSERT_EQ(tpm2_rc_to_errno(TSS2_ESYS_RC_BAD_VALUE), -EINVAL);
+        ASSERT_EQ(tpm2_rc_to_errno(TSS2_ESYS_RC_MEMORY), -ENOMEM);
+        ASSERT_EQ(tpm2_rc_to_errno(TSS2_RESMGR_TPM_RC_LAYER | TPM2_RC_INTEGRITY), -EBADMSG);
+}
+
+TEST(pcr_selection) {
+        TPML_PCR_SELECTION s;
+
+        tpm2_pcr_selection_from_mask(TPM2_ALG_SHA256, (1U << 0) | (1U << 7) | (1U << 11) | (1U << 23), &s);
+        ASSERT_EQ(s.count, 1);
+        ASSERT_EQ(s.pcrSelections[0].hash, TPM2_ALG_SHA256);
+        ASSERT_EQ(s.pcrSelections[0].sizeofSelect, 3);
+        ASSERT_EQ(s.pcrSelections[0].pcrSelect[0], 0x81);
+        ASSERT_EQ(s.pcrSelections[0].pcrSelect[1], 0x08);
+        ASSERT_EQ(s.pcrSelections[0].pcrSelect[2], 0x80);
+}
+
+TEST(hash_algs) {
+        ASSERT_EQ(tpm2_hash_alg_from_string("sha256"), TPM2_ALG_SHA256);
+        ASSERT_EQ(tpm2_hash_alg_from_string("sha1"), TPM2_ALG_SHA1);
+        ASSERT_EQ(tpm2_hash_alg_from_string("SHA256"), -EINVAL);
+        ASSERT_EQ(tpm2_hash_alg_from_string("md5"), -EINVAL);
+        ASSERT_EQ(tpm2_hash_alg_from_string(NULL), -EINVAL);
+        ASSERT_STREQ(tpm2_hash_alg_to_string(TPM2_ALG_SHA384), "sha384");
+        ASSERT_NULL(tpm2_hash_alg_to_string(TPM2_ALG_NULL));
+        ASSERT_EQ(tpm2_hash_alg_digest_size(TPM2_ALG_SHA512), 64);
+        ASSERT_EQ(tpm2_hash_alg_digest_size(TPM2_ALG_NULL), 0);
+}
+
+TEST(context_with_bad_tcti) {
+        Tpm2Context *c = NULL;
+
+        ASSERT_EQ(tpm2_context_new("nosuch:x", &c), -EOPNOTSUPP);
+        /* A socket that does not exist: the TCTI loads, the connection fails. */
+        ASSERT_TRUE(tpm2_context_new("swtpm:path=/nonexistent/tpm.sock", &c) < 0);
+        ASSERT_NULL(c);
+}
+
+DEFINE_TEST_MAIN
