@@ -118,3 +118,20 @@ vl_error() {
 
 b64file() { base64 -w0 <"$1"; }
 b64decode_to() { base64 -d >"$1"; }
+
+# make_credential EK_PUB SECRET_FILE NAME_HEX OUT: tpm2_makecredential in software (--tcti none), split
+# into OUT.id (TPM2B_ID_OBJECT) and OUT.secret (TPM2B_ENCRYPTED_SECRET) as io.patela.Attest takes them.
+# The tool's file: magic 0xBADCC0DE, version 1, then the two structures.
+make_credential() {
+        local ek=$1 secret=$2 name=$3 out=$4 idlen
+        tpm2_makecredential --tcti none -u "$ek" -s "$secret" -n "$name" -o "$out" >/dev/null 2>&1 ||
+                fail "tpm2_makecredential failed"
+        idlen=$(od -An -tu2 --endian=big -j8 -N2 "$out" | tr -d ' ')
+        dd if="$out" of="$out.id" bs=1 skip=8 count=$((2 + idlen)) status=none
+        dd if="$out" of="$out.secret" bs=1 skip=$((10 + idlen)) status=none
+}
+
+# activate_params OUT: the JSON parameters of ActivateCredential for a make_credential output.
+activate_params() {
+        printf '{"credentialBlob":"%s","encryptedSecret":"%s"}' "$(b64file "$1.id")" "$(b64file "$1.secret")"
+}

@@ -10,10 +10,8 @@ jq -r .ekPublic "$T/id.json" | b64decode_to "$T/ek.pub"
 ak_name=$(jq -r .akName "$T/id.json")
 
 head -c 32 /dev/urandom >"$T/secret.bin"
-tpm2_makecredential --tcti none -u "$T/ek.pub" -s "$T/secret.bin" -n "$ak_name" -o "$T/cred" >/dev/null
-idlen=$(od -An -tu2 --endian=big -j8 -N2 "$T/cred" | tr -d ' ')
-dd if="$T/cred" of="$T/cred.id" bs=1 skip=8 count=$((2 + idlen)) status=none
-dd if="$T/cred" of="$T/cred.secret" bs=1 skip=$((10 + idlen)) status=none
+make_credential "$T/ek.pub" "$T/secret.bin" "$ak_name" "$T/cred"
+idlen=$(( $(stat -c %s "$T/cred.id") - 2 ))
 ID=$(b64file "$T/cred.id")
 SEC=$(b64file "$T/cred.secret")
 big=$(head -c 4000 /dev/zero | base64 -w0)

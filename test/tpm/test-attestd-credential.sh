@@ -25,20 +25,10 @@ tpm2_print -t TPM2B_PUBLIC "$T/ek.pub" >"$T/ek.txt"
 grep -q "decrypt" "$T/ek.txt" && grep -q "adminwithpolicy" "$T/ek.txt" || fail "EK attributes: $(cat "$T/ek.txt")"
 
 # A credential for (EK, AK name), made in software, must come back out of the TPM unchanged.
-activate() {
-        local secret_file=$1 name=$2 out=$3
-        tpm2_makecredential --tcti none -u "$T/ek.pub" -s "$secret_file" -n "$name" -o "$out" >/dev/null
-        # File: magic 0xBADCC0DE, version 1, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET.
-        local idlen
-        idlen=$(od -An -tu2 --endian=big -j8 -N2 "$out" | tr -d ' ')
-        dd if="$out" of="$out.id" bs=1 skip=8 count=$((2 + idlen)) status=none
-        dd if="$out" of="$out.secret" bs=1 skip=$((10 + idlen)) status=none
-}
-
 for n in 1 2 3; do
         head -c 32 /dev/urandom >"$T/secret$n.bin"
-        activate "$T/secret$n.bin" "$ak_name" "$T/cred$n"
-        vl ActivateCredential "{\"credentialBlob\":\"$(b64file "$T/cred$n.id")\",\"encryptedSecret\":\"$(b64file "$T/cred$n.secret")\"}" >"$T/act$n.json"
+        make_credential "$T/ek.pub" "$T/secret$n.bin" "$ak_name" "$T/cred$n"
+        vl ActivateCredential "$(activate_params "$T/cred$n")" >"$T/act$n.json"
         jq -r .secret "$T/act$n.json" | b64decode_to "$T/got$n.bin"
         cmp -s "$T/secret$n.bin" "$T/got$n.bin" || fail "activation $n returned another secret"
 done
@@ -46,12 +36,10 @@ pass "three credentials made by tpm2_makecredential activate to their secrets"
 
 # Bound to the AK name: a credential for another name is refused by the TPM.
 other_name=000b$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-activate "$T/secret1.bin" "$other_name" "$T/credx"
-vl_error io.patela.Attest.CredentialRejected ActivateCredential \
-        "{\"credentialBlob\":\"$(b64file "$T/credx.id")\",\"encryptedSecret\":\"$(b64file "$T/credx.secret")\"}" >/dev/null
+make_credential "$T/ek.pub" "$T/secret1.bin" "$other_name" "$T/credx"
+vl_error io.patela.Attest.CredentialRejected ActivateCredential "$(activate_params "$T/credx")" >/dev/null
 pass "credential for another AK name rejected"
 
 # And still serving.
-vl ActivateCredential "{\"credentialBlob\":\"$(b64file "$T/cred1.id")\",\"encryptedSecret\":\"$(b64file "$T/cred1.secret")\"}" >/dev/null
+vl ActivateCredential "$(activate_params "$T/cred1")" >/dev/null
 pass "valid activation after a rejected one"
-grep -q 'TPM commands' "$T/attestd.log" || true
