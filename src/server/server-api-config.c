@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* GET /v1/node/network and GET /v1/node/relays: what an authenticated node runs. Read-only: allocation
+ * happens when the operator enables the node or changes its relay count, never here. */
+#include <stdlib.h>
+
+#include "log.h"
+#include "server-api.h"
+#include "server-render.h"
+#include "server-wire.h"
+
+static json_object *relay_addresses(const Relay *r) {
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "name", json_object_new_string(r->name));
+        json_object_object_add(o, "ipv4", r->ipv4[0] ? json_object_new_string(r->ipv4) : NULL);
+        json_object_object_add(o, "ipv6", r->ipv6[0] ? json_object_new_string(r->ipv6) : NULL);
+        return o;
+}
+
+enum MHD_Result api_node_network(Request *req, const Node *node) {
+        _cleanup_(json_object_putp) json_object *settings = NULL;
+        _cleanup_free_ Relay *relays = NULL;
+        json_object *arr;
+        size_t n;
+        Db *db;
+        int r;
+
+        r = server_db(req->server, &db);
+        if (r >= 0)
+                r = settings_resolve(db, node->id, -1, &settings);
+        if (r >= 0)
+                r = relays_list(db, node->id, &relays, &n);
+        if (r < 0)
+                return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Resolving settings failed.");
+
+        arr = json_object_new_array();
+        for (size_t i = 0; i < n; i++)
+                json_object_array_add(arr, relay_addresses(&relays[i]));
+        json_object_object_add(settings, "relays", arr);
+        return respond_json(req, MHD_HTTP_OK, TAKE_PTR(settings));
+}
+
+enum MHD_Result api_node_relays(Request *req, const Node *node) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        _cleanup_free_ Relay *relays = NULL;
+        json_object *arr = json_object_new_array();
+        size_t n;
+        Db *db;
+        int r;
+
+        json_object_object_add(o, "relays", arr);
+        r = server_db(req->server, &db);
+        if (r >= 0)
+                r = relays_list(db, node->id, &relays, &n);
+        if (r < 0)
+                return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Listing relays failed.");
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *torrc = NULL;
+                json_object *e = relay_addresses(&relays[i]);
+
+                r = render_relay_torrc(db, node, &relays[i], &torrc, NULL);
+                if (r < 0) {
+                        json_object_put(e);
+                        log_error_errno(r, "Rendering the torrc of relay %s failed: %m", relays[i].name);
+                        return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "RenderFailed",
+                                             "The torrc of relay %s could not be rendered.", relays[i].name);
+                }
+                json_object_object_add(e, "torrc", json_object_new_string(torrc));
+                json_object_array_add(arr, e);
+        }
+        return respond_json(req, MHD_HTTP_OK, TAKE_PTR(o));
+}

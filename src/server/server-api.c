@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <openssl/crypto.h>
+#include <string.h>
+
+#include "hexdecoct.h"
+#include "log.h"
+#include "server-api.h"
+#include "string-util.h"
+#include "tpm2-marshal.h"
+
+/* Looks up the session of a bearer token; the node must exist and be enabled *now*: disabling a node
+ * deletes its sessions, and this check also covers a state change racing with the request. */
+static int authenticate(Request *req, Node *ret) {
+        const char *h = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Authorization");
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_free_ void *token = NULL;
+        uint8_t hash[64];
+        const char *b64;
+        size_t size, hsize;
+        Db *db;
+        int r;
+
+        if (!h || !(b64 = startswith(h, "Bearer ")))
+                return -ENOKEY;
+        if (strlen(b64) > 64 || unbase64mem(b64, SESSION_TOKEN_BYTES, &token, &size) < 0 ||
+            size != SESSION_TOKEN_BYTES)
+                return -EKEYREJECTED;
+        r = tpm2_digest(TPM2_ALG_SHA256, token, size, hash, &hsize);
+        if (r < 0)
+                return r;
+
+        r = server_db(req->server, &db);
+        if (r < 0)
+                return r;
+        r = db_prepare(db,
+                       "SELECT s.node_id FROM sessions s JOIN nodes n ON n.id = s.node_id "
+                       "WHERE s.token_hash = ? AND s.expires_at > ? AND n.state = 'enabled'",
+                       &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_blob(s, 1, hash, (int) hsize, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 2, now_sec());
+        if (sqlite3_step(s) != SQLITE_ROW)
+                return -EKEYREJECTED;
+        return node_get(db, sqlite3_column_int64(s, 0), ret);
+}
+
+enum MHD_Result api_dispatch(Request *req) {
+        bool get = streq(req->method, "GET"), post = streq(req->method, "POST");
+        Node node;
+        int r;
+
+        if (streq(req->url, "/v1/health")) {
+                if (!get)
+                        return respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", "Use GET.");
+                return respond_json(req, MHD_HTTP_OK, json_object_new_object());
+        }
+        if (streq(req->url, "/v1/enroll") || streq(req->url, "/v1/attest")) {
+                if (!post)
+                        return respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", "Use POST.");
+                return streq(req->url, "/v1/enroll") ? api_enroll(req) : api_attest(req);
+        }
+        if (streq(req->url, "/v1/node/network") || streq(req->url, "/v1/node/relays")) {
+                if (!get)
+                        return respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", "Use GET.");
+                r = authenticate(req, &node);
+                if (r == -ENOKEY)
+                        return respond_error(req, MHD_HTTP_UNAUTHORIZED, "TokenMissing",
+                                             "An 'Authorization: Bearer TOKEN' header from /v1/attest is required.");
+                if (r == -EKEYREJECTED || r == -ENOENT)
+                        return respond_error(req, MHD_HTTP_UNAUTHORIZED, "TokenRejected",
+                                             "The session token is unknown, expired, or its node is not enabled.");
+                if (r < 0)
+                        return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Session lookup failed.");
+                return streq(req->url, "/v1/node/network") ? api_node_network(req, &node) : api_node_relays(req, &node);
+        }
+        return respond_error(req, MHD_HTTP_NOT_FOUND, "NotFound", "No such endpoint.");
+}

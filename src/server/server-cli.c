@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The admin CLI: tables, exit codes, and the verbs on nodes, pools, the attestation log, the CA and run. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "log.h"
+#include "server-attestations.h"
+#include "server-ca.h"
+#include "server-cli.h"
+#include "server-http.h"
+#include "server-nodes.h"
+#include "server-relays.h"
+#include "string-util.h"
+
+int cli_db(Cli *cli, Db **ret) {
+        int r;
+
+        if (!cli->db) {
+                r = db_open(cli->config->database, &cli->db);
+                if (r < 0)
+                        return r;
+        }
+        *ret = cli->db;
+        return 0;
+}
+
+int cli_exit_status(int r) {
+        switch (r) {
+        case 0:
+                return EXIT_SUCCESS;
+        case -EINVAL:
+        case -ERANGE:
+                return EXIT_USAGE;
+        case -ENOENT:
+                return EXIT_NOT_FOUND;
+        case -ENOSPC:
+        case -EEXIST:
+        case -EBUSY:
+                return EXIT_REFUSED;
+        default:
+                return EXIT_FAILURE;
+        }
+}
+
+void cli_print_json(json_object *o) {
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+}
+
+struct Table {
+        unsigned n_columns;
+        size_t n_rows;
+        char **cells; /* row-major, row 0 = headers */
+};
+
+Table *table_new(const char *const *headers, unsigned n_columns) {
+        Table *t = calloc(1, sizeof(*t));
+        if (!t)
+                return NULL;
+        t->n_columns = n_columns;
+        if (table_add_row(t, headers) < 0)
+                return table_free(t);
+        return t;
+}
+
+int table_add_row(Table *t, const char *const *cells) {
+        char **p = realloc(t->cells, (t->n_rows + 1) * t->n_columns * sizeof(char *));
+        if (!p)
+                return -ENOMEM;
+        t->cells = p;
+        for (unsigned c = 0; c < t->n_columns; c++) {
+                p[t->n_rows * t->n_columns + c] = strdup(cells[c] ? cells[c] : "-");
+                if (!p[t->n_rows * t->n_columns + c])
+                        return -ENOMEM;
+        }
+        t->n_rows++;
+        return 0;
+}
+
+void table_print(Table *t, bool legend) {
+        size_t width[16] = {};
+
+        for (size_t r = 0; r < t->n_rows; r++)
+                for (unsigned c = 0; c < t->n_columns && c < 16; c++)
+                        width[c] = MAX(width[c], strlen(t->cells[r * t->n_columns + c]));
+        for (size_t r = legend ? 0 : 1; r < t->n_rows; r++) {
+                for (unsigned c = 0; c < t->n_columns; c++)
+                        printf(c + 1 < t->n_columns ? "%-*s " : "%-*s", c + 1 < t->n_columns ? (int) width[c] : 0,
+                               t->cells[r * t->n_columns + c]);
+                putchar('\n');
+        }
+}
+
+Table *table_free(Table *t) {
+        if (!t)
+                return NULL;
+        for (size_t i = 0; i < t->n_rows * t->n_columns; i++)
+                free(t->cells[i]);
+        free(t->cells);
+        free(t);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
+
+static void format_time(int64_t t, char *buf, size_t size) {
+        struct tm tm;
+        time_t tt = (time_t) t;
+
+        if (t <= 0 || !gmtime_r(&tt, &tm))
+                snprintf(buf, size, "-");
+        else
+                strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_object *node_to_json(const Node *n) {
+        json_object *o = json_object_new_object();
+        char t[32];
+
+        json_object_object_add(o, "id", json_object_new_int64(n->id));
+        json_object_object_add(o, "state", json_object_new_string(node_state_to_string(n->state)));
+        json_object_object_add(o, "fingerprint", json_object_new_string(n->fingerprint));
+        json_object_object_add(o, "ekType", json_object_new_string(n->ek_type));
+        json_object_object_add(o, "ekCertificate", json_object_new_boolean(n->has_ek_certificate));
+        json_object_object_add(o, "relayCount", json_object_new_int((int) n->relay_count));
+        format_time(n->first_seen, t, sizeof(t));
+        json_object_object_add(o, "firstSeen", json_object_new_string(t));
+        format_time(n->last_seen, t, sizeof(t));
+        json_object_object_add(o, "lastSeen", json_object_new_string(t));
+        json_object_object_add(o, "lastSource", json_object_new_string(n->last_source));
+        return o;
+}
+
+static int list_nodes(Cli *cli, const char *state) {
+        static const char *const headers[] = { "ID", "STATE", "FINGERPRINT", "EK", "RELAYS", "LAST SEEN", "FROM" };
+        _cleanup_(table_freep) Table *t = NULL;
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        json_object *arr = json_object_new_array();
+        Db *db;
+        int r, rc;
+
+        if (state && node_state_from_string(state) < 0) {
+                json_object_put(arr);
+                return log_error_errno(EINVAL, "Unknown state '%s': pending, enabled or disabled.", state), EXIT_USAGE;
+        }
+        r = cli_db(cli, &db);
+        if (r < 0) {
+                json_object_put(arr);
+                return cli_exit_status(r);
+        }
+        r = db_prepare(db, "SELECT id FROM nodes WHERE (?1 IS NULL OR state = ?1) ORDER BY id", &s);
+        if (r < 0) {
+                json_object_put(arr);
+                return EXIT_FAILURE;
+        }
+        if (state)
+                sqlite3_bind_text(s, 1, state, -1, SQLITE_TRANSIENT);
+        t = table_new(headers, ELEMENTSOF(headers));
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                char id[24], relays[8], seen[32];
+                Node n;
+
+                if (node_get(db, sqlite3_column_int64(s, 0), &n) < 0)
+                        continue;
+                snprintf(id, sizeof(id), "%" PRIi64, n.id);
+                snprintf(relays, sizeof(relays), "%u", n.relay_count);
+                format_time(n.last_seen, seen, sizeof(seen));
+                const char *row[] = { id, node_state_to_string(n.state), n.fingerprint, n.ek_type, relays, seen,
+                                      n.last_source };
+                (void) table_add_row(t, row);
+                json_object_array_add(arr, node_to_json(&n));
+        }
+        if (cli->json)
+                cli_print_json(arr);
+        else {
+                json_object_put(arr);
+                table_print(t, !cli->no_legend);
+        }
+        return EXIT_SUCCESS;
+}
+
+static int list_relays(Cli *cli) {
+        static const char *const headers[] = { "NAME", "NODE", "SLOT", "IPV4", "IPV6" };
+        _cleanup_(table_freep) Table *t = table_new(headers, ELEMENTSOF(headers));
+        _cleanup_free_ Relay *relays = NULL;
+        json_object *arr = json_object_new_array();
+        size_t n;
+        Db *db;
+        int r;
+
+        r = cli_db(cli, &db);
+        if (r >= 0)
+                r = relays_list(db, -1, &relays, &n);
+        if (r < 0) {
+                json_object_put(arr);
+                return cli_exit_status(r);
+        }
+        for (size_t i = 0; i < n; i++) {
+                char node[24], slot[8];
+                json_object *o = json_object_new_object();
+
+                snprintf(node, sizeof(node), "%" PRIi64, relays[i].node_id);
+                snprintf(slot, sizeof(slot), "%u", relays[i].slot);
+                const char *row[] = { relays[i].name, node, slot, relays[i].ipv4[0] ? relays[i].ipv4 : NULL,
+                                      relays[i].ipv6[0] ? relays[i].ipv6 : NULL };
+                (void) table_add_row(t, row);
+                json_object_object_add(o, "name", json_object_new_string(relays[i].name));
+                json_object_object_add(o, "node", json_object_new_int64(relays[i].node_id));
+                json_object_object_add(o, "slot", json_object_new_int((int) relays[i].slot));
+                json_object_object_add(o, "ipv4", relays[i].ipv4[0] ? json_object_new_string(relays[i].ipv4) : NULL);
+                json_object_object_add(o, "ipv6", relays[i].ipv6[0] ? json_object_new_string(relays[i].ipv6) : NULL);
+                json_object_array_add(arr, o);
+        }
+        if (cli->json)
+                cli_print_json(arr);
+        else {
+                json_object_put(arr);
+                table_print(t, !cli->no_legend);
+        }
+        return EXIT_SUCCESS;
+}
+
+/* "--state=X" or "--state X" among the arguments. */
+static int parse_state_option(int argc, char **argv, int first, const char **ret) {
+        *ret = NULL;
+        for (int i = first; i < argc; i++) {
+                const char *v;
+                if ((v = startswith(argv[i], "--state=")))
+                        *ret = v;
+                else if (streq(argv[i], "--state") && i + 1 < argc)
+                        *ret = argv[++i];
+                else
+                        return log_error_errno(EINVAL, "Unexpected argument '%s'.", argv[i]);
+        }
+        return 0;
+}
+
+int verb_list(Cli *cli, int argc, char **argv) {
+        const char *what = argc > 1 && argv[1][0] != '-' ? argv[1] : "nodes", *state;
+        int first = argc > 1 && argv[1][0] != '-' ? 2 : 1;
+
+        if (parse_state_option(argc, argv, first, &state) < 0)
+                return EXIT_USAGE;
+        if (streq(what, "nodes") || streq(what, "node"))
+                return list_nodes(cli, state);
+        if (streq(what, "relays") || streq(what, "relay")) {
+                if (state)
+                        return log_error_errno(EINVAL, "--state applies to nodes."), EXIT_USAGE;
+                return list_relays(cli);
+        }
+        return log_error_errno(EINVAL, "list what? nodes or relays, not '%s'.", what), EXIT_USAGE;
+}
+
+static int get_node_arg(Cli *cli, const char *ref, Node *ret) {
+        Db *db;
+        int r;
+
+        r = cli_db(cli, &db);
+        if (r < 0)
+                return r;
+        r = node_get_by_ref(db, ref, ret);
+        if (r == -ENOENT)
+                return log_error_errno(r, "No node '%s'.", ref);
+        if (r == -EINVAL)
+                return log_error_errno(r, "'%s' is neither a node id nor a fingerprint.", ref);
+        if (r < 0)
+                return log_error_errno(r, "Failed to look up node '%s': %m", ref);
+        return 0;
+}
+
+int node_setting_verb(Cli *cli, int argc, char **argv);
+
+int verb_node(Cli *cli, int argc, char **argv) {
+        const char *sub = argc > 1 ? argv[1] : "list";
+        Node n;
+        Db *db;
+        int r;
+
+        if (streq(sub, "list")) {
+                const char *state;
+                if (parse_state_option(argc, argv, 2, &state) < 0)
+                        return EXIT_USAGE;
+                return list_nodes(cli, state);
+        }
+        if (streq(sub, "set") || streq(sub, "get") || streq(sub, "unset") || streq(sub, "clear"))
+                return node_setting_verb(cli, argc - 1, argv + 1);
+
+        if (argc != 3 && !(streq(sub, "relays") && argc == 4))
+                return log_error_errno(EINVAL, "Usage: node %s ID|FINGERPRINT%s", sub,
+                                       streq(sub, "relays") ? " COUNT" : ""), EXIT_USAGE;
+        r = get_node_arg(cli, argv[2], &n);
+        if (r < 0)
+                return cli_exit_status(r);
+        db = cli->db;
+
+        if (streq(sub, "show")) {
+                _cleanup_free_ Relay *relays = NULL;
+                size_t nr = 0;
+                json_object *o = node_to_json(&n), *arr = json_object_new_array();
+
+                (void) relays_list(db, n.id, &relays, &nr);
+                for (size_t i = 0; i < nr; i++)
+                        json_object_array_add(arr, json_object_new_string(relays[i].name));
+                json_object_object_add(o, "relays", arr);
+                if (cli->json)
+                        cli_print_json(o);
+                else {
+                        json_object_object_foreach(o, key, value) {
+                                printf("%14s: %s\n", key, json_object_is_type(value, json_type_string)
+                                                                  ? json_object_get_string(value)
+                                                                  : json_object_to_json_string(value));
+                        }
+                        json_object_put(o);
+                }
+                return EXIT_SUCCESS;
+        }
+        if (streq(sub, "enable") || streq(sub, "disable")) {
+                NodeState state = streq(sub, "enable") ? NODE_ENABLED : NODE_DISABLED;
+                r = node_set_state(db, n.id, state);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to %s node %" PRIi64 ": %m", sub, n.id), cli_exit_status(r);
+                log_info("Node %" PRIi64 " (%s) %sd.", n.id, n.fingerprint, sub);
+                return EXIT_SUCCESS;
+        }
+        if (streq(sub, "remove")) {
+                r = node_remove(db, n.id);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to remove node %" PRIi64 ": %m", n.id), cli_exit_status(r);
+                log_info("Node %" PRIi64 " (%s) removed; its relays' names and addresses are free again.", n.id,
+                         n.fingerprint);
+                return EXIT_SUCCESS;
+        }
+        if (streq(sub, "relays")) {
+                unsigned long long count;
+                if (safe_atou64(argv[3], 64, &count) < 0)
+                        return log_error_errno(EINVAL, "Relay count must be 0…64, not '%s'.", argv[3]), EXIT_USAGE;
+                r = node_set_relay_count(db, n.id, (unsigned) count);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set the relay count: %m"), cli_exit_status(r);
+                return EXIT_SUCCESS;
+        }
+        return log_error_errno(EINVAL, "Unknown node verb '%s'.", sub), EXIT_USAGE;
+}
+
+int verb_pool(Cli *cli, int argc, char **argv) {
+        const char *sub = argc > 1 ? argv[1] : "list";
+        Db *db;
+        int r;
+
+        r = cli_db(cli, &db);
+        if (r < 0)
+                return cli_exit_status(r);
+
+        if (streq(sub, "add")) {
+                const char *bad = NULL;
+                if (argc < 4)
+                        return log_error_errno(EINVAL, "Usage: pool add names|ipv4|ipv6 VALUE..."), EXIT_USAGE;
+                r = pool_add(db, argv[2], argv + 3, (size_t) (argc - 3), &bad);
+                if (r == -EINVAL && !bad)
+                        return log_error_errno(r, "Unknown pool '%s': names, ipv4 or ipv6.", argv[2]), EXIT_USAGE;
+                if (r == -EINVAL)
+                        return log_error_errno(r, "Invalid %s entry '%s'%s; nothing added.", argv[2], bad,
+                                               streq(argv[2], "names") ? " (tor nicknames: 1-19 letters and digits)" : ""),
+                               EXIT_USAGE;
+                if (r == -EEXIST)
+                        return log_error_errno(r, "'%s' is already in a pool; nothing added.", bad), EXIT_REFUSED;
+                if (r < 0)
+                        return log_error_errno(r, "Failed to add to the pool: %m"), EXIT_FAILURE;
+                return EXIT_SUCCESS;
+        }
+        if (streq(sub, "list")) {
+                static const char *const headers[] = { "POOL", "VALUE", "RELAY" };
+                _cleanup_(table_freep) Table *t = table_new(headers, ELEMENTSOF(headers));
+                _cleanup_free_ PoolEntry *e = NULL;
+                json_object *arr = json_object_new_array();
+                size_t n;
+
+                r = pool_list(db, argc > 2 ? argv[2] : NULL, &e, &n);
+                if (r < 0) {
+                        json_object_put(arr);
+                        return EXIT_FAILURE;
+                }
+                for (size_t i = 0; i < n; i++) {
+                        json_object *o = json_object_new_object();
+                        const char *row[] = { e[i].kind, e[i].value, e[i].relay[0] ? e[i].relay : NULL };
+                        (void) table_add_row(t, row);
+                        json_object_object_add(o, "pool", json_object_new_string(e[i].kind));
+                        json_object_object_add(o, "value", json_object_new_string(e[i].value));
+                        json_object_object_add(o, "relay", e[i].relay[0] ? json_object_new_string(e[i].relay) : NULL);
+                        json_object_array_add(arr, o);
+                }
+                if (cli->json)
+                        cli_print_json(arr);
+                else {
+                        json_object_put(arr);
+                        table_print(t, !cli->no_legend);
+                }
+                return EXIT_SUCCESS;
+        }
+        return log_error_errno(EINVAL, "Unknown pool verb '%s'.", sub), EXIT_USAGE;
+}
+
+int verb_attestations(Cli *cli, int argc, char **argv) {
+        static const char *const headers[] = { "ID", "NODE", "FINGERPRINT", "TIME", "VERDICT", "REASON" };
+        _cleanup_(table_freep) Table *t = table_new(headers, ELEMENTSOF(headers));
+        _cleanup_free_ AttestationEntry *e = NULL;
+        unsigned long long limit = 50;
+        int64_t node_id = -1;
+        json_object *arr;
+        size_t n;
+        Db *db;
+        int r;
+
+        for (int i = 1; i < argc; i++) {
+                if (streq(argv[i], "--node") && i + 1 < argc) {
+                        Node node;
+                        r = get_node_arg(cli, argv[++i], &node);
+                        if (r < 0)
+                                return cli_exit_status(r);
+                        node_id = node.id;
+                } else if (streq(argv[i], "--limit") && i + 1 < argc) {
+                        if (safe_atou64(argv[++i], 100000, &limit) < 0)
+                                return log_error_errno(EINVAL, "Invalid --limit."), EXIT_USAGE;
+                } else
+                        return log_error_errno(EINVAL, "Unexpected argument '%s'.", argv[i]), EXIT_USAGE;
+        }
+        r = cli_db(cli, &db);
+        if (r >= 0)
+                r = attestation_list(db, node_id, (unsigned) limit, &e, &n);
+        if (r < 0)
+                return cli_exit_status(r);
+        arr = json_object_new_array();
+        for (size_t i = 0; i < n; i++) {
+                char id[24], node[24], at[32];
+                json_object *o = json_object_new_object();
+                snprintf(id, sizeof(id), "%" PRIi64, e[i].id);
+                snprintf(node, sizeof(node), "%" PRIi64, e[i].node_id);
+                format_time(e[i].at, at, sizeof(at));
+                const char *row[] = { id, node, e[i].fingerprint, at, e[i].verdict, e[i].reason[0] ? e[i].reason : NULL };
+                (void) table_add_row(t, row);
+                json_object_object_add(o, "id", json_object_new_int64(e[i].id));
+                json_object_object_add(o, "node", json_object_new_int64(e[i].node_id));
+                json_object_object_add(o, "fingerprint", json_object_new_string(e[i].fingerprint));
+                json_object_object_add(o, "time", json_object_new_string(at));
+                json_object_object_add(o, "verdict", json_object_new_string(e[i].verdict));
+                json_object_object_add(o, "reason", e[i].reason[0] ? json_object_new_string(e[i].reason) : NULL);
+                json_object_array_add(arr, o);
+        }
+        if (cli->json)
+                cli_print_json(arr);
+        else {
+                json_object_put(arr);
+                table_print(t, !cli->no_legend);
+        }
+        return EXIT_SUCCESS;
+}
+
+int verb_ca(Cli *cli, int argc, char **argv) {
+        const char *dir = "/etc/patela/ca", *name = NULL, *cn = "patela CA";
+        char *sans[CA_SAN_MAX];
+        unsigned n_sans = 0;
+        unsigned long long days = 0;
+        int r;
+
+        (void) cli;
+        if (argc < 2)
+                return log_error_errno(EINVAL, "Usage: ca init|issue ..."), EXIT_USAGE;
+        for (int i = 2; i < argc; i++) {
+                if (streq(argv[i], "--dir") && i + 1 < argc)
+                        dir = argv[++i];
+                else if (streq(argv[i], "--cn") && i + 1 < argc)
+                        cn = argv[++i];
+                else if (streq(argv[i], "--days") && i + 1 < argc) {
+                        if (safe_atou64(argv[++i], 36500, &days) < 0 || days == 0)
+                                return log_error_errno(EINVAL, "Invalid --days."), EXIT_USAGE;
+                } else if (streq(argv[i], "--san") && i + 1 < argc) {
+                        if (n_sans >= CA_SAN_MAX)
+                                return log_error_errno(E2BIG, "At most %d --san.", CA_SAN_MAX), EXIT_USAGE;
+                        sans[n_sans++] = argv[++i];
+                } else if (!name && argv[i][0] != '-')
+                        name = argv[i];
+                else
+                        return log_error_errno(EINVAL, "Unexpected argument '%s'.", argv[i]), EXIT_USAGE;
+        }
+
+        if (streq(argv[1], "init")) {
+                r = ca_init(dir, cn, days ? (unsigned) days : 3650);
+                if (r == -EEXIST)
+                        return log_error_errno(r, "%s already holds a CA; not overwritten.", dir), EXIT_REFUSED;
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create the CA in %s: %m", dir), EXIT_FAILURE;
+                log_info("CA created: %s/ca.crt (pin it on the nodes), %s/ca.key.", dir, dir);
+                return EXIT_SUCCESS;
+        }
+        if (streq(argv[1], "issue")) {
+                if (!name || n_sans == 0)
+                        return log_error_errno(EINVAL, "Usage: ca issue NAME --san DNS:HOST|IP:ADDR... [--dir DIR]"),
+                               EXIT_USAGE;
+                r = ca_issue(dir, name, sans, n_sans, days ? (unsigned) days : 825);
+                if (r == -EEXIST)
+                        return log_error_errno(r, "%s/%s.crt or .key exists; not overwritten.", dir, name), EXIT_REFUSED;
+                if (r == -EINVAL)
+                        return log_error_errno(r, "Invalid name or SAN (use DNS:host or IP:address)."), EXIT_USAGE;
+                if (r == -ENOENT)
+                        return log_error_errno(r, "No CA in %s: run 'ca init' first.", dir), EXIT_NOT_FOUND;
+                if (r < 0)
+                        return log_error_errno(r, "Failed to issue the certificate: %m"), EXIT_FAILURE;
+                log_info("Issued %s/%s.crt and %s/%s.key.", dir, name, dir, name);
+                return EXIT_SUCCESS;
+        }
+        return log_error_errno(EINVAL, "Unknown ca verb '%s'.", argv[1]), EXIT_USAGE;
+}
+
+int verb_run(Cli *cli, int argc, char **argv) {
+        Server server = {};
+        sigset_t mask;
+        Db *db;
+        int sig, r;
+
+        (void) argv;
+        if (argc > 1)
+                return log_error_errno(EINVAL, "run takes no arguments."), EXIT_USAGE;
+
+        /* Migrate once, before any thread opens the database. */
+        r = cli_db(cli, &db);
+        if (r < 0)
+                return EXIT_FAILURE;
+
+        /* Block the signals before MHD starts its threads, so that only sigwait() below sees them. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+        r = server_start(&server, cli->config);
+        if (r < 0) {
+                server_stop(&server);
+                return EXIT_FAILURE;
+        }
+        (void) sd_notify(0, "READY=1\nSTATUS=Serving");
+        (void) sigwait(&mask, &sig);
+        (void) sd_notify(0, "STOPPING=1");
+        log_info("Stopping on signal %d.", sig);
+        server_stop(&server);
+        return EXIT_SUCCESS;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+#define SERVER_CONFIG_FILE "/etc/patela/server.conf"
+#define SERVER_CONFIG_DROPIN_DIR "/etc/patela/server.conf.d"
+#define SERVER_LISTEN_MAX 8
+
+/* patela-server.conf(5): a [Server] section of Key=Value lines, read from SERVER_CONFIG_FILE and then the
+ * drop-ins in SERVER_CONFIG_DROPIN_DIR in lexical order; later files win, command line flags win over all. */
+typedef struct ServerConfig {
+        char *database;
+        char *listen[SERVER_LISTEN_MAX];
+        unsigned n_listen;
+        char *certificate;
+        char *private_key;
+        uint64_t session_lifetime_usec;
+        uint64_t challenge_lifetime_usec;
+        unsigned max_pending_nodes;
+        unsigned enroll_rate_per_minute;
+        uint32_t quote_pcr_mask;
+        char *quote_bank;
+        unsigned threads;
+        unsigned max_body_size;
+        unsigned default_relay_count;
+} ServerConfig;
+
+void server_config_init(ServerConfig *c);
+void server_config_done(ServerConfig *c);
+
+/* Sets one option by its configuration-file key (e.g. "SessionLifetime"). -EINVAL for a bad value,
+ * -ENOENT for an unknown key. */
+int server_config_set(ServerConfig *c, const char *key, const char *value);
+
+/* Parses one file's text. ret_line gets the line of an error. */
+int server_config_parse(ServerConfig *c, const char *text, unsigned *ret_line);
+
+/* Loads the main file (missing is fine) and the drop-ins. path overrides SERVER_CONFIG_FILE (then no
+ * drop-ins are read). */
+int server_config_load(ServerConfig *c, const char *path);
+
+/* "0,1,2,7" or "0-7,11" → bit mask; -EINVAL for anything else or a PCR > 23. */
+int parse_pcr_list(const char *s, uint32_t *ret);

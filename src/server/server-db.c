@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "server-db.h"
+
+uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
+int64_t now_sec(void) {
+        return (int64_t) (now_usec() / 1000000ULL);
+}
+
+int db_errno(int rc) {
+        switch (rc & 0xFF) {
+        case SQLITE_OK:
+        case SQLITE_DONE:
+        case SQLITE_ROW:
+                return 0;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_NOTFOUND:
+                return -ENOENT;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        case SQLITE_CANTOPEN:
+                return -ENOENT;
+        default:
+                return -EIO;
+        }
+}
+
+const char *db_error(Db *db) {
+        return sqlite3_errmsg(db->sqlite);
+}
+
+int db_exec(Db *db, const char *sql) {
+        int rc = sqlite3_exec(db->sqlite, sql, NULL, NULL, NULL);
+        return db_errno(rc);
+}
+
+int db_prepare(Db *db, const char *sql, sqlite3_stmt **ret) {
+        int rc = sqlite3_prepare_v2(db->sqlite, sql, -1, ret, NULL);
+        if (rc != SQLITE_OK)
+                return log_debug_errno(db_errno(rc), "Failed to prepare '%s': %s", sql, db_error(db));
+        return 0;
+}
+
+int db_begin(Db *db) {
+        return db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int db_commit(Db *db) {
+        return db_exec(db, "COMMIT");
+}
+
+void db_rollback(Db *db) {
+        if (!sqlite3_get_autocommit(db->sqlite))
+                (void) sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int db_schema_version(Db *db) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r;
+
+        r = db_prepare(db, "PRAGMA user_version", &s);
+        if (r < 0)
+                return r;
+        if (sqlite3_step(s) != SQLITE_ROW)
+                return -EIO;
+        return sqlite3_column_int(s, 0);
+}
+
+static int db_migrate(Db *db) {
+        int version, r;
+
+        version = db_schema_version(db);
+        if (version < 0)
+                return version;
+        if ((unsigned) version > db_n_migrations)
+                return log_error_errno(EPROTONOSUPPORT,
+                                       "Database %s has schema version %d, newer than this patela-server (%u).",
+                                       db->path, version, db_n_migrations);
+
+        for (unsigned i = (unsigned) version; i < db_n_migrations; i++) {
+                const DbMigration *m = &db_migrations[i];
+                char pragma[64];
+
+                r = db_begin(db);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to start migration %u: %s", m->version, db_error(db));
+                r = db_exec(db, m->sql);
+                if (r >= 0) {
+                        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %u", m->version);
+                        r = db_exec(db, pragma);
+                }
+                if (r >= 0)
+                        r = db_commit(db);
+                if (r < 0) {
+                        log_error_errno(r, "Migration %u (%s) failed: %s", m->version, m->name, db_error(db));
+                        db_rollback(db);
+                        return r;
+                }
+                log_debug("Applied migration %u (%s).", m->version, m->name);
+        }
+        return 0;
+}
+
+int db_open(const char *path, Db **ret) {
+        _cleanup_(db_closep) Db *db = NULL;
+        int rc, r;
+
+        db = calloc(1, sizeof(*db));
+        if (!db)
+                return -ENOMEM;
+        db->path = strdup(path);
+        if (!db->path)
+                return -ENOMEM;
+
+        rc = sqlite3_open_v2(path, &db->sqlite,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                             NULL);
+        if (rc != SQLITE_OK)
+                return log_error_errno(db_errno(rc), "Failed to open database %s: %s", path,
+                                       db->sqlite ? sqlite3_errmsg(db->sqlite) : sqlite3_errstr(rc));
+
+        /* Writers wait for each other rather than fail; WAL lets readers go on meanwhile. synchronous=NORMAL
+         * is durable across application crashes in WAL mode; a power loss may lose the last transactions,
+         * never corrupt the file. */
+        (void) sqlite3_busy_timeout(db->sqlite, 5000);
+        r = db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+        if (r < 0)
+                return log_error_errno(r, "Failed to configure database %s: %s", path, db_error(db));
+
+        r = db_migrate(db);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(db);
+        return 0;
+}
+
+Db *db_close(Db *db) {
+        if (!db)
+                return NULL;
+        sqlite3_close_v2(db->sqlite);
+        free(db->path);
+        free(db);
+        return NULL;
+}

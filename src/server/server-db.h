@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+/* The server's SQLite database: WAL, foreign keys on, numbered migrations applied in one transaction each.
+ * Released migrations are never edited: test-server-db checks each one against its recorded SHA-256. */
+
+typedef struct Db {
+        sqlite3 *sqlite;
+        char *path;
+} Db;
+
+int db_open(const char *path, Db **ret);
+Db *db_close(Db *db);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Db *, db_close);
+
+/* The schema version after migrations (the number of the last applied migration). */
+int db_schema_version(Db *db);
+
+typedef struct DbMigration {
+        unsigned version;
+        const char *name;
+        const char *sql;
+        const char *sha256; /* of sql, recorded when released */
+} DbMigration;
+extern const DbMigration db_migrations[];
+extern const unsigned db_n_migrations;
+
+/* Transactions. BEGIN IMMEDIATE so that a writer never deadlocks on a lock upgrade. */
+int db_begin(Db *db);
+int db_commit(Db *db);
+void db_rollback(Db *db);
+
+/* Prepares a statement; -EIO with the message in db_error() on failure. */
+int db_prepare(Db *db, const char *sql, sqlite3_stmt **ret);
+static inline void sqlite3_finalizep(sqlite3_stmt **s) {
+        if (*s)
+                sqlite3_finalize(*s);
+}
+#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
+
+/* Runs SQL without results (no user input: constants only). */
+int db_exec(Db *db, const char *sql);
+const char *db_error(Db *db);
+
+/* SQLite result code → negative errno: CONSTRAINT → -EEXIST, BUSY/LOCKED → -EBUSY, FULL → -ENOSPC,
+ * NOTFOUND → -ENOENT, others → -EIO. */
+int db_errno(int rc) _const_;
+
+uint64_t now_usec(void);
+int64_t now_sec(void);

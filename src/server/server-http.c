@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "log.h"
+#include "server-api.h"
+#include "server-http.h"
+#include "server-wire.h"
+#include "string-util.h"
+
+#define PEM_MAX (64U * 1024U)
+#define RATELIMIT_SLOTS 4096U
+
+struct RateLimit {
+        pthread_mutex_t lock;
+        double per_usec;
+        double burst;
+        struct {
+                char source[64];
+                double tokens;
+                uint64_t last;
+        } slots[RATELIMIT_SLOTS];
+};
+
+int ratelimit_new(unsigned per_minute, RateLimit **ret) {
+        RateLimit *r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        pthread_mutex_init(&r->lock, NULL);
+        r->per_usec = per_minute / 60e6;
+        r->burst = per_minute > 0 ? per_minute : 0;
+        *ret = r;
+        return 0;
+}
+
+RateLimit *ratelimit_free(RateLimit *r) {
+        if (r)
+                pthread_mutex_destroy(&r->lock);
+        free(r);
+        return NULL;
+}
+
+bool ratelimit_allow(RateLimit *r, const char *source) {
+        uint64_t now = now_usec(), h = 1469598103934665603ULL;
+        unsigned best = 0;
+        bool allowed;
+
+        for (const char *p = source; *p; p++)
+                h = (h ^ (unsigned char) *p) * 1099511628211ULL;
+
+        pthread_mutex_lock(&r->lock);
+        /* Four probes; a new source takes the stalest of them. Losing a bucket only resets that source
+         * to a full burst, which still bounds it. */
+        for (unsigned i = 0; i < 4; i++) {
+                unsigned k = (unsigned) ((h + i) % RATELIMIT_SLOTS);
+                if (streq(r->slots[k].source, source)) {
+                        best = k;
+                        goto found;
+                }
+                if (i == 0 || r->slots[k].last < r->slots[best].last)
+                        best = k;
+        }
+        snprintf(r->slots[best].source, sizeof(r->slots[best].source), "%s", source);
+        r->slots[best].tokens = r->burst;
+        r->slots[best].last = now;
+found:
+        r->slots[best].tokens = MIN(r->burst, r->slots[best].tokens + (double) (now - r->slots[best].last) * r->per_usec);
+        r->slots[best].last = now;
+        allowed = r->slots[best].tokens >= 1.0;
+        if (allowed)
+                r->slots[best].tokens -= 1.0;
+        pthread_mutex_unlock(&r->lock);
+        return allowed;
+}
+
+static void db_destroy(void *p) {
+        db_close(p);
+}
+
+int server_db(Server *s, Db **ret) {
+        Db *db = pthread_getspecific(s->db_key);
+        int r;
+
+        if (!db) {
+                r = db_open(s->config->database, &db);
+                if (r < 0)
+                        return r;
+                if (pthread_setspecific(s->db_key, db) != 0) {
+                        db_close(db);
+                        return -ENOMEM;
+                }
+        }
+        *ret = db;
+        return 0;
+}
+
+static enum MHD_Result respond_string(Request *req, unsigned status, const char *body) {
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+
+        resp = MHD_create_response_from_buffer_copy(strlen(body), body);
+        if (!resp)
+                return MHD_NO;
+        (void) MHD_add_response_header(resp, "Content-Type", "application/json");
+        (void) MHD_add_response_header(resp, "Cache-Control", "no-store");
+        ret = MHD_queue_response(req->connection, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+enum MHD_Result respond_json(Request *req, unsigned status, json_object *body) {
+        enum MHD_Result ret;
+
+        if (!body)
+                return MHD_NO;
+        ret = respond_string(req, status, wire_to_string(body));
+        json_object_put(body);
+        return ret;
+}
+
+enum MHD_Result respond_error(Request *req, unsigned status, const char *code, const char *fmt, ...) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        char message[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+        if (!o)
+                return MHD_NO;
+        json_object_object_add(o, "error", json_object_new_string(code));
+        json_object_object_add(o, "message", json_object_new_string(message));
+        log_info("%s %s from %s: %u %s: %s", req->method, req->url, req->source, status, code, message);
+        return respond_json(req, status, TAKE_PTR(o));
+}
+
+static void format_source(struct MHD_Connection *c, char *buf, size_t size) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+        snprintf(buf, size, "unknown");
+        if (!sa)
+                return;
+        if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, buf, (socklen_t) size);
+        else if (sa->sa_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, buf, (socklen_t) size);
+        else if (sa->sa_family == AF_UNIX)
+                snprintf(buf, size, "unix");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls) {
+        Server *s = cls;
+        Request *req = *req_cls;
+
+        (void) version;
+        if (!req) {
+                const char *cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Content-Length");
+                unsigned long long announced;
+
+                req = calloc(1, sizeof(*req));
+                if (!req)
+                        return MHD_NO;
+                *req = (Request) { .server = s, .connection = connection, .method = method, .url = url };
+                format_source(connection, req->source, sizeof(req->source));
+                /* Refuse an announced oversized body before reading it. */
+                if (cl && safe_atou64(cl, UINT64_MAX, &announced) >= 0 && announced > s->config->max_body_size)
+                        req->too_large = true;
+                *req_cls = req;
+                return MHD_YES;
+        }
+
+        if (*upload_data_size > 0) {
+                if (!req->too_large && req->size + *upload_data_size <= s->config->max_body_size) {
+                        char *p = realloc(req->body, req->size + *upload_data_size + 1);
+                        if (!p)
+                                return MHD_NO;
+                        memcpy(p + req->size, upload_data, *upload_data_size);
+                        req->body = p;
+                        req->size += *upload_data_size;
+                        req->body[req->size] = '\0';
+                } else
+                        req->too_large = true; /* keep consuming, answer 413 at the end */
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+
+        if (req->too_large)
+                return respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "BodyTooLarge", "Request body exceeds %u bytes.",
+                                     s->config->max_body_size);
+        return api_dispatch(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
+                         enum MHD_RequestTerminationCode toe) {
+        Request *req = *req_cls;
+
+        (void) cls, (void) connection, (void) toe;
+        if (!req)
+                return;
+        free(req->body);
+        free(req);
+        *req_cls = NULL;
+}
+
+static int parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
+        char host[INET6_ADDRSTRLEN + 2];
+        const char *colon;
+        unsigned long long port;
+        size_t hl;
+
+        if (s[0] == '[') {
+                const char *end = strchr(s, ']');
+                if (!end || end[1] != ':')
+                        return -EINVAL;
+                hl = (size_t) (end - s - 1);
+                if (hl >= sizeof(host))
+                        return -EINVAL;
+                memcpy(host, s + 1, hl);
+                host[hl] = '\0';
+                colon = end + 1;
+        } else {
+                colon = strrchr(s, ':');
+                if (!colon || (size_t) (colon - s) >= sizeof(host))
+                        return -EINVAL;
+                memcpy(host, s, (size_t) (colon - s));
+                host[colon - s] = '\0';
+        }
+        if (safe_atou64(colon + 1, 65535, &port) < 0 || port == 0)
+                return -EINVAL;
+
+        memset(ret, 0, sizeof(*ret));
+        if (inet_pton(AF_INET, host, &((struct sockaddr_in *) ret)->sin_addr) == 1) {
+                ((struct sockaddr_in *) ret)->sin_family = AF_INET;
+                ((struct sockaddr_in *) ret)->sin_port = htons((uint16_t) port);
+                *ret_len = sizeof(struct sockaddr_in);
+                return AF_INET;
+        }
+        if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *) ret)->sin6_addr) == 1) {
+                ((struct sockaddr_in6 *) ret)->sin6_family = AF_INET6;
+                ((struct sockaddr_in6 *) ret)->sin6_port = htons((uint16_t) port);
+                *ret_len = sizeof(struct sockaddr_in6);
+                return AF_INET6;
+        }
+        return -EINVAL;
+}
+
+static int start_daemon(Server *s, int fd, const struct sockaddr *sa, int family) {
+        unsigned threads = s->config->threads > 0 ? s->config->threads : (unsigned) sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+        struct MHD_Daemon *d;
+
+        if (family == AF_INET6)
+                flags |= MHD_USE_IPv6;
+        /* TLS 1.3 only (GnuTLS priority string: libmicrohttpd uses GnuTLS). */
+        d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                             MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
+                             MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,
+                             MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3",
+                             MHD_OPTION_THREAD_POOL_SIZE, MAX(threads, 1U),
+                             MHD_OPTION_CONNECTION_TIMEOUT, 30U,
+                             MHD_OPTION_CONNECTION_LIMIT, 4096U,
+                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                             fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
+                             fd >= 0 ? (intptr_t) fd : (intptr_t) sa,
+                             MHD_OPTION_END);
+        if (!d)
+                return -EIO;
+        s->daemons[s->n_daemons++] = d;
+        return 0;
+}
+
+int server_start(Server *s, const ServerConfig *config) {
+        size_t size;
+        int n, r;
+
+        s->config = config;
+        if (!config->certificate || !config->private_key)
+                return log_error_errno(EINVAL, "Certificate= and PrivateKey= are required (see 'patela-server ca').");
+        r = read_full_file(config->certificate, PEM_MAX, (void **) &s->cert_pem, &size);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read certificate %s: %m", config->certificate);
+        r = read_full_file(config->private_key, PEM_MAX, (void **) &s->key_pem, &size);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read private key %s: %m", config->private_key);
+
+        r = ratelimit_new(config->enroll_rate_per_minute, &s->enroll_limit);
+        if (r < 0)
+                return log_oom();
+        if (pthread_key_create(&s->db_key, db_destroy) != 0)
+                return log_oom();
+
+        n = sd_listen_fds(/* unset_environment= */ true);
+        if (n < 0)
+                return log_error_errno(n, "Failed to get sockets from the service manager: %m");
+        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+                r = start_daemon(s, fd, NULL, 0);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to serve on passed socket %d.", fd);
+        }
+        if (n == 0)
+                for (unsigned i = 0; i < config->n_listen; i++) {
+                        struct sockaddr_storage ss;
+                        socklen_t len;
+                        int family = parse_listen(config->listen[i], &ss, &len);
+
+                        if (family < 0)
+                                return log_error_errno(EINVAL, "Invalid Listen= address '%s' (use 127.0.0.1:8443 or [::1]:8443).",
+                                                       config->listen[i]);
+                        r = start_daemon(s, -1, (struct sockaddr *) &ss, family);
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to listen on %s.", config->listen[i]);
+                        log_info("Listening on https://%s/", config->listen[i]);
+                }
+        if (s->n_daemons == 0)
+                return log_error_errno(EINVAL, "Nothing to listen on: no socket passed and no Listen= configured.");
+        return 0;
+}
+
+void server_stop(Server *s) {
+        for (unsigned i = 0; i < s->n_daemons; i++)
+                MHD_stop_daemon(s->daemons[i]);
+        s->n_daemons = 0;
+        if (s->key_pem)
+                explicit_bzero(s->key_pem, strlen(s->key_pem));
+        free(s->key_pem);
+        free(s->cert_pem);
+        s->key_pem = s->cert_pem = NULL;
+        s->enroll_limit = ratelimit_free(s->enroll_limit);
+}

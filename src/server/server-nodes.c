@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server-nodes.h"
+#include "server-relays.h"
+#include "string-util.h"
+#include "tpm2-marshal.h"
+
+static const char *const node_state_table[_NODE_STATE_MAX] = {
+        [NODE_PENDING] = "pending",
+        [NODE_ENABLED] = "enabled",
+        [NODE_DISABLED] = "disabled",
+};
+
+const char *node_state_to_string(NodeState s) {
+        return s >= 0 && s < _NODE_STATE_MAX ? node_state_table[s] : NULL;
+}
+
+NodeState node_state_from_string(const char *s) {
+        for (int i = 0; i < _NODE_STATE_MAX; i++)
+                if (s && streq(s, node_state_table[i]))
+                        return (NodeState) i;
+        return _NODE_STATE_INVALID;
+}
+
+#define NODE_COLUMNS                                                                                   \
+        "id, state, fingerprint, ek_type, ek_public, ak_public, ek_name, ak_name, ek_certificate IS NOT NULL, " \
+        "relay_count, first_seen, last_seen, last_source, reset_count, restart_count"
+
+static int blob_to_name(sqlite3_stmt *s, int col, TPM2B_NAME *ret) {
+        int n = sqlite3_column_bytes(s, col);
+        if (n <= 0 || (size_t) n > sizeof(ret->name))
+                return -EBADMSG;
+        ret->size = (uint16_t) n;
+        memcpy(ret->name, sqlite3_column_blob(s, col), (size_t) n);
+        return 0;
+}
+
+static int node_from_row(sqlite3_stmt *s, Node *ret) {
+        Node n = {
+                .id = sqlite3_column_int64(s, 0),
+                .state = node_state_from_string((const char *) sqlite3_column_text(s, 1)),
+                .has_ek_certificate = sqlite3_column_int(s, 8),
+                .relay_count = (unsigned) sqlite3_column_int(s, 9),
+                .first_seen = sqlite3_column_int64(s, 10),
+                .last_seen = sqlite3_column_int64(s, 11),
+                .reset_count = sqlite3_column_type(s, 13) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 13),
+                .restart_count = sqlite3_column_type(s, 14) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 14),
+        };
+        const unsigned char *src = sqlite3_column_text(s, 12);
+        int r;
+
+        snprintf(n.fingerprint, sizeof(n.fingerprint), "%s", (const char *) sqlite3_column_text(s, 2));
+        snprintf(n.ek_type, sizeof(n.ek_type), "%s", (const char *) sqlite3_column_text(s, 3));
+        snprintf(n.last_source, sizeof(n.last_source), "%s", src ? (const char *) src : "");
+        /* What we stored we parsed before: still, the database is input too. */
+        r = tpm2_unmarshal_TPM2B_PUBLIC(sqlite3_column_blob(s, 4), (size_t) sqlite3_column_bytes(s, 4), &n.ek_public);
+        if (r < 0)
+                return r;
+        r = tpm2_unmarshal_TPM2B_PUBLIC(sqlite3_column_blob(s, 5), (size_t) sqlite3_column_bytes(s, 5), &n.ak_public);
+        if (r < 0)
+                return r;
+        r = blob_to_name(s, 6, &n.ek_name);
+        if (r < 0)
+                return r;
+        r = blob_to_name(s, 7, &n.ak_name);
+        if (r < 0)
+                return r;
+        if (n.state < 0)
+                return -EBADMSG;
+        *ret = n;
+        return 0;
+}
+
+static int node_query(Db *db, const char *where, sqlite3_stmt **ret) {
+        char sql[512];
+
+        snprintf(sql, sizeof(sql), "SELECT " NODE_COLUMNS " FROM nodes WHERE %s", where);
+        return db_prepare(db, sql, ret);
+}
+
+static int node_fetch(sqlite3_stmt *s, Node *ret) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return db_errno(rc);
+        return node_from_row(s, ret);
+}
+
+int node_get(Db *db, int64_t id, Node *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r = node_query(db, "id = ?", &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, id);
+        return node_fetch(s, ret);
+}
+
+int node_get_by_ek_name(Db *db, const TPM2B_NAME *ek_name, Node *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r = node_query(db, "ek_name = ?", &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_blob(s, 1, ek_name->name, ek_name->size, SQLITE_TRANSIENT);
+        return node_fetch(s, ret);
+}
+
+int node_get_by_ref(Db *db, const char *ref, Node *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        unsigned long long id;
+        char fp[PATELA_FINGERPRINT_LEN + 1];
+        int r;
+
+        if (safe_atou64(ref, INT64_MAX, &id) >= 0)
+                return node_get(db, (int64_t) id, ret);
+
+        if (strlen(ref) != PATELA_FINGERPRINT_LEN)
+                return -EINVAL;
+        for (size_t i = 0; i <= PATELA_FINGERPRINT_LEN; i++)
+                fp[i] = (char) toupper((unsigned char) ref[i]);
+        if (!in_charset(fp, "0123456789ABCDEFGHJKMNPQRSTVWXYZ-"))
+                return -EINVAL;
+
+        r = node_query(db, "fingerprint = ?", &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(s, 1, fp, -1, SQLITE_TRANSIENT);
+        return node_fetch(s, ret);
+}
+
+int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsigned max_pending, Node *ret) {
+        _cleanup_stmt_ sqlite3_stmt *count = NULL, *insert = NULL;
+        _cleanup_free_ uint8_t *ek = NULL, *ak = NULL;
+        size_t ek_size, ak_size;
+        int64_t now = now_sec(), rowid;
+        int r, rc;
+
+        r = tpm2_marshal_TPM2B_PUBLIC(&id->ek_public, &ek, &ek_size);
+        if (r < 0)
+                return r;
+        r = tpm2_marshal_TPM2B_PUBLIC(&id->ak_public, &ak, &ak_size);
+        if (r < 0)
+                return r;
+
+        r = db_begin(db);
+        if (r < 0)
+                return r;
+
+        /* The cap is checked inside the same write transaction as the insert: no race past it. */
+        r = db_prepare(db, "SELECT COUNT(*) FROM nodes WHERE state = 'pending'", &count);
+        if (r < 0)
+                goto fail;
+        if (sqlite3_step(count) != SQLITE_ROW) {
+                r = -EIO;
+                goto fail;
+        }
+        if ((unsigned) sqlite3_column_int64(count, 0) >= max_pending) {
+                r = -ENOSPC;
+                goto fail;
+        }
+
+        r = db_prepare(db,
+                       "INSERT INTO nodes (ek_name, ek_type, ek_public, ek_certificate, ak_public, ak_name, fingerprint, "
+                       "state, first_seen, last_seen, last_source) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                       &insert);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_blob(insert, 1, id->ek_name.name, id->ek_name.size, SQLITE_TRANSIENT);
+        sqlite3_bind_text(insert, 2, id->ek_type, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(insert, 3, ek, (int) ek_size, SQLITE_TRANSIENT);
+        if (id->ek_certificate)
+                sqlite3_bind_blob(insert, 4, id->ek_certificate, (int) id->ek_certificate_size, SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_null(insert, 4);
+        sqlite3_bind_blob(insert, 5, ak, (int) ak_size, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(insert, 6, id->ak_name.name, id->ak_name.size, SQLITE_TRANSIENT);
+        sqlite3_bind_text(insert, 7, id->fingerprint, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(insert, 8, now);
+        sqlite3_bind_int64(insert, 9, now);
+        sqlite3_bind_text(insert, 10, source ?: "", -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(insert);
+        if (rc != SQLITE_DONE) {
+                r = db_errno(rc);
+                goto fail;
+        }
+        rowid = sqlite3_last_insert_rowid(db->sqlite);
+
+        r = db_commit(db);
+        if (r < 0)
+                goto fail;
+        return node_get(db, rowid, ret);
+fail:
+        db_rollback(db);
+        return r;
+}
+
+static int exec_bind_id(Db *db, const char *sql, int64_t id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = db_prepare(db, sql, &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, id);
+        rc = sqlite3_step(s);
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+int node_set_state(Db *db, int64_t id, NodeState state) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        const char *pool = NULL;
+        Node n;
+        int r, rc;
+
+        r = db_begin(db);
+        if (r < 0)
+                return r;
+        r = node_get(db, id, &n);
+        if (r < 0)
+                goto fail;
+
+        r = db_prepare(db, "UPDATE nodes SET state = ? WHERE id = ?", &s);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_text(s, 1, node_state_to_string(state), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, id);
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE) {
+                r = db_errno(rc);
+                goto fail;
+        }
+
+        if (state == NODE_ENABLED) {
+                r = relays_allocate(db, id, n.relay_count, &pool);
+                if (r == -ENOSPC)
+                        log_error("The %s pool has no free entry for node %" PRIi64 ": add some with "
+                                  "'patela-server pool add %s …'.", pool, id, pool);
+                if (r < 0)
+                        goto fail;
+        } else {
+                /* A node that is not enabled has no session and no open challenge, effective at once. */
+                r = exec_bind_id(db, "DELETE FROM sessions WHERE node_id = ?", id);
+                if (r >= 0)
+                        r = exec_bind_id(db, "DELETE FROM challenges WHERE node_id = ?", id);
+                if (r < 0)
+                        goto fail;
+        }
+        return db_commit(db);
+fail:
+        db_rollback(db);
+        return r;
+}
+
+int node_set_relay_count(Db *db, int64_t id, unsigned count) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        const char *pool = NULL;
+        Node n;
+        int r, rc;
+
+        if (count > 64)
+                return -ERANGE;
+        r = db_begin(db);
+        if (r < 0)
+                return r;
+        r = node_get(db, id, &n);
+        if (r < 0)
+                goto fail;
+        r = db_prepare(db, "UPDATE nodes SET relay_count = ? WHERE id = ?", &s);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_int(s, 1, (int) count);
+        sqlite3_bind_int64(s, 2, id);
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE) {
+                r = db_errno(rc);
+                goto fail;
+        }
+        /* Only an enabled node holds relays; a pending one gets them when it is enabled. */
+        if (n.state == NODE_ENABLED) {
+                r = relays_allocate(db, id, count, &pool);
+                if (r == -ENOSPC)
+                        log_error("The %s pool has no free entry: add some with 'patela-server pool add %s …'.",
+                                  pool, pool);
+                if (r < 0)
+                        goto fail;
+        }
+        return db_commit(db);
+fail:
+        db_rollback(db);
+        return r;
+}
+
+int node_remove(Db *db, int64_t id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = db_prepare(db, "DELETE FROM nodes WHERE id = ?", &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, id);
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE)
+                return db_errno(rc);
+        return sqlite3_changes(db->sqlite) > 0 ? 0 : -ENOENT;
+}
+
+int node_touch(Db *db, int64_t id, const char *source) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = db_prepare(db, "UPDATE nodes SET last_seen = ?, last_source = ? WHERE id = ?", &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, now_sec());
+        sqlite3_bind_text(s, 2, source ?: "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 3, id);
+        rc = sqlite3_step(s);
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <tss2/tss2_tpm2_types.h>
+
+#include "identity.h"
+#include "server-db.h"
+
+typedef enum NodeState {
+        NODE_PENDING,
+        NODE_ENABLED,
+        NODE_DISABLED,
+        _NODE_STATE_MAX,
+        _NODE_STATE_INVALID = -EINVAL,
+} NodeState;
+
+const char *node_state_to_string(NodeState s) _const_;
+NodeState node_state_from_string(const char *s) _pure_;
+
+typedef struct Node {
+        int64_t id;
+        NodeState state;
+        char fingerprint[PATELA_FINGERPRINT_LEN + 1];
+        char ek_type[16];
+        TPM2B_PUBLIC ek_public;
+        TPM2B_PUBLIC ak_public;
+        TPM2B_NAME ek_name;
+        TPM2B_NAME ak_name;
+        bool has_ek_certificate;
+        unsigned relay_count;
+        int64_t first_seen;
+        int64_t last_seen;
+        char last_source[64];
+        int64_t reset_count;   /* -1: no accepted quote yet */
+        int64_t restart_count;
+} Node;
+
+/* What a node presents at enrolment; every field computed or checked by the server. */
+typedef struct NodeIdentity {
+        const char *ek_type;
+        TPM2B_PUBLIC ek_public;
+        TPM2B_NAME ek_name;
+        const uint8_t *ek_certificate;
+        size_t ek_certificate_size;
+        TPM2B_PUBLIC ak_public;
+        TPM2B_NAME ak_name;
+        char fingerprint[PATELA_FINGERPRINT_LEN + 1];
+} NodeIdentity;
+
+int node_get(Db *db, int64_t id, Node *ret);
+int node_get_by_ek_name(Db *db, const TPM2B_NAME *ek_name, Node *ret);
+/* A node by its id ("12") or its fingerprint ("7K2Q-M9XD-4RTB-0HNZ", case-insensitive). */
+int node_get_by_ref(Db *db, const char *ref, Node *ret);
+
+/* Creates a pending node, unless max_pending are already pending (-ENOSPC). -EEXIST if the EK or the
+ * fingerprint is known. */
+int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsigned max_pending, Node *ret);
+
+/* Enabling allocates the node's relays from the pools (one transaction; -ENOSPC if a pool is exhausted,
+ * nothing changed). Disabling deletes the node's sessions and open challenges in the same transaction. */
+int node_set_state(Db *db, int64_t id, NodeState state);
+int node_set_relay_count(Db *db, int64_t id, unsigned count);
+int node_remove(Db *db, int64_t id);
+int node_touch(Db *db, int64_t id, const char *source);

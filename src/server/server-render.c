@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server-render.h"
+#include "server-wire.h"
+
+int torrc_level_load(Db *db, const ConfigScope *scope, Torrc **ret) {
+        _cleanup_(torrc_freep) Torrc *t = NULL;
+        ConfigOp *ops = NULL;
+        size_t n = 0;
+        int r;
+
+        r = torrc_new(&t);
+        if (r < 0)
+                return r;
+        r = config_ops_load(db, scope, KIND_TORRC, &ops, &n);
+        if (r < 0)
+                return r;
+        /* Stored entries were valid when saved; a tor upgrade may have dropped an option since. */
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = ops[i].op == OP_SET      ? torrc_set(t, ops[i].key, ops[i].value, NULL)
+                    : ops[i].op == OP_APPEND ? torrc_append(t, ops[i].key, ops[i].value, NULL)
+                                             : torrc_unset(t, ops[i].key, NULL);
+        config_ops_free(ops, n);
+        if (r < 0)
+                return -EBADMSG;
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+int torrc_level_save(Db *db, const ConfigScope *scope, const Torrc *t) {
+        int r;
+
+        r = config_ops_clear(db, scope, KIND_TORRC, NULL);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < t->n_entries; i++) {
+                const TorrcEntry *e = &t->entries[i];
+                ConfigOpType op = e->op == TORRC_OP_SET ? OP_SET : e->op == TORRC_OP_APPEND ? OP_APPEND : OP_UNSET;
+
+                r = config_op_insert(db, scope, KIND_TORRC, op, e->option->name, e->value);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static const char *setting_last(json_object *settings, const char *key) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(settings, key, &v))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static int forced_level(Db *db, const Node *node, const Relay *relay, Torrc **ret) {
+        _cleanup_(json_object_putp) json_object *settings = NULL;
+        _cleanup_(torrc_freep) Torrc *t = NULL;
+        const char *port_s;
+        unsigned long port = OR_PORT_DEFAULT;
+        char buf[128];
+        int r;
+
+        r = settings_resolve(db, node->id, relay->id, &settings);
+        if (r < 0)
+                return r;
+        if ((port_s = setting_last(settings, "ORPort")))
+                port = strtoul(port_s, NULL, 10);
+
+        r = torrc_new(&t);
+        if (r < 0)
+                return r;
+        r = torrc_set(t, "Nickname", relay->name, NULL);
+        /* The relay's ORPort on its own addresses, and its outgoing traffic from them too: tor
+         * otherwise picks the host's primary address, shared by all relays of the node. */
+        if (r >= 0 && relay->ipv4[0]) {
+                snprintf(buf, sizeof(buf), "%s:%lu", relay->ipv4, port);
+                r = torrc_set(t, "ORPort", buf, NULL);
+                if (r >= 0)
+                        r = torrc_set(t, "Address", relay->ipv4, NULL);
+                if (r >= 0)
+                        r = torrc_set(t, "OutboundBindAddress", relay->ipv4, NULL);
+        } else if (r >= 0) {
+                snprintf(buf, sizeof(buf), "%lu", port);
+                r = torrc_set(t, "ORPort", buf, NULL);
+        }
+        if (r >= 0 && relay->ipv6[0]) {
+                snprintf(buf, sizeof(buf), "[%s]:%lu", relay->ipv6, port);
+                r = torrc_append(t, "ORPort", buf, NULL);
+                if (r >= 0) {
+                        snprintf(buf, sizeof(buf), "[%s]", relay->ipv6);
+                        r = relay->ipv4[0] ? torrc_append(t, "OutboundBindAddress", buf, NULL)
+                                           : torrc_set(t, "OutboundBindAddress", buf, NULL);
+                }
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+int render_relay_torrc(Db *db, const Node *node, const Relay *relay, char **ret_torrc, TorrcMerged **ret_merged) {
+        _cleanup_(torrc_freep) Torrc *def = NULL, *nod = NULL, *rel = NULL, *forced = NULL;
+        _cleanup_(torrc_merged_freep) TorrcMerged *m = NULL;
+        const ConfigScope s_def = { .level = LEVEL_DEFAULT }, s_node = { .level = LEVEL_NODE, .node_id = node->id },
+                          s_relay = { .level = LEVEL_RELAY, .relay_id = relay->id };
+        int r;
+
+        if ((r = torrc_level_load(db, &s_def, &def)) < 0 || (r = torrc_level_load(db, &s_node, &nod)) < 0 ||
+            (r = torrc_level_load(db, &s_relay, &rel)) < 0 || (r = forced_level(db, node, relay, &forced)) < 0)
+                return r;
+
+        const Torrc *const levels[_TORRC_LEVEL_MAX] = { def, nod, rel, forced };
+        r = torrc_merge(levels, &m);
+        if (r < 0)
+                return r;
+        if (ret_torrc) {
+                r = torrc_merged_render(m, ret_torrc);
+                if (r < 0)
+                        return r;
+        }
+        if (ret_merged)
+                *ret_merged = TAKE_PTR(m);
+        return 0;
+}
+
+int settings_resolve(Db *db, int64_t node_id, int64_t relay_id, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        ConfigOp *ops = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = config_ops_load_cascade(db, node_id, relay_id, KIND_SETTING, &ops, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                const char *key = ops[i].key;
+                json_object *cur = NULL;
+
+                if (ops[i].op == OP_UNSET) {
+                        json_object_object_del(o, key);
+                        continue;
+                }
+                if (!setting_accumulates(key)) {
+                        json_object_object_add(o, key, json_object_new_string(ops[i].value));
+                        continue;
+                }
+                if (ops[i].op == OP_SET || !json_object_object_get_ex(o, key, &cur)) {
+                        cur = json_object_new_array();
+                        json_object_object_add(o, key, cur);
+                }
+                json_object_array_add(cur, json_object_new_string(ops[i].value));
+        }
+        config_ops_free(ops, n);
+        *ret = TAKE_PTR(o);
+        return 0;
+}

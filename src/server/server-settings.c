@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server-settings.h"
+#include "string-util.h"
+
+static const char *const level_table[_LEVEL_MAX] = { "default", "node", "relay" };
+static const char *const kind_table[_KIND_MAX] = { "torrc", "setting" };
+static const char *const op_table[_OP_MAX] = { "set", "append", "unset" };
+
+const char *config_level_to_string(ConfigLevel l) {
+        return l >= 0 && l < _LEVEL_MAX ? level_table[l] : NULL;
+}
+
+const char *config_op_to_string(ConfigOpType o) {
+        return o >= 0 && o < _OP_MAX ? op_table[o] : NULL;
+}
+
+static int lookup(const char *const *table, int n, const char *s) {
+        for (int i = 0; i < n; i++)
+                if (s && streq(s, table[i]))
+                        return i;
+        return -EINVAL;
+}
+
+void config_ops_free(ConfigOp *ops, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(ops[i].key);
+                free(ops[i].value);
+        }
+        free(ops);
+}
+
+static void bind_scope(sqlite3_stmt *s, int first, const ConfigScope *scope) {
+        sqlite3_bind_text(s, first, level_table[scope->level], -1, SQLITE_STATIC);
+        if (scope->level == LEVEL_NODE)
+                sqlite3_bind_int64(s, first + 1, scope->node_id);
+        else
+                sqlite3_bind_null(s, first + 1);
+        if (scope->level == LEVEL_RELAY)
+                sqlite3_bind_int64(s, first + 2, scope->relay_id);
+        else
+                sqlite3_bind_null(s, first + 2);
+}
+
+static int collect(sqlite3_stmt *s, ConfigOp **ret, size_t *ret_n) {
+        ConfigOp *ops = NULL;
+        size_t n = 0, allocated = 0;
+        int rc;
+
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                const unsigned char *v = sqlite3_column_text(s, 3);
+                if (n == allocated) {
+                        ConfigOp *p = realloc(ops, (allocated = allocated ? allocated * 2 : 16) * sizeof(ConfigOp));
+                        if (!p) {
+                                config_ops_free(ops, n);
+                                return -ENOMEM;
+                        }
+                        ops = p;
+                }
+                ops[n] = (ConfigOp) {
+                        .level = (ConfigLevel) lookup(level_table, _LEVEL_MAX, (const char *) sqlite3_column_text(s, 0)),
+                        .op = (ConfigOpType) lookup(op_table, _OP_MAX, (const char *) sqlite3_column_text(s, 1)),
+                        .key = strdup((const char *) sqlite3_column_text(s, 2)),
+                        .value = v ? strdup((const char *) v) : NULL,
+                };
+                n++;
+                if (!ops[n - 1].key || (v && !ops[n - 1].value) || ops[n - 1].level < 0 || ops[n - 1].op < 0) {
+                        config_ops_free(ops, n);
+                        return -EBADMSG;
+                }
+        }
+        if (rc != SQLITE_DONE) {
+                config_ops_free(ops, n);
+                return db_errno(rc);
+        }
+        *ret = ops;
+        *ret_n = n;
+        return 0;
+}
+
+int config_ops_load(Db *db, const ConfigScope *scope, ConfigKind kind, ConfigOp **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r;
+
+        r = db_prepare(db,
+                       "SELECT level, op, key, value FROM config_ops WHERE level = ? AND node_id IS ? AND relay_id IS ? "
+                       "AND kind = ? ORDER BY id",
+                       &s);
+        if (r < 0)
+                return r;
+        bind_scope(s, 1, scope);
+        sqlite3_bind_text(s, 4, kind_table[kind], -1, SQLITE_STATIC);
+        return collect(s, ret, ret_n);
+}
+
+int config_ops_load_cascade(Db *db, int64_t node_id, int64_t relay_id, ConfigKind kind, ConfigOp **ret,
+                            size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r;
+
+        r = db_prepare(db,
+                       "SELECT level, op, key, value FROM config_ops WHERE kind = ?1 AND "
+                       "(level = 'default' OR (level = 'node' AND node_id = ?2) OR (level = 'relay' AND relay_id = ?3)) "
+                       "ORDER BY CASE level WHEN 'default' THEN 0 WHEN 'node' THEN 1 ELSE 2 END, id",
+                       &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(s, 1, kind_table[kind], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, node_id);
+        sqlite3_bind_int64(s, 3, relay_id);
+        return collect(s, ret, ret_n);
+}
+
+int config_ops_clear(Db *db, const ConfigScope *scope, ConfigKind kind, const char *key) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = db_prepare(db,
+                       "DELETE FROM config_ops WHERE level = ? AND node_id IS ? AND relay_id IS ? AND kind = ? "
+                       "AND (?5 IS NULL OR key = ?5 COLLATE NOCASE)",
+                       &s);
+        if (r < 0)
+                return r;
+        bind_scope(s, 1, scope);
+        sqlite3_bind_text(s, 4, kind_table[kind], -1, SQLITE_STATIC);
+        if (key)
+                sqlite3_bind_text(s, 5, key, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(s);
+        return rc == SQLITE_DONE ? sqlite3_changes(db->sqlite) : db_errno(rc);
+}
+
+int config_op_record(Db *db, const ConfigScope *scope, ConfigKind kind, ConfigOpType op, const char *key,
+                     const char *value) {
+        int r;
+
+        if (op != OP_APPEND) {
+                r = config_ops_clear(db, scope, kind, key);
+                if (r < 0)
+                        return r;
+        }
+        return config_op_insert(db, scope, kind, op, key, value);
+}
+
+int config_op_insert(Db *db, const ConfigScope *scope, ConfigKind kind, ConfigOpType op, const char *key,
+                     const char *value) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = db_prepare(db,
+                       "INSERT INTO config_ops (level, node_id, relay_id, kind, op, key, value) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       &s);
+        if (r < 0)
+                return r;
+        bind_scope(s, 1, scope);
+        sqlite3_bind_text(s, 4, kind_table[kind], -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 5, op_table[op], -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 6, key, -1, SQLITE_TRANSIENT);
+        if (op == OP_UNSET)
+                sqlite3_bind_null(s, 7);
+        else
+                sqlite3_bind_text(s, 7, value, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(s);
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+static bool is_ip(int family, const char *v) {
+        unsigned char buf[16];
+        return inet_pton(family, v, buf) == 1;
+}
+
+static bool is_uint_in(const char *v, unsigned long long lo, unsigned long long hi) {
+        unsigned long long x;
+        return safe_atou64(v, hi, &x) >= 0 && x >= lo;
+}
+
+static const struct {
+        const char *key;
+        bool accumulates;
+} settings[] = {
+        { "Interface", false },        { "IPv4Gateway", false }, { "IPv6Gateway", false },
+        { "IPv4PrefixLength", false }, { "IPv6PrefixLength", false }, { "DNS", true },
+        { "ORPort", false },
+};
+
+bool setting_accumulates(const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(settings); i++)
+                if (strcasecmp(key, settings[i].key) == 0)
+                        return settings[i].accumulates;
+        return false;
+}
+
+int setting_validate(const char *key, const char *value, const char **ret_canonical_key) {
+        const char *k = NULL;
+        bool ok;
+
+        for (size_t i = 0; i < ELEMENTSOF(settings); i++)
+                if (key && strcasecmp(key, settings[i].key) == 0)
+                        k = settings[i].key;
+        if (!k)
+                return -ENOENT;
+        if (ret_canonical_key)
+                *ret_canonical_key = k;
+        if (!value) /* unset */
+                return 0;
+
+        if (streq(k, "Interface"))
+                /* A Linux interface name: IFNAMSIZ-1, no '/', no whitespace. */
+                ok = !isempty(value) && strlen(value) < 16 && !streq(value, ".") && !streq(value, "..") &&
+                     in_charset(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@");
+        else if (streq(k, "IPv4Gateway"))
+                ok = is_ip(AF_INET, value);
+        else if (streq(k, "IPv6Gateway"))
+                ok = is_ip(AF_INET6, value);
+        else if (streq(k, "IPv4PrefixLength"))
+                ok = is_uint_in(value, 1, 32);
+        else if (streq(k, "IPv6PrefixLength"))
+                ok = is_uint_in(value, 1, 128);
+        else if (streq(k, "DNS"))
+                ok = is_ip(AF_INET, value) || is_ip(AF_INET6, value);
+        else
+                ok = is_uint_in(value, 1, 65535);
+        return ok ? 0 : -EINVAL;
+}
