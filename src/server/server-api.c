@@ -39,7 +39,7 @@ static int authenticate(Request *req, Node *ret) {
         if (r < 0)
                 return r;
         sqlite3_bind_blob(s, 1, hash, (int) hsize, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 2, now_sec());
+        sqlite3_bind_int64(s, 2, (int64_t) now_usec());
         if (sqlite3_step(s) != SQLITE_ROW)
                 return -EKEYREJECTED;
         return node_get(db, sqlite3_column_int64(s, 0), ret);

@@ -138,7 +138,7 @@ static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, char *
         _cleanup_stmt_ sqlite3_stmt *s = NULL, *gc = NULL;
         uint8_t token[SESSION_TOKEN_BYTES], hash[64];
         size_t hsize;
-        int64_t now = now_sec();
+        int64_t now = (int64_t) now_usec();
         char *b64;
         int r, rc;
 
@@ -154,7 +154,7 @@ static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, char *
         sqlite3_bind_blob(s, 1, hash, (int) hsize, SQLITE_TRANSIENT);
         sqlite3_bind_int64(s, 2, node_id);
         sqlite3_bind_int64(s, 3, now);
-        sqlite3_bind_int64(s, 4, now + (int64_t) (lifetime_usec / 1000000ULL));
+        sqlite3_bind_int64(s, 4, now + (int64_t) lifetime_usec);
         rc = sqlite3_step(s);
         if (rc != SQLITE_DONE)
                 return db_errno(rc);
@@ -226,7 +226,7 @@ enum MHD_Result api_attest(Request *req) {
         if (r < 0)
                 return respond_error(req, MHD_HTTP_FORBIDDEN, "ChallengeUnknown", "The challenge's node is gone.");
 
-        if (c.expires_at < now_sec())
+        if (c.expires_at <= (int64_t) now_usec())
                 return reject(req, db, &n, "ChallengeExpired", "The challenge expired before it was answered.");
         if (n.state != NODE_ENABLED)
                 return reject(req, db, &n, "NodeDisabled", "The node is not enabled.");

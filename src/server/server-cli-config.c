@@ -62,9 +62,12 @@ static int read_input(const char *path, char **ret, size_t *ret_size) {
 }
 
 static int save_level(Cli *cli, const ConfigScope *scope, const Torrc *t) {
-        Db *db = cli->db;
+        Db *db;
         int r;
 
+        r = cli_db(cli, &db);
+        if (r < 0)
+                return r;
         r = db_begin(db);
         if (r < 0)
                 return r;

@@ -102,7 +102,7 @@ static enum MHD_Result send_challenge(Request *req, Db *db, const Node *n) {
         r = db_prepare(db, "DELETE FROM challenges WHERE node_id = ? OR expires_at < ?", &del);
         if (r >= 0) {
                 sqlite3_bind_int64(del, 1, n->id);
-                sqlite3_bind_int64(del, 2, now_sec());
+                sqlite3_bind_int64(del, 2, (int64_t) now_usec());
                 rc = sqlite3_step(del);
                 r = rc == SQLITE_DONE ? 0 : db_errno(rc);
         }
@@ -118,7 +118,7 @@ static enum MHD_Result send_challenge(Request *req, Db *db, const Node *n) {
                 sqlite3_bind_blob(ins, 4, nonce, sizeof(nonce), SQLITE_TRANSIENT);
                 sqlite3_bind_text(ins, 5, bank, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(ins, 6, c->quote_pcr_mask);
-                sqlite3_bind_int64(ins, 7, now_sec() + (int64_t) (c->challenge_lifetime_usec / 1000000ULL));
+                sqlite3_bind_int64(ins, 7, (int64_t) (now_usec() + c->challenge_lifetime_usec));
                 rc = sqlite3_step(ins);
                 r = rc == SQLITE_DONE ? 0 : db_errno(rc);
         }

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Numbered schema migrations. A released migration is never edited: add a new one. Each entry records the
- * SHA-256 of its SQL; test-server-db fails if the text and the hash disagree. */
+ * SHA-256 of its SQL; test-server-db fails if the text and the hash disagree.
+ *
+ * Times: nodes.first_seen/last_seen and attestations.at are seconds since the epoch; challenges.expires_at
+ * and sessions.created_at/expires_at are microseconds (lifetimes of seconds must not round). */
 #include "server-db.h"
 
 static const char migration_0001[] =
@@ -73,7 +76,8 @@ static const char migration_0001[] =
         "CREATE TABLE pool_addresses (\n"
         "        address TEXT PRIMARY KEY,\n"
         "        family INTEGER NOT NULL CHECK (family IN (4, 6)),\n"
-        "        relay_id INTEGER UNIQUE REFERENCES relays(id) ON DELETE SET NULL\n"
+        "        relay_id INTEGER REFERENCES relays(id) ON DELETE SET NULL,\n"
+        "        UNIQUE (relay_id, family)\n"
         ");\n"
         "CREATE TABLE config_ops (\n"
         "        id INTEGER PRIMARY KEY,\n"
@@ -91,6 +95,6 @@ static const char migration_0001[] =
         "CREATE INDEX config_ops_scope ON config_ops(level, node_id, relay_id);\n";
 
 const DbMigration db_migrations[] = {
-        { 1, "initial schema", migration_0001, "8aa9bb01ead1d920ba6dd8bed202c2b4d408dcbcfbc86528b7861e1979455c3a" },
+        { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

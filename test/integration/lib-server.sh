@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# patela-server for integration tests: a private CA, a database and a server on 127.0.0.1 in $T, and a node
+# made of swtpm + patela-attestd, driven with varlinkctl, curl and jq.
+source "$PATELA_SOURCE_DIR/test/lib.sh"
+
+SERVER_BIN=$PATELA_BUILD_DIR/src/server/patela-server
+DB=$T/server.db
+
+# ps ARGS…: the admin CLI on the test database.
+ps_cli() {
+        "$SERVER_BIN" --database="$DB" "$@"
+}
+
+ca_setup() {
+        [[ -f $T/ca/ca.crt ]] && return 0
+        mkdir -p "$T/ca"
+        ps_cli ca init --dir "$T/ca" >/dev/null 2>&1
+        ps_cli ca issue server --dir "$T/ca" --san IP:127.0.0.1 --san DNS:localhost >/dev/null 2>&1
+}
+
+# server_start [OPTIONS…]: starts patela-server on a free loopback port; sets URL.
+server_start() {
+        local port i
+        ca_setup
+        for ((i = 0; i < 20; i++)); do
+                port=$((20000 + RANDOM % 40000))
+                : >"$T/server.log"
+                "$SERVER_BIN" --database="$DB" --listen="127.0.0.1:$port" --certificate="$T/ca/server.crt" \
+                        --private-key="$T/ca/server.key" "$@" run >>"$T/server.log" 2>&1 &
+                SERVER_PID=$!
+                PIDS+=("$SERVER_PID")
+                while kill -0 "$SERVER_PID" 2>/dev/null && ! grep -q "Listening on" "$T/server.log"; do
+                        sleep 0.05
+                done
+                if kill -0 "$SERVER_PID" 2>/dev/null; then
+                        URL=https://127.0.0.1:$port
+                        return 0
+                fi
+        done
+        fail "patela-server did not start: $(tail -5 "$T/server.log")"
+}
+
+server_stop() {
+        kill -TERM "$SERVER_PID"
+        wait "$SERVER_PID" || fail "patela-server exited with an error: $(tail -5 "$T/server.log")"
+}
+
+# http METHOD PATH [BODY_FILE] [HEADER]: prints the body, sets HTTP_STATUS.
+http() {
+        local method=$1 path=$2 body=${3:-} header=${4:-}
+        local args=(-sS --cacert "$T/ca/ca.crt" --tlsv1.3 -X "$method" -o "$T/http.body" -w '%{http_code}')
+        [[ -n $body ]] && args+=(--data-binary "@$body" -H 'Content-Type: application/json')
+        [[ -n $header ]] && args+=(-H "$header")
+        HTTP_STATUS=$(curl "${args[@]}" "$URL$path") || fail "curl $method $path failed"
+        cat "$T/http.body"
+}
+
+# expect_status CODE ERROR: the last response had this status and error code.
+expect_error() {
+        local status=$1 code=$2
+        [[ $HTTP_STATUS == "$status" ]] || fail "expected HTTP $status $code, got $HTTP_STATUS: $(cat "$T/http.body")"
+        [[ $(jq -r .error "$T/http.body") == "$code" ]] || fail "expected error $code, got: $(cat "$T/http.body")"
+}
+
+# The node's enrolment request from attestd's identity.
+node_identity() {
+        vl GetIdentity >"$T/id.json"
+        jq -c '{ekPublic, akPublic} + (if .ekCertificate then {ekCertificate} else {} end)' "$T/id.json" >"$T/enroll.json"
+}
+
+# node_challenge: POST /v1/enroll for an enabled node; the challenge lands in $T/challenge.json.
+node_challenge() {
+        http POST /v1/enroll "$T/enroll.json" >"$T/challenge.json"
+        [[ $HTTP_STATUS == 200 ]] || fail "enroll of an enabled node: HTTP $HTTP_STATUS $(cat "$T/challenge.json")"
+}
+
+# node_answer [NONCE_OVERRIDE_B64]: activates the credential and quotes; writes $T/attest.json.
+node_answer() {
+        local secret q params
+        secret=$(vl ActivateCredential "$(jq -c '{credentialBlob, encryptedSecret}' "$T/challenge.json")" | jq -r .secret)
+        params=$(jq -c '{nonce, pcrs, bank}' "$T/challenge.json")
+        [[ -n ${1:-} ]] && params=$(jq -c --arg n "$1" '.nonce = $n' <<<"$params")
+        q=$(vl Quote "$params")
+        jq -n --arg c "$(jq -r .challenge "$T/challenge.json")" --arg s "$secret" --argjson q "$q" \
+                '{challenge: $c, secret: $s, quoted: $q.quoted, signature: $q.signature, pcrValues: $q.pcrValues}' \
+                >"$T/attest.json"
+}
+
+# node_session: enroll + attest; sets TOKEN.
+node_session() {
+        node_challenge
+        node_answer
+        http POST /v1/attest "$T/attest.json" >"$T/token.json"
+        [[ $HTTP_STATUS == 200 ]] || fail "attest: HTTP $HTTP_STATUS $(cat "$T/token.json")"
+        TOKEN=$(jq -r .token "$T/token.json")
+}
+
+db_count() {
+        sqlite3 "$DB" "SELECT COUNT(*) FROM $1"
+}

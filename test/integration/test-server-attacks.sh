@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Each attack on enrolment, attestation and sessions is refused with a clear error, and nothing is written
+# (no node, challenge, session or relay row, no accepted attestation).
+source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
+
+ca_setup
+ps_cli pool add names relayOne relayTwo relayThree
+server_start --challenge-lifetime=2s --session-lifetime=2s --max-body-size=8192 --max-pending-nodes=2 --enroll-rate=100
+
+swtpm_start
+attestd_start
+node_identity
+
+snapshot() {
+        echo "$(db_count nodes) $(db_count challenges) $(db_count sessions) $(db_count relays) $(sqlite3 "$DB" "SELECT COUNT(*) FROM attestations WHERE verdict = 'accepted'")"
+}
+unchanged() {
+        local now
+        now=$(snapshot)
+        [[ $now == "$1" ]] || fail "$2: database changed from ($1) to ($now)"
+}
+
+# --- malformed requests -------------------------------------------------------------------------------
+before=$(snapshot)
+printf '{"ekPublic": "AAEC", ' >"$T/bad.json"
+http POST /v1/enroll "$T/bad.json" >/dev/null; expect_error 400 MalformedJson
+printf '[1,2,3]' >"$T/bad.json"
+http POST /v1/enroll "$T/bad.json" >/dev/null; expect_error 400 MalformedJson
+printf '{"a":1} {"b":2}' >"$T/bad.json"
+http POST /v1/enroll "$T/bad.json" >/dev/null; expect_error 400 MalformedJson
+head -c 20000 /dev/zero | tr '\0' ' ' >"$T/big.json"
+http POST /v1/enroll "$T/big.json" >/dev/null; expect_error 413 BodyTooLarge
+jq -c '. + {"akName": "000b0000"}' "$T/enroll.json" >"$T/bad.json"
+http POST /v1/enroll "$T/bad.json" >/dev/null; expect_error 400 UnknownField
+jq -c '.ekPublic = "not base64!"' "$T/enroll.json" >"$T/bad.json"
+http POST /v1/enroll "$T/bad.json" >/dev/null; expect_error 400 InvalidField
+jq -c 'del(.akPublic)' "$T/enroll.json" >"$T/bad.json"
+http POST /v1/enroll "$T/bad.json" >/dev/null; expect_error 400 MissingField
+unchanged "$before" "malformed requests"
+pass "malformed, oversized, trailing and unknown-field JSON refused; nothing written"
+
+# --- a non-restricted AK, and an AK name that does not belong to the AK public ----------------------
+jq -r .akPublic "$T/enroll.json" | base64 -d >"$T/ak.pub"
+printf '\x04' | dd of="$T/ak.pub" bs=1 seek=7 conv=notrunc status=none # attributes 0x00050072 → 0x00040072
+jq -c --arg ak "$(base64 -w0 "$T/ak.pub")" '.akPublic = $ak' "$T/enroll.json" >"$T/bad.json"
+http POST /v1/enroll "$T/bad.json" >/dev/null; expect_error 400 AkRejected
+jq -c '.akPublic = .ekPublic' "$T/enroll.json" >"$T/bad.json"
+http POST /v1/enroll "$T/bad.json" >/dev/null; expect_error 400 AkRejected
+unchanged "$before" "bad AK"
+pass "non-restricted AK and an EK posing as AK refused; the server takes no AK name from the client"
+
+# --- enable the genuine node ----------------------------------------------------------------------------
+http POST /v1/enroll "$T/enroll.json" >/dev/null
+ps_cli node enable 1 >/dev/null
+id_before=$(snapshot)
+
+# --- a quote over another nonce (replay) ----------------------------------------------------------------
+node_challenge
+node_answer "$(head -c 32 /dev/urandom | base64 -w0)"
+before=$(snapshot)
+http POST /v1/attest "$T/attest.json" >/dev/null; expect_error 403 QuoteRejected
+grep -q replay "$T/http.body" || fail "reason does not say replay: $(cat "$T/http.body")"
+[[ $(db_count sessions) == 0 ]] || fail "session after a replayed quote"
+pass "quote over another nonce refused (replay)"
+
+# --- a quote signed by another TPM's AK ---------------------------------------------------------------
+node_challenge
+node_answer
+cp "$T/attest.json" "$T/genuine.json"
+attestd_stop
+swtpm_start other
+attestd_start
+q=$(vl Quote "$(jq -c '{nonce, pcrs, bank}' "$T/challenge.json")")
+jq --argjson q "$q" '.quoted = $q.quoted | .signature = $q.signature | .pcrValues = $q.pcrValues' "$T/genuine.json" >"$T/attest.json"
+http POST /v1/attest "$T/attest.json" >/dev/null; expect_error 403 QuoteRejected
+grep -q "AK" "$T/http.body" || fail "reason does not name the AK: $(cat "$T/http.body")"
+[[ $(db_count sessions) == 0 ]] || fail "session after a foreign quote"
+pass "quote signed by another TPM's AK refused"
+attestd_stop
+swtpm_power_cycle tpm
+attestd_start
+
+# --- the secret of another credential -------------------------------------------------------------------
+node_challenge
+node_answer
+jq -c --arg s "$(head -c 32 /dev/urandom | base64 -w0)" '.secret = $s' "$T/attest.json" >"$T/bad.json"
+http POST /v1/attest "$T/bad.json" >/dev/null; expect_error 403 SecretMismatch
+pass "wrong credential secret refused"
+
+# --- a credential answered twice ------------------------------------------------------------------------
+node_challenge
+node_answer
+http POST /v1/attest "$T/attest.json" >/dev/null
+[[ $HTTP_STATUS == 200 ]] || fail "genuine attestation failed: $(cat "$T/http.body")"
+sessions=$(db_count sessions)
+http POST /v1/attest "$T/attest.json" >/dev/null; expect_error 403 ChallengeUnknown
+[[ $(db_count sessions) == "$sessions" ]] || fail "a second answer created a session"
+pass "a challenge answered twice: the second answer is refused"
+
+# --- answered after expiry (ChallengeLifetime=2s) -------------------------------------------------------
+node_challenge
+node_answer
+sleep 2.5
+http POST /v1/attest "$T/attest.json" >/dev/null; expect_error 403 ChallengeExpired
+[[ $(db_count challenges) == 0 ]] || fail "expired challenge still stored"
+pass "a challenge answered after its 2 s lifetime is refused"
+
+# --- tokens: expiry, disable, garbage -------------------------------------------------------------------
+node_session
+http GET /v1/node/relays "" "Authorization: Bearer $TOKEN" >/dev/null
+[[ $HTTP_STATUS == 200 ]] || fail "fresh token refused"
+sleep 2.5
+http GET /v1/node/relays "" "Authorization: Bearer $TOKEN" >/dev/null; expect_error 401 TokenRejected
+pass "token refused after its 2 s lifetime"
+
+node_session
+ps_cli node disable 1
+http GET /v1/node/network "" "Authorization: Bearer $TOKEN" >/dev/null; expect_error 401 TokenRejected
+[[ $(db_count sessions) == 0 && $(db_count challenges) == 0 ]] || fail "disable left sessions or challenges"
+http POST /v1/enroll "$T/enroll.json" >/dev/null; expect_error 403 NodeDisabled
+pass "token dead the moment the node is disabled; a disabled node gets no challenge"
+ps_cli node enable 1
+http GET /v1/node/network "" "Authorization: Bearer $TOKEN" >/dev/null; expect_error 401 TokenRejected
+pass "re-enabling does not revive the old token"
+
+http GET /v1/node/relays "" "Authorization: Bearer AAAA" >/dev/null; expect_error 401 TokenRejected
+http GET /v1/node/relays "" >/dev/null; expect_error 401 TokenMissing
+http GET /v1/node/relays "" "Authorization: Bearer $(head -c 3000 /dev/zero | base64 -w0)" >/dev/null; expect_error 401 TokenRejected
+pass "missing, short and oversized tokens refused"
+
+# --- the admin CLI: bad names, values with newlines, SQL metacharacters --------------------------------
+before=$(snapshot)
+cfg_before=$(sqlite3 "$DB" "SELECT COUNT(*) FROM config_ops")
+expect_exit() {
+        local want=$1 rc=0
+        shift
+        ps_cli "$@" >"$T/cli.out" 2>&1 || rc=$?
+        [[ $rc == "$want" ]] || fail "patela-server $*: exit $rc, expected $want: $(cat "$T/cli.out")"
+}
+expect_exit 2 torrc set ContactInfo $'line\nInjected 1' default
+expect_exit 2 torrc set ContactInfo $'a\rb' node --id 1
+printf 'ContactInfo a\nNickname x\0y\n' >"$T/nul.torrc"
+expect_exit 2 torrc import "$T/nul.torrc" default
+expect_exit 2 torrc set NoSuchOption 1 default
+expect_exit 2 pool add names ../etc relay/one ok1
+expect_exit 2 pool add names "$(printf 'x%.0s' {1..20})"
+[[ $(sqlite3 "$DB" "SELECT COUNT(*) FROM pool_names WHERE name = 'ok1'") == 0 ]] || fail "pool add was not all-or-nothing"
+expect_exit 2 torrc set ContactInfo x relay --id ../relayOne
+expect_exit 2 torrc set ContactInfo x relay --id "relay/One"
+expect_exit 3 torrc set ContactInfo x relay --id nosuchrelay
+expect_exit 2 node show "1; DROP TABLE nodes"
+expect_exit 2 node enable "1' OR '1'='1"
+expect_exit 2 node set Interface "eth0; rm -rf /" default
+expect_exit 2 node set IPv4Gateway "'); DROP TABLE nodes; --" default
+unchanged "$before" "bad CLI arguments"
+[[ $(sqlite3 "$DB" "SELECT COUNT(*) FROM config_ops") == "$cfg_before" ]] || fail "bad CLI arguments stored configuration"
+# Metacharacters in a legitimate value are data, stored and rendered as given.
+ps_cli torrc set ContactInfo "x'); DROP TABLE nodes; -- \"quoted\"" default
+[[ $(db_count nodes) -ge 1 ]] || fail "nodes table damaged"
+ps_cli torrc get default | grep -qF "DROP TABLE nodes" || fail "value not stored literally"
+pass "CLI refuses newlines, NUL, unknown options, bad relay names ('/', '..', >19) and injection attempts; values stay data"
+
+# --- more pending nodes than the cap (MaxPendingNodes=2) -----------------------------------------------
+for i in 1 2 3; do
+        attestd_stop
+        swtpm_start "pending$i"
+        attestd_start
+        node_identity
+        http POST /v1/enroll "$T/enroll.json" >/dev/null
+        if [[ $i -le 2 ]]; then
+                [[ $HTTP_STATUS == 202 ]] || fail "pending node $i refused: $(cat "$T/http.body")"
+        else
+                expect_error 503 TooManyPendingNodes
+        fi
+done
+[[ $(sqlite3 "$DB" "SELECT COUNT(*) FROM nodes WHERE state = 'pending'") == 2 ]] || fail "pending cap exceeded"
+pass "a third pending node is refused at MaxPendingNodes=2"
+server_stop
+
+# --- rate limit of new identities per source (EnrollRatePerMinute=1) ------------------------------------
+ps_cli node remove 2 && ps_cli node remove 3
+server_start --enroll-rate=1
+attestd_stop
+swtpm_start rate1
+attestd_start
+node_identity
+http POST /v1/enroll "$T/enroll.json" >/dev/null
+[[ $HTTP_STATUS == 202 ]] || fail "first new identity refused"
+attestd_stop
+swtpm_start rate2
+attestd_start
+node_identity
+n=$(db_count nodes)
+http POST /v1/enroll "$T/enroll.json" >/dev/null; expect_error 429 RateLimited
+[[ $(db_count nodes) == "$n" ]] || fail "rate-limited enrolment created a row"
+pass "new identities from one source rate-limited"
+server_stop

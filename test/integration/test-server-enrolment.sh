@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A node made of swtpm + patela-attestd enrols at patela-server over TLS 1.3: pending → node enable →
+# challenge → activation + quote → session → network settings and relays' torrc, which tor accepts.
+# Argument: the EK type (rsa2048 or ecc-p256).
+source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
+ek_type=${1:?ek type}
+
+ca_setup
+ps_cli pool add names exitA exitB exitC
+ps_cli pool add ipv4 192.0.2.10 192.0.2.11 192.0.2.12
+ps_cli pool add ipv6 2001:db8::10 2001:db8::11 2001:db8::12
+cat >"$T/default.torrc" <<'TORRC'
+# fleet-wide
+ContactInfo operator@example.org
+ExitRelay 1
+ExitPolicy accept *:80
+ExitPolicy accept *:443
+ExitPolicy reject *:*
+IPv6Exit true
+MaxMemInQueues 512 MB
+TORRC
+ps_cli torrc import "$T/default.torrc" default
+server_start
+
+swtpm_start
+attestd_start --ek-type="$ek_type"
+node_identity
+
+http POST /v1/enroll "$T/enroll.json" >/dev/null
+[[ $HTTP_STATUS == 202 && $(jq -r .state "$T/http.body") == pending ]] || fail "first enrolment: $HTTP_STATUS $(cat "$T/http.body")"
+fp=$(jq -r .fingerprint "$T/http.body")
+[[ $fp == $(jq -r .fingerprint "$T/id.json") ]] || fail "server fingerprint $fp differs from the node's $(jq -r .fingerprint "$T/id.json")"
+[[ $(ps_cli --json list nodes | jq -r '.[0].state + " " + .[0].fingerprint') == "pending $fp" ]] || fail "node list"
+pass "pending, and the server's fingerprint equals attestd's: $fp"
+
+# Still pending: the same answer, no second row.
+http POST /v1/enroll "$T/enroll.json" >/dev/null
+[[ $HTTP_STATUS == 202 && $(db_count nodes) == 1 ]] || fail "second enrolment of a pending node"
+[[ $(db_count relays) == 0 ]] || fail "relays allocated before enable"
+
+ps_cli node relays "$fp" 2
+ps_cli node enable "$fp"
+[[ $(db_count relays) == 2 ]] || fail "enable did not allocate 2 relays"
+ps_cli node set DNS 192.0.2.53 default
+ps_cli node set DNS 2001:db8::53 default
+ps_cli node set Interface eth0 --id 1
+ps_cli torrc append ExitPolicy "accept *:22" node --id 1
+ps_cli torrc set ContactInfo "relay-b@example.org" relay --id exitB
+ps_cli node set ORPort 443 --id 1
+pass "enabled with 2 relays; settings and torrc at three levels"
+
+node_session
+[[ $(jq -r .expiresIn "$T/token.json") == 3600 ]] || fail "default session lifetime"
+pass "challenge activated by the TPM, quote verified, session issued"
+
+http GET /v1/node/network "" "Authorization: Bearer $TOKEN" >"$T/network.json"
+[[ $HTTP_STATUS == 200 ]] || fail "network: $HTTP_STATUS"
+[[ $(jq -r .Interface "$T/network.json") == eth0 ]] || fail "Interface: $(cat "$T/network.json")"
+[[ $(jq -c .DNS "$T/network.json") == '["192.0.2.53","2001:db8::53"]' ]] || fail "DNS: $(cat "$T/network.json")"
+[[ $(jq -r '.relays[0].name + " " + .relays[0].ipv4 + " " + .relays[0].ipv6' "$T/network.json") == "exitA 192.0.2.10 2001:db8::10" ]] ||
+        fail "relay addresses: $(cat "$T/network.json")"
+pass "network settings resolved default → node"
+
+http GET /v1/node/relays "" "Authorization: Bearer $TOKEN" >"$T/relays.json"
+[[ $HTTP_STATUS == 200 && $(jq '.relays | length' "$T/relays.json") == 2 ]] || fail "relays: $HTTP_STATUS $(cat "$T/relays.json")"
+for name in exitA exitB; do
+        jq -r --arg n "$name" '.relays[] | select(.name == $n) | .torrc' "$T/relays.json" >"$T/$name.torrc"
+        grep -qx "Nickname $name" "$T/$name.torrc" || fail "$name: Nickname not forced"
+        grep -qx "ExitRelay 1" "$T/$name.torrc" || fail "$name: default level missing"
+        grep -qx "IPv6Exit 1" "$T/$name.torrc" || fail "$name: boolean not rendered as 1"
+        grep -qx "ExitPolicy accept \*:22" "$T/$name.torrc" || fail "$name: node level append missing"
+        [[ $(grep -c '^ExitPolicy' "$T/$name.torrc") == 4 ]] || fail "$name: ExitPolicy lines: $(grep ExitPolicy "$T/$name.torrc")"
+        grep -q "^ORPort .*:443$" "$T/$name.torrc" || fail "$name: ORPort setting not applied"
+        # tor itself must accept it; no network: DisableNetwork and a private data directory.
+        mkdir -p "$T/tor-$name"
+        { cat "$T/$name.torrc"; printf 'DisableNetwork 1\nDataDirectory %s\nSocksPort 0\nLog notice stderr\n' "$T/tor-$name"; } \
+                >"$T/$name.verify.torrc"
+        tor --verify-config -f "$T/$name.verify.torrc" >"$T/tor-$name.log" 2>&1 ||
+                fail "tor --verify-config rejected $name's torrc: $(tail -5 "$T/tor-$name.log")"
+done
+grep -qx "ContactInfo relay-b@example.org" "$T/exitB.torrc" || fail "relay level did not override ContactInfo"
+grep -qx "ContactInfo operator@example.org" "$T/exitA.torrc" || fail "exitA lost the default ContactInfo"
+pass "both relays' torrc rendered from three levels + forced options; tor --verify-config accepts them"
+
+ps_cli --json diff --node 1 >"$T/diff.json"
+[[ $(jq -r '.exitB[] | select(.option == "ContactInfo") | .level' "$T/diff.json") == relay ]] || fail "diff provenance"
+[[ $(jq -r '.exitA[] | select(.option == "Nickname") | .level' "$T/diff.json") == forced ]] || fail "diff forced"
+[[ $(jq -r '[.exitA[] | select(.option == "ExitPolicy") | .level] | join(",")' "$T/diff.json") == default,default,default,node ]] ||
+        fail "diff ExitPolicy levels: $(jq -c .exitA "$T/diff.json")"
+pass "diff --node shows where each line comes from"
+
+[[ $(ps_cli --json attestations | jq -r '.[0].verdict') == accepted ]] || fail "attestation log"
+[[ $(sqlite3 "$DB" "SELECT pcr_values FROM attestations" | jq -r 'keys | length') == 10 ]] || fail "PCR values not recorded"
+pass "attestation recorded with the 10 quoted PCR values"
+
+# Relay count changes reallocate in one step; the freed name returns to the pool.
+ps_cli node relays 1 1
+[[ $(ps_cli --json list relays | jq -r '[.[].name] | join(",")') == exitA ]] || fail "relay count 1"
+[[ $(ps_cli --json pool list names | jq -r '[.[] | select(.relay == null) | .value] | join(",")') == exitB,exitC ]] ||
+        fail "names not returned to the pool"
+pass "relay count lowered: exitB's name and addresses back in the pools"
+server_stop
