@@ -459,7 +459,7 @@ int verb_attestations(Cli *cli, int argc, char **argv) {
 }
 
 int verb_ca(Cli *cli, int argc, char **argv) {
-        const char *dir = "/etc/patela/ca", *name = NULL, *cn = "patela CA";
+        const char *dir = "/etc/patela/tls", *name = NULL, *cn = "patela CA";
         char *sans[CA_SAN_MAX];
         unsigned n_sans = 0;
         unsigned long long days = 0;

@@ -196,7 +196,8 @@ enum MHD_Result api_enroll(Request *req) {
                 if (!ratelimit_allow(req->server->enroll_limit, req->source))
                         return respond_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "RateLimited",
                                              "Too many new identities from %s; try later.", req->source);
-                r = node_create_pending(db, &id, req->source, req->server->config->max_pending_nodes, &n);
+                r = node_create_pending(db, &id, req->source, req->server->config->max_pending_nodes,
+                                        req->server->config->default_relay_count, &n);
                 if (r == -ENOSPC)
                         return respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "TooManyPendingNodes",
                                              "%u nodes are waiting to be enabled; enable or remove some first.",

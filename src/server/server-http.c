@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -284,14 +285,28 @@ int server_start(Server *s, const ServerConfig *config) {
         int n, r;
 
         s->config = config;
-        if (!config->certificate || !config->private_key)
-                return log_error_errno(EINVAL, "Certificate= and PrivateKey= are required (see 'patela-server ca').");
-        r = read_full_file(config->certificate, PEM_MAX, (void **) &s->cert_pem, &size);
+        /* Configured paths, else the credentials systemd passed (LoadCredential=server.crt/server.key). */
+        const char *creds = getenv("CREDENTIALS_DIRECTORY");
+        char cert_path[PATH_MAX], key_path[PATH_MAX];
+        if (config->certificate)
+                snprintf(cert_path, sizeof(cert_path), "%s", config->certificate);
+        else if (creds)
+                snprintf(cert_path, sizeof(cert_path), "%s/server.crt", creds);
+        else
+                return log_error_errno(EINVAL, "Certificate= is required (see 'patela-server ca issue').");
+        if (config->private_key)
+                snprintf(key_path, sizeof(key_path), "%s", config->private_key);
+        else if (creds)
+                snprintf(key_path, sizeof(key_path), "%s/server.key", creds);
+        else
+                return log_error_errno(EINVAL, "PrivateKey= is required (see 'patela-server ca issue').");
+
+        r = read_full_file(cert_path, PEM_MAX, (void **) &s->cert_pem, &size);
         if (r < 0)
-                return log_error_errno(r, "Failed to read certificate %s: %m", config->certificate);
-        r = read_full_file(config->private_key, PEM_MAX, (void **) &s->key_pem, &size);
+                return log_error_errno(r, "Failed to read certificate %s: %m", cert_path);
+        r = read_full_file(key_path, PEM_MAX, (void **) &s->key_pem, &size);
         if (r < 0)
-                return log_error_errno(r, "Failed to read private key %s: %m", config->private_key);
+                return log_error_errno(r, "Failed to read private key %s: %m", key_path);
 
         r = ratelimit_new(config->enroll_rate_per_minute, &s->enroll_limit);
         if (r < 0)

@@ -132,7 +132,8 @@ int node_get_by_ref(Db *db, const char *ref, Node *ret) {
         return node_fetch(s, ret);
 }
 
-int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsigned max_pending, Node *ret) {
+int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsigned max_pending,
+                        unsigned relay_count, Node *ret) {
         _cleanup_stmt_ sqlite3_stmt *count = NULL, *insert = NULL;
         _cleanup_free_ uint8_t *ek = NULL, *ak = NULL;
         size_t ek_size, ak_size;
@@ -165,7 +166,7 @@ int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsi
 
         r = db_prepare(db,
                        "INSERT INTO nodes (ek_name, ek_type, ek_public, ek_certificate, ak_public, ak_name, fingerprint, "
-                       "state, first_seen, last_seen, last_source) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                       "state, first_seen, last_seen, last_source, relay_count) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
                        &insert);
         if (r < 0)
                 goto fail;
@@ -182,6 +183,7 @@ int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsi
         sqlite3_bind_int64(insert, 8, now);
         sqlite3_bind_int64(insert, 9, now);
         sqlite3_bind_text(insert, 10, source ?: "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(insert, 11, (int) MIN(relay_count, 64U));
         rc = sqlite3_step(insert);
         if (rc != SQLITE_DONE) {
                 r = db_errno(rc);

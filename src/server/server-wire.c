@@ -17,7 +17,7 @@ int wire_parse(const char *body, size_t size, json_object **ret) {
         tok = json_tokener_new_ex(WIRE_DEPTH_MAX);
         if (!tok)
                 return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
         o = json_tokener_parse_ex(tok, body, (int) size);
         /* One object, consumed to the end (trailing whitespace allowed), not an incomplete document. */
         if (!o || json_tokener_get_error(tok) != json_tokener_success ||

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "server-config.h"
+#include "tests.h"
+
+TEST(defaults) {
+        ServerConfig c;
+
+        server_config_init(&c);
+        ASSERT_EQ(c.session_lifetime_usec, 3600ULL * 1000000ULL);
+        ASSERT_EQ(c.challenge_lifetime_usec, 60ULL * 1000000ULL);
+        ASSERT_FALSE(c.quote_pcr_mask & (1U << 15)); /* machine-id: random on every stateless boot */
+        ASSERT_TRUE(c.quote_pcr_mask & (1U << 11));
+        server_config_done(&c);
+}
+
+TEST(parse_file) {
+        static const char text[] =
+                "# comment\n"
+                "; another\n"
+                "[Server]\n"
+                "Database = /tmp/x.db\n"
+                "Listen=127.0.0.1:8443\n"
+                "Listen=[::1]:8443\n"
+                "SessionLifetime=30min\n"
+                "QuotePCRs=0-3,7,11\n"
+                "MaxPendingNodes=5\n";
+        ServerConfig c;
+        unsigned line = 0;
+
+        server_config_init(&c);
+        ASSERT_OK(server_config_parse(&c, text, &line));
+        ASSERT_STREQ(c.database, "/tmp/x.db");
+        ASSERT_EQ(c.n_listen, 2);
+        ASSERT_STREQ(c.listen[1], "[::1]:8443");
+        ASSERT_EQ(c.session_lifetime_usec, 1800ULL * 1000000ULL);
+        ASSERT_EQ(c.quote_pcr_mask, 0x88FU);
+        ASSERT_EQ(c.max_pending_nodes, 5);
+        /* An empty assignment resets a list. */
+        ASSERT_OK(server_config_set(&c, "Listen", ""));
+        ASSERT_EQ(c.n_listen, 0);
+        server_config_done(&c);
+}
+
+TEST(parse_errors_name_the_line) {
+        ServerConfig c;
+        unsigned line = 0;
+
+        server_config_init(&c);
+        ASSERT_ERROR(server_config_parse(&c, "[Server]\nDatabase=/x\nNoSuchKey=1\n", &line), ENOENT);
+        ASSERT_EQ(line, 3);
+        ASSERT_ERROR(server_config_parse(&c, "[Other]\n", &line), EBADMSG);
+        ASSERT_EQ(line, 1);
+        ASSERT_ERROR(server_config_parse(&c, "Database=/x\n", &line), EBADMSG); /* outside [Server] */
+        ASSERT_ERROR(server_config_parse(&c, "[Server]\njunk\n", &line), EBADMSG);
+        ASSERT_ERROR(server_config_parse(&c, "[Server]\nSessionLifetime=0\n", &line), EINVAL);
+        ASSERT_ERROR(server_config_parse(&c, "[Server]\nSessionLifetime=1year\n", &line), EINVAL);
+        ASSERT_ERROR(server_config_parse(&c, "[Server]\nQuoteBank=md5\n", &line), EINVAL);
+        ASSERT_ERROR(server_config_parse(&c, "[Server]\nThreads=-1\n", &line), EINVAL);
+        server_config_done(&c);
+}
+
+TEST(pcr_lists) {
+        uint32_t m;
+
+        ASSERT_OK(parse_pcr_list("0", &m));
+        ASSERT_EQ(m, 1);
+        ASSERT_OK(parse_pcr_list("0-23", &m));
+        ASSERT_EQ(m, 0xFFFFFF);
+        ASSERT_OK(parse_pcr_list("7,0-1", &m));
+        ASSERT_EQ(m, 0x83);
+        ASSERT_ERROR(parse_pcr_list("24", &m), EINVAL);
+        ASSERT_ERROR(parse_pcr_list("3-1", &m), EINVAL);
+        ASSERT_ERROR(parse_pcr_list("1,,2", &m), EINVAL);
+        ASSERT_ERROR(parse_pcr_list("", &m), EINVAL);
+        ASSERT_ERROR(parse_pcr_list("a", &m), EINVAL);
+        ASSERT_ERROR(parse_pcr_list("1-", &m), EINVAL);
+}
+
+DEFINE_TEST_MAIN
