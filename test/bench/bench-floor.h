@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "bench-identity.h"
+
+/* The crypto floor: what patela-server computes per full authentication and nothing else, in this process
+ * on one thread: at enroll, the EK and AK names and the fingerprint (SHA-256), three random values,
+ * tpm2_make_credential() and the secret's SHA-256; at attest, the secret's SHA-256 again,
+ * tpm2_quote_verify() (which decodes the AK and hashes the quoted PCR values) and the session token with its
+ * SHA-256. The node's half (activation, quote) runs in between, untimed, and every activation is checked. */
+typedef struct BenchFloor {
+        unsigned iterations;
+        uint64_t total_nsec;
+        uint64_t make_credential_nsec;
+        uint64_t quote_verify_nsec;
+} BenchFloor;
+
+/* The PCRs patela-server quotes by default (QuotePCRs=0-5,7,9,11,12), bank SHA-256. */
+#define BENCH_DEFAULT_PCR_MASK                                                                              \
+        ((1U << 0) | (1U << 1) | (1U << 2) | (1U << 3) | (1U << 4) | (1U << 5) | (1U << 7) | (1U << 9) |  \
+         (1U << 11) | (1U << 12))
+
+/* Cycles through the identities. -EBADMSG if an activation or a quote verification fails. */
+int bench_floor_measure(const BenchIdentities *ids, unsigned iterations, BenchFloor *ret);

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macro.h"
+
+/* One HTTPS client of the benchmark: a libcurl easy handle that keeps its connection alive between
+ * requests (unless fresh_connections), speaks TLS 1.3 only and trusts exactly one CA file. Each worker
+ * thread owns one; none is shared. Only loopback URLs are accepted: the load generator never talks to
+ * another host. */
+typedef struct BenchHttp BenchHttp;
+
+int bench_http_new(const char *url, const char *cacert, bool fresh_connections, BenchHttp **ret);
+BenchHttp *bench_http_free(BenchHttp *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BenchHttp *, bench_http_free);
+
+/* POSTs a JSON body to url + path. On success (any HTTP status) returns 0 with the status and the reply,
+ * which belongs to h and is valid until the next request (NUL-terminated, at most 64 KiB). -EIO with the
+ * transport error in bench_http_error() if no reply came, -E2BIG if the reply is too large. */
+int bench_http_post(BenchHttp *h, const char *path, const char *body, long *ret_status, const char **ret_reply,
+                    size_t *ret_size);
+const char *bench_http_error(const BenchHttp *h);
+
+/* 0 if url is https:// on 127.0.0.0/8, [::1] or localhost; -EADDRNOTAVAIL for any other host. */
+int bench_url_check_loopback(const char *url);

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench-node.h"
+#include "hexdecoct.h"
+#include "tpm2-marshal.h"
+#include "tpm2-util.h"
+
+#define FIELD_MAX 4096U
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+static json_object *new_base64(const void *p, size_t size) {
+        _cleanup_free_ char *s = base64mem(p, size);
+        return s ? json_object_new_string(s) : NULL;
+}
+
+/* Takes v, even on failure. */
+static int add(json_object *o, const char *key, json_object *v) {
+        if (!v || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int body_to_string(json_object *o, char **ret) {
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        char *copy;
+
+        if (!s)
+                return -ENOMEM;
+        copy = strdup(s);
+        if (!copy)
+                return -ENOMEM;
+        *ret = copy;
+        return 0;
+}
+
+int bench_enroll_body(const SoftwareKey *ek, const SoftwareKey *ak, char **ret) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        _cleanup_free_ uint8_t *ek_buf = NULL, *ak_buf = NULL;
+        size_t ek_size, ak_size;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = tpm2_marshal_TPM2B_PUBLIC(&ek->public, &ek_buf, &ek_size);
+        if (r < 0)
+                return r;
+        r = tpm2_marshal_TPM2B_PUBLIC(&ak->public, &ak_buf, &ak_size);
+        if (r < 0)
+                return r;
+        r = add(o, "ekPublic", new_base64(ek_buf, ek_size));
+        if (r >= 0)
+                r = add(o, "akPublic", new_base64(ak_buf, ak_size));
+        if (r < 0)
+                return r;
+        return body_to_string(o, ret);
+}
+
+size_t bench_pcr_values(TPMI_ALG_HASH bank, uint32_t mask, TPM2B_DIGEST *values) {
+        size_t digest_size = tpm2_hash_alg_digest_size(bank), n = 0;
+
+        for (unsigned i = 0; i < TPM2_PCRS_MAX; i++)
+                if (mask & (1U << i)) {
+                        values[n].size = (uint16_t) digest_size;
+                        memset(values[n].buffer, (int) (i + 1), digest_size);
+                        n++;
+                }
+        return n;
+}
+
+static int get_string(json_object *o, const char *key, const char **ret) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return -EBADMSG;
+        *ret = json_object_get_string(v);
+        return 0;
+}
+
+static int get_base64(json_object *o, const char *key, void **ret, size_t *ret_size) {
+        const char *s;
+        int r;
+
+        r = get_string(o, key, &s);
+        if (r < 0)
+                return r;
+        r = unbase64mem(s, FIELD_MAX, ret, ret_size);
+        return r < 0 ? -EBADMSG : 0;
+}
+
+static int parse_challenge(json_object *o, TPM2B_ID_OBJECT *ret_blob, TPM2B_ENCRYPTED_SECRET *ret_secret,
+                           void **ret_nonce, size_t *ret_nonce_size, TPMI_ALG_HASH *ret_bank, uint32_t *ret_mask) {
+        _cleanup_free_ void *blob = NULL, *enc = NULL, *nonce = NULL;
+        size_t blob_size, enc_size, nonce_size;
+        json_object *pcrs;
+        const char *bank;
+        uint32_t mask = 0;
+        int alg, r;
+
+        r = get_base64(o, "credentialBlob", &blob, &blob_size);
+        if (r >= 0)
+                r = get_base64(o, "encryptedSecret", &enc, &enc_size);
+        if (r >= 0)
+                r = get_base64(o, "nonce", &nonce, &nonce_size);
+        if (r >= 0)
+                r = get_string(o, "bank", &bank);
+        if (r < 0)
+                return r;
+        if (tpm2_unmarshal_TPM2B_ID_OBJECT(blob, blob_size, ret_blob) < 0 ||
+            tpm2_unmarshal_TPM2B_ENCRYPTED_SECRET(enc, enc_size, ret_secret) < 0)
+                return -EBADMSG;
+        alg = tpm2_hash_alg_from_string(bank);
+        if (alg < 0)
+                return -EBADMSG;
+
+        if (!json_object_object_get_ex(o, "pcrs", &pcrs) || !json_object_is_type(pcrs, json_type_array))
+                return -EBADMSG;
+        for (size_t i = 0; i < json_object_array_length(pcrs); i++) {
+                json_object *e = json_object_array_get_idx(pcrs, i);
+                int index = json_object_get_int(e);
+
+                if (!json_object_is_type(e, json_type_int) || index < 0 || index >= (int) TPM2_PCRS_MAX)
+                        return -EBADMSG;
+                mask |= 1U << index;
+        }
+        *ret_nonce = TAKE_PTR(nonce);
+        *ret_nonce_size = nonce_size;
+        *ret_bank = (TPMI_ALG_HASH) alg;
+        *ret_mask = mask;
+        return 0;
+}
+
+static json_object *pcr_values_json(uint32_t mask, const TPM2B_DIGEST *values) {
+        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
+        size_t n = 0;
+
+        if (!a)
+                return NULL;
+        for (unsigned i = 0; i < TPM2_PCRS_MAX; i++) {
+                _cleanup_(json_object_putp) json_object *e = NULL;
+                _cleanup_free_ char *hex = NULL;
+
+                if (!(mask & (1U << i)))
+                        continue;
+                e = json_object_new_object();
+                hex = hexmem(values[n].buffer, values[n].size);
+                n++;
+                if (!e || !hex || add(e, "index", json_object_new_int((int) i)) < 0 ||
+                    add(e, "value", json_object_new_string(hex)) < 0 || json_object_array_add(a, e) < 0)
+                        return NULL;
+                TAKE_PTR(e);
+        }
+        return TAKE_PTR(a);
+}
+
+int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const char *reply, size_t size,
+                           char **ret_body) {
+        _cleanup_(json_object_putp) json_object *o = NULL, *body = NULL;
+        _cleanup_free_ void *nonce = NULL;
+        _cleanup_free_ uint8_t *attest = NULL, *sig_buf = NULL;
+        TPM2B_DIGEST values[TPM2_PCRS_MAX], secret;
+        TPM2B_ENCRYPTED_SECRET enc;
+        TPM2B_ID_OBJECT blob;
+        TPMT_SIGNATURE sig;
+        TPMI_ALG_HASH bank;
+        size_t nonce_size, attest_size, sig_size, n_values;
+        enum json_tokener_error e;
+        const char *challenge;
+        uint32_t mask;
+        int r;
+
+        o = json_tokener_parse_verbose(reply, &e);
+        if (!o || !json_object_is_type(o, json_type_object) || strlen(reply) != size)
+                return -EBADMSG;
+        r = get_string(o, "challenge", &challenge);
+        if (r >= 0)
+                r = parse_challenge(o, &blob, &enc, &nonce, &nonce_size, &bank, &mask);
+        if (r < 0)
+                return r;
+
+        r = software_activate_credential(ek, &ak->name, &blob, &enc, &secret);
+        if (r < 0)
+                return r;
+        n_values = bench_pcr_values(bank, mask, values);
+        r = software_quote(ak, /* clock= */ NULL, nonce, nonce_size, bank, mask, values, n_values, &attest,
+                           &attest_size, &sig);
+        if (r >= 0)
+                r = tpm2_marshal_TPMT_SIGNATURE(&sig, &sig_buf, &sig_size);
+        if (r < 0) {
+                explicit_bzero(&secret, sizeof(secret));
+                return r;
+        }
+
+        body = json_object_new_object();
+        r = body ? 0 : -ENOMEM;
+        if (r >= 0)
+                r = add(body, "challenge", json_object_new_string(challenge));
+        if (r >= 0)
+                r = add(body, "secret", new_base64(secret.buffer, secret.size));
+        if (r >= 0)
+                r = add(body, "quoted", new_base64(attest, attest_size));
+        if (r >= 0)
+                r = add(body, "signature", new_base64(sig_buf, sig_size));
+        if (r >= 0)
+                r = add(body, "pcrValues", pcr_values_json(mask, values));
+        explicit_bzero(&secret, sizeof(secret));
+        if (r < 0)
+                return r;
+        return body_to_string(body, ret_body);
+}
+
+int bench_check_token(const char *reply, size_t size) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_free_ void *token = NULL;
+        size_t token_size;
+        const char *s;
+
+        o = json_tokener_parse(reply);
+        if (!o || strlen(reply) != size || get_string(o, "token", &s) < 0 ||
+            unbase64mem(s, FIELD_MAX, &token, &token_size) < 0 || token_size != 32)
+                return -EBADMSG;
+        return 0;
+}
