@@ -129,7 +129,13 @@ int verb_torrc(Cli *cli, int argc, char **argv) {
                 r = render_relay_torrc(db, &node, &relay, &out, NULL);
                 if (r < 0)
                         return log_error_errno(r, "Failed to render: %m"), EXIT_FAILURE;
-                fputs(out, stdout);
+                if (cli->json) {
+                        json_object *o = json_object_new_object();
+                        json_object_object_add(o, "relay", json_object_new_string(relay.name));
+                        json_object_object_add(o, "torrc", json_object_new_string(out));
+                        cli_print_json(o);
+                } else
+                        fputs(out, stdout);
                 return EXIT_SUCCESS;
         }
 
@@ -163,6 +169,20 @@ int verb_torrc(Cli *cli, int argc, char **argv) {
                 return log_error_errno(r, "Failed to load the level: %m"), EXIT_FAILURE;
 
         if (streq(sub, "get")) {
+                if (cli->json) {
+                        json_object *arr = json_object_new_array();
+                        for (size_t k = 0; k < t->n_entries; k++) {
+                                json_object *o = json_object_new_object();
+                                const TorrcEntry *e = &t->entries[k];
+                                json_object_object_add(o, "op", json_object_new_string(
+                                        e->op == TORRC_OP_SET ? "set" : e->op == TORRC_OP_APPEND ? "append" : "unset"));
+                                json_object_object_add(o, "option", json_object_new_string(e->option->name));
+                                json_object_object_add(o, "value", e->value ? json_object_new_string(e->value) : NULL);
+                                json_object_array_add(arr, o);
+                        }
+                        cli_print_json(arr);
+                        return EXIT_SUCCESS;
+                }
                 r = torrc_render(t, &text);
                 if (r < 0)
                         return EXIT_FAILURE;

@@ -323,6 +323,8 @@ int verb_node(Cli *cli, int argc, char **argv) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to %s node %" PRIi64 ": %m", sub, n.id), cli_exit_status(r);
                 log_info("Node %" PRIi64 " (%s) %sd.", n.id, n.fingerprint, sub);
+                if (cli->json && node_get(db, n.id, &n) >= 0)
+                        cli_print_json(node_to_json(&n));
                 return EXIT_SUCCESS;
         }
         if (streq(sub, "remove")) {
