@@ -168,11 +168,11 @@ int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const c
         TPM2B_ENCRYPTED_SECRET enc;
         TPM2B_ID_OBJECT blob;
         TPMT_SIGNATURE sig;
-        TPMI_ALG_HASH bank;
-        size_t nonce_size, attest_size, sig_size, n_values;
+        TPMI_ALG_HASH bank = TPM2_ALG_SHA256;
+        size_t nonce_size = 0, attest_size, sig_size, n_values;
         enum json_tokener_error e;
         const char *challenge;
-        uint32_t mask;
+        uint32_t mask = 0;
         int r;
 
         o = json_tokener_parse_verbose(reply, &e);

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "keyd-files.h"
+#include "log.h"
+
+int keyd_resolve_user(const char *user, uid_t *ret_uid, gid_t *ret_gid) {
+        struct passwd *pw;
+
+        if (!user) {
+                *ret_uid = 0;
+                *ret_gid = 0;
+                return 0;
+        }
+        errno = 0;
+        pw = getpwnam(user);
+        if (!pw)
+                return errno > 0 ? -errno : -ESRCH;
+        *ret_uid = pw->pw_uid;
+        *ret_gid = pw->pw_gid;
+        return 0;
+}
+
+/* Secrets must not reach a disk: the key directory must live in RAM. */
+static int check_in_ram(int fd) {
+        struct statfs sfs;
+
+        if (fstatfs(fd, &sfs) < 0)
+                return negative_errno();
+        if (sfs.f_type != TMPFS_MAGIC && sfs.f_type != RAMFS_MAGIC)
+                return -EMEDIUMTYPE;
+        return 0;
+}
+
+static int open_relay_dir(const char *key_directory, const char *name, bool create, uid_t uid, gid_t gid, int *ret) {
+        _cleanup_close_ int base = -EBADF, fd = -EBADF;
+        struct stat st;
+        int r;
+
+        if (create && mkdir(key_directory, 0755) < 0 && errno != EEXIST)
+                return negative_errno();
+        base = open(key_directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (base < 0)
+                return negative_errno();
+        r = check_in_ram(base);
+        if (r < 0)
+                return r;
+
+        if (create && mkdirat(base, name, 0700) < 0 && errno != EEXIST)
+                return negative_errno();
+        fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (create) {
+                /* Ours to shape: only the instance's user may enter. */
+                if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0)
+                        return negative_errno();
+                if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
+                        return negative_errno();
+        }
+        *ret = TAKE_FD(fd);
+        return 0;
+}
+
+int keyd_write_relay(const char *key_directory, const char *name, const TorKeys *k, const char *family_name,
+                     const void *family_seed, size_t family_seed_size, uid_t uid, gid_t gid, char **ret_path) {
+        _cleanup_close_ int fd = -EBADF;
+        char *path;
+        int r;
+
+        r = open_relay_dir(key_directory, name, /* create= */ true, uid, gid, &fd);
+        if (r < 0)
+                return r;
+        r = tor_keys_write(fd, k, uid, gid);
+        if (r < 0)
+                return r;
+        if (family_name) {
+                r = tor_family_key_write(fd, family_name, family_seed, family_seed_size, uid, gid);
+                if (r < 0)
+                        return r;
+        }
+        if (asprintf(&path, "%s/%s", key_directory, name) < 0)
+                return -ENOMEM;
+        *ret_path = path;
+        return 0;
+}
+
+int keyd_remove_relay(const char *key_directory, const char *name) {
+        _cleanup_close_ int fd = -EBADF, base = -EBADF;
+        int r;
+
+        r = open_relay_dir(key_directory, name, /* create= */ false, 0, 0, &fd);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        r = tor_keys_remove(fd);
+        if (r < 0)
+                return r;
+        base = open(key_directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (base < 0)
+                return negative_errno();
+        /* Family keys and tor's own files may remain if tor wrote some: only an empty directory goes. */
+        if (unlinkat(base, name, AT_REMOVEDIR) < 0 && errno != ENOTEMPTY && errno != EEXIST)
+                return negative_errno();
+        return 0;
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <sys/types.h>
+
+#include "tor-keys.h"
+
+/* A relay's key directory, KEY_DIRECTORY/NAME, on tmpfs only: 0700, owned by the instance's user. Key
+ * files go in with O_EXCL|O_NOFOLLOW temporaries renamed into place (tor_keys_write()). */
+
+/* Resolves a user name (NULL: root). -ESRCH for an unknown user. */
+int keyd_resolve_user(const char *user, uid_t *ret_uid, gid_t *ret_gid);
+
+/* Writes the relay's keys (and the family key, if family_name is set). -EMEDIUMTYPE if key_directory is not
+ * on tmpfs or ramfs. Returns the directory path in ret_path. */
+int keyd_write_relay(const char *key_directory, const char *name, const TorKeys *k, const char *family_name,
+                     const void *family_seed, size_t family_seed_size, uid_t uid, gid_t gid, char **ret_path);
+int keyd_remove_relay(const char *key_directory, const char *name);

@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <endian.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keyd-store.h"
+#include "log.h"
+#include "tpm2-nv.h"
+
+#define RECORD_MAGIC "PTLK"
+#define RECORD_VERSION 1
+#define RECORD_FLAG_FAMILY 0x1
+#define AAD_SIZE 20U /* magic, version, flags, generation, length */
+#define NONCE_SIZE 12U
+#define TAG_SIZE 16U
+#define ENTRY_TYPE_RELAY 1
+
+int keyset_new(unsigned capacity, SecretBuffer **ret) {
+        SecretBuffer *b;
+        int r;
+
+        r = secret_buffer_new(sizeof(KeySet) + (size_t) capacity * sizeof(KeySetEntry), &b);
+        if (r < 0)
+                return r;
+        keyset_of(b)->capacity = capacity;
+        *ret = b;
+        return 0;
+}
+
+KeySetEntry *keyset_find(KeySet *s, const char *name) {
+        for (unsigned i = 0; i < s->n_entries; i++)
+                if (streq(s->entries[i].name, name))
+                        return &s->entries[i];
+        return NULL;
+}
+
+int keyset_add(KeySet *s, const char *name, const uint8_t keys[static KEYD_RELAY_KEYS_SIZE]) {
+        KeySetEntry *e;
+
+        if (strlen(name) == 0 || strlen(name) > KEYD_RELAY_NAME_MAX)
+                return -EINVAL;
+        if (keyset_find(s, name))
+                return -EEXIST;
+        if (s->n_entries >= s->capacity)
+                return -ENOSPC;
+        e = &s->entries[s->n_entries++];
+        memset(e, 0, sizeof(*e));
+        memcpy(e->name, name, strlen(name));
+        memcpy(e->keys, keys, KEYD_RELAY_KEYS_SIZE);
+        return 0;
+}
+
+int keyset_remove(KeySet *s, const char *name) {
+        KeySetEntry *e = keyset_find(s, name);
+
+        if (!e)
+                return -ENOENT;
+        memmove(e, e + 1, (size_t) (&s->entries[s->n_entries] - (e + 1)) * sizeof(*e));
+        s->n_entries--;
+        explicit_bzero(&s->entries[s->n_entries], sizeof(KeySetEntry));
+        return 0;
+}
+
+static size_t plaintext_size(const KeySet *s) {
+        size_t n = 2 + (s->has_family ? KEYD_FAMILY_KEY_SIZE : 0);
+        for (unsigned i = 0; i < s->n_entries; i++)
+                n += 2 + strlen(s->entries[i].name) + KEYD_RELAY_KEYS_SIZE;
+        return n;
+}
+
+static int aead(bool encrypt, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad, const uint8_t *in,
+                size_t size, uint8_t *out, uint8_t *tag) {
+        EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+        int ok, n = 0, f = 0;
+
+        if (!ctx)
+                return -ENOMEM;
+        ok = EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt) &&
+             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_SIZE, NULL) &&
+             EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, encrypt) &&
+             EVP_CipherUpdate(ctx, NULL, &n, aad, AAD_SIZE) &&
+             EVP_CipherUpdate(ctx, out, &n, in, (int) size);
+        if (ok && !encrypt)
+                ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_SIZE, tag);
+        if (ok)
+                ok = EVP_CipherFinal_ex(ctx, out + n, &f);
+        if (ok && encrypt)
+                ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_SIZE, tag);
+        EVP_CIPHER_CTX_free(ctx);
+        return ok ? 0 : -EBADMSG;
+}
+
+int keyset_seal_record(const KeySet *s, const uint8_t kek[static KEYD_KEK_SIZE], uint8_t **ret, size_t *ret_size) {
+        _cleanup_(secret_buffer_freep) SecretBuffer *plain = NULL;
+        size_t psize = plaintext_size(s), off = 0;
+        uint8_t *rec, *p;
+        uint16_t u16;
+        uint32_t u32;
+        uint64_t u64;
+        int r;
+
+        if (psize > UINT32_MAX)
+                return -E2BIG;
+        r = secret_buffer_new(psize, &plain);
+        if (r < 0)
+                return r;
+        p = plain->data;
+        u16 = htobe16((uint16_t) s->n_entries);
+        memcpy(p + off, &u16, 2), off += 2;
+        if (s->has_family)
+                memcpy(p + off, s->family, KEYD_FAMILY_KEY_SIZE), off += KEYD_FAMILY_KEY_SIZE;
+        for (unsigned i = 0; i < s->n_entries; i++) {
+                size_t l = strlen(s->entries[i].name);
+                p[off++] = ENTRY_TYPE_RELAY;
+                p[off++] = (uint8_t) l;
+                memcpy(p + off, s->entries[i].name, l), off += l;
+                memcpy(p + off, s->entries[i].keys, KEYD_RELAY_KEYS_SIZE), off += KEYD_RELAY_KEYS_SIZE;
+        }
+
+        rec = malloc(KEYD_RECORD_HEADER_SIZE + psize);
+        if (!rec)
+                return -ENOMEM;
+        memcpy(rec, RECORD_MAGIC, 4);
+        u16 = htobe16(RECORD_VERSION);
+        memcpy(rec + 4, &u16, 2);
+        u16 = htobe16(s->has_family ? RECORD_FLAG_FAMILY : 0);
+        memcpy(rec + 6, &u16, 2);
+        u64 = htobe64(s->generation);
+        memcpy(rec + 8, &u64, 8);
+        u32 = htobe32((uint32_t) psize);
+        memcpy(rec + 16, &u32, 4);
+        if (RAND_bytes(rec + AAD_SIZE, NONCE_SIZE) != 1) {
+                free(rec);
+                return -EIO;
+        }
+        r = aead(/* encrypt= */ true, kek, rec + AAD_SIZE, rec, p, psize, rec + KEYD_RECORD_HEADER_SIZE,
+                 rec + AAD_SIZE + NONCE_SIZE);
+        if (r < 0) {
+                free(rec);
+                return r;
+        }
+        *ret = rec;
+        *ret_size = KEYD_RECORD_HEADER_SIZE + psize;
+        return 0;
+}
+
+/* The generation and payload length from a header; -EBADMSG if it is not one of ours. */
+static int parse_header(const uint8_t *rec, size_t size, uint64_t *ret_generation, uint32_t *ret_length) {
+        uint16_t version;
+        uint64_t g;
+        uint32_t l;
+
+        if (size < KEYD_RECORD_HEADER_SIZE || memcmp(rec, RECORD_MAGIC, 4) != 0)
+                return -EBADMSG;
+        memcpy(&version, rec + 4, 2);
+        if (be16toh(version) != RECORD_VERSION)
+                return -EPROTONOSUPPORT;
+        memcpy(&g, rec + 8, 8);
+        memcpy(&l, rec + 16, 4);
+        *ret_generation = be64toh(g);
+        *ret_length = be32toh(l);
+        return 0;
+}
+
+int keyset_open_record(const uint8_t *rec, size_t size, const uint8_t kek[static KEYD_KEK_SIZE], unsigned capacity,
+                       SecretBuffer **ret) {
+        _cleanup_(secret_buffer_freep) SecretBuffer *plain = NULL, *set = NULL;
+        uint8_t tag[TAG_SIZE];
+        uint64_t generation;
+        uint32_t length;
+        uint16_t flags, n;
+        size_t off = 0;
+        KeySet *s;
+        int r;
+
+        r = parse_header(rec, size, &generation, &length);
+        if (r < 0)
+                return r;
+        if (size != KEYD_RECORD_HEADER_SIZE + (size_t) length || length < 2)
+                return -EBADMSG;
+        r = secret_buffer_new(length, &plain);
+        if (r < 0)
+                return r;
+        memcpy(tag, rec + AAD_SIZE + NONCE_SIZE, TAG_SIZE);
+        r = aead(/* encrypt= */ false, kek, rec + AAD_SIZE, rec, rec + KEYD_RECORD_HEADER_SIZE, length, plain->data, tag);
+        if (r < 0)
+                return r;
+
+        /* Authenticated from here on, but parsed as carefully as any input. */
+        memcpy(&flags, rec + 6, 2);
+        flags = be16toh(flags);
+        memcpy(&n, plain->data, 2), off += 2;
+        n = be16toh(n);
+        r = keyset_new(MAX(capacity, (unsigned) n), &set);
+        if (r < 0)
+                return r;
+        s = keyset_of(set);
+        s->generation = generation;
+        if (flags & RECORD_FLAG_FAMILY) {
+                if (off + KEYD_FAMILY_KEY_SIZE > length)
+                        return -EBADMSG;
+                s->has_family = true;
+                memcpy(s->family, plain->data + off, KEYD_FAMILY_KEY_SIZE), off += KEYD_FAMILY_KEY_SIZE;
+        }
+        for (unsigned i = 0; i < n; i++) {
+                char name[KEYD_RELAY_NAME_MAX + 1] = {};
+                uint8_t l;
+
+                if (off + 2 > length || plain->data[off] != ENTRY_TYPE_RELAY)
+                        return -EBADMSG;
+                l = plain->data[off + 1];
+                off += 2;
+                if (l == 0 || l > KEYD_RELAY_NAME_MAX || off + l + KEYD_RELAY_KEYS_SIZE > length)
+                        return -EBADMSG;
+                memcpy(name, plain->data + off, l), off += l;
+                r = keyset_add(s, name, plain->data + off);
+                if (r < 0)
+                        return -EBADMSG;
+                off += KEYD_RELAY_KEYS_SIZE;
+        }
+        if (off != length)
+                return -EBADMSG;
+        *ret = TAKE_PTR(set);
+        return 0;
+}
+
+static uint32_t index_max(Tpm2Context *c) {
+        uint32_t v = 0;
+
+        if (tpm2_get_property(c, TPM2_PT_NV_INDEX_MAX, &v) < 0 || v < 256)
+                v = 2048; /* the PC Client minimum */
+        return MIN(v, (uint32_t) UINT16_MAX);
+}
+
+/* Reads a slot's whole record: chunk 0 holds the header, which says how long the record is. */
+static int slot_read(Tpm2Context *c, unsigned slot, uint32_t imax, uint8_t **ret, size_t *ret_size) {
+        _cleanup_free_ uint8_t *first = NULL, *rec = NULL;
+        size_t first_size, total, have;
+        uint64_t generation;
+        uint32_t length;
+        int r;
+
+        r = tpm2_nv_read_all(c, KEYD_NV_SLOT(slot, 0), imax, &first, &first_size);
+        if (r == -ENODATA)
+                return -ENOENT; /* defined, never written: a write crashed before its first byte */
+        if (r < 0)
+                return r;
+        r = parse_header(first, first_size, &generation, &length);
+        if (r < 0)
+                return r;
+        total = KEYD_RECORD_HEADER_SIZE + (size_t) length;
+        if (total > (size_t) KEYD_SLOT_CHUNKS_MAX * imax)
+                return -EBADMSG;
+        rec = malloc(total);
+        if (!rec)
+                return -ENOMEM;
+        have = MIN(first_size, total);
+        memcpy(rec, first, have);
+        for (unsigned chunk = 1; have < total; chunk++) {
+                _cleanup_free_ uint8_t *part = NULL;
+                size_t part_size, n;
+
+                r = tpm2_nv_read_all(c, KEYD_NV_SLOT(slot, chunk), imax, &part, &part_size);
+                if (r < 0)
+                        return r == -ENOENT || r == -ENODATA ? -EBADMSG : r;
+                n = MIN(part_size, total - have);
+                memcpy(rec + have, part, n);
+                have += n;
+        }
+        *ret = TAKE_PTR(rec);
+        *ret_size = total;
+        return 0;
+}
+
+/* Opens both slots; *ret_slot is the newest valid one (-1: none). */
+static int newest(Tpm2Context *c, const uint8_t *kek, uint32_t imax, SecretBuffer **ret, int *ret_slot,
+                  bool *ret_any) {
+        SecretBuffer *best = NULL;
+        int best_slot = -1;
+        bool any = false;
+
+        for (unsigned slot = 0; slot < 2; slot++) {
+                _cleanup_free_ uint8_t *rec = NULL;
+                SecretBuffer *set = NULL;
+                size_t size;
+                int r;
+
+                r = slot_read(c, slot, imax, &rec, &size);
+                if (r == -ENOENT)
+                        continue;
+                any = true;
+                if (r < 0) {
+                        log_debug_errno(r, "Slot %u unreadable: %m", slot);
+                        continue;
+                }
+                r = keyset_open_record(rec, size, kek, 0, &set);
+                if (r < 0) {
+                        log_debug_errno(r, "Slot %u does not decrypt (an interrupted write?): %m", slot);
+                        continue;
+                }
+                if (!best || keyset_of(set)->generation > keyset_of(best)->generation) {
+                        secret_buffer_free(best);
+                        best = set;
+                        best_slot = (int) slot;
+                } else
+                        secret_buffer_free(set);
+        }
+        *ret_any = any;
+        *ret_slot = best_slot;
+        if (ret)
+                *ret = best;
+        else
+                secret_buffer_free(best);
+        return 0;
+}
+
+int store_read(Tpm2Context *c, const uint8_t kek[static KEYD_KEK_SIZE], SecretBuffer **ret) {
+        SecretBuffer *best = NULL;
+        bool any;
+        int slot, r;
+
+        r = newest(c, kek, index_max(c), &best, &slot, &any);
+        if (r < 0)
+                return r;
+        if (!best)
+                return any ? -EBADMSG : -ENOENT;
+        *ret = best;
+        return 0;
+}
+
+int store_write(Tpm2Context *c, const uint8_t kek[static KEYD_KEK_SIZE], KeySet *s) {
+        _cleanup_(secret_buffer_freep) SecretBuffer *current = NULL;
+        _cleanup_free_ uint8_t *rec = NULL;
+        uint32_t imax = index_max(c);
+        unsigned target, n_chunks;
+        size_t size;
+        bool any;
+        int slot, r;
+
+        r = newest(c, kek, imax, &current, &slot, &any);
+        if (r < 0)
+                return r;
+        s->generation = current ? keyset_of(current)->generation + 1 : 1;
+        target = slot == 0 ? 1 : 0;
+
+        r = keyset_seal_record(s, kek, &rec, &size);
+        if (r < 0)
+                return r;
+        n_chunks = (unsigned) ((size + imax - 1) / imax);
+        if (n_chunks > KEYD_SLOT_CHUNKS_MAX)
+                return -ENOSPC;
+
+        for (unsigned chunk = 0; chunk < n_chunks; chunk++) {
+                TPM2_HANDLE index = KEYD_NV_SLOT(target, chunk);
+                size_t off = (size_t) chunk * imax, n = MIN(size - off, (size_t) imax), existing;
+
+                /* An index is defined with the size of its part; a different size means a new index. Chunk 0
+                 * goes last-but-not-least: the header is what a reader trusts first, and the tag catches any
+                 * mix of old and new parts anyway. */
+                r = tpm2_nv_size(c, index, &existing);
+                if (r >= 0 && existing != n) {
+                        r = tpm2_nv_undefine(c, index);
+                        if (r < 0)
+                                return r;
+                        r = -ENOENT;
+                }
+                if (r == -ENOENT)
+                        r = tpm2_nv_define(c, index, n);
+                if (r < 0)
+                        return r;
+                r = tpm2_nv_write_all(c, index, rec + off, n);
+                if (r < 0)
+                        return r;
+        }
+        /* Chunks of an older, longer record in this slot are no longer needed. */
+        for (unsigned chunk = n_chunks; chunk < KEYD_SLOT_CHUNKS_MAX; chunk++)
+                if (tpm2_nv_undefine(c, KEYD_NV_SLOT(target, chunk)) == -ENOENT)
+                        break;
+        return 0;
+}
+
+int store_info(Tpm2Context *c, StoreInfo *ret) {
+        StoreInfo info = { .active_slot = -1 };
+        size_t fixed = KEYD_RECORD_HEADER_SIZE + 2 + KEYD_FAMILY_KEY_SIZE, size;
+
+        info.index_max = index_max(c);
+        info.per_index = info.index_max > fixed ? (unsigned) ((info.index_max - fixed) / KEYD_RELAY_RECORD_MAX) : 0;
+        info.capacity = (unsigned) (((size_t) KEYD_SLOT_CHUNKS_MAX * info.index_max - fixed) / KEYD_RELAY_RECORD_MAX);
+
+        if (tpm2_nv_size(c, KEYD_NV_KEK, &size) >= 0)
+                info.used += size;
+        for (unsigned slot = 0; slot < 2; slot++)
+                for (unsigned chunk = 0; chunk < KEYD_SLOT_CHUNKS_MAX; chunk++) {
+                        if (tpm2_nv_size(c, KEYD_NV_SLOT(slot, chunk), &size) < 0)
+                                break;
+                        info.used += size;
+                }
+        *ret = info;
+        return 0;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc-util.h"
+#include "tpm2-util.h"
+
+/* The relays' keys in TPM NV, encrypted with AES-256-GCM under the KEK (which is sealed to the pcrlock
+ * policy elsewhere). Two slots, each a chain of NV indices; a write goes to the slot that does not hold
+ * the newest valid set, with generation + 1, so a crash or power loss during a write leaves the previous
+ * set readable. The header (magic, version, generation, length, nonce, tag) is authenticated data. */
+
+#define KEYD_NV_BASE 0x01300000U            /* in the TPM owner's NV range 0x01000000–0x013FFFFF */
+#define KEYD_NV_PCRLOCK (KEYD_NV_BASE + 0x0) /* pcrlock state that must survive a stateless boot */
+#define KEYD_NV_KEK (KEYD_NV_BASE + 0x1)     /* the sealed KEK: TPM2B_PUBLIC || TPM2B_PRIVATE */
+#define KEYD_NV_SLOT(slot, chunk) (KEYD_NV_BASE + 0x10U + (slot) * 0x10U + (chunk))
+#define KEYD_SLOT_CHUNKS_MAX 16U
+
+#define KEYD_KEK_SIZE 32U
+#define KEYD_RELAY_NAME_MAX 19U
+#define KEYD_RELAY_KEYS_SIZE 160U /* ed25519 seed (32) + RSA-1024 p (64) + q (64): tor-keys.h packed form */
+#define KEYD_FAMILY_KEY_SIZE 32U
+#define KEYD_RECORD_HEADER_SIZE 48U
+/* Per relay in the plaintext: type, name length, name, keys. */
+#define KEYD_RELAY_RECORD_MAX (2U + KEYD_RELAY_NAME_MAX + KEYD_RELAY_KEYS_SIZE)
+
+typedef struct KeySetEntry {
+        char name[KEYD_RELAY_NAME_MAX + 1];
+        uint8_t keys[KEYD_RELAY_KEYS_SIZE];
+} KeySetEntry;
+
+/* Lives in a SecretBuffer: wiped on free, never in a core dump. */
+typedef struct KeySet {
+        uint64_t generation;
+        bool has_family;
+        uint8_t family[KEYD_FAMILY_KEY_SIZE];
+        unsigned n_entries;
+        unsigned capacity;
+        KeySetEntry entries[];
+} KeySet;
+
+int keyset_new(unsigned capacity, SecretBuffer **ret);
+static inline KeySet *keyset_of(SecretBuffer *b) {
+        return (KeySet *) b->data;
+}
+KeySetEntry *keyset_find(KeySet *s, const char *name);
+/* Adds a copy; -ENOSPC past the set's capacity, -EEXIST for a duplicate name. */
+int keyset_add(KeySet *s, const char *name, const uint8_t keys[static KEYD_RELAY_KEYS_SIZE]);
+int keyset_remove(KeySet *s, const char *name);
+
+/* Serialisation into the AEAD record (exposed for tests). */
+int keyset_seal_record(const KeySet *s, const uint8_t kek[static KEYD_KEK_SIZE], uint8_t **ret, size_t *ret_size);
+int keyset_open_record(const uint8_t *rec, size_t size, const uint8_t kek[static KEYD_KEK_SIZE], unsigned capacity,
+                       SecretBuffer **ret);
+
+typedef struct StoreInfo {
+        uint32_t index_max;   /* TPM2_PT_NV_INDEX_MAX */
+        unsigned capacity;    /* relays that fit in one slot of KEYD_SLOT_CHUNKS_MAX indices */
+        unsigned per_index;   /* relays that fit in a single index */
+        size_t used;          /* bytes of NV this store holds now (both slots and the KEK) */
+        int active_slot;      /* -1: nothing stored */
+        uint64_t generation;
+} StoreInfo;
+
+int store_info(Tpm2Context *c, StoreInfo *ret);
+
+/* Reads both slots and returns the newest that decrypts. -ENOENT if no slot was ever written, -EBADMSG if
+ * slots exist but none decrypts under this KEK. */
+int store_read(Tpm2Context *c, const uint8_t kek[static KEYD_KEK_SIZE], SecretBuffer **ret);
+/* Writes s (its generation is replaced by the next one) to the slot that is not the newest valid one.
+ * -ENOSPC if it does not fit into KEYD_SLOT_CHUNKS_MAX indices or the TPM's NV is full. */
+int store_write(Tpm2Context *c, const uint8_t kek[static KEYD_KEK_SIZE], KeySet *s);

@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-json.h>
+
+#include "hexdecoct.h"
+#include "keyd-files.h"
+#include "keyd-manager.h"
+#include "keyd-varlink.h"
+#include "log.h"
+#include "string-util.h"
+#include "tpm2-nv.h"
+#include "varlink-service.h"
+
+#define RELAYS_PER_CALL_MAX 64U
+#define USER_NAME_MAX 64U
+
+static bool relay_name_ok(const char *s) {
+        /* tor's nickname rule; so never "/", "..", NUL or an empty name. */
+        return s && strlen(s) >= 1 && strlen(s) <= KEYD_RELAY_NAME_MAX &&
+               in_charset(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+}
+
+static bool family_name_ok(const char *s) {
+        return s && strlen(s) >= 1 && strlen(s) <= TOR_FAMILY_NAME_MAX && s[0] != '.' &&
+               in_charset(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
+}
+
+static int append_pcrs(sd_json_variant **arr, uint32_t mask) {
+        int r = sd_json_variant_new_array(arr, NULL, 0);
+        for (unsigned i = 0; r >= 0 && i < TPM2_PCRS_MAX; i++)
+                if (mask & (1U << i))
+                        r = sd_json_variant_append_arrayb(arr, SD_JSON_BUILD_UNSIGNED(i));
+        return r;
+}
+
+/* The declared errors for a failure to get the KEK. */
+static int reply_kek_error(sd_varlink *link, Manager *m, const KekError *e) {
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *pcrs = NULL;
+
+        switch (e->error) {
+        case -ENOENT:
+                return sd_varlink_errorbo(link, "io.patela.Keys.NoPolicy", SD_JSON_BUILD_PAIR_STRING("path", m->policy_path));
+        case -ENOTRECOVERABLE:
+                if (append_pcrs(&pcrs, e->missing_pcrs) < 0)
+                        return -ENOMEM;
+                log_error("Refusing a weaker policy: %s", e->message);
+                return sd_varlink_errorbo(link, "io.patela.Keys.PolicyTooWeak", SD_JSON_BUILD_PAIR_VARIANT("missingPcrs", pcrs));
+        case -EPERM:
+        case -EKEYREJECTED:
+        case -ENXIO:
+                log_error("Refusing to unseal the relay keys: %s", e->message);
+                return sd_varlink_errorbo(link, "io.patela.Keys.PolicyMismatch", SD_JSON_BUILD_PAIR_STRING("message", e->message));
+        default:
+                log_error("%s", e->message);
+                return sd_varlink_errorbo(link, "io.patela.Keys.TpmFailure", SD_JSON_BUILD_PAIR_STRING("message", e->message));
+        }
+}
+
+static int reply_store_error(sd_varlink *link, Manager *m, int r, const char *what) {
+        char msg[300];
+
+        if (r == -EBADMSG)
+                return sd_varlink_error(link, "io.patela.Keys.StoreCorrupted", NULL);
+        if (r == -ENOSPC)
+                return sd_varlink_error(link, "io.patela.Keys.NvFull", NULL);
+        snprintf(msg, sizeof(msg), "%s: %s (%s)", what, strerror(-r), m->tpm ? tpm2_last_error(m->tpm) : "no TPM");
+        log_error("%s", msg);
+        return sd_varlink_errorbo(link, "io.patela.Keys.TpmFailure", SD_JSON_BUILD_PAIR_STRING("message", msg));
+}
+
+/* The stored set, or an empty one with room for capacity relays if nothing was stored yet. */
+static int load_set(Manager *m, const uint8_t *kek, SecretBuffer **ret) {
+        _cleanup_(secret_buffer_freep) SecretBuffer *set = NULL, *grown = NULL;
+        StoreInfo info;
+        int r;
+
+        r = store_info(m->tpm, &info);
+        if (r < 0)
+                return r;
+        r = store_read(m->tpm, kek, &set);
+        if (r == -ENOENT)
+                return keyset_new(info.capacity, ret);
+        if (r < 0)
+                return r;
+        /* Room to grow up to the capacity. */
+        r = keyset_new(MAX(info.capacity, keyset_of(set)->n_entries), &grown);
+        if (r < 0)
+                return r;
+        {
+                KeySet *from = keyset_of(set), *to = keyset_of(grown);
+                unsigned capacity = to->capacity;
+                memcpy(to, from, sizeof(KeySet) + from->n_entries * sizeof(KeySetEntry));
+                to->capacity = capacity;
+        }
+        *ret = TAKE_PTR(grown);
+        return 0;
+}
+
+static int relay_json(const char *name, const TorKeys *k, const char *dir, int created, sd_json_variant **ret) {
+        return sd_json_buildo(ret, SD_JSON_BUILD_PAIR_STRING("name", name),
+                              SD_JSON_BUILD_PAIR_STRING("rsaFingerprint", tor_keys_rsa_fingerprint(k)),
+                              SD_JSON_BUILD_PAIR_STRING("ed25519Identity", tor_keys_ed25519_id(k)),
+                              SD_JSON_BUILD_PAIR_CONDITION(!!dir, "keyDirectory", SD_JSON_BUILD_STRING(dir)),
+                              SD_JSON_BUILD_PAIR_CONDITION(created >= 0, "created", SD_JSON_BUILD_BOOLEAN(created > 0)));
+}
+
+typedef struct RelayRequest {
+        const char *name;
+        const char *user;
+} RelayRequest;
+
+typedef struct EnsureParameters {
+        sd_json_variant *relays;
+        sd_json_variant *family;
+} EnsureParameters;
+
+static int parse_relays(sd_json_variant *v, RelayRequest *ret, size_t *ret_n) {
+        static const sd_json_dispatch_field table[] = {
+                { "name", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(RelayRequest, name), SD_JSON_MANDATORY },
+                { "user", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(RelayRequest, user), SD_JSON_NULLABLE },
+                {}
+        };
+        size_t n = sd_json_variant_elements(v);
+
+        if (n == 0 || n > RELAYS_PER_CALL_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                RelayRequest r = {};
+                if (sd_json_dispatch(sd_json_variant_by_index(v, i), table, 0, &r) != 0 || !relay_name_ok(r.name) ||
+                    (r.user && (isempty(r.user) || strlen(r.user) > USER_NAME_MAX)))
+                        return -EINVAL;
+                for (size_t k = 0; k < i; k++)
+                        if (streq(ret[k].name, r.name))
+                                return -EINVAL; /* duplicate */
+                ret[i] = r;
+        }
+        *ret_n = n;
+        return 0;
+}
+
+static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                   void *userdata) {
+        static const sd_json_dispatch_field dispatch_table[] = {
+                { "relays", SD_JSON_VARIANT_ARRAY, sd_json_dispatch_variant_noref, offsetof(EnsureParameters, relays), SD_JSON_MANDATORY },
+                { "family", SD_JSON_VARIANT_OBJECT, sd_json_dispatch_variant_noref, offsetof(EnsureParameters, family), SD_JSON_NULLABLE },
+                {}
+        };
+        _cleanup_(secret_buffer_freep) SecretBuffer *kek = NULL, *setbuf = NULL;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *out = NULL;
+        _cleanup_free_ void *family_seed = NULL;
+        RelayRequest relays[RELAYS_PER_CALL_MAX];
+        const char *family_name = NULL;
+        char family_id[TOR_ED25519_ID_LEN + 1] = "";
+        size_t n, family_size = 0;
+        bool changed = false, created[RELAYS_PER_CALL_MAX] = {};
+        EnsureParameters p = {};
+        Manager *m = userdata;
+        KeySet *set;
+        KekError e;
+        int r;
+
+        (void) flags;
+        r = sd_varlink_dispatch(link, parameters, dispatch_table, &p);
+        if (r != 0)
+                return r;
+        if (parse_relays(p.relays, relays, &n) < 0)
+                return sd_varlink_error_invalid_parameter_name(link, "relays");
+        for (size_t i = 0; i < n; i++) {
+                uid_t uid;
+                gid_t gid;
+                if (keyd_resolve_user(relays[i].user, &uid, &gid) < 0)
+                        return sd_varlink_error_invalid_parameter_name(link, "relays");
+        }
+        if (p.family) {
+                static const sd_json_dispatch_field family_table[] = {
+                        { "name", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, 0, SD_JSON_MANDATORY },
+                        { "seed", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, sizeof(char *), SD_JSON_MANDATORY },
+                        {}
+                };
+                const char *fields[2] = {};
+                if (sd_json_dispatch(p.family, family_table, 0, fields) != 0 || !family_name_ok(fields[0]) ||
+                    varlink_param_base64(fields[1], KEYD_FAMILY_KEY_SIZE, &family_seed, &family_size) < 0 ||
+                    family_size != KEYD_FAMILY_KEY_SIZE)
+                        return sd_varlink_error_invalid_parameter_name(link, "family");
+                family_name = fields[0];
+        }
+
+        r = kek_acquire(m, /* create= */ true, &kek, &e);
+        if (r < 0)
+                return reply_kek_error(link, m, &e);
+        r = load_set(m, kek->data, &setbuf);
+        if (r < 0)
+                return reply_store_error(link, m, r, "Reading the stored keys");
+        set = keyset_of(setbuf);
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(tor_keys_freep) TorKeys *k = NULL;
+                _cleanup_(secret_buffer_freep) SecretBuffer *packed = NULL;
+
+                if (keyset_find(set, relays[i].name))
+                        continue;
+                r = tor_keys_generate(&k);
+                if (r >= 0)
+                        r = tor_keys_pack(k, &packed);
+                if (r < 0)
+                        return sd_varlink_error_errno(link, r);
+                r = keyset_add(set, relays[i].name, packed->data);
+                if (r == -ENOSPC)
+                        return sd_varlink_errorbo(link, "io.patela.Keys.CapacityExceeded",
+                                                  SD_JSON_BUILD_PAIR_UNSIGNED("capacity", set->capacity));
+                if (r < 0)
+                        return sd_varlink_error_errno(link, r);
+                created[i] = changed = true;
+        }
+        if (family_seed && (!set->has_family || memcmp(set->family, family_seed, KEYD_FAMILY_KEY_SIZE) != 0)) {
+                memcpy(set->family, family_seed, KEYD_FAMILY_KEY_SIZE);
+                set->has_family = changed = true;
+        }
+        explicit_bzero(family_seed ?: (void *) "", family_seed ? family_size : 0);
+        if (changed) {
+                /* One atomic write for the whole set: all new relays are stored, or none. */
+                r = store_write(m->tpm, kek->data, set);
+                if (r < 0)
+                        return reply_store_error(link, m, r, "Storing the keys");
+                log_info("Stored keys of %u relays (generation %" PRIu64 ").", set->n_entries, set->generation);
+        }
+        if (set->has_family && tor_family_id(set->family, KEYD_FAMILY_KEY_SIZE, family_id) < 0)
+                return sd_varlink_error_errno(link, -EIO);
+
+        r = sd_json_variant_new_array(&out, NULL, 0);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(sd_json_variant_unrefp) sd_json_variant *j = NULL;
+                _cleanup_(tor_keys_freep) TorKeys *k = NULL;
+                _cleanup_free_ char *dir = NULL;
+                KeySetEntry *entry = keyset_find(set, relays[i].name);
+                uid_t uid;
+                gid_t gid;
+
+                r = tor_keys_unpack(entry->keys, KEYD_RELAY_KEYS_SIZE, &k);
+                if (r < 0)
+                        return sd_varlink_error(link, "io.patela.Keys.StoreCorrupted", NULL);
+                (void) keyd_resolve_user(relays[i].user, &uid, &gid);
+                /* The family file needs its name, which only the caller knows. */
+                r = keyd_write_relay(m->key_directory, relays[i].name, k, set->has_family ? family_name : NULL,
+                                     set->family, KEYD_FAMILY_KEY_SIZE, uid, gid, &dir);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to write the key files of %s: %m", relays[i].name);
+                        return sd_varlink_error_errno(link, r);
+                }
+                r = relay_json(relays[i].name, k, dir, created[i], &j);
+                if (r < 0)
+                        return r;
+                r = sd_json_variant_append_array(&out, j);
+                if (r < 0)
+                        return r;
+        }
+        return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("relays", out),
+                                  SD_JSON_BUILD_PAIR_CONDITION(!!family_id[0], "familyId", SD_JSON_BUILD_STRING(family_id)));
+}
+
+static int vl_method_list_relays(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                 void *userdata) {
+        static const sd_json_dispatch_field dispatch_table[] = { {} };
+        _cleanup_(secret_buffer_freep) SecretBuffer *kek = NULL, *setbuf = NULL;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *out = NULL;
+        Manager *m = userdata;
+        KekError e;
+        int r;
+
+        (void) flags;
+        r = sd_varlink_dispatch(link, parameters, dispatch_table, NULL);
+        if (r != 0)
+                return r;
+        r = sd_json_variant_new_array(&out, NULL, 0);
+        if (r < 0)
+                return r;
+        r = kek_acquire(m, /* create= */ false, &kek, &e);
+        if (r == -ENOKEY) /* nothing sealed yet */
+                return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("relays", out));
+        if (r < 0)
+                return reply_kek_error(link, m, &e);
+        r = load_set(m, kek->data, &setbuf);
+        if (r < 0)
+                return reply_store_error(link, m, r, "Reading the stored keys");
+        for (unsigned i = 0; i < keyset_of(setbuf)->n_entries; i++) {
+                _cleanup_(sd_json_variant_unrefp) sd_json_variant *j = NULL;
+                _cleanup_(tor_keys_freep) TorKeys *k = NULL;
+                KeySetEntry *entry = &keyset_of(setbuf)->entries[i];
+
+                if (tor_keys_unpack(entry->keys, KEYD_RELAY_KEYS_SIZE, &k) < 0)
+                        return sd_varlink_error(link, "io.patela.Keys.StoreCorrupted", NULL);
+                r = relay_json(entry->name, k, NULL, -1, &j);
+                if (r >= 0)
+                        r = sd_json_variant_append_array(&out, j);
+                if (r < 0)
+                        return r;
+        }
+        return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("relays", out));
+}
+
+typedef struct RemoveParameters {
+        const char *name;
+} RemoveParameters;
+
+static int vl_method_remove_relay(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                  void *userdata) {
+        static const sd_json_dispatch_field dispatch_table[] = {
+                { "name", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(RemoveParameters, name), SD_JSON_MANDATORY },
+                {}
+        };
+        _cleanup_(secret_buffer_freep) SecretBuffer *kek = NULL, *setbuf = NULL;
+        RemoveParameters p = {};
+        Manager *m = userdata;
+        KekError e;
+        int r;
+
+        (void) flags;
+        r = sd_varlink_dispatch(link, parameters, dispatch_table, &p);
+        if (r != 0)
+                return r;
+        if (!relay_name_ok(p.name))
+                return sd_varlink_error_invalid_parameter_name(link, "name");
+
+        r = kek_acquire(m, /* create= */ false, &kek, &e);
+        if (r == -ENOKEY)
+                return sd_varlink_error(link, "io.patela.Keys.NoSuchRelay", NULL);
+        if (r < 0)
+                return reply_kek_error(link, m, &e);
+        r = load_set(m, kek->data, &setbuf);
+        if (r < 0)
+                return reply_store_error(link, m, r, "Reading the stored keys");
+        if (keyset_remove(keyset_of(setbuf), p.name) < 0)
+                return sd_varlink_error(link, "io.patela.Keys.NoSuchRelay", NULL);
+        r = store_write(m->tpm, kek->data, keyset_of(setbuf));
+        if (r < 0)
+                return reply_store_error(link, m, r, "Storing the keys");
+        r = keyd_remove_relay(m->key_directory, p.name);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove the key files of %s: %m", p.name);
+        log_info("Removed the keys of relay %s.", p.name);
+        return sd_varlink_reply(link, NULL);
+}
+
+static int vl_method_get_status(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                void *userdata) {
+        static const sd_json_dispatch_field dispatch_table[] = { {} };
+        _cleanup_(tpm2_pcrlock_policy_freep) Tpm2PcrlockPolicy *p = NULL;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *policy_pcrs = NULL, *required = NULL;
+        Manager *m = userdata;
+        Tpm2Context *c;
+        StoreInfo info;
+        char nv[16] = "";
+        size_t kek_size;
+        int r;
+
+        (void) flags;
+        r = sd_varlink_dispatch(link, parameters, dispatch_table, NULL);
+        if (r != 0)
+                return r;
+        r = tpm2_pcrlock_policy_load(m->policy_path, &p);
+        if (r >= 0)
+                snprintf(nv, sizeof(nv), "0x%08x", p->nv_index);
+        if (append_pcrs(&policy_pcrs, p ? tpm2_pcrlock_pcr_mask(p) : 0) < 0 || append_pcrs(&required, m->required_pcrs) < 0)
+                return -ENOMEM;
+        r = manager_tpm(m, &c);
+        if (r < 0)
+                return sd_varlink_errorbo(link, "io.patela.Keys.TpmFailure", SD_JSON_BUILD_PAIR_STRING("message", "Cannot open the TPM"));
+        r = store_info(c, &info);
+        if (r < 0)
+                return reply_store_error(link, m, r, "Reading NV");
+        return sd_varlink_replybo(
+                        link,
+                        SD_JSON_BUILD_PAIR_STRING("policyPath", m->policy_path),
+                        SD_JSON_BUILD_PAIR_CONDITION(!!nv[0], "policyNvIndex", SD_JSON_BUILD_STRING(nv)),
+                        SD_JSON_BUILD_PAIR_CONDITION(!nv[0], "policyNvIndex", SD_JSON_BUILD_NULL),
+                        SD_JSON_BUILD_PAIR_VARIANT("policyPcrs", policy_pcrs),
+                        SD_JSON_BUILD_PAIR_VARIANT("requiredPcrs", required),
+                        SD_JSON_BUILD_PAIR_BOOLEAN("sealed", tpm2_nv_size(c, KEYD_NV_KEK, &kek_size) >= 0),
+                        SD_JSON_BUILD_PAIR_UNSIGNED("nvIndexMax", info.index_max),
+                        SD_JSON_BUILD_PAIR_UNSIGNED("nvUsed", info.used),
+                        SD_JSON_BUILD_PAIR_UNSIGNED("relaysPerIndex", info.per_index),
+                        SD_JSON_BUILD_PAIR_UNSIGNED("capacity", info.capacity));
+}
+
+static int vl_method_check_reseal(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                  void *userdata) {
+        static const sd_json_dispatch_field dispatch_table[] = { {} };
+        _cleanup_(tpm2_pcrlock_policy_freep) Tpm2PcrlockPolicy *p = NULL;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *pcrs = NULL, *missing = NULL;
+        Manager *m = userdata;
+        uint32_t mismatch = 0;
+        Tpm2Context *c;
+        int r;
+
+        (void) flags;
+        r = sd_varlink_dispatch(link, parameters, dispatch_table, NULL);
+        if (r != 0)
+                return r;
+        r = tpm2_pcrlock_policy_load(m->policy_path, &p);
+        if (r == -ENOENT)
+                return sd_varlink_errorbo(link, "io.patela.Keys.NoPolicy", SD_JSON_BUILD_PAIR_STRING("path", m->policy_path));
+        if (r < 0)
+                return sd_varlink_error_errno(link, r);
+        r = manager_tpm(m, &c);
+        if (r >= 0)
+                r = tpm2_pcrlock_check_pcrs(c, p, &mismatch);
+        if (r < 0)
+                return reply_store_error(link, m, r, "Reading PCRs");
+        if (append_pcrs(&pcrs, tpm2_pcrlock_pcr_mask(p)) < 0 ||
+            append_pcrs(&missing, m->required_pcrs & ~tpm2_pcrlock_pcr_mask(p)) < 0)
+                return -ENOMEM;
+        return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("policyPcrs", pcrs),
+                                  SD_JSON_BUILD_PAIR_VARIANT("missingPcrs", missing),
+                                  SD_JSON_BUILD_PAIR_BOOLEAN("unsealable", mismatch == 0));
+}
+
+int keyd_bind_methods(sd_varlink_server *s) {
+        return sd_varlink_server_bind_method_many(
+                        s,
+                        "io.patela.Keys.EnsureRelays", vl_method_ensure_relays,
+                        "io.patela.Keys.ListRelays", vl_method_list_relays,
+                        "io.patela.Keys.RemoveRelay", vl_method_remove_relay,
+                        "io.patela.Keys.GetStatus", vl_method_get_status,
+                        "io.patela.Keys.CheckReseal", vl_method_check_reseal);
+}

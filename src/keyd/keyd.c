@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keyd-manager.h"
+#include "log.h"
+#include "string-util.h"
+
+/* Defined in server-config.c for the server; the same "0,2,4-7" syntax, kept here for the daemon. */
+static int parse_pcrs(const char *s, uint32_t *ret) {
+        uint32_t mask = 0;
+        const char *p = s;
+
+        if (isempty(s))
+                return -EINVAL;
+        while (*p) {
+                unsigned long a, b;
+                char *end;
+
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                a = b = strtoul(p, &end, 10);
+                if (*end == '-') {
+                        if (end[1] < '0' || end[1] > '9')
+                                return -EINVAL;
+                        b = strtoul(end + 1, &end, 10);
+                }
+                if (a > 23 || b > 23 || b < a)
+                        return -EINVAL;
+                for (unsigned long i = a; i <= b; i++)
+                        mask |= 1U << i;
+                if (*end == ',')
+                        end++;
+                else if (*end != '\0')
+                        return -EINVAL;
+                p = end;
+        }
+        *ret = mask;
+        return 0;
+}
+
+static const char *arg_listen = NULL;
+
+static void help(void) {
+        printf("%s [OPTIONS...]\n\n"
+               "Holds the relays' identity keys, sealed in TPM NV, and answers io.patela.Keys over varlink.\n\n"
+               "  -h --help                 Show this help\n"
+               "     --version              Show the version\n"
+               "     --tcti=TCTI            TPM to use (default: $PATELA_TPM2_TCTI, else device:/dev/tpmrm0)\n"
+               "     --pcrlock-policy=PATH  systemd-pcrlock policy (default: %s)\n"
+               "     --required-pcrs=LIST   PCRs the policy must cover (default: 0,2,4,9,11)\n"
+               "     --key-directory=PATH   tmpfs directory of the relays' key directories (default: %s)\n"
+               "     --idle-timeout=TIME    Exit after this long without clients; 0 never (default: 30s)\n"
+               "     --listen=PATH          Listen on this socket when not socket-activated\n"
+               "\nSee the patela-keyd(8) man page for details.\n",
+               program_invocation_short_name, KEYD_POLICY_DEFAULT, KEYD_KEY_DIRECTORY_DEFAULT);
+}
+
+static int set_string(char **dst, const char *value) {
+        char *s = strdup(value);
+        if (!s)
+                return log_oom();
+        free(*dst);
+        *dst = s;
+        return 0;
+}
+
+static int parse_argv(Manager *m, int argc, char *argv[]) {
+        enum { ARG_VERSION = 0x100, ARG_TCTI, ARG_POLICY, ARG_REQUIRED, ARG_KEYDIR, ARG_IDLE, ARG_LISTEN };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "tcti", required_argument, NULL, ARG_TCTI },
+                { "pcrlock-policy", required_argument, NULL, ARG_POLICY },
+                { "required-pcrs", required_argument, NULL, ARG_REQUIRED },
+                { "key-directory", required_argument, NULL, ARG_KEYDIR },
+                { "idle-timeout", required_argument, NULL, ARG_IDLE },
+                { "listen", required_argument, NULL, ARG_LISTEN },
+                {}
+        };
+        unsigned long long usec;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("patela-keyd %s\n", PROJECT_VERSION);
+                        return 0;
+                case ARG_TCTI:
+                        if ((r = set_string(&m->tcti, optarg)) < 0)
+                                return r;
+                        break;
+                case ARG_POLICY:
+                        if ((r = set_string(&m->policy_path, optarg)) < 0)
+                                return r;
+                        break;
+                case ARG_REQUIRED:
+                        r = parse_pcrs(optarg, &m->required_pcrs);
+                        if (r < 0)
+                                return log_error_errno(r, "Invalid PCR list '%s'.", optarg);
+                        if (m->required_pcrs & (1U << 15))
+                                return log_error_errno(EINVAL, "PCR 15 holds the machine-id, random on every stateless boot: "
+                                                       "requiring it would make every key unsealable after a reboot.");
+                        break;
+                case ARG_KEYDIR:
+                        if ((r = set_string(&m->key_directory, optarg)) < 0)
+                                return r;
+                        break;
+                case ARG_IDLE:
+                        r = parse_duration_usec(optarg, &usec);
+                        if (r < 0)
+                                return log_error_errno(r, "Invalid idle timeout '%s': %m", optarg);
+                        m->idle_usec = usec;
+                        break;
+                case ARG_LISTEN:
+                        arg_listen = optarg;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        if (optind < argc)
+                return log_error_errno(EINVAL, "%s takes no positional arguments.", program_invocation_short_name);
+        return 1;
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        log_parse_environment();
+        (void) setenv("TSS2_LOG", "all+NONE", /* overwrite= */ 0);
+
+        r = manager_new(&m);
+        if (r < 0)
+                return log_oom(), EXIT_FAILURE;
+        r = parse_argv(m, argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        r = manager_start(m, arg_listen);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = varlink_service_run(m->service);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m"), EXIT_FAILURE;
+        return EXIT_SUCCESS;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+
+#include "keyd-store.h"
+#include "tests.h"
+
+static const uint8_t kek[KEYD_KEK_SIZE] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+
+static SecretBuffer *make_set(unsigned n) {
+        SecretBuffer *b = NULL;
+        uint8_t keys[KEYD_RELAY_KEYS_SIZE];
+        char name[20];
+
+        if (keyset_new(n + 2, &b) < 0)
+                return NULL;
+        for (unsigned i = 0; i < n; i++) {
+                memset(keys, (int) i, sizeof(keys));
+                snprintf(name, sizeof(name), "relay%u", i);
+                if (keyset_add(keyset_of(b), name, keys) < 0)
+                        return NULL;
+        }
+        return b;
+}
+
+TEST(record_round_trip) {
+        _cleanup_(secret_buffer_freep) SecretBuffer *a = make_set(5), *b = NULL;
+        _cleanup_free_ uint8_t *rec = NULL;
+        size_t size;
+
+        ASSERT_NOT_NULL(a);
+        keyset_of(a)->generation = 42;
+        keyset_of(a)->has_family = true;
+        memset(keyset_of(a)->family, 0xAA, KEYD_FAMILY_KEY_SIZE);
+        ASSERT_OK(keyset_seal_record(keyset_of(a), kek, &rec, &size));
+        ASSERT_EQ(size, KEYD_RECORD_HEADER_SIZE + 2 + KEYD_FAMILY_KEY_SIZE + 5 * (2 + 6 + KEYD_RELAY_KEYS_SIZE));
+        ASSERT_OK(keyset_open_record(rec, size, kek, 0, &b));
+        ASSERT_EQ(keyset_of(b)->generation, 42);
+        ASSERT_EQ(keyset_of(b)->n_entries, 5);
+        ASSERT_TRUE(keyset_of(b)->has_family);
+        ASSERT_STREQ(keyset_of(b)->entries[3].name, "relay3");
+        ASSERT_EQ(keyset_of(b)->entries[3].keys[100], 3);
+}
+
+TEST(record_is_authenticated) {
+        _cleanup_(secret_buffer_freep) SecretBuffer *a = make_set(2);
+        _cleanup_free_ uint8_t *rec = NULL;
+        uint8_t other[KEYD_KEK_SIZE] = { 9 };
+        SecretBuffer *b = NULL;
+        size_t size;
+
+        ASSERT_OK(keyset_seal_record(keyset_of(a), kek, &rec, &size));
+        ASSERT_ERROR(keyset_open_record(rec, size, other, 0, &b), EBADMSG); /* another KEK */
+        for (size_t i = 0; i < size; i++) {
+                if (i >= 20 && i < 32)
+                        continue; /* the nonce: flipping it is caught as well, but changes the key stream only */
+                rec[i] ^= 0x01;
+                ASSERT_TRUE(keyset_open_record(rec, size, kek, 0, &b) < 0);
+                rec[i] ^= 0x01;
+        }
+        ASSERT_ERROR(keyset_open_record(rec, size - 1, kek, 0, &b), EBADMSG); /* truncated */
+        ASSERT_ERROR(keyset_open_record(rec, 10, kek, 0, &b), EBADMSG);
+        ASSERT_NULL(b);
+}
+
+TEST(set_operations) {
+        _cleanup_(secret_buffer_freep) SecretBuffer *a = make_set(3);
+        uint8_t keys[KEYD_RELAY_KEYS_SIZE] = {};
+        KeySet *s = keyset_of(a);
+
+        ASSERT_ERROR(keyset_add(s, "relay1", keys), EEXIST);
+        ASSERT_ERROR(keyset_add(s, "", keys), EINVAL);
+        ASSERT_ERROR(keyset_add(s, "abcdefghijklmnopqrst", keys), EINVAL); /* 20 > 19 */
+        ASSERT_OK(keyset_add(s, "more1", keys));
+        ASSERT_OK(keyset_add(s, "more2", keys));
+        ASSERT_ERROR(keyset_add(s, "more3", keys), ENOSPC); /* capacity 5 */
+        ASSERT_OK(keyset_remove(s, "relay0"));
+        ASSERT_STREQ(s->entries[0].name, "relay1");
+        ASSERT_ERROR(keyset_remove(s, "relay0"), ENOENT);
+        ASSERT_EQ(s->n_entries, 4);
+}
+
+DEFINE_TEST_MAIN

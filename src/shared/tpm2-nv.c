@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <string.h>
+
+#include "tpm2-nv.h"
+
+int tpm2_get_property(Tpm2Context *c, TPM2_PT property, uint32_t *ret) {
+        _cleanup_free_ TPMS_CAPABILITY_DATA *data = NULL;
+        TPMI_YES_NO more;
+        int r;
+
+        r = tpm2_check(c, Esys_GetCapability(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
+                                             property, 1, &more, &data),
+                       "Esys_GetCapability");
+        if (r < 0)
+                return r;
+        if (data->data.tpmProperties.count < 1 || data->data.tpmProperties.tpmProperty[0].property != property)
+                return -EOPNOTSUPP;
+        *ret = data->data.tpmProperties.tpmProperty[0].value;
+        return 0;
+}
+
+int tpm2_nv_define(Tpm2Context *c, TPM2_HANDLE index, size_t size) {
+        TPM2B_NV_PUBLIC pub = {
+                .nvPublic = {
+                        .nvIndex = index,
+                        .nameAlg = TPM2_ALG_SHA256,
+                        .attributes = TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_NO_DA,
+                        .dataSize = (uint16_t) size,
+                },
+        };
+        ESYS_TR tr = ESYS_TR_NONE;
+        int r;
+
+        if (size == 0 || size > UINT16_MAX)
+                return -EINVAL;
+        r = tpm2_check(c, Esys_NV_DefineSpace(c->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                              NULL, &pub, &tr),
+                       "Esys_NV_DefineSpace");
+        if (r < 0)
+                return r;
+        (void) Esys_TR_Close(c->esys, &tr);
+        return 0;
+}
+
+int tpm2_nv_undefine(Tpm2Context *c, TPM2_HANDLE index) {
+        _cleanup_(tpm2_handle_freep) Tpm2Handle *h = NULL;
+        int r;
+
+        r = tpm2_handle_from_tpm(c, index, &h);
+        if (r < 0)
+                return r;
+        r = tpm2_check(c, Esys_NV_UndefineSpace(c->esys, ESYS_TR_RH_OWNER, h->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                                ESYS_TR_NONE),
+                       "Esys_NV_UndefineSpace");
+        if (r < 0)
+                return r;
+        h->tr = ESYS_TR_NONE; /* gone with the index */
+        return 0;
+}
+
+int tpm2_nv_size(Tpm2Context *c, TPM2_HANDLE index, size_t *ret) {
+        _cleanup_(tpm2_handle_freep) Tpm2Handle *h = NULL;
+        _cleanup_free_ TPM2B_NV_PUBLIC *pub = NULL;
+        int r;
+
+        r = tpm2_handle_from_tpm(c, index, &h);
+        if (r < 0)
+                return r;
+        r = tpm2_check(c, Esys_NV_ReadPublic(c->esys, h->tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL),
+                       "Esys_NV_ReadPublic");
+        if (r < 0)
+                return r;
+        *ret = pub->nvPublic.dataSize;
+        return 0;
+}
+
+int tpm2_nv_write_all(Tpm2Context *c, TPM2_HANDLE index, const void *data, size_t size) {
+        _cleanup_(tpm2_handle_freep) Tpm2Handle *h = NULL;
+        uint32_t chunk_max = 512;
+        int r;
+
+        (void) tpm2_get_property(c, TPM2_PT_NV_BUFFER_MAX, &chunk_max);
+        chunk_max = MIN(MAX(chunk_max, 64U), (uint32_t) sizeof(((TPM2B_MAX_NV_BUFFER *) NULL)->buffer));
+
+        r = tpm2_handle_from_tpm(c, index, &h);
+        if (r < 0)
+                return r;
+        for (size_t off = 0; off < size;) {
+                TPM2B_MAX_NV_BUFFER buf = { .size = (uint16_t) MIN(size - off, (size_t) chunk_max) };
+
+                memcpy(buf.buffer, (const uint8_t *) data + off, buf.size);
+                r = tpm2_check(c, Esys_NV_Write(c->esys, ESYS_TR_RH_OWNER, h->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                                ESYS_TR_NONE, &buf, (uint16_t) off),
+                               "Esys_NV_Write");
+                if (r < 0)
+                        return r;
+                off += buf.size;
+        }
+        return 0;
+}

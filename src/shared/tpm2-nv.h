@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tpm2-util.h"
+
+/* Owner-authorised NV indices holding non-secret or already-encrypted data (empty owner auth, as
+ * systemd-pcrlock also needs it). Reading back: tpm2_nv_read_all() in tpm2-util.h. */
+
+/* Defines index with size bytes and OWNERWRITE|OWNERREAD|NO_DA. -EEXIST if it exists, -ENOSPC if the TPM's
+ * NV memory is full. */
+int tpm2_nv_define(Tpm2Context *c, TPM2_HANDLE index, size_t size);
+/* Removes the index; -ENOENT if there is none. */
+int tpm2_nv_undefine(Tpm2Context *c, TPM2_HANDLE index);
+/* Writes data at offset 0 in chunks of the TPM's NV buffer size. */
+int tpm2_nv_write_all(Tpm2Context *c, TPM2_HANDLE index, const void *data, size_t size);
+/* The index's data size; -ENOENT if it does not exist. */
+int tpm2_nv_size(Tpm2Context *c, TPM2_HANDLE index, size_t *ret);
+
+/* TPM properties: the largest NV index (TPM2_PT_NV_INDEX_MAX) and the largest NV_Read/NV_Write
+ * (TPM2_PT_NV_BUFFER_MAX). */
+int tpm2_get_property(Tpm2Context *c, TPM2_PT property, uint32_t *ret);

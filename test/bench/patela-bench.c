@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* patela-bench: a load generator for patela-server. It emulates many nodes in software (OpenSSL EK and AK
+ * keys, TPM2_ActivateCredential and TPM2_Quote in software) and authenticates them against the real server
+ * over TLS, on loopback only.
+ *
+ *   populate  make N identities, enrol each once (202 pending), save them
+ *   run       T threads of full authentications (enroll → challenge → activate + quote → attest → token)
+ *   floor     the server's crypto per authentication alone, in this process
+ *
+ * Each verb ends with one JSON line for tooling. test/bench/run-bench.sh drives the whole benchmark. */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "bench-floor.h"
+#include "bench-http.h"
+#include "bench-identity.h"
+#include "bench-node.h"
+#include "bench-stats.h"
+#include "log.h"
+#include "string-util.h"
+
+#define ERRORS_SHOWN 10U
+
+static const char *arg_url = NULL;
+static const char *arg_cacert = NULL;
+static const char *arg_identities = NULL;
+static unsigned long long arg_nodes = 0;
+static BenchEkMix arg_ek_type = BENCH_EK_ECC_P256;
+static unsigned long long arg_threads = 0;
+static unsigned long long arg_duration = 20;
+static unsigned long long arg_warmup = 1;
+static unsigned long long arg_max_auths = 10000000;
+static unsigned long long arg_iterations = 2000;
+static unsigned long long arg_cores = 2;
+static bool arg_fresh_connections = false;
+
+static double sec(uint64_t nsec) {
+        return (double) nsec / 1e9;
+}
+
+static double msec(uint64_t nsec) {
+        return (double) nsec / 1e6;
+}
+
+static unsigned threads_or(unsigned dflt) {
+        return arg_threads > 0 ? (unsigned) arg_threads : dflt;
+}
+
+static unsigned n_cpus(void) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? (unsigned) n : 1;
+}
+
+static uint64_t cpu_usec(void) {
+        struct rusage ru;
+
+        getrusage(RUSAGE_SELF, &ru);
+        return (uint64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000ULL +
+               (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+static int start_threads(unsigned n, void *(*fn)(void *), void *args, size_t arg_size, pthread_t *ret) {
+        for (unsigned i = 0; i < n; i++) {
+                int r = pthread_create(&ret[i], NULL, fn, (uint8_t *) args + i * arg_size);
+                if (r != 0) {
+                        for (unsigned j = 0; j < i; j++)
+                                pthread_join(ret[j], NULL);
+                        return log_error_errno(r, "Failed to start a thread: %m");
+                }
+        }
+        return 0;
+}
+
+/* Logs the first few failures of a run, from any thread; counts all of them. */
+static atomic_uint errors_shown;
+
+static void report_failure(const char *fmt, ...) _printf_(1, 2);
+static void report_failure(const char *fmt, ...) {
+        char buf[512];
+        va_list ap;
+
+        if (atomic_fetch_add(&errors_shown, 1) >= ERRORS_SHOWN)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        log_error("%s", buf);
+}
+
+/* ---- populate ------------------------------------------------------------------------------------------ */
+
+typedef struct PopulateShared {
+        BenchIdentities *ids;
+        atomic_size_t next;
+        atomic_uint errors;
+} PopulateShared;
+
+typedef struct PopulateWorker {
+        PopulateShared *shared;
+} PopulateWorker;
+
+static void *generate_thread(void *p) {
+        PopulateShared *s = ((PopulateWorker *) p)->shared;
+        size_t i;
+
+        while ((i = atomic_fetch_add(&s->next, 1)) < s->ids->n) {
+                int r = bench_identity_generate(bench_ek_mix_type(arg_ek_type, i), &s->ids->items[i]);
+                if (r < 0) {
+                        atomic_fetch_add(&s->errors, 1);
+                        report_failure("Generating identity %zu failed: %s", i, strerror(-r));
+                }
+        }
+        return NULL;
+}
+
+static void *enrol_thread(void *p) {
+        PopulateShared *s = ((PopulateWorker *) p)->shared;
+        _cleanup_(bench_http_freep) BenchHttp *h = NULL;
+        size_t i, size;
+        const char *reply;
+        long status;
+        int r;
+
+        r = bench_http_new(arg_url, arg_cacert, /* fresh_connections= */ false, &h);
+        if (r < 0) {
+                atomic_fetch_add(&s->errors, 1);
+                report_failure("Failed to set up an HTTPS client: %s", strerror(-r));
+                return NULL;
+        }
+        while ((i = atomic_fetch_add(&s->next, 1)) < s->ids->n) {
+                r = bench_http_post(h, "/v1/enroll", s->ids->items[i].enroll_body, &status, &reply, &size);
+                if (r < 0) {
+                        atomic_fetch_add(&s->errors, 1);
+                        report_failure("Enrolling identity %zu: %s", i, r == -EIO ? bench_http_error(h) : strerror(-r));
+                } else if (status != 202) {
+                        atomic_fetch_add(&s->errors, 1);
+                        report_failure("Enrolling identity %zu: HTTP %ld, expected 202: %.200s", i, status, reply);
+                }
+        }
+        return NULL;
+}
+
+static int run_parallel(unsigned n_threads, void *(*fn)(void *), PopulateShared *s) {
+        _cleanup_free_ pthread_t *threads = calloc(n_threads, sizeof(pthread_t));
+        _cleanup_free_ PopulateWorker *workers = calloc(n_threads, sizeof(PopulateWorker));
+        int r;
+
+        if (!threads || !workers)
+                return log_oom();
+        for (unsigned i = 0; i < n_threads; i++)
+                workers[i].shared = s;
+        atomic_store(&s->next, 0);
+        r = start_threads(n_threads, fn, workers, sizeof(PopulateWorker), threads);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < n_threads; i++)
+                pthread_join(threads[i], NULL);
+        return 0;
+}
+
+static int verb_populate(void) {
+        _cleanup_(bench_identities_freep) BenchIdentities *ids = NULL;
+        PopulateShared s = {};
+        unsigned n_threads = threads_or(n_cpus());
+        uint64_t t0, t_gen, t_enrol;
+        int r;
+
+        if (!arg_url || !arg_cacert || !arg_identities || arg_nodes == 0)
+                return log_error_errno(EINVAL, "populate needs --url, --cacert, --identities and --nodes.");
+        r = bench_identities_new(arg_nodes, &ids);
+        if (r < 0)
+                return log_oom();
+        s.ids = ids;
+
+        t0 = now_monotonic_nsec();
+        r = run_parallel(n_threads, generate_thread, &s);
+        if (r < 0)
+                return r;
+        t_gen = now_monotonic_nsec() - t0;
+        if (atomic_load(&s.errors) > 0)
+                return log_error_errno(EIO, "%u identities could not be generated.", atomic_load(&s.errors));
+        log_info("Generated %zu identities (EK %s, AK ecc-p256) in %.2f s on %u threads: %.3f ms per node "
+                 "and thread.",
+                 ids->n, arg_ek_type == BENCH_EK_MIX ? "mix" : tpm2_key_type_to_string(bench_ek_mix_type(arg_ek_type, 0)),
+                 sec(t_gen), n_threads, msec(t_gen) * n_threads / (double) ids->n);
+
+        r = bench_identities_save(ids, arg_identities);
+        if (r < 0)
+                return log_error_errno(r, "Failed to save the identities to %s: %m", arg_identities);
+
+        t0 = now_monotonic_nsec();
+        r = run_parallel(n_threads, enrol_thread, &s);
+        if (r < 0)
+                return r;
+        t_enrol = now_monotonic_nsec() - t0;
+        log_info("Enrolled %zu identities in %.2f s (%.0f/s), %u errors.", ids->n, sec(t_enrol),
+                 (double) ids->n / sec(t_enrol), atomic_load(&s.errors));
+        printf("{\"verb\":\"populate\",\"nodes\":%zu,\"ek_type\":\"%s\",\"threads\":%u,\"generate_s\":%.3f,"
+               "\"enrol_s\":%.3f,\"errors\":%u}\n",
+               ids->n, arg_ek_type == BENCH_EK_MIX ? "mix" : tpm2_key_type_to_string(bench_ek_mix_type(arg_ek_type, 0)),
+               n_threads, sec(t_gen), sec(t_enrol), atomic_load(&s.errors));
+        return atomic_load(&s.errors) > 0 ? -EIO : 0;
+}
+
+/* ---- run ----------------------------------------------------------------------------------------------- */
+
+typedef struct RunShared {
+        const BenchIdentities *ids;
+        unsigned n_threads;
+        uint64_t window_start; /* authentications started before this are warm-up */
+        uint64_t deadline;
+        atomic_ullong started;
+} RunShared;
+
+typedef struct RunWorker {
+        RunShared *shared;
+        unsigned index;
+        LatencyLog latencies;
+        unsigned long long errors;
+        int failed; /* could not even start */
+} RunWorker;
+
+/* One full authentication of one node. 0 with a token, -EPROTO for a refusal, -EIO for transport trouble. */
+static int authenticate(BenchHttp *h, const BenchIdentity *id) {
+        _cleanup_free_ char *attest = NULL;
+        const char *reply;
+        size_t size;
+        long status;
+        int r;
+
+        r = bench_http_post(h, "/v1/enroll", id->enroll_body, &status, &reply, &size);
+        if (r < 0) {
+                report_failure("POST /v1/enroll: %s", r == -EIO ? bench_http_error(h) : strerror(-r));
+                return r;
+        }
+        if (status != 200) {
+                report_failure("POST /v1/enroll: HTTP %ld, expected 200 with a challenge: %.200s", status, reply);
+                return -EPROTO;
+        }
+        r = bench_answer_challenge(id->ek, id->ak, reply, size, &attest);
+        if (r < 0) {
+                report_failure("Answering the challenge failed: %s: %.200s", strerror(-r), reply);
+                return r;
+        }
+        r = bench_http_post(h, "/v1/attest", attest, &status, &reply, &size);
+        if (r < 0) {
+                report_failure("POST /v1/attest: %s", r == -EIO ? bench_http_error(h) : strerror(-r));
+                return r;
+        }
+        if (status != 200 || bench_check_token(reply, size) < 0) {
+                report_failure("POST /v1/attest: HTTP %ld, expected 200 with a token: %.200s", status, reply);
+                return -EPROTO;
+        }
+        return 0;
+}
+
+static void *run_thread(void *p) {
+        RunWorker *w = p;
+        RunShared *s = w->shared;
+        _cleanup_(bench_http_freep) BenchHttp *h = NULL;
+        /* The nodes are split between the threads (index ≡ thread mod T): two threads never authenticate
+         * the same node at once, where the second enrolment would replace the first one's challenge. */
+        size_t n_own = (s->ids->n - w->index + s->n_threads - 1) / s->n_threads;
+        unsigned seed = 0x9e3779b9U * (w->index + 1);
+        int r;
+
+        r = bench_http_new(arg_url, arg_cacert, arg_fresh_connections, &h);
+        if (r < 0) {
+                w->failed = r;
+                return NULL;
+        }
+        for (;;) {
+                const BenchIdentity *id = &s->ids->items[w->index + (size_t) (rand_r(&seed) % n_own) * s->n_threads];
+                uint64_t t0 = now_monotonic_nsec(), t1;
+
+                if (t0 >= s->deadline || atomic_fetch_add(&s->started, 1) >= arg_max_auths)
+                        break;
+                r = authenticate(h, id);
+                t1 = now_monotonic_nsec();
+                if (r < 0)
+                        w->errors++;
+                else if (t0 >= s->window_start && latency_log_add(&w->latencies, t1 - t0) < 0) {
+                        w->failed = -ENOMEM;
+                        break;
+                }
+        }
+        return NULL;
+}
+
+static int verb_run(void) {
+        _cleanup_(bench_identities_freep) BenchIdentities *ids = NULL;
+        _cleanup_free_ pthread_t *threads = NULL;
+        _cleanup_free_ RunWorker *workers = NULL;
+        unsigned n_threads = threads_or(4);
+        unsigned long long errors = 0;
+        LatencyLog all = {};
+        RunShared s = {};
+        uint64_t start, now, cpu0, cpu1, elapsed;
+        double rate;
+        int r;
+
+        if (!arg_url || !arg_cacert || !arg_identities)
+                return log_error_errno(EINVAL, "run needs --url, --cacert and --identities.");
+        if (arg_duration == 0)
+                return log_error_errno(EINVAL, "--duration must be at least 1 second.");
+        r = bench_url_check_loopback(arg_url);
+        if (r < 0)
+                return log_error_errno(r, "Refusing %s: the benchmark only talks to https:// on loopback.", arg_url);
+        r = bench_identities_load(arg_identities, &ids);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load identities from %s: %m", arg_identities);
+        if (n_threads > ids->n)
+                return log_error_errno(EINVAL, "More threads (%u) than nodes (%zu).", n_threads, ids->n);
+
+        threads = calloc(n_threads, sizeof(pthread_t));
+        workers = calloc(n_threads, sizeof(RunWorker));
+        if (!threads || !workers)
+                return log_oom();
+        start = now_monotonic_nsec();
+        s = (RunShared) {
+                .ids = ids,
+                .n_threads = n_threads,
+                .window_start = start + arg_warmup * 1000000000ULL,
+                .deadline = start + (arg_warmup + arg_duration) * 1000000000ULL,
+        };
+        for (unsigned i = 0; i < n_threads; i++)
+                workers[i] = (RunWorker) { .shared = &s, .index = i };
+        r = start_threads(n_threads, run_thread, workers, sizeof(RunWorker), threads);
+        if (r < 0)
+                return r;
+
+        now = now_monotonic_nsec();
+        if (now < s.window_start)
+                usleep((useconds_t) ((s.window_start - now) / 1000));
+        cpu0 = cpu_usec();
+        for (unsigned i = 0; i < n_threads; i++)
+                pthread_join(threads[i], NULL);
+        cpu1 = cpu_usec();
+        elapsed = now_monotonic_nsec() - s.window_start;
+
+        for (unsigned i = 0; i < n_threads; i++) {
+                if (workers[i].failed < 0)
+                        log_error_errno(workers[i].failed, "Worker %u failed: %m", i);
+                else if (r >= 0)
+                        r = latency_log_merge(&all, &workers[i].latencies);
+                errors += workers[i].errors + (workers[i].failed < 0);
+                latency_log_done(&workers[i].latencies);
+        }
+        if (r < 0) {
+                latency_log_done(&all);
+                return log_oom();
+        }
+        latency_log_sort(&all);
+        rate = (double) all.n / sec(elapsed);
+        log_info("%zu authentications in %.2f s with %u threads (%s connections): %.0f auth/s, %llu errors.",
+                 all.n, sec(elapsed), n_threads, arg_fresh_connections ? "fresh" : "kept-alive", rate, errors);
+        log_info("Latency: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms. Client CPU %.0f µs per auth.",
+                 msec(latency_log_percentile(&all, 50)), msec(latency_log_percentile(&all, 90)),
+                 msec(latency_log_percentile(&all, 99)), msec(latency_log_percentile(&all, 100)),
+                 all.n > 0 ? (double) (cpu1 - cpu0) / (double) all.n : 0.0);
+        printf("{\"verb\":\"run\",\"threads\":%u,\"nodes\":%zu,\"fresh_connections\":%s,\"seconds\":%.3f,"
+               "\"auths\":%zu,\"errors\":%llu,\"auth_per_s\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
+               "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"client_cpu_us_per_auth\":%.1f}\n",
+               n_threads, ids->n, arg_fresh_connections ? "true" : "false", sec(elapsed), all.n, errors, rate,
+               msec(latency_log_percentile(&all, 50)), msec(latency_log_percentile(&all, 90)),
+               msec(latency_log_percentile(&all, 99)), msec(latency_log_percentile(&all, 100)),
+               all.n > 0 ? (double) (cpu1 - cpu0) / (double) all.n : 0.0);
+        latency_log_done(&all);
+        return errors > 0 ? -EIO : 0;
+}
+
+/* ---- floor --------------------------------------------------------------------------------------------- */
+
+static int verb_floor(void) {
+        _cleanup_(bench_identities_freep) BenchIdentities *ids = NULL;
+        size_t n_rsa = 0;
+        BenchFloor f;
+        double us, mc, qv;
+        int r;
+
+        if (!arg_identities || arg_iterations == 0)
+                return log_error_errno(EINVAL, "floor needs --identities and --iterations ≥ 1.");
+        r = bench_identities_load(arg_identities, &ids);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load identities from %s: %m", arg_identities);
+        for (size_t i = 0; i < ids->n; i++)
+                n_rsa += ids->items[i].ek->type == TPM2_KEY_RSA2048;
+
+        /* A first pass warms caches and OpenSSL's lazily loaded providers, then the measured one. */
+        r = bench_floor_measure(ids, (unsigned) MIN(arg_iterations, 100ULL), &f);
+        if (r >= 0)
+                r = bench_floor_measure(ids, (unsigned) arg_iterations, &f);
+        if (r < 0)
+                return log_error_errno(r, "The crypto floor could not be measured: %m");
+
+        us = (double) f.total_nsec / 1e3 / f.iterations;
+        mc = (double) f.make_credential_nsec / 1e3 / f.iterations;
+        qv = (double) f.quote_verify_nsec / 1e3 / f.iterations;
+        log_info("Crypto floor over %u authentications (%zu of %zu EKs RSA-2048): %.1f µs per authentication "
+                 "(make_credential %.1f µs, quote verification %.1f µs, names, hashes and randomness %.1f µs).",
+                 f.iterations, n_rsa, ids->n, us, mc, qv, us - mc - qv);
+        log_info("Implied maximum: %.0f auth/s per core, %.0f auth/s on %llu cores.", 1e6 / us,
+                 1e6 / us * (double) arg_cores, arg_cores);
+        printf("{\"verb\":\"floor\",\"iterations\":%u,\"nodes\":%zu,\"rsa_nodes\":%zu,\"us_per_auth\":%.2f,"
+               "\"make_credential_us\":%.2f,\"quote_verify_us\":%.2f,\"other_us\":%.2f,"
+               "\"auth_per_s_per_core\":%.1f,\"cores\":%llu,\"auth_per_s_cores\":%.1f}\n",
+               f.iterations, ids->n, n_rsa, us, mc, qv, us - mc - qv, 1e6 / us, arg_cores,
+               1e6 / us * (double) arg_cores);
+        return 0;
+}
+
+/* ---- main ---------------------------------------------------------------------------------------------- */
+
+static void help(void) {
+        printf("%s VERB [OPTIONS...]\n\n"
+               "Load generator for patela-server: software nodes authenticating over TLS (loopback only).\n\n"
+               "Verbs:\n"
+               "  populate --url URL --cacert CA --nodes N --identities FILE [--ek-type TYPE] [--threads T]\n"
+               "      Make N software identities, enrol each once (202 pending), save them to FILE\n"
+               "  run --url URL --cacert CA --identities FILE [--threads T] [--duration S] [--max-auths N]\n"
+               "      [--warmup S] [--fresh-connections]\n"
+               "      Full authentications from T threads for S seconds (after S of warm-up)\n"
+               "  floor --identities FILE [--iterations N] [--cores C]\n"
+               "      The server's crypto per authentication alone, on one thread\n\n"
+               "Options:\n"
+               "     --ek-type=TYPE      ecc-p256 (default), rsa2048, or mix (alternating)\n"
+               "     --threads=T         populate: one per CPU; run: 4\n"
+               "     --duration=S        Measured seconds (default 20)\n"
+               "     --warmup=S          Unmeasured seconds first (default 1)\n"
+               "     --max-auths=N       Stop after N authentications (default 10000000)\n"
+               "     --fresh-connections A new TLS connection for each request, as real nodes make them\n"
+               "     --iterations=N      floor: authentications (default 2000)\n"
+               "     --cores=C           floor: cores for the implied maximum (default 2)\n",
+               program_invocation_short_name);
+}
+
+static int parse_number(const char *name, const char *value, unsigned long long max, unsigned long long *ret) {
+        int r = safe_atou64(value, max, ret);
+        if (r < 0)
+                return log_error_errno(r, "Invalid --%s=%s.", name, value);
+        return 0;
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum {
+                ARG_URL = 0x100, ARG_CACERT, ARG_IDENTITIES, ARG_NODES, ARG_EK_TYPE, ARG_THREADS, ARG_DURATION,
+                ARG_WARMUP, ARG_MAX_AUTHS, ARG_ITERATIONS, ARG_CORES, ARG_FRESH,
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "url", required_argument, NULL, ARG_URL },
+                { "cacert", required_argument, NULL, ARG_CACERT },
+                { "identities", required_argument, NULL, ARG_IDENTITIES },
+                { "nodes", required_argument, NULL, ARG_NODES },
+                { "ek-type", required_argument, NULL, ARG_EK_TYPE },
+                { "threads", required_argument, NULL, ARG_THREADS },
+                { "duration", required_argument, NULL, ARG_DURATION },
+                { "warmup", required_argument, NULL, ARG_WARMUP },
+                { "max-auths", required_argument, NULL, ARG_MAX_AUTHS },
+                { "iterations", required_argument, NULL, ARG_ITERATIONS },
+                { "cores", required_argument, NULL, ARG_CORES },
+                { "fresh-connections", no_argument, NULL, ARG_FRESH },
+                {},
+        };
+        int c, r = 0;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help();
+                        exit(EXIT_SUCCESS);
+                case ARG_URL:
+                        arg_url = optarg;
+                        break;
+                case ARG_CACERT:
+                        arg_cacert = optarg;
+                        break;
+                case ARG_IDENTITIES:
+                        arg_identities = optarg;
+                        break;
+                case ARG_NODES:
+                        r = parse_number("nodes", optarg, 10000000, &arg_nodes);
+                        break;
+                case ARG_EK_TYPE:
+                        arg_ek_type = bench_ek_mix_from_string(optarg);
+                        if (arg_ek_type < 0)
+                                return log_error_errno(EINVAL, "Invalid --ek-type=%s (ecc-p256, rsa2048, mix).", optarg);
+                        break;
+                case ARG_THREADS:
+                        r = parse_number("threads", optarg, 1024, &arg_threads);
+                        break;
+                case ARG_DURATION:
+                        r = parse_number("duration", optarg, 3600, &arg_duration);
+                        break;
+                case ARG_WARMUP:
+                        r = parse_number("warmup", optarg, 600, &arg_warmup);
+                        break;
+                case ARG_MAX_AUTHS:
+                        r = parse_number("max-auths", optarg, UINT64_MAX, &arg_max_auths);
+                        break;
+                case ARG_ITERATIONS:
+                        r = parse_number("iterations", optarg, 100000000, &arg_iterations);
+                        break;
+                case ARG_CORES:
+                        r = parse_number("cores", optarg, 1024, &arg_cores);
+                        break;
+                case ARG_FRESH:
+                        arg_fresh_connections = true;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        static const struct {
+                const char *name;
+                int (*func)(void);
+        } verbs[] = {
+                { "populate", verb_populate },
+                { "run", verb_run },
+                { "floor", verb_floor },
+        };
+        const char *verb;
+        int r;
+
+        log_parse_environment();
+        if (argc < 2 || streq(argv[1], "-h") || streq(argv[1], "--help")) {
+                help();
+                return argc < 2 ? EXIT_FAILURE : EXIT_SUCCESS;
+        }
+        verb = argv[1];
+        r = parse_argv(argc - 1, argv + 1);
+        if (r < 0)
+                return EXIT_FAILURE;
+        if (optind < argc - 1)
+                return log_error_errno(EINVAL, "Unexpected argument '%s'.", argv[optind + 1]), EXIT_FAILURE;
+        if (arg_url && bench_url_check_loopback(arg_url) < 0)
+                return log_error_errno(EADDRNOTAVAIL, "Refusing %s: the benchmark only talks to https:// on "
+                                       "127.0.0.1, [::1] or localhost.", arg_url), EXIT_FAILURE;
+
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return log_error_errno(EIO, "Failed to initialise libcurl."), EXIT_FAILURE;
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verb, verbs[i].name)) {
+                        r = verbs[i].func();
+                        curl_global_cleanup();
+                        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+                }
+        curl_global_cleanup();
+        return log_error_errno(EINVAL, "Unknown verb '%s'.", verb), EXIT_FAILURE;
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The server authentication benchmark: a private CA and patela-server on 127.0.0.1 (as the integration
+# tests start it), 10,000 software nodes enrolled and enabled, then
+#   1. the crypto floor: the server's make_credential + quote verification + hashes per authentication,
+#   2. a sweep of client thread counts (the client shares the machine's cores with the server),
+#   3. the measured run with the best thread count, the server's RSS sampled during and after it,
+#   4. the same with a fresh TLS connection per request (a node's real pattern: handshakes included),
+#   5. RSA-2048 EKs, with fewer nodes (their key generation is slow), floor and run.
+# Prints a summary and one JSON line. Loopback only.
+#
+# Environment: PATELA_BENCH_NODES (10000), PATELA_BENCH_RSA_NODES (200), PATELA_BENCH_DURATION (20),
+# PATELA_BENCH_SWEEP ("2 3 4 6 8 16"), PATELA_BENCH_SWEEP_DURATION (5), PATELA_BENCH_THREADS (skip the
+# sweep), PATELA_BENCH_SERVER_THREADS (patela-server --threads, default: its own), PATELA_BENCH_DIR
+# (database and identities; default the build directory's bench-work/, on disk like /var/lib/patela),
+# PATELA_BENCH_STRICT=1 (fail when a goal is missed; errors always fail).
+source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
+
+BENCH=$PATELA_BUILD_DIR/test/bench/patela-bench
+NODES=${PATELA_BENCH_NODES:-10000}
+RSA_NODES=${PATELA_BENCH_RSA_NODES:-200}
+DURATION=${PATELA_BENCH_DURATION:-20}
+SWEEP=${PATELA_BENCH_SWEEP:-2 3 4 6 8 16}
+SWEEP_DURATION=${PATELA_BENCH_SWEEP_DURATION:-5}
+WORK=${PATELA_BENCH_DIR:-$PATELA_BUILD_DIR/bench-work}
+GOAL_RATE=2000 GOAL_P99_MS=50 GOAL_RSS_KB=$((64 * 1024))
+CLK_TCK=$(getconf CLK_TCK)
+
+# The database lives with the identities, on the build directory's file system, not in tmpfs.
+mkdir -p "$WORK"
+rm -f "$WORK"/server.db* "$WORK"/identities*
+DB=$WORK/server.db
+
+server_args=(--max-pending-nodes=1000000 --enroll-rate=1000000)
+[[ -n ${PATELA_BENCH_SERVER_THREADS:-} ]] && server_args+=(--threads="$PATELA_BENCH_SERVER_THREADS")
+server_start "${server_args[@]}"
+CA=$T/ca/ca.crt
+echo "# patela-server $SERVER_PID at $URL (${server_args[*]}), database $DB; $(nproc) CPUs"
+
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+# CPU seconds (user + system) of a process so far.
+cpu_s() { awk -v t="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat"; }
+
+# rss_sample_start FILE / rss_sample_stop: the largest VmRSS of the server while the sampler runs.
+rss_sample_start() {
+        local out=$1
+        (
+                max=0
+                while kill -0 "$SERVER_PID" 2>/dev/null; do
+                        v=$(status_kb "$SERVER_PID" VmRSS)
+                        ((v > max)) && max=$v && echo "$max" >"$out"
+                        sleep 0.1
+                done
+        ) &
+        SAMPLER_PID=$!
+        PIDS+=("$SAMPLER_PID")
+}
+rss_sample_stop() {
+        kill "$SAMPLER_PID" 2>/dev/null || true
+        wait "$SAMPLER_PID" 2>/dev/null || true
+}
+
+# bench_run NAME ARGS…: patela-bench run; its JSON line in $T/NAME.json, the server's CPU in $T/NAME.cpu.
+bench_run() {
+        local name=$1 c0 c1
+        shift
+        c0=$(cpu_s "$SERVER_PID")
+        "$BENCH" run --url "$URL" --cacert "$CA" "$@" >"$T/$name.out" 2>"$T/$name.log" ||
+                fail "patela-bench run $*: $(tail -5 "$T/$name.log")"
+        c1=$(cpu_s "$SERVER_PID")
+        tail -1 "$T/$name.out" >"$T/$name.json"
+        jq -e '.errors == 0 and .auths > 0' "$T/$name.json" >/dev/null || fail "$name: $(cat "$T/$name.json")"
+        awk -v a="$c0" -v b="$c1" -v n="$(jq .auths "$T/$name.json")" -v w="$(jq .seconds "$T/$name.json")" \
+                'BEGIN { printf "%.1f %.2f\n", (b - a) * 1e6 / n, (b - a) / w }' >"$T/$name.cpu"
+        sed 's/^/#   /' "$T/$name.log"
+}
+
+# enable_all: benchmark set-up, not the operator's path. `patela-server node enable` takes one node per
+# invocation and allocates relays from the pools; 10,000 invocations would take minutes. The benchmark needs
+# only state = enabled, so it sets that directly, with no relays (relay_count = 0), while the server idles.
+enable_all() {
+        sqlite3 -cmd ".timeout 10000" "$DB" "UPDATE nodes SET state = 'enabled', relay_count = 0 WHERE state = 'pending'"
+}
+
+populate() {
+        local file=$1 n=$2 type=$3
+        "$BENCH" populate --url "$URL" --cacert "$CA" --nodes "$n" --ek-type "$type" --identities "$file" \
+                >"$T/populate-$type.out" 2>"$T/populate-$type.log" ||
+                fail "populate $type: $(tail -5 "$T/populate-$type.log")"
+        sed 's/^/#   /' "$T/populate-$type.log"
+        enable_all
+}
+
+floor() {
+        "$BENCH" floor --identities "$1" --iterations "${2:-3000}" --cores "$(nproc)" >"$T/floor-$3.out" 2>"$T/floor-$3.log" ||
+                fail "floor: $(tail -5 "$T/floor-$3.log")"
+        sed 's/^/#   /' "$T/floor-$3.log"
+        tail -1 "$T/floor-$3.out" >"$T/floor-$3.json"
+}
+
+# ---- ECC P-256 EKs, 10,000 nodes ---------------------------------------------------------------------
+echo "# populate: $NODES nodes, EK ecc-p256, AK ecc-p256"
+populate "$WORK/identities" "$NODES" ecc-p256
+[[ $(sqlite3 "$DB" "SELECT COUNT(*) FROM nodes WHERE state = 'enabled'") == "$NODES" ]] || fail "not all $NODES nodes enabled"
+RSS_IDLE=$(status_kb "$SERVER_PID" VmRSS)
+pass "$NODES nodes enrolled and enabled; server RSS ${RSS_IDLE} kB"
+
+echo "# crypto floor (one thread, in process)"
+floor "$WORK/identities" 3000 ecc
+pass "floor: $(jq -r '"\(.us_per_auth) µs per auth (make_credential \(.make_credential_us), quote verification \(.quote_verify_us))"' "$T/floor-ecc.json")"
+
+if [[ -n ${PATELA_BENCH_THREADS:-} ]]; then
+        THREADS=$PATELA_BENCH_THREADS
+else
+        echo "# sweep: client threads $SWEEP, ${SWEEP_DURATION}s each"
+        best= best_rate=0 best_ok=0
+        for t in $SWEEP; do
+                bench_run "sweep-$t" --identities "$WORK/identities" --threads "$t" --duration "$SWEEP_DURATION"
+                read -r rate p99 < <(jq -r '"\(.auth_per_s) \(.p99_ms)"' "$T/sweep-$t.json")
+                printf '#   threads %2d: %7.0f auth/s, p99 %6.2f ms, server CPU %s µs/auth (%s cores busy)\n' \
+                        "$t" "$rate" "$p99" $(cat "$T/sweep-$t.cpu")
+                ok=$(awk -v p="$p99" -v g="$GOAL_P99_MS" 'BEGIN { print (p < g) }')
+                # The fastest thread count that keeps p99 within the goal; the fastest at all if none does.
+                if ((ok > best_ok)) || { ((ok == best_ok)) && awk -v a="$rate" -v b="$best_rate" 'BEGIN { exit !(a > b) }'; }; then
+                        best=$t best_rate=$rate best_ok=$ok
+                fi
+        done
+        THREADS=$best
+fi
+echo "# measured run: $THREADS client threads, ${DURATION}s"
+rss_sample_start "$T/rss-max"
+bench_run main --identities "$WORK/identities" --threads "$THREADS" --duration "$DURATION"
+rss_sample_stop
+RSS_MAX=$(cat "$T/rss-max")
+RSS_AFTER=$(status_kb "$SERVER_PID" VmRSS)
+RSS_HWM=$(status_kb "$SERVER_PID" VmHWM)
+pass "run: $(jq -r '"\(.auth_per_s) auth/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms"' "$T/main.json")"
+
+echo "# fresh TLS connection per request (two handshakes per authentication), $THREADS threads, 10s"
+bench_run fresh --identities "$WORK/identities" --threads "$THREADS" --duration 10 --fresh-connections
+pass "fresh connections: $(jq -r '"\(.auth_per_s) auth/s, p99 \(.p99_ms) ms"' "$T/fresh.json")"
+
+# ---- RSA-2048 EKs, fewer nodes --------------------------------------------------------------------------
+if ((RSA_NODES > 0)); then
+        echo "# populate: $RSA_NODES nodes, EK rsa2048 (on top of the $NODES)"
+        populate "$WORK/identities-rsa" "$RSA_NODES" rsa2048
+        floor "$WORK/identities-rsa" 3000 rsa
+        bench_run rsa --identities "$WORK/identities-rsa" --threads "$THREADS" --duration 10
+        pass "rsa2048: $(jq -r '"\(.auth_per_s) auth/s, p99 \(.p99_ms) ms"' "$T/rsa.json")"
+fi
+server_stop
+
+# ---- summary --------------------------------------------------------------------------------------------
+ratio() { awk -v a="$(jq .auth_per_s "$1")" -v f="$(jq .auth_per_s_cores "$2")" 'BEGIN { printf "%.3f", a / f }'; }
+read -r main_rate main_p50 main_p99 main_max < <(jq -r '"\(.auth_per_s) \(.p50_ms) \(.p99_ms) \(.max_ms)"' "$T/main.json")
+read -r srv_cpu_us srv_cores < "$T/main.cpu"
+cat <<SUMMARY
+#
+# ==== patela-server authentication benchmark ($(nproc) CPUs, client and server on the same machine) ====
+# nodes enrolled            $NODES ecc-p256 EKs${RSA_NODES:+ (+ $RSA_NODES rsa2048 for the RSA line)}
+# client threads            $THREADS (kept-alive TLS 1.3 connections)
+# full authentications/s    $main_rate        (goal ≥ $GOAL_RATE)
+# latency p50 / p99 / max   $main_p50 / $main_p99 / $main_max ms   (goal p99 < $GOAL_P99_MS ms)
+# server CPU per auth       $srv_cpu_us µs ($srv_cores cores busy on average)
+# server RSS idle / max during / after / VmHWM   $RSS_IDLE / $RSS_MAX / $RSS_AFTER / $RSS_HWM kB   (goal ≤ $GOAL_RSS_KB kB)
+# crypto floor              $(jq .us_per_auth "$T/floor-ecc.json") µs per auth = $(jq .auth_per_s_cores "$T/floor-ecc.json") auth/s on $(nproc) cores
+# ratio measured / floor    $(ratio "$T/main.json" "$T/floor-ecc.json")
+# fresh connections         $(jq .auth_per_s "$T/fresh.json") auth/s, p99 $(jq .p99_ms "$T/fresh.json") ms, server CPU $(cut -d' ' -f1 "$T/fresh.cpu") µs/auth
+SUMMARY
+if ((RSA_NODES > 0)); then
+        echo "# rsa2048 EKs              $(jq .auth_per_s "$T/rsa.json") auth/s, p99 $(jq .p99_ms "$T/rsa.json") ms; floor $(jq .us_per_auth "$T/floor-rsa.json") µs; ratio $(ratio "$T/rsa.json" "$T/floor-rsa.json")"
+fi
+
+jq -cn --slurpfile m "$T/main.json" --slurpfile f "$T/floor-ecc.json" --slurpfile fr "$T/fresh.json" \
+        --argjson rss_idle "$RSS_IDLE" --argjson rss_max "$RSS_MAX" --argjson rss_after "$RSS_AFTER" \
+        --argjson rss_hwm "$RSS_HWM" --argjson srv_cpu "$srv_cpu_us" --argjson nodes "$NODES" \
+        '{benchmark: "server-auth", nodes: $nodes, run: $m[0], floor: $f[0], fresh: $fr[0],
+          server_cpu_us_per_auth: $srv_cpu, rss_kb: {idle: $rss_idle, max: $rss_max, after: $rss_after, hwm: $rss_hwm},
+          ratio: ($m[0].auth_per_s / $f[0].auth_per_s_cores)}'
+
+met=1
+awk -v r="$main_rate" -v g="$GOAL_RATE" 'BEGIN { exit !(r >= g) }' || { echo "# goal missed: auth/s"; met=0; }
+awk -v p="$main_p99" -v g="$GOAL_P99_MS" 'BEGIN { exit !(p < g) }' || { echo "# goal missed: p99"; met=0; }
+((RSS_HWM <= GOAL_RSS_KB)) || { echo "# goal missed: RSS"; met=0; }
+((met)) && pass "all goals met"
+if [[ ${PATELA_BENCH_STRICT:-0} == 1 && $met == 0 ]]; then
+        fail "goals missed (PATELA_BENCH_STRICT=1)"
+fi
+exit 0

@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Writes a synthetic TCG PC Client "crypto agile" firmware event log, the format the kernel exposes as
+ * /sys/kernel/security/tpm0/binary_bios_measurements and systemd-pcrlock reads from
+ * $SYSTEMD_MEASURE_LOG_FIRMWARE. Test helper, not installed.
+ *
+ *   make-event-log OUT.log < SPEC
+ *
+ * The log has one bank, SHA-256: a Spec ID event (TCG_PCClientPCREvent, SHA-1 layout, EV_NO_ACTION,
+ * "Spec ID Event03", one algorithm) and then one TCG_PCR_EVENT2 per SPEC line, all little endian. For every
+ * event that is extended (all but EV_NO_ACTION) it prints "PCR:sha256=HEX" on stdout, which is the argument
+ * tpm2_pcrextend takes: replaying those lines in order makes the TPM match the log.
+ *
+ * SPEC has one event per line, '#' starts a comment:
+ *
+ *   PCR TYPE DIGEST PAYLOAD
+ *
+ *   TYPE     an event type name (EV_SEPARATOR, EV_EFI_ACTION, ...) or a number (0x80000007)
+ *   DIGEST   payload        SHA-256 of the payload bytes (what the PC Client profile asks for
+ *                           EV_SEPARATOR, EV_EFI_ACTION, EV_S_CRTM_VERSION, ...; pcrlock checks these)
+ *            file:PATH      SHA-256 of a file's content (stands in for a PE image hash)
+ *            sha256:HEX     this digest
+ *   PAYLOAD  the rest of the line:
+ *            none           no event data
+ *            hex:HEX        these bytes
+ *            ascii:TEXT     TEXT without a terminating NUL (EV_EFI_ACTION strings)
+ *            utf16:TEXT     TEXT as UTF-16LE with a terminating NUL (EV_S_CRTM_VERSION)
+ *            blob:BASE,LEN  UEFI_PLATFORM_FIRMWARE_BLOB (two u64)
+ *            image:PATH     UEFI_IMAGE_LOAD_EVENT with a device path of one file path node (PATH as
+ *                           UTF-16) and the end node, as firmware logs an EFI application */
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fd-util.h"
+#include "hexdecoct.h"
+#include "macro.h"
+#include "string-util.h"
+
+#define SHA256_SIZE 32U
+#define PAYLOAD_MAX 4096U
+#define FILE_MAX (64U * 1024U * 1024U)
+#define EV_NO_ACTION 0x3U
+#define TPM_ALG_SHA256 0x000BU
+
+static const struct {
+        const char *name;
+        uint32_t type;
+} event_types[] = {
+        { "EV_POST_CODE", 0x1 },
+        { "EV_NO_ACTION", EV_NO_ACTION },
+        { "EV_SEPARATOR", 0x4 },
+        { "EV_ACTION", 0x5 },
+        { "EV_EVENT_TAG", 0x6 },
+        { "EV_S_CRTM_CONTENTS", 0x7 },
+        { "EV_S_CRTM_VERSION", 0x8 },
+        { "EV_CPU_MICROCODE", 0x9 },
+        { "EV_PLATFORM_CONFIG_FLAGS", 0xA },
+        { "EV_TABLE_OF_DEVICES", 0xB },
+        { "EV_COMPACT_HASH", 0xC },
+        { "EV_IPL", 0xD },
+        { "EV_NONHOST_CODE", 0xF },
+        { "EV_NONHOST_CONFIG", 0x10 },
+        { "EV_NONHOST_INFO", 0x11 },
+        { "EV_OMIT_BOOT_DEVICE_EVENTS", 0x12 },
+        { "EV_EFI_VARIABLE_DRIVER_CONFIG", 0x80000001 },
+        { "EV_EFI_VARIABLE_BOOT", 0x80000002 },
+        { "EV_EFI_BOOT_SERVICES_APPLICATION", 0x80000003 },
+        { "EV_EFI_BOOT_SERVICES_DRIVER", 0x80000004 },
+        { "EV_EFI_RUNTIME_SERVICES_DRIVER", 0x80000005 },
+        { "EV_EFI_GPT_EVENT", 0x80000006 },
+        { "EV_EFI_ACTION", 0x80000007 },
+        { "EV_EFI_PLATFORM_FIRMWARE_BLOB", 0x80000008 },
+        { "EV_EFI_HANDOFF_TABLES", 0x80000009 },
+        { "EV_EFI_VARIABLE_AUTHORITY", 0x800000E0 },
+};
+
+typedef struct Buffer {
+        uint8_t *data;
+        size_t size, allocated;
+} Buffer;
+
+static int buffer_append(Buffer *b, const void *p, size_t n) {
+        if (b->size + n > b->allocated) {
+                size_t want = MAX(b->allocated * 2, b->size + n + 256);
+                uint8_t *q = realloc(b->data, want);
+                if (!q)
+                        return -ENOMEM;
+                b->data = q;
+                b->allocated = want;
+        }
+        memcpy(b->data + b->size, p, n);
+        b->size += n;
+        return 0;
+}
+
+static int buffer_append_le(Buffer *b, uint64_t v, size_t n) {
+        uint8_t le[8];
+
+        for (size_t i = 0; i < n; i++)
+                le[i] = (uint8_t) (v >> (8 * i));
+        return buffer_append(b, le, n);
+}
+
+static int sha256(const void *p, size_t n, uint8_t ret[static SHA256_SIZE]) {
+        unsigned size = 0;
+
+        return EVP_Digest(p, n, ret, &size, EVP_sha256(), NULL) == 1 && size == SHA256_SIZE ? 0 : -EIO;
+}
+
+static int parse_type(const char *s, uint32_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        for (size_t i = 0; i < ELEMENTSOF(event_types); i++)
+                if (streq(s, event_types[i].name)) {
+                        *ret = event_types[i].type;
+                        return 0;
+                }
+        errno = 0;
+        v = strtoull(s, &end, 0);
+        if (errno != 0 || *end != '\0' || end == s || v > UINT32_MAX)
+                return -EINVAL;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+/* ASCII only: enough for action strings, version strings and EFI paths. */
+static int append_utf16(Buffer *b, const char *s, bool nul) {
+        for (; *s; s++) {
+                if ((unsigned char) *s >= 0x80)
+                        return -EINVAL;
+                if (buffer_append_le(b, (unsigned char) *s, 2) < 0)
+                        return -ENOMEM;
+        }
+        return nul ? buffer_append_le(b, 0, 2) : 0;
+}
+
+static int parse_payload(const char *s, Buffer *ret) {
+        const char *v;
+        int r;
+
+        if (streq(s, "none"))
+                return 0;
+        if ((v = startswith(s, "hex:"))) {
+                _cleanup_free_ void *p = NULL;
+                size_t n;
+
+                r = unhexmem(v, PAYLOAD_MAX, &p, &n);
+                return r < 0 ? r : buffer_append(ret, p, n);
+        }
+        if ((v = startswith(s, "ascii:")))
+                return buffer_append(ret, v, strlen(v));
+        if ((v = startswith(s, "utf16:")))
+                return append_utf16(ret, v, /* nul= */ true);
+        if ((v = startswith(s, "blob:"))) {
+                unsigned long long base, length;
+                char *end;
+
+                errno = 0;
+                base = strtoull(v, &end, 0);
+                if (errno != 0 || *end != ',')
+                        return -EINVAL;
+                length = strtoull(end + 1, &end, 0);
+                if (errno != 0 || *end != '\0')
+                        return -EINVAL;
+                r = buffer_append_le(ret, base, 8);
+                return r < 0 ? r : buffer_append_le(ret, length, 8);
+        }
+        if ((v = startswith(s, "image:"))) {
+                Buffer path = {};
+                size_t node;
+
+                r = append_utf16(&path, v, /* nul= */ true);
+                if (r < 0 || 4 + path.size > UINT16_MAX) {
+                        free(path.data);
+                        return r < 0 ? r : -E2BIG;
+                }
+                node = 4 + path.size;
+                /* ImageLocationInMemory, ImageLengthInMemory, ImageLinkTimeAddress, LengthOfDevicePath */
+                r = buffer_append_le(ret, 0x7e000000, 8);
+                if (r >= 0)
+                        r = buffer_append_le(ret, 0x100000, 8);
+                if (r >= 0)
+                        r = buffer_append_le(ret, 0, 8);
+                if (r >= 0)
+                        r = buffer_append_le(ret, node + 4, 8);
+                /* Media device path, file path node (type 4, subtype 4), then the end node (0x7f, 0xff). */
+                if (r >= 0)
+                        r = buffer_append(ret, (const uint8_t[]) { 4, 4 }, 2);
+                if (r >= 0)
+                        r = buffer_append_le(ret, node, 2);
+                if (r >= 0)
+                        r = buffer_append(ret, path.data, path.size);
+                if (r >= 0)
+                        r = buffer_append(ret, (const uint8_t[]) { 0x7f, 0xff, 4, 0 }, 4);
+                free(path.data);
+                return r;
+        }
+        return -EINVAL;
+}
+
+static int parse_digest(const char *s, const Buffer *payload, uint8_t ret[static SHA256_SIZE]) {
+        const char *v;
+        int r;
+
+        if (streq(s, "payload"))
+                return sha256(payload->data, payload->size, ret);
+        if ((v = startswith(s, "file:"))) {
+                _cleanup_free_ void *p = NULL;
+                size_t n;
+
+                r = read_full_file(v, FILE_MAX, &p, &n);
+                return r < 0 ? r : sha256(p, n, ret);
+        }
+        if ((v = startswith(s, "sha256:"))) {
+                _cleanup_free_ void *p = NULL;
+                size_t n;
+
+                r = unhexmem(v, SHA256_SIZE, &p, &n);
+                if (r < 0)
+                        return r;
+                if (n != SHA256_SIZE)
+                        return -EINVAL;
+                memcpy(ret, p, SHA256_SIZE);
+                return 0;
+        }
+        return -EINVAL;
+}
+
+static int write_spec_id_event(Buffer *log) {
+        static const uint8_t signature[16] = "Spec ID Event03";
+        Buffer id = {};
+        int r;
+
+        /* TCG_EfiSpecIDEvent: signature, platformClass (0 = client), specVersionMinor 0, specVersionMajor 2,
+         * specErrata 0, uintnSize 2 (UINT64), numberOfAlgorithms, {algorithmId, digestSize}[],
+         * vendorInfoSize 0. */
+        r = buffer_append(&id, signature, sizeof(signature));
+        if (r >= 0)
+                r = buffer_append_le(&id, 0, 4);
+        if (r >= 0)
+                r = buffer_append(&id, (const uint8_t[]) { 0, 2, 0, 2 }, 4);
+        if (r >= 0)
+                r = buffer_append_le(&id, 1, 4);
+        if (r >= 0)
+                r = buffer_append_le(&id, TPM_ALG_SHA256, 2);
+        if (r >= 0)
+                r = buffer_append_le(&id, SHA256_SIZE, 2);
+        if (r >= 0)
+                r = buffer_append_le(&id, 0, 1);
+
+        /* TCG_PCClientPCREvent: pcrIndex 0, eventType EV_NO_ACTION, 20 zero bytes, eventDataSize, event. */
+        if (r >= 0)
+                r = buffer_append_le(log, 0, 4);
+        if (r >= 0)
+                r = buffer_append_le(log, EV_NO_ACTION, 4);
+        if (r >= 0)
+                r = buffer_append(log, (const uint8_t[20]) {}, 20);
+        if (r >= 0)
+                r = buffer_append_le(log, id.size, 4);
+        if (r >= 0)
+                r = buffer_append(log, id.data, id.size);
+        free(id.data);
+        return r;
+}
+
+static int write_event(Buffer *log, uint32_t pcr, uint32_t type, const uint8_t digest[static SHA256_SIZE],
+                       const Buffer *payload) {
+        int r;
+
+        /* TCG_PCR_EVENT2: pcrIndex, eventType, TPML_DIGEST_VALUES {count, {hashAlg, digest}}, eventSize,
+         * event */
+        r = buffer_append_le(log, pcr, 4);
+        if (r >= 0)
+                r = buffer_append_le(log, type, 4);
+        if (r >= 0)
+                r = buffer_append_le(log, 1, 4);
+        if (r >= 0)
+                r = buffer_append_le(log, TPM_ALG_SHA256, 2);
+        if (r >= 0)
+                r = buffer_append(log, digest, SHA256_SIZE);
+        if (r >= 0)
+                r = buffer_append_le(log, payload->size, 4);
+        if (r >= 0 && payload->size > 0)
+                r = buffer_append(log, payload->data, payload->size);
+        return r;
+}
+
+static int process_line(Buffer *log, char *line, unsigned lineno) {
+        char *fields[4] = {}, *state = NULL, *p;
+        unsigned long long pcr;
+        uint8_t digest[SHA256_SIZE];
+        Buffer payload = {};
+        uint32_t type;
+        int r;
+
+        p = strchr(line, '#');
+        if (p)
+                *p = '\0';
+        line[strcspn(line, "\n")] = '\0';
+
+        /* Three words, then the payload as the rest of the line (action strings contain spaces). */
+        for (size_t i = 0; i < 3; i++) {
+                fields[i] = strtok_r(i == 0 ? line : NULL, " \t", &state);
+                if (!fields[i]) {
+                        if (i == 0)
+                                return 0; /* empty line */
+                        fprintf(stderr, "line %u: expected PCR TYPE DIGEST PAYLOAD\n", lineno);
+                        return -EINVAL;
+                }
+        }
+        fields[3] = state ? state + strspn(state, " \t") : NULL;
+        if (isempty(fields[3])) {
+                fprintf(stderr, "line %u: missing payload\n", lineno);
+                return -EINVAL;
+        }
+
+        if (safe_atou64(fields[0], 23, &pcr) < 0 || parse_type(fields[1], &type) < 0) {
+                fprintf(stderr, "line %u: bad PCR or event type\n", lineno);
+                return -EINVAL;
+        }
+        r = parse_payload(fields[3], &payload);
+        if (r >= 0)
+                r = parse_digest(fields[2], &payload, digest);
+        if (r >= 0)
+                r = write_event(log, (uint32_t) pcr, type, digest, &payload);
+        free(payload.data);
+        if (r < 0) {
+                fprintf(stderr, "line %u: %s\n", lineno, strerror(-r));
+                return r;
+        }
+
+        if (type != EV_NO_ACTION) {
+                _cleanup_free_ char *hex = hexmem(digest, SHA256_SIZE);
+                if (!hex)
+                        return -ENOMEM;
+                printf("%llu:sha256=%s\n", pcr, hex);
+        }
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_free_ char *line = NULL;
+        _cleanup_fclose_ FILE *out = NULL;
+        Buffer log = {};
+        size_t allocated = 0;
+        unsigned lineno = 0;
+        int r;
+
+        if (argc != 2) {
+                fprintf(stderr, "usage: %s OUT.log < SPEC\n", argv[0]);
+                return EXIT_FAILURE;
+        }
+
+        r = write_spec_id_event(&log);
+        while (r >= 0 && getline(&line, &allocated, stdin) >= 0)
+                r = process_line(&log, line, ++lineno);
+
+        if (r >= 0) {
+                out = fopen(argv[1], "we");
+                if (!out || fwrite(log.data, 1, log.size, out) != log.size || fflush(out) != 0)
+                        r = -EIO;
+        }
+        free(log.data);
+        if (r < 0 || fflush(stdout) != 0) {
+                fprintf(stderr, "%s: failed: %s\n", argv[0], strerror(r < 0 ? -r : EIO));
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
