@@ -127,7 +127,7 @@ static int parse_relays(sd_json_variant *v, RelayRequest *ret, size_t *ret_n) {
                 return -EINVAL;
         for (size_t i = 0; i < n; i++) {
                 RelayRequest r = {};
-                if (sd_json_dispatch(sd_json_variant_by_index(v, i), table, 0, &r) != 0 || !relay_name_ok(r.name) ||
+                if (sd_json_dispatch(sd_json_variant_by_index(v, i), table, 0, &r) < 0 || !relay_name_ok(r.name) ||
                     (r.user && (isempty(r.user) || strlen(r.user) > USER_NAME_MAX)))
                         return -EINVAL;
                 for (size_t k = 0; k < i; k++)
@@ -179,16 +179,18 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
                         {}
                 };
                 const char *fields[2] = {};
-                if (sd_json_dispatch(p.family, family_table, 0, fields) != 0 || !family_name_ok(fields[0]) ||
+                if (sd_json_dispatch(p.family, family_table, 0, fields) < 0 || !family_name_ok(fields[0]) ||
                     varlink_param_base64(fields[1], KEYD_FAMILY_KEY_SIZE, &family_seed, &family_size) < 0 ||
                     family_size != KEYD_FAMILY_KEY_SIZE)
                         return sd_varlink_error_invalid_parameter_name(link, "family");
                 family_name = fields[0];
         }
 
+        unsigned commands_before = m->tpm ? m->tpm->n_commands : 0;
         r = kek_acquire(m, /* create= */ true, &kek, &e);
         if (r < 0)
                 return reply_kek_error(link, m, &e);
+        log_debug("EnsureRelays: %u TPM commands to unseal the key-encryption key.", m->tpm->n_commands - commands_before);
         r = load_set(m, kek->data, &setbuf);
         if (r < 0)
                 return reply_store_error(link, m, r, "Reading the stored keys");
@@ -219,10 +221,13 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
         }
         explicit_bzero(family_seed ?: (void *) "", family_seed ? family_size : 0);
         if (changed) {
+                unsigned before_write = m->tpm->n_commands;
                 /* One atomic write for the whole set: all new relays are stored, or none. */
                 r = store_write(m->tpm, kek->data, set);
                 if (r < 0)
                         return reply_store_error(link, m, r, "Storing the keys");
+                log_debug("EnsureRelays: %u TPM commands to store %u relays.", m->tpm->n_commands - before_write,
+                          set->n_entries);
                 log_info("Stored keys of %u relays (generation %" PRIu64 ").", set->n_entries, set->generation);
         }
         if (set->has_family && tor_family_id(set->family, KEYD_FAMILY_KEY_SIZE, family_id) < 0)
@@ -257,6 +262,7 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
                 if (r < 0)
                         return r;
         }
+        log_debug("EnsureRelays: %u TPM commands in all.", m->tpm->n_commands - commands_before);
         return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("relays", out),
                                   SD_JSON_BUILD_PAIR_CONDITION(!!family_id[0], "familyId", SD_JSON_BUILD_STRING(family_id)));
 }

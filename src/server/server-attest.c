@@ -26,12 +26,12 @@ typedef struct Challenge {
 
 /* Takes the challenge out of the table: whatever follows, it cannot be answered a second time. */
 static int take_challenge(Db *db, const uint8_t *id, Challenge *ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
         Challenge c = {};
         int r, rc;
 
-        r = db_prepare(db,
-                       "DELETE FROM challenges WHERE id = ? "
+        r = db_prepare_cached(db,
+                              "DELETE FROM challenges WHERE id = ? "
                        "RETURNING node_id, secret_hash, nonce, pcr_bank, pcr_mask, expires_at",
                        &s);
         if (r < 0)
@@ -135,7 +135,7 @@ static enum MHD_Result reject(Request *req, Db *db, const Node *n, const char *c
 }
 
 static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, char **ret_token) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL, *gc = NULL;
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL, *gc = NULL;
         uint8_t token[SESSION_TOKEN_BYTES], hash[64];
         size_t hsize;
         int64_t now = (int64_t) now_usec();
@@ -148,7 +148,7 @@ static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, char *
         if (r < 0)
                 return r;
         /* Only the hash is stored: a copy of the database does not hold usable tokens. */
-        r = db_prepare(db, "INSERT INTO sessions (token_hash, node_id, created_at, expires_at) VALUES (?, ?, ?, ?)", &s);
+        r = db_prepare_cached(db, "INSERT INTO sessions (token_hash, node_id, created_at, expires_at) VALUES (?, ?, ?, ?)", &s);
         if (r < 0)
                 return r;
         sqlite3_bind_blob(s, 1, hash, (int) hsize, SQLITE_TRANSIENT);
@@ -160,7 +160,7 @@ static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, char *
                 return db_errno(rc);
 
         /* Expired sessions of this node go at the same time: the table stays bounded per node. */
-        r = db_prepare(db, "DELETE FROM sessions WHERE node_id = ? AND expires_at <= ?", &gc);
+        r = db_prepare_cached(db, "DELETE FROM sessions WHERE node_id = ? AND expires_at <= ?", &gc);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(gc, 1, node_id);
@@ -261,11 +261,11 @@ enum MHD_Result api_attest(Request *req) {
                         .pcr_values = wire_to_string(record), .reset_count = attest.clockInfo.resetCount,
                         .restart_count = attest.clockInfo.restartCount, .source = req->source,
                 };
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
+                _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
 
                 r = attestation_log(db, &rec);
                 if (r >= 0)
-                        r = db_prepare(db, "UPDATE nodes SET reset_count = ?, restart_count = ?, last_seen = ? WHERE id = ?", &s);
+                        r = db_prepare_cached(db, "UPDATE nodes SET reset_count = ?, restart_count = ?, last_seen = ? WHERE id = ?", &s);
                 if (r >= 0) {
                         sqlite3_bind_int64(s, 1, attest.clockInfo.resetCount);
                         sqlite3_bind_int64(s, 2, attest.clockInfo.restartCount);

@@ -5,10 +5,10 @@
 #include "server-attestations.h"
 
 int attestation_log(Db *db, const AttestationRecord *rec) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
         int r, rc;
 
-        r = db_prepare(db,
+        r = db_prepare_cached(db,
                        "INSERT INTO attestations (node_id, fingerprint, at, verdict, reason, pcr_bank, pcr_values, "
                        "reset_count, restart_count, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        &s);

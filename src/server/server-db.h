@@ -12,9 +12,17 @@
 /* The server's SQLite database: WAL, foreign keys on, numbered migrations applied in one transaction each.
  * Released migrations are never edited: test-server-db checks each one against its recorded SHA-256. */
 
+#define DB_STATEMENT_CACHE_MAX 32U
+
 typedef struct Db {
         sqlite3 *sqlite;
         char *path;
+        /* The request path's statements, prepared once per connection: see db_prepare_cached(). */
+        struct {
+                char *sql;
+                sqlite3_stmt *stmt;
+        } cache[DB_STATEMENT_CACHE_MAX];
+        unsigned n_cache;
 } Db;
 
 int db_open(const char *path, Db **ret);
@@ -45,6 +53,19 @@ static inline void sqlite3_finalizep(sqlite3_stmt **s) {
                 sqlite3_finalize(*s);
 }
 #define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
+
+/* For the statements every request runs: the connection prepares each SQL text once and keeps it, so that
+ * a request does not compile SQL (which cost more than executing it). The statement belongs to the cache:
+ * the caller resets it when done (_cleanup_stmt_reset_), never finalizes it, and does not use the same SQL
+ * twice at once (-EBUSY). -ENOSPC past DB_STATEMENT_CACHE_MAX different texts. */
+int db_prepare_cached(Db *db, const char *sql, sqlite3_stmt **ret);
+static inline void sqlite3_resetp(sqlite3_stmt **s) {
+        if (*s) {
+                (void) sqlite3_reset(*s);
+                (void) sqlite3_clear_bindings(*s);
+        }
+}
+#define _cleanup_stmt_reset_ _cleanup_(sqlite3_resetp)
 
 /* Runs SQL without results (no user input: constants only). */
 int db_exec(Db *db, const char *sql);

@@ -70,7 +70,7 @@ static int random_bytes(void *p, size_t n) {
 static enum MHD_Result send_challenge(Request *req, Db *db, const Node *n) {
         const ServerConfig *c = req->server->config;
         _cleanup_(json_object_putp) json_object *o = NULL, *pcrs = NULL;
-        _cleanup_stmt_ sqlite3_stmt *del = NULL, *ins = NULL;
+        _cleanup_stmt_reset_ sqlite3_stmt *del = NULL, *ins = NULL;
         _cleanup_free_ uint8_t *blob_bytes = NULL, *enc_bytes = NULL;
         uint8_t id[CHALLENGE_ID_BYTES], secret[CHALLENGE_SECRET_BYTES], nonce[QUOTE_NONCE_BYTES], hash[64];
         size_t hsize, blob_size, enc_size;
@@ -99,7 +99,7 @@ static enum MHD_Result send_challenge(Request *req, Db *db, const Node *n) {
         r = db_begin(db);
         if (r < 0)
                 return respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", "Database busy.");
-        r = db_prepare(db, "DELETE FROM challenges WHERE node_id = ? OR expires_at < ?", &del);
+        r = db_prepare_cached(db, "DELETE FROM challenges WHERE node_id = ? OR expires_at < ?", &del);
         if (r >= 0) {
                 sqlite3_bind_int64(del, 1, n->id);
                 sqlite3_bind_int64(del, 2, (int64_t) now_usec());
@@ -107,8 +107,8 @@ static enum MHD_Result send_challenge(Request *req, Db *db, const Node *n) {
                 r = rc == SQLITE_DONE ? 0 : db_errno(rc);
         }
         if (r >= 0)
-                r = db_prepare(db,
-                               "INSERT INTO challenges (id, node_id, secret_hash, nonce, pcr_bank, pcr_mask, expires_at) "
+                r = db_prepare_cached(db,
+                                      "INSERT INTO challenges (id, node_id, secret_hash, nonce, pcr_bank, pcr_mask, expires_at) "
                                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                                &ins);
         if (r >= 0) {

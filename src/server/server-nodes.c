@@ -79,7 +79,7 @@ static int node_query(Db *db, const char *where, sqlite3_stmt **ret) {
         char sql[512];
 
         snprintf(sql, sizeof(sql), "SELECT " NODE_COLUMNS " FROM nodes WHERE %s", where);
-        return db_prepare(db, sql, ret);
+        return db_prepare_cached(db, sql, ret);
 }
 
 static int node_fetch(sqlite3_stmt *s, Node *ret) {
@@ -92,7 +92,7 @@ static int node_fetch(sqlite3_stmt *s, Node *ret) {
 }
 
 int node_get(Db *db, int64_t id, Node *ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
         int r = node_query(db, "id = ?", &s);
         if (r < 0)
                 return r;
@@ -101,7 +101,7 @@ int node_get(Db *db, int64_t id, Node *ret) {
 }
 
 int node_get_by_ek_name(Db *db, const TPM2B_NAME *ek_name, Node *ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
         int r = node_query(db, "ek_name = ?", &s);
         if (r < 0)
                 return r;
@@ -110,7 +110,7 @@ int node_get_by_ek_name(Db *db, const TPM2B_NAME *ek_name, Node *ret) {
 }
 
 int node_get_by_ref(Db *db, const char *ref, Node *ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
         unsigned long long id;
         char fp[PATELA_FINGERPRINT_LEN + 1];
         int r;
@@ -311,10 +311,10 @@ int node_remove(Db *db, int64_t id) {
 }
 
 int node_touch(Db *db, int64_t id, const char *source) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
         int r, rc;
 
-        r = db_prepare(db, "UPDATE nodes SET last_seen = ?, last_source = ? WHERE id = ?", &s);
+        r = db_prepare_cached(db, "UPDATE nodes SET last_seen = ?, last_source = ? WHERE id = ?", &s);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(s, 1, now_sec());

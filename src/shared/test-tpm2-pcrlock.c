@@ -170,7 +170,18 @@ TEST(optional_fields) {
 
 TEST(refused) {
         char big[TPM2_PCRLOCK_JSON_MAX + 2];
+        _cleanup_free_ char *pin_public_other_policy = NULL, *b64 = NULL;
+        _cleanup_free_ uint8_t *pin = NULL;
         Tpm2PcrlockPolicy *p = NULL;
+        size_t size;
+
+        /* systemd's PIN, sealed to another policy: one bit of its authPolicy flipped (the policy digest
+         * is the last TPM2B before the parameters: offset 2 + 2 + 2 + 4 + 2). */
+        ASSERT_OK(unbase64mem(PIN_PUBLIC, 1024, (void **) &pin, &size));
+        pin[12] ^= 1;
+        b64 = base64mem(pin, size);
+        ASSERT_NOT_NULL(b64);
+        ASSERT_TRUE(asprintf(&pin_public_other_policy, "\"%s\"", b64) > 0);
 
         /* Fields: required, unknown, duplicated, wrong types. */
         ASSERT_ERROR(parse_with("pcrBank", NULL), EBADMSG);
@@ -224,6 +235,7 @@ TEST(refused) {
         ASSERT_ERROR(parse_with("pinPublic", NULL), EBADMSG);
         ASSERT_ERROR(parse_with("pinPrivate", NULL), EBADMSG);
         ASSERT_ERROR(parse_with("pinPublic", "\"" PIN_PRIVATE "\""), EBADMSG);
+        ASSERT_ERROR(parse_with("pinPublic", pin_public_other_policy), EBADMSG);
 
         /* Not JSON, not an object, too large. */
         ASSERT_ERROR(tpm2_pcrlock_policy_parse("{", &p), EBADMSG);

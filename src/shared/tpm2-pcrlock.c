@@ -428,10 +428,13 @@ typedef struct PolicyFields {
         const char *pin_private;
 } PolicyFields;
 
-static int parse_pin(const PolicyFields *f) {
+/* make-policy seals its recovery PIN to the same PolicyAuthorizeNV as ours: its authPolicy cross-checks
+ * nvPublic (and our computation of the digest) at every load. */
+static int parse_pin(const PolicyFields *f, const Tpm2PcrlockPolicy *p) {
         _cleanup_free_ void *pub = NULL, *priv = NULL;
         TPM2B_PUBLIC public;
         TPM2B_PRIVATE private;
+        TPM2B_DIGEST auth_policy;
         size_t pub_size, priv_size;
         int r;
 
@@ -444,7 +447,16 @@ static int parse_pin(const PolicyFields *f) {
         r = tpm2_unmarshal_TPM2B_PUBLIC(pub, pub_size, &public);
         if (r < 0)
                 return r;
-        return unmarshal_TPM2B_PRIVATE(priv, priv_size, &private);
+        r = unmarshal_TPM2B_PRIVATE(priv, priv_size, &private);
+        if (r < 0)
+                return r;
+        r = tpm2_pcrlock_auth_policy(p, &auth_policy);
+        if (r < 0)
+                return r;
+        if (public.publicArea.authPolicy.size != auth_policy.size ||
+            memcmp(public.publicArea.authPolicy.buffer, auth_policy.buffer, auth_policy.size) != 0)
+                return -EBADMSG;
+        return 0;
 }
 
 int tpm2_pcrlock_policy_from_json(sd_json_variant *v, Tpm2PcrlockPolicy **ret) {
@@ -539,11 +551,11 @@ int tpm2_pcrlock_policy_from_json(sd_json_variant *v, Tpm2PcrlockPolicy **ret) {
                 p->have_srk = true;
         }
 
-        /* Both or neither: make-policy seals its recovery PIN with these. */
+        /* Both or neither. */
         if (!!f.pin_public != !!f.pin_private)
                 return -EBADMSG;
         if (f.pin_public) {
-                r = parse_pin(&f);
+                r = parse_pin(&f, p);
                 if (r < 0)
                         return r;
                 p->have_pin = true;

@@ -87,7 +87,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Tpm2PcrlockPolicy *, tpm2_pcrlock_policy_free);
  * nothing else; "pcrBank", "pcrValues", "nvIndex" and "nvPublic" are required, the others optional (an
  * unseal needs no more) but checked when present; PCRs in ascending order, each once, with 1–8 distinct
  * values of the bank's digest size; nvPublic must describe a policy-written index of the kind
- * make-policy defines. -EBADMSG for anything else, -E2BIG past TPM2_PCRLOCK_JSON_MAX. */
+ * make-policy defines; srkHandle/nvHandle must be self-consistent ESYS_TR serializations of a persistent
+ * storage key / of nvIndex; pinPublic's authPolicy must be tpm2_pcrlock_auth_policy() (systemd seals its
+ * recovery PIN to the same PolicyAuthorizeNV). -EBADMSG for anything else, -E2BIG past
+ * TPM2_PCRLOCK_JSON_MAX. */
 int tpm2_pcrlock_policy_parse(const char *text, Tpm2PcrlockPolicy **ret);
 int tpm2_pcrlock_policy_from_json(sd_json_variant *v, Tpm2PcrlockPolicy **ret);
 int tpm2_pcrlock_policy_load(const char *path, Tpm2PcrlockPolicy **ret);

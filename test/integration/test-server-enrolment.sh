@@ -30,7 +30,7 @@ node_identity
 http POST /v1/enroll "$T/enroll.json" >/dev/null
 [[ $HTTP_STATUS == 202 && $(jq -r .state "$T/http.body") == pending ]] || fail "first enrolment: $HTTP_STATUS $(cat "$T/http.body")"
 fp=$(jq -r .fingerprint "$T/http.body")
-[[ $fp == $(jq -r .fingerprint "$T/id.json") ]] || fail "server fingerprint $fp differs from the node's $(jq -r .fingerprint "$T/id.json")"
+[[ $fp == "$(jq -r .fingerprint "$T/id.json")" ]] || fail "server fingerprint $fp differs from the node's $(jq -r .fingerprint "$T/id.json")"
 [[ $(ps_cli --json list nodes | jq -r '.[0].state + " " + .[0].fingerprint') == "pending $fp" ]] || fail "node list"
 pass "pending, and the server's fingerprint equals attestd's: $fp"
 

@@ -10,11 +10,12 @@
  *
  * POLICY.json is systemd-pcrlock's pcrlock.json; PUB and PRIV are marshalled TPM2B_PUBLIC/TPM2B_PRIVATE (as
  * tpm2_create -u/-r write them). The TPM is $PATELA_TPM2_TCTI, else $TPM2TOOLS_TCTI. seal and unseal report
- * "VERB: N TPM commands" on stderr; a failure prints the errno's name, and for unseal's -EPERM the PCRs
+ * "VERB: N TPM commands, T ms" (for the library call alone) on stderr; a failure prints the errno's name, and for unseal's -EPERM the PCRs
  * whose current value the policy does not allow. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -23,6 +24,13 @@
 #include "tpm2-util.h"
 
 #define BLOB_FILE_MAX (16U * 1024U)
+
+static double now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec * 1000.0 + (double) ts.tv_nsec / 1e6;
+}
 
 static int fail(const char *verb, int r, const char *what) {
         fprintf(stderr, "%s: %s: %s (%s)\n", verb, what, strerrorname_np(-r) ?: "?", strerror(-r));
@@ -95,6 +103,7 @@ static int verb_seal(Tpm2PcrlockPolicy *p, char **args) {
         Tpm2SealedObject o;
         size_t pub_size, priv_size;
         unsigned before;
+        double start;
         int r;
 
         r = read_secret(&secret);
@@ -105,12 +114,13 @@ static int verb_seal(Tpm2PcrlockPolicy *p, char **args) {
                 return fail("seal", r, "opening the TPM");
 
         before = c->n_commands;
+        start = now_ms();
         r = tpm2_pcrlock_seal(c, p, secret->data, secret->size, &o);
         if (r < 0) {
                 fprintf(stderr, "seal: %s\n", tpm2_last_error(c));
                 return fail("seal", r, "sealing to the pcrlock policy");
         }
-        fprintf(stderr, "seal: %u TPM commands\n", c->n_commands - before);
+        fprintf(stderr, "seal: %u TPM commands, %.1f ms\n", c->n_commands - before, now_ms() - start);
 
         r = tpm2_sealed_object_marshal(&o, &pub, &pub_size, &priv, &priv_size);
         if (r >= 0)
@@ -129,6 +139,7 @@ static int verb_unseal(Tpm2PcrlockPolicy *p, char **args) {
         Tpm2SealedObject o;
         size_t pub_size, priv_size;
         unsigned before;
+        double start;
         int r;
 
         r = read_full_file(args[0], BLOB_FILE_MAX, &pub, &pub_size);
@@ -143,8 +154,9 @@ static int verb_unseal(Tpm2PcrlockPolicy *p, char **args) {
                 return fail("unseal", r, "opening the TPM");
 
         before = c->n_commands;
+        start = now_ms();
         r = tpm2_pcrlock_unseal(c, p, &o, &secret);
-        fprintf(stderr, "unseal: %u TPM commands\n", c->n_commands - before);
+        fprintf(stderr, "unseal: %u TPM commands, %.1f ms\n", c->n_commands - before, now_ms() - start);
         if (r == -EPERM) {
                 uint32_t mismatch = 0;
 

@@ -31,8 +31,8 @@ attestd_stop
 swtpm_start other
 attestd_start
 vl GetIdentity >"$T/id3.json"
-[[ $(jq -r .fingerprint "$T/id3.json") != $(jq -r .fingerprint "$T/id1.json") ]] || fail "two TPMs share a fingerprint"
-[[ $(jq -r .akName "$T/id3.json") != $(jq -r .akName "$T/id1.json") ]] || fail "two TPMs share an AK name"
+[[ $(jq -r .fingerprint "$T/id3.json") != "$(jq -r .fingerprint "$T/id1.json")" ]] || fail "two TPMs share a fingerprint"
+[[ $(jq -r .akName "$T/id3.json") != "$(jq -r .akName "$T/id1.json")" ]] || fail "two TPMs share an AK name"
 pass "another TPM, another fingerprint"
 
 # A persistent EK at 0x81010001 is used as it is.
@@ -40,7 +40,7 @@ attestd_stop
 tpm2_createek -c 0x81010001 -G rsa -u "$T/ek-persist.pub" >/dev/null
 attestd_start --ek-type=rsa2048
 vl GetIdentity >"$T/id4.json"
-[[ $(jq -r .ekHandle "$T/id4.json") == $((0x81010001)) ]] || fail "persistent EK not used: $(jq -c . "$T/id4.json")"
-[[ $(jq -r .ekPublic "$T/id4.json") == $(b64file "$T/ek-persist.pub") ]] || fail "EK public differs from tpm2_createek's"
-[[ $(jq -r .ekPublic "$T/id4.json") == $(jq -r .ekPublic "$T/id3.json") ]] || fail "persistent EK differs from the derived one"
+[[ $(jq -r .ekHandle "$T/id4.json") == "$((0x81010001))" ]] || fail "persistent EK not used: $(jq -c . "$T/id4.json")"
+[[ $(jq -r .ekPublic "$T/id4.json") == "$(b64file "$T/ek-persist.pub")" ]] || fail "EK public differs from tpm2_createek's"
+[[ $(jq -r .ekPublic "$T/id4.json") == "$(jq -r .ekPublic "$T/id3.json")" ]] || fail "persistent EK differs from the derived one"
 pass "persistent EK at 0x81010001 used, and it equals the template-derived EK"

@@ -42,7 +42,8 @@ expect_unsealed() {
         cmp -s "$1" "$T/unsealed.bin" || fail "unsealed secret differs from the sealed one"
 }
 
-commands() { sed -n "s/^$1: \([0-9]*\) TPM commands$/\1/p" "$T/$1.log"; }
+# commands VERB: "N TPM commands, T ms" from the last seal or unseal.
+commands() { sed -n "s/^$1: \([0-9]* TPM commands, [0-9.]* ms\)$/\1/p" "$T/$1.log"; }
 
 nv_index_of() { jq -r .nvIndex "$1"; }
 
@@ -97,8 +98,13 @@ scenario_roundtrip() {
         unseal "$T/pcrlock.json" kek
         end=$(date +%s%N)
         expect_unsealed "$T/kek.bin"
-        pass "a 32-byte KEK unseals: seal $(commands seal) TPM commands, unseal $(commands unseal) TPM commands" \
-             "($(((end - start) / 1000000)) ms for the unseal process)"
+        # seal: ReadPublic(SRK), NV_ReadPublic, StartAuthSession, Create. unseal (SRK from srkHandle, PCR 5
+        # with two values): NV_ReadPublic, Load, StartAuthSession, PolicyPCR, PolicyPCR + PolicyOR,
+        # PolicyAuthorizeNV, Unseal, FlushContext(object); the TPM flushes the sessions itself.
+        [[ $(commands seal) == "4 TPM commands,"* && $(commands unseal) == "9 TPM commands,"* ]] ||
+                fail "TPM commands: seal $(commands seal), unseal $(commands unseal)"
+        pass "a 32-byte KEK unseals: seal $(commands seal), unseal $(commands unseal)" \
+             "($(((end - start) / 1000000)) ms for the whole unseal process)"
 
         for f in handles-transient handles-loaded-session handles-saved-session; do
                 [[ -z $(tpm2_getcap "$f") ]] || fail "left in the TPM: $f: $(tpm2_getcap "$f")"
@@ -215,7 +221,8 @@ scenario_update() {
         pcrlock_boot "$T/uki-b.efi"
         unseal "$T/pcrlock.json" kek
         expect_unsealed "$T/kek.bin"
-        pass "after the power cycle into the new UKI the same sealed object unseals ($(commands unseal) TPM commands)"
+        [[ $(commands unseal) == "11 TPM commands,"* ]] || fail "TPM commands: $(commands unseal)"
+        pass "after the power cycle into the new UKI the same sealed object unseals ($(commands unseal))"
 
         # The new boot's log is what the next make-policy sees: B is now the running one.
         swtpm_power_cycle
@@ -322,7 +329,8 @@ scenario_stateless() {
         jq -c '{pcrBank, pcrValues, nvIndex, nvPublic}' "$T/pcrlock.json" >"$T/minimal.json"
         unseal "$T/minimal.json" kept/kek
         expect_unsealed "$T/kept/kek.bin"
-        pass "unseal with pcrBank, pcrValues, nvIndex, nvPublic only ($(commands unseal) TPM commands, SRK read from 0x81000001)"
+        [[ $(commands unseal) == "10 TPM commands,"* ]] || fail "TPM commands: $(commands unseal)"
+        pass "unseal with pcrBank, pcrValues, nvIndex, nvPublic only ($(commands unseal), SRK read from 0x81000001)"
 
         # make-policy needs all eight: without any of them it fails (and allocates nothing).
         for f in pcrValues nvHandle nvPublic srkHandle pinPublic pinPrivate; do
