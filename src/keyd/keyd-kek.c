@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fd-util.h"
 #include "keyd-manager.h"
+#include "keyd-pcrlock-state.h"
 #include "log.h"
 #include "tpm2-nv.h"
 
@@ -17,6 +19,14 @@ int policy_load_checked(Manager *m, Tpm2PcrlockPolicy **ret, KekError *err) {
         int r;
 
         r = tpm2_pcrlock_policy_load(m->policy_path, &p);
+        if (r == -ENOENT) {
+                /* A stateless boot lost the file: the copy in TPM NV brings it back (keyd-pcrlock-state.h). */
+                Tpm2Context *c;
+                if (manager_tpm(m, &c) >= 0 && pcrlock_state_restore(c, m->policy_path) > 0) {
+                        log_info("Restored %s from TPM NV.", m->policy_path);
+                        r = tpm2_pcrlock_policy_load(m->policy_path, &p);
+                }
+        }
         if (r == -ENOENT) {
                 snprintf(err->message, sizeof(err->message), "No pcrlock policy at %s", m->policy_path);
                 return err->error = -ENOENT;
@@ -88,6 +98,23 @@ static int unseal_error(Tpm2Context *c, const Tpm2PcrlockPolicy *p, int r, KekEr
         return err->error = r;
 }
 
+/* Keeps the policy file's copy in TPM NV current: what make-policy wrote since is what the next stateless
+ * boot needs. Done after a successful unseal, so a policy that does not fit this boot is never saved. */
+static void save_policy_copy(Manager *m, Tpm2Context *c) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(m->policy_path, TPM2_PCRLOCK_JSON_MAX, (void **) &text, &size);
+        if (r >= 0)
+                r = pcrlock_state_save(c, text, size);
+        if (r < 0)
+                log_warning_errno(r, "Failed to keep a copy of %s in TPM NV; a stateless reboot may lose the "
+                                  "ability to reseal: %m", m->policy_path);
+        else if (r > 0)
+                log_info("Saved a copy of %s in TPM NV.", m->policy_path);
+}
+
 int kek_acquire(Manager *m, bool create, SecretBuffer **ret_kek, KekError *err) {
         _cleanup_(tpm2_pcrlock_policy_freep) Tpm2PcrlockPolicy *p = NULL;
         _cleanup_(secret_buffer_freep) SecretBuffer *kek = NULL, *check = NULL;
@@ -114,6 +141,7 @@ int kek_acquire(Manager *m, bool create, SecretBuffer **ret_kek, KekError *err) 
                         snprintf(err->message, sizeof(err->message), "The sealed key has the wrong size");
                         return err->error = -EBADMSG;
                 }
+                save_policy_copy(m, c);
                 *ret_kek = TAKE_PTR(kek);
                 return 0;
         }
@@ -150,6 +178,7 @@ int kek_acquire(Manager *m, bool create, SecretBuffer **ret_kek, KekError *err) 
                 return err->error = r;
         }
         log_info("Sealed a new key-encryption key to the pcrlock policy (NV 0x%08x).", KEYD_NV_KEK);
+        save_policy_copy(m, c);
         *ret_kek = TAKE_PTR(kek);
         return 0;
 }

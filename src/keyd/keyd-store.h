@@ -14,8 +14,10 @@
  * set readable. The header (magic, version, generation, length, nonce, tag) is authenticated data. */
 
 #define KEYD_NV_BASE 0x01300000U            /* in the TPM owner's NV range 0x01000000–0x013FFFFF */
-#define KEYD_NV_PCRLOCK (KEYD_NV_BASE + 0x0) /* pcrlock state that must survive a stateless boot */
 #define KEYD_NV_KEK (KEYD_NV_BASE + 0x1)     /* the sealed KEK: TPM2B_PUBLIC || TPM2B_PRIVATE */
+/* systemd-pcrlock's pcrlock.json, which must survive a stateless boot (keyd-pcrlock-state.c): two areas. */
+#define KEYD_NV_PCRLOCK(area, chunk) (KEYD_NV_BASE + 0x30U + (area) * 0x10U + (chunk))
+#define KEYD_PCRLOCK_CHUNKS_MAX 8U
 #define KEYD_NV_SLOT(slot, chunk) (KEYD_NV_BASE + 0x10U + (slot) * 0x10U + (chunk))
 #define KEYD_SLOT_CHUNKS_MAX 16U
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "keyd-manager.h"
+#include "keyd-pcrlock-state.h"
 #include "log.h"
 #include "string-util.h"
 
@@ -42,6 +43,7 @@ static int parse_pcrs(const char *s, uint32_t *ret) {
 }
 
 static const char *arg_listen = NULL;
+static bool arg_restore = false;
 
 static void help(void) {
         printf("%s [OPTIONS...]\n\n"
@@ -54,6 +56,7 @@ static void help(void) {
                "     --key-directory=PATH   tmpfs directory of the relays' key directories (default: %s)\n"
                "     --idle-timeout=TIME    Exit after this long without clients; 0 never (default: 30s)\n"
                "     --listen=PATH          Listen on this socket when not socket-activated\n"
+               "     --restore-pcrlock-policy  Put the pcrlock policy file back from TPM NV if it is missing, exit\n"
                "\nSee the patela-keyd(8) man page for details.\n",
                program_invocation_short_name, KEYD_POLICY_DEFAULT, KEYD_KEY_DIRECTORY_DEFAULT);
 }
@@ -68,7 +71,7 @@ static int set_string(char **dst, const char *value) {
 }
 
 static int parse_argv(Manager *m, int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_TCTI, ARG_POLICY, ARG_REQUIRED, ARG_KEYDIR, ARG_IDLE, ARG_LISTEN };
+        enum { ARG_VERSION = 0x100, ARG_TCTI, ARG_POLICY, ARG_REQUIRED, ARG_KEYDIR, ARG_IDLE, ARG_LISTEN, ARG_RESTORE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -78,6 +81,7 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 { "key-directory", required_argument, NULL, ARG_KEYDIR },
                 { "idle-timeout", required_argument, NULL, ARG_IDLE },
                 { "listen", required_argument, NULL, ARG_LISTEN },
+                { "restore-pcrlock-policy", no_argument, NULL, ARG_RESTORE },
                 {}
         };
         unsigned long long usec;
@@ -120,6 +124,9 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 case ARG_LISTEN:
                         arg_listen = optarg;
                         break;
+                case ARG_RESTORE:
+                        arg_restore = true;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -141,6 +148,24 @@ int main(int argc, char *argv[]) {
         r = parse_argv(m, argc, argv);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        if (arg_restore) {
+                /* At boot, before systemd-pcrlock-make-policy.service: a make-policy without the old file would
+                 * allocate a new NV index and orphan the sealed key. */
+                Tpm2Context *c;
+                r = manager_tpm(m, &c);
+                if (r < 0)
+                        return EXIT_FAILURE;
+                r = pcrlock_state_restore(c, m->policy_path);
+                if (r == -ENOENT) {
+                        log_info("No copy of a pcrlock policy in TPM NV: first boot of this TPM.");
+                        return EXIT_SUCCESS;
+                }
+                if (r < 0)
+                        return log_error_errno(r, "Failed to restore %s: %m", m->policy_path), EXIT_FAILURE;
+                log_info(r > 0 ? "Restored %s from TPM NV." : "%s exists, left as it is.", m->policy_path);
+                return EXIT_SUCCESS;
+        }
+
         r = manager_start(m, arg_listen);
         if (r < 0)
                 return EXIT_FAILURE;

@@ -15,13 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bench-floor.h"
 #include "bench-http.h"
 #include "bench-identity.h"
 #include "bench-node.h"
+#include "bench-proc.h"
 #include "bench-stats.h"
 #include "log.h"
 #include "string-util.h"
@@ -40,6 +40,7 @@ static unsigned long long arg_max_auths = 10000000;
 static unsigned long long arg_iterations = 2000;
 static unsigned long long arg_cores = 2;
 static bool arg_fresh_connections = false;
+static pid_t arg_server_pid = 0;
 
 static double sec(uint64_t nsec) {
         return (double) nsec / 1e9;
@@ -56,14 +57,6 @@ static unsigned threads_or(unsigned dflt) {
 static unsigned n_cpus(void) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         return n > 0 ? (unsigned) n : 1;
-}
-
-static uint64_t cpu_usec(void) {
-        struct rusage ru;
-
-        getrusage(RUSAGE_SELF, &ru);
-        return (uint64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000ULL +
-               (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static int start_threads(unsigned n, void *(*fn)(void *), void *args, size_t arg_size, pthread_t *ret) {
@@ -302,8 +295,9 @@ static int verb_run(void) {
         unsigned long long errors = 0;
         LatencyLog all = {};
         RunShared s = {};
-        uint64_t start, now, cpu0, cpu1, elapsed;
-        double rate;
+        CpuSample c0, c1;
+        uint64_t start, now, elapsed;
+        double rate, client_us, server_us, busy, steal, server_cores, client_cores;
         int r;
 
         if (!arg_url || !arg_cacert || !arg_identities)
@@ -339,11 +333,14 @@ static int verb_run(void) {
         now = now_monotonic_nsec();
         if (now < s.window_start)
                 usleep((useconds_t) ((s.window_start - now) / 1000));
-        cpu0 = cpu_usec();
+        r = cpu_sample(arg_server_pid, &c0);
         for (unsigned i = 0; i < n_threads; i++)
                 pthread_join(threads[i], NULL);
-        cpu1 = cpu_usec();
         elapsed = now_monotonic_nsec() - s.window_start;
+        if (r >= 0)
+                r = cpu_sample(arg_server_pid, &c1);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the CPU accounting from /proc: %m");
 
         for (unsigned i = 0; i < n_threads; i++) {
                 if (workers[i].failed < 0)
@@ -359,19 +356,31 @@ static int verb_run(void) {
         }
         latency_log_sort(&all);
         rate = (double) all.n / sec(elapsed);
+        /* CPU in the measured window, in µs per authentication and in cores busy on average. */
+        client_us = all.n > 0 ? (double) (c1.self_usec - c0.self_usec) / (double) all.n : 0.0;
+        server_us = all.n > 0 ? (double) (c1.server_usec - c0.server_usec) / (double) all.n : 0.0;
+        client_cores = (double) (c1.self_usec - c0.self_usec) / 1e3 / msec(elapsed);
+        server_cores = (double) (c1.server_usec - c0.server_usec) / 1e3 / msec(elapsed);
+        busy = (double) (c1.busy_usec - c0.busy_usec) / 1e3 / msec(elapsed);
+        steal = (double) (c1.steal_usec - c0.steal_usec) / 1e3 / msec(elapsed);
         log_info("%zu authentications in %.2f s with %u threads (%s connections): %.0f auth/s, %llu errors.",
                  all.n, sec(elapsed), n_threads, arg_fresh_connections ? "fresh" : "kept-alive", rate, errors);
-        log_info("Latency: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms. Client CPU %.0f µs per auth.",
+        log_info("Latency: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms.",
                  msec(latency_log_percentile(&all, 50)), msec(latency_log_percentile(&all, 90)),
-                 msec(latency_log_percentile(&all, 99)), msec(latency_log_percentile(&all, 100)),
-                 all.n > 0 ? (double) (cpu1 - cpu0) / (double) all.n : 0.0);
+                 msec(latency_log_percentile(&all, 99)), msec(latency_log_percentile(&all, 100)));
+        log_info("CPU per auth: client %.0f µs%s%.0f µs. Cores busy: client %.2f, server %.2f, other processes "
+                 "%.2f (all %.2f), stolen %.2f.",
+                 client_us, arg_server_pid > 0 ? ", server " : " (server not accounted: --server-pid)",
+                 arg_server_pid > 0 ? server_us : 0.0, client_cores, server_cores,
+                 MAX(busy - client_cores - server_cores, 0.0), busy, steal);
         printf("{\"verb\":\"run\",\"threads\":%u,\"nodes\":%zu,\"fresh_connections\":%s,\"seconds\":%.3f,"
                "\"auths\":%zu,\"errors\":%llu,\"auth_per_s\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
-               "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"client_cpu_us_per_auth\":%.1f}\n",
+               "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"client_cpu_us_per_auth\":%.1f,\"server_cpu_us_per_auth\":%.1f,"
+               "\"client_cores\":%.3f,\"server_cores\":%.3f,\"other_cores\":%.3f,\"steal_cores\":%.3f}\n",
                n_threads, ids->n, arg_fresh_connections ? "true" : "false", sec(elapsed), all.n, errors, rate,
                msec(latency_log_percentile(&all, 50)), msec(latency_log_percentile(&all, 90)),
-               msec(latency_log_percentile(&all, 99)), msec(latency_log_percentile(&all, 100)),
-               all.n > 0 ? (double) (cpu1 - cpu0) / (double) all.n : 0.0);
+               msec(latency_log_percentile(&all, 99)), msec(latency_log_percentile(&all, 100)), client_us,
+               server_us, client_cores, server_cores, MAX(busy - client_cores - server_cores, 0.0), steal);
         latency_log_done(&all);
         return errors > 0 ? -EIO : 0;
 }
@@ -425,7 +434,7 @@ static void help(void) {
                "  populate --url URL --cacert CA --nodes N --identities FILE [--ek-type TYPE] [--threads T]\n"
                "      Make N software identities, enrol each once (202 pending), save them to FILE\n"
                "  run --url URL --cacert CA --identities FILE [--threads T] [--duration S] [--max-auths N]\n"
-               "      [--warmup S] [--fresh-connections]\n"
+               "      [--warmup S] [--fresh-connections] [--server-pid PID]\n"
                "      Full authentications from T threads for S seconds (after S of warm-up)\n"
                "  floor --identities FILE [--iterations N] [--cores C]\n"
                "      The server's crypto per authentication alone, on one thread\n\n"
@@ -436,6 +445,7 @@ static void help(void) {
                "     --warmup=S          Unmeasured seconds first (default 1)\n"
                "     --max-auths=N       Stop after N authentications (default 10000000)\n"
                "     --fresh-connections A new TLS connection for each request, as real nodes make them\n"
+               "     --server-pid=PID    run: account the server's CPU during the measurement\n"
                "     --iterations=N      floor: authentications (default 2000)\n"
                "     --cores=C           floor: cores for the implied maximum (default 2)\n",
                program_invocation_short_name);
@@ -452,6 +462,7 @@ static int parse_argv(int argc, char *argv[]) {
         enum {
                 ARG_URL = 0x100, ARG_CACERT, ARG_IDENTITIES, ARG_NODES, ARG_EK_TYPE, ARG_THREADS, ARG_DURATION,
                 ARG_WARMUP, ARG_MAX_AUTHS, ARG_ITERATIONS, ARG_CORES, ARG_FRESH,
+                ARG_SERVER_PID,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -467,6 +478,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "iterations", required_argument, NULL, ARG_ITERATIONS },
                 { "cores", required_argument, NULL, ARG_CORES },
                 { "fresh-connections", no_argument, NULL, ARG_FRESH },
+                { "server-pid", required_argument, NULL, ARG_SERVER_PID },
                 {},
         };
         int c, r = 0;
@@ -514,6 +526,13 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_FRESH:
                         arg_fresh_connections = true;
                         break;
+                case ARG_SERVER_PID: {
+                        unsigned long long pid;
+
+                        r = parse_number("server-pid", optarg, INT32_MAX, &pid);
+                        arg_server_pid = (pid_t) pid;
+                        break;
+                }
                 default:
                         return -EINVAL;
                 }

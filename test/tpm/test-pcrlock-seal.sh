@@ -224,7 +224,7 @@ scenario_update() {
         [[ $(commands unseal) == "11 TPM commands,"* ]] || fail "TPM commands: $(commands unseal)"
         pass "after the power cycle into the new UKI the same sealed object unseals ($(commands unseal))"
 
-        # The new boot's log is what the next make-policy sees: B is now the running one.
+        # Neither A nor B: an unpredicted image.
         swtpm_power_cycle
         pcrlock_boot "$T/uki-a.efi"
         tpm2_pcrextend "4:sha256=$(head -c 32 /dev/urandom | hex)"

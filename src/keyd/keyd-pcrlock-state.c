@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <endian.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fd-util.h"
+#include "keyd-pcrlock-state.h"
+#include "keyd-store.h"
+#include "tpm2-marshal.h"
+#include "tpm2-nv.h"
+
+#define MAGIC "PTLP"
+#define HEADER_SIZE (4U + 8U + 4U + 32U) /* magic, generation, length, SHA-256 of the text */
+#define CHUNK 1024U                      /* well below every TPM's NV_INDEX_MAX */
+
+static int area_read(Tpm2Context *c, unsigned area, uint64_t *ret_generation, char **ret, size_t *ret_size) {
+        _cleanup_free_ uint8_t *first = NULL, *buf = NULL;
+        uint8_t digest[64];
+        size_t first_size, total, have, dsize;
+        uint64_t g;
+        uint32_t l;
+        int r;
+
+        r = tpm2_nv_read_all(c, KEYD_NV_PCRLOCK(area, 0), CHUNK, &first, &first_size);
+        if (r == -ENODATA)
+                return -ENOENT;
+        if (r < 0)
+                return r;
+        if (first_size < HEADER_SIZE || memcmp(first, MAGIC, 4) != 0)
+                return -EBADMSG;
+        memcpy(&g, first + 4, 8);
+        memcpy(&l, first + 12, 4);
+        total = HEADER_SIZE + (size_t) be32toh(l);
+        if (total > (size_t) KEYD_PCRLOCK_CHUNKS_MAX * CHUNK)
+                return -EBADMSG;
+        buf = malloc(total + 1);
+        if (!buf)
+                return -ENOMEM;
+        have = MIN(first_size, total);
+        memcpy(buf, first, have);
+        for (unsigned chunk = 1; have < total; chunk++) {
+                _cleanup_free_ uint8_t *part = NULL;
+                size_t n;
+                r = tpm2_nv_read_all(c, KEYD_NV_PCRLOCK(area, chunk), CHUNK, &part, &n);
+                if (r < 0)
+                        return -EBADMSG;
+                memcpy(buf + have, part, MIN(n, total - have));
+                have += MIN(n, total - have);
+        }
+        r = tpm2_digest(TPM2_ALG_SHA256, buf + HEADER_SIZE, total - HEADER_SIZE, digest, &dsize);
+        if (r < 0)
+                return r;
+        if (memcmp(digest, buf + 16, 32) != 0)
+                return -EBADMSG; /* torn write */
+        *ret_generation = be64toh(g);
+        *ret_size = total - HEADER_SIZE;
+        memmove(buf, buf + HEADER_SIZE, *ret_size);
+        buf[*ret_size] = '\0';
+        *ret = (char *) TAKE_PTR(buf);
+        return 0;
+}
+
+static int newest(Tpm2Context *c, int *ret_area, uint64_t *ret_generation, char **ret, size_t *ret_size) {
+        int best = -1;
+
+        for (unsigned area = 0; area < 2; area++) {
+                uint64_t g;
+                char *text;
+                size_t size;
+
+                if (area_read(c, area, &g, &text, &size) < 0)
+                        continue;
+                if (best < 0 || g > *ret_generation) {
+                        if (best >= 0)
+                                free(*ret);
+                        best = (int) area;
+                        *ret_generation = g;
+                        *ret = text;
+                        *ret_size = size;
+                } else
+                        free(text);
+        }
+        *ret_area = best;
+        return best < 0 ? -ENOENT : 0;
+}
+
+int pcrlock_state_load(Tpm2Context *c, char **ret, size_t *ret_size) {
+        uint64_t g = 0;
+        int area;
+
+        return newest(c, &area, &g, ret, ret_size);
+}
+
+int pcrlock_state_save(Tpm2Context *c, const char *text, size_t size) {
+        _cleanup_free_ char *current = NULL;
+        _cleanup_free_ uint8_t *rec = NULL;
+        uint64_t g = 0, gbe;
+        uint32_t lbe;
+        size_t current_size = 0, total, dsize;
+        unsigned target, n_chunks;
+        int area, r;
+
+        r = newest(c, &area, &g, &current, &current_size);
+        if (r >= 0 && current_size == size && memcmp(current, text, size) == 0)
+                return 0;
+        target = area == 0 ? 1 : 0;
+
+        total = HEADER_SIZE + size;
+        n_chunks = (unsigned) ((total + CHUNK - 1) / CHUNK);
+        if (n_chunks > KEYD_PCRLOCK_CHUNKS_MAX)
+                return -E2BIG;
+        rec = malloc(total);
+        if (!rec)
+                return -ENOMEM;
+        memcpy(rec, MAGIC, 4);
+        gbe = htobe64(r >= 0 ? g + 1 : 1);
+        memcpy(rec + 4, &gbe, 8);
+        lbe = htobe32((uint32_t) size);
+        memcpy(rec + 12, &lbe, 4);
+        r = tpm2_digest(TPM2_ALG_SHA256, text, size, rec + 16, &dsize);
+        if (r < 0)
+                return r;
+        memcpy(rec + HEADER_SIZE, text, size);
+
+        for (unsigned chunk = 0; chunk < n_chunks; chunk++) {
+                TPM2_HANDLE index = KEYD_NV_PCRLOCK(target, chunk);
+                size_t off = (size_t) chunk * CHUNK, n = MIN(total - off, (size_t) CHUNK), existing;
+
+                r = tpm2_nv_size(c, index, &existing);
+                if (r >= 0 && existing != n) {
+                        r = tpm2_nv_undefine(c, index);
+                        if (r < 0)
+                                return r;
+                        r = -ENOENT;
+                }
+                if (r == -ENOENT)
+                        r = tpm2_nv_define(c, index, n);
+                if (r < 0)
+                        return r;
+                r = tpm2_nv_write_all(c, index, rec + off, n);
+                if (r < 0)
+                        return r;
+        }
+        return 1;
+}
+
+int pcrlock_state_restore(Tpm2Context *c, const char *path) {
+        _cleanup_free_ char *text = NULL, *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t size;
+        int r;
+
+        if (access(path, F_OK) == 0)
+                return 0;
+        r = pcrlock_state_load(c, &text, &size);
+        if (r < 0)
+                return r;
+        if (asprintf(&tmp, "%s.patela-restore", path) < 0)
+                return -ENOMEM;
+        (void) unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return negative_errno();
+        if (write(fd, text, size) != (ssize_t) size || fsync(fd) < 0) {
+                r = negative_errno();
+                (void) unlink(tmp);
+                return r;
+        }
+        /* link(): never replace a file that appeared meanwhile (make-policy's own) */
+        if (link(tmp, path) < 0) {
+                r = errno == EEXIST ? 0 : negative_errno();
+                (void) unlink(tmp);
+                return r;
+        }
+        (void) unlink(tmp);
+        return 1;
+}
