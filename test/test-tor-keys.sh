@@ -65,8 +65,16 @@ for f in ed25519_master_id_secret_key ed25519_master_id_public_key; do
         cmp -s <(head -c 32 "$T/ref/keys/$f") <(head -c 32 "$T/data/keys/$f") || fail "$f: header differs from tor's"
         [[ $(stat -c %s "$T/ref/keys/$f") == $(stat -c %s "$T/data/keys/$f") ]] || fail "$f: size differs from tor's"
 done
-[[ $(head -1 "$T/data/keys/secret_id_key") == "$(head -1 "$T/ref/keys/secret_id_key")" &&
-   $(tail -1 "$T/data/keys/secret_id_key") == "$(tail -1 "$T/ref/keys/secret_id_key")" ]] ||
+# tor writes its PEM with the string's terminating NUL (crypto_rsa.c writes pem_encoded_size() bytes, which
+# counts it) and reads up to "-----END": ours is plain PEM, and otherwise the same armour and line width.
+tr -d '\0' <"$T/ref/keys/secret_id_key" >"$T/ref-pem"
+for l in 1 2 '$'; do
+        shape() { sed -n "${l}p" "$1" | tr -c '\n' x; }
+        [[ $(shape "$T/ref-pem") == "$(shape "$T/data/keys/secret_id_key")" ]] ||
+                fail "secret_id_key: line $l is not like tor's"
+done
+[[ $(head -1 "$T/data/keys/secret_id_key") == "$(head -1 "$T/ref-pem")" &&
+   $(tail -1 "$T/data/keys/secret_id_key") == "$(tail -1 "$T/ref-pem")" ]] ||
         fail "secret_id_key: PEM armour differs from tor's"
 if command -v openssl >/dev/null; then
         [[ $(openssl rsa -in "$T/data/keys/secret_id_key" -noout -text 2>/dev/null | head -1) == *"1024 bit"* ]] ||
@@ -109,7 +117,8 @@ cmp -s <(head -c 32 "$T/other.secret_family_key") <(head -c 32 "$T/data/keys/fam
 # tor --verify-config only parses FamilyId (a base64 ed25519 key); the key itself is looked for when tor
 # runs (routerkeys.c load_family_id_keys(), from init_keys() for CMD_RUN_TOR only).
 write_torrc family "$T/data" "FamilyId $FAMILY_ID"
-tor_in "$T/family.torrc" --verify-config >"$T/verify.out" 2>&1 || fail "FamilyId $FAMILY_ID: $(tail -3 "$T/verify.out")"
+tor_in "$T/family.torrc" --verify-config >"$T/verify.out" 2>&1 ||
+        fail "FamilyId $FAMILY_ID: $(tail -3 "$T/verify.out")"
 write_torrc bad-id "$T/data" "FamilyId not-a-family-id"
 ! tor_in "$T/bad-id.torrc" --verify-config >"$T/verify-bad.out" 2>&1 || fail "tor accepts a malformed FamilyId"
 grep -q "Invalid FamilyId" "$T/verify-bad.out" || fail "malformed FamilyId: $(tail -3 "$T/verify-bad.out")"
@@ -119,7 +128,7 @@ pass "tor --verify-config: FamilyId $FAMILY_ID (a malformed one is refused)"
 
 # Run tor on the keys: it must load them as they are, write fingerprint-ed25519 and load the family key.
 rm -f "$T/data/fingerprint" "$T/data/fingerprint-ed25519"
-tor_in "$T/family.torrc" >"$T/tor-run.out" 2>&1 &
+tor --defaults-torrc "$T/defaults" -f "$T/family.torrc" >"$T/tor-run.out" 2>&1 & # not tor_in: $! is tor's
 TOR_PID=$!
 PIDS+=("$TOR_PID")
 for ((i = 0; i < 300; i++)); do
@@ -128,10 +137,11 @@ for ((i = 0; i < 300; i++)); do
         sleep 0.1
 done
 [[ -s $T/data/fingerprint-ed25519 ]] || fail "tor wrote no fingerprint-ed25519: $(tail -5 "$T/family.log")"
-grep -q "Found 1 family ID keys" "$T/family.log" || fail "tor did not load the family key: $(tail -5 "$T/family.log")"
+grep -q "Found 1 family ID keys" "$T/family.log" ||
+        fail "tor did not load the family key: $(tail -5 "$T/family.log")"
 sleep 1
 kill -0 "$TOR_PID" 2>/dev/null || fail "tor exited: $(tail -5 "$T/family.log")"
-kill "$TOR_PID"
+kill "$TOR_PID" # SIGTERM: a relay exits at once (SIGINT would wait ShutdownWaitLength)
 wait "$TOR_PID" 2>/dev/null || true
 [[ $(cat "$T/data/fingerprint-ed25519") == "test1 $ED" ]] ||
         fail "fingerprint-ed25519: '$(cat "$T/data/fingerprint-ed25519")', patela 'test1 $ED'"
@@ -143,7 +153,9 @@ fi
 pass "tor runs on the keys: fingerprint-ed25519 $ED, family key $FAMILY_ID loaded"
 
 # A FamilyId whose key is not in the KeyDirectory: tor refuses to start.
-timeout 60 tor --defaults-torrc "$T/defaults" -f "$T/wrong-id.torrc" >"$T/tor-wrong.out" 2>&1 && fail "tor ran without the key for its FamilyId"
-grep -q "No key was found for listed FamilyID" "$T/wrong-id.log" || fail "wrong FamilyId: $(tail -5 "$T/wrong-id.log")"
+timeout 60 tor --defaults-torrc "$T/defaults" -f "$T/wrong-id.torrc" >"$T/tor-wrong.out" 2>&1 &&
+        fail "tor ran without the key for its FamilyId"
+grep -q "No key was found for listed FamilyID" "$T/wrong-id.log" ||
+        fail "wrong FamilyId: $(tail -5 "$T/wrong-id.log")"
 grep -q "with unexpected FamilyID $FAMILY_ID" "$T/wrong-id.log" || fail "tor did not look at our family key"
 pass "tor refuses to start with a FamilyId whose key it lacks"

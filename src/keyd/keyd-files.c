@@ -82,11 +82,17 @@ int keyd_write_relay(const char *key_directory, const char *name, const TorKeys 
         r = open_relay_dir(key_directory, name, /* create= */ true, uid, gid, &fd);
         if (r < 0)
                 return r;
+        /* -EEXIST: temporaries of a write that was killed half-way. The directory is ours; clear it and
+         * write the files once more. */
         r = tor_keys_write(fd, k, uid, gid);
+        if (r == -EEXIST && tor_keys_remove(fd) >= 0)
+                r = tor_keys_write(fd, k, uid, gid);
         if (r < 0)
                 return r;
         if (family_name) {
                 r = tor_family_key_write(fd, family_name, family_seed, family_seed_size, uid, gid);
+                if (r == -EEXIST && tor_family_key_remove(fd, family_name) >= 0)
+                        r = tor_family_key_write(fd, family_name, family_seed, family_seed_size, uid, gid);
                 if (r < 0)
                         return r;
         }

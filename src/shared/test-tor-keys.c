@@ -159,9 +159,11 @@ TEST(unpack_refuses_corrupted_blobs) {
          * drawn until pq has 1024 bits. */
         {
                 _cleanup_free_ uint8_t *q = unhex(fixed_q, 64);
-                BIGNUM *add = BN_new(), *rem = BN_new(), *p = BN_new(), *n = BN_new(), *qq = BN_bin2bn(q, 64, NULL);
+                BIGNUM *add = BN_new(), *rem = BN_new(), *p = BN_new(), *n = BN_new();
+                BIGNUM *qq = BN_bin2bn(q, 64, NULL);
                 BN_CTX *ctx = BN_CTX_new();
-                ASSERT_TRUE(add && rem && p && n && qq && ctx && BN_set_word(add, 65537) && BN_set_word(rem, 1));
+                ASSERT_TRUE(add && rem && p && n && qq && ctx);
+                ASSERT_TRUE(BN_set_word(add, 65537) && BN_set_word(rem, 1));
                 do {
                         ASSERT_TRUE(BN_generate_prime_ex2(p, 512, 0, add, rem, NULL, ctx));
                         ASSERT_TRUE(BN_mul(n, p, qq, ctx));
@@ -281,7 +283,7 @@ static void test_dir_remove(const char *path) {
 }
 
 /* Reads a regular file (never through a symlink) and checks its mode and owner. */
-static size_t read_key_file(int dfd, const char *name, uid_t uid, uint8_t *buf, size_t size) {
+static size_t read_key_file(int dfd, const char *name, uid_t uid, gid_t gid, uint8_t *buf, size_t size) {
         _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;
         ssize_t n;
@@ -291,6 +293,7 @@ static size_t read_key_file(int dfd, const char *name, uid_t uid, uint8_t *buf, 
         ASSERT_TRUE(S_ISREG(st.st_mode));
         ASSERT_EQ(st.st_mode & 07777, 0600);
         ASSERT_EQ(st.st_uid, uid);
+        ASSERT_EQ(st.st_gid, gid);
         n = read(fd, buf, size);
         ASSERT_TRUE(n >= 0 && (size_t) n < size);
         return (size_t) n;
@@ -310,6 +313,7 @@ TEST(write_files) {
         _cleanup_close_ int dfd = -EBADF;
         uint8_t blob[TOR_KEYS_PACKED_SIZE], buf[4096];
         uid_t uid = geteuid() == 0 ? 65534 : getuid();
+        gid_t gid = geteuid() == 0 ? 65533 : getgid();
         char path[64];
         size_t n;
 
@@ -318,22 +322,23 @@ TEST(write_files) {
         ASSERT_OK(tor_keys_rsa_private_pem(k, &pem));
         dfd = test_dir(path, 0700);
 
-        ASSERT_OK(tor_keys_write(dfd, k, uid, (gid_t) -1));
-        n = read_key_file(dfd, TOR_ED25519_SECRET_KEY_FILE, uid, buf, sizeof(buf));
+        ASSERT_OK(tor_keys_write(dfd, k, uid, gid));
+        n = read_key_file(dfd, TOR_ED25519_SECRET_KEY_FILE, uid, gid, buf, sizeof(buf));
         ASSERT_EQ(n, 96);
         ASSERT_MEMEQ(buf, secret_header, 32);
         ASSERT_MEMEQ(buf + 32, expanded, 64);
-        n = read_key_file(dfd, TOR_ED25519_PUBLIC_KEY_FILE, uid, buf, sizeof(buf));
+        n = read_key_file(dfd, TOR_ED25519_PUBLIC_KEY_FILE, uid, gid, buf, sizeof(buf));
         ASSERT_EQ(n, 64);
         ASSERT_MEMEQ(buf, public_header, 32);
         ASSERT_MEMEQ(buf + 32, pub, 32);
-        n = read_key_file(dfd, TOR_RSA_SECRET_KEY_FILE, uid, buf, sizeof(buf));
+        n = read_key_file(dfd, TOR_RSA_SECRET_KEY_FILE, uid, gid, buf, sizeof(buf));
         ASSERT_EQ(n, pem->size);
         ASSERT_MEMEQ(buf, pem->data, n);
         ASSERT_FALSE(exists(dfd, "." TOR_RSA_SECRET_KEY_FILE ".tmp"));
 
-        /* again: replaced in place */
-        ASSERT_OK(tor_keys_write(dfd, k, uid, (gid_t) -1));
+        /* again, with (uid_t) -1 and (gid_t) -1: new files, owned by whoever writes them */
+        ASSERT_OK(tor_keys_write(dfd, k, (uid_t) -1, (gid_t) -1));
+        ASSERT_EQ(read_key_file(dfd, TOR_ED25519_PUBLIC_KEY_FILE, getuid(), getgid(), buf, sizeof(buf)), 64);
         ASSERT_OK(tor_keys_remove(dfd));
         ASSERT_FALSE(exists(dfd, TOR_ED25519_SECRET_KEY_FILE));
         ASSERT_FALSE(exists(dfd, TOR_ED25519_PUBLIC_KEY_FILE));
@@ -346,14 +351,19 @@ TEST(write_replaces_symlink_at_target) {
         _cleanup_close_ int dfd = -EBADF;
         char path[64];
         uint8_t buf[4096];
+        mode_t old_umask;
+        int r;
 
         dfd = test_dir(path, 0700);
         ASSERT_TRUE(symlinkat("victim", dfd, TOR_RSA_SECRET_KEY_FILE) == 0);
         ASSERT_TRUE(symlinkat("victim2", dfd, TOR_ED25519_SECRET_KEY_FILE) == 0);
-        ASSERT_OK(tor_keys_write(dfd, generated(), getuid(), getgid()));
+        old_umask = umask(0277); /* and the files are 0600 all the same */
+        r = tor_keys_write(dfd, generated(), getuid(), getgid());
+        umask(old_umask);
+        ASSERT_OK(r);
         /* the links are gone, replaced by files; nothing was written where they pointed */
-        ASSERT_TRUE(read_key_file(dfd, TOR_RSA_SECRET_KEY_FILE, getuid(), buf, sizeof(buf)) > 0);
-        ASSERT_EQ(read_key_file(dfd, TOR_ED25519_SECRET_KEY_FILE, getuid(), buf, sizeof(buf)), 96);
+        ASSERT_TRUE(read_key_file(dfd, TOR_RSA_SECRET_KEY_FILE, getuid(), getgid(), buf, sizeof(buf)) > 0);
+        ASSERT_EQ(read_key_file(dfd, TOR_ED25519_SECRET_KEY_FILE, getuid(), getgid(), buf, sizeof(buf)), 96);
         ASSERT_FALSE(exists(dfd, "victim"));
         ASSERT_FALSE(exists(dfd, "victim2"));
         test_dir_remove(path);
@@ -428,7 +438,7 @@ TEST(family_key) {
         ASSERT_EQ(header[31], '\0'); /* the tag fills the header to its last byte */
         dfd = test_dir(path, 0700);
         ASSERT_OK(tor_family_key_write(dfd, "fam_1-x", seed, 32, getuid(), getgid()));
-        ASSERT_EQ(read_key_file(dfd, "fam_1-x.secret_family_key", getuid(), buf, sizeof(buf)), 96);
+        ASSERT_EQ(read_key_file(dfd, "fam_1-x.secret_family_key", getuid(), getgid(), buf, sizeof(buf)), 96);
         ASSERT_MEMEQ(buf, header, 32);
         ASSERT_MEMEQ(buf + 32, expanded, 64);
 

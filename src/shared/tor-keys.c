@@ -323,7 +323,8 @@ int tor_keys_generate(TorKeys **ret) {
                 ERR_clear_error();
                 return -EIO;
         }
-        r = rsa_generate_primes(b->data + TOR_KEYS_SEED_SIZE, b->data + TOR_KEYS_SEED_SIZE + TOR_KEYS_PRIME_SIZE);
+        r = rsa_generate_primes(b->data + TOR_KEYS_SEED_SIZE,
+                                b->data + TOR_KEYS_SEED_SIZE + TOR_KEYS_PRIME_SIZE);
         if (r < 0)
                 return r;
         return tor_keys_unpack(b->data, b->size, ret);
@@ -442,8 +443,9 @@ static int key_file_write_tmp(int dir_fd, KeyFile *f, uid_t uid, gid_t gid) {
                 return negative_errno();
         f->created = true;
 
-        /* Owner first: the content never exists under an owner it isn't meant for. */
-        if (fchown(fd, uid, gid) < 0)
+        /* Owner first: the content never exists under an owner it isn't meant for. The mode again, exact
+         * whatever the umask. */
+        if (fchown(fd, uid, gid) < 0 || fchmod(fd, 0600) < 0)
                 return negative_errno();
         r = write_all(fd, f->data, f->size);
         if (r < 0)

@@ -66,8 +66,8 @@ int tor_ed25519_public(const uint8_t seed[static TOR_KEYS_SEED_SIZE],
                        uint8_t ret[static TOR_ED25519_PUBLIC_SIZE]);
 
 /* Writes ed25519_master_id_secret_key, ed25519_master_id_public_key and secret_id_key into dir_fd, an
- * existing directory that no one else may write to (-EPERM otherwise), owned by uid:gid ((uid_t) -1 and
- * (gid_t) -1 leave an id as it is), mode 0600. Every file is first written in full to ".NAME.tmp" (never
+ * existing directory that no one else may write to (-EPERM otherwise), owned by uid:gid ((uid_t) -1 or
+ * (gid_t) -1: the writer's own), mode 0600. Every file is first written in full to ".NAME.tmp" (never
  * through a symlink: -EEXIST if that name exists), then all are renamed over their final names; on failure
  * the temporaries are removed. */
 int tor_keys_write(int dir_fd, const TorKeys *k, uid_t uid, gid_t gid);

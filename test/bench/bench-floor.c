@@ -40,8 +40,8 @@ static int server_enroll(const BenchIdentity *id, Round *round, uint64_t *make_c
             tpm2_public_name(&id->ak->public.publicArea, &ak_name) < 0 ||
             patela_identity_fingerprint(&id->ek->public.publicArea, &id->ak->public.publicArea, &fp) < 0)
                 return -EIO;
-        if (RAND_bytes(challenge_id, sizeof(challenge_id)) != 1 || RAND_bytes(round->secret, SECRET_BYTES) != 1 ||
-            RAND_bytes(round->nonce, NONCE_BYTES) != 1)
+        if (RAND_bytes(challenge_id, sizeof(challenge_id)) != 1 ||
+            RAND_bytes(round->secret, SECRET_BYTES) != 1 || RAND_bytes(round->nonce, NONCE_BYTES) != 1)
                 return -EIO;
         t = now_monotonic_nsec();
         r = tpm2_make_credential(&id->ek->public, &ak_name, round->secret, SECRET_BYTES, &round->blob,

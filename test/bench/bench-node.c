@@ -28,7 +28,8 @@ static int add(json_object *o, const char *key, json_object *v) {
 }
 
 static int body_to_string(json_object *o, char **ret) {
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *s = json_object_to_json_string_ext(o,
+                                                       JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         char *copy;
 
         if (!s)
@@ -95,7 +96,8 @@ static int get_base64(json_object *o, const char *key, void **ret, size_t *ret_s
 }
 
 static int parse_challenge(json_object *o, TPM2B_ID_OBJECT *ret_blob, TPM2B_ENCRYPTED_SECRET *ret_secret,
-                           void **ret_nonce, size_t *ret_nonce_size, TPMI_ALG_HASH *ret_bank, uint32_t *ret_mask) {
+                           void **ret_nonce, size_t *ret_nonce_size, TPMI_ALG_HASH *ret_bank,
+                           uint32_t *ret_mask) {
         _cleanup_free_ void *blob = NULL, *enc = NULL, *nonce = NULL;
         size_t blob_size, enc_size, nonce_size;
         json_object *pcrs;

@@ -19,8 +19,8 @@ static int read_machine(CpuSample *s) {
 
         if (!f)
                 return -errno;
-        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &system, &idle, &iowait, &irq,
-                   &softirq, &steal) != 8)
+        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &system, &idle, &iowait,
+                   &irq, &softirq, &steal) != 8)
                 return -EBADMSG;
         s->busy_usec = ticks_to_usec(user + nice + system + irq + softirq);
         s->steal_usec = ticks_to_usec(steal);

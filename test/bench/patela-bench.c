@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,10 @@ static void report_failure(const char *fmt, ...) {
         log_error("%s", buf);
 }
 
+static const char *ek_type_name(void) {
+        return arg_ek_type == BENCH_EK_MIX ? "mix" : tpm2_key_type_to_string(bench_ek_mix_type(arg_ek_type, 0));
+}
+
 /* ---- populate ------------------------------------------------------------------------------------------ */
 
 typedef struct PopulateShared {
@@ -131,10 +136,12 @@ static void *enrol_thread(void *p) {
                 r = bench_http_post(h, "/v1/enroll", s->ids->items[i].enroll_body, &status, &reply, &size);
                 if (r < 0) {
                         atomic_fetch_add(&s->errors, 1);
-                        report_failure("Enrolling identity %zu: %s", i, r == -EIO ? bench_http_error(h) : strerror(-r));
+                        report_failure("Enrolling identity %zu: %s", i,
+                                       r == -EIO ? bench_http_error(h) : strerror(-r));
                 } else if (status != 202) {
                         atomic_fetch_add(&s->errors, 1);
-                        report_failure("Enrolling identity %zu: HTTP %ld, expected 202: %.200s", i, status, reply);
+                        report_failure("Enrolling identity %zu: HTTP %ld, expected 202: %.200s", i, status,
+                                       reply);
                 }
         }
         return NULL;
@@ -181,7 +188,7 @@ static int verb_populate(void) {
                 return log_error_errno(EIO, "%u identities could not be generated.", atomic_load(&s.errors));
         log_info("Generated %zu identities (EK %s, AK ecc-p256) in %.2f s on %u threads: %.3f ms per node "
                  "and thread.",
-                 ids->n, arg_ek_type == BENCH_EK_MIX ? "mix" : tpm2_key_type_to_string(bench_ek_mix_type(arg_ek_type, 0)),
+                 ids->n, ek_type_name(),
                  sec(t_gen), n_threads, msec(t_gen) * n_threads / (double) ids->n);
 
         r = bench_identities_save(ids, arg_identities);
@@ -197,7 +204,7 @@ static int verb_populate(void) {
                  (double) ids->n / sec(t_enrol), atomic_load(&s.errors));
         printf("{\"verb\":\"populate\",\"nodes\":%zu,\"ek_type\":\"%s\",\"threads\":%u,\"generate_s\":%.3f,"
                "\"enrol_s\":%.3f,\"errors\":%u}\n",
-               ids->n, arg_ek_type == BENCH_EK_MIX ? "mix" : tpm2_key_type_to_string(bench_ek_mix_type(arg_ek_type, 0)),
+               ids->n, ek_type_name(),
                n_threads, sec(t_gen), sec(t_enrol), atomic_load(&s.errors));
         return atomic_load(&s.errors) > 0 ? -EIO : 0;
 }
@@ -234,7 +241,8 @@ static int authenticate(BenchHttp *h, const BenchIdentity *id) {
                 return r;
         }
         if (status != 200) {
-                report_failure("POST /v1/enroll: HTTP %ld, expected 200 with a challenge: %.200s", status, reply);
+                report_failure("POST /v1/enroll: HTTP %ld, expected 200 with a challenge: %.200s", status,
+                               reply);
                 return -EPROTO;
         }
         r = bench_answer_challenge(id->ek, id->ak, reply, size, &attest);
@@ -270,7 +278,8 @@ static void *run_thread(void *p) {
                 return NULL;
         }
         for (;;) {
-                const BenchIdentity *id = &s->ids->items[w->index + (size_t) (rand_r(&seed) % n_own) * s->n_threads];
+                size_t pick = w->index + (size_t) (rand_r(&seed) % n_own) * s->n_threads;
+                const BenchIdentity *id = &s->ids->items[pick];
                 uint64_t t0 = now_monotonic_nsec(), t1;
 
                 if (t0 >= s->deadline || atomic_fetch_add(&s->started, 1) >= arg_max_auths)
@@ -306,7 +315,8 @@ static int verb_run(void) {
                 return log_error_errno(EINVAL, "--duration must be at least 1 second.");
         r = bench_url_check_loopback(arg_url);
         if (r < 0)
-                return log_error_errno(r, "Refusing %s: the benchmark only talks to https:// on loopback.", arg_url);
+                return log_error_errno(r, "Refusing %s: the benchmark only talks to https:// on loopback.",
+                                       arg_url);
         r = bench_identities_load(arg_identities, &ids);
         if (r < 0)
                 return log_error_errno(r, "Failed to load identities from %s: %m", arg_identities);
@@ -375,7 +385,8 @@ static int verb_run(void) {
                  MAX(busy - client_cores - server_cores, 0.0), busy, steal);
         printf("{\"verb\":\"run\",\"threads\":%u,\"nodes\":%zu,\"fresh_connections\":%s,\"seconds\":%.3f,"
                "\"auths\":%zu,\"errors\":%llu,\"auth_per_s\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
-               "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"client_cpu_us_per_auth\":%.1f,\"server_cpu_us_per_auth\":%.1f,"
+               "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"client_cpu_us_per_auth\":%.1f,"
+               "\"server_cpu_us_per_auth\":%.1f,"
                "\"client_cores\":%.3f,\"server_cores\":%.3f,\"other_cores\":%.3f,\"steal_cores\":%.3f}\n",
                n_threads, ids->n, arg_fresh_connections ? "true" : "false", sec(elapsed), all.n, errors, rate,
                msec(latency_log_percentile(&all, 50)), msec(latency_log_percentile(&all, 90)),
@@ -503,7 +514,8 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_EK_TYPE:
                         arg_ek_type = bench_ek_mix_from_string(optarg);
                         if (arg_ek_type < 0)
-                                return log_error_errno(EINVAL, "Invalid --ek-type=%s (ecc-p256, rsa2048, mix).", optarg);
+                                return log_error_errno(EINVAL, "Invalid --ek-type=%s (ecc-p256, rsa2048, mix).",
+                                                       optarg);
                         break;
                 case ARG_THREADS:
                         r = parse_number("threads", optarg, 1024, &arg_threads);
