@@ -304,8 +304,8 @@ static int torrc_parse_one(const char *text, size_t size, Torrc **ret, TorrcErro
                 const TorOption *o;
                 const char *name;
                 TorrcOp op;
-                size_t vsize, g;
-                unsigned line;
+                size_t vsize = 0, g;
+                unsigned line = 0; /* both set by parse_line() whenever it returns > 0 */
 
                 r = parse_line(&p, &pos, &key, &value, &vsize, &line, ret_error);
                 if (r < 0)
