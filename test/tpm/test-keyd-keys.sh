@@ -64,6 +64,21 @@ for name in exitone exittwo exitthree; do
 done
 pass "after wiping all files, a keyd restart and a TPM power cycle: the same fingerprints for every relay"
 
+# The Happy Family key: sealed with the relays, written to each relay, and tor accepts the FamilyId.
+seed=$(head -c 32 /dev/urandom | base64 -w0)
+kv EnsureRelays "$(relays_json exitone exitthree | jq -c --arg s "$seed" '.family = {name: "myfamily", seed: $s}')" >"$T/family.json"
+family_id=$(jq -r .familyId "$T/family.json")
+[[ ${#family_id} == 43 ]] || fail "familyId: $(cat "$T/family.json")"
+for name in exitone exitthree; do
+        [[ $(stat -c '%a %U %s' "$KEYD_KEYS/$name/myfamily.secret_family_key") == "600 nobody 96" ]] ||
+                fail "$name: family key file"
+done
+tor_torrc exitone "$KEYD_KEYS/exitone"
+printf 'FamilyId %s\n' "$family_id" >>"$T/tor-exitone.torrc"
+as_nobody tor --verify-config -f "$T/tor-exitone.torrc" >"$T/family-verify.log" 2>&1 || fail "tor rejects the FamilyId: $(tail -3 "$T/family-verify.log")"
+[[ $(kv ListRelays | jq '.relays | length') == 3 ]] || fail "the family call changed the relay set"
+pass "family key sealed with the relays, written 0600 to each relay's directory; tor accepts FamilyId $family_id"
+
 # List and remove.
 [[ $(kv ListRelays | jq -r '[.relays[].name] | sort | join(",")') == exitone,exitthree,exittwo ]] || fail "ListRelays"
 kv RemoveRelay '{"name":"exittwo"}' >/dev/null

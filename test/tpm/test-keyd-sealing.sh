@@ -20,6 +20,22 @@ kv_error io.patela.Keys.NoPolicy EnsureRelays "$(relays_json relayone)" >/dev/nu
 pass "no pcrlock policy: NoPolicy, nothing generated or sealed"
 keyd_stop
 
+# make-policy silently drops a PCR it cannot match: here the UKI component describes another image than
+# the one that booted, so PCR 4 leaves the policy ("Removing from set of PCRs"). keyd must refuse it.
+pcrlock_components "$T/uki-B"
+pcrlock_make_policy "$POLICY" || fail "make-policy: $(cat "$T/make-policy.log")"
+grep -q 'PCR 4 .*Removing from set of PCRs' "$T/make-policy.log" || fail "make-policy kept PCR 4"
+keyd_start
+out=$(kv_error io.patela.Keys.PolicyTooWeak EnsureRelays "$(relays_json relayone)")
+grep -q '"missingPcrs":\[4\]' <<<"$out" || fail "PolicyTooWeak does not name PCR 4: $out"
+[[ ! -e $KEYD_KEYS/relayone ]] || fail "key directory written for a weakened policy"
+[[ $(kv GetStatus | jq -r .sealed) == false ]] || fail "sealed to a weakened policy"
+keyd_stop
+pass "a policy from which make-policy dropped PCR 4 is refused (PolicyTooWeak, missingPcrs [4]); nothing sealed"
+# make-policy cannot rewrite its index for a new prediction now: start over from a clean NV state.
+rm -f "$POLICY"
+tpm2_nvundefine -C o "$(tpm2_getcap handles-nv-index | awk '/0x1[89ab]/ {print $2; exit}')" >/dev/null 2>&1 || true
+
 policy_for "$T/uki-A"
 nv_index=$(jq -r .nvIndex "$POLICY")
 

@@ -23,7 +23,7 @@ kv_error $IP EnsureRelays '{"relays":[{"name":"ok"}],"family":{"name":"../x","se
 kv_error $IP RemoveRelay '{"name":"../etc"}' >/dev/null
 [[ ! -e $KEYD_KEYS ]] || [[ -z $(ls -A "$KEYD_KEYS") ]] || fail "bad input wrote key directories: $(ls "$KEYD_KEYS")"
 [[ $(kv GetStatus | jq -r .sealed) == false ]] || fail "bad input sealed a key"
-pass "names with '/', '..', NUL, over 19 characters, empty, duplicate, unknown users: InvalidParameter naming relays"
+pass "names with '/', '..', over 19 characters, empty, duplicate, unknown users: InvalidParameter naming relays (a NUL never gets past the JSON parser)"
 
 # --- ciphertext only -------------------------------------------------------------------------------------
 kv EnsureRelays "$(relays_json secretrelay)" >"$T/one.json"
