@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "server-db.h"
@@ -113,6 +112,23 @@ int db_commit(Db *db) {
         return db_step_cached(db, "COMMIT");
 }
 
+int db_disable_autocheckpoint(Db *db) {
+        return db_errno(sqlite3_wal_autocheckpoint(db->sqlite, 0));
+}
+
+int db_checkpoint(Db *db, bool restart, int *ret_frames) {
+        int frames = 0, rc;
+
+        rc = sqlite3_wal_checkpoint_v2(db->sqlite, NULL,
+                                       restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                       NULL);
+        if (rc != SQLITE_OK)
+                return db_errno(rc);
+        if (ret_frames)
+                *ret_frames = frames;
+        return 0;
+}
+
 void db_rollback(Db *db) {
         if (!sqlite3_get_autocommit(db->sqlite))
                 (void) sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
@@ -165,28 +181,6 @@ static int db_migrate(Db *db) {
         return 0;
 }
 
-/* Waiting for the write lock, which another connection (another request thread, the CLI) holds. Write
- * transactions of the request path last a fraction of a millisecond: poll every 50 µs for the first 20 ms,
- * then every millisecond, up to 5 s in all as before. (sqlite3_busy_timeout() sleeps 1, 2, 5, 10, … ms: a
- * request thread would idle for milliseconds behind a transaction of 100 µs.) */
-#define BUSY_FINE_TRIES 400
-#define BUSY_FINE_USEC 50
-#define BUSY_COARSE_USEC 1000
-#define BUSY_TIMEOUT_USEC (5U * 1000U * 1000U)
-
-static int busy_wait(void *userdata, int n) {
-        (void) userdata;
-        if (n < BUSY_FINE_TRIES) {
-                usleep(BUSY_FINE_USEC);
-                return 1;
-        }
-        if ((unsigned) (n - BUSY_FINE_TRIES) * BUSY_COARSE_USEC >=
-            BUSY_TIMEOUT_USEC - BUSY_FINE_TRIES * BUSY_FINE_USEC)
-                return 0;
-        usleep(BUSY_COARSE_USEC);
-        return 1;
-}
-
 int db_open(const char *path, Db **ret) {
         _cleanup_(db_closep) Db *db = NULL;
         int rc, r;
@@ -208,7 +202,7 @@ int db_open(const char *path, Db **ret) {
         /* Writers wait for each other rather than fail; WAL lets readers go on meanwhile. synchronous=NORMAL
          * is durable across application crashes in WAL mode; a power loss may lose the last transactions,
          * never corrupt the file. */
-        (void) sqlite3_busy_handler(db->sqlite, busy_wait, NULL);
+        (void) sqlite3_busy_timeout(db->sqlite, 5000);
         r = db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
         if (r < 0)
                 return log_error_errno(r, "Failed to configure database %s: %s", path, db_error(db));

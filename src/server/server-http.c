@@ -93,6 +93,9 @@ int server_db(Server *s, Db **ret) {
                 r = db_open(s->config->database, &db);
                 if (r < 0)
                         return r;
+                /* The checkpointer thread checkpoints; request threads only append to the WAL. */
+                if (s->checkpointer)
+                        (void) db_disable_autocheckpoint(db);
                 if (pthread_setspecific(s->db_key, db) != 0) {
                         db_close(db);
                         return -ENOMEM;
@@ -313,6 +316,9 @@ int server_start(Server *s, const ServerConfig *config) {
                 return log_oom();
         if (pthread_key_create(&s->db_key, db_destroy) != 0)
                 return log_oom();
+        r = checkpointer_start(config->database, &s->checkpointer);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the WAL checkpointer: %m");
 
         n = sd_listen_fds(/* unset_environment= */ true);
         if (n < 0)
@@ -345,6 +351,7 @@ void server_stop(Server *s) {
         for (unsigned i = 0; i < s->n_daemons; i++)
                 MHD_stop_daemon(s->daemons[i]);
         s->n_daemons = 0;
+        s->checkpointer = checkpointer_stop(s->checkpointer);
         if (s->key_pem)
                 explicit_bzero(s->key_pem, strlen(s->key_pem));
         free(s->key_pem);

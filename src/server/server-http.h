@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "server-checkpoint.h"
 #include "server-config.h"
 #include "server-db.h"
 
@@ -19,6 +20,7 @@ typedef struct Server {
         char *key_pem;
         RateLimit *enroll_limit;
         pthread_key_t db_key;
+        Checkpointer *checkpointer;
 } Server;
 
 /* One SQLite connection per server thread, opened on first use. */
