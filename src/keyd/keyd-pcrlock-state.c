@@ -100,7 +100,7 @@ int pcrlock_state_save(Tpm2Context *c, const char *text, size_t size) {
         uint64_t g = 0, gbe;
         uint32_t lbe;
         size_t current_size = 0, total, dsize;
-        unsigned target, n_chunks;
+        unsigned target;
         int area, r;
 
         r = newest(c, &area, &g, &current, &current_size);
@@ -109,8 +109,7 @@ int pcrlock_state_save(Tpm2Context *c, const char *text, size_t size) {
         target = area == 0 ? 1 : 0;
 
         total = HEADER_SIZE + size;
-        n_chunks = (unsigned) ((total + CHUNK - 1) / CHUNK);
-        if (n_chunks > KEYD_PCRLOCK_CHUNKS_MAX)
+        if (total > (size_t) KEYD_PCRLOCK_CHUNKS_MAX * CHUNK)
                 return -E2BIG;
         rec = malloc(total);
         if (!rec)
@@ -125,25 +124,9 @@ int pcrlock_state_save(Tpm2Context *c, const char *text, size_t size) {
                 return r;
         memcpy(rec + HEADER_SIZE, text, size);
 
-        for (unsigned chunk = 0; chunk < n_chunks; chunk++) {
-                TPM2_HANDLE index = KEYD_NV_PCRLOCK(target, chunk);
-                size_t off = (size_t) chunk * CHUNK, n = MIN(total - off, (size_t) CHUNK), existing;
-
-                r = tpm2_nv_size(c, index, &existing);
-                if (r >= 0 && existing != n) {
-                        r = tpm2_nv_undefine(c, index);
-                        if (r < 0)
-                                return r;
-                        r = -ENOENT;
-                }
-                if (r == -ENOENT)
-                        r = tpm2_nv_define(c, index, n);
-                if (r < 0)
-                        return r;
-                r = tpm2_nv_write_all(c, index, rec + off, n);
-                if (r < 0)
-                        return r;
-        }
+        r = keyd_nv_write_chunks(c, KEYD_NV_PCRLOCK(target, 0), KEYD_PCRLOCK_CHUNKS_MAX, rec, total, CHUNK);
+        if (r < 0)
+                return r;
         return 1;
 }
 

@@ -330,11 +330,44 @@ int store_read(Tpm2Context *c, const uint8_t kek[static KEYD_KEK_SIZE], SecretBu
         return 0;
 }
 
+int keyd_nv_write_chunks(Tpm2Context *c, TPM2_HANDLE first, unsigned max_chunks, const void *data, size_t size,
+                         size_t chunk_size) {
+        unsigned n_chunks = (unsigned) ((size + chunk_size - 1) / chunk_size);
+        int r;
+
+        if (n_chunks > max_chunks)
+                return -ENOSPC;
+        for (unsigned chunk = 0; chunk < n_chunks; chunk++) {
+                size_t off = (size_t) chunk * chunk_size, n = MIN(size - off, chunk_size), existing;
+
+                /* An index is defined with the size of its part; a different size means a new index. */
+                r = tpm2_nv_size(c, first + chunk, &existing);
+                if (r >= 0 && existing != n) {
+                        r = tpm2_nv_undefine(c, first + chunk);
+                        if (r < 0)
+                                return r;
+                        r = -ENOENT;
+                }
+                if (r == -ENOENT)
+                        r = tpm2_nv_define(c, first + chunk, n);
+                if (r < 0)
+                        return r;
+                r = tpm2_nv_write_all(c, first + chunk, (const uint8_t *) data + off, n);
+                if (r < 0)
+                        return r;
+        }
+        /* Chunks of an older, longer record are no longer needed. */
+        for (unsigned chunk = n_chunks; chunk < max_chunks; chunk++)
+                if (tpm2_nv_undefine(c, first + chunk) == -ENOENT)
+                        break;
+        return 0;
+}
+
 int store_write(Tpm2Context *c, const uint8_t kek[static KEYD_KEK_SIZE], KeySet *s) {
         _cleanup_(secret_buffer_freep) SecretBuffer *current = NULL;
         _cleanup_free_ uint8_t *rec = NULL;
         uint32_t imax = index_max(c);
-        unsigned target, n_chunks;
+        unsigned target;
         size_t size;
         bool any;
         int slot, r;
@@ -348,36 +381,10 @@ int store_write(Tpm2Context *c, const uint8_t kek[static KEYD_KEK_SIZE], KeySet 
         r = keyset_seal_record(s, kek, &rec, &size);
         if (r < 0)
                 return r;
-        n_chunks = (unsigned) ((size + imax - 1) / imax);
-        if (n_chunks > KEYD_SLOT_CHUNKS_MAX)
-                return -ENOSPC;
-
-        for (unsigned chunk = 0; chunk < n_chunks; chunk++) {
-                TPM2_HANDLE index = KEYD_NV_SLOT(target, chunk);
-                size_t off = (size_t) chunk * imax, n = MIN(size - off, (size_t) imax), existing;
-
-                /* An index is defined with the size of its part; a different size means a new index. Chunk 0
-                 * goes last-but-not-least: the header is what a reader trusts first, and the tag catches any
-                 * mix of old and new parts anyway. */
-                r = tpm2_nv_size(c, index, &existing);
-                if (r >= 0 && existing != n) {
-                        r = tpm2_nv_undefine(c, index);
-                        if (r < 0)
-                                return r;
-                        r = -ENOENT;
-                }
-                if (r == -ENOENT)
-                        r = tpm2_nv_define(c, index, n);
-                if (r < 0)
-                        return r;
-                r = tpm2_nv_write_all(c, index, rec + off, n);
-                if (r < 0)
-                        return r;
-        }
-        /* Chunks of an older, longer record in this slot are no longer needed. */
-        for (unsigned chunk = n_chunks; chunk < KEYD_SLOT_CHUNKS_MAX; chunk++)
-                if (tpm2_nv_undefine(c, KEYD_NV_SLOT(target, chunk)) == -ENOENT)
-                        break;
+        /* The tag covers header and body: a reader rejects any mix of old and new chunks. */
+        r = keyd_nv_write_chunks(c, KEYD_NV_SLOT(target, 0), KEYD_SLOT_CHUNKS_MAX, rec, size, imax);
+        if (r < 0)
+                return r;
         return 0;
 }
 

@@ -69,6 +69,11 @@ typedef struct StoreInfo {
 
 int store_info(Tpm2Context *c, StoreInfo *ret);
 
+/* Writes data over the indices first, first + 1, … (at most max_chunks of chunk_size bytes), defining
+ * or redefining each with the size of its part, and drops the chunks a longer earlier record left behind. */
+int keyd_nv_write_chunks(Tpm2Context *c, TPM2_HANDLE first, unsigned max_chunks, const void *data, size_t size,
+                         size_t chunk_size);
+
 /* Reads both slots and returns the newest that decrypts. -ENOENT if no slot was ever written, -EBADMSG if
  * slots exist but none decrypts under this KEK. */
 int store_read(Tpm2Context *c, const uint8_t kek[static KEYD_KEK_SIZE], SecretBuffer **ret);

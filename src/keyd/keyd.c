@@ -8,39 +8,7 @@
 #include "keyd-pcrlock-state.h"
 #include "log.h"
 #include "string-util.h"
-
-/* Defined in server-config.c for the server; the same "0,2,4-7" syntax, kept here for the daemon. */
-static int parse_pcrs(const char *s, uint32_t *ret) {
-        uint32_t mask = 0;
-        const char *p = s;
-
-        if (isempty(s))
-                return -EINVAL;
-        while (*p) {
-                unsigned long a, b;
-                char *end;
-
-                if (*p < '0' || *p > '9')
-                        return -EINVAL;
-                a = b = strtoul(p, &end, 10);
-                if (*end == '-') {
-                        if (end[1] < '0' || end[1] > '9')
-                                return -EINVAL;
-                        b = strtoul(end + 1, &end, 10);
-                }
-                if (a > 23 || b > 23 || b < a)
-                        return -EINVAL;
-                for (unsigned long i = a; i <= b; i++)
-                        mask |= 1U << i;
-                if (*end == ',')
-                        end++;
-                else if (*end != '\0')
-                        return -EINVAL;
-                p = end;
-        }
-        *ret = mask;
-        return 0;
-}
+#include "tpm2-util.h"
 
 static const char *arg_listen = NULL;
 static bool arg_restore = false;
@@ -104,7 +72,7 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                                 return r;
                         break;
                 case ARG_REQUIRED:
-                        r = parse_pcrs(optarg, &m->required_pcrs);
+                        r = tpm2_parse_pcr_list(optarg, &m->required_pcrs);
                         if (r < 0)
                                 return log_error_errno(r, "Invalid PCR list '%s'.", optarg);
                         if (m->required_pcrs & (1U << 15))

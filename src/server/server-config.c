@@ -10,6 +10,7 @@
 #include "log.h"
 #include "server-config.h"
 #include "string-util.h"
+#include "tpm2-util.h"
 
 #define CONFIG_FILE_MAX (256U * 1024U)
 
@@ -37,40 +38,6 @@ void server_config_done(ServerConfig *c) {
         free(c->private_key);
         free(c->quote_bank);
         *c = (ServerConfig) {};
-}
-
-int parse_pcr_list(const char *s, uint32_t *ret) {
-        uint32_t mask = 0;
-        const char *p = s;
-
-        if (isempty(s))
-                return -EINVAL;
-        while (*p) {
-                unsigned long a, b;
-                char *end;
-
-                if (*p < '0' || *p > '9')
-                        return -EINVAL;
-                a = strtoul(p, &end, 10);
-                b = a;
-                if (*end == '-') {
-                        p = end + 1;
-                        if (*p < '0' || *p > '9')
-                                return -EINVAL;
-                        b = strtoul(p, &end, 10);
-                }
-                if (a > 23 || b > 23 || b < a)
-                        return -EINVAL;
-                for (unsigned long i = a; i <= b; i++)
-                        mask |= 1U << i;
-                if (*end == ',')
-                        end++;
-                else if (*end != '\0')
-                        return -EINVAL;
-                p = end;
-        }
-        *ret = mask;
-        return 0;
 }
 
 static int set_str(char **dst, const char *value) {
@@ -135,7 +102,7 @@ int server_config_set(ServerConfig *c, const char *key, const char *value) {
         if (streq(key, "EnrollRatePerMinute"))
                 return set_unsigned(&c->enroll_rate_per_minute, value, 1000000);
         if (streq(key, "QuotePCRs"))
-                return parse_pcr_list(value, &c->quote_pcr_mask);
+                return tpm2_parse_pcr_list(value, &c->quote_pcr_mask);
         if (streq(key, "QuoteBank")) {
                 if (!streq(value, "sha256") && !streq(value, "sha1") && !streq(value, "sha384"))
                         return -EINVAL;

@@ -42,6 +42,3 @@ int server_config_parse(ServerConfig *c, const char *text, unsigned *ret_line);
 /* Loads the main file (missing is fine) and the drop-ins. path overrides SERVER_CONFIG_FILE (then no
  * drop-ins are read). */
 int server_config_load(ServerConfig *c, const char *path);
-
-/* "0,1,2,7" or "0-7,11" → bit mask; -EINVAL for anything else or a PCR > 23. */
-int parse_pcr_list(const char *s, uint32_t *ret);

@@ -59,21 +59,4 @@ TEST(parse_errors_name_the_line) {
         server_config_done(&c);
 }
 
-TEST(pcr_lists) {
-        uint32_t m;
-
-        ASSERT_OK(parse_pcr_list("0", &m));
-        ASSERT_EQ(m, 1);
-        ASSERT_OK(parse_pcr_list("0-23", &m));
-        ASSERT_EQ(m, 0xFFFFFF);
-        ASSERT_OK(parse_pcr_list("7,0-1", &m));
-        ASSERT_EQ(m, 0x83);
-        ASSERT_ERROR(parse_pcr_list("24", &m), EINVAL);
-        ASSERT_ERROR(parse_pcr_list("3-1", &m), EINVAL);
-        ASSERT_ERROR(parse_pcr_list("1,,2", &m), EINVAL);
-        ASSERT_ERROR(parse_pcr_list("", &m), EINVAL);
-        ASSERT_ERROR(parse_pcr_list("a", &m), EINVAL);
-        ASSERT_ERROR(parse_pcr_list("1-", &m), EINVAL);
-}
-
 DEFINE_TEST_MAIN

@@ -60,4 +60,21 @@ TEST(context_with_bad_tcti) {
         ASSERT_NULL(c);
 }
 
+TEST(pcr_lists) {
+        uint32_t m;
+
+        ASSERT_OK(tpm2_parse_pcr_list("0", &m));
+        ASSERT_EQ(m, 1);
+        ASSERT_OK(tpm2_parse_pcr_list("0-23", &m));
+        ASSERT_EQ(m, 0xFFFFFF);
+        ASSERT_OK(tpm2_parse_pcr_list("7,0-1", &m));
+        ASSERT_EQ(m, 0x83);
+        ASSERT_ERROR(tpm2_parse_pcr_list("24", &m), EINVAL);
+        ASSERT_ERROR(tpm2_parse_pcr_list("3-1", &m), EINVAL);
+        ASSERT_ERROR(tpm2_parse_pcr_list("1,,2", &m), EINVAL);
+        ASSERT_ERROR(tpm2_parse_pcr_list("", &m), EINVAL);
+        ASSERT_ERROR(tpm2_parse_pcr_list("a", &m), EINVAL);
+        ASSERT_ERROR(tpm2_parse_pcr_list("1-", &m), EINVAL);
+}
+
 DEFINE_TEST_MAIN

@@ -339,3 +339,37 @@ size_t tpm2_hash_alg_digest_size(TPMI_ALG_HASH alg) {
                         return hash_algs[i].size;
         return 0;
 }
+
+int tpm2_parse_pcr_list(const char *s, uint32_t *ret) {
+        uint32_t mask = 0;
+        const char *p = s;
+
+        if (isempty(s))
+                return -EINVAL;
+        while (*p) {
+                unsigned long a, b;
+                char *end;
+
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                a = strtoul(p, &end, 10);
+                b = a;
+                if (*end == '-') {
+                        p = end + 1;
+                        if (*p < '0' || *p > '9')
+                                return -EINVAL;
+                        b = strtoul(p, &end, 10);
+                }
+                if (a > 23 || b > 23 || b < a)
+                        return -EINVAL;
+                for (unsigned long i = a; i <= b; i++)
+                        mask |= 1U << i;
+                if (*end == ',')
+                        end++;
+                else if (*end != '\0')
+                        return -EINVAL;
+                p = end;
+        }
+        *ret = mask;
+        return 0;
+}
