@@ -5,7 +5,7 @@
 # the same text.
 source "$PATELA_SOURCE_DIR/test/lib.sh"
 
-for iface in io.patela.Attest io.patela.Keys; do
+for iface in io.patela.Attest io.patela.Config io.patela.Keys; do
         "$PATELA_BUILD_DIR/src/varlink/varlink-idl-dump" "$iface" >"$T/$iface.varlink"
         varlinkctl validate-idl "$T/$iface.varlink" >"$T/$iface.validated" 2>&1 ||
                 fail "varlinkctl rejects $iface: $(cat "$T/$iface.validated")"

@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include "io.patela.Attest.h"
+#include "io.patela.Config.h"
 #include "io.patela.Keys.h"
 
 static const sd_varlink_interface *const interfaces[] = {
         &vl_interface_io_patela_Attest,
+        &vl_interface_io_patela_Config,
         &vl_interface_io_patela_Keys,
 };
 

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "configd-config.h"
+#include "fd-util.h"
+#include "log.h"
+#include "string-util.h"
+
+#define CONFIG_FILE_MAX (64U * 1024U)
+#define CONFIG_LINE_MAX 4096U
+#define CONFIG_DROPINS_MAX 128U
+#define USEC_PER_SEC 1000000ULL
+
+#define ALNUM "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+static int set_string(char **dst, const char *value) {
+        char *s = strdup(value);
+
+        if (!s)
+                return -ENOMEM;
+        free(*dst);
+        *dst = s;
+        return 0;
+}
+
+void configd_config_init(ConfigdConfig *c) {
+        *c = (ConfigdConfig) {
+                .reattest_usec = 3600 * USEC_PER_SEC,
+                .retry_usec = 5 * USEC_PER_SEC,
+                .retry_max_usec = 300 * USEC_PER_SEC,
+                .connect_timeout_usec = 10 * USEC_PER_SEC,
+                .request_timeout_usec = 60 * USEC_PER_SEC,
+        };
+}
+
+void configd_config_done(ConfigdConfig *c) {
+        free(c->server_url);
+        free(c->ca_certificate);
+        free(c->state_directory);
+        free(c->torrc_directory);
+        free(c->network_directory);
+        free(c->network_file);
+        free(c->attest_socket);
+        free(c->keys_socket);
+        free(c->relay_user);
+        free(c->data_directory);
+        *c = (ConfigdConfig) {};
+}
+
+bool configd_path_ok(const char *p, bool pattern) {
+        size_t n = strlen(p);
+
+        if (n < 1 || n >= PATH_MAX || p[0] != '/')
+                return false;
+        for (const char *s = p; *s; s++) {
+                if (*s <= ' ' || *s > '~' || *s == '"' || *s == '\\' || *s == '#')
+                        return false;
+                if (*s == '%' && (!pattern || (s[1] != 'n' && s[1] != '%')))
+                        return false;
+                if (*s == '%')
+                        s++;
+        }
+        for (const char *s = p; (s = strchr(s, '/')); s++)
+                if (strneq(s, "/./", 3) || strneq(s, "/../", 4) || streq(s, "/.") || streq(s, "/.."))
+                        return false;
+        return true;
+}
+
+static int set_path(char **dst, const char *value, bool pattern) {
+        if (!configd_path_ok(value, pattern))
+                return -EINVAL;
+        return set_string(dst, value);
+}
+
+/* https://HOST[:PORT][/PATH]: printable ASCII, no user info, query or fragment. A trailing slash is
+ * dropped so that "/v1/…" can be appended. */
+static int set_server_url(ConfigdConfig *c, const char *value) {
+        _cleanup_free_ char *s = NULL;
+        const char *host;
+        size_t n;
+
+        n = strlen(value);
+        if (n > CONFIGD_URL_MAX)
+                return -EINVAL;
+        host = startswith(value, "https://");
+        if (!host || host[0] == '\0' || host[0] == '/' || host[0] == ':')
+                return -EINVAL;
+        for (const char *p = value; *p; p++)
+                if (*p <= ' ' || *p > '~' || *p == '?' || *p == '#' || *p == '@' || *p == '\\' || *p == '"')
+                        return -EINVAL;
+        s = strdup(value);
+        if (!s)
+                return -ENOMEM;
+        while (n > 0 && s[n - 1] == '/')
+                s[--n] = '\0';
+        free(c->server_url);
+        c->server_url = TAKE_PTR(s);
+        return 0;
+}
+
+static int set_duration(uint64_t *dst, const char *value, uint64_t min, uint64_t max) {
+        unsigned long long usec;
+
+        if (parse_duration_usec(value, &usec) < 0 || usec < min || usec > max)
+                return -EINVAL;
+        *dst = usec;
+        return 0;
+}
+
+static int parse_boolean(const char *v) {
+        static const char *const yes[] = { "1", "yes", "true", "on" };
+        static const char *const no[] = { "0", "no", "false", "off" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(v, yes[i]) == 0)
+                        return 1;
+                if (strcasecmp(v, no[i]) == 0)
+                        return 0;
+        }
+        return -EINVAL;
+}
+
+int configd_config_set(ConfigdConfig *c, const char *key, const char *value) {
+        int b;
+
+        if (streq(key, "ServerURL"))
+                return set_server_url(c, value);
+        if (streq(key, "CACertificate"))
+                return set_path(&c->ca_certificate, value, /* pattern= */ false);
+        if (streq(key, "ReattestInterval"))
+                return set_duration(&c->reattest_usec, value, USEC_PER_SEC, 7 * 24 * 3600 * USEC_PER_SEC);
+        if (streq(key, "RetryInterval"))
+                return set_duration(&c->retry_usec, value, 100000, 3600 * USEC_PER_SEC);
+        if (streq(key, "RetryIntervalMax"))
+                return set_duration(&c->retry_max_usec, value, 100000, 24 * 3600 * USEC_PER_SEC);
+        if (streq(key, "ConnectTimeout"))
+                return set_duration(&c->connect_timeout_usec, value, 100000, 600 * USEC_PER_SEC);
+        if (streq(key, "Timeout"))
+                return set_duration(&c->request_timeout_usec, value, 100000, 600 * USEC_PER_SEC);
+        if (streq(key, "StateDirectory"))
+                return set_path(&c->state_directory, value, false);
+        if (streq(key, "TorrcDirectory"))
+                return set_path(&c->torrc_directory, value, false);
+        if (streq(key, "NetworkDirectory"))
+                return set_path(&c->network_directory, value, false);
+        if (streq(key, "NetworkFile")) {
+                size_t n = strlen(value);
+                if (n <= strlen(".network") || n > 255 || !streq(value + n - strlen(".network"), ".network") ||
+                    value[0] == '.' || !in_charset(value, ALNUM "_.@-"))
+                        return -EINVAL;
+                return set_string(&c->network_file, value);
+        }
+        if (streq(key, "AttestSocket"))
+                return set_path(&c->attest_socket, value, false);
+        if (streq(key, "KeysSocket"))
+                return set_path(&c->keys_socket, value, false);
+        if (streq(key, "RelayUser")) {
+                /* A user name with %n: what keyd resolves with getpwnam(); root is allowed (tests). */
+                if (isempty(value) || strlen(value) > CONFIGD_PATTERN_MAX || value[0] == '-' ||
+                    !in_charset(value, ALNUM "_.-%"))
+                        return -EINVAL;
+                for (const char *p = strchr(value, '%'); p; p = strchr(p + 2, '%'))
+                        if (p[1] != 'n' && p[1] != '%')
+                                return -EINVAL;
+                return set_string(&c->relay_user, value);
+        }
+        if (streq(key, "DataDirectory"))
+                return set_path(&c->data_directory, value, /* pattern= */ true);
+        if (streq(key, "ManageUnits")) {
+                b = parse_boolean(value);
+                if (b < 0)
+                        return b;
+                c->manage_units = b;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+static char *strip(char *s) {
+        char *e;
+
+        while (*s == ' ' || *s == '\t')
+                s++;
+        e = s + strlen(s);
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+                *--e = '\0';
+        return s;
+}
+
+int configd_config_parse(ConfigdConfig *c, const char *text, size_t size, unsigned *ret_line) {
+        _cleanup_free_ char *copy = NULL;
+        bool in_section = false;
+        unsigned line = 0;
+        char *next;
+        int r;
+
+        if (size > CONFIG_FILE_MAX)
+                return -E2BIG;
+        if (memchr(text, '\0', size))
+                return -EBADMSG;
+        copy = strndup(text, size);
+        if (!copy)
+                return -ENOMEM;
+
+        for (char *l = copy; l; l = next) {
+                char *eq, *key, *value;
+
+                next = strchr(l, '\n');
+                if (next)
+                        *next++ = '\0';
+                line++;
+                *ret_line = line;
+                if (strlen(l) > CONFIG_LINE_MAX)
+                        return -E2BIG;
+                l = strip(l);
+                if (*l == '\0' || *l == '#' || *l == ';')
+                        continue;
+                if (*l == '[') {
+                        /* Only [Config]: a typo'd section must not silently drop its options. */
+                        in_section = streq(l, "[Config]");
+                        if (!in_section)
+                                return -EBADMSG;
+                        continue;
+                }
+                eq = strchr(l, '=');
+                if (!in_section || !eq)
+                        return -EBADMSG;
+                *eq = '\0';
+                key = strip(l);
+                value = strip(eq + 1);
+                r = configd_config_set(c, key, value);
+                if (r < 0)
+                        return r;
+        }
+        *ret_line = 0;
+        return 0;
+}
+
+static int load_file(ConfigdConfig *c, const char *path, bool must_exist) {
+        _cleanup_free_ char *text = NULL;
+        unsigned line = 0;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, CONFIG_FILE_MAX, (void **) &text, &size);
+        if (r == -ENOENT && !must_exist)
+                return 0;
+        if (r == -E2BIG)
+                return log_error_errno(r, "%s is larger than %u bytes.", path, CONFIG_FILE_MAX);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s: %m", path);
+
+        r = configd_config_parse(c, text, size, &line);
+        switch (r) {
+        case 0:
+                return 0;
+        case -ENOENT:
+                return log_error_errno(r, "%s:%u: unknown option.", path, line);
+        case -EBADMSG:
+                return log_error_errno(r, "%s:%u: expected a [Config] section of Key=Value lines.", path, line);
+        case -E2BIG:
+                return log_error_errno(r, "%s:%u: line longer than %u bytes.", path, line, CONFIG_LINE_MAX);
+        case -EINVAL:
+                return log_error_errno(r, "%s:%u: invalid value.", path, line);
+        default:
+                return log_error_errno(r, "%s:%u: %m", path, line);
+        }
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int configd_config_load(ConfigdConfig *c, const char *path, const char *main_file, const char *dropin_dir) {
+        char *names[CONFIG_DROPINS_MAX];
+        unsigned n = 0;
+        DIR *d;
+        int r;
+
+        if (path)
+                return load_file(c, path, /* must_exist= */ true);
+
+        r = load_file(c, main_file, /* must_exist= */ false);
+        if (r < 0)
+                return r;
+
+        d = opendir(dropin_dir);
+        if (!d)
+                return errno == ENOENT ? 0 : log_error_errno(errno, "Failed to open %s: %m", dropin_dir);
+        r = 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                size_t l = strlen(de->d_name);
+
+                if (de->d_name[0] == '.' || l < 6 || !streq(de->d_name + l - 5, ".conf"))
+                        continue;
+                if (n >= ELEMENTSOF(names)) {
+                        r = log_error_errno(E2BIG, "More than %u files in %s.", CONFIG_DROPINS_MAX, dropin_dir);
+                        break;
+                }
+                names[n] = strdup(de->d_name);
+                if (!names[n]) {
+                        r = log_oom();
+                        break;
+                }
+                n++;
+        }
+        closedir(d);
+        if (r >= 0)
+                qsort(names, n, sizeof(char *), cmp_str);
+
+        for (unsigned i = 0; i < n && r >= 0; i++) {
+                char p[PATH_MAX];
+
+                if (snprintf(p, sizeof(p), "%s/%s", dropin_dir, names[i]) >= (int) sizeof(p))
+                        r = log_error_errno(ENAMETOOLONG, "%s/%s: path too long.", dropin_dir, names[i]);
+                else
+                        r = load_file(c, p, /* must_exist= */ true);
+        }
+        for (unsigned i = 0; i < n; i++)
+                free(names[i]);
+        return r;
+}
+
+int configd_config_load_credentials(ConfigdConfig *c, const char *directory) {
+        _cleanup_free_ char *url = NULL, *ca = NULL, *url_path = NULL;
+        size_t size;
+        int r, n = 0;
+
+        if (isempty(directory))
+                return 0;
+
+        if (asprintf(&url_path, "%s/%s", directory, CONFIGD_CREDENTIAL_SERVER_URL) < 0)
+                return log_oom();
+        r = read_full_file(url_path, CONFIGD_URL_MAX + 2, (void **) &url, &size);
+        if (r >= 0) {
+                if (strlen(url) != size)
+                        return log_error_errno(EINVAL, "Credential %s contains a NUL byte.", url_path);
+                /* As written by "echo" or systemd-creds: trailing newlines are not part of the URL. */
+                while (size > 0 && (url[size - 1] == '\n' || url[size - 1] == '\r'))
+                        url[--size] = '\0';
+                r = set_server_url(c, strip(url));
+                if (r < 0)
+                        return log_error_errno(r, "Credential %s is not an https:// URL.", url_path);
+                n++;
+        } else if (r != -ENOENT)
+                return log_error_errno(r, "Failed to read credential %s: %m", url_path);
+
+        if (asprintf(&ca, "%s/%s", directory, CONFIGD_CREDENTIAL_CA) < 0)
+                return log_oom();
+        if (access(ca, R_OK) >= 0) {
+                r = set_path(&c->ca_certificate, ca, /* pattern= */ false);
+                if (r < 0)
+                        return log_error_errno(r, "Credential path %s is not usable.", ca);
+                n++;
+        } else if (errno != ENOENT)
+                return log_error_errno(errno, "Failed to access credential %s: %m", ca);
+        return n;
+}
+
+int configd_config_check(const ConfigdConfig *c) {
+        if (!c->server_url)
+                return log_error_errno(EINVAL,
+                                       "No ServerURL= configured (patela.conf, credential %s or --server-url=).",
+                                       CONFIGD_CREDENTIAL_SERVER_URL);
+        if (!c->ca_certificate)
+                return log_error_errno(EINVAL,
+                                       "No CACertificate= configured (patela.conf, credential %s or "
+                                       "--ca-certificate=): the server is trusted only through a pinned CA.",
+                                       CONFIGD_CREDENTIAL_CA);
+        if (c->retry_max_usec < c->retry_usec)
+                return log_error_errno(EINVAL, "RetryIntervalMax= is shorter than RetryInterval=.");
+        return 0;
+}
+
+int configd_expand_pattern(const char *pattern, const char *name, char **ret) {
+        size_t n = 0, len = strlen(pattern) + 1;
+        char *s;
+
+        for (const char *p = strchr(pattern, '%'); p; p = strchr(p + 2, '%'))
+                if (p[1] == 'n')
+                        len += strlen(name);
+        s = malloc(len);
+        if (!s)
+                return -ENOMEM;
+        for (const char *p = pattern; *p; p++) {
+                if (p[0] == '%' && p[1] == 'n') {
+                        memcpy(s + n, name, strlen(name));
+                        n += strlen(name);
+                        p++;
+                } else if (p[0] == '%' && p[1] == '%') {
+                        s[n++] = '%';
+                        p++;
+                } else if (p[0] == '%') {
+                        free(s);
+                        return -EINVAL;
+                } else
+                        s[n++] = *p;
+        }
+        s[n] = '\0';
+        *ret = s;
+        return 0;
+}
+
+uint64_t configd_jitter(uint64_t usec, unsigned percent) {
+        uint64_t span = usec / 100 * percent, rnd = 0;
+
+        if (span == 0)
+                return usec;
+        /* Not a secret, but nodes of one fleet must not re-attest in lockstep: per-call randomness. */
+        if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+                rnd = (uint64_t) random();
+        return usec - span + rnd % (2 * span + 1);
+}

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "configd-files.h"
+#include "configd-wire.h"
+#include "fd-util.h"
+#include "hexdecoct.h"
+#include "string-util.h"
+
+#define DIFF_LINES_MAX 5000U
+
+void strv_free(char **l) {
+        for (char **p = l; p && *p; p++)
+                free(*p);
+        free(l);
+}
+
+size_t strv_length(char *const *l) {
+        size_t n = 0;
+        while (l && l[n])
+                n++;
+        return n;
+}
+
+bool strv_contains(char *const *l, const char *s) {
+        for (; l && *l; l++)
+                if (streq(*l, s))
+                        return true;
+        return false;
+}
+
+static int strv_push(char ***l, size_t *n, char *s) {
+        char **p = realloc(*l, (*n + 2) * sizeof(char *));
+        if (!p)
+                return -ENOMEM;
+        p[(*n)++] = s;
+        p[*n] = NULL;
+        *l = p;
+        return 0;
+}
+
+int relay_torrc_render(const char *name, const char *server_url, const char *server_torrc, const char *key_directory,
+                       const char *data_directory, char **ret) {
+        size_t n = strlen(server_torrc);
+        char *s;
+
+        /* The paths were checked (configd_config_set(), the keyd reply): no blanks, quotes or '#'. */
+        if (asprintf(&s,
+                     CONFIGD_FILE_HEADER " for relay %s from %s; changes are overwritten.\n"
+                     "%s%s"
+                     "# Local to this node (patela-configd):\n"
+                     "KeyDirectory %s\n"
+                     "DataDirectory %s\n",
+                     name, server_url, server_torrc, n > 0 && server_torrc[n - 1] != '\n' ? "\n" : "",
+                     key_directory, data_directory) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int relay_network_render(const char *name, const char *ipv4, unsigned prefix4, const char *ipv6, unsigned prefix6,
+                         char **ret) {
+        char a4[64] = "", a6[80] = "";
+        char *s;
+
+        if (!ipv4 && !ipv6) {
+                *ret = NULL;
+                return 0;
+        }
+        if (ipv4)
+                snprintf(a4, sizeof(a4), "Address=%s/%u\n", ipv4, prefix4 ?: 32);
+        if (ipv6)
+                snprintf(a6, sizeof(a6), "Address=%s/%u\n", ipv6, prefix6 ?: 128);
+        if (asprintf(&s,
+                     CONFIGD_FILE_HEADER " for relay %s; removed when the relay goes away.\n"
+                     "[Network]\n"
+                     "%s%s",
+                     name, a4, a6) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int relay_file_path(const char *dir, const char *prefix, const char *name, const char *suffix, char **ret) {
+        char *s;
+
+        if (asprintf(&s, "%s/%s%s%s", dir, prefix, name, suffix) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int mkdir_parents(const char *dir, mode_t mode) {
+        _cleanup_free_ char *p = strdup(dir);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1;; s++) {
+                bool end = *s == '\0';
+
+                if (*s != '/' && !end)
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return negative_errno();
+                if (end)
+                        break;
+                *s = '/';
+        }
+        return 0;
+}
+
+int file_read(const char *path, char **ret) {
+        char *s = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, CONFIGD_FILE_MAX, (void **) &s, &size);
+        if (r < 0)
+                return r;
+        if (strlen(s) != size) {
+                free(s);
+                return -EBADMSG;
+        }
+        *ret = s;
+        return 0;
+}
+
+int file_write_atomic(const char *path, const char *content) {
+        _cleanup_free_ char *old = NULL, *tmp = NULL, *dir = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t size = strlen(content), done = 0;
+        uint64_t rnd = 0;
+        const char *slash;
+        int r;
+
+        r = file_read(path, &old);
+        if (r >= 0 && streq(old, content))
+                return 0;
+
+        slash = strrchr(path, '/');
+        if (!slash)
+                return -EINVAL;
+        dir = strndup(path, (size_t) (slash - path));
+        if (!dir)
+                return -ENOMEM;
+        r = mkdir_parents(dir, 0755);
+        if (r < 0)
+                return r;
+
+        /* A hidden temporary beside the file: same file system, so that the rename is atomic, and a name
+         * that neither tor's instances nor networkd pick up. */
+        (void) getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK);
+        if (asprintf(&tmp, "%s/.%s.%016llx", dir, slash + 1, (unsigned long long) rnd) < 0) {
+                tmp = NULL;
+                return -ENOMEM;
+        }
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return negative_errno();
+        while (done < size) {
+                ssize_t n = write(fd, content + done, size - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? negative_errno() : -EIO;
+                        goto fail;
+                }
+                done += (size_t) n;
+        }
+        /* Readable by the tor instances' users whatever the umask; the content is not secret. */
+        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        if (rename(tmp, path) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        return 1;
+fail:
+        (void) unlink(tmp);
+        return r;
+}
+
+static bool is_ours(const char *path) {
+        _cleanup_close_ int fd = -EBADF;
+        char buf[sizeof(CONFIGD_FILE_HEADER) - 1];
+        ssize_t n;
+
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof(buf));
+        return n == (ssize_t) sizeof(buf) && memcmp(buf, CONFIGD_FILE_HEADER, sizeof(buf)) == 0;
+}
+
+int files_list_ours(const char *dir, const char *prefix, const char *suffix, char ***ret) {
+        _cleanup_(strv_freep) char **names = NULL;
+        size_t n = 0;
+        DIR *d;
+        int r = 0;
+
+        d = opendir(dir);
+        if (!d) {
+                if (errno != ENOENT)
+                        return negative_errno();
+                names = calloc(1, sizeof(char *));
+                if (!names)
+                        return -ENOMEM;
+                *ret = TAKE_PTR(names);
+                return 0;
+        }
+        names = calloc(1, sizeof(char *));
+        if (!names) {
+                closedir(d);
+                return -ENOMEM;
+        }
+        for (struct dirent *de; (de = readdir(d));) {
+                _cleanup_free_ char *name = NULL, *path = NULL;
+                const char *s = startswith(de->d_name, prefix);
+                size_t l;
+
+                if (!s)
+                        continue;
+                l = strlen(s);
+                if (l <= strlen(suffix) || !streq(s + l - strlen(suffix), suffix))
+                        continue;
+                name = strndup(s, l - strlen(suffix));
+                if (!name) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (!wire_relay_name_ok(name))
+                        continue;
+                if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
+                        path = NULL;
+                        r = -ENOMEM;
+                        break;
+                }
+                if (!is_ours(path))
+                        continue;
+                r = strv_push(&names, &n, name);
+                if (r < 0)
+                        break;
+                name = NULL;
+        }
+        closedir(d);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(names);
+        return 0;
+}
+
+int file_remove_ours(const char *path) {
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        if (!S_ISREG(st.st_mode) || !is_ours(path))
+                return -EPERM;
+        if (unlink(path) < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        return 1;
+}
+
+static int split_lines(const char *text, char ***ret, size_t *ret_n) {
+        _cleanup_(strv_freep) char **l = NULL;
+        size_t n = 0;
+        int r;
+
+        l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (const char *p = text; *p;) {
+                const char *e = strchrnul(p, '\n');
+                char *s = strndup(p, (size_t) (e - p));
+
+                if (!s)
+                        return -ENOMEM;
+                r = strv_push(&l, &n, s);
+                if (r < 0) {
+                        free(s);
+                        return r;
+                }
+                if (n > DIFF_LINES_MAX)
+                        return -E2BIG;
+                p = *e ? e + 1 : e;
+        }
+        *ret = TAKE_PTR(l);
+        *ret_n = n;
+        return 0;
+}
+
+/* Lines of a not matched by a line of b, each line of b matching at most once. */
+static int unmatched(char **a, size_t na, char **b, size_t nb, char ***ret) {
+        _cleanup_(strv_freep) char **out = NULL;
+        _cleanup_free_ bool *used = NULL;
+        size_t n = 0;
+        int r;
+
+        out = calloc(1, sizeof(char *));
+        used = calloc(MAX(nb, (size_t) 1), sizeof(bool));
+        if (!out || !used)
+                return -ENOMEM;
+        for (size_t i = 0; i < na; i++) {
+                bool found = false;
+                char *s;
+
+                for (size_t j = 0; j < nb && !found; j++)
+                        if (!used[j] && streq(a[i], b[j]))
+                                used[j] = found = true;
+                if (found)
+                        continue;
+                s = strdup(a[i]);
+                if (!s)
+                        return -ENOMEM;
+                r = strv_push(&out, &n, s);
+                if (r < 0) {
+                        free(s);
+                        return r;
+                }
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+int text_diff(const char *old, const char *new, char ***ret_removed, char ***ret_added) {
+        _cleanup_(strv_freep) char **a = NULL, **b = NULL, **removed = NULL, **added = NULL;
+        size_t na, nb;
+        int r;
+
+        r = split_lines(old ?: "", &a, &na);
+        if (r < 0)
+                return r;
+        r = split_lines(new ?: "", &b, &nb);
+        if (r < 0)
+                return r;
+        r = unmatched(a, na, b, nb, &removed);
+        if (r < 0)
+                return r;
+        r = unmatched(b, nb, a, na, &added);
+        if (r < 0)
+                return r;
+        *ret_removed = TAKE_PTR(removed);
+        *ret_added = TAKE_PTR(added);
+        return 0;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "macro.h"
+
+/* The only files patela-configd writes: one torrc per relay (TORRC_DIRECTORY/NAME.torrc) and one
+ * systemd-networkd drop-in per relay with addresses (NETWORK_DIRECTORY/NETWORK_FILE.d/patela-relay-NAME.conf).
+ * Each starts with CONFIGD_FILE_HEADER; configd removes a file only if its name is one of these and its
+ * first line is that header, so nothing it did not write is ever touched. */
+
+#define CONFIGD_FILE_HEADER "# Written by patela-configd"
+#define CONFIGD_TORRC_SUFFIX ".torrc"
+#define CONFIGD_NETWORK_PREFIX "patela-relay-"
+#define CONFIGD_NETWORK_SUFFIX ".conf"
+#define CONFIGD_FILE_MAX (2U * 1024U * 1024U)
+
+/* The torrc as written: header, the server's torrc, then KeyDirectory and DataDirectory. */
+int relay_torrc_render(const char *name, const char *server_url, const char *server_torrc, const char *key_directory,
+                       const char *data_directory, char **ret);
+
+/* The networkd drop-in: [Network] Address= of the relay's IPv4 (/prefix4, 32 if 0) and IPv6 (/prefix6, 128
+ * if 0). *ret = NULL if the relay has no address. */
+int relay_network_render(const char *name, const char *ipv4, unsigned prefix4, const char *ipv6, unsigned prefix6,
+                         char **ret);
+
+/* dir/PREFIX NAME SUFFIX. */
+int relay_file_path(const char *dir, const char *prefix, const char *name, const char *suffix, char **ret);
+
+/* Creates dir and its missing parents (0755). */
+int mkdir_parents(const char *dir, mode_t mode);
+
+/* Replaces path atomically (a temporary file in the same directory, then rename) with content, mode 0644,
+ * unless it already holds exactly that. Returns 1 if written, 0 if it was up to date. */
+int file_write_atomic(const char *path, const char *content);
+
+/* Reads path (at most CONFIGD_FILE_MAX); -ENOENT if absent. */
+int file_read(const char *path, char **ret);
+
+/* The relay names of configd's files in dir: PREFIX NAME SUFFIX with a valid relay name and the header.
+ * A missing dir is an empty list. The array is NULL-terminated. */
+int files_list_ours(const char *dir, const char *prefix, const char *suffix, char ***ret);
+
+/* Removes path if it is configd's (its first line is the header). 1 removed, 0 absent, -EPERM if the file
+ * is not ours. */
+int file_remove_ours(const char *path);
+
+/* Lines of old not in new (removed) and of new not in old (added), each matched once, in order.
+ * NULL-terminated arrays. */
+int text_diff(const char *old, const char *new, char ***ret_removed, char ***ret_added);
+
+void strv_free(char **l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
+size_t strv_length(char *const *l);
+bool strv_contains(char *const *l, const char *s);

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+#include <systemd/sd-json.h>
+#include <systemd/sd-varlink.h>
+
+#include "configd-config.h"
+#include "configd-http.h"
+#include "configd-wire.h"
+#include "varlink-service.h"
+
+#define CONFIGD_STATE_DIRECTORY_DEFAULT "/run/patela"
+#define CONFIGD_TORRC_DIRECTORY_DEFAULT "/run/patela/torrc"
+#define CONFIGD_NETWORK_DIRECTORY_DEFAULT "/run/systemd/network"
+#define CONFIGD_NETWORK_FILE_DEFAULT "80-patela-uplink.network"
+#define CONFIGD_ATTEST_SOCKET_DEFAULT "/run/patela/io.patela.Attest"
+#define CONFIGD_KEYS_SOCKET_DEFAULT "/run/patela/io.patela.Keys"
+#define CONFIGD_RELAY_USER_DEFAULT "_tor-%n"
+#define CONFIGD_DATA_DIRECTORY_DEFAULT "/var/lib/tor-instances/%n"
+#define CONFIGD_SOCKET_NAME "io.patela.Config"
+
+/* The phases of the boot flow, as io.patela.Config reports them. */
+typedef enum Phase {
+        PHASE_STARTING,
+        PHASE_ENROLLING,
+        PHASE_PENDING,
+        PHASE_ATTESTING,
+        PHASE_CONFIGURING,
+        PHASE_RUNNING,
+        PHASE_REFUSED,
+        PHASE_UNREACHABLE,
+        _PHASE_MAX,
+        _PHASE_INVALID = -EINVAL,
+} Phase;
+
+const char *phase_to_string(Phase p) _const_;
+
+/* How a cycle (identity → enrol → attest → fetch → keys → files) ended. */
+typedef enum Outcome {
+        OUTCOME_RUNNING,     /* configured (some relays may have failed alone) */
+        OUTCOME_PENDING,     /* the operator has not enabled the node */
+        OUTCOME_REFUSED,     /* the server said no: relays torn down */
+        OUTCOME_UNREACHABLE, /* network, TLS, server error or a malformed reply */
+        OUTCOME_FAILED,      /* a local step: attestd, keyd, files */
+        _OUTCOME_MAX,
+        _OUTCOME_INVALID = -EINVAL,
+} Outcome;
+
+typedef enum RelayState {
+        RELAY_CONFIGURING,
+        RELAY_APPLIED,
+        RELAY_FAILED,
+        _RELAY_STATE_MAX,
+        _RELAY_STATE_INVALID = -EINVAL,
+} RelayState;
+
+const char *relay_state_to_string(RelayState s) _const_;
+
+/* A relay of the last fetched configuration, with its keys and the files made from it. */
+typedef struct Relay {
+        char *name;
+        char *ipv4;
+        char *ipv6;
+        char *server_torrc; /* as the server rendered it */
+        char *torrc;        /* the file's content; NULL until the keys are known */
+        char *network;      /* the networkd drop-in's content; NULL if no address */
+        char *rsa_fingerprint;
+        char *ed25519_identity;
+        char *key_directory;
+        RelayState state;
+        char *error;
+        bool files_changed; /* the last apply rewrote a file: the tor instance must reload */
+} Relay;
+
+void relay_done(Relay *r);
+void relays_free(Relay *relays, size_t n);
+
+typedef struct Manager {
+        ConfigdConfig config;
+        const char *listen_address;
+
+        VarlinkService *service;
+        sd_event *event; /* the service's */
+        HttpClient *http;
+        HttpRequest *request; /* the HTTP request of the running step */
+        sd_varlink *link;     /* the call to attestd or keyd of the running step */
+        sd_event_source *cycle_timer;
+        sd_bus *bus; /* system bus, only with ManageUnits=yes */
+
+        /* the boot flow */
+        Phase phase;
+        bool busy;           /* a cycle is running */
+        bool refresh_queued; /* a Refresh came in during a cycle: run another one right after it */
+        unsigned failures;   /* consecutive cycles that did not end in running */
+        unsigned reenrolls;  /* restarts of this cycle from the enrolment (token rejected, challenge lost) */
+        uint64_t next_cycle; /* CLOCK_REALTIME µs, 0 while a cycle runs */
+        bool ready_sent;
+
+        /* what the node and the server said */
+        sd_json_variant *identity; /* attestd's GetIdentity reply */
+        char *fingerprint;
+        char *node_state;
+        char *last_error;
+        char *last_error_code;
+        uint64_t last_attestation; /* CLOCK_REALTIME µs */
+        char *last_verdict;
+        char *last_verdict_reason;
+
+        /* within one cycle; wiped at its end */
+        sd_json_variant *enroll;     /* the challenge (sensitive) */
+        sd_json_variant *secret;     /* the activated credential (sensitive) */
+        sd_json_variant *quote;
+        sd_json_variant *event_logs; /* GetEventLogs, or NULL */
+        char *token;                 /* session token: memory only, wiped */
+
+        /* the last fetched configuration */
+        bool have_config;
+        uint64_t fetched; /* CLOCK_REALTIME µs */
+        WireNetwork network;
+        Relay *relays;
+        size_t n_relays;
+        size_t *keys_queue; /* relays waiting for keyd, in the keys step */
+        size_t n_keys_queue;
+        bool keys_one_by_one; /* the batch call failed: ask for each relay alone */
+
+        /* Refresh calls answered when the current cycle ends, and those for the next one */
+        sd_varlink **waiters;
+        size_t n_waiters;
+        sd_varlink **waiters_next;
+        size_t n_waiters_next;
+} Manager;
+
+int manager_new(Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Listens on io.patela.Config, sets up HTTP and schedules the first cycle. */
+int manager_start(Manager *m);
+int manager_run(Manager *m);
+
+/* The io.patela.Config socket when not socket-activated: --listen= or STATE_DIRECTORY/io.patela.Config. */
+const char *manager_listen_address(Manager *m, char **buffer);
+
+void manager_set_phase(Manager *m, Phase p);
+/* Frees and sets *dst to a copy of s (NULL allowed); -ENOMEM. */
+int free_and_strdup(char **dst, const char *s);
+
+/* A call to attestd or keyd: connects (the socket activates the daemon), sends, and hands the reply to
+ * callback; the connection is closed after the reply so that the daemons can exit when idle. A failure to
+ * connect is returned. */
+int manager_call(Manager *m, const char *address, const char *method, sd_json_variant *parameters, bool sensitive,
+                 uint64_t timeout_usec, sd_varlink_reply_t callback);
+void manager_call_done(Manager *m);
+/* "io.patela.Keys.PolicyMismatch: the message" from a varlink error reply. */
+void varlink_error_format(const char *error_id, sd_json_variant *parameters, char *buf, size_t size);
+
+/* configd-cycle.c: the cycle's start and end */
+int cycle_start(Manager *m);
+void cycle_finish(Manager *m, Outcome outcome, const char *code, const char *format, ...) _printf_(4, 5);
+/* A Refresh: a cycle now (or right after the running one); link gets the reply when it ends. */
+int cycle_request_refresh(Manager *m, sd_varlink *link);
+void cycle_update_status(Manager *m);
+
+/* A reply of the server, judged: see server_reply_judge(). */
+typedef struct ServerReply {
+        long status;
+        sd_json_variant *v;     /* the parsed body */
+        WireServerError error;  /* status >= 400: points into v */
+} ServerReply;
+void server_reply_done(ServerReply *r);
+/* 0: a 2xx reply, parsed into ret->v. 1: a refusal about this node (401, 403, 409, 400 EkRejected or
+ * AkRejected) with the server's error in ret->error; the caller decides. Negative: anything else (transport,
+ * TLS, 5xx, 429, other 4xx, malformed body); the cycle has been finished as unreachable. */
+int server_reply_judge(Manager *m, const HttpResponse *response, const char *what, bool sensitive, ServerReply *ret);
+
+/* configd-attest.c: identity, enrolment, activation, quote, attestation */
+void attest_step_identity(Manager *m);
+void attest_step_enroll(Manager *m);
+
+/* configd-relays.c: configuration, keys, files */
+void relays_step_network(Manager *m);
+/* Removes every file of configd's in the torrc and network directories and stops the relays: the server
+ * refused the node. */
+void relays_teardown(Manager *m);
+size_t relays_count(const Manager *m, RelayState s);
+
+/* configd-units.c: the tor instances. With ManageUnits=no (--no-units), only logs what it would do. */
+int relays_apply_units(Manager *m, char *const *removed, bool network_changed);

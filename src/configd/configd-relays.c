@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The second half of a cycle: GET /v1/node/network and /v1/node/relays with the session token, keys from
+ * patela-keyd for relays that have none yet, then the files: each relay's torrc and networkd drop-in are
+ * written, those of relays that went away removed. One bad relay (a name, a torrc, keys that keyd refuses)
+ * fails alone; the others are configured. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "alloc-util.h"
+#include "configd-files.h"
+#include "configd-manager.h"
+#include "log.h"
+
+#define KEYD_TIMEOUT_USEC (300ULL * 1000000ULL) /* first boot: generating and sealing many relays */
+
+static void relays_step_relays(Manager *m);
+static void relays_step_keys(Manager *m);
+static void relays_apply(Manager *m);
+
+static uint64_t now_realtime(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
+static void relay_fail(Relay *r, const char *format, ...) _printf_(2, 3);
+static void relay_fail(Relay *r, const char *format, ...) {
+        char buf[512];
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(buf, sizeof(buf), format, ap);
+        va_end(ap);
+        r->state = RELAY_FAILED;
+        (void) free_and_strdup(&r->error, buf);
+        log_error("Relay %s: %s", r->name, buf);
+}
+
+static void token_wipe(Manager *m) {
+        if (m->token)
+                m->token = erase_and_free_sized(m->token, strlen(m->token));
+}
+
+static char *network_dropin_dir(const Manager *m) {
+        char *s;
+
+        if (asprintf(&s, "%s/%s.d", m->config.network_directory, m->config.network_file) < 0)
+                return NULL;
+        return s;
+}
+
+/* A 401 on a configuration request: the session is gone (the node was disabled, or the token expired).
+ * Enrol again, once; a second rejection in the same cycle is a refusal. */
+static void handle_refusal(Manager *m, const ServerReply *reply) {
+        if (reply->status == 401 && m->reenrolls < 1) {
+                m->reenrolls++;
+                log_notice("Session token rejected (%s); enrolling again.", reply->error.message);
+                token_wipe(m);
+                attest_step_enroll(m);
+                return;
+        }
+        if (streq(reply->error.code, "NodeDisabled"))
+                (void) free_and_strdup(&m->node_state, "disabled");
+        cycle_finish(m, OUTCOME_REFUSED, reply->error.code, "%s", reply->error.message);
+}
+
+static void on_network(HttpRequest *request, const HttpResponse *response, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(http_request_freep) HttpRequest *done = TAKE_PTR(m->request);
+        _cleanup_(server_reply_done) ServerReply reply = {};
+        WireNetwork n = {};
+        WireError we = {};
+        int r;
+
+        r = server_reply_judge(m, response, "Network settings", /* sensitive= */ false, &reply);
+        if (r < 0)
+                return;
+        if (r > 0) {
+                handle_refusal(m, &reply);
+                return;
+        }
+        r = reply.status == 200 ? wire_decode_network(reply.v, &n, &we) : -EBADMSG;
+        if (r == -ENOMEM) {
+                cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
+                return;
+        }
+        if (r < 0) {
+                cycle_finish(m, OUTCOME_UNREACHABLE, NULL, "Network settings: HTTP %ld: %s", reply.status,
+                             we.message[0] ? we.message : "unexpected status");
+                return;
+        }
+        wire_network_done(&m->network);
+        m->network = n;
+        relays_step_relays(m);
+}
+
+void relays_step_network(Manager *m) {
+        int r;
+
+        manager_set_phase(m, PHASE_CONFIGURING);
+        r = http_request_start(m->http, "/v1/node/network", NULL, m->token, on_network, m, &m->request);
+        if (r < 0)
+                cycle_finish(m, OUTCOME_FAILED, NULL, "Cannot start the network settings request: %s", strerror(-r));
+}
+
+static bool directory_exists(const char *path) {
+        struct stat st;
+
+        /* Unreadable counts as there: keyd's directories belong to the instances' users. */
+        return stat(path, &st) >= 0 ? S_ISDIR(st.st_mode) : errno != ENOENT;
+}
+
+/* The fetched relays replace the last ones. Keys already in place are kept, so that keyd unseals only for
+ * relays that are new (or whose key directory vanished). */
+static int relays_update(Manager *m, WireRelay *w, size_t n) {
+        Relay *relays;
+
+        relays = calloc(n > 0 ? n : 1, sizeof(Relay));
+        if (!relays)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                Relay *r = &relays[i];
+                WireError e = {};
+                int k;
+
+                k = wire_check_relay(&w[i], &e);
+                if (k == -ENOMEM) {
+                        relays_free(relays, n);
+                        return k;
+                }
+                *r = (Relay) {
+                        .name = TAKE_PTR(w[i].name),
+                        .ipv4 = TAKE_PTR(w[i].ipv4),
+                        .ipv6 = TAKE_PTR(w[i].ipv6),
+                        .server_torrc = TAKE_PTR(w[i].torrc),
+                        .state = RELAY_CONFIGURING,
+                };
+                for (size_t j = 0; j < m->n_relays; j++) {
+                        Relay *old = &m->relays[j];
+
+                        if (!streq(old->name, r->name) || !old->key_directory || !directory_exists(old->key_directory))
+                                continue;
+                        r->key_directory = TAKE_PTR(old->key_directory);
+                        r->rsa_fingerprint = TAKE_PTR(old->rsa_fingerprint);
+                        r->ed25519_identity = TAKE_PTR(old->ed25519_identity);
+                }
+                if (k < 0)
+                        relay_fail(r, "%s", e.message);
+        }
+        relays_free(m->relays, m->n_relays);
+        m->relays = relays;
+        m->n_relays = n;
+        m->have_config = true;
+        m->fetched = now_realtime();
+        return 0;
+}
+
+static void on_relays(HttpRequest *request, const HttpResponse *response, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(http_request_freep) HttpRequest *done = TAKE_PTR(m->request);
+        _cleanup_(server_reply_done) ServerReply reply = {};
+        WireRelay *w = NULL;
+        WireError we = {};
+        size_t n = 0;
+        int r;
+
+        r = server_reply_judge(m, response, "Relays", /* sensitive= */ false, &reply);
+        if (r < 0)
+                return;
+        if (r > 0) {
+                handle_refusal(m, &reply);
+                return;
+        }
+        r = reply.status == 200 ? wire_decode_relays(reply.v, &w, &n, &we) : -EBADMSG;
+        if (r == -ENOMEM) {
+                cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
+                return;
+        }
+        if (r < 0) {
+                cycle_finish(m, OUTCOME_UNREACHABLE, NULL, "Relays: HTTP %ld: %s", reply.status,
+                             we.message[0] ? we.message : "unexpected status");
+                return;
+        }
+        /* Fetched: the session is not needed any more in this cycle. */
+        token_wipe(m);
+
+        r = relays_update(m, w, n);
+        wire_relays_free(w, n);
+        if (r < 0) {
+                cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
+                return;
+        }
+        log_info("Fetched the configuration of %zu relays.", n);
+        relays_step_keys(m);
+}
+
+static void relays_step_relays(Manager *m) {
+        int r;
+
+        r = http_request_start(m->http, "/v1/node/relays", NULL, m->token, on_relays, m, &m->request);
+        if (r < 0)
+                cycle_finish(m, OUTCOME_FAILED, NULL, "Cannot start the relays request: %s", strerror(-r));
+}
+
+static size_t keys_batch(const Manager *m) {
+        return m->keys_one_by_one ? MIN(m->n_keys_queue, (size_t) 1) : m->n_keys_queue;
+}
+
+static void keys_pop(Manager *m, size_t n) {
+        memmove(m->keys_queue, m->keys_queue + n, (m->n_keys_queue - n) * sizeof(size_t));
+        m->n_keys_queue -= n;
+}
+
+static int on_keys(sd_varlink *link, sd_json_variant *parameters, const char *error_id, sd_varlink_reply_flags_t flags,
+                   void *userdata);
+
+static void keys_call(Manager *m) {
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *list = NULL, *p = NULL;
+        size_t n = keys_batch(m);
+        int r = 0;
+
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                Relay *relay = &m->relays[m->keys_queue[i]];
+                _cleanup_free_ char *user = NULL;
+
+                r = configd_expand_pattern(m->config.relay_user, relay->name, &user);
+                if (r >= 0)
+                        r = sd_json_variant_append_arraybo(&list, SD_JSON_BUILD_PAIR_STRING("name", relay->name),
+                                                           SD_JSON_BUILD_PAIR_STRING("user", user));
+        }
+        if (r >= 0)
+                r = sd_json_buildo(&p, SD_JSON_BUILD_PAIR_VARIANT("relays", list));
+        if (r >= 0)
+                r = manager_call(m, m->config.keys_socket, "io.patela.Keys.EnsureRelays", p, /* sensitive= */ false,
+                                 KEYD_TIMEOUT_USEC, on_keys);
+        if (r < 0) {
+                /* keyd cannot be reached: the relays that need keys fail, those with keys go on. */
+                for (size_t i = 0; i < m->n_keys_queue; i++)
+                        relay_fail(&m->relays[m->keys_queue[i]], "cannot call patela-keyd at %s: %s",
+                                   m->config.keys_socket, strerror(-r));
+                m->n_keys_queue = 0;
+                relays_apply(m);
+        }
+}
+
+typedef struct KeysReply {
+        const char *name;
+        const char *rsa_fingerprint;
+        const char *ed25519_identity;
+        const char *key_directory;
+        int created;
+} KeysReply;
+
+static int take_keys(Manager *m, sd_json_variant *v, size_t n) {
+        static const sd_json_dispatch_field table[] = {
+                { "name", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(KeysReply, name), SD_JSON_MANDATORY },
+                { "rsaFingerprint", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(KeysReply, rsa_fingerprint), SD_JSON_MANDATORY },
+                { "ed25519Identity", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(KeysReply, ed25519_identity), SD_JSON_MANDATORY },
+                { "keyDirectory", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(KeysReply, key_directory), SD_JSON_MANDATORY },
+                { "created", SD_JSON_VARIANT_BOOLEAN, sd_json_dispatch_intbool, offsetof(KeysReply, created), SD_JSON_NULLABLE },
+                {}
+        };
+        sd_json_variant *list = sd_json_variant_by_key(v, "relays");
+
+        for (size_t i = 0; list && i < sd_json_variant_elements(list); i++) {
+                KeysReply k = { .created = -1 };
+                Relay *relay = NULL;
+
+                if (sd_json_dispatch(sd_json_variant_by_index(list, i), table,
+                                     SD_JSON_ALLOW_EXTENSIONS | SD_JSON_DEBUG, &k) < 0)
+                        continue;
+                for (size_t j = 0; j < n; j++)
+                        if (streq(m->relays[m->keys_queue[j]].name, k.name))
+                                relay = &m->relays[m->keys_queue[j]];
+                if (!relay)
+                        continue;
+                /* The directory goes into a torrc line: the same rules as configured paths. */
+                if (!configd_path_ok(k.key_directory, /* pattern= */ false) || strlen(k.rsa_fingerprint) != 40) {
+                        relay_fail(relay, "patela-keyd returned an unusable key directory or fingerprint");
+                        continue;
+                }
+                if (free_and_strdup(&relay->key_directory, k.key_directory) < 0 ||
+                    free_and_strdup(&relay->rsa_fingerprint, k.rsa_fingerprint) < 0 ||
+                    free_and_strdup(&relay->ed25519_identity, k.ed25519_identity) < 0)
+                        return -ENOMEM;
+                log_info("Relay %s: keys %s, fingerprint %s.", relay->name,
+                         k.created > 0 ? "generated and sealed" : "unsealed", relay->rsa_fingerprint);
+        }
+        for (size_t j = 0; j < n; j++) {
+                Relay *relay = &m->relays[m->keys_queue[j]];
+                if (relay->state == RELAY_CONFIGURING && !relay->key_directory)
+                        relay_fail(relay, "patela-keyd returned no keys for it");
+        }
+        return 0;
+}
+
+static int on_keys(sd_varlink *link, sd_json_variant *parameters, const char *error_id, sd_varlink_reply_flags_t flags,
+                   void *userdata) {
+        Manager *m = userdata;
+        size_t n = keys_batch(m);
+        char buf[512];
+
+        if (error_id) {
+                varlink_error_format(error_id, parameters, buf, sizeof(buf));
+                if (!m->keys_one_by_one && n > 1) {
+                        /* One relay can spoil a batch (a user that does not exist…): ask for each alone. */
+                        log_warning("patela-keyd EnsureRelays for %zu relays failed (%s); asking for each relay alone.",
+                                    n, buf);
+                        m->keys_one_by_one = true;
+                        manager_call_done(m);
+                        keys_call(m);
+                        return 0;
+                }
+                for (size_t i = 0; i < n; i++)
+                        relay_fail(&m->relays[m->keys_queue[i]], "patela-keyd: %s", buf);
+        } else if (take_keys(m, parameters, n) < 0) {
+                cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
+                return 0;
+        }
+        keys_pop(m, n);
+        manager_call_done(m);
+        if (m->n_keys_queue > 0)
+                keys_call(m);
+        else
+                relays_apply(m);
+        return 0;
+}
+
+static void relays_step_keys(Manager *m) {
+        free(m->keys_queue);
+        m->keys_queue = calloc(m->n_relays > 0 ? m->n_relays : 1, sizeof(size_t));
+        if (!m->keys_queue) {
+                cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
+                return;
+        }
+        m->n_keys_queue = 0;
+        m->keys_one_by_one = false;
+        for (size_t i = 0; i < m->n_relays; i++)
+                if (m->relays[i].state == RELAY_CONFIGURING && !m->relays[i].key_directory)
+                        m->keys_queue[m->n_keys_queue++] = i;
+        if (m->n_keys_queue == 0)
+                relays_apply(m);
+        else
+                keys_call(m);
+}
+
+/* Writes one relay's files. Returns whether the networkd drop-in changed. */
+static bool relay_write(Manager *m, Relay *r, const char *dropin_dir) {
+        _cleanup_free_ char *data = NULL, *torrc = NULL, *network = NULL, *torrc_path = NULL, *network_path = NULL;
+        int k, w;
+
+        if (configd_expand_pattern(m->config.data_directory, r->name, &data) < 0 ||
+            relay_torrc_render(r->name, m->config.server_url, r->server_torrc, r->key_directory, data, &torrc) < 0 ||
+            relay_network_render(r->name, r->ipv4, m->network.ipv4_prefix_length, r->ipv6,
+                                 m->network.ipv6_prefix_length, &network) < 0 ||
+            relay_file_path(m->config.torrc_directory, "", r->name, CONFIGD_TORRC_SUFFIX, &torrc_path) < 0 ||
+            relay_file_path(dropin_dir, CONFIGD_NETWORK_PREFIX, r->name, CONFIGD_NETWORK_SUFFIX, &network_path) < 0) {
+                relay_fail(r, "out of memory");
+                return false;
+        }
+        free(r->torrc);
+        r->torrc = TAKE_PTR(torrc);
+        free(r->network);
+        r->network = TAKE_PTR(network);
+
+        w = file_write_atomic(torrc_path, r->torrc);
+        if (w < 0) {
+                relay_fail(r, "cannot write %s: %s", torrc_path, strerror(-w));
+                return false;
+        }
+        k = r->network ? file_write_atomic(network_path, r->network) : file_remove_ours(network_path);
+        if (k < 0) {
+                relay_fail(r, "cannot %s %s: %s", r->network ? "write" : "remove", network_path, strerror(-k));
+                return false;
+        }
+        r->files_changed = w > 0 || k > 0;
+        r->state = RELAY_APPLIED;
+        (void) free_and_strdup(&r->error, NULL);
+        if (r->files_changed)
+                log_info("Relay %s: wrote %s%s%s.", r->name, torrc_path, r->network ? " and " : "",
+                         r->network ? network_path : "");
+        return k > 0;
+}
+
+/* Removes the files of a relay that is gone. Returns whether a networkd drop-in was removed. */
+static bool relay_remove_files(Manager *m, const char *name, const char *dropin_dir) {
+        _cleanup_free_ char *torrc_path = NULL, *network_path = NULL;
+        int a, b;
+
+        if (relay_file_path(m->config.torrc_directory, "", name, CONFIGD_TORRC_SUFFIX, &torrc_path) < 0 ||
+            relay_file_path(dropin_dir, CONFIGD_NETWORK_PREFIX, name, CONFIGD_NETWORK_SUFFIX, &network_path) < 0) {
+                log_oom();
+                return false;
+        }
+        a = file_remove_ours(torrc_path);
+        if (a < 0)
+                log_error_errno(a, "Failed to remove %s: %m", torrc_path);
+        b = file_remove_ours(network_path);
+        if (b < 0)
+                log_error_errno(b, "Failed to remove %s: %m", network_path);
+        if (a > 0 || b > 0)
+                log_info("Relay %s: removed its files.", name);
+        return b > 0;
+}
+
+/* Relay names of configd's files on disk that are not in keep (NULL: all). */
+static int files_gone(Manager *m, const char *dropin_dir, bool keep_current, char ***ret) {
+        _cleanup_(strv_freep) char **torrcs = NULL, **networks = NULL, **gone = NULL;
+        size_t n = 0;
+        int r;
+
+        r = files_list_ours(m->config.torrc_directory, "", CONFIGD_TORRC_SUFFIX, &torrcs);
+        if (r >= 0)
+                r = files_list_ours(dropin_dir, CONFIGD_NETWORK_PREFIX, CONFIGD_NETWORK_SUFFIX, &networks);
+        if (r < 0)
+                return r;
+        gone = calloc(strv_length(torrcs) + strv_length(networks) + m->n_relays + 1, sizeof(char *));
+        if (!gone)
+                return -ENOMEM;
+        for (char **l = torrcs;; l = networks) {
+                for (char **s = l; *s; s++) {
+                        bool current = false;
+                        for (size_t i = 0; i < m->n_relays; i++)
+                                if (streq(m->relays[i].name, *s))
+                                        current = true;
+                        if ((current && keep_current) || strv_contains(gone, *s))
+                                continue;
+                        gone[n] = strdup(*s);
+                        if (!gone[n])
+                                return -ENOMEM;
+                        n++;
+                }
+                if (l == networks)
+                        break;
+        }
+        if (!keep_current)
+                for (size_t i = 0; i < m->n_relays; i++)
+                        if (!strv_contains(gone, m->relays[i].name)) {
+                                gone[n] = strdup(m->relays[i].name);
+                                if (!gone[n])
+                                        return -ENOMEM;
+                                n++;
+                        }
+        *ret = TAKE_PTR(gone);
+        return 0;
+}
+
+static void relays_apply(Manager *m) {
+        _cleanup_(strv_freep) char **gone = NULL;
+        _cleanup_free_ char *dropin_dir = network_dropin_dir(m);
+        bool network_changed = false;
+        char failures[800] = "";
+        size_t len = 0;
+        int r;
+
+        manager_call_done(m);
+        if (!dropin_dir) {
+                cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
+                return;
+        }
+        /* A relay that failed keeps the files of its last good configuration, if it has any. */
+        for (size_t i = 0; i < m->n_relays; i++)
+                if (m->relays[i].state == RELAY_CONFIGURING && relay_write(m, &m->relays[i], dropin_dir))
+                        network_changed = true;
+
+        r = files_gone(m, dropin_dir, /* keep_current= */ true, &gone);
+        if (r < 0) {
+                cycle_finish(m, OUTCOME_FAILED, NULL, "Cannot list %s or %s: %s", m->config.torrc_directory,
+                             dropin_dir, strerror(-r));
+                return;
+        }
+        for (char **s = gone; *s; s++)
+                if (relay_remove_files(m, *s, dropin_dir))
+                        network_changed = true;
+
+        (void) relays_apply_units(m, gone, network_changed);
+
+        for (size_t i = 0; i < m->n_relays && len < sizeof(failures); i++)
+                if (m->relays[i].state == RELAY_FAILED)
+                        len += (size_t) snprintf(failures + len, sizeof(failures) - len, "%s%s: %s", len ? "; " : "",
+                                                 m->relays[i].name, m->relays[i].error ?: "?");
+        cycle_finish(m, OUTCOME_RUNNING, NULL, "%s", failures);
+}
+
+void relays_teardown(Manager *m) {
+        _cleanup_(strv_freep) char **gone = NULL;
+        _cleanup_free_ char *dropin_dir = network_dropin_dir(m);
+        bool network_changed = false;
+        int r;
+
+        if (!dropin_dir) {
+                log_oom();
+                return;
+        }
+        r = files_gone(m, dropin_dir, /* keep_current= */ false, &gone);
+        if (r < 0)
+                log_error_errno(r, "Failed to list the relays' files: %m");
+        for (char **s = gone; s && *s; s++)
+                if (relay_remove_files(m, *s, dropin_dir))
+                        network_changed = true;
+        if (gone)
+                (void) relays_apply_units(m, gone, network_changed);
+
+        /* The keys stay sealed in the TPM (keyd): a re-enabled node gets its relays back unchanged. */
+        relays_free(m->relays, m->n_relays);
+        m->relays = NULL;
+        m->n_relays = 0;
+        m->have_config = false;
+        wire_network_done(&m->network);
+}

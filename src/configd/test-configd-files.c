@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "configd-files.h"
+#include "tests.h"
+
+static char *path_in(const char *dir, const char *name) {
+        char *s;
+
+        if (asprintf(&s, "%s/%s", dir, name) < 0)
+                return NULL;
+        return s;
+}
+
+static void remove_tree(const char *dir) {
+        char cmd[4200];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        (void) !system(cmd);
+}
+
+TEST(render) {
+        char *s = NULL;
+
+        ASSERT_OK(relay_torrc_render("exitA", "https://config.example", "Nickname exitA", "/run/patela/keys/exitA",
+                                     "/var/lib/tor-instances/exitA", &s));
+        ASSERT_TRUE(strncmp(s, CONFIGD_FILE_HEADER, strlen(CONFIGD_FILE_HEADER)) == 0);
+        /* The server's text gets its missing newline before configd's lines. */
+        ASSERT_TRUE(strstr(s, "\nNickname exitA\n") != NULL);
+        ASSERT_TRUE(strstr(s, "\nKeyDirectory /run/patela/keys/exitA\nDataDirectory /var/lib/tor-instances/exitA\n"));
+        free(s);
+
+        ASSERT_OK(relay_network_render("exitA", "192.0.2.10", 0, "2001:db8::10", 64, &s));
+        ASSERT_TRUE(strstr(s, "\n[Network]\nAddress=192.0.2.10/32\nAddress=2001:db8::10/64\n") != NULL);
+        free(s);
+        ASSERT_OK(relay_network_render("exitA", NULL, 24, NULL, 64, &s));
+        ASSERT_NULL(s);
+}
+
+TEST(write_list_remove) {
+        char dir[] = "/tmp/test-configd-files.XXXXXX";
+        char **names = NULL;
+        char *sub, *a, *b, *c, *foreign, *content = NULL;
+        struct stat st;
+
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        sub = path_in(dir, "torrc/deeper");
+        a = path_in(sub, "exitA.torrc");
+        b = path_in(sub, "exitB.torrc");
+        c = path_in(sub, "bad-name.torrc");
+        foreign = path_in(sub, "local.torrc");
+
+        /* Parents are created; a second identical write is not a change. */
+        ASSERT_EQ(file_write_atomic(a, CONFIGD_FILE_HEADER " A\nNickname exitA\n"), 1);
+        ASSERT_EQ(file_write_atomic(a, CONFIGD_FILE_HEADER " A\nNickname exitA\n"), 0);
+        ASSERT_EQ(file_write_atomic(a, CONFIGD_FILE_HEADER " A\nNickname exitA\nORPort 9001\n"), 1);
+        ASSERT_OK(stat(a, &st));
+        ASSERT_EQ(st.st_mode & 07777, 0644);
+        ASSERT_OK(file_read(a, &content));
+        ASSERT_STREQ(content, CONFIGD_FILE_HEADER " A\nNickname exitA\nORPort 9001\n");
+        free(content);
+        ASSERT_EQ(file_write_atomic(b, CONFIGD_FILE_HEADER " B\n"), 1);
+        ASSERT_EQ(file_write_atomic(c, CONFIGD_FILE_HEADER " C\n"), 1);
+        /* Somebody else's file in the same directory. */
+        ASSERT_EQ(file_write_atomic(foreign, "# the operator's own\n"), 1);
+
+        ASSERT_OK(files_list_ours(sub, "", ".torrc", &names));
+        ASSERT_EQ(strv_length(names), 2); /* not bad-name (not a nickname), not local (not ours) */
+        ASSERT_TRUE(strv_contains(names, "exitA") && strv_contains(names, "exitB"));
+        strv_free(names);
+
+        ASSERT_EQ(file_remove_ours(b), 1);
+        ASSERT_EQ(file_remove_ours(b), 0);
+        ASSERT_ERROR(file_remove_ours(foreign), EPERM);
+        ASSERT_OK(access(foreign, F_OK));
+        /* No temporary is left behind. */
+        ASSERT_OK(files_list_ours(sub, ".", "", &names));
+        ASSERT_EQ(strv_length(names), 0);
+        strv_free(names);
+
+        ASSERT_OK(files_list_ours("/nonexistent/dir", "", ".torrc", &names));
+        ASSERT_EQ(strv_length(names), 0);
+        strv_free(names);
+
+        free(sub);
+        free(a);
+        free(b);
+        free(c);
+        free(foreign);
+        remove_tree(dir);
+}
+
+TEST(diff) {
+        char **removed = NULL, **added = NULL;
+
+        ASSERT_OK(text_diff("a\nb\nc\nb\n", "a\nc\nd\nb\n", &removed, &added));
+        ASSERT_EQ(strv_length(removed), 1);
+        ASSERT_STREQ(removed[0], "b");
+        ASSERT_EQ(strv_length(added), 1);
+        ASSERT_STREQ(added[0], "d");
+        strv_free(removed);
+        strv_free(added);
+
+        ASSERT_OK(text_diff(NULL, "x\ny", &removed, &added));
+        ASSERT_EQ(strv_length(removed), 0);
+        ASSERT_EQ(strv_length(added), 2);
+        strv_free(removed);
+        strv_free(added);
+}
+
+DEFINE_TEST_MAIN

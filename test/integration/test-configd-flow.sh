@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# patela-configd's boot flow against a real patela-server, patela-attestd and patela-keyd on swtpm:
+# pending with the fingerprint → node enable → running, each relay's torrc accepted by tor and holding the
+# keys tor fingerprints as keyd says → Diff/ShowConfig/Refresh repair a tampered file → relays added and
+# removed on the server → node disabled: refused, files removed → time from start to all torrc written.
+source "$PATELA_SOURCE_DIR/test/integration/test-configd-lib.sh"
+
+ca_setup
+ps_cli pool add names exitA exitB exitC >/dev/null
+ps_cli pool add ipv4 192.0.2.10 192.0.2.11 192.0.2.12 >/dev/null
+ps_cli pool add ipv6 2001:db8::10 2001:db8::11 2001:db8::12 >/dev/null
+cat >"$T/default.torrc" <<'TORRC'
+ContactInfo operator@example.org
+ExitRelay 1
+ExitPolicy accept *:443
+ExitPolicy reject *:*
+TORRC
+ps_cli torrc import "$T/default.torrc" default >/dev/null
+ps_cli node set IPv6PrefixLength 64 default >/dev/null
+server_start
+node_start
+configd_config
+
+# Files that are not configd's, in the directories it writes to: never touched.
+mkdir -p "$TORRC_DIR" "$DROPIN_DIR"
+echo '# the operator'"'"'s own' >"$TORRC_DIR/local.torrc"
+echo '[Network]' >"$DROPIN_DIR/10-site.conf"
+echo '# not ours' >"$DROPIN_DIR/patela-relay-exitZ.conf"
+
+configd_start
+wait_phase pending 20
+fp=$(jq -r .fingerprint "$T/status.json")
+[[ $fp == "$(vl GetIdentity | jq -r .fingerprint)" ]] || fail "configd's fingerprint $fp is not attestd's"
+[[ $(ps_cli --json list nodes | jq -r '.[0].state + " " + .[0].fingerprint') == "pending $fp" ]] ||
+        fail "server: $(ps_cli --json list nodes)"
+[[ $(jq -r .nodeState "$T/status.json") == pending && $(jq -r .serverUrl "$T/status.json") == "$URL" ]] ||
+        fail "status: $(cat "$T/status.json")"
+grep -q "pending on $URL, fingerprint $fp" "$T/configd.log" || fail "the journal does not show the fingerprint"
+[[ $(our_files "$TORRC_DIR" .torrc) == "" ]] || fail "files written while pending"
+cv Refresh >"$T/refresh.out" 2>&1 && fail "Refresh of a pending node succeeded"
+grep -q "io.patela.Config.Pending" "$T/refresh.out" || fail "Refresh while pending: $(cat "$T/refresh.out")"
+pass "pending, with the fingerprint that the server and attestd show: $fp (credentials override patela.conf)"
+
+ps_cli node relays "$fp" 2 >/dev/null
+ps_cli node enable "$fp" >/dev/null
+start=$(date +%s%N)
+wait_phase running 30
+ms=$((($(date +%s%N) - start) / 1000000))
+[[ $(jq -r '[.relays[] | .name + ":" + .state] | join(",")' "$T/status.json") == "exitA:applied,exitB:applied" ]] ||
+        fail "relays: $(cat "$T/status.json")"
+[[ $(jq -r '.nodeState + " " + .lastVerdict' "$T/status.json") == "enabled accepted" ]] || fail "verdict: $(cat "$T/status.json")"
+[[ $(jq -r .lastError "$T/status.json") == null && $(jq -r .failedAttempts "$T/status.json") == 0 ]] ||
+        fail "error after success: $(cat "$T/status.json")"
+[[ $(our_files "$TORRC_DIR" .torrc) == "exitA.torrc exitB.torrc" ]] || fail "torrc files: $(ls "$TORRC_DIR")"
+pass "node enabled: running ${ms} ms after the enable, two relays applied"
+
+for name in exitA exitB; do
+        tor_check "$name"
+done
+grep -qx 'Address=192.0.2.10/32' "$DROPIN_DIR/patela-relay-exitA.conf" &&
+        grep -qx 'Address=2001:db8::10/64' "$DROPIN_DIR/patela-relay-exitA.conf" ||
+        fail "network drop-in: $(cat "$DROPIN_DIR/patela-relay-exitA.conf")"
+[[ $(our_files "$DROPIN_DIR" .conf) == "patela-relay-exitA.conf patela-relay-exitB.conf" ]] ||
+        fail "network drop-ins: $(ls "$DROPIN_DIR")"
+pass "tor --verify-config accepts each torrc; tor --list-fingerprint with configd's KeyDirectory equals keyd's; drop-ins hold the relays' addresses"
+
+# ShowConfig is what was written; Diff sees a tampered file; Refresh repairs it.
+cv ShowConfig >"$T/show.json"
+[[ $(jq -r '.relays[] | select(.name == "exitB") | .torrc' "$T/show.json") == "$(cat "$TORRC_DIR/exitB.torrc")" ]] ||
+        fail "ShowConfig's torrc is not the file"
+[[ $(jq -r '.network.ipv6PrefixLength' "$T/show.json") == 64 ]] || fail "ShowConfig network: $(jq -c .network "$T/show.json")"
+[[ $(cv Diff | jq -r '[.files[].change] | unique | join(",")') == unchanged ]] || fail "Diff after apply: $(cv Diff)"
+echo 'ExitPolicy accept *:*' >>"$TORRC_DIR/exitB.torrc"
+rm "$DROPIN_DIR/patela-relay-exitA.conf"
+cv Diff >"$T/diff.json"
+[[ $(jq -r '.files[] | select(.relay == "exitB" and .kind == "torrc") | .change + " " + (.addedLines | length | tostring) + " " + .removedLines[0]' "$T/diff.json") == \
+        'changed 0 ExitPolicy accept *:*' ]] || fail "Diff of a tampered torrc: $(cat "$T/diff.json")"
+[[ $(jq -r '.files[] | select(.relay == "exitA" and .kind == "network") | .change' "$T/diff.json") == added ]] ||
+        fail "Diff of a missing drop-in: $(cat "$T/diff.json")"
+[[ $(cv Refresh | jq -r '.phase + " " + (.applied | tostring)') == "running 2" ]] || fail "Refresh"
+[[ $(cv Diff | jq -r '[.files[].change] | unique | join(",")') == unchanged ]] || fail "Diff after Refresh: $(cv Diff)"
+pass "ShowConfig shows the files; Diff names a tampered torrc line and a missing drop-in; Refresh restores both"
+
+# The server changes the relay count: files follow; keys stay sealed in keyd.
+ps_cli node relays "$fp" 3 >/dev/null
+[[ $(cv Refresh | jq -r .applied) == 3 ]] || fail "Refresh after 3 relays"
+status >/dev/null
+[[ $(our_files "$TORRC_DIR" .torrc) == "exitA.torrc exitB.torrc exitC.torrc" ]] || fail "3 relays: $(ls "$TORRC_DIR")"
+tor_check exitC
+ps_cli node relays "$fp" 1 >/dev/null
+[[ $(cv Refresh | jq -r .applied) == 1 ]] || fail "Refresh after 1 relay"
+status >/dev/null
+[[ $(our_files "$TORRC_DIR" .torrc) == exitA.torrc ]] || fail "1 relay: $(ls "$TORRC_DIR")"
+[[ $(our_files "$DROPIN_DIR" .conf) == patela-relay-exitA.conf ]] || fail "1 relay: $(ls "$DROPIN_DIR")"
+[[ $(kv ListRelays | jq '.relays | length') == 3 ]] || fail "keys of removed relays were deleted"
+grep -q "would stop tor@exitC.service" "$T/configd.log" || fail "--no-units does not say what it would stop"
+pass "relay count 2 → 3 → 1 on the server: torrc and drop-ins added and removed; the keys stay sealed"
+
+# Refused: node disabled. The session dies with it; the enrolment says NodeDisabled.
+ps_cli node disable "$fp" >/dev/null
+cv Refresh >"$T/refresh.out" 2>&1 && fail "Refresh of a disabled node succeeded"
+grep -q "io.patela.Config.Refused" "$T/refresh.out" || fail "Refresh when disabled: $(cat "$T/refresh.out")"
+status >/dev/null
+[[ $(jq -r '.phase + " " + .lastErrorCode + " " + .nodeState' "$T/status.json") == "refused NodeDisabled disabled" ]] ||
+        fail "refused status: $(cat "$T/status.json")"
+grep -q "disabled" <<<"$(jq -r .lastError "$T/status.json")" || fail "no reason: $(cat "$T/status.json")"
+[[ $(jq '.relays | length' "$T/status.json") == 0 ]] || fail "relays still listed"
+[[ $(our_files "$TORRC_DIR" .torrc) == "" && $(our_files "$DROPIN_DIR" .conf) == "" ]] ||
+        fail "files left after refusal: $(ls "$TORRC_DIR" "$DROPIN_DIR")"
+[[ -f $TORRC_DIR/local.torrc && -f $DROPIN_DIR/10-site.conf && -f $DROPIN_DIR/patela-relay-exitZ.conf ]] ||
+        fail "a file configd did not write was removed"
+configd_alive || fail "configd died"
+pass "node disabled: refused ($(jq -r .lastError "$T/status.json")), relay files removed, other files untouched"
+
+# Enabled again (keys unchanged in the TPM), then a cold start with the node enabled: keyd and configd
+# restart, key files and torrc are gone, as after a reboot; time to all torrc written.
+ps_cli node enable "$fp" >/dev/null
+ps_cli node relays "$fp" 3 >/dev/null
+cv Refresh >/dev/null || fail "Refresh after re-enable"
+status >/dev/null
+[[ $(relay_field exitC rsaFingerprint) == "$(kv ListRelays | jq -r '.relays[] | select(.name == "exitC") | .rsaFingerprint')" ]] ||
+        fail "exitC changed identity"
+configd_stop
+keyd_stop
+rm -rf "$KEYD_KEYS" "$TORRC_DIR"/exit*.torrc "$DROPIN_DIR"/patela-relay-exit[ABC].conf
+keyd_start
+start=$(date +%s%N)
+configd_start
+for ((i = 0; i < 600; i++)); do
+        [[ $(our_files "$TORRC_DIR" .torrc) == "exitA.torrc exitB.torrc exitC.torrc" ]] && break
+        sleep 0.05
+done
+ms=$((($(date +%s%N) - start) / 1000000))
+wait_phase running 10
+[[ $(our_files "$TORRC_DIR" .torrc) == "exitA.torrc exitB.torrc exitC.torrc" ]] || fail "cold start: $(ls "$TORRC_DIR")"
+for name in exitA exitB exitC; do
+        tor_check "$name"
+done
+echo "# time from patela-configd start (node enabled, keys unsealed from the TPM) to all 3 torrc written: ${ms} ms"
+pass "cold start of an enabled node: 3 relays written in ${ms} ms, same identities"
+
+# The server goes away and configd restarts: unreachable, retrying with backoff, relays' files untouched.
+server_stop
+configd_stop
+configd_start
+wait_phase unreachable 20
+for ((i = 0; i < 200; i++)); do
+        [[ $(status | jq -r .failedAttempts) -ge 3 ]] && break
+        sleep 0.05
+done
+[[ $(jq -r .failedAttempts "$T/status.json") -ge 3 ]] || fail "no retries: $(cat "$T/status.json")"
+[[ $(jq -r .nextAttempt "$T/status.json") != null ]] || fail "no next attempt: $(cat "$T/status.json")"
+grep -qi "connect" <<<"$(jq -r .lastError "$T/status.json")" || fail "unclear error: $(cat "$T/status.json")"
+cv Refresh >"$T/refresh.out" 2>&1 && fail "Refresh without a server succeeded"
+grep -q "io.patela.Config.Unreachable" "$T/refresh.out" || fail "Refresh without a server: $(cat "$T/refresh.out")"
+[[ $(our_files "$TORRC_DIR" .torrc) == "exitA.torrc exitB.torrc exitC.torrc" ]] || fail "files changed while unreachable"
+configd_alive || fail "configd died"
+pass "server gone: unreachable after $(jq -r .failedAttempts "$T/status.json") attempts ($(jq -r .lastError "$T/status.json")), relays' files kept"
+configd_stop
