@@ -20,6 +20,17 @@ bool in_charset(const char *s, const char *charset) {
         return s[strspn(s, charset)] == '\0';
 }
 
+char *strstrip(char *s) {
+        char *e;
+
+        while (*s == ' ' || *s == '\t')
+                s++;
+        e = s + strlen(s);
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+                *--e = '\0';
+        return s;
+}
+
 int safe_atou64(const char *s, unsigned long long max, unsigned long long *ret) {
         unsigned long long v;
         char *end;

@@ -7,6 +7,14 @@ TEST(startswith) {
         ASSERT_NULL(startswith("swtp", "swtpm:"));
 }
 
+TEST(strstrip) {
+        char a[] = "  \tkey = value \r", b[] = "", c[] = " \t ";
+
+        ASSERT_STREQ(strstrip(a), "key = value");
+        ASSERT_STREQ(strstrip(b), "");
+        ASSERT_STREQ(strstrip(c), "");
+}
+
 TEST(safe_atou64) {
         unsigned long long v;
 

@@ -8,14 +8,12 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "conf-parser.h"
 #include "configd-config.h"
 #include "fd-util.h"
 #include "log.h"
 #include "string-util.h"
 
-#define CONFIG_FILE_MAX (64U * 1024U)
-#define CONFIG_LINE_MAX 4096U
-#define CONFIG_DROPINS_MAX 128U
 #define USEC_PER_SEC 1000000ULL
 
 #define ALNUM "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -183,149 +181,35 @@ int configd_config_set(ConfigdConfig *c, const char *key, const char *value) {
         return -ENOENT;
 }
 
-static char *strip(char *s) {
-        char *e;
-
-        while (*s == ' ' || *s == '\t')
-                s++;
-        e = s + strlen(s);
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-                *--e = '\0';
-        return s;
+static int set_option(void *userdata, const char *key, const char *value) {
+        return configd_config_set(userdata, key, value);
 }
 
 int configd_config_parse(ConfigdConfig *c, const char *text, size_t size, unsigned *ret_line) {
-        _cleanup_free_ char *copy = NULL;
-        bool in_section = false;
-        unsigned line = 0;
-        char *next;
-        int r;
-
-        if (size > CONFIG_FILE_MAX)
-                return -E2BIG;
-        if (memchr(text, '\0', size))
-                return -EBADMSG;
-        copy = strndup(text, size);
-        if (!copy)
-                return -ENOMEM;
-
-        for (char *l = copy; l; l = next) {
-                char *eq, *key, *value;
-
-                next = strchr(l, '\n');
-                if (next)
-                        *next++ = '\0';
-                line++;
-                *ret_line = line;
-                if (strlen(l) > CONFIG_LINE_MAX)
-                        return -E2BIG;
-                l = strip(l);
-                if (*l == '\0' || *l == '#' || *l == ';')
-                        continue;
-                if (*l == '[') {
-                        /* Only [Config]: a typo'd section must not silently drop its options. */
-                        in_section = streq(l, "[Config]");
-                        if (!in_section)
-                                return -EBADMSG;
-                        continue;
-                }
-                eq = strchr(l, '=');
-                if (!in_section || !eq)
-                        return -EBADMSG;
-                *eq = '\0';
-                key = strip(l);
-                value = strip(eq + 1);
-                r = configd_config_set(c, key, value);
-                if (r < 0)
-                        return r;
-        }
-        *ret_line = 0;
-        return 0;
-}
-
-static int load_file(ConfigdConfig *c, const char *path, bool must_exist) {
-        _cleanup_free_ char *text = NULL;
-        unsigned line = 0;
-        size_t size;
-        int r;
-
-        r = read_full_file(path, CONFIG_FILE_MAX, (void **) &text, &size);
-        if (r == -ENOENT && !must_exist)
-                return 0;
-        if (r == -E2BIG)
-                return log_error_errno(r, "%s is larger than %u bytes.", path, CONFIG_FILE_MAX);
-        if (r < 0)
-                return log_error_errno(r, "Failed to read %s: %m", path);
-
-        r = configd_config_parse(c, text, size, &line);
-        switch (r) {
-        case 0:
-                return 0;
-        case -ENOENT:
-                return log_error_errno(r, "%s:%u: unknown option.", path, line);
-        case -EBADMSG:
-                return log_error_errno(r, "%s:%u: expected a [Config] section of Key=Value lines.", path, line);
-        case -E2BIG:
-                return log_error_errno(r, "%s:%u: line longer than %u bytes.", path, line, CONFIG_LINE_MAX);
-        case -EINVAL:
-                return log_error_errno(r, "%s:%u: invalid value.", path, line);
-        default:
-                return log_error_errno(r, "%s:%u: %m", path, line);
-        }
-}
-
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+        return conf_parse(text, size, "Config", set_option, c, ret_line);
 }
 
 int configd_config_load(ConfigdConfig *c, const char *path, const char *main_file, const char *dropin_dir) {
-        char *names[CONFIG_DROPINS_MAX];
-        unsigned n = 0;
-        DIR *d;
+        ConfError e;
         int r;
 
-        if (path)
-                return load_file(c, path, /* must_exist= */ true);
-
-        r = load_file(c, main_file, /* must_exist= */ false);
-        if (r < 0)
-                return r;
-
-        d = opendir(dropin_dir);
-        if (!d)
-                return errno == ENOENT ? 0 : log_error_errno(errno, "Failed to open %s: %m", dropin_dir);
-        r = 0;
-        for (struct dirent *de; (de = readdir(d));) {
-                size_t l = strlen(de->d_name);
-
-                if (de->d_name[0] == '.' || l < 6 || !streq(de->d_name + l - 5, ".conf"))
-                        continue;
-                if (n >= ELEMENTSOF(names)) {
-                        r = log_error_errno(E2BIG, "More than %u files in %s.", CONFIG_DROPINS_MAX, dropin_dir);
-                        break;
-                }
-                names[n] = strdup(de->d_name);
-                if (!names[n]) {
-                        r = log_oom();
-                        break;
-                }
-                n++;
-        }
-        closedir(d);
+        r = conf_load(path, main_file, dropin_dir, "Config", set_option, c, &e);
         if (r >= 0)
-                qsort(names, n, sizeof(char *), cmp_str);
-
-        for (unsigned i = 0; i < n && r >= 0; i++) {
-                char p[PATH_MAX];
-
-                if (snprintf(p, sizeof(p), "%s/%s", dropin_dir, names[i]) >= (int) sizeof(p))
-                        r = log_error_errno(ENAMETOOLONG, "%s/%s: path too long.", dropin_dir, names[i]);
-                else
-                        r = load_file(c, p, /* must_exist= */ true);
+                return 0;
+        if (e.line == 0)
+                return log_error_errno(r, "Failed to read %s: %m", e.path);
+        switch (r) {
+        case -ENOENT:
+                return log_error_errno(r, "%s:%u: unknown option.", e.path, e.line);
+        case -EBADMSG:
+                return log_error_errno(r, "%s:%u: expected a [Config] section of Key=Value lines.", e.path, e.line);
+        case -E2BIG:
+                return log_error_errno(r, "%s:%u: line longer than %u bytes.", e.path, e.line, CONF_LINE_MAX);
+        case -EINVAL:
+                return log_error_errno(r, "%s:%u: invalid value.", e.path, e.line);
+        default:
+                return log_error_errno(r, "%s:%u: %m", e.path, e.line);
         }
-        for (unsigned i = 0; i < n; i++)
-                free(names[i]);
-        return r;
 }
 
 int configd_config_load_credentials(ConfigdConfig *c, const char *directory) {
@@ -345,7 +229,7 @@ int configd_config_load_credentials(ConfigdConfig *c, const char *directory) {
                 /* As written by "echo" or systemd-creds: trailing newlines are not part of the URL. */
                 while (size > 0 && (url[size - 1] == '\n' || url[size - 1] == '\r'))
                         url[--size] = '\0';
-                r = set_server_url(c, strip(url));
+                r = set_server_url(c, strstrip(url));
                 if (r < 0)
                         return log_error_errno(r, "Credential %s is not an https:// URL.", url_path);
                 n++;

@@ -6,13 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf-parser.h"
 #include "fd-util.h"
 #include "log.h"
 #include "server-config.h"
 #include "string-util.h"
 #include "tpm2-util.h"
 
-#define CONFIG_FILE_MAX (256U * 1024U)
 
 void server_config_init(ServerConfig *c) {
         *c = (ServerConfig) {
@@ -117,126 +117,26 @@ int server_config_set(ServerConfig *c, const char *key, const char *value) {
         return -ENOENT;
 }
 
-static char *strip(char *s) {
-        char *e;
-
-        while (*s == ' ' || *s == '\t')
-                s++;
-        e = s + strlen(s);
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-                *--e = '\0';
-        return s;
+static int set_option(void *userdata, const char *key, const char *value) {
+        return server_config_set(userdata, key, value);
 }
 
 int server_config_parse(ServerConfig *c, const char *text, unsigned *ret_line) {
-        _cleanup_free_ char *copy = strdup(text);
-        bool in_server = false;
-        unsigned line = 0;
-        char *save = NULL;
-        int r;
-
-        if (!copy)
-                return -ENOMEM;
-
-        for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                char *eq, *key, *value;
-
-                line++;
-                l = strip(l);
-                if (*l == '\0' || *l == '#' || *l == ';')
-                        continue;
-                if (*l == '[') {
-                        in_server = streq(l, "[Server]");
-                        if (!in_server) {
-                                *ret_line = line;
-                                return -EBADMSG;
-                        }
-                        continue;
-                }
-                eq = strchr(l, '=');
-                if (!in_server || !eq) {
-                        *ret_line = line;
-                        return -EBADMSG;
-                }
-                *eq = '\0';
-                key = strip(l);
-                value = strip(eq + 1);
-                r = server_config_set(c, key, value);
-                if (r < 0) {
-                        *ret_line = line;
-                        return r;
-                }
-        }
-        return 0;
-}
-
-static int load_file(ServerConfig *c, const char *path, bool must_exist) {
-        _cleanup_free_ char *text = NULL;
-        unsigned line = 0;
-        size_t size;
-        int r;
-
-        r = read_full_file(path, CONFIG_FILE_MAX, (void **) &text, &size);
-        if (r == -ENOENT && !must_exist)
-                return 0;
-        if (r < 0)
-                return log_error_errno(r, "Failed to read %s: %m", path);
-        if (strlen(text) != size)
-                return log_error_errno(EBADMSG, "%s contains a NUL byte.", path);
-
-        r = server_config_parse(c, text, &line);
-        if (r == -ENOENT)
-                return log_error_errno(r, "%s:%u: unknown option.", path, line);
-        if (r == -EBADMSG)
-                return log_error_errno(r, "%s:%u: expected [Server] and Key=Value lines.", path, line);
-        if (r < 0)
-                return log_error_errno(r, "%s:%u: invalid value: %m", path, line);
-        return 0;
-}
-
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+        return conf_parse(text, strlen(text), "Server", set_option, c, ret_line);
 }
 
 int server_config_load(ServerConfig *c, const char *path) {
-        char *names[256];
-        unsigned n = 0;
-        DIR *d;
+        ConfError e;
         int r;
 
-        if (path)
-                return load_file(c, path, /* must_exist= */ true);
-
-        r = load_file(c, SERVER_CONFIG_FILE, /* must_exist= */ false);
-        if (r < 0)
-                return r;
-
-        d = opendir(SERVER_CONFIG_DROPIN_DIR);
-        if (!d)
+        r = conf_load(path, SERVER_CONFIG_FILE, SERVER_CONFIG_DROPIN_DIR, "Server", set_option, c, &e);
+        if (r >= 0)
                 return 0;
-        for (struct dirent *de; (de = readdir(d)) && n < ELEMENTSOF(names);) {
-                size_t l = strlen(de->d_name);
-                if (de->d_name[0] == '.' || l < 6 || !streq(de->d_name + l - 5, ".conf"))
-                        continue;
-                names[n] = strdup(de->d_name);
-                if (!names[n]) {
-                        closedir(d);
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                n++;
-        }
-        closedir(d);
-        qsort(names, n, sizeof(char *), cmp_str);
-
-        r = 0;
-        for (unsigned i = 0; i < n && r >= 0; i++) {
-                char p[PATH_MAX];
-                snprintf(p, sizeof(p), "%s/%s", SERVER_CONFIG_DROPIN_DIR, names[i]);
-                r = load_file(c, p, /* must_exist= */ true);
-        }
-finish:
-        for (unsigned i = 0; i < n; i++)
-                free(names[i]);
-        return r;
+        if (e.line == 0)
+                return log_error_errno(r, "Failed to read %s: %m", e.path);
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s:%u: unknown option.", e.path, e.line);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "%s:%u: expected [Server] and Key=Value lines.", e.path, e.line);
+        return log_error_errno(r, "%s:%u: invalid value: %m", e.path, e.line);
 }
