@@ -246,47 +246,10 @@ int attest_activate_credential(Tpm2Context *c, AttestKeys *k, const TPM2B_ID_OBJ
 }
 
 static int read_pcrs(Tpm2Context *c, TPMI_ALG_HASH bank, uint32_t mask, AttestQuote *q) {
-        uint32_t todo = mask;
-
-        q->n_values = 0;
-        /* PCR_Read returns at most 8 digests per call, and says which it returned. */
-        while (todo != 0) {
-                _cleanup_free_ TPML_PCR_SELECTION *out_sel = NULL;
-                _cleanup_free_ TPML_DIGEST *values = NULL;
-                TPML_PCR_SELECTION sel;
-                uint32_t got = 0;
-                unsigned n = 0;
-                int r;
-
-                tpm2_pcr_selection_from_mask(bank, todo, &sel);
-                r = tpm2_check(c, Esys_PCR_Read(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel, NULL, &out_sel,
-                                                &values),
-                               "Esys_PCR_Read");
-                if (r < 0)
-                        return r;
-
-                for (unsigned i = 0; i < out_sel->count; i++) {
-                        const TPMS_PCR_SELECTION *s = &out_sel->pcrSelections[i];
-                        if (s->hash != bank)
-                                continue;
-                        for (unsigned b = 0; b < TPM2_PCRS_MAX && b / 8 < s->sizeofSelect; b++)
-                                if (s->pcrSelect[b / 8] & (1U << (b % 8)))
-                                        got |= 1U << b;
-                }
-                if (got == 0 || (got & ~todo) != 0)
-                        return -EOPNOTSUPP; /* bank not allocated */
-
-                /* Digests come in ascending PCR order; the loop collects the lowest ones first. */
-                for (unsigned b = 0; b < TPM2_PCRS_MAX; b++) {
-                        if (!(got & (1U << b)))
-                                continue;
-                        if (n >= values->count)
-                                return -EBADMSG;
-                        q->values[__builtin_popcount(mask & ((1U << b) - 1))] = values->digests[n++];
-                        q->n_values++;
-                }
-                todo &= ~got;
-        }
+        int r = tpm2_pcr_read(c, bank, mask, q->values);
+        if (r < 0)
+                return r;
+        q->n_values = (unsigned) __builtin_popcount(mask);
         return 0;
 }
 

@@ -350,49 +350,19 @@ static bool value_allowed(const Tpm2PcrlockPolicy *p, unsigned pcr, const TPM2B_
 }
 
 int tpm2_pcrlock_check_pcrs(Tpm2Context *c, const Tpm2PcrlockPolicy *p, uint32_t *ret_mismatch) {
-        uint32_t todo, mismatch = 0;
+        TPM2B_DIGEST values[TPM2_PCRS_MAX];
+        uint32_t mismatch = 0;
+        unsigned n = 0;
         int r;
 
         if (!c || !p || !ret_mismatch)
                 return -EINVAL;
-
-        /* PCR_Read returns at most 8 digests per call, and says which. */
-        for (todo = p->pcr_mask; todo != 0;) {
-                _cleanup_free_ TPML_PCR_SELECTION *out_sel = NULL;
-                _cleanup_free_ TPML_DIGEST *values = NULL;
-                TPML_PCR_SELECTION sel;
-                uint32_t got = 0;
-                unsigned n = 0;
-
-                tpm2_pcr_selection_from_mask(p->bank, todo, &sel);
-                r = tpm2_check(c, Esys_PCR_Read(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel,
-                                                NULL, &out_sel, &values),
-                               "Esys_PCR_Read");
-                if (r < 0)
-                        return r;
-                for (unsigned i = 0; i < out_sel->count; i++) {
-                        const TPMS_PCR_SELECTION *s = &out_sel->pcrSelections[i];
-
-                        if (s->hash != p->bank)
-                                continue;
-                        for (unsigned b = 0; b < TPM2_PCRS_MAX && b / 8 < s->sizeofSelect; b++)
-                                if (s->pcrSelect[b / 8] & (1U << (b % 8)))
-                                        got |= 1U << b;
-                }
-                if (got == 0 || (got & ~todo) != 0)
-                        return -EOPNOTSUPP; /* bank not allocated */
-
-                /* Digests come in ascending PCR order. */
-                for (unsigned b = 0; b < TPM2_PCRS_MAX; b++) {
-                        if (!(got & (1U << b)))
-                                continue;
-                        if (n >= values->count)
-                                return -EBADMSG;
-                        if (!value_allowed(p, b, &values->digests[n++]))
-                                mismatch |= 1U << b;
-                }
-                todo &= ~got;
-        }
+        r = tpm2_pcr_read(c, p->bank, p->pcr_mask, values);
+        if (r < 0)
+                return r;
+        for (unsigned b = 0; b < TPM2_PCRS_MAX; b++)
+                if ((p->pcr_mask & (1U << b)) && !value_allowed(p, b, &values[n++]))
+                        mismatch |= 1U << b;
         *ret_mismatch = mismatch;
         return 0;
 }

@@ -297,6 +297,51 @@ int tpm2_start_endorsement_policy_session(Tpm2Context *c, Tpm2Handle **ret) {
         return r;
 }
 
+int tpm2_pcr_read(Tpm2Context *c, TPMI_ALG_HASH bank, uint32_t mask, TPM2B_DIGEST ret[static TPM2_PCRS_MAX]) {
+        uint32_t todo = mask;
+        int r;
+
+        if (mask == 0 || (mask >> TPM2_PCRS_MAX) != 0)
+                return -EINVAL;
+        /* PCR_Read returns at most 8 digests per call, and says which it returned. */
+        while (todo != 0) {
+                _cleanup_free_ TPML_PCR_SELECTION *out_sel = NULL;
+                _cleanup_free_ TPML_DIGEST *values = NULL;
+                TPML_PCR_SELECTION sel;
+                uint32_t got = 0;
+                unsigned n = 0;
+
+                tpm2_pcr_selection_from_mask(bank, todo, &sel);
+                r = tpm2_check(c, Esys_PCR_Read(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel, NULL, &out_sel,
+                                                &values),
+                               "Esys_PCR_Read");
+                if (r < 0)
+                        return r;
+
+                for (unsigned i = 0; i < out_sel->count; i++) {
+                        const TPMS_PCR_SELECTION *s = &out_sel->pcrSelections[i];
+                        if (s->hash != bank)
+                                continue;
+                        for (unsigned b = 0; b < TPM2_PCRS_MAX && b / 8 < s->sizeofSelect; b++)
+                                if (s->pcrSelect[b / 8] & (1U << (b % 8)))
+                                        got |= 1U << b;
+                }
+                if (got == 0 || (got & ~todo) != 0)
+                        return -EOPNOTSUPP; /* bank not allocated */
+
+                /* Digests come in ascending PCR order. */
+                for (unsigned b = 0; b < TPM2_PCRS_MAX; b++) {
+                        if (!(got & (1U << b)))
+                                continue;
+                        if (n >= values->count)
+                                return -EBADMSG;
+                        ret[__builtin_popcount(mask & ((1U << b) - 1))] = values->digests[n++];
+                }
+                todo &= ~got;
+        }
+        return 0;
+}
+
 void tpm2_pcr_selection_from_mask(TPMI_ALG_HASH bank, uint32_t mask, TPML_PCR_SELECTION *ret) {
         *ret = (TPML_PCR_SELECTION) {
                 .count = 1,

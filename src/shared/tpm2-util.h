@@ -56,6 +56,9 @@ int tpm2_start_endorsement_policy_session(Tpm2Context *c, Tpm2Handle **ret);
 /* PCR selection helpers. bank is TPM2_ALG_SHA256 etc.; mask has bit i set for PCR i (0..23). */
 #define TPM2_PCRS_MAX 24U
 void tpm2_pcr_selection_from_mask(TPMI_ALG_HASH bank, uint32_t mask, TPML_PCR_SELECTION *ret);
+/* Reads the PCRs in mask from bank into ret[0…popcount(mask)-1], ascending (one PCR_Read per 8 PCRs).
+ * -EOPNOTSUPP if the bank is not allocated. */
+int tpm2_pcr_read(Tpm2Context *c, TPMI_ALG_HASH bank, uint32_t mask, TPM2B_DIGEST ret[static TPM2_PCRS_MAX]);
 /* "0,1,2,7" or "0-5,7,9" → bit mask; -EINVAL for anything else or a PCR > 23. */
 int tpm2_parse_pcr_list(const char *s, uint32_t *ret);
 int tpm2_hash_alg_from_string(const char *s) _pure_;
