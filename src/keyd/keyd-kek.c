@@ -11,6 +11,7 @@
 #include "keyd-manager.h"
 #include "keyd-pcrlock-state.h"
 #include "log.h"
+#include "tpm2-marshal.h"
 #include "tpm2-nv.h"
 
 int policy_load_checked(Manager *m, Tpm2PcrlockPolicy **ret, KekError *err) {
@@ -105,9 +106,20 @@ static void save_policy_copy(Manager *m, Tpm2Context *c) {
         size_t size;
         int r;
 
+        uint8_t hash[64];
+        size_t hsize;
+
         r = read_full_file(m->policy_path, TPM2_PCRLOCK_JSON_MAX, (void **) &text, &size);
         if (r >= 0)
+                r = tpm2_digest(TPM2_ALG_SHA256, text, size, hash, &hsize);
+        if (r >= 0 && m->policy_copy_known && memcmp(hash, m->policy_copy_hash, 32) == 0)
+                return; /* this process saw it match already */
+        if (r >= 0)
                 r = pcrlock_state_save(c, text, size);
+        if (r >= 0) {
+                memcpy(m->policy_copy_hash, hash, 32);
+                m->policy_copy_known = true;
+        }
         if (r < 0)
                 log_warning_errno(r, "Failed to keep a copy of %s in TPM NV; a stateless reboot may lose the "
                                   "ability to reseal: %m", m->policy_path);

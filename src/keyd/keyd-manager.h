@@ -27,6 +27,10 @@ typedef struct Manager {
 
         Tpm2Context *tpm;
         VarlinkService *service;
+
+        /* SHA-256 of the policy text known to match the copy in TPM NV: spares the NV reads on later calls. */
+        bool policy_copy_known;
+        uint8_t policy_copy_hash[32];
 } Manager;
 
 int manager_new(Manager **ret);
