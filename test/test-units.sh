@@ -14,22 +14,30 @@ unitdir=$(pkg-config --define-variable=prefix="$prefix" --define-variable=root_p
         --variable=systemdsystemunitdir systemd)
 tmpfilesdir=$(pkg-config --define-variable=prefix="$prefix" --variable=tmpfilesdir systemd)
 sysusersdir=$(pkg-config --define-variable=prefix="$prefix" --variable=sysusersdir systemd)
-[[ -f $D$unitdir/patela-attestd.service && -f $D$unitdir/patela-attestd.socket ]] ||
-        fail "units not in $unitdir: $(find "$D" -name '*.service')"
+for u in patela-attestd.service patela-attestd.socket patela-keyd.service patela-keyd.socket \
+        patela-configd.service patela-configd.socket patela-client.target patela-tor@.service; do
+        [[ -f $D$unitdir/$u ]] || fail "$u not in $unitdir: $(find "$D" -name 'patela*')"
+done
 [[ -f $D$tmpfilesdir/patela.conf ]] || fail "tmpfiles.d not in $tmpfilesdir"
 [[ -f $D$sysusersdir/patela.conf ]] || fail "sysusers.d not in $sysusersdir"
 pass "units, tmpfiles.d and sysusers.d installed into systemd's directories under $prefix"
 
-# The units' dependencies (sysinit.target, sockets.target, …) come from systemd's own units.
+# The units' dependencies (sysinit.target, sockets.target, …) come from systemd's own units, and the
+# programs they run outside patela from this system.
 mkdir -p "$D/usr/lib/systemd"
 cp -a /usr/lib/systemd/system "$D/usr/lib/systemd/"
-units=("$D$unitdir"/patela-*.service "$D$unitdir"/patela-*.socket)
+for exe in /bin/sh /bin/kill /usr/bin/tor; do
+        install -D "$(readlink -f "$exe")" "$D$exe"
+done
+units=("$D$unitdir"/patela-*.service "$D$unitdir"/patela-*.socket "$D$unitdir"/patela-*.target)
 systemd-analyze verify --root="$D" --man=no "${units[@]}" >"$T/verify.log" 2>&1 ||
         fail "systemd-analyze verify: $(cat "$T/verify.log")"
 [[ ! -s $T/verify.log ]] || fail "systemd-analyze verify printed warnings: $(cat "$T/verify.log")"
 pass "systemd-analyze verify clean for ${#units[@]} units"
 
 for u in "$D$unitdir"/patela-*.service; do
+        # A template is judged as one of its instances.
+        [[ $u == *@.service ]] && u=${u%@.service}@exitA.service
         systemd-analyze security --offline=yes --root="$D" "$u" >"$T/security.log" 2>&1 || true
         score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$T/security.log")
         [[ -n $score ]] || fail "no exposure level for $u: $(tail -3 "$T/security.log")"

@@ -35,7 +35,37 @@ void configd_config_init(ConfigdConfig *c) {
                 .retry_max_usec = 300 * USEC_PER_SEC,
                 .connect_timeout_usec = 10 * USEC_PER_SEC,
                 .request_timeout_usec = 60 * USEC_PER_SEC,
+                .tor_allocator = TOR_ALLOCATOR_JEMALLOC,
+                .manage_units = true,
         };
+}
+
+static const char *const tor_allocator_table[_TOR_ALLOCATOR_MAX] = {
+        [TOR_ALLOCATOR_JEMALLOC] = "jemalloc",
+        [TOR_ALLOCATOR_MIMALLOC] = "mimalloc",
+        [TOR_ALLOCATOR_SYSTEM] = "system",
+};
+
+/* Sonames without a directory: the dynamic loader finds them in the multiarch library path. */
+static const char *const tor_allocator_library_table[_TOR_ALLOCATOR_MAX] = {
+        [TOR_ALLOCATOR_JEMALLOC] = "libjemalloc.so.2",
+        [TOR_ALLOCATOR_MIMALLOC] = "libmimalloc.so.3",
+        [TOR_ALLOCATOR_SYSTEM] = "",
+};
+
+const char *tor_allocator_to_string(TorAllocator a) {
+        return a >= 0 && a < _TOR_ALLOCATOR_MAX ? tor_allocator_table[a] : NULL;
+}
+
+TorAllocator tor_allocator_from_string(const char *s) {
+        for (TorAllocator a = 0; a < _TOR_ALLOCATOR_MAX; a++)
+                if (s && streq(s, tor_allocator_table[a]))
+                        return a;
+        return _TOR_ALLOCATOR_INVALID;
+}
+
+const char *tor_allocator_library(TorAllocator a) {
+        return a >= 0 && a < _TOR_ALLOCATOR_MAX ? tor_allocator_library_table[a] : NULL;
 }
 
 void configd_config_done(ConfigdConfig *c) {
@@ -49,6 +79,7 @@ void configd_config_done(ConfigdConfig *c) {
         free(c->keys_socket);
         free(c->relay_user);
         free(c->data_directory);
+        free(c->key_directory);
         *c = (ConfigdConfig) {};
 }
 
@@ -171,6 +202,19 @@ int configd_config_set(ConfigdConfig *c, const char *key, const char *value) {
         }
         if (streq(key, "DataDirectory"))
                 return set_path(&c->data_directory, value, /* pattern= */ true);
+        if (streq(key, "KeyDirectory")) {
+                /* Empty: tor reads the directory keyd wrote (no unit copies the keys; tests, manual runs). */
+                if (isempty(value))
+                        return set_string(&c->key_directory, "");
+                return set_path(&c->key_directory, value, /* pattern= */ true);
+        }
+        if (streq(key, "TorAllocator")) {
+                TorAllocator a = tor_allocator_from_string(value);
+                if (a < 0)
+                        return a;
+                c->tor_allocator = a;
+                return 0;
+        }
         if (streq(key, "ManageUnits")) {
                 b = parse_boolean(value);
                 if (b < 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -14,6 +15,16 @@
 
 #define CONFIGD_URL_MAX 2048U
 #define CONFIGD_PATTERN_MAX 256U
+
+/* The malloc tor runs with (patela-tor@.service preloads it): a busy relay's heap fragments badly under glibc's
+ * allocator. */
+typedef enum TorAllocator {
+        TOR_ALLOCATOR_JEMALLOC,
+        TOR_ALLOCATOR_MIMALLOC,
+        TOR_ALLOCATOR_SYSTEM,
+        _TOR_ALLOCATOR_MAX,
+        _TOR_ALLOCATOR_INVALID = -EINVAL,
+} TorAllocator;
 
 /* patela.conf(5): a [Config] section of Key=Value lines, read from CONFIGD_CONFIG_FILE and the drop-ins in
  * CONFIGD_CONFIG_DROPIN_DIR in lexical order; then the credentials; then the command line. Later wins. */
@@ -33,8 +44,15 @@ typedef struct ConfigdConfig {
         char *keys_socket;
         char *relay_user;     /* pattern: %n is the relay's name */
         char *data_directory; /* pattern: %n is the relay's name */
+        char *key_directory;  /* pattern; "" (not NULL): the directory keyd wrote, used directly */
+        TorAllocator tor_allocator;
         bool manage_units;
 } ConfigdConfig;
+
+const char *tor_allocator_to_string(TorAllocator a) _const_;
+TorAllocator tor_allocator_from_string(const char *s) _pure_;
+/* The LD_PRELOAD value for the tor instances ("" for the system allocator). */
+const char *tor_allocator_library(TorAllocator a) _const_;
 
 void configd_config_init(ConfigdConfig *c);
 void configd_config_done(ConfigdConfig *c);

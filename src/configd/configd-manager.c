@@ -95,6 +95,7 @@ Manager *manager_free(Manager *m) {
         waiters_free(m->waiters, m->n_waiters);
         waiters_free(m->waiters_next, m->n_waiters_next);
         sd_bus_flush_close_unref(m->bus);
+        unit_states_free(m->unit_states, m->n_unit_states);
         varlink_service_free(m->service);
 
         sd_json_variant_unref(m->identity);
@@ -149,7 +150,8 @@ int manager_start(Manager *m) {
             set_default(&m->config.attest_socket, CONFIGD_ATTEST_SOCKET_DEFAULT) < 0 ||
             set_default(&m->config.keys_socket, CONFIGD_KEYS_SOCKET_DEFAULT) < 0 ||
             set_default(&m->config.relay_user, CONFIGD_RELAY_USER_DEFAULT) < 0 ||
-            set_default(&m->config.data_directory, CONFIGD_DATA_DIRECTORY_DEFAULT) < 0)
+            set_default(&m->config.data_directory, CONFIGD_DATA_DIRECTORY_DEFAULT) < 0 ||
+            set_default(&m->config.key_directory, CONFIGD_KEY_DIRECTORY_DEFAULT) < 0)
                 return log_oom();
 
         /* Long-running: no idle exit. The flow's state lives here and nowhere else. */

@@ -19,8 +19,13 @@
 #define CONFIGD_NETWORK_FILE_DEFAULT "80-patela-uplink.network"
 #define CONFIGD_ATTEST_SOCKET_DEFAULT "/run/patela/io.patela.Attest"
 #define CONFIGD_KEYS_SOCKET_DEFAULT "/run/patela/io.patela.Keys"
-#define CONFIGD_RELAY_USER_DEFAULT "_tor-%n"
-#define CONFIGD_DATA_DIRECTORY_DEFAULT "/var/lib/tor-instances/%n"
+/* patela-tor@.service: systemd reads keyd's directory as root (LoadCredential=) and the instance's dynamic
+ * user copies the keys into its RuntimeDirectory= (/run/patela-tor/NAME), which is also tor's DataDirectory. */
+#define CONFIGD_RELAY_USER_DEFAULT "root"
+#define CONFIGD_DATA_DIRECTORY_DEFAULT "/run/patela-tor/%n"
+#define CONFIGD_KEY_DIRECTORY_DEFAULT "/run/patela-tor/%n/keys"
+#define CONFIGD_TOR_UNIT_PREFIX "patela-tor@"
+#define CONFIGD_TOR_ENVIRONMENT_FILE "tor.env"
 #define CONFIGD_SOCKET_NAME "io.patela.Config"
 
 /* The phases of the boot flow, as io.patela.Config reports them. */
@@ -79,6 +84,15 @@ typedef struct Relay {
 void relay_done(Relay *r);
 void relays_free(Relay *relays, size_t n);
 
+/* What systemd says of a patela-tor@NAME.service. */
+typedef struct UnitState {
+        char *name; /* the relay's, i.e. the instance */
+        char *active_state;
+        char *sub_state;
+} UnitState;
+
+void unit_states_free(UnitState *s, size_t n);
+
 typedef struct Manager {
         ConfigdConfig config;
         const char *listen_address;
@@ -90,6 +104,10 @@ typedef struct Manager {
         sd_varlink *link;     /* the call to attestd or keyd of the running step */
         sd_event_source *cycle_timer;
         sd_bus *bus; /* system bus, only with ManageUnits=yes */
+        UnitState *unit_states; /* the loaded patela-tor@ units, from ListUnitsByPatterns */
+        size_t n_unit_states;
+        bool units_listing; /* a ListUnitsByPatterns is on its way */
+        bool units_changed; /* … and a unit changed meanwhile: list again when it is back */
 
         /* the boot flow */
         Phase phase;
@@ -190,3 +208,5 @@ size_t relays_count(const Manager *m, RelayState s);
 
 /* configd-units.c: the tor instances. With ManageUnits=no (--no-units), only logs what it would do. */
 int relays_apply_units(Manager *m, char *const *removed, bool network_changed);
+/* NULL when systemd does not know the relay's instance (never started, or stopped and unloaded). */
+const UnitState *unit_state_find(const Manager *m, const char *relay);

@@ -351,11 +351,14 @@ static void relays_step_keys(Manager *m) {
 
 /* Writes one relay's files. Returns whether the networkd drop-in changed. */
 static bool relay_write(Manager *m, Relay *r, const char *dropin_dir) {
-        _cleanup_free_ char *data = NULL, *torrc = NULL, *network = NULL, *torrc_path = NULL, *network_path = NULL;
+        _cleanup_free_ char *data = NULL, *keys = NULL, *torrc = NULL, *network = NULL, *torrc_path = NULL,
+                            *network_path = NULL;
         int k, w;
 
         if (configd_expand_pattern(m->config.data_directory, r->name, &data) < 0 ||
-            relay_torrc_render(r->name, m->config.server_url, r->server_torrc, r->key_directory, data, &torrc) < 0 ||
+            configd_expand_pattern(isempty(m->config.key_directory) ? r->key_directory : m->config.key_directory,
+                                   r->name, &keys) < 0 ||
+            relay_torrc_render(r->name, m->config.server_url, r->server_torrc, keys, data, &torrc) < 0 ||
             relay_network_render(r->name, r->ipv4, m->network.ipv4_prefix_length, r->ipv6,
                                  m->network.ipv6_prefix_length, &network) < 0 ||
             relay_file_path(m->config.torrc_directory, "", r->name, CONFIGD_TORRC_SUFFIX, &torrc_path) < 0 ||

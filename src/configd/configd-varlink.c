@@ -28,6 +28,9 @@ static int strv_to_json(char **l, sd_json_variant **ret) {
 static int relay_status_json(Manager *m, const Relay *relay, const char *dropin_dir, sd_json_variant **ret) {
         _cleanup_free_ char *torrc_path = NULL, *network_path = NULL;
         bool written = relay->state == RELAY_APPLIED;
+        const UnitState *u = unit_state_find(m, relay->name);
+        /* Managed but unknown to systemd: never started, or stopped and garbage-collected. */
+        const char *unit_state = !m->config.manage_units ? NULL : u ? u->active_state : "inactive";
 
         if (relay_file_path(m->config.torrc_directory, "", relay->name, CONFIGD_TORRC_SUFFIX, &torrc_path) < 0 ||
             relay_file_path(dropin_dir, CONFIGD_NETWORK_PREFIX, relay->name, CONFIGD_NETWORK_SUFFIX, &network_path) < 0)
@@ -43,8 +46,7 @@ static int relay_status_json(Manager *m, const Relay *relay, const char *dropin_
                               SD_JSON_BUILD_PAIR("torrcPath", JSON_STRING_OR_NULL(written ? torrc_path : NULL)),
                               SD_JSON_BUILD_PAIR("networkPath",
                                                  JSON_STRING_OR_NULL(written && relay->network ? network_path : NULL)),
-                              /* Unit states come with ManageUnits= (issue 5, next part). */
-                              SD_JSON_BUILD_PAIR("unitState", SD_JSON_BUILD_NULL));
+                              SD_JSON_BUILD_PAIR("unitState", JSON_STRING_OR_NULL(unit_state)));
 }
 
 static char *dropin_dir(const Manager *m) {

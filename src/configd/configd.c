@@ -45,12 +45,14 @@ static void help(void) {
                "     --keys-socket=PATH      KeysSocket= (default %s)\n"
                "     --relay-user=PATTERN    RelayUser= (default %s)\n"
                "     --data-directory=PATTERN DataDirectory= (default %s)\n"
-               "     --units / --no-units    ManageUnits= (default: no)\n"
+               "     --key-directory=PATTERN KeyDirectory= (default %s; empty: keyd's directory)\n"
+               "     --tor-allocator=NAME    TorAllocator= jemalloc|mimalloc|system (default jemalloc)\n"
+               "     --units / --no-units    ManageUnits= (default: yes)\n"
                "\nSee the patela-configd(8) and patela.conf(5) man pages for details.\n",
                program_invocation_short_name, CONFIGD_CONFIG_FILE, CONFIGD_CONFIG_DROPIN_DIR, CONFIGD_SOCKET_NAME,
                CONFIGD_STATE_DIRECTORY_DEFAULT, CONFIGD_TORRC_DIRECTORY_DEFAULT, CONFIGD_NETWORK_DIRECTORY_DEFAULT,
                CONFIGD_NETWORK_FILE_DEFAULT, CONFIGD_ATTEST_SOCKET_DEFAULT, CONFIGD_KEYS_SOCKET_DEFAULT,
-               CONFIGD_RELAY_USER_DEFAULT, CONFIGD_DATA_DIRECTORY_DEFAULT);
+               CONFIGD_RELAY_USER_DEFAULT, CONFIGD_DATA_DIRECTORY_DEFAULT, CONFIGD_KEY_DIRECTORY_DEFAULT);
 }
 
 static int parse_argv(int argc, char *argv[]) {
@@ -75,6 +77,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "keys-socket", "KeysSocket" },
                 { "relay-user", "RelayUser" },
                 { "data-directory", "DataDirectory" },
+                { "key-directory", "KeyDirectory" },
+                { "tor-allocator", "TorAllocator" },
         };
         struct option options[ELEMENTSOF(keys) + 7] = {
                 { "help", no_argument, NULL, 'h' },

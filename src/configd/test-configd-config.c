@@ -40,7 +40,9 @@ TEST(defaults) {
         ASSERT_EQ(c.reattest_usec, 3600 * SEC);
         ASSERT_EQ(c.retry_usec, 5 * SEC);
         ASSERT_EQ(c.retry_max_usec, 300 * SEC);
-        ASSERT_FALSE(c.manage_units);
+        ASSERT_TRUE(c.manage_units);
+        ASSERT_EQ(c.tor_allocator, TOR_ALLOCATOR_JEMALLOC);
+        ASSERT_NULL(c.key_directory); /* the default comes from the manager */
         ASSERT_NULL(c.server_url);
         /* Nothing to reach the server with: refused before anything starts. */
         ASSERT_ERROR(configd_config_check(&c), EINVAL);
@@ -68,6 +70,8 @@ TEST(parse_every_key) {
                 "KeysSocket=/run/patela/io.patela.Keys\n"
                 "RelayUser=_tor-%n\n"
                 "DataDirectory=/var/lib/tor-instances/%n\n"
+                "KeyDirectory=/run/tor-keys/%n\n"
+                "TorAllocator=mimalloc\n"
                 "ManageUnits=yes\n";
         ConfigdConfig c;
         unsigned line = 99;
@@ -87,8 +91,15 @@ TEST(parse_every_key) {
         ASSERT_STREQ(c.relay_user, "_tor-%n");
         ASSERT_STREQ(c.data_directory, "/var/lib/tor-instances/%n");
         ASSERT_TRUE(c.manage_units);
+        ASSERT_STREQ(c.key_directory, "/run/tor-keys/%n");
+        ASSERT_EQ(c.tor_allocator, TOR_ALLOCATOR_MIMALLOC);
+        ASSERT_STREQ(tor_allocator_library(c.tor_allocator), "libmimalloc.so.3");
         ASSERT_OK(configd_config_check(&c));
         /* Later wins. */
+        ASSERT_OK(configd_config_set(&c, "KeyDirectory", ""));
+        ASSERT_STREQ(c.key_directory, "");
+        ASSERT_OK(configd_config_set(&c, "TorAllocator", "system"));
+        ASSERT_STREQ(tor_allocator_library(c.tor_allocator), "");
         ASSERT_OK(configd_config_set(&c, "ManageUnits", "off"));
         ASSERT_FALSE(c.manage_units);
         ASSERT_OK(configd_config_set(&c, "RelayUser", "root"));
@@ -165,6 +176,11 @@ TEST(bad_values) {
                 { "RetryInterval", "1ms" },
                 { "ConnectTimeout", "-1" },
                 { "ManageUnits", "maybe" },
+                { "KeyDirectory", "run/keys" },
+                { "KeyDirectory", "/run/keys/%u" },
+                { "TorAllocator", "tcmalloc" },
+                { "TorAllocator", "" },
+                { "TorAllocator", "JEMALLOC" },
         };
         ConfigdConfig c;
 

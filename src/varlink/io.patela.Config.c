@@ -51,7 +51,7 @@ static SD_VARLINK_DEFINE_STRUCT_TYPE(
                 SD_VARLINK_DEFINE_FIELD(torrcPath, SD_VARLINK_STRING, SD_VARLINK_NULLABLE),
                 SD_VARLINK_FIELD_COMMENT("Path of the relay's systemd-networkd drop-in, null if not written (no address)"),
                 SD_VARLINK_DEFINE_FIELD(networkPath, SD_VARLINK_STRING, SD_VARLINK_NULLABLE),
-                SD_VARLINK_FIELD_COMMENT("ActiveState of tor@NAME.service; null while patela-configd does not manage units"),
+                SD_VARLINK_FIELD_COMMENT("ActiveState of patela-tor@NAME.service (active, activating, failed, inactive…); null while patela-configd does not manage units"),
                 SD_VARLINK_DEFINE_FIELD(unitState, SD_VARLINK_STRING, SD_VARLINK_NULLABLE));
 
 static SD_VARLINK_DEFINE_STRUCT_TYPE(
@@ -138,7 +138,7 @@ static SD_VARLINK_DEFINE_METHOD(
                 SD_VARLINK_DEFINE_OUTPUT(failedAttempts, SD_VARLINK_INT, 0),
                 SD_VARLINK_FIELD_COMMENT("When the next cycle starts, µs since the epoch; null while a cycle runs"),
                 SD_VARLINK_DEFINE_OUTPUT(nextAttempt, SD_VARLINK_INT, SD_VARLINK_NULLABLE),
-                SD_VARLINK_FIELD_COMMENT("Whether patela-configd starts and stops tor@NAME.service (false with --no-units)"),
+                SD_VARLINK_FIELD_COMMENT("Whether patela-configd starts and stops patela-tor@NAME.service (false with --no-units)"),
                 SD_VARLINK_DEFINE_OUTPUT(manageUnits, SD_VARLINK_BOOL, 0));
 
 static SD_VARLINK_DEFINE_METHOD(

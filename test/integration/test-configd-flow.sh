@@ -94,7 +94,7 @@ status >/dev/null
 [[ $(our_files "$TORRC_DIR" .torrc) == exitA.torrc ]] || fail "1 relay: $(ls "$TORRC_DIR")"
 [[ $(our_files "$DROPIN_DIR" .conf) == patela-relay-exitA.conf ]] || fail "1 relay: $(ls "$DROPIN_DIR")"
 [[ $(kv ListRelays | jq '.relays | length') == 3 ]] || fail "keys of removed relays were deleted"
-grep -q "would stop tor@exitC.service" "$T/configd.log" || fail "--no-units does not say what it would stop"
+grep -q "would stop patela-tor@exitC.service" "$T/configd.log" || fail "--no-units does not say what it would stop"
 pass "relay count 2 → 3 → 1 on the server: torrc and drop-ins added and removed; the keys stay sealed"
 
 # Refused: node disabled. The session dies with it; the enrolment says NodeDisabled.

@@ -46,6 +46,8 @@ ConnectTimeout=2s
 Timeout=10s
 RelayUser=nobody
 DataDirectory=$DATA_DIR/%n
+# tor runs on the directories keyd wrote (no patela-tor@ unit copies them here)
+KeyDirectory=
 NetworkFile=$NETWORK_FILE
 EOF
 }
