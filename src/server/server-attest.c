@@ -24,16 +24,17 @@ typedef struct Challenge {
         int64_t expires_at;
 } Challenge;
 
-/* Takes the challenge out of the table: whatever follows, it cannot be answered a second time. */
-static int take_challenge(Db *db, const uint8_t *id, Challenge *ret) {
+/* Reads an open challenge. It is consumed (consume_challenge()) in the transaction that records the
+ * verdict, whatever the verdict: an answer, right or wrong, is the challenge's only one. */
+static int find_challenge(Db *db, const uint8_t *id, Challenge *ret) {
         _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
         Challenge c = {};
         int r, rc;
 
         r = db_prepare_cached(db,
-                              "DELETE FROM challenges WHERE id = ? "
-                       "RETURNING node_id, secret_hash, nonce, pcr_bank, pcr_mask, expires_at",
-                       &s);
+                              "SELECT node_id, secret_hash, nonce, pcr_bank, pcr_mask, expires_at "
+                              "FROM challenges WHERE id = ?",
+                              &s);
         if (r < 0)
                 return r;
         sqlite3_bind_blob(s, 1, id, CHALLENGE_ID_BYTES, SQLITE_TRANSIENT);
@@ -52,11 +53,25 @@ static int take_challenge(Db *db, const uint8_t *id, Challenge *ret) {
         snprintf(c.bank, sizeof(c.bank), "%s", (const char *) sqlite3_column_text(s, 3));
         c.mask = (uint32_t) sqlite3_column_int64(s, 4);
         c.expires_at = sqlite3_column_int64(s, 5);
-        /* Finish the statement so that the DELETE is done before we answer. */
-        while (sqlite3_step(s) == SQLITE_ROW)
-                ;
         *ret = c;
         return 0;
+}
+
+/* Inside a write transaction: takes the challenge out of the table. Of two answers to one challenge, verified at
+ * the same time, only the first to get here finds it: -ESTALE for the other (and for a challenge replaced by a
+ * newer enrolment, or removed with its node, meanwhile). */
+static int consume_challenge(Db *db, const uint8_t *id) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = db_prepare_cached(db, "DELETE FROM challenges WHERE id = ?", &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_blob(s, 1, id, CHALLENGE_ID_BYTES, SQLITE_TRANSIENT);
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE)
+                return db_errno(rc);
+        return sqlite3_changes(db->sqlite) == 1 ? 0 : -ESTALE;
 }
 
 /* pcrValues: [{"index": N, "value": "hex"}], exactly the challenge's PCRs, ascending. */
@@ -123,15 +138,53 @@ static const char *quote_error(int r) {
         }
 }
 
-static enum MHD_Result reject(Request *req, Db *db, const Node *n, const char *code, const char *reason) {
+/* The challenge is consumed and the refusal logged, both or neither. */
+static enum MHD_Result reject(Request *req, Db *db, const uint8_t *challenge, const Node *n, const char *code,
+                              const char *reason) {
         AttestationRecord rec = {
                 .node_id = n->id, .fingerprint = n->fingerprint, .verdict = "rejected", .reason = reason,
                 .reset_count = -1, .source = req->source,
         };
+        int r;
 
-        (void) attestation_log(db, &rec);
+        r = db_begin(db);
+        if (r >= 0) {
+                r = consume_challenge(db, challenge);
+                if (r == -ESTALE) /* answered meanwhile: refused all the same, and logged */
+                        r = 0;
+                if (r >= 0)
+                        r = attestation_log(db, &rec);
+                if (r >= 0)
+                        r = db_commit(db);
+                if (r < 0)
+                        db_rollback(db);
+        }
+        if (r < 0)
+                log_warning_errno(r, "Failed to record the rejected attestation of node %" PRIi64 ": %m", n->id);
         log_warning("Attestation of node %" PRIi64 " (%s) rejected: %s", n->id, n->fingerprint, reason);
         return respond_error(req, MHD_HTTP_FORBIDDEN, code, "%s", reason);
+}
+
+/* Inside the write transaction: the node's counters, if it is still enabled and its TPM's resetCount did not go
+ * down meanwhile (another attestation of the same node verified at the same time). -ESTALE otherwise. */
+static int record_counters(Db *db, int64_t node_id, const TPMS_ATTEST *attest) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = db_prepare_cached(db,
+                              "UPDATE nodes SET reset_count = ?1, restart_count = ?2, last_seen = ?3 "
+                              "WHERE id = ?4 AND state = 'enabled' AND (reset_count IS NULL OR reset_count <= ?1)",
+                              &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, attest->clockInfo.resetCount);
+        sqlite3_bind_int64(s, 2, attest->clockInfo.restartCount);
+        sqlite3_bind_int64(s, 3, now_sec());
+        sqlite3_bind_int64(s, 4, node_id);
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE)
+                return db_errno(rc);
+        return sqlite3_changes(db->sqlite) == 1 ? 0 : -ESTALE;
 }
 
 static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, char **ret_token) {
@@ -216,7 +269,7 @@ enum MHD_Result api_attest(Request *req) {
         if (r < 0)
                 return respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "DatabaseUnavailable", "Database unavailable.");
 
-        r = take_challenge(db, id, &c);
+        r = find_challenge(db, id, &c);
         if (r == -ENOENT)
                 return respond_error(req, MHD_HTTP_FORBIDDEN, "ChallengeUnknown",
                                      "No open challenge with this id: it was answered already, replaced, or never issued.");
@@ -227,33 +280,34 @@ enum MHD_Result api_attest(Request *req) {
                 return respond_error(req, MHD_HTTP_FORBIDDEN, "ChallengeUnknown", "The challenge's node is gone.");
 
         if (c.expires_at <= (int64_t) now_usec())
-                return reject(req, db, &n, "ChallengeExpired", "The challenge expired before it was answered.");
+                return reject(req, db, id, &n, "ChallengeExpired", "The challenge expired before it was answered.");
         if (n.state != NODE_ENABLED)
-                return reject(req, db, &n, "NodeDisabled", "The node is not enabled.");
+                return reject(req, db, id, &n, "NodeDisabled", "The node is not enabled.");
 
         r = tpm2_digest(TPM2_ALG_SHA256, secret, secret_size, hash, &hsize);
         secret_ok = r >= 0 && secret_size == CHALLENGE_SECRET_BYTES && CRYPTO_memcmp(hash, c.secret_hash, 32) == 0;
         explicit_bzero(secret, secret_size);
         if (!secret_ok)
-                return reject(req, db, &n, "SecretMismatch",
+                return reject(req, db, id, &n, "SecretMismatch",
                               "The secret does not match the credential: this TPM does not hold the enrolled EK and AK.");
 
         bank = tpm2_hash_alg_from_string(c.bank);
         if (bank < 0 || parse_pcr_values(o, &c, (TPMI_ALG_HASH) bank, values, &n_values, &record) < 0)
-                return reject(req, db, &n, "QuoteRejected", "pcrValues does not list exactly the requested PCRs.");
+                return reject(req, db, id, &n, "QuoteRejected", "pcrValues does not list exactly the requested PCRs.");
 
         r = tpm2_quote_verify(&n.ak_public, quoted, quoted_size, &sig, c.nonce, c.nonce_size, (TPMI_ALG_HASH) bank,
                               c.mask, values, n_values, &attest);
         if (r < 0) {
                 char reason[160];
                 snprintf(reason, sizeof(reason), "Quote verification failed: %s.", quote_error(r));
-                return reject(req, db, &n, "QuoteRejected", reason);
+                return reject(req, db, id, &n, "QuoteRejected", reason);
         }
         /* The TPM's reset and restart counters only grow (until TPM2_Clear). Going back means a replayed
          * or foreign quote. */
         if (n.reset_count >= 0 && (int64_t) attest.clockInfo.resetCount < n.reset_count)
-                return reject(req, db, &n, "QuoteRejected", "The TPM's resetCount went down since the last attestation.");
+                return reject(req, db, id, &n, "QuoteRejected", "The TPM's resetCount went down since the last attestation.");
 
+        /* One write transaction: the challenge consumed, the verdict logged, the node's counters, the session. */
         r = db_begin(db);
         if (r >= 0) {
                 AttestationRecord rec = {
@@ -261,18 +315,28 @@ enum MHD_Result api_attest(Request *req) {
                         .pcr_values = wire_to_string(record), .reset_count = attest.clockInfo.resetCount,
                         .restart_count = attest.clockInfo.restartCount, .source = req->source,
                 };
-                _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
 
-                r = attestation_log(db, &rec);
-                if (r >= 0)
-                        r = db_prepare_cached(db, "UPDATE nodes SET reset_count = ?, restart_count = ?, last_seen = ? WHERE id = ?", &s);
-                if (r >= 0) {
-                        sqlite3_bind_int64(s, 1, attest.clockInfo.resetCount);
-                        sqlite3_bind_int64(s, 2, attest.clockInfo.restartCount);
-                        sqlite3_bind_int64(s, 3, now_sec());
-                        sqlite3_bind_int64(s, 4, n.id);
-                        r = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+                r = consume_challenge(db, id);
+                if (r == -ESTALE) {
+                        db_rollback(db);
+                        return respond_error(req, MHD_HTTP_FORBIDDEN, "ChallengeUnknown",
+                                             "No open challenge with this id: it was answered already, replaced, "
+                                             "or never issued.");
                 }
+                if (r >= 0)
+                        r = record_counters(db, n.id, &attest);
+                if (r == -ESTALE) {
+                        Node now;
+
+                        /* Changed while this answer was verified. */
+                        db_rollback(db);
+                        if (node_get(db, n.id, &now) >= 0 && now.state == NODE_ENABLED)
+                                return reject(req, db, id, &n, "QuoteRejected",
+                                              "The TPM's resetCount went down since the last attestation.");
+                        return reject(req, db, id, &n, "NodeDisabled", "The node is not enabled.");
+                }
+                if (r >= 0)
+                        r = attestation_log(db, &rec);
                 if (r >= 0)
                         r = issue_session(db, n.id, req->server->config->session_lifetime_usec, &token);
                 if (r >= 0)

@@ -8,6 +8,13 @@
 #include "server-db.h"
 #include "string-util.h"
 
+static uint64_t now_monotonic_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
 uint64_t now_usec(void) {
         struct timespec ts;
 
@@ -104,12 +111,33 @@ static int db_step_cached(Db *db, const char *sql) {
         return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
+static void write_unlock(Db *db) {
+        if (db->write_locked) {
+                pthread_mutex_unlock(db->write_lock);
+                db->write_locked = false;
+        }
+}
+
 int db_begin(Db *db) {
-        return db_step_cached(db, "BEGIN IMMEDIATE");
+        int r;
+
+        if (db->write_lock && !db->write_locked) {
+                pthread_mutex_lock(db->write_lock);
+                db->write_locked = true;
+        }
+        r = db_step_cached(db, "BEGIN IMMEDIATE");
+        if (r < 0)
+                write_unlock(db);
+        return r;
 }
 
 int db_commit(Db *db) {
-        return db_step_cached(db, "COMMIT");
+        int r = db_step_cached(db, "COMMIT");
+        /* A failed COMMIT would leave the transaction open, and the write lock taken: nothing retries it. */
+        if (r < 0)
+                db_rollback(db);
+        write_unlock(db);
+        return r;
 }
 
 int db_disable_autocheckpoint(Db *db) {
@@ -132,6 +160,7 @@ int db_checkpoint(Db *db, bool restart, int *ret_frames) {
 void db_rollback(Db *db) {
         if (!sqlite3_get_autocommit(db->sqlite))
                 (void) sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
+        write_unlock(db);
 }
 
 int db_schema_version(Db *db) {
@@ -181,6 +210,22 @@ static int db_migrate(Db *db) {
         return 0;
 }
 
+/* SQLite's own busy handler (sqlite3_busy_timeout) sleeps 1, 2, 5, 10, … ms between attempts, so one
+ * collision with a transaction of some 50 µs left a core idle for milliseconds. */
+static int busy_handler(void *userdata, int count) {
+        Db *db = userdata;
+        uint64_t now = now_monotonic_usec();
+        struct timespec ts;
+
+        if (count == 0)
+                db->busy_since = now;
+        else if (now - db->busy_since >= DB_BUSY_TIMEOUT_USEC)
+                return 0;
+        ts = (struct timespec) { .tv_nsec = (long) MIN(20U << MIN(count, 6), 1000U) * 1000L };
+        (void) nanosleep(&ts, NULL);
+        return 1;
+}
+
 int db_open(const char *path, Db **ret) {
         _cleanup_(db_closep) Db *db = NULL;
         int rc, r;
@@ -202,7 +247,7 @@ int db_open(const char *path, Db **ret) {
         /* Writers wait for each other rather than fail; WAL lets readers go on meanwhile. synchronous=NORMAL
          * is durable across application crashes in WAL mode; a power loss may lose the last transactions,
          * never corrupt the file. */
-        (void) sqlite3_busy_timeout(db->sqlite, 5000);
+        (void) sqlite3_busy_handler(db->sqlite, busy_handler, db);
         r = db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
         if (r < 0)
                 return log_error_errno(r, "Failed to configure database %s: %s", path, db_error(db));

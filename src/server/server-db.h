@@ -2,6 +2,7 @@
 #pragma once
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -17,6 +18,11 @@
 typedef struct Db {
         sqlite3 *sqlite;
         char *path;
+        /* Shared by the connections of one process (may be NULL): held from db_begin() to db_commit() or
+         * db_rollback(), so that the server's own writers queue on a mutex instead of polling SQLite's lock. */
+        pthread_mutex_t *write_lock;
+        bool write_locked;
+        uint64_t busy_since; /* CLOCK_MONOTONIC µs, when the current wait for a lock began */
         /* The request path's statements, prepared once per connection: see db_prepare_cached(). */
         struct {
                 char *sql;
@@ -41,7 +47,12 @@ typedef struct DbMigration {
 extern const DbMigration db_migrations[];
 extern const unsigned db_n_migrations;
 
-/* Transactions. BEGIN IMMEDIATE so that a writer never deadlocks on a lock upgrade. */
+/* Waits for another connection's lock (another process, the checkpointer) in steps of 20 µs growing to
+ * 1 ms, 5 s in all, then SQLITE_BUSY → -EBUSY. */
+#define DB_BUSY_TIMEOUT_USEC (5U * 1000U * 1000U)
+
+/* Transactions. BEGIN IMMEDIATE so that a writer never deadlocks on a lock upgrade. With a write_lock, the
+ * process's writers take it first (see Db). A failed db_commit() has rolled back. */
 int db_begin(Db *db);
 int db_commit(Db *db);
 void db_rollback(Db *db);

@@ -96,10 +96,13 @@ static enum MHD_Result send_challenge(Request *req, Db *db, const Node *n) {
                 return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError",
                                      "make_credential failed: %s", strerror(-r));
 
+        /* One write transaction per enrolment: the node's last contact and its new challenge. */
         r = db_begin(db);
         if (r < 0)
                 return respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", "Database busy.");
-        r = db_prepare_cached(db, "DELETE FROM challenges WHERE node_id = ? OR expires_at < ?", &del);
+        r = node_touch(db, n->id, req->source);
+        if (r >= 0)
+                r = db_prepare_cached(db, "DELETE FROM challenges WHERE node_id = ? OR expires_at < ?", &del);
         if (r >= 0) {
                 sqlite3_bind_int64(del, 1, n->id);
                 sqlite3_bind_int64(del, 2, (int64_t) now_usec());
@@ -218,14 +221,15 @@ enum MHD_Result api_enroll(Request *req) {
                 return respond_error(req, MHD_HTTP_CONFLICT, "AkChanged",
                                      "This EK is enrolled with another AK (node %" PRIi64 "); the operator must "
                                      "remove the node before it can enrol again.", n.id);
-        (void) node_touch(db, n.id, req->source);
 
         switch (n.state) {
         case NODE_PENDING:
+                (void) node_touch(db, n.id, req->source);
                 return reply_pending(req, &n);
         case NODE_DISABLED:
+                (void) node_touch(db, n.id, req->source);
                 return respond_error(req, MHD_HTTP_FORBIDDEN, "NodeDisabled", "Node %" PRIi64 " is disabled.", n.id);
         default:
-                return send_challenge(req, db, &n);
+                return send_challenge(req, db, &n); /* touches the node in its transaction */
         }
 }

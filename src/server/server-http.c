@@ -96,6 +96,7 @@ int server_db(Server *s, Db **ret) {
                 /* The checkpointer thread checkpoints; request threads only append to the WAL. */
                 if (s->checkpointer)
                         (void) db_disable_autocheckpoint(db);
+                db->write_lock = &s->write_lock;
                 if (pthread_setspecific(s->db_key, db) != 0) {
                         db_close(db);
                         return -ENOMEM;
@@ -316,6 +317,7 @@ int server_start(Server *s, const ServerConfig *config) {
                 return log_oom();
         if (pthread_key_create(&s->db_key, db_destroy) != 0)
                 return log_oom();
+        pthread_mutex_init(&s->write_lock, NULL);
         r = checkpointer_start(config->database, &s->checkpointer);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the WAL checkpointer: %m");

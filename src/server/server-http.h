@@ -20,10 +20,12 @@ typedef struct Server {
         char *key_pem;
         RateLimit *enroll_limit;
         pthread_key_t db_key;
+        pthread_mutex_t write_lock; /* the write transactions of all server threads (Db.write_lock) */
         Checkpointer *checkpointer;
 } Server;
 
-/* One SQLite connection per server thread, opened on first use. */
+/* One SQLite connection per server thread, opened on first use; their write transactions take turns on
+ * Server.write_lock. */
 int server_db(Server *s, Db **ret);
 
 /* Starts listening (sockets passed by systemd, else config->listen) and serving in MHD's threads. */

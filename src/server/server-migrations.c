@@ -94,7 +94,38 @@ static const char migration_0001[] =
         ");\n"
         "CREATE INDEX config_ops_scope ON config_ops(level, node_id, relay_id);\n";
 
+/* Challenges and sessions are looked up, inserted and deleted by their random key, once or twice per
+ * authentication: stored in their primary key's b-tree alone (WITHOUT ROWID), each row is one b-tree entry
+ * instead of a table row plus a unique-index entry. Same columns, same constraints. */
+static const char migration_0002[] =
+        "CREATE TABLE challenges_new (\n"
+        "        id BLOB PRIMARY KEY,\n"
+        "        node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,\n"
+        "        secret_hash BLOB NOT NULL,\n"
+        "        nonce BLOB NOT NULL,\n"
+        "        pcr_bank TEXT NOT NULL,\n"
+        "        pcr_mask INTEGER NOT NULL,\n"
+        "        expires_at INTEGER NOT NULL\n"
+        ") WITHOUT ROWID;\n"
+        "INSERT INTO challenges_new (id, node_id, secret_hash, nonce, pcr_bank, pcr_mask, expires_at)\n"
+        "        SELECT id, node_id, secret_hash, nonce, pcr_bank, pcr_mask, expires_at FROM challenges;\n"
+        "DROP TABLE challenges;\n"
+        "ALTER TABLE challenges_new RENAME TO challenges;\n"
+        "CREATE INDEX challenges_node ON challenges(node_id);\n"
+        "CREATE TABLE sessions_new (\n"
+        "        token_hash BLOB PRIMARY KEY,\n"
+        "        node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,\n"
+        "        created_at INTEGER NOT NULL,\n"
+        "        expires_at INTEGER NOT NULL\n"
+        ") WITHOUT ROWID;\n"
+        "INSERT INTO sessions_new (token_hash, node_id, created_at, expires_at)\n"
+        "        SELECT token_hash, node_id, created_at, expires_at FROM sessions;\n"
+        "DROP TABLE sessions;\n"
+        "ALTER TABLE sessions_new RENAME TO sessions;\n"
+        "CREATE INDEX sessions_node ON sessions(node_id);\n";
+
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
+        { 2, "challenges and sessions WITHOUT ROWID", migration_0002, "b456ec7e408a7d0a807ac27591c09e0387d8a0d5c3b2740680bbdaf8415b7422" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);
