@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* patela-pcrlock: the image side of the systemd-pcrlock policy that patela-keyd seals to. It describes the
+ * running image (from the firmware's event log) and a new image (from its UKI) as variants of one
+ * systemd-pcrlock component, has systemd-pcrlock turn them into the policy, and prints what a boot of an
+ * image measures. */
+#include <getopt.h>
+#include <openssl/sha.h>
+#include <unistd.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-json.h>
+
+#include "fd-util.h"
+#include "hexdecoct.h"
+#include "log.h"
+#include "pcrlock-component.h"
+#include "pcrlock-eventlog.h"
+#include "pcrlock-image.h"
+#include "pcrlock-pe.h"
+#include "pcrlock-policy.h"
+#include "tpm2-util.h"
+
+#define DEFAULT_EVENT_LOG "/sys/kernel/security/tpm0/binary_bios_measurements"
+#define DEFAULT_COMPONENTS "/var/lib/pcrlock.d"
+#define DEFAULT_POLICY "/var/lib/systemd/pcrlock.json"
+#define DEFAULT_PCRLOCK "/usr/lib/systemd/systemd-pcrlock"
+#define DEFAULT_KEYS_SOCKET "/run/patela/io.patela.Keys"
+#define DEFAULT_PCRS "0,2,4,9,11"
+/* From the state right after the firmware handed over (after 700-action-efi-exit-boot-services: what
+ * make-policy sees at boot) through sysinit and ready, up to, not including, shutdown. */
+#define DEFAULT_LOCATION "710-:940-"
+
+static const char *arg_event_log = DEFAULT_EVENT_LOG;
+static const char *arg_components = DEFAULT_COMPONENTS;
+static bool arg_components_set = false;
+static const char *arg_policy = DEFAULT_POLICY;
+static const char *arg_pcrlock = DEFAULT_PCRLOCK;
+static const char *arg_keys_socket = DEFAULT_KEYS_SOCKET;
+static const char *arg_location = DEFAULT_LOCATION;
+static uint32_t arg_pcrs;
+static bool arg_keyd = true;
+static bool arg_table = false;
+
+static void help(void) {
+        printf("patela-pcrlock [OPTIONS…] COMMAND\n\n"
+               "Keeps the systemd-pcrlock policy that patela-keyd seals to in step with the images this node boots.\n\n"
+               "Commands:\n"
+               "  reference UKI     Print what booting UKI measures (JSON; --table for people)\n"
+               "  lock-boot         Describe the running image from the firmware's event log (at boot)\n"
+               "  predict UKI       Allow UKI next to the running image: new policy, keys kept\n"
+               "  commit            Allow only the running image again\n\n"
+               "Options:\n"
+               "  -h --help                Show this help\n"
+               "     --version             Show the version\n"
+               "     --table               reference: a table instead of JSON\n"
+               "     --pcrs=LIST           PCRs of the policy, all required (default: " DEFAULT_PCRS ")\n"
+               "     --event-log=PATH      Firmware event log (default: " DEFAULT_EVENT_LOG ")\n"
+               "     --components=DIR      Where the variants go (default: " DEFAULT_COMPONENTS ");\n"
+               "                           if given, also systemd-pcrlock's only component directory\n"
+               "     --policy=PATH         systemd-pcrlock's policy file (default: " DEFAULT_POLICY ")\n"
+               "     --location=FROM:TO    systemd-pcrlock --location= (default: " DEFAULT_LOCATION ")\n"
+               "     --systemd-pcrlock=PATH  (default: " DEFAULT_PCRLOCK ")\n"
+               "     --keys-socket=PATH    patela-keyd's socket (default: " DEFAULT_KEYS_SOCKET ")\n"
+               "     --no-keyd             Do not ask patela-keyd to unseal and keep the new policy\n\n"
+               "See patela-pcrlock(8).\n");
+}
+
+static int read_uki(const char *path, uint8_t **ret, size_t *ret_size) {
+        int r = read_full_file(path, PE_SIZE_MAX, (void **) ret, ret_size);
+
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s: %m", path);
+        return 0;
+}
+
+static int uki_measurements(const char *path, ImageMeasurements *m, uint8_t *digest, size_t *ret_size,
+                            char **ret_variant) {
+        _cleanup_free_ uint8_t *data = NULL;
+        size_t size;
+        int r;
+
+        r = read_uki(path, &data, &size);
+        if (r < 0)
+                return r;
+        r = image_measurements_from_uki(data, size, m);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "%s is not a UKI (a PE image with a .linux section).", path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to compute the measurements of %s: %m", path);
+        if (digest)
+                SHA256(data, size, digest);
+        if (ret_size)
+                *ret_size = size;
+        if (ret_variant && component_uki_variant(data, size, ret_variant) < 0)
+                return log_oom();
+        return 0;
+}
+
+/* PCR 11 after the stub, after "sysinit", after "ready" (systemd-pcrextend measures the words). */
+static void pcr11_phases(const ImageMeasurements *m, uint8_t boot[static 32], uint8_t sysinit[static 32],
+                         uint8_t ready[static 32]) {
+        uint8_t d[32];
+
+        memset(boot, 0, 32);
+        for (size_t i = 0; i < m->n; i++)
+                if (m->records[i].pcr == 11)
+                        pcr_extend_sha256(boot, m->records[i].sha256);
+        memcpy(sysinit, boot, 32);
+        SHA256((const uint8_t *) "sysinit", strlen("sysinit"), d);
+        pcr_extend_sha256(sysinit, d);
+        memcpy(ready, sysinit, 32);
+        SHA256((const uint8_t *) "ready", strlen("ready"), d);
+        pcr_extend_sha256(ready, d);
+}
+
+static void replay(const ImageMeasurements *m, uint32_t pcr, uint8_t ret[static 32]) {
+        memset(ret, 0, 32);
+        for (size_t i = 0; i < m->n; i++)
+                if (m->records[i].pcr == pcr)
+                        pcr_extend_sha256(ret, m->records[i].sha256);
+}
+
+static int verb_reference(int argc, char *argv[]) {
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *records = NULL, *v = NULL;
+        _cleanup_free_ char *text = NULL;
+        uint8_t digest[32], boot[32], sysinit[32], ready[32], pcr9[32];
+        char hex[5][65];
+        ImageMeasurements m;
+        size_t size;
+        int r;
+
+        if (argc != 2)
+                return log_error_errno(EINVAL, "reference takes one UKI.");
+        r = uki_measurements(argv[1], &m, digest, &size, NULL);
+        if (r < 0)
+                return r;
+        pcr11_phases(&m, boot, sysinit, ready);
+        replay(&m, 9, pcr9);
+        {
+                const uint8_t *vals[5] = { digest, pcr9, boot, sysinit, ready };
+                for (size_t i = 0; i < 5; i++)
+                        for (size_t j = 0; j < 32; j++)
+                                snprintf(hex[i] + 2 * j, 3, "%02x", vals[i][j]);
+        }
+
+        if (arg_table) {
+                printf("UKI %s: %zu bytes, SHA-256 %s\n", argv[1], size, hex[0]);
+                printf("%-4s %-14s %s\n", "PCR", "EVENT", "SHA-256");
+                for (size_t i = 0; i < m.n; i++) {
+                        _cleanup_free_ char *h = hexmem(m.records[i].sha256, 32);
+                        printf("%-4" PRIu32 " %-14s %s\n", m.records[i].pcr, m.records[i].what, h ? h : "?");
+                }
+                printf("PCR 9 (kernel: initrd, command line)    %s\n", hex[1]);
+                printf("PCR 11 after the stub                   %s\n", hex[2]);
+                printf("PCR 11 after sysinit                    %s\n", hex[3]);
+                printf("PCR 11 after ready                      %s\n", hex[4]);
+                printf("PCR 4 = firmware events + the authenticode digest above (see patela-pcrlock(8)).\n");
+                return 0;
+        }
+
+        for (size_t i = 0; i < m.n; i++) {
+                _cleanup_free_ char *h = hexmem(m.records[i].sha256, 32);
+
+                if (!h)
+                        return log_oom();
+                r = sd_json_variant_append_arraybo(&records, SD_JSON_BUILD_PAIR_UNSIGNED("pcr", m.records[i].pcr),
+                                                   SD_JSON_BUILD_PAIR_STRING("event", m.records[i].what),
+                                                   SD_JSON_BUILD_PAIR_STRING("sha256", h));
+                if (r < 0)
+                        return log_oom();
+        }
+        r = sd_json_buildo(&v,
+                           SD_JSON_BUILD_PAIR("uki", SD_JSON_BUILD_OBJECT(SD_JSON_BUILD_PAIR_STRING("sha256", hex[0]),
+                                                                          SD_JSON_BUILD_PAIR_UNSIGNED("size", size))),
+                           SD_JSON_BUILD_PAIR_VARIANT("records", records),
+                           SD_JSON_BUILD_PAIR("pcrs", SD_JSON_BUILD_OBJECT(
+                                   SD_JSON_BUILD_PAIR_STRING("9", hex[1]),
+                                   SD_JSON_BUILD_PAIR("11", SD_JSON_BUILD_OBJECT(
+                                           SD_JSON_BUILD_PAIR_STRING("boot", hex[2]),
+                                           SD_JSON_BUILD_PAIR_STRING("sysinit", hex[3]),
+                                           SD_JSON_BUILD_PAIR_STRING("ready", hex[4]))))));
+        if (r < 0)
+                return log_oom();
+        r = sd_json_variant_format(v, SD_JSON_FORMAT_PRETTY | SD_JSON_FORMAT_NEWLINE, &text);
+        if (r < 0)
+                return log_oom();
+        fputs(text, stdout);
+        return 0;
+}
+
+static int verb_lock_boot(int argc, char *argv[]) {
+        _cleanup_free_ uint8_t *log = NULL;
+        _cleanup_free_ TcgEvent *events = NULL;
+        ImageMeasurements m;
+        size_t size, n;
+        int r;
+
+        if (argc != 1)
+                return log_error_errno(EINVAL, "lock-boot takes no arguments.");
+        r = read_full_file(arg_event_log, TCG_LOG_SIZE_MAX, (void **) &log, &size);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the firmware event log %s: %m", arg_event_log);
+        r = tcg_log_parse(log, size, &events, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse the firmware event log %s: %m", arg_event_log);
+        r = image_measurements_from_log(events, n, &m);
+        if (r < 0)
+                return log_error_errno(r, "Too many image events in %s: %m", arg_event_log);
+        if (m.n == 0)
+                return log_error_errno(ENOMSG, "No UKI measurements in %s: not booted from a UKI?", arg_event_log);
+        r = component_write(arg_components, VARIANT_BOOT, &m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s/%s.pcrlock.d/%s.pcrlock: %m", arg_components,
+                                       COMPONENT_NAME, VARIANT_BOOT);
+
+        /* For the console and the journal: what this boot measured, to compare with the image's reference. */
+        for (uint32_t pcr = 0; pcr < 24; pcr++) {
+                uint8_t value[32];
+                _cleanup_free_ char *h = NULL;
+
+                if (!(arg_pcrs & (1U << pcr)))
+                        continue;
+                tcg_log_replay(events, n, pcr, value);
+                h = hexmem(value, 32);
+                if (!h)
+                        return log_oom();
+                log_info("Booted image: PCR %" PRIu32 " from the firmware log: %s", pcr, h);
+        }
+        for (size_t i = 0; i < m.n; i++)
+                if (m.records[i].pcr == 4) {
+                        _cleanup_free_ char *h = hexmem(m.records[i].sha256, 32);
+                        log_info("Booted image: UKI authenticode digest %s", h ? h : "?");
+                }
+        log_info("Locked the running image (%zu events on PCR 4, 9, 11) in %s/%s.pcrlock.d/%s.pcrlock.", m.n,
+                 arg_components, COMPONENT_NAME, VARIANT_BOOT);
+        return 0;
+}
+
+static PolicyArgs policy_args(void) {
+        return (PolicyArgs) {
+                .pcrlock = arg_pcrlock,
+                .components = arg_components_set ? arg_components : NULL,
+                .policy = arg_policy,
+                .location = arg_location,
+                .pcrs = arg_pcrs,
+        };
+}
+
+/* Prediction check, make-policy, keyd. */
+static int remake_policy(void) {
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *prediction = NULL;
+        PolicyArgs a = policy_args();
+        int r;
+
+        r = policy_predict(&a, &prediction);
+        if (r < 0)
+                return r;
+        r = policy_make(&a);
+        if (r < 0)
+                return r;
+        printf("Policy %s allows:\n", arg_policy);
+        policy_print_prediction(prediction);
+        if (!arg_keyd)
+                return 0;
+        r = policy_keyd_check(arg_keys_socket);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                log_info("No relay keys are sealed yet; patela-keyd will seal to this policy.");
+        else
+                log_info("patela-keyd unseals the keys of %d relay(s) with the new policy and keeps it in TPM NV.", r);
+        return 0;
+}
+
+static int boot_variant_present(void) {
+        _cleanup_free_ char *p = NULL;
+
+        if (asprintf(&p, "%s/%s.pcrlock.d/%s.pcrlock", arg_components, COMPONENT_NAME, VARIANT_BOOT) < 0)
+                return log_oom();
+        if (access(p, F_OK) < 0)
+                return log_error_errno(errno,
+                                       "%s is missing (%m): the running image is not described, and a policy "
+                                       "without it would lock this boot out. Run `patela-pcrlock lock-boot` first.",
+                                       p);
+        return 0;
+}
+
+static int verb_predict(int argc, char *argv[]) {
+        _cleanup_free_ char *variant = NULL;
+        ImageMeasurements m;
+        int r;
+
+        if (argc != 2)
+                return log_error_errno(EINVAL, "predict takes one UKI.");
+        r = boot_variant_present();
+        if (r < 0)
+                return r;
+        r = uki_measurements(argv[1], &m, NULL, NULL, &variant);
+        if (r < 0)
+                return r;
+        r = component_write(arg_components, variant, &m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write the variant %s: %m", variant);
+        log_info("Added %s as variant %s of %s.", argv[1], variant, COMPONENT_NAME);
+        r = remake_policy();
+        if (r < 0) {
+                /* Leave no variant behind that the policy does not have. */
+                _cleanup_free_ char *p = NULL;
+                if (asprintf(&p, "%s/%s.pcrlock.d/%s.pcrlock", arg_components, COMPONENT_NAME, variant) >= 0)
+                        (void) unlink(p);
+                return r;
+        }
+        return 0;
+}
+
+static int verb_commit(int argc, char *argv[]) {
+        int r;
+
+        if (argc != 1)
+                return log_error_errno(EINVAL, "commit takes no arguments.");
+        r = boot_variant_present();
+        if (r < 0)
+                return r;
+        r = component_prune(arg_components, VARIANT_BOOT);
+        if (r < 0)
+                return log_error_errno(r, "Failed to remove the other variants: %m");
+        log_info("Removed %d other variant(s).", r);
+        return remake_policy();
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_TABLE,
+                ARG_PCRS,
+                ARG_EVENT_LOG,
+                ARG_COMPONENTS,
+                ARG_POLICY,
+                ARG_LOCATION,
+                ARG_PCRLOCK,
+                ARG_KEYS_SOCKET,
+                ARG_NO_KEYD,
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "table", no_argument, NULL, ARG_TABLE },
+                { "pcrs", required_argument, NULL, ARG_PCRS },
+                { "event-log", required_argument, NULL, ARG_EVENT_LOG },
+                { "components", required_argument, NULL, ARG_COMPONENTS },
+                { "policy", required_argument, NULL, ARG_POLICY },
+                { "location", required_argument, NULL, ARG_LOCATION },
+                { "systemd-pcrlock", required_argument, NULL, ARG_PCRLOCK },
+                { "keys-socket", required_argument, NULL, ARG_KEYS_SOCKET },
+                { "no-keyd", no_argument, NULL, ARG_NO_KEYD },
+                {}
+        };
+        int opt, r;
+
+        r = tpm2_parse_pcr_list(DEFAULT_PCRS, &arg_pcrs);
+        if (r < 0)
+                return log_error_errno(r, "Bad default PCR list: %m");
+        while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (opt) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        puts("patela-pcrlock " PROJECT_VERSION);
+                        return 0;
+                case ARG_TABLE:
+                        arg_table = true;
+                        break;
+                case ARG_PCRS:
+                        r = tpm2_parse_pcr_list(optarg, &arg_pcrs);
+                        if (r < 0 || arg_pcrs == 0)
+                                return log_error_errno(EINVAL, "Invalid --pcrs=%s", optarg);
+                        if (arg_pcrs & (1U << 15))
+                                return log_error_errno(EINVAL, "PCR 15 holds the machine ID, new on every "
+                                                               "stateless boot: not in a policy.");
+                        break;
+                case ARG_EVENT_LOG:
+                        arg_event_log = optarg;
+                        break;
+                case ARG_COMPONENTS:
+                        arg_components = optarg;
+                        arg_components_set = true;
+                        break;
+                case ARG_POLICY:
+                        arg_policy = optarg;
+                        break;
+                case ARG_LOCATION:
+                        arg_location = optarg;
+                        break;
+                case ARG_PCRLOCK:
+                        arg_pcrlock = optarg;
+                        break;
+                case ARG_KEYS_SOCKET:
+                        arg_keys_socket = optarg;
+                        break;
+                case ARG_NO_KEYD:
+                        arg_keyd = false;
+                        break;
+                case '?':
+                        return -EINVAL;
+                default:
+                        return log_error_errno(EINVAL, "Unhandled option %d", opt);
+                }
+        return 1;
+}
+
+int main(int argc, char *argv[]) {
+        static const struct {
+                const char *name;
+                int (*func)(int argc, char *argv[]);
+        } verbs[] = {
+                { "reference", verb_reference },
+                { "lock-boot", verb_lock_boot },
+                { "predict", verb_predict },
+                { "commit", verb_commit },
+        };
+        int r;
+
+        log_parse_environment();
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        if (optind >= argc) {
+                log_error("Missing command; see --help.");
+                return 2;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, argv[optind]))
+                        return verbs[i].func(argc - optind, argv + optind) < 0 ? 1 : 0;
+        log_error("Unknown command %s; see --help.", argv[optind]);
+        return 2;
+}
