@@ -20,6 +20,7 @@
 #include "pcrlock-image.h"
 #include "pcrlock-pe.h"
 #include "pcrlock-policy.h"
+#include "pcrlock-reference.h"
 #include "tpm2-util.h"
 
 #define DEFAULT_EVENT_LOG "/sys/kernel/security/tpm0/binary_bios_measurements"
@@ -49,7 +50,7 @@ static void help(void) {
                "Commands:\n"
                "  reference UKI     Print what booting UKI measures (JSON; --table for people)\n"
                "  lock-boot         Describe the running image from the firmware's event log (at boot)\n"
-               "  predict UKI       Allow UKI next to the running image: new policy, keys kept\n"
+               "  predict UKI|REF   Allow an image (its UKI or its reference) next to the running one\n"
                "  commit            Allow only the running image again\n\n"
                "Options:\n"
                "  -h --help                Show this help\n"
@@ -98,35 +99,9 @@ static int uki_measurements(const char *path, ImageMeasurements *m, uint8_t *dig
         return 0;
 }
 
-/* PCR 11 after the stub, after "sysinit", after "ready" (systemd-pcrextend measures the words). */
-static void pcr11_phases(const ImageMeasurements *m, uint8_t boot[static 32], uint8_t sysinit[static 32],
-                         uint8_t ready[static 32]) {
-        uint8_t d[32];
-
-        memset(boot, 0, 32);
-        for (size_t i = 0; i < m->n; i++)
-                if (m->records[i].pcr == 11)
-                        pcr_extend_sha256(boot, m->records[i].sha256);
-        memcpy(sysinit, boot, 32);
-        SHA256((const uint8_t *) "sysinit", strlen("sysinit"), d);
-        pcr_extend_sha256(sysinit, d);
-        memcpy(ready, sysinit, 32);
-        SHA256((const uint8_t *) "ready", strlen("ready"), d);
-        pcr_extend_sha256(ready, d);
-}
-
-static void replay(const ImageMeasurements *m, uint32_t pcr, uint8_t ret[static 32]) {
-        memset(ret, 0, 32);
-        for (size_t i = 0; i < m->n; i++)
-                if (m->records[i].pcr == pcr)
-                        pcr_extend_sha256(ret, m->records[i].sha256);
-}
-
 static int verb_reference(int argc, char *argv[]) {
-        _cleanup_(sd_json_variant_unrefp) sd_json_variant *records = NULL, *v = NULL;
         _cleanup_free_ char *text = NULL;
         uint8_t digest[32], boot[32], sysinit[32], ready[32], pcr9[32];
-        char hex[5][65];
         ImageMeasurements m;
         size_t size;
         int r;
@@ -136,57 +111,41 @@ static int verb_reference(int argc, char *argv[]) {
         r = uki_measurements(argv[1], &m, digest, &size, NULL);
         if (r < 0)
                 return r;
-        pcr11_phases(&m, boot, sysinit, ready);
-        replay(&m, 9, pcr9);
-        {
-                const uint8_t *vals[5] = { digest, pcr9, boot, sysinit, ready };
-                for (size_t i = 0; i < 5; i++)
-                        for (size_t j = 0; j < 32; j++)
-                                snprintf(hex[i] + 2 * j, 3, "%02x", vals[i][j]);
-        }
-
-        if (arg_table) {
-                printf("UKI %s: %zu bytes, SHA-256 %s\n", argv[1], size, hex[0]);
-                printf("%-4s %-14s %s\n", "PCR", "EVENT", "SHA-256");
-                for (size_t i = 0; i < m.n; i++) {
-                        _cleanup_free_ char *h = hexmem(m.records[i].sha256, 32);
-                        printf("%-4" PRIu32 " %-14s %s\n", m.records[i].pcr, m.records[i].what, h ? h : "?");
-                }
-                printf("PCR 9 (kernel: initrd, command line)    %s\n", hex[1]);
-                printf("PCR 11 after the stub                   %s\n", hex[2]);
-                printf("PCR 11 after sysinit                    %s\n", hex[3]);
-                printf("PCR 11 after ready                      %s\n", hex[4]);
-                printf("PCR 4 = firmware events + the authenticode digest above (see patela-pcrlock(8)).\n");
+        if (!arg_table) {
+                r = reference_format(&m, digest, size, &text);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to format the reference: %m");
+                fputs(text, stdout);
                 return 0;
         }
 
+        reference_pcr11_phases(&m, boot, sysinit, ready);
+        reference_replay(&m, 9, pcr9);
+        {
+                _cleanup_free_ char *h = hexmem(digest, 32);
+                printf("UKI %s: %zu bytes, SHA-256 %s\n", argv[1], size, h ? h : "?");
+        }
+        printf("%-4s %-14s %s\n", "PCR", "EVENT", "SHA-256");
         for (size_t i = 0; i < m.n; i++) {
                 _cleanup_free_ char *h = hexmem(m.records[i].sha256, 32);
-
-                if (!h)
-                        return log_oom();
-                r = sd_json_variant_append_arraybo(&records, SD_JSON_BUILD_PAIR_UNSIGNED("pcr", m.records[i].pcr),
-                                                   SD_JSON_BUILD_PAIR_STRING("event", m.records[i].what),
-                                                   SD_JSON_BUILD_PAIR_STRING("sha256", h));
-                if (r < 0)
-                        return log_oom();
+                printf("%-4" PRIu32 " %-14s %s\n", m.records[i].pcr, m.records[i].what, h ? h : "?");
         }
-        r = sd_json_buildo(&v,
-                           SD_JSON_BUILD_PAIR("uki", SD_JSON_BUILD_OBJECT(SD_JSON_BUILD_PAIR_STRING("sha256", hex[0]),
-                                                                          SD_JSON_BUILD_PAIR_UNSIGNED("size", size))),
-                           SD_JSON_BUILD_PAIR_VARIANT("records", records),
-                           SD_JSON_BUILD_PAIR("pcrs", SD_JSON_BUILD_OBJECT(
-                                   SD_JSON_BUILD_PAIR_STRING("9", hex[1]),
-                                   SD_JSON_BUILD_PAIR("11", SD_JSON_BUILD_OBJECT(
-                                           SD_JSON_BUILD_PAIR_STRING("boot", hex[2]),
-                                           SD_JSON_BUILD_PAIR_STRING("sysinit", hex[3]),
-                                           SD_JSON_BUILD_PAIR_STRING("ready", hex[4]))))));
-        if (r < 0)
-                return log_oom();
-        r = sd_json_variant_format(v, SD_JSON_FORMAT_PRETTY | SD_JSON_FORMAT_NEWLINE, &text);
-        if (r < 0)
-                return log_oom();
-        fputs(text, stdout);
+        {
+                const struct {
+                        const char *what;
+                        const uint8_t *value;
+                } rows[] = {
+                        { "PCR 9 (initrd, command line)", pcr9 },
+                        { "PCR 11 after the stub", boot },
+                        { "PCR 11 after sysinit", sysinit },
+                        { "PCR 11 after ready", ready },
+                };
+                for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
+                        _cleanup_free_ char *h = hexmem(rows[i].value, 32);
+                        printf("%-31s %s\n", rows[i].what, h ? h : "?");
+                }
+        }
+        printf("PCR 4 = the firmware's events with the authenticode digest above.\n");
         return 0;
 }
 
@@ -228,13 +187,35 @@ static int verb_lock_boot(int argc, char *argv[]) {
                         return log_oom();
                 log_info("Booted image: PCR %" PRIu32 " from the firmware log: %s", pcr, h);
         }
-        for (size_t i = 0; i < m.n; i++)
-                if (m.records[i].pcr == 4) {
-                        _cleanup_free_ char *h = hexmem(m.records[i].sha256, 32);
-                        log_info("Booted image: UKI authenticode digest %s", h ? h : "?");
-                }
+        for (size_t i = 0; i < m.n; i++) {
+                _cleanup_free_ char *h = hexmem(m.records[i].sha256, 32);
+
+                log_info("Booted image: PCR %" PRIu32 " event %s %s", m.records[i].pcr, m.records[i].what, h ? h : "?");
+        }
         log_info("Locked the running image (%zu events on PCR 4, 9, 11) in %s/%s.pcrlock.d/%s.pcrlock.", m.n,
                  arg_components, COMPONENT_NAME, VARIANT_BOOT);
+        return 0;
+}
+
+/* A UKI (a PE file: "MZ") or its reference JSON. */
+static int image_or_reference(const char *path, ImageMeasurements *m, char **ret_variant) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ char *hex = NULL;
+        uint8_t digest[32];
+        size_t size;
+        int r;
+
+        r = read_full_file(path, PE_SIZE_MAX, (void **) &text, &size);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s: %m", path);
+        if (size >= 2 && text[0] == 'M' && text[1] == 'Z')
+                return uki_measurements(path, m, NULL, NULL, ret_variant);
+        r = reference_parse(text, size, m, digest);
+        if (r < 0)
+                return log_error_errno(r, "%s is neither a UKI nor an image reference: %m", path);
+        hex = hexmem(digest, 8);
+        if (!hex || asprintf(ret_variant, "2-uki-%s", hex) < 0)
+                return log_oom();
         return 0;
 }
 
@@ -293,11 +274,11 @@ static int verb_predict(int argc, char *argv[]) {
         int r;
 
         if (argc != 2)
-                return log_error_errno(EINVAL, "predict takes one UKI.");
+                return log_error_errno(EINVAL, "predict takes one UKI or reference.");
         r = boot_variant_present();
         if (r < 0)
                 return r;
-        r = uki_measurements(argv[1], &m, NULL, NULL, &variant);
+        r = image_or_reference(argv[1], &m, &variant);
         if (r < 0)
                 return r;
         r = component_write(arg_components, variant, &m);

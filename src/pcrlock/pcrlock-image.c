@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,6 +46,79 @@ static int add_cmdline(ImageMeasurements *m, const uint8_t *text, size_t size) {
         return add(m, 9, u16, 2 * (n + 1), "cmdline");
 }
 
+/* One newc cpio entry as systemd-stub writes them: inode from 1, uid/gid/mtime 0, nlink 1, lower-case hex,
+ * header + name and the contents each padded to 4 bytes. */
+static void cpio_entry(EVP_MD_CTX *ctx, size_t *offset, uint32_t ino, uint32_t mode, const char *name,
+                       const uint8_t *data, uint32_t size) {
+        static const uint8_t zeros[4] = {};
+        const uint32_t fields[13] = { ino, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, (uint32_t) strlen(name) + 1, 0 };
+        char hdr[6 + 13 * 8 + 1] = "070701";
+        size_t namesize = strlen(name) + 1;
+
+        for (size_t i = 0; i < 13; i++)
+                snprintf(hdr + 6 + 8 * i, 9, "%08" PRIx32, fields[i]);
+        EVP_DigestUpdate(ctx, hdr, 6 + 13 * 8);
+        EVP_DigestUpdate(ctx, name, namesize);
+        *offset += 6 + 13 * 8 + namesize;
+        EVP_DigestUpdate(ctx, zeros, (4 - *offset % 4) % 4);
+        *offset += (4 - *offset % 4) % 4;
+        if (size > 0)
+                EVP_DigestUpdate(ctx, data, size);
+        *offset += size;
+        EVP_DigestUpdate(ctx, zeros, (4 - *offset % 4) % 4);
+        *offset += (4 - *offset % 4) % 4;
+}
+
+/* What the kernel measures as its initrd: systemd-stub hands it the .initrd section, padded to 4 bytes,
+ * followed by a cpio archive holding the .osrel section as /.extra/os-release (directory 0555, file 0444)
+ * — and by further archives for credentials, system and configuration extensions found next to the UKI
+ * on the ESP, which patela's image does not use (patela-pcrlock(8)). */
+static int add_initrd(ImageMeasurements *m, const PeImage *pe, const PeSection *initrd, const PeSection *osrel) {
+        static const char trailer[] = "070701"
+                                      "00000000" "00000000" "00000000" "00000000" "00000001" "00000000"
+                                      "00000000" "00000000" "00000000" "00000000" "00000000" "0000000B"
+                                      "00000000" "TRAILER!!!\0\0\0";
+        static const uint8_t zeros[4] = {};
+        _cleanup_free_ uint8_t *content = NULL, *os = NULL;
+        size_t content_size, os_size, offset = 0;
+        EVP_MD_CTX *ctx = NULL;
+        unsigned len = 0;
+        ImageRecord *rec;
+        int r, ok;
+
+        if (m->n >= IMAGE_RECORDS_MAX)
+                return -E2BIG;
+        r = pe_section_data(pe, initrd, &content, &content_size);
+        if (r < 0)
+                return r;
+        if (osrel) {
+                r = pe_section_data(pe, osrel, &os, &os_size);
+                if (r < 0)
+                        return r;
+                if (os_size > UINT32_MAX)
+                        return -E2BIG;
+        }
+        ctx = EVP_MD_CTX_new();
+        if (!ctx)
+                return -ENOMEM;
+        ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, content, content_size);
+        if (ok && osrel) {
+                ok = EVP_DigestUpdate(ctx, zeros, (4 - content_size % 4) % 4);
+                cpio_entry(ctx, &offset, 1, 0040555, ".extra", NULL, 0);
+                cpio_entry(ctx, &offset, 2, 0100444, ".extra/os-release", os, (uint32_t) os_size);
+                ok = ok && EVP_DigestUpdate(ctx, trailer, sizeof(trailer)); /* with its NUL: 124 bytes */
+        }
+        rec = &m->records[m->n];
+        ok = ok && EVP_DigestFinal_ex(ctx, rec->sha256, &len) && len == 32;
+        EVP_MD_CTX_free(ctx);
+        if (!ok)
+                return -EIO;
+        rec->pcr = 9;
+        snprintf(rec->what, sizeof(rec->what), "initrd");
+        m->n++;
+        return 0;
+}
+
 int image_measurements_from_uki(const uint8_t *data, size_t size, ImageMeasurements *ret) {
         ImageMeasurements m = {};
         uint8_t digest[32];
@@ -63,7 +138,7 @@ int image_measurements_from_uki(const uint8_t *data, size_t size, ImageMeasureme
                 return -E2BIG;
         m.records[m.n].pcr = 4;
         memcpy(m.records[m.n].sha256, digest, 32);
-        snprintf(m.records[m.n].what, sizeof(m.records[m.n].what), "authenticode");
+        snprintf(m.records[m.n].what, sizeof(m.records[m.n].what), "authenticode UKI");
         m.n++;
 
         for (size_t i = 0; i < ELEMENTSOF(uki_sections); i++) {
@@ -84,18 +159,30 @@ int image_measurements_from_uki(const uint8_t *data, size_t size, ImageMeasureme
                         return r;
         }
 
-        const PeSection *initrd = pe_find_section(&pe, ".initrd"), *cmdline = pe_find_section(&pe, ".cmdline");
-        if (initrd) {
-                _cleanup_free_ uint8_t *content = NULL;
-                size_t content_size;
+        /* systemd-stub starts the kernel with LoadImage(): the firmware measures its Authenticode digest too. */
+        {
+                _cleanup_free_ uint8_t *linux_pe = NULL;
+                size_t linux_size;
+                PeImage kernel;
 
-                r = pe_section_data(&pe, initrd, &content, &content_size);
+                r = pe_section_data(&pe, pe_find_section(&pe, ".linux"), &linux_pe, &linux_size);
                 if (r < 0)
                         return r;
-                r = add(&m, 9, content, content_size, "initrd");
+                r = pe_parse(linux_pe, linux_size, &kernel);
                 if (r < 0)
                         return r;
+                r = pe_authenticode_sha256(&kernel, digest);
+                if (r < 0)
+                        return r;
+                if (m.n >= IMAGE_RECORDS_MAX)
+                        return -E2BIG;
+                m.records[m.n].pcr = 4;
+                memcpy(m.records[m.n].sha256, digest, 32);
+                snprintf(m.records[m.n].what, sizeof(m.records[m.n].what), "authenticode .linux");
+                m.n++;
         }
+
+        const PeSection *initrd = pe_find_section(&pe, ".initrd"), *cmdline = pe_find_section(&pe, ".cmdline");
         if (cmdline) {
                 _cleanup_free_ uint8_t *content = NULL;
                 size_t content_size;
@@ -104,6 +191,11 @@ int image_measurements_from_uki(const uint8_t *data, size_t size, ImageMeasureme
                 if (r < 0)
                         return r;
                 r = add_cmdline(&m, content, content_size);
+                if (r < 0)
+                        return r;
+        }
+        if (initrd) {
+                r = add_initrd(&m, &pe, initrd, pe_find_section(&pe, ".osrel"));
                 if (r < 0)
                         return r;
         }
@@ -117,7 +209,7 @@ int image_measurements_from_log(const TcgEvent *events, size_t n, ImageMeasureme
         for (size_t i = 0; i < n; i++) {
                 const TcgEvent *e = &events[i];
                 ImageRecord *r;
-                const char *what;
+                const char *what = NULL;
 
                 if (!e->have_sha256 || e->type == EV_NO_ACTION)
                         continue;
@@ -126,7 +218,7 @@ int image_measurements_from_log(const TcgEvent *events, size_t n, ImageMeasureme
                 else if (e->pcr == 11)
                         what = "stub";
                 else if (e->pcr == 9)
-                        what = "kernel";
+                        what = NULL;
                 else
                         continue;
                 if (m.n >= IMAGE_RECORDS_MAX)
@@ -134,7 +226,15 @@ int image_measurements_from_log(const TcgEvent *events, size_t n, ImageMeasureme
                 r = &m.records[m.n++];
                 r->pcr = e->pcr;
                 memcpy(r->sha256, e->sha256, 32);
-                snprintf(r->what, sizeof(r->what), "%s", what);
+                if (what)
+                        snprintf(r->what, sizeof(r->what), "%s", what);
+                else if (e->type == EV_EVENT_TAG && e->data_size >= 8)
+                        /* TCG_PCClientTaggedEvent: the kernel's tags for the initrd and the load options */
+                        snprintf(r->what, sizeof(r->what), "tag %08x, %u bytes",
+                                 (unsigned) (e->data[0] | (e->data[1] << 8) | (e->data[2] << 16) | ((unsigned) e->data[3] << 24)),
+                                 (unsigned) (e->data[4] | (e->data[5] << 8) | (e->data[6] << 16) | ((unsigned) e->data[7] << 24)));
+                else
+                        snprintf(r->what, sizeof(r->what), "type %08x", (unsigned) e->type);
         }
         *ret = m;
         return 0;

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
 #include "pcrlock-eventlog.h"
 
 /* The measurements that belong to "the image" — what changes when the UKI changes — in the order a boot

@@ -2,7 +2,10 @@
 # Booting patela's image for the vm suite: qemu (TCG: KVM does not work on the machines this runs on),
 # OVMF, a swtpm vTPM whose state outlives the VM, no disk of any kind, and either no network or qemu's
 # user networking with restrict=on, whose only way out is a guestfwd to one loopback port of the host.
-source "$PATELA_SOURCE_DIR/test/lib.sh"
+# Source after test/lib.sh (test/integration/lib-server.sh sources it).
+
+# The image the tests boot: built once per build directory by mkosi/build (or given).
+IMAGE_DIR=${PATELA_VM_IMAGE_DIR:-$PATELA_BUILD_DIR/image}
 
 OVMF_CODE=${PATELA_OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
 OVMF_VARS=${PATELA_OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
@@ -11,6 +14,7 @@ VM_SERVER_ADDR=10.0.2.100
 VM_SERVER_PORT=8443
 
 VM_PID=''
+VM_SMBIOS=()
 VM_NAME=''
 VM_START=0
 
@@ -89,4 +93,24 @@ vm_stop() {
                 vm_monitor quit 2>/dev/null || kill "$VM_PID" 2>/dev/null || true
         fi
         wait "$VM_PID" 2>/dev/null || true
+}
+
+# vm_image: builds the image into $IMAGE_DIR unless it is there; prints the build's summary.
+vm_image() {
+        if [[ -f $IMAGE_DIR/patela.efi && -f $IMAGE_DIR/patela.reference.json ]]; then
+                return 0
+        fi
+        "$PATELA_SOURCE_DIR/mkosi/build" "$IMAGE_DIR" 2>&1 | sed 's/^/# /' || fail "mkosi/build failed"
+        [[ -f $IMAGE_DIR/patela.efi ]] || fail "mkosi/build made no UKI"
+}
+
+# vm_changed_image OUT CMDLINE_EXTRA: the image with more on its kernel command line (another UKI: other
+# PCR 4, 9 and 11), made with ukify from the kernel and initrd mkosi built.
+vm_changed_image() {
+        local out=$1 extra=$2 kver
+        kver=$(ukify inspect "$IMAGE_DIR/patela.efi" --json=short | jq -r '.".uname".text')
+        ukify inspect "$IMAGE_DIR/patela.efi" --json=short | jq -r '.".osrel".text' >"$T/osrel"
+        ukify build --linux="$IMAGE_DIR/mkosi.output/patela.vmlinuz" --initrd="$IMAGE_DIR/mkosi.output/patela.initrd" \
+                --os-release=@"$T/osrel" --uname="$kver" --cmdline="console=ttyS0 systemd.firstboot=off $extra" \
+                --output="$out" >"$T/ukify.log" 2>&1 || fail "ukify build failed: $(tail -5 "$T/ukify.log")"
 }

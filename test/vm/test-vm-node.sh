@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The relay image, booted in qemu (TCG) with OVMF and a swtpm vTPM, against this test's patela-server on
+# loopback (the guest's only way out: qemu user networking with restrict=on and one guestfwd).
+#   boot 1  image A: the node enrols (pending), the test enables it, its relays' tor instances run
+#   boot 2  image A again, same vTPM: same node row, same relay fingerprints, no disk; then, on the node,
+#           patela-pcrlock predict image B (from B's reference)
+#   boot 3  image C, never predicted: keyd refuses to unseal, no relay starts, visible in the journal and
+#           at the server
+#   boot 4  image B: the keys unseal, the fingerprints are those of boot 1
+# Each boot prints its time; the measured PCRs are compared with patela-pcrlock reference's prediction.
+source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
+source "$PATELA_SOURCE_DIR/test/vm/lib-vm.sh"
+
+RELAYS=(vmrelaya vmrelayb)
+BOOT_TIMEOUT=${PATELA_VM_BOOT_TIMEOUT:-400}
+
+vm_cleanup() {
+        if [[ -n $VM_PID ]] && kill -0 "$VM_PID" 2>/dev/null; then
+                vm_monitor quit 2>/dev/null || true
+        fi
+        cleanup
+}
+trap vm_cleanup EXIT
+
+# --- the images --------------------------------------------------------------------------------------------
+t=$SECONDS
+vm_image
+PCRLOCK=$IMAGE_DIR/meson/src/pcrlock/patela-pcrlock
+A=$IMAGE_DIR/patela.efi
+vm_changed_image "$T/next.efi" "patela.image=next"
+vm_changed_image "$T/other.efi" "patela.image=other"
+B=$T/next.efi
+C=$T/other.efi
+"$PCRLOCK" reference "$B" >"$T/next.reference.json" || fail "patela-pcrlock reference $B"
+"$PCRLOCK" reference "$C" >"$T/other.reference.json" || fail "patela-pcrlock reference $C"
+for x in A B C; do
+        f=${!x}
+        echo "# image $x: $(stat -c %s "$f") bytes, sha256 $(sha256sum "$f" | cut -d' ' -f1)"
+done
+pass "images ready in $((SECONDS - t)) s (A from mkosi/build, B and C: A with another kernel command line)"
+
+# --- the server ----------------------------------------------------------------------------------------------
+mkdir -p "$T/ca"
+ps_cli ca init --dir "$T/ca" >/dev/null 2>&1 || fail "ca init"
+ps_cli ca issue server --dir "$T/ca" --san "IP:$VM_SERVER_ADDR" --san IP:127.0.0.1 >/dev/null 2>&1 || fail "ca issue"
+ps_cli pool add names "${RELAYS[@]}" >/dev/null
+ps_cli pool add ipv4 192.0.2.10 192.0.2.11 >/dev/null
+ps_cli pool add ipv6 2001:db8::10 2001:db8::11 >/dev/null
+cat >"$T/default.torrc" <<'TORRC'
+ContactInfo operator@example.org
+ExitRelay 0
+DisableNetwork 1
+Log notice stdout
+TORRC
+ps_cli torrc import "$T/default.torrc" default >/dev/null
+ps_cli node set IPv6PrefixLength 64 default >/dev/null
+server_start
+PORT=${URL##*:}
+# The server's address and CA reach the node as system credentials (SMBIOS type 11), not in the image.
+BASE_SMBIOS=(-smbios "type=11,value=io.systemd.credential:patela.server-url=https://$VM_SERVER_ADDR:$VM_SERVER_PORT/"
+             -smbios "type=11,value=io.systemd.credential.binary:patela.ca=$(base64 -w0 "$T/ca/ca.crt")")
+VM_SMBIOS=("${BASE_SMBIOS[@]}")
+
+# --- helpers ---------------------------------------------------------------------------------------------------
+# fingerprints BOOT: "NAME FP" lines tor printed on BOOT's console, sorted.
+fingerprints() {
+        grep -aoE "identity key fingerprint is '[A-Za-z0-9]+ [0-9A-F]{40}'" "$T/$1.serial" |
+                sed -E "s/.*is '([^ ]+) ([0-9A-F]{40})'/\1 \2/" | sort -u
+}
+
+wait_relays() {
+        local boot=$1 deadline=$((SECONDS + BOOT_TIMEOUT))
+        while (($(fingerprints "$boot" | wc -l) < ${#RELAYS[@]})); do
+                ((SECONDS < deadline)) || fail "$boot: tor instances did not start: $(tail -30 "$T/$boot.serial")"
+                kill -0 "$VM_PID" 2>/dev/null || fail "$boot: qemu exited"
+                sleep 2
+        done
+}
+
+# measured_vs_predicted BOOT REFERENCE: the PCR 9 and the firmware part of PCR 11 that lock-boot logged
+# against the reference's prediction; prints both.
+measured_vs_predicted() {
+        local boot=$1 ref=$2 pcr want got
+        for pcr in 9 11; do
+                if [[ $pcr == 9 ]]; then want=$(jq -r '.pcrs."9"' "$ref"); else want=$(jq -r '.pcrs."11".boot' "$ref"); fi
+                got=$(grep -aoE "Booted image: PCR $pcr from the firmware log: [0-9a-f]{64}" "$T/$boot.serial" | tail -1 |
+                        awk '{ print $NF }')
+                echo "# $boot PCR $pcr predicted $want"
+                echo "# $boot PCR $pcr measured  $got"
+                [[ -n $got && $got == "$want" ]] || fail "$boot: PCR $pcr measured ${got:-nothing}, predicted $want"
+        done
+        got=$(grep -aoE "UKI authenticode digest [0-9a-f]{64}" "$T/$boot.serial" | tail -1 | awk '{ print $NF }')
+        want=$(jq -r '.records[] | select(.pcr == 4) | .sha256' "$ref")
+        echo "# $boot PCR 4 UKI event predicted $want, measured $got"
+        [[ $got == "$want" ]] || fail "$boot: UKI digest measured ${got:-nothing}, predicted $want"
+}
+
+# no_disk BOOT: qemu has no block device but the firmware's flash, the guest kernel found no disk.
+no_disk() {
+        local boot=$1
+        vm_monitor "info block"
+        sleep 2
+        grep -q pflash0 "$T/$boot.monitor" || fail "$boot: no answer from the monitor: $(cat "$T/$boot.monitor")"
+        if grep -aE '^[a-z0-9_-]+( \(#block[0-9]+\))?:' "$T/$boot.monitor" | grep -vE '^pflash[01]' | grep -q .; then
+                fail "$boot: qemu has a block device: $(cat "$T/$boot.monitor")"
+        fi
+        if grep -aE "\] (virtio_blk|sd [0-9]|nvme[0-9]|ata[0-9]+\.[0-9]+: ATA)" "$T/$boot.serial"; then
+                fail "$boot: the guest found a disk"
+        fi
+}
+
+# --- boot 1: enrol, enable, relays ------------------------------------------------------------------------
+vm_boot boot1 "$A" "$PORT"
+deadline=$((SECONDS + BOOT_TIMEOUT))
+until [[ $(ps_cli --json list nodes | jq length) == 1 ]]; do
+        ((SECONDS < deadline)) || fail "boot 1: the node never enrolled: $(tail -30 "$T/boot1.serial")"
+        kill -0 "$VM_PID" 2>/dev/null || fail "boot 1: qemu exited"
+        sleep 2
+done
+fp=$(ps_cli --json list nodes | jq -r '.[0].fingerprint')
+[[ $(ps_cli --json list nodes | jq -r '.[0].state') == pending ]] || fail "boot 1: $(ps_cli --json list nodes)"
+pass "boot 1: node $fp pending at the server after $(vm_elapsed) s"
+ps_cli node relays "$fp" "${#RELAYS[@]}" >/dev/null
+ps_cli node enable "$fp" >/dev/null
+wait_relays boot1
+boot1_time=$(vm_elapsed)
+fingerprints boot1 >"$T/fp1"
+measured_vs_predicted boot1 "$IMAGE_DIR/patela.reference.json"
+no_disk boot1
+grep -aq "Generated\|generated" "$T/boot1.serial" || true
+pass "boot 1: ${#RELAYS[@]} relays running $boot1_time s after power-on: $(paste -sd' ' "$T/fp1")"
+vm_stop
+
+# --- boot 2: same image, same TPM; then predict image B on the node ------------------------------------------
+# The prediction runs on the node as the operator would run it; the test hands over B's reference as a
+# credential and a unit that runs patela-pcrlock after patela-configd (so after keyd unsealed).
+unit=$(printf '[Unit]\nAfter=patela-configd.service\n[Service]\nType=oneshot\nImportCredential=patela.test-next\nExecStart=/usr/bin/patela-pcrlock predict %d/patela.test-next\nStandardOutput=journal+console\n')
+VM_SMBIOS=("${BASE_SMBIOS[@]}"
+           -smbios "type=11,value=io.systemd.credential.binary:patela.test-next=$(base64 -w0 "$T/next.reference.json")"
+           -smbios "type=11,value=io.systemd.credential.binary:systemd.extra-unit.patela-test-predict.service=$(printf '%s' "$unit" | base64 -w0)"
+           -smbios "type=11,value=io.systemd.credential.binary:systemd.unit-dropin.patela-client.target=$(printf '[Unit]\nWants=patela-test-predict.service\n' | base64 -w0)")
+vm_boot boot2 "$A" "$PORT"
+wait_relays boot2
+boot2_time=$(vm_elapsed)
+fingerprints boot2 >"$T/fp2"
+cmp -s "$T/fp1" "$T/fp2" || fail "boot 2: other fingerprints: $(cat "$T/fp2") (boot 1: $(cat "$T/fp1"))"
+[[ $(ps_cli --json list nodes | jq length) == 1 ]] || fail "boot 2: a new node row: $(ps_cli --json list nodes)"
+measured_vs_predicted boot2 "$IMAGE_DIR/patela.reference.json"
+no_disk boot2
+pass "boot 2: same node, same fingerprints, relays running $boot2_time s after power-on, no disk"
+vm_wait "patela-keyd unseals the keys of ${#RELAYS[@]} relay|Policy .* allows" "$BOOT_TIMEOUT"
+vm_wait "patela-keyd unseals the keys of ${#RELAYS[@]} relay" 60
+grep -aE "^PCR (4|9|11) " "$T/boot2.serial" | sed 's/^/# predicted: /' || true
+pass "boot 2: patela-pcrlock predict B on the node: the policy allows A and B, keyd unseals and keeps it"
+vm_stop
+
+# --- boot 3: an image nobody predicted ---------------------------------------------------------------------
+VM_SMBIOS=("${BASE_SMBIOS[@]}")
+attested=$(sqlite3 "$DB" "SELECT count(*) FROM attestations")
+vm_boot boot3 "$C" "$PORT"
+vm_wait "Refusing to unseal the relay keys" "$BOOT_TIMEOUT"
+boot3_time=$(vm_elapsed)
+sleep 10
+[[ -z $(fingerprints boot3) ]] || fail "boot 3: a relay started: $(fingerprints boot3)"
+measured_vs_predicted boot3 "$T/other.reference.json"
+# The server saw the node attest with PCRs that differ from its last boot's.
+new=$(sqlite3 "$DB" "SELECT count(*) FROM attestations")
+((new > attested)) || fail "boot 3: no attestation at the server"
+last=$(sqlite3 "$DB" "SELECT pcr_values FROM attestations ORDER BY id DESC LIMIT 1")
+prev=$(sqlite3 "$DB" "SELECT pcr_values FROM attestations WHERE id = $attested")
+[[ $last != "$prev" ]] || fail "boot 3: the server recorded the same PCRs as before"
+echo "# server: boot 3 attested PCRs $last"
+pass "boot 3: unpredicted image refused by keyd $boot3_time s after power-on; no relay; the server recorded its other PCRs"
+vm_stop
+
+# --- boot 4: the predicted image --------------------------------------------------------------------------
+vm_boot boot4 "$B" "$PORT"
+wait_relays boot4
+boot4_time=$(vm_elapsed)
+fingerprints boot4 >"$T/fp4"
+cmp -s "$T/fp1" "$T/fp4" || fail "boot 4: other fingerprints: $(cat "$T/fp4") (boot 1: $(cat "$T/fp1"))"
+measured_vs_predicted boot4 "$T/next.reference.json"
+no_disk boot4
+pass "boot 4: predicted image B unseals, same fingerprints, relays running $boot4_time s after power-on"
+vm_stop
+echo "# boot times to running relays: A $boot1_time s, A $boot2_time s, C refused at $boot3_time s, B $boot4_time s; total $SECONDS s"
