@@ -6,10 +6,11 @@
 
 #include "macro.h"
 
-/* One HTTPS client of the benchmark: a libcurl easy handle that keeps its connection alive between
- * requests (unless fresh_connections), speaks TLS 1.3 only and trusts exactly one CA file. Each worker
- * thread owns one; none is shared. Only loopback URLs are accepted: the load generator never talks to
- * another host. */
+/* One HTTPS client of the benchmark: HTTP/1.1 over one OpenSSL TLS 1.3 connection, kept alive between
+ * requests (unless fresh_connections: then a new connection and a full handshake, no session resumption, per
+ * request), trusting exactly one CA file and checking the server certificate against the URL's host. Each
+ * worker thread owns one; none is shared. Only loopback URLs are accepted: the load generator never talks
+ * to another host. */
 typedef struct BenchHttp BenchHttp;
 
 int bench_http_new(const char *url, const char *cacert, bool fresh_connections, BenchHttp **ret);
