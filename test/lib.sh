@@ -51,22 +51,24 @@ wait_for_socket() {
         fail "socket $path did not appear"
 }
 
-# swtpm on unix sockets in $T; state in $T/${1:-tpm}. The swtpm TCTI finds the control socket at
-# SOCKET.ctrl.
+# swtpm on unix sockets in $SWTPM_DIR ($T unless set: a container binds that directory); state in
+# $T/${1:-tpm}. The swtpm TCTI finds the control socket at SOCKET.ctrl. SWTPM_LOG_LEVEL=20 logs every
+# command (counted by the end-to-end test).
 swtpm_start() {
         local name=${1:-tpm}
-        mkdir -p "$T/$name"
-        rm -f "$T/$name.sock" "$T/$name.sock.ctrl"
+        local dir=${SWTPM_DIR:-$T}
+        mkdir -p "$T/$name" "$dir"
+        rm -f "$dir/$name.sock" "$dir/$name.sock.ctrl"
         swtpm socket --tpm2 --tpmstate dir="$T/$name" \
-                --server type=unixio,path="$T/$name.sock" \
-                --ctrl type=unixio,path="$T/$name.sock.ctrl" \
+                --server type=unixio,path="$dir/$name.sock" \
+                --ctrl type=unixio,path="$dir/$name.sock.ctrl" \
                 --flags not-need-init,startup-clear \
-                --log file="$T/swtpm-$name.log" &
+                --log file="$T/swtpm-$name.log"${SWTPM_LOG_LEVEL:+,level=$SWTPM_LOG_LEVEL} &
         eval "SWTPM_PID_${name}=$!"
         PIDS+=("$!")
-        wait_for_socket "$T/$name.sock"
-        wait_for_socket "$T/$name.sock.ctrl"
-        TCTI="swtpm:path=$T/$name.sock"
+        wait_for_socket "$dir/$name.sock"
+        wait_for_socket "$dir/$name.sock.ctrl"
+        TCTI="swtpm:path=$dir/$name.sock"
         export TPM2TOOLS_TCTI=$TCTI
 }
 
@@ -74,7 +76,7 @@ swtpm_start() {
 swtpm_power_cycle() {
         local name=${1:-tpm} pid
         pid=$(eval echo "\$SWTPM_PID_${name}")
-        swtpm_ioctl --unix "$T/$name.sock.ctrl" -s
+        swtpm_ioctl --unix "${SWTPM_DIR:-$T}/$name.sock.ctrl" -s
         wait "$pid" 2>/dev/null || true
         swtpm_start "$name"
 }

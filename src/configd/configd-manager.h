@@ -20,9 +20,10 @@
 #define CONFIGD_ATTEST_SOCKET_DEFAULT "/run/patela/io.patela.Attest"
 #define CONFIGD_KEYS_SOCKET_DEFAULT "/run/patela/io.patela.Keys"
 /* patela-tor@.service: systemd reads keyd's directory as root (LoadCredential=) and the instance's dynamic
- * user copies the keys into its RuntimeDirectory= (/run/patela-tor/NAME), which is also tor's DataDirectory. */
+ * user copies the keys into its RuntimeDirectory= (/run/patela-tor/NAME). With DynamicUser=, that path is a
+ * symlink into /run/private, which tor refuses for its directories: they are subdirectories of it. */
 #define CONFIGD_RELAY_USER_DEFAULT "root"
-#define CONFIGD_DATA_DIRECTORY_DEFAULT "/run/patela-tor/%n"
+#define CONFIGD_DATA_DIRECTORY_DEFAULT "/run/patela-tor/%n/data"
 #define CONFIGD_KEY_DIRECTORY_DEFAULT "/run/patela-tor/%n/keys"
 #define CONFIGD_TOR_UNIT_PREFIX "patela-tor@"
 #define CONFIGD_TOR_ENVIRONMENT_FILE "tor.env"

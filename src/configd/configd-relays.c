@@ -506,8 +506,6 @@ void relays_teardown(Manager *m) {
         for (char **s = gone; s && *s; s++)
                 if (relay_remove_files(m, *s, dropin_dir))
                         network_changed = true;
-        if (gone)
-                (void) relays_apply_units(m, gone, network_changed);
 
         /* The keys stay sealed in the TPM (keyd): a re-enabled node gets its relays back unchanged. */
         relays_free(m->relays, m->n_relays);
@@ -515,4 +513,8 @@ void relays_teardown(Manager *m) {
         m->n_relays = 0;
         m->have_config = false;
         wire_network_done(&m->network);
+
+        /* With no relay left, this only stops: nothing is started again. */
+        if (gone)
+                (void) relays_apply_units(m, gone, network_changed);
 }

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The node end to end under a real systemd PID 1 (systemd-nspawn), patela as installed from this build,
+# patela-server on the host side, swtpm bound into the container, all in a network namespace of this
+# test's own (tor runs with DisableNetwork 1 from the server's torrc anyway):
+#   systemctl start patela-client.target → pending, patelactl identity = the server's fingerprint →
+#   node enable → every patela-tor@ instance active, tor's fingerprints = keyd's, jemalloc preloaded,
+#   relay addresses on the uplink by systemd-networkd → a fresh root, same TPM → same fingerprints, no
+#   new node row, no key on the node's disk, pcrlock.json restored from NV → node disable → instances
+#   stopped at the next re-attestation, the reason in patelactl status → server down at boot → clear
+#   status, retries, no crash.
+# Reports: start → all instances active, TPM commands per boot (at swtpm), RSS of each daemon.
+# Into a network and mount namespace of this test's own, before anything is made.
+[[ -n ${PATELA_NS_ENTERED:-} ]] ||
+        PATELA_NS_ENTERED=1 exec unshare --net --mount --propagation private -- "$BASH" "$0" "$@"
+source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
+source "$PATELA_SOURCE_DIR/test/lib-keyd.sh"
+source "$PATELA_SOURCE_DIR/test/lib-nspawn.sh"
+ns_setup
+
+RELAYS=(exitA exitB exitC)
+CT_REATTEST=4s
+SWTPM_LOG_LEVEL=20
+
+ct_cleanup() {
+        ct_poweroff
+        cleanup
+}
+trap ct_cleanup EXIT
+
+# --- the server: pools, a fleet torrc that keeps tor offline ---------------------------------------------
+ca_setup
+ps_cli pool add names "${RELAYS[@]}" >/dev/null
+ps_cli pool add ipv4 192.0.2.10 192.0.2.11 192.0.2.12 >/dev/null
+ps_cli pool add ipv6 2001:db8::10 2001:db8::11 2001:db8::12 >/dev/null
+cat >"$T/default.torrc" <<'TORRC'
+ContactInfo operator@example.org
+ExitRelay 1
+ExitPolicy accept *:443
+ExitPolicy reject *:*
+DisableNetwork 1
+# A relay closes gracefully on SIGINT within ShutdownWaitLength (30 s by default): short here.
+ShutdownWaitLength 2
+TORRC
+ps_cli torrc import "$T/default.torrc" default >/dev/null
+ps_cli node set IPv6PrefixLength 64 default >/dev/null
+server_start
+
+# --- the node: TPM with a synthetic measured boot and its pcrlock policy ---------------------------------
+swtpm_start
+head -c 4096 /dev/urandom >"$T/uki-A"
+boot "$T/uki-A"
+policy_for "$T/uki-A"
+# swtpm has no resource manager and three object slots; attestd keeps EK and AK loaded.
+tpm2_createek -c 0x81010001 -G rsa -u "$T/ek.pub" >/dev/null || fail "tpm2_createek failed"
+mkdir -p "$T/extra/var/lib/systemd"
+cp "$POLICY" "$T/extra/var/lib/systemd/pcrlock.json"
+node_install
+node_files
+
+# wait_units STATE SECONDS: every relay's instance in STATE.
+wait_units() {
+        local want=$1 end=$((SECONDS + $2)) r ok
+        while ((SECONDS < end)); do
+                ok=1
+                for r in "${RELAYS[@]}"; do
+                        [[ $(ct systemctl is-active "patela-tor@$r.service" 2>/dev/null) == "$want" ]] || ok=0
+                done
+                ((ok)) && return 0
+                sleep 0.1
+        done
+        for r in "${RELAYS[@]}"; do
+                echo "# patela-tor@$r: $(ct systemctl is-active "patela-tor@$r.service" 2>&1)" >&2
+        done
+        ct_journal "" 60 >&2
+        fail "not every relay's instance is $want after $2 s"
+}
+
+ctl_status() {
+        ct patelactl --json=short status >"$T/ctl-status.json" 2>"$T/ctl-status.err" || true
+        cat "$T/ctl-status.json"
+}
+
+# wait_phase PHASE SECONDS: configd's phase, as patelactl shows it.
+wait_phase() {
+        local want=$1 end=$((SECONDS + $2))
+        while ((SECONDS < end)); do
+                [[ $(ctl_status | jq -r '.config.phase // empty' 2>/dev/null) == "$want" ]] && return 0
+                sleep 0.1
+        done
+        ct_journal patela-configd.service >&2
+        fail "phase $want not reached in $2 s: $(cat "$T/ctl-status.json" "$T/ctl-status.err")"
+}
+
+# fingerprints: "NAME FINGERPRINT" per relay: tor --list-fingerprint (test/lib-keyd.sh), as an unprivileged
+# user, on a copy of the key files in each running instance's KeyDirectory.
+fingerprints() {
+        local r dir got
+        for r in "${RELAYS[@]}"; do
+                dir=$T/fp/$r
+                rm -rf "$dir"
+                mkdir -p "$dir"
+                cp "/proc/$CT_PID/root/run/patela-tor/$r/keys/"{secret_id_key,ed25519_master_id_secret_key} "$dir/" ||
+                        fail "$r: no keys in its instance's KeyDirectory"
+                chmod 0755 "$T" "$T/fp"
+                chown -R nobody:nogroup "$dir"
+                chmod 0700 "$dir"
+                got=$(tor_fingerprint "$r" "$dir")
+                [[ -n $got ]] || fail "$r: tor --list-fingerprint: $(cat "$T/tor-$r.out" "$T/tor-$r.err")"
+                echo "$r $got"
+        done
+}
+
+keyd_fingerprints() {
+        local r
+        for r in "${RELAYS[@]}"; do
+                echo "$r $(ct patelactl --json=short keys list | jq -r --arg n "$r" '.relays[] | select(.name == $n) | .rsaFingerprint')"
+        done
+}
+
+# --- boot 1: start, pending, enable ------------------------------------------------------------------------
+ct_boot var/lib/systemd/pcrlock.json
+ct systemctl is-active --quiet patela-configd.service && fail "patela-configd runs before the target is started"
+tpm0=$(swtpm_commands)
+ct systemctl start patela-client.target || fail "systemctl start patela-client.target: $(ct_journal)"
+wait_phase pending 30
+fp=$(ct patelactl --json=short identity | jq -r .fingerprint)
+[[ -n $fp && $fp != null ]] || fail "patelactl identity: $(ct patelactl identity 2>&1)"
+[[ $(ps_cli --json list nodes | jq -r '.[0].state + " " + .[0].fingerprint') == "pending $fp" ]] ||
+        fail "server: $(ps_cli --json list nodes), node says $fp"
+ct systemctl status patela-configd.service --no-pager >"$T/configd-status.txt" 2>&1 || true
+grep -q "pending, fingerprint $fp" "$T/configd-status.txt" || fail "unit status line: $(cat "$T/configd-status.txt")"
+pass "boot 1: patela-client.target started, node pending; patelactl identity = server's fingerprint $fp, also in the unit's status"
+
+ps_cli node relays "$fp" "${#RELAYS[@]}" >/dev/null
+ps_cli node enable "$fp" >/dev/null
+start=$(date +%s%N)
+wait_units active 30
+ms=$((($(date +%s%N) - start) / 1000000))
+tpm1=$(swtpm_commands)
+wait_phase running 10
+[[ $(jq -r '[.config.relays[] | .name + ":" + .unitState] | join(",")' "$T/ctl-status.json") == \
+        "exitA:active,exitB:active,exitC:active" ]] || fail "unit states in status: $(cat "$T/ctl-status.json")"
+pass "node enabled: all ${#RELAYS[@]} tor instances active ${ms} ms after the enable (GetStatus shows them active)"
+
+fingerprints >"$T/fp-1.txt"
+keyd_fingerprints >"$T/keyd-fp-1.txt"
+diff "$T/fp-1.txt" "$T/keyd-fp-1.txt" >&2 || fail "tor's fingerprints differ from keyd's"
+for r in "${RELAYS[@]}"; do
+        want=$(awk -v n="$r" '$1 == n { print $2 }' "$T/fp-1.txt")
+        # tor itself writes the fingerprint it runs with into its DataDirectory.
+        [[ $(awk '{ print $2 }' "/proc/$CT_PID/root/run/patela-tor/$r/data/fingerprint" 2>/dev/null) == "$want" ]] ||
+                fail "$r: the running tor's fingerprint file: $(cat "/proc/$CT_PID/root/run/patela-tor/$r/data/fingerprint" 2>&1)"
+        pid=$(ct systemctl show -P MainPID "patela-tor@$r.service")
+        uid=$(ct ps -o uid= -p "$pid" | tr -d ' ')
+        # systemd's dynamic users: 61184–65519, one per instance.
+        ((uid >= 61184 && uid <= 65519)) || fail "$r: tor runs as uid '$uid', not a dynamic user"
+        [[ " ${uids:-} " != *" $uid "* ]] || fail "$r: shares uid $uid with another relay"
+        uids="${uids:-} $uid"
+        [[ $(ct stat -c %u "/run/patela-tor/$r/keys/secret_id_key") == "$uid" ]] || fail "$r: key files not its user's"
+        ct grep -q libjemalloc "/proc/$pid/maps" || fail "$r: jemalloc not loaded in tor"
+done
+pass "tor --list-fingerprint on each instance's keys = keyd's = the running tor's: $(tr '\n' ' ' <"$T/fp-1.txt")"
+pass "each tor runs as a dynamic user of its own (uids$uids) owning its key copies, with jemalloc preloaded"
+
+addrs=$(ip -br addr show patela0 | tr -s ' ' | cut -d' ' -f3- | tr ' ' '\n' | sort | tr '\n' ' ')
+for a in 192.0.2.10/32 192.0.2.11/32 192.0.2.12/32 2001:db8::10/64 2001:db8::11/64 2001:db8::12/64; do
+        grep -qF "$a" <<<"$addrs" || fail "systemd-networkd did not put $a on patela0: $addrs"
+done
+pass "systemd-networkd put the relays' addresses on the uplink: $addrs"
+
+# RSS of each daemon: attestd and keyd exit when idle, so each is called first.
+ct patelactl identity >/dev/null
+ct patelactl keys list >/dev/null
+for u in patela-configd patela-attestd patela-keyd; do
+        pid=$(ct systemctl show -P MainPID "$u.service")
+        [[ $pid != 0 ]] || { echo "# $u: not running"; continue; }
+        echo "# RSS $u: $(ct awk '/^VmHWM/ { print $2 " " $3 " peak" } /^VmRSS/ { print $2 " " $3 }' "/proc/$pid/status" | tr '\n' ' ') (sanitized build)"
+done
+
+# --- boot 2: a fresh root, the same TPM ---------------------------------------------------------------------
+ct_poweroff
+[[ -z $(find "$CT/upper" \( -name 'secret_id_key' -o -name 'ed25519_master_id_secret_key' -o -name '*.secret_family_key' \) -print -quit) ]] ||
+        fail "a key file on the node's disk: $(find "$CT/upper" -name '*key*')"
+seed=$(tail -c 64 "$T/fp/exitA/ed25519_master_id_secret_key" | xxd -p | tr -d '\n' | head -c 64)
+grep -rqF "$(printf '%s' "$seed" | xxd -r -p)" "$CT/upper" 2>/dev/null && fail "exitA's secret key bytes on the node's disk"
+rows=$(ps_cli --json list nodes | jq length)
+swtpm_power_cycle
+boot "$T/uki-A"
+ct_boot
+tpm2=$(swtpm_commands)
+start=$(date +%s%N)
+ct systemctl start patela-client.target || fail "systemctl start patela-client.target: $(ct_journal)"
+wait_units active 30
+ms=$((($(date +%s%N) - start) / 1000000))
+tpm3=$(swtpm_commands)
+fingerprints >"$T/fp-2.txt"
+diff "$T/fp-1.txt" "$T/fp-2.txt" >&2 || fail "the relays' identities changed across the reboot"
+[[ $(ps_cli --json list nodes | jq length) == "$rows" ]] || fail "a new node row: $(ps_cli --json list nodes)"
+ct test -f /var/lib/systemd/pcrlock.json || fail "pcrlock.json not restored"
+[[ $(ct systemctl show -P ActiveState patela-pcrlock-restore.service) == active ]] ||
+        fail "patela-pcrlock-restore.service did not run: $(ct_journal patela-pcrlock-restore.service)"
+pass "boot 2 (fresh root, same TPM): all instances active ${ms} ms after systemctl start patela-client.target, same fingerprints, no new node row, pcrlock.json restored from TPM NV"
+pass "nothing of the keys on the node's disk (overlay upper layer): no key file, not exitA's secret key bytes"
+echo "# TPM commands at swtpm: boot 1 from start to all active $((tpm1 - tpm0)) (enrolment, pending polls, first seal); boot 2 $((tpm3 - tpm2))"
+
+# --- disable: stopped at the next re-attestation -------------------------------------------------------------
+ps_cli node disable "$fp" >/dev/null
+wait_units inactive 20
+wait_phase refused 10
+reason=$(jq -r '.config.lastError // empty' "$T/ctl-status.json")
+[[ -n $reason ]] || fail "no reason in patelactl status: $(cat "$T/ctl-status.json")"
+ct patelactl status >"$T/ctl-status.txt" 2>&1 || true
+grep -qF "$reason" "$T/ctl-status.txt" || fail "patelactl status does not say why: $(cat "$T/ctl-status.txt")"
+[[ -z $(ct ls /run/patela/torrc) ]] || fail "torrc files left: $(ct ls /run/patela/torrc)"
+left=$(find "/proc/$CT_PID/root/run/patela-tor/" "/proc/$CT_PID/root/run/private/" -type f 2>/dev/null || true)
+[[ -z $left ]] || fail "files of the instances left: $left"
+pass "node disabled: every instance stopped at the next re-attestation, its files gone; patelactl status: $reason"
+
+# --- server down at boot --------------------------------------------------------------------------------------
+server_stop
+swtpm_power_cycle
+boot "$T/uki-A"
+ct_boot
+ct systemctl start patela-client.target || fail "systemctl start patela-client.target: $(ct_journal)"
+wait_phase unreachable 30
+sleep 3
+ctl_status >/dev/null
+attempts=$(jq -r '.config.failedAttempts' "$T/ctl-status.json")
+((attempts >= 2)) || fail "no retries: $(cat "$T/ctl-status.json")"
+err=$(jq -r '.config.lastError' "$T/ctl-status.json")
+grep -q "Couldn't connect\|connect" <<<"$err" || fail "unclear error: $err"
+[[ $(ct systemctl show -P NRestarts patela-configd.service) == 0 &&
+   $(ct systemctl show -P ActiveState patela-configd.service) != failed ]] || fail "patela-configd crashed or restarted"
+pass "server unreachable at boot: phase unreachable, $attempts attempts, no crash: $err"

@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A patela node as a systemd-nspawn container with systemd as PID 1. Source after test/lib.sh,
+# test/lib-keyd.sh and test/integration/lib-server.sh, in a network namespace of the caller's own
+# (ns_setup) so that the container's systemd-networkd and tor see nothing but it.
+#
+# The container's root is an overlay: the node's own files ($T/node: configuration, the units' drop-ins
+# pointing attestd and keyd at swtpm) over patela as installed from the build ($T/dest) over this system's
+# root (the Debian 13 development root, or the host's). The upper layer plays the node's disk: a fresh one
+# at every boot, so a boot is stateless except for the TPM (swtpm, whose sockets are bound in).
+
+CT=$T/ct
+CT_PID=
+NSPAWN_PID=
+SWTPM_DIR=$T/swtpm-sockets
+CT_TCTI=swtpm:path=/run/swtpm/tpm.sock
+
+# ns_setup: in the network namespace of the test's own (the test re-executes itself under
+# `unshare --net --mount` first, see test-node-nspawn.sh): lo up and a veth pair patela0/patela0p, patela0
+# being the node's uplink. Mounts made later (the overlay) vanish with the mount namespace.
+ns_setup() {
+        [[ -n ${PATELA_NS_ENTERED:-} ]] || fail "not in the test's own namespaces"
+        ip link set lo up
+        ip link add patela0 type veth peer name patela0p
+        ip link set patela0p up
+        ip link set patela0 up
+}
+
+# node_files: the node's own layer: patela.conf (the server URL and CA come as credentials), the uplink's
+# .network file, drop-ins giving attestd, keyd and the pcrlock restore the swtpm TCTI (and keyd the PCRs
+# the synthetic boot measures), sanitizer options for the sanitized build, and the development root's own
+# services that a relay node does not run masked.
+node_files() {
+        local n=$T/node u
+        mkdir -p "$n/etc/patela" "$n/etc/systemd/network" "$n/etc/systemd/system.conf.d" \
+                "$n/etc/systemd/system/multi-user.target.wants" "$n/etc/systemd/journald.conf.d"
+        # A stateless node keeps its journal in RAM.
+        printf '[Journal]\nStorage=volatile\n' >"$n/etc/systemd/journald.conf.d/50-volatile.conf"
+        cat >"$n/etc/patela/patela.conf" <<EOF
+[Config]
+RetryInterval=500ms
+RetryIntervalMax=2s
+ReattestInterval=${CT_REATTEST:-1h}
+ConnectTimeout=2s
+Timeout=10s
+EOF
+        cat >"$n/etc/systemd/network/80-patela-uplink.network" <<'EOF'
+[Match]
+Name=patela0
+
+[Network]
+LinkLocalAddressing=no
+IPv6AcceptRA=no
+EOF
+        cat >"$n/etc/systemd/system.conf.d/50-sanitizers.conf" <<'EOF'
+[Manager]
+# A sanitized build: leaks are checked by the unit tests; under SystemCallFilter= LeakSanitizer cannot
+# ptrace and setrlimit(RLIMIT_CORE) is refused.
+DefaultEnvironment=ASAN_OPTIONS=detect_leaks=0:disable_coredump=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+EOF
+        for u in patela-attestd.service patela-keyd.service patela-pcrlock-restore.service; do
+                mkdir -p "$n/etc/systemd/system/$u.d"
+                printf '[Service]\nEnvironment=PATELA_TPM2_TCTI=%s PATELA_LOG_LEVEL=debug\n' "$CT_TCTI" \
+                        >"$n/etc/systemd/system/$u.d/50-swtpm.conf"
+        done
+        printf '[Service]\nExecStart=\nExecStart=%s/patela-keyd --required-pcrs=%s\n' "$CT_LIBEXECDIR" \
+                "$PCRLOCK_MASK" >>"$n/etc/systemd/system/patela-keyd.service.d/50-swtpm.conf"
+        mkdir -p "$n/etc/systemd/system/patela-configd.service.d"
+        printf '[Service]\nEnvironment=PATELA_LOG_LEVEL=debug\n' \
+                >"$n/etc/systemd/system/patela-configd.service.d/50-debug.conf"
+        for u in tor.service tor@default.service pesign.service e2scrub_reap.service; do
+                ln -sf /dev/null "$n/etc/systemd/system/$u"
+        done
+        ln -sf /usr/lib/systemd/system/systemd-networkd.service \
+                "$n/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
+}
+
+# node_install: patela from the build directory, as meson installs it.
+node_install() {
+        meson install -C "$PATELA_BUILD_DIR" --no-rebuild --quiet --destdir "$T/dest" >"$T/install.log" 2>&1 ||
+                fail "meson install failed: $(tail -5 "$T/install.log")"
+        CT_LIBEXECDIR=$(meson introspect "$PATELA_BUILD_DIR" --buildoptions |
+                jq -r '(map({(.name): .value}) | add) as $o |
+                       if ($o.libexecdir | startswith("/")) then $o.libexecdir else $o.prefix + "/" + $o.libexecdir end')
+        [[ -x $T/dest$CT_LIBEXECDIR/patela-keyd ]] || fail "patela-keyd not installed in $CT_LIBEXECDIR"
+}
+
+# ct_boot [FILE…]: boots the container on a fresh upper layer holding FILE… (paths relative to $T/extra);
+# returns when systemd says the boot is done.
+ct_boot() {
+        local i state
+        ct_poweroff
+        rm -rf "$CT"
+        mkdir -p "$CT/upper" "$CT/work" "$CT/root"
+        mount -t overlay overlay -o "lowerdir=$T/node:$T/dest:/,upperdir=$CT/upper,workdir=$CT/work" "$CT/root" ||
+                fail "cannot mount the container's root"
+        for f in "$@"; do
+                install -D -m 0644 "$T/extra/$f" "$CT/root/$f"
+        done
+        : >"$T/nspawn.log"
+        systemd-nspawn --quiet --register=no --keep-unit --link-journal=no --directory="$CT/root" \
+                --machine=patela-node --capability=CAP_NET_ADMIN --bind="$SWTPM_DIR:/run/swtpm" \
+                --set-credential="patela.server-url:$URL" --load-credential="patela.ca:$T/ca/ca.crt" \
+                --boot systemd.log_target=console >>"$T/nspawn.log" 2>&1 &
+        NSPAWN_PID=$!
+        PIDS+=("$NSPAWN_PID")
+        for ((i = 0; i < 200; i++)); do
+                CT_PID=$(ps -o pid= --ppid "$NSPAWN_PID" 2>/dev/null | head -1 | tr -d ' ' || true)
+                [[ -n $CT_PID && $(ps -o comm= -p "$CT_PID" 2>/dev/null) == systemd ]] && break
+                kill -0 "$NSPAWN_PID" 2>/dev/null || fail "systemd-nspawn exited: $(tail -20 "$T/nspawn.log")"
+                CT_PID=
+                sleep 0.05
+        done
+        [[ -n $CT_PID ]] || fail "no systemd in the container"
+        for ((i = 0; i < 200; i++)); do
+                [[ -S /proc/$CT_PID/root/run/systemd/private ]] && break
+                sleep 0.05
+        done
+        state=$(timeout 60 nsenter -t "$CT_PID" -m -u -i -p -C -r -w -- systemctl is-system-running --wait 2>&1) || true
+        [[ $state == running || $state == degraded ]] || fail "container boot: $state: $(tail -20 "$T/nspawn.log")"
+        if [[ $state == degraded ]]; then
+                echo "# degraded: $(ct systemctl list-units --failed --no-legend --plain | tr '\n' ' ')" >&2
+        fi
+}
+
+# ct CMD…: runs CMD in the container (its namespaces and root), with a clean environment.
+ct() {
+        nsenter -t "$CT_PID" -m -u -i -p -C -r -w -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+                ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 "$@"
+}
+
+# ct_poweroff: a clean shutdown of the container, if one runs.
+ct_poweroff() {
+        [[ -n $NSPAWN_PID ]] || return 0
+        if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+                ct systemctl poweroff >/dev/null 2>&1 || kill -TERM "$NSPAWN_PID" 2>/dev/null || true
+                timeout 60 tail --pid="$NSPAWN_PID" -f /dev/null || kill -KILL "$NSPAWN_PID" 2>/dev/null || true
+        fi
+        wait "$NSPAWN_PID" 2>/dev/null || true
+        NSPAWN_PID=
+        CT_PID=
+        umount "$CT/root" 2>/dev/null || true
+}
+
+# ct_journal [UNIT]: the container's journal (of UNIT), for failure messages.
+ct_journal() {
+        ct journalctl --no-pager -q ${1:+-u "$1"} | tail -n "${2:-30}"
+}
+
+# swtpm_commands: TPM commands swtpm has executed so far (needs SWTPM_LOG_LEVEL=20).
+swtpm_commands() {
+        grep -c ' SWTPM_IO_Read: length' "$T/swtpm-tpm.log" || true
+}
