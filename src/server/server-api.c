@@ -8,16 +8,34 @@
 #include "string-util.h"
 #include "tpm2-marshal.h"
 
+/* The node of a session token's hash, if the session has not expired. */
+static int session_node(Db *db, const uint8_t *hash, size_t hsize, Node *ret) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        int64_t node_id;
+        int r;
+
+        r = db_prepare_cached(db,
+                              "SELECT s.node_id FROM sessions s JOIN nodes n ON n.id = s.node_id "
+                              "WHERE s.token_hash = ? AND s.expires_at > ? AND n.state = 'enabled'",
+                              &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_blob(s, 1, hash, (int) hsize, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 2, (int64_t) now_usec());
+        if (sqlite3_step(s) != SQLITE_ROW)
+                return -EKEYREJECTED;
+        node_id = sqlite3_column_int64(s, 0);
+        return node_get(db, node_id, ret);
+}
+
 /* Looks up the session of a bearer token; the node must exist and be enabled *now*: disabling a node
  * deletes its sessions, and this check also covers a state change racing with the request. */
 static int authenticate(Request *req, Node *ret) {
         const char *h = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Authorization");
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
         _cleanup_free_ void *token = NULL;
         uint8_t hash[64];
         const char *b64;
         size_t size, hsize;
-        Db *db;
         int r;
 
         if (!h || !(b64 = startswith(h, "Bearer ")))
@@ -29,20 +47,9 @@ static int authenticate(Request *req, Node *ret) {
         if (r < 0)
                 return r;
 
-        r = server_db(req->server, &db);
-        if (r < 0)
-                return r;
-        r = db_prepare(db,
-                       "SELECT s.node_id FROM sessions s JOIN nodes n ON n.id = s.node_id "
-                       "WHERE s.token_hash = ? AND s.expires_at > ? AND n.state = 'enabled'",
-                       &s);
-        if (r < 0)
-                return r;
-        sqlite3_bind_blob(s, 1, hash, (int) hsize, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 2, (int64_t) now_usec());
-        if (sqlite3_step(s) != SQLITE_ROW)
-                return -EKEYREJECTED;
-        return node_get(db, sqlite3_column_int64(s, 0), ret);
+        r = session_node(server_db_lock(req->server), hash, hsize, ret);
+        server_db_unlock(req->server);
+        return r;
 }
 
 enum MHD_Result api_dispatch(Request *req) {

@@ -139,12 +139,13 @@ static const char *quote_error(int r) {
 }
 
 /* The challenge is consumed and the refusal logged, both or neither. */
-static enum MHD_Result reject(Request *req, Db *db, const uint8_t *challenge, const Node *n, const char *code,
+static enum MHD_Result reject(Request *req, const uint8_t *challenge, const Node *n, const char *code,
                               const char *reason) {
         AttestationRecord rec = {
                 .node_id = n->id, .fingerprint = n->fingerprint, .verdict = "rejected", .reason = reason,
                 .reset_count = -1, .source = req->source,
         };
+        Db *db = server_db_lock(req->server);
         int r;
 
         r = db_begin(db);
@@ -159,6 +160,7 @@ static enum MHD_Result reject(Request *req, Db *db, const uint8_t *challenge, co
                 if (r < 0)
                         db_rollback(db);
         }
+        server_db_unlock(req->server);
         if (r < 0)
                 log_warning_errno(r, "Failed to record the rejected attestation of node %" PRIi64 ": %m", n->id);
         log_warning("Attestation of node %" PRIi64 " (%s) rejected: %s", n->id, n->fingerprint, reason);
@@ -228,6 +230,37 @@ static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, char *
         return 0;
 }
 
+/* The accepted answer, in one write transaction: the challenge consumed, the verdict logged, the node's
+ * counters, the session. -ENOENT if the challenge is gone (answered, replaced or removed meanwhile), -ESTALE
+ * if the node was disabled or its resetCount went down meanwhile; nothing is written then. */
+static int accept_answer(Db *db, const Request *req, const uint8_t *challenge, const Node *n, const char *bank,
+                         json_object *pcr_values, const TPMS_ATTEST *attest, char **ret_token) {
+        AttestationRecord rec = {
+                .node_id = n->id, .fingerprint = n->fingerprint, .verdict = "accepted", .bank = bank,
+                .pcr_values = wire_to_string(pcr_values), .reset_count = attest->clockInfo.resetCount,
+                .restart_count = attest->clockInfo.restartCount, .source = req->source,
+        };
+        int r;
+
+        r = db_begin(db);
+        if (r < 0)
+                return r;
+        r = consume_challenge(db, challenge);
+        if (r == -ESTALE)
+                r = -ENOENT;
+        if (r >= 0)
+                r = record_counters(db, n->id, attest);
+        if (r >= 0)
+                r = attestation_log(db, &rec);
+        if (r >= 0)
+                r = issue_session(db, n->id, req->server->config->session_lifetime_usec, ret_token);
+        if (r >= 0)
+                r = db_commit(db);
+        if (r < 0)
+                db_rollback(db);
+        return r;
+}
+
 enum MHD_Result api_attest(Request *req) {
         static const char *const allowed[] = { "challenge", "secret", "quoted", "signature", "pcrValues",
                                                "firmwareLog", "userspaceLog", NULL };
@@ -242,7 +275,7 @@ enum MHD_Result api_attest(Request *req) {
         Challenge c;
         const char *field;
         unsigned n_values;
-        bool secret_ok;
+        bool secret_ok, still_enabled = false;
         int bank, r;
         Node n;
         Db *db;
@@ -265,85 +298,64 @@ enum MHD_Result api_attest(Request *req) {
         if (r < 0)
                 return respond_error(req, MHD_HTTP_BAD_REQUEST, "InvalidField", "Field 'signature' is malformed.");
 
-        r = server_db(req->server, &db);
-        if (r < 0)
-                return respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "DatabaseUnavailable", "Database unavailable.");
-
+        db = server_db_lock(req->server);
         r = find_challenge(db, id, &c);
+        if (r >= 0)
+                r = node_get(db, c.node_id, &n) < 0 ? -ENXIO : 0;
+        server_db_unlock(req->server);
         if (r == -ENOENT)
                 return respond_error(req, MHD_HTTP_FORBIDDEN, "ChallengeUnknown",
                                      "No open challenge with this id: it was answered already, replaced, or never issued.");
+        if (r == -ENXIO)
+                return respond_error(req, MHD_HTTP_FORBIDDEN, "ChallengeUnknown", "The challenge's node is gone.");
         if (r < 0)
                 return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Challenge lookup failed.");
-        r = node_get(db, c.node_id, &n);
-        if (r < 0)
-                return respond_error(req, MHD_HTTP_FORBIDDEN, "ChallengeUnknown", "The challenge's node is gone.");
 
         if (c.expires_at <= (int64_t) now_usec())
-                return reject(req, db, id, &n, "ChallengeExpired", "The challenge expired before it was answered.");
+                return reject(req, id, &n, "ChallengeExpired", "The challenge expired before it was answered.");
         if (n.state != NODE_ENABLED)
-                return reject(req, db, id, &n, "NodeDisabled", "The node is not enabled.");
+                return reject(req, id, &n, "NodeDisabled", "The node is not enabled.");
 
         r = tpm2_digest(TPM2_ALG_SHA256, secret, secret_size, hash, &hsize);
         secret_ok = r >= 0 && secret_size == CHALLENGE_SECRET_BYTES && CRYPTO_memcmp(hash, c.secret_hash, 32) == 0;
         explicit_bzero(secret, secret_size);
         if (!secret_ok)
-                return reject(req, db, id, &n, "SecretMismatch",
+                return reject(req, id, &n, "SecretMismatch",
                               "The secret does not match the credential: this TPM does not hold the enrolled EK and AK.");
 
         bank = tpm2_hash_alg_from_string(c.bank);
         if (bank < 0 || parse_pcr_values(o, &c, (TPMI_ALG_HASH) bank, values, &n_values, &record) < 0)
-                return reject(req, db, id, &n, "QuoteRejected", "pcrValues does not list exactly the requested PCRs.");
+                return reject(req, id, &n, "QuoteRejected", "pcrValues does not list exactly the requested PCRs.");
 
         r = tpm2_quote_verify(&n.ak_public, quoted, quoted_size, &sig, c.nonce, c.nonce_size, (TPMI_ALG_HASH) bank,
                               c.mask, values, n_values, &attest);
         if (r < 0) {
                 char reason[160];
                 snprintf(reason, sizeof(reason), "Quote verification failed: %s.", quote_error(r));
-                return reject(req, db, id, &n, "QuoteRejected", reason);
+                return reject(req, id, &n, "QuoteRejected", reason);
         }
         /* The TPM's reset and restart counters only grow (until TPM2_Clear). Going back means a replayed
          * or foreign quote. */
         if (n.reset_count >= 0 && (int64_t) attest.clockInfo.resetCount < n.reset_count)
-                return reject(req, db, id, &n, "QuoteRejected", "The TPM's resetCount went down since the last attestation.");
+                return reject(req, id, &n, "QuoteRejected", "The TPM's resetCount went down since the last attestation.");
 
         /* One write transaction: the challenge consumed, the verdict logged, the node's counters, the session. */
-        r = db_begin(db);
-        if (r >= 0) {
-                AttestationRecord rec = {
-                        .node_id = n.id, .fingerprint = n.fingerprint, .verdict = "accepted", .bank = c.bank,
-                        .pcr_values = wire_to_string(record), .reset_count = attest.clockInfo.resetCount,
-                        .restart_count = attest.clockInfo.restartCount, .source = req->source,
-                };
+        db = server_db_lock(req->server);
+        r = accept_answer(db, req, id, &n, c.bank, record, &attest, &token);
+        if (r == -ESTALE) {
+                Node now;
 
-                r = consume_challenge(db, id);
-                if (r == -ESTALE) {
-                        db_rollback(db);
-                        return respond_error(req, MHD_HTTP_FORBIDDEN, "ChallengeUnknown",
-                                             "No open challenge with this id: it was answered already, replaced, "
-                                             "or never issued.");
-                }
-                if (r >= 0)
-                        r = record_counters(db, n.id, &attest);
-                if (r == -ESTALE) {
-                        Node now;
-
-                        /* Changed while this answer was verified. */
-                        db_rollback(db);
-                        if (node_get(db, n.id, &now) >= 0 && now.state == NODE_ENABLED)
-                                return reject(req, db, id, &n, "QuoteRejected",
-                                              "The TPM's resetCount went down since the last attestation.");
-                        return reject(req, db, id, &n, "NodeDisabled", "The node is not enabled.");
-                }
-                if (r >= 0)
-                        r = attestation_log(db, &rec);
-                if (r >= 0)
-                        r = issue_session(db, n.id, req->server->config->session_lifetime_usec, &token);
-                if (r >= 0)
-                        r = db_commit(db);
-                if (r < 0)
-                        db_rollback(db);
+                /* The node changed while this answer was verified. */
+                still_enabled = node_get(db, n.id, &now) >= 0 && now.state == NODE_ENABLED;
         }
+        server_db_unlock(req->server);
+        if (r == -ENOENT)
+                return respond_error(req, MHD_HTTP_FORBIDDEN, "ChallengeUnknown",
+                                     "No open challenge with this id: it was answered already, replaced, or never issued.");
+        if (r == -ESTALE && still_enabled)
+                return reject(req, id, &n, "QuoteRejected", "The TPM's resetCount went down since the last attestation.");
+        if (r == -ESTALE)
+                return reject(req, id, &n, "NodeDisabled", "The node is not enabled.");
         if (r < 0)
                 return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Issuing the session failed.");
 

@@ -111,33 +111,23 @@ static int db_step_cached(Db *db, const char *sql) {
         return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
-static void write_unlock(Db *db) {
-        if (db->write_locked) {
-                pthread_mutex_unlock(db->write_lock);
-                db->write_locked = false;
-        }
-}
-
 int db_begin(Db *db) {
-        int r;
-
-        if (db->write_lock && !db->write_locked) {
-                pthread_mutex_lock(db->write_lock);
-                db->write_locked = true;
-        }
-        r = db_step_cached(db, "BEGIN IMMEDIATE");
-        if (r < 0)
-                write_unlock(db);
-        return r;
+        return db_step_cached(db, "BEGIN IMMEDIATE");
 }
 
 int db_commit(Db *db) {
         int r = db_step_cached(db, "COMMIT");
-        /* A failed COMMIT would leave the transaction open, and the write lock taken: nothing retries it. */
+        /* A failed COMMIT would leave the transaction open: nothing retries it. */
         if (r < 0)
                 db_rollback(db);
-        write_unlock(db);
         return r;
+}
+
+int db_cache_size(Db *db, unsigned kib) {
+        char sql[64];
+
+        snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%u", kib);
+        return db_exec(db, sql);
 }
 
 int db_disable_autocheckpoint(Db *db) {
@@ -160,7 +150,6 @@ int db_checkpoint(Db *db, bool restart, int *ret_frames) {
 void db_rollback(Db *db) {
         if (!sqlite3_get_autocommit(db->sqlite))
                 (void) sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
-        write_unlock(db);
 }
 
 int db_schema_version(Db *db) {
@@ -210,8 +199,9 @@ static int db_migrate(Db *db) {
         return 0;
 }
 
-/* SQLite's own busy handler (sqlite3_busy_timeout) sleeps 1, 2, 5, 10, … ms between attempts, so one
- * collision with a transaction of some 50 µs left a core idle for milliseconds. */
+/* SQLite's own busy handler (sqlite3_busy_timeout) sleeps 1, 2, 5, 10, … ms between attempts: one collision
+ * with a transaction of some 50 µs (the checkpointer, the admin CLI) would leave the server idle for
+ * milliseconds. */
 static int busy_handler(void *userdata, int count) {
         Db *db = userdata;
         uint64_t now = now_monotonic_usec();

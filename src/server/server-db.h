@@ -2,7 +2,6 @@
 #pragma once
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -18,10 +17,6 @@
 typedef struct Db {
         sqlite3 *sqlite;
         char *path;
-        /* Shared by the connections of one process (may be NULL): held from db_begin() to db_commit() or
-         * db_rollback(), so that the server's own writers queue on a mutex instead of polling SQLite's lock. */
-        pthread_mutex_t *write_lock;
-        bool write_locked;
         uint64_t busy_since; /* CLOCK_MONOTONIC µs, when the current wait for a lock began */
         /* The request path's statements, prepared once per connection: see db_prepare_cached(). */
         struct {
@@ -51,8 +46,8 @@ extern const unsigned db_n_migrations;
  * 1 ms, 5 s in all, then SQLITE_BUSY → -EBUSY. */
 #define DB_BUSY_TIMEOUT_USEC (5U * 1000U * 1000U)
 
-/* Transactions. BEGIN IMMEDIATE so that a writer never deadlocks on a lock upgrade. With a write_lock, the
- * process's writers take it first (see Db). A failed db_commit() has rolled back. */
+/* Transactions. BEGIN IMMEDIATE so that a writer never deadlocks on a lock upgrade. A failed db_commit() has
+ * rolled back. */
 int db_begin(Db *db);
 int db_commit(Db *db);
 void db_rollback(Db *db);
@@ -86,6 +81,9 @@ int db_disable_autocheckpoint(Db *db);
  * writer and the readers, so that the next writer starts the WAL over: under steady load passive checkpoints
  * never catch up with the writers, and the WAL would grow without bound. */
 int db_checkpoint(Db *db, bool restart, int *ret_frames);
+
+/* The connection's page cache, at most kib KiB (PRAGMA cache_size; SQLite's default is 2 MiB). */
+int db_cache_size(Db *db, unsigned kib);
 
 /* Runs SQL without results (no user input: constants only). */
 int db_exec(Db *db, const char *sql);

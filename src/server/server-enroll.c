@@ -67,17 +67,53 @@ static int random_bytes(void *p, size_t n) {
 
 /* An enabled node gets a fresh challenge; it replaces any earlier one of the node, so that a node has at
  * most one open challenge and a flood of enrolments cannot grow the table. */
-static enum MHD_Result send_challenge(Request *req, Db *db, const Node *n) {
+/* Inside a write transaction: the node's last contact, and its challenge replacing any earlier one. */
+static int store_challenge(Db *db, const Request *req, const Node *n, const uint8_t *id, const uint8_t *hash,
+                           size_t hsize, const uint8_t *nonce, const char *bank) {
+        const ServerConfig *c = req->server->config;
+        _cleanup_stmt_reset_ sqlite3_stmt *del = NULL, *ins = NULL;
+        int r, rc;
+
+        r = node_touch(db, n->id, req->source);
+        if (r < 0)
+                return r;
+        r = db_prepare_cached(db, "DELETE FROM challenges WHERE node_id = ? OR expires_at < ?", &del);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(del, 1, n->id);
+        sqlite3_bind_int64(del, 2, (int64_t) now_usec());
+        rc = sqlite3_step(del);
+        if (rc != SQLITE_DONE)
+                return db_errno(rc);
+
+        r = db_prepare_cached(db,
+                              "INSERT INTO challenges (id, node_id, secret_hash, nonce, pcr_bank, pcr_mask, expires_at) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                              &ins);
+        if (r < 0)
+                return r;
+        sqlite3_bind_blob(ins, 1, id, CHALLENGE_ID_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(ins, 2, n->id);
+        sqlite3_bind_blob(ins, 3, hash, (int) hsize, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(ins, 4, nonce, QUOTE_NONCE_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 5, bank, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 6, c->quote_pcr_mask);
+        sqlite3_bind_int64(ins, 7, (int64_t) (now_usec() + c->challenge_lifetime_usec));
+        rc = sqlite3_step(ins);
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+static enum MHD_Result send_challenge(Request *req, const Node *n) {
         const ServerConfig *c = req->server->config;
         _cleanup_(json_object_putp) json_object *o = NULL, *pcrs = NULL;
-        _cleanup_stmt_reset_ sqlite3_stmt *del = NULL, *ins = NULL;
         _cleanup_free_ uint8_t *blob_bytes = NULL, *enc_bytes = NULL;
         uint8_t id[CHALLENGE_ID_BYTES], secret[CHALLENGE_SECRET_BYTES], nonce[QUOTE_NONCE_BYTES], hash[64];
         size_t hsize, blob_size, enc_size;
         TPM2B_ID_OBJECT blob;
         TPM2B_ENCRYPTED_SECRET enc;
         const char *bank = c->quote_bank ?: "sha256";
-        int r, rc;
+        Db *db;
+        int r;
 
         if (random_bytes(id, sizeof(id)) < 0 || random_bytes(secret, sizeof(secret)) < 0 ||
             random_bytes(nonce, sizeof(nonce)) < 0)
@@ -97,40 +133,18 @@ static enum MHD_Result send_challenge(Request *req, Db *db, const Node *n) {
                                      "make_credential failed: %s", strerror(-r));
 
         /* One write transaction per enrolment: the node's last contact and its new challenge. */
+        db = server_db_lock(req->server);
         r = db_begin(db);
+        if (r >= 0) {
+                r = store_challenge(db, req, n, id, hash, hsize, nonce, bank);
+                if (r >= 0)
+                        r = db_commit(db);
+                if (r < 0)
+                        db_rollback(db);
+        }
+        server_db_unlock(req->server);
         if (r < 0)
-                return respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "Busy", "Database busy.");
-        r = node_touch(db, n->id, req->source);
-        if (r >= 0)
-                r = db_prepare_cached(db, "DELETE FROM challenges WHERE node_id = ? OR expires_at < ?", &del);
-        if (r >= 0) {
-                sqlite3_bind_int64(del, 1, n->id);
-                sqlite3_bind_int64(del, 2, (int64_t) now_usec());
-                rc = sqlite3_step(del);
-                r = rc == SQLITE_DONE ? 0 : db_errno(rc);
-        }
-        if (r >= 0)
-                r = db_prepare_cached(db,
-                                      "INSERT INTO challenges (id, node_id, secret_hash, nonce, pcr_bank, pcr_mask, expires_at) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               &ins);
-        if (r >= 0) {
-                sqlite3_bind_blob(ins, 1, id, sizeof(id), SQLITE_TRANSIENT);
-                sqlite3_bind_int64(ins, 2, n->id);
-                sqlite3_bind_blob(ins, 3, hash, (int) hsize, SQLITE_TRANSIENT);
-                sqlite3_bind_blob(ins, 4, nonce, sizeof(nonce), SQLITE_TRANSIENT);
-                sqlite3_bind_text(ins, 5, bank, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(ins, 6, c->quote_pcr_mask);
-                sqlite3_bind_int64(ins, 7, (int64_t) (now_usec() + c->challenge_lifetime_usec));
-                rc = sqlite3_step(ins);
-                r = rc == SQLITE_DONE ? 0 : db_errno(rc);
-        }
-        if (r >= 0)
-                r = db_commit(db);
-        if (r < 0) {
-                db_rollback(db);
                 return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Storing the challenge failed.");
-        }
 
         o = json_object_new_object();
         pcrs = json_object_new_array();
@@ -146,6 +160,31 @@ static enum MHD_Result send_challenge(Request *req, Db *db, const Node *n) {
         json_object_object_add(o, "pcrs", TAKE_PTR(pcrs));
         json_object_object_add(o, "bank", json_object_new_string(bank));
         return respond_json(req, MHD_HTTP_OK, TAKE_PTR(o));
+}
+
+/* Under the database lock: the node of this identity. An unknown identity becomes a pending node (1), unless
+ * its source is over the rate limit (-EUSERS) or too many nodes are pending (-ENOSPC). -EXDEV if the EK is
+ * enrolled with another AK. A pending or disabled node is touched here; an enabled one in its challenge's
+ * transaction. */
+static int lookup_node(Db *db, const Request *req, const NodeIdentity *id, Node *ret) {
+        const ServerConfig *c = req->server->config;
+        int r;
+
+        r = node_get_by_ek_name(db, &id->ek_name, ret);
+        if (r == -ENOENT) {
+                if (!ratelimit_allow(req->server->enroll_limit, req->source))
+                        return -EUSERS;
+                r = node_create_pending(db, id, req->source, c->max_pending_nodes, c->default_relay_count, ret);
+                return r < 0 ? r : 1;
+        }
+        if (r < 0)
+                return r;
+        /* Same EK, other AK: not the identity the operator enabled. */
+        if (ret->ak_name.size != id->ak_name.size || memcmp(ret->ak_name.name, id->ak_name.name, ret->ak_name.size) != 0)
+                return -EXDEV;
+        if (ret->state != NODE_ENABLED)
+                (void) node_touch(db, ret->id, req->source);
+        return 0;
 }
 
 enum MHD_Result api_enroll(Request *req) {
@@ -190,46 +229,36 @@ enum MHD_Result api_enroll(Request *req) {
                 return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Name computation failed.");
         snprintf(id.fingerprint, sizeof(id.fingerprint), "%s", fp);
 
-        r = server_db(req->server, &db);
-        if (r < 0)
-                return respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "DatabaseUnavailable", "Database unavailable.");
-
-        r = node_get_by_ek_name(db, &id.ek_name, &n);
-        if (r == -ENOENT) {
-                if (!ratelimit_allow(req->server->enroll_limit, req->source))
-                        return respond_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "RateLimited",
-                                             "Too many new identities from %s; try later.", req->source);
-                r = node_create_pending(db, &id, req->source, req->server->config->max_pending_nodes,
-                                        req->server->config->default_relay_count, &n);
-                if (r == -ENOSPC)
-                        return respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "TooManyPendingNodes",
-                                             "%u nodes are waiting to be enabled; enable or remove some first.",
-                                             req->server->config->max_pending_nodes);
-                if (r == -EEXIST)
-                        return respond_error(req, MHD_HTTP_CONFLICT, "IdentityConflict",
-                                             "This fingerprint belongs to another node.");
-                if (r < 0)
-                        return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Creating the node failed.");
-                log_notice("New node %" PRIi64 " from %s is pending, fingerprint %s.", n.id, req->source, n.fingerprint);
-                return reply_pending(req, &n);
-        }
-        if (r < 0)
-                return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Node lookup failed.");
-
-        /* Same EK, other AK: not the identity the operator enabled. */
-        if (n.ak_name.size != id.ak_name.size || memcmp(n.ak_name.name, id.ak_name.name, n.ak_name.size) != 0)
+        db = server_db_lock(req->server);
+        r = lookup_node(db, req, &id, &n);
+        server_db_unlock(req->server);
+        if (r == -EUSERS)
+                return respond_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "RateLimited",
+                                     "Too many new identities from %s; try later.", req->source);
+        if (r == -ENOSPC)
+                return respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "TooManyPendingNodes",
+                                     "%u nodes are waiting to be enabled; enable or remove some first.",
+                                     req->server->config->max_pending_nodes);
+        if (r == -EEXIST)
+                return respond_error(req, MHD_HTTP_CONFLICT, "IdentityConflict",
+                                     "This fingerprint belongs to another node.");
+        if (r == -EXDEV)
                 return respond_error(req, MHD_HTTP_CONFLICT, "AkChanged",
                                      "This EK is enrolled with another AK (node %" PRIi64 "); the operator must "
                                      "remove the node before it can enrol again.", n.id);
+        if (r < 0)
+                return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Node lookup failed.");
+        if (r > 0) {
+                log_notice("New node %" PRIi64 " from %s is pending, fingerprint %s.", n.id, req->source, n.fingerprint);
+                return reply_pending(req, &n);
+        }
 
         switch (n.state) {
         case NODE_PENDING:
-                (void) node_touch(db, n.id, req->source);
                 return reply_pending(req, &n);
         case NODE_DISABLED:
-                (void) node_touch(db, n.id, req->source);
                 return respond_error(req, MHD_HTTP_FORBIDDEN, "NodeDisabled", "Node %" PRIi64 " is disabled.", n.id);
         default:
-                return send_challenge(req, db, &n); /* touches the node in its transaction */
+                return send_challenge(req, &n); /* touches the node in its transaction */
         }
 }

@@ -19,14 +19,18 @@ typedef struct Server {
         char *cert_pem;
         char *key_pem;
         RateLimit *enroll_limit;
-        pthread_key_t db_key;
-        pthread_mutex_t write_lock; /* the write transactions of all server threads (Db.write_lock) */
+        Db *db;
+        pthread_mutex_t db_lock;
         Checkpointer *checkpointer;
 } Server;
 
-/* One SQLite connection per server thread, opened on first use; their write transactions take turns on
- * Server.write_lock. */
-int server_db(Server *s, Db **ret);
+/* The request threads share one SQLite connection, one thread at a time: server_db_lock() waits for it,
+ * server_db_unlock() hands it on. Hold it around database work only, never around crypto or network I/O.
+ * With a connection per thread, each commit made the other connections drop their page caches and read
+ * their pages again (SQLite's WAL mode does that on every change by another connection); one connection
+ * keeps one warm cache. */
+Db *server_db_lock(Server *s);
+void server_db_unlock(Server *s);
 
 /* Starts listening (sockets passed by systemd, else config->listen) and serving in MHD's threads. */
 int server_start(Server *s, const ServerConfig *config);
