@@ -32,7 +32,7 @@ vm_boot() {
         PIDS+=("$!")
         wait_for_socket "$T/$name.swtpm.sock"
         if [[ -n $port ]]; then
-                net=(-nic "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:$VM_SERVER_ADDR:$VM_SERVER_PORT-tcp:127.0.0.1:$port")
+                net=(-nic "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:$VM_SERVER_ADDR:$VM_SERVER_PORT-cmd:$PATELA_SOURCE_DIR/test/vm/vm-forward.sh $port")
         fi
         mkfifo "$T/$name.mon.in" "$T/$name.mon.out"
         VM_NAME=$name

@@ -134,12 +134,12 @@ vm_stop
 
 # --- boot 2: same image, same TPM; then predict image B on the node ------------------------------------------
 # The prediction runs on the node as the operator would run it; the test hands over B's reference as a
-# credential and a unit that runs patela-pcrlock after patela-configd (so after keyd unsealed).
-unit=$(printf '[Unit]\nAfter=patela-configd.service\n[Service]\nType=oneshot\nImportCredential=patela.test-next\nExecStart=/usr/bin/patela-pcrlock predict %d/patela.test-next\nStandardOutput=journal+console\n')
+# credential and a drop-in that runs patela-pcrlock (unsandboxed: "+") once patela-configd is ready, i.e. once
+# keyd unsealed the keys.
+drop=$(printf '[Service]\nExecStartPost=+/usr/bin/patela-pcrlock predict %%d/patela.test-next\n')
 VM_SMBIOS=("${BASE_SMBIOS[@]}"
            -smbios "type=11,value=io.systemd.credential.binary:patela.test-next=$(base64 -w0 "$T/next.reference.json")"
-           -smbios "type=11,value=io.systemd.credential.binary:systemd.extra-unit.patela-test-predict.service=$(printf '%s' "$unit" | base64 -w0)"
-           -smbios "type=11,value=io.systemd.credential.binary:systemd.unit-dropin.patela-client.target=$(printf '[Unit]\nWants=patela-test-predict.service\n' | base64 -w0)")
+           -smbios "type=11,value=io.systemd.credential.binary:systemd.unit-dropin.patela-configd.service=$(printf '%s' "$drop" | base64 -w0)")
 vm_boot boot2 "$A" "$PORT"
 wait_relays boot2
 boot2_time=$(vm_elapsed)
