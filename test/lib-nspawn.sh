@@ -132,7 +132,8 @@ ct() {
 ct_poweroff() {
         [[ -n $NSPAWN_PID ]] || return 0
         if kill -0 "$NSPAWN_PID" 2>/dev/null; then
-                ct systemctl poweroff >/dev/null 2>&1 || kill -TERM "$NSPAWN_PID" 2>/dev/null || true
+                # SIGRTMIN+4 to systemd: start poweroff.target (no bus, no logind involved).
+                kill -s RTMIN+4 "$CT_PID" 2>/dev/null || kill -TERM "$NSPAWN_PID" 2>/dev/null || true
                 timeout 60 tail --pid="$NSPAWN_PID" -f /dev/null || kill -KILL "$NSPAWN_PID" 2>/dev/null || true
         fi
         wait "$NSPAWN_PID" 2>/dev/null || true

@@ -288,10 +288,11 @@ void cycle_finish(Manager *m, Outcome outcome, const char *code, const char *for
                 break;
         }
 
-        if (!m->ready_sent && outcome != OUTCOME_UNREACHABLE && outcome != OUTCOME_FAILED) {
-                /* Started: the relays are configured, or what happens next is the operator's to decide (enable
-                 * a pending node, re-enable a refused one). Still retrying a server or a local daemon that does
-                 * not answer is not started. */
+        if (!m->ready_sent) {
+                /* Started once the first cycle ended, whatever its outcome: the relays are configured, or the
+                 * operator's move is next, or configd keeps retrying (STATUS= says why). Holding READY=1
+                 * back would hold patela-client.target and with it multi-user.target: a server that does not
+                 * answer must not block the boot. */
                 (void) sd_notify(/* unset_environment= */ false, "READY=1");
                 m->ready_sent = true;
         }

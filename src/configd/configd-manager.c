@@ -198,8 +198,7 @@ int manager_start(Manager *m) {
 int manager_run(Manager *m) {
         int r;
 
-        /* Not varlink_service_run(): READY=1 waits for the first cycle to end in running, pending or refused,
-         * see cycle_finish(). */
+        /* Not varlink_service_run(): READY=1 waits for the end of the first cycle, see cycle_finish(). */
         r = sd_event_loop(m->event);
         (void) sd_notify(/* unset_environment= */ false, "STOPPING=1");
         return r;

@@ -218,6 +218,7 @@ left=$(find "/proc/$CT_PID/root/run/patela-tor/" "/proc/$CT_PID/root/run/private
 pass "node disabled: every instance stopped at the next re-attestation, its files gone; patelactl status: $reason"
 
 # --- server down at boot --------------------------------------------------------------------------------------
+ct_poweroff
 server_stop
 swtpm_power_cycle
 boot "$T/uki-A"
