@@ -299,9 +299,13 @@ enum MHD_Result api_attest(Request *req) {
                 return respond_error(req, MHD_HTTP_BAD_REQUEST, "InvalidField", "Field 'signature' is malformed.");
 
         db = server_db_lock(req->server);
-        r = find_challenge(db, id, &c);
-        if (r >= 0)
-                r = node_get(db, c.node_id, &n) < 0 ? -ENXIO : 0;
+        r = db_begin_read(db);
+        if (r >= 0) {
+                r = find_challenge(db, id, &c);
+                if (r >= 0)
+                        r = node_get(db, c.node_id, &n) < 0 ? -ENXIO : 0;
+                (void) db_commit(db);
+        }
         server_db_unlock(req->server);
         if (r == -ENOENT)
                 return respond_error(req, MHD_HTTP_FORBIDDEN, "ChallengeUnknown",

@@ -115,6 +115,10 @@ int db_begin(Db *db) {
         return db_step_cached(db, "BEGIN IMMEDIATE");
 }
 
+int db_begin_read(Db *db) {
+        return db_step_cached(db, "BEGIN DEFERRED");
+}
+
 int db_commit(Db *db) {
         int r = db_step_cached(db, "COMMIT");
         /* A failed COMMIT would leave the transaction open: nothing retries it. */

@@ -49,6 +49,9 @@ extern const unsigned db_n_migrations;
 /* Transactions. BEGIN IMMEDIATE so that a writer never deadlocks on a lock upgrade. A failed db_commit() has
  * rolled back. */
 int db_begin(Db *db);
+/* A read transaction (BEGIN DEFERRED): several reads see one snapshot and take SQLite's locks once. Ended with
+ * db_commit(). */
+int db_begin_read(Db *db);
 int db_commit(Db *db);
 void db_rollback(Db *db);
 

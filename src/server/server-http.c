@@ -248,7 +248,12 @@ static int parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *
 
 static int start_daemon(Server *s, int fd, const struct sockaddr *sa, int family) {
         unsigned threads = s->config->threads > 0 ? s->config->threads : (unsigned) sysconf(_SC_NPROCESSORS_ONLN);
-        unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+        /* MHD_USE_TURBO: reads a connection before epoll reports it readable and skips shutdown() before
+         * close(), about five system calls fewer per request. The skipped shutdown() matters only when the
+         * server closes a connection with unread data in it (the peer may then see a reset); every handler
+         * reads the whole request body before it answers, the oversized ones included. */
+        unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
+                         MHD_USE_ERROR_LOG;
         struct MHD_Daemon *d;
 
         if (family == AF_INET6)
