@@ -45,6 +45,20 @@ server_stop() {
         wait "$SERVER_PID" || fail "patela-server exited with an error: $(tail -5 "$T/server.log")"
 }
 
+# fleet_setup [TORRC_LINE…]: the fleet of the configd and node tests: relays exitA, exitB and exitC with
+# addresses from TEST-NET-1 and 2001:db8::/32 (/64 on the uplink), an exit policy for 443, and these lines
+# in the default torrc.
+fleet_setup() {
+        ca_setup
+        ps_cli pool add names exitA exitB exitC >/dev/null
+        ps_cli pool add ipv4 192.0.2.10 192.0.2.11 192.0.2.12 >/dev/null
+        ps_cli pool add ipv6 2001:db8::10 2001:db8::11 2001:db8::12 >/dev/null
+        printf '%s\n' "ContactInfo operator@example.org" "ExitRelay 1" "ExitPolicy accept *:443" \
+                "ExitPolicy reject *:*" "$@" >"$T/default.torrc"
+        ps_cli torrc import "$T/default.torrc" default >/dev/null
+        ps_cli node set IPv6PrefixLength 64 default >/dev/null
+}
+
 # http METHOD PATH [BODY_FILE] [HEADER]: prints the body, sets HTTP_STATUS.
 http() {
         local method=$1 path=$2 body=${3:-} header=${4:-}

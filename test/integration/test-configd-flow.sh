@@ -6,18 +6,7 @@
 # removed on the server → node disabled: refused, files removed → time from start to all torrc written.
 source "$PATELA_SOURCE_DIR/test/integration/test-configd-lib.sh"
 
-ca_setup
-ps_cli pool add names exitA exitB exitC >/dev/null
-ps_cli pool add ipv4 192.0.2.10 192.0.2.11 192.0.2.12 >/dev/null
-ps_cli pool add ipv6 2001:db8::10 2001:db8::11 2001:db8::12 >/dev/null
-cat >"$T/default.torrc" <<'TORRC'
-ContactInfo operator@example.org
-ExitRelay 1
-ExitPolicy accept *:443
-ExitPolicy reject *:*
-TORRC
-ps_cli torrc import "$T/default.torrc" default >/dev/null
-ps_cli node set IPv6PrefixLength 64 default >/dev/null
+fleet_setup
 server_start
 node_start
 configd_config

@@ -29,21 +29,8 @@ ct_cleanup() {
 trap ct_cleanup EXIT
 
 # --- the server: pools, a fleet torrc that keeps tor offline ---------------------------------------------
-ca_setup
-ps_cli pool add names "${RELAYS[@]}" >/dev/null
-ps_cli pool add ipv4 192.0.2.10 192.0.2.11 192.0.2.12 >/dev/null
-ps_cli pool add ipv6 2001:db8::10 2001:db8::11 2001:db8::12 >/dev/null
-cat >"$T/default.torrc" <<'TORRC'
-ContactInfo operator@example.org
-ExitRelay 1
-ExitPolicy accept *:443
-ExitPolicy reject *:*
-DisableNetwork 1
 # A relay closes gracefully on SIGINT within ShutdownWaitLength (30 s by default): short here.
-ShutdownWaitLength 2
-TORRC
-ps_cli torrc import "$T/default.torrc" default >/dev/null
-ps_cli node set IPv6PrefixLength 64 default >/dev/null
+fleet_setup "DisableNetwork 1" "ShutdownWaitLength 2"
 server_start
 
 # --- the node: TPM with a synthetic measured boot and its pcrlock policy ---------------------------------
