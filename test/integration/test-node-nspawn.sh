@@ -156,6 +156,21 @@ for a in 192.0.2.10/32 192.0.2.11/32 192.0.2.12/32 2001:db8::10/64 2001:db8::11/
 done
 pass "systemd-networkd put the relays' addresses on the uplink: $addrs"
 
+# A relay taken away and given back: its instance stops and its files go; back, the same identity.
+ps_cli node relays "$fp" 2 >/dev/null
+ct patelactl attest >/dev/null || fail "patelactl attest: $(ct patelactl attest 2>&1)"
+end=$((SECONDS + 20))
+while [[ $(ct systemctl is-active patela-tor@exitC.service) != inactive ]] && ((SECONDS < end)); do sleep 0.1; done
+[[ $(ct systemctl is-active patela-tor@exitC.service) == inactive ]] || fail "exitC's instance still runs"
+ct test -e /run/patela/torrc/exitC.torrc && fail "exitC's torrc left"
+[[ $(ct systemctl is-active patela-tor@exitA.service patela-tor@exitB.service | sort -u) == active ]] ||
+        fail "exitA or exitB stopped with exitC"
+ps_cli node relays "$fp" 3 >/dev/null
+ct patelactl attest >/dev/null || fail "patelactl attest: $(ct patelactl attest 2>&1)"
+wait_units active 30
+[[ $(fingerprints | grep exitC) == "$(grep exitC "$T/fp-1.txt")" ]] || fail "exitC came back with another identity"
+pass "relay count 3 → 2: exitC's instance stopped, its torrc removed, the others untouched; → 3: exitC back with the same identity"
+
 # RSS of each daemon: attestd and keyd exit when idle, so each is called first.
 ct patelactl identity >/dev/null
 ct patelactl keys list >/dev/null
