@@ -389,7 +389,7 @@ int wire_decode_relays(sd_json_variant *v, WireRelay **ret, size_t *ret_n, WireE
         if (!out)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                RelayFields f;
+                RelayFields f = {};
 
                 (void) decode_relay(sd_json_variant_by_index(relays, i), true, &f, NULL);
                 if (dup_or_null(f.name, &out[i].name) < 0 || dup_or_null(f.ipv4, &out[i].ipv4) < 0 ||
