@@ -25,9 +25,8 @@ ns_setup() {
         ip link set patela0 up
 }
 
-# node_files: the node's own layer: patela.conf (the server URL and CA come as credentials), the uplink's
-# .network file, drop-ins giving attestd, keyd and the pcrlock restore the swtpm TCTI (and keyd the PCRs
-# the synthetic boot measures), sanitizer options for the sanitized build, and the development root's own
+# node_files: the node's own layer: patela.conf (TPMDevice= is swtpm's socket; the server URL and CA come
+# as credentials), the uplink's .network file, a drop-in giving keyd the PCRs the synthetic boot measures, sanitizer options for the sanitized build, and the development root's own
 # services that a relay node does not run masked.
 node_files() {
         local n=$T/node u
@@ -37,6 +36,8 @@ node_files() {
         printf '[Journal]\nStorage=volatile\n' >"$n/etc/systemd/journald.conf.d/50-volatile.conf"
         cat >"$n/etc/patela/patela.conf" <<EOF
 [Config]
+# Read by patela-attestd and patela-keyd (and checked by patela-configd).
+TPMDevice=$CT_TCTI
 RetryInterval=500ms
 RetryIntervalMax=2s
 ReattestInterval=${CT_REATTEST:-1h}
@@ -59,8 +60,7 @@ DefaultEnvironment=ASAN_OPTIONS=detect_leaks=0:disable_coredump=0:abort_on_error
 EOF
         for u in patela-attestd.service patela-keyd.service patela-pcrlock-restore.service; do
                 mkdir -p "$n/etc/systemd/system/$u.d"
-                printf '[Service]\nEnvironment=PATELA_TPM2_TCTI=%s PATELA_LOG_LEVEL=debug\n' "$CT_TCTI" \
-                        >"$n/etc/systemd/system/$u.d/50-swtpm.conf"
+                printf '[Service]\nEnvironment=PATELA_LOG_LEVEL=debug\n' >"$n/etc/systemd/system/$u.d/50-swtpm.conf"
         done
         printf '[Service]\nExecStart=\nExecStart=%s/patela-keyd --required-pcrs=%s\n' "$CT_LIBEXECDIR" \
                 "$PCRLOCK_MASK" >>"$n/etc/systemd/system/patela-keyd.service.d/50-swtpm.conf"

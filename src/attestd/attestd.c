@@ -6,15 +6,19 @@
 #include "attestd-manager.h"
 #include "log.h"
 #include "string-util.h"
+#include "tpm2-tcti.h"
 
 static const char *arg_listen = NULL;
+static const char *arg_config = NULL;
 
 static void help(void) {
         printf("%s [OPTIONS...]\n\n"
                "Holds the node's TPM attestation keys and answers io.patela.Attest over varlink.\n\n"
                "  -h --help                 Show this help\n"
                "     --version              Show the version\n"
-               "     --tcti=TCTI            TPM to use (default: $" "PATELA_TPM2_TCTI, else device:/dev/tpmrm0)\n"
+               "     --tcti=TCTI            TPM to use (default: $" "PATELA_TPM2_TCTI, else TPMDevice= of\n"
+               "                            patela.conf, else device:/dev/tpmrm0)\n"
+               "     --config=FILE          Read TPMDevice= from FILE (default: %s and %s/*.conf)\n"
                "     --ek-type=TYPE         auto, rsa2048 or ecc-p256 (default: auto)\n"
                "     --ak-type=TYPE         rsa2048 or ecc-p256 (default: ecc-p256)\n"
                "     --firmware-log=PATH    Firmware TCG event log (default: %s)\n"
@@ -22,7 +26,8 @@ static void help(void) {
                "     --idle-timeout=TIME    Exit after this long without clients; 0 never (default: 30s)\n"
                "     --listen=PATH          Listen on this socket when not socket-activated\n"
                "\nSee the patela-attestd(8) man page for details.\n",
-               program_invocation_short_name, ATTESTD_FIRMWARE_LOG_DEFAULT, ATTESTD_MEASURE_LOG_DEFAULT);
+               program_invocation_short_name, TPM2_TCTI_CONFIG_FILE, TPM2_TCTI_CONFIG_DROPIN_DIR,
+               ATTESTD_FIRMWARE_LOG_DEFAULT, ATTESTD_MEASURE_LOG_DEFAULT);
 }
 
 static int set_string(char **dst, const char *value) {
@@ -44,6 +49,7 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 ARG_MEASURE_LOG,
                 ARG_IDLE_TIMEOUT,
                 ARG_LISTEN,
+                ARG_CONFIG,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -55,6 +61,7 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 { "measure-log", required_argument, NULL, ARG_MEASURE_LOG },
                 { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
                 { "listen", required_argument, NULL, ARG_LISTEN },
+                { "config", required_argument, NULL, ARG_CONFIG },
                 {}
         };
         unsigned long long usec;
@@ -106,6 +113,9 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 case ARG_LISTEN:
                         arg_listen = optarg;
                         break;
+                case ARG_CONFIG:
+                        arg_config = optarg;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -114,6 +124,12 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
 
         if (optind < argc)
                 return log_error_errno(EINVAL, "%s takes no positional arguments.", program_invocation_short_name);
+        /* --tcti wins over the node's configuration file. */
+        if (!m->tcti) {
+                r = tpm2_tcti_load_config(arg_config, &m->tcti);
+                if (r < 0)
+                        return r;
+        }
         return 1;
 }
 

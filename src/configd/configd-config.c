@@ -13,6 +13,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "string-util.h"
+#include "tpm2-tcti.h"
 
 #define USEC_PER_SEC 1000000ULL
 
@@ -80,6 +81,7 @@ void configd_config_done(ConfigdConfig *c) {
         free(c->relay_user);
         free(c->data_directory);
         free(c->key_directory);
+        free(c->tpm_device);
         *c = (ConfigdConfig) {};
 }
 
@@ -214,6 +216,15 @@ int configd_config_set(ConfigdConfig *c, const char *key, const char *value) {
                         return a;
                 c->tor_allocator = a;
                 return 0;
+        }
+        if (streq(key, TPM2_TCTI_CONFIG_KEY)) {
+                /* For patela-attestd and patela-keyd, which read it from the same file: checked here too, so
+                 * that a bad value shows when configd starts. */
+                _cleanup_free_ char *module = NULL, *conf = NULL;
+                b = tpm2_tcti_parse(value, &module, &conf);
+                if (b < 0)
+                        return b == -ENOMEM ? b : -EINVAL;
+                return set_string(&c->tpm_device, value);
         }
         if (streq(key, "ManageUnits")) {
                 b = parse_boolean(value);

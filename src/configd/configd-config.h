@@ -46,6 +46,7 @@ typedef struct ConfigdConfig {
         char *data_directory; /* pattern: %n is the relay's name */
         char *key_directory;  /* pattern; "" (not NULL): the directory keyd wrote, used directly */
         TorAllocator tor_allocator;
+        char *tpm_device;     /* TPMDevice=: patela-attestd's and patela-keyd's, checked here */
         bool manage_units;
 } ConfigdConfig;
 

@@ -99,6 +99,9 @@ TEST(parse_every_key) {
         ASSERT_OK(configd_config_set(&c, "KeyDirectory", ""));
         ASSERT_STREQ(c.key_directory, "");
         ASSERT_OK(configd_config_set(&c, "TorAllocator", "system"));
+        ASSERT_OK(configd_config_set(&c, "TPMDevice", "/dev/tpm0"));
+        ASSERT_OK(configd_config_set(&c, "TPMDevice", "swtpm:path=/run/swtpm/tpm.sock"));
+        ASSERT_STREQ(c.tpm_device, "swtpm:path=/run/swtpm/tpm.sock");
         ASSERT_STREQ(tor_allocator_library(c.tor_allocator), "");
         ASSERT_OK(configd_config_set(&c, "ManageUnits", "off"));
         ASSERT_FALSE(c.manage_units);
@@ -181,6 +184,9 @@ TEST(bad_values) {
                 { "TorAllocator", "tcmalloc" },
                 { "TorAllocator", "" },
                 { "TorAllocator", "JEMALLOC" },
+                { "TPMDevice", "" },
+                { "TPMDevice", "evil:/tmp/x" },
+                { "TPMDevice", "dev/tpm0" },
         };
         ConfigdConfig c;
 

@@ -8,17 +8,21 @@
 #include "keyd-pcrlock-state.h"
 #include "log.h"
 #include "string-util.h"
+#include "tpm2-tcti.h"
 #include "tpm2-util.h"
 
 static const char *arg_listen = NULL;
 static bool arg_restore = false;
+static const char *arg_config = NULL;
 
 static void help(void) {
         printf("%s [OPTIONS...]\n\n"
                "Holds the relays' identity keys, sealed in TPM NV, and answers io.patela.Keys over varlink.\n\n"
                "  -h --help                 Show this help\n"
                "     --version              Show the version\n"
-               "     --tcti=TCTI            TPM to use (default: $PATELA_TPM2_TCTI, else device:/dev/tpmrm0)\n"
+               "     --tcti=TCTI            TPM to use (default: $PATELA_TPM2_TCTI, else TPMDevice= of\n"
+               "                            patela.conf, else device:/dev/tpmrm0)\n"
+               "     --config=FILE          Read TPMDevice= from FILE (default: %s and %s/*.conf)\n"
                "     --pcrlock-policy=PATH  systemd-pcrlock policy (default: %s)\n"
                "     --required-pcrs=LIST   PCRs the policy must cover (default: 0,2,4,9,11)\n"
                "     --key-directory=PATH   tmpfs directory of the relays' key directories (default: %s)\n"
@@ -26,7 +30,8 @@ static void help(void) {
                "     --listen=PATH          Listen on this socket when not socket-activated\n"
                "     --restore-pcrlock-policy  Put the pcrlock policy file back from TPM NV if it is missing, exit\n"
                "\nSee the patela-keyd(8) man page for details.\n",
-               program_invocation_short_name, KEYD_POLICY_DEFAULT, KEYD_KEY_DIRECTORY_DEFAULT);
+               program_invocation_short_name, TPM2_TCTI_CONFIG_FILE, TPM2_TCTI_CONFIG_DROPIN_DIR, KEYD_POLICY_DEFAULT,
+               KEYD_KEY_DIRECTORY_DEFAULT);
 }
 
 static int set_string(char **dst, const char *value) {
@@ -39,7 +44,8 @@ static int set_string(char **dst, const char *value) {
 }
 
 static int parse_argv(Manager *m, int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_TCTI, ARG_POLICY, ARG_REQUIRED, ARG_KEYDIR, ARG_IDLE, ARG_LISTEN, ARG_RESTORE };
+        enum { ARG_VERSION = 0x100, ARG_TCTI, ARG_POLICY, ARG_REQUIRED, ARG_KEYDIR, ARG_IDLE, ARG_LISTEN, ARG_RESTORE,
+               ARG_CONFIG };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -50,6 +56,7 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 { "idle-timeout", required_argument, NULL, ARG_IDLE },
                 { "listen", required_argument, NULL, ARG_LISTEN },
                 { "restore-pcrlock-policy", no_argument, NULL, ARG_RESTORE },
+                { "config", required_argument, NULL, ARG_CONFIG },
                 {}
         };
         unsigned long long usec;
@@ -95,11 +102,20 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 case ARG_RESTORE:
                         arg_restore = true;
                         break;
+                case ARG_CONFIG:
+                        arg_config = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
         if (optind < argc)
                 return log_error_errno(EINVAL, "%s takes no positional arguments.", program_invocation_short_name);
+        /* --tcti wins over the node's configuration file. */
+        if (!m->tcti) {
+                r = tpm2_tcti_load_config(arg_config, &m->tcti);
+                if (r < 0)
+                        return r;
+        }
         return 1;
 }
 

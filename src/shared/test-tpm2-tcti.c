@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "tests.h"
 #include "tpm2-tcti.h"
@@ -58,6 +60,48 @@ TEST(select_prefers_environment) {
         setenv(TPM2_TCTI_ENV, "", 1);
         ASSERT_STREQ(tpm2_tcti_select("swtpm:port=1"), "swtpm:port=1");
         unsetenv(TPM2_TCTI_ENV);
+}
+
+/* Writes text to a new temporary file; returns its path (to unlink and free). */
+static char *write_temp(const char *text) {
+        char *path = strdup("/tmp/test-tpm2-tcti.XXXXXX");
+        int fd;
+
+        ASSERT_NOT_NULL(path);
+        fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_EQ(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        close(fd);
+        return path;
+}
+
+static int load(const char *text, char **ret) {
+        _cleanup_free_ char *path = write_temp(text);
+        int r = tpm2_tcti_load_config(path, ret);
+
+        unlink(path);
+        return r;
+}
+
+TEST(config_file) {
+        char *t = NULL;
+
+        /* configd's keys are left to configd; the last TPMDevice= wins. */
+        ASSERT_OK(load("[Config]\nServerURL=https://x\nTPMDevice=/dev/tpm0\nRelayUser=whatever\n"
+                       "TPMDevice=swtpm:path=/run/swtpm/tpm.sock\n", &t));
+        ASSERT_STREQ(t, "swtpm:path=/run/swtpm/tpm.sock");
+        free(t);
+        t = NULL;
+        ASSERT_OK(load("[Config]\nServerURL=https://x\n", &t));
+        ASSERT_NULL(t);
+        ASSERT_OK(load("", &t));
+        ASSERT_NULL(t);
+        /* Modules outside the allow-list, empty values, another section: refused. */
+        ASSERT_ERROR(load("[Config]\nTPMDevice=evil:/tmp/x\n", &t), EINVAL);
+        ASSERT_ERROR(load("[Config]\nTPMDevice=\n", &t), EINVAL);
+        ASSERT_ERROR(load("[TPM]\nTPMDevice=/dev/tpm0\n", &t), EBADMSG);
+        ASSERT_NULL(t);
+        ASSERT_ERROR(tpm2_tcti_load_config("/nonexistent/patela.conf", &t), ENOENT);
 }
 
 DEFINE_TEST_MAIN

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf-parser.h"
+#include "log.h"
 #include "string-util.h"
 #include "tpm2-tcti.h"
 
@@ -58,4 +60,42 @@ const char *tpm2_tcti_select(const char *configured) {
         if (!isempty(configured))
                 return configured;
         return TPM2_TCTI_DEFAULT;
+}
+
+static int set_tpm_device(void *userdata, const char *key, const char *value) {
+        char **tcti = userdata, *module = NULL, *conf = NULL, *copy;
+        int r;
+
+        if (!streq(key, TPM2_TCTI_CONFIG_KEY))
+                return 0; /* patela-configd's: it checks them */
+        r = tpm2_tcti_parse(value, &module, &conf);
+        free(module);
+        free(conf);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EINVAL;
+        copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        free(*tcti);
+        *tcti = copy;
+        return 0;
+}
+
+int tpm2_tcti_load_config(const char *path, char **ret) {
+        _cleanup_free_ char *tcti = NULL;
+        ConfError e;
+        int r;
+
+        r = conf_load(path, TPM2_TCTI_CONFIG_FILE, TPM2_TCTI_CONFIG_DROPIN_DIR, "Config", set_tpm_device, &tcti, &e);
+        if (r < 0) {
+                if (e.line == 0)
+                        return log_error_errno(r, "Failed to read %s: %m", e.path);
+                if (r == -EINVAL)
+                        return log_error_errno(r, "%s:%u: invalid %s= (a device path or a TCTI such as "
+                                               "device:/dev/tpmrm0 or swtpm:path=SOCKET).", e.path, e.line,
+                                               TPM2_TCTI_CONFIG_KEY);
+                return log_error_errno(r, "%s:%u: %m", e.path, e.line);
+        }
+        *ret = TAKE_PTR(tcti);
+        return 0;
 }

@@ -13,5 +13,16 @@
 
 int tpm2_tcti_parse(const char *s, char **ret_module, char **ret_conf);
 
+/* The node's configuration file, shared by patela-configd (every key of patela.conf(5)), patela-attestd and
+ * patela-keyd (TPMDevice= only: they open the TPM, configd never does). */
+#define TPM2_TCTI_CONFIG_FILE "/etc/patela/patela.conf"
+#define TPM2_TCTI_CONFIG_DROPIN_DIR "/etc/patela/patela.conf.d"
+#define TPM2_TCTI_CONFIG_KEY "TPMDevice"
+
+/* TPMDevice= of the [Config] section of path (must exist), or, with path NULL, of TPM2_TCTI_CONFIG_FILE
+ * (may be missing) and its drop-ins; the other keys are configd's and left alone. *ret is NULL when nothing
+ * sets it. A value that tpm2_tcti_parse() refuses is an error, logged with its file and line. */
+int tpm2_tcti_load_config(const char *path, char **ret);
+
 /* The TCTI to use: $PATELA_TPM2_TCTI if set, else the configured value if set, else the default. */
 const char *tpm2_tcti_select(const char *configured);
