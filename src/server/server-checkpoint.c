@@ -7,9 +7,9 @@
 #include "server-checkpoint.h"
 #include "server-db.h"
 
-/* Between two checkpoints the WAL grows by what the server writes meanwhile: some 60 kB per
- * authentication, a few MB at a thousand authentications a second. Past RESTART_FRAMES (4 kB each) the
- * checkpoint restarts the WAL. */
+/* Between two checkpoints the WAL grows by what the server writes meanwhile: some 40 kB per
+ * authentication, several MB at a thousand authentications a second. Past RESTART_FRAMES (4 kB each) the
+ * checkpointer makes the WAL start over (server-checkpoint.h). */
 #define CHECKPOINT_INTERVAL_USEC (250U * 1000U)
 #define RESTART_FRAMES 4096
 
@@ -19,6 +19,7 @@ struct Checkpointer {
         pthread_cond_t wake;
         bool stop;
         Db *db;
+        pthread_mutex_t *write_lock;
 };
 
 static void *checkpointer_thread(void *p) {
@@ -40,16 +41,19 @@ static void *checkpointer_thread(void *p) {
                 stop = c->stop;
                 pthread_mutex_unlock(&c->lock);
 
-                r = db_checkpoint(c->db, /* restart= */ false, &frames);
-                if (r >= 0 && frames > RESTART_FRAMES)
-                        r = db_checkpoint(c->db, /* restart= */ true, NULL);
+                r = db_checkpoint(c->db, &frames);
+                if (r >= 0 && frames > RESTART_FRAMES) {
+                        pthread_mutex_lock(c->write_lock);
+                        r = db_checkpoint(c->db, NULL);
+                        pthread_mutex_unlock(c->write_lock);
+                }
                 if (r < 0)
                         log_debug_errno(r, "WAL checkpoint failed, retrying later: %m");
         } while (!stop);
         return NULL;
 }
 
-int checkpointer_start(const char *database, Checkpointer **ret) {
+int checkpointer_start(const char *database, pthread_mutex_t *write_lock, Checkpointer **ret) {
         pthread_condattr_t attr;
         Checkpointer *c;
         int r;
@@ -62,6 +66,7 @@ int checkpointer_start(const char *database, Checkpointer **ret) {
                 free(c);
                 return r;
         }
+        c->write_lock = write_lock;
         pthread_mutex_init(&c->lock, NULL);
         pthread_condattr_init(&attr);
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);

@@ -138,12 +138,10 @@ int db_disable_autocheckpoint(Db *db) {
         return db_errno(sqlite3_wal_autocheckpoint(db->sqlite, 0));
 }
 
-int db_checkpoint(Db *db, bool restart, int *ret_frames) {
+int db_checkpoint(Db *db, int *ret_frames) {
         int frames = 0, rc;
 
-        rc = sqlite3_wal_checkpoint_v2(db->sqlite, NULL,
-                                       restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE, &frames,
-                                       NULL);
+        rc = sqlite3_wal_checkpoint_v2(db->sqlite, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, NULL);
         if (rc != SQLITE_OK)
                 return db_errno(rc);
         if (ret_frames)

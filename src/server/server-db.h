@@ -79,11 +79,9 @@ static inline void sqlite3_resetp(sqlite3_stmt **s) {
 /* Automatic WAL checkpoints off for this connection: the checkpointer thread does them
  * (server-checkpoint.h). */
 int db_disable_autocheckpoint(Db *db);
-/* A passive checkpoint copies what it can of the WAL into the database file without waiting for anyone;
- * ret_frames (may be NULL) is the WAL's size in frames. A restarting one also waits (busy handler) for the
- * writer and the readers, so that the next writer starts the WAL over: under steady load passive checkpoints
- * never catch up with the writers, and the WAL would grow without bound. */
-int db_checkpoint(Db *db, bool restart, int *ret_frames);
+/* A passive checkpoint: copies what it can of the WAL into the database file without waiting for anyone;
+ * ret_frames (may be NULL) is the WAL's size in frames. */
+int db_checkpoint(Db *db, int *ret_frames);
 
 /* The connection's page cache, at most kib KiB (PRAGMA cache_size; SQLite's default is 2 MiB). */
 int db_cache_size(Db *db, unsigned kib);

@@ -314,7 +314,7 @@ int server_start(Server *s, const ServerConfig *config) {
         r = db_cache_size(s->db, DB_SERVER_CACHE_KIB);
         if (r < 0)
                 return log_error_errno(r, "Failed to size the database cache: %m");
-        r = checkpointer_start(config->database, &s->checkpointer);
+        r = checkpointer_start(config->database, &s->db_lock, &s->checkpointer);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the WAL checkpointer: %m");
         /* The checkpointer thread checkpoints; the request path only appends to the WAL. */
