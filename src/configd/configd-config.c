@@ -10,6 +10,7 @@
 
 #include "conf-parser.h"
 #include "configd-config.h"
+#include "configd-files.h"
 #include "fd-util.h"
 #include "log.h"
 #include "string-util.h"
@@ -37,6 +38,7 @@ void configd_config_init(ConfigdConfig *c) {
                 .connect_timeout_usec = 10 * USEC_PER_SEC,
                 .request_timeout_usec = 60 * USEC_PER_SEC,
                 .tor_allocator = TOR_ALLOCATOR_JEMALLOC,
+                .route_table = CONFIGD_ROUTE_TABLE_DEFAULT,
                 .manage_units = true,
         };
 }
@@ -225,6 +227,14 @@ int configd_config_set(ConfigdConfig *c, const char *key, const char *value) {
                 if (b < 0)
                         return b == -ENOMEM ? b : -EINVAL;
                 return set_string(&c->tpm_device, value);
+        }
+        if (streq(key, "RouteTable")) {
+                unsigned long long t;
+                /* Not 0 (unspecified) and not the kernel's own: 253 default, 254 main, 255 local. */
+                if (safe_atou64(value, UINT32_MAX, &t) < 0 || t == 0 || (t >= 253 && t <= 255))
+                        return -EINVAL;
+                c->route_table = (uint32_t) t;
+                return 0;
         }
         if (streq(key, "ManageUnits")) {
                 b = parse_boolean(value);

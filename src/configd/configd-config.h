@@ -47,6 +47,7 @@ typedef struct ConfigdConfig {
         char *key_directory;  /* pattern; "" (not NULL): the directory keyd wrote, used directly */
         TorAllocator tor_allocator;
         char *tpm_device;     /* TPMDevice=: patela-attestd's and patela-keyd's, checked here */
+        uint32_t route_table; /* the relays' gateways' routing table */
         bool manage_units;
 } ConfigdConfig;
 

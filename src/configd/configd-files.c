@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,8 +67,8 @@ int relay_torrc_render(const char *name, const char *server_url, const char *ser
 }
 
 int relay_network_render(const char *name, const char *ipv4, unsigned prefix4, const char *ipv6, unsigned prefix6,
-                         char **ret) {
-        char a4[64] = "", a6[80] = "";
+                         bool route4, bool route6, uint32_t table, char **ret) {
+        char a4[64] = "", a6[80] = "", r4[128] = "", r6[160] = "";
         char *s;
 
         if (!ipv4 && !ipv6) {
@@ -78,11 +79,41 @@ int relay_network_render(const char *name, const char *ipv4, unsigned prefix4, c
                 snprintf(a4, sizeof(a4), "Address=%s/%u\n", ipv4, prefix4 ?: 32);
         if (ipv6)
                 snprintf(a6, sizeof(a6), "Address=%s/%u\n", ipv6, prefix6 ?: 128);
+        /* Source routing: what the relay sends leaves through the server's gateway, whatever the node's own
+         * routes say; nothing else is routed differently. */
+        if (ipv4 && route4)
+                snprintf(r4, sizeof(r4), "\n[RoutingPolicyRule]\nFrom=%s/32\nTable=%" PRIu32 "\n", ipv4, table);
+        if (ipv6 && route6)
+                snprintf(r6, sizeof(r6), "\n[RoutingPolicyRule]\nFrom=%s/128\nTable=%" PRIu32 "\n", ipv6, table);
         if (asprintf(&s,
                      CONFIGD_FILE_HEADER " for relay %s; removed when the relay goes away.\n"
                      "[Network]\n"
+                     "%s%s%s%s",
+                     name, a4, a6, r4, r6) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int routes_network_render(const char *gateway4, const char *gateway6, uint32_t table, char **ret) {
+        char g4[160] = "", g6[192] = "";
+        char *s;
+
+        if (!gateway4 && !gateway6) {
+                *ret = NULL;
+                return 0;
+        }
+        if (gateway4)
+                snprintf(g4, sizeof(g4), "\n[Route]\nGateway=%s\nGatewayOnLink=yes\nTable=%" PRIu32 "\n", gateway4,
+                         table);
+        if (gateway6)
+                snprintf(g6, sizeof(g6), "\n[Route]\nGateway=%s\nGatewayOnLink=yes\nTable=%" PRIu32 "\n", gateway6,
+                         table);
+        if (asprintf(&s,
+                     CONFIGD_FILE_HEADER ": the relays' gateways, used only by their addresses (RoutingPolicyRule "
+                     "in patela-relay-*.conf); removed with the last relay.\n"
                      "%s%s",
-                     name, a4, a6) < 0)
+                     g4, g6) < 0)
                 return -ENOMEM;
         *ret = s;
         return 0;

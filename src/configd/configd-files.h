@@ -3,12 +3,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "macro.h"
 
-/* The only files patela-configd writes: one torrc per relay (TORRC_DIRECTORY/NAME.torrc) and one
- * systemd-networkd drop-in per relay with addresses (NETWORK_DIRECTORY/NETWORK_FILE.d/patela-relay-NAME.conf).
+/* The only files patela-configd writes: one torrc per relay (TORRC_DIRECTORY/NAME.torrc), one
+ * systemd-networkd drop-in per relay with addresses (NETWORK_DIRECTORY/NETWORK_FILE.d/patela-relay-NAME.conf)
+ * and one with the relays' routes (…/patela-routes.conf).
  * Each starts with CONFIGD_FILE_HEADER; configd removes a file only if its name is one of these and its
  * first line is that header, so nothing it did not write is ever touched. */
 
@@ -16,16 +18,25 @@
 #define CONFIGD_TORRC_SUFFIX ".torrc"
 #define CONFIGD_NETWORK_PREFIX "patela-relay-"
 #define CONFIGD_NETWORK_SUFFIX ".conf"
+#define CONFIGD_ROUTES_FILE "patela-routes.conf"
 #define CONFIGD_FILE_MAX (2U * 1024U * 1024U)
+/* The routing table of the relays' gateways ("patela" on a phone keypad), RouteTable= of patela.conf. */
+#define CONFIGD_ROUTE_TABLE_DEFAULT 728352U
 
 /* The torrc as written: header, the server's torrc, then KeyDirectory and DataDirectory. */
 int relay_torrc_render(const char *name, const char *server_url, const char *server_torrc, const char *key_directory,
                        const char *data_directory, char **ret);
 
 /* The networkd drop-in: [Network] Address= of the relay's IPv4 (/prefix4, 32 if 0) and IPv6 (/prefix6, 128
- * if 0). *ret = NULL if the relay has no address. */
+ * if 0), and for each address whose family has a gateway (route4, route6) a [RoutingPolicyRule] sending what
+ * leaves from it to table. *ret = NULL if the relay has no address. */
 int relay_network_render(const char *name, const char *ipv4, unsigned prefix4, const char *ipv6, unsigned prefix6,
-                         char **ret);
+                         bool route4, bool route6, uint32_t table, char **ret);
+
+/* The routes drop-in: a default route via each gateway (NULL: none of that family) in table, on-link, so that
+ * only traffic from the relays' addresses uses them and the node's own routes stay as they are. *ret = NULL
+ * without a gateway. */
+int routes_network_render(const char *gateway4, const char *gateway6, uint32_t table, char **ret);
 
 /* dir/PREFIX NAME SUFFIX. */
 int relay_file_path(const char *dir, const char *prefix, const char *name, const char *suffix, char **ret);

@@ -360,7 +360,8 @@ static bool relay_write(Manager *m, Relay *r, const char *dropin_dir) {
                                    r->name, &keys) < 0 ||
             relay_torrc_render(r->name, m->config.server_url, r->server_torrc, keys, data, &torrc) < 0 ||
             relay_network_render(r->name, r->ipv4, m->network.ipv4_prefix_length, r->ipv6,
-                                 m->network.ipv6_prefix_length, &network) < 0 ||
+                                 m->network.ipv6_prefix_length, m->network.ipv4_gateway, m->network.ipv6_gateway,
+                                 m->config.route_table, &network) < 0 ||
             relay_file_path(m->config.torrc_directory, "", r->name, CONFIGD_TORRC_SUFFIX, &torrc_path) < 0 ||
             relay_file_path(dropin_dir, CONFIGD_NETWORK_PREFIX, r->name, CONFIGD_NETWORK_SUFFIX, &network_path) < 0) {
                 relay_fail(r, "out of memory");
@@ -453,6 +454,30 @@ static int files_gone(Manager *m, const char *dropin_dir, bool keep_current, cha
         return 0;
 }
 
+/* The routes drop-in: the server's gateways, while an applied relay has an address of that family. Returns
+ * whether it changed (networkd must reload), or a negative errno. */
+static int routes_write(Manager *m, const char *dropin_dir) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        bool v4 = false, v6 = false;
+        int r;
+
+        for (size_t i = 0; i < m->n_relays; i++)
+                if (m->relays[i].state == RELAY_APPLIED) {
+                        v4 = v4 || m->relays[i].ipv4;
+                        v6 = v6 || m->relays[i].ipv6;
+                }
+        if (relay_file_path(dropin_dir, "", CONFIGD_ROUTES_FILE, "", &path) < 0 ||
+            routes_network_render(v4 ? m->network.ipv4_gateway : NULL, v6 ? m->network.ipv6_gateway : NULL,
+                                  m->config.route_table, &text) < 0)
+                return -ENOMEM;
+        r = text ? file_write_atomic(path, text) : file_remove_ours(path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to %s %s: %m", text ? "write" : "remove", path);
+        if (r > 0)
+                log_info("%s %s.", text ? "Wrote" : "Removed", path);
+        return r > 0;
+}
+
 static void relays_apply(Manager *m) {
         _cleanup_(strv_freep) char **gone = NULL;
         _cleanup_free_ char *dropin_dir = network_dropin_dir(m);
@@ -480,6 +505,8 @@ static void relays_apply(Manager *m) {
         for (char **s = gone; *s; s++)
                 if (relay_remove_files(m, *s, dropin_dir))
                         network_changed = true;
+        if (routes_write(m, dropin_dir) > 0)
+                network_changed = true;
 
         (void) relays_apply_units(m, gone, network_changed);
 
@@ -513,8 +540,10 @@ void relays_teardown(Manager *m) {
         m->n_relays = 0;
         m->have_config = false;
         wire_network_done(&m->network);
+        if (routes_write(m, dropin_dir) > 0)
+                network_changed = true;
 
         /* With no relay left, this only stops: nothing is started again. */
-        if (gone)
+        if (gone || network_changed)
                 (void) relays_apply_units(m, gone, network_changed);
 }

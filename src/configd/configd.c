@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "configd-files.h"
 #include "configd-manager.h"
 #include "log.h"
 
@@ -47,12 +48,14 @@ static void help(void) {
                "     --data-directory=PATTERN DataDirectory= (default %s)\n"
                "     --key-directory=PATTERN KeyDirectory= (default %s; empty: keyd's directory)\n"
                "     --tor-allocator=NAME    TorAllocator= jemalloc|mimalloc|system (default jemalloc)\n"
+               "     --route-table=N         RouteTable= of the relays' gateways (default %u)\n"
                "     --units / --no-units    ManageUnits= (default: yes)\n"
                "\nSee the patela-configd(8) and patela.conf(5) man pages for details.\n",
                program_invocation_short_name, CONFIGD_CONFIG_FILE, CONFIGD_CONFIG_DROPIN_DIR, CONFIGD_SOCKET_NAME,
                CONFIGD_STATE_DIRECTORY_DEFAULT, CONFIGD_TORRC_DIRECTORY_DEFAULT, CONFIGD_NETWORK_DIRECTORY_DEFAULT,
                CONFIGD_NETWORK_FILE_DEFAULT, CONFIGD_ATTEST_SOCKET_DEFAULT, CONFIGD_KEYS_SOCKET_DEFAULT,
-               CONFIGD_RELAY_USER_DEFAULT, CONFIGD_DATA_DIRECTORY_DEFAULT, CONFIGD_KEY_DIRECTORY_DEFAULT);
+               CONFIGD_RELAY_USER_DEFAULT, CONFIGD_DATA_DIRECTORY_DEFAULT, CONFIGD_KEY_DIRECTORY_DEFAULT,
+               CONFIGD_ROUTE_TABLE_DEFAULT);
 }
 
 static int parse_argv(int argc, char *argv[]) {
@@ -79,6 +82,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "data-directory", "DataDirectory" },
                 { "key-directory", "KeyDirectory" },
                 { "tor-allocator", "TorAllocator" },
+                { "route-table", "RouteTable" },
         };
         struct option options[ELEMENTSOF(keys) + 7] = {
                 { "help", no_argument, NULL, 'h' },

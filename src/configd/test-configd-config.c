@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "configd-config.h"
+#include "configd-files.h"
 #include "log.h"
 #include "tests.h"
 
@@ -102,6 +103,9 @@ TEST(parse_every_key) {
         ASSERT_OK(configd_config_set(&c, "TPMDevice", "/dev/tpm0"));
         ASSERT_OK(configd_config_set(&c, "TPMDevice", "swtpm:path=/run/swtpm/tpm.sock"));
         ASSERT_STREQ(c.tpm_device, "swtpm:path=/run/swtpm/tpm.sock");
+        ASSERT_EQ(c.route_table, CONFIGD_ROUTE_TABLE_DEFAULT);
+        ASSERT_OK(configd_config_set(&c, "RouteTable", "4294967295"));
+        ASSERT_EQ(c.route_table, UINT32_MAX);
         ASSERT_STREQ(tor_allocator_library(c.tor_allocator), "");
         ASSERT_OK(configd_config_set(&c, "ManageUnits", "off"));
         ASSERT_FALSE(c.manage_units);
@@ -187,6 +191,10 @@ TEST(bad_values) {
                 { "TPMDevice", "" },
                 { "TPMDevice", "evil:/tmp/x" },
                 { "TPMDevice", "dev/tpm0" },
+                { "RouteTable", "0" },
+                { "RouteTable", "254" },
+                { "RouteTable", "4294967296" },
+                { "RouteTable", "-1" },
         };
         ConfigdConfig c;
 

@@ -32,10 +32,25 @@ TEST(render) {
         ASSERT_TRUE(strstr(s, "\nKeyDirectory /run/patela/keys/exitA\nDataDirectory /var/lib/tor-instances/exitA\n"));
         free(s);
 
-        ASSERT_OK(relay_network_render("exitA", "192.0.2.10", 0, "2001:db8::10", 64, &s));
+        ASSERT_OK(relay_network_render("exitA", "192.0.2.10", 0, "2001:db8::10", 64, false, false, 7, &s));
         ASSERT_TRUE(strstr(s, "\n[Network]\nAddress=192.0.2.10/32\nAddress=2001:db8::10/64\n") != NULL);
+        ASSERT_NULL(strstr(s, "RoutingPolicyRule"));
         free(s);
-        ASSERT_OK(relay_network_render("exitA", NULL, 24, NULL, 64, &s));
+        /* A gateway for IPv4 only: a rule for the IPv4 address only. */
+        ASSERT_OK(relay_network_render("exitA", "192.0.2.10", 24, "2001:db8::10", 64, true, false, 728352, &s));
+        ASSERT_TRUE(strstr(s, "Address=192.0.2.10/24\nAddress=2001:db8::10/64\n\n[RoutingPolicyRule]\n"
+                              "From=192.0.2.10/32\nTable=728352\n") != NULL);
+        ASSERT_NULL(strstr(s, "From=2001"));
+        free(s);
+        ASSERT_OK(relay_network_render("exitA", NULL, 24, NULL, 64, true, true, 7, &s));
+        ASSERT_NULL(s);
+
+        ASSERT_OK(routes_network_render("192.0.2.1", "2001:db8::1", 728352, &s));
+        ASSERT_TRUE(strncmp(s, CONFIGD_FILE_HEADER, strlen(CONFIGD_FILE_HEADER)) == 0);
+        ASSERT_TRUE(strstr(s, "\n[Route]\nGateway=192.0.2.1\nGatewayOnLink=yes\nTable=728352\n\n[Route]\n"
+                              "Gateway=2001:db8::1\nGatewayOnLink=yes\nTable=728352\n") != NULL);
+        free(s);
+        ASSERT_OK(routes_network_render(NULL, NULL, 728352, &s));
         ASSERT_NULL(s);
 }
 

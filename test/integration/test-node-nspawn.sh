@@ -31,6 +31,8 @@ trap ct_cleanup EXIT
 # --- the server: pools, a fleet torrc that keeps tor offline ---------------------------------------------
 # A relay closes gracefully on SIGINT within ShutdownWaitLength (30 s by default): short here.
 fleet_setup "DisableNetwork 1" "ShutdownWaitLength 2"
+ps_cli node set IPv4Gateway 192.0.2.1 default >/dev/null
+ps_cli node set IPv6Gateway 2001:db8::1 default >/dev/null
 server_start
 
 # --- the node: TPM with a synthetic measured boot and its pcrlock policy ---------------------------------
@@ -156,6 +158,29 @@ for a in 192.0.2.10/32 192.0.2.11/32 192.0.2.12/32 2001:db8::10/64 2001:db8::11/
 done
 pass "systemd-networkd put the relays' addresses on the uplink: $addrs"
 
+# Source routing: what leaves from a relay address goes through the server's gateway; the node's own
+# routing (here: no default route at all) is left as it was.
+# routes_ok: prints what is missing, nothing when all is in place (networkd re-applies on each reload).
+routes_ok() {
+        local a
+        for a in 192.0.2.10 192.0.2.11 192.0.2.12; do
+                ip rule | grep -q "from $a lookup 728352" || echo "no rule for $a"
+        done
+        for a in 2001:db8::10 2001:db8::11 2001:db8::12; do
+                ip -6 rule | grep -q "from $a lookup 728352" || echo "no rule for $a"
+        done
+        ip route show table 728352 | grep -q '^default via 192.0.2.1 dev patela0' || echo "no IPv4 default in 728352"
+        ip -6 route show table 728352 | grep -q '^default via 2001:db8::1 dev patela0' || echo "no IPv6 default in 728352"
+        [[ -z $(ip route show table main default; ip -6 route show table main default) ]] ||
+                echo "a default route in the main table"
+}
+end=$((SECONDS + 15))
+while [[ -n $(routes_ok) ]] && ((SECONDS < end)); do
+        sleep 0.1
+done
+[[ -z $(routes_ok) ]] || fail "$(routes_ok): $(ip rule; ip -6 rule; ip route show table all)"
+pass "each relay address routes through the server's gateways (rules to table 728352), the main table untouched"
+
 # A relay taken away and given back: its instance stops and its files go; back, the same identity.
 ps_cli node relays "$fp" 2 >/dev/null
 ct patelactl attest >/dev/null || fail "patelactl attest: $(ct patelactl attest 2>&1)"
@@ -217,7 +242,14 @@ grep -qF "$reason" "$T/ctl-status.txt" || fail "patelactl status does not say wh
 [[ -z $(ct ls /run/patela/torrc) ]] || fail "torrc files left: $(ct ls /run/patela/torrc)"
 left=$(find "/proc/$CT_PID/root/run/patela-tor/" "/proc/$CT_PID/root/run/private/" -type f 2>/dev/null || true)
 [[ -z $left ]] || fail "files of the instances left: $left"
-pass "node disabled: every instance stopped at the next re-attestation, its files gone; patelactl status: $reason"
+end=$((SECONDS + 10))
+while [[ -n $(ip rule | grep 728352; ip -6 rule | grep 728352; ip -br addr show patela0 | grep -o '192.0.2.1[0-2]') ]] &&
+        ((SECONDS < end)); do
+        sleep 0.1
+done
+[[ -z $(ip rule | grep 728352; ip -br addr show patela0 | grep -o '192.0.2.1[0-2]') ]] ||
+        fail "addresses or rules left: $(ip -br addr show patela0; ip rule)"
+pass "node disabled: every instance stopped at the next re-attestation, its files, addresses and rules gone; patelactl status: $reason"
 
 # --- server down at boot --------------------------------------------------------------------------------------
 ct_poweroff
