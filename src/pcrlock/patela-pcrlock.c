@@ -169,10 +169,13 @@ static int verb_lock_boot(int argc, char *argv[]) {
                 return log_error_errno(r, "Too many image events in %s: %m", arg_event_log);
         if (m.n == 0)
                 return log_error_errno(ENOMSG, "No UKI measurements in %s: not booted from a UKI?", arg_event_log);
-        r = component_write(arg_components, VARIANT_BOOT, &m);
+        r = component_write_image(arg_components, VARIANT_BOOT, &m, m.early_load);
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s/%s.pcrlock.d/%s.pcrlock: %m", arg_components,
                                        COMPONENT_NAME, VARIANT_BOOT);
+        if (m.early_load)
+                log_info("The firmware measured the UKI before its separator (as OVMF does for qemu -kernel): "
+                         "its event is component %s.", COMPONENT_LOAD_NAME);
 
         /* For the console and the journal: what this boot measured, to compare with the image's reference. */
         for (uint32_t pcr = 0; pcr < 24; pcr++) {
@@ -281,16 +284,19 @@ static int verb_predict(int argc, char *argv[]) {
         r = image_or_reference(argv[1], &m, &variant);
         if (r < 0)
                 return r;
-        r = component_write(arg_components, variant, &m);
+        r = component_write_image(arg_components, variant, &m, component_early_load(arg_components));
         if (r < 0)
                 return log_error_errno(r, "Failed to write the variant %s: %m", variant);
         log_info("Added %s as variant %s of %s.", argv[1], variant, COMPONENT_NAME);
         r = remake_policy();
         if (r < 0) {
                 /* Leave no variant behind that the policy does not have. */
-                _cleanup_free_ char *p = NULL;
-                if (asprintf(&p, "%s/%s.pcrlock.d/%s.pcrlock", arg_components, COMPONENT_NAME, variant) >= 0)
-                        (void) unlink(p);
+                const char *names[] = { COMPONENT_NAME, COMPONENT_LOAD_NAME };
+                for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                        _cleanup_free_ char *p = NULL;
+                        if (asprintf(&p, "%s/%s.pcrlock.d/%s.pcrlock", arg_components, names[i], variant) >= 0)
+                                (void) unlink(p);
+                }
                 return r;
         }
         return 0;

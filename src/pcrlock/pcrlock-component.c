@@ -41,8 +41,8 @@ int component_format(const ImageMeasurements *m, char **ret) {
         return r < 0 ? r : 0;
 }
 
-static int component_dir(const char *dir, char **ret) {
-        return asprintf(ret, "%s/%s.pcrlock.d", dir, COMPONENT_NAME) < 0 ? -ENOMEM : 0;
+static int component_dir(const char *dir, const char *name, char **ret) {
+        return asprintf(ret, "%s/%s.pcrlock.d", dir, name) < 0 ? -ENOMEM : 0;
 }
 
 static int mkdir_p(const char *path) {
@@ -63,13 +63,13 @@ static int mkdir_p(const char *path) {
         return 0;
 }
 
-int component_write(const char *dir, const char *variant, const ImageMeasurements *m) {
+int component_write(const char *dir, const char *name, const char *variant, const ImageMeasurements *m) {
         _cleanup_free_ char *d = NULL, *text = NULL, *path = NULL, *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
         size_t size;
         int r;
 
-        r = component_dir(dir, &d);
+        r = component_dir(dir, name, &d);
         if (r < 0)
                 return r;
         r = mkdir_p(d);
@@ -102,13 +102,13 @@ int component_write(const char *dir, const char *variant, const ImageMeasurement
         return 0;
 }
 
-int component_prune(const char *dir, const char *keep) {
+static int prune_one(const char *dir, const char *name, const char *keep) {
         _cleanup_free_ char *d = NULL, *keep_file = NULL;
         DIR *dp;
         struct dirent *de;
         int r, n = 0;
 
-        r = component_dir(dir, &d);
+        r = component_dir(dir, name, &d);
         if (r < 0)
                 return r;
         if (keep && asprintf(&keep_file, "%s.pcrlock", keep) < 0)
@@ -132,6 +132,43 @@ int component_prune(const char *dir, const char *keep) {
         }
         closedir(dp);
         return n;
+}
+
+int component_prune(const char *dir, const char *keep) {
+        int a, b;
+
+        a = prune_one(dir, COMPONENT_NAME, keep);
+        if (a < 0)
+                return a;
+        b = prune_one(dir, COMPONENT_LOAD_NAME, keep);
+        if (b < 0)
+                return b;
+        return a + b;
+}
+
+bool component_early_load(const char *dir) {
+        _cleanup_free_ char *p = NULL;
+
+        if (asprintf(&p, "%s/%s.pcrlock.d/%s.pcrlock", dir, COMPONENT_LOAD_NAME, VARIANT_BOOT) < 0)
+                return false;
+        return access(p, F_OK) >= 0;
+}
+
+int component_write_image(const char *dir, const char *variant, const ImageMeasurements *m, bool early_load) {
+        ImageMeasurements first = {}, rest = {};
+        int r;
+
+        if (!early_load)
+                return component_write(dir, COMPONENT_NAME, variant, m);
+        if (m->n == 0 || m->records[0].pcr != 4)
+                return -EINVAL;
+        first.records[first.n++] = m->records[0];
+        for (size_t i = 1; i < m->n; i++)
+                rest.records[rest.n++] = m->records[i];
+        r = component_write(dir, COMPONENT_LOAD_NAME, variant, &first);
+        if (r < 0)
+                return r;
+        return component_write(dir, COMPONENT_NAME, variant, &rest);
 }
 
 int component_uki_variant(const uint8_t *data, size_t size, char **ret) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pcrlock-image.h"
@@ -14,11 +15,20 @@
  * before systemd's phases (850 sysinit, 900 ready) on PCR 11. The running variant sorts first. */
 
 #define COMPONENT_NAME "600-patela-image"
+/* Where the firmware measures the UKI itself before "Calling EFI Application" and the separator — as OVMF
+ * does for a kernel given with qemu -kernel — that one event is a component of its own, before systemd's
+ * 350-action-efi-application. lock-boot decides from the log, predict follows the running boot. */
+#define COMPONENT_LOAD_NAME "340-patela-uki-load"
 #define VARIANT_BOOT "1-boot"
 
-/* Writes measurements as a .pcrlock variant (atomically, 0644) into DIR/COMPONENT_NAME.pcrlock.d/. */
-int component_write(const char *dir, const char *variant, const ImageMeasurements *m);
-/* Removes every variant but keep (NULL: all). Returns how many were removed. */
+/* Writes measurements as a .pcrlock variant (atomically, 0644) into DIR/NAME.pcrlock.d/. */
+int component_write(const char *dir, const char *name, const char *variant, const ImageMeasurements *m);
+/* Writes the image's variant: all records into COMPONENT_NAME, or with early_load the first (the UKI's
+ * Authenticode event) into COMPONENT_LOAD_NAME and the others into COMPONENT_NAME. */
+int component_write_image(const char *dir, const char *variant, const ImageMeasurements *m, bool early_load);
+/* Whether the running boot's variant has the early UKI event. */
+bool component_early_load(const char *dir);
+/* Removes every variant of both components but keep (NULL: all). Returns how many were removed. */
 int component_prune(const char *dir, const char *keep);
 /* The variant name for a UKI: "2-uki-" and the first 16 hex digits of its SHA-256. */
 int component_uki_variant(const uint8_t *data, size_t size, char **ret);

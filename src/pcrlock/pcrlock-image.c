@@ -205,6 +205,7 @@ int image_measurements_from_uki(const uint8_t *data, size_t size, ImageMeasureme
 
 int image_measurements_from_log(const TcgEvent *events, size_t n, ImageMeasurements *ret) {
         ImageMeasurements m = {};
+        bool separator = false;
 
         for (size_t i = 0; i < n; i++) {
                 const TcgEvent *e = &events[i];
@@ -213,8 +214,13 @@ int image_measurements_from_log(const TcgEvent *events, size_t n, ImageMeasureme
 
                 if (!e->have_sha256 || e->type == EV_NO_ACTION)
                         continue;
-                if (e->pcr == 4 && e->type == EV_EFI_BOOT_SERVICES_APPLICATION)
+                if (e->pcr == 4 && e->type == EV_SEPARATOR)
+                        separator = true;
+                if (e->pcr == 4 && e->type == EV_EFI_BOOT_SERVICES_APPLICATION) {
                         what = "authenticode";
+                        if (m.n == 0 && !separator)
+                                m.early_load = true;
+                }
                 else if (e->pcr == 11)
                         what = "stub";
                 else if (e->pcr == 9)

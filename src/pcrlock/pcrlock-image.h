@@ -29,6 +29,8 @@ typedef struct ImageRecord {
 typedef struct ImageMeasurements {
         size_t n;
         ImageRecord records[IMAGE_RECORDS_MAX];
+        /* From the log: the firmware measured the UKI before the PCR 4 separator (qemu -kernel) */
+        bool early_load;
 } ImageMeasurements;
 
 /* PCRs a component of ours touches. */
