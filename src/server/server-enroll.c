@@ -166,14 +166,22 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
  * its source is over the rate limit (-EUSERS) or too many nodes are pending (-ENOSPC). -EXDEV if the EK is
  * enrolled with another AK. A pending or disabled node is touched here; an enabled one in its challenge's
  * transaction. */
-static int lookup_node(Db *db, const Request *req, const NodeIdentity *id, Node *ret) {
+static int lookup_node(Db *db, const Request *req, NodeIdentity *id, Node *ret) {
         const ServerConfig *c = req->server->config;
         int r;
 
         r = node_get_by_ek_name(db, &id->ek_name, ret);
         if (r == -ENOENT) {
+                _cleanup_free_ char *fp = NULL;
+
                 if (!ratelimit_allow(req->server->enroll_limit, req->source))
                         return -EUSERS;
+                /* A known node's fingerprint is in its row; a new one's is computed here, from the public areas
+                 * the server received. */
+                r = patela_identity_fingerprint(&id->ek_public.publicArea, &id->ak_public.publicArea, &fp);
+                if (r < 0)
+                        return r;
+                snprintf(id->fingerprint, sizeof(id->fingerprint), "%s", fp);
                 r = node_create_pending(db, id, req->source, c->max_pending_nodes, c->default_relay_count, ret);
                 return r < 0 ? r : 1;
         }
@@ -191,7 +199,6 @@ enum MHD_Result api_enroll(Request *req) {
         static const char *const allowed[] = { "ekPublic", "ekCertificate", "akPublic", NULL };
         _cleanup_(json_object_putp) json_object *o = NULL;
         _cleanup_free_ void *cert = NULL;
-        _cleanup_free_ char *fp = NULL;
         NodeIdentity id = {};
         const char *field;
         Node n;
@@ -224,10 +231,8 @@ enum MHD_Result api_enroll(Request *req) {
                                      r == -EPERM ? "attributes" : "algorithms");
         id.ek_type = tpm2_key_type_to_string(tpm2_key_type_of_public(&id.ek_public.publicArea));
         if (tpm2_public_name(&id.ek_public.publicArea, &id.ek_name) < 0 ||
-            tpm2_public_name(&id.ak_public.publicArea, &id.ak_name) < 0 ||
-            patela_identity_fingerprint(&id.ek_public.publicArea, &id.ak_public.publicArea, &fp) < 0)
+            tpm2_public_name(&id.ak_public.publicArea, &id.ak_name) < 0)
                 return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Name computation failed.");
-        snprintf(id.fingerprint, sizeof(id.fingerprint), "%s", fp);
 
         db = server_db_lock(req->server);
         r = lookup_node(db, req, &id, &n);
