@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/kdf.h>
 #include <tss2/tss2_mu.h>
 
@@ -299,6 +300,34 @@ TEST(public_to_evp_pkey) {
         ASSERT_OK(tpm2_public_to_evp_pkey(&key(TPM2_KEY_ECC_P256, AK)->public.publicArea, &k));
         ASSERT_TRUE(EVP_PKEY_eq(k, key(TPM2_KEY_ECC_P256, AK)->pkey) == 1);
         EVP_PKEY_free(k);
+
+        /* A coordinate without its leading zero bytes is the same point; none at all, or too long, is not. */
+        for (int i = 0;; i++) {
+                EVP_PKEY *g = EVP_EC_gen("P-256");
+                TPMS_ECC_POINT pt;
+
+                ASSERT_NOT_NULL(g);
+                ASSERT_OK(tpm2_ecc_point_from_evp_pkey(g, &pt));
+                if (pt.x.buffer[0] != 0) {
+                        EVP_PKEY_free(g);
+                        ASSERT_TRUE(i < 10000);
+                        continue;
+                }
+                p = key(TPM2_KEY_ECC_P256, AK)->public.publicArea;
+                p.unique.ecc = pt;
+                p.unique.ecc.x.size = 31;
+                memmove(p.unique.ecc.x.buffer, pt.x.buffer + 1, 31);
+                ASSERT_OK(tpm2_public_to_evp_pkey(&p, &k));
+                ASSERT_TRUE(EVP_PKEY_eq(k, g) == 1);
+                EVP_PKEY_free(k);
+                k = NULL;
+                p.unique.ecc.x.size = 0;
+                ASSERT_ERROR(tpm2_public_to_evp_pkey(&p, &k), EBADMSG);
+                p.unique.ecc.x.size = 33;
+                ASSERT_ERROR(tpm2_public_to_evp_pkey(&p, &k), EBADMSG);
+                EVP_PKEY_free(g);
+                break;
+        }
 
         p = rsa->public.publicArea;
         p.parameters.rsaDetail.keyBits = 3072;

@@ -83,14 +83,15 @@ static int rsa_public_to_evp_pkey(const TPMT_PUBLIC *p, EVP_PKEY **ret) {
 
 static int ecc_public_to_evp_pkey(const TPMT_PUBLIC *p, EVP_PKEY **ret) {
         const TPMS_ECC_POINT *point = &p->unique.ecc;
-        uint8_t encoded[1 + 32 + 32];
+        uint8_t encoded[1 + 32 + 32] = { 0x04 /* uncompressed */ };
 
-        /* TPMs pad both coordinates to the size of the curve. */
-        if (point->x.size != 32 || point->y.size != 32)
+        /* TPMs pad both coordinates to the size of the curve, but a coordinate is a number: tools that
+         * build points with BN_bn2bin() (tpm2_makecredential's ephemeral key, 1 in 128 times) drop leading
+         * zero bytes, and the TPM accepts that. So: 1 to 32 bytes, right-aligned. */
+        if (point->x.size < 1 || point->x.size > 32 || point->y.size < 1 || point->y.size > 32)
                 return -EBADMSG;
-        encoded[0] = 0x04; /* uncompressed */
-        memcpy(encoded + 1, point->x.buffer, 32);
-        memcpy(encoded + 1 + 32, point->y.buffer, 32);
+        memcpy(encoded + 1 + 32 - point->x.size, point->x.buffer, point->x.size);
+        memcpy(encoded + 1 + 64 - point->y.size, point->y.buffer, point->y.size);
 
         const OSSL_PARAM params[] = {
                 OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *) "prime256v1", 0),
