@@ -173,9 +173,16 @@ static int verb_lock_boot(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "Failed to write %s/%s.pcrlock.d/%s.pcrlock: %m", arg_components,
                                        COMPONENT_NAME, VARIANT_BOOT);
-        if (m.early_load)
+        if (m.early_load) {
                 log_info("The firmware measured the UKI before its separator (as OVMF does for qemu -kernel): "
                          "its event is component %s.", COMPONENT_LOAD_NAME);
+                r = component_unlock_firmware_uki(arg_components, m.records[0].sha256);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to take the UKI's event out of %s/%s: %m", arg_components,
+                                               FIRMWARE_EARLY_FILE);
+                if (r > 0)
+                        log_info("Moved the UKI's event from %s to %s.", FIRMWARE_EARLY_FILE, COMPONENT_LOAD_NAME);
+        }
 
         /* For the console and the journal: what this boot measured, to compare with the image's reference. */
         for (uint32_t pcr = 0; pcr < 24; pcr++) {

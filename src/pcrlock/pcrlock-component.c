@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <openssl/sha.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <systemd/sd-json.h>
 #include <unistd.h>
@@ -180,4 +181,78 @@ int component_uki_variant(const uint8_t *data, size_t size, char **ret) {
         if (!hex)
                 return -ENOMEM;
         return asprintf(ret, "2-uki-%s", hex) < 0 ? -ENOMEM : 0;
+}
+
+int component_unlock_firmware_uki(const char *dir, const uint8_t uki_sha256[static 32]) {
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *v = NULL, *kept = NULL, *out = NULL;
+        _cleanup_free_ char *path = NULL, *tmp = NULL, *text = NULL, *hex = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        sd_json_variant *records;
+        size_t size;
+        int r, removed = 0;
+
+        if (asprintf(&path, "%s/%s", dir, FIRMWARE_EARLY_FILE) < 0 || asprintf(&tmp, "%s.patela-tmp", path) < 0)
+                return -ENOMEM;
+        hex = hexmem(uki_sha256, 32);
+        if (!hex)
+                return -ENOMEM;
+        r = read_full_file(path, 1024 * 1024, (void **) &text, &size);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        r = sd_json_parse(text, 0, &v, NULL, NULL);
+        if (r < 0)
+                return r;
+        records = sd_json_variant_by_key(v, "records");
+        if (!records || !sd_json_variant_is_array(records))
+                return -EBADMSG;
+        r = sd_json_variant_new_array(&kept, NULL, 0);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < sd_json_variant_elements(records); i++) {
+                sd_json_variant *rec = sd_json_variant_by_index(records, i), *pcr, *digests;
+                bool uki = false;
+
+                pcr = sd_json_variant_by_key(rec, "pcr");
+                digests = sd_json_variant_by_key(rec, "digests");
+                if (pcr && sd_json_variant_unsigned(pcr) == 4 && digests)
+                        for (size_t j = 0; j < sd_json_variant_elements(digests); j++) {
+                                sd_json_variant *d = sd_json_variant_by_index(digests, j);
+                                sd_json_variant *alg = sd_json_variant_by_key(d, "hashAlg"),
+                                                *dig = sd_json_variant_by_key(d, "digest");
+
+                                if (alg && dig && streq(sd_json_variant_string(alg) ?: "", "sha256") &&
+                                    strcasecmp(sd_json_variant_string(dig) ?: "", hex) == 0)
+                                        uki = true;
+                        }
+                if (uki) {
+                        removed++;
+                        continue;
+                }
+                r = sd_json_variant_append_array(&kept, rec);
+                if (r < 0)
+                        return r;
+        }
+        if (removed == 0)
+                return 0;
+        r = sd_json_buildo(&out, SD_JSON_BUILD_PAIR_VARIANT("records", kept));
+        if (r < 0)
+                return r;
+        free(text);
+        text = NULL;
+        r = sd_json_variant_format(out, 0, &text);
+        if (r < 0)
+                return r;
+        (void) unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return -errno;
+        size = strlen(text);
+        if (write(fd, text, size) != (ssize_t) size || write(fd, "\n", 1) != 1 || rename(tmp, path) < 0) {
+                r = negative_errno();
+                (void) unlink(tmp);
+                return r;
+        }
+        return removed;
 }

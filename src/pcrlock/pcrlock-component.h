@@ -34,3 +34,10 @@ int component_prune(const char *dir, const char *keep);
 int component_uki_variant(const uint8_t *data, size_t size, char **ret);
 /* The .pcrlock JSON text of measurements. */
 int component_format(const ImageMeasurements *m, char **ret);
+
+/* systemd-pcrlock lock-firmware-code puts every pre-separator event of the code PCRs into its "early"
+ * component — with qemu -kernel that includes the UKI's own PCR 4 event, which would then be predicted for
+ * every image. Removes that record from DIR/FIRMWARE_EARLY_FILE (it is COMPONENT_LOAD_NAME's). Returns the
+ * number of records removed, 0 if the file does not exist. */
+#define FIRMWARE_EARLY_FILE "250-firmware-code-early.pcrlock.d/generated.pcrlock"
+int component_unlock_firmware_uki(const char *dir, const uint8_t uki_sha256[static 32]);
