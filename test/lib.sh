@@ -42,13 +42,16 @@ pass() {
         echo "ok - $*"
 }
 
+# wait_for_socket PATH: until a socket listens at PATH. The file appears at bind(), before listen(): a
+# connection in between is refused, so the listening flag (__SO_ACCEPTCON, 00010000) in /proc/net/unix counts.
 wait_for_socket() {
         local path=$1 i
-        for ((i = 0; i < 100; i++)); do
-                [[ -S $path ]] && return 0
+        for ((i = 0; i < 200; i++)); do
+                [[ -S $path ]] && awk -v p="$path" '$4 == "00010000" && $NF == p { found = 1 } END { exit !found }' /proc/net/unix &&
+                        return 0
                 sleep 0.05
         done
-        fail "socket $path did not appear"
+        fail "no socket listening at $path"
 }
 
 # swtpm on unix sockets in $SWTPM_DIR ($T unless set: a container binds that directory); state in
