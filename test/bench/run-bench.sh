@@ -11,9 +11,9 @@
 #
 # Environment: PATELA_BENCH_NODES (10000), PATELA_BENCH_RSA_NODES (200), PATELA_BENCH_DURATION (20),
 # PATELA_BENCH_SWEEP ("2 3 4 6 8 16"), PATELA_BENCH_SWEEP_DURATION (5), PATELA_BENCH_THREADS (skip the
-# sweep), PATELA_BENCH_SERVER_THREADS (patela-server --threads, default 4 per CPU: MHD binds each connection
-# to one thread for its life, and with the sweep's few kept-alive connections one thread per CPU often left a
-# core idle while another thread served two connections), PATELA_BENCH_DIR
+# sweep), PATELA_BENCH_SERVER_THREADS (patela-server --threads, default: its own, one per CPU; more threads
+# did not help the kept-alive runs (measured: each kept-alive connection got a thread of its own either way)
+# and made a fresh connection cost the server 2.5 times as much with 8 threads), PATELA_BENCH_DIR
 # (database and identities; default the build directory's bench-work/, on disk like /var/lib/patela),
 # PATELA_BENCH_STRICT=1 (fail when a goal is missed; errors always fail).
 source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
@@ -32,7 +32,7 @@ mkdir -p "$WORK"
 rm -f "$WORK"/server.db* "$WORK"/identities*
 DB=$WORK/server.db
 
-SERVER_THREADS=${PATELA_BENCH_SERVER_THREADS:-$((4 * $(nproc)))}
+SERVER_THREADS=${PATELA_BENCH_SERVER_THREADS:-$(nproc)}
 server_args=(--max-pending-nodes=1000000 --enroll-rate=1000000 --threads="$SERVER_THREADS")
 server_start "${server_args[@]}"
 CA=$T/ca/ca.crt
