@@ -17,6 +17,7 @@
 #include "tpm2-util.h"
 
 #define EK_CERTIFICATE_MAX (16U * 1024U)
+#define CHALLENGE_SWEEP_INTERVAL_USEC (1000U * 1000U)
 
 /* An EK as the TCG profile makes them: a restricted decryption key bound to this TPM, SHA-256 names,
  * AES-128-CFB for the credential, RSA-2048 or ECC P-256. make_credential relies on each of these. */
@@ -67,7 +68,8 @@ static int random_bytes(void *p, size_t n) {
 
 /* An enabled node gets a fresh challenge; it replaces any earlier one of the node, so that a node has at
  * most one open challenge and a flood of enrolments cannot grow the table. */
-/* Inside a write transaction: the node's last contact, and its challenge replacing any earlier one. */
+/* Inside a write transaction, under the database lock: the node's last contact, and its challenge replacing
+ * any earlier one. */
 static int store_challenge(Db *db, const Request *req, const Node *n, const uint8_t *id, const uint8_t *hash,
                            size_t hsize, const uint8_t *nonce, const char *bank) {
         const ServerConfig *c = req->server->config;
@@ -77,14 +79,29 @@ static int store_challenge(Db *db, const Request *req, const Node *n, const uint
         r = node_touch(db, n->id, req->source);
         if (r < 0)
                 return r;
-        r = db_prepare_cached(db, "DELETE FROM challenges WHERE node_id = ? OR expires_at < ?", &del);
+        r = db_prepare_cached(db, "DELETE FROM challenges WHERE node_id = ?", &del);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(del, 1, n->id);
-        sqlite3_bind_int64(del, 2, (int64_t) now_usec());
         rc = sqlite3_step(del);
         if (rc != SQLITE_DONE)
                 return db_errno(rc);
+
+        /* Expired challenges of other nodes: a scan of the table (expires_at has no index), so at most once a
+         * second rather than in every enrolment — with thousands of nodes enrolling at once (a power cut),
+         * a scan per enrolment would grow with the square of the fleet. */
+        if (now_usec() >= req->server->next_challenge_sweep_usec) {
+                _cleanup_stmt_reset_ sqlite3_stmt *sweep = NULL;
+
+                r = db_prepare_cached(db, "DELETE FROM challenges WHERE expires_at < ?", &sweep);
+                if (r < 0)
+                        return r;
+                sqlite3_bind_int64(sweep, 1, (int64_t) now_usec());
+                rc = sqlite3_step(sweep);
+                if (rc != SQLITE_DONE)
+                        return db_errno(rc);
+                req->server->next_challenge_sweep_usec = now_usec() + CHALLENGE_SWEEP_INTERVAL_USEC;
+        }
 
         r = db_prepare_cached(db,
                               "INSERT INTO challenges (id, node_id, secret_hash, nonce, pcr_bank, pcr_mask, expires_at) "

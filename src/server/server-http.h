@@ -21,6 +21,7 @@ typedef struct Server {
         RateLimit *enroll_limit;
         Db *db;
         pthread_mutex_t db_lock;
+        uint64_t next_challenge_sweep_usec; /* under db_lock */
         Checkpointer *checkpointer;
 } Server;
 
