@@ -313,9 +313,10 @@ static int read_reply(BenchHttp *h, long *ret_status, size_t *ret_head, size_t *
 
 int bench_http_post(BenchHttp *h, const char *path, const char *body, long *ret_status, const char **ret_reply,
                     size_t *ret_size) {
-        size_t body_size = strlen(body), head_max = HEAD_MAX + strlen(h->base_path) + strlen(path), head, size;
-        bool close_after;
-        long status;
+        size_t body_size = strlen(body), head_max = HEAD_MAX + strlen(h->base_path) + strlen(path), head = 0,
+               size = 0;
+        bool close_after = false;
+        long status = 0;
         int n, r;
 
         h->error[0] = '\0';
