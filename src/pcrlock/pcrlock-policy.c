@@ -114,7 +114,7 @@ finish:
 }
 
 int policy_predict(const PolicyArgs *a, sd_json_variant **ret) {
-        _cleanup_(sd_json_variant_unrefp) sd_json_variant *v = NULL;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *top = NULL, *v = NULL;
         _cleanup_free_ char *out = NULL;
         uint32_t missing = a->pcrs;
         int r;
@@ -122,10 +122,11 @@ int policy_predict(const PolicyArgs *a, sd_json_variant **ret) {
         r = run_pcrlock(a, "predict", &out);
         if (r < 0)
                 return r;
-        r = sd_json_parse(out, 0, &v, NULL, NULL);
-        if (r < 0 || !sd_json_variant_is_array(v))
-                return log_error_errno(r < 0 ? r : EBADMSG, "systemd-pcrlock predict printed no JSON array.");
-        /* [{"pcr": N, "values": [...]}, ...] */
+        r = sd_json_parse(out, 0, &top, NULL, NULL);
+        /* {"sha256": [{"pcr": N, "values": [...]}, ...]}: per bank, as pcrlock.json's pcrValues */
+        v = sd_json_variant_ref(top ? sd_json_variant_by_key(top, "sha256") : NULL);
+        if (r < 0 || !v || !sd_json_variant_is_array(v))
+                return log_error_errno(r < 0 ? r : EBADMSG, "systemd-pcrlock predict printed no SHA-256 prediction.");
         for (size_t i = 0; i < sd_json_variant_elements(v); i++) {
                 sd_json_variant *e = sd_json_variant_by_index(v, i), *pcr = sd_json_variant_by_key(e, "pcr");
 

@@ -16,7 +16,7 @@ typedef struct PolicyArgs {
 } PolicyArgs;
 
 /* `systemd-pcrlock predict` for our PCRs; fails unless every one of them is predicted (pcrlock drops a PCR
- * whose log it cannot match). ret: {"PCR": ["hex", ...]} as returned, or NULL. */
+ * whose log it cannot match). ret: the SHA-256 prediction, [{"pcr": N, "values": ["hex", ...]}, ...]. */
 int policy_predict(const PolicyArgs *a, sd_json_variant **ret);
 /* `systemd-pcrlock make-policy`, then checks that the written policy covers every PCR. */
 int policy_make(const PolicyArgs *a);
