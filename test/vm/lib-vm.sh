@@ -81,18 +81,23 @@ vm_wait() {
         fail "$VM_NAME: no '$pattern' on the console within $timeout s"
 }
 
-# vm_stop: powers the guest off (ACPI), or ends qemu after 60 s; swtpm ends with qemu.
+# vm_stop: powers the guest off (ACPI power button) and waits for it: the guest's kernel then shuts the TPM
+# down orderly. A TPM that is only ever cut off counts each such restart against its dictionary-attack
+# limit and ends up in lockout. Fails if the guest does not power off within 120 s.
 vm_stop() {
-        local i
+        local i t0=$SECONDS
         vm_monitor system_powerdown 2>/dev/null || true
-        for ((i = 0; i < 60; i++)); do
+        for ((i = 0; i < 120; i++)); do
                 kill -0 "$VM_PID" 2>/dev/null || break
                 sleep 1
         done
         if kill -0 "$VM_PID" 2>/dev/null; then
                 vm_monitor quit 2>/dev/null || kill "$VM_PID" 2>/dev/null || true
+                wait "$VM_PID" 2>/dev/null || true
+                fail "$VM_NAME: the guest did not power off within 120 s"
         fi
         wait "$VM_PID" 2>/dev/null || true
+        echo "# $VM_NAME: powered off in $((SECONDS - t0)) s"
 }
 
 # vm_image: builds the image into $IMAGE_DIR unless it is there; prints the build's summary.

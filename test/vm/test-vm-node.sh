@@ -141,11 +141,11 @@ vm_stop
 
 # --- boot 2: same image, same TPM; then predict image B on the node ------------------------------------------
 # The prediction runs on the node as the operator would run it; the test hands over B's reference as a
-# credential and a drop-in that runs patela-pcrlock (unsandboxed: "+") once patela-configd is ready, i.e. once
-# keyd unsealed the keys.
+# credential and a drop-in that runs patela-pcrlock once patela-configd is ready, i.e. once keyd unsealed the
+# keys — in a unit of its own (systemd-run): configd's cgroup may not open the TPM.
 VM_SMBIOS=("${BASE_SMBIOS[@]}"
            -smbios "type=11,value=io.systemd.credential.binary:patela.test-next=$(base64 -w0 "$T/next.reference.json")"
-           -smbios "type=11,value=io.systemd.credential.binary:systemd.unit-dropin.patela-configd.service=$(configd_dropin $'ExecStartPost=+/usr/bin/patela-pcrlock predict %d/patela.test-next\n')")
+           -smbios "type=11,value=io.systemd.credential.binary:systemd.unit-dropin.patela-configd.service=$(configd_dropin $'ExecStartPost=+/usr/bin/systemd-run --wait --collect --unit=patela-test-predict /usr/bin/patela-pcrlock predict %d/patela.test-next\n')")
 vm_boot boot2 "$A" "$PORT"
 wait_relays boot2
 boot2_time=$(vm_elapsed)
