@@ -29,6 +29,23 @@ static int add(ImageMeasurements *m, uint32_t pcr, const void *data, size_t size
         return 0;
 }
 
+/* A PE image's Authenticode digest, as the firmware measures a loaded image into PCR 4. */
+static int add_authenticode(ImageMeasurements *m, const PeImage *pe, const char *what) {
+        ImageRecord *r;
+        int k;
+
+        if (m->n >= IMAGE_RECORDS_MAX)
+                return -E2BIG;
+        r = &m->records[m->n];
+        k = pe_authenticode_sha256(pe, r->sha256);
+        if (k < 0)
+                return k;
+        r->pcr = 4;
+        snprintf(r->what, sizeof(r->what), "%s", what);
+        m->n++;
+        return 0;
+}
+
 /* The command line as the kernel's EFI stub measures its LoadOptions: what systemd-stub hands over is
  * the .cmdline text as UTF-16LE with a terminating NUL character. */
 static int add_cmdline(ImageMeasurements *m, const uint8_t *text, size_t size) {
@@ -121,7 +138,6 @@ static int add_initrd(ImageMeasurements *m, const PeImage *pe, const PeSection *
 
 int image_measurements_from_uki(const uint8_t *data, size_t size, ImageMeasurements *ret) {
         ImageMeasurements m = {};
-        uint8_t digest[32];
         PeImage pe;
         int r;
 
@@ -131,15 +147,9 @@ int image_measurements_from_uki(const uint8_t *data, size_t size, ImageMeasureme
         if (!pe_find_section(&pe, ".linux"))
                 return -EBADMSG;
 
-        r = pe_authenticode_sha256(&pe, digest);
+        r = add_authenticode(&m, &pe, "authenticode UKI");
         if (r < 0)
                 return r;
-        if (m.n >= IMAGE_RECORDS_MAX)
-                return -E2BIG;
-        m.records[m.n].pcr = 4;
-        memcpy(m.records[m.n].sha256, digest, 32);
-        snprintf(m.records[m.n].what, sizeof(m.records[m.n].what), "authenticode UKI");
-        m.n++;
 
         for (size_t i = 0; i < ELEMENTSOF(uki_sections); i++) {
                 const PeSection *s = pe_find_section(&pe, uki_sections[i]);
@@ -171,15 +181,9 @@ int image_measurements_from_uki(const uint8_t *data, size_t size, ImageMeasureme
                 r = pe_parse(linux_pe, linux_size, &kernel);
                 if (r < 0)
                         return r;
-                r = pe_authenticode_sha256(&kernel, digest);
+                r = add_authenticode(&m, &kernel, "authenticode .linux");
                 if (r < 0)
                         return r;
-                if (m.n >= IMAGE_RECORDS_MAX)
-                        return -E2BIG;
-                m.records[m.n].pcr = 4;
-                memcpy(m.records[m.n].sha256, digest, 32);
-                snprintf(m.records[m.n].what, sizeof(m.records[m.n].what), "authenticode .linux");
-                m.n++;
         }
 
         const PeSection *initrd = pe_find_section(&pe, ".initrd"), *cmdline = pe_find_section(&pe, ".cmdline");
