@@ -110,12 +110,9 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 }
         if (optind < argc)
                 return log_error_errno(EINVAL, "%s takes no positional arguments.", program_invocation_short_name);
-        /* --tcti wins over the node's configuration file. */
-        if (!m->tcti) {
-                r = tpm2_tcti_load_config(arg_config, &m->tcti);
-                if (r < 0)
-                        return r;
-        }
+        r = tpm2_tcti_configure(&m->tcti, arg_config);
+        if (r < 0)
+                return r;
         return 1;
 }
 

@@ -99,3 +99,10 @@ int tpm2_tcti_load_config(const char *path, char **ret) {
         *ret = TAKE_PTR(tcti);
         return 0;
 }
+
+int tpm2_tcti_configure(char **tcti, const char *path) {
+        /* --tcti wins over the node's configuration file. */
+        if (*tcti)
+                return 0;
+        return tpm2_tcti_load_config(path, tcti);
+}
