@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# systemd-pcrlock against swtpm, for the tests of src/shared/tpm2-pcrlock.c. Source after test/lib.sh and
+# systemd-pcrlock against swtpm, for the tests of src/shared/tpm/tpm2-pcrlock.c. Source after test/lib.sh and
 # call swtpm_start first.
 #
 # A "boot" is a synthetic TCG PC Client firmware event log (crypto agile, SHA-256 bank only) written by

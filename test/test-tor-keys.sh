@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# patela's tor relay keys (src/shared/tor-keys.c) read by tor itself: tor --list-fingerprint prints the
+# patela's tor relay keys (src/shared/tor/tor-keys.c) read by tor itself: tor --list-fingerprint prints the
 # fingerprints patela computed, a tor started on the keys writes the same fingerprint-ed25519 and loads the
 # family key named by FamilyId, and the files have the layout tor's own key generation gives them.
 # Every torrc has DisableNetwork 1, no SocksPort, no descriptor publication and a literal Address (no

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A small front end to src/shared/tor-keys for test-tor-keys.sh, which checks its files with tor itself.
+/* A small front end to src/shared/tor/tor-keys for test-tor-keys.sh, which checks its files with tor itself.
  *
  *   tor-keys-tool generate DIR       new relay keys, stored and restored once as on a node, written into
  *                                    DIR/keys; prints "rsa FP", "rsa-spaced FP" and "ed25519 ID"

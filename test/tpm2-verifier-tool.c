@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The verifier side of the TPM protocol (src/shared/tpm2-credential.c, tpm2-quote.c, tpm2-software.c) on
+/* The verifier side of the TPM protocol (src/shared/tpm/tpm2-credential.c, tpm2-quote.c, tpm2-software.c) on
  * files, for the shell tests that hold it against swtpm and tpm2-tools. Not installed.
  *
  *   make-credential EK_PUB NAME_HEX SECRET_FILE OUT_ID OUT_SECRET

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* src/shared/tpm2-pcrlock.c on files, for the shell tests that hold it against systemd-pcrlock, swtpm and
+/* src/shared/tpm/tpm2-pcrlock.c on files, for the shell tests that hold it against systemd-pcrlock, swtpm and
  * tpm2-tools. Not installed.
  *
  *   seal POLICY.json OUT.pub OUT.priv     seal the secret on stdin (1–128 bytes)

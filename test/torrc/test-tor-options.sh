@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The option table shipped in src/shared/tor-options.c is what the installed tor reports. After a tor
+# The option table shipped in src/shared/tor/tor-options.c is what the installed tor reports. After a tor
 # upgrade this fails until tools/gen-tor-options is run and the new table is reviewed and committed.
 source "$PATELA_SOURCE_DIR/test/lib.sh"
 
 gen=$PATELA_SOURCE_DIR/tools/gen-tor-options
-shipped=$PATELA_SOURCE_DIR/src/shared/tor-options.c
+shipped=$PATELA_SOURCE_DIR/src/shared/tor/tor-options.c
 
 "$gen" "$T/tor-options.c" >"$T/gen.log" 2>&1 || fail "gen-tor-options failed: $(cat "$T/gen.log")"
 diff -u "$shipped" "$T/tor-options.c" >"$T/drift.diff" ||
-        fail "src/shared/tor-options.c differs from $(tor --version | head -n 1) (run tools/gen-tor-options):
+        fail "src/shared/tor/tor-options.c differs from $(tor --version | head -n 1) (run tools/gen-tor-options):
 $(head -n 40 "$T/drift.diff")"
 pass "shipped option table matches the installed tor"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# A KEK sealed to systemd-pcrlock's policy (src/shared/tpm2-pcrlock.c), against systemd-pcrlock itself,
+# A KEK sealed to systemd-pcrlock's policy (src/shared/tpm/tpm2-pcrlock.c), against systemd-pcrlock itself,
 # swtpm and tpm2-tools. One scenario per run, each with its own swtpm:
 #   roundtrip     make-policy → seal → unseal; authPolicy, PCR policy and NV name agree with tpm2-tools and
 #                 with what systemd itself computed; TPM command counts; nothing left loaded
