@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "alloc-util.h"
+#include "hexdecoct.h"
 #include "configd-manager.h"
 #include "log.h"
 
@@ -15,9 +16,6 @@
 /* The server bounds request bodies (MaxBodySize=, 1 MiB by default); logs that would not fit are left out
  * rather than have the attestation refused. */
 #define EVENT_LOGS_SEND_MAX (768U * 1024U)
-
-/* The field of that name, taken over from another reply. */
-#define FIELD_OF(name, from) SD_JSON_BUILD_PAIR_VARIANT(name, sd_json_variant_by_key(from, name))
 
 static uint64_t now_realtime(void) {
         struct timespec ts;
@@ -27,11 +25,11 @@ static uint64_t now_realtime(void) {
 }
 
 void server_reply_done(ServerReply *r) {
-        r->v = sd_json_variant_unref(r->v);
+        proto_error_reply_done(&r->error);
 }
 
-int server_reply_judge(Manager *m, const HttpResponse *response, const char *what, bool sensitive, ServerReply *ret) {
-        WireError e = {};
+int server_reply_judge(Manager *m, const HttpResponse *response, const char *what, ServerReply *ret) {
+        ProtoDiag diag = {};
         int r;
 
         *ret = (ServerReply) { .status = response->status };
@@ -41,34 +39,38 @@ int server_reply_judge(Manager *m, const HttpResponse *response, const char *wha
                 cycle_finish(m, OUTCOME_UNREACHABLE, NULL, "%s: %s", what, response->message);
                 return -1;
         }
-        r = wire_parse_body(response->body, response->size, sensitive, &ret->v, &e);
+        if (response->status >= 200 && response->status < 300)
+                return 0;
+        r = proto_error_reply_decode(response->body, response->size, &ret->error, &diag);
         if (r == -ENOMEM) {
                 cycle_finish(m, OUTCOME_FAILED, NULL, "%s: out of memory", what);
                 return -1;
         }
-        if (response->status >= 200 && response->status < 300) {
-                if (r < 0) {
-                        cycle_finish(m, OUTCOME_UNREACHABLE, NULL, "%s: HTTP %ld: %s", what, response->status,
-                                     e.message);
-                        return -1;
-                }
-                return 0;
-        }
-        if (r >= 0)
-                r = wire_decode_error(ret->v, &ret->error, &e);
         if (r < 0) {
-                cycle_finish(m, OUTCOME_UNREACHABLE, NULL, "%s: HTTP %ld: %s", what, response->status,
-                             e.message);
+                cycle_finish(m, OUTCOME_UNREACHABLE, NULL, "%s: HTTP %ld: %s", what, response->status, diag.message);
                 return -1;
         }
         /* Only what the server says about this node is a refusal; a 404 or a 5xx must not stop relays. */
-        if (response->status == 401 || response->status == 403 || response->status == 409 ||
-            (response->status == 400 &&
-             (streq(ret->error.code, "EkRejected") || streq(ret->error.code, "AkRejected"))))
+        if (proto_reply_refuses_node(response->status, ret->error.code))
                 return 1;
         cycle_finish(m, OUTCOME_UNREACHABLE, ret->error.code, "%s: HTTP %ld %s: %s", what, response->status,
                      ret->error.code, ret->error.message);
         return -1;
+}
+
+/* Base64 from patela-attestd (a varlink string) as the bytes the protocol carries. */
+static int blob_from_base64(sd_json_variant *v, size_t max, ProtoBlob *ret) {
+        void *data = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!sd_json_variant_is_string(v))
+                return -EBADMSG;
+        r = unbase64mem(sd_json_variant_string(v), max, &data, &n);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+        *ret = (ProtoBlob) { .data = data, .size = n };
+        return 0;
 }
 
 static void attest_step_activate(Manager *m);
@@ -140,15 +142,15 @@ static void on_enroll(HttpRequest *request, const HttpResponse *response, void *
         Manager *m = userdata;
         _cleanup_(http_request_freep) HttpRequest *done = TAKE_PTR(m->request);
         _cleanup_(server_reply_done) ServerReply reply = {};
-        WireEnroll e;
-        WireError we = {};
+        ProtoEnrollReply e = {};
+        ProtoDiag diag = {};
         int r;
 
-        r = server_reply_judge(m, response, "Enrolment", /* sensitive= */ true, &reply);
+        r = server_reply_judge(m, response, "Enrolment", &reply);
         if (r < 0)
                 return;
         if (r > 0) {
-                if (streq(reply.error.code, "NodeDisabled"))
+                if (reply.error.known == PROTO_ERROR_NODE_DISABLED)
                         (void) free_and_strdup(&m->node_state, "disabled");
                 cycle_finish(m, OUTCOME_REFUSED, reply.error.code, "%s", reply.error.message);
                 return;
@@ -157,9 +159,13 @@ static void on_enroll(HttpRequest *request, const HttpResponse *response, void *
                 cycle_finish(m, OUTCOME_UNREACHABLE, NULL, "Enrolment: unexpected HTTP status %ld", reply.status);
                 return;
         }
-        r = wire_decode_enroll(reply.v, reply.status == 200, &e, &we);
+        r = proto_enroll_reply_decode(response->body, response->size, reply.status == 200, &e, &diag);
+        if (r == -ENOMEM) {
+                cycle_finish(m, OUTCOME_FAILED, NULL, "Enrolment: out of memory");
+                return;
+        }
         if (r < 0) {
-                cycle_finish(m, OUTCOME_UNREACHABLE, NULL, "Enrolment: HTTP %ld: %s", reply.status, we.message);
+                cycle_finish(m, OUTCOME_UNREACHABLE, NULL, "Enrolment: HTTP %ld: %s", reply.status, diag.message);
                 return;
         }
         /* The server computes the fingerprint from the EK and AK it received; attestd from the TPM's. */
@@ -169,21 +175,34 @@ static void on_enroll(HttpRequest *request, const HttpResponse *response, void *
         (void) free_and_strdup(&m->node_state, e.enabled ? "enabled" : "pending");
         if (!e.enabled) {
                 cycle_finish(m, OUTCOME_PENDING, NULL, "pending, fingerprint %s", m->fingerprint ?: e.fingerprint);
+                proto_enroll_reply_done(&e);
                 return;
         }
-        m->enroll = sd_json_variant_unref(m->enroll);
-        m->enroll = TAKE_PTR(reply.v); /* parsed as sensitive: wiped when dropped */
+        proto_enroll_reply_done(&m->enroll);
+        m->enroll = e;
         attest_step_activate(m);
 }
 
 void attest_step_enroll(Manager *m) {
+        _cleanup_(proto_enroll_request_done) ProtoEnrollRequest request = {};
         _cleanup_free_ char *body = NULL;
+        sd_json_variant *cert;
         int r;
 
         manager_set_phase(m, m->phase == PHASE_RUNNING ? PHASE_ATTESTING : PHASE_ENROLLING);
-        r = sd_json_variant_format(m->identity, 0, &body);
+        /* attestd's identity, checked by the protocol's own bounds before it goes out */
+        r = blob_from_base64(sd_json_variant_by_key(m->identity, "ekPublic"), PROTO_BLOB_MAX, &request.ek_public);
         if (r >= 0)
-                r = http_request_start(m->http, "/v1/enroll", body, NULL, on_enroll, m, &m->request);
+                r = blob_from_base64(sd_json_variant_by_key(m->identity, "akPublic"), PROTO_BLOB_MAX,
+                                     &request.ak_public);
+        cert = sd_json_variant_by_key(m->identity, "ekCertificate");
+        if (r >= 0 && cert)
+                r = blob_from_base64(cert, PROTO_EK_CERTIFICATE_MAX, &request.ek_certificate);
+        if (r >= 0)
+                r = proto_enroll_request_encode(&request, &body);
+        if (r >= 0)
+                r = http_request_start(m->http, proto_endpoint_path(PROTO_ENROLL), body, NULL, on_enroll, m,
+                                       &m->request);
         if (r < 0)
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Cannot start the enrolment request: %s", strerror(-r));
 }
@@ -223,12 +242,22 @@ static int on_activate(sd_varlink *link, sd_json_variant *parameters, const char
         return 0;
 }
 
+static int json_base64(sd_json_variant **ret, const ProtoBlob *b) {
+        _cleanup_free_ char *s = base64mem(b->data, b->size);
+        return s ? sd_json_variant_new_string(ret, s) : -ENOMEM;
+}
+
 static void attest_step_activate(Manager *m) {
-        _cleanup_(sd_json_variant_unrefp) sd_json_variant *p = NULL;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *p = NULL, *blob = NULL, *secret = NULL;
         int r;
 
         manager_set_phase(m, PHASE_ATTESTING);
-        r = sd_json_buildo(&p, FIELD_OF("credentialBlob", m->enroll), FIELD_OF("encryptedSecret", m->enroll));
+        r = json_base64(&blob, &m->enroll.credential_blob);
+        if (r >= 0)
+                r = json_base64(&secret, &m->enroll.encrypted_secret);
+        if (r >= 0)
+                r = sd_json_buildo(&p, SD_JSON_BUILD_PAIR_VARIANT("credentialBlob", blob),
+                                   SD_JSON_BUILD_PAIR_VARIANT("encryptedSecret", secret));
         if (r < 0) {
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
                 return;
@@ -262,10 +291,16 @@ static int on_quote(sd_varlink *link, sd_json_variant *parameters, const char *e
 }
 
 static void attest_step_quote(Manager *m) {
-        _cleanup_(sd_json_variant_unrefp) sd_json_variant *p = NULL;
-        int r;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *p = NULL, *pcrs = NULL;
+        _cleanup_free_ char *nonce = base64mem(m->enroll.nonce, m->enroll.nonce_size);
+        int r = nonce ? 0 : -ENOMEM;
 
-        r = sd_json_buildo(&p, FIELD_OF("nonce", m->enroll), FIELD_OF("pcrs", m->enroll), FIELD_OF("bank", m->enroll));
+        for (unsigned i = 0; r >= 0 && i < PROTO_PCRS_MAX; i++)
+                if (m->enroll.pcr_mask & (1U << i))
+                        r = sd_json_variant_append_arrayb(&pcrs, SD_JSON_BUILD_UNSIGNED(i));
+        if (r >= 0)
+                r = sd_json_buildo(&p, SD_JSON_BUILD_PAIR_STRING("nonce", nonce), SD_JSON_BUILD_PAIR_VARIANT("pcrs", pcrs),
+                                   SD_JSON_BUILD_PAIR_STRING("bank", m->enroll.bank));
         if (r < 0) {
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
                 return;
@@ -318,20 +353,21 @@ static void on_attest(HttpRequest *request, const HttpResponse *response, void *
         Manager *m = userdata;
         _cleanup_(http_request_freep) HttpRequest *done = TAKE_PTR(m->request);
         _cleanup_(server_reply_done) ServerReply reply = {};
-        WireError we = {};
-        WireAttest a;
+        _cleanup_(proto_attest_reply_done) ProtoAttestReply a = {};
+        ProtoDiag diag = {};
         int r;
 
-        r = server_reply_judge(m, response, "Attestation", /* sensitive= */ true, &reply);
+        r = server_reply_judge(m, response, "Attestation", &reply);
         if (r < 0)
                 return;
         if (r > 0) {
                 /* A challenge lost in a race (answered late, replaced by another enrolment): a new one. */
-                if ((streq(reply.error.code, "ChallengeExpired") || streq(reply.error.code, "ChallengeUnknown")) &&
+                if ((reply.error.known == PROTO_ERROR_CHALLENGE_EXPIRED ||
+                     reply.error.known == PROTO_ERROR_CHALLENGE_UNKNOWN) &&
                     m->reenrolls < 2) {
                         m->reenrolls++;
                         log_notice("Attestation: %s; enrolling again.", reply.error.message);
-                        m->enroll = sd_json_variant_unref(m->enroll);
+                        proto_enroll_reply_done(&m->enroll);
                         m->quote = sd_json_variant_unref(m->quote);
                         attest_step_enroll(m);
                         return;
@@ -339,18 +375,19 @@ static void on_attest(HttpRequest *request, const HttpResponse *response, void *
                 m->last_attestation = now_realtime();
                 (void) free_and_strdup(&m->last_verdict, "rejected");
                 (void) free_and_strdup(&m->last_verdict_reason, reply.error.message);
-                if (streq(reply.error.code, "NodeDisabled"))
+                if (reply.error.known == PROTO_ERROR_NODE_DISABLED)
                         (void) free_and_strdup(&m->node_state, "disabled");
                 cycle_finish(m, OUTCOME_REFUSED, reply.error.code, "%s", reply.error.message);
                 return;
         }
-        r = reply.status == 200 ? wire_decode_attest(reply.v, &a, &we) : -EBADMSG;
+        r = reply.status == 200 ? proto_attest_reply_decode(response->body, response->size, &a, &diag) : -EBADMSG;
         if (r < 0) {
                 cycle_finish(m, OUTCOME_UNREACHABLE, NULL, "Attestation: HTTP %ld: %s", reply.status,
-                             we.message[0] ? we.message : "unexpected status");
+                             diag.message[0] ? diag.message : "unexpected status");
                 return;
         }
-        m->token = strdup(a.token);
+        /* The bearer header's form of the token, in memory only. */
+        m->token = base64mem(a.token, sizeof(a.token));
         if (!m->token) {
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
                 return;
@@ -362,25 +399,62 @@ static void on_attest(HttpRequest *request, const HttpResponse *response, void *
         relays_step_network(m);
 }
 
+/* attestd's Quote reply {quoted, signature: base64, pcrValues: [{index, value: hex}]} as the protocol's. */
+static int quote_to_request(sd_json_variant *quote, ProtoAttestRequest *r) {
+        sd_json_variant *values = sd_json_variant_by_key(quote, "pcrValues");
+        int k;
+
+        k = blob_from_base64(sd_json_variant_by_key(quote, "quoted"), PROTO_BLOB_MAX, &r->quoted);
+        if (k >= 0)
+                k = blob_from_base64(sd_json_variant_by_key(quote, "signature"), PROTO_BLOB_MAX, &r->signature);
+        if (k < 0)
+                return k;
+        if (!sd_json_variant_is_array(values) || sd_json_variant_elements(values) > PROTO_PCRS_MAX)
+                return -EBADMSG;
+        for (size_t i = 0; i < sd_json_variant_elements(values); i++) {
+                sd_json_variant *e = sd_json_variant_by_index(values, i),
+                                *index = sd_json_variant_by_key(e, "index"), *value = sd_json_variant_by_key(e, "value");
+                _cleanup_free_ void *digest = NULL;
+                size_t size = 0;
+
+                if (!sd_json_variant_is_unsigned(index) || sd_json_variant_unsigned(index) >= PROTO_PCRS_MAX ||
+                    !sd_json_variant_is_string(value) ||
+                    unhexmem(sd_json_variant_string(value), PROTO_DIGEST_MAX, &digest, &size) < 0)
+                        return -EBADMSG;
+                r->pcr_values[i].index = (unsigned) sd_json_variant_unsigned(index);
+                memcpy(r->pcr_values[i].value, digest, size);
+                r->pcr_values[i].size = size;
+        }
+        r->n_pcr_values = sd_json_variant_elements(values);
+        return 0;
+}
+
+static int dup_string(sd_json_variant *v, char **ret) {
+        *ret = NULL;
+        if (!sd_json_variant_is_string(v))
+                return 0;
+        *ret = strdup(sd_json_variant_string(v));
+        return *ret ? 0 : -ENOMEM;
+}
+
 static void attest_step_attest(Manager *m) {
-        _cleanup_(sd_json_variant_unrefp) sd_json_variant *body = NULL;
-        sd_json_variant *fw = sd_json_variant_by_key(m->event_logs, "firmwareLog"),
-                        *ul = sd_json_variant_by_key(m->event_logs, "userspaceLog");
+        _cleanup_(proto_attest_request_done) ProtoAttestRequest request = {};
         char *text = NULL;
         int r;
 
-        r = sd_json_buildo(&body, FIELD_OF("challenge", m->enroll), SD_JSON_BUILD_PAIR_VARIANT("secret", m->secret),
-                           FIELD_OF("quoted", m->quote), FIELD_OF("signature", m->quote), FIELD_OF("pcrValues", m->quote),
-                           SD_JSON_BUILD_PAIR_CONDITION(sd_json_variant_is_string(fw), "firmwareLog",
-                                                        SD_JSON_BUILD_VARIANT(fw)),
-                           SD_JSON_BUILD_PAIR_CONDITION(sd_json_variant_is_string(ul), "userspaceLog",
-                                                        SD_JSON_BUILD_VARIANT(ul)));
+        memcpy(request.challenge, m->enroll.challenge, sizeof(request.challenge));
+        r = blob_from_base64(m->secret, PROTO_SECRET_SIZE, &request.secret);
+        if (r >= 0)
+                r = quote_to_request(m->quote, &request);
+        if (r >= 0)
+                r = dup_string(sd_json_variant_by_key(m->event_logs, "firmwareLog"), &request.firmware_log);
+        if (r >= 0)
+                r = dup_string(sd_json_variant_by_key(m->event_logs, "userspaceLog"), &request.userspace_log);
+        if (r >= 0)
+                r = proto_attest_request_encode(&request, &text);
         if (r >= 0) {
-                sd_json_variant_sensitive(body);
-                r = sd_json_variant_format(body, 0, &text);
-        }
-        if (r >= 0) {
-                r = http_request_start(m->http, "/v1/attest", text, NULL, on_attest, m, &m->request);
+                r = http_request_start(m->http, proto_endpoint_path(PROTO_ATTEST), text, NULL, on_attest, m,
+                                       &m->request);
                 erase_and_free_sized(text, strlen(text));
         }
         /* The secret has been used: the request holds its own copy (wiped with it). */

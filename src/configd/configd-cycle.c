@@ -201,7 +201,7 @@ static void reply_waiters(Manager *m, Outcome outcome, const char *code, const c
 static void cycle_wipe(Manager *m) {
         m->request = http_request_free(m->request);
         manager_call_done(m);
-        m->enroll = sd_json_variant_unref(m->enroll);
+        proto_enroll_reply_done(&m->enroll);
         m->secret = sd_json_variant_unref(m->secret);
         m->quote = sd_json_variant_unref(m->quote);
         m->event_logs = sd_json_variant_unref(m->event_logs);

@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include "configd-files.h"
-#include "configd-wire.h"
 #include "fd-util.h"
 #include "hexdecoct.h"
 #include "string-util.h"
+#include "tor-nickname.h"
 
 #define DIFF_LINES_MAX 5000U
 
@@ -126,6 +126,14 @@ int relay_file_path(const char *dir, const char *prefix, const char *name, const
                 return -ENOMEM;
         *ret = s;
         return 0;
+}
+
+int relay_torrc_path(const char *dir, const char *name, char **ret) {
+        return relay_file_path(dir, "", name, CONFIGD_TORRC_SUFFIX, ret);
+}
+
+int relay_network_path(const char *dropin_dir, const char *name, char **ret) {
+        return relay_file_path(dropin_dir, CONFIGD_NETWORK_PREFIX, name, CONFIGD_NETWORK_SUFFIX, ret);
 }
 
 int mkdir_parents(const char *dir, mode_t mode) {
@@ -269,7 +277,7 @@ int files_list_ours(const char *dir, const char *prefix, const char *suffix, cha
                         r = -ENOMEM;
                         break;
                 }
-                if (!wire_relay_name_ok(name))
+                if (!tor_nickname_ok(name))
                         continue;
                 if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
                         path = NULL;

@@ -15,7 +15,7 @@
  * first line is that header, so nothing it did not write is ever touched. */
 
 #define CONFIGD_FILE_HEADER "# Written by patela-configd"
-#define CONFIGD_TORRC_SUFFIX ".torrc"
+#define CONFIGD_TORRC_SUFFIX PATELA_TORRC_SUFFIX /* meson.build, which the tor unit shares */
 #define CONFIGD_NETWORK_PREFIX "patela-relay-"
 #define CONFIGD_NETWORK_SUFFIX ".conf"
 #define CONFIGD_ROUTES_FILE "patela-routes.conf"
@@ -40,6 +40,9 @@ int routes_network_render(const char *gateway4, const char *gateway6, uint32_t t
 
 /* dir/PREFIX NAME SUFFIX. */
 int relay_file_path(const char *dir, const char *prefix, const char *name, const char *suffix, char **ret);
+/* A relay's torrc, dir/NAME.torrc, as patela-tor@.service reads it; and its networkd drop-in in dropin_dir. */
+int relay_torrc_path(const char *dir, const char *name, char **ret);
+int relay_network_path(const char *dropin_dir, const char *name, char **ret);
 
 /* Creates dir and its missing parents (0755). */
 int mkdir_parents(const char *dir, mode_t mode);

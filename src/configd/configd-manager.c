@@ -99,7 +99,7 @@ Manager *manager_free(Manager *m) {
         varlink_service_free(m->service);
 
         sd_json_variant_unref(m->identity);
-        sd_json_variant_unref(m->enroll);
+        proto_enroll_reply_done(&m->enroll);
         sd_json_variant_unref(m->secret);
         sd_json_variant_unref(m->quote);
         sd_json_variant_unref(m->event_logs);
@@ -111,7 +111,7 @@ Manager *manager_free(Manager *m) {
         free(m->last_error_code);
         free(m->last_verdict);
         free(m->last_verdict_reason);
-        wire_network_done(&m->network);
+        proto_network_done(&m->network);
         relays_free(m->relays, m->n_relays);
         free(m->keys_queue);
         configd_config_done(&m->config);
@@ -176,7 +176,7 @@ int manager_start(Manager *m) {
                 .ca_file = m->config.ca_certificate,
                 .connect_timeout_usec = m->config.connect_timeout_usec,
                 .timeout_usec = m->config.request_timeout_usec,
-                .body_max = WIRE_BODY_MAX,
+                .body_max = PROTO_REPLY_MAX,
         };
         r = http_client_new(m->event, &http, &m->http);
         if (r < 0)

@@ -10,11 +10,11 @@
 
 #include "configd-config.h"
 #include "configd-http.h"
-#include "configd-wire.h"
+#include "protocol.h"
 #include "varlink-service.h"
 
 #define CONFIGD_STATE_DIRECTORY_DEFAULT "/run/patela"
-#define CONFIGD_TORRC_DIRECTORY_DEFAULT "/run/patela/torrc"
+#define CONFIGD_TORRC_DIRECTORY_DEFAULT PATELA_TORRC_DIRECTORY /* meson.build */
 #define CONFIGD_NETWORK_DIRECTORY_DEFAULT "/run/systemd/network"
 #define CONFIGD_NETWORK_FILE_DEFAULT "80-patela-uplink.network"
 #define CONFIGD_ATTEST_SOCKET_DEFAULT "/run/patela/io.patela.Attest"
@@ -130,7 +130,7 @@ typedef struct Manager {
         char *last_verdict_reason;
 
         /* within one cycle; wiped at its end */
-        sd_json_variant *enroll;     /* the challenge (sensitive) */
+        ProtoEnrollReply enroll;     /* the challenge; enroll.enabled once there is one */
         sd_json_variant *secret;     /* the activated credential (sensitive) */
         sd_json_variant *quote;
         sd_json_variant *event_logs; /* GetEventLogs, or NULL */
@@ -139,7 +139,7 @@ typedef struct Manager {
         /* the last fetched configuration */
         bool have_config;
         uint64_t fetched; /* CLOCK_REALTIME µs */
-        WireNetwork network;
+        ProtoNetwork network;
         Relay *relays;
         size_t n_relays;
         size_t *keys_queue; /* relays waiting for keyd, in the keys step */
@@ -187,14 +187,14 @@ void cycle_update_status(Manager *m);
 /* A reply of the server, judged: see server_reply_judge(). */
 typedef struct ServerReply {
         long status;
-        sd_json_variant *v;     /* the parsed body */
-        WireServerError error;  /* status >= 400: points into v */
+        ProtoErrorReply error; /* status >= 400 */
 } ServerReply;
 void server_reply_done(ServerReply *r);
-/* 0: a 2xx reply, parsed into ret->v. 1: a refusal about this node (401, 403, 409, 400 EkRejected or
- * AkRejected) with the server's error in ret->error; the caller decides. Negative: anything else (transport,
- * TLS, 5xx, 429, other 4xx, malformed body); the cycle has been finished as unreachable. */
-int server_reply_judge(Manager *m, const HttpResponse *response, const char *what, bool sensitive, ServerReply *ret);
+/* 0: a 2xx reply, for the caller to decode (response->body). 1: a refusal about this node
+ * (proto_reply_refuses_node()) with the server's error in ret->error; the caller decides. Negative: anything
+ * else (transport, TLS, 5xx, 429, other 4xx, malformed error body); the cycle has been finished as
+ * unreachable. */
+int server_reply_judge(Manager *m, const HttpResponse *response, const char *what, ServerReply *ret);
 
 /* configd-attest.c: identity, enrolment, activation, quote, attestation */
 void attest_step_identity(Manager *m);

@@ -64,7 +64,7 @@ static void handle_refusal(Manager *m, const ServerReply *reply) {
                 attest_step_enroll(m);
                 return;
         }
-        if (streq(reply->error.code, "NodeDisabled"))
+        if (reply->error.known == PROTO_ERROR_NODE_DISABLED)
                 (void) free_and_strdup(&m->node_state, "disabled");
         cycle_finish(m, OUTCOME_REFUSED, reply->error.code, "%s", reply->error.message);
 }
@@ -73,28 +73,28 @@ static void on_network(HttpRequest *request, const HttpResponse *response, void 
         Manager *m = userdata;
         _cleanup_(http_request_freep) HttpRequest *done = TAKE_PTR(m->request);
         _cleanup_(server_reply_done) ServerReply reply = {};
-        WireNetwork n = {};
-        WireError we = {};
+        ProtoNetwork n = {};
+        ProtoDiag diag = {};
         int r;
 
-        r = server_reply_judge(m, response, "Network settings", /* sensitive= */ false, &reply);
+        r = server_reply_judge(m, response, "Network settings", &reply);
         if (r < 0)
                 return;
         if (r > 0) {
                 handle_refusal(m, &reply);
                 return;
         }
-        r = reply.status == 200 ? wire_decode_network(reply.v, &n, &we) : -EBADMSG;
+        r = reply.status == 200 ? proto_network_decode(response->body, response->size, &n, &diag) : -EBADMSG;
         if (r == -ENOMEM) {
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
                 return;
         }
         if (r < 0) {
                 cycle_finish(m, OUTCOME_UNREACHABLE, NULL, "Network settings: HTTP %ld: %s", reply.status,
-                             we.message[0] ? we.message : "unexpected status");
+                             diag.message[0] ? diag.message : "unexpected status");
                 return;
         }
-        wire_network_done(&m->network);
+        proto_network_done(&m->network);
         m->network = n;
         relays_step_relays(m);
 }
@@ -103,7 +103,8 @@ void relays_step_network(Manager *m) {
         int r;
 
         manager_set_phase(m, PHASE_CONFIGURING);
-        r = http_request_start(m->http, "/v1/node/network", NULL, m->token, on_network, m, &m->request);
+        r = http_request_start(m->http, proto_endpoint_path(PROTO_NODE_NETWORK), NULL, m->token, on_network, m,
+                               &m->request);
         if (r < 0)
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Cannot start the network settings request: %s", strerror(-r));
 }
@@ -117,7 +118,7 @@ static bool directory_exists(const char *path) {
 
 /* The fetched relays replace the last ones. Keys already in place are kept, so that keyd unseals only for
  * relays that are new (or whose key directory vanished). */
-static int relays_update(Manager *m, WireRelay *w, size_t n) {
+static int relays_update(Manager *m, ProtoRelay *w, size_t n) {
         Relay *relays;
 
         relays = calloc(n > 0 ? n : 1, sizeof(Relay));
@@ -125,10 +126,10 @@ static int relays_update(Manager *m, WireRelay *w, size_t n) {
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 Relay *r = &relays[i];
-                WireError e = {};
+                ProtoDiag e = {};
                 int k;
 
-                k = wire_check_relay(&w[i], &e);
+                k = proto_relay_check(&w[i], &e);
                 if (k == -ENOMEM) {
                         relays_free(relays, n);
                         return k;
@@ -164,33 +165,33 @@ static void on_relays(HttpRequest *request, const HttpResponse *response, void *
         Manager *m = userdata;
         _cleanup_(http_request_freep) HttpRequest *done = TAKE_PTR(m->request);
         _cleanup_(server_reply_done) ServerReply reply = {};
-        WireRelay *w = NULL;
-        WireError we = {};
+        ProtoRelay *w = NULL;
+        ProtoDiag diag = {};
         size_t n = 0;
         int r;
 
-        r = server_reply_judge(m, response, "Relays", /* sensitive= */ false, &reply);
+        r = server_reply_judge(m, response, "Relays", &reply);
         if (r < 0)
                 return;
         if (r > 0) {
                 handle_refusal(m, &reply);
                 return;
         }
-        r = reply.status == 200 ? wire_decode_relays(reply.v, &w, &n, &we) : -EBADMSG;
+        r = reply.status == 200 ? proto_relays_decode(response->body, response->size, &w, &n, &diag) : -EBADMSG;
         if (r == -ENOMEM) {
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
                 return;
         }
         if (r < 0) {
                 cycle_finish(m, OUTCOME_UNREACHABLE, NULL, "Relays: HTTP %ld: %s", reply.status,
-                             we.message[0] ? we.message : "unexpected status");
+                             diag.message[0] ? diag.message : "unexpected status");
                 return;
         }
         /* Fetched: the session is not needed any more in this cycle. */
         token_wipe(m);
 
         r = relays_update(m, w, n);
-        wire_relays_free(w, n);
+        proto_relays_free(w, n);
         if (r < 0) {
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
                 return;
@@ -202,7 +203,8 @@ static void on_relays(HttpRequest *request, const HttpResponse *response, void *
 static void relays_step_relays(Manager *m) {
         int r;
 
-        r = http_request_start(m->http, "/v1/node/relays", NULL, m->token, on_relays, m, &m->request);
+        r = http_request_start(m->http, proto_endpoint_path(PROTO_NODE_RELAYS), NULL, m->token, on_relays, m,
+                               &m->request);
         if (r < 0)
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Cannot start the relays request: %s", strerror(-r));
 }
@@ -362,8 +364,8 @@ static bool relay_write(Manager *m, Relay *r, const char *dropin_dir) {
             relay_network_render(r->name, r->ipv4, m->network.ipv4_prefix_length, r->ipv6,
                                  m->network.ipv6_prefix_length, m->network.ipv4_gateway, m->network.ipv6_gateway,
                                  m->config.route_table, &network) < 0 ||
-            relay_file_path(m->config.torrc_directory, "", r->name, CONFIGD_TORRC_SUFFIX, &torrc_path) < 0 ||
-            relay_file_path(dropin_dir, CONFIGD_NETWORK_PREFIX, r->name, CONFIGD_NETWORK_SUFFIX, &network_path) < 0) {
+            relay_torrc_path(m->config.torrc_directory, r->name, &torrc_path) < 0 ||
+            relay_network_path(dropin_dir, r->name, &network_path) < 0) {
                 relay_fail(r, "out of memory");
                 return false;
         }
@@ -396,8 +398,8 @@ static bool relay_remove_files(Manager *m, const char *name, const char *dropin_
         _cleanup_free_ char *torrc_path = NULL, *network_path = NULL;
         int a, b;
 
-        if (relay_file_path(m->config.torrc_directory, "", name, CONFIGD_TORRC_SUFFIX, &torrc_path) < 0 ||
-            relay_file_path(dropin_dir, CONFIGD_NETWORK_PREFIX, name, CONFIGD_NETWORK_SUFFIX, &network_path) < 0) {
+        if (relay_torrc_path(m->config.torrc_directory, name, &torrc_path) < 0 ||
+            relay_network_path(dropin_dir, name, &network_path) < 0) {
                 log_oom();
                 return false;
         }
@@ -539,7 +541,7 @@ void relays_teardown(Manager *m) {
         m->relays = NULL;
         m->n_relays = 0;
         m->have_config = false;
-        wire_network_done(&m->network);
+        proto_network_done(&m->network);
         if (routes_write(m, dropin_dir) > 0)
                 network_changed = true;
 

@@ -32,8 +32,8 @@ static int relay_status_json(Manager *m, const Relay *relay, const char *dropin_
         /* Managed but unknown to systemd: never started, or stopped and garbage-collected. */
         const char *unit_state = !m->config.manage_units ? NULL : u ? u->active_state : "inactive";
 
-        if (relay_file_path(m->config.torrc_directory, "", relay->name, CONFIGD_TORRC_SUFFIX, &torrc_path) < 0 ||
-            relay_file_path(dropin_dir, CONFIGD_NETWORK_PREFIX, relay->name, CONFIGD_NETWORK_SUFFIX, &network_path) < 0)
+        if (relay_torrc_path(m->config.torrc_directory, relay->name, &torrc_path) < 0 ||
+            relay_network_path(dropin_dir, relay->name, &network_path) < 0)
                 return -ENOMEM;
         return sd_json_buildo(ret, SD_JSON_BUILD_PAIR_STRING("name", relay->name),
                               SD_JSON_BUILD_PAIR("ipv4", JSON_STRING_OR_NULL(relay->ipv4)),
@@ -123,7 +123,7 @@ static int vl_method_show_config(sd_varlink *link, sd_json_variant *parameters, 
         static const sd_json_dispatch_field dispatch_table[] = { {} };
         _cleanup_(sd_json_variant_unrefp) sd_json_variant *relays = NULL, *dns = NULL, *network = NULL;
         Manager *m = userdata;
-        WireNetwork *n = &m->network;
+        ProtoNetwork *n = &m->network;
         int r;
 
         r = sd_varlink_dispatch(link, parameters, dispatch_table, NULL);
@@ -204,8 +204,8 @@ static int diff_relay(Manager *m, const char *name, const char *dir, const char 
         _cleanup_free_ char *torrc_path = NULL, *network_path = NULL;
         int r;
 
-        if (relay_file_path(m->config.torrc_directory, "", name, CONFIGD_TORRC_SUFFIX, &torrc_path) < 0 ||
-            relay_file_path(dir, CONFIGD_NETWORK_PREFIX, name, CONFIGD_NETWORK_SUFFIX, &network_path) < 0)
+        if (relay_torrc_path(m->config.torrc_directory, name, &torrc_path) < 0 ||
+            relay_network_path(dir, name, &network_path) < 0)
                 return -ENOMEM;
         r = diff_file(torrc_path, name, "torrc", torrc, files);
         if (r >= 0)

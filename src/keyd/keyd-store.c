@@ -39,7 +39,7 @@ KeySetEntry *keyset_find(KeySet *s, const char *name) {
 int keyset_add(KeySet *s, const char *name, const uint8_t keys[static KEYD_RELAY_KEYS_SIZE]) {
         KeySetEntry *e;
 
-        if (strlen(name) == 0 || strlen(name) > KEYD_RELAY_NAME_MAX)
+        if (!tor_nickname_ok(name))
                 return -EINVAL;
         if (keyset_find(s, name))
                 return -EEXIST;
@@ -205,14 +205,14 @@ int keyset_open_record(const uint8_t *rec, size_t size, const uint8_t kek[static
                 memcpy(s->family, plain->data + off, KEYD_FAMILY_KEY_SIZE), off += KEYD_FAMILY_KEY_SIZE;
         }
         for (unsigned i = 0; i < n; i++) {
-                char name[KEYD_RELAY_NAME_MAX + 1] = {};
+                char name[TOR_NICKNAME_MAX + 1] = {};
                 uint8_t l;
 
                 if (off + 2 > length || plain->data[off] != ENTRY_TYPE_RELAY)
                         return -EBADMSG;
                 l = plain->data[off + 1];
                 off += 2;
-                if (l == 0 || l > KEYD_RELAY_NAME_MAX || off + l + KEYD_RELAY_KEYS_SIZE > length)
+                if (l == 0 || l > TOR_NICKNAME_MAX || off + l + KEYD_RELAY_KEYS_SIZE > length)
                         return -EBADMSG;
                 memcpy(name, plain->data + off, l), off += l;
                 r = keyset_add(s, name, plain->data + off);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "alloc-util.h"
+#include "tor-nickname.h"
 #include "tpm2-util.h"
 
 /* The relays' keys in TPM NV, encrypted with AES-256-GCM under the KEK (which is sealed to the pcrlock
@@ -22,15 +23,14 @@
 #define KEYD_SLOT_CHUNKS_MAX 16U
 
 #define KEYD_KEK_SIZE 32U
-#define KEYD_RELAY_NAME_MAX 19U
 #define KEYD_RELAY_KEYS_SIZE 160U /* ed25519 seed (32) + RSA-1024 p (64) + q (64): tor-keys.h packed form */
 #define KEYD_FAMILY_KEY_SIZE 32U
 #define KEYD_RECORD_HEADER_SIZE 48U
 /* Per relay in the plaintext: type, name length, name, keys. */
-#define KEYD_RELAY_RECORD_MAX (2U + KEYD_RELAY_NAME_MAX + KEYD_RELAY_KEYS_SIZE)
+#define KEYD_RELAY_RECORD_MAX (2U + TOR_NICKNAME_MAX + KEYD_RELAY_KEYS_SIZE)
 
 typedef struct KeySetEntry {
-        char name[KEYD_RELAY_NAME_MAX + 1];
+        char name[TOR_NICKNAME_MAX + 1];
         uint8_t keys[KEYD_RELAY_KEYS_SIZE];
 } KeySetEntry;
 

@@ -7,6 +7,7 @@
 #include "keyd-files.h"
 #include "keyd-manager.h"
 #include "keyd-varlink.h"
+#include "tor-nickname.h"
 #include "log.h"
 #include "string-util.h"
 #include "tpm2-nv.h"
@@ -14,12 +15,6 @@
 
 #define RELAYS_PER_CALL_MAX 64U
 #define USER_NAME_MAX 64U
-
-static bool relay_name_ok(const char *s) {
-        /* tor's nickname rule; so never "/", "..", NUL or an empty name. */
-        return s && strlen(s) >= 1 && strlen(s) <= KEYD_RELAY_NAME_MAX &&
-               in_charset(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
-}
 
 static bool family_name_ok(const char *s) {
         return s && strlen(s) >= 1 && strlen(s) <= TOR_FAMILY_NAME_MAX && s[0] != '.' &&
@@ -127,7 +122,7 @@ static int parse_relays(sd_json_variant *v, RelayRequest *ret, size_t *ret_n) {
                 return -EINVAL;
         for (size_t i = 0; i < n; i++) {
                 RelayRequest r = {};
-                if (sd_json_dispatch(sd_json_variant_by_index(v, i), table, 0, &r) < 0 || !relay_name_ok(r.name) ||
+                if (sd_json_dispatch(sd_json_variant_by_index(v, i), table, 0, &r) < 0 || !tor_nickname_ok(r.name) ||
                     (r.user && (isempty(r.user) || strlen(r.user) > USER_NAME_MAX)))
                         return -EINVAL;
                 for (size_t k = 0; k < i; k++)
@@ -327,7 +322,7 @@ static int vl_method_remove_relay(sd_varlink *link, sd_json_variant *parameters,
         r = sd_varlink_dispatch(link, parameters, dispatch_table, &p);
         if (r != 0)
                 return r;
-        if (!relay_name_ok(p.name))
+        if (!tor_nickname_ok(p.name))
                 return sd_varlink_error_invalid_parameter_name(link, "name");
 
         r = kek_acquire(m, /* create= */ false, &kek, &e);

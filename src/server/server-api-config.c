@@ -6,89 +6,112 @@
 #include "log.h"
 #include "server-api.h"
 #include "server-render.h"
-#include "server-wire.h"
+#include "server-json.h"
 
-static json_object *relay_addresses(const Relay *r) {
-        json_object *o = json_object_new_object();
-
-        json_object_object_add(o, "name", json_object_new_string(r->name));
-        json_object_object_add(o, "ipv4", r->ipv4[0] ? json_object_new_string(r->ipv4) : NULL);
-        json_object_object_add(o, "ipv6", r->ipv6[0] ? json_object_new_string(r->ipv6) : NULL);
-        return o;
+/* A relay's name and addresses as the protocol carries them; the strings stay the Relay's. */
+static ProtoRelay relay_view(Relay *r) {
+        return (ProtoRelay) {
+                .name = r->name,
+                .ipv4 = r->ipv4[0] ? r->ipv4 : NULL,
+                .ipv6 = r->ipv6[0] ? r->ipv6 : NULL,
+        };
 }
 
-static int network_settings(Db *db, const Node *node, json_object **ret) {
+/* The cascade's resolved settings (validated when they were stored) and the relays' addresses. -E2BIG if the
+ * settings do not fit the protocol (more DNS servers than PROTO_DNS_MAX). */
+static int network_settings(Db *db, const Node *node, char **ret) {
         _cleanup_(json_object_putp) json_object *settings = NULL;
         _cleanup_free_ Relay *relays = NULL;
-        json_object *arr;
-        size_t n;
+        _cleanup_free_ ProtoRelay *views = NULL;
+        ProtoNetwork n = {};
+        size_t n_relays;
         int r;
 
         r = settings_resolve(db, node->id, -1, &settings);
         if (r >= 0)
-                r = relays_list(db, node->id, &relays, &n);
+                r = relays_list(db, node->id, &relays, &n_relays);
         if (r < 0)
                 return r;
-        arr = json_object_new_array();
-        for (size_t i = 0; i < n; i++)
-                json_object_array_add(arr, relay_addresses(&relays[i]));
-        json_object_object_add(settings, "relays", arr);
-        *ret = TAKE_PTR(settings);
-        return 0;
+        json_object_object_foreach(settings, key, value) {
+                if (json_object_is_type(value, json_type_array))
+                        for (size_t i = 0; r >= 0 && i < json_object_array_length(value); i++)
+                                r = proto_network_set(&n, key, json_object_get_string(json_object_array_get_idx(value, i)));
+                else
+                        r = proto_network_set(&n, key, json_object_get_string(value));
+                if (r < 0)
+                        break;
+        }
+        views = calloc(MAX(n_relays, (size_t) 1), sizeof(ProtoRelay));
+        if (r >= 0 && !views)
+                r = -ENOMEM;
+        if (r >= 0) {
+                for (size_t i = 0; i < n_relays; i++)
+                        views[i] = relay_view(&relays[i]);
+                n.relays = views;
+                n.n_relays = n_relays;
+                r = proto_network_encode(&n, ret);
+                n.relays = NULL; /* the views' strings are the relays' */
+                n.n_relays = 0;
+        }
+        proto_network_done(&n);
+        return r;
 }
 
 enum MHD_Result api_node_network(Request *req, const Node *node) {
-        json_object *settings = NULL;
+        char *body = NULL;
         int r;
 
-        r = network_settings(server_db_lock(req->server), node, &settings);
+        r = network_settings(server_db_lock(req->server), node, &body);
         server_db_unlock(req->server);
+        if (r == -E2BIG)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "The node's settings hold more than %u DNS servers.",
+                                     PROTO_DNS_MAX);
         if (r < 0)
-                return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Resolving settings failed.");
-        return respond_json(req, MHD_HTTP_OK, settings);
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Resolving settings failed.");
+        return respond_body(req, MHD_HTTP_OK, body);
 }
 
 /* The relays with their rendered torrc; on a rendering failure, ret_failed names the relay. */
-static int relays_with_torrc(Db *db, const Node *node, json_object **ret, char **ret_failed) {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+static int relays_with_torrc(Db *db, const Node *node, char **ret, char **ret_failed) {
         _cleanup_free_ Relay *relays = NULL;
-        json_object *arr = json_object_new_array();
+        ProtoRelay *views = NULL;
         size_t n;
         int r;
 
-        json_object_object_add(o, "relays", arr);
         r = relays_list(db, node->id, &relays, &n);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *torrc = NULL;
-                json_object *e;
-
-                r = render_relay_torrc(db, node, &relays[i], &torrc, NULL);
+        views = calloc(MAX(n, (size_t) 1), sizeof(ProtoRelay));
+        if (!views)
+                return -ENOMEM;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                views[i] = relay_view(&relays[i]);
+                r = render_relay_torrc(db, node, &relays[i], &views[i].torrc, NULL);
                 if (r < 0) {
                         log_error_errno(r, "Rendering the torrc of relay %s failed: %m", relays[i].name);
                         *ret_failed = strdup(relays[i].name);
-                        return -EBADMSG;
+                        r = -EBADMSG;
                 }
-                e = relay_addresses(&relays[i]);
-                json_object_object_add(e, "torrc", json_object_new_string(torrc));
-                json_object_array_add(arr, e);
         }
-        *ret = TAKE_PTR(o);
-        return 0;
+        if (r >= 0)
+                r = proto_relays_encode(views, n, ret);
+        for (size_t i = 0; i < n; i++)
+                free(views[i].torrc);
+        free(views);
+        return r;
 }
 
 enum MHD_Result api_node_relays(Request *req, const Node *node) {
         _cleanup_free_ char *failed = NULL;
-        json_object *o = NULL;
+        char *body = NULL;
         int r;
 
-        r = relays_with_torrc(server_db_lock(req->server), node, &o, &failed);
+        r = relays_with_torrc(server_db_lock(req->server), node, &body, &failed);
         server_db_unlock(req->server);
         if (r == -EBADMSG)
-                return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "RenderFailed",
-                                     "The torrc of relay %s could not be rendered.", failed ?: "?");
+                return respond_error(req, PROTO_ERROR_RENDER_FAILED, "The torrc of relay %s could not be rendered.",
+                                     failed ?: "?");
         if (r < 0)
-                return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Listing relays failed.");
-        return respond_json(req, MHD_HTTP_OK, o);
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Listing relays failed.");
+        return respond_body(req, MHD_HTTP_OK, body);
 }

@@ -40,8 +40,7 @@ static int authenticate(Request *req, Node *ret) {
 
         if (!h || !(b64 = startswith(h, "Bearer ")))
                 return -ENOKEY;
-        if (strlen(b64) > 64 || unbase64mem(b64, SESSION_TOKEN_BYTES, &token, &size) < 0 ||
-            size != SESSION_TOKEN_BYTES)
+        if (strlen(b64) > 64 || unbase64mem(b64, PROTO_TOKEN_SIZE, &token, &size) < 0 || size != PROTO_TOKEN_SIZE)
                 return -EKEYREJECTED;
         r = tpm2_digest(TPM2_ALG_SHA256, token, size, hash, &hsize);
         if (r < 0)
@@ -53,33 +52,42 @@ static int authenticate(Request *req, Node *ret) {
 }
 
 enum MHD_Result api_dispatch(Request *req) {
-        bool get = streq(req->method, "GET"), post = streq(req->method, "POST");
+        ProtoEndpoint e = proto_endpoint_from_path(req->url);
+        const ProtoEndpointInfo *info;
         Node node;
         int r;
 
-        if (streq(req->url, "/v1/health")) {
-                if (!get)
-                        return respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", "Use GET.");
-                return respond_json(req, MHD_HTTP_OK, json_object_new_object());
-        }
-        if (streq(req->url, "/v1/enroll") || streq(req->url, "/v1/attest")) {
-                if (!post)
-                        return respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", "Use POST.");
-                return streq(req->url, "/v1/enroll") ? api_enroll(req) : api_attest(req);
-        }
-        if (streq(req->url, "/v1/node/network") || streq(req->url, "/v1/node/relays")) {
-                if (!get)
-                        return respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "MethodNotAllowed", "Use GET.");
+        if (e < 0)
+                return respond_error(req, PROTO_ERROR_NOT_FOUND, "No such endpoint.");
+        info = proto_endpoint(e);
+        if (!streq(req->method, info->method))
+                return respond_error(req, PROTO_ERROR_METHOD_NOT_ALLOWED, "Use %s.", info->method);
+        if (info->authenticated) {
                 r = authenticate(req, &node);
                 if (r == -ENOKEY)
-                        return respond_error(req, MHD_HTTP_UNAUTHORIZED, "TokenMissing",
-                                             "An 'Authorization: Bearer TOKEN' header from /v1/attest is required.");
+                        return respond_error(req, PROTO_ERROR_TOKEN_MISSING,
+                                             "An 'Authorization: Bearer TOKEN' header from %s is required.",
+                                             proto_endpoint_path(PROTO_ATTEST));
                 if (r == -EKEYREJECTED || r == -ENOENT)
-                        return respond_error(req, MHD_HTTP_UNAUTHORIZED, "TokenRejected",
+                        return respond_error(req, PROTO_ERROR_TOKEN_REJECTED,
                                              "The session token is unknown, expired, or its node is not enabled.");
                 if (r < 0)
-                        return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Session lookup failed.");
-                return streq(req->url, "/v1/node/network") ? api_node_network(req, &node) : api_node_relays(req, &node);
+                        return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Session lookup failed.");
         }
-        return respond_error(req, MHD_HTTP_NOT_FOUND, "NotFound", "No such endpoint.");
+        switch (e) {
+        case PROTO_HEALTH:
+                return respond_body(req, MHD_HTTP_OK, strdup("{}"));
+        case PROTO_ENROLL:
+                return api_enroll(req);
+        case PROTO_ATTEST:
+                return api_attest(req);
+        case PROTO_NODE_NETWORK:
+                return api_node_network(req, &node);
+        case PROTO_NODE_RELAYS:
+                return api_node_relays(req, &node);
+        case _PROTO_ENDPOINT_MAX:
+        case _PROTO_ENDPOINT_INVALID:
+                break;
+        }
+        return respond_error(req, PROTO_ERROR_NOT_FOUND, "No such endpoint.");
 }

@@ -4,12 +4,8 @@
 #include "server-http.h"
 #include "server-nodes.h"
 
-/* The node-facing HTTPS API (see patela-server(8), section API):
- *   POST /v1/enroll         identity → pending, or a make_credential challenge + nonce
- *   POST /v1/attest         secret + quote → session token
- *   GET  /v1/node/network   resolved network settings            (Authorization: Bearer TOKEN)
- *   GET  /v1/node/relays    relays with resolved torrc            (Authorization: Bearer TOKEN)
- *   GET  /v1/health         liveness, no authentication */
+/* The node-facing HTTPS API: the endpoints of src/shared/protocol/protocol.h (patela-server(8), section
+ * API). api_dispatch() checks the method and, where the endpoint needs it, the session token. */
 enum MHD_Result api_dispatch(Request *req);
 
 enum MHD_Result api_enroll(Request *req);
@@ -17,7 +13,3 @@ enum MHD_Result api_attest(Request *req);
 enum MHD_Result api_node_network(Request *req, const Node *node);
 enum MHD_Result api_node_relays(Request *req, const Node *node);
 
-#define SESSION_TOKEN_BYTES 32
-#define CHALLENGE_ID_BYTES 16
-#define CHALLENGE_SECRET_BYTES 32
-#define QUOTE_NONCE_BYTES 32

@@ -5,11 +5,12 @@
 #include <openssl/rand.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "hexdecoct.h"
 #include "log.h"
 #include "server-api.h"
 #include "server-attestations.h"
-#include "server-wire.h"
+#include "server-json.h"
 #include "tpm2-marshal.h"
 #include "tpm2-quote.h"
 #include "tpm2-util.h"
@@ -17,7 +18,7 @@
 typedef struct Challenge {
         int64_t node_id;
         uint8_t secret_hash[32];
-        uint8_t nonce[QUOTE_NONCE_BYTES];
+        uint8_t nonce[PROTO_NONCE_SIZE];
         size_t nonce_size;
         char bank[16];
         uint32_t mask;
@@ -37,7 +38,7 @@ static int find_challenge(Db *db, const uint8_t *id, Challenge *ret) {
                               &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_blob(s, 1, id, CHALLENGE_ID_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(s, 1, id, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
         rc = sqlite3_step(s);
         if (rc == SQLITE_DONE)
                 return -ENOENT;
@@ -67,48 +68,40 @@ static int consume_challenge(Db *db, const uint8_t *id) {
         r = db_prepare_cached(db, "DELETE FROM challenges WHERE id = ?", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_blob(s, 1, id, CHALLENGE_ID_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(s, 1, id, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
         rc = sqlite3_step(s);
         if (rc != SQLITE_DONE)
                 return db_errno(rc);
         return sqlite3_changes(db->sqlite) == 1 ? 0 : -ESTALE;
 }
 
-/* pcrValues: [{"index": N, "value": "hex"}], exactly the challenge's PCRs, ascending. */
-static int parse_pcr_values(json_object *o, const Challenge *c, TPMI_ALG_HASH bank, TPM2B_DIGEST *values,
+/* The decoded pcrValues must be exactly the challenge's PCRs of its bank (the decoder checked that they
+ * ascend); also their record for the attestation log, {"N": "hex", …}. */
+static int check_pcr_values(const ProtoAttestRequest *a, const Challenge *c, TPMI_ALG_HASH bank, TPM2B_DIGEST *values,
                             unsigned *ret_n, json_object **ret_record) {
         _cleanup_(json_object_putp) json_object *record = json_object_new_object();
         size_t digest_size = tpm2_hash_alg_digest_size(bank);
-        json_object *arr;
-        unsigned n = 0;
-        int last = -1;
 
-        if (!json_object_object_get_ex(o, "pcrValues", &arr) || !json_object_is_type(arr, json_type_array))
+        if (!record)
+                return -ENOMEM;
+        if (a->n_pcr_values != (size_t) __builtin_popcount(c->mask))
                 return -EINVAL;
-        if (json_object_array_length(arr) != (size_t) __builtin_popcount(c->mask))
-                return -EINVAL;
-        for (size_t i = 0; i < json_object_array_length(arr); i++) {
-                static const char *const allowed[] = { "index", "value", NULL };
-                json_object *e = json_object_array_get_idx(arr, i), *idx;
-                const char *field;
+        for (size_t i = 0; i < a->n_pcr_values; i++) {
+                const ProtoPcrValue *p = &a->pcr_values[i];
+                _cleanup_free_ char *hex = NULL;
                 char key[12];
-                int index;
 
-                if (!json_object_is_type(e, json_type_object) || wire_check_fields(e, allowed, &field) < 0 ||
-                    !json_object_object_get_ex(e, "index", &idx) || !json_object_is_type(idx, json_type_int))
+                if (!(c->mask & (1U << p->index)) || p->size != digest_size)
                         return -EINVAL;
-                index = json_object_get_int(idx);
-                if (index <= last || index >= (int) TPM2_PCRS_MAX || !(c->mask & (1U << index)))
-                        return -EINVAL;
-                last = index;
-                values[n].size = (uint16_t) digest_size;
-                if (wire_get_hex(e, "value", digest_size, values[n].buffer) < 0)
-                        return -EINVAL;
-                snprintf(key, sizeof(key), "%d", index);
-                json_object_object_add(record, key, json_object_get(json_object_object_get(e, "value")));
-                n++;
+                values[i].size = (uint16_t) digest_size;
+                memcpy(values[i].buffer, p->value, digest_size);
+                hex = hexmem(p->value, p->size);
+                if (!hex)
+                        return -ENOMEM;
+                snprintf(key, sizeof(key), "%u", p->index);
+                json_object_object_add(record, key, json_object_new_string(hex));
         }
-        *ret_n = n;
+        *ret_n = (unsigned) a->n_pcr_values;
         *ret_record = TAKE_PTR(record);
         return 0;
 }
@@ -139,7 +132,7 @@ static const char *quote_error(int r) {
 }
 
 /* The challenge is consumed and the refusal logged, both or neither. */
-static enum MHD_Result reject(Request *req, const uint8_t *challenge, const Node *n, const char *code,
+static enum MHD_Result reject(Request *req, const uint8_t *challenge, const Node *n, ProtoErrorCode code,
                               const char *reason) {
         AttestationRecord rec = {
                 .node_id = n->id, .fingerprint = n->fingerprint, .verdict = "rejected", .reason = reason,
@@ -164,7 +157,7 @@ static enum MHD_Result reject(Request *req, const uint8_t *challenge, const Node
         if (r < 0)
                 log_warning_errno(r, "Failed to record the rejected attestation of node %" PRIi64 ": %m", n->id);
         log_warning("Attestation of node %" PRIi64 " (%s) rejected: %s", n->id, n->fingerprint, reason);
-        return respond_error(req, MHD_HTTP_FORBIDDEN, code, "%s", reason);
+        return respond_error(req, code, "%s", reason);
 }
 
 /* Inside the write transaction: the node's counters, if it is still enabled and its TPM's resetCount did not go
@@ -189,12 +182,12 @@ static int record_counters(Db *db, int64_t node_id, const TPMS_ATTEST *attest) {
         return sqlite3_changes(db->sqlite) == 1 ? 0 : -ESTALE;
 }
 
-static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, char **ret_token) {
+/* ret_token: the token's bytes, written only on success; the caller wipes them. */
+static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, uint8_t ret_token[static PROTO_TOKEN_SIZE]) {
         _cleanup_stmt_reset_ sqlite3_stmt *s = NULL, *gc = NULL;
-        uint8_t token[SESSION_TOKEN_BYTES], hash[64];
+        uint8_t token[PROTO_TOKEN_SIZE], hash[64];
         size_t hsize;
         int64_t now = (int64_t) now_usec();
-        char *b64;
         int r, rc;
 
         if (RAND_bytes(token, sizeof(token)) != 1)
@@ -222,11 +215,8 @@ static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, char *
         sqlite3_bind_int64(gc, 2, now);
         (void) sqlite3_step(gc);
 
-        b64 = base64mem(token, sizeof(token));
+        memcpy(ret_token, token, sizeof(token));
         explicit_bzero(token, sizeof(token));
-        if (!b64)
-                return -ENOMEM;
-        *ret_token = b64;
         return 0;
 }
 
@@ -234,10 +224,10 @@ static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, char *
  * counters, the session. -ENOENT if the challenge is gone (answered, replaced or removed meanwhile), -ESTALE
  * if the node was disabled or its resetCount went down meanwhile; nothing is written then. */
 static int accept_answer(Db *db, const Request *req, const uint8_t *challenge, const Node *n, const char *bank,
-                         json_object *pcr_values, const TPMS_ATTEST *attest, char **ret_token) {
+                         json_object *pcr_values, const TPMS_ATTEST *attest, uint8_t ret_token[static PROTO_TOKEN_SIZE]) {
         AttestationRecord rec = {
                 .node_id = n->id, .fingerprint = n->fingerprint, .verdict = "accepted", .bank = bank,
-                .pcr_values = wire_to_string(pcr_values), .reset_count = attest->clockInfo.resetCount,
+                .pcr_values = json_object_to_json_string_ext(pcr_values, JSON_C_TO_STRING_PLAIN), .reset_count = attest->clockInfo.resetCount,
                 .restart_count = attest->clockInfo.restartCount, .source = req->source,
         };
         int r;
@@ -262,41 +252,29 @@ static int accept_answer(Db *db, const Request *req, const uint8_t *challenge, c
 }
 
 enum MHD_Result api_attest(Request *req) {
-        static const char *const allowed[] = { "challenge", "secret", "quoted", "signature", "pcrValues",
-                                               "firmwareLog", "userspaceLog", NULL };
-        _cleanup_(json_object_putp) json_object *o = NULL, *record = NULL, *reply = NULL;
-        _cleanup_free_ void *secret = NULL, *quoted = NULL, *sig_bytes = NULL;
-        _cleanup_free_ char *token = NULL;
-        uint8_t id[CHALLENGE_ID_BYTES], hash[64];
+        _cleanup_(proto_attest_request_done) ProtoAttestRequest a = {};
+        _cleanup_(json_object_putp) json_object *record = NULL;
+        _cleanup_(proto_attest_reply_done) ProtoAttestReply reply = {};
+        const uint8_t *id = a.challenge;
+        uint8_t hash[64];
         TPM2B_DIGEST values[TPM2_PCRS_MAX];
-        size_t secret_size = 0, quoted_size, sig_size, hsize;
+        size_t hsize;
         TPMT_SIGNATURE sig;
         TPMS_ATTEST attest;
+        ProtoDiag diag = {};
         Challenge c;
-        const char *field;
         unsigned n_values;
         bool secret_ok, still_enabled = false;
+        char *body = NULL;
         int bank, r;
         Node n;
         Db *db;
 
-        if (wire_parse(req->body, req->size, &o) < 0)
-                return respond_error(req, MHD_HTTP_BAD_REQUEST, "MalformedJson", "The body must be one JSON object.");
-        if (wire_check_fields(o, allowed, &field) < 0)
-                return respond_error(req, MHD_HTTP_BAD_REQUEST, "UnknownField", "Unknown field '%s'.", field);
-        if (wire_get_hex(o, "challenge", sizeof(id), id) < 0)
-                return respond_error(req, MHD_HTTP_BAD_REQUEST, "InvalidField", "Field 'challenge' is malformed.");
-        r = wire_get_base64(o, "secret", true, CHALLENGE_SECRET_BYTES, &secret, &secret_size);
-        if (r < 0)
-                return respond_error(req, MHD_HTTP_BAD_REQUEST, "InvalidField", "Field 'secret' is malformed.");
-        r = wire_get_base64(o, "quoted", true, sizeof(TPMS_ATTEST), &quoted, &quoted_size);
-        if (r < 0)
-                return respond_error(req, MHD_HTTP_BAD_REQUEST, "InvalidField", "Field 'quoted' is malformed.");
-        r = wire_get_base64(o, "signature", true, sizeof(TPMT_SIGNATURE), &sig_bytes, &sig_size);
-        if (r >= 0)
-                r = tpm2_unmarshal_TPMT_SIGNATURE(sig_bytes, sig_size, &sig);
-        if (r < 0)
-                return respond_error(req, MHD_HTTP_BAD_REQUEST, "InvalidField", "Field 'signature' is malformed.");
+        if (proto_attest_request_decode(req->body, req->size, &a, &diag) < 0)
+                return respond_diag(req, &diag);
+        if (tpm2_unmarshal_TPMT_SIGNATURE(a.signature.data, a.signature.size, &sig) < 0)
+                return respond_error(req, PROTO_ERROR_INVALID_FIELD,
+                                     "attestation request: field 'signature' is not a marshalled TPMT_SIGNATURE.");
 
         db = server_db_lock(req->server);
         r = db_begin_read(db);
@@ -308,44 +286,44 @@ enum MHD_Result api_attest(Request *req) {
         }
         server_db_unlock(req->server);
         if (r == -ENOENT)
-                return respond_error(req, MHD_HTTP_FORBIDDEN, "ChallengeUnknown",
+                return respond_error(req, PROTO_ERROR_CHALLENGE_UNKNOWN,
                                      "No open challenge with this id: it was answered already, replaced, or never issued.");
         if (r == -ENXIO)
-                return respond_error(req, MHD_HTTP_FORBIDDEN, "ChallengeUnknown", "The challenge's node is gone.");
+                return respond_error(req, PROTO_ERROR_CHALLENGE_UNKNOWN, "The challenge's node is gone.");
         if (r < 0)
-                return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Challenge lookup failed.");
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Challenge lookup failed.");
 
         if (c.expires_at <= (int64_t) now_usec())
-                return reject(req, id, &n, "ChallengeExpired", "The challenge expired before it was answered.");
+                return reject(req, id, &n, PROTO_ERROR_CHALLENGE_EXPIRED, "The challenge expired before it was answered.");
         if (n.state != NODE_ENABLED)
-                return reject(req, id, &n, "NodeDisabled", "The node is not enabled.");
+                return reject(req, id, &n, PROTO_ERROR_NODE_DISABLED, "The node is not enabled.");
 
-        r = tpm2_digest(TPM2_ALG_SHA256, secret, secret_size, hash, &hsize);
-        secret_ok = r >= 0 && secret_size == CHALLENGE_SECRET_BYTES && CRYPTO_memcmp(hash, c.secret_hash, 32) == 0;
-        explicit_bzero(secret, secret_size);
+        r = tpm2_digest(TPM2_ALG_SHA256, a.secret.data, a.secret.size, hash, &hsize);
+        secret_ok = r >= 0 && a.secret.size == PROTO_SECRET_SIZE && CRYPTO_memcmp(hash, c.secret_hash, 32) == 0;
+        proto_blob_done_erase(&a.secret);
         if (!secret_ok)
-                return reject(req, id, &n, "SecretMismatch",
+                return reject(req, id, &n, PROTO_ERROR_SECRET_MISMATCH,
                               "The secret does not match the credential: this TPM does not hold the enrolled EK and AK.");
 
         bank = tpm2_hash_alg_from_string(c.bank);
-        if (bank < 0 || parse_pcr_values(o, &c, (TPMI_ALG_HASH) bank, values, &n_values, &record) < 0)
-                return reject(req, id, &n, "QuoteRejected", "pcrValues does not list exactly the requested PCRs.");
+        if (bank < 0 || check_pcr_values(&a, &c, (TPMI_ALG_HASH) bank, values, &n_values, &record) < 0)
+                return reject(req, id, &n, PROTO_ERROR_QUOTE_REJECTED, "pcrValues does not list exactly the requested PCRs.");
 
-        r = tpm2_quote_verify(&n.ak_public, quoted, quoted_size, &sig, c.nonce, c.nonce_size, (TPMI_ALG_HASH) bank,
+        r = tpm2_quote_verify(&n.ak_public, a.quoted.data, a.quoted.size, &sig, c.nonce, c.nonce_size, (TPMI_ALG_HASH) bank,
                               c.mask, values, n_values, &attest);
         if (r < 0) {
                 char reason[160];
                 snprintf(reason, sizeof(reason), "Quote verification failed: %s.", quote_error(r));
-                return reject(req, id, &n, "QuoteRejected", reason);
+                return reject(req, id, &n, PROTO_ERROR_QUOTE_REJECTED, reason);
         }
         /* The TPM's reset and restart counters only grow (until TPM2_Clear). Going back means a replayed
          * or foreign quote. */
         if (n.reset_count >= 0 && (int64_t) attest.clockInfo.resetCount < n.reset_count)
-                return reject(req, id, &n, "QuoteRejected", "The TPM's resetCount went down since the last attestation.");
+                return reject(req, id, &n, PROTO_ERROR_QUOTE_REJECTED, "The TPM's resetCount went down since the last attestation.");
 
         /* One write transaction: the challenge consumed, the verdict logged, the node's counters, the session. */
         db = server_db_lock(req->server);
-        r = accept_answer(db, req, id, &n, c.bank, record, &attest, &token);
+        r = accept_answer(db, req, id, &n, c.bank, record, &attest, reply.token);
         if (r == -ESTALE) {
                 Node now;
 
@@ -354,20 +332,18 @@ enum MHD_Result api_attest(Request *req) {
         }
         server_db_unlock(req->server);
         if (r == -ENOENT)
-                return respond_error(req, MHD_HTTP_FORBIDDEN, "ChallengeUnknown",
+                return respond_error(req, PROTO_ERROR_CHALLENGE_UNKNOWN,
                                      "No open challenge with this id: it was answered already, replaced, or never issued.");
         if (r == -ESTALE && still_enabled)
-                return reject(req, id, &n, "QuoteRejected", "The TPM's resetCount went down since the last attestation.");
+                return reject(req, id, &n, PROTO_ERROR_QUOTE_REJECTED, "The TPM's resetCount went down since the last attestation.");
         if (r == -ESTALE)
-                return reject(req, id, &n, "NodeDisabled", "The node is not enabled.");
+                return reject(req, id, &n, PROTO_ERROR_NODE_DISABLED, "The node is not enabled.");
         if (r < 0)
-                return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Issuing the session failed.");
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Issuing the session failed.");
 
         log_info("Node %" PRIi64 " (%s) attested from %s.", n.id, n.fingerprint, req->source);
-        reply = json_object_new_object();
-        json_object_object_add(reply, "token", json_object_new_string(token));
-        json_object_object_add(reply, "expiresIn",
-                               json_object_new_int64((int64_t) (req->server->config->session_lifetime_usec / 1000000ULL)));
-        explicit_bzero(token, strlen(token));
-        return respond_json(req, MHD_HTTP_OK, TAKE_PTR(reply));
+        reply.expires_in = req->server->config->session_lifetime_usec / 1000000ULL;
+        if (proto_attest_reply_encode(&reply, &body) < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Encoding the session failed.");
+        return respond_body(req, MHD_HTTP_OK, body);
 }

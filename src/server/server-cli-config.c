@@ -10,7 +10,7 @@
 #include "log.h"
 #include "server-cli.h"
 #include "server-render.h"
-#include "server-wire.h"
+#include "server-json.h"
 #include "string-util.h"
 
 /* "default" | "node --id N" | "--id N" | "relay --id NAME", starting at argv[*i]; advances *i. */

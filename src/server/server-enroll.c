@@ -9,14 +9,12 @@
 #include "log.h"
 #include "server-api.h"
 #include "server-attestations.h"
-#include "server-wire.h"
 #include "tpm2-credential.h"
 #include "tpm2-marshal.h"
 #include "tpm2-quote.h"
 #include "tpm2-templates.h"
 #include "tpm2-util.h"
 
-#define EK_CERTIFICATE_MAX (16U * 1024U)
 #define CHALLENGE_SWEEP_INTERVAL_USEC (1000U * 1000U)
 
 /* An EK as the TCG profile makes them: a restricted decryption key bound to this TPM, SHA-256 names,
@@ -36,30 +34,24 @@ static int check_ek_public(const TPMT_PUBLIC *p) {
         return 0;
 }
 
-static enum MHD_Result bad_field(Request *req, const char *field, int r) {
-        return respond_error(req, r == -E2BIG ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_BAD_REQUEST,
-                             r == -ENOENT ? "MissingField" : "InvalidField", "Field '%s' %s.", field,
-                             r == -ENOENT ? "is required" : r == -E2BIG ? "is too large" : "is malformed");
+/* A public area the protocol carried as bytes, unmarshalled: a 400 naming the field if it is not one. */
+static int unmarshal_public(Request *req, const ProtoBlob *b, const char *field, TPM2B_PUBLIC *ret,
+                            enum MHD_Result *ret_response) {
+        if (tpm2_unmarshal_TPM2B_PUBLIC(b->data, b->size, ret) >= 0)
+                return 0;
+        *ret_response = respond_error(req, PROTO_ERROR_INVALID_FIELD,
+                                      "enrolment request: field '%s' is not a marshalled TPM2B_PUBLIC.", field);
+        return -EINVAL;
 }
 
-/* Decodes a base64 field holding a marshalled TPM structure. */
-#define GET_TPM_FIELD(req, o, key, type, dst)                                                                \
-        do {                                                                                                 \
-                _cleanup_free_ void *_buf = NULL;                                                            \
-                size_t _size;                                                                                \
-                int _r = wire_get_base64(o, key, true, sizeof(type), &_buf, &_size);                        \
-                if (_r >= 0)                                                                                 \
-                        _r = tpm2_unmarshal_##type(_buf, _size, dst);                                        \
-                if (_r < 0)                                                                                  \
-                        return bad_field(req, key, _r == -EBADMSG ? -EINVAL : _r);                          \
-        } while (0)
-
 static enum MHD_Result reply_pending(Request *req, const Node *n) {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        ProtoEnrollReply reply = {};
+        char *body = NULL;
 
-        json_object_object_add(o, "state", json_object_new_string("pending"));
-        json_object_object_add(o, "fingerprint", json_object_new_string(n->fingerprint));
-        return respond_json(req, MHD_HTTP_ACCEPTED, TAKE_PTR(o));
+        snprintf(reply.fingerprint, sizeof(reply.fingerprint), "%s", n->fingerprint);
+        if (proto_enroll_reply_encode(&reply, &body) < 0)
+                return MHD_NO;
+        return respond_body(req, MHD_HTTP_ACCEPTED, body);
 }
 
 static int random_bytes(void *p, size_t n) {
@@ -109,10 +101,10 @@ static int store_challenge(Db *db, const Request *req, const Node *n, const uint
                               &ins);
         if (r < 0)
                 return r;
-        sqlite3_bind_blob(ins, 1, id, CHALLENGE_ID_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(ins, 1, id, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
         sqlite3_bind_int64(ins, 2, n->id);
         sqlite3_bind_blob(ins, 3, hash, (int) hsize, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(ins, 4, nonce, QUOTE_NONCE_BYTES, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(ins, 4, nonce, PROTO_NONCE_SIZE, SQLITE_TRANSIENT);
         sqlite3_bind_text(ins, 5, bank, -1, SQLITE_STATIC);
         sqlite3_bind_int64(ins, 6, c->quote_pcr_mask);
         sqlite3_bind_int64(ins, 7, (int64_t) (now_usec() + c->challenge_lifetime_usec));
@@ -122,10 +114,10 @@ static int store_challenge(Db *db, const Request *req, const Node *n, const uint
 
 static enum MHD_Result send_challenge(Request *req, const Node *n) {
         const ServerConfig *c = req->server->config;
-        _cleanup_(json_object_putp) json_object *o = NULL, *pcrs = NULL;
-        _cleanup_free_ uint8_t *blob_bytes = NULL, *enc_bytes = NULL;
-        uint8_t id[CHALLENGE_ID_BYTES], secret[CHALLENGE_SECRET_BYTES], nonce[QUOTE_NONCE_BYTES], hash[64];
-        size_t hsize, blob_size, enc_size;
+        _cleanup_(proto_enroll_reply_done) ProtoEnrollReply reply = { .enabled = true };
+        uint8_t id[PROTO_CHALLENGE_ID_SIZE], secret[PROTO_SECRET_SIZE], nonce[PROTO_NONCE_SIZE], hash[64];
+        char *body = NULL;
+        size_t hsize;
         TPM2B_ID_OBJECT blob;
         TPM2B_ENCRYPTED_SECRET enc;
         const char *bank = c->quote_bank ?: "sha256";
@@ -134,7 +126,7 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
 
         if (random_bytes(id, sizeof(id)) < 0 || random_bytes(secret, sizeof(secret)) < 0 ||
             random_bytes(nonce, sizeof(nonce)) < 0)
-                return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "No randomness.");
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "No randomness.");
 
         /* Bound to the AK name the server computes from the stored AK public area. */
         r = tpm2_make_credential(&n->ek_public, &n->ak_name, secret, sizeof(secret), &blob, &enc);
@@ -142,12 +134,12 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
                 r = tpm2_digest(TPM2_ALG_SHA256, secret, sizeof(secret), hash, &hsize);
         explicit_bzero(secret, sizeof(secret));
         if (r >= 0)
-                r = tpm2_marshal_TPM2B_ID_OBJECT(&blob, &blob_bytes, &blob_size);
+                r = tpm2_marshal_TPM2B_ID_OBJECT(&blob, &reply.credential_blob.data, &reply.credential_blob.size);
         if (r >= 0)
-                r = tpm2_marshal_TPM2B_ENCRYPTED_SECRET(&enc, &enc_bytes, &enc_size);
+                r = tpm2_marshal_TPM2B_ENCRYPTED_SECRET(&enc, &reply.encrypted_secret.data,
+                                                        &reply.encrypted_secret.size);
         if (r < 0)
-                return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError",
-                                     "make_credential failed: %s", strerror(-r));
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "make_credential failed: %s", strerror(-r));
 
         /* One write transaction per enrolment: the node's last contact and its new challenge. */
         db = server_db_lock(req->server);
@@ -161,22 +153,18 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
         }
         server_db_unlock(req->server);
         if (r < 0)
-                return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Storing the challenge failed.");
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Storing the challenge failed.");
 
-        o = json_object_new_object();
-        pcrs = json_object_new_array();
-        for (unsigned i = 0; i < TPM2_PCRS_MAX; i++)
-                if (c->quote_pcr_mask & (1U << i))
-                        json_object_array_add(pcrs, json_object_new_int((int) i));
-        json_object_object_add(o, "state", json_object_new_string("enabled"));
-        json_object_object_add(o, "fingerprint", json_object_new_string(n->fingerprint));
-        json_object_object_add(o, "challenge", wire_new_hex(id, sizeof(id)));
-        json_object_object_add(o, "credentialBlob", wire_new_base64(blob_bytes, blob_size));
-        json_object_object_add(o, "encryptedSecret", wire_new_base64(enc_bytes, enc_size));
-        json_object_object_add(o, "nonce", wire_new_base64(nonce, sizeof(nonce)));
-        json_object_object_add(o, "pcrs", TAKE_PTR(pcrs));
-        json_object_object_add(o, "bank", json_object_new_string(bank));
-        return respond_json(req, MHD_HTTP_OK, TAKE_PTR(o));
+        snprintf(reply.fingerprint, sizeof(reply.fingerprint), "%s", n->fingerprint);
+        memcpy(reply.challenge, id, sizeof(id));
+        memcpy(reply.nonce, nonce, sizeof(nonce));
+        reply.nonce_size = sizeof(nonce);
+        reply.pcr_mask = c->quote_pcr_mask;
+        snprintf(reply.bank, sizeof(reply.bank), "%s", bank);
+        r = proto_enroll_reply_encode(&reply, &body);
+        if (r < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Encoding the challenge failed.");
+        return respond_body(req, MHD_HTTP_OK, body);
 }
 
 /* Under the database lock: the node of this identity. An unknown identity becomes a pending node (1), unless
@@ -213,63 +201,58 @@ static int lookup_node(Db *db, const Request *req, NodeIdentity *id, Node *ret) 
 }
 
 enum MHD_Result api_enroll(Request *req) {
-        static const char *const allowed[] = { "ekPublic", "ekCertificate", "akPublic", NULL };
-        _cleanup_(json_object_putp) json_object *o = NULL;
-        _cleanup_free_ void *cert = NULL;
+        _cleanup_(proto_enroll_request_done) ProtoEnrollRequest request = {};
+        enum MHD_Result response;
         NodeIdentity id = {};
-        const char *field;
+        ProtoDiag diag = {};
         Node n;
         Db *db;
         int r;
 
-        if (wire_parse(req->body, req->size, &o) < 0)
-                return respond_error(req, MHD_HTTP_BAD_REQUEST, "MalformedJson", "The body must be one JSON object.");
-        if (wire_check_fields(o, allowed, &field) < 0)
-                return respond_error(req, MHD_HTTP_BAD_REQUEST, "UnknownField", "Unknown field '%s'.", field);
-
-        GET_TPM_FIELD(req, o, "ekPublic", TPM2B_PUBLIC, &id.ek_public);
-        GET_TPM_FIELD(req, o, "akPublic", TPM2B_PUBLIC, &id.ak_public);
-        r = wire_get_base64(o, "ekCertificate", false, EK_CERTIFICATE_MAX, &cert, &id.ek_certificate_size);
-        if (r < 0)
-                return bad_field(req, "ekCertificate", r);
-        id.ek_certificate = cert;
+        if (proto_enroll_request_decode(req->body, req->size, &request, &diag) < 0)
+                return respond_diag(req, &diag);
+        if (unmarshal_public(req, &request.ek_public, "ekPublic", &id.ek_public, &response) < 0 ||
+            unmarshal_public(req, &request.ak_public, "akPublic", &id.ak_public, &response) < 0)
+                return response;
+        id.ek_certificate = request.ek_certificate.data;
+        id.ek_certificate_size = request.ek_certificate.size;
 
         r = check_ek_public(&id.ek_public.publicArea);
         if (r < 0)
-                return respond_error(req, MHD_HTTP_BAD_REQUEST, "EkRejected",
+                return respond_error(req, PROTO_ERROR_EK_REJECTED,
                                      "ekPublic is not a TCG endorsement key (restricted decrypt, fixedTPM, SHA-256, "
                                      "AES-128-CFB, RSA-2048 or ECC P-256).");
         /* Never trust a name or attributes sent by the client: both are derived from the public areas. */
         r = tpm2_ak_check_public(&id.ak_public.publicArea);
         if (r < 0)
-                return respond_error(req, MHD_HTTP_BAD_REQUEST, "AkRejected",
+                return respond_error(req, PROTO_ERROR_AK_REJECTED,
                                      "akPublic is not an attestation key: it must be restricted, sign-only, fixedTPM, "
                                      "fixedParent and sensitiveDataOrigin, with SHA-256 (%s).",
                                      r == -EPERM ? "attributes" : "algorithms");
         id.ek_type = tpm2_key_type_to_string(tpm2_key_type_of_public(&id.ek_public.publicArea));
         if (tpm2_public_name(&id.ek_public.publicArea, &id.ek_name) < 0 ||
             tpm2_public_name(&id.ak_public.publicArea, &id.ak_name) < 0)
-                return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Name computation failed.");
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Name computation failed.");
 
         db = server_db_lock(req->server);
         r = lookup_node(db, req, &id, &n);
         server_db_unlock(req->server);
         if (r == -EUSERS)
-                return respond_error(req, MHD_HTTP_TOO_MANY_REQUESTS, "RateLimited",
+                return respond_error(req, PROTO_ERROR_RATE_LIMITED,
                                      "Too many new identities from %s; try later.", req->source);
         if (r == -ENOSPC)
-                return respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "TooManyPendingNodes",
+                return respond_error(req, PROTO_ERROR_TOO_MANY_PENDING_NODES,
                                      "%u nodes are waiting to be enabled; enable or remove some first.",
                                      req->server->config->max_pending_nodes);
         if (r == -EEXIST)
-                return respond_error(req, MHD_HTTP_CONFLICT, "IdentityConflict",
+                return respond_error(req, PROTO_ERROR_IDENTITY_CONFLICT,
                                      "This fingerprint belongs to another node.");
         if (r == -EXDEV)
-                return respond_error(req, MHD_HTTP_CONFLICT, "AkChanged",
+                return respond_error(req, PROTO_ERROR_AK_CHANGED,
                                      "This EK is enrolled with another AK (node %" PRIi64 "); the operator must "
                                      "remove the node before it can enrol again.", n.id);
         if (r < 0)
-                return respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "InternalError", "Node lookup failed.");
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Node lookup failed.");
         if (r > 0) {
                 log_notice("New node %" PRIi64 " from %s is pending, fingerprint %s.", n.id, req->source, n.fingerprint);
                 return reply_pending(req, &n);
@@ -279,7 +262,7 @@ enum MHD_Result api_enroll(Request *req) {
         case NODE_PENDING:
                 return reply_pending(req, &n);
         case NODE_DISABLED:
-                return respond_error(req, MHD_HTTP_FORBIDDEN, "NodeDisabled", "Node %" PRIi64 " is disabled.", n.id);
+                return respond_error(req, PROTO_ERROR_NODE_DISABLED, "Node %" PRIi64 " is disabled.", n.id);
         default:
                 return send_challenge(req, &n); /* touches the node in its transaction */
         }

@@ -9,11 +9,11 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "fd-util.h"
 #include "log.h"
 #include "server-api.h"
 #include "server-http.h"
-#include "server-wire.h"
 #include "string-util.h"
 
 #define PEM_MAX (64U * 1024U)
@@ -107,30 +107,52 @@ static enum MHD_Result respond_string(Request *req, unsigned status, const char 
         return ret;
 }
 
-enum MHD_Result respond_json(Request *req, unsigned status, json_object *body) {
+enum MHD_Result respond_body(Request *req, unsigned status, char *body) {
         enum MHD_Result ret;
 
         if (!body)
                 return MHD_NO;
-        ret = respond_string(req, status, wire_to_string(body));
-        json_object_put(body);
+        ret = respond_string(req, status, body);
+        /* A session token is among the bodies: MHD has its own copy now. */
+        erase_and_free_sized(body, strlen(body));
         return ret;
 }
 
-enum MHD_Result respond_error(Request *req, unsigned status, const char *code, const char *fmt, ...) {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
-        char message[512];
+static enum MHD_Result respond_verror(Request *req, unsigned status, ProtoErrorCode code, const char *fmt,
+                                      va_list ap) {
+        char message[512], *body = NULL;
+
+        vsnprintf(message, sizeof(message), fmt, ap);
+        log_info("%s %s from %s: %u %s: %s", req->method, req->url, req->source, status,
+                 proto_error_to_string(code), message);
+        if (proto_error_reply_encode(code, message, &body) < 0)
+                return MHD_NO;
+        return respond_body(req, status, body);
+}
+
+enum MHD_Result respond_error(Request *req, ProtoErrorCode code, const char *fmt, ...) {
+        enum MHD_Result ret;
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(message, sizeof(message), fmt, ap);
+        ret = respond_verror(req, proto_error_status(code), code, fmt, ap);
         va_end(ap);
-        if (!o)
-                return MHD_NO;
-        json_object_object_add(o, "error", json_object_new_string(code));
-        json_object_object_add(o, "message", json_object_new_string(message));
-        log_info("%s %s from %s: %u %s: %s", req->method, req->url, req->source, status, code, message);
-        return respond_json(req, status, TAKE_PTR(o));
+        return ret;
+}
+
+enum MHD_Result respond_error_status(Request *req, unsigned status, ProtoErrorCode code, const char *fmt, ...) {
+        enum MHD_Result ret;
+        va_list ap;
+
+        va_start(ap, fmt);
+        ret = respond_verror(req, status, code, fmt, ap);
+        va_end(ap);
+        return ret;
+}
+
+enum MHD_Result respond_diag(Request *req, const ProtoDiag *diag) {
+        return respond_error_status(req, diag->too_large ? MHD_HTTP_CONTENT_TOO_LARGE : proto_error_status(diag->code),
+                                    diag->code, "%s.", diag->message);
 }
 
 static void format_source(struct MHD_Connection *c, char *buf, size_t size) {
@@ -187,7 +209,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         }
 
         if (req->too_large)
-                return respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "BodyTooLarge", "Request body exceeds %u bytes.",
+                return respond_error(req, PROTO_ERROR_BODY_TOO_LARGE, "Request body exceeds %u bytes.",
                                      s->config->max_body_size);
         return api_dispatch(req);
 }
@@ -199,7 +221,9 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
         (void) cls, (void) connection, (void) toe;
         if (!req)
                 return;
-        free(req->body);
+        /* An attestation's body holds the credential's secret. */
+        if (req->body)
+                erase_and_free_sized(req->body, req->size);
         free(req);
         *req_cls = NULL;
 }

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <json-c/json.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdint.h>
 
+#include "protocol.h"
 #include "server-checkpoint.h"
 #include "server-config.h"
 #include "server-db.h"
@@ -49,11 +49,15 @@ typedef struct Request {
         bool too_large;
 } Request;
 
-/* Responses: JSON bodies (respond_json() consumes body); errors as {"error": "Code", "message": "…"}.
- * Return MHD_YES/NO for MHD. */
-enum MHD_Result respond_json(Request *req, unsigned status, json_object *body);
-enum MHD_Result respond_error(Request *req, unsigned status, const char *code, const char *fmt, ...)
+/* Responses, as src/shared/protocol encodes them. respond_body() takes over body (a protocol encoder's output)
+ * and wipes it after copying it into the response. respond_error() sends {"error": CODE, "message": …} with
+ * the code's status; respond_error_status() with another (an over-long field: 413); respond_diag() a
+ * decoder's refusal. Return MHD_YES/NO for MHD. */
+enum MHD_Result respond_body(Request *req, unsigned status, char *body);
+enum MHD_Result respond_error(Request *req, ProtoErrorCode code, const char *fmt, ...) _printf_(3, 4);
+enum MHD_Result respond_error_status(Request *req, unsigned status, ProtoErrorCode code, const char *fmt, ...)
         _printf_(4, 5);
+enum MHD_Result respond_diag(Request *req, const ProtoDiag *diag);
 
 /* Token bucket per source address: true if an action is allowed now. */
 int ratelimit_new(unsigned per_minute, RateLimit **ret);

@@ -6,16 +6,6 @@
 #include "server-relays.h"
 #include "string-util.h"
 
-bool relay_name_is_valid(const char *name) {
-        size_t l;
-
-        if (!name)
-                return false;
-        l = strlen(name);
-        return l >= 1 && l <= RELAY_NAME_MAX &&
-               in_charset(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
-}
-
 static int step_done(Db *db, sqlite3_stmt *s) {
         int rc = sqlite3_step(s);
         if (rc != SQLITE_DONE)
@@ -73,7 +63,7 @@ int relays_allocate(Db *db, int64_t node_id, unsigned count, const char **ret_po
 
         for (unsigned slot = 0; slot < count; slot++) {
                 _cleanup_stmt_ sqlite3_stmt *exists = NULL, *insert = NULL, *name_set = NULL;
-                char name[RELAY_NAME_MAX + 1] = "", addr[INET6_ADDRSTRLEN];
+                char name[TOR_NICKNAME_MAX + 1] = "", addr[INET6_ADDRSTRLEN];
                 int64_t relay_id;
 
                 r = db_prepare(db, "SELECT 1 FROM relays WHERE node_id = ? AND slot = ?", &exists);
@@ -187,7 +177,7 @@ int relay_get_by_name(Db *db, const char *name, Relay *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r;
 
-        if (!relay_name_is_valid(name))
+        if (!tor_nickname_ok(name))
                 return -EINVAL;
         r = db_prepare(db, "SELECT id, node_id, slot, name, ipv4, ipv6 FROM relays WHERE name = ?", &s);
         if (r < 0)
@@ -216,7 +206,7 @@ int pool_add(Db *db, const char *kind, char *const *values, size_t n, const char
                 const char *v = values[i];
                 int rc;
 
-                if (family == 0 ? !relay_name_is_valid(v) : inet_pton(family == 4 ? AF_INET : AF_INET6, v, buf) != 1) {
+                if (family == 0 ? !tor_nickname_ok(v) : inet_pton(family == 4 ? AF_INET : AF_INET6, v, buf) != 1) {
                         *ret_bad = v;
                         r = -EINVAL;
                         goto fail;

@@ -5,7 +5,7 @@
 #include <strings.h>
 
 #include "server-render.h"
-#include "server-wire.h"
+#include "server-json.h"
 
 int torrc_level_load(Db *db, const ConfigScope *scope, Torrc **ret) {
         _cleanup_(torrc_freep) Torrc *t = NULL;

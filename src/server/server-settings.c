@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "protocol.h"
 #include "server-settings.h"
 #include "string-util.h"
 
@@ -167,61 +166,11 @@ int config_op_insert(Db *db, const ConfigScope *scope, ConfigKind kind, ConfigOp
         return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
-static bool is_ip(int family, const char *v) {
-        unsigned char buf[16];
-        return inet_pton(family, v, buf) == 1;
-}
-
-static bool is_uint_in(const char *v, unsigned long long lo, unsigned long long hi) {
-        unsigned long long x;
-        return safe_atou64(v, hi, &x) >= 0 && x >= lo;
-}
-
-static const struct {
-        const char *key;
-        bool accumulates;
-} settings[] = {
-        { "Interface", false },        { "IPv4Gateway", false }, { "IPv6Gateway", false },
-        { "IPv4PrefixLength", false }, { "IPv6PrefixLength", false }, { "DNS", true },
-        { "ORPort", false },
-};
-
+/* The node settings are part of the protocol: the server stores what a node will accept. */
 bool setting_accumulates(const char *key) {
-        for (size_t i = 0; i < ELEMENTSOF(settings); i++)
-                if (strcasecmp(key, settings[i].key) == 0)
-                        return settings[i].accumulates;
-        return false;
+        return proto_setting_accumulates(key);
 }
 
 int setting_validate(const char *key, const char *value, const char **ret_canonical_key) {
-        const char *k = NULL;
-        bool ok;
-
-        for (size_t i = 0; i < ELEMENTSOF(settings); i++)
-                if (key && strcasecmp(key, settings[i].key) == 0)
-                        k = settings[i].key;
-        if (!k)
-                return -ENOENT;
-        if (ret_canonical_key)
-                *ret_canonical_key = k;
-        if (!value) /* unset */
-                return 0;
-
-        if (streq(k, "Interface"))
-                /* A Linux interface name: IFNAMSIZ-1, no '/', no whitespace. */
-                ok = !isempty(value) && strlen(value) < 16 && !streq(value, ".") && !streq(value, "..") &&
-                     in_charset(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-@");
-        else if (streq(k, "IPv4Gateway"))
-                ok = is_ip(AF_INET, value);
-        else if (streq(k, "IPv6Gateway"))
-                ok = is_ip(AF_INET6, value);
-        else if (streq(k, "IPv4PrefixLength"))
-                ok = is_uint_in(value, 1, 32);
-        else if (streq(k, "IPv6PrefixLength"))
-                ok = is_uint_in(value, 1, 128);
-        else if (streq(k, "DNS"))
-                ok = is_ip(AF_INET, value) || is_ip(AF_INET6, value);
-        else
-                ok = is_uint_in(value, 1, 65535);
-        return ok ? 0 : -EINVAL;
+        return proto_setting_validate(key, value, ret_canonical_key);
 }

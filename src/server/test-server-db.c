@@ -98,15 +98,15 @@ TEST(pool_add_is_all_or_nothing) {
 }
 
 TEST(relay_names) {
-        ASSERT_TRUE(relay_name_is_valid("a"));
-        ASSERT_TRUE(relay_name_is_valid("ABCdef0123456789xyz"));
-        ASSERT_FALSE(relay_name_is_valid("ABCdef0123456789xyz0")); /* 20 */
-        ASSERT_FALSE(relay_name_is_valid(""));
-        ASSERT_FALSE(relay_name_is_valid(".."));
-        ASSERT_FALSE(relay_name_is_valid("a/b"));
-        ASSERT_FALSE(relay_name_is_valid("a b"));
-        ASSERT_FALSE(relay_name_is_valid("a'b"));
-        ASSERT_FALSE(relay_name_is_valid(NULL));
+        ASSERT_TRUE(tor_nickname_ok("a"));
+        ASSERT_TRUE(tor_nickname_ok("ABCdef0123456789xyz"));
+        ASSERT_FALSE(tor_nickname_ok("ABCdef0123456789xyz0")); /* 20 */
+        ASSERT_FALSE(tor_nickname_ok(""));
+        ASSERT_FALSE(tor_nickname_ok(".."));
+        ASSERT_FALSE(tor_nickname_ok("a/b"));
+        ASSERT_FALSE(tor_nickname_ok("a b"));
+        ASSERT_FALSE(tor_nickname_ok("a'b"));
+        ASSERT_FALSE(tor_nickname_ok(NULL));
 }
 
 DEFINE_TEST_MAIN

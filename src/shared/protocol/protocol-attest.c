@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* POST /v1/enroll and POST /v1/attest: requests and replies. */
+#include <stdio.h>
+#include <tss2/tss2_tpm2_types.h>
+
+#include "alloc-util.h"
+#include "hexdecoct.h"
+#include "protocol-json.h"
+
+/* ---- POST /v1/enroll -------------------------------------------------------------------------------- */
+
+void proto_enroll_request_done(ProtoEnrollRequest *r) {
+        proto_blob_done(&r->ek_public);
+        proto_blob_done(&r->ak_public);
+        proto_blob_done(&r->ek_certificate);
+}
+
+int proto_enroll_request_encode(const ProtoEnrollRequest *r, char **ret) {
+        json_object *o = json_object_new_object();
+        int k = o ? 0 : -ENOMEM;
+
+        if (k >= 0)
+                k = proto_json_add(o, "ekPublic", proto_json_base64(r->ek_public.data, r->ek_public.size));
+        if (k >= 0)
+                k = proto_json_add(o, "akPublic", proto_json_base64(r->ak_public.data, r->ak_public.size));
+        if (k >= 0 && r->ek_certificate.data)
+                k = proto_json_add(o, "ekCertificate",
+                                   proto_json_base64(r->ek_certificate.data, r->ek_certificate.size));
+        if (k < 0) {
+                json_object_put(o);
+                return k;
+        }
+        return proto_json_format(o, /* sensitive= */ false, ret);
+}
+
+int proto_enroll_request_decode(const char *body, size_t size, ProtoEnrollRequest *ret, ProtoDiag *diag) {
+        static const ProtoField fields[] = {
+                { "ekPublic", json_type_string, PROTO_REQUIRED },
+                { "akPublic", json_type_string, PROTO_REQUIRED },
+                { "ekCertificate", json_type_string, PROTO_NULLABLE },
+        };
+        static const char what[] = "enrolment request";
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_(proto_enroll_request_done) ProtoEnrollRequest r = {};
+        json_object *v[ELEMENTSOF(fields)];
+        int k;
+
+        k = proto_json_parse(body, size, SIZE_MAX, /* sensitive= */ false, what, &o, diag);
+        if (k >= 0)
+                k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
+        if (k >= 0)
+                k = proto_base64(v[0], what, "ekPublic", 1, sizeof(TPM2B_PUBLIC), &r.ek_public, diag);
+        if (k >= 0)
+                k = proto_base64(v[1], what, "akPublic", 1, sizeof(TPM2B_PUBLIC), &r.ak_public, diag);
+        if (k >= 0 && v[2])
+                k = proto_base64(v[2], what, "ekCertificate", 0, PROTO_EK_CERTIFICATE_MAX, &r.ek_certificate, diag);
+        if (k < 0)
+                return k;
+        *ret = r;
+        r = (ProtoEnrollRequest) {};
+        return 0;
+}
+
+void proto_enroll_reply_done(ProtoEnrollReply *r) {
+        proto_blob_done_erase(&r->credential_blob);
+        proto_blob_done_erase(&r->encrypted_secret);
+        explicit_bzero(r, sizeof(*r));
+}
+
+int proto_enroll_reply_encode(const ProtoEnrollReply *r, char **ret) {
+        json_object *o = json_object_new_object(), *pcrs;
+        int k = o ? 0 : -ENOMEM;
+
+        if (k >= 0)
+                k = proto_json_add(o, "state", json_object_new_string(r->enabled ? "enabled" : "pending"));
+        if (k >= 0)
+                k = proto_json_add(o, "fingerprint", json_object_new_string(r->fingerprint));
+        if (k >= 0 && r->enabled) {
+                k = proto_json_add(o, "challenge", proto_json_hex(r->challenge, sizeof(r->challenge)));
+                if (k >= 0)
+                        k = proto_json_add(o, "credentialBlob",
+                                           proto_json_base64(r->credential_blob.data, r->credential_blob.size));
+                if (k >= 0)
+                        k = proto_json_add(o, "encryptedSecret",
+                                           proto_json_base64(r->encrypted_secret.data, r->encrypted_secret.size));
+                if (k >= 0)
+                        k = proto_json_add(o, "nonce", proto_json_base64(r->nonce, r->nonce_size));
+                if (k >= 0)
+                        k = proto_json_add(o, "pcrs", pcrs = json_object_new_array());
+                for (unsigned i = 0; k >= 0 && i < PROTO_PCRS_MAX; i++)
+                        if (r->pcr_mask & (1U << i))
+                                k = json_object_array_add(pcrs, json_object_new_int((int) i)) < 0 ? -ENOMEM : 0;
+                if (k >= 0)
+                        k = proto_json_add(o, "bank", json_object_new_string(r->bank));
+        }
+        if (k < 0) {
+                json_object_put(o);
+                return k;
+        }
+        return proto_json_format(o, /* sensitive= */ false, ret);
+}
+
+static int decode_pcrs(json_object *a, const char *what, uint32_t *ret, ProtoDiag *diag) {
+        size_t n = json_object_array_length(a);
+        uint32_t mask = 0;
+        int64_t last = -1;
+
+        if (n == 0 || n > PROTO_PCRS_MAX)
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "pcrs", "%s: 'pcrs' must list 1…24 PCRs", what);
+        for (size_t i = 0; i < n; i++) {
+                json_object *p = json_object_array_get_idx(a, i);
+                int64_t idx;
+
+                if (!json_object_is_type(p, json_type_int))
+                        return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "pcrs", "%s: 'pcrs' holds a non-integer",
+                                          what);
+                idx = json_object_get_int64(p);
+                if (idx <= last || idx >= (int64_t) PROTO_PCRS_MAX)
+                        return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "pcrs",
+                                          "%s: 'pcrs' not ascending PCRs 0…23", what);
+                last = idx;
+                mask |= 1U << idx;
+        }
+        *ret = mask;
+        return 0;
+}
+
+int proto_enroll_reply_decode(const char *body, size_t size, bool enabled, ProtoEnrollReply *ret, ProtoDiag *diag) {
+        /* A pending reply carries nothing else: a challenge next to "pending" is a confused server. */
+        static const ProtoField fields[] = {
+                { "state", json_type_string, PROTO_REQUIRED },
+                { "fingerprint", json_type_string, PROTO_REQUIRED },
+                { "challenge", json_type_string, PROTO_REQUIRED },
+                { "credentialBlob", json_type_string, PROTO_REQUIRED },
+                { "encryptedSecret", json_type_string, PROTO_REQUIRED },
+                { "nonce", json_type_string, PROTO_REQUIRED },
+                { "pcrs", json_type_array, PROTO_REQUIRED },
+                { "bank", json_type_string, PROTO_REQUIRED },
+        };
+        static const char what[] = "enrolment reply";
+        _cleanup_(proto_json_put_erasep) json_object *o = NULL;
+        _cleanup_(proto_enroll_reply_done) ProtoEnrollReply r = {};
+        json_object *v[ELEMENTSOF(fields)];
+        const char *state, *fingerprint, *bank;
+        ProtoBlob nonce = {};
+        int k;
+
+        k = proto_json_parse(body, size, PROTO_REPLY_MAX, /* sensitive= */ true, what, &o, diag);
+        if (k >= 0)
+                k = proto_fields(o, what, fields, enabled ? ELEMENTSOF(fields) : 2, v, diag);
+        if (k < 0)
+                return k;
+        if (proto_string(v[0], what, "state", 16, &state, diag) < 0 || !streq(state, enabled ? "enabled" : "pending"))
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "state",
+                                  "%s: state '%.16s' does not match the HTTP status", what,
+                                  json_object_get_string(v[0]));
+        if (proto_string(v[1], what, "fingerprint", PROTO_FINGERPRINT_MAX, &fingerprint, NULL) < 0 ||
+            !proto_fingerprint_ok(fingerprint))
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "fingerprint", "%s: malformed 'fingerprint'", what);
+        snprintf(r.fingerprint, sizeof(r.fingerprint), "%s", fingerprint);
+        r.enabled = enabled;
+        if (enabled) {
+                k = proto_hex(v[2], what, "challenge", sizeof(r.challenge), r.challenge, diag);
+                if (k >= 0)
+                        k = proto_base64(v[3], what, "credentialBlob", 1, PROTO_BLOB_MAX, &r.credential_blob, diag);
+                if (k >= 0)
+                        k = proto_base64(v[4], what, "encryptedSecret", 1, PROTO_BLOB_MAX, &r.encrypted_secret, diag);
+                if (k >= 0)
+                        k = proto_base64(v[5], what, "nonce", 1, PROTO_NONCE_SIZE_MAX, &nonce, diag);
+                if (k < 0)
+                        return k;
+                memcpy(r.nonce, nonce.data, nonce.size);
+                r.nonce_size = nonce.size;
+                proto_blob_done(&nonce);
+                k = decode_pcrs(v[6], what, &r.pcr_mask, diag);
+                if (k < 0)
+                        return k;
+                if (proto_string(v[7], what, "bank", 16, &bank, NULL) < 0 || !proto_bank_ok(bank))
+                        return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "bank", "%s: unknown PCR bank '%.16s'",
+                                          what, json_object_get_string(v[7]));
+                snprintf(r.bank, sizeof(r.bank), "%s", bank);
+        }
+        *ret = r;
+        r = (ProtoEnrollReply) {};
+        return 0;
+}
+
+/* ---- POST /v1/attest -------------------------------------------------------------------------------- */
+
+void proto_attest_request_done(ProtoAttestRequest *r) {
+        proto_blob_done_erase(&r->secret);
+        proto_blob_done(&r->quoted);
+        proto_blob_done(&r->signature);
+        free(r->firmware_log);
+        free(r->userspace_log);
+        *r = (ProtoAttestRequest) {};
+}
+
+int proto_attest_request_encode(const ProtoAttestRequest *r, char **ret) {
+        json_object *o = json_object_new_object(), *pcrs = NULL;
+        int k = o ? 0 : -ENOMEM;
+
+        if (k >= 0)
+                k = proto_json_add(o, "challenge", proto_json_hex(r->challenge, sizeof(r->challenge)));
+        if (k >= 0)
+                k = proto_json_add(o, "secret", proto_json_base64(r->secret.data, r->secret.size));
+        if (k >= 0)
+                k = proto_json_add(o, "quoted", proto_json_base64(r->quoted.data, r->quoted.size));
+        if (k >= 0)
+                k = proto_json_add(o, "signature", proto_json_base64(r->signature.data, r->signature.size));
+        if (k >= 0)
+                k = proto_json_add(o, "pcrValues", pcrs = json_object_new_array());
+        for (size_t i = 0; k >= 0 && i < r->n_pcr_values; i++) {
+                json_object *e = json_object_new_object();
+
+                k = e ? json_object_array_add(pcrs, e) < 0 ? -ENOMEM : 0 : -ENOMEM;
+                if (k < 0) {
+                        json_object_put(e);
+                        break;
+                }
+                k = proto_json_add(e, "index", json_object_new_int((int) r->pcr_values[i].index));
+                if (k >= 0)
+                        k = proto_json_add(e, "value", proto_json_hex(r->pcr_values[i].value, r->pcr_values[i].size));
+        }
+        if (k >= 0 && r->firmware_log)
+                k = proto_json_add(o, "firmwareLog", json_object_new_string(r->firmware_log));
+        if (k >= 0 && r->userspace_log)
+                k = proto_json_add(o, "userspaceLog", json_object_new_string(r->userspace_log));
+        if (k < 0) {
+                proto_json_put_erase(o);
+                return k;
+        }
+        return proto_json_format(o, /* sensitive= */ true, ret);
+}
+
+static int decode_pcr_values(json_object *a, const char *what, ProtoAttestRequest *r, ProtoDiag *diag) {
+        static const ProtoField fields[] = {
+                { "index", json_type_int, PROTO_REQUIRED },
+                { "value", json_type_string, PROTO_REQUIRED },
+        };
+        size_t n = json_object_array_length(a);
+        int64_t last = -1;
+
+        if (n > PROTO_PCRS_MAX)
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "pcrValues", "%s: more than %u pcrValues", what,
+                                  PROTO_PCRS_MAX);
+        for (size_t i = 0; i < n; i++) {
+                json_object *v[ELEMENTSOF(fields)];
+                ProtoPcrValue *p = &r->pcr_values[i];
+                ProtoBlob b = {};
+                const char *hex;
+                int64_t idx;
+                int k;
+
+                k = proto_fields(json_object_array_get_idx(a, i), "attestation request: pcrValues", fields,
+                                 ELEMENTSOF(fields), v, diag);
+                if (k < 0)
+                        return k;
+                idx = json_object_get_int64(v[0]);
+                if (idx <= last || idx >= (int64_t) PROTO_PCRS_MAX)
+                        return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "pcrValues",
+                                          "%s: pcrValues not ascending PCRs 0…23", what);
+                last = idx;
+                k = proto_string(v[1], what, "pcrValues", PROTO_DIGEST_MAX * 2, &hex, diag);
+                if (k < 0)
+                        return k;
+                k = unhexmem(hex, PROTO_DIGEST_MAX, (void **) &b.data, &b.size);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0 || (b.size != 20 && b.size != 32 && b.size != 48 && b.size != 64)) {
+                        proto_blob_done(&b);
+                        return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "pcrValues",
+                                          "%s: a pcrValues value is not the hex of a digest", what);
+                }
+                p->index = (unsigned) idx;
+                memcpy(p->value, b.data, b.size);
+                p->size = b.size;
+                proto_blob_done(&b);
+        }
+        r->n_pcr_values = n;
+        return 0;
+}
+
+int proto_attest_request_decode(const char *body, size_t size, ProtoAttestRequest *ret, ProtoDiag *diag) {
+        static const ProtoField fields[] = {
+                { "challenge", json_type_string, PROTO_REQUIRED },
+                { "secret", json_type_string, PROTO_REQUIRED },
+                { "quoted", json_type_string, PROTO_REQUIRED },
+                { "signature", json_type_string, PROTO_REQUIRED },
+                { "pcrValues", json_type_array, PROTO_REQUIRED },
+                { "firmwareLog", json_type_string, PROTO_NULLABLE },
+                { "userspaceLog", json_type_string, PROTO_NULLABLE },
+        };
+        static const char what[] = "attestation request";
+        _cleanup_(proto_json_put_erasep) json_object *o = NULL;
+        _cleanup_(proto_attest_request_done) ProtoAttestRequest r = {};
+        json_object *v[ELEMENTSOF(fields)];
+        int k;
+
+        k = proto_json_parse(body, size, SIZE_MAX, /* sensitive= */ true, what, &o, diag);
+        if (k >= 0)
+                k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
+        if (k >= 0)
+                k = proto_hex(v[0], what, "challenge", sizeof(r.challenge), r.challenge, diag);
+        if (k >= 0)
+                k = proto_base64(v[1], what, "secret", 1, PROTO_SECRET_SIZE, &r.secret, diag);
+        if (k >= 0)
+                k = proto_base64(v[2], what, "quoted", 1, sizeof(TPMS_ATTEST), &r.quoted, diag);
+        if (k >= 0)
+                k = proto_base64(v[3], what, "signature", 1, sizeof(TPMT_SIGNATURE), &r.signature, diag);
+        if (k >= 0)
+                k = decode_pcr_values(v[4], what, &r, diag);
+        if (k >= 0)
+                k = proto_string_dup(v[5], what, "firmwareLog", PROTO_EVENT_LOG_MAX, &r.firmware_log, diag);
+        if (k >= 0)
+                k = proto_string_dup(v[6], what, "userspaceLog", PROTO_EVENT_LOG_MAX, &r.userspace_log, diag);
+        if (k < 0)
+                return k;
+        *ret = r;
+        r = (ProtoAttestRequest) {};
+        return 0;
+}
+
+void proto_attest_reply_done(ProtoAttestReply *r) {
+        explicit_bzero(r, sizeof(*r));
+}
+
+int proto_attest_reply_encode(const ProtoAttestReply *r, char **ret) {
+        json_object *o = json_object_new_object();
+        int k = o ? 0 : -ENOMEM;
+
+        if (k >= 0)
+                k = proto_json_add(o, "token", proto_json_base64(r->token, sizeof(r->token)));
+        if (k >= 0)
+                k = proto_json_add(o, "expiresIn", json_object_new_int64((int64_t) r->expires_in));
+        if (k < 0) {
+                proto_json_put_erase(o);
+                return k;
+        }
+        return proto_json_format(o, /* sensitive= */ true, ret);
+}
+
+int proto_attest_reply_decode(const char *body, size_t size, ProtoAttestReply *ret, ProtoDiag *diag) {
+        static const ProtoField fields[] = {
+                { "token", json_type_string, PROTO_REQUIRED },
+                { "expiresIn", json_type_int, PROTO_REQUIRED },
+        };
+        static const char what[] = "attestation reply";
+        _cleanup_(proto_json_put_erasep) json_object *o = NULL;
+        json_object *v[ELEMENTSOF(fields)];
+        ProtoBlob token = {};
+        int64_t expires;
+        int k;
+
+        k = proto_json_parse(body, size, PROTO_REPLY_MAX, /* sensitive= */ true, what, &o, diag);
+        if (k >= 0)
+                k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
+        if (k < 0)
+                return k;
+        if (proto_base64(v[0], what, "token", PROTO_TOKEN_SIZE, PROTO_TOKEN_SIZE, &token, NULL) < 0)
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "token", "%s: malformed 'token'", what);
+        expires = json_object_get_int64(v[1]);
+        if (expires <= 0 || expires > (int64_t) PROTO_SESSION_LIFETIME_MAX_SEC) {
+                proto_blob_done_erase(&token);
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "expiresIn", "%s: 'expiresIn' out of range",
+                                  what);
+        }
+        memcpy(ret->token, token.data, PROTO_TOKEN_SIZE);
+        ret->expires_in = (uint64_t) expires;
+        proto_blob_done_erase(&token);
+        return 0;
+}

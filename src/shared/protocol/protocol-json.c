@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "hexdecoct.h"
+#include "protocol-json.h"
+
+static void vfill(ProtoDiag *diag, ProtoErrorCode code, const char *field, const char *format, va_list ap) {
+        if (!diag)
+                return;
+        diag->code = code;
+        snprintf(diag->field, sizeof(diag->field), "%s", field ?: "");
+        vsnprintf(diag->message, sizeof(diag->message), format, ap);
+}
+
+int proto_fail(ProtoDiag *diag, ProtoErrorCode code, const char *field, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        vfill(diag, code, field, format, ap);
+        va_end(ap);
+        if (diag)
+                diag->too_large = false;
+        return -EBADMSG;
+}
+
+int proto_fail_too_large(ProtoDiag *diag, const char *field, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        vfill(diag, PROTO_ERROR_INVALID_FIELD, field, format, ap);
+        va_end(ap);
+        if (diag)
+                diag->too_large = true;
+        return -E2BIG;
+}
+
+/* json-c keeps the last member and the keys of objects it replaced nowhere but in its tree: a duplicate key
+ * simply replaces the earlier value. To refuse duplicates, the number of keys of each object in the text
+ * (in the order the objects open) is compared with the number of members of each object of the tree (in the
+ * same, depth-first order): they differ exactly when some object had a key twice. */
+typedef struct ObjectCounts {
+        int *counts;
+        size_t n, allocated;
+} ObjectCounts;
+
+static int tree_counts(json_object *o, ObjectCounts *c) {
+        if (json_object_is_type(o, json_type_object)) {
+                if (c->n == c->allocated) {
+                        size_t k = c->allocated ? c->allocated * 2 : 16;
+                        int *p = realloc(c->counts, k * sizeof(int));
+                        if (!p)
+                                return -ENOMEM;
+                        c->counts = p;
+                        c->allocated = k;
+                }
+                c->counts[c->n++] = json_object_object_length(o);
+                json_object_object_foreach(o, key, value) {
+                        int r;
+                        (void) key;
+                        r = tree_counts(value, c);
+                        if (r < 0)
+                                return r;
+                }
+        } else if (json_object_is_type(o, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(o); i++) {
+                        int r = tree_counts(json_object_array_get_idx(o, i), c);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
+/* Walks text that json-c accepted (so: well-formed, depth bounded) and compares the colons of each object
+ * with the tree's counts. 1 if they agree. */
+static int text_matches_tree(const char *s, size_t size, const ObjectCounts *c) {
+        struct {
+                bool object;
+                size_t index;
+                int keys;
+        } stack[PROTO_JSON_DEPTH_MAX + 1];
+        size_t depth = 0, next = 0;
+        bool in_string = false;
+
+        for (size_t i = 0; i < size; i++) {
+                char ch = s[i];
+
+                if (in_string) {
+                        if (ch == '\\')
+                                i++;
+                        else if (ch == '"')
+                                in_string = false;
+                        continue;
+                }
+                switch (ch) {
+                case '"':
+                        in_string = true;
+                        break;
+                case '{':
+                case '[':
+                        if (depth >= ELEMENTSOF(stack))
+                                return 0;
+                        stack[depth].object = ch == '{';
+                        stack[depth].keys = 0;
+                        if (ch == '{') {
+                                if (next >= c->n)
+                                        return 0;
+                                stack[depth].index = next++;
+                        }
+                        depth++;
+                        break;
+                case ':':
+                        if (depth > 0 && stack[depth - 1].object)
+                                stack[depth - 1].keys++;
+                        break;
+                case '}':
+                case ']':
+                        if (depth == 0)
+                                return 0;
+                        depth--;
+                        if (stack[depth].object && stack[depth].keys != c->counts[stack[depth].index])
+                                return 0;
+                        break;
+                default:
+                        break;
+                }
+        }
+        return next == c->n;
+}
+
+/* The first key that appears twice in one object, for the message: keys compared as written (escaped), at most
+ * 64 remembered; best effort, once a duplicate is known to exist. */
+static void find_duplicate(const char *s, size_t size, char *ret, size_t ret_size) {
+        const char *keys[64];
+        size_t lens[64], n = 0, first[PROTO_JSON_DEPTH_MAX + 1], depth = 0;
+        bool object[PROTO_JSON_DEPTH_MAX + 1];
+
+        snprintf(ret, ret_size, "?");
+        for (size_t i = 0; i < size; i++) {
+                size_t start, j;
+
+                switch (s[i]) {
+                case '{':
+                case '[':
+                        if (depth >= ELEMENTSOF(first))
+                                return;
+                        object[depth] = s[i] == '{';
+                        first[depth++] = n;
+                        continue;
+                case '}':
+                case ']':
+                        if (depth == 0)
+                                return;
+                        n = first[--depth];
+                        continue;
+                case '"':
+                        break;
+                default:
+                        continue;
+                }
+                start = ++i;
+                while (i < size && s[i] != '"')
+                        i += s[i] == '\\' ? 2 : 1;
+                if (i >= size)
+                        return;
+                for (j = i + 1; j < size && strchr(" \t\r\n", s[j]); j++)
+                        ;
+                if (depth == 0 || !object[depth - 1] || j >= size || s[j] != ':')
+                        continue;
+                for (size_t k = first[depth - 1]; k < n; k++)
+                        if (lens[k] == i - start && memcmp(keys[k], s + start, lens[k]) == 0) {
+                                snprintf(ret, ret_size, "%.*s", (int) MIN(lens[k], ret_size - 1), keys[k]);
+                                return;
+                        }
+                if (n < ELEMENTSOF(keys)) {
+                        keys[n] = s + start;
+                        lens[n++] = i - start;
+                }
+        }
+}
+
+int proto_json_parse(const char *body, size_t size, size_t max, bool sensitive, const char *what, json_object **ret,
+                     ProtoDiag *diag) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_free_ int *counts = NULL;
+        ObjectCounts c = {};
+        json_tokener *tok;
+        size_t end;
+        int r;
+
+        if (!body || size == 0)
+                return proto_fail(diag, PROTO_ERROR_MALFORMED_JSON, NULL, "%s: empty body", what);
+        if (size > max || size > INT32_MAX)
+                return proto_fail_too_large(diag, NULL, "%s: body larger than %zu bytes", what, max);
+        if (memchr(body, '\0', size))
+                return proto_fail(diag, PROTO_ERROR_MALFORMED_JSON, NULL, "%s: body contains a NUL byte", what);
+
+        tok = json_tokener_new_ex(PROTO_JSON_DEPTH_MAX);
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        o = json_tokener_parse_ex(tok, body, (int) size);
+        r = o && json_tokener_get_error(tok) == json_tokener_success ? 0 : -EBADMSG;
+        end = json_tokener_get_parse_end(tok);
+        /* json-c keeps the last string it decoded in its scratch buffer and no call wipes it: for a secret, wipe
+         * it here, through the struct its header still declares. */
+        if (sensitive && tok->pb && tok->pb->buf)
+                explicit_bzero(tok->pb->buf, (size_t) tok->pb->size);
+        json_tokener_free(tok);
+        if (r < 0 || strspn(body + end, " \t\r\n") != size - end)
+                return proto_fail(diag, PROTO_ERROR_MALFORMED_JSON, NULL,
+                                  "%s: not JSON, or more than one JSON value", what);
+        if (!json_object_is_type(o, json_type_object))
+                return proto_fail(diag, PROTO_ERROR_MALFORMED_JSON, NULL, "%s: not a JSON object", what);
+
+        r = tree_counts(o, &c);
+        counts = c.counts;
+        if (r < 0)
+                return r;
+        if (!text_matches_tree(body, end, &c)) {
+                char key[32];
+
+                find_duplicate(body, end, key, sizeof(key));
+                if (sensitive)
+                        proto_json_put_erase(TAKE_PTR(o));
+                return proto_fail(diag, PROTO_ERROR_MALFORMED_JSON, NULL, "%s: duplicate field '%s'", what, key);
+        }
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static void erase_strings(json_object *o) {
+        if (json_object_is_type(o, json_type_string)) {
+                /* json-c's string storage is the object's own and writable. */
+                char *s = (char *) json_object_get_string(o);
+                explicit_bzero(s, (size_t) json_object_get_string_len(o));
+        } else if (json_object_is_type(o, json_type_object)) {
+                json_object_object_foreach(o, key, value) {
+                        (void) key;
+                        erase_strings(value);
+                }
+        } else if (json_object_is_type(o, json_type_array))
+                for (size_t i = 0; i < json_object_array_length(o); i++)
+                        erase_strings(json_object_array_get_idx(o, i));
+}
+
+void proto_json_put_erase(json_object *o) {
+        if (!o)
+                return;
+        erase_strings(o);
+        json_object_put(o);
+}
+
+int proto_fields(json_object *o, const char *what, const ProtoField *fields, size_t n, json_object **ret,
+                 ProtoDiag *diag) {
+        if (!json_object_is_type(o, json_type_object))
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, NULL, "%s: not a JSON object", what);
+
+        json_object_object_foreach(o, key, value) {
+                bool known = false;
+                (void) value;
+                for (size_t i = 0; i < n && !known; i++)
+                        known = streq(fields[i].name, key);
+                if (!known)
+                        return proto_fail(diag, PROTO_ERROR_UNKNOWN_FIELD, key, "%s: unknown field '%.31s'", what, key);
+        }
+        for (size_t i = 0; i < n; i++) {
+                json_object *v = NULL;
+                bool present = json_object_object_get_ex(o, fields[i].name, &v);
+
+                ret[i] = NULL;
+                if (!present || (json_object_is_type(v, json_type_null) && (fields[i].flags & PROTO_NULLABLE))) {
+                        if (!present && (fields[i].flags & PROTO_REQUIRED))
+                                return proto_fail(diag, PROTO_ERROR_MISSING_FIELD, fields[i].name,
+                                                  "%s: missing field '%s'", what, fields[i].name);
+                        continue;
+                }
+                if (!json_object_is_type(v, fields[i].type))
+                        return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, fields[i].name,
+                                          "%s: field '%s' has the wrong type", what, fields[i].name);
+                ret[i] = v;
+        }
+        return 0;
+}
+
+int proto_string(json_object *v, const char *what, const char *field, size_t max, const char **ret, ProtoDiag *diag) {
+        size_t n;
+
+        if (!json_object_is_type(v, json_type_string))
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, field, "%s: field '%s' has the wrong type", what,
+                                  field);
+        n = (size_t) json_object_get_string_len(v);
+        if (n > max)
+                return proto_fail_too_large(diag, field, "%s: field '%s' is longer than %zu bytes", what, field, max);
+        if (strlen(json_object_get_string(v)) != n)
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, field, "%s: field '%s' contains a NUL byte", what,
+                                  field);
+        *ret = json_object_get_string(v);
+        return 0;
+}
+
+int proto_string_dup(json_object *v, const char *what, const char *field, size_t max, char **ret, ProtoDiag *diag) {
+        const char *s;
+        int r;
+
+        if (!v) {
+                *ret = NULL;
+                return 0;
+        }
+        r = proto_string(v, what, field, max, &s, diag);
+        if (r < 0)
+                return r;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int proto_base64(json_object *v, const char *what, const char *field, size_t min, size_t max, ProtoBlob *ret,
+                 ProtoDiag *diag) {
+        void *data = NULL;
+        const char *s;
+        size_t n = 0;
+        int r;
+
+        /* Base64 is 4/3 of the data: the encoded length is checked before anything is decoded. */
+        r = proto_string(v, what, field, (max + 2) / 3 * 4, &s, diag);
+        if (r < 0)
+                return r;
+        r = unbase64mem(s, max, &data, &n);
+        if (r == -ENOMEM)
+                return r;
+        if (r == -E2BIG)
+                return proto_fail_too_large(diag, field, "%s: field '%s' holds more than %zu bytes", what, field, max);
+        if (r < 0 || n < min || n > max) {
+                if (data)
+                        erase_and_free_sized(data, n);
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, field,
+                                  "%s: field '%s' is not base64 of %zu to %zu bytes", what, field, min, max);
+        }
+        *ret = (ProtoBlob) { .data = data, .size = n };
+        return 0;
+}
+
+int proto_hex(json_object *v, const char *what, const char *field, size_t size, uint8_t *ret, ProtoDiag *diag) {
+        _cleanup_free_ void *buf = NULL;
+        const char *s;
+        size_t n = 0;
+        int r;
+
+        r = proto_string(v, what, field, size * 2, &s, diag);
+        if (r == -E2BIG)
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, field, "%s: field '%s' is not %zu bytes of hex",
+                                  what, field, size);
+        if (r < 0)
+                return r;
+        r = unhexmem(s, size, &buf, &n);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || n != size)
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, field, "%s: field '%s' is not %zu bytes of hex",
+                                  what, field, size);
+        memcpy(ret, buf, size);
+        return 0;
+}
+
+int proto_json_format(json_object *o, bool sensitive, char **ret) {
+        const char *s;
+        size_t n = 0;
+        char *copy;
+
+        if (!o)
+                return -ENOMEM;
+        s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+        copy = s ? strndup(s, n) : NULL;
+        if (sensitive) {
+                /* The serialisation lives in the object's own buffer until it is freed. */
+                if (s)
+                        explicit_bzero((char *) s, n);
+                proto_json_put_erase(o);
+        } else
+                json_object_put(o);
+        if (!copy)
+                return -ENOMEM;
+        *ret = copy;
+        return 0;
+}
+
+json_object *proto_json_base64(const void *p, size_t size) {
+        _cleanup_free_ char *s = base64mem(p, size);
+        json_object *o = s ? json_object_new_string(s) : NULL;
+
+        if (s)
+                explicit_bzero(s, strlen(s));
+        return o;
+}
+
+json_object *proto_json_hex(const void *p, size_t size) {
+        _cleanup_free_ char *s = hexmem(p, size);
+        return s ? json_object_new_string(s) : NULL;
+}
+
+int proto_json_add(json_object *o, const char *key, json_object *value) {
+        if (!value)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, value) < 0) {
+                json_object_put(value);
+                return -ENOMEM;
+        }
+        return 0;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The protocol's JSON layer on json-c, private to src/shared/protocol. */
+
+#include <json-c/json.h>
+
+#include "protocol.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+/* Fills diag (which may be NULL) and returns -EBADMSG, or -E2BIG when diag->too_large is set. */
+int proto_fail(ProtoDiag *diag, ProtoErrorCode code, const char *field, const char *format, ...) _printf_(4, 5);
+int proto_fail_too_large(ProtoDiag *diag, const char *field, const char *format, ...) _printf_(3, 4);
+
+/* One JSON object of at most max bytes: no NUL byte, strict JSON, valid UTF-8, depth ≤ PROTO_JSON_DEPTH_MAX,
+ * no duplicate key anywhere, nothing but whitespace after it. sensitive: json-c's scratch buffer is wiped
+ * (its strings are wiped by proto_json_put_erase()). */
+int proto_json_parse(const char *body, size_t size, size_t max, bool sensitive, const char *what, json_object **ret,
+                     ProtoDiag *diag);
+
+/* Wipes every string of a tree, then drops the reference. */
+void proto_json_put_erase(json_object *o);
+static inline void proto_json_put_erasep(json_object **o) {
+        if (*o)
+                proto_json_put_erase(*o);
+}
+
+#define PROTO_REQUIRED (1U << 0)
+#define PROTO_NULLABLE (1U << 1) /* null is the field's absence */
+
+typedef struct ProtoField {
+        const char *name;
+        json_type type;
+        unsigned flags;
+} ProtoField;
+
+/* Looks up an object's fields as declared: ret[i] is the value of fields[i] (NULL if absent or null). Refuses
+ * a field not declared, a required field absent (or null when not NULLABLE), a value of another type. */
+int proto_fields(json_object *o, const char *what, const ProtoField *fields, size_t n, json_object **ret,
+                 ProtoDiag *diag);
+
+/* A string of at most max bytes without NUL. *ret points into v. */
+int proto_string(json_object *v, const char *what, const char *field, size_t max, const char **ret, ProtoDiag *diag);
+/* A copy of an optional string field (NULL stays NULL). */
+int proto_string_dup(json_object *v, const char *what, const char *field, size_t max, char **ret, ProtoDiag *diag);
+/* Base64 decoding to min…max bytes; the length is checked before anything is decoded. */
+int proto_base64(json_object *v, const char *what, const char *field, size_t min, size_t max, ProtoBlob *ret,
+                 ProtoDiag *diag);
+/* Hex of exactly size bytes (lower or upper case). */
+int proto_hex(json_object *v, const char *what, const char *field, size_t size, uint8_t *ret, ProtoDiag *diag);
+
+/* Serialises (compact, "/" unescaped) into a string of the caller's. sensitive: json-c's copy is wiped and
+ * the tree's strings too. Drops the reference to o in all cases. */
+int proto_json_format(json_object *o, bool sensitive, char **ret);
+
+/* json_object_new_string() of base64 / hex of data; NULL on OOM. */
+json_object *proto_json_base64(const void *p, size_t size);
+json_object *proto_json_hex(const void *p, size_t size);
+/* Adds key → value to o; refuses a NULL value (OOM on the way) with -ENOMEM. */
+int proto_json_add(json_object *o, const char *key, json_object *value);

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The node↔server protocol, declared once: patela-server and patela-configd both encode and decode
+ * through this file, so that a field, a limit or an error code cannot differ between the two ends.
+ * patela-server(8), section API, describes the same in words.
+ *
+ * Transport: HTTPS (TLS 1.3), bodies are one JSON object (json-c on both ends), binary values in base64,
+ * hashes and ids in hex. Decoding is strict: one object with nothing after it, UTF-8, at most
+ * PROTO_JSON_DEPTH_MAX levels, no duplicate key, no unknown field, each field of its type and within its
+ * bounds. Every decoder fills a ProtoDiag naming the field that failed. Decoded values are copies: the
+ * structs own them; the *_done() functions free them and wipe what is secret. Nothing here logs. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+/* ---- endpoints ------------------------------------------------------------------------------------ */
+
+typedef enum ProtoEndpoint {
+        PROTO_HEALTH,       /* GET  /v1/health        liveness, no authentication */
+        PROTO_ENROLL,       /* POST /v1/enroll        identity → pending, or a credential challenge */
+        PROTO_ATTEST,       /* POST /v1/attest        secret + quote → session token */
+        PROTO_NODE_NETWORK, /* GET  /v1/node/network  resolved network settings (bearer token) */
+        PROTO_NODE_RELAYS,  /* GET  /v1/node/relays   relays with their resolved torrc (bearer token) */
+        _PROTO_ENDPOINT_MAX,
+        _PROTO_ENDPOINT_INVALID = -EINVAL,
+} ProtoEndpoint;
+
+typedef struct ProtoEndpointInfo {
+        const char *path;
+        const char *method;  /* "GET" or "POST" */
+        bool authenticated;  /* needs "Authorization: Bearer TOKEN" from an attestation */
+} ProtoEndpointInfo;
+
+const ProtoEndpointInfo *proto_endpoint(ProtoEndpoint e);
+const char *proto_endpoint_path(ProtoEndpoint e);
+ProtoEndpoint proto_endpoint_from_path(const char *path);
+
+/* ---- limits ----------------------------------------------------------------------------------------- */
+
+#define PROTO_JSON_DEPTH_MAX 8
+#define PROTO_REPLY_MAX (4U * 1024U * 1024U)   /* a reply as configd reads it */
+#define PROTO_CHALLENGE_ID_SIZE 16U
+#define PROTO_SECRET_SIZE 32U                   /* the credential's secret: a TPM2B_DIGEST of SHA-256 */
+#define PROTO_NONCE_SIZE 32U                    /* what the server issues … */
+#define PROTO_NONCE_SIZE_MAX 64U                /* … and what a node accepts (TPM2B_DATA of SHA-512) */
+#define PROTO_TOKEN_SIZE 32U                    /* session token */
+#define PROTO_BLOB_MAX 4096U                    /* credentialBlob, encryptedSecret */
+#define PROTO_EK_CERTIFICATE_MAX (16U * 1024U)
+#define PROTO_EVENT_LOG_MAX (1024U * 1024U)     /* each of firmwareLog and userspaceLog, base64 */
+#define PROTO_FINGERPRINT_MAX 64U
+#define PROTO_ERROR_CODE_MAX 64U
+#define PROTO_MESSAGE_MAX 4096U
+#define PROTO_PCRS_MAX 24U
+#define PROTO_DIGEST_MAX 64U                    /* SHA-512 */
+#define PROTO_RELAYS_MAX 64U
+#define PROTO_DNS_MAX 16U
+#define PROTO_TORRC_MAX (1024U * 1024U)
+#define PROTO_ADDRESS_MAX 64U
+#define PROTO_INTERFACE_MAX 15U                 /* IFNAMSIZ - 1 */
+#define PROTO_SESSION_LIFETIME_MAX_SEC (7U * 24U * 3600U)
+
+/* ---- error codes: {"error": CODE, "message": TEXT} with every 4xx and 5xx ------------------------------ */
+
+typedef enum ProtoErrorCode {
+        PROTO_ERROR_MALFORMED_JSON,         /* 400 the body is not one JSON object */
+        PROTO_ERROR_UNKNOWN_FIELD,          /* 400 */
+        PROTO_ERROR_MISSING_FIELD,          /* 400 */
+        PROTO_ERROR_INVALID_FIELD,          /* 400, or 413 for a field over its bound */
+        PROTO_ERROR_BODY_TOO_LARGE,         /* 413 over MaxBodySize= */
+        PROTO_ERROR_EK_REJECTED,            /* 400 not a TCG endorsement key: refuses the node */
+        PROTO_ERROR_AK_REJECTED,            /* 400 not an attestation key: refuses the node */
+        PROTO_ERROR_RATE_LIMITED,           /* 429 too many new identities from one source */
+        PROTO_ERROR_TOO_MANY_PENDING_NODES, /* 503 */
+        PROTO_ERROR_IDENTITY_CONFLICT,      /* 409 the fingerprint belongs to another node */
+        PROTO_ERROR_AK_CHANGED,             /* 409 this EK is enrolled with another AK */
+        PROTO_ERROR_NODE_DISABLED,          /* 403 */
+        PROTO_ERROR_CHALLENGE_UNKNOWN,      /* 403 answered, replaced or never issued */
+        PROTO_ERROR_CHALLENGE_EXPIRED,      /* 403 */
+        PROTO_ERROR_SECRET_MISMATCH,        /* 403 this TPM does not hold the enrolled EK and AK */
+        PROTO_ERROR_QUOTE_REJECTED,         /* 403 */
+        PROTO_ERROR_TOKEN_MISSING,          /* 401 */
+        PROTO_ERROR_TOKEN_REJECTED,         /* 401 unknown, expired, or the node is not enabled */
+        PROTO_ERROR_METHOD_NOT_ALLOWED,     /* 405 */
+        PROTO_ERROR_NOT_FOUND,              /* 404 */
+        PROTO_ERROR_RENDER_FAILED,          /* 500 a relay's torrc could not be rendered */
+        PROTO_ERROR_INTERNAL_ERROR,         /* 500 */
+        _PROTO_ERROR_MAX,
+        _PROTO_ERROR_INVALID = -EINVAL,
+} ProtoErrorCode;
+
+const char *proto_error_to_string(ProtoErrorCode c);
+ProtoErrorCode proto_error_from_string(const char *s);
+/* The HTTP status the server sends the code with (an over-long field: 413 instead). */
+unsigned proto_error_status(ProtoErrorCode c);
+/* Whether a reply refuses this node (the node stops its relays), rather than being a failure of the server
+ * or of the request: the refusing codes, and any unknown code with 401, 403 or 409. */
+bool proto_reply_refuses_node(long status, const char *code);
+
+/* What a decoder found wrong: the code the server answers with, the field, a message that names both. */
+typedef struct ProtoDiag {
+        ProtoErrorCode code;
+        bool too_large;          /* the field or body is over its bound (HTTP 413) */
+        char field[32];
+        char message[256];
+} ProtoDiag;
+
+/* ---- values ---------------------------------------------------------------------------------------- */
+
+/* Binary data of a base64 field; data is NULL for an absent optional field. */
+typedef struct ProtoBlob {
+        uint8_t *data;
+        size_t size;
+} ProtoBlob;
+void proto_blob_done(ProtoBlob *b);        /* frees */
+void proto_blob_done_erase(ProtoBlob *b);  /* wipes, then frees */
+
+/* A PCR bank as the protocol names it: "sha1", "sha256", "sha384", "sha512". */
+bool proto_bank_ok(const char *s);
+/* Digest size of a bank, 0 if unknown. */
+size_t proto_bank_digest_size(const char *s);
+/* A node fingerprint as the server shows it: 4–64 characters of [0-9A-Z-]. */
+bool proto_fingerprint_ok(const char *s);
+
+/* ---- POST /v1/enroll -------------------------------------------------------------------------------- */
+
+/* {ekPublic, akPublic: marshalled TPM2B_PUBLIC; ekCertificate: optional DER (or what the TPM holds)} */
+typedef struct ProtoEnrollRequest {
+        ProtoBlob ek_public;
+        ProtoBlob ak_public;
+        ProtoBlob ek_certificate;
+} ProtoEnrollRequest;
+void proto_enroll_request_done(ProtoEnrollRequest *r);
+int proto_enroll_request_encode(const ProtoEnrollRequest *r, char **ret);
+/* Bounds: TPM2B_PUBLIC's size for the public areas, PROTO_EK_CERTIFICATE_MAX. */
+int proto_enroll_request_decode(const char *body, size_t size, ProtoEnrollRequest *ret, ProtoDiag *diag);
+
+/* 202 {state: "pending", fingerprint}, or 200 {state: "enabled", fingerprint, challenge, credentialBlob,
+ * encryptedSecret, nonce, pcrs, bank}: a pending reply carries nothing else. */
+typedef struct ProtoEnrollReply {
+        bool enabled;
+        char fingerprint[PROTO_FINGERPRINT_MAX + 1];
+        /* enabled only: */
+        uint8_t challenge[PROTO_CHALLENGE_ID_SIZE];
+        ProtoBlob credential_blob;  /* marshalled TPM2B_ID_OBJECT */
+        ProtoBlob encrypted_secret; /* marshalled TPM2B_ENCRYPTED_SECRET */
+        uint8_t nonce[PROTO_NONCE_SIZE_MAX];
+        size_t nonce_size;
+        uint32_t pcr_mask;          /* "pcrs": [0…23, ascending], at least one */
+        char bank[8];
+} ProtoEnrollReply;
+void proto_enroll_reply_done(ProtoEnrollReply *r);
+int proto_enroll_reply_encode(const ProtoEnrollReply *r, char **ret);
+/* enabled: what the HTTP status says (200) the reply must be. */
+int proto_enroll_reply_decode(const char *body, size_t size, bool enabled, ProtoEnrollReply *ret, ProtoDiag *diag);
+
+/* ---- POST /v1/attest -------------------------------------------------------------------------------- */
+
+typedef struct ProtoPcrValue {
+        unsigned index;
+        uint8_t value[PROTO_DIGEST_MAX];
+        size_t size;
+} ProtoPcrValue;
+
+/* {challenge, secret, quoted: TPMS_ATTEST as the TPM signed it, signature: marshalled TPMT_SIGNATURE,
+ * pcrValues: [{index, value}] ascending, firmwareLog and userspaceLog: optional, base64 of the logs} */
+typedef struct ProtoAttestRequest {
+        uint8_t challenge[PROTO_CHALLENGE_ID_SIZE];
+        ProtoBlob secret; /* sensitive */
+        ProtoBlob quoted;
+        ProtoBlob signature;
+        ProtoPcrValue pcr_values[PROTO_PCRS_MAX];
+        size_t n_pcr_values;
+        char *firmware_log;  /* base64 text, or NULL */
+        char *userspace_log; /* base64 text, or NULL */
+} ProtoAttestRequest;
+void proto_attest_request_done(ProtoAttestRequest *r); /* wipes the secret */
+int proto_attest_request_encode(const ProtoAttestRequest *r, char **ret); /* ret: erase_and_free() it */
+int proto_attest_request_decode(const char *body, size_t size, ProtoAttestRequest *ret, ProtoDiag *diag);
+
+/* 200 {token, expiresIn: seconds, 1…PROTO_SESSION_LIFETIME_MAX_SEC} */
+typedef struct ProtoAttestReply {
+        uint8_t token[PROTO_TOKEN_SIZE]; /* sensitive */
+        uint64_t expires_in;
+} ProtoAttestReply;
+void proto_attest_reply_done(ProtoAttestReply *r); /* wipes */
+int proto_attest_reply_encode(const ProtoAttestReply *r, char **ret); /* ret: erase_and_free() it */
+int proto_attest_reply_decode(const char *body, size_t size, ProtoAttestReply *ret, ProtoDiag *diag);
+
+/* ---- node settings: the network settings of the configuration cascade -------------------------------- */
+
+/* Interface, IPv4Gateway, IPv6Gateway, IPv4PrefixLength, IPv6PrefixLength, DNS (accumulates), ORPort. The
+ * server stores a setting only if it passes here; configd refuses a reply whose settings do not. -ENOENT
+ * for an unknown key (compared without case; ret_canonical_key gets the protocol's spelling), -EINVAL for a
+ * bad value. value NULL: the key alone. */
+int proto_setting_validate(const char *key, const char *value, const char **ret_canonical_key);
+bool proto_setting_accumulates(const char *key);
+
+/* ---- GET /v1/node/network and /v1/node/relays ------------------------------------------------------ */
+
+/* A relay: name (checked by the receiver relay by relay, see proto_relay_check()), its addresses (null if
+ * none), and in the relays reply its resolved torrc. */
+typedef struct ProtoRelay {
+        char *name;
+        char *ipv4;
+        char *ipv6;
+        char *torrc;
+} ProtoRelay;
+void proto_relays_free(ProtoRelay *r, size_t n);
+
+/* {Interface?, IPv4Gateway?, IPv6Gateway?, IPv4PrefixLength?, IPv6PrefixLength?, DNS?: [..], ORPort?,
+ * relays: [{name, ipv4, ipv6}]}; numbers travel as strings, as the operator set them. */
+typedef struct ProtoNetwork {
+        char *interface;
+        char *ipv4_gateway;
+        char *ipv6_gateway;
+        unsigned ipv4_prefix_length; /* 0: not set */
+        unsigned ipv6_prefix_length; /* 0: not set */
+        char *dns[PROTO_DNS_MAX];
+        size_t n_dns;
+        unsigned or_port;            /* 0: not set */
+        ProtoRelay *relays;          /* without torrc */
+        size_t n_relays;
+} ProtoNetwork;
+void proto_network_done(ProtoNetwork *n);
+/* Sets one setting (validated as proto_setting_validate() does; DNS appends); -E2BIG past PROTO_DNS_MAX. */
+int proto_network_set(ProtoNetwork *n, const char *key, const char *value);
+int proto_network_encode(const ProtoNetwork *n, char **ret);
+int proto_network_decode(const char *body, size_t size, ProtoNetwork *ret, ProtoDiag *diag);
+
+/* {relays: [{name, ipv4, ipv6, torrc}]}: names unique, at most PROTO_RELAYS_MAX. */
+int proto_relays_encode(const ProtoRelay *relays, size_t n, char **ret);
+int proto_relays_decode(const char *body, size_t size, ProtoRelay **ret, size_t *ret_n, ProtoDiag *diag);
+
+/* A relay a node can configure: a tor nickname, addresses that parse, a torrc that patela's torrc parser
+ * accepts and that leaves KeyDirectory and DataDirectory to the node. -EINVAL with the reason in diag. */
+int proto_relay_check(const ProtoRelay *r, ProtoDiag *diag);
+
+/* ---- errors ------------------------------------------------------------------------------------------ */
+
+typedef struct ProtoErrorReply {
+        char code[PROTO_ERROR_CODE_MAX + 1]; /* as sent: a code of a newer server is kept */
+        ProtoErrorCode known;                /* _PROTO_ERROR_INVALID for a code this build does not know */
+        char *message;
+} ProtoErrorReply;
+void proto_error_reply_done(ProtoErrorReply *e);
+int proto_error_reply_encode(ProtoErrorCode code, const char *message, char **ret);
+int proto_error_reply_decode(const char *body, size_t size, ProtoErrorReply *ret, ProtoDiag *diag);

@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "alloc-util.h"
+#include "protocol-json.h"
+#include "tests.h"
+
+#define TOKEN "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+#define CHALLENGE "00112233445566778899aabbccddeeff"
+
+/* The decoder refused the body, and its message says which field. */
+#define ASSERT_REFUSED(expr, d, needle)                                                                 \
+        do {                                                                                          \
+                int _k = (expr);                                                                      \
+                if (_k != -EBADMSG && _k != -E2BIG)                                                   \
+                        TEST_FAIL("%s: %d, expected a refusal", #expr, _k);                           \
+                if (!strstr((d).message, (needle)))                                                   \
+                        TEST_FAIL("message '%s' does not mention '%s'", (d).message, (needle));       \
+        } while (0)
+
+static int parse(const char *s, json_object **o, ProtoDiag *d) {
+        return proto_json_parse(s, strlen(s), PROTO_REPLY_MAX, false, "body", o, d);
+}
+
+TEST(json_accepts_one_object) {
+        json_object *o = NULL;
+        ProtoDiag d = {};
+
+        ASSERT_OK(parse("{\"a\": 1}", &o, &d));
+        json_object_put(o);
+        ASSERT_OK(parse("  {\"a\": \"b\", \"c\": {\"a\": 1, \"b\": [{\"a\": 2}, {\"a\": 3}]}}\n", &o, &d));
+        json_object_put(o);
+        /* the same key in different objects is no duplicate */
+        ASSERT_OK(parse("{\"relays\":[{\"name\":\"a\"},{\"name\":\"b\"}],\"name\":\"x\"}", &o, &d));
+        json_object_put(o);
+        /* colons and braces inside strings are not structure */
+        ASSERT_OK(parse("{\"a\": \"x:{y}\\\":z\", \"b\": \"\\\\\"}", &o, &d));
+        json_object_put(o);
+}
+
+TEST(json_refuses) {
+        json_object *o = NULL;
+        ProtoDiag d = {};
+        char deep[256] = "";
+
+        ASSERT_REFUSED(proto_json_parse("", 0, 100, false, "body", &o, &d), d, "empty");
+        ASSERT_REFUSED(proto_json_parse("{}\0{}", 5, 100, false, "body", &o, &d), d, "NUL");
+        ASSERT_REFUSED(parse("[1]", &o, &d), d, "not a JSON object");
+        ASSERT_REFUSED(parse("\"x\"", &o, &d), d, "not a JSON object");
+        ASSERT_REFUSED(parse("{} {}", &o, &d), d, "not JSON");
+        ASSERT_REFUSED(parse("{\"a\": 1} x", &o, &d), d, "not JSON");
+        ASSERT_REFUSED(parse("{\"a\":", &o, &d), d, "not JSON");
+        ASSERT_REFUSED(parse("{\"a\": \"\xff\xfe\"}", &o, &d), d, "not JSON"); /* not UTF-8 */
+        ASSERT_REFUSED(parse("{\"a\": 01}", &o, &d), d, "not JSON");           /* strict: no leading zeros */
+        ASSERT_EQ(d.code, PROTO_ERROR_MALFORMED_JSON);
+        ASSERT_REFUSED(proto_json_parse("{}", PROTO_REPLY_MAX + 1, PROTO_REPLY_MAX, false, "body", &o, &d), d,
+                       "larger");
+        ASSERT_TRUE(d.too_large);
+        for (int i = 0; i < 20; i++)
+                strcat(deep, "{\"a\":");
+        ASSERT_REFUSED(parse(deep, &o, &d), d, "not JSON"); /* depth */
+        ASSERT_NULL(o);
+}
+
+TEST(json_duplicates) {
+        json_object *o = NULL;
+        ProtoDiag d = {};
+
+        ASSERT_REFUSED(parse("{\"state\":\"pending\",\"state\":\"pending\",\"fingerprint\":\"7K2Q\"}", &o, &d), d,
+                       "duplicate field 'state'");
+        ASSERT_REFUSED(parse("{\"a\":1,\"b\":{\"x\":1,\"y\":2,\"x\":{\"z\":1}}}", &o, &d), d, "duplicate field 'x'");
+        ASSERT_REFUSED(parse("{\"r\":[{\"n\":1},{\"n\":1,\"n\":2}]}", &o, &d), d, "duplicate field 'n'");
+        /* the same key, escaped differently: still one key twice */
+        ASSERT_REFUSED(parse("{\"a\":1,\"\\u0061\":2}", &o, &d), d, "duplicate field");
+        ASSERT_NULL(o);
+}
+
+TEST(fields) {
+        static const ProtoField fields[] = {
+                { "a", json_type_string, PROTO_REQUIRED },
+                { "b", json_type_string, PROTO_NULLABLE },
+                { "c", json_type_int, 0 },
+        };
+        json_object *o = NULL, *v[3];
+        ProtoDiag d = {};
+        ProtoBlob b = {};
+        uint8_t h[2];
+        const char *s;
+
+        ASSERT_OK(parse("{\"a\": \"Zm9v\", \"b\": \"00ff\", \"c\": 1, \"z\": 1}", &o, &d));
+        ASSERT_REFUSED(proto_fields(o, "x", fields, 3, v, &d), d, "unknown field 'z'");
+        ASSERT_EQ(d.code, PROTO_ERROR_UNKNOWN_FIELD);
+        json_object_object_del(o, "z");
+        ASSERT_OK(proto_fields(o, "x", fields, 3, v, &d));
+        ASSERT_OK(proto_base64(v[0], "x", "a", 1, 3, &b, &d));
+        ASSERT_EQ(b.size, 3);
+        ASSERT_MEMEQ(b.data, "foo", 3);
+        proto_blob_done(&b);
+        ASSERT_ERROR(proto_base64(v[0], "x", "a", 1, 2, &b, &d), E2BIG);
+        ASSERT_TRUE(d.too_large);
+        ASSERT_REFUSED(proto_base64(v[0], "x", "a", 4, 10, &b, &d), d, "'a'"); /* fewer than min bytes */
+        ASSERT_REFUSED(proto_base64(v[2], "x", "c", 1, 10, &b, &d), d, "wrong type");
+        ASSERT_OK(proto_hex(v[1], "x", "b", 2, h, &d));
+        ASSERT_EQ(h[1], 0xff);
+        ASSERT_REFUSED(proto_hex(v[0], "x", "a", 2, h, &d), d, "hex");
+        ASSERT_ERROR(proto_string(v[0], "x", "a", 3, &s, &d), E2BIG);
+        json_object_put(o);
+
+        ASSERT_OK(parse("{\"b\": null}", &o, &d));
+        ASSERT_REFUSED(proto_fields(o, "x", fields, 3, v, &d), d, "missing field 'a'");
+        ASSERT_EQ(d.code, PROTO_ERROR_MISSING_FIELD);
+        json_object_put(o);
+        ASSERT_OK(parse("{\"a\": \"x\", \"b\": null, \"c\": null}", &o, &d));
+        ASSERT_REFUSED(proto_fields(o, "x", fields, 3, v, &d), d, "'c' has the wrong type"); /* c is not NULLABLE */
+        json_object_put(o);
+
+        ASSERT_OK(parse("{\"a\": \"x\\u0000y\"}", &o, &d));
+        ASSERT_REFUSED(proto_string(json_object_object_get(o, "a"), "x", "a", 10, &s, &d), d, "NUL");
+        json_object_put(o);
+}
+
+TEST(tables) {
+        ASSERT_STREQ(proto_endpoint_path(PROTO_ENROLL), "/v1/enroll");
+        ASSERT_EQ(proto_endpoint_from_path("/v1/node/relays"), PROTO_NODE_RELAYS);
+        ASSERT_EQ(proto_endpoint_from_path("/v1/node/relays/"), _PROTO_ENDPOINT_INVALID);
+        ASSERT_TRUE(proto_endpoint(PROTO_NODE_NETWORK)->authenticated);
+        ASSERT_FALSE(proto_endpoint(PROTO_ATTEST)->authenticated);
+        for (ProtoErrorCode c = 0; c < _PROTO_ERROR_MAX; c++) {
+                ASSERT_NOT_NULL(proto_error_to_string(c));
+                ASSERT_EQ(proto_error_from_string(proto_error_to_string(c)), c);
+                ASSERT_TRUE(proto_error_status(c) >= 400 && proto_error_status(c) < 600);
+        }
+        ASSERT_EQ(proto_error_from_string("NoSuchCode"), _PROTO_ERROR_INVALID);
+        /* What refuses the node: its codes; a newer server's code by its status; never a 5xx or a 404. */
+        ASSERT_TRUE(proto_reply_refuses_node(403, "NodeDisabled"));
+        ASSERT_TRUE(proto_reply_refuses_node(400, "EkRejected"));
+        ASSERT_TRUE(proto_reply_refuses_node(403, "SomethingNew"));
+        ASSERT_FALSE(proto_reply_refuses_node(400, "InvalidField"));
+        ASSERT_FALSE(proto_reply_refuses_node(500, "InternalError"));
+        ASSERT_FALSE(proto_reply_refuses_node(404, "NotFound"));
+        ASSERT_FALSE(proto_reply_refuses_node(503, "SomethingNew"));
+        ASSERT_EQ(proto_bank_digest_size("sha384"), 48);
+        ASSERT_FALSE(proto_bank_ok("md5"));
+}
+
+TEST(settings) {
+        const char *k;
+
+        ASSERT_OK(proto_setting_validate("ipv4gateway", "192.0.2.1", &k));
+        ASSERT_STREQ(k, "IPv4Gateway");
+        ASSERT_ERROR(proto_setting_validate("IPv4Gateway", "2001:db8::1", &k), EINVAL);
+        ASSERT_ERROR(proto_setting_validate("Gateway", "192.0.2.1", &k), ENOENT);
+        ASSERT_OK(proto_setting_validate("Interface", "eth0", NULL));
+        ASSERT_ERROR(proto_setting_validate("Interface", "eth0/../x", NULL), EINVAL);
+        ASSERT_ERROR(proto_setting_validate("Interface", "a23456789012345x", NULL), EINVAL); /* 16 > IFNAMSIZ-1 */
+        ASSERT_ERROR(proto_setting_validate("IPv6PrefixLength", "129", NULL), EINVAL);
+        ASSERT_ERROR(proto_setting_validate("ORPort", "0", NULL), EINVAL);
+        ASSERT_OK(proto_setting_validate("DNS", NULL, NULL)); /* the key alone */
+        ASSERT_TRUE(proto_setting_accumulates("dns"));
+        ASSERT_FALSE(proto_setting_accumulates("ORPort"));
+}
+
+static char *enabled_reply(const char *challenge, const char *nonce, const char *pcrs, const char *bank) {
+        char *s;
+
+        if (asprintf(&s,
+                     "{\"state\":\"enabled\",\"fingerprint\":\"7K2Q-M9XD-4RTB-0HNZ\",\"challenge\":\"%s\","
+                     "\"credentialBlob\":\"AAAA\",\"encryptedSecret\":\"AAAA\",\"nonce\":\"%s\",\"pcrs\":%s,"
+                     "\"bank\":\"%s\"}",
+                     challenge, nonce, pcrs, bank) < 0)
+                return NULL;
+        return s;
+}
+
+#define DECODE_ENROLL(json, enabled, r, d) proto_enroll_reply_decode(json, strlen(json), enabled, r, d)
+
+TEST(enroll_reply_pending) {
+        ProtoEnrollReply r = {};
+        ProtoDiag d = {};
+        const char *pending = "{\"state\":\"pending\",\"fingerprint\":\"7K2Q-M9XD-4RTB-0HNZ\"}";
+
+        ASSERT_OK(DECODE_ENROLL(pending, false, &r, &d));
+        ASSERT_FALSE(r.enabled);
+        ASSERT_STREQ(r.fingerprint, "7K2Q-M9XD-4RTB-0HNZ");
+        proto_enroll_reply_done(&r);
+        /* 200 must say enabled, 202 pending. */
+        ASSERT_REFUSED(DECODE_ENROLL(pending, true, &r, &d), d, "missing field");
+        ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"enabled\",\"fingerprint\":\"7K2Q-M9XD-4RTB-0HNZ\"}", false, &r, &d),
+                       d, "does not match");
+        ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"pending\",\"fingerprint\":\"7K2Q\",\"nonce\":\"AAAA\"}", false, &r,
+                                     &d),
+                       d, "unknown field 'nonce'");
+        ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"pending\",\"fingerprint\":\"<script>\"}", false, &r, &d), d,
+                       "fingerprint");
+        ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"pending\",\"fingerprint\":7}", false, &r, &d), d, "wrong type");
+        ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"pending\",\"state\":\"pending\",\"fingerprint\":\"7K2Q\"}", false,
+                                     &r, &d),
+                       d, "duplicate field 'state'");
+}
+
+TEST(enroll_reply_enabled) {
+        static const struct {
+                const char *challenge, *nonce, *pcrs, *bank, *needle;
+        } bad[] = {
+                { "0011", TOKEN, "[0,7]", "sha256", "challenge" },
+                { CHALLENGE "zz", TOKEN, "[0,7]", "sha256", "challenge" },
+                { CHALLENGE, "", "[0,7]", "sha256", "nonce" },
+                { CHALLENGE, "not base64!", "[0,7]", "sha256", "nonce" },
+                { CHALLENGE, TOKEN TOKEN TOKEN, "[0,7]", "sha256", "nonce" }, /* > 64 bytes */
+                { CHALLENGE, TOKEN, "[]", "sha256", "pcrs" },
+                { CHALLENGE, TOKEN, "[7,0]", "sha256", "pcrs" },
+                { CHALLENGE, TOKEN, "[0,0]", "sha256", "pcrs" },
+                { CHALLENGE, TOKEN, "[24]", "sha256", "pcrs" },
+                { CHALLENGE, TOKEN, "[\"7\"]", "sha256", "pcrs" },
+                { CHALLENGE, TOKEN, "[0,7]", "md5", "bank" },
+        };
+        ProtoEnrollReply r = {}, again = {};
+        ProtoDiag d = {};
+        _cleanup_free_ char *encoded = NULL;
+        char *s;
+
+        s = enabled_reply(CHALLENGE, TOKEN, "[0,1,2,3,4,5,7,9,11,12]", "sha256");
+        ASSERT_OK(DECODE_ENROLL(s, true, &r, &d));
+        free(s);
+        ASSERT_TRUE(r.enabled);
+        ASSERT_EQ(r.challenge[15], 0xff);
+        ASSERT_STREQ(r.bank, "sha256");
+        ASSERT_EQ(r.pcr_mask, 0x1abfU);
+        ASSERT_EQ(r.nonce_size, 32);
+        ASSERT_EQ(r.credential_blob.size, 3);
+
+        /* what the server encodes, the node decodes to the same */
+        ASSERT_OK(proto_enroll_reply_encode(&r, &encoded));
+        ASSERT_OK(DECODE_ENROLL(encoded, true, &again, &d));
+        ASSERT_MEMEQ(again.challenge, r.challenge, sizeof(r.challenge));
+        ASSERT_EQ(again.pcr_mask, r.pcr_mask);
+        ASSERT_EQ(again.nonce_size, r.nonce_size);
+        ASSERT_STREQ(again.fingerprint, r.fingerprint);
+        proto_enroll_reply_done(&again);
+        proto_enroll_reply_done(&r);
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                s = enabled_reply(bad[i].challenge, bad[i].nonce, bad[i].pcrs, bad[i].bank);
+                ASSERT_REFUSED(DECODE_ENROLL(s, true, &r, &d), d, bad[i].needle);
+                free(s);
+        }
+}
+
+TEST(enroll_request) {
+        ProtoEnrollRequest r = {
+                .ek_public = { .data = (uint8_t *) "\x00\x01\x02", .size = 3 },
+                .ak_public = { .data = (uint8_t *) "\x03\x04", .size = 2 },
+        }, back = {};
+        _cleanup_free_ char *s = NULL;
+        ProtoDiag d = {};
+
+        ASSERT_OK(proto_enroll_request_encode(&r, &s));
+        ASSERT_STREQ(s, "{\"ekPublic\":\"AAEC\",\"akPublic\":\"AwQ=\"}");
+        ASSERT_OK(proto_enroll_request_decode(s, strlen(s), &back, &d));
+        ASSERT_EQ(back.ek_public.size, 3);
+        ASSERT_NULL(back.ek_certificate.data);
+        proto_enroll_request_done(&back);
+
+#define DECODE_REQ(json) proto_enroll_request_decode(json, strlen(json), &back, &d)
+        ASSERT_REFUSED(DECODE_REQ("{\"ekPublic\":\"AAEC\",\"akPublic\":\"AwQ=\",\"akName\":\"000b\"}"), d,
+                       "unknown field 'akName'");
+        ASSERT_EQ(d.code, PROTO_ERROR_UNKNOWN_FIELD);
+        ASSERT_REFUSED(DECODE_REQ("{\"ekPublic\":\"not base64!\",\"akPublic\":\"AwQ=\"}"), d, "ekPublic");
+        ASSERT_EQ(d.code, PROTO_ERROR_INVALID_FIELD);
+        ASSERT_REFUSED(DECODE_REQ("{\"ekPublic\":\"AAEC\"}"), d, "missing field 'akPublic'");
+        ASSERT_EQ(d.code, PROTO_ERROR_MISSING_FIELD);
+        ASSERT_REFUSED(DECODE_REQ("{\"ekPublic\": "), d, "not JSON");
+        ASSERT_EQ(d.code, PROTO_ERROR_MALFORMED_JSON);
+}
+
+TEST(attest_request) {
+        ProtoAttestRequest r = {
+                .secret = { .data = (uint8_t *) "0123456789abcdef0123456789abcdef", .size = 32 },
+                .quoted = { .data = (uint8_t *) "\xff\x54\x43\x47", .size = 4 },
+                .signature = { .data = (uint8_t *) "\x00\x14", .size = 2 },
+                .n_pcr_values = 2,
+                .pcr_values = { { .index = 0, .size = 32 }, { .index = 7, .size = 32, .value = { 0xab } } },
+                .firmware_log = (char *) "AAAA",
+        }, back = {};
+        ProtoDiag d = {};
+        char *s = NULL;
+
+        ASSERT_OK(proto_attest_request_encode(&r, &s));
+        ASSERT_OK(proto_attest_request_decode(s, strlen(s), &back, &d));
+        erase_and_free_sized(s, strlen(s));
+        ASSERT_EQ(back.secret.size, 32);
+        ASSERT_MEMEQ(back.secret.data, r.secret.data, 32);
+        ASSERT_EQ(back.n_pcr_values, 2);
+        ASSERT_EQ(back.pcr_values[1].index, 7);
+        ASSERT_EQ(back.pcr_values[1].value[0], 0xab);
+        ASSERT_STREQ(back.firmware_log, "AAAA");
+        ASSERT_NULL(back.userspace_log);
+        proto_attest_request_done(&back);
+
+        static const struct {
+                const char *pcr_values, *needle;
+        } bad[] = {
+                { "[{\"index\":7,\"value\":\"00\"},{\"index\":0,\"value\":\"00\"}]", "digest" },
+                { "[{\"index\":7},{\"index\":0}]", "missing field 'value'" },
+                { "[{\"index\":7,\"value\":\"" CHALLENGE CHALLENGE "\"},{\"index\":0,\"value\":\"" CHALLENGE CHALLENGE
+                  "\"}]",
+                  "ascending" },
+                { "[{\"index\":\"7\",\"value\":\"00\"}]", "wrong type" },
+                { "[{\"index\":7,\"value\":\"00\",\"bank\":\"sha1\"}]", "unknown field 'bank'" },
+                { "{}", "wrong type" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                if (asprintf(&s, "{\"challenge\":\"" CHALLENGE "\",\"secret\":\"AAAA\",\"quoted\":\"AAAA\","
+                                 "\"signature\":\"AAAA\",\"pcrValues\":%s}", bad[i].pcr_values) < 0)
+                        TEST_FAIL("OOM");
+                ASSERT_REFUSED(proto_attest_request_decode(s, strlen(s), &back, &d), d, bad[i].needle);
+                free(s);
+        }
+        s = (char *) "{\"challenge\":\"" CHALLENGE "\",\"secret\":\"" TOKEN TOKEN "\",\"quoted\":\"AAAA\","
+                     "\"signature\":\"AAAA\",\"pcrValues\":[]}";
+        ASSERT_ERROR(proto_attest_request_decode(s, strlen(s), &back, &d), E2BIG); /* a 64-byte secret */
+        ASSERT_STREQ(d.field, "secret");
+}
+
+TEST(attest_reply) {
+        ProtoAttestReply a = {}, back = {};
+        ProtoDiag d = {};
+        char *s = NULL;
+
+#define DECODE_ATTEST(json) proto_attest_reply_decode(json, strlen(json), &a, &d)
+        ASSERT_OK(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":3600}"));
+        ASSERT_EQ(a.token[0], 0);
+        ASSERT_EQ(a.expires_in, 3600);
+        a.token[3] = 0x42;
+        ASSERT_OK(proto_attest_reply_encode(&a, &s));
+        ASSERT_OK(proto_attest_reply_decode(s, strlen(s), &back, &d));
+        ASSERT_MEMEQ(back.token, a.token, sizeof(a.token));
+        erase_and_free_sized(s, strlen(s));
+
+        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"AAAA\",\"expiresIn\":3600}"), d, "token");
+        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":0}"), d, "expiresIn");
+        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":-5}"), d, "expiresIn");
+        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":3600.5}"), d, "expiresIn");
+        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\"}"), d, "missing field 'expiresIn'");
+}
+
+TEST(network) {
+        ProtoNetwork n = {}, back = {};
+        ProtoDiag d = {};
+        _cleanup_free_ char *s = NULL;
+        const char *good = "{\"Interface\":\"eth0\",\"IPv4Gateway\":\"192.0.2.1\",\"IPv6Gateway\":\"2001:db8::1\","
+                           "\"IPv4PrefixLength\":\"24\",\"IPv6PrefixLength\":\"64\",\"DNS\":[\"192.0.2.53\","
+                           "\"2001:db8::53\"],\"ORPort\":\"443\",\"relays\":[{\"name\":\"exitA\",\"ipv4\":"
+                           "\"192.0.2.10\",\"ipv6\":null}]}";
+
+        ASSERT_OK(proto_network_decode(good, strlen(good), &n, &d));
+        ASSERT_STREQ(n.interface, "eth0");
+        ASSERT_EQ(n.ipv4_prefix_length, 24);
+        ASSERT_EQ(n.ipv6_prefix_length, 64);
+        ASSERT_EQ(n.n_dns, 2);
+        ASSERT_STREQ(n.dns[1], "2001:db8::53");
+        ASSERT_EQ(n.or_port, 443);
+        ASSERT_EQ(n.n_relays, 1);
+        ASSERT_STREQ(n.relays[0].ipv4, "192.0.2.10");
+        ASSERT_NULL(n.relays[0].ipv6);
+        /* the server's encoding of the same is byte for byte what it always sent */
+        ASSERT_OK(proto_network_encode(&n, &s));
+        ASSERT_OK(proto_network_decode(s, strlen(s), &back, &d));
+        ASSERT_EQ(back.or_port, 443);
+        ASSERT_EQ(back.n_dns, 2);
+        proto_network_done(&back);
+        proto_network_done(&n);
+
+        /* Nothing set: only the relays, which may be none. */
+        ASSERT_OK(proto_network_decode("{\"relays\":[]}", 13, &n, &d));
+        ASSERT_NULL(n.interface);
+        ASSERT_EQ(n.n_dns, 0);
+        proto_network_done(&n);
+
+        static const struct {
+                const char *json, *needle;
+        } bad[] = {
+                { "{}", "missing field 'relays'" },
+                { "{\"relays\":[],\"Gateway\":\"x\"}", "unknown field 'Gateway'" },
+                { "{\"relays\":[],\"Interface\":\"eth0/../x\"}", "Interface" },
+                { "{\"relays\":[],\"IPv4Gateway\":\"2001:db8::1\"}", "IPv4Gateway" },
+                { "{\"relays\":[],\"IPv4PrefixLength\":\"33\"}", "IPv4PrefixLength" },
+                { "{\"relays\":[],\"IPv6PrefixLength\":64}", "wrong type" },
+                { "{\"relays\":[],\"DNS\":[\"resolver.example\"]}", "DNS" },
+                { "{\"relays\":[],\"ORPort\":\"65536\"}", "ORPort" },
+                { "{\"relays\":[{\"name\":\"a\",\"ipv4\":null,\"ipv6\":null},{\"name\":\"a\",\"ipv4\":null,\"ipv6\":null}]}",
+                  "listed twice" },
+                { "{\"relays\":[{\"name\":\"a\",\"ipv4\":null}]}", "missing field 'ipv6'" },
+                { "{\"relays\":[{\"name\":\"a\",\"ipv4\":null,\"ipv6\":null,\"torrc\":\"x\"}]}", "unknown field 'torrc'" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                ASSERT_REFUSED(proto_network_decode(bad[i].json, strlen(bad[i].json), &n, &d), d, bad[i].needle);
+
+        /* the server side: settings as the cascade resolves them */
+        ASSERT_OK(proto_network_set(&n, "dns", "192.0.2.53"));
+        ASSERT_OK(proto_network_set(&n, "ORPort", "9001"));
+        ASSERT_ERROR(proto_network_set(&n, "ORPort", "x"), EINVAL);
+        ASSERT_ERROR(proto_network_set(&n, "Gateway", "192.0.2.1"), ENOENT);
+        for (unsigned i = 1; i < PROTO_DNS_MAX; i++)
+                ASSERT_OK(proto_network_set(&n, "DNS", "192.0.2.53"));
+        ASSERT_ERROR(proto_network_set(&n, "DNS", "192.0.2.53"), E2BIG);
+        ASSERT_EQ(n.or_port, 9001);
+        proto_network_done(&n);
+}
+
+TEST(relays) {
+        ProtoRelay *r = NULL, *back = NULL;
+        ProtoDiag d = {};
+        size_t n = 0, n_back = 0;
+        _cleanup_free_ char *s = NULL;
+        const char *good = "{\"relays\":[{\"name\":\"exitA\",\"ipv4\":\"192.0.2.10\",\"ipv6\":\"2001:db8::10\","
+                           "\"torrc\":\"Nickname exitA\\nORPort 192.0.2.10:9001\\n\"},"
+                           "{\"name\":\"bad/name\",\"ipv4\":null,\"ipv6\":null,\"torrc\":\"\"}]}";
+
+        ASSERT_OK(proto_relays_decode(good, strlen(good), &r, &n, &d));
+        ASSERT_EQ(n, 2);
+        ASSERT_STREQ(r[0].name, "exitA");
+        ASSERT_STREQ(r[0].ipv6, "2001:db8::10");
+        ASSERT_NULL(r[1].ipv4);
+        ASSERT_OK(proto_relay_check(&r[0], &d));
+        /* A bad relay is judged alone. */
+        ASSERT_ERROR(proto_relay_check(&r[1], &d), EINVAL);
+        ASSERT_TRUE(strstr(d.message, "nickname") != NULL);
+        ASSERT_OK(proto_relays_encode(r, n, &s));
+        ASSERT_STREQ(s, good);
+        ASSERT_OK(proto_relays_decode(s, strlen(s), &back, &n_back, &d));
+        ASSERT_EQ(n_back, 2);
+        ASSERT_STREQ(back[0].torrc, r[0].torrc);
+        proto_relays_free(back, n_back);
+        proto_relays_free(r, n);
+
+#define DECODE_RELAYS(json) proto_relays_decode(json, strlen(json), &r, &n, &d)
+        ASSERT_REFUSED(DECODE_RELAYS("{\"relays\":[{\"name\":\"exitA\",\"ipv4\":null,\"ipv6\":null}]}"), d,
+                       "missing field 'torrc'");
+        ASSERT_REFUSED(DECODE_RELAYS("{\"relays\":{}}"), d, "wrong type");
+        ASSERT_REFUSED(DECODE_RELAYS("{\"relays\":[],\"count\":0}"), d, "unknown field 'count'");
+}
+
+TEST(relay_check) {
+        ProtoRelay r = { .name = (char *) "exitA", .torrc = (char *) "Nickname exitA\n" };
+        ProtoDiag d = {};
+
+        ASSERT_OK(proto_relay_check(&r, &d));
+        r.ipv4 = (char *) "192.0.2.300";
+        ASSERT_ERROR(proto_relay_check(&r, &d), EINVAL);
+        r.ipv4 = NULL;
+        r.ipv6 = (char *) "192.0.2.1";
+        ASSERT_ERROR(proto_relay_check(&r, &d), EINVAL);
+        r.ipv6 = NULL;
+        r.name = (char *) "exitAexitAexitAexitAx"; /* 21 > 19 */
+        ASSERT_ERROR(proto_relay_check(&r, &d), EINVAL);
+        r.name = (char *) "exitAexitAexitAexitA"; /* 20 > 19 */
+        ASSERT_ERROR(proto_relay_check(&r, &d), EINVAL);
+        r.name = (char *) "exitAexitAexitAexit"; /* 19 */
+        ASSERT_OK(proto_relay_check(&r, &d));
+        r.name = (char *) "exitA";
+        r.torrc = (char *) "NoSuchOption 1\n";
+        ASSERT_ERROR(proto_relay_check(&r, &d), EINVAL);
+        ASSERT_TRUE(strstr(d.message, "line 1") != NULL);
+        /* the node points these at its key store's and the instance's directories: the server cannot */
+        r.torrc = (char *) "Nickname exitA\nKeyDirectory /tmp/keys\n";
+        ASSERT_ERROR(proto_relay_check(&r, &d), EINVAL);
+        ASSERT_TRUE(strstr(d.message, "KeyDirectory") != NULL);
+        r.torrc = (char *) "datadirectory /var/lib/x\n";
+        ASSERT_ERROR(proto_relay_check(&r, &d), EINVAL);
+        ASSERT_TRUE(strstr(d.message, "DataDirectory") != NULL);
+        r.torrc = (char *) "%include /etc/passwd\n";
+        ASSERT_ERROR(proto_relay_check(&r, &d), EINVAL);
+}
+
+TEST(error_reply) {
+        ProtoErrorReply e = {};
+        ProtoDiag d = {};
+        _cleanup_free_ char *s = NULL;
+
+#define DECODE_ERROR(json) proto_error_reply_decode(json, strlen(json), &e, &d)
+        ASSERT_OK(DECODE_ERROR("{\"error\":\"NodeDisabled\",\"message\":\"Node 1 is disabled.\"}"));
+        ASSERT_STREQ(e.code, "NodeDisabled");
+        ASSERT_EQ(e.known, PROTO_ERROR_NODE_DISABLED);
+        ASSERT_STREQ(e.message, "Node 1 is disabled.");
+        proto_error_reply_done(&e);
+        ASSERT_OK(DECODE_ERROR("{\"error\":\"FromTheFuture\",\"message\":\"m\"}"));
+        ASSERT_EQ(e.known, _PROTO_ERROR_INVALID);
+        proto_error_reply_done(&e);
+
+        ASSERT_OK(proto_error_reply_encode(PROTO_ERROR_TOKEN_MISSING, "An \"Authorization\" header.", &s));
+        ASSERT_STREQ(s, "{\"error\":\"TokenMissing\",\"message\":\"An \\\"Authorization\\\" header.\"}");
+
+        ASSERT_REFUSED(DECODE_ERROR("{\"error\":\"X\"}"), d, "missing field 'message'");
+        ASSERT_REFUSED(DECODE_ERROR("{\"error\":\"X\",\"message\":\"m\",\"debug\":1}"), d, "unknown field 'debug'");
+        ASSERT_REFUSED(DECODE_ERROR("{\"error\":\"Not A Code\",\"message\":\"m\"}"), d, "error");
+        ASSERT_REFUSED(DECODE_ERROR("{\"error\":\"X\",\"message\":\"line\\nbreak\"}"), d, "control character");
+}
+
+DEFINE_TEST_MAIN

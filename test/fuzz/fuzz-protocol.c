@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The node↔server protocol, both ends: one body through every decoder the server runs on requests and
+ * patela-configd runs on replies, then what each end does next with the result — the server unmarshals the
+ * TPM structures, the node checks each relay (nickname, addresses, torrc parser). */
+#include <stdlib.h>
+
+#include "fuzz.h"
+#include "protocol.h"
+#include "tpm2-marshal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        const char *body = (const char *) data;
+        ProtoEnrollRequest enroll = {};
+        ProtoAttestRequest attest = {};
+        ProtoEnrollReply enroll_reply = {};
+        ProtoAttestReply attest_reply = {};
+        ProtoNetwork network = {};
+        ProtoErrorReply error = {};
+        ProtoRelay *relays = NULL;
+        ProtoDiag diag;
+        size_t n = 0;
+
+        /* the server's side */
+        if (proto_enroll_request_decode(body, size, &enroll, &diag) >= 0) {
+                TPM2B_PUBLIC pub;
+                (void) tpm2_unmarshal_TPM2B_PUBLIC(enroll.ek_public.data, enroll.ek_public.size, &pub);
+                (void) tpm2_unmarshal_TPM2B_PUBLIC(enroll.ak_public.data, enroll.ak_public.size, &pub);
+                proto_enroll_request_done(&enroll);
+        }
+        if (proto_attest_request_decode(body, size, &attest, &diag) >= 0) {
+                TPMT_SIGNATURE sig;
+                TPMS_ATTEST a;
+                (void) tpm2_unmarshal_TPMT_SIGNATURE(attest.signature.data, attest.signature.size, &sig);
+                (void) tpm2_unmarshal_TPMS_ATTEST(attest.quoted.data, attest.quoted.size, &a);
+                proto_attest_request_done(&attest);
+        }
+
+        /* the node's side */
+        if (proto_error_reply_decode(body, size, &error, &diag) >= 0)
+                proto_error_reply_done(&error);
+        for (int enabled = 0; enabled <= 1; enabled++)
+                if (proto_enroll_reply_decode(body, size, enabled, &enroll_reply, &diag) >= 0)
+                        proto_enroll_reply_done(&enroll_reply);
+        if (proto_attest_reply_decode(body, size, &attest_reply, &diag) >= 0)
+                proto_attest_reply_done(&attest_reply);
+        if (proto_network_decode(body, size, &network, &diag) >= 0)
+                proto_network_done(&network);
+        if (proto_relays_decode(body, size, &relays, &n, &diag) >= 0) {
+                for (size_t i = 0; i < n; i++)
+                        (void) proto_relay_check(&relays[i], &diag);
+                proto_relays_free(relays, n);
+        }
+        return 0;
+}
