@@ -4,7 +4,6 @@
  * systemd-pcrlock component, has systemd-pcrlock turn them into the policy, and prints what a boot of an
  * image measures. */
 #include <getopt.h>
-#include <openssl/sha.h>
 #include <unistd.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,7 +15,7 @@
 #include "hexdecoct.h"
 #include "log.h"
 #include "pcrlock-component.h"
-#include "pcrlock-eventlog.h"
+#include "pcr-replay.h"
 #include "pcrlock-image.h"
 #include "pcrlock-pe.h"
 #include "pcrlock-policy.h"
@@ -76,8 +75,7 @@ static int read_uki(const char *path, uint8_t **ret, size_t *ret_size) {
         return 0;
 }
 
-static int uki_measurements(const char *path, ImageMeasurements *m, uint8_t *digest, size_t *ret_size,
-                            char **ret_variant) {
+static int uki_measurements(const char *path, ImageMeasurements *m, char **ret_variant) {
         _cleanup_free_ uint8_t *data = NULL;
         size_t size;
         int r;
@@ -90,55 +88,60 @@ static int uki_measurements(const char *path, ImageMeasurements *m, uint8_t *dig
                 return log_error_errno(r, "%s is not a UKI (a PE image with a .linux section).", path);
         if (r < 0)
                 return log_error_errno(r, "Failed to compute the measurements of %s: %m", path);
-        if (digest)
-                SHA256(data, size, digest);
-        if (ret_size)
-                *ret_size = size;
         if (ret_variant && component_uki_variant(data, size, ret_variant) < 0)
                 return log_oom();
         return 0;
 }
 
 static int verb_reference(int argc, char *argv[]) {
+        _cleanup_free_ uint8_t *data = NULL;
         _cleanup_free_ char *text = NULL;
-        uint8_t digest[32], boot[32], sysinit[32], ready[32], pcr9[32];
-        ImageMeasurements m;
+        const char *problem = NULL;
+        const ImageMeasurements *m;
+        ImageReference ref;
         size_t size;
         int r;
 
         if (argc != 2)
                 return log_error_errno(EINVAL, "reference takes one UKI.");
-        r = uki_measurements(argv[1], &m, digest, &size, NULL);
+        r = read_uki(argv[1], &data, &size);
         if (r < 0)
                 return r;
+        r = reference_from_uki(data, size, &ref, &problem);
+        if (r == -EBADMSG)
+                return log_error_errno(r, "%s: %s.", argv[1], problem);
+        if (r < 0)
+                return log_error_errno(r, "Failed to compute the measurements of %s: %m", argv[1]);
         if (!arg_table) {
-                r = reference_format(&m, digest, size, &text);
+                r = image_reference_format(&ref, &text);
                 if (r < 0)
                         return log_error_errno(r, "Failed to format the reference: %m");
                 fputs(text, stdout);
                 return 0;
         }
 
-        reference_pcr11_phases(&m, boot, sysinit, ready);
-        reference_replay(&m, 9, pcr9);
+        m = &ref.measurements;
         {
-                _cleanup_free_ char *h = hexmem(digest, 32);
+                _cleanup_free_ char *h = hexmem(ref.uki_sha256, 32);
                 printf("UKI %s: %zu bytes, SHA-256 %s\n", argv[1], size, h ? h : "?");
         }
+        for (OsReleaseField f = 0; f < _OS_RELEASE_FIELD_MAX; f++)
+                if (ref.os_release.values[f][0] != '\0')
+                        printf("os-release %s=%s\n", os_release_field_to_string(f), ref.os_release.values[f]);
         printf("%-4s %-14s %s\n", "PCR", "EVENT", "SHA-256");
-        for (size_t i = 0; i < m.n; i++) {
-                _cleanup_free_ char *h = hexmem(m.records[i].sha256, 32);
-                printf("%-4" PRIu32 " %-14s %s\n", m.records[i].pcr, m.records[i].what, h ? h : "?");
+        for (size_t i = 0; i < m->n; i++) {
+                _cleanup_free_ char *h = hexmem(m->records[i].sha256, 32);
+                printf("%-4" PRIu32 " %-14s %s\n", m->records[i].pcr, m->records[i].what, h ? h : "?");
         }
         {
                 const struct {
                         const char *what;
                         const uint8_t *value;
                 } rows[] = {
-                        { "PCR 9 (initrd, command line)", pcr9 },
-                        { "PCR 11 after the stub", boot },
-                        { "PCR 11 after sysinit", sysinit },
-                        { "PCR 11 after ready", ready },
+                        { "PCR 9 (initrd, command line)", ref.pcr9 },
+                        { "PCR 11 after the stub", ref.pcr11[IMAGE_PHASE_BOOT] },
+                        { "PCR 11 after sysinit", ref.pcr11[IMAGE_PHASE_SYSINIT] },
+                        { "PCR 11 after ready", ref.pcr11[IMAGE_PHASE_READY] },
                 };
                 for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
                         _cleanup_free_ char *h = hexmem(rows[i].value, 32);
@@ -151,9 +154,11 @@ static int verb_reference(int argc, char *argv[]) {
 
 static int verb_lock_boot(int argc, char *argv[]) {
         _cleanup_free_ uint8_t *log = NULL;
-        _cleanup_free_ TcgEvent *events = NULL;
+        _cleanup_(tcg_log_freep) TcgLog *fw = NULL;
         ImageMeasurements m;
-        size_t size, n;
+        PcrValues values;
+        BootError e = {};
+        size_t size;
         int r;
 
         if (argc != 1)
@@ -161,10 +166,15 @@ static int verb_lock_boot(int argc, char *argv[]) {
         r = read_full_file(arg_event_log, TCG_LOG_SIZE_MAX, (void **) &log, &size);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the firmware event log %s: %m", arg_event_log);
-        r = tcg_log_parse(log, size, &events, &n);
-        if (r < 0)
-                return log_error_errno(r, "Failed to parse the firmware event log %s: %m", arg_event_log);
-        r = image_measurements_from_log(events, n, &m);
+        r = tcg_log_parse(log, size, &fw, &e);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0) {
+                _cleanup_free_ char *why = boot_error_to_string(&e);
+                return log_error_errno(r, "Failed to parse the firmware event log %s: %s", arg_event_log,
+                                       why ?: e.reason);
+        }
+        r = image_measurements_from_log(fw->events, fw->n_events, &m);
         if (r < 0)
                 return log_error_errno(r, "Too many image events in %s: %m", arg_event_log);
         if (m.n == 0)
@@ -185,14 +195,13 @@ static int verb_lock_boot(int argc, char *argv[]) {
         }
 
         /* For the console and the journal: what this boot measured, to compare with the image's reference. */
+        pcr_replay(fw, /* userspace= */ NULL, &values);
         for (uint32_t pcr = 0; pcr < 24; pcr++) {
-                uint8_t value[32];
                 _cleanup_free_ char *h = NULL;
 
                 if (!(arg_pcrs & (1U << pcr)))
                         continue;
-                tcg_log_replay(events, n, pcr, value);
-                h = hexmem(value, 32);
+                h = hexmem(values.sha256[pcr], 32);
                 if (!h)
                         return log_oom();
                 log_info("Booted image: PCR %" PRIu32 " from the firmware log: %s", pcr, h);
@@ -211,7 +220,8 @@ static int verb_lock_boot(int argc, char *argv[]) {
 static int image_or_reference(const char *path, ImageMeasurements *m, char **ret_variant) {
         _cleanup_free_ char *text = NULL;
         _cleanup_free_ char *hex = NULL;
-        uint8_t digest[32];
+        BootError e = { .reason = "?" };
+        ImageReference ref;
         size_t size;
         int r;
 
@@ -219,11 +229,12 @@ static int image_or_reference(const char *path, ImageMeasurements *m, char **ret
         if (r < 0)
                 return log_error_errno(r, "Failed to read %s: %m", path);
         if (size >= 2 && text[0] == 'M' && text[1] == 'Z')
-                return uki_measurements(path, m, NULL, NULL, ret_variant);
-        r = reference_parse(text, size, m, digest);
+                return uki_measurements(path, m, ret_variant);
+        r = image_reference_parse(text, size, &ref, &e);
         if (r < 0)
-                return log_error_errno(r, "%s is neither a UKI nor an image reference: %m", path);
-        hex = hexmem(digest, 8);
+                return log_error_errno(r, "%s is neither a UKI nor an image reference (%s): %m", path, e.reason);
+        *m = ref.measurements;
+        hex = hexmem(ref.uki_sha256, 8);
         if (!hex || asprintf(ret_variant, "2-uki-%s", hex) < 0)
                 return log_oom();
         return 0;

@@ -216,7 +216,7 @@ int image_measurements_from_log(const TcgEvent *events, size_t n, ImageMeasureme
                 ImageRecord *r;
                 const char *what = NULL;
 
-                if (!e->have_sha256 || e->type == EV_NO_ACTION)
+                if (e->type == EV_NO_ACTION)
                         continue;
                 if (e->pcr == 4 && e->type == EV_SEPARATOR)
                         separator = true;

@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of patela-pcrlock's parsers and predictions: the firmware event log, PE/Authenticode, the
- * reference JSON, the .pcrlock component. The booted image checks the predictions against a real
+ * UKI's reference, the .pcrlock component. The booted image checks the predictions against a real
  * firmware, stub and kernel (test/vm). */
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pcr-replay.h"
 #include "pcrlock-component.h"
-#include "pcrlock-eventlog.h"
 #include "pcrlock-image.h"
 #include "pcrlock-pe.h"
 #include "pcrlock-reference.h"
 #include "tests.h"
 
-/* ---- event log ------------------------------------------------------------------------------------------ */
+/* ---- event log (the parser is src/shared/boot/tcg-eventlog.c, tested there; here what lock-boot reads) ---- */
 
 typedef struct Buf {
         uint8_t data[4096];
@@ -76,28 +76,27 @@ TEST(eventlog_parse_and_replay) {
         static const uint32_t type[] = { EV_EFI_BOOT_SERVICES_APPLICATION, EV_IPL, EV_IPL,
                                          EV_EFI_BOOT_SERVICES_APPLICATION, EV_EVENT_TAG, 0x1 };
         static const char *data[] = { "uki", ".linux", "kernel", "linux", "initrd", "crtm" };
-        _cleanup_free_ TcgEvent *events = NULL;
-        uint8_t value[32], expect[32] = {}, d[32];
+        _cleanup_(tcg_log_freep) TcgLog *log = NULL;
+        uint8_t expect[32] = {}, d[32];
         ImageMeasurements m;
+        PcrValues values;
         Buf b;
-        size_t n;
 
         make_log(&b, ELEMENTSOF(pcr), pcr, type, data);
-        ASSERT_OK(tcg_log_parse(b.data, b.n, &events, &n));
-        ASSERT_EQ(n, ELEMENTSOF(pcr));
-        ASSERT_EQ(events[4].pcr, 9);
-        ASSERT_TRUE(events[4].have_sha256);
+        ASSERT_OK(tcg_log_parse(b.data, b.n, &log, NULL));
+        ASSERT_EQ(log->n_events, ELEMENTSOF(pcr));
+        ASSERT_EQ(log->events[4].pcr, 9);
 
         /* PCR 11 = extend(extend(0, H(".linux")), H("kernel")) */
         SHA256((const uint8_t *) ".linux", 6, d);
         pcr_extend_sha256(expect, d);
         SHA256((const uint8_t *) "kernel", 6, d);
         pcr_extend_sha256(expect, d);
-        tcg_log_replay(events, n, 11, value);
-        ASSERT_MEMEQ(value, expect, 32);
+        pcr_replay(log, NULL, &values);
+        ASSERT_MEMEQ(values.sha256[11], expect, 32);
 
         /* The image's events: both PE images on PCR 4, all of PCR 9 and 11, nothing of PCR 0, in log order. */
-        ASSERT_OK(image_measurements_from_log(events, n, &m));
+        ASSERT_OK(image_measurements_from_log(log->events, log->n_events, &m));
         ASSERT_EQ(m.n, 5);
         ASSERT_EQ(m.records[0].pcr, 4);
         ASSERT_EQ(m.records[3].pcr, 4);
@@ -110,33 +109,31 @@ TEST(eventlog_rejects) {
         static const uint32_t pcr[] = { 4 };
         static const uint32_t type[] = { EV_EFI_BOOT_SERVICES_APPLICATION };
         static const char *data[] = { "uki" };
-        _cleanup_free_ TcgEvent *events = NULL;
-        size_t n;
+        _cleanup_(tcg_log_freep) TcgLog *log = NULL;
         Buf b;
 
         make_log(&b, 1, pcr, type, data);
         /* Every truncation is refused, none crashes. */
         for (size_t len = 0; len < b.n; len++) {
-                TcgEvent *e = NULL;
-                int r = tcg_log_parse(b.data, len, &e, &n);
+                TcgLog *l = NULL;
+                int r = tcg_log_parse(b.data, len, &l, NULL);
                 if (r >= 0) {
                         /* only a cut exactly between events parses */
-                        free(e);
+                        tcg_log_free(l);
                         continue;
                 }
                 ASSERT_EQ(r, -EBADMSG);
         }
         /* Not a Spec ID Event03 header. */
         b.data[32] ^= 0xff;
-        ASSERT_ERROR(tcg_log_parse(b.data, b.n, &events, &n), EBADMSG);
+        ASSERT_ERROR(tcg_log_parse(b.data, b.n, &log, NULL), EBADMSG);
         b.data[32] ^= 0xff;
         /* An event on a bank the header did not announce. */
         make_log(&b, 1, pcr, type, data);
-        ASSERT_OK(tcg_log_parse(b.data, b.n, &events, &n));
-        free(events);
-        events = NULL;
+        ASSERT_OK(tcg_log_parse(b.data, b.n, &log, NULL));
+        log = tcg_log_free(log);
         b.data[b.n - 3 - 4 - 32 - 2 - 20 - 2] = 0x0C; /* the SHA-1 algorithm id becomes SHA-384 */
-        ASSERT_ERROR(tcg_log_parse(b.data, b.n, &events, &n), EBADMSG);
+        ASSERT_ERROR(tcg_log_parse(b.data, b.n, &log, NULL), EBADMSG);
 }
 
 /* ---- PE / Authenticode -------------------------------------------------------------------------------- */
@@ -243,42 +240,61 @@ static void sample(ImageMeasurements *m) {
         }
 }
 
-TEST(reference_round_trip) {
-        _cleanup_free_ char *text = NULL, *again = NULL;
-        ImageMeasurements m, back;
-        uint8_t uki[32], uki_back[32];
+/* A UKI: a PE image whose .linux section is the PE image make_pe() makes, and an .osrel section. */
+static size_t make_uki(uint8_t *p, size_t cap, const char *osrel) {
+        static uint8_t kernel[4096];
+        size_t nk = make_pe(kernel, sizeof(kernel), false), n;
+        size_t opt = 0x80 + 24, at_osrel = 0x200 + ((nk + 0x1ff) & ~(size_t) 0x1ff);
+        uint8_t *h;
 
-        sample(&m);
-        memset(uki, 0xab, 32);
-        ASSERT_OK(reference_format(&m, uki, 1234, &text));
-        ASSERT_OK(reference_parse(text, strlen(text), &back, uki_back));
-        ASSERT_TRUE(image_measurements_equal(&m, &back));
-        ASSERT_MEMEQ(uki, uki_back, 32);
-        ASSERT_OK(reference_format(&back, uki_back, 1234, &again));
-        ASSERT_STREQ(text, again);
+        n = make_pe(p, cap, false);
+        h = p + opt + 240;
+        /* .linux: the kernel at 0x200 */
+        h[8] = (uint8_t) nk, h[9] = (uint8_t) (nk >> 8);
+        h[16] = (uint8_t) nk, h[17] = (uint8_t) (nk >> 8);
+        memcpy(p + 0x200, kernel, nk);
+        /* .osrel after it */
+        h += 40;
+        h[8] = (uint8_t) strlen(osrel), h[9] = 0;
+        h[16] = 0x00, h[17] = 0x02;
+        h[20] = (uint8_t) at_osrel, h[21] = (uint8_t) (at_osrel >> 8);
+        memset(p + at_osrel, 0, 0x200);
+        memcpy(p + at_osrel, osrel, strlen(osrel));
+        n = MAX(n, at_osrel + 0x200);
+        return n;
 }
 
-TEST(reference_rejects) {
-        static const char *const bad[] = {
-                "",
-                "[]",
-                "{\"uki\":{\"sha256\":\"ab\"},\"records\":[]}",
-                "{\"uki\":{\"sha256\":\"" "abababababababababababababababababababababababababababababababab" "\"},\"records\":[]}",
-                /* PCR 5 is not the image's */
-                "{\"uki\":{\"sha256\":\"abababababababababababababababababababababababababababababababab\"},"
-                "\"records\":[{\"pcr\":5,\"event\":\"x\",\"sha256\":\"abababababababababababababababababababababababababababababababab\"}]}",
-                /* a field nobody writes */
-                "{\"uki\":{\"sha256\":\"abababababababababababababababababababababababababababababababab\"},\"x\":1,"
-                "\"records\":[{\"pcr\":4,\"event\":\"x\",\"sha256\":\"abababababababababababababababababababababababababababababababab\"}]}",
-                /* a digest that is not hex */
-                "{\"uki\":{\"sha256\":\"abababababababababababababababababababababababababababababababab\"},"
-                "\"records\":[{\"pcr\":4,\"event\":\"x\",\"sha256\":\"zbababababababababababababababababababababababababababababababab\"}]}",
-        };
+TEST(reference_from_uki) {
+        static uint8_t a[8192];
+        _cleanup_free_ char *text = NULL;
+        ImageReference ref, back;
         ImageMeasurements m;
-        uint8_t uki[32];
+        const char *problem = NULL;
+        size_t n;
 
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                ASSERT_ERROR(reference_parse(bad[i], strlen(bad[i]), &m, uki), EBADMSG);
+        n = make_uki(a, sizeof(a), "ID=debian\nVERSION_ID=\"13\"\nIMAGE_ID=patela\n");
+        ASSERT_OK(reference_from_uki(a, n, &ref, &problem));
+        ASSERT_OK(image_measurements_from_uki(a, n, &m));
+        ASSERT_TRUE(image_measurements_equal(&m, &ref.measurements));
+        ASSERT_EQ(ref.uki_size, n);
+        ASSERT_STREQ(ref.os_release.values[OS_RELEASE_ID], "debian");
+        ASSERT_STREQ(ref.os_release.values[OS_RELEASE_IMAGE_ID], "patela");
+        /* The PCR 4 records: the UKI's Authenticode digest first, the kernel's after the stub's PCR 11 pairs. */
+        ASSERT_MEMEQ(ref.uki_authenticode, m.records[0].sha256, 32);
+        ASSERT_TRUE(ref.have_kernel_authenticode);
+        ASSERT_EQ(m.records[m.n - 1].pcr, 4);
+        ASSERT_MEMEQ(ref.kernel_authenticode, m.records[m.n - 1].sha256, 32);
+        /* What patela-pcrlock prints, predict and patela-server read back. */
+        ASSERT_OK(image_reference_format(&ref, &text));
+        ASSERT_OK(image_reference_parse(text, strlen(text), &back, NULL));
+        ASSERT_TRUE(image_measurements_equal(&back.measurements, &ref.measurements));
+
+        n = make_uki(a, sizeof(a), "ID=\"debian\nIMAGE_ID=patela\n");
+        ASSERT_ERROR(reference_from_uki(a, n, &ref, &problem), EBADMSG);
+        ASSERT_NOT_NULL(strstr(problem, ".osrel"));
+        a[0x80 + 24 + 240] = 'X';                        /* no .linux: no UKI */
+        ASSERT_ERROR(reference_from_uki(a, n, &ref, &problem), EBADMSG);
+        ASSERT_NOT_NULL(strstr(problem, "not a UKI"));
 }
 
 TEST(component_format) {

@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The admin CLI: tables, exit codes, and the verbs on nodes, pools, the attestation log, the CA and run. */
+/* The admin CLI: the database, exit codes, and the verbs on nodes, pools, the attestation log, the CA and run
+ * (tables and JSON: server-cli-output.c; images: server-cli-images.c). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
-#include <time.h>
 
 #include "log.h"
 #include "server-attestations.h"
 #include "server-ca.h"
 #include "server-cli.h"
 #include "server-http.h"
+#include "server-images.h"
 #include "server-nodes.h"
 #include "server-relays.h"
 #include "string-util.h"
@@ -46,77 +47,7 @@ int cli_exit_status(int r) {
         }
 }
 
-void cli_print_json(json_object *o) {
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(o);
-}
-
-struct Table {
-        unsigned n_columns;
-        size_t n_rows;
-        char **cells; /* row-major, row 0 = headers */
-};
-
-Table *table_new(const char *const *headers, unsigned n_columns) {
-        Table *t = calloc(1, sizeof(*t));
-        if (!t)
-                return NULL;
-        t->n_columns = n_columns;
-        if (table_add_row(t, headers) < 0)
-                return table_free(t);
-        return t;
-}
-
-int table_add_row(Table *t, const char *const *cells) {
-        char **p = realloc(t->cells, (t->n_rows + 1) * t->n_columns * sizeof(char *));
-        if (!p)
-                return -ENOMEM;
-        t->cells = p;
-        for (unsigned c = 0; c < t->n_columns; c++) {
-                p[t->n_rows * t->n_columns + c] = strdup(cells[c] ? cells[c] : "-");
-                if (!p[t->n_rows * t->n_columns + c])
-                        return -ENOMEM;
-        }
-        t->n_rows++;
-        return 0;
-}
-
-void table_print(Table *t, bool legend) {
-        size_t width[16] = {};
-
-        for (size_t r = 0; r < t->n_rows; r++)
-                for (unsigned c = 0; c < t->n_columns && c < 16; c++)
-                        width[c] = MAX(width[c], strlen(t->cells[r * t->n_columns + c]));
-        for (size_t r = legend ? 0 : 1; r < t->n_rows; r++) {
-                for (unsigned c = 0; c < t->n_columns; c++)
-                        printf(c + 1 < t->n_columns ? "%-*s " : "%-*s", c + 1 < t->n_columns ? (int) width[c] : 0,
-                               t->cells[r * t->n_columns + c]);
-                putchar('\n');
-        }
-}
-
-Table *table_free(Table *t) {
-        if (!t)
-                return NULL;
-        for (size_t i = 0; i < t->n_rows * t->n_columns; i++)
-                free(t->cells[i]);
-        free(t->cells);
-        free(t);
-        return NULL;
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
-
-static void format_time(int64_t t, char *buf, size_t size) {
-        struct tm tm;
-        time_t tt = (time_t) t;
-
-        if (t <= 0 || !gmtime_r(&tt, &tm))
-                snprintf(buf, size, "-");
-        else
-                strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static json_object *node_to_json(const Node *n) {
+static json_object *node_to_json(const Node *n, const NodeBootStatus *b) {
         json_object *o = json_object_new_object();
         char t[32];
 
@@ -126,52 +57,81 @@ static json_object *node_to_json(const Node *n) {
         json_object_object_add(o, "ekType", json_object_new_string(n->ek_type));
         json_object_object_add(o, "ekCertificate", json_object_new_boolean(n->has_ek_certificate));
         json_object_object_add(o, "relayCount", json_object_new_int((int) n->relay_count));
-        format_time(n->first_seen, t, sizeof(t));
+        cli_format_time(n->first_seen, t, sizeof(t));
         json_object_object_add(o, "firstSeen", json_object_new_string(t));
-        format_time(n->last_seen, t, sizeof(t));
+        cli_format_time(n->last_seen, t, sizeof(t));
         json_object_object_add(o, "lastSeen", json_object_new_string(t));
         json_object_object_add(o, "lastSource", json_object_new_string(n->last_source));
+        /* What the verifier recorded; the attestation log's newest entry until it does (docs/server.md). */
+        json_object_object_add(o, "image", b->image[0] ? json_object_new_string(b->image) : NULL);
+        json_object_object_add(o, "lastVerdict", b->verdict[0] ? json_object_new_string(b->verdict) : NULL);
+        json_object_object_add(o, "lastVerdictReason", b->reason[0] ? json_object_new_string(b->reason) : NULL);
+        cli_format_time(b->at, t, sizeof(t));
+        json_object_object_add(o, "lastVerdictTime", b->verdict[0] ? json_object_new_string(t) : NULL);
         return o;
 }
 
+static int node_status_to_json(Db *db, const Node *n, json_object **ret) {
+        NodeBootStatus b;
+        int r = node_boot_status(db, n->id, &b);
+
+        if (r < 0)
+                return log_error_errno(r, "Failed to read node %" PRIi64 "'s image and verdict: %m", n->id);
+        *ret = node_to_json(n, &b);
+        return 0;
+}
+
 static int list_nodes(Cli *cli, const char *state) {
-        static const char *const headers[] = { "ID", "STATE", "FINGERPRINT", "EK", "RELAYS", "LAST SEEN", "FROM" };
+        static const char *const headers[] = { "ID", "STATE", "FINGERPRINT", "EK", "RELAYS", "LAST SEEN", "FROM",
+                                               "IMAGE", "VERDICT" };
         _cleanup_(table_freep) Table *t = NULL;
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        json_object *arr = json_object_new_array();
+        json_object *arr;
         Db *db;
         int r, rc;
 
-        if (state && node_state_from_string(state) < 0) {
-                json_object_put(arr);
+        if (state && node_state_from_string(state) < 0)
                 return log_error_errno(EINVAL, "Unknown state '%s': pending, enabled or disabled.", state), EXIT_USAGE;
-        }
         r = cli_db(cli, &db);
-        if (r < 0) {
-                json_object_put(arr);
+        if (r < 0)
                 return cli_exit_status(r);
-        }
         r = db_prepare(db, "SELECT id FROM nodes WHERE (?1 IS NULL OR state = ?1) ORDER BY id", &s);
-        if (r < 0) {
-                json_object_put(arr);
+        if (r < 0)
                 return EXIT_FAILURE;
-        }
         if (state)
                 sqlite3_bind_text(s, 1, state, -1, SQLITE_TRANSIENT);
         t = table_new(headers, ELEMENTSOF(headers));
+        arr = json_object_new_array();
+        if (!t || !arr) {
+                json_object_put(arr);
+                return log_oom(), EXIT_FAILURE;
+        }
+        /* One snapshot: a node enabled or removed meanwhile is listed as it was, or not at all. */
+        r = db_begin_read(db);
+        if (r < 0) {
+                json_object_put(arr);
+                return log_error_errno(r, "Failed to read the nodes: %m"), cli_exit_status(r);
+        }
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
                 char id[24], relays[8], seen[32];
+                NodeBootStatus b;
                 Node n;
 
-                if (node_get(db, sqlite3_column_int64(s, 0), &n) < 0)
+                if (node_get(db, sqlite3_column_int64(s, 0), &n) < 0 || node_boot_status(db, n.id, &b) < 0)
                         continue;
                 snprintf(id, sizeof(id), "%" PRIi64, n.id);
                 snprintf(relays, sizeof(relays), "%u", n.relay_count);
-                format_time(n.last_seen, seen, sizeof(seen));
+                cli_format_time(n.last_seen, seen, sizeof(seen));
                 const char *row[] = { id, node_state_to_string(n.state), n.fingerprint, n.ek_type, relays, seen,
-                                      n.last_source };
+                                      n.last_source, b.image[0] ? b.image : NULL, b.verdict[0] ? b.verdict : NULL };
                 (void) table_add_row(t, row);
-                json_object_array_add(arr, node_to_json(&n));
+                json_object_array_add(arr, node_to_json(&n, &b));
+        }
+        r = rc == SQLITE_DONE ? 0 : db_errno(rc);
+        db_rollback(db); /* read only: nothing to commit */
+        if (r < 0) {
+                json_object_put(arr);
+                return log_error_errno(r, "Failed to read the nodes: %s", db_error(db)), EXIT_FAILURE;
         }
         if (cli->json)
                 cli_print_json(arr);
@@ -299,20 +259,29 @@ int verb_node(Cli *cli, int argc, char **argv) {
         if (streq(sub, "show")) {
                 _cleanup_free_ Relay *relays = NULL;
                 size_t nr = 0;
-                json_object *o = node_to_json(&n), *arr = json_object_new_array();
+                json_object *o = NULL, *arr;
 
-                (void) relays_list(db, n.id, &relays, &nr);
+                /* The node as read above, its image, verdict and relays from one snapshot. */
+                r = db_begin_read(db);
+                if (r >= 0)
+                        r = node_get(db, n.id, &n);
+                if (r >= 0)
+                        r = node_status_to_json(db, &n, &o);
+                if (r >= 0 && relays_list(db, n.id, &relays, &nr) < 0)
+                        nr = 0;
+                db_rollback(db);
+                if (r == -ENOENT)
+                        return log_error_errno(r, "Node %" PRIi64 " was removed meanwhile.", n.id), EXIT_NOT_FOUND;
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read node %" PRIi64 ": %m", n.id), EXIT_FAILURE;
+                arr = json_object_new_array();
                 for (size_t i = 0; i < nr; i++)
                         json_object_array_add(arr, json_object_new_string(relays[i].name));
                 json_object_object_add(o, "relays", arr);
                 if (cli->json)
                         cli_print_json(o);
                 else {
-                        json_object_object_foreach(o, key, value) {
-                                printf("%14s: %s\n", key, json_object_is_type(value, json_type_string)
-                                                                  ? json_object_get_string(value)
-                                                                  : json_object_to_json_string(value));
-                        }
+                        cli_print_fields(o);
                         json_object_put(o);
                 }
                 return EXIT_SUCCESS;
@@ -323,8 +292,9 @@ int verb_node(Cli *cli, int argc, char **argv) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to %s node %" PRIi64 ": %m", sub, n.id), cli_exit_status(r);
                 log_info("Node %" PRIi64 " (%s) %sd.", n.id, n.fingerprint, sub);
-                if (cli->json && node_get(db, n.id, &n) >= 0)
-                        cli_print_json(node_to_json(&n));
+                json_object *o = NULL;
+                if (cli->json && node_get(db, n.id, &n) >= 0 && node_status_to_json(db, &n, &o) >= 0)
+                        cli_print_json(o);
                 return EXIT_SUCCESS;
         }
         if (streq(sub, "remove")) {
@@ -440,7 +410,7 @@ int verb_attestations(Cli *cli, int argc, char **argv) {
                 json_object *o = json_object_new_object();
                 snprintf(id, sizeof(id), "%" PRIi64, e[i].id);
                 snprintf(node, sizeof(node), "%" PRIi64, e[i].node_id);
-                format_time(e[i].at, at, sizeof(at));
+                cli_format_time(e[i].at, at, sizeof(at));
                 const char *row[] = { id, node, e[i].fingerprint, at, e[i].verdict, e[i].reason[0] ? e[i].reason : NULL };
                 (void) table_add_row(t, row);
                 json_object_object_add(o, "id", json_object_new_int64(e[i].id));

@@ -28,6 +28,10 @@ int cli_exit_status(int r) _const_;
 
 /* Prints a JSON value (pretty) to stdout; consumes it. */
 void cli_print_json(json_object *o);
+/* Prints an object's fields as "key: value" lines, nested objects as "key.field"; does not consume it. */
+void cli_print_fields(json_object *o);
+/* Seconds since the epoch as UTC ISO 8601, "-" for none (≤ 0). */
+void cli_format_time(int64_t t, char *buf, size_t size);
 
 /* A small table printer: columns sized to their content, a header unless --no-legend. */
 typedef struct Table Table;
@@ -35,6 +39,7 @@ Table *table_new(const char *const *headers, unsigned n_columns);
 int table_add_row(Table *t, const char *const *cells);
 void table_print(Table *t, bool legend);
 Table *table_free(Table *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
 
 /* Verbs: argc/argv start at the verb's own arguments. */
 int verb_node(Cli *cli, int argc, char **argv);
@@ -45,3 +50,4 @@ int verb_ca(Cli *cli, int argc, char **argv);
 int verb_torrc(Cli *cli, int argc, char **argv);
 int verb_diff(Cli *cli, int argc, char **argv);
 int verb_run(Cli *cli, int argc, char **argv);
+int verb_image(Cli *cli, int argc, char **argv);

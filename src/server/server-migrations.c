@@ -2,8 +2,9 @@
 /* Numbered schema migrations. A released migration is never edited: add a new one. Each entry records the
  * SHA-256 of its SQL; test-server-db fails if the text and the hash disagree.
  *
- * Times: nodes.first_seen/last_seen and attestations.at are seconds since the epoch; challenges.expires_at
- * and sessions.created_at/expires_at are microseconds (lifetimes of seconds must not round). */
+ * Times: nodes.first_seen/last_seen/last_verdict_at, attestations.at and images.added_at/retired_at are
+ * seconds since the epoch; challenges.expires_at and sessions.created_at/expires_at are microseconds
+ * (lifetimes of seconds must not round). */
 #include "server-db.h"
 
 static const char migration_0001[] =
@@ -124,8 +125,83 @@ static const char migration_0002[] =
         "ALTER TABLE sessions_new RENAME TO sessions;\n"
         "CREATE INDEX sessions_node ON sessions(node_id);\n";
 
+/* The image registry (server-images.h). A registered image never changes: its values are what nodes are
+ * judged against, so UPDATE may only set retired_at, once, and DELETE is refused; INSERT OR REPLACE would
+ * delete the old row without firing the DELETE trigger (recursive_triggers is off), so an insert that
+ * collides is refused by a trigger of its own. A migration that adds a column to images must add it to
+ * images_immutable. Digests are 64 lower-case hex digits, as in the reference JSON.
+ * nodes gains what the verifier fills in for each node: the image it booted last and its last verdict
+ * (names of issue 10: Trusted, UnknownImage, RetiredImage, FirmwareChanged, LogMismatch, checked by
+ * triggers so that a later migration can change the list without rebuilding nodes). */
+static const char migration_0003[] =
+        "CREATE TABLE images (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        name TEXT NOT NULL UNIQUE\n"
+        "                CHECK (length(name) BETWEEN 1 AND 64 AND name GLOB '[A-Za-z0-9]*'\n"
+        "                       AND name NOT GLOB '*[^A-Za-z0-9._~+-]*'),\n"
+        "        uki_sha256 TEXT NOT NULL UNIQUE\n"
+        "                CHECK (length(uki_sha256) = 64 AND uki_sha256 NOT GLOB '*[^0-9a-f]*'),\n"
+        "        uki_size INTEGER CHECK (uki_size > 0),\n"
+        "        uki_authenticode TEXT NOT NULL UNIQUE\n"
+        "                CHECK (length(uki_authenticode) = 64 AND uki_authenticode NOT GLOB '*[^0-9a-f]*'),\n"
+        "        kernel_authenticode TEXT\n"
+        "                CHECK (length(kernel_authenticode) = 64 AND kernel_authenticode NOT GLOB '*[^0-9a-f]*'),\n"
+        "        pcr9 TEXT NOT NULL CHECK (length(pcr9) = 64 AND pcr9 NOT GLOB '*[^0-9a-f]*'),\n"
+        "        pcr11_boot TEXT NOT NULL\n"
+        "                CHECK (length(pcr11_boot) = 64 AND pcr11_boot NOT GLOB '*[^0-9a-f]*'),\n"
+        "        pcr11_sysinit TEXT NOT NULL\n"
+        "                CHECK (length(pcr11_sysinit) = 64 AND pcr11_sysinit NOT GLOB '*[^0-9a-f]*'),\n"
+        "        pcr11_ready TEXT NOT NULL\n"
+        "                CHECK (length(pcr11_ready) = 64 AND pcr11_ready NOT GLOB '*[^0-9a-f]*'),\n"
+        "        os_id TEXT,\n"
+        "        os_version_id TEXT,\n"
+        "        os_image_id TEXT,\n"
+        "        os_image_version TEXT,\n"
+        "        os_build_id TEXT,\n"
+        "        reference_version INTEGER NOT NULL CHECK (reference_version IN (1, 2)),\n"
+        "        reference TEXT NOT NULL CHECK (length(CAST(reference AS BLOB)) BETWEEN 1 AND 65536),\n"
+        "        added_at INTEGER NOT NULL,\n"
+        "        retired_at INTEGER CHECK (retired_at >= added_at)\n"
+        ");\n"
+        "CREATE TRIGGER images_no_replace BEFORE INSERT ON images\n"
+        "        WHEN EXISTS (SELECT 1 FROM images WHERE id = NEW.id OR name = NEW.name\n"
+        "                     OR uki_sha256 = NEW.uki_sha256 OR uki_authenticode = NEW.uki_authenticode)\n"
+        "        BEGIN SELECT RAISE(ABORT, 'an image with this name or digest is registered'); END;\n"
+        "CREATE TRIGGER images_immutable BEFORE UPDATE ON images\n"
+        "        WHEN OLD.retired_at IS NOT NULL OR NEW.retired_at IS NULL\n"
+        "             OR NEW.id IS NOT OLD.id OR NEW.name IS NOT OLD.name\n"
+        "             OR NEW.uki_sha256 IS NOT OLD.uki_sha256 OR NEW.uki_size IS NOT OLD.uki_size\n"
+        "             OR NEW.uki_authenticode IS NOT OLD.uki_authenticode\n"
+        "             OR NEW.kernel_authenticode IS NOT OLD.kernel_authenticode\n"
+        "             OR NEW.pcr9 IS NOT OLD.pcr9 OR NEW.pcr11_boot IS NOT OLD.pcr11_boot\n"
+        "             OR NEW.pcr11_sysinit IS NOT OLD.pcr11_sysinit OR NEW.pcr11_ready IS NOT OLD.pcr11_ready\n"
+        "             OR NEW.os_id IS NOT OLD.os_id OR NEW.os_version_id IS NOT OLD.os_version_id\n"
+        "             OR NEW.os_image_id IS NOT OLD.os_image_id\n"
+        "             OR NEW.os_image_version IS NOT OLD.os_image_version\n"
+        "             OR NEW.os_build_id IS NOT OLD.os_build_id\n"
+        "             OR NEW.reference_version IS NOT OLD.reference_version\n"
+        "             OR NEW.reference IS NOT OLD.reference OR NEW.added_at IS NOT OLD.added_at\n"
+        "        BEGIN SELECT RAISE(ABORT, 'a registered image is immutable: only retiring it (once) changes it'); END;\n"
+        "CREATE TRIGGER images_no_delete BEFORE DELETE ON images\n"
+        "        BEGIN SELECT RAISE(ABORT, 'a registered image is never deleted: retire it'); END;\n"
+        "ALTER TABLE nodes ADD COLUMN image_id INTEGER REFERENCES images(id);\n"
+        "ALTER TABLE nodes ADD COLUMN last_verdict TEXT;\n"
+        "ALTER TABLE nodes ADD COLUMN last_verdict_reason TEXT;\n"
+        "ALTER TABLE nodes ADD COLUMN last_verdict_at INTEGER;\n"
+        "CREATE INDEX nodes_image ON nodes(image_id);\n"
+        "CREATE TRIGGER nodes_verdict_insert BEFORE INSERT ON nodes\n"
+        "        WHEN NEW.last_verdict IS NOT NULL AND (NEW.last_verdict_at IS NULL OR NEW.last_verdict NOT IN\n"
+        "             ('Trusted', 'UnknownImage', 'RetiredImage', 'FirmwareChanged', 'LogMismatch'))\n"
+        "        BEGIN SELECT RAISE(ABORT, 'unknown verdict, or a verdict without its time'); END;\n"
+        "CREATE TRIGGER nodes_verdict_update BEFORE UPDATE OF last_verdict, last_verdict_at ON nodes\n"
+        "        WHEN NEW.last_verdict IS NOT NULL AND (NEW.last_verdict_at IS NULL OR NEW.last_verdict NOT IN\n"
+        "             ('Trusted', 'UnknownImage', 'RetiredImage', 'FirmwareChanged', 'LogMismatch'))\n"
+        "        BEGIN SELECT RAISE(ABORT, 'unknown verdict, or a verdict without its time'); END;\n";
+
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
         { 2, "challenges and sessions WITHOUT ROWID", migration_0002, "b456ec7e408a7d0a807ac27591c09e0387d8a0d5c3b2740680bbdaf8415b7422" },
+        { 3, "image registry; each node's image and last verdict", migration_0003,
+          "8265adc1bbeb4fa1abca8d1107ba97272050ff034e56d7b9610396e27653f15f" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

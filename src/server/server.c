@@ -25,6 +25,8 @@ static void help(void) {
                "  pool add names|ipv4|ipv6 VALUE...    Relay names and addresses to allocate\n"
                "  pool list [names|ipv4|ipv6]\n"
                "  attestations [--node N] [--limit N]  The attestation log\n"
+               "  image add FILE [--name NAME]         Register an image from its patela.reference.json\n"
+               "  image list|show NAME|retire NAME     The images nodes may boot\n"
                "  ca init [--dir DIR] | ca issue NAME --san DNS:NAME|IP:ADDR... [--dir DIR]\n\n"
                "Options (each also a [Server] key of patela-server.conf(5)):\n"
                "  -h --help                  Show this help\n"
@@ -84,6 +86,7 @@ int main(int argc, char *argv[]) {
                 { "run", verb_run },     { "node", verb_node },   { "list", verb_list },
                 { "pool", verb_pool },   { "torrc", verb_torrc }, { "diff", verb_diff },
                 { "ca", verb_ca },       { "attestations", verb_attestations },
+                { "image", verb_image },
         };
         const char *flag_keys[64], *flag_values[64], *config_path = NULL;
         unsigned n_flags = 0;

@@ -3,22 +3,24 @@
  * /sys/kernel/security/tpm0/binary_bios_measurements and systemd-pcrlock reads from
  * $SYSTEMD_MEASURE_LOG_FIRMWARE. Test helper, not installed.
  *
- *   make-event-log OUT.log < SPEC
+ *   make-event-log [--banks=sha1,sha256,…] OUT.log < SPEC
  *
- * The log has one bank, SHA-256: a Spec ID event (TCG_PCClientPCREvent, SHA-1 layout, EV_NO_ACTION,
- * "Spec ID Event03", one algorithm) and then one TCG_PCR_EVENT2 per SPEC line, all little endian. For every
- * event that is extended (all but EV_NO_ACTION) it prints "PCR:sha256=HEX" on stdout, which is the argument
- * tpm2_pcrextend takes: replaying those lines in order makes the TPM match the log.
+ * The log has the given banks (default: SHA-256 only): a Spec ID event (TCG_PCClientPCREvent, SHA-1 layout,
+ * EV_NO_ACTION, "Spec ID Event03") and then one TCG_PCR_EVENT2 per SPEC line, all little endian, written by
+ * src/shared/boot/tcg-eventlog-build.c. For every event that is extended (all but EV_NO_ACTION) it prints
+ * "PCR:sha256=HEX" (one "alg=HEX" per bank) on stdout, which is the argument tpm2_pcrextend takes:
+ * replaying those lines in order makes the TPM match the log.
  *
  * SPEC has one event per line, '#' starts a comment:
  *
  *   PCR TYPE DIGEST PAYLOAD
  *
  *   TYPE     an event type name (EV_SEPARATOR, EV_EFI_ACTION, ...) or a number (0x80000007)
- *   DIGEST   payload        SHA-256 of the payload bytes (what the PC Client profile asks for
+ *   DIGEST   payload        each bank's hash of the payload bytes (what the PC Client profile asks for
  *                           EV_SEPARATOR, EV_EFI_ACTION, EV_S_CRTM_VERSION, ...; pcrlock checks these)
- *            file:PATH      SHA-256 of a file's content (stands in for a PE image hash)
- *            sha256:HEX     this digest
+ *            file:PATH      each bank's hash of a file's content (stands in for a PE image hash)
+ *            sha256:HEX     this SHA-256 digest (the other banks: their hash of it)
+ *            zero           zeros in every bank (EV_NO_ACTION)
  *   PAYLOAD  the rest of the line:
  *            none           no event data
  *            hex:HEX        these bytes
@@ -27,7 +29,6 @@
  *            blob:BASE,LEN  UEFI_PLATFORM_FIRMWARE_BLOB (two u64)
  *            image:PATH     UEFI_IMAGE_LOAD_EVENT with a device path of one file path node (PATH as
  *                           UTF-16) and the end node, as firmware logs an EFI application */
-#include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,12 +38,11 @@
 #include "hexdecoct.h"
 #include "macro.h"
 #include "string-util.h"
+#include "tcg-eventlog-build.h"
 
 #define SHA256_SIZE 32U
 #define PAYLOAD_MAX 4096U
 #define FILE_MAX (64U * 1024U * 1024U)
-#define EV_NO_ACTION 0x3U
-#define TPM_ALG_SHA256 0x000BU
 
 static const struct {
         const char *name;
@@ -76,6 +76,23 @@ static const struct {
         { "EV_EFI_VARIABLE_AUTHORITY", 0x800000E0 },
 };
 
+static const struct {
+        const char *name;
+        uint16_t id;
+} bank_names[] = {
+        { "sha1", TPM_ALG_SHA1 },
+        { "sha256", TPM_ALG_SHA256 },
+        { "sha384", TPM_ALG_SHA384 },
+        { "sha512", TPM_ALG_SHA512 },
+};
+
+static const char *bank_name(uint16_t id) {
+        for (size_t i = 0; i < ELEMENTSOF(bank_names); i++)
+                if (bank_names[i].id == id)
+                        return bank_names[i].name;
+        return "?";
+}
+
 typedef struct Buffer {
         uint8_t *data;
         size_t size, allocated;
@@ -101,12 +118,6 @@ static int buffer_append_le(Buffer *b, uint64_t v, size_t n) {
         for (size_t i = 0; i < n; i++)
                 le[i] = (uint8_t) (v >> (8 * i));
         return buffer_append(b, le, n);
-}
-
-static int sha256(const void *p, size_t n, uint8_t ret[static SHA256_SIZE]) {
-        unsigned size = 0;
-
-        return EVP_Digest(p, n, ret, &size, EVP_sha256(), NULL) == 1 && size == SHA256_SIZE ? 0 : -EIO;
 }
 
 static int parse_type(const char *s, uint32_t *ret) {
@@ -201,20 +212,23 @@ static int parse_payload(const char *s, Buffer *ret) {
         return -EINVAL;
 }
 
-static int parse_digest(const char *s, const Buffer *payload, uint8_t ret[static SHA256_SIZE]) {
+/* Adds the event with its digests as DIGEST says. */
+static int add_event(TcgLogBuilder *b, uint32_t pcr, uint32_t type, const char *digest, const Buffer *payload) {
         const char *v;
         int r;
 
-        if (streq(s, "payload"))
-                return sha256(payload->data, payload->size, ret);
-        if ((v = startswith(s, "file:"))) {
+        if (streq(digest, "payload"))
+                return tcg_log_builder_add(b, pcr, type, payload->data, payload->size, payload->data, payload->size);
+        if (streq(digest, "zero"))
+                return tcg_log_builder_add_digest(b, pcr, type, NULL, payload->data, payload->size);
+        if ((v = startswith(digest, "file:"))) {
                 _cleanup_free_ void *p = NULL;
                 size_t n;
 
                 r = read_full_file(v, FILE_MAX, &p, &n);
-                return r < 0 ? r : sha256(p, n, ret);
+                return r < 0 ? r : tcg_log_builder_add(b, pcr, type, p, n, payload->data, payload->size);
         }
-        if ((v = startswith(s, "sha256:"))) {
+        if ((v = startswith(digest, "sha256:"))) {
                 _cleanup_free_ void *p = NULL;
                 size_t n;
 
@@ -223,75 +237,31 @@ static int parse_digest(const char *s, const Buffer *payload, uint8_t ret[static
                         return r;
                 if (n != SHA256_SIZE)
                         return -EINVAL;
-                memcpy(ret, p, SHA256_SIZE);
-                return 0;
+                return tcg_log_builder_add_digest(b, pcr, type, p, payload->data, payload->size);
         }
         return -EINVAL;
 }
 
-static int write_spec_id_event(Buffer *log) {
-        static const uint8_t signature[16] = "Spec ID Event03";
-        Buffer id = {};
-        int r;
+/* "PCR:alg=HEX,alg=HEX" for tpm2_pcrextend. */
+static int print_extend(const TcgLogBuilder *b, unsigned long long pcr) {
+        const TcgAlgorithm *banks;
+        size_t n;
 
-        /* TCG_EfiSpecIDEvent: signature, platformClass (0 = client), specVersionMinor 0, specVersionMajor 2,
-         * specErrata 0, uintnSize 2 (UINT64), numberOfAlgorithms, {algorithmId, digestSize}[],
-         * vendorInfoSize 0. */
-        r = buffer_append(&id, signature, sizeof(signature));
-        if (r >= 0)
-                r = buffer_append_le(&id, 0, 4);
-        if (r >= 0)
-                r = buffer_append(&id, (const uint8_t[]) { 0, 2, 0, 2 }, 4);
-        if (r >= 0)
-                r = buffer_append_le(&id, 1, 4);
-        if (r >= 0)
-                r = buffer_append_le(&id, TPM_ALG_SHA256, 2);
-        if (r >= 0)
-                r = buffer_append_le(&id, SHA256_SIZE, 2);
-        if (r >= 0)
-                r = buffer_append_le(&id, 0, 1);
-
-        /* TCG_PCClientPCREvent: pcrIndex 0, eventType EV_NO_ACTION, 20 zero bytes, eventDataSize, event. */
-        if (r >= 0)
-                r = buffer_append_le(log, 0, 4);
-        if (r >= 0)
-                r = buffer_append_le(log, EV_NO_ACTION, 4);
-        if (r >= 0)
-                r = buffer_append(log, (const uint8_t[20]) {}, 20);
-        if (r >= 0)
-                r = buffer_append_le(log, id.size, 4);
-        if (r >= 0)
-                r = buffer_append(log, id.data, id.size);
-        free(id.data);
-        return r;
+        banks = tcg_log_builder_banks(b, &n);
+        printf("%llu:", pcr);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *hex = hexmem(tcg_log_builder_last_digest(b, i), banks[i].digest_size);
+                if (!hex)
+                        return -ENOMEM;
+                printf("%s%s=%s", i > 0 ? "," : "", bank_name(banks[i].id), hex);
+        }
+        putchar('\n');
+        return 0;
 }
 
-static int write_event(Buffer *log, uint32_t pcr, uint32_t type, const uint8_t digest[static SHA256_SIZE],
-                       const Buffer *payload) {
-        int r;
-
-        /* TCG_PCR_EVENT2: pcrIndex, eventType, TPML_DIGEST_VALUES {count, {hashAlg, digest}}, eventSize,
-         * event */
-        r = buffer_append_le(log, pcr, 4);
-        if (r >= 0)
-                r = buffer_append_le(log, type, 4);
-        if (r >= 0)
-                r = buffer_append_le(log, 1, 4);
-        if (r >= 0)
-                r = buffer_append_le(log, TPM_ALG_SHA256, 2);
-        if (r >= 0)
-                r = buffer_append(log, digest, SHA256_SIZE);
-        if (r >= 0)
-                r = buffer_append_le(log, payload->size, 4);
-        if (r >= 0 && payload->size > 0)
-                r = buffer_append(log, payload->data, payload->size);
-        return r;
-}
-
-static int process_line(Buffer *log, char *line, unsigned lineno) {
+static int process_line(TcgLogBuilder *b, char *line, unsigned lineno) {
         char *fields[4] = {}, *state = NULL, *p;
         unsigned long long pcr;
-        uint8_t digest[SHA256_SIZE];
         Buffer payload = {};
         uint32_t type;
         int r;
@@ -323,47 +293,72 @@ static int process_line(Buffer *log, char *line, unsigned lineno) {
         }
         r = parse_payload(fields[3], &payload);
         if (r >= 0)
-                r = parse_digest(fields[2], &payload, digest);
-        if (r >= 0)
-                r = write_event(log, (uint32_t) pcr, type, digest, &payload);
+                r = add_event(b, (uint32_t) pcr, type, fields[2], &payload);
         free(payload.data);
         if (r < 0) {
                 fprintf(stderr, "line %u: %s\n", lineno, strerror(-r));
                 return r;
         }
+        return type == EV_NO_ACTION ? 0 : print_extend(b, pcr);
+}
 
-        if (type != EV_NO_ACTION) {
-                _cleanup_free_ char *hex = hexmem(digest, SHA256_SIZE);
-                if (!hex)
-                        return -ENOMEM;
-                printf("%llu:sha256=%s\n", pcr, hex);
+/* "sha1,sha256" → TPM_ALG_IDs. */
+static int parse_banks(const char *s, uint16_t ret[static TCG_ALGORITHMS_MAX], size_t *ret_n) {
+        _cleanup_free_ char *copy = strdup(s);
+        char *state = NULL;
+        size_t n = 0;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, ",", &state); w; w = strtok_r(NULL, ",", &state)) {
+                size_t i;
+
+                for (i = 0; i < ELEMENTSOF(bank_names) && !streq(w, bank_names[i].name); i++)
+                        ;
+                if (i == ELEMENTSOF(bank_names) || n == TCG_ALGORITHMS_MAX)
+                        return -EINVAL;
+                ret[n++] = bank_names[i].id;
         }
+        if (n == 0)
+                return -EINVAL;
+        *ret_n = n;
         return 0;
 }
 
 int main(int argc, char *argv[]) {
+        _cleanup_(tcg_log_builder_freep) TcgLogBuilder *b = NULL;
         _cleanup_free_ char *line = NULL;
         _cleanup_fclose_ FILE *out = NULL;
-        Buffer log = {};
-        size_t allocated = 0;
+        uint16_t banks[TCG_ALGORITHMS_MAX] = { TPM_ALG_SHA256 };
+        size_t allocated = 0, n_banks = 1, size;
         unsigned lineno = 0;
+        const uint8_t *log;
+        const char *v;
         int r;
 
+        if (argc == 3 && (v = startswith(argv[1], "--banks="))) {
+                if (parse_banks(v, banks, &n_banks) < 0) {
+                        fprintf(stderr, "%s: bad --banks=%s (sha1, sha256, sha384, sha512)\n", argv[0], v);
+                        return EXIT_FAILURE;
+                }
+                argv++;
+                argc--;
+        }
         if (argc != 2) {
-                fprintf(stderr, "usage: %s OUT.log < SPEC\n", argv[0]);
+                fprintf(stderr, "usage: %s [--banks=sha1,sha256,...] OUT.log < SPEC\n", argv[0]);
                 return EXIT_FAILURE;
         }
 
-        r = write_spec_id_event(&log);
+        r = tcg_log_builder_new(banks, n_banks, &b);
         while (r >= 0 && getline(&line, &allocated, stdin) >= 0)
-                r = process_line(&log, line, ++lineno);
+                r = process_line(b, line, ++lineno);
 
         if (r >= 0) {
+                log = tcg_log_builder_data(b, &size);
                 out = fopen(argv[1], "we");
-                if (!out || fwrite(log.data, 1, log.size, out) != log.size || fflush(out) != 0)
+                if (!out || fwrite(log, 1, size, out) != size || fflush(out) != 0)
                         r = -EIO;
         }
-        free(log.data);
         if (r < 0 || fflush(stdout) != 0) {
                 fprintf(stderr, "%s: failed: %s\n", argv[0], strerror(r < 0 ? -r : EIO));
                 return EXIT_FAILURE;
