@@ -11,6 +11,7 @@
 #include "server-api.h"
 #include "server-attestations.h"
 #include "server-json.h"
+#include "server-verdict.h"
 #include "tpm2-marshal.h"
 #include "tpm2-quote.h"
 #include "tpm2-util.h"
@@ -224,11 +225,14 @@ static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, uint8_
  * counters, the session. -ENOENT if the challenge is gone (answered, replaced or removed meanwhile), -ESTALE
  * if the node was disabled or its resetCount went down meanwhile; nothing is written then. */
 static int accept_answer(Db *db, const Request *req, const uint8_t *challenge, const Node *n, const char *bank,
-                         json_object *pcr_values, const TPMS_ATTEST *attest, uint8_t ret_token[static PROTO_TOKEN_SIZE]) {
+                         json_object *pcr_values, const TPMS_ATTEST *attest, const Judgement *j,
+                         uint8_t ret_token[static PROTO_TOKEN_SIZE]) {
         AttestationRecord rec = {
                 .node_id = n->id, .fingerprint = n->fingerprint, .verdict = "accepted", .bank = bank,
-                .pcr_values = json_object_to_json_string_ext(pcr_values, JSON_C_TO_STRING_PLAIN), .reset_count = attest->clockInfo.resetCount,
-                .restart_count = attest->clockInfo.restartCount, .source = req->source,
+                .reason = j->reason,
+                .pcr_values = json_object_to_json_string_ext(pcr_values, JSON_C_TO_STRING_PLAIN),
+                .reset_count = attest->clockInfo.resetCount, .restart_count = attest->clockInfo.restartCount,
+                .source = req->source, .measured_verdict = verdict_to_string(j->verdict), .image_id = j->image_id,
         };
         int r;
 
@@ -242,6 +246,8 @@ static int accept_answer(Db *db, const Request *req, const uint8_t *challenge, c
                 r = record_counters(db, n->id, attest);
         if (r >= 0)
                 r = attestation_log(db, &rec);
+        if (r >= 0)
+                r = verdict_record(db, n->id, j);
         if (r >= 0)
                 r = issue_session(db, n->id, req->server->config->session_lifetime_usec, ret_token);
         if (r >= 0)
@@ -262,6 +268,7 @@ enum MHD_Result api_attest(Request *req) {
         TPMT_SIGNATURE sig;
         TPMS_ATTEST attest;
         ProtoDiag diag = {};
+        Judgement judgement;
         Challenge c;
         unsigned n_values;
         bool secret_ok, still_enabled = false;
@@ -321,9 +328,22 @@ enum MHD_Result api_attest(Request *req) {
         if (n.reset_count >= 0 && (int64_t) attest.clockInfo.resetCount < n.reset_count)
                 return reject(req, id, &n, PROTO_ERROR_QUOTE_REJECTED, "The TPM's resetCount went down since the last attestation.");
 
+        /* The quote is the TPM's: now what it says the node booted. Recorded with the attestation; not (yet)
+         * a reason to refuse the node (docs/server.md, "Measured boot"). */
+        r = verdict_judge(req->server,
+                          &(VerdictInput) { .node_id = n.id, .bank = c.bank, .mask = c.mask, .values = a.pcr_values,
+                                            .n_values = a.n_pcr_values, .firmware_log = a.firmware_log,
+                                            .userspace_log = a.userspace_log },
+                          &judgement);
+        if (r < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Judging the event logs failed.");
+        if (judgement.verdict != VERDICT_TRUSTED)
+                log_warning("Node %" PRIi64 " (%s): %s: %s.", n.id, n.fingerprint, verdict_to_string(judgement.verdict),
+                            judgement.reason);
+
         /* One write transaction: the challenge consumed, the verdict logged, the node's counters, the session. */
         db = server_db_lock(req->server);
-        r = accept_answer(db, req, id, &n, c.bank, record, &attest, reply.token);
+        r = accept_answer(db, req, id, &n, c.bank, record, &attest, &judgement, reply.token);
         if (r == -ESTALE) {
                 Node now;
 

@@ -10,7 +10,8 @@ int attestation_log(Db *db, const AttestationRecord *rec) {
 
         r = db_prepare_cached(db,
                        "INSERT INTO attestations (node_id, fingerprint, at, verdict, reason, pcr_bank, pcr_values, "
-                       "reset_count, restart_count, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "reset_count, restart_count, source, measured_verdict, image_id) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        &s);
         if (r < 0)
                 return r;
@@ -26,6 +27,9 @@ int attestation_log(Db *db, const AttestationRecord *rec) {
                 sqlite3_bind_int64(s, 9, rec->restart_count);
         }
         sqlite3_bind_text(s, 10, rec->source, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(s, 11, rec->measured_verdict, -1, SQLITE_STATIC);
+        if (rec->image_id > 0)
+                sqlite3_bind_int64(s, 12, rec->image_id);
         rc = sqlite3_step(s);
         return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }

@@ -16,6 +16,8 @@ typedef struct AttestationRecord {
         int64_t reset_count;    /* -1: unknown */
         int64_t restart_count;
         const char *source;
+        const char *measured_verdict; /* the verifier's (server-verdict.h), NULL when the quote itself failed */
+        int64_t image_id;             /* 0: none recognised */
 } AttestationRecord;
 
 /* Appends to the attestation log (the table refuses UPDATE and DELETE). */

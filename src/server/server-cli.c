@@ -15,6 +15,7 @@
 #include "server-images.h"
 #include "server-nodes.h"
 #include "server-relays.h"
+#include "server-verdict.h"
 #include "string-util.h"
 
 int cli_db(Cli *cli, Db **ret) {
@@ -303,6 +304,17 @@ int verb_node(Cli *cli, int argc, char **argv) {
                         return log_error_errno(r, "Failed to remove node %" PRIi64 ": %m", n.id), cli_exit_status(r);
                 log_info("Node %" PRIi64 " (%s) removed; its relays' names and addresses are free again.", n.id,
                          n.fingerprint);
+                return EXIT_SUCCESS;
+        }
+        if (streq(sub, "repin")) {
+                /* After the operator looked at why the firmware PCRs changed (a firmware update, a changed
+                 * setting): the node's next trusted attestation pins what it quotes. */
+                r = verdict_unpin(db, n.id);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to forget the firmware pins of node %" PRIi64 ": %m", n.id),
+                               cli_exit_status(r);
+                log_info("Node %" PRIi64 " (%s): %s; its next trusted attestation pins its firmware PCRs.", n.id,
+                         n.fingerprint, r > 0 ? "firmware pins forgotten" : "no firmware pins yet");
                 return EXIT_SUCCESS;
         }
         if (streq(sub, "relays")) {

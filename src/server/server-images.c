@@ -239,6 +239,10 @@ int image_get(Db *db, const char *name, Image *ret, char **ret_reference) {
         return image_find(db, "name", name, ret, ret_reference);
 }
 
+int image_find_by_authenticode(Db *db, const char *hex, Image *ret) {
+        return image_find(db, "uki_authenticode", hex, ret, NULL);
+}
+
 int image_retire(Db *db, const char *name, Image *ret) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         Image i;

@@ -57,6 +57,10 @@ int image_list(Db *db, Image **ret, size_t *ret_n);
 /* One image by name; *ret_reference (may be NULL) gets the reference as received. -ENOENT. */
 int image_get(Db *db, const char *name, Image *ret, char **ret_reference);
 
+/* The image whose UKI has this Authenticode digest (64 lower-case hex digits), the one a PCR 4 application
+ * event names; retired images too. -ENOENT. */
+int image_find_by_authenticode(Db *db, const char *hex, Image *ret);
+
 /* Retires the image now. 1 if this call retired it, 0 if it was retired before (nothing changes: the first
  * retirement stands). -ENOENT. */
 int image_retire(Db *db, const char *name, Image *ret);

@@ -198,10 +198,31 @@ static const char migration_0003[] =
         "             ('Trusted', 'UnknownImage', 'RetiredImage', 'FirmwareChanged', 'LogMismatch'))\n"
         "        BEGIN SELECT RAISE(ABORT, 'unknown verdict, or a verdict without its time'); END;\n";
 
+/* The verifier (issue 10): each node's firmware PCRs, pinned by its first trusted attestation and forgotten by
+ * `node repin`; each attestation's measured-boot verdict and image. And the attestation log's append-only
+ * rule for INSERT too: INSERT OR REPLACE with an existing id deleted the old entry without firing the DELETE
+ * trigger. */
+static const char migration_0004[] =
+        "CREATE TABLE node_firmware_pins (\n"
+        "        node_id INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,\n"
+        "        pcr INTEGER NOT NULL CHECK (pcr BETWEEN 0 AND 23),\n"
+        "        value BLOB NOT NULL CHECK (length(value) = 32),\n"
+        "        pinned_at INTEGER NOT NULL,\n"
+        "        PRIMARY KEY (node_id, pcr)\n"
+        ") WITHOUT ROWID;\n"
+        "ALTER TABLE attestations ADD COLUMN measured_verdict TEXT\n"
+        "        CHECK (measured_verdict IN ('Trusted', 'UnknownImage', 'RetiredImage', 'FirmwareChanged', 'LogMismatch'));\n"
+        "ALTER TABLE attestations ADD COLUMN image_id INTEGER;\n"
+        "CREATE TRIGGER attestations_no_replace BEFORE INSERT ON attestations\n"
+        "        WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM attestations WHERE id = NEW.id)\n"
+        "        BEGIN SELECT RAISE(ABORT, 'the attestation log is append-only'); END;\n";
+
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
         { 2, "challenges and sessions WITHOUT ROWID", migration_0002, "b456ec7e408a7d0a807ac27591c09e0387d8a0d5c3b2740680bbdaf8415b7422" },
         { 3, "image registry; each node's image and last verdict", migration_0003,
           "8265adc1bbeb4fa1abca8d1107ba97272050ff034e56d7b9610396e27653f15f" },
+        { 4, "firmware pins, measured-boot verdicts in the attestation log, no INSERT OR REPLACE there", migration_0004,
+          "e0b16bd4f6356c5090f03b70fab7863eec38ae6885b0832485b3a98cc2f9be0f" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

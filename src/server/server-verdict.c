@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The verifier: what a node booted, judged from its event logs against its verified quote, the image
+ * registry and the node's firmware pins. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "hexdecoct.h"
+#include "server-http.h"
+#include "server-verdict.h"
+#include "tcg-eventlog.h"
+#include "userspace-log.h"
+
+static void hex32_to_string(const uint8_t d[static 32], char ret[static 65]) {
+        static const char digits[] = "0123456789abcdef";
+
+        for (size_t i = 0; i < 32; i++) {
+                ret[2 * i] = digits[d[i] >> 4];
+                ret[2 * i + 1] = digits[d[i] & 15];
+        }
+        ret[64] = '\0';
+}
+
+static const char *const verdict_table[_VERDICT_MAX] = {
+        [VERDICT_TRUSTED] = "Trusted",
+        [VERDICT_UNKNOWN_IMAGE] = "UnknownImage",
+        [VERDICT_RETIRED_IMAGE] = "RetiredImage",
+        [VERDICT_FIRMWARE_CHANGED] = "FirmwareChanged",
+        [VERDICT_LOG_MISMATCH] = "LogMismatch",
+};
+
+const char *verdict_to_string(Verdict v) {
+        return v >= 0 && v < _VERDICT_MAX ? verdict_table[v] : NULL;
+}
+
+Verdict verdict_from_string(const char *s) {
+        for (Verdict v = 0; v < _VERDICT_MAX; v++)
+                if (s && streq(s, verdict_table[v]))
+                        return v;
+        return _VERDICT_INVALID;
+}
+
+static int judged(Judgement *j, Verdict v, const char *format, ...) _printf_(3, 4);
+static int judged(Judgement *j, Verdict v, const char *format, ...) {
+        va_list ap;
+
+        j->verdict = v;
+        va_start(ap, format);
+        vsnprintf(j->reason, sizeof(j->reason), format, ap);
+        va_end(ap);
+        if (v != VERDICT_TRUSTED)
+                j->pin = false;
+        return 0;
+}
+
+static int log_mismatch(Judgement *j, const char *what, const BootError *e) {
+        _cleanup_free_ char *s = e ? boot_error_to_string(e) : NULL;
+
+        if (e && !s)
+                return -ENOMEM;
+        return judged(j, VERDICT_LOG_MISMATCH, "%s%s%s", what, s ? ": " : "", s ?: "");
+}
+
+static int decode_log(const char *b64, size_t max, void **ret, size_t *ret_size) {
+        int r;
+
+        *ret = NULL;
+        *ret_size = 0;
+        if (!b64)
+                return 0;
+        /* base64 of max bytes is at most this long: refuse before decoding anything */
+        if (strlen(b64) > (max + 2) / 3 * 4)
+                return -E2BIG;
+        r = unbase64mem(b64, max, ret, ret_size);
+        return r == -ENOMEM ? r : r < 0 ? -EBADMSG : 1;
+}
+
+/* The PCR 4 application events: the UKI the firmware started, then the kernel systemd-stub started. */
+static size_t pcr4_applications(const TcgLog *log, const uint8_t *ret[static 8]) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < log->n_events; i++)
+                if (log->events[i].pcr == 4 && log->events[i].type == EV_EFI_BOOT_SERVICES_APPLICATION) {
+                        if (n < 8)
+                                ret[n] = log->events[i].sha256;
+                        n++;
+                }
+        return n;
+}
+
+/* The image part, under the database lock: which registered image PCR 4 shows, and whether PCR 9 and 11
+ * are that image's. */
+static int judge_image(Db *db, const TcgLog *log, const PcrValues *quoted, uint32_t mask, Judgement *j) {
+        const uint8_t *apps[8];
+        size_t n_apps = pcr4_applications(log, apps), n_ukis = 0;
+        Image image = {}, candidate;
+        char hex[65];
+        bool pcr11_ok = false;
+        int r;
+
+        if (!(mask & (UINT32_C(1) << 4)))
+                return judged(j, VERDICT_UNKNOWN_IMAGE, "PCR 4 was not quoted: no image can be recognised");
+        if (n_apps > ELEMENTSOF(apps))
+                return judged(j, VERDICT_UNKNOWN_IMAGE, "PCR 4 holds %zu applications started by the firmware",
+                              n_apps);
+        for (size_t i = 0; i < n_apps; i++) {
+                hex32_to_string(apps[i], hex);
+                r = image_find_by_authenticode(db, hex, &candidate);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0)
+                        return r;
+                if (n_ukis++ == 0)
+                        image = candidate;
+        }
+        if (n_apps == 0)
+                return judged(j, VERDICT_UNKNOWN_IMAGE, "PCR 4 shows no application started by the firmware");
+        if (n_ukis == 0) {
+                hex32_to_string(apps[0], hex);
+                return judged(j, VERDICT_UNKNOWN_IMAGE,
+                              "no registered image has the UKI measured in PCR 4 (Authenticode %.16s…)", hex);
+        }
+        j->image_id = image.id;
+        snprintf(j->image, sizeof(j->image), "%s", image.name);
+        if (n_ukis > 1)
+                return judged(j, VERDICT_UNKNOWN_IMAGE, "PCR 4 holds %zu registered UKIs, not one", n_ukis);
+        /* Besides the UKI only its own kernel, which systemd-stub starts: no shell, no second loader. */
+        for (size_t i = 0; i < n_apps; i++) {
+                hex32_to_string(apps[i], hex);
+                if (!streq(hex, image.uki_authenticode) && !streq(hex, image.kernel_authenticode))
+                        return judged(j, VERDICT_UNKNOWN_IMAGE,
+                                      "PCR 4 holds an application that is not image %s's (Authenticode %.16s…)",
+                                      image.name, hex);
+        }
+        if (image.retired_at > 0)
+                return judged(j, VERDICT_RETIRED_IMAGE, "image %s was retired", image.name);
+        if (mask & (UINT32_C(1) << 9)) {
+                hex32_to_string(quoted->sha256[9], hex);
+                if (!streq(hex, image.pcr9))
+                        return judged(j, VERDICT_UNKNOWN_IMAGE,
+                                      "PCR 9 (initrd and command line) is not image %s's", image.name);
+        }
+        if (mask & (UINT32_C(1) << 11)) {
+                hex32_to_string(quoted->sha256[11], hex);
+                for (ImagePhase p = 0; p < _IMAGE_PHASE_MAX; p++)
+                        pcr11_ok = pcr11_ok || streq(hex, image.pcr11[p]);
+                if (!pcr11_ok)
+                        return judged(j, VERDICT_UNKNOWN_IMAGE,
+                                      "PCR 11 (UKI sections and boot phases) is none of image %s's", image.name);
+        }
+        return judged(j, VERDICT_TRUSTED, "image %s", image.name);
+}
+
+/* The firmware part, under the database lock: the node's pins, if any. */
+static int judge_firmware(Db *db, int64_t node_id, const PcrValues *quoted, Judgement *j) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        uint32_t pinned = 0;
+        int r, rc;
+
+        r = db_prepare_cached(db, "SELECT pcr, value FROM node_firmware_pins WHERE node_id = ?", &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, node_id);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                int64_t pcr = sqlite3_column_int64(s, 0);
+
+                if (pcr < 0 || pcr >= TCG_PCRS || sqlite3_column_bytes(s, 1) != TCG_SHA256_SIZE)
+                        return -EBADMSG;
+                pinned |= UINT32_C(1) << pcr;
+                if (!(j->firmware_mask & (UINT32_C(1) << pcr)))
+                        continue; /* pinned, but no longer quoted: nothing to compare */
+                if (memcmp(sqlite3_column_blob(s, 1), quoted->sha256[pcr], TCG_SHA256_SIZE) != 0)
+                        return judged(j, VERDICT_FIRMWARE_CHANGED,
+                                      "PCR %" PRIi64 " differs from the value pinned for this node; "
+                                      "`patela-server node repin` after looking", pcr);
+        }
+        if (rc != SQLITE_DONE)
+                return db_errno(rc);
+        /* What is quoted and not pinned yet is pinned with this (trusted) attestation. */
+        j->pin = (j->firmware_mask & ~pinned) != 0;
+        return 0;
+}
+
+/* What the logs part hands to the registry part. */
+typedef struct LogsJudged {
+        TcgLog *firmware;
+        UserspaceLog *userspace;
+        PcrValues quoted;
+} LogsJudged;
+
+static void logs_judged_done(LogsJudged *l) {
+        tcg_log_free(l->firmware);
+        userspace_log_free(l->userspace);
+}
+
+/* The logs: well formed, every digest that must be the hash of its data is, no event type on a judged PCR
+ * that the profile does not define, and together they explain every judged PCR. 1: go on with the registry;
+ * 0: judged (LogMismatch); negative: out of memory. */
+static int judge_logs(const VerdictInput *in, LogsJudged *l, Judgement *j) {
+        _cleanup_free_ void *fw_data = NULL, *us_data = NULL;
+        size_t fw_size, us_size;
+        uint32_t judged_mask = in->mask & ~VERDICT_NEVER_JUDGED;
+        PcrValues replayed;
+        BootError e = {};
+        int r;
+
+        if (!streq(in->bank, "sha256"))
+                return judged(j, VERDICT_LOG_MISMATCH, "the quote is over the %s bank; the verifier replays SHA-256",
+                              in->bank);
+        for (size_t i = 0; i < in->n_values; i++)
+                if (pcr_values_set(&l->quoted, in->values[i].index, in->values[i].value, in->values[i].size) < 0)
+                        return judged(j, VERDICT_LOG_MISMATCH, "PCR %u is not a SHA-256 value", in->values[i].index);
+        j->firmware_mask = in->mask & VERDICT_FIRMWARE_PCRS;
+        for (unsigned p = 0; p < TCG_PCRS; p++)
+                if (j->firmware_mask & (UINT32_C(1) << p))
+                        memcpy(j->firmware[p], l->quoted.sha256[p], TCG_SHA256_SIZE);
+
+        if (!in->firmware_log)
+                return judged(j, VERDICT_LOG_MISMATCH, "the node sent no firmware event log");
+        r = decode_log(in->firmware_log, TCG_LOG_SIZE_MAX, &fw_data, &fw_size);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return judged(j, VERDICT_LOG_MISMATCH, "firmwareLog is not base64 of at most %u bytes",
+                              TCG_LOG_SIZE_MAX);
+        r = decode_log(in->userspace_log, USERSPACE_LOG_SIZE_MAX, &us_data, &us_size);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return judged(j, VERDICT_LOG_MISMATCH, "userspaceLog is not base64 of at most %u bytes",
+                              USERSPACE_LOG_SIZE_MAX);
+
+        r = tcg_log_parse(fw_data, fw_size, &l->firmware, &e);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return log_mismatch(j, "the firmware event log is refused", &e);
+        if (us_data) {
+                r = userspace_log_parse(us_data, us_size, &l->userspace, &e);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return log_mismatch(j, "the userspace event log is refused", &e);
+        }
+        for (size_t i = 0; i < l->firmware->n_events; i++) {
+                const TcgEvent *ev = &l->firmware->events[i];
+                if ((judged_mask & (UINT32_C(1) << ev->pcr)) && !tcg_event_type_to_string(ev->type))
+                        return judged(j, VERDICT_LOG_MISMATCH,
+                                      "firmware log, event %zu: unknown event type 0x%08x on PCR %u", i, ev->type,
+                                      ev->pcr);
+        }
+        for (size_t i = 0; l->userspace && i < l->userspace->n_records; i++) {
+                const UserspaceRecord *u = &l->userspace->records[i];
+                if ((judged_mask & (UINT32_C(1) << u->pcr)) && u->type < 0)
+                        return judged(j, VERDICT_LOG_MISMATCH,
+                                      "userspace log, record %zu: unknown event type on PCR %u", i, u->pcr);
+        }
+        r = tcg_log_check_digests(l->firmware, judged_mask, &e);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return log_mismatch(j, "an event's digest is not the hash of its data", &e);
+        if (l->userspace) {
+                r = userspace_log_check_digests(l->userspace, judged_mask, &e);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return log_mismatch(j, "a record's digest is not the hash of its data", &e);
+        }
+        pcr_replay(l->firmware, l->userspace, &replayed);
+        r = pcr_values_compare(&replayed, &l->quoted, judged_mask, &e);
+        if (r < 0)
+                return log_mismatch(j, "the event logs do not replay to the quoted PCRs", &e);
+        return 1;
+}
+
+/* What the logs say, against the registry and the node's pins; the caller holds the database. */
+static int judge_registry(Db *db, const VerdictInput *in, const LogsJudged *l, Judgement *j) {
+        int r;
+
+        r = judge_image(db, l->firmware, &l->quoted, in->mask, j);
+        if (r >= 0 && j->verdict == VERDICT_TRUSTED)
+                r = judge_firmware(db, in->node_id, &l->quoted, j);
+        return r;
+}
+
+int verdict_judge_db(Db *db, const VerdictInput *in, Judgement *ret) {
+        _cleanup_(logs_judged_done) LogsJudged l = {};
+        int r;
+
+        *ret = (Judgement) {};
+        r = judge_logs(in, &l, ret);
+        if (r <= 0)
+                return r;
+        return judge_registry(db, in, &l, ret);
+}
+
+int verdict_judge(Server *s, const VerdictInput *in, Judgement *ret) {
+        _cleanup_(logs_judged_done) LogsJudged l = {};
+        Db *db;
+        int r;
+
+        /* The parsing and the replay outside the lock: they are the expensive part. */
+        *ret = (Judgement) {};
+        r = judge_logs(in, &l, ret);
+        if (r <= 0)
+                return r;
+        db = server_db_lock(s);
+        r = db_begin_read(db);
+        if (r >= 0) {
+                r = judge_registry(db, in, &l, ret);
+                (void) db_commit(db);
+        }
+        server_db_unlock(s);
+        return r;
+}
+
+int verdict_record(Db *db, int64_t node_id, const Judgement *j) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL, *pin = NULL;
+        int r, rc;
+
+        r = db_prepare_cached(db,
+                              "UPDATE nodes SET image_id = ?, last_verdict = ?, last_verdict_reason = ?, "
+                              "last_verdict_at = ? WHERE id = ?",
+                              &s);
+        if (r < 0)
+                return r;
+        if (j->image_id > 0)
+                sqlite3_bind_int64(s, 1, j->image_id);
+        else
+                sqlite3_bind_null(s, 1);
+        sqlite3_bind_text(s, 2, verdict_to_string(j->verdict), -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 3, j->reason, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 4, now_sec());
+        sqlite3_bind_int64(s, 5, node_id);
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE)
+                return db_errno(rc);
+        if (!j->pin)
+                return 0;
+
+        /* Only a trusted attestation pins; a pin that exists stays until `node repin`. */
+        r = db_prepare_cached(db,
+                              "INSERT OR IGNORE INTO node_firmware_pins (node_id, pcr, value, pinned_at) "
+                              "VALUES (?, ?, ?, ?)",
+                              &pin);
+        if (r < 0)
+                return r;
+        for (unsigned p = 0; p < TCG_PCRS; p++) {
+                if (!(j->firmware_mask & (UINT32_C(1) << p)))
+                        continue;
+                sqlite3_reset(pin);
+                sqlite3_bind_int64(pin, 1, node_id);
+                sqlite3_bind_int64(pin, 2, p);
+                sqlite3_bind_blob(pin, 3, j->firmware[p], TCG_SHA256_SIZE, SQLITE_STATIC);
+                sqlite3_bind_int64(pin, 4, now_sec());
+                rc = sqlite3_step(pin);
+                if (rc != SQLITE_DONE)
+                        return db_errno(rc);
+        }
+        return 0;
+}
+
+int verdict_unpin(Db *db, int64_t node_id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = db_prepare(db, "DELETE FROM node_firmware_pins WHERE node_id = ?", &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, node_id);
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE)
+                return db_errno(rc);
+        return sqlite3_changes(db->sqlite) > 0;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pcr-replay.h"
+#include "protocol.h"
+#include "server-db.h"
+#include "server-http.h"
+#include "server-images.h"
+
+/* The verifier's judgement of what a node booted, from an attestation whose quote was verified: the
+ * node's event logs must replay to the quoted PCRs, PCR 4 must show exactly one registered image's UKI,
+ * PCR 9 and 11 must be that image's, and the firmware PCRs must be the ones pinned for the node.
+ * docs/server.md, section "Measured boot". */
+
+typedef enum Verdict {
+        VERDICT_TRUSTED,
+        VERDICT_UNKNOWN_IMAGE,
+        VERDICT_RETIRED_IMAGE,
+        VERDICT_FIRMWARE_CHANGED,
+        VERDICT_LOG_MISMATCH,
+        _VERDICT_MAX,
+        _VERDICT_INVALID = -EINVAL,
+} Verdict;
+
+const char *verdict_to_string(Verdict v) _const_;
+Verdict verdict_from_string(const char *s) _pure_;
+
+/* Pinned per node: the firmware's PCRs and PCR 7 (Secure Boot policy). PCR 4, 9, 11 are the image's; 15 is
+ * never judged (a stateless boot's random machine-id). */
+#define VERDICT_FIRMWARE_PCRS ((UINT32_C(1) << 0) | (UINT32_C(1) << 1) | (UINT32_C(1) << 2) | (UINT32_C(1) << 3) | \
+                               (UINT32_C(1) << 5) | (UINT32_C(1) << 7))
+#define VERDICT_NEVER_JUDGED (UINT32_C(1) << 15)
+
+typedef struct Judgement {
+        Verdict verdict;
+        char reason[320];
+        int64_t image_id;                 /* 0: no registered image recognised */
+        char image[IMAGE_NAME_MAX + 1];
+        /* the firmware PCRs as quoted; pin them (no pins yet for this node) when pin is set */
+        bool pin;
+        uint32_t firmware_mask;
+        uint8_t firmware[TCG_PCRS][TCG_SHA256_SIZE];
+} Judgement;
+
+/* One attestation: the quoted PCRs (bank, mask, values as verified) and the event logs of the request
+ * (base64, either may be NULL). */
+typedef struct VerdictInput {
+        int64_t node_id;
+        const char *bank;
+        uint32_t mask;
+        const ProtoPcrValue *values;
+        size_t n_values;
+        const char *firmware_log;
+        const char *userspace_log;
+} VerdictInput;
+
+/* Judges one attestation. Fails (negative errno) only for lack of memory or a database error; every
+ * judgement, Trusted or not, is in *ret. verdict_judge() parses and replays the logs outside the database
+ * lock and takes it only to read the images and the node's pins; verdict_judge_db() is the same for a
+ * caller that holds the database. */
+int verdict_judge(Server *s, const VerdictInput *in, Judgement *ret);
+int verdict_judge_db(Db *db, const VerdictInput *in, Judgement *ret);
+
+/* Inside the write transaction that records the attestation: the node's image and last verdict, and its
+ * firmware pins if the judgement says to pin. */
+int verdict_record(Db *db, int64_t node_id, const Judgement *j);
+
+/* `node repin`: forgets the node's pins; its next attestation pins what it quotes. 1 if there were pins. */
+int verdict_unpin(Db *db, int64_t node_id);
