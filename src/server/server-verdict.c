@@ -6,11 +6,10 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "boot-logs.h"
 #include "hexdecoct.h"
 #include "server-http.h"
 #include "server-verdict.h"
-#include "tcg-eventlog.h"
-#include "userspace-log.h"
 
 static void hex32_to_string(const uint8_t d[static 32], char ret[static 65]) {
         static const char digits[] = "0123456789abcdef";
@@ -52,14 +51,6 @@ static int judged(Judgement *j, Verdict v, const char *format, ...) {
         if (v != VERDICT_TRUSTED)
                 j->pin = false;
         return 0;
-}
-
-static int log_mismatch(Judgement *j, const char *what, const BootError *e) {
-        _cleanup_free_ char *s = e ? boot_error_to_string(e) : NULL;
-
-        if (e && !s)
-                return -ENOMEM;
-        return judged(j, VERDICT_LOG_MISMATCH, "%s%s%s", what, s ? ": " : "", s ?: "");
 }
 
 static int decode_log(const char *b64, size_t max, void **ret, size_t *ret_size) {
@@ -184,25 +175,20 @@ static int judge_firmware(Db *db, int64_t node_id, const PcrValues *quoted, Judg
 
 /* What the logs part hands to the registry part. */
 typedef struct LogsJudged {
-        TcgLog *firmware;
-        UserspaceLog *userspace;
+        BootLogs logs;
         PcrValues quoted;
 } LogsJudged;
 
 static void logs_judged_done(LogsJudged *l) {
-        tcg_log_free(l->firmware);
-        userspace_log_free(l->userspace);
+        boot_logs_done(&l->logs);
 }
 
-/* The logs: well formed, every digest that must be the hash of its data is, no event type on a judged PCR
- * that the profile does not define, and together they explain every judged PCR. 1: go on with the registry;
- * 0: judged (LogMismatch); negative: out of memory. */
+/* The logs must explain the quote (boot_logs_explain()). 1: go on with the registry; 0: judged
+ * (LogMismatch); negative: out of memory. */
 static int judge_logs(const VerdictInput *in, LogsJudged *l, Judgement *j) {
         _cleanup_free_ void *fw_data = NULL, *us_data = NULL;
+        _cleanup_free_ char *reason = NULL;
         size_t fw_size, us_size;
-        uint32_t judged_mask = in->mask & ~VERDICT_NEVER_JUDGED;
-        PcrValues replayed;
-        BootError e = {};
         int r;
 
         if (!streq(in->bank, "sha256"))
@@ -230,48 +216,12 @@ static int judge_logs(const VerdictInput *in, LogsJudged *l, Judgement *j) {
         if (r < 0)
                 return judged(j, VERDICT_LOG_MISMATCH, "userspaceLog is not base64 of at most %u bytes",
                               USERSPACE_LOG_SIZE_MAX);
-
-        r = tcg_log_parse(fw_data, fw_size, &l->firmware, &e);
+        r = boot_logs_explain(fw_data, fw_size, us_data, us_size, &l->quoted, in->mask & ~VERDICT_NEVER_JUDGED,
+                              &l->logs, &reason);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return log_mismatch(j, "the firmware event log is refused", &e);
-        if (us_data) {
-                r = userspace_log_parse(us_data, us_size, &l->userspace, &e);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        return log_mismatch(j, "the userspace event log is refused", &e);
-        }
-        for (size_t i = 0; i < l->firmware->n_events; i++) {
-                const TcgEvent *ev = &l->firmware->events[i];
-                if ((judged_mask & (UINT32_C(1) << ev->pcr)) && !tcg_event_type_to_string(ev->type))
-                        return judged(j, VERDICT_LOG_MISMATCH,
-                                      "firmware log, event %zu: unknown event type 0x%08x on PCR %u", i, ev->type,
-                                      ev->pcr);
-        }
-        for (size_t i = 0; l->userspace && i < l->userspace->n_records; i++) {
-                const UserspaceRecord *u = &l->userspace->records[i];
-                if ((judged_mask & (UINT32_C(1) << u->pcr)) && u->type < 0)
-                        return judged(j, VERDICT_LOG_MISMATCH,
-                                      "userspace log, record %zu: unknown event type on PCR %u", i, u->pcr);
-        }
-        r = tcg_log_check_digests(l->firmware, judged_mask, &e);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return log_mismatch(j, "an event's digest is not the hash of its data", &e);
-        if (l->userspace) {
-                r = userspace_log_check_digests(l->userspace, judged_mask, &e);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0)
-                        return log_mismatch(j, "a record's digest is not the hash of its data", &e);
-        }
-        pcr_replay(l->firmware, l->userspace, &replayed);
-        r = pcr_values_compare(&replayed, &l->quoted, judged_mask, &e);
-        if (r < 0)
-                return log_mismatch(j, "the event logs do not replay to the quoted PCRs", &e);
+                return judged(j, VERDICT_LOG_MISMATCH, "%s", reason);
         return 1;
 }
 
@@ -279,7 +229,7 @@ static int judge_logs(const VerdictInput *in, LogsJudged *l, Judgement *j) {
 static int judge_registry(Db *db, const VerdictInput *in, const LogsJudged *l, Judgement *j) {
         int r;
 
-        r = judge_image(db, l->firmware, &l->quoted, in->mask, j);
+        r = judge_image(db, l->logs.firmware, &l->quoted, in->mask, j);
         if (r >= 0 && j->verdict == VERDICT_TRUSTED)
                 r = judge_firmware(db, in->node_id, &l->quoted, j);
         return r;

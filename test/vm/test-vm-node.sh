@@ -8,7 +8,9 @@
 #   boot 3  image C, never predicted: keyd refuses to unseal, no relay starts, visible in the journal and
 #           at the server
 #   boot 4  image B: the keys unseal, the fingerprints are those of boot 1
-# Each boot prints its time; the measured PCRs are compared with patela-pcrlock reference's prediction.
+# Each boot prints its time; the measured PCRs are compared with patela-pcrlock reference's prediction, and the
+# server's verifier (which replays the node's event logs against its quote) records its verdict: image A is
+# registered before boot 1 (Trusted), C never (UnknownImage), B before boot 4 (Trusted).
 source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
 source "$PATELA_SOURCE_DIR/test/vm/lib-vm.sh"
 
@@ -55,6 +57,7 @@ Log notice stdout
 TORRC
 ps_cli torrc import "$T/default.torrc" default >/dev/null
 ps_cli node set IPv6PrefixLength 64 default >/dev/null
+ps_cli image add --name image-a "$IMAGE_DIR/patela.reference.json" >/dev/null 2>&1 || fail "image add A"
 server_start
 PORT=${URL##*:}
 # The server's address and CA reach the node as system credentials (SMBIOS type 11), not in the image.
@@ -103,6 +106,20 @@ measured_vs_predicted() {
         [[ $got == "$want" ]] || fail "$boot: UKI digest measured ${got:-nothing}, predicted $want"
 }
 
+# verdict BOOT VERDICT IMAGE: the verifier's verdict of the node's newest attestation and the image it
+# recognised ("" for none); prints the PCRs the server took as replayed (a verified quote that the logs explain).
+verdict() {
+        local boot=$1 want=$2 image=$3 got name pcrs
+        got=$(sqlite3 "$DB" "SELECT measured_verdict FROM attestations ORDER BY id DESC LIMIT 1")
+        name=$(sqlite3 "$DB" "SELECT coalesce(i.name, '') FROM attestations a LEFT JOIN images i ON i.id = a.image_id
+                              ORDER BY a.id DESC LIMIT 1")
+        echo "# $boot server verdict: $got ($(sqlite3 "$DB" "SELECT reason FROM attestations ORDER BY id DESC LIMIT 1"))"
+        [[ $got == "$want" && $name == "$image" ]] || fail "$boot: verdict $got on image '$name', expected $want on '$image'"
+        pcrs=$(sqlite3 "$DB" "SELECT pcr_values FROM attestations ORDER BY id DESC LIMIT 1")
+        echo "# $boot PCR 9 server-replayed $(jq -r '."9"' <<<"$pcrs")"
+        echo "# $boot PCR 11 server-replayed $(jq -r '."11"' <<<"$pcrs")"
+}
+
 # no_disk BOOT: qemu has no block device but the firmware's flash, the guest kernel found no disk.
 no_disk() {
         local boot=$1
@@ -134,6 +151,7 @@ wait_relays boot1
 boot1_time=$(vm_elapsed)
 fingerprints boot1 >"$T/fp1"
 measured_vs_predicted boot1 "$IMAGE_DIR/patela.reference.json"
+verdict boot1 Trusted image-a
 no_disk boot1
 grep -aq "Generated\|generated" "$T/boot1.serial" || true
 pass "boot 1: ${#RELAYS[@]} relays running $boot1_time s after power-on: $(paste -sd' ' "$T/fp1")"
@@ -153,6 +171,7 @@ fingerprints boot2 >"$T/fp2"
 cmp -s "$T/fp1" "$T/fp2" || fail "boot 2: other fingerprints: $(cat "$T/fp2") (boot 1: $(cat "$T/fp1"))"
 [[ $(ps_cli --json list nodes | jq length) == 1 ]] || fail "boot 2: a new node row: $(ps_cli --json list nodes)"
 measured_vs_predicted boot2 "$IMAGE_DIR/patela.reference.json"
+verdict boot2 Trusted image-a
 no_disk boot2
 pass "boot 2: same node, same fingerprints, relays running $boot2_time s after power-on, no disk"
 vm_wait "patela-keyd unseals the keys of ${#RELAYS[@]} relay|Policy .* allows" "$BOOT_TIMEOUT"
@@ -170,6 +189,7 @@ boot3_time=$(vm_elapsed)
 sleep 10
 [[ -z $(fingerprints boot3) ]] || fail "boot 3: a relay started: $(fingerprints boot3)"
 measured_vs_predicted boot3 "$T/other.reference.json"
+verdict boot3 UnknownImage ""
 # The server saw the node attest with PCRs that differ from its last boot's.
 new=$(sqlite3 "$DB" "SELECT count(*) FROM attestations")
 ((new > attested)) || fail "boot 3: no attestation at the server"
@@ -177,16 +197,18 @@ last=$(sqlite3 "$DB" "SELECT pcr_values FROM attestations ORDER BY id DESC LIMIT
 prev=$(sqlite3 "$DB" "SELECT pcr_values FROM attestations WHERE id = $attested")
 [[ $last != "$prev" ]] || fail "boot 3: the server recorded the same PCRs as before"
 echo "# server: boot 3 attested PCRs $last"
-pass "boot 3: unpredicted image refused by keyd $boot3_time s after power-on; no relay; the server recorded its other PCRs"
+pass "boot 3: unpredicted image refused by keyd $boot3_time s after power-on; no relay; the server recorded its other PCRs and UnknownImage"
 vm_stop
 
 # --- boot 4: the predicted image --------------------------------------------------------------------------
+ps_cli image add --name image-b "$T/next.reference.json" >/dev/null 2>&1 || fail "image add B"
 vm_boot boot4 "$B" "$PORT"
 wait_relays boot4
 boot4_time=$(vm_elapsed)
 fingerprints boot4 >"$T/fp4"
 cmp -s "$T/fp1" "$T/fp4" || fail "boot 4: other fingerprints: $(cat "$T/fp4") (boot 1: $(cat "$T/fp1"))"
 measured_vs_predicted boot4 "$T/next.reference.json"
+verdict boot4 Trusted image-b
 no_disk boot4
 pass "boot 4: predicted image B unseals, same fingerprints, relays running $boot4_time s after power-on"
 vm_stop
