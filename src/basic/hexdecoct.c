@@ -61,13 +61,20 @@ int unhexmem(const char *s, size_t max_size, void **ret, size_t *ret_size) {
 
 static const char b64_table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* By range, not by searching b64_table: the server decodes every event log it receives (~12 KB of base64 per
+ * attestation), and strchr() per character was most of the cost. */
 static int unbase64char(char c) {
-        const char *p;
-
-        if (c == '\0')
-                return -EINVAL;
-        p = strchr(b64_table, c);
-        return p ? (int) (p - b64_table) : -EINVAL;
+        if (c >= 'A' && c <= 'Z')
+                return c - 'A';
+        if (c >= 'a' && c <= 'z')
+                return c - 'a' + 26;
+        if (c >= '0' && c <= '9')
+                return c - '0' + 52;
+        if (c == '+')
+                return 62;
+        if (c == '/')
+                return 63;
+        return -EINVAL;
 }
 
 char *base64mem(const void *p, size_t size) {

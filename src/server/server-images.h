@@ -58,7 +58,8 @@ int image_list(Db *db, Image **ret, size_t *ret_n);
 int image_get(Db *db, const char *name, Image *ret, char **ret_reference);
 
 /* The image whose UKI has this Authenticode digest (64 lower-case hex digits), the one a PCR 4 application
- * event names; retired images too. -ENOENT. */
+ * event names; retired images too. Fills what the verifier compares: id, name, the Authenticode digests, PCR 9
+ * and 11, retired_at. -ENOENT. */
 int image_find_by_authenticode(Db *db, const char *hex, Image *ret);
 
 /* Retires the image now. 1 if this call retired it, 0 if it was retired before (nothing changes: the first

@@ -78,7 +78,7 @@ static int server_attest(const BenchIdentity *id, const Round *round, const TPM2
         return tpm2_digest(TPM2_ALG_SHA256, token, sizeof(token), hash, &hsize);
 }
 
-int bench_floor_measure(const BenchIdentities *ids, unsigned iterations, BenchFloor *ret) {
+int bench_floor_measure(const BenchIdentities *ids, const BenchBoot *boot, unsigned iterations, BenchFloor *ret) {
         BenchFloor f = { .iterations = iterations };
         TPM2B_DIGEST values[TPM2_PCRS_MAX];
         size_t n_values;
@@ -86,7 +86,8 @@ int bench_floor_measure(const BenchIdentities *ids, unsigned iterations, BenchFl
 
         if (ids->n == 0 || iterations == 0)
                 return -EINVAL;
-        n_values = bench_pcr_values(TPM2_ALG_SHA256, BENCH_DEFAULT_PCR_MASK, values);
+        n_values = boot ? bench_boot_pcr_values(boot, BENCH_DEFAULT_PCR_MASK, values)
+                        : bench_pcr_values(TPM2_ALG_SHA256, BENCH_DEFAULT_PCR_MASK, values);
 
         for (unsigned i = 0; i < iterations; i++) {
                 const BenchIdentity *id = &ids->items[i % ids->n];
@@ -120,6 +121,15 @@ int bench_floor_measure(const BenchIdentities *ids, unsigned iterations, BenchFl
                 explicit_bzero(&secret, sizeof(secret));
                 if (r < 0)
                         return r;
+                if (boot) {
+                        t = now_monotonic_nsec();
+                        r = bench_boot_explain(boot, BENCH_DEFAULT_PCR_MASK);
+                        t = now_monotonic_nsec() - t;
+                        f.event_logs_nsec += t;
+                        f.total_nsec += t;
+                        if (r < 0)
+                                return -EBADMSG;
+                }
         }
         *ret = f;
         return 0;

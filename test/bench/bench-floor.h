@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 
+#include "bench-boot.h"
 #include "bench-identity.h"
 
 /* The crypto floor: what patela-server computes per full authentication and nothing else, in this process
@@ -15,6 +16,7 @@ typedef struct BenchFloor {
         uint64_t total_nsec;
         uint64_t make_credential_nsec;
         uint64_t quote_verify_nsec;
+        uint64_t event_logs_nsec; /* with a boot: the verifier's work on the logs, bench_boot_explain() */
 } BenchFloor;
 
 /* The PCRs patela-server quotes by default (QuotePCRs=0-5,7,9,11,12), bank SHA-256. */
@@ -22,5 +24,7 @@ typedef struct BenchFloor {
         ((1U << 0) | (1U << 1) | (1U << 2) | (1U << 3) | (1U << 4) | (1U << 5) | (1U << 7) | (1U << 9) |  \
          (1U << 11) | (1U << 12))
 
-/* Cycles through the identities. -EBADMSG if an activation or a quote verification fails. */
-int bench_floor_measure(const BenchIdentities *ids, unsigned iterations, BenchFloor *ret);
+/* Cycles through the identities; with boot, its PCR values are quoted and its logs judged as the server's
+ * verifier does (bench_boot_explain()) in every authentication. -EBADMSG if an activation, a quote
+ * verification or the logs fail. */
+int bench_floor_measure(const BenchIdentities *ids, const BenchBoot *boot, unsigned iterations, BenchFloor *ret);

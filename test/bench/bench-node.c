@@ -141,7 +141,8 @@ static int parse_challenge(json_object *o, TPM2B_ID_OBJECT *ret_blob, TPM2B_ENCR
 /* The attest body, written directly: json-c objects for it cost the load generator more than the server
  * spends parsing it. Every value is base64, lowercase hex or a number, none needs escaping. */
 static int attest_body(const char *challenge, const TPM2B_DIGEST *secret, const uint8_t *attest, size_t attest_size,
-                       const uint8_t *sig, size_t sig_size, uint32_t mask, const TPM2B_DIGEST *values, char **ret) {
+                       const uint8_t *sig, size_t sig_size, uint32_t mask, const TPM2B_DIGEST *values,
+                       const BenchBoot *boot, char **ret) {
         _cleanup_free_ char *secret_b64 = base64mem(secret->buffer, secret->size),
                             *attest_b64 = base64mem(attest, attest_size), *sig_b64 = base64mem(sig, sig_size);
         char *buf = NULL;
@@ -166,7 +167,10 @@ static int attest_body(const char *challenge, const TPM2B_DIGEST *secret, const 
                 fputs("\"}", f);
                 n++;
         }
-        fputs("]}", f);
+        fputc(']', f);
+        if (boot)
+                fprintf(f, ",\"firmwareLog\":\"%s\",\"userspaceLog\":\"%s\"", boot->firmware_log, boot->userspace_log);
+        fputc('}', f);
         explicit_bzero(secret_b64, strlen(secret_b64));
         if (fclose(f) != 0 || !buf) {
                 free(buf);
@@ -176,8 +180,8 @@ static int attest_body(const char *challenge, const TPM2B_DIGEST *secret, const 
         return 0;
 }
 
-int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const char *reply, size_t size,
-                           char **ret_body) {
+int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const BenchBoot *boot, const char *reply,
+                           size_t size, char **ret_body) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         _cleanup_free_ void *nonce = NULL;
         _cleanup_free_ uint8_t *attest = NULL, *sig_buf = NULL;
@@ -204,7 +208,9 @@ int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const c
         r = software_activate_credential(ek, &ak->name, &blob, &enc, &secret);
         if (r < 0)
                 return r;
-        n_values = bench_pcr_values(bank, mask, values);
+        if (boot && bank != TPM2_ALG_SHA256)
+                return -EBADMSG; /* the boot's values are SHA-256 */
+        n_values = boot ? bench_boot_pcr_values(boot, mask, values) : bench_pcr_values(bank, mask, values);
         r = software_quote(ak, /* clock= */ NULL, nonce, nonce_size, bank, mask, values, n_values, &attest,
                            &attest_size, &sig);
         if (r >= 0)
@@ -214,7 +220,7 @@ int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const c
                 return r;
         }
 
-        r = attest_body(challenge, &secret, attest, attest_size, sig_buf, sig_size, mask, values, ret_body);
+        r = attest_body(challenge, &secret, attest, attest_size, sig_buf, sig_size, mask, values, boot, ret_body);
         explicit_bzero(&secret, sizeof(secret));
         return r;
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench-boot.h"
 #include "bench-floor.h"
 #include "bench-http.h"
 #include "bench-identity.h"
@@ -32,6 +33,8 @@
 static const char *arg_url = NULL;
 static const char *arg_cacert = NULL;
 static const char *arg_identities = NULL;
+static const char *arg_event_logs = NULL;
+static BenchBoot *arg_boot = NULL; /* loaded from arg_event_logs */
 static unsigned long long arg_nodes = 0;
 static BenchEkMix arg_ek_type = BENCH_EK_ECC_P256;
 static unsigned long long arg_threads = 0;
@@ -245,7 +248,7 @@ static int authenticate(BenchHttp *h, const BenchIdentity *id) {
                                reply);
                 return -EPROTO;
         }
-        r = bench_answer_challenge(id->ek, id->ak, reply, size, &attest);
+        r = bench_answer_challenge(id->ek, id->ak, arg_boot, reply, size, &attest);
         if (r < 0) {
                 report_failure("Answering the challenge failed: %s: %.200s", strerror(-r), reply);
                 return r;
@@ -408,7 +411,7 @@ typedef struct FloorWorker {
 static void *floor_thread(void *p) {
         FloorWorker *w = p;
 
-        w->r = bench_floor_measure(&w->slice, w->iterations, &w->result);
+        w->r = bench_floor_measure(&w->slice, arg_boot, w->iterations, &w->result);
         return NULL;
 }
 
@@ -454,7 +457,7 @@ static int verb_floor(void) {
         _cleanup_(bench_identities_freep) BenchIdentities *ids = NULL;
         size_t n_rsa = 0;
         BenchFloor f;
-        double us, mc, qv, par_rate, par_us;
+        double us, mc, qv, el, par_rate, par_us;
         int r;
 
         if (!arg_identities || arg_iterations == 0)
@@ -466,9 +469,9 @@ static int verb_floor(void) {
                 n_rsa += ids->items[i].ek->type == TPM2_KEY_RSA2048;
 
         /* A first pass warms caches and OpenSSL's lazily loaded providers, then the measured one. */
-        r = bench_floor_measure(ids, (unsigned) MIN(arg_iterations, 100ULL), &f);
+        r = bench_floor_measure(ids, arg_boot, (unsigned) MIN(arg_iterations, 100ULL), &f);
         if (r >= 0)
-                r = bench_floor_measure(ids, (unsigned) arg_iterations, &f);
+                r = bench_floor_measure(ids, arg_boot, (unsigned) arg_iterations, &f);
         if (r < 0)
                 return log_error_errno(r, "The crypto floor could not be measured: %m");
         r = floor_parallel(ids, (unsigned) arg_cores, (unsigned) arg_iterations, &par_rate, &par_us);
@@ -478,17 +481,19 @@ static int verb_floor(void) {
         us = (double) f.total_nsec / 1e3 / f.iterations;
         mc = (double) f.make_credential_nsec / 1e3 / f.iterations;
         qv = (double) f.quote_verify_nsec / 1e3 / f.iterations;
-        log_info("Crypto floor over %u authentications (%zu of %zu EKs RSA-2048): %.1f µs per authentication "
-                 "(make_credential %.1f µs, quote verification %.1f µs, names, hashes and randomness %.1f µs).",
-                 f.iterations, n_rsa, ids->n, us, mc, qv, us - mc - qv);
+        el = (double) f.event_logs_nsec / 1e3 / f.iterations;
+        log_info("Floor over %u authentications (%zu of %zu EKs RSA-2048): %.1f µs per authentication "
+                 "(make_credential %.1f µs, quote verification %.1f µs, event logs %.1f µs, names, hashes and "
+                 "randomness %.1f µs).",
+                 f.iterations, n_rsa, ids->n, us, mc, qv, el, us - mc - qv - el);
         log_info("Implied maximum: %.0f auth/s per core, %.0f auth/s on %llu cores; measured on %llu threads at once: "
                  "%.0f auth/s (%.1f µs per authentication and thread).",
                  1e6 / us, 1e6 / us * (double) arg_cores, arg_cores, arg_cores, par_rate, par_us);
         printf("{\"verb\":\"floor\",\"iterations\":%u,\"nodes\":%zu,\"rsa_nodes\":%zu,\"us_per_auth\":%.2f,"
-               "\"make_credential_us\":%.2f,\"quote_verify_us\":%.2f,\"other_us\":%.2f,"
+               "\"make_credential_us\":%.2f,\"quote_verify_us\":%.2f,\"event_logs_us\":%.2f,\"other_us\":%.2f,"
                "\"auth_per_s_per_core\":%.1f,\"cores\":%llu,\"auth_per_s_cores\":%.1f,"
                "\"parallel_auth_per_s\":%.1f,\"parallel_us_per_auth\":%.2f}\n",
-               f.iterations, ids->n, n_rsa, us, mc, qv, us - mc - qv, 1e6 / us, arg_cores,
+               f.iterations, ids->n, n_rsa, us, mc, qv, el, us - mc - qv - el, 1e6 / us, arg_cores,
                1e6 / us * (double) arg_cores, par_rate, par_us);
         return 0;
 }
@@ -502,9 +507,9 @@ static void help(void) {
                "  populate --url URL --cacert CA --nodes N --identities FILE [--ek-type TYPE] [--threads T]\n"
                "      Make N software identities, enrol each once (202 pending), save them to FILE\n"
                "  run --url URL --cacert CA --identities FILE [--threads T] [--duration S] [--max-auths N]\n"
-               "      [--warmup S] [--fresh-connections] [--server-pid PID]\n"
+               "      [--warmup S] [--fresh-connections] [--server-pid PID] [--event-logs DIR]\n"
                "      Full authentications from T threads for S seconds (after S of warm-up)\n"
-               "  floor --identities FILE [--iterations N] [--cores C]\n"
+               "  floor --identities FILE [--iterations N] [--cores C] [--event-logs DIR]\n"
                "      The server's crypto per authentication alone, on one thread, then on C threads at once\n\n"
                "Options:\n"
                "     --ek-type=TYPE      ecc-p256 (default), rsa2048, or mix (alternating)\n"
@@ -514,6 +519,9 @@ static void help(void) {
                "     --max-auths=N       Stop after N authentications (default 10000000)\n"
                "     --fresh-connections A new TLS connection for each request, as real nodes make them\n"
                "     --server-pid=PID    run: account the server's CPU during the measurement\n"
+               "     --event-logs=DIR    Quote the PCRs of the boot in DIR and send its event logs (run), judge\n"
+               "                         them as the server does (floor): binary_bios_measurements,\n"
+               "                         tpm2-measure.log, pcrs.sha256\n"
                "     --iterations=N      floor: authentications (default 2000)\n"
                "     --cores=C           floor: cores for the implied maximum and the parallel pass (default 2)\n",
                program_invocation_short_name);
@@ -530,7 +538,7 @@ static int parse_argv(int argc, char *argv[]) {
         enum {
                 ARG_URL = 0x100, ARG_CACERT, ARG_IDENTITIES, ARG_NODES, ARG_EK_TYPE, ARG_THREADS, ARG_DURATION,
                 ARG_WARMUP, ARG_MAX_AUTHS, ARG_ITERATIONS, ARG_CORES, ARG_FRESH,
-                ARG_SERVER_PID,
+                ARG_SERVER_PID, ARG_EVENT_LOGS,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -547,6 +555,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "cores", required_argument, NULL, ARG_CORES },
                 { "fresh-connections", no_argument, NULL, ARG_FRESH },
                 { "server-pid", required_argument, NULL, ARG_SERVER_PID },
+                { "event-logs", required_argument, NULL, ARG_EVENT_LOGS },
                 {},
         };
         int c, r = 0;
@@ -595,6 +604,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_FRESH:
                         arg_fresh_connections = true;
                         break;
+                case ARG_EVENT_LOGS:
+                        arg_event_logs = optarg;
+                        break;
                 case ARG_SERVER_PID: {
                         unsigned long long pid;
 
@@ -638,11 +650,22 @@ int main(int argc, char *argv[]) {
                 return log_error_errno(EADDRNOTAVAIL, "Refusing %s: the benchmark only talks to https:// on "
                                        "127.0.0.1, [::1] or localhost.", arg_url), EXIT_FAILURE;
 
+        if (arg_event_logs) {
+                r = bench_boot_load(arg_event_logs, &arg_boot);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to load the boot of %s: %m", arg_event_logs), EXIT_FAILURE;
+                r = bench_boot_explain(arg_boot, BENCH_DEFAULT_PCR_MASK);
+                if (r < 0)
+                        return log_error_errno(r, "The logs of %s do not explain its PCRs: %m", arg_event_logs),
+                               EXIT_FAILURE;
+        }
+
         /* A write to a connection the server closed fails with EPIPE instead of killing the process. */
         (void) signal(SIGPIPE, SIG_IGN);
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 if (streq(verb, verbs[i].name)) {
                         r = verbs[i].func();
+                        arg_boot = bench_boot_free(arg_boot);
                         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
                 }
         return log_error_errno(EINVAL, "Unknown verb '%s'.", verb), EXIT_FAILURE;

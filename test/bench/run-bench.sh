@@ -7,6 +7,10 @@
 #   3. the measured run with the best thread count, the server's RSS sampled during and after it,
 #   4. the same with a fresh TLS connection per request (a node's real pattern: handshakes included),
 #   5. RSA-2048 EKs, with fewer nodes (their key generation is slow), floor and run.
+# Every node quotes the PCRs of a real boot of our image and sends its event logs (PATELA_BENCH_EVENT_LOGS,
+# default test/boot/fixtures/qemu-ovmf; empty: none), whose reference is registered: the server replays and
+# judges them in every authentication, and every verdict must be Trusted. The floor includes the verifier's
+# work on the logs; one more run without logs measures what they cost in the same conditions.
 # Prints a summary and one JSON line. Loopback only.
 #
 # Environment: PATELA_BENCH_NODES (10000), PATELA_BENCH_RSA_NODES (200), PATELA_BENCH_DURATION (20),
@@ -26,6 +30,9 @@ SWEEP=${PATELA_BENCH_SWEEP:-2 3 4 6 8 16}
 SWEEP_DURATION=${PATELA_BENCH_SWEEP_DURATION:-5}
 WORK=${PATELA_BENCH_DIR:-$PATELA_BUILD_DIR/bench-work}
 GOAL_RATE=2000 GOAL_P99_MS=50 GOAL_RSS_KB=$((64 * 1024))
+EVENT_LOGS=${PATELA_BENCH_EVENT_LOGS-$PATELA_SOURCE_DIR/test/boot/fixtures/qemu-ovmf}
+LOGS_ARGS=()
+[[ -n $EVENT_LOGS ]] && LOGS_ARGS=(--event-logs "$EVENT_LOGS")
 
 # The database lives with the identities, on the build directory's file system, not in tmpfs.
 mkdir -p "$WORK"
@@ -37,6 +44,11 @@ server_args=(--max-pending-nodes=1000000 --enroll-rate=1000000 --threads="$SERVE
 server_start "${server_args[@]}"
 CA=$T/ca/ca.crt
 echo "# patela-server $SERVER_PID at $URL (${server_args[*]}), database $DB; $(nproc) CPUs"
+if [[ -n $EVENT_LOGS ]]; then
+        ps_cli image add --name bench "$EVENT_LOGS/patela.reference.json" >/dev/null 2>&1 ||
+                fail "image add $EVENT_LOGS/patela.reference.json"
+        echo "# event logs of $EVENT_LOGS in every authentication; its image registered"
+fi
 
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
@@ -63,7 +75,8 @@ rss_sample_stop() {
 bench_run() {
         local name=$1
         shift
-        "$BENCH" run --url "$URL" --cacert "$CA" --server-pid "$SERVER_PID" "$@" >"$T/$name.out" 2>"$T/$name.log" ||
+        "$BENCH" run --url "$URL" --cacert "$CA" --server-pid "$SERVER_PID" "${LOGS_ARGS[@]}" "$@" \
+                >"$T/$name.out" 2>"$T/$name.log" ||
                 fail "patela-bench run $*: $(tail -5 "$T/$name.log")"
         tail -1 "$T/$name.out" >"$T/$name.json"
         jq -e '.errors == 0 and .auths > 0' "$T/$name.json" >/dev/null || fail "$name: $(cat "$T/$name.json")"
@@ -87,7 +100,8 @@ populate() {
 }
 
 floor() {
-        "$BENCH" floor --identities "$1" --iterations "${2:-3000}" --cores "$(nproc)" >"$T/floor-$3.out" 2>"$T/floor-$3.log" ||
+        "$BENCH" floor --identities "$1" --iterations "${2:-3000}" --cores "$(nproc)" "${LOGS_ARGS[@]}" \
+                >"$T/floor-$3.out" 2>"$T/floor-$3.log" ||
                 fail "floor: $(tail -5 "$T/floor-$3.log")"
         sed 's/^/#   /' "$T/floor-$3.log"
         tail -1 "$T/floor-$3.out" >"$T/floor-$3.json"
@@ -130,6 +144,19 @@ RSS_MAX=$(cat "$T/rss-max")
 RSS_AFTER=$(status_kb "$SERVER_PID" VmRSS)
 RSS_HWM=$(status_kb "$SERVER_PID" VmHWM)
 pass "run: $(jq -r '"\(.auth_per_s) auth/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms"' "$T/main.json")"
+if [[ -n $EVENT_LOGS ]]; then
+        verdicts=$(sqlite3 -cmd ".timeout 10000" "$DB" \
+                "SELECT coalesce(measured_verdict, 'none') || ' ' || n FROM
+                 (SELECT measured_verdict, COUNT(*) AS n FROM attestations GROUP BY measured_verdict)" | paste -sd, -)
+        [[ $verdicts =~ ^Trusted\ [0-9]+$ ]] || fail "verdicts of the run: $verdicts"
+        pass "every authentication judged: $verdicts"
+        # The same without logs, in the same conditions: what the verifier's share costs.
+        LOGS_KEPT=("${LOGS_ARGS[@]}")
+        LOGS_ARGS=()
+        bench_run nologs --identities "$WORK/identities" --threads "$THREADS" --duration 10
+        LOGS_ARGS=("${LOGS_KEPT[@]}")
+        pass "without event logs: $(jq -r '"\(.auth_per_s) auth/s, p99 \(.p99_ms) ms, server CPU \(.server_cpu_us_per_auth) µs/auth"' "$T/nologs.json")"
+fi
 # The machine's speed moves with its other tenants: the floor again, right after the run.
 floor "$WORK/identities" 3000 ecc-after
 
@@ -176,12 +203,16 @@ cat <<SUMMARY
 # pair capacity             $pair_capacity auth/s ($(nproc) cores ÷ server + client CPU per auth); $GOAL_RATE auth/s need $goal_cores cores
 # floor share of server CPU $efficiency (crypto floor ÷ server CPU per auth)
 # server RSS idle / max during / after / VmHWM   $RSS_IDLE / $RSS_MAX / $RSS_AFTER / $RSS_HWM kB   (goal ≤ $GOAL_RSS_KB kB)
-# crypto floor              $(jq .us_per_auth "$T/floor-ecc.json") µs per auth on one thread = $(jq .auth_per_s_cores "$T/floor-ecc.json") auth/s if $(nproc) cores each did as much
+# floor (crypto + logs)     $(jq .us_per_auth "$T/floor-ecc.json") µs per auth on one thread = $(jq .auth_per_s_cores "$T/floor-ecc.json") auth/s if $(nproc) cores each did as much
 # crypto floor, all CPUs    $par_floor auth/s measured with $(nproc) threads at once ($par_floor_us µs per auth and thread)
 # floor after the run       $(jq .us_per_auth "$T/floor-ecc-after.json") µs on one thread, $(jq .parallel_auth_per_s "$T/floor-ecc-after.json") auth/s on all CPUs at once
 # ratio measured / floor    $(ratio "$T/main.json" "$T/floor-ecc.json") (one-thread floor × cores); $par_ratio (floor measured on all CPUs at once)
 # fresh connections         $(jq .auth_per_s "$T/fresh.json") auth/s, p99 $(jq .p99_ms "$T/fresh.json") ms, server CPU $(jq .server_cpu_us_per_auth "$T/fresh.json") µs/auth
 SUMMARY
+if [[ -n $EVENT_LOGS ]]; then
+        echo "# event logs per auth       $(jq .event_logs_us "$T/floor-ecc.json") µs in the floor (decode, parse, checks, replay)"
+        echo "# without event logs        $(jq .auth_per_s "$T/nologs.json") auth/s, server CPU $(jq .server_cpu_us_per_auth "$T/nologs.json") µs/auth; with them: ratio $(awk -v a="$main_rate" -v b="$(jq .auth_per_s "$T/nologs.json")" 'BEGIN { printf "%.3f", a / b }')"
+fi
 if awk -v o="$other_cores" 'BEGIN { exit !(o > 0.2) }'; then
         echo "# NOTE: other processes kept $other_cores cores busy during the run: the machine was shared, the numbers are low"
 fi
@@ -189,12 +220,14 @@ if ((RSA_NODES > 0)); then
         echo "# rsa2048 EKs              $(jq .auth_per_s "$T/rsa.json") auth/s, p99 $(jq .p99_ms "$T/rsa.json") ms, server CPU $(jq .server_cpu_us_per_auth "$T/rsa.json") µs/auth; floor $(jq .us_per_auth "$T/floor-rsa.json") µs; ratio $(ratio "$T/rsa.json" "$T/floor-rsa.json")"
 fi
 
+[[ -f $T/nologs.json ]] || echo 'null' >"$T/nologs.json"
 jq -cn --slurpfile m "$T/main.json" --slurpfile f "$T/floor-ecc.json" --slurpfile fa "$T/floor-ecc-after.json" \
-        --slurpfile fr "$T/fresh.json" \
+        --slurpfile fr "$T/fresh.json" --slurpfile nl "$T/nologs.json" \
         --argjson rss_idle "$RSS_IDLE" --argjson rss_max "$RSS_MAX" --argjson rss_after "$RSS_AFTER" \
         --argjson rss_hwm "$RSS_HWM" --argjson nodes "$NODES" --argjson capacity "$capacity" \
         --argjson pair_capacity "$pair_capacity" --argjson server_threads "$SERVER_THREADS" \
         '{benchmark: "server-auth", nodes: $nodes, server_threads: $server_threads, run: $m[0], floor: $f[0], floor_after: $fa[0], fresh: $fr[0],
+          without_event_logs: $nl[0],
           rss_kb: {idle: $rss_idle, max: $rss_max, after: $rss_after, hwm: $rss_hwm},
           ratio: ($m[0].auth_per_s / $f[0].auth_per_s_cores),
           ratio_parallel_floor: ($m[0].auth_per_s / $f[0].parallel_auth_per_s), server_only_capacity: $capacity,
