@@ -5,25 +5,9 @@
 #include "hexdecoct.h"
 #include "server-db.h"
 #include "server-relays.h"
+#include "test-server-util.h"
 #include "tests.h"
 #include "tpm2-marshal.h"
-
-static char *temp_db(void) {
-        char *path = strdup("/tmp/test-server-db.XXXXXX");
-        int fd = mkstemp(path);
-        close(fd);
-        unlink(path);
-        return path;
-}
-
-static void cleanup_db(const char *path) {
-        char p[512];
-        unlink(path);
-        snprintf(p, sizeof(p), "%s-wal", path);
-        unlink(p);
-        snprintf(p, sizeof(p), "%s-shm", path);
-        unlink(p);
-}
 
 /* A released migration is never edited: its text must still hash to what was recorded. */
 TEST(migrations_unchanged) {

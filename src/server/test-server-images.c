@@ -9,24 +9,8 @@
 
 #include "server-db.h"
 #include "server-images.h"
+#include "test-server-util.h"
 #include "tests.h"
-
-static char *temp_db(void) {
-        char *path = strdup("/tmp/test-server-images.XXXXXX");
-        int fd = mkstemp(path);
-        close(fd);
-        unlink(path);
-        return path;
-}
-
-static void cleanup_db(const char *path) {
-        char p[512];
-        unlink(path);
-        snprintf(p, sizeof(p), "%s-wal", path);
-        unlink(p);
-        snprintf(p, sizeof(p), "%s-shm", path);
-        unlink(p);
-}
 
 /* A reference whose records are filled with seed: different seeds, different digests. */
 static void reference(ImageReference *ret, uint8_t seed, const char *image_id, const char *image_version,

@@ -10,6 +10,7 @@
 #include "fd-util.h"
 #include "hexdecoct.h"
 #include "server-verdict.h"
+#include "test-server-util.h"
 #include "tests.h"
 
 #define DIR "test/boot/fixtures/qemu-ovmf/"
@@ -83,12 +84,9 @@ static int db_count(Db *db, const char *sql) {
 }
 
 static Db *db_with_node(char **ret_path) {
-        char *path = strdup("/tmp/test-server-verdict.XXXXXX");
-        int fd = mkstemp(path);
+        char *path = temp_db();
         Db *db = NULL;
 
-        close(fd);
-        unlink(path);
         ASSERT_OK(db_open(path, &db));
         ASSERT_OK(db_exec(db, "INSERT INTO nodes (id, ek_name, ek_type, ek_public, ak_public, ak_name, fingerprint, "
                               "state, first_seen, last_seen) VALUES (1, x'01', 'rsa2048', x'00', x'00', x'00', 'FP', "
@@ -108,17 +106,6 @@ static void register_fixture_image(Db *db) {
         ASSERT_OK(read_full_file(path, 65536, (void **) &text, &size));
         ASSERT_OK(image_reference_parse(text, size, &ref, NULL));
         ASSERT_OK(image_add(db, "patela-vm", &ref, text, size, &image, NULL));
-}
-
-static void remove_db(char *path) {
-        char p[512];
-
-        unlink(path);
-        snprintf(p, sizeof(p), "%s-wal", path);
-        unlink(p);
-        snprintf(p, sizeof(p), "%s-shm", path);
-        unlink(p);
-        free(path);
 }
 
 TEST(real_boot) {
@@ -186,7 +173,8 @@ TEST(real_boot) {
 
         boot_done(&b);
         db_close(db);
-        remove_db(path);
+        cleanup_db(path);
+        free(path);
 }
 
 TEST(verdict_names) {

@@ -26,11 +26,7 @@ int proto_enroll_request_encode(const ProtoEnrollRequest *r, char **ret) {
         if (k >= 0 && r->ek_certificate.data)
                 k = proto_json_add(o, "ekCertificate",
                                    proto_json_base64(r->ek_certificate.data, r->ek_certificate.size));
-        if (k < 0) {
-                json_object_put(o);
-                return k;
-        }
-        return proto_json_format(o, /* sensitive= */ false, ret);
+        return proto_json_finish(o, k, /* sensitive= */ false, ret);
 }
 
 int proto_enroll_request_decode(const char *body, size_t size, ProtoEnrollRequest *ret, ProtoDiag *diag) {
@@ -93,11 +89,7 @@ int proto_enroll_reply_encode(const ProtoEnrollReply *r, char **ret) {
                 if (k >= 0)
                         k = proto_json_add(o, "bank", json_object_new_string(r->bank));
         }
-        if (k < 0) {
-                json_object_put(o);
-                return k;
-        }
-        return proto_json_format(o, /* sensitive= */ false, ret);
+        return proto_json_finish(o, k, /* sensitive= */ false, ret);
 }
 
 static int decode_pcrs(json_object *a, const char *what, uint32_t *ret, ProtoDiag *diag) {
@@ -226,11 +218,7 @@ int proto_attest_request_encode(const ProtoAttestRequest *r, char **ret) {
                 k = proto_json_add(o, "firmwareLog", json_object_new_string(r->firmware_log));
         if (k >= 0 && r->userspace_log)
                 k = proto_json_add(o, "userspaceLog", json_object_new_string(r->userspace_log));
-        if (k < 0) {
-                proto_json_put_erase(o);
-                return k;
-        }
-        return proto_json_format(o, /* sensitive= */ true, ret);
+        return proto_json_finish(o, k, /* sensitive= */ true, ret);
 }
 
 static int decode_pcr_values(json_object *a, const char *what, ProtoAttestRequest *r, ProtoDiag *diag) {
@@ -333,11 +321,7 @@ int proto_attest_reply_encode(const ProtoAttestReply *r, char **ret) {
                 k = proto_json_add(o, "token", proto_json_base64(r->token, sizeof(r->token)));
         if (k >= 0)
                 k = proto_json_add(o, "expiresIn", json_object_new_int64((int64_t) r->expires_in));
-        if (k < 0) {
-                proto_json_put_erase(o);
-                return k;
-        }
-        return proto_json_format(o, /* sensitive= */ true, ret);
+        return proto_json_finish(o, k, /* sensitive= */ true, ret);
 }
 
 int proto_attest_reply_decode(const char *body, size_t size, ProtoAttestReply *ret, ProtoDiag *diag) {

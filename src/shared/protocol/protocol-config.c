@@ -103,11 +103,7 @@ int proto_relays_encode(const ProtoRelay *relays, size_t n, char **ret) {
                 k = proto_json_add(o, "relays", a = json_object_new_array());
         for (size_t i = 0; k >= 0 && i < n; i++)
                 k = encode_relay(a, &relays[i], /* with_torrc= */ true);
-        if (k < 0) {
-                json_object_put(o);
-                return k;
-        }
-        return proto_json_format(o, /* sensitive= */ false, ret);
+        return proto_json_finish(o, k, /* sensitive= */ false, ret);
 }
 
 int proto_relays_decode(const char *body, size_t size, ProtoRelay **ret, size_t *ret_n, ProtoDiag *diag) {
@@ -222,11 +218,7 @@ int proto_network_encode(const ProtoNetwork *n, char **ret) {
                 k = proto_json_add(o, "relays", a = json_object_new_array());
         for (size_t i = 0; k >= 0 && i < n->n_relays; i++)
                 k = encode_relay(a, &n->relays[i], /* with_torrc= */ false);
-        if (k < 0) {
-                json_object_put(o);
-                return k;
-        }
-        return proto_json_format(o, /* sensitive= */ false, ret);
+        return proto_json_finish(o, k, /* sensitive= */ false, ret);
 }
 
 int proto_network_decode(const char *body, size_t size, ProtoNetwork *ret, ProtoDiag *diag) {
@@ -346,11 +338,7 @@ int proto_error_reply_encode(ProtoErrorCode code, const char *message, char **re
                 k = proto_json_add(o, "error", json_object_new_string(proto_error_to_string(code)));
         if (k >= 0)
                 k = proto_json_add(o, "message", json_object_new_string(message ?: ""));
-        if (k < 0) {
-                json_object_put(o);
-                return k;
-        }
-        return proto_json_format(o, /* sensitive= */ false, ret);
+        return proto_json_finish(o, k, /* sensitive= */ false, ret);
 }
 
 int proto_error_reply_decode(const char *body, size_t size, ProtoErrorReply *ret, ProtoDiag *diag) {

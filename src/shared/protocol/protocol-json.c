@@ -386,6 +386,16 @@ int proto_json_format(json_object *o, bool sensitive, char **ret) {
         return 0;
 }
 
+int proto_json_finish(json_object *o, int k, bool sensitive, char **ret) {
+        if (k >= 0)
+                return proto_json_format(o, sensitive, ret);
+        if (sensitive)
+                proto_json_put_erase(o);
+        else
+                json_object_put(o);
+        return k;
+}
+
 json_object *proto_json_base64(const void *p, size_t size) {
         _cleanup_free_ char *s = base64mem(p, size);
         json_object *o = s ? json_object_new_string(s) : NULL;

@@ -54,6 +54,9 @@ int proto_hex(json_object *v, const char *what, const char *field, size_t size, 
  * the tree's strings too. Drops the reference to o in all cases. */
 int proto_json_format(json_object *o, bool sensitive, char **ret);
 
+/* An encoder's end: k < 0 (an OOM while building o) drops o and returns k; otherwise proto_json_format(). */
+int proto_json_finish(json_object *o, int k, bool sensitive, char **ret);
+
 /* json_object_new_string() of base64 / hex of data; NULL on OOM. */
 json_object *proto_json_base64(const void *p, size_t size);
 json_object *proto_json_hex(const void *p, size_t size);
