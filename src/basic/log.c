@@ -45,8 +45,24 @@ void log_parse_environment(void) {
                 max_level = l;
 }
 
+/* One message is one line: every C0 control character and DEL becomes \xNN. What a peer sends (a URL that
+ * libmicrohttpd has unescaped, a name, a reason) ends up in messages; a newline in it would start a new
+ * journal entry, and "<0>" at its start would give that entry any priority. */
+static void escape_controls(const char *in, char *out, size_t size) {
+        size_t o = 0;
+
+        for (const unsigned char *p = (const unsigned char *) in; *p && o + 5 < size; p++) {
+                if (*p < 0x20 || *p == 0x7f) {
+                        snprintf(out + o, size - o, "\\x%02x", *p);
+                        o += 4;
+                } else
+                        out[o++] = (char) *p;
+        }
+        out[o] = '\0';
+}
+
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...) {
-        char buf[2048];
+        char buf[2048], escaped[2048];
         int saved = errno;
         va_list ap;
 
@@ -61,10 +77,11 @@ int log_internal(int level, int error, const char *file, int line, const char *f
                 va_end(ap);
 
                 /* Under systemd stderr is connected to the journal: a "<N>" prefix carries the level. */
+                escape_controls(buf, escaped, sizeof(escaped));
                 if (getenv("JOURNAL_STREAM"))
-                        fprintf(stderr, "<%d>%s\n", level, buf);
+                        fprintf(stderr, "<%d>%s\n", level, escaped);
                 else
-                        fprintf(stderr, "%s\n", buf);
+                        fprintf(stderr, "%s\n", escaped);
         }
 
         errno = saved;

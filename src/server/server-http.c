@@ -347,6 +347,9 @@ int server_start(Server *s, const ServerConfig *config) {
         n = sd_listen_fds(/* unset_environment= */ true);
         if (n < 0)
                 return log_error_errno(n, "Failed to get sockets from the service manager: %m");
+        if ((unsigned) n > SERVER_SOCKETS_MAX)
+                return log_error_errno(E2BIG, "The service manager passed %d sockets; patela-server serves at most %u "
+                                       "(fewer ListenStream= lines in patela-server.socket).", n, SERVER_SOCKETS_MAX);
         for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
                 r = start_daemon(s, fd, NULL, 0);
                 if (r < 0)

@@ -12,9 +12,12 @@
 
 typedef struct RateLimit RateLimit;
 
+/* Sockets served at once: Listen= addresses, or the sockets systemd passes (ListenStream= lines). */
+#define SERVER_SOCKETS_MAX 16U
+
 typedef struct Server {
         const ServerConfig *config;
-        struct MHD_Daemon *daemons[SERVER_LISTEN_MAX + 8];
+        struct MHD_Daemon *daemons[SERVER_SOCKETS_MAX];
         unsigned n_daemons;
         char *cert_pem;
         char *key_pem;

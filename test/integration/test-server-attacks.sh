@@ -129,6 +129,31 @@ http GET /v1/node/relays "" >/dev/null; expect_error 401 TokenMissing
 http GET /v1/node/relays "" "Authorization: Bearer $(head -c 3000 /dev/zero | base64 -w0)" >/dev/null; expect_error 401 TokenRejected
 pass "missing, short and oversized tokens refused"
 
+# --- nothing from a request reaches the journal unescaped ---------------------------------------------------
+# libmicrohttpd unescapes the URL before the server logs it: %0a<0> would start a forged entry at priority 0.
+curl -sS --cacert "$T/ca/ca.crt" -o /dev/null "$URL/v1/x%0a<0>forged%0d%1b%7f" || fail "curl of a URL with controls"
+grep -q '^<0>forged' "$T/server.log" && fail "a forged log line: $(grep -n forged "$T/server.log")"
+grep -qF 'x\x0a<0>forged\x0d\x1b\x7f' "$T/server.log" || fail "the URL is not logged escaped: $(grep -n forged "$T/server.log")"
+[[ $(grep -c forged "$T/server.log") == 1 ]] || fail "the request took more than one log line"
+pass "a URL with newline, CR, ESC and DEL is logged on one line, escaped (no forged journal entry)"
+
+# --- more sockets than the server serves -----------------------------------------------------------------------
+listen=()
+for i in $(seq 1 17); do
+        listen+=(--listen="$T/sock$i")
+done
+systemd-socket-activate "${listen[@]}" "$SERVER_BIN" --database="$DB" --certificate="$T/ca/server.crt" \
+        --private-key="$T/ca/server.key" run >"$T/many.log" 2>&1 &
+activate=$!
+PIDS+=("$activate")
+wait_for_socket "$T/sock1"
+curl -sS --max-time 5 --unix-socket "$T/sock1" -o /dev/null http://localhost/v1/health 2>/dev/null || true
+rc=0
+wait "$activate" || rc=$?
+[[ $rc == 1 ]] || fail "17 passed sockets: exit $rc: $(cat "$T/many.log")"
+grep -q "passed 17 sockets; patela-server serves at most 16" "$T/many.log" || fail "17 sockets: $(cat "$T/many.log")"
+pass "17 sockets passed by the service manager: refused with a clear error, nothing written past the array"
+
 # --- the admin CLI: bad names, values with newlines, SQL metacharacters --------------------------------
 before=$(snapshot)
 cfg_before=$(sqlite3 "$DB" "SELECT COUNT(*) FROM config_ops")
