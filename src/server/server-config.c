@@ -26,6 +26,10 @@ void server_config_init(ServerConfig *c) {
                                   (1U << 7) | (1U << 9) | (1U << 11) | (1U << 12),
                 .threads = 0,
                 .max_body_size = 1024U * 1024U,
+                /* Unauthenticated memory is bounded: 4,096 connections each uploading MaxBodySize= slowly
+                 * would hold 4 GiB. A node makes one connection at a time. */
+                .max_connections_per_source = 32,
+                .max_buffered_bytes = 64ULL * 1024ULL * 1024ULL,
                 .default_relay_count = 1,
         };
 }
@@ -112,6 +116,16 @@ int server_config_set(ServerConfig *c, const char *key, const char *value) {
                 return set_unsigned(&c->threads, value, 256);
         if (streq(key, "MaxBodySize"))
                 return set_unsigned(&c->max_body_size, value, 64U * 1024U * 1024U);
+        if (streq(key, "MaxConnectionsPerSource"))
+                return set_unsigned(&c->max_connections_per_source, value, 65536);
+        if (streq(key, "MaxBufferedBytes")) {
+                unsigned long long v;
+
+                if (safe_atou64(value, 1ULL << 40, &v) < 0 || v == 0)
+                        return -EINVAL;
+                c->max_buffered_bytes = v;
+                return 0;
+        }
         if (streq(key, "DefaultRelayCount"))
                 return set_unsigned(&c->default_relay_count, value, 64);
         return -ENOENT;

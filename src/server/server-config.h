@@ -26,6 +26,8 @@ typedef struct ServerConfig {
         char *quote_bank;
         unsigned threads;
         unsigned max_body_size;
+        unsigned max_connections_per_source; /* 0: no limit */
+        uint64_t max_buffered_bytes;         /* request bodies held at once, all connections together */
         unsigned default_relay_count;
 } ServerConfig;
 

@@ -170,6 +170,23 @@ static void format_source(struct MHD_Connection *c, char *buf, size_t size) {
                 snprintf(buf, size, "unix");
 }
 
+/* Reserves size bytes of request body for req (beyond what it holds already) from MaxBufferedBytes=. */
+static bool body_reserve(Request *req, size_t size) {
+        Server *s = req->server;
+        uint64_t more, before;
+
+        if (size <= req->reserved)
+                return true;
+        more = size - req->reserved;
+        before = atomic_fetch_add(&s->buffered, more);
+        if (before + more > s->config->max_buffered_bytes) {
+                atomic_fetch_sub(&s->buffered, more);
+                return false;
+        }
+        req->reserved = size;
+        return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **req_cls) {
@@ -186,15 +203,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                         return MHD_NO;
                 *req = (Request) { .server = s, .connection = connection, .method = method, .url = url };
                 format_source(connection, req->source, sizeof(req->source));
-                /* Refuse an announced oversized body before reading it. */
-                if (cl && safe_atou64(cl, UINT64_MAX, &announced) >= 0 && announced > s->config->max_body_size)
-                        req->too_large = true;
+                /* Refuse an announced oversized body before reading it; reserve an announced body at once, so
+                 * that slow uploads cannot add up past MaxBufferedBytes= before any of them is refused. */
+                if (cl && safe_atou64(cl, UINT64_MAX, &announced) >= 0) {
+                        if (announced > s->config->max_body_size)
+                                req->too_large = true;
+                        else if (!body_reserve(req, announced))
+                                req->over_budget = true;
+                }
                 *req_cls = req;
                 return MHD_YES;
         }
 
         if (*upload_data_size > 0) {
-                if (!req->too_large && req->size + *upload_data_size <= s->config->max_body_size) {
+                if (!req->too_large && !req->over_budget && req->size + *upload_data_size > s->config->max_body_size)
+                        req->too_large = true;
+                if (!req->too_large && !req->over_budget && !body_reserve(req, req->size + *upload_data_size))
+                        req->over_budget = true;
+                if (!req->too_large && !req->over_budget) {
                         char *p = realloc(req->body, req->size + *upload_data_size + 1);
                         if (!p)
                                 return MHD_NO;
@@ -202,8 +228,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                         req->body = p;
                         req->size += *upload_data_size;
                         req->body[req->size] = '\0';
-                } else
-                        req->too_large = true; /* keep consuming, answer 413 at the end */
+                }
+                /* otherwise keep consuming, and answer at the end */
                 *upload_data_size = 0;
                 return MHD_YES;
         }
@@ -211,6 +237,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         if (req->too_large)
                 return respond_error(req, PROTO_ERROR_BODY_TOO_LARGE, "Request body exceeds %u bytes.",
                                      s->config->max_body_size);
+        if (req->over_budget)
+                return respond_error(req, PROTO_ERROR_RATE_LIMITED,
+                                     "The server holds as many request bodies as it will (MaxBufferedBytes=); try again "
+                                     "later.");
         return api_dispatch(req);
 }
 
@@ -224,6 +254,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
         /* An attestation's body holds the credential's secret. */
         if (req->body)
                 erase_and_free_sized(req->body, req->size);
+        if (req->reserved > 0)
+                atomic_fetch_sub(&req->server->buffered, req->reserved);
         free(req);
         *req_cls = NULL;
 }
@@ -290,6 +322,7 @@ static int start_daemon(Server *s, int fd, const struct sockaddr *sa, int family
                              MHD_OPTION_THREAD_POOL_SIZE, MAX(threads, 1U),
                              MHD_OPTION_CONNECTION_TIMEOUT, 30U,
                              MHD_OPTION_CONNECTION_LIMIT, 4096U,
+                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->config->max_connections_per_source,
                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                              fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
                              fd >= 0 ? (intptr_t) fd : (intptr_t) sa,

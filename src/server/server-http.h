@@ -3,6 +3,7 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "protocol.h"
@@ -25,6 +26,7 @@ typedef struct Server {
         Db *db;
         pthread_mutex_t db_lock;
         uint64_t next_challenge_sweep_usec; /* under db_lock */
+        _Atomic uint64_t buffered; /* request body bytes reserved by all requests: MaxBufferedBytes= */
         Checkpointer *checkpointer;
 } Server;
 
@@ -50,6 +52,8 @@ typedef struct Request {
         char *body;
         size_t size;
         bool too_large;
+        bool over_budget; /* MaxBufferedBytes= reached: the body is read and dropped, the answer is 429 */
+        size_t reserved;  /* of Server.buffered */
 } Request;
 
 /* Responses, as src/shared/protocol encodes them. respond_body() takes over body (a protocol encoder's output)

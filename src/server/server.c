@@ -46,6 +46,8 @@ static void help(void) {
                "     --quote-bank=BANK       QuoteBank= (default sha256)\n"
                "     --threads=N             Threads= (default: one per CPU)\n"
                "     --max-body-size=BYTES   MaxBodySize= (default 1048576)\n"
+               "     --max-connections-per-source=N  MaxConnectionsPerSource= (default 32)\n"
+               "     --max-buffered-bytes=BYTES  MaxBufferedBytes= (default 67108864)\n"
                "     --default-relay-count=N DefaultRelayCount= (default 1)\n"
                "\nSee patela-server(8) and patela-server.conf(5).\n",
                program_invocation_short_name, SERVER_CONFIG_FILE, DATABASE_DEFAULT);
@@ -67,6 +69,8 @@ static const struct {
         { "quote-bank", "QuoteBank" },
         { "threads", "Threads" },
         { "max-body-size", "MaxBodySize" },
+        { "max-connections-per-source", "MaxConnectionsPerSource" },
+        { "max-buffered-bytes", "MaxBufferedBytes" },
         { "default-relay-count", "DefaultRelayCount" },
 };
 

@@ -221,3 +221,35 @@ http POST /v1/enroll "$T/enroll.json" >/dev/null; expect_error 429 RateLimited
 [[ $(db_count nodes) == "$n" ]] || fail "rate-limited enrolment created a row"
 pass "new identities from one source rate-limited"
 server_stop
+
+# --- unauthenticated memory: bodies held at once, connections per source ------------------------------------
+server_start --max-body-size=60000 --max-buffered-bytes=65536 --max-connections-per-source=4
+head -c 50000 /dev/zero | tr '\0' ' ' >"$T/slow.json"
+head -c 20000 /dev/zero | tr '\0' ' ' >"$T/quick.json"
+# A slow upload announcing 50,000 bytes holds them from its first byte on: 20,000 more would pass 65,536.
+curl -sS --cacert "$T/ca/ca.crt" --limit-rate 2k --data-binary "@$T/slow.json" -H 'Content-Type: application/json' \
+        -o /dev/null "$URL/v1/enroll" 2>/dev/null &
+slow=$!
+PIDS+=("$slow")
+sleep 1
+http POST /v1/enroll "$T/quick.json" >/dev/null; expect_error 429 RateLimited
+kill "$slow"
+wait "$slow" 2>/dev/null || true
+sleep 0.5
+http POST /v1/enroll "$T/quick.json" >/dev/null; expect_error 400 MalformedJson
+pass "MaxBufferedBytes=: a body that would pass the bound while a slow upload holds its announced size is 429; once it is gone, accepted"
+# Four connections from one source are served; a fifth is closed without an answer.
+for i in 1 2 3 4 5; do
+        curl -sS --cacert "$T/ca/ca.crt" --limit-rate 1k --data-binary "@$T/quick.json" -o /dev/null \
+                -w '%{http_code}\n' "$URL/v1/enroll" >"$T/conn$i.out" 2>&1 &
+        conns+=($!)
+        sleep 0.2
+done
+sleep 1
+grep -q "^000$\|Empty reply\|reset\|closed" "$T/conn5.out" || fail "a fifth connection from one source was served: $(cat "$T/conn5.out")"
+kill "${conns[@]}" 2>/dev/null || true
+wait "${conns[@]}" 2>/dev/null || true
+http GET /v1/health >/dev/null
+[[ $HTTP_STATUS == 200 ]] || fail "the server does not answer after the connection flood"
+pass "MaxConnectionsPerSource=4: a fifth concurrent connection from one address is refused"
+server_stop
