@@ -74,3 +74,12 @@ attestd_start
 vl_error io.patela.Attest.TpmUnavailable GetIdentity '{}' >/dev/null
 attestd_alive || fail "attestd died without a TPM"
 pass "missing TPM → TpmUnavailable, daemon stays up"
+
+# --tcti wins over $PATELA_TPM2_TCTI (flags over the environment): the environment names no TPM, the flag the
+# real one.
+attestd_stop
+real="swtpm:path=${SWTPM_DIR:-$T}/tpm.sock"
+attestd_start --tcti="$real"
+vl GetIdentity | jq -e .fingerprint >/dev/null || fail "--tcti did not win over \$PATELA_TPM2_TCTI"
+pass "--tcti=$real wins over PATELA_TPM2_TCTI=$TCTI"
+attestd_stop

@@ -51,12 +51,25 @@ TEST(parse_invalid) {
         ASSERT_NULL(c);
 }
 
-TEST(select_prefers_environment) {
+/* Flags over the environment over the configuration file over the default (issue 11, item 12). */
+TEST(select_prefers_the_flag) {
+        char *tcti = NULL;
+
         unsetenv(TPM2_TCTI_ENV);
         ASSERT_STREQ(tpm2_tcti_select(NULL), TPM2_TCTI_DEFAULT);
         ASSERT_STREQ(tpm2_tcti_select("swtpm:port=1"), "swtpm:port=1");
         setenv(TPM2_TCTI_ENV, "mssim:port=2", 1);
-        ASSERT_STREQ(tpm2_tcti_select("swtpm:port=1"), "mssim:port=2");
+        ASSERT_STREQ(tpm2_tcti_select("swtpm:port=1"), "swtpm:port=1");
+        ASSERT_STREQ(tpm2_tcti_select(NULL), "mssim:port=2");
+        /* configure: a flag stays; without one the environment comes before any file */
+        tcti = strdup("swtpm:port=1");
+        ASSERT_OK(tpm2_tcti_configure(&tcti, "/nonexistent/patela.conf"));
+        ASSERT_STREQ(tcti, "swtpm:port=1");
+        free(tcti);
+        tcti = NULL;
+        ASSERT_OK(tpm2_tcti_configure(&tcti, "/nonexistent/patela.conf"));
+        ASSERT_STREQ(tcti, "mssim:port=2");
+        free(tcti);
         setenv(TPM2_TCTI_ENV, "", 1);
         ASSERT_STREQ(tpm2_tcti_select("swtpm:port=1"), "swtpm:port=1");
         unsetenv(TPM2_TCTI_ENV);

@@ -55,10 +55,10 @@ done:
 const char *tpm2_tcti_select(const char *configured) {
         const char *e = getenv(TPM2_TCTI_ENV);
 
-        if (!isempty(e))
-                return e;
         if (!isempty(configured))
                 return configured;
+        if (!isempty(e))
+                return e;
         return TPM2_TCTI_DEFAULT;
 }
 
@@ -101,8 +101,14 @@ int tpm2_tcti_load_config(const char *path, char **ret) {
 }
 
 int tpm2_tcti_configure(char **tcti, const char *path) {
-        /* --tcti wins over the node's configuration file. */
+        const char *e = getenv(TPM2_TCTI_ENV);
+
+        /* The flag wins, then the environment, then the node's configuration file: as everywhere. */
         if (*tcti)
                 return 0;
+        if (!isempty(e)) {
+                *tcti = strdup(e);
+                return *tcti ? 0 : -ENOMEM;
+        }
         return tpm2_tcti_load_config(path, tcti);
 }

@@ -24,9 +24,11 @@ int tpm2_tcti_parse(const char *s, char **ret_module, char **ret_conf);
  * sets it. A value that tpm2_tcti_parse() refuses is an error, logged with its file and line. */
 int tpm2_tcti_load_config(const char *path, char **ret);
 
-/* For the daemons that open the TPM: *tcti as given on the command line, else TPMDevice= of path (NULL: the
- * node's configuration file and drop-ins), see tpm2_tcti_load_config(). */
+/* For the daemons that open the TPM: *tcti as given on the command line, else $PATELA_TPM2_TCTI, else
+ * TPMDevice= of path (NULL: the node's configuration file and drop-ins), see tpm2_tcti_load_config(). Flags
+ * over the environment over files, as everywhere. */
 int tpm2_tcti_configure(char **tcti, const char *path);
 
-/* The TCTI to use: $PATELA_TPM2_TCTI if set, else the configured value if set, else the default. */
+/* The TCTI to use: the configured value (tpm2_tcti_configure()) if set, else $PATELA_TPM2_TCTI if set, else
+ * the default. */
 const char *tpm2_tcti_select(const char *configured);
