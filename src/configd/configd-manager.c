@@ -154,6 +154,13 @@ int manager_start(Manager *m) {
             set_default(&m->config.key_directory, CONFIGD_KEY_DIRECTORY_DEFAULT) < 0)
                 return log_oom();
 
+        /* patela-tor@.service reads each relay's torrc from one directory, fixed when it was built: a torrc
+         * written elsewhere would start nothing, silently. */
+        if (m->config.manage_units && !streq(m->config.torrc_directory, PATELA_TORRC_DIRECTORY))
+                return log_error_errno(EINVAL, "TorrcDirectory=%s, but patela-tor@.service reads the torrc from "
+                                       PATELA_TORRC_DIRECTORY "; with ManageUnits=yes they must be the same.",
+                                       m->config.torrc_directory);
+
         /* Long-running: no idle exit. The flow's state lives here and nowhere else. */
         r = varlink_service_new(&vl_interface_io_patela_Config, SD_VARLINK_SERVER_ROOT_ONLY, m, /* idle_usec= */ 0,
                                 &m->service);

@@ -3,6 +3,7 @@
  * patela-keyd for relays that have none yet, then the files: each relay's torrc and networkd drop-in are
  * written, those of relays that went away removed. One bad relay (a name, a torrc, keys that keyd refuses)
  * fails alone; the others are configured. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,6 +286,18 @@ static int take_keys(Manager *m, sd_json_variant *v, size_t n) {
                 if (!configd_path_ok(k.key_directory, /* pattern= */ false) || strlen(k.rsa_fingerprint) != 40) {
                         relay_fail(relay, "patela-keyd returned an unusable key directory or fingerprint");
                         continue;
+                }
+                /* patela-tor@.service loads the keys from one directory, fixed when it was built. */
+                if (m->config.manage_units) {
+                        char want[PATH_MAX];
+
+                        snprintf(want, sizeof(want), "%s/%s", PATELA_KEYS_DIRECTORY, relay->name);
+                        if (!streq(k.key_directory, want)) {
+                                relay_fail(relay, "patela-keyd keeps its keys in %s, but patela-tor@.service loads them "
+                                           "from %s; with ManageUnits=yes they must be the same", k.key_directory,
+                                           want);
+                                continue;
+                        }
                 }
                 if (free_and_strdup(&relay->key_directory, k.key_directory) < 0 ||
                     free_and_strdup(&relay->rsa_fingerprint, k.rsa_fingerprint) < 0 ||

@@ -10,7 +10,7 @@
 #include "varlink-service.h"
 
 #define KEYD_POLICY_DEFAULT "/var/lib/systemd/pcrlock.json"
-#define KEYD_KEY_DIRECTORY_DEFAULT "/run/patela/keys"
+#define KEYD_KEY_DIRECTORY_DEFAULT PATELA_KEYS_DIRECTORY /* meson.build, which the tor unit shares */
 #define KEYD_IDLE_USEC_DEFAULT (30ULL * 1000000ULL)
 /* A UKI booted into RAM: firmware code (0) and its configuration-independent extensions (2), the UKI as
  * a PE image (4), the kernel's initrd/command line (9) and the stub's UKI sections and boot phases (11).

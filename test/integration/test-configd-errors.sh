@@ -145,3 +145,15 @@ done
 pass "periodic re-attestation without Refresh: a new attestation at the server, exitB's removal applied"
 configd_stop
 server_stop
+
+# ManageUnits=yes and a TorrcDirectory= that patela-tor@.service does not read: refused at start, never a
+# node whose relays silently do not start.
+rc=0
+CREDENTIALS_DIRECTORY=$T/creds "$CONFIGD_BIN" --config="$T/patela.conf" --listen="$T/other.sock" \
+        --attest-socket="$ATTESTD_SOCK" --keys-socket="$KEYD_SOCK" --state-directory="$T/run" \
+        --torrc-directory="$T/elsewhere" --network-directory="$NETWORK_DIR" >"$T/mismatch.log" 2>&1 || rc=$?
+[[ $rc != 0 ]] || fail "configd started with TorrcDirectory=$T/elsewhere and managed units"
+grep -q "but patela-tor@.service reads the torrc from /run/patela/torrc" "$T/mismatch.log" ||
+        fail "no clear error: $(cat "$T/mismatch.log")"
+[[ ! -e $T/other.sock ]] || fail "configd listened before refusing"
+pass "TorrcDirectory= other than the tor unit's with ManageUnits=yes: refused at start, saying why"
