@@ -98,6 +98,7 @@ Manager *manager_free(Manager *m) {
         unit_states_free(m->unit_states, m->n_unit_states);
         varlink_service_free(m->service);
 
+        sd_varlink_flush_close_unref(m->drop_link);
         sd_json_variant_unref(m->identity);
         proto_enroll_reply_done(&m->enroll);
         sd_json_variant_unref(m->secret);

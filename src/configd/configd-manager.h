@@ -103,6 +103,7 @@ typedef struct Manager {
         HttpClient *http;
         HttpRequest *request; /* the HTTP request of the running step */
         sd_varlink *link;     /* the call to attestd or keyd of the running step */
+        sd_varlink *drop_link; /* keyd's DropKeyFiles after a refusal, outside any step */
         sd_event_source *cycle_timer;
         sd_bus *bus; /* system bus, only with ManageUnits=yes */
         UnitState *unit_states; /* the loaded patela-tor@ units, from ListUnitsByPatterns */

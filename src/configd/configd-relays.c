@@ -532,6 +532,45 @@ static void relays_apply(Manager *m) {
         cycle_finish(m, OUTCOME_RUNNING, NULL, "%s", failures);
 }
 
+static int on_key_files_dropped(sd_varlink *link, sd_json_variant *parameters, const char *error_id,
+                                sd_varlink_reply_flags_t flags, void *userdata) {
+        Manager *m = userdata;
+        char buf[512];
+
+        if (error_id) {
+                varlink_error_format(error_id, parameters, buf, sizeof(buf));
+                log_error("patela-keyd could not remove the relays' key files: %s", buf);
+        } else
+                log_info("patela-keyd removed the key files of %zu relays.",
+                         sd_json_variant_elements(sd_json_variant_by_key(parameters, "dropped")));
+        m->drop_link = sd_varlink_flush_close_unref(m->drop_link);
+        return 0;
+}
+
+/* The relays' key files go from tmpfs at once: a refused node keeps its keys sealed in the TPM, nothing
+ * else. A call of its own, so that the next cycle's calls do not cut it short. */
+static int drop_key_files(Manager *m) {
+        _cleanup_(sd_varlink_flush_close_unrefp) sd_varlink *link = NULL;
+        int r;
+
+        m->drop_link = sd_varlink_flush_close_unref(m->drop_link);
+        r = sd_varlink_connect_address(&link, m->config.keys_socket);
+        if (r < 0)
+                return r;
+        sd_varlink_set_userdata(link, m);
+        r = sd_varlink_set_relative_timeout(link, KEYD_TIMEOUT_USEC);
+        if (r >= 0)
+                r = sd_varlink_bind_reply(link, on_key_files_dropped);
+        if (r >= 0)
+                r = sd_varlink_attach_event(link, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0)
+                r = sd_varlink_invoke(link, "io.patela.Keys.DropKeyFiles", NULL);
+        if (r < 0)
+                return r;
+        m->drop_link = TAKE_PTR(link);
+        return 0;
+}
+
 void relays_teardown(Manager *m) {
         _cleanup_(strv_freep) char **gone = NULL;
         _cleanup_free_ char *dropin_dir = network_dropin_dir(m);
@@ -549,7 +588,12 @@ void relays_teardown(Manager *m) {
                 if (relay_remove_files(m, *s, dropin_dir))
                         network_changed = true;
 
-        /* The keys stay sealed in the TPM (keyd): a re-enabled node gets its relays back unchanged. */
+        /* The keys stay sealed in the TPM (keyd): a re-enabled node gets its relays back unchanged. Their files
+         * go. */
+        r = drop_key_files(m);
+        if (r < 0)
+                log_error_errno(r, "Cannot ask patela-keyd at %s to remove the relays' key files: %m",
+                                m->config.keys_socket);
         relays_free(m->relays, m->n_relays);
         m->relays = NULL;
         m->n_relays = 0;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <pwd.h>
@@ -12,6 +13,7 @@
 #include "fd-util.h"
 #include "keyd-files.h"
 #include "log.h"
+#include "tor-nickname.h"
 
 int keyd_resolve_user(const char *user, uid_t *ret_uid, gid_t *ret_gid) {
         struct passwd *pw;
@@ -121,4 +123,66 @@ int keyd_remove_relay(const char *key_directory, const char *name) {
         if (unlinkat(base, name, AT_REMOVEDIR) < 0 && errno != ENOTEMPTY && errno != EEXIST)
                 return negative_errno();
         return 0;
+}
+
+/* Every regular file of the directory, then the directory: nothing else is expected in a relay's key
+ * directory (tor writes nothing there: its KeyDirectory is the instance's copy). */
+static int remove_relay_directory(int base, const char *name) {
+        _cleanup_close_ int fd = -EBADF;
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+
+        fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        d = fdopendir(fd);
+        if (!d)
+                return negative_errno();
+        fd = -EBADF; /* the DIR owns it now */
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.' && (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) < 0 && r == 0)
+                        r = negative_errno();
+        }
+        closedir(d);
+        if (r < 0)
+                return r;
+        return unlinkat(base, name, AT_REMOVEDIR) < 0 ? negative_errno() : 0;
+}
+
+int keyd_drop_key_files(const char *key_directory, int (*dropped)(const char *name, void *userdata), void *userdata) {
+        _cleanup_close_ int base = -EBADF, scan = -EBADF;
+        DIR *d;
+        struct dirent *de;
+        int r = 0, k;
+
+        base = open(key_directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (base < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        scan = openat(base, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (scan < 0)
+                return negative_errno();
+        d = fdopendir(scan);
+        if (!d)
+                return negative_errno();
+        scan = -EBADF;
+        while ((de = readdir(d))) {
+                /* Only what keyd makes: a directory named after a relay. */
+                if (de->d_type != DT_DIR || !tor_nickname_ok(de->d_name))
+                        continue;
+                k = remove_relay_directory(base, de->d_name);
+                if (k < 0) {
+                        log_warning_errno(k, "Failed to remove the key files of %s: %m", de->d_name);
+                        if (r == 0)
+                                r = k;
+                        continue;
+                }
+                k = dropped ? dropped(de->d_name, userdata) : 0;
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        closedir(d);
+        return r;
 }

@@ -16,3 +16,8 @@ int keyd_resolve_user(const char *user, uid_t *ret_uid, gid_t *ret_gid);
 int keyd_write_relay(const char *key_directory, const char *name, const TorKeys *k, const char *family_name,
                      const void *family_seed, size_t family_seed_size, uid_t uid, gid_t gid, char **ret_path);
 int keyd_remove_relay(const char *key_directory, const char *name);
+
+/* Removes every relay's key directory from key_directory, all files in it (relay and family keys alike),
+ * and calls dropped() with each relay's name. The keys stay sealed in the TPM. A missing key_directory
+ * drops nothing. */
+int keyd_drop_key_files(const char *key_directory, int (*dropped)(const char *name, void *userdata), void *userdata);

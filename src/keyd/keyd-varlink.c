@@ -345,6 +345,35 @@ static int vl_method_remove_relay(sd_varlink *link, sd_json_variant *parameters,
         return sd_varlink_reply(link, NULL);
 }
 
+static int append_dropped(const char *name, void *userdata) {
+        sd_json_variant **list = userdata;
+
+        log_info("Removed the key files of relay %s (its keys stay sealed).", name);
+        return sd_json_variant_append_arrayb(list, SD_JSON_BUILD_STRING(name));
+}
+
+static int vl_method_drop_key_files(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                    void *userdata) {
+        static const sd_json_dispatch_field dispatch_table[] = { {} };
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *dropped = NULL;
+        Manager *m = userdata;
+        int r;
+
+        (void) flags;
+        r = sd_varlink_dispatch(link, parameters, dispatch_table, NULL);
+        if (r != 0)
+                return r;
+        r = sd_json_variant_new_array(&dropped, NULL, 0);
+        if (r < 0)
+                return r;
+        r = keyd_drop_key_files(m->key_directory, append_dropped, &dropped);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                log_warning_errno(r, "Not every key file in %s could be removed: %m", m->key_directory);
+        return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("dropped", dropped));
+}
+
 static int vl_method_get_status(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
                                 void *userdata) {
         static const sd_json_dispatch_field dispatch_table[] = { {} };
@@ -424,6 +453,7 @@ int keyd_bind_methods(sd_varlink_server *s) {
                         "io.patela.Keys.EnsureRelays", vl_method_ensure_relays,
                         "io.patela.Keys.ListRelays", vl_method_list_relays,
                         "io.patela.Keys.RemoveRelay", vl_method_remove_relay,
+                        "io.patela.Keys.DropKeyFiles", vl_method_drop_key_files,
                         "io.patela.Keys.GetStatus", vl_method_get_status,
                         "io.patela.Keys.CheckReseal", vl_method_check_reseal);
 }

@@ -50,6 +50,11 @@ static SD_VARLINK_DEFINE_METHOD(
                 SD_VARLINK_DEFINE_INPUT(name, SD_VARLINK_STRING, 0));
 
 static SD_VARLINK_DEFINE_METHOD(
+                DropKeyFiles,
+                SD_VARLINK_FIELD_COMMENT("Relays whose key files were removed from the key directory (tmpfs); their keys stay sealed in the TPM"),
+                SD_VARLINK_DEFINE_OUTPUT(dropped, SD_VARLINK_STRING, SD_VARLINK_ARRAY));
+
+static SD_VARLINK_DEFINE_METHOD(
                 GetStatus,
                 SD_VARLINK_FIELD_COMMENT("Path of the systemd-pcrlock policy keyd seals to"),
                 SD_VARLINK_DEFINE_OUTPUT(policyPath, SD_VARLINK_STRING, 0),
@@ -119,6 +124,8 @@ SD_VARLINK_DEFINE_INTERFACE(
                 &vl_method_ListRelays,
                 SD_VARLINK_SYMBOL_COMMENT("Deletes a relay's keys from the store (atomically) and removes its key files."),
                 &vl_method_RemoveRelay,
+                SD_VARLINK_SYMBOL_COMMENT("Removes every relay's key files from tmpfs, keeping the keys sealed: what patela-configd asks when the server refuses the node. Does not unseal."),
+                &vl_method_DropKeyFiles,
                 SD_VARLINK_SYMBOL_COMMENT("Policy, NV usage and capacity; does not unseal."),
                 &vl_method_GetStatus,
                 SD_VARLINK_SYMBOL_COMMENT("Whether the policy is strong enough and the current PCRs satisfy it, without unsealing."),

@@ -100,7 +100,14 @@ grep -q "disabled" <<<"$(jq -r .lastError "$T/status.json")" || fail "no reason:
 [[ -f $TORRC_DIR/local.torrc && -f $DROPIN_DIR/10-site.conf && -f $DROPIN_DIR/patela-relay-exitZ.conf ]] ||
         fail "a file configd did not write was removed"
 configd_alive || fail "configd died"
-pass "node disabled: refused ($(jq -r .lastError "$T/status.json")), relay files removed, other files untouched"
+# The relays' key files go from keyd's tmpfs directory too (the keys stay sealed in the TPM).
+for ((i = 0; i < 50; i++)); do
+        [[ -z $(ls -A "$KEYD_KEYS" 2>/dev/null) ]] && break
+        sleep 0.1
+done
+[[ -z $(ls -A "$KEYD_KEYS" 2>/dev/null) ]] || fail "key files left after refusal: $(ls -R "$KEYD_KEYS")"
+grep -q "patela-keyd removed the key files of 3 relays" "$T/configd.log" || fail "configd did not ask keyd: $(tail -5 "$T/configd.log")"
+pass "node disabled: refused ($(jq -r .lastError "$T/status.json")), relay files and key files removed, other files untouched"
 
 # Enabled again (keys unchanged in the TPM), then a cold start with the node enabled: keyd and configd
 # restart, key files and torrc are gone, as after a reboot; time to all torrc written.
