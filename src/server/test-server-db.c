@@ -51,6 +51,12 @@ TEST(attestation_log_is_append_only) {
         ASSERT_TRUE(db_exec(db, "UPDATE attestations SET verdict = 'rejected'") < 0);
         ASSERT_TRUE(db_exec(db, "DELETE FROM attestations") < 0);
         ASSERT_TRUE(db_exec(db, "INSERT INTO attestations (node_id, fingerprint, at, verdict) VALUES (1, 'x', 1, 'maybe')") < 0);
+        /* REPLACE deletes the old row without the DELETE trigger (migration 0004 refuses the insert itself). */
+        ASSERT_TRUE(db_exec(db, "INSERT OR REPLACE INTO attestations (id, node_id, fingerprint, at, verdict) "
+                                "VALUES (1, 1, 'y', 2, 'rejected')") < 0);
+        ASSERT_TRUE(db_exec(db, "REPLACE INTO attestations (id, node_id, fingerprint, at, verdict) "
+                                "VALUES (1, 1, 'y', 2, 'rejected')") < 0);
+        ASSERT_OK(db_exec(db, "INSERT INTO attestations (node_id, fingerprint, at, verdict) VALUES (1, 'x', 3, 'accepted')"));
         db_close(db);
         cleanup_db(path);
 }
