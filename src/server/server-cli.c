@@ -57,6 +57,8 @@ static json_object *node_to_json(const Node *n, const NodeBootStatus *b) {
         json_object_object_add(o, "fingerprint", json_object_new_string(n->fingerprint));
         json_object_object_add(o, "ekType", json_object_new_string(n->ek_type));
         json_object_object_add(o, "ekCertificate", json_object_new_boolean(n->has_ek_certificate));
+        json_object_object_add(o, "ekCertificateStatus",
+                               n->ek_certificate_status[0] ? json_object_new_string(n->ek_certificate_status) : NULL);
         json_object_object_add(o, "relayCount", json_object_new_int((int) n->relay_count));
         cli_format_time(n->first_seen, t, sizeof(t));
         json_object_object_add(o, "firstSeen", json_object_new_string(t));
@@ -83,8 +85,8 @@ static int node_status_to_json(Db *db, const Node *n, json_object **ret) {
 }
 
 static int list_nodes(Cli *cli, const char *state) {
-        static const char *const headers[] = { "ID", "STATE", "FINGERPRINT", "EK", "RELAYS", "LAST SEEN", "FROM",
-                                               "IMAGE", "VERDICT" };
+        static const char *const headers[] = { "ID", "STATE", "FINGERPRINT", "EK", "EK CERT", "RELAYS", "LAST SEEN",
+                                               "FROM", "IMAGE", "VERDICT" };
         _cleanup_(table_freep) Table *t = NULL;
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         json_object *arr;
@@ -123,7 +125,8 @@ static int list_nodes(Cli *cli, const char *state) {
                 snprintf(id, sizeof(id), "%" PRIi64, n.id);
                 snprintf(relays, sizeof(relays), "%u", n.relay_count);
                 cli_format_time(n.last_seen, seen, sizeof(seen));
-                const char *row[] = { id, node_state_to_string(n.state), n.fingerprint, n.ek_type, relays, seen,
+                const char *row[] = { id, node_state_to_string(n.state), n.fingerprint, n.ek_type,
+                                      n.ek_certificate_status[0] ? n.ek_certificate_status : NULL, relays, seen,
                                       n.last_source, b.image[0] ? b.image : NULL, b.verdict[0] ? b.verdict : NULL };
                 (void) table_add_row(t, row);
                 json_object_array_add(arr, node_to_json(&n, &b));

@@ -41,6 +41,7 @@ void server_config_done(ServerConfig *c) {
         free(c->certificate);
         free(c->private_key);
         free(c->quote_bank);
+        free(c->ek_ca_directory);
         *c = (ServerConfig) {};
 }
 
@@ -126,6 +127,21 @@ int server_config_set(ServerConfig *c, const char *key, const char *value) {
                 c->max_buffered_bytes = v;
                 return 0;
         }
+        if (streq(key, "EkCertificate")) {
+                static const char *const table[_EK_CERTIFICATE_POLICY_MAX] = {
+                        [EK_CERTIFICATE_VERIFY] = "verify",
+                        [EK_CERTIFICATE_REQUIRE] = "require",
+                        [EK_CERTIFICATE_IGNORE] = "ignore",
+                };
+                for (EkCertificatePolicy p = 0; p < _EK_CERTIFICATE_POLICY_MAX; p++)
+                        if (streq(value, table[p])) {
+                                c->ek_certificate = p;
+                                return 0;
+                        }
+                return -EINVAL;
+        }
+        if (streq(key, "EkCaDirectory"))
+                return set_str(&c->ek_ca_directory, value);
         if (streq(key, "DefaultRelayCount"))
                 return set_unsigned(&c->default_relay_count, value, 64);
         return -ENOENT;

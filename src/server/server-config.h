@@ -9,6 +9,16 @@
 #define SERVER_CONFIG_FILE "/etc/patela/server.conf"
 #define SERVER_CONFIG_DROPIN_DIR "/etc/patela/server.conf.d"
 #define SERVER_LISTEN_MAX 8
+#define SERVER_EK_CA_DIRECTORY "/etc/patela/ek-ca.d"
+
+/* EkCertificate=: what an EK certificate must be for a new identity to become a pending node. */
+typedef enum EkCertificatePolicy {
+        EK_CERTIFICATE_VERIFY,  /* checked when present (refused if it does not verify), absence recorded */
+        EK_CERTIFICATE_REQUIRE, /* present and verified */
+        EK_CERTIFICATE_IGNORE,  /* not looked at */
+        _EK_CERTIFICATE_POLICY_MAX,
+        _EK_CERTIFICATE_POLICY_INVALID = -EINVAL,
+} EkCertificatePolicy;
 
 /* patela-server.conf(5): a [Server] section of Key=Value lines, read from SERVER_CONFIG_FILE and then the
  * drop-ins in SERVER_CONFIG_DROPIN_DIR in lexical order; later files win, command line flags win over all. */
@@ -29,6 +39,8 @@ typedef struct ServerConfig {
         unsigned max_connections_per_source; /* 0: no limit */
         uint64_t max_buffered_bytes;         /* request bodies held at once, all connections together */
         unsigned default_relay_count;
+        EkCertificatePolicy ek_certificate;
+        char *ek_ca_directory;
 } ServerConfig;
 
 void server_config_init(ServerConfig *c);

@@ -10,6 +10,7 @@
 #include "server-api.h"
 #include "server-attestations.h"
 #include "tpm2-credential.h"
+#include "tpm2-ek-cert.h"
 #include "tpm2-marshal.h"
 #include "tpm2-quote.h"
 #include "tpm2-templates.h"
@@ -167,12 +168,44 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
         return respond_body(req, MHD_HTTP_OK, body);
 }
 
+/* A new identity's EK certificate, as EkCertificate= asks: its status for the node's row, or -EKEYREJECTED with
+ * the reason. */
+static int judge_ek_certificate(const Request *req, NodeIdentity *id, char **ret_issuer, char *reason,
+                                size_t reason_size) {
+        EkCertificatePolicy policy = req->server->config->ek_certificate;
+        int r;
+
+        *ret_issuer = NULL;
+        if (policy == EK_CERTIFICATE_IGNORE) {
+                id->ek_certificate_status = "ignored";
+                return 0;
+        }
+        if (!id->ek_certificate) {
+                if (policy == EK_CERTIFICATE_REQUIRE) {
+                        snprintf(reason, reason_size, "no EK certificate, and EkCertificate=require");
+                        return -EKEYREJECTED;
+                }
+                id->ek_certificate_status = "absent";
+                return 0;
+        }
+        r = ek_certificate_verify(id->ek_certificate, id->ek_certificate_size, &id->ek_public.publicArea,
+                                  req->server->ek_roots, ret_issuer, reason, reason_size);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return -EKEYREJECTED;
+        id->ek_certificate_status = "verified";
+        id->ek_certificate_issuer = *ret_issuer;
+        return 0;
+}
+
 /* Under the database lock: the node of this identity. An unknown identity becomes a pending node (1), unless
  * its source is over the rate limit (-EUSERS) or too many nodes are pending (-ENOSPC). -EXDEV if the EK is
  * enrolled with another AK. A pending or disabled node is touched here; an enabled one in its challenge's
  * transaction. */
-static int lookup_node(Db *db, const Request *req, NodeIdentity *id, Node *ret) {
+static int lookup_node(Db *db, const Request *req, NodeIdentity *id, Node *ret, char *reason, size_t reason_size) {
         const ServerConfig *c = req->server->config;
+        _cleanup_free_ char *issuer = NULL;
         int r;
 
         r = node_get_by_ek_name(db, &id->ek_name, ret);
@@ -184,6 +217,10 @@ static int lookup_node(Db *db, const Request *req, NodeIdentity *id, Node *ret) 
                 /* A known node's fingerprint is in its row; a new one's is computed here, from the public areas
                  * the server received. */
                 r = patela_identity_fingerprint(&id->ek_public.publicArea, &id->ak_public.publicArea, &fp);
+                if (r < 0)
+                        return r;
+                /* Before a row exists: a stranger whose certificate does not verify leaves nothing behind. */
+                r = judge_ek_certificate(req, id, &issuer, reason, reason_size);
                 if (r < 0)
                         return r;
                 snprintf(id->fingerprint, sizeof(id->fingerprint), "%s", fp);
@@ -205,6 +242,7 @@ enum MHD_Result api_enroll(Request *req) {
         enum MHD_Result response;
         NodeIdentity id = {};
         ProtoDiag diag = {};
+        char reason[256] = "";
         Node n;
         Db *db;
         int r;
@@ -235,8 +273,10 @@ enum MHD_Result api_enroll(Request *req) {
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Name computation failed.");
 
         db = server_db_lock(req->server);
-        r = lookup_node(db, req, &id, &n);
+        r = lookup_node(db, req, &id, &n, reason, sizeof(reason));
         server_db_unlock(req->server);
+        if (r == -EKEYREJECTED)
+                return respond_error(req, PROTO_ERROR_EK_REJECTED, "The EK certificate is refused: %s.", reason);
         if (r == -EUSERS)
                 return respond_error(req, PROTO_ERROR_RATE_LIMITED,
                                      "Too many new identities from %s; try later.", req->source);

@@ -11,6 +11,7 @@
 
 #include "alloc-util.h"
 #include "fd-util.h"
+#include "tpm2-ek-cert.h"
 #include "log.h"
 #include "server-api.h"
 #include "server-http.h"
@@ -365,6 +366,20 @@ int server_start(Server *s, const ServerConfig *config) {
         if (r < 0)
                 return log_oom();
         pthread_mutex_init(&s->db_lock, NULL);
+        if (config->ek_certificate != EK_CERTIFICATE_IGNORE) {
+                const char *dir = config->ek_ca_directory ?: SERVER_EK_CA_DIRECTORY;
+
+                r = ek_roots_load(dir, &s->ek_roots, &s->n_ek_roots);
+                if (r == -ENOENT) {
+                        s->ek_roots = X509_STORE_new();
+                        if (!s->ek_roots)
+                                return log_oom();
+                } else if (r < 0)
+                        return log_error_errno(r, "Failed to read the EK roots in %s: %m", dir);
+                log_info("EK certificates: %s, %u roots and intermediates from %s.",
+                         config->ek_certificate == EK_CERTIFICATE_REQUIRE ? "required" : "verified when present",
+                         s->n_ek_roots, dir);
+        }
         r = db_open(config->database, &s->db);
         if (r < 0)
                 return r;
@@ -413,6 +428,8 @@ void server_stop(Server *s) {
         s->n_daemons = 0;
         s->checkpointer = checkpointer_stop(s->checkpointer);
         s->db = db_close(s->db);
+        X509_STORE_free(s->ek_roots);
+        s->ek_roots = NULL;
         if (s->key_pem)
                 explicit_bzero(s->key_pem, strlen(s->key_pem));
         free(s->key_pem);

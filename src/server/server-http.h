@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include "protocol.h"
 #include "server-checkpoint.h"
 #include "server-config.h"
@@ -28,6 +30,8 @@ typedef struct Server {
         uint64_t next_challenge_sweep_usec; /* under db_lock */
         _Atomic uint64_t buffered; /* request body bytes reserved by all requests: MaxBufferedBytes= */
         Checkpointer *checkpointer;
+        X509_STORE *ek_roots; /* EkCaDirectory=; empty if it holds none */
+        unsigned n_ek_roots;
 } Server;
 
 /* The request threads share one SQLite connection, one thread at a time: server_db_lock() waits for it,

@@ -217,6 +217,12 @@ static const char migration_0004[] =
         "        WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM attestations WHERE id = NEW.id)\n"
         "        BEGIN SELECT RAISE(ABORT, 'the attestation log is append-only'); END;\n";
 
+/* EK certificates (issue 11): how a node's was judged when it first enrolled, and who issued it. */
+static const char migration_0005[] =
+        "ALTER TABLE nodes ADD COLUMN ek_certificate_status TEXT\n"
+        "        CHECK (ek_certificate_status IN ('verified', 'absent', 'ignored'));\n"
+        "ALTER TABLE nodes ADD COLUMN ek_certificate_issuer TEXT;\n";
+
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
         { 2, "challenges and sessions WITHOUT ROWID", migration_0002, "b456ec7e408a7d0a807ac27591c09e0387d8a0d5c3b2740680bbdaf8415b7422" },
@@ -224,5 +230,7 @@ const DbMigration db_migrations[] = {
           "8265adc1bbeb4fa1abca8d1107ba97272050ff034e56d7b9610396e27653f15f" },
         { 4, "firmware pins, measured-boot verdicts in the attestation log, no INSERT OR REPLACE there", migration_0004,
           "e0b16bd4f6356c5090f03b70fab7863eec38ae6885b0832485b3a98cc2f9be0f" },
+        { 5, "EK certificate status and issuer", migration_0005,
+          "1359bf0c96b3af2ab910fffcd34031d93f3d8e413f31d32f69f589d37d0c868e" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

@@ -28,7 +28,8 @@ NodeState node_state_from_string(const char *s) {
 
 #define NODE_COLUMNS                                                                                   \
         "id, state, fingerprint, ek_type, ek_public, ak_public, ek_name, ak_name, ek_certificate IS NOT NULL, " \
-        "relay_count, first_seen, last_seen, last_source, reset_count, restart_count"
+        "relay_count, first_seen, last_seen, last_source, reset_count, restart_count, " \
+        "coalesce(ek_certificate_status, '')"
 
 static int blob_to_name(sqlite3_stmt *s, int col, TPM2B_NAME *ret) {
         int n = sqlite3_column_bytes(s, col);
@@ -56,6 +57,8 @@ static int node_from_row(sqlite3_stmt *s, Node *ret) {
         snprintf(n.fingerprint, sizeof(n.fingerprint), "%s", (const char *) sqlite3_column_text(s, 2));
         snprintf(n.ek_type, sizeof(n.ek_type), "%s", (const char *) sqlite3_column_text(s, 3));
         snprintf(n.last_source, sizeof(n.last_source), "%s", src ? (const char *) src : "");
+        snprintf(n.ek_certificate_status, sizeof(n.ek_certificate_status), "%s",
+                 (const char *) sqlite3_column_text(s, 15));
         /* What we stored we parsed before: still, the database is input too. */
         r = tpm2_unmarshal_TPM2B_PUBLIC(sqlite3_column_blob(s, 4), (size_t) sqlite3_column_bytes(s, 4), &n.ek_public);
         if (r < 0)
@@ -166,7 +169,8 @@ int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsi
 
         r = db_prepare(db,
                        "INSERT INTO nodes (ek_name, ek_type, ek_public, ek_certificate, ak_public, ak_name, fingerprint, "
-                       "state, first_seen, last_seen, last_source, relay_count) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
+                       "state, first_seen, last_seen, last_source, relay_count, ek_certificate_status, "
+                       "ek_certificate_issuer) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
                        &insert);
         if (r < 0)
                 goto fail;
@@ -184,6 +188,8 @@ int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsi
         sqlite3_bind_int64(insert, 9, now);
         sqlite3_bind_text(insert, 10, source ?: "", -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(insert, 11, (int) MIN(relay_count, 64U));
+        sqlite3_bind_text(insert, 12, id->ek_certificate_status, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(insert, 13, id->ek_certificate_issuer, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(insert);
         if (rc != SQLITE_DONE) {
                 r = db_errno(rc);

@@ -28,6 +28,7 @@ typedef struct Node {
         TPM2B_NAME ek_name;
         TPM2B_NAME ak_name;
         bool has_ek_certificate;
+        char ek_certificate_status[16]; /* verified, absent, ignored; "" if enrolled before it was checked */
         unsigned relay_count;
         int64_t first_seen;
         int64_t last_seen;
@@ -43,6 +44,8 @@ typedef struct NodeIdentity {
         TPM2B_NAME ek_name;
         const uint8_t *ek_certificate;
         size_t ek_certificate_size;
+        const char *ek_certificate_status; /* how it was judged: verified, absent, ignored */
+        const char *ek_certificate_issuer; /* verified: its issuer */
         TPM2B_PUBLIC ak_public;
         TPM2B_NAME ak_name;
         char fingerprint[PATELA_FINGERPRINT_LEN + 1];

@@ -49,6 +49,8 @@ static void help(void) {
                "     --max-connections-per-source=N  MaxConnectionsPerSource= (default 32)\n"
                "     --max-buffered-bytes=BYTES  MaxBufferedBytes= (default 67108864)\n"
                "     --default-relay-count=N DefaultRelayCount= (default 1)\n"
+               "     --ek-certificate=POLICY EkCertificate= verify, require or ignore (default verify)\n"
+               "     --ek-ca-directory=DIR   EkCaDirectory= (default " SERVER_EK_CA_DIRECTORY ")\n"
                "\nSee patela-server(8) and patela-server.conf(5).\n",
                program_invocation_short_name, SERVER_CONFIG_FILE, DATABASE_DEFAULT);
 }
@@ -72,6 +74,8 @@ static const struct {
         { "max-connections-per-source", "MaxConnectionsPerSource" },
         { "max-buffered-bytes", "MaxBufferedBytes" },
         { "default-relay-count", "DefaultRelayCount" },
+        { "ek-certificate", "EkCertificate" },
+        { "ek-ca-directory", "EkCaDirectory" },
 };
 
 int main(int argc, char *argv[]) {
