@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -50,4 +52,36 @@ void *erase_and_free_sized(void *p, size_t size) {
                 explicit_bzero(p, size);
         free(p);
         return NULL;
+}
+
+int byte_buffer_append(ByteBuffer *b, const void *p, size_t n) {
+        if (n == 0)
+                return 0;
+        if (n > SIZE_MAX - b->size - 256)
+                return -E2BIG;
+        if (b->size + n > b->allocated) {
+                size_t want = MAX(b->allocated * 2, b->size + n + 256);
+                uint8_t *q = realloc(b->data, want);
+                if (!q)
+                        return -ENOMEM;
+                b->data = q;
+                b->allocated = want;
+        }
+        memcpy(b->data + b->size, p, n);
+        b->size += n;
+        return 0;
+}
+
+int byte_buffer_append_le(ByteBuffer *b, uint64_t v, size_t n) {
+        uint8_t le[8];
+
+        assert(n <= sizeof(le));
+        for (size_t i = 0; i < n; i++)
+                le[i] = (uint8_t) (v >> (8 * i));
+        return byte_buffer_append(b, le, n);
+}
+
+void byte_buffer_done(ByteBuffer *b) {
+        free(b->data);
+        *b = (ByteBuffer) {};
 }

@@ -26,3 +26,15 @@ static inline void *memdup(const void *p, size_t size) {
                 memcpy(q, p, size);
         return q;
 }
+
+/* A growable byte buffer: append, then take data (free() it). Zero-initialise to start. */
+typedef struct ByteBuffer {
+        uint8_t *data;
+        size_t size, allocated;
+} ByteBuffer;
+
+/* -E2BIG if size would overflow, -ENOMEM. */
+int byte_buffer_append(ByteBuffer *b, const void *p, size_t n);
+/* The n low bytes of v, little endian (n ≤ 8). */
+int byte_buffer_append_le(ByteBuffer *b, uint64_t v, size_t n);
+void byte_buffer_done(ByteBuffer *b);

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "fd-util.h"
 #include "hexdecoct.h"
 #include "macro.h"
@@ -93,33 +94,6 @@ static const char *bank_name(uint16_t id) {
         return "?";
 }
 
-typedef struct Buffer {
-        uint8_t *data;
-        size_t size, allocated;
-} Buffer;
-
-static int buffer_append(Buffer *b, const void *p, size_t n) {
-        if (b->size + n > b->allocated) {
-                size_t want = MAX(b->allocated * 2, b->size + n + 256);
-                uint8_t *q = realloc(b->data, want);
-                if (!q)
-                        return -ENOMEM;
-                b->data = q;
-                b->allocated = want;
-        }
-        memcpy(b->data + b->size, p, n);
-        b->size += n;
-        return 0;
-}
-
-static int buffer_append_le(Buffer *b, uint64_t v, size_t n) {
-        uint8_t le[8];
-
-        for (size_t i = 0; i < n; i++)
-                le[i] = (uint8_t) (v >> (8 * i));
-        return buffer_append(b, le, n);
-}
-
 static int parse_type(const char *s, uint32_t *ret) {
         unsigned long long v;
         char *end;
@@ -138,17 +112,17 @@ static int parse_type(const char *s, uint32_t *ret) {
 }
 
 /* ASCII only: enough for action strings, version strings and EFI paths. */
-static int append_utf16(Buffer *b, const char *s, bool nul) {
+static int append_utf16(ByteBuffer *b, const char *s, bool nul) {
         for (; *s; s++) {
                 if ((unsigned char) *s >= 0x80)
                         return -EINVAL;
-                if (buffer_append_le(b, (unsigned char) *s, 2) < 0)
+                if (byte_buffer_append_le(b, (unsigned char) *s, 2) < 0)
                         return -ENOMEM;
         }
-        return nul ? buffer_append_le(b, 0, 2) : 0;
+        return nul ? byte_buffer_append_le(b, 0, 2) : 0;
 }
 
-static int parse_payload(const char *s, Buffer *ret) {
+static int parse_payload(const char *s, ByteBuffer *ret) {
         const char *v;
         int r;
 
@@ -159,10 +133,10 @@ static int parse_payload(const char *s, Buffer *ret) {
                 size_t n;
 
                 r = unhexmem(v, PAYLOAD_MAX, &p, &n);
-                return r < 0 ? r : buffer_append(ret, p, n);
+                return r < 0 ? r : byte_buffer_append(ret, p, n);
         }
         if ((v = startswith(s, "ascii:")))
-                return buffer_append(ret, v, strlen(v));
+                return byte_buffer_append(ret, v, strlen(v));
         if ((v = startswith(s, "utf16:")))
                 return append_utf16(ret, v, /* nul= */ true);
         if ((v = startswith(s, "blob:"))) {
@@ -176,11 +150,11 @@ static int parse_payload(const char *s, Buffer *ret) {
                 length = strtoull(end + 1, &end, 0);
                 if (errno != 0 || *end != '\0')
                         return -EINVAL;
-                r = buffer_append_le(ret, base, 8);
-                return r < 0 ? r : buffer_append_le(ret, length, 8);
+                r = byte_buffer_append_le(ret, base, 8);
+                return r < 0 ? r : byte_buffer_append_le(ret, length, 8);
         }
         if ((v = startswith(s, "image:"))) {
-                Buffer path = {};
+                ByteBuffer path = {};
                 size_t node;
 
                 r = append_utf16(&path, v, /* nul= */ true);
@@ -190,22 +164,22 @@ static int parse_payload(const char *s, Buffer *ret) {
                 }
                 node = 4 + path.size;
                 /* ImageLocationInMemory, ImageLengthInMemory, ImageLinkTimeAddress, LengthOfDevicePath */
-                r = buffer_append_le(ret, 0x7e000000, 8);
+                r = byte_buffer_append_le(ret, 0x7e000000, 8);
                 if (r >= 0)
-                        r = buffer_append_le(ret, 0x100000, 8);
+                        r = byte_buffer_append_le(ret, 0x100000, 8);
                 if (r >= 0)
-                        r = buffer_append_le(ret, 0, 8);
+                        r = byte_buffer_append_le(ret, 0, 8);
                 if (r >= 0)
-                        r = buffer_append_le(ret, node + 4, 8);
+                        r = byte_buffer_append_le(ret, node + 4, 8);
                 /* Media device path, file path node (type 4, subtype 4), then the end node (0x7f, 0xff). */
                 if (r >= 0)
-                        r = buffer_append(ret, (const uint8_t[]) { 4, 4 }, 2);
+                        r = byte_buffer_append(ret, (const uint8_t[]) { 4, 4 }, 2);
                 if (r >= 0)
-                        r = buffer_append_le(ret, node, 2);
+                        r = byte_buffer_append_le(ret, node, 2);
                 if (r >= 0)
-                        r = buffer_append(ret, path.data, path.size);
+                        r = byte_buffer_append(ret, path.data, path.size);
                 if (r >= 0)
-                        r = buffer_append(ret, (const uint8_t[]) { 0x7f, 0xff, 4, 0 }, 4);
+                        r = byte_buffer_append(ret, (const uint8_t[]) { 0x7f, 0xff, 4, 0 }, 4);
                 free(path.data);
                 return r;
         }
@@ -213,7 +187,7 @@ static int parse_payload(const char *s, Buffer *ret) {
 }
 
 /* Adds the event with its digests as DIGEST says. */
-static int add_event(TcgLogBuilder *b, uint32_t pcr, uint32_t type, const char *digest, const Buffer *payload) {
+static int add_event(TcgLogBuilder *b, uint32_t pcr, uint32_t type, const char *digest, const ByteBuffer *payload) {
         const char *v;
         int r;
 
@@ -262,7 +236,7 @@ static int print_extend(const TcgLogBuilder *b, unsigned long long pcr) {
 static int process_line(TcgLogBuilder *b, char *line, unsigned lineno) {
         char *fields[4] = {}, *state = NULL, *p;
         unsigned long long pcr;
-        Buffer payload = {};
+        ByteBuffer payload = {};
         uint32_t type;
         int r;
 

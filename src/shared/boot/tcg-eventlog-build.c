@@ -4,13 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "tcg-eventlog-build.h"
 
 #define DIGEST_SIZE_MAX 64U
 
 struct TcgLogBuilder {
-        uint8_t *data;
-        size_t size, allocated;
+        ByteBuffer log;
         TcgAlgorithm banks[TCG_ALGORITHMS_MAX];
         const EVP_MD *md[TCG_ALGORITHMS_MAX];
         size_t n_banks;
@@ -34,30 +34,11 @@ static const EVP_MD *bank_md(uint16_t id) {
 }
 
 static int append(TcgLogBuilder *b, const void *p, size_t n) {
-        if (n == 0)
-                return 0;
-        if (n > SIZE_MAX - b->size)
-                return -E2BIG;
-        if (b->size + n > b->allocated) {
-                size_t want = MAX(b->allocated * 2, b->size + n + 256);
-                uint8_t *q = realloc(b->data, want);
-                if (!q)
-                        return -ENOMEM;
-                b->data = q;
-                b->allocated = want;
-        }
-        memcpy(b->data + b->size, p, n);
-        b->size += n;
-        return 0;
+        return byte_buffer_append(&b->log, p, n);
 }
 
 static int append_le(TcgLogBuilder *b, uint64_t v, size_t n) {
-        uint8_t le[8];
-
-        assert(n <= sizeof(le));
-        for (size_t i = 0; i < n; i++)
-                le[i] = (uint8_t) (v >> (8 * i));
-        return append(b, le, n);
+        return byte_buffer_append_le(&b->log, v, n);
 }
 
 int tcg_log_builder_new(const uint16_t *banks, size_t n_banks, TcgLogBuilder **ret) {
@@ -116,7 +97,7 @@ int tcg_log_builder_new(const uint16_t *banks, size_t n_banks, TcgLogBuilder **r
 TcgLogBuilder *tcg_log_builder_free(TcgLogBuilder *b) {
         if (!b)
                 return NULL;
-        free(b->data);
+        byte_buffer_done(&b->log);
         free(b);
         return NULL;
 }
@@ -218,6 +199,6 @@ const uint8_t *tcg_log_builder_data(const TcgLogBuilder *b, size_t *ret_size) {
         assert(b);
         assert(ret_size);
 
-        *ret_size = b->size;
-        return b->data;
+        *ret_size = b->log.size;
+        return b->log.data;
 }
