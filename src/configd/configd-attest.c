@@ -17,13 +17,6 @@
  * rather than have the attestation refused. */
 #define EVENT_LOGS_SEND_MAX (768U * 1024U)
 
-static uint64_t now_realtime(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
 void server_reply_done(ServerReply *r) {
         proto_error_reply_done(&r->error);
 }
@@ -375,6 +368,11 @@ static void on_attest(HttpRequest *request, const HttpResponse *response, void *
                 m->last_attestation = now_realtime();
                 (void) free_and_strdup(&m->last_verdict, "rejected");
                 (void) free_and_strdup(&m->last_verdict_reason, reply.error.message);
+                /* Refused for what it booted: the code is the measured-boot verdict. Otherwise the server
+                 * did not get as far as judging the boot. */
+                bool judged = proto_verdict_from_string(reply.error.code) >= 0;
+                (void) free_and_strdup(&m->boot_verdict, judged ? reply.error.code : NULL);
+                (void) free_and_strdup(&m->boot_verdict_reason, judged ? reply.error.message : NULL);
                 if (reply.error.known == PROTO_ERROR_NODE_DISABLED)
                         (void) free_and_strdup(&m->node_state, "disabled");
                 cycle_finish(m, OUTCOME_REFUSED, reply.error.code, "%s", reply.error.message);
@@ -393,9 +391,19 @@ static void on_attest(HttpRequest *request, const HttpResponse *response, void *
                 return;
         }
         m->last_attestation = now_realtime();
+        m->check_in = a.check_in * 1000000ULL;
         (void) free_and_strdup(&m->last_verdict, "accepted");
         (void) free_and_strdup(&m->last_verdict_reason, NULL);
-        log_info("Attestation accepted by %s; session valid for %" PRIu64 "s.", m->config.server_url, a.expires_in);
+        (void) free_and_strdup(&m->boot_verdict, proto_verdict_to_string(a.verdict));
+        (void) free_and_strdup(&m->boot_verdict_reason, a.reason[0] ? a.reason : NULL);
+        if (a.verdict == PROTO_VERDICT_TRUSTED)
+                log_info("Attestation accepted by %s: %s; session valid for %" PRIu64 "s, checked every %" PRIu64 "s.",
+                         m->config.server_url, a.reason[0] ? a.reason : "Trusted", a.expires_in, a.check_in);
+        else
+                log_warning("Attestation accepted by %s although its verdict is %s (%s): the server does not "
+                            "enforce measured boot. Session valid for %" PRIu64 "s, checked every %" PRIu64 "s.",
+                            m->config.server_url, proto_verdict_to_string(a.verdict), a.reason, a.expires_in,
+                            a.check_in);
         relays_step_network(m);
 }
 

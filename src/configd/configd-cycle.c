@@ -15,13 +15,6 @@
 #include "configd-manager.h"
 #include "log.h"
 
-static uint64_t now_realtime(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
 static void format_delay(uint64_t usec, char *buf, size_t size) {
         if (usec >= 60 * 1000000ULL)
                 snprintf(buf, size, "%llumin %llus", (unsigned long long) (usec / 60000000ULL),
@@ -93,7 +86,7 @@ size_t relays_count(const Manager *m, RelayState s) {
         return n;
 }
 
-static void schedule(Manager *m, uint64_t delay) {
+void cycle_schedule(Manager *m, uint64_t delay) {
         m->next_cycle = now_realtime() + delay;
         if (sd_event_source_set_time_relative(m->cycle_timer, delay) < 0 ||
             sd_event_source_set_enabled(m->cycle_timer, SD_EVENT_ONESHOT) < 0)
@@ -132,7 +125,10 @@ int cycle_start(Manager *m) {
         m->refresh_queued = false;
         m->next_cycle = 0;
         m->reenrolls = 0;
+        m->check_in = 0;
         (void) sd_event_source_set_enabled(m->cycle_timer, SD_EVENT_OFF);
+        /* The cycle makes a new session; the old one is not checked any more. */
+        check_stop(m);
         waiters_take(&m->waiters, &m->n_waiters, &m->waiters_next, &m->n_waiters_next);
 
         if (m->identity)
@@ -155,7 +151,7 @@ int cycle_request_refresh(Manager *m, sd_varlink *link) {
         m->refresh_queued = true;
         log_info("Refresh requested%s.", m->busy ? "; after the running cycle" : "");
         if (!m->busy)
-                schedule(m, 0);
+                cycle_schedule(m, 0);
         return 0;
 }
 
@@ -222,6 +218,11 @@ void cycle_finish(Manager *m, Outcome outcome, const char *code, const char *for
                 vsnprintf(message, sizeof(message), format, ap);
                 va_end(ap);
         }
+        /* A cycle that ends running keeps its session for the checks until the next one; any other wipes it. */
+        if (outcome == OUTCOME_RUNNING)
+                check_start(m, &m->token, m->check_in);
+        else
+                check_stop(m);
         cycle_wipe(m);
         m->busy = false;
 
@@ -261,7 +262,7 @@ void cycle_finish(Manager *m, Outcome outcome, const char *code, const char *for
         /* A Refresh that came in during this cycle gets a fresh one. */
         if (m->refresh_queued)
                 delay = 0;
-        schedule(m, delay);
+        cycle_schedule(m, delay);
         cycle_update_status(m);
         format_delay(delay, when, sizeof(when));
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <systemd/sd-daemon.h>
 
 #include "alloc-util.h"
@@ -106,18 +107,31 @@ Manager *manager_free(Manager *m) {
         sd_json_variant_unref(m->event_logs);
         if (m->token)
                 erase_and_free_sized(m->token, strlen(m->token));
+        if (m->session_token)
+                erase_and_free_sized(m->session_token, strlen(m->session_token));
+        http_request_free(m->check_request);
+        sd_event_source_disable_unref(m->check_timer);
         free(m->fingerprint);
         free(m->node_state);
         free(m->last_error);
         free(m->last_error_code);
         free(m->last_verdict);
         free(m->last_verdict_reason);
+        free(m->boot_verdict);
+        free(m->boot_verdict_reason);
         proto_network_done(&m->network);
         relays_free(m->relays, m->n_relays);
         free(m->keys_queue);
         configd_config_done(&m->config);
         free(m);
         return NULL;
+}
+
+uint64_t now_realtime(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
 }
 
 const char *manager_listen_address(Manager *m, char **buffer) {
@@ -196,6 +210,9 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to add a timer: %m");
         (void) sd_event_source_set_description(m->cycle_timer, "cycle");
+        r = check_setup(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add a timer: %m");
         cycle_update_status(m);
         log_info("patela-configd %s: server %s, CA %s, torrc in %s, units %s.", PROJECT_VERSION,
                  m->config.server_url, m->config.ca_certificate, m->config.torrc_directory,

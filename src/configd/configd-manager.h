@@ -127,8 +127,19 @@ typedef struct Manager {
         char *last_error;
         char *last_error_code;
         uint64_t last_attestation; /* CLOCK_REALTIME µs */
-        char *last_verdict;
+        char *last_verdict;        /* accepted or rejected */
         char *last_verdict_reason;
+        char *boot_verdict;        /* the server's measured-boot verdict (Trusted, UnknownImage…), NULL if none */
+        char *boot_verdict_reason;
+
+        /* between cycles: GET /v1/node/check with the last good cycle's session (configd-check.c) */
+        char *session_token;         /* memory only, wiped */
+        sd_event_source *check_timer;
+        HttpRequest *check_request;
+        uint64_t check_usec;         /* the server's checkIn */
+        uint64_t last_check;         /* CLOCK_REALTIME µs of the last answer, 0 if none */
+        uint64_t next_check;         /* CLOCK_REALTIME µs, 0 if none planned */
+        uint64_t check_in;           /* checkIn of the running cycle's attestation, µs */
 
         /* within one cycle; wiped at its end */
         ProtoEnrollReply enroll;     /* the challenge; enroll.enabled once there is one */
@@ -166,6 +177,7 @@ int manager_run(Manager *m);
 const char *manager_listen_address(Manager *m, char **buffer);
 
 void manager_set_phase(Manager *m, Phase p);
+uint64_t now_realtime(void); /* CLOCK_REALTIME in µs */
 /* Frees and sets *dst to a copy of s (NULL allowed); -ENOMEM. */
 int free_and_strdup(char **dst, const char *s);
 
@@ -184,6 +196,15 @@ void cycle_finish(Manager *m, Outcome outcome, const char *code, const char *for
 /* A Refresh: a cycle now (or right after the running one); link gets the reply when it ends. */
 int cycle_request_refresh(Manager *m, sd_varlink *link);
 void cycle_update_status(Manager *m);
+/* The next cycle in delay µs (0: now). */
+void cycle_schedule(Manager *m, uint64_t delay);
+
+/* configd-check.c: GET /v1/node/check between cycles */
+int check_setup(Manager *m);
+/* Takes the session token of a cycle that ended running, and checks every interval from now on. */
+void check_start(Manager *m, char **token, uint64_t interval_usec);
+/* No more checks, the session token wiped. */
+void check_stop(Manager *m);
 
 /* A reply of the server, judged: see server_reply_judge(). */
 typedef struct ServerReply {

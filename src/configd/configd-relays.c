@@ -22,13 +22,6 @@ static void relays_step_relays(Manager *m);
 static void relays_step_keys(Manager *m);
 static void relays_apply(Manager *m);
 
-static uint64_t now_realtime(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
 static void relay_fail(Relay *r, const char *format, ...) _printf_(2, 3);
 static void relay_fail(Relay *r, const char *format, ...) {
         char buf[512];
@@ -188,9 +181,8 @@ static void on_relays(HttpRequest *request, const HttpResponse *response, void *
                              diag.message[0] ? diag.message : "unexpected status");
                 return;
         }
-        /* Fetched: the session is not needed any more in this cycle. */
-        token_wipe(m);
-
+        /* Fetched. The session stays for the checks between cycles (configd-check.c) if the cycle ends
+         * running; cycle_finish() wipes it otherwise. */
         r = relays_update(m, w, n);
         proto_relays_free(w, n);
         if (r < 0) {

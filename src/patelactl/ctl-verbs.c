@@ -78,6 +78,15 @@ static void print_config_status(sd_json_variant *s) {
                 printf(" (%s%s%s)", json_str(s, "lastVerdict"), json_str(s, "lastVerdictReason") ? ": " : "",
                         json_str(s, "lastVerdictReason") ?: "");
         putchar('\n');
+        if (json_str(s, "bootVerdict"))
+                printf("%*s: %s%s%s\n", LABEL_WIDTH, "Boot verdict", json_str(s, "bootVerdict"),
+                       json_str(s, "bootVerdictReason") ? ": " : "", json_str(s, "bootVerdictReason") ?: "");
+        if (json_int(s, "lastCheck", NULL) > 0 || json_int(s, "nextCheck", NULL) > 0) {
+                printf("%*s: %s", LABEL_WIDTH, "Session check", format_usec(s, "lastCheck", buf, sizeof(buf)));
+                if (json_int(s, "nextCheck", NULL) > 0)
+                        printf(", next %s", format_usec(s, "nextCheck", buf, sizeof(buf)));
+                putchar('\n');
+        }
         if (json_str(s, "lastError")) {
                 printf("%*s: %s", LABEL_WIDTH, "Last error", json_str(s, "lastError"));
                 if (json_str(s, "lastErrorCode"))

@@ -2,6 +2,7 @@
 #include <openssl/crypto.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "hexdecoct.h"
 #include "log.h"
 #include "server-api.h"
@@ -28,27 +29,94 @@ static int session_node(Db *db, const uint8_t *hash, size_t hsize, Node *ret) {
         return node_get(db, node_id, ret);
 }
 
-/* Looks up the session of a bearer token; the node must exist and be enabled *now*: disabling a node
- * deletes its sessions, and this check also covers a state change racing with the request. */
-static int authenticate(Request *req, Node *ret) {
+/* The SHA-256 of the request's bearer token: -ENOKEY without one, -EKEYREJECTED if it is not a token. */
+static int token_hash(Request *req, uint8_t ret[static 32]) {
         const char *h = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Authorization");
-        _cleanup_free_ void *token = NULL;
-        uint8_t hash[64];
+        void *token = NULL;
         const char *b64;
-        size_t size, hsize;
+        size_t size = 0, hsize;
         int r;
 
         if (!h || !(b64 = startswith(h, "Bearer ")))
                 return -ENOKEY;
         if (strlen(b64) > 64 || unbase64mem(b64, PROTO_TOKEN_SIZE, &token, &size) < 0 || size != PROTO_TOKEN_SIZE)
-                return -EKEYREJECTED;
-        r = tpm2_digest(TPM2_ALG_SHA256, token, size, hash, &hsize);
+                r = -EKEYREJECTED;
+        else
+                r = tpm2_digest(TPM2_ALG_SHA256, token, size, ret, &hsize);
+        if (token)
+                erase_and_free_sized(token, size);
+        return r < 0 ? r : 0;
+}
+
+/* Looks up the session of a bearer token; the node must exist and be enabled *now*: disabling a node
+ * deletes its sessions, and this check also covers a state change racing with the request. */
+static int authenticate(Request *req, Node *ret) {
+        uint8_t hash[32];
+        int r;
+
+        r = token_hash(req, hash);
         if (r < 0)
                 return r;
-
-        r = session_node(server_db_lock(req->server), hash, hsize, ret);
+        r = session_node(server_db_lock(req->server), hash, sizeof(hash), ret);
         server_db_unlock(req->server);
         return r;
+}
+
+static enum MHD_Result respond_token_error(Request *req, int r) {
+        if (r == -ENOKEY)
+                return respond_error(req, PROTO_ERROR_TOKEN_MISSING,
+                                     "An 'Authorization: Bearer TOKEN' header from %s is required.",
+                                     proto_endpoint_path(PROTO_ATTEST));
+        if (r == -EKEYREJECTED || r == -ENOENT)
+                return respond_error(req, PROTO_ERROR_TOKEN_REJECTED,
+                                     "The session token is unknown, expired, or its node is not enabled.");
+        return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Session lookup failed.");
+}
+
+/* GET /v1/node/check, every CheckInterval= from every running node: no TPM operation, one indexed query. The
+ * node re-attests now when the verdict its session rests on would not be accepted any more: its image was
+ * retired, or it was accepted only because measured boot was not enforced (MeasuredBoot=warn, or no image
+ * registered then) and now is. */
+enum MHD_Result api_node_check(Request *req) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        ProtoCheckReply reply = { .check_in = req->server->config->check_interval_usec / 1000000ULL };
+        bool trusted = false, retired = false;
+        uint8_t hash[32];
+        char *body = NULL;
+        Db *db;
+        int r, rc;
+
+        r = token_hash(req, hash);
+        if (r < 0)
+                return respond_token_error(req, r);
+
+        db = server_db_lock(req->server);
+        r = db_prepare_cached(db,
+                              "SELECT n.last_verdict = 'Trusted', i.retired_at IS NOT NULL "
+                              "FROM sessions s JOIN nodes n ON n.id = s.node_id LEFT JOIN images i ON i.id = n.image_id "
+                              "WHERE s.token_hash = ? AND s.expires_at > ? AND n.state = 'enabled'",
+                              &s);
+        if (r >= 0) {
+                sqlite3_bind_blob(s, 1, hash, sizeof(hash), SQLITE_TRANSIENT);
+                sqlite3_bind_int64(s, 2, (int64_t) now_usec());
+                rc = sqlite3_step(s);
+                if (rc == SQLITE_ROW) {
+                        trusted = sqlite3_column_int(s, 0) == 1;
+                        retired = sqlite3_column_int(s, 1) == 1;
+                } else
+                        r = rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
+        }
+        if (r >= 0 && !trusted)
+                r = measured_boot_enforced(db, req->server->config);
+        sqlite3_reset(TAKE_PTR(s));
+        server_db_unlock(req->server);
+        if (r < 0)
+                return respond_token_error(req, r);
+
+        reply.reattest = retired || (!trusted && r > 0);
+        if (proto_check_reply_encode(&reply, &body) < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Encoding the check failed.");
+        return respond_body(req, MHD_HTTP_OK, body);
 }
 
 enum MHD_Result api_dispatch(Request *req) {
@@ -62,17 +130,12 @@ enum MHD_Result api_dispatch(Request *req) {
         info = proto_endpoint(e);
         if (!streq(req->method, info->method))
                 return respond_error(req, PROTO_ERROR_METHOD_NOT_ALLOWED, "Use %s.", info->method);
+        if (e == PROTO_NODE_CHECK)
+                return api_node_check(req);
         if (info->authenticated) {
                 r = authenticate(req, &node);
-                if (r == -ENOKEY)
-                        return respond_error(req, PROTO_ERROR_TOKEN_MISSING,
-                                             "An 'Authorization: Bearer TOKEN' header from %s is required.",
-                                             proto_endpoint_path(PROTO_ATTEST));
-                if (r == -EKEYREJECTED || r == -ENOENT)
-                        return respond_error(req, PROTO_ERROR_TOKEN_REJECTED,
-                                             "The session token is unknown, expired, or its node is not enabled.");
                 if (r < 0)
-                        return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Session lookup failed.");
+                        return respond_token_error(req, r);
         }
         switch (e) {
         case PROTO_HEALTH:
@@ -85,6 +148,7 @@ enum MHD_Result api_dispatch(Request *req) {
                 return api_node_network(req, &node);
         case PROTO_NODE_RELAYS:
                 return api_node_relays(req, &node);
+        case PROTO_NODE_CHECK:
         case _PROTO_ENDPOINT_MAX:
         case _PROTO_ENDPOINT_INVALID:
                 break;

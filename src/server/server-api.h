@@ -12,4 +12,10 @@ enum MHD_Result api_enroll(Request *req);
 enum MHD_Result api_attest(Request *req);
 enum MHD_Result api_node_network(Request *req, const Node *node);
 enum MHD_Result api_node_relays(Request *req, const Node *node);
+/* GET /v1/node/check: authenticates the token itself, in one query. */
+enum MHD_Result api_node_check(Request *req);
+
+/* Whether a measured-boot verdict other than Trusted refuses the node now (MeasuredBoot=, or without it,
+ * whether any image is registered): 1, 0, or a negative errno. Call it with the database held. */
+int measured_boot_enforced(Db *db, const ServerConfig *config);
 

@@ -221,10 +221,43 @@ static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, uint8_
         return 0;
 }
 
-/* The accepted answer, in one write transaction: the challenge consumed, the verdict logged, the node's
- * counters, the session. -ENOENT if the challenge is gone (answered, replaced or removed meanwhile), -ESTALE
- * if the node was disabled or its resetCount went down meanwhile; nothing is written then. */
-static int accept_answer(Db *db, const Request *req, const uint8_t *challenge, const Node *n, const char *bank,
+/* Whether a verdict other than Trusted refuses the node now: MeasuredBoot=, and without it whether an image is
+ * registered (a new fleet's first boots are recorded, not refused). 1, 0, or a negative errno. */
+int measured_boot_enforced(Db *db, const ServerConfig *config) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        if (config->measured_boot != MEASURED_BOOT_DEFAULT)
+                return config->measured_boot == MEASURED_BOOT_ENFORCE;
+        r = db_prepare_cached(db, "SELECT EXISTS (SELECT 1 FROM images)", &s);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+                return db_errno(rc);
+        return sqlite3_column_int(s, 0) != 0;
+}
+
+/* Inside the write transaction of a refusal: the node's sessions end with it, so that a token of an earlier
+ * attestation cannot fetch the configuration of a node whose boot was just refused. */
+static int end_sessions(Db *db, int64_t node_id) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = db_prepare_cached(db, "DELETE FROM sessions WHERE node_id = ?", &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, node_id);
+        rc = sqlite3_step(s);
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+/* The verified answer, in one write transaction: the challenge consumed, the attestation logged with its
+ * verdict, the node's counters; then either a session, or — a verdict that MeasuredBoot= refuses — the node's
+ * sessions ended. 0: accepted, ret_token set; 1: refused by the verdict; -ENOENT if the challenge is gone
+ * (answered, replaced or removed meanwhile), -ESTALE if the node was disabled or its resetCount went down
+ * meanwhile; nothing is written then. */
+static int record_answer(Db *db, const Request *req, const uint8_t *challenge, const Node *n, const char *bank,
                          json_object *pcr_values, const TPMS_ATTEST *attest, const Judgement *j,
                          uint8_t ret_token[static PROTO_TOKEN_SIZE]) {
         AttestationRecord rec = {
@@ -232,14 +265,22 @@ static int accept_answer(Db *db, const Request *req, const uint8_t *challenge, c
                 .reason = j->reason,
                 .pcr_values = json_object_to_json_string_ext(pcr_values, JSON_C_TO_STRING_PLAIN),
                 .reset_count = attest->clockInfo.resetCount, .restart_count = attest->clockInfo.restartCount,
-                .source = req->source, .measured_verdict = verdict_to_string(j->verdict), .image_id = j->image_id,
+                .source = req->source, .measured_verdict = proto_verdict_to_string(j->verdict), .image_id = j->image_id,
         };
+        bool refused = false;
         int r;
 
         r = db_begin(db);
         if (r < 0)
                 return r;
-        r = consume_challenge(db, challenge);
+        if (j->verdict != PROTO_VERDICT_TRUSTED) {
+                r = measured_boot_enforced(db, req->server->config);
+                refused = r > 0;
+                if (refused)
+                        rec.verdict = "rejected";
+        }
+        if (r >= 0)
+                r = consume_challenge(db, challenge);
         if (r == -ESTALE)
                 r = -ENOENT;
         if (r >= 0)
@@ -249,12 +290,15 @@ static int accept_answer(Db *db, const Request *req, const uint8_t *challenge, c
         if (r >= 0)
                 r = verdict_record(db, n->id, j);
         if (r >= 0)
-                r = issue_session(db, n->id, req->server->config->session_lifetime_usec, ret_token);
+                r = refused ? end_sessions(db, n->id)
+                            : issue_session(db, n->id, req->server->config->session_lifetime_usec, ret_token);
         if (r >= 0)
                 r = db_commit(db);
-        if (r < 0)
+        if (r < 0) {
                 db_rollback(db);
-        return r;
+                return r;
+        }
+        return refused;
 }
 
 enum MHD_Result api_attest(Request *req) {
@@ -328,8 +372,8 @@ enum MHD_Result api_attest(Request *req) {
         if (n.reset_count >= 0 && (int64_t) attest.clockInfo.resetCount < n.reset_count)
                 return reject(req, id, &n, PROTO_ERROR_QUOTE_REJECTED, "The TPM's resetCount went down since the last attestation.");
 
-        /* The quote is the TPM's: now what it says the node booted. Recorded with the attestation; not (yet)
-         * a reason to refuse the node (docs/server.md, "Measured boot"). */
+        /* The quote is the TPM's: now what it says the node booted. Recorded with the attestation; a verdict
+         * other than Trusted refuses the node unless MeasuredBoot= says warn (docs/server.md, "Measured boot"). */
         r = verdict_judge(req->server,
                           &(VerdictInput) { .node_id = n.id, .bank = c.bank, .mask = c.mask, .values = a.pcr_values,
                                             .n_values = a.n_pcr_values, .firmware_log = a.firmware_log,
@@ -337,13 +381,11 @@ enum MHD_Result api_attest(Request *req) {
                           &judgement);
         if (r < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Judging the event logs failed.");
-        if (judgement.verdict != VERDICT_TRUSTED)
-                log_warning("Node %" PRIi64 " (%s): %s: %s.", n.id, n.fingerprint, verdict_to_string(judgement.verdict),
-                            judgement.reason);
 
-        /* One write transaction: the challenge consumed, the verdict logged, the node's counters, the session. */
+        /* One write transaction: the challenge consumed, the verdict logged, the node's counters, the session
+         * or the refusal. */
         db = server_db_lock(req->server);
-        r = accept_answer(db, req, id, &n, c.bank, record, &attest, &judgement, reply.token);
+        r = record_answer(db, req, id, &n, c.bank, record, &attest, &judgement, reply.token);
         if (r == -ESTALE) {
                 Node now;
 
@@ -360,9 +402,25 @@ enum MHD_Result api_attest(Request *req) {
                 return reject(req, id, &n, PROTO_ERROR_NODE_DISABLED, "The node is not enabled.");
         if (r < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Issuing the session failed.");
+        if (r > 0) {
+                log_warning("Attestation of node %" PRIi64 " (%s) from %s refused: %s: %s.", n.id, n.fingerprint,
+                            req->source, proto_verdict_to_string(judgement.verdict), judgement.reason);
+                return respond_error(req, proto_verdict_error(judgement.verdict), "%s: %s.",
+                                     proto_verdict_to_string(judgement.verdict), judgement.reason);
+        }
 
-        log_info("Node %" PRIi64 " (%s) attested from %s.", n.id, n.fingerprint, req->source);
+        if (judgement.verdict != PROTO_VERDICT_TRUSTED)
+                log_warning("Node %" PRIi64 " (%s) attested from %s; not refused (MeasuredBoot=warn, or no image "
+                            "registered): %s: %s.",
+                            n.id, n.fingerprint, req->source, proto_verdict_to_string(judgement.verdict),
+                            judgement.reason);
+        else
+                log_info("Node %" PRIi64 " (%s) attested from %s: Trusted, image %s.", n.id, n.fingerprint,
+                         req->source, judgement.image);
         reply.expires_in = req->server->config->session_lifetime_usec / 1000000ULL;
+        reply.check_in = req->server->config->check_interval_usec / 1000000ULL;
+        reply.verdict = judgement.verdict;
+        snprintf(reply.reason, sizeof(reply.reason), "%s", judgement.reason);
         if (proto_attest_reply_encode(&reply, &body) < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Encoding the session failed.");
         return respond_body(req, MHD_HTTP_OK, body);

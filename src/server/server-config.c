@@ -9,10 +9,10 @@
 #include "conf-parser.h"
 #include "fd-util.h"
 #include "log.h"
+#include "protocol.h"
 #include "server-config.h"
 #include "string-util.h"
 #include "tpm2-util.h"
-
 
 void server_config_init(ServerConfig *c) {
         *c = (ServerConfig) {
@@ -31,6 +31,7 @@ void server_config_init(ServerConfig *c) {
                 .max_connections_per_source = 32,
                 .max_buffered_bytes = 64ULL * 1024ULL * 1024ULL,
                 .default_relay_count = 1,
+                .check_interval_usec = SERVER_CHECK_INTERVAL_DEFAULT_USEC,
         };
 }
 
@@ -139,6 +140,24 @@ int server_config_set(ServerConfig *c, const char *key, const char *value) {
                                 return 0;
                         }
                 return -EINVAL;
+        }
+        if (streq(key, "MeasuredBoot")) {
+                if (isempty(value))
+                        c->measured_boot = MEASURED_BOOT_DEFAULT;
+                else if (streq(value, "enforce"))
+                        c->measured_boot = MEASURED_BOOT_ENFORCE;
+                else if (streq(value, "warn"))
+                        c->measured_boot = MEASURED_BOOT_WARN;
+                else
+                        return -EINVAL;
+                return 0;
+        }
+        if (streq(key, "CheckInterval")) {
+                r = parse_duration_usec(value, &usec);
+                if (r < 0 || usec < 1000000ULL || usec > PROTO_CHECK_INTERVAL_MAX_SEC * 1000000ULL)
+                        return -EINVAL;
+                c->check_interval_usec = usec;
+                return 0;
         }
         if (streq(key, "EkCaDirectory"))
                 return set_str(&c->ek_ca_directory, value);

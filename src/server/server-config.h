@@ -20,6 +20,17 @@ typedef enum EkCertificatePolicy {
         _EK_CERTIFICATE_POLICY_INVALID = -EINVAL,
 } EkCertificatePolicy;
 
+/* MeasuredBoot=: what a verdict other than Trusted does (docs/server.md, "Measured boot"). */
+typedef enum MeasuredBootPolicy {
+        MEASURED_BOOT_DEFAULT, /* unset: warn while no image is registered, enforce once one is */
+        MEASURED_BOOT_ENFORCE, /* refused: 403 with the verdict as the error code, no session */
+        MEASURED_BOOT_WARN,    /* recorded and logged, the node gets its session */
+        _MEASURED_BOOT_POLICY_MAX,
+        _MEASURED_BOOT_POLICY_INVALID = -EINVAL,
+} MeasuredBootPolicy;
+
+#define SERVER_CHECK_INTERVAL_DEFAULT_USEC (30ULL * 1000000ULL)
+
 /* patela-server.conf(5): a [Server] section of Key=Value lines, read from SERVER_CONFIG_FILE and then the
  * drop-ins in SERVER_CONFIG_DROPIN_DIR in lexical order; later files win, command line flags win over all. */
 typedef struct ServerConfig {
@@ -41,6 +52,8 @@ typedef struct ServerConfig {
         unsigned default_relay_count;
         EkCertificatePolicy ek_certificate;
         char *ek_ca_directory;
+        MeasuredBootPolicy measured_boot;
+        uint64_t check_interval_usec; /* what a node is told between two GET /v1/node/check */
 } ServerConfig;
 
 void server_config_init(ServerConfig *c);

@@ -21,25 +21,6 @@ static void hex32_to_string(const uint8_t d[static 32], char ret[static 65]) {
         ret[64] = '\0';
 }
 
-static const char *const verdict_table[_VERDICT_MAX] = {
-        [VERDICT_TRUSTED] = "Trusted",
-        [VERDICT_UNKNOWN_IMAGE] = "UnknownImage",
-        [VERDICT_RETIRED_IMAGE] = "RetiredImage",
-        [VERDICT_FIRMWARE_CHANGED] = "FirmwareChanged",
-        [VERDICT_LOG_MISMATCH] = "LogMismatch",
-};
-
-const char *verdict_to_string(Verdict v) {
-        return v >= 0 && v < _VERDICT_MAX ? verdict_table[v] : NULL;
-}
-
-Verdict verdict_from_string(const char *s) {
-        for (Verdict v = 0; v < _VERDICT_MAX; v++)
-                if (s && streq(s, verdict_table[v]))
-                        return v;
-        return _VERDICT_INVALID;
-}
-
 static int judged(Judgement *j, Verdict v, const char *format, ...) _printf_(3, 4);
 static int judged(Judgement *j, Verdict v, const char *format, ...) {
         va_list ap;
@@ -48,7 +29,7 @@ static int judged(Judgement *j, Verdict v, const char *format, ...) {
         va_start(ap, format);
         vsnprintf(j->reason, sizeof(j->reason), format, ap);
         va_end(ap);
-        if (v != VERDICT_TRUSTED)
+        if (v != PROTO_VERDICT_TRUSTED)
                 j->pin = false;
         return 0;
 }
@@ -91,9 +72,9 @@ static int judge_image(Db *db, const TcgLog *log, const PcrValues *quoted, uint3
         int r;
 
         if (!(mask & (UINT32_C(1) << 4)))
-                return judged(j, VERDICT_UNKNOWN_IMAGE, "PCR 4 was not quoted: no image can be recognised");
+                return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE, "PCR 4 was not quoted: no image can be recognised");
         if (n_apps > ELEMENTSOF(apps))
-                return judged(j, VERDICT_UNKNOWN_IMAGE, "PCR 4 holds %zu applications started by the firmware",
+                return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE, "PCR 4 holds %zu applications started by the firmware",
                               n_apps);
         for (size_t i = 0; i < n_apps; i++) {
                 hex32_to_string(apps[i], hex);
@@ -106,30 +87,30 @@ static int judge_image(Db *db, const TcgLog *log, const PcrValues *quoted, uint3
                         image = candidate;
         }
         if (n_apps == 0)
-                return judged(j, VERDICT_UNKNOWN_IMAGE, "PCR 4 shows no application started by the firmware");
+                return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE, "PCR 4 shows no application started by the firmware");
         if (n_ukis == 0) {
                 hex32_to_string(apps[0], hex);
-                return judged(j, VERDICT_UNKNOWN_IMAGE,
+                return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE,
                               "no registered image has the UKI measured in PCR 4 (Authenticode %.16s…)", hex);
         }
         j->image_id = image.id;
         snprintf(j->image, sizeof(j->image), "%s", image.name);
         if (n_ukis > 1)
-                return judged(j, VERDICT_UNKNOWN_IMAGE, "PCR 4 holds %zu registered UKIs, not one", n_ukis);
+                return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE, "PCR 4 holds %zu registered UKIs, not one", n_ukis);
         /* Besides the UKI only its own kernel, which systemd-stub starts: no shell, no second loader. */
         for (size_t i = 0; i < n_apps; i++) {
                 hex32_to_string(apps[i], hex);
                 if (!streq(hex, image.uki_authenticode) && !streq(hex, image.kernel_authenticode))
-                        return judged(j, VERDICT_UNKNOWN_IMAGE,
+                        return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE,
                                       "PCR 4 holds an application that is not image %s's (Authenticode %.16s…)",
                                       image.name, hex);
         }
         if (image.retired_at > 0)
-                return judged(j, VERDICT_RETIRED_IMAGE, "image %s was retired", image.name);
+                return judged(j, PROTO_VERDICT_RETIRED_IMAGE, "image %s was retired", image.name);
         if (mask & (UINT32_C(1) << 9)) {
                 hex32_to_string(quoted->sha256[9], hex);
                 if (!streq(hex, image.pcr9))
-                        return judged(j, VERDICT_UNKNOWN_IMAGE,
+                        return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE,
                                       "PCR 9 (initrd and command line) is not image %s's", image.name);
         }
         if (mask & (UINT32_C(1) << 11)) {
@@ -137,10 +118,10 @@ static int judge_image(Db *db, const TcgLog *log, const PcrValues *quoted, uint3
                 for (ImagePhase p = 0; p < _IMAGE_PHASE_MAX; p++)
                         pcr11_ok = pcr11_ok || streq(hex, image.pcr11[p]);
                 if (!pcr11_ok)
-                        return judged(j, VERDICT_UNKNOWN_IMAGE,
+                        return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE,
                                       "PCR 11 (UKI sections and boot phases) is none of image %s's", image.name);
         }
-        return judged(j, VERDICT_TRUSTED, "image %s", image.name);
+        return judged(j, PROTO_VERDICT_TRUSTED, "image %s", image.name);
 }
 
 /* The firmware part, under the database lock: the node's pins, if any. */
@@ -162,7 +143,7 @@ static int judge_firmware(Db *db, int64_t node_id, const PcrValues *quoted, Judg
                 if (!(j->firmware_mask & (UINT32_C(1) << pcr)))
                         continue; /* pinned, but no longer quoted: nothing to compare */
                 if (memcmp(sqlite3_column_blob(s, 1), quoted->sha256[pcr], TCG_SHA256_SIZE) != 0)
-                        return judged(j, VERDICT_FIRMWARE_CHANGED,
+                        return judged(j, PROTO_VERDICT_FIRMWARE_CHANGED,
                                       "PCR %" PRIi64 " differs from the value pinned for this node; "
                                       "`patela-server node repin` after looking", pcr);
         }
@@ -192,36 +173,36 @@ static int judge_logs(const VerdictInput *in, LogsJudged *l, Judgement *j) {
         int r;
 
         if (!streq(in->bank, "sha256"))
-                return judged(j, VERDICT_LOG_MISMATCH, "the quote is over the %s bank; the verifier replays SHA-256",
+                return judged(j, PROTO_VERDICT_LOG_MISMATCH, "the quote is over the %s bank; the verifier replays SHA-256",
                               in->bank);
         for (size_t i = 0; i < in->n_values; i++)
                 if (pcr_values_set(&l->quoted, in->values[i].index, in->values[i].value, in->values[i].size) < 0)
-                        return judged(j, VERDICT_LOG_MISMATCH, "PCR %u is not a SHA-256 value", in->values[i].index);
+                        return judged(j, PROTO_VERDICT_LOG_MISMATCH, "PCR %u is not a SHA-256 value", in->values[i].index);
         j->firmware_mask = in->mask & VERDICT_FIRMWARE_PCRS;
         for (unsigned p = 0; p < TCG_PCRS; p++)
                 if (j->firmware_mask & (UINT32_C(1) << p))
                         memcpy(j->firmware[p], l->quoted.sha256[p], TCG_SHA256_SIZE);
 
         if (!in->firmware_log)
-                return judged(j, VERDICT_LOG_MISMATCH, "the node sent no firmware event log");
+                return judged(j, PROTO_VERDICT_LOG_MISMATCH, "the node sent no firmware event log");
         r = decode_log(in->firmware_log, TCG_LOG_SIZE_MAX, &fw_data, &fw_size);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return judged(j, VERDICT_LOG_MISMATCH, "firmwareLog is not base64 of at most %u bytes",
+                return judged(j, PROTO_VERDICT_LOG_MISMATCH, "firmwareLog is not base64 of at most %u bytes",
                               TCG_LOG_SIZE_MAX);
         r = decode_log(in->userspace_log, USERSPACE_LOG_SIZE_MAX, &us_data, &us_size);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return judged(j, VERDICT_LOG_MISMATCH, "userspaceLog is not base64 of at most %u bytes",
+                return judged(j, PROTO_VERDICT_LOG_MISMATCH, "userspaceLog is not base64 of at most %u bytes",
                               USERSPACE_LOG_SIZE_MAX);
         r = boot_logs_explain(fw_data, fw_size, us_data, us_size, &l->quoted, in->mask & ~VERDICT_NEVER_JUDGED,
                               &l->logs, &reason);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return judged(j, VERDICT_LOG_MISMATCH, "%s", reason);
+                return judged(j, PROTO_VERDICT_LOG_MISMATCH, "%s", reason);
         return 1;
 }
 
@@ -230,7 +211,7 @@ static int judge_registry(Db *db, const VerdictInput *in, const LogsJudged *l, J
         int r;
 
         r = judge_image(db, l->logs.firmware, &l->quoted, in->mask, j);
-        if (r >= 0 && j->verdict == VERDICT_TRUSTED)
+        if (r >= 0 && j->verdict == PROTO_VERDICT_TRUSTED)
                 r = judge_firmware(db, in->node_id, &l->quoted, j);
         return r;
 }
@@ -280,7 +261,7 @@ int verdict_record(Db *db, int64_t node_id, const Judgement *j) {
                 sqlite3_bind_int64(s, 1, j->image_id);
         else
                 sqlite3_bind_null(s, 1);
-        sqlite3_bind_text(s, 2, verdict_to_string(j->verdict), -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, proto_verdict_to_string(j->verdict), -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 3, j->reason, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(s, 4, now_sec());
         sqlite3_bind_int64(s, 5, node_id);

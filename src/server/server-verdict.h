@@ -15,18 +15,8 @@
  * PCR 9 and 11 must be that image's, and the firmware PCRs must be the ones pinned for the node.
  * docs/server.md, section "Measured boot". */
 
-typedef enum Verdict {
-        VERDICT_TRUSTED,
-        VERDICT_UNKNOWN_IMAGE,
-        VERDICT_RETIRED_IMAGE,
-        VERDICT_FIRMWARE_CHANGED,
-        VERDICT_LOG_MISMATCH,
-        _VERDICT_MAX,
-        _VERDICT_INVALID = -EINVAL,
-} Verdict;
-
-const char *verdict_to_string(Verdict v) _const_;
-Verdict verdict_from_string(const char *s) _pure_;
+/* The verdicts are the protocol's (protocol.h): a refused one is sent as the error code of its name. */
+typedef ProtoVerdict Verdict;
 
 /* Pinned per node: the firmware's PCRs and PCR 7 (Secure Boot policy). PCR 4, 9, 11 are the image's; 15 is
  * never judged (a stateless boot's random machine-id). */
@@ -36,7 +26,7 @@ Verdict verdict_from_string(const char *s) _pure_;
 
 typedef struct Judgement {
         Verdict verdict;
-        char reason[320];
+        char reason[PROTO_REASON_MAX + 1];
         int64_t image_id;                 /* 0: no registered image recognised */
         char image[IMAGE_NAME_MAX + 1];
         /* the firmware PCRs as quoted; pin them (no pins yet for this node) when pin is set */

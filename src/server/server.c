@@ -76,6 +76,8 @@ static const struct {
         { "default-relay-count", "DefaultRelayCount" },
         { "ek-certificate", "EkCertificate" },
         { "ek-ca-directory", "EkCaDirectory" },
+        { "measured-boot", "MeasuredBoot" },
+        { "check-interval", "CheckInterval" },
 };
 
 int main(int argc, char *argv[]) {

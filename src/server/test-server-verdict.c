@@ -71,7 +71,7 @@ static Verdict judge(Db *db, const Boot *b, Judgement *j) {
                                                      .firmware_log = b->firmware_log,
                                                      .userspace_log = b->userspace_log },
                                    j));
-        fprintf(stderr, "# %s: %s\n", verdict_to_string(j->verdict), j->reason);
+        fprintf(stderr, "# %s: %s\n", proto_verdict_to_string(j->verdict), j->reason);
         return j->verdict;
 }
 
@@ -117,7 +117,7 @@ TEST(real_boot) {
         boot_load(&b);
 
         /* Nothing registered: the image is unknown; nothing pinned. */
-        ASSERT_EQ(judge(db, &b, &j), VERDICT_UNKNOWN_IMAGE);
+        ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_UNKNOWN_IMAGE);
         ASSERT_FALSE(j.pin);
         ASSERT_OK(verdict_record(db, 1, &j));
         ASSERT_EQ(db_count(db, "SELECT COUNT(*) FROM node_firmware_pins"), 0);
@@ -125,7 +125,7 @@ TEST(real_boot) {
         /* The image's reference registered: the real OVMF log replays to the quote, PCR 4 shows its UKI
          * and kernel, PCR 9 and 11 are its values. */
         register_fixture_image(db);
-        ASSERT_EQ(judge(db, &b, &j), VERDICT_TRUSTED);
+        ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_TRUSTED);
         ASSERT_STREQ(j.image, "patela-vm");
         ASSERT_TRUE(j.pin);
         ASSERT_EQ(j.firmware_mask, VERDICT_FIRMWARE_PCRS);
@@ -135,41 +135,41 @@ TEST(real_boot) {
                                "WHERE n.last_verdict = 'Trusted' AND i.name = 'patela-vm'"),
                   1);
         /* Pinned now: the same boot again is Trusted and pins nothing more. */
-        ASSERT_EQ(judge(db, &b, &j), VERDICT_TRUSTED);
+        ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_TRUSTED);
         ASSERT_FALSE(j.pin);
 
         /* Another firmware: PCR 0 as another machine's, its log changed to match (so the logs still replay
          * — the quote of a node whose firmware changed): FirmwareChanged, until repin. */
         b.values[0].value[0] ^= 1;
-        ASSERT_EQ(judge(db, &b, &j), VERDICT_LOG_MISMATCH); /* the log does not explain it */
+        ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_LOG_MISMATCH); /* the log does not explain it */
         ASSERT_TRUE(strstr(j.reason, "PCR 0") != NULL);
         b.values[0].value[0] ^= 1;
         ASSERT_OK(db_exec(db, "UPDATE node_firmware_pins SET value = zeroblob(32) WHERE pcr = 7"));
-        ASSERT_EQ(judge(db, &b, &j), VERDICT_FIRMWARE_CHANGED);
+        ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_FIRMWARE_CHANGED);
         ASSERT_TRUE(strstr(j.reason, "PCR 7") != NULL);
         ASSERT_EQ(verdict_unpin(db, 1), 1);
         ASSERT_EQ(verdict_unpin(db, 1), 0);
-        ASSERT_EQ(judge(db, &b, &j), VERDICT_TRUSTED);
+        ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_TRUSTED);
         ASSERT_TRUE(j.pin);
 
         /* PCR 9 quoted as something else: the replay comes before the image, so that is LogMismatch. */
         b.values[7].value[5] ^= 0x40; /* 0–5, 7, then PCR 9 */
         ASSERT_EQ(b.values[7].index, 9U);
-        ASSERT_EQ(judge(db, &b, &j), VERDICT_LOG_MISMATCH);
+        ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_LOG_MISMATCH);
         b.values[7].value[5] ^= 0x40;
 
         /* Retired. */
         ASSERT_OK(db_exec(db, "UPDATE images SET retired_at = added_at WHERE name = 'patela-vm'"));
-        ASSERT_EQ(judge(db, &b, &j), VERDICT_RETIRED_IMAGE);
+        ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_RETIRED_IMAGE);
 
         /* Another bank, or no firmware log. */
         ASSERT_OK(verdict_judge_db(db, &(VerdictInput) { .node_id = 1, .bank = "sha1", .mask = QUOTED_PCRS }, &j));
-        ASSERT_EQ(j.verdict, VERDICT_LOG_MISMATCH);
+        ASSERT_EQ(j.verdict, PROTO_VERDICT_LOG_MISMATCH);
         ASSERT_OK(verdict_judge_db(db,
                                    &(VerdictInput) { .node_id = 1, .bank = "sha256", .mask = QUOTED_PCRS,
                                                      .values = b.values, .n_values = b.n_values },
                                    &j));
-        ASSERT_EQ(j.verdict, VERDICT_LOG_MISMATCH);
+        ASSERT_EQ(j.verdict, PROTO_VERDICT_LOG_MISMATCH);
 
         boot_done(&b);
         db_close(db);
@@ -178,9 +178,9 @@ TEST(real_boot) {
 }
 
 TEST(verdict_names) {
-        for (Verdict v = 0; v < _VERDICT_MAX; v++)
-                ASSERT_EQ(verdict_from_string(verdict_to_string(v)), v);
-        ASSERT_EQ(verdict_from_string("accepted"), _VERDICT_INVALID);
+        for (Verdict v = 0; v < _PROTO_VERDICT_MAX; v++)
+                ASSERT_EQ(proto_verdict_from_string(proto_verdict_to_string(v)), v);
+        ASSERT_EQ(proto_verdict_from_string("accepted"), _PROTO_VERDICT_INVALID);
 }
 
 DEFINE_TEST_MAIN

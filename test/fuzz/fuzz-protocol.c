@@ -16,6 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ProtoAttestReply attest_reply = {};
         ProtoNetwork network = {};
         ProtoErrorReply error = {};
+        ProtoCheckReply check;
         ProtoRelay *relays = NULL;
         ProtoDiag diag;
         size_t n = 0;
@@ -43,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         proto_enroll_reply_done(&enroll_reply);
         if (proto_attest_reply_decode(body, size, &attest_reply, &diag) >= 0)
                 proto_attest_reply_done(&attest_reply);
+        (void) proto_check_reply_decode(body, size, &check, &diag);
         if (proto_network_decode(body, size, &network, &diag) >= 0)
                 proto_network_done(&network);
         if (proto_relays_decode(body, size, &relays, &n, &diag) >= 0) {

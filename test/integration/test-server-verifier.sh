@@ -5,7 +5,11 @@
 # replays them against the verified quote and judges — UnknownImage before the image is registered, Trusted
 # after, RetiredImage once it is retired, FirmwareChanged when PCR 2 changes until `node repin`, LogMismatch
 # (or a 400) for every mutated log, never a crash. The verdict is recorded in the node's row and the
-# attestation log; the node still gets its session (not refused yet: docs/server.md, "Measured boot").
+# attestation log. While no image is registered the node gets its session all the same (a new fleet's first
+# boot); once one is, every verdict but Trusted is a 403 with the verdict as its code, no session, and the
+# node's earlier sessions end; MeasuredBoot=warn records without refusing. Between attestations GET
+# /v1/node/check tells a node with a session to re-attest once its image is retired or its verdict would now
+# be refused, and answers 401 once the node is disabled.
 source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
 source "$PATELA_SOURCE_DIR/test/integration/lib-uki.sh"
 
@@ -40,25 +44,61 @@ verdict() {
 reason() {
         sqlite3 "$DB" "SELECT last_verdict_reason FROM nodes WHERE id = 1"
 }
+sessions() {
+        sqlite3 "$DB" "SELECT count(*) FROM sessions WHERE node_id = 1"
+}
+# expect_verdict VERDICT WHAT [accepted]: recorded in the node's row and the attestation log; Trusted (or any
+# verdict with "accepted": not enforced) is a 200 whose body carries the verdict and a session; anything else
+# is a 403 with the verdict as its code, logged as rejected, and the node holds no session afterwards.
 expect_verdict() {
-        [[ $HTTP_STATUS == 200 ]] || fail "$2: HTTP $HTTP_STATUS $(cat "$T/http.body")"
         [[ $(verdict) == "$1" ]] || fail "$2: verdict $(verdict) ($(reason)), expected $1"
         [[ $(sqlite3 "$DB" "SELECT measured_verdict FROM attestations ORDER BY id DESC LIMIT 1") == "$1" ]] ||
                 fail "$2: the attestation log's newest entry does not say $1"
+        if [[ $1 == Trusted || ${3:-} == accepted ]]; then
+                [[ $HTTP_STATUS == 200 ]] || fail "$2: HTTP $HTTP_STATUS $(cat "$T/http.body")"
+                [[ $(jq -r .verdict "$T/http.body") == "$1" ]] || fail "$2: reply $(jq -c 'del(.token)' "$T/http.body")"
+                [[ $(sqlite3 "$DB" "SELECT verdict FROM attestations ORDER BY id DESC LIMIT 1") == accepted ]] ||
+                        fail "$2: not logged as accepted"
+        else
+                expect_error 403 "$1"
+                jq -r .message "$T/http.body" | grep -qF "$(reason)" || fail "$2: the message lacks the reason"
+                [[ $(sqlite3 "$DB" "SELECT verdict FROM attestations ORDER BY id DESC LIMIT 1") == rejected ]] ||
+                        fail "$2: not logged as rejected"
+                [[ $(sessions) == 0 ]] || fail "$2: the refused node holds $(sessions) sessions"
+        fi
+}
+# check: GET /v1/node/check with the token of the last 200 attestation; the body in $T/http.body.
+check() {
+        http GET /v1/node/check "" "Authorization: Bearer $TOKEN" >/dev/null
+}
+expect_check() {
+        check
+        [[ $HTTP_STATUS == 200 && $(jq -r .reattest "$T/http.body") == "$1" ]] ||
+                fail "$2: check: HTTP $HTTP_STATUS $(cat "$T/http.body"), expected reattest $1"
+        [[ $(jq -r .checkIn "$T/http.body") == 30 ]] || fail "$2: checkIn is not the default 30 s"
 }
 
 # --- no image registered --------------------------------------------------------------------------------
 attest_logs
-expect_verdict UnknownImage "unregistered UKI"
+expect_verdict UnknownImage "unregistered UKI" accepted
 reason | grep -q "no registered image has the UKI measured in PCR 4" || fail "reason: $(reason)"
+[[ $(jq -r .reason "$T/http.body") == "$(reason)" ]] || fail "the reply's reason is not the recorded one"
 [[ $(db_count node_firmware_pins) == 0 ]] || fail "an untrusted attestation pinned the firmware"
-pass "a UKI no image is registered for: UnknownImage, recorded ($(reason))"
+TOKEN=$(jq -r .token "$T/http.body")
+expect_check false "no image registered"
+pass "no image registered: UnknownImage recorded, not refused (reply verdict and reason); the check says carry on"
 
-# --- registered: Trusted, firmware pinned ---------------------------------------------------------------
+# --- registered: enforced; Trusted, firmware pinned -----------------------------------------------------
 ps_cli image add "$T/a/patela.reference.json" >/dev/null 2>&1 || fail "image add a"
+expect_check true "an image registered while the node runs on an unknown one"
 ps_cli image add "$T/b/patela.reference.json" >/dev/null 2>&1 || fail "image add b"
+# The node's UKI now has a registered image, but the session rests on the UnknownImage verdict: re-attest.
+expect_check true "still the session of the UnknownImage verdict"
+pass "an image registered: the session of an unenforced UnknownImage verdict is told to re-attest"
 attest_logs
 expect_verdict Trusted "registered UKI"
+TOKEN=$(jq -r .token "$T/http.body")
+expect_check false "Trusted"
 [[ $(sqlite3 "$DB" "SELECT i.name FROM nodes n JOIN images i ON i.id = n.image_id WHERE n.id = 1") == patela-1.0 ]] ||
         fail "the node's image is not patela-1.0"
 [[ $(sqlite3 "$DB" "SELECT group_concat(pcr) FROM (SELECT pcr FROM node_firmware_pins WHERE node_id = 1 ORDER BY pcr)") == 0,1,2,3,5,7 ]] ||
@@ -103,6 +143,9 @@ with_fw() {
         mutate "$1" '.firmwareLog = $m' "$2"
 }
 mutate "missing firmware log" 'del(.firmwareLog)' LogMismatch
+# A refusal ends the node's sessions: the Trusted one of just before too.
+check
+expect_error 401 TokenRejected
 with_fw "retyped PCR 4 event" LogMismatch <<<"$retyped"
 with_fw "another UKI's digest in PCR 4" LogMismatch <<<"$changed"
 with_fw "truncated" LogMismatch <<<"${fw:0:$((${#fw} - 20))}"
@@ -119,13 +162,31 @@ head -c 800000 /dev/zero | base64 -w0 >"$T/mutated.b64"
 mutate "firmware log over 1 MiB" '.firmwareLog = $m' 413
 pass "every mutated log: LogMismatch or a 400/413, nothing Trusted, the server alive"
 
+# --- MeasuredBoot=warn: recorded, not refused -------------------------------------------------------------------
+server_stop
+server_start --measured-boot=warn
+attest_logs 'del(.userspaceLog)'
+expect_verdict LogMismatch "MeasuredBoot=warn, userspace log missing" accepted
+TOKEN=$(jq -r .token "$T/http.body")
+expect_check false "MeasuredBoot=warn"
+grep -q "not refused (MeasuredBoot=warn" "$T/server.log" || fail "warn: no warning in the server's log"
+server_stop
+server_start
+expect_check true "the LogMismatch session once the server enforces again"
+pass "MeasuredBoot=warn: LogMismatch recorded and warned about, 200 with a session; enforced again: re-attest"
+
 # --- retired ------------------------------------------------------------------------------------------------
 attest_logs
 expect_verdict Trusted "the good logs again"
+TOKEN=$(jq -r .token "$T/http.body")
+expect_check false "Trusted again"
 ps_cli image retire patela-1.0 >/dev/null 2>&1 || fail "image retire"
+expect_check true "image retired while the node runs it"
 attest_logs
 expect_verdict RetiredImage "retired image"
-pass "image retire: the next attestation is RetiredImage ($(reason))"
+check
+expect_error 401 TokenRejected
+pass "image retire: the running node's check says re-attest; its attestation is a 403 RetiredImage ($(reason)), its session gone"
 
 # --- another firmware: FirmwareChanged until node repin ------------------------------------------------------
 attestd_stop
@@ -142,6 +203,14 @@ expect_verdict Trusted "after node repin"
 [[ $(sqlite3 "$DB" "SELECT lower(hex(value)) FROM node_firmware_pins WHERE pcr = 2") == \
    "$(tpm2_pcrread sha256:2 | sed -n 's/.*2 *: *0x//p' | tr 'A-F' 'a-f')" ]] || fail "PCR 2 not pinned anew"
 pass "another option ROM: FirmwareChanged naming PCR 2; node repin; Trusted on image patela-2.0, pinned anew"
+
+# --- node disable: the check answers 401 ----------------------------------------------------------------------
+TOKEN=$(jq -r .token "$T/http.body")
+expect_check false "Trusted on patela-2.0"
+ps_cli node disable 1 >/dev/null
+check
+expect_error 401 TokenRejected
+pass "node disable: the check of its session is a 401 at once"
 
 attestd_stop
 server_stop

@@ -321,6 +321,14 @@ int proto_attest_reply_encode(const ProtoAttestReply *r, char **ret) {
                 k = proto_json_add(o, "token", proto_json_base64(r->token, sizeof(r->token)));
         if (k >= 0)
                 k = proto_json_add(o, "expiresIn", json_object_new_int64((int64_t) r->expires_in));
+        if (k >= 0)
+                k = proto_json_add(o, "checkIn", json_object_new_int64((int64_t) r->check_in));
+        if (k >= 0 && !proto_verdict_to_string(r->verdict))
+                k = -EINVAL;
+        if (k >= 0)
+                k = proto_json_add(o, "verdict", json_object_new_string(proto_verdict_to_string(r->verdict)));
+        if (k >= 0)
+                k = proto_json_add(o, "reason", json_object_new_string(r->reason));
         return proto_json_finish(o, k, /* sensitive= */ true, ret);
 }
 
@@ -328,12 +336,16 @@ int proto_attest_reply_decode(const char *body, size_t size, ProtoAttestReply *r
         static const ProtoField fields[] = {
                 { "token", json_type_string, PROTO_REQUIRED },
                 { "expiresIn", json_type_int, PROTO_REQUIRED },
+                { "checkIn", json_type_int, PROTO_REQUIRED },
+                { "verdict", json_type_string, PROTO_REQUIRED },
+                { "reason", json_type_string, PROTO_REQUIRED },
         };
         static const char what[] = "attestation reply";
+        const char *verdict, *reason;
         _cleanup_(proto_json_put_erasep) json_object *o = NULL;
         json_object *v[ELEMENTSOF(fields)];
         ProtoBlob token = {};
-        int64_t expires;
+        int64_t expires, check_in;
         int k;
 
         k = proto_json_parse(body, size, PROTO_REPLY_MAX, /* sensitive= */ true, what, &o, diag);
@@ -349,8 +361,59 @@ int proto_attest_reply_decode(const char *body, size_t size, ProtoAttestReply *r
                 return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "expiresIn", "%s: 'expiresIn' out of range",
                                   what);
         }
+        check_in = json_object_get_int64(v[2]);
+        k = check_in > 0 && check_in <= (int64_t) PROTO_CHECK_INTERVAL_MAX_SEC
+                    ? 0
+                    : proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "checkIn", "%s: 'checkIn' out of range", what);
+        if (k >= 0)
+                k = proto_string(v[3], what, "verdict", PROTO_ERROR_CODE_MAX, &verdict, diag);
+        if (k >= 0 && proto_verdict_from_string(verdict) < 0)
+                k = proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "verdict", "%s: unknown 'verdict'", what);
+        if (k >= 0)
+                k = proto_string(v[4], what, "reason", PROTO_REASON_MAX, &reason, diag);
+        if (k < 0) {
+                proto_blob_done_erase(&token);
+                return k;
+        }
         memcpy(ret->token, token.data, PROTO_TOKEN_SIZE);
         ret->expires_in = (uint64_t) expires;
+        ret->check_in = (uint64_t) check_in;
+        ret->verdict = proto_verdict_from_string(verdict);
+        snprintf(ret->reason, sizeof(ret->reason), "%s", reason);
         proto_blob_done_erase(&token);
+        return 0;
+}
+
+int proto_check_reply_encode(const ProtoCheckReply *r, char **ret) {
+        json_object *o = json_object_new_object();
+        int k = o ? 0 : -ENOMEM;
+
+        if (k >= 0)
+                k = proto_json_add(o, "reattest", json_object_new_boolean(r->reattest));
+        if (k >= 0)
+                k = proto_json_add(o, "checkIn", json_object_new_int64((int64_t) r->check_in));
+        return proto_json_finish(o, k, /* sensitive= */ false, ret);
+}
+
+int proto_check_reply_decode(const char *body, size_t size, ProtoCheckReply *ret, ProtoDiag *diag) {
+        static const ProtoField fields[] = {
+                { "reattest", json_type_boolean, PROTO_REQUIRED },
+                { "checkIn", json_type_int, PROTO_REQUIRED },
+        };
+        static const char what[] = "check reply";
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v[ELEMENTSOF(fields)];
+        int64_t check_in;
+        int k;
+
+        k = proto_json_parse(body, size, PROTO_REPLY_MAX, /* sensitive= */ false, what, &o, diag);
+        if (k >= 0)
+                k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
+        if (k < 0)
+                return k;
+        check_in = json_object_get_int64(v[1]);
+        if (check_in <= 0 || check_in > (int64_t) PROTO_CHECK_INTERVAL_MAX_SEC)
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "checkIn", "%s: 'checkIn' out of range", what);
+        *ret = (ProtoCheckReply) { .reattest = json_object_get_boolean(v[0]), .check_in = (uint64_t) check_in };
         return 0;
 }

@@ -14,6 +14,7 @@ static const ProtoEndpointInfo endpoint_table[_PROTO_ENDPOINT_MAX] = {
         [PROTO_ATTEST] = { "/v1/attest", "POST", false },
         [PROTO_NODE_NETWORK] = { "/v1/node/network", "GET", true },
         [PROTO_NODE_RELAYS] = { "/v1/node/relays", "GET", true },
+        [PROTO_NODE_CHECK] = { "/v1/node/check", "GET", true },
 };
 
 const ProtoEndpointInfo *proto_endpoint(ProtoEndpoint e) {
@@ -53,6 +54,10 @@ static const struct {
         [PROTO_ERROR_CHALLENGE_EXPIRED] = { "ChallengeExpired", 403, true },
         [PROTO_ERROR_SECRET_MISMATCH] = { "SecretMismatch", 403, true },
         [PROTO_ERROR_QUOTE_REJECTED] = { "QuoteRejected", 403, true },
+        [PROTO_ERROR_UNKNOWN_IMAGE] = { "UnknownImage", 403, true },
+        [PROTO_ERROR_RETIRED_IMAGE] = { "RetiredImage", 403, true },
+        [PROTO_ERROR_FIRMWARE_CHANGED] = { "FirmwareChanged", 403, true },
+        [PROTO_ERROR_LOG_MISMATCH] = { "LogMismatch", 403, true },
         [PROTO_ERROR_TOKEN_MISSING] = { "TokenMissing", 401, true },
         [PROTO_ERROR_TOKEN_REJECTED] = { "TokenRejected", 401, true },
         [PROTO_ERROR_METHOD_NOT_ALLOWED] = { "MethodNotAllowed", 405, false },
@@ -84,6 +89,32 @@ bool proto_reply_refuses_node(long status, const char *code) {
                 return error_table[c].refuses;
         /* A code of a newer server: its status says whether it is about the node. */
         return status == 401 || status == 403 || status == 409;
+}
+
+static const struct {
+        const char *name;
+        ProtoErrorCode error;
+} verdict_table[_PROTO_VERDICT_MAX] = {
+        [PROTO_VERDICT_TRUSTED] = { "Trusted", _PROTO_ERROR_INVALID },
+        [PROTO_VERDICT_UNKNOWN_IMAGE] = { "UnknownImage", PROTO_ERROR_UNKNOWN_IMAGE },
+        [PROTO_VERDICT_RETIRED_IMAGE] = { "RetiredImage", PROTO_ERROR_RETIRED_IMAGE },
+        [PROTO_VERDICT_FIRMWARE_CHANGED] = { "FirmwareChanged", PROTO_ERROR_FIRMWARE_CHANGED },
+        [PROTO_VERDICT_LOG_MISMATCH] = { "LogMismatch", PROTO_ERROR_LOG_MISMATCH },
+};
+
+const char *proto_verdict_to_string(ProtoVerdict v) {
+        return v >= 0 && v < _PROTO_VERDICT_MAX ? verdict_table[v].name : NULL;
+}
+
+ProtoVerdict proto_verdict_from_string(const char *s) {
+        for (ProtoVerdict v = 0; v < _PROTO_VERDICT_MAX; v++)
+                if (s && streq(s, verdict_table[v].name))
+                        return v;
+        return _PROTO_VERDICT_INVALID;
+}
+
+ProtoErrorCode proto_verdict_error(ProtoVerdict v) {
+        return v >= 0 && v < _PROTO_VERDICT_MAX ? verdict_table[v].error : _PROTO_ERROR_INVALID;
 }
 
 void proto_blob_done(ProtoBlob *b) {

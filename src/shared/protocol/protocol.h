@@ -25,6 +25,7 @@ typedef enum ProtoEndpoint {
         PROTO_ATTEST,       /* POST /v1/attest        secret + quote → session token */
         PROTO_NODE_NETWORK, /* GET  /v1/node/network  resolved network settings (bearer token) */
         PROTO_NODE_RELAYS,  /* GET  /v1/node/relays   relays with their resolved torrc (bearer token) */
+        PROTO_NODE_CHECK,   /* GET  /v1/node/check    is the session still good, or re-attest now (bearer token) */
         _PROTO_ENDPOINT_MAX,
         _PROTO_ENDPOINT_INVALID = -EINVAL,
 } ProtoEndpoint;
@@ -62,6 +63,8 @@ ProtoEndpoint proto_endpoint_from_path(const char *path);
 #define PROTO_ADDRESS_MAX 64U
 #define PROTO_INTERFACE_MAX 15U                 /* IFNAMSIZ - 1 */
 #define PROTO_SESSION_LIFETIME_MAX_SEC (7U * 24U * 3600U)
+#define PROTO_CHECK_INTERVAL_MAX_SEC 3600U       /* checkIn of a check reply: 1…this */
+#define PROTO_REASON_MAX 320U                    /* a verdict's reason */
 
 /* ---- error codes: {"error": CODE, "message": TEXT} with every 4xx and 5xx ------------------------------ */
 
@@ -82,6 +85,10 @@ typedef enum ProtoErrorCode {
         PROTO_ERROR_CHALLENGE_EXPIRED,      /* 403 */
         PROTO_ERROR_SECRET_MISMATCH,        /* 403 this TPM does not hold the enrolled EK and AK */
         PROTO_ERROR_QUOTE_REJECTED,         /* 403 */
+        PROTO_ERROR_UNKNOWN_IMAGE,          /* 403 the measured-boot verdicts that refuse the node, under */
+        PROTO_ERROR_RETIRED_IMAGE,          /* 403   MeasuredBoot=enforce: same names as the verdicts */
+        PROTO_ERROR_FIRMWARE_CHANGED,       /* 403 */
+        PROTO_ERROR_LOG_MISMATCH,           /* 403 */
         PROTO_ERROR_TOKEN_MISSING,          /* 401 */
         PROTO_ERROR_TOKEN_REJECTED,         /* 401 unknown, expired, or the node is not enabled */
         PROTO_ERROR_METHOD_NOT_ALLOWED,     /* 405 */
@@ -124,6 +131,23 @@ bool proto_bank_ok(const char *s);
 size_t proto_bank_digest_size(const char *s);
 /* A node fingerprint as the server shows it: 4–64 characters of [0-9A-Z-]. */
 bool proto_fingerprint_ok(const char *s);
+
+/* ---- measured-boot verdicts: what the server judged the node to have booted ------------------------- */
+
+typedef enum ProtoVerdict {
+        PROTO_VERDICT_TRUSTED,          /* a registered image, firmware as pinned, logs replay to the quote */
+        PROTO_VERDICT_UNKNOWN_IMAGE,    /* PCR 4 shows no registered image (or more than one UKI) */
+        PROTO_VERDICT_RETIRED_IMAGE,    /* a registered image that the operator retired */
+        PROTO_VERDICT_FIRMWARE_CHANGED, /* a pinned firmware PCR (0–3, 5, 7) differs */
+        PROTO_VERDICT_LOG_MISMATCH,     /* the event logs are missing, malformed, or do not replay to the quote */
+        _PROTO_VERDICT_MAX,
+        _PROTO_VERDICT_INVALID = -EINVAL,
+} ProtoVerdict;
+
+const char *proto_verdict_to_string(ProtoVerdict v) _const_;
+ProtoVerdict proto_verdict_from_string(const char *s) _pure_;
+/* The error code a refused verdict is sent with (the same name); _PROTO_ERROR_INVALID for Trusted. */
+ProtoErrorCode proto_verdict_error(ProtoVerdict v) _const_;
 
 /* ---- POST /v1/enroll -------------------------------------------------------------------------------- */
 
@@ -181,14 +205,31 @@ void proto_attest_request_done(ProtoAttestRequest *r); /* wipes the secret */
 int proto_attest_request_encode(const ProtoAttestRequest *r, char **ret); /* ret: erase_and_free() it */
 int proto_attest_request_decode(const char *body, size_t size, ProtoAttestRequest *ret, ProtoDiag *diag);
 
-/* 200 {token, expiresIn: seconds, 1…PROTO_SESSION_LIFETIME_MAX_SEC} */
+/* 200 {token, expiresIn: seconds, 1…PROTO_SESSION_LIFETIME_MAX_SEC, checkIn: seconds until the first GET
+ * /v1/node/check, 1…PROTO_CHECK_INTERVAL_MAX_SEC, verdict: the measured-boot verdict, reason: why}. A verdict
+ * other than Trusted is accepted only by a server with MeasuredBoot=warn (or no image registered yet). */
 typedef struct ProtoAttestReply {
         uint8_t token[PROTO_TOKEN_SIZE]; /* sensitive */
         uint64_t expires_in;
+        uint64_t check_in;
+        ProtoVerdict verdict;
+        char reason[PROTO_REASON_MAX + 1];
 } ProtoAttestReply;
 void proto_attest_reply_done(ProtoAttestReply *r); /* wipes */
 int proto_attest_reply_encode(const ProtoAttestReply *r, char **ret); /* ret: erase_and_free() it */
 int proto_attest_reply_decode(const char *body, size_t size, ProtoAttestReply *ret, ProtoDiag *diag);
+
+/* ---- GET /v1/node/check ------------------------------------------------------------------------------ */
+
+/* 200 {reattest: the server wants fresh evidence now (the image of the last attestation was retired, or
+ * its verdict is not accepted any more), checkIn: seconds until the next check, 1…PROTO_CHECK_INTERVAL_MAX_SEC}.
+ * No TPM operation on either end. 401 means the session is gone (node disabled, expired): attest again. */
+typedef struct ProtoCheckReply {
+        bool reattest;
+        uint64_t check_in;
+} ProtoCheckReply;
+int proto_check_reply_encode(const ProtoCheckReply *r, char **ret);
+int proto_check_reply_decode(const char *body, size_t size, ProtoCheckReply *ret, ProtoDiag *diag);
 
 /* ---- node settings: the network settings of the configuration cascade -------------------------------- */
 

@@ -329,20 +329,78 @@ TEST(attest_reply) {
         char *s = NULL;
 
 #define DECODE_ATTEST(json) proto_attest_reply_decode(json, strlen(json), &a, &d)
-        ASSERT_OK(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":3600}"));
+#define ATTEST_TAIL ",\"checkIn\":30,\"verdict\":\"Trusted\",\"reason\":\"\"}"
+        ASSERT_OK(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":3600" ATTEST_TAIL));
         ASSERT_EQ(a.token[0], 0);
         ASSERT_EQ(a.expires_in, 3600);
+        ASSERT_EQ(a.verdict, PROTO_VERDICT_TRUSTED);
+        ASSERT_EQ(a.check_in, 30U);
         a.token[3] = 0x42;
+        a.verdict = PROTO_VERDICT_UNKNOWN_IMAGE;
+        strcpy(a.reason, "PCR 4: no registered image");
         ASSERT_OK(proto_attest_reply_encode(&a, &s));
         ASSERT_OK(proto_attest_reply_decode(s, strlen(s), &back, &d));
         ASSERT_MEMEQ(back.token, a.token, sizeof(a.token));
+        ASSERT_EQ(back.verdict, PROTO_VERDICT_UNKNOWN_IMAGE);
+        ASSERT_STREQ(back.reason, "PCR 4: no registered image");
         erase_and_free_sized(s, strlen(s));
 
-        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"AAAA\",\"expiresIn\":3600}"), d, "token");
-        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":0}"), d, "expiresIn");
-        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":-5}"), d, "expiresIn");
-        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":3600.5}"), d, "expiresIn");
-        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\"}"), d, "missing field 'expiresIn'");
+        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"AAAA\",\"expiresIn\":3600" ATTEST_TAIL), d, "token");
+        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":0" ATTEST_TAIL), d, "expiresIn");
+        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":-5" ATTEST_TAIL), d, "expiresIn");
+        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":3600.5" ATTEST_TAIL), d, "expiresIn");
+        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\"" ATTEST_TAIL), d, "missing field 'expiresIn'");
+        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":3600,\"checkIn\":30}"), d,
+                       "missing field 'verdict'");
+        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":3600,\"checkIn\":0,\"verdict\":"
+                                     "\"Trusted\",\"reason\":\"\"}"),
+                       d, "checkIn");
+        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":3600,\"checkIn\":30,\"verdict\":\"Fine\","
+                                     "\"reason\":\"\"}"),
+                       d, "unknown 'verdict'");
+        ASSERT_REFUSED(DECODE_ATTEST("{\"token\":\"" TOKEN "\",\"expiresIn\":3600,\"checkIn\":30,\"verdict\":\"Trusted\","
+                                     "\"reason\":7}"),
+                       d, "wrong type");
+}
+
+TEST(verdicts) {
+        /* Every refused verdict travels as the error code of the same name, which refuses the node. */
+        for (ProtoVerdict v = 0; v < _PROTO_VERDICT_MAX; v++) {
+                ProtoErrorCode c = proto_verdict_error(v);
+
+                ASSERT_EQ(proto_verdict_from_string(proto_verdict_to_string(v)), v);
+                if (v == PROTO_VERDICT_TRUSTED) {
+                        ASSERT_TRUE(c < 0);
+                        continue;
+                }
+                ASSERT_STREQ(proto_error_to_string(c), proto_verdict_to_string(v));
+                ASSERT_EQ(proto_error_status(c), 403U);
+                ASSERT_TRUE(proto_reply_refuses_node(403, proto_error_to_string(c)));
+        }
+        ASSERT_TRUE(proto_verdict_from_string("trusted") < 0);
+        ASSERT_TRUE(proto_verdict_from_string(NULL) < 0);
+}
+
+TEST(check_reply) {
+        ProtoCheckReply c = {};
+        ProtoDiag d = {};
+        _cleanup_free_ char *s = NULL;
+
+#define DECODE_CHECK(json) proto_check_reply_decode(json, strlen(json), &c, &d)
+        ASSERT_OK(DECODE_CHECK("{\"reattest\":true,\"checkIn\":30}"));
+        ASSERT_TRUE(c.reattest);
+        ASSERT_EQ(c.check_in, 30U);
+        ASSERT_OK(proto_check_reply_encode(&(ProtoCheckReply) { .reattest = false, .check_in = 5 }, &s));
+        ASSERT_OK(DECODE_CHECK(s));
+        ASSERT_FALSE(c.reattest);
+        ASSERT_EQ(c.check_in, 5U);
+
+        ASSERT_REFUSED(DECODE_CHECK("{\"reattest\":1,\"checkIn\":30}"), d, "wrong type");
+        ASSERT_REFUSED(DECODE_CHECK("{\"reattest\":false,\"checkIn\":0}"), d, "checkIn");
+        ASSERT_REFUSED(DECODE_CHECK("{\"reattest\":false,\"checkIn\":3601}"), d, "checkIn");
+        ASSERT_REFUSED(DECODE_CHECK("{\"reattest\":false}"), d, "missing field 'checkIn'");
+        ASSERT_REFUSED(DECODE_CHECK("{\"reattest\":false,\"checkIn\":30,\"checkIn\":1}"), d, "duplicate");
+        ASSERT_REFUSED(DECODE_CHECK("{\"reattest\":false,\"checkIn\":30,\"x\":1}"), d, "unknown field 'x'");
 }
 
 TEST(network) {
