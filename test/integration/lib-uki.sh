@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # UKIs for the server's image tests, and synthetic boots of them on swtpm. Source after lib-server.sh.
 
-PCRLOCK=$PATELA_BUILD_DIR/src/pcrlock/patela-pcrlock
+PATELA_PCRLOCK=$PATELA_BUILD_DIR/src/pcrlock/patela-pcrlock
 MAKE_EVENT_LOG=$PATELA_BUILD_DIR/test/make-event-log
 
 # make_uki DIR IMAGE_VERSION: DIR/uki.efi around DIR/kernel.efi, with IMAGE_VERSION in its os-release ("" for
@@ -24,7 +24,7 @@ make_uki() {
                 --add-section .linux="$d/kernel.efi" --change-section-vma .linux=0x142000000 \
                 --add-section .initrd="$d/initrd" --change-section-vma .initrd=0x143000000 \
                 "$d/kernel.efi" "$d/uki.efi"
-        "$PCRLOCK" reference "$d/uki.efi" >"$d/patela.reference.json" 2>"$d/reference.log" ||
+        "$PATELA_PCRLOCK" reference "$d/uki.efi" >"$d/patela.reference.json" 2>"$d/reference.log" ||
                 fail "patela-pcrlock reference: $(cat "$d/reference.log")"
 }
 

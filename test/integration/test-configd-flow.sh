@@ -3,11 +3,15 @@
 # patela-configd's boot flow against a real patela-server, patela-attestd and patela-keyd on swtpm:
 # pending with the fingerprint → node enable → running, each relay's torrc accepted by tor and holding the
 # keys tor fingerprints as keyd says → Diff/ShowConfig/Refresh repair a tampered file → relays added and
-# removed on the server → node disabled: refused, files removed → time from start to all torrc written.
+# removed on the server → node disabled: the next session check (CheckInterval=2s here) makes configd
+# re-attest, refused, files removed, without a Refresh → time from start to all torrc written → an image
+# registered while the node runs one the server does not know: the check asks for a fresh attestation,
+# refused with the verdict (LogMismatch: this node sends no firmware log), relays gone.
 source "$PATELA_SOURCE_DIR/test/integration/test-configd-lib.sh"
+source "$PATELA_SOURCE_DIR/test/integration/lib-uki.sh"
 
 fleet_setup
-server_start
+server_start --check-interval=2s
 node_start
 configd_config
 
@@ -39,6 +43,10 @@ ms=$((($(date +%s%N) - start) / 1000000))
 [[ $(jq -r '[.relays[] | .name + ":" + .state] | join(",")' "$T/status.json") == "exitA:applied,exitB:applied" ]] ||
         fail "relays: $(cat "$T/status.json")"
 [[ $(jq -r '.nodeState + " " + .lastVerdict' "$T/status.json") == "enabled accepted" ]] || fail "verdict: $(cat "$T/status.json")"
+# No image registered: the server records the verdict and lets the node in; configd shows and logs it.
+[[ $(jq -r .bootVerdict "$T/status.json") == LogMismatch ]] || fail "boot verdict: $(cat "$T/status.json")"
+jq -r .bootVerdictReason "$T/status.json" | grep -q "no firmware event log" || fail "reason: $(cat "$T/status.json")"
+grep -q "although its verdict is LogMismatch" "$T/configd.log" || fail "configd did not warn about the verdict"
 [[ $(jq -r .lastError "$T/status.json") == null && $(jq -r .failedAttempts "$T/status.json") == 0 ]] ||
         fail "error after success: $(cat "$T/status.json")"
 [[ $(our_files "$TORRC_DIR" .torrc) == "exitA.torrc exitB.torrc" ]] || fail "torrc files: $(ls "$TORRC_DIR")"
@@ -86,11 +94,24 @@ status >/dev/null
 grep -q "would stop patela-tor@exitC.service" "$T/configd.log" || fail "--no-units does not say what it would stop"
 pass "relay count 2 → 3 → 1 on the server: torrc and drop-ins added and removed; the keys stay sealed"
 
-# Refused: node disabled. The session dies with it; the enrolment says NodeDisabled.
+# Refused: node disabled. The session dies with it: the next check is a 401, configd attests again without
+# being asked, and the enrolment says NodeDisabled.
+status >/dev/null
+[[ $(jq -r .nextCheck "$T/status.json") != null ]] || fail "no check planned: $(cat "$T/status.json")"
+for ((i = 0; i < 100; i++)); do
+        [[ $(status | jq -r .lastCheck) != null ]] && break
+        sleep 0.05
+done
+[[ $(jq -r .lastCheck "$T/status.json") != null ]] || fail "no check answered in 5 s: $(cat "$T/status.json")"
+start=$(date +%s%N)
 ps_cli node disable "$fp" >/dev/null
+wait_phase refused 10
+ms=$((($(date +%s%N) - start) / 1000000))
+grep -q "Check: the server ended the session (TokenRejected" "$T/configd.log" || fail "not through the check: $(tail "$T/configd.log")"
 cv Refresh >"$T/refresh.out" 2>&1 && fail "Refresh of a disabled node succeeded"
 grep -q "io.patela.Config.Refused" "$T/refresh.out" || fail "Refresh when disabled: $(cat "$T/refresh.out")"
 status >/dev/null
+[[ $(jq -r .nextCheck "$T/status.json") == null ]] || fail "a refused node still checks: $(cat "$T/status.json")"
 [[ $(jq -r '.phase + " " + .lastErrorCode + " " + .nodeState' "$T/status.json") == "refused NodeDisabled disabled" ]] ||
         fail "refused status: $(cat "$T/status.json")"
 grep -q "disabled" <<<"$(jq -r .lastError "$T/status.json")" || fail "no reason: $(cat "$T/status.json")"
@@ -107,7 +128,7 @@ for ((i = 0; i < 50; i++)); do
 done
 [[ -z $(ls -A "$KEYD_KEYS" 2>/dev/null) ]] || fail "key files left after refusal: $(ls -R "$KEYD_KEYS")"
 grep -q "patela-keyd removed the key files of 3 relays" "$T/configd.log" || fail "configd did not ask keyd: $(tail -5 "$T/configd.log")"
-pass "node disabled: refused ($(jq -r .lastError "$T/status.json")), relay files and key files removed, other files untouched"
+pass "node disabled: refused ${ms} ms later through the session check ($(jq -r .lastError "$T/status.json")), relay files and key files removed, other files untouched"
 
 # Enabled again (keys unchanged in the TPM), then a cold start with the node enabled: keyd and configd
 # restart, key files and torrc are gone, as after a reboot; time to all torrc written.
@@ -153,4 +174,25 @@ grep -q "io.patela.Config.Unreachable" "$T/refresh.out" || fail "Refresh without
 [[ $(our_files "$TORRC_DIR" .torrc) == "exitA.torrc exitB.torrc exitC.torrc" ]] || fail "files changed while unreachable"
 configd_alive || fail "configd died"
 pass "server gone: unreachable after $(jq -r .failedAttempts "$T/status.json") attempts ($(jq -r .lastError "$T/status.json")), relays' files kept"
+
+# An image is registered while the node runs an image the server does not know: its session rests on a verdict
+# that is refused from now on. The check says re-attest; the attestation is refused with the verdict.
+configd_stop
+server_start --check-interval=2s
+configd_config
+configd_start
+wait_phase running 20
+make_uki "$T/uki" 1.0
+start=$(date +%s%N)
+ps_cli image add "$T/uki/patela.reference.json" >/dev/null 2>&1 || fail "image add"
+wait_phase refused 10
+ms=$((($(date +%s%N) - start) / 1000000))
+grep -q "The server asks for a fresh attestation" "$T/configd.log" || fail "not through the check: $(tail "$T/configd.log")"
+[[ $(jq -r '.lastErrorCode + " " + .bootVerdict + " " + .lastVerdict' "$T/status.json") == "LogMismatch LogMismatch rejected" ]] ||
+        fail "refused status: $(cat "$T/status.json")"
+[[ $(our_files "$TORRC_DIR" .torrc) == "" ]] || fail "torrc left after the refusal: $(ls "$TORRC_DIR")"
+PATELA_RUNTIME_DIRECTORY=$T "$PATELA_BUILD_DIR/src/patelactl/patelactl" --config-socket="$CONFIGD_SOCK" status >"$T/ctl.txt" 2>&1 || true
+grep -Eq "Boot verdict: LogMismatch: .*no firmware event log" "$T/ctl.txt" || fail "patelactl status: $(cat "$T/ctl.txt")"
+pass "image registered while the node runs an unknown one: re-attested at the check, refused (LogMismatch) ${ms} ms later, relays gone; patelactl status shows the verdict"
+
 configd_stop
