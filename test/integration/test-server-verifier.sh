@@ -38,6 +38,16 @@ attest_logs() {
         jq -c --slurpfile l "$T/logs.json" '. + $l[0]' "$T/attest.json" >"$T/attest-logs.json"
         http POST /v1/attest "$T/attest-logs.json" >/dev/null
 }
+# reboot_into REFERENCE [OPTION_ROM_TEXT]: an orderly power cycle (TPM2_Shutdown first, as an OS does: without
+# it every cycle counts as a dictionary-attack failure, and the third locks the EK's policy out), then a boot of
+# REFERENCE's UKI.
+reboot_into() {
+        attestd_stop
+        tpm2_shutdown || fail "tpm2_shutdown"
+        swtpm_power_cycle tpm
+        boot_image "$@"
+        attestd_start --firmware-log="$T/firmware.evlog" --measure-log="$T/tpm2-measure.log"
+}
 verdict() {
         sqlite3 "$DB" "SELECT last_verdict FROM nodes WHERE id = 1"
 }
@@ -175,6 +185,14 @@ server_start
 expect_check true "the LogMismatch session once the server enforces again"
 pass "MeasuredBoot=warn: LogMismatch recorded and warned about, 200 with a session; enforced again: re-attest"
 
+# --- images registered: a UKI that is not one of them is a 403 UnknownImage -------------------------------------
+make_uki "$T/c" 3.0
+reboot_into "$T/c/patela.reference.json"
+attest_logs
+expect_verdict UnknownImage "an unregistered UKI with images registered"
+pass "an unregistered UKI once images are registered: 403 UnknownImage ($(reason)), no session"
+reboot_into "$T/a/patela.reference.json"
+
 # --- retired ------------------------------------------------------------------------------------------------
 attest_logs
 expect_verdict Trusted "the good logs again"
@@ -189,10 +207,7 @@ expect_error 401 TokenRejected
 pass "image retire: the running node's check says re-attest; its attestation is a 403 RetiredImage ($(reason)), its session gone"
 
 # --- another firmware: FirmwareChanged until node repin ------------------------------------------------------
-attestd_stop
-swtpm_power_cycle tpm
-boot_image "$T/b/patela.reference.json" "option rom 2.0"
-attestd_start --firmware-log="$T/firmware.evlog" --measure-log="$T/tpm2-measure.log"
+reboot_into "$T/b/patela.reference.json" "option rom 2.0"
 attest_logs
 expect_verdict FirmwareChanged "PCR 2 changed"
 reason | grep -q "PCR 2 differs" || fail "reason does not name PCR 2: $(reason)"
