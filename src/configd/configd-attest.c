@@ -354,10 +354,17 @@ static void on_attest(HttpRequest *request, const HttpResponse *response, void *
         if (r < 0)
                 return;
         if (r > 0) {
-                /* A challenge lost in a race (answered late, replaced by another enrolment): a new one. */
-                if ((reply.error.known == PROTO_ERROR_CHALLENGE_EXPIRED ||
-                     reply.error.known == PROTO_ERROR_CHALLENGE_UNKNOWN) &&
-                    m->reenrolls < 2) {
+                /* A challenge lost (answered late, or taken by someone else: the node's public areas are not
+                 * secret): a new one. It is not a refusal of this node, so it never stops the relays: after
+                 * two more tries the cycle ends as if the server were unreachable, and the relays keep running
+                 * with the last good configuration until the next try. */
+                if (reply.error.known == PROTO_ERROR_CHALLENGE_EXPIRED ||
+                    reply.error.known == PROTO_ERROR_CHALLENGE_UNKNOWN) {
+                        if (m->reenrolls >= 2) {
+                                cycle_finish(m, OUTCOME_UNREACHABLE, reply.error.code,
+                                             "Attestation: %s (three challenges lost in a row)", reply.error.message);
+                                return;
+                        }
                         m->reenrolls++;
                         log_notice("Attestation: %s; enrolling again.", reply.error.message);
                         proto_enroll_reply_done(&m->enroll);

@@ -59,26 +59,42 @@ static int random_bytes(void *p, size_t n) {
         return RAND_bytes(p, (int) n) == 1 ? 0 : -EIO;
 }
 
-/* An enabled node gets a fresh challenge; it replaces any earlier one of the node, so that a node has at
- * most one open challenge and a flood of enrolments cannot grow the table. */
-/* Inside a write transaction, under the database lock: the node's last contact, and its challenge replacing
- * any earlier one. */
+/* An enabled node gets a fresh challenge, besides the ones it has open. A new challenge never replaces an open
+ * one: the public areas are not secret, and a stranger who enrols with them must not void the challenge the
+ * node is answering (issue 11, item 2). What bounds the table and the attestation log instead: at most
+ * CHALLENGES_PER_NODE_MAX open challenges per node until the oldest is answered or expires (then 429). A
+ * stranger can hold the node's slots for a ChallengeLifetime=, delaying its next attestation, but takes nothing
+ * from it: the node keeps its session and its relays (configd does not stop relays for a 429). */
+#define CHALLENGES_PER_NODE_MAX 4
+
+/* Inside a write transaction, under the database lock: the node's last contact, its expired challenges
+ * removed, and a new one if fewer than CHALLENGES_PER_NODE_MAX are open (-EUSERS otherwise). */
 static int store_challenge(Db *db, const Request *req, const Node *n, const uint8_t *id, const uint8_t *hash,
                            size_t hsize, const uint8_t *nonce, const char *bank) {
         const ServerConfig *c = req->server->config;
-        _cleanup_stmt_reset_ sqlite3_stmt *del = NULL, *ins = NULL;
+        _cleanup_stmt_reset_ sqlite3_stmt *del = NULL, *count = NULL, *ins = NULL;
         int r, rc;
 
         r = node_touch(db, n->id, req->source);
         if (r < 0)
                 return r;
-        r = db_prepare_cached(db, "DELETE FROM challenges WHERE node_id = ?", &del);
+        r = db_prepare_cached(db, "DELETE FROM challenges WHERE node_id = ? AND expires_at <= ?", &del);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(del, 1, n->id);
+        sqlite3_bind_int64(del, 2, (int64_t) now_usec());
         rc = sqlite3_step(del);
         if (rc != SQLITE_DONE)
                 return db_errno(rc);
+        r = db_prepare_cached(db, "SELECT count(*) FROM challenges WHERE node_id = ?", &count);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(count, 1, n->id);
+        rc = sqlite3_step(count);
+        if (rc != SQLITE_ROW)
+                return db_errno(rc);
+        if (sqlite3_column_int64(count, 0) >= CHALLENGES_PER_NODE_MAX)
+                return -EUSERS;
 
         /* Expired challenges of other nodes: a scan of the table (expires_at has no index), so at most once a
          * second rather than in every enrolment — with thousands of nodes enrolling at once (a power cut),
@@ -153,6 +169,10 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
                         db_rollback(db);
         }
         server_db_unlock(req->server);
+        if (r == -EUSERS)
+                return respond_error(req, PROTO_ERROR_RATE_LIMITED,
+                                     "Node %" PRIi64 " has %u open challenges; answer one or wait until they expire.",
+                                     n->id, CHALLENGES_PER_NODE_MAX);
         if (r < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Storing the challenge failed.");
 

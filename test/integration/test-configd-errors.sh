@@ -143,6 +143,21 @@ done
 [[ $(db_count attestations) -gt $attestations ]] || fail "the server saw no new attestation"
 [[ $(jq -r '.phase + " " + (.failedAttempts | tostring)' "$T/status.json") == "running 0" ]] || fail "$(cat "$T/status.json")"
 pass "periodic re-attestation without Refresh: a new attestation at the server, exitB's removal applied"
+
+# A stranger who knows the node's public areas (they are not secret) holds all of its challenge slots: the
+# node cannot attest for a while, but that is no refusal of the node — the relays keep running.
+node_identity
+for i in 1 2 3 4 5; do
+        http POST /v1/enroll "$T/enroll.json" >/dev/null
+done
+[[ $HTTP_STATUS == 429 ]] || fail "the stranger's fifth enrolment: HTTP $HTTP_STATUS"
+cv Refresh >"$T/refresh.out" 2>&1 && fail "Refresh succeeded with every challenge slot taken"
+grep -q "io.patela.Config.Unreachable" "$T/refresh.out" || fail "Refresh: $(cat "$T/refresh.out")"
+status >/dev/null
+[[ $(jq -r '.phase + " " + .lastErrorCode' "$T/status.json") == "unreachable RateLimited" ]] || fail "$(cat "$T/status.json")"
+[[ $(our_files "$TORRC_DIR" .torrc) == nobody.torrc && $(relay_field nobody state) == applied ]] ||
+        fail "the relay went: $(ls "$TORRC_DIR"; cat "$T/status.json")"
+pass "a stranger holding the node's challenge slots: unreachable (RateLimited), the relay and its files stay"
 configd_stop
 server_stop
 

@@ -106,6 +106,29 @@ http POST /v1/attest "$T/attest.json" >/dev/null; expect_error 403 ChallengeExpi
 [[ $(db_count challenges) == 0 ]] || fail "expired challenge still stored"
 pass "a challenge answered after its 2 s lifetime is refused"
 
+# --- a stranger with the node's public areas cannot void its challenge (issue 11, item 2) --------------------
+# The public areas are not secret: anyone can POST them. Before, each enrolment replaced the node's open
+# challenge, so the node's answer was refused. Now a node has up to 4 open challenges, and a fifth
+# enrolment is a 429 that takes nothing away.
+node_challenge
+cp "$T/challenge.json" "$T/node-challenge.json"
+for i in 1 2 3; do
+        http POST /v1/enroll "$T/enroll.json" >/dev/null
+        [[ $HTTP_STATUS == 200 ]] || fail "stranger's enrolment $i: HTTP $HTTP_STATUS $(cat "$T/http.body")"
+done
+[[ $(db_count challenges) == 4 ]] || fail "$(db_count challenges) open challenges, expected 4"
+logged=$(db_count attestations)
+http POST /v1/enroll "$T/enroll.json" >/dev/null; expect_error 429 RateLimited
+[[ $(db_count challenges) == 4 && $(db_count attestations) == "$logged" ]] || fail "the refused enrolment changed something"
+cp "$T/node-challenge.json" "$T/challenge.json"
+node_answer
+http POST /v1/attest "$T/attest.json" >/dev/null
+[[ $HTTP_STATUS == 200 ]] || fail "the node's answer after a stranger's enrolments: HTTP $HTTP_STATUS $(cat "$T/http.body")"
+sleep 2.5
+node_challenge
+[[ $(db_count challenges) == 1 ]] || fail "expired challenges of the node not removed: $(db_count challenges)"
+pass "three strangers' enrolments with the node's public areas leave its challenge answerable; a fifth open challenge is a 429; expired ones go"
+
 # --- tokens: expiry, disable, garbage -------------------------------------------------------------------
 node_session
 http GET /v1/node/relays "" "Authorization: Bearer $TOKEN" >/dev/null
