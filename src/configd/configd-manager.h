@@ -229,7 +229,8 @@ void relays_step_network(Manager *m);
 void relays_teardown(Manager *m);
 size_t relays_count(const Manager *m, RelayState s);
 
-/* configd-units.c: the tor instances. With ManageUnits=no (--no-units), only logs what it would do. */
-int relays_apply_units(Manager *m, char *const *removed, bool network_changed);
+/* configd-units.c: the tor instances. With ManageUnits=no (--no-units), only logs what it would do. at_once: the
+ * removed relays' tor exits at once (SIGTERM), not after its graceful ShutdownWaitLength. */
+int relays_apply_units(Manager *m, char *const *removed, bool network_changed, bool at_once);
 /* NULL when systemd does not know the relay's instance (never started, or stopped and unloaded). */
 const UnitState *unit_state_find(const Manager *m, const char *relay);

@@ -515,7 +515,7 @@ static void relays_apply(Manager *m) {
         if (routes_write(m, dropin_dir) > 0)
                 network_changed = true;
 
-        (void) relays_apply_units(m, gone, network_changed);
+        (void) relays_apply_units(m, gone, network_changed, /* at_once= */ false);
 
         for (size_t i = 0; i < m->n_relays && len < sizeof(failures); i++)
                 if (m->relays[i].state == RELAY_FAILED)
@@ -596,5 +596,5 @@ void relays_teardown(Manager *m) {
 
         /* With no relay left, this only stops: nothing is started again. */
         if (gone || network_changed)
-                (void) relays_apply_units(m, gone, network_changed);
+                (void) relays_apply_units(m, gone, network_changed, /* at_once= */ true);
 }

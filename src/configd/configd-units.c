@@ -5,6 +5,7 @@
  * Everything here is asynchronous: configd's event loop never waits for PID 1. Replies are only logged,
  * the states come from ListUnitsByPatterns, asked again whenever systemd says one of our units changed
  * (Subscribe + PropertiesChanged). No unit file is written, so there is no daemon-reload. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,29 @@ static int unit_call(Manager *m, const char *method, const char *name) {
         return 0;
 }
 
+/* tor's SIGINT (the unit's KillSignal=) stops a relay gracefully: no new connections, exit after
+ * ShutdownWaitLength (30 s). After a refusal the relays stop now: SIGTERM to tor first, then the StopUnit. */
+static int unit_kill_now(Manager *m, const char *name) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        _cleanup_free_ char *unit = NULL;
+        char *what;
+        int r;
+
+        if (asprintf(&unit, CONFIGD_TOR_UNIT_PREFIX "%s.service", name) < 0 ||
+            asprintf(&what, "KillUnit %s", unit) < 0)
+                return log_oom();
+        r = sd_bus_call_method_async(m->bus, &slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                     "org.freedesktop.systemd1.Manager", "KillUnit", on_job_reply, what, "ssi", unit,
+                                     "main", (int32_t) SIGTERM);
+        if (r < 0) {
+                free(what);
+                return log_error_errno(r, "Failed to call KillUnit for %s: %m", unit);
+        }
+        (void) sd_bus_slot_set_destroy_callback(slot, free);
+        log_info("Stopping %s at once (SIGTERM): the server refused the node.", unit);
+        return sd_bus_slot_set_floating(slot, 1);
+}
+
 static int network_reload(Manager *m) {
         char *what = strdup("systemd-networkd Reload");
         int r;
@@ -240,7 +264,7 @@ static int write_tor_environment(Manager *m) {
         return 0;
 }
 
-int relays_apply_units(Manager *m, char *const *removed, bool network_changed) {
+int relays_apply_units(Manager *m, char *const *removed, bool network_changed, bool at_once) {
         int r, ret = 0;
 
         if (!m->config.manage_units) {
@@ -262,6 +286,9 @@ int relays_apply_units(Manager *m, char *const *removed, bool network_changed) {
                 return r;
         /* Stop first: a relay's address may move to another relay in the same change. */
         for (char *const *s = removed; s && *s; s++) {
+                /* A unit that is not running answers KillUnit with an error, which is only logged. */
+                if (at_once)
+                        (void) unit_kill_now(m, *s);
                 r = unit_call(m, "StopUnit", *s);
                 if (r < 0)
                         ret = r;

@@ -405,8 +405,7 @@ enum MHD_Result api_attest(Request *req) {
         if (r > 0) {
                 log_warning("Attestation of node %" PRIi64 " (%s) from %s refused: %s: %s.", n.id, n.fingerprint,
                             req->source, proto_verdict_to_string(judgement.verdict), judgement.reason);
-                return respond_error(req, proto_verdict_error(judgement.verdict), "%s: %s.",
-                                     proto_verdict_to_string(judgement.verdict), judgement.reason);
+                return respond_error(req, proto_verdict_error(judgement.verdict), "%s.", judgement.reason);
         }
 
         if (judgement.verdict != PROTO_VERDICT_TRUSTED)

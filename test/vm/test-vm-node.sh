@@ -4,13 +4,16 @@
 # loopback (the guest's only way out: qemu user networking with restrict=on and one guestfwd).
 #   boot 1  image A: the node enrols (pending), the test enables it, its relays' tor instances run
 #   boot 2  image A again, same vTPM: same node row, same relay fingerprints, no disk; then, on the node,
-#           patela-pcrlock predict image B (from B's reference)
-#   boot 3  image C, never predicted: keyd refuses to unseal, no relay starts, visible in the journal and
-#           at the server
+#           patela-pcrlock predict image B (from B's reference); then the operator retires image A while the
+#           node runs it: the node's next session check (every 30 s) makes it re-attest, the server refuses it
+#           (RetiredImage) and the relays stop — within 60 s of the retirement
+#   boot 3  image C, never predicted nor registered: the server refuses the node (UnknownImage), and keyd, asked
+#           directly, refuses to unseal; no relay starts, visible in the journal and at the server
 #   boot 4  image B: the keys unseal, the fingerprints are those of boot 1
 # Each boot prints its time; the measured PCRs are compared with patela-pcrlock reference's prediction, and the
-# server's verifier (which replays the node's event logs against its quote) records its verdict: image A is
-# registered before boot 1 (Trusted), C never (UnknownImage), B before boot 4 (Trusted).
+# server's verifier (which replays the node's event logs against its quote) gives its verdict: image A is
+# registered before boot 1 (Trusted) and retired in boot 2 (RetiredImage), C never (UnknownImage), B before
+# boot 4 (Trusted). Predicted, measured and server-replayed PCRs are printed per boot.
 source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
 source "$PATELA_SOURCE_DIR/test/vm/lib-vm.sh"
 
@@ -107,10 +110,14 @@ measured_vs_predicted() {
 }
 
 # verdict BOOT VERDICT IMAGE: the verifier's verdict of the node's newest attestation and the image it
-# recognised ("" for none); prints the PCRs the server took as replayed (a verified quote that the logs explain).
+# recognised ("" for none), accepted if Trusted and rejected otherwise (images are registered: enforced);
+# prints the PCRs the server took as replayed (a verified quote that the logs explain).
 verdict() {
-        local boot=$1 want=$2 image=$3 got name pcrs
+        local boot=$1 want=$2 image=$3 got name pcrs decision
         got=$(sqlite3 "$DB" "SELECT measured_verdict FROM attestations ORDER BY id DESC LIMIT 1")
+        decision=$(sqlite3 "$DB" "SELECT verdict FROM attestations ORDER BY id DESC LIMIT 1")
+        [[ $decision == "$([[ $want == Trusted ]] && echo accepted || echo rejected)" ]] ||
+                fail "$boot: the server $decision the attestation with verdict $got"
         name=$(sqlite3 "$DB" "SELECT coalesce(i.name, '') FROM attestations a LEFT JOIN images i ON i.id = a.image_id
                               ORDER BY a.id DESC LIMIT 1")
         echo "# $boot server verdict: $got ($(sqlite3 "$DB" "SELECT reason FROM attestations ORDER BY id DESC LIMIT 1"))"
@@ -178,13 +185,31 @@ vm_wait "patela-keyd unseals the keys of ${#RELAYS[@]} relay|Policy .* allows" "
 vm_wait "patela-keyd unseals the keys of ${#RELAYS[@]} relay" 60
 grep -aE "^PCR (4|9|11) " "$T/boot2.serial" | sed 's/^/# predicted: /' || true
 pass "boot 2: patela-pcrlock predict B on the node: the policy allows A and B, keyd unseals and keeps it"
+
+# Image A retired while the node runs it: the session check, a fresh attestation, RetiredImage, relays stopped.
+vm_wait "Running ${#RELAYS[@]} relays" 60
+retired_at=$SECONDS
+ps_cli image retire image-a >/dev/null 2>&1 || fail "image retire image-a"
+vm_wait "Refused by the server \(RetiredImage\)" 90
+for r in "${RELAYS[@]}"; do
+        vm_wait "Stopped patela-tor@$r.service" 30
+done
+stopped=$((SECONDS - retired_at))
+grep -aq "The server asks for a fresh attestation" "$T/boot2.serial" || fail "boot 2: the refusal did not come through the check"
+verdict boot2 RetiredImage image-a
+echo "# boot 2: image A retired; relays stopped ${stopped} s later (goal: 60 s)"
+((stopped <= 60)) || fail "boot 2: the relays stopped ${stopped} s after the retirement, more than 60 s"
+pass "boot 2: image A retired while running: re-attested at the next check, refused (RetiredImage), ${#RELAYS[@]} relays stopped ${stopped} s after the retirement"
 vm_stop
 
 # --- boot 3: an image nobody predicted ---------------------------------------------------------------------
-VM_SMBIOS=("${BASE_SMBIOS[@]}" -smbios "type=11,value=io.systemd.credential.binary:systemd.unit-dropin.patela-configd.service=$(configd_dropin)")
+# The server refuses the node before configd asks keyd for keys; the TPM's own refusal is shown by asking
+# keyd directly once configd is up (ListRelays unseals the store), as configd would have.
+VM_SMBIOS=("${BASE_SMBIOS[@]}" -smbios "type=11,value=io.systemd.credential.binary:systemd.unit-dropin.patela-configd.service=$(configd_dropin $'ExecStartPost=-+/usr/bin/systemd-run --wait --collect --unit=patela-test-keys /usr/bin/varlinkctl call /run/patela/io.patela.Keys io.patela.Keys.ListRelays {}\n')")
 attested=$(sqlite3 "$DB" "SELECT count(*) FROM attestations")
 vm_boot boot3 "$C" "$PORT"
-vm_wait "Refusing to unseal the relay keys" "$BOOT_TIMEOUT"
+vm_wait "Refused by the server \(UnknownImage\)" "$BOOT_TIMEOUT"
+vm_wait "Refusing to unseal the relay keys" 120
 boot3_time=$(vm_elapsed)
 sleep 10
 [[ -z $(fingerprints boot3) ]] || fail "boot 3: a relay started: $(fingerprints boot3)"
@@ -197,7 +222,7 @@ last=$(sqlite3 "$DB" "SELECT pcr_values FROM attestations ORDER BY id DESC LIMIT
 prev=$(sqlite3 "$DB" "SELECT pcr_values FROM attestations WHERE id = $attested")
 [[ $last != "$prev" ]] || fail "boot 3: the server recorded the same PCRs as before"
 echo "# server: boot 3 attested PCRs $last"
-pass "boot 3: unpredicted image refused by keyd $boot3_time s after power-on; no relay; the server recorded its other PCRs and UnknownImage"
+pass "boot 3: unpredicted image refused by the server (UnknownImage) and by keyd $boot3_time s after power-on; no relay; the server recorded its other PCRs"
 vm_stop
 
 # --- boot 4: the predicted image --------------------------------------------------------------------------
@@ -212,4 +237,4 @@ verdict boot4 Trusted image-b
 no_disk boot4
 pass "boot 4: predicted image B unseals, same fingerprints, relays running $boot4_time s after power-on"
 vm_stop
-echo "# boot times to running relays: A $boot1_time s, A $boot2_time s, C refused at $boot3_time s, B $boot4_time s; total $SECONDS s"
+echo "# boot times to running relays: A $boot1_time s, A $boot2_time s (retired: relays stopped in $stopped s), C refused at $boot3_time s, B $boot4_time s; total $SECONDS s"
