@@ -67,6 +67,7 @@ static int blob_from_base64(sd_json_variant *v, size_t max, ProtoBlob *ret) {
 }
 
 static void attest_step_activate(Manager *m);
+static void attest_step_proof(Manager *m);
 static void attest_step_quote(Manager *m);
 static void attest_step_event_logs(Manager *m);
 static void attest_step_attest(Manager *m);
@@ -152,7 +153,7 @@ static void on_enroll(HttpRequest *request, const HttpResponse *response, void *
                 cycle_finish(m, OUTCOME_UNREACHABLE, NULL, "Enrolment: unexpected HTTP status %ld", reply.status);
                 return;
         }
-        r = proto_enroll_reply_decode(response->body, response->size, reply.status == 200, &e, &diag);
+        r = proto_enroll_reply_decode(response->body, response->size, reply.status, &e, &diag);
         if (r == -ENOMEM) {
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Enrolment: out of memory");
                 return;
@@ -165,15 +166,80 @@ static void on_enroll(HttpRequest *request, const HttpResponse *response, void *
         if (!streq(e.fingerprint, m->fingerprint ?: ""))
                 log_warning("The server shows fingerprint %s, patela-attestd says %s: the keys were altered on the way?",
                             e.fingerprint, m->fingerprint ?: "?");
-        (void) free_and_strdup(&m->node_state, e.enabled ? "enabled" : "pending");
-        if (!e.enabled) {
+        if (e.state == PROTO_ENROLL_PENDING) {
+                (void) free_and_strdup(&m->node_state, "pending");
                 cycle_finish(m, OUTCOME_PENDING, NULL, "pending, fingerprint %s", m->fingerprint ?: e.fingerprint);
                 proto_enroll_reply_done(&e);
                 return;
         }
+        /* A new identity proves that this TPM holds its EK and AK before the server lists it as pending; an
+         * enabled node attests. Both start by activating the credential. */
+        if (e.state == PROTO_ENROLL_ENABLED)
+                (void) free_and_strdup(&m->node_state, "enabled");
         proto_enroll_reply_done(&m->enroll);
         m->enroll = e;
         attest_step_activate(m);
+}
+
+static void on_proof(HttpRequest *request, const HttpResponse *response, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(http_request_freep) HttpRequest *done = TAKE_PTR(m->request);
+        _cleanup_(server_reply_done) ServerReply reply = {};
+        _cleanup_(proto_enroll_reply_done) ProtoEnrollReply e = {};
+        ProtoDiag diag = {};
+        int r;
+
+        r = server_reply_judge(m, response, "Proof of the identity", &reply);
+        if (r < 0)
+                return;
+        if (r > 0) {
+                /* A proof challenge lost (expired, answered twice): a new enrolment next time; not a refusal. */
+                if (reply.error.known == PROTO_ERROR_CHALLENGE_EXPIRED ||
+                    reply.error.known == PROTO_ERROR_CHALLENGE_UNKNOWN) {
+                        cycle_finish(m, OUTCOME_UNREACHABLE, reply.error.code, "Proof of the identity: %s",
+                                     reply.error.message);
+                        return;
+                }
+                cycle_finish(m, OUTCOME_REFUSED, reply.error.code, "%s", reply.error.message);
+                return;
+        }
+        r = proto_enroll_reply_decode(response->body, response->size, reply.status, &e, &diag);
+        if (r >= 0 && e.state != PROTO_ENROLL_PENDING) {
+                snprintf(diag.message, sizeof(diag.message), "a state other than pending after the proof");
+                r = -EBADMSG;
+        }
+        if (r == -ENOMEM) {
+                cycle_finish(m, OUTCOME_FAILED, NULL, "Proof of the identity: out of memory");
+                return;
+        }
+        if (r < 0) {
+                cycle_finish(m, OUTCOME_UNREACHABLE, NULL, "Proof of the identity: HTTP %ld: %s", reply.status,
+                             diag.message);
+                return;
+        }
+        log_info("This TPM proved that it holds the EK and AK of fingerprint %s; the node is pending.", e.fingerprint);
+        (void) free_and_strdup(&m->node_state, "pending");
+        cycle_finish(m, OUTCOME_PENDING, NULL, "pending, fingerprint %s", m->fingerprint ?: e.fingerprint);
+}
+
+/* The activated secret of a "prove" challenge goes to POST /v1/enroll/proof. */
+static void attest_step_proof(Manager *m) {
+        _cleanup_(proto_proof_request_done) ProtoProofRequest request = {};
+        char *text = NULL;
+        int r;
+
+        memcpy(request.challenge, m->enroll.challenge, sizeof(request.challenge));
+        r = blob_from_base64(m->secret, PROTO_SECRET_SIZE, &request.secret);
+        m->secret = sd_json_variant_unref(m->secret);
+        if (r >= 0)
+                r = proto_proof_request_encode(&request, &text);
+        if (r >= 0) {
+                r = http_request_start(m->http, proto_endpoint_path(PROTO_ENROLL_PROOF), text, NULL, on_proof, m,
+                                       &m->request);
+                erase_and_free_sized(text, strlen(text));
+        }
+        if (r < 0)
+                cycle_finish(m, OUTCOME_FAILED, NULL, "Cannot start the proof request: %s", strerror(-r));
 }
 
 void attest_step_enroll(Manager *m) {
@@ -231,7 +297,10 @@ static int on_activate(sd_varlink *link, sd_json_variant *parameters, const char
         }
         sd_json_variant_sensitive(m->secret);
         manager_call_done(m);
-        attest_step_quote(m);
+        if (m->enroll.state == PROTO_ENROLL_PROVE)
+                attest_step_proof(m);
+        else
+                attest_step_quote(m);
         return 0;
 }
 
@@ -244,7 +313,7 @@ static void attest_step_activate(Manager *m) {
         _cleanup_(sd_json_variant_unrefp) sd_json_variant *p = NULL, *blob = NULL, *secret = NULL;
         int r;
 
-        manager_set_phase(m, PHASE_ATTESTING);
+        manager_set_phase(m, m->enroll.state == PROTO_ENROLL_PROVE ? PHASE_ENROLLING : PHASE_ATTESTING);
         r = json_base64(&blob, &m->enroll.credential_blob);
         if (r >= 0)
                 r = json_base64(&secret, &m->enroll.encrypted_secret);

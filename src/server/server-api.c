@@ -142,6 +142,8 @@ enum MHD_Result api_dispatch(Request *req) {
                 return respond_body(req, MHD_HTTP_OK, strdup("{}"));
         case PROTO_ENROLL:
                 return api_enroll(req);
+        case PROTO_ENROLL_PROOF:
+                return api_enroll_proof(req);
         case PROTO_ATTEST:
                 return api_attest(req);
         case PROTO_NODE_NETWORK:

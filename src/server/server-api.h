@@ -9,6 +9,7 @@
 enum MHD_Result api_dispatch(Request *req);
 
 enum MHD_Result api_enroll(Request *req);
+enum MHD_Result api_enroll_proof(Request *req);
 enum MHD_Result api_attest(Request *req);
 enum MHD_Result api_node_network(Request *req, const Node *node);
 enum MHD_Result api_node_relays(Request *req, const Node *node);

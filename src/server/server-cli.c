@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
@@ -292,6 +293,13 @@ int verb_node(Cli *cli, int argc, char **argv) {
         }
         if (streq(sub, "enable") || streq(sub, "disable")) {
                 NodeState state = streq(sub, "enable") ? NODE_ENABLED : NODE_DISABLED;
+                /* The first enable is the operator's comparison of the fingerprint with the node's console: it
+                 * cannot be skipped by naming the node by its id. */
+                if (state == NODE_ENABLED && n.state == NODE_PENDING && strcasecmp(argv[2], n.fingerprint) != 0)
+                        return log_error_errno(EINVAL,
+                                               "Node %" PRIi64 " is pending: enable it by the fingerprint that its "
+                                               "console shows (patelactl identity), after comparing it with %s.",
+                                               n.id, n.fingerprint), EXIT_USAGE;
                 r = node_set_state(db, n.id, state);
                 if (r < 0)
                         return log_error_errno(r, "Failed to %s node %" PRIi64 ": %m", sub, n.id), cli_exit_status(r);

@@ -18,6 +18,7 @@ void server_config_init(ServerConfig *c) {
         *c = (ServerConfig) {
                 .session_lifetime_usec = 3600ULL * 1000000ULL,
                 .challenge_lifetime_usec = 60ULL * 1000000ULL,
+                .pending_lifetime_usec = 24ULL * 3600ULL * 1000000ULL,
                 .max_pending_nodes = 100,
                 .enroll_rate_per_minute = 30,
                 /* Firmware code and config, boot loader/UKI, kernel and initrd, systemd's phases. Not 15:
@@ -101,6 +102,13 @@ int server_config_set(ServerConfig *c, const char *key, const char *value) {
                         c->session_lifetime_usec = usec;
                 else
                         c->challenge_lifetime_usec = usec;
+                return 0;
+        }
+        if (streq(key, "PendingLifetime")) {
+                r = parse_duration_usec(value, &usec);
+                if (r < 0 || usec < 1000000ULL || usec > 365ULL * 24 * 3600 * 1000000ULL)
+                        return -EINVAL;
+                c->pending_lifetime_usec = usec;
                 return 0;
         }
         if (streq(key, "MaxPendingNodes"))

@@ -41,6 +41,7 @@ typedef struct ServerConfig {
         char *private_key;
         uint64_t session_lifetime_usec;
         uint64_t challenge_lifetime_usec;
+        uint64_t pending_lifetime_usec; /* a pending node not seen for this long is removed */
         unsigned max_pending_nodes;
         unsigned enroll_rate_per_minute;
         uint32_t quote_pcr_mask;

@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "hexdecoct.h"
 #include "identity.h"
 #include "log.h"
@@ -46,7 +47,7 @@ static int unmarshal_public(Request *req, const ProtoBlob *b, const char *field,
 }
 
 static enum MHD_Result reply_pending(Request *req, const Node *n) {
-        ProtoEnrollReply reply = {};
+        ProtoEnrollReply reply = { .state = PROTO_ENROLL_PENDING };
         char *body = NULL;
 
         snprintf(reply.fingerprint, sizeof(reply.fingerprint), "%s", n->fingerprint);
@@ -129,32 +130,23 @@ static int store_challenge(Db *db, const Request *req, const Node *n, const uint
         return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
+static int make_challenge(const TPM2B_PUBLIC *ek_public, const TPM2B_NAME *ak_name, ProtoEnrollReply *reply,
+                          uint8_t ret_hash[static 32]);
+
 static enum MHD_Result send_challenge(Request *req, const Node *n) {
         const ServerConfig *c = req->server->config;
-        _cleanup_(proto_enroll_reply_done) ProtoEnrollReply reply = { .enabled = true };
-        uint8_t id[PROTO_CHALLENGE_ID_SIZE], secret[PROTO_SECRET_SIZE], nonce[PROTO_NONCE_SIZE], hash[64];
-        char *body = NULL;
-        size_t hsize;
-        TPM2B_ID_OBJECT blob;
-        TPM2B_ENCRYPTED_SECRET enc;
+        _cleanup_(proto_enroll_reply_done) ProtoEnrollReply reply = { .state = PROTO_ENROLL_ENABLED };
+        uint8_t hash[32];
         const char *bank = c->quote_bank ?: "sha256";
+        char *body = NULL;
         Db *db;
         int r;
 
-        if (random_bytes(id, sizeof(id)) < 0 || random_bytes(secret, sizeof(secret)) < 0 ||
-            random_bytes(nonce, sizeof(nonce)) < 0)
+        if (random_bytes(reply.nonce, PROTO_NONCE_SIZE) < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "No randomness.");
-
+        reply.nonce_size = PROTO_NONCE_SIZE;
         /* Bound to the AK name the server computes from the stored AK public area. */
-        r = tpm2_make_credential(&n->ek_public, &n->ak_name, secret, sizeof(secret), &blob, &enc);
-        if (r >= 0)
-                r = tpm2_digest(TPM2_ALG_SHA256, secret, sizeof(secret), hash, &hsize);
-        explicit_bzero(secret, sizeof(secret));
-        if (r >= 0)
-                r = tpm2_marshal_TPM2B_ID_OBJECT(&blob, &reply.credential_blob.data, &reply.credential_blob.size);
-        if (r >= 0)
-                r = tpm2_marshal_TPM2B_ENCRYPTED_SECRET(&enc, &reply.encrypted_secret.data,
-                                                        &reply.encrypted_secret.size);
+        r = make_challenge(&n->ek_public, &n->ak_name, &reply, hash);
         if (r < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "make_credential failed: %s", strerror(-r));
 
@@ -162,7 +154,7 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
         db = server_db_lock(req->server);
         r = db_begin(db);
         if (r >= 0) {
-                r = store_challenge(db, req, n, id, hash, hsize, nonce, bank);
+                r = store_challenge(db, req, n, reply.challenge, hash, sizeof(hash), reply.nonce, bank);
                 if (r >= 0)
                         r = db_commit(db);
                 if (r < 0)
@@ -177,9 +169,6 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Storing the challenge failed.");
 
         snprintf(reply.fingerprint, sizeof(reply.fingerprint), "%s", n->fingerprint);
-        memcpy(reply.challenge, id, sizeof(id));
-        memcpy(reply.nonce, nonce, sizeof(nonce));
-        reply.nonce_size = sizeof(nonce);
         reply.pcr_mask = c->quote_pcr_mask;
         snprintf(reply.bank, sizeof(reply.bank), "%s", bank);
         r = proto_enroll_reply_encode(&reply, &body);
@@ -219,13 +208,12 @@ static int judge_ek_certificate(const Request *req, NodeIdentity *id, char **ret
         return 0;
 }
 
-/* Under the database lock: the node of this identity. An unknown identity becomes a pending node (1), unless
- * its source is over the rate limit (-EUSERS) or too many nodes are pending (-ENOSPC). -EXDEV if the EK is
- * enrolled with another AK. A pending or disabled node is touched here; an enabled one in its challenge's
- * transaction. */
-static int lookup_node(Db *db, const Request *req, NodeIdentity *id, Node *ret, char *reason, size_t reason_size) {
-        const ServerConfig *c = req->server->config;
-        _cleanup_free_ char *issuer = NULL;
+/* Under the database lock: the node of this identity, 0. An unknown identity is not stored: 1, and it gets a
+ * proof challenge (send_proof_challenge()), unless its source is over the rate limit (-EUSERS) or its EK
+ * certificate is refused (-EKEYREJECTED, reason). -EXDEV if the EK is enrolled with another AK. A pending or
+ * disabled node is touched here; an enabled one in its challenge's transaction. */
+static int lookup_node(Db *db, const Request *req, NodeIdentity *id, Node *ret, char **ret_issuer, char *reason,
+                       size_t reason_size) {
         int r;
 
         r = node_get_by_ek_name(db, &id->ek_name, ret);
@@ -239,13 +227,12 @@ static int lookup_node(Db *db, const Request *req, NodeIdentity *id, Node *ret, 
                 r = patela_identity_fingerprint(&id->ek_public.publicArea, &id->ak_public.publicArea, &fp);
                 if (r < 0)
                         return r;
-                /* Before a row exists: a stranger whose certificate does not verify leaves nothing behind. */
-                r = judge_ek_certificate(req, id, &issuer, reason, reason_size);
+                /* Before anything is stored: a stranger whose certificate does not verify leaves nothing behind. */
+                r = judge_ek_certificate(req, id, ret_issuer, reason, reason_size);
                 if (r < 0)
                         return r;
                 snprintf(id->fingerprint, sizeof(id->fingerprint), "%s", fp);
-                r = node_create_pending(db, id, req->source, c->max_pending_nodes, c->default_relay_count, ret);
-                return r < 0 ? r : 1;
+                return 1;
         }
         if (r < 0)
                 return r;
@@ -257,11 +244,268 @@ static int lookup_node(Db *db, const Request *req, NodeIdentity *id, Node *ret, 
         return 0;
 }
 
+/* A credential for the identity's EK and AK name, as make_credential makes it: the secret's SHA-256 in
+ * ret_hash, the blobs in the reply. */
+static int make_challenge(const TPM2B_PUBLIC *ek_public, const TPM2B_NAME *ak_name, ProtoEnrollReply *reply,
+                          uint8_t ret_hash[static 32]) {
+        uint8_t secret[PROTO_SECRET_SIZE];
+        TPM2B_ID_OBJECT blob;
+        TPM2B_ENCRYPTED_SECRET enc;
+        size_t hsize;
+        int r;
+
+        if (random_bytes(reply->challenge, sizeof(reply->challenge)) < 0 || random_bytes(secret, sizeof(secret)) < 0)
+                return -EIO;
+        r = tpm2_make_credential(ek_public, ak_name, secret, sizeof(secret), &blob, &enc);
+        if (r >= 0)
+                r = tpm2_digest(TPM2_ALG_SHA256, secret, sizeof(secret), ret_hash, &hsize);
+        explicit_bzero(secret, sizeof(secret));
+        if (r >= 0)
+                r = tpm2_marshal_TPM2B_ID_OBJECT(&blob, &reply->credential_blob.data, &reply->credential_blob.size);
+        if (r >= 0)
+                r = tpm2_marshal_TPM2B_ENCRYPTED_SECRET(&enc, &reply->encrypted_secret.data,
+                                                        &reply->encrypted_secret.size);
+        return r;
+}
+
+/* Inside a write transaction: expired proofs go, and a new one is stored unless MaxPendingNodes= proofs are
+ * open (-ENOSPC): the table is bounded like the pending nodes it leads to. */
+static int store_proof(Db *db, const Request *req, const NodeIdentity *id, const uint8_t *challenge,
+                       const uint8_t *hash) {
+        const ServerConfig *c = req->server->config;
+        _cleanup_stmt_reset_ sqlite3_stmt *sweep = NULL, *count = NULL, *ins = NULL;
+        _cleanup_free_ uint8_t *ek = NULL, *ak = NULL;
+        size_t ek_size, ak_size;
+        int r, rc;
+
+        r = tpm2_marshal_TPM2B_PUBLIC(&id->ek_public, &ek, &ek_size);
+        if (r >= 0)
+                r = tpm2_marshal_TPM2B_PUBLIC(&id->ak_public, &ak, &ak_size);
+        if (r >= 0)
+                r = db_prepare_cached(db, "DELETE FROM enrolment_proofs WHERE expires_at <= ?", &sweep);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(sweep, 1, (int64_t) now_usec());
+        rc = sqlite3_step(sweep);
+        if (rc != SQLITE_DONE)
+                return db_errno(rc);
+        r = db_prepare_cached(db, "SELECT count(*) FROM enrolment_proofs", &count);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(count);
+        if (rc != SQLITE_ROW)
+                return db_errno(rc);
+        if ((uint64_t) sqlite3_column_int64(count, 0) >= c->max_pending_nodes)
+                return -ENOSPC;
+        r = db_prepare_cached(db,
+                              "INSERT INTO enrolment_proofs (id, ek_public, ak_public, ek_certificate, "
+                              "ek_certificate_status, ek_certificate_issuer, secret_hash, source, expires_at) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                              &ins);
+        if (r < 0)
+                return r;
+        sqlite3_bind_blob(ins, 1, challenge, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(ins, 2, ek, (int) ek_size, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(ins, 3, ak, (int) ak_size, SQLITE_TRANSIENT);
+        if (id->ek_certificate)
+                sqlite3_bind_blob(ins, 4, id->ek_certificate, (int) id->ek_certificate_size, SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_null(ins, 4);
+        sqlite3_bind_text(ins, 5, id->ek_certificate_status, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 6, id->ek_certificate_issuer, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(ins, 7, hash, 32, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 8, req->source, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(ins, 9, (int64_t) (now_usec() + c->challenge_lifetime_usec));
+        rc = sqlite3_step(ins);
+        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+}
+
+/* An identity the server does not know proves that one TPM holds its EK and AK before it becomes a pending
+ * node: a public area alone (they are not secret) creates nothing. */
+static enum MHD_Result send_proof_challenge(Request *req, const NodeIdentity *id) {
+        _cleanup_(proto_enroll_reply_done) ProtoEnrollReply reply = { .state = PROTO_ENROLL_PROVE };
+        uint8_t hash[32];
+        char *body = NULL;
+        Db *db;
+        int r;
+
+        r = make_challenge(&id->ek_public, &id->ak_name, &reply, hash);
+        if (r < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "make_credential failed: %s", strerror(-r));
+        db = server_db_lock(req->server);
+        r = db_begin(db);
+        if (r >= 0) {
+                r = store_proof(db, req, id, reply.challenge, hash);
+                if (r >= 0)
+                        r = db_commit(db);
+                if (r < 0)
+                        db_rollback(db);
+        }
+        server_db_unlock(req->server);
+        if (r == -ENOSPC)
+                return respond_error(req, PROTO_ERROR_TOO_MANY_PENDING_NODES,
+                                     "%u identities are proving themselves or waiting to be enabled; try later.",
+                                     req->server->config->max_pending_nodes);
+        if (r < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Storing the proof challenge failed.");
+        snprintf(reply.fingerprint, sizeof(reply.fingerprint), "%s", id->fingerprint);
+        if (proto_enroll_reply_encode(&reply, &body) < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Encoding the challenge failed.");
+        return respond_body(req, MHD_HTTP_OK, body);
+}
+
+typedef struct Proof {
+        TPM2B_PUBLIC ek_public, ak_public;
+        uint8_t *ek_certificate;
+        size_t ek_certificate_size;
+        char ek_certificate_status[16];
+        char *ek_certificate_issuer;
+        uint8_t secret_hash[32];
+        int64_t expires_at;
+} Proof;
+
+static void proof_done(Proof *p) {
+        free(p->ek_certificate);
+        free(p->ek_certificate_issuer);
+        *p = (Proof) {};
+}
+
+/* In one write transaction: the proof challenge read and removed, whatever the answer (it is answered once).
+ * -ENOENT if there is none. */
+static int take_proof(Db *db, const uint8_t *id, Proof *ret) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL, *del = NULL;
+        _cleanup_(proof_done) Proof p = {};
+        int r, rc;
+
+        r = db_prepare_cached(db,
+                              "SELECT ek_public, ak_public, ek_certificate, ek_certificate_status, "
+                              "ek_certificate_issuer, secret_hash, expires_at FROM enrolment_proofs WHERE id = ?",
+                              &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_blob(s, 1, id, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return db_errno(rc);
+        if (tpm2_unmarshal_TPM2B_PUBLIC(sqlite3_column_blob(s, 0), (size_t) sqlite3_column_bytes(s, 0),
+                                        &p.ek_public) < 0 ||
+            tpm2_unmarshal_TPM2B_PUBLIC(sqlite3_column_blob(s, 1), (size_t) sqlite3_column_bytes(s, 1),
+                                        &p.ak_public) < 0 ||
+            sqlite3_column_bytes(s, 5) != 32)
+                return -EBADMSG;
+        if (sqlite3_column_type(s, 2) == SQLITE_BLOB) {
+                p.ek_certificate_size = (size_t) sqlite3_column_bytes(s, 2);
+                p.ek_certificate = memdup(sqlite3_column_blob(s, 2), p.ek_certificate_size);
+                if (!p.ek_certificate)
+                        return -ENOMEM;
+        }
+        snprintf(p.ek_certificate_status, sizeof(p.ek_certificate_status), "%s",
+                 (const char *) sqlite3_column_text(s, 3) ?: "absent");
+        if (sqlite3_column_type(s, 4) == SQLITE_TEXT && !(p.ek_certificate_issuer =
+                                                               strdup((const char *) sqlite3_column_text(s, 4))))
+                return -ENOMEM;
+        memcpy(p.secret_hash, sqlite3_column_blob(s, 5), 32);
+        p.expires_at = sqlite3_column_int64(s, 6);
+
+        r = db_prepare_cached(db, "DELETE FROM enrolment_proofs WHERE id = ?", &del);
+        if (r < 0)
+                return r;
+        sqlite3_bind_blob(del, 1, id, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
+        rc = sqlite3_step(del);
+        if (rc != SQLITE_DONE)
+                return db_errno(rc);
+        *ret = p;
+        p = (Proof) {};
+        return 0;
+}
+
+enum MHD_Result api_enroll_proof(Request *req) {
+        _cleanup_(proto_proof_request_done) ProtoProofRequest request = {};
+        _cleanup_(proof_done) Proof p = {};
+        _cleanup_free_ char *fp = NULL;
+        const ServerConfig *c = req->server->config;
+        NodeIdentity id = {};
+        ProtoDiag diag = {};
+        uint8_t hash[64];
+        size_t hsize;
+        bool secret_ok;
+        Node n;
+        Db *db;
+        int r;
+
+        if (proto_proof_request_decode(req->body, req->size, &request, &diag) < 0)
+                return respond_diag(req, &diag);
+
+        db = server_db_lock(req->server);
+        r = db_begin(db);
+        if (r >= 0) {
+                r = take_proof(db, request.challenge, &p);
+                if (r >= 0)
+                        r = db_commit(db);
+                if (r < 0)
+                        db_rollback(db);
+        }
+        server_db_unlock(req->server);
+        if (r == -ENOENT)
+                return respond_error(req, PROTO_ERROR_CHALLENGE_UNKNOWN,
+                                     "No open proof challenge with this id: it was answered already, or never issued.");
+        if (r < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Proof lookup failed.");
+        if (p.expires_at <= (int64_t) now_usec())
+                return respond_error(req, PROTO_ERROR_CHALLENGE_EXPIRED, "The proof challenge expired.");
+        r = tpm2_digest(TPM2_ALG_SHA256, request.secret.data, request.secret.size, hash, &hsize);
+        secret_ok = r >= 0 && request.secret.size == PROTO_SECRET_SIZE && CRYPTO_memcmp(hash, p.secret_hash, 32) == 0;
+        proto_blob_done_erase(&request.secret);
+        if (!secret_ok) {
+                log_warning("Proof of an identity from %s refused: the secret does not match.", req->source);
+                return respond_error(req, PROTO_ERROR_SECRET_MISMATCH,
+                                     "The secret does not match the credential: no TPM holds both this EK and AK.");
+        }
+
+        /* Proven: the pending node, from what was stored when the challenge was made. */
+        id = (NodeIdentity) {
+                .ek_public = p.ek_public, .ak_public = p.ak_public,
+                .ek_certificate = p.ek_certificate, .ek_certificate_size = p.ek_certificate_size,
+                .ek_certificate_status = p.ek_certificate_status, .ek_certificate_issuer = p.ek_certificate_issuer,
+                .ek_type = tpm2_key_type_to_string(tpm2_key_type_of_public(&p.ek_public.publicArea)),
+        };
+        if (tpm2_public_name(&id.ek_public.publicArea, &id.ek_name) < 0 ||
+            tpm2_public_name(&id.ak_public.publicArea, &id.ak_name) < 0 ||
+            patela_identity_fingerprint(&id.ek_public.publicArea, &id.ak_public.publicArea, &fp) < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Name computation failed.");
+        snprintf(id.fingerprint, sizeof(id.fingerprint), "%s", fp);
+
+        db = server_db_lock(req->server);
+        r = node_get_by_ek_name(db, &id.ek_name, &n);
+        if (r == -ENOENT) {
+                r = node_create_pending(db, &id, req->source, c->max_pending_nodes,
+                                        c->pending_lifetime_usec / 1000000ULL, c->default_relay_count, &n);
+                if (r >= 0)
+                        log_notice("New node %" PRIi64 " from %s is pending, fingerprint %s (its TPM proved that it "
+                                   "holds the EK and AK).",
+                                   n.id, req->source, n.fingerprint);
+        }
+        server_db_unlock(req->server);
+        if (r == -ENOSPC)
+                return respond_error(req, PROTO_ERROR_TOO_MANY_PENDING_NODES,
+                                     "%u nodes are waiting to be enabled; enable or remove some first.",
+                                     c->max_pending_nodes);
+        if (r == -EEXIST)
+                return respond_error(req, PROTO_ERROR_IDENTITY_CONFLICT, "This fingerprint belongs to another node.");
+        if (r < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Creating the pending node failed.");
+        /* Proven twice (or enabled meanwhile): the node's next enrolment says what it is. */
+        return reply_pending(req, &n);
+}
+
 enum MHD_Result api_enroll(Request *req) {
         _cleanup_(proto_enroll_request_done) ProtoEnrollRequest request = {};
         enum MHD_Result response;
         NodeIdentity id = {};
         ProtoDiag diag = {};
+        _cleanup_free_ char *issuer = NULL;
         char reason[256] = "";
         Node n;
         Db *db;
@@ -293,30 +537,21 @@ enum MHD_Result api_enroll(Request *req) {
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Name computation failed.");
 
         db = server_db_lock(req->server);
-        r = lookup_node(db, req, &id, &n, reason, sizeof(reason));
+        r = lookup_node(db, req, &id, &n, &issuer, reason, sizeof(reason));
         server_db_unlock(req->server);
         if (r == -EKEYREJECTED)
                 return respond_error(req, PROTO_ERROR_EK_REJECTED, "The EK certificate is refused: %s.", reason);
         if (r == -EUSERS)
                 return respond_error(req, PROTO_ERROR_RATE_LIMITED,
                                      "Too many new identities from %s; try later.", req->source);
-        if (r == -ENOSPC)
-                return respond_error(req, PROTO_ERROR_TOO_MANY_PENDING_NODES,
-                                     "%u nodes are waiting to be enabled; enable or remove some first.",
-                                     req->server->config->max_pending_nodes);
-        if (r == -EEXIST)
-                return respond_error(req, PROTO_ERROR_IDENTITY_CONFLICT,
-                                     "This fingerprint belongs to another node.");
         if (r == -EXDEV)
                 return respond_error(req, PROTO_ERROR_AK_CHANGED,
                                      "This EK is enrolled with another AK (node %" PRIi64 "); the operator must "
                                      "remove the node before it can enrol again.", n.id);
         if (r < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Node lookup failed.");
-        if (r > 0) {
-                log_notice("New node %" PRIi64 " from %s is pending, fingerprint %s.", n.id, req->source, n.fingerprint);
-                return reply_pending(req, &n);
-        }
+        if (r > 0)
+                return send_proof_challenge(req, &id);
 
         switch (n.state) {
         case NODE_PENDING:

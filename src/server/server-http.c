@@ -52,10 +52,34 @@ RateLimit *ratelimit_free(RateLimit *r) {
         return NULL;
 }
 
-bool ratelimit_allow(RateLimit *r, const char *source) {
+/* One source as the rate limits count it: an IPv4 address, or an IPv6 /64 (one host usually has a whole /64:
+ * counting addresses would let it enrol without bound). An IPv4-mapped IPv6 address is its IPv4 address. */
+void ratelimit_source_key(const char *source, char *buf, size_t size) {
+        struct in6_addr a;
+        char text[INET6_ADDRSTRLEN];
+
+        if (inet_pton(AF_INET6, source, &a) != 1) {
+                snprintf(buf, size, "%s", source);
+                return;
+        }
+        if (IN6_IS_ADDR_V4MAPPED(&a)) {
+                snprintf(buf, size, "%s", inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof(text)) ? text : source);
+                return;
+        }
+        memset(&a.s6_addr[8], 0, 8);
+        if (!inet_ntop(AF_INET6, &a, text, sizeof(text)))
+                snprintf(buf, size, "%s", source);
+        else
+                snprintf(buf, size, "%s/64", text);
+}
+
+bool ratelimit_allow(RateLimit *r, const char *address) {
         uint64_t now = now_usec(), h = 1469598103934665603ULL;
+        char source[INET6_ADDRSTRLEN + 4];
         unsigned best = 0;
         bool allowed;
+
+        ratelimit_source_key(address, source, sizeof(source));
 
         for (const char *p = source; *p; p++)
                 h = (h ^ (unsigned char) *p) * 1099511628211ULL;

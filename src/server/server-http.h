@@ -73,4 +73,6 @@ enum MHD_Result respond_diag(Request *req, const ProtoDiag *diag);
 /* Token bucket per source address: true if an action is allowed now. */
 int ratelimit_new(unsigned per_minute, RateLimit **ret);
 RateLimit *ratelimit_free(RateLimit *r);
-bool ratelimit_allow(RateLimit *r, const char *source);
+/* Takes one token of the source's bucket; sources are counted per IPv4 address and per IPv6 /64. */
+bool ratelimit_allow(RateLimit *r, const char *address);
+void ratelimit_source_key(const char *address, char *buf, size_t size);

@@ -223,6 +223,22 @@ static const char migration_0005[] =
         "        CHECK (ek_certificate_status IN ('verified', 'absent', 'ignored'));\n"
         "ALTER TABLE nodes ADD COLUMN ek_certificate_issuer TEXT;\n";
 
+/* No pending row without a TPM (issue 11, item 3): an identity the server does not know first proves, with a
+ * credential challenge, that one TPM holds its EK and AK. The open proofs, bounded by MaxPendingNodes=, each
+ * expiring after ChallengeLifetime=; what is needed to create the pending node once the proof arrives. */
+static const char migration_0006[] =
+        "CREATE TABLE enrolment_proofs (\n"
+        "        id BLOB PRIMARY KEY CHECK (length(id) = 16),\n"
+        "        ek_public BLOB NOT NULL,\n"
+        "        ak_public BLOB NOT NULL,\n"
+        "        ek_certificate BLOB,\n"
+        "        ek_certificate_status TEXT CHECK (ek_certificate_status IN ('verified', 'absent', 'ignored')),\n"
+        "        ek_certificate_issuer TEXT,\n"
+        "        secret_hash BLOB NOT NULL CHECK (length(secret_hash) = 32),\n"
+        "        source TEXT NOT NULL,\n"
+        "        expires_at INTEGER NOT NULL\n"
+        ") WITHOUT ROWID;\n";
+
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
         { 2, "challenges and sessions WITHOUT ROWID", migration_0002, "b456ec7e408a7d0a807ac27591c09e0387d8a0d5c3b2740680bbdaf8415b7422" },
@@ -232,5 +248,7 @@ const DbMigration db_migrations[] = {
           "e0b16bd4f6356c5090f03b70fab7863eec38ae6885b0832485b3a98cc2f9be0f" },
         { 5, "EK certificate status and issuer", migration_0005,
           "1359bf0c96b3af2ab910fffcd34031d93f3d8e413f31d32f69f589d37d0c868e" },
+        { 6, "proofs of TPM possession before a pending node", migration_0006,
+          "9285e7cf3db8b8ffadef5eeb0cf879c0e83c787cc9977b1c73afc14a6c99357e" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

@@ -136,7 +136,8 @@ int node_get_by_ref(Db *db, const char *ref, Node *ret) {
 }
 
 int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsigned max_pending,
-                        unsigned relay_count, Node *ret) {
+                        uint64_t pending_lifetime_sec, unsigned relay_count, Node *ret) {
+        _cleanup_stmt_ sqlite3_stmt *expire = NULL;
         _cleanup_stmt_ sqlite3_stmt *count = NULL, *insert = NULL;
         _cleanup_free_ uint8_t *ek = NULL, *ak = NULL;
         size_t ek_size, ak_size;
@@ -153,6 +154,21 @@ int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsi
         r = db_begin(db);
         if (r < 0)
                 return r;
+
+        /* Pending nodes that stopped asking for PendingLifetime= go first: an identity nobody enabled and
+         * that is gone does not hold a place under the cap for ever. */
+        r = db_prepare(db, "DELETE FROM nodes WHERE state = 'pending' AND last_seen < ?", &expire);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_int64(expire, 1, now - (int64_t) MIN(pending_lifetime_sec, (uint64_t) now));
+        rc = sqlite3_step(expire);
+        if (rc != SQLITE_DONE) {
+                r = db_errno(rc);
+                goto fail;
+        }
+        if (sqlite3_changes(db->sqlite) > 0)
+                log_notice("%d pending nodes removed: not seen for PendingLifetime=%" PRIu64 "s.",
+                           sqlite3_changes(db->sqlite), pending_lifetime_sec);
 
         /* The cap is checked inside the same write transaction as the insert: no race past it. */
         r = db_prepare(db, "SELECT COUNT(*) FROM nodes WHERE state = 'pending'", &count);

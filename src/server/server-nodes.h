@@ -56,10 +56,11 @@ int node_get_by_ek_name(Db *db, const TPM2B_NAME *ek_name, Node *ret);
 /* A node by its id ("12") or its fingerprint ("7K2Q-M9XD-4RTB-0HNZ", case-insensitive). */
 int node_get_by_ref(Db *db, const char *ref, Node *ret);
 
-/* Creates a pending node with relay_count relays (allocated when enabled), unless max_pending are already pending (-ENOSPC). -EEXIST if the EK or the
+/* Creates a pending node with relay_count relays (allocated when enabled), unless max_pending are already pending
+ * (-ENOSPC); pending nodes not seen for pending_lifetime_sec are removed first. -EEXIST if the EK or the
  * fingerprint is known. */
 int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsigned max_pending,
-                        unsigned relay_count, Node *ret);
+                        uint64_t pending_lifetime_sec, unsigned relay_count, Node *ret);
 
 /* Enabling allocates the node's relays from the pools (one transaction; -ENOSPC if a pool is exhausted,
  * nothing changed). Disabling deletes the node's sessions and open challenges in the same transaction. */

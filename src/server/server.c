@@ -65,6 +65,7 @@ static const struct {
         { "private-key", "PrivateKey" },
         { "session-lifetime", "SessionLifetime" },
         { "challenge-lifetime", "ChallengeLifetime" },
+        { "pending-lifetime", "PendingLifetime" },
         { "max-pending-nodes", "MaxPendingNodes" },
         { "enroll-rate", "EnrollRatePerMinute" },
         { "quote-pcrs", "QuotePCRs" },

@@ -12,6 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *body = (const char *) data;
         ProtoEnrollRequest enroll = {};
         ProtoAttestRequest attest = {};
+        ProtoProofRequest proof = {};
         ProtoEnrollReply enroll_reply = {};
         ProtoAttestReply attest_reply = {};
         ProtoNetwork network = {};
@@ -28,6 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 (void) tpm2_unmarshal_TPM2B_PUBLIC(enroll.ak_public.data, enroll.ak_public.size, &pub);
                 proto_enroll_request_done(&enroll);
         }
+        if (proto_proof_request_decode(body, size, &proof, &diag) >= 0)
+                proto_proof_request_done(&proof);
         if (proto_attest_request_decode(body, size, &attest, &diag) >= 0) {
                 TPMT_SIGNATURE sig;
                 TPMS_ATTEST a;
@@ -39,8 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* the node's side */
         if (proto_error_reply_decode(body, size, &error, &diag) >= 0)
                 proto_error_reply_done(&error);
-        for (int enabled = 0; enabled <= 1; enabled++)
-                if (proto_enroll_reply_decode(body, size, enabled, &enroll_reply, &diag) >= 0)
+        for (long status = 200; status <= 202; status += 2)
+                if (proto_enroll_reply_decode(body, size, status, &enroll_reply, &diag) >= 0)
                         proto_enroll_reply_done(&enroll_reply);
         if (proto_attest_reply_decode(body, size, &attest_reply, &diag) >= 0)
                 proto_attest_reply_done(&attest_reply);

@@ -82,6 +82,19 @@ node_identity() {
         jq -c '{ekPublic, akPublic} + (if .ekCertificate then {ekCertificate} else {} end)' "$T/id.json" >"$T/enroll.json"
 }
 
+# node_prove [BODY]: a new identity's enrolment: POST /v1/enroll with BODY (default $T/enroll.json) must be a
+# proof challenge; attestd activates it and POST /v1/enroll/proof sends the secret. HTTP_STATUS and $T/http.body
+# are the proof's answer (202 pending when it is accepted).
+node_prove() {
+        local body=${1:-$T/enroll.json} secret
+        http POST /v1/enroll "$body" >"$T/prove.json"
+        [[ $HTTP_STATUS == 200 && $(jq -r .state "$T/prove.json") == prove ]] ||
+                fail "enrolment of a new identity: HTTP $HTTP_STATUS $(cat "$T/prove.json"), expected a proof challenge"
+        secret=$(vl ActivateCredential "$(jq -c '{credentialBlob, encryptedSecret}' "$T/prove.json")" | jq -r .secret)
+        jq -n --arg c "$(jq -r .challenge "$T/prove.json")" --arg s "$secret" '{challenge: $c, secret: $s}' >"$T/proof.json"
+        http POST /v1/enroll/proof "$T/proof.json" >/dev/null
+}
+
 # node_challenge: POST /v1/enroll for an enabled node; the challenge lands in $T/challenge.json.
 node_challenge() {
         http POST /v1/enroll "$T/enroll.json" >"$T/challenge.json"

@@ -50,9 +50,35 @@ http POST /v1/enroll "$T/bad.json" >/dev/null; expect_error 400 AkRejected
 unchanged "$before" "bad AK"
 pass "non-restricted AK and an EK posing as AK refused; the server takes no AK name from the client"
 
+expect_exit() {
+        local want=$1 rc=0
+        shift
+        ps_cli "$@" >"$T/cli.out" 2>&1 || rc=$?
+        [[ $rc == "$want" ]] || fail "patela-server $*: exit $rc, expected $want: $(cat "$T/cli.out")"
+}
+
+# --- a stranger with the public areas alone: no pending row (issue 11, item 3) ----------------------------
+# The public areas are not secret. An identity the server does not know gets a proof challenge; only the
+# TPM that holds the EK and AK recovers its secret, and only then does a pending node exist.
+n=$(db_count nodes)
+http POST /v1/enroll "$T/enroll.json" >"$T/prove.json"
+[[ $HTTP_STATUS == 200 && $(jq -r .state "$T/prove.json") == prove ]] || fail "new identity: HTTP $HTTP_STATUS $(cat "$T/prove.json")"
+[[ $(db_count nodes) == "$n" ]] || fail "an enrolment without a proof created a node"
+jq -n --arg c "$(jq -r .challenge "$T/prove.json")" --arg s "$(head -c 32 /dev/urandom | base64 -w0)"         '{challenge: $c, secret: $s}' >"$T/proof.json"
+http POST /v1/enroll/proof "$T/proof.json" >/dev/null; expect_error 403 SecretMismatch
+[[ $(db_count nodes) == "$n" ]] || fail "a wrong proof created a node"
+http POST /v1/enroll/proof "$T/proof.json" >/dev/null; expect_error 403 ChallengeUnknown
+[[ $(db_count enrolment_proofs) == 0 ]] || fail "the answered proof challenge is still open"
+pass "public areas alone: a proof challenge, no node; a wrong secret is 403 SecretMismatch and uses the challenge up"
+
 # --- enable the genuine node ----------------------------------------------------------------------------
-http POST /v1/enroll "$T/enroll.json" >/dev/null
-ps_cli node enable 1 >/dev/null
+node_prove
+[[ $HTTP_STATUS == 202 && $(jq -r .state "$T/http.body") == pending ]] || fail "proof: HTTP $HTTP_STATUS $(cat "$T/http.body")"
+expect_exit 2 node enable 1
+grep -q "enable it by the fingerprint" "$T/cli.out" || fail "node enable 1: $(cat "$T/cli.out")"
+[[ $(sqlite3 "$DB" "SELECT state FROM nodes WHERE id = 1") == pending ]] || fail "node enable by id enabled a pending node"
+ps_cli node enable "$(jq -r .fingerprint "$T/id.json" | tr 'A-Z' 'a-z')" >/dev/null
+pass "the TPM's proof makes the node pending; node enable of a pending node needs its fingerprint, not its id"
 id_before=$(snapshot)
 
 # --- a quote over another nonce (replay) ----------------------------------------------------------------
@@ -180,12 +206,6 @@ pass "17 sockets passed by the service manager: refused with a clear error, noth
 # --- the admin CLI: bad names, values with newlines, SQL metacharacters --------------------------------
 before=$(snapshot)
 cfg_before=$(sqlite3 "$DB" "SELECT COUNT(*) FROM config_ops")
-expect_exit() {
-        local want=$1 rc=0
-        shift
-        ps_cli "$@" >"$T/cli.out" 2>&1 || rc=$?
-        [[ $rc == "$want" ]] || fail "patela-server $*: exit $rc, expected $want: $(cat "$T/cli.out")"
-}
 expect_exit 2 torrc set ContactInfo $'line\nInjected 1' default
 expect_exit 2 torrc set ContactInfo $'a\rb' node --id 1
 printf 'ContactInfo a\nNickname x\0y\n' >"$T/nul.torrc"
@@ -215,7 +235,7 @@ for i in 1 2 3; do
         swtpm_start "pending$i"
         attestd_start
         node_identity
-        http POST /v1/enroll "$T/enroll.json" >/dev/null
+        node_prove
         if [[ $i -le 2 ]]; then
                 [[ $HTTP_STATUS == 202 ]] || fail "pending node $i refused: $(cat "$T/http.body")"
         else
@@ -224,17 +244,27 @@ for i in 1 2 3; do
 done
 [[ $(sqlite3 "$DB" "SELECT COUNT(*) FROM nodes WHERE state = 'pending'") == 2 ]] || fail "pending cap exceeded"
 pass "a third pending node is refused at MaxPendingNodes=2"
+# Open proofs are bounded like pending nodes: strangers' enrolments cannot grow the table.
+sqlite3 "$DB" "DELETE FROM nodes WHERE state = 'pending'"
+for i in 1 2; do
+        http POST /v1/enroll "$T/enroll.json" >/dev/null
+        [[ $HTTP_STATUS == 200 ]] || fail "proof challenge $i: HTTP $HTTP_STATUS"
+done
+http POST /v1/enroll "$T/enroll.json" >/dev/null; expect_error 503 TooManyPendingNodes
+[[ $(db_count enrolment_proofs) == 2 ]] || fail "$(db_count enrolment_proofs) open proofs at MaxPendingNodes=2"
+pass "open proof challenges are capped at MaxPendingNodes=2 too"
 server_stop
 
-# --- rate limit of new identities per source (EnrollRatePerMinute=1) ------------------------------------
-ps_cli node remove 2 && ps_cli node remove 3
-server_start --enroll-rate=1
+# --- rate limit of new identities per source (EnrollRatePerMinute=1); pending nodes expire -------------------
+sqlite3 "$DB" "DELETE FROM enrolment_proofs"
+server_start --enroll-rate=1 --pending-lifetime=2s
 attestd_stop
 swtpm_start rate1
 attestd_start
 node_identity
-http POST /v1/enroll "$T/enroll.json" >/dev/null
+node_prove
 [[ $HTTP_STATUS == 202 ]] || fail "first new identity refused"
+rate1=$(jq -r .fingerprint "$T/id.json")
 attestd_stop
 swtpm_start rate2
 attestd_start
@@ -243,6 +273,16 @@ n=$(db_count nodes)
 http POST /v1/enroll "$T/enroll.json" >/dev/null; expect_error 429 RateLimited
 [[ $(db_count nodes) == "$n" ]] || fail "rate-limited enrolment created a row"
 pass "new identities from one source rate-limited"
+# PendingLifetime=2s: a pending node that stopped asking goes when the next one is created.
+sleep 2.5
+server_stop
+server_start --pending-lifetime=2s
+node_prove
+[[ $HTTP_STATUS == 202 ]] || fail "second identity after the rate limit: HTTP $HTTP_STATUS"
+[[ $(sqlite3 "$DB" "SELECT count(*) FROM nodes WHERE fingerprint = '$rate1'") == 0 ]] ||
+        fail "a pending node not seen for PendingLifetime=2s is still there"
+grep -q "pending nodes removed: not seen for PendingLifetime=2s" "$T/server.log" || fail "the expiry is not logged"
+pass "PendingLifetime=2s: a pending node gone quiet is removed when the next one is created"
 server_stop
 
 # --- unauthenticated memory: bodies held at once, connections per source ------------------------------------

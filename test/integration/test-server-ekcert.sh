@@ -53,7 +53,11 @@ enroll_with() {
                 body=$(jq -c --arg c "$1" '.ekCertificate = $c' "$T/enroll.json")
         fi
         printf '%s' "$body" >"$T/try.json"
-        http POST /v1/enroll "$T/try.json" >/dev/null
+        if [[ $2 == 202 ]]; then
+                node_prove "$T/try.json"
+        else
+                http POST /v1/enroll "$T/try.json" >/dev/null
+        fi
         if [[ -n ${3:-} ]]; then
                 expect_error "$2" "$3"
         else
@@ -108,6 +112,19 @@ enroll_with "$(printf '30820100' | xxd -r -p | base64 -w0)" 400 EkRejected
 enroll_with "$(xxd -r -p <<<"${certhex}00ab" | base64 -w0)" 400 EkRejected
 [[ $(db_count nodes) == 0 ]] || fail "a refused identity left a row"
 pass "another EK's certificate, random bytes, a truncated DER and trailing bytes that are no padding: EkRejected, no row"
+
+# This identity's proof challenge cannot be answered by the other TPM (it holds neither the EK nor the AK).
+jq -c 'del(.ekCertificate)' "$T/enroll.json" >"$T/nocert.json"
+http POST /v1/enroll "$T/nocert.json" >"$T/prove.json"
+[[ $HTTP_STATUS == 200 ]] || fail "proof challenge: HTTP $HTTP_STATUS $(cat "$T/prove.json")"
+vl_error CredentialRejected ActivateCredential "$(jq -c '{credentialBlob, encryptedSecret}' "$T/prove.json")" >/dev/null
+[[ $(db_count nodes) == 0 ]] || fail "a proof challenge made a row"
+pass "another TPM cannot answer this identity's proof challenge (CredentialRejected): no pending row"
+# Back to the node's own TPM.
+attestd_stop
+TCTI="swtpm:path=${SWTPM_DIR:-$T}/tpm.sock"
+export TPM2TOOLS_TCTI=$TCTI
+attestd_start
 
 # verify: absence is recorded; require: absence refused; ignore: nothing looked at.
 enroll_with null 202

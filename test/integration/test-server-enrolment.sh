@@ -27,7 +27,7 @@ swtpm_start
 attestd_start --ek-type="$ek_type"
 node_identity
 
-http POST /v1/enroll "$T/enroll.json" >/dev/null
+node_prove
 [[ $HTTP_STATUS == 202 && $(jq -r .state "$T/http.body") == pending ]] || fail "first enrolment: $HTTP_STATUS $(cat "$T/http.body")"
 fp=$(jq -r .fingerprint "$T/http.body")
 [[ $fp == "$(jq -r .fingerprint "$T/id.json")" ]] || fail "server fingerprint $fp differs from the node's $(jq -r .fingerprint "$T/id.json")"

@@ -175,12 +175,12 @@ server_start --measured-boot=warn
 swtpm_start
 attestd_start
 node_identity
-http POST /v1/enroll "$T/enroll.json" >/dev/null
+node_prove
 [[ $HTTP_STATUS == 202 ]] || fail "enrol: $HTTP_STATUS $(cat "$T/http.body")"
 [[ $(ps_cli --json list nodes | jq -c '.[0] | [.image, .lastVerdict]') == '[null,null]' ]] ||
         fail "a new node has an image or verdict: $(ps_cli --json list nodes)"
 ps_cli pool add names relayA >/dev/null
-ps_cli node enable 1 >/dev/null 2>&1 || fail "node enable"
+ps_cli node enable "$(jq -r .fingerprint "$T/id.json")" >/dev/null 2>&1 || fail "node enable"
 node_session
 # The verifier's verdict: this node (swtpm, no firmware) sends no event logs.
 ps_cli --json node show 1 >"$T/node.json"

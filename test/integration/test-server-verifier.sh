@@ -24,8 +24,8 @@ swtpm_start
 boot_image "$T/a/patela.reference.json"
 attestd_start --firmware-log="$T/firmware.evlog" --measure-log="$T/tpm2-measure.log"
 node_identity
-http POST /v1/enroll "$T/enroll.json" >/dev/null
-ps_cli node enable 1 >/dev/null
+node_prove
+ps_cli node enable "$(jq -r .fingerprint "$T/id.json")" >/dev/null
 
 # attest_logs [JQ_FILTER_ON_LOGS]: a fresh challenge, the answer with attestd's event logs (optionally changed
 # by a jq filter over {firmwareLog, userspaceLog}, in which $m is the content of $T/mutated.b64), POST

@@ -63,15 +63,23 @@ void proto_enroll_reply_done(ProtoEnrollReply *r) {
         explicit_bzero(r, sizeof(*r));
 }
 
+static const char *const enroll_state_table[_PROTO_ENROLL_STATE_MAX] = {
+        [PROTO_ENROLL_PENDING] = "pending",
+        [PROTO_ENROLL_PROVE] = "prove",
+        [PROTO_ENROLL_ENABLED] = "enabled",
+};
+
 int proto_enroll_reply_encode(const ProtoEnrollReply *r, char **ret) {
         json_object *o = json_object_new_object(), *pcrs;
         int k = o ? 0 : -ENOMEM;
 
+        if (r->state < 0 || r->state >= _PROTO_ENROLL_STATE_MAX)
+                k = -EINVAL;
         if (k >= 0)
-                k = proto_json_add(o, "state", json_object_new_string(r->enabled ? "enabled" : "pending"));
+                k = proto_json_add(o, "state", json_object_new_string(enroll_state_table[r->state]));
         if (k >= 0)
                 k = proto_json_add(o, "fingerprint", json_object_new_string(r->fingerprint));
-        if (k >= 0 && r->enabled) {
+        if (k >= 0 && r->state != PROTO_ENROLL_PENDING) {
                 k = proto_json_add(o, "challenge", proto_json_hex(r->challenge, sizeof(r->challenge)));
                 if (k >= 0)
                         k = proto_json_add(o, "credentialBlob",
@@ -79,8 +87,9 @@ int proto_enroll_reply_encode(const ProtoEnrollReply *r, char **ret) {
                 if (k >= 0)
                         k = proto_json_add(o, "encryptedSecret",
                                            proto_json_base64(r->encrypted_secret.data, r->encrypted_secret.size));
-                if (k >= 0)
-                        k = proto_json_add(o, "nonce", proto_json_base64(r->nonce, r->nonce_size));
+        }
+        if (k >= 0 && r->state == PROTO_ENROLL_ENABLED) {
+                k = proto_json_add(o, "nonce", proto_json_base64(r->nonce, r->nonce_size));
                 if (k >= 0)
                         k = proto_json_add(o, "pcrs", pcrs = json_object_new_array());
                 for (unsigned i = 0; k >= 0 && i < PROTO_PCRS_MAX; i++)
@@ -117,8 +126,8 @@ static int decode_pcrs(json_object *a, const char *what, uint32_t *ret, ProtoDia
         return 0;
 }
 
-int proto_enroll_reply_decode(const char *body, size_t size, bool enabled, ProtoEnrollReply *ret, ProtoDiag *diag) {
-        /* A pending reply carries nothing else: a challenge next to "pending" is a confused server. */
+int proto_enroll_reply_decode(const char *body, size_t size, long status, ProtoEnrollReply *ret, ProtoDiag *diag) {
+        /* Each state has its fields and no other: a challenge next to "pending" is a confused server. */
         static const ProtoField fields[] = {
                 { "state", json_type_string, PROTO_REQUIRED },
                 { "fingerprint", json_type_string, PROTO_REQUIRED },
@@ -129,36 +138,50 @@ int proto_enroll_reply_decode(const char *body, size_t size, bool enabled, Proto
                 { "pcrs", json_type_array, PROTO_REQUIRED },
                 { "bank", json_type_string, PROTO_REQUIRED },
         };
+        static const size_t n_fields[_PROTO_ENROLL_STATE_MAX] = {
+                [PROTO_ENROLL_PENDING] = 2, [PROTO_ENROLL_PROVE] = 5, [PROTO_ENROLL_ENABLED] = 8,
+        };
         static const char what[] = "enrolment reply";
         _cleanup_(proto_json_put_erasep) json_object *o = NULL;
         _cleanup_(proto_enroll_reply_done) ProtoEnrollReply r = {};
-        json_object *v[ELEMENTSOF(fields)];
-        const char *state, *fingerprint, *bank;
+        json_object *v[ELEMENTSOF(fields)], *sv = NULL;
+        const char *state = NULL, *fingerprint, *bank;
         ProtoBlob nonce = {};
         int k;
 
         k = proto_json_parse(body, size, PROTO_REPLY_MAX, /* sensitive= */ true, what, &o, diag);
-        if (k >= 0)
-                k = proto_fields(o, what, fields, enabled ? ELEMENTSOF(fields) : 2, v, diag);
         if (k < 0)
                 return k;
-        if (proto_string(v[0], what, "state", 16, &state, diag) < 0 || !streq(state, enabled ? "enabled" : "pending"))
+        /* The state says which fields the reply has; it must agree with the HTTP status. */
+        r.state = _PROTO_ENROLL_STATE_INVALID;
+        if (json_object_object_get_ex(o, "state", &sv) && json_object_is_type(sv, json_type_string))
+                for (ProtoEnrollState s = 0; s < _PROTO_ENROLL_STATE_MAX; s++)
+                        if (streq(json_object_get_string(sv), enroll_state_table[s]))
+                                r.state = s;
+        if (r.state < 0 || (r.state == PROTO_ENROLL_PENDING) != (status == 202))
                 return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "state",
-                                  "%s: state '%.16s' does not match the HTTP status", what,
-                                  json_object_get_string(v[0]));
+                                  "%s: state '%.16s' does not match the HTTP status %ld", what,
+                                  sv ? json_object_get_string(sv) : "", status);
+        k = proto_fields(o, what, fields, n_fields[r.state], v, diag);
+        if (k < 0)
+                return k;
+        if (proto_string(v[0], what, "state", 16, &state, diag) < 0)
+                return -EBADMSG;
         if (proto_string(v[1], what, "fingerprint", PROTO_FINGERPRINT_MAX, &fingerprint, NULL) < 0 ||
             !proto_fingerprint_ok(fingerprint))
                 return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "fingerprint", "%s: malformed 'fingerprint'", what);
         snprintf(r.fingerprint, sizeof(r.fingerprint), "%s", fingerprint);
-        r.enabled = enabled;
-        if (enabled) {
+        if (r.state != PROTO_ENROLL_PENDING) {
                 k = proto_hex(v[2], what, "challenge", sizeof(r.challenge), r.challenge, diag);
                 if (k >= 0)
                         k = proto_base64(v[3], what, "credentialBlob", 1, PROTO_BLOB_MAX, &r.credential_blob, diag);
                 if (k >= 0)
                         k = proto_base64(v[4], what, "encryptedSecret", 1, PROTO_BLOB_MAX, &r.encrypted_secret, diag);
-                if (k >= 0)
-                        k = proto_base64(v[5], what, "nonce", 1, PROTO_NONCE_SIZE_MAX, &nonce, diag);
+                if (k < 0)
+                        return k;
+        }
+        if (r.state == PROTO_ENROLL_ENABLED) {
+                k = proto_base64(v[5], what, "nonce", 1, PROTO_NONCE_SIZE_MAX, &nonce, diag);
                 if (k < 0)
                         return k;
                 memcpy(r.nonce, nonce.data, nonce.size);
@@ -174,6 +197,49 @@ int proto_enroll_reply_decode(const char *body, size_t size, bool enabled, Proto
         }
         *ret = r;
         r = (ProtoEnrollReply) {};
+        return 0;
+}
+
+/* ---- POST /v1/enroll/proof ---------------------------------------------------------------------------- */
+
+void proto_proof_request_done(ProtoProofRequest *r) {
+        proto_blob_done_erase(&r->secret);
+        *r = (ProtoProofRequest) {};
+}
+
+int proto_proof_request_encode(const ProtoProofRequest *r, char **ret) {
+        json_object *o = json_object_new_object();
+        int k = o ? 0 : -ENOMEM;
+
+        if (k >= 0)
+                k = proto_json_add(o, "challenge", proto_json_hex(r->challenge, sizeof(r->challenge)));
+        if (k >= 0)
+                k = proto_json_add(o, "secret", proto_json_base64(r->secret.data, r->secret.size));
+        return proto_json_finish(o, k, /* sensitive= */ true, ret);
+}
+
+int proto_proof_request_decode(const char *body, size_t size, ProtoProofRequest *ret, ProtoDiag *diag) {
+        static const ProtoField fields[] = {
+                { "challenge", json_type_string, PROTO_REQUIRED },
+                { "secret", json_type_string, PROTO_REQUIRED },
+        };
+        static const char what[] = "proof request";
+        _cleanup_(proto_json_put_erasep) json_object *o = NULL;
+        _cleanup_(proto_proof_request_done) ProtoProofRequest r = {};
+        json_object *v[ELEMENTSOF(fields)];
+        int k;
+
+        k = proto_json_parse(body, size, SIZE_MAX, /* sensitive= */ true, what, &o, diag);
+        if (k >= 0)
+                k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
+        if (k >= 0)
+                k = proto_hex(v[0], what, "challenge", sizeof(r.challenge), r.challenge, diag);
+        if (k >= 0)
+                k = proto_base64(v[1], what, "secret", 1, PROTO_SECRET_SIZE, &r.secret, diag);
+        if (k < 0)
+                return k;
+        *ret = r;
+        r = (ProtoProofRequest) {};
         return 0;
 }
 

@@ -11,6 +11,7 @@
 static const ProtoEndpointInfo endpoint_table[_PROTO_ENDPOINT_MAX] = {
         [PROTO_HEALTH] = { "/v1/health", "GET", false },
         [PROTO_ENROLL] = { "/v1/enroll", "POST", false },
+        [PROTO_ENROLL_PROOF] = { "/v1/enroll/proof", "POST", false },
         [PROTO_ATTEST] = { "/v1/attest", "POST", false },
         [PROTO_NODE_NETWORK] = { "/v1/node/network", "GET", true },
         [PROTO_NODE_RELAYS] = { "/v1/node/relays", "GET", true },

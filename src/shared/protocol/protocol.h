@@ -21,7 +21,8 @@
 
 typedef enum ProtoEndpoint {
         PROTO_HEALTH,       /* GET  /v1/health        liveness, no authentication */
-        PROTO_ENROLL,       /* POST /v1/enroll        identity → pending, or a credential challenge */
+        PROTO_ENROLL,       /* POST /v1/enroll        identity → a credential challenge (to prove or to attest) */
+        PROTO_ENROLL_PROOF, /* POST /v1/enroll/proof  a new identity's proof that it holds its EK and AK → pending */
         PROTO_ATTEST,       /* POST /v1/attest        secret + quote → session token */
         PROTO_NODE_NETWORK, /* GET  /v1/node/network  resolved network settings (bearer token) */
         PROTO_NODE_RELAYS,  /* GET  /v1/node/relays   relays with their resolved torrc (bearer token) */
@@ -162,15 +163,29 @@ int proto_enroll_request_encode(const ProtoEnrollRequest *r, char **ret);
 /* Bounds: TPM2B_PUBLIC's size for the public areas, PROTO_EK_CERTIFICATE_MAX. */
 int proto_enroll_request_decode(const char *body, size_t size, ProtoEnrollRequest *ret, ProtoDiag *diag);
 
-/* 202 {state: "pending", fingerprint}, or 200 {state: "enabled", fingerprint, challenge, credentialBlob,
- * encryptedSecret, nonce, pcrs, bank}: a pending reply carries nothing else. */
+/* What the server answers an enrolment with:
+ *   202 {state: "pending", fingerprint}: a known node the operator has not enabled; nothing else.
+ *   200 {state: "prove", fingerprint, challenge, credentialBlob, encryptedSecret}: an identity the server does not
+ *       know. Before it becomes a pending node it proves that one TPM holds both its EK and its AK: it activates
+ *       the credential and sends the secret to POST /v1/enroll/proof.
+ *   200 {state: "enabled", fingerprint, challenge, credentialBlob, encryptedSecret, nonce, pcrs, bank}: an
+ *       enabled node, answered at POST /v1/attest. */
+typedef enum ProtoEnrollState {
+        PROTO_ENROLL_PENDING,
+        PROTO_ENROLL_PROVE,
+        PROTO_ENROLL_ENABLED,
+        _PROTO_ENROLL_STATE_MAX,
+        _PROTO_ENROLL_STATE_INVALID = -EINVAL,
+} ProtoEnrollState;
+
 typedef struct ProtoEnrollReply {
-        bool enabled;
+        ProtoEnrollState state;
         char fingerprint[PROTO_FINGERPRINT_MAX + 1];
-        /* enabled only: */
+        /* prove and enabled: */
         uint8_t challenge[PROTO_CHALLENGE_ID_SIZE];
         ProtoBlob credential_blob;  /* marshalled TPM2B_ID_OBJECT */
         ProtoBlob encrypted_secret; /* marshalled TPM2B_ENCRYPTED_SECRET */
+        /* enabled only: */
         uint8_t nonce[PROTO_NONCE_SIZE_MAX];
         size_t nonce_size;
         uint32_t pcr_mask;          /* "pcrs": [0…23, ascending], at least one */
@@ -178,8 +193,21 @@ typedef struct ProtoEnrollReply {
 } ProtoEnrollReply;
 void proto_enroll_reply_done(ProtoEnrollReply *r);
 int proto_enroll_reply_encode(const ProtoEnrollReply *r, char **ret);
-/* enabled: what the HTTP status says (200) the reply must be. */
-int proto_enroll_reply_decode(const char *body, size_t size, bool enabled, ProtoEnrollReply *ret, ProtoDiag *diag);
+/* status: the HTTP status, 202 (pending) or 200 (prove or enabled, as the state field says). */
+int proto_enroll_reply_decode(const char *body, size_t size, long status, ProtoEnrollReply *ret, ProtoDiag *diag);
+
+/* ---- POST /v1/enroll/proof ---------------------------------------------------------------------------- */
+
+/* {challenge, secret}: the secret of a "prove" challenge, as only the TPM holding the EK and AK recovers it.
+ * Answered 202 {state: "pending", fingerprint} (the node now exists, pending), or 403 ChallengeUnknown,
+ * ChallengeExpired, SecretMismatch, 503 TooManyPendingNodes, 409 IdentityConflict. */
+typedef struct ProtoProofRequest {
+        uint8_t challenge[PROTO_CHALLENGE_ID_SIZE];
+        ProtoBlob secret; /* sensitive */
+} ProtoProofRequest;
+void proto_proof_request_done(ProtoProofRequest *r); /* wipes the secret */
+int proto_proof_request_encode(const ProtoProofRequest *r, char **ret); /* ret: erase_and_free() it */
+int proto_proof_request_decode(const char *body, size_t size, ProtoProofRequest *ret, ProtoDiag *diag);
 
 /* ---- POST /v1/attest -------------------------------------------------------------------------------- */
 

@@ -173,7 +173,7 @@ static char *enabled_reply(const char *challenge, const char *nonce, const char 
         return s;
 }
 
-#define DECODE_ENROLL(json, enabled, r, d) proto_enroll_reply_decode(json, strlen(json), enabled, r, d)
+#define DECODE_ENROLL(json, enabled, r, d) proto_enroll_reply_decode(json, strlen(json), (enabled) ? 200 : 202, r, d)
 
 TEST(enroll_reply_pending) {
         ProtoEnrollReply r = {};
@@ -181,11 +181,11 @@ TEST(enroll_reply_pending) {
         const char *pending = "{\"state\":\"pending\",\"fingerprint\":\"7K2Q-M9XD-4RTB-0HNZ\"}";
 
         ASSERT_OK(DECODE_ENROLL(pending, false, &r, &d));
-        ASSERT_FALSE(r.enabled);
+        ASSERT_EQ(r.state, PROTO_ENROLL_PENDING);
         ASSERT_STREQ(r.fingerprint, "7K2Q-M9XD-4RTB-0HNZ");
         proto_enroll_reply_done(&r);
-        /* 200 must say enabled, 202 pending. */
-        ASSERT_REFUSED(DECODE_ENROLL(pending, true, &r, &d), d, "missing field");
+        /* 200 must say enabled or prove, 202 pending. */
+        ASSERT_REFUSED(DECODE_ENROLL(pending, true, &r, &d), d, "does not match");
         ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"enabled\",\"fingerprint\":\"7K2Q-M9XD-4RTB-0HNZ\"}", false, &r, &d),
                        d, "does not match");
         ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"pending\",\"fingerprint\":\"7K2Q\",\"nonce\":\"AAAA\"}", false, &r,
@@ -197,6 +197,55 @@ TEST(enroll_reply_pending) {
         ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"pending\",\"state\":\"pending\",\"fingerprint\":\"7K2Q\"}", false,
                                      &r, &d),
                        d, "duplicate field 'state'");
+}
+
+TEST(enroll_reply_prove) {
+        const char *prove = "{\"state\":\"prove\",\"fingerprint\":\"7K2Q-M9XD-4RTB-0HNZ\",\"challenge\":\"" CHALLENGE
+                            "\",\"credentialBlob\":\"AAAA\",\"encryptedSecret\":\"AAAA\"}";
+        ProtoEnrollReply r = {}, again = {};
+        ProtoProofRequest p = {}, back = {};
+        _cleanup_free_ char *encoded = NULL;
+        ProtoDiag d = {};
+        char *s = NULL;
+
+        ASSERT_OK(DECODE_ENROLL(prove, true, &r, &d));
+        ASSERT_EQ(r.state, PROTO_ENROLL_PROVE);
+        ASSERT_EQ(r.challenge[15], 0xff);
+        ASSERT_EQ(r.credential_blob.size, 3);
+        ASSERT_OK(proto_enroll_reply_encode(&r, &encoded));
+        ASSERT_OK(DECODE_ENROLL(encoded, true, &again, &d));
+        ASSERT_EQ(again.state, PROTO_ENROLL_PROVE);
+        proto_enroll_reply_done(&again);
+        proto_enroll_reply_done(&r);
+        /* prove comes with 200 and carries no nonce, PCRs or bank */
+        ASSERT_REFUSED(DECODE_ENROLL(prove, false, &r, &d), d, "does not match");
+        ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"prove\",\"fingerprint\":\"7K2Q-M9XD-4RTB-0HNZ\",\"challenge\":\""
+                                     CHALLENGE "\",\"credentialBlob\":\"AAAA\",\"encryptedSecret\":\"AAAA\","
+                                     "\"nonce\":\"AAAA\"}",
+                                     true, &r, &d),
+                       d, "unknown field 'nonce'");
+        ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"prove\",\"fingerprint\":\"7K2Q-M9XD-4RTB-0HNZ\"}", true, &r, &d),
+                       d, "missing field 'challenge'");
+        ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"proven\",\"fingerprint\":\"7K2Q-M9XD-4RTB-0HNZ\"}", true, &r, &d),
+                       d, "does not match");
+
+        /* the proof */
+        memset(p.challenge, 0xab, sizeof(p.challenge));
+        p.secret = (ProtoBlob) { .data = (uint8_t *) strdup("0123456789abcdef0123456789abcdef"), .size = 32 };
+        ASSERT_OK(proto_proof_request_encode(&p, &s));
+        ASSERT_OK(proto_proof_request_decode(s, strlen(s), &back, &d));
+        ASSERT_MEMEQ(back.challenge, p.challenge, sizeof(p.challenge));
+        ASSERT_EQ(back.secret.size, 32U);
+        erase_and_free_sized(s, strlen(s));
+        proto_proof_request_done(&back);
+        proto_proof_request_done(&p);
+        s = (char *) "{\"challenge\":\"" CHALLENGE "\",\"secret\":\"" TOKEN TOKEN "\"}";
+        ASSERT_ERROR(proto_proof_request_decode(s, strlen(s), &back, &d), E2BIG);
+        ASSERT_STREQ(d.field, "secret");
+        s = (char *) "{\"challenge\":\"00\",\"secret\":\"" TOKEN "\"}";
+        ASSERT_REFUSED(proto_proof_request_decode(s, strlen(s), &back, &d), d, "challenge");
+        s = (char *) "{\"challenge\":\"" CHALLENGE "\"}";
+        ASSERT_REFUSED(proto_proof_request_decode(s, strlen(s), &back, &d), d, "missing field 'secret'");
 }
 
 TEST(enroll_reply_enabled) {
@@ -223,7 +272,7 @@ TEST(enroll_reply_enabled) {
         s = enabled_reply(CHALLENGE, TOKEN, "[0,1,2,3,4,5,7,9,11,12]", "sha256");
         ASSERT_OK(DECODE_ENROLL(s, true, &r, &d));
         free(s);
-        ASSERT_TRUE(r.enabled);
+        ASSERT_EQ(r.state, PROTO_ENROLL_ENABLED);
         ASSERT_EQ(r.challenge[15], 0xff);
         ASSERT_STREQ(r.bank, "sha256");
         ASSERT_EQ(r.pcr_mask, 0x1abfU);
