@@ -10,6 +10,7 @@
 #include "hexdecoct.h"
 #include "log.h"
 #include "tpm2-marshal.h"
+#include "tpm2-nv.h"
 #include "tpm2-tcti.h"
 
 
@@ -39,6 +40,17 @@ static int reply_tpm_error(sd_varlink *link, Manager *m, int error) {
         }
 
         snprintf(buf, sizeof(buf), "%s", tpm2_last_error(m->tpm));
+        if (error == -EBUSY) {
+                Tpm2DaState da;
+
+                /* The AK is noDA: only an AK made before patela set noDA meets this. */
+                if (tpm2_da_state(m->tpm, &da) >= 0)
+                        snprintf(buf, sizeof(buf),
+                                 "the TPM is in dictionary-attack lockout (%" PRIu32 " of %" PRIu32 " failures; one is "
+                                 "forgotten every %" PRIu32 " s)",
+                                 da.failed_tries, da.max_tries, da.recovery_interval_sec);
+                return sd_varlink_errorbo(link, "io.patela.Attest.TpmLockout", SD_JSON_BUILD_PAIR_STRING("message", buf));
+        }
         if ((m->tpm->last_rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER)
                 manager_forget_tpm(m); /* the TPM went away (or was reset): reopen on the next call */
         return sd_varlink_errorbo(link, "io.patela.Attest.TpmFailure", SD_JSON_BUILD_PAIR_STRING("message", buf));

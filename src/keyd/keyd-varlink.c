@@ -382,6 +382,8 @@ static int vl_method_get_status(sd_varlink *link, sd_json_variant *parameters, s
         Manager *m = userdata;
         Tpm2Context *c;
         StoreInfo info;
+        Tpm2DaState da = {};
+        bool have_da;
         char nv[16] = "";
         size_t kek_size;
         int r;
@@ -401,6 +403,12 @@ static int vl_method_get_status(sd_varlink *link, sd_json_variant *parameters, s
         r = store_info(c, &info);
         if (r < 0)
                 return reply_store_error(link, m, r, "Reading NV");
+        have_da = tpm2_da_state(c, &da) >= 0;
+        if (have_da && da.in_lockout)
+                log_warning("The TPM is in dictionary-attack lockout (%" PRIu32 " of %" PRIu32 " failures; one is "
+                            "forgotten every %" PRIu32 " s). patela's keys are noDA and keep working; software that "
+                            "uses DA-protected keys does not.",
+                            da.failed_tries, da.max_tries, da.recovery_interval_sec);
         return sd_varlink_replybo(
                         link,
                         SD_JSON_BUILD_PAIR_STRING("policyPath", m->policy_path),
@@ -412,7 +420,15 @@ static int vl_method_get_status(sd_varlink *link, sd_json_variant *parameters, s
                         SD_JSON_BUILD_PAIR_UNSIGNED("nvIndexMax", info.index_max),
                         SD_JSON_BUILD_PAIR_UNSIGNED("nvUsed", info.used),
                         SD_JSON_BUILD_PAIR_UNSIGNED("relaysPerIndex", info.per_index),
-                        SD_JSON_BUILD_PAIR_UNSIGNED("capacity", info.capacity));
+                        SD_JSON_BUILD_PAIR_UNSIGNED("capacity", info.capacity),
+                        SD_JSON_BUILD_PAIR_CONDITION(have_da, "dictionaryAttack",
+                                                     SD_JSON_BUILD_OBJECT(
+                                                             SD_JSON_BUILD_PAIR_BOOLEAN("inLockout", da.in_lockout),
+                                                             SD_JSON_BUILD_PAIR_UNSIGNED("failedTries", da.failed_tries),
+                                                             SD_JSON_BUILD_PAIR_UNSIGNED("maxTries", da.max_tries),
+                                                             SD_JSON_BUILD_PAIR_UNSIGNED("recoveryIntervalSec",
+                                                                                         da.recovery_interval_sec))),
+                        SD_JSON_BUILD_PAIR_CONDITION(!have_da, "dictionaryAttack", SD_JSON_BUILD_NULL));
 }
 
 static int vl_method_check_reseal(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,

@@ -105,6 +105,7 @@ static void print_config_status(sd_json_variant *s) {
 }
 
 static int print_keys_status(sd_json_variant *s) {
+        sd_json_variant *da;
         _cleanup_free_ char *policy = json_int_list(s, "policyPcrs"),
                             *required = json_int_list(s, "requiredPcrs");
 
@@ -123,6 +124,12 @@ static int print_keys_status(sd_json_variant *s) {
                 (intmax_t) json_int(s, "nvUsed", NULL), (intmax_t) json_int(s, "nvIndexMax", NULL));
         printf("%*s: %jd relays (%jd per index)\n", LABEL_WIDTH, "Capacity",
                 (intmax_t) json_int(s, "capacity", NULL), (intmax_t) json_int(s, "relaysPerIndex", NULL));
+        da = sd_json_variant_by_key(s, "dictionaryAttack");
+        if (da && sd_json_variant_is_object(da))
+                printf("%*s: %s, %jd of %jd failures (one forgotten every %jd s)\n", LABEL_WIDTH, "TPM lockout",
+                       json_bool(da, "inLockout") ? "yes: DA-protected keys refused (patela's are noDA)" : "no",
+                       (intmax_t) json_int(da, "failedTries", NULL), (intmax_t) json_int(da, "maxTries", NULL),
+                       (intmax_t) json_int(da, "recoveryIntervalSec", NULL));
         return 0;
 }
 

@@ -67,6 +67,10 @@ static SD_VARLINK_DEFINE_ERROR(
                 SD_VARLINK_FIELD_COMMENT("Why the TPM could not be opened"),
                 SD_VARLINK_DEFINE_FIELD(message, SD_VARLINK_STRING, 0));
 static SD_VARLINK_DEFINE_ERROR(
+                TpmLockout,
+                SD_VARLINK_FIELD_COMMENT("The TPM's dictionary-attack counters and when one failure is forgotten"),
+                SD_VARLINK_DEFINE_FIELD(message, SD_VARLINK_STRING, 0));
+static SD_VARLINK_DEFINE_ERROR(
                 TpmFailure,
                 SD_VARLINK_FIELD_COMMENT("The TPM command that failed and the decoded TPM response code"),
                 SD_VARLINK_DEFINE_FIELD(message, SD_VARLINK_STRING, 0));
@@ -98,6 +102,8 @@ SD_VARLINK_DEFINE_INTERFACE(
                 &vl_method_GetEventLogs,
                 SD_VARLINK_SYMBOL_COMMENT("The TPM device could not be opened."),
                 &vl_error_TpmUnavailable,
+                SD_VARLINK_SYMBOL_COMMENT("The TPM is in dictionary-attack lockout and refused a DA-protected key (an AK made before patela set noDA)."),
+                &vl_error_TpmLockout,
                 SD_VARLINK_SYMBOL_COMMENT("A TPM command failed."),
                 &vl_error_TpmFailure,
                 SD_VARLINK_SYMBOL_COMMENT("The TPM refused the credential: it was made for another EK or another AK name, or it was altered."),

@@ -54,6 +54,17 @@ static SD_VARLINK_DEFINE_METHOD(
                 SD_VARLINK_FIELD_COMMENT("Relays whose key files were removed from the key directory (tmpfs); their keys stay sealed in the TPM"),
                 SD_VARLINK_DEFINE_OUTPUT(dropped, SD_VARLINK_STRING, SD_VARLINK_ARRAY));
 
+static SD_VARLINK_DEFINE_STRUCT_TYPE(
+                DictionaryAttack,
+                SD_VARLINK_FIELD_COMMENT("True while the TPM refuses DA-protected authorizations; patela's keys are noDA and keep working"),
+                SD_VARLINK_DEFINE_FIELD(inLockout, SD_VARLINK_BOOL, 0),
+                SD_VARLINK_FIELD_COMMENT("Failed authorizations the TPM counts now"),
+                SD_VARLINK_DEFINE_FIELD(failedTries, SD_VARLINK_INT, 0),
+                SD_VARLINK_FIELD_COMMENT("Failures before lockout"),
+                SD_VARLINK_DEFINE_FIELD(maxTries, SD_VARLINK_INT, 0),
+                SD_VARLINK_FIELD_COMMENT("Seconds after which the TPM forgets one failure"),
+                SD_VARLINK_DEFINE_FIELD(recoveryIntervalSec, SD_VARLINK_INT, 0));
+
 static SD_VARLINK_DEFINE_METHOD(
                 GetStatus,
                 SD_VARLINK_FIELD_COMMENT("Path of the systemd-pcrlock policy keyd seals to"),
@@ -73,7 +84,9 @@ static SD_VARLINK_DEFINE_METHOD(
                 SD_VARLINK_FIELD_COMMENT("Relays that fit in one index of nvIndexMax bytes"),
                 SD_VARLINK_DEFINE_OUTPUT(relaysPerIndex, SD_VARLINK_INT, 0),
                 SD_VARLINK_FIELD_COMMENT("Relays that fit in a slot (at most 16 indices; the store keeps two slots)"),
-                SD_VARLINK_DEFINE_OUTPUT(capacity, SD_VARLINK_INT, 0));
+                SD_VARLINK_DEFINE_OUTPUT(capacity, SD_VARLINK_INT, 0),
+                SD_VARLINK_FIELD_COMMENT("The TPM's dictionary-attack state; null if the TPM does not report it"),
+                SD_VARLINK_DEFINE_OUTPUT_BY_TYPE(dictionaryAttack, DictionaryAttack, SD_VARLINK_NULLABLE));
 
 static SD_VARLINK_DEFINE_METHOD(
                 CheckReseal,
@@ -126,7 +139,9 @@ SD_VARLINK_DEFINE_INTERFACE(
                 &vl_method_RemoveRelay,
                 SD_VARLINK_SYMBOL_COMMENT("Removes every relay's key files from tmpfs, keeping the keys sealed: what patela-configd asks when the server refuses the node. Does not unseal."),
                 &vl_method_DropKeyFiles,
-                SD_VARLINK_SYMBOL_COMMENT("Policy, NV usage and capacity; does not unseal."),
+                SD_VARLINK_SYMBOL_COMMENT("The TPM's dictionary-attack state"),
+                &vl_type_DictionaryAttack,
+                SD_VARLINK_SYMBOL_COMMENT("Policy, NV usage, capacity and the TPM's dictionary-attack state; does not unseal."),
                 &vl_method_GetStatus,
                 SD_VARLINK_SYMBOL_COMMENT("Whether the policy is strong enough and the current PCRs satisfy it, without unsealing."),
                 &vl_method_CheckReseal,

@@ -7,8 +7,9 @@
 /* The ECC AK template, marshalled by hand from TPM 2.0 Part 2 (TPMT_PUBLIC): type ECC, nameAlg SHA-256,
  * attributes 0x00050072, empty authPolicy, symmetric NULL, scheme ECDSA/SHA-256, curve P-256, kdf NULL,
  * empty x and y. Its name is 000b || SHA-256 of those 24 bytes (computed independently with sha256sum). */
-static const char ak_ecc_hex[] = "0018" "0023000b000500720000001000180 00b000300100000 0000";
-static const char ak_ecc_name[] = "000b93ae0fab650536912a8736ce08ca9b16d0a5ba6f85eb4f04d32470eb113073ce";
+/* objectAttributes 0x00050472: fixedTPM, fixedParent, sensitiveDataOrigin, userWithAuth, noDA, restricted, sign */
+static const char ak_ecc_hex[] = "0018" "0023000b000504720000001000180 00b000300100000 0000";
+static const char ak_ecc_name[] = "000bde15b4e9ae0e65b0a921a2b997aebf6ae6aab464e4d07720ab16e2663c741e58";
 
 static void strip_spaces(char *s) {
         char *w = s;

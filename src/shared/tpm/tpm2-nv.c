@@ -19,6 +19,50 @@ int tpm2_get_property(Tpm2Context *c, TPM2_PT property, uint32_t *ret) {
         return 0;
 }
 
+int tpm2_da_state(Tpm2Context *c, Tpm2DaState *ret) {
+        _cleanup_free_ TPMS_CAPABILITY_DATA *data = NULL;
+        Tpm2DaState s = {};
+        unsigned found = 0;
+        TPMI_YES_NO more;
+        int r;
+
+        /* One command: the properties from TPM2_PT_PERMANENT to TPM2_PT_LOCKOUT_RECOVERY. */
+        r = tpm2_check(c, Esys_GetCapability(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
+                                             TPM2_PT_PERMANENT, TPM2_PT_LOCKOUT_RECOVERY - TPM2_PT_PERMANENT + 1, &more,
+                                             &data),
+                       "Esys_GetCapability");
+        if (r < 0)
+                return r;
+        for (uint32_t i = 0; i < data->data.tpmProperties.count && i < TPM2_MAX_TPM_PROPERTIES; i++) {
+                const TPMS_TAGGED_PROPERTY *p = &data->data.tpmProperties.tpmProperty[i];
+
+                switch (p->property) {
+                case TPM2_PT_PERMANENT:
+                        s.in_lockout = p->value & TPMA_PERMANENT_INLOCKOUT;
+                        break;
+                case TPM2_PT_LOCKOUT_COUNTER:
+                        s.failed_tries = p->value;
+                        break;
+                case TPM2_PT_MAX_AUTH_FAIL:
+                        s.max_tries = p->value;
+                        break;
+                case TPM2_PT_LOCKOUT_INTERVAL:
+                        s.recovery_interval_sec = p->value;
+                        break;
+                case TPM2_PT_LOCKOUT_RECOVERY:
+                        s.lockout_recovery_sec = p->value;
+                        break;
+                default:
+                        continue;
+                }
+                found++;
+        }
+        if (found != 5)
+                return -EOPNOTSUPP;
+        *ret = s;
+        return 0;
+}
+
 int tpm2_nv_define(Tpm2Context *c, TPM2_HANDLE index, size_t size) {
         TPM2B_NV_PUBLIC pub = {
                 .nvPublic = {

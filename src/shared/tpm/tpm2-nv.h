@@ -22,3 +22,14 @@ int tpm2_nv_size(Tpm2Context *c, TPM2_HANDLE index, size_t *ret);
 /* TPM properties: the largest NV index (TPM2_PT_NV_INDEX_MAX) and the largest NV_Read/NV_Write
  * (TPM2_PT_NV_BUFFER_MAX). */
 int tpm2_get_property(Tpm2Context *c, TPM2_PT property, uint32_t *ret);
+
+/* The TPM's dictionary-attack state: whether it is in lockout, failed authorizations counted and allowed, and
+ * the seconds after which one failure is forgotten and after which lockoutAuth may be used again. */
+typedef struct Tpm2DaState {
+        bool in_lockout;
+        uint32_t failed_tries;
+        uint32_t max_tries;
+        uint32_t recovery_interval_sec;
+        uint32_t lockout_recovery_sec;
+} Tpm2DaState;
+int tpm2_da_state(Tpm2Context *c, Tpm2DaState *ret);

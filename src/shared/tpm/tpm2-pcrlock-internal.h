@@ -26,7 +26,11 @@
          TPMA_NV_CLEAR_STCLEAR)
 #define NV_DATA_SIZE (2U + SHA256_SIZE)
 /* The sealed object: only its policy authorizes the user role. */
-#define SEALED_ATTRIBUTES (TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT)
+/* What keyd seals: noDA, since its security rests on the PCR policy and no authValue is ever used, and the TPM
+ * then does not count a power cut after an unseal as a failed authorization. Objects sealed before noDA was
+ * set (SEALED_ATTRIBUTES_V1) are still accepted. */
+#define SEALED_ATTRIBUTES (TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_NODA)
+#define SEALED_ATTRIBUTES_V1 (TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT)
 
 bool pcrlock_names_equal(const TPM2B_NAME *a, const TPM2B_NAME *b);
 int pcrlock_nv_public_name(const TPMS_NV_PUBLIC *nv, TPM2B_NAME *ret);

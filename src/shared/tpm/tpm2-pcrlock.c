@@ -190,7 +190,7 @@ static int sealed_object_check(const Tpm2PcrlockPolicy *p, const Tpm2SealedObjec
         if (r < 0)
                 return r;
         if (t->type != TPM2_ALG_KEYEDHASH || t->nameAlg != TPM2_ALG_SHA256 ||
-            t->objectAttributes != SEALED_ATTRIBUTES ||
+            (t->objectAttributes != SEALED_ATTRIBUTES && t->objectAttributes != SEALED_ATTRIBUTES_V1) ||
             t->parameters.keyedHashDetail.scheme.scheme != TPM2_ALG_NULL)
                 return -EKEYREJECTED;
         if (t->authPolicy.size != auth_policy.size ||

@@ -13,9 +13,12 @@ static const uint8_t ek_policy_sha256[32] = {
         (TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |    \
          TPMA_OBJECT_ADMINWITHPOLICY | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT)
 
+/* noDA: the AK's authValue is empty, so the dictionary-attack counter protects nothing, and without noDA
+ * every use of it marks the TPM, so that each power cut counts as a failed authorization: three cuts and the
+ * TPM refused the AK for its recovery time (docs/attestation-keys.md). */
 #define AK_ATTRIBUTES                                                                          \
         (TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |    \
-         TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT)
+         TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT)
 
 static const char *const key_type_table[_TPM2_KEY_TYPE_MAX] = {
         [TPM2_KEY_RSA2048] = "rsa2048",
@@ -141,7 +144,9 @@ void tpm2_ak_template(Tpm2KeyType t, TPM2B_PUBLIC *ret) {
 }
 
 int tpm2_ak_check_public(const TPMT_PUBLIC *p) {
-        const TPMA_OBJECT required = AK_ATTRIBUTES & ~TPMA_OBJECT_USERWITHAUTH;
+        /* Whether the TPM counts failed authorizations of the AK is the node's business: an AK made before
+         * patela set noDA is as good an attestation key. */
+        const TPMA_OBJECT required = AK_ATTRIBUTES & ~(TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA);
 
         if ((p->objectAttributes & required) != required || (p->objectAttributes & TPMA_OBJECT_DECRYPT))
                 return -EPERM;
