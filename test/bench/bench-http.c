@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "bench-http.h"
 #include "fd-util.h"
 #include "string-util.h"
@@ -25,12 +26,14 @@
 #define REPLY_MAX (64U * 1024U)
 #define HEAD_MAX 512U
 #define HOST_MAX 256U
+#define BEARER_MAX 128U
 
 struct BenchHttp {
         SSL_CTX *ctx;
         SSL *ssl;
         int fd;
         bool fresh_connections;
+        unsigned handshake_delay_msec;
         struct sockaddr_storage addr;
         socklen_t addr_len;
         char host[HOST_MAX];      /* as in the URL, without brackets: the name or address to verify */
@@ -116,7 +119,9 @@ BenchHttp *bench_http_free(BenchHttp *h) {
         disconnect(h);
         SSL_CTX_free(h->ctx);
         free(h->base_path);
-        free(h->request);
+        /* The last request and reply may hold a credential's secret, a session token or a bearer token. */
+        erase_and_free_sized(h->request, h->request_allocated);
+        explicit_bzero(h->reply, sizeof(h->reply));
         free(h);
         return NULL;
 }
@@ -215,6 +220,21 @@ int bench_http_new(const char *url, const char *cacert, bool fresh_connections, 
         return 0;
 }
 
+void bench_http_set_handshake_delay(BenchHttp *h, unsigned msec) {
+        h->handshake_delay_msec = msec;
+}
+
+/* Called by OpenSSL for every handshake message. The ServerHello received: the server's flight is on its
+ * way, and the server waits for ours from now on, as it would for a round trip. */
+static void on_tls_message(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl,
+                           void *userdata) {
+        const BenchHttp *h = userdata;
+
+        if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+            ((const uint8_t *) buf)[0] == SSL3_MT_SERVER_HELLO)
+                (void) usleep((useconds_t) h->handshake_delay_msec * 1000U);
+}
+
 static int connect_tls(BenchHttp *h) {
         static const int one = 1;
 
@@ -234,6 +254,10 @@ static int connect_tls(BenchHttp *h) {
                         return fail(h, -EIO, "X509_VERIFY_PARAM_set1_ip_asc");
         } else if (SSL_set_tlsext_host_name(h->ssl, h->host) != 1 || SSL_set1_host(h->ssl, h->host) != 1)
                 return fail(h, -EIO, "SSL_set1_host");
+        if (h->handshake_delay_msec > 0) {
+                SSL_set_msg_callback(h->ssl, on_tls_message);
+                SSL_set_msg_callback_arg(h->ssl, h);
+        }
         if (SSL_connect(h->ssl) != 1)
                 return fail(h, -EIO, "TLS handshake");
         return 0;
@@ -311,17 +335,25 @@ static int read_reply(BenchHttp *h, long *ret_status, size_t *ret_head, size_t *
         return 0;
 }
 
-int bench_http_post(BenchHttp *h, const char *path, const char *body, long *ret_status, const char **ret_reply,
-                    size_t *ret_size) {
-        size_t body_size = strlen(body), head_max = HEAD_MAX + strlen(h->base_path) + strlen(path), head = 0,
-               size = 0;
+/* One request: POST with a JSON body, or GET without one (body NULL); with a bearer token unless NULL. */
+static int request(BenchHttp *h, const char *method, const char *path, const char *bearer, const char *body,
+                   long *ret_status, const char **ret_reply, size_t *ret_size) {
+        size_t body_size = body ? strlen(body) : 0, bearer_size = bearer ? strlen(bearer) : 0,
+               head_max = HEAD_MAX + strlen(h->base_path) + strlen(path) + bearer_size, head = 0, size = 0;
+        char content[96] = "";
         bool close_after = false;
         long status = 0;
         int n, r;
 
         h->error[0] = '\0';
-        if (body_size > REPLY_MAX)
+        if (body_size > REPLY_MAX || bearer_size > BEARER_MAX)
                 return -E2BIG;
+        /* The token goes into a header line: it must not end it. */
+        if (bearer && strcspn(bearer, "\r\n") != bearer_size)
+                return -EINVAL;
+        if (body)
+                (void) snprintf(content, sizeof(content),
+                                "Content-Type: application/json\r\nContent-Length: %zu\r\n", body_size);
         if (head_max + body_size > h->request_allocated) {
                 char *p = realloc(h->request, head_max + body_size);
                 if (!p)
@@ -329,13 +361,14 @@ int bench_http_post(BenchHttp *h, const char *path, const char *body, long *ret_
                 h->request = p;
                 h->request_allocated = head_max + body_size;
         }
-        n = snprintf(h->request, head_max,
-                     "POST %s%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n",
-                     h->base_path, path, h->host_header, body_size,
+        n = snprintf(h->request, head_max, "%s %s%s HTTP/1.1\r\nHost: %s\r\n%s%s%s%s%s\r\n", method,
+                     h->base_path, path, h->host_header, content, bearer ? "Authorization: Bearer " : "",
+                     bearer ? bearer : "", bearer ? "\r\n" : "",
                      h->fresh_connections ? "Connection: close\r\n" : "");
         if (n < 0 || (size_t) n >= head_max)
                 return -ENAMETOOLONG;
-        memcpy(h->request + n, body, body_size);
+        if (body_size > 0)
+                memcpy(h->request + n, body, body_size);
 
         /* A kept-alive connection the server closed meanwhile (idle timeout) is opened again, once, if nothing of
          * a reply came back. */
@@ -368,6 +401,16 @@ int bench_http_post(BenchHttp *h, const char *path, const char *body, long *ret_
         *ret_reply = h->reply + head;
         *ret_size = size;
         return 0;
+}
+
+int bench_http_post(BenchHttp *h, const char *path, const char *body, long *ret_status, const char **ret_reply,
+                    size_t *ret_size) {
+        return request(h, "POST", path, /* bearer= */ NULL, body, ret_status, ret_reply, ret_size);
+}
+
+int bench_http_get(BenchHttp *h, const char *path, const char *bearer, long *ret_status,
+                   const char **ret_reply, size_t *ret_size) {
+        return request(h, "GET", path, bearer, /* body= */ NULL, ret_status, ret_reply, ret_size);
 }
 
 const char *bench_http_error(const BenchHttp *h) {

@@ -15,6 +15,10 @@ typedef struct BenchHttp BenchHttp;
 
 int bench_http_new(const char *url, const char *cacert, bool fresh_connections, BenchHttp **ret);
 BenchHttp *bench_http_free(BenchHttp *h);
+
+/* In each TLS handshake from now on, wait msec after the server's ServerHello before answering: the server
+ * then waits for the client's second flight as long as it would over a network with that round-trip time. */
+void bench_http_set_handshake_delay(BenchHttp *h, unsigned msec);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BenchHttp *, bench_http_free);
 
 /* POSTs a JSON body to url + path. On success (any HTTP status) returns 0 with the status and the reply,
@@ -22,6 +26,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BenchHttp *, bench_http_free);
  * transport error in bench_http_error() if no reply came, -E2BIG if the reply is too large. */
 int bench_http_post(BenchHttp *h, const char *path, const char *body, long *ret_status, const char **ret_reply,
                     size_t *ret_size);
+/* GETs url + path, with "Authorization: Bearer TOKEN" unless bearer is NULL (at most 128 characters, no line
+ * breaks: -E2BIG, -EINVAL). The reply as with bench_http_post(). */
+int bench_http_get(BenchHttp *h, const char *path, const char *bearer, long *ret_status,
+                   const char **ret_reply, size_t *ret_size);
 const char *bench_http_error(const BenchHttp *h);
 
 /* 0 if url is https:// on 127.0.0.0/8, [::1] or localhost; -EADDRNOTAVAIL for any other host. */

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "bench-node.h"
+#include "bench-threads.h"
 #include "hexdecoct.h"
 #include "tpm2-marshal.h"
 #include "tpm2-util.h"
@@ -225,15 +227,120 @@ int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const B
         return r;
 }
 
-int bench_check_token(const char *reply, size_t size) {
+int bench_parse_token(const char *reply, size_t size, char *ret_token) {
         _cleanup_(json_object_putp) json_object *o = NULL;
-        _cleanup_free_ void *token = NULL;
-        size_t token_size;
+        void *token = NULL;
+        size_t token_size = 0, n;
         const char *s;
+        int r;
 
         o = json_tokener_parse(reply);
-        if (!o || strlen(reply) != size || get_string(o, "token", &s) < 0 ||
-            unbase64mem(s, FIELD_MAX, &token, &token_size) < 0 || token_size != 32)
+        if (!o || strlen(reply) != size || get_string(o, "token", &s) < 0)
                 return -EBADMSG;
+        n = strlen(s);
+        r = n < BENCH_TOKEN_B64_SIZE ? unbase64mem(s, FIELD_MAX, &token, &token_size) : -EBADMSG;
+        if (token)
+                erase_and_free_sized(token, token_size);
+        if (r < 0 || token_size != PROTO_TOKEN_SIZE)
+                return -EBADMSG;
+        if (ret_token)
+                memcpy(ret_token, s, n + 1);
+        return 0;
+}
+
+int bench_answer_proof(const SoftwareKey *ek, const SoftwareKey *ak, long status, const char *reply, size_t size,
+                       char **ret_body) {
+        _cleanup_(proto_enroll_reply_done) ProtoEnrollReply e = {};
+        ProtoProofRequest proof = {};
+        ProtoDiag diag = {};
+        TPM2B_ENCRYPTED_SECRET enc;
+        TPM2B_ID_OBJECT blob;
+        TPM2B_DIGEST secret;
+        int r;
+
+        r = proto_enroll_reply_decode(reply, size, status, &e, &diag);
+        if (r < 0 || e.state != PROTO_ENROLL_PROVE)
+                return -EBADMSG;
+        if (tpm2_unmarshal_TPM2B_ID_OBJECT(e.credential_blob.data, e.credential_blob.size, &blob) < 0 ||
+            tpm2_unmarshal_TPM2B_ENCRYPTED_SECRET(e.encrypted_secret.data, e.encrypted_secret.size, &enc) < 0)
+                return -EBADMSG;
+        r = software_activate_credential(ek, &ak->name, &blob, &enc, &secret);
+        if (r < 0)
+                return r;
+        memcpy(proof.challenge, e.challenge, sizeof(proof.challenge));
+        proof.secret = (ProtoBlob) { .data = secret.buffer, .size = secret.size };
+        r = proto_proof_request_encode(&proof, ret_body);
+        explicit_bzero(&secret, sizeof(secret));
+        return r;
+}
+
+int bench_enrol(BenchHttp *h, const BenchIdentity *id) {
+        const char *enroll = proto_endpoint_path(PROTO_ENROLL), *prove = proto_endpoint_path(PROTO_ENROLL_PROOF),
+                   *reply;
+        char *proof = NULL;
+        size_t size;
+        long status;
+        int r;
+
+        r = bench_http_post(h, enroll, id->enroll_body, &status, &reply, &size);
+        if (r < 0) {
+                bench_report_failure("POST %s: %s", enroll, r == -EIO ? bench_http_error(h) : strerror(-r));
+                return r;
+        }
+        if (status != 200) {
+                bench_report_failure("POST %s: HTTP %ld, expected 200 with a proof challenge: %.200s", enroll,
+                                     status, reply);
+                return -EPROTO;
+        }
+        r = bench_answer_proof(id->ek, id->ak, status, reply, size, &proof);
+        if (r < 0) {
+                bench_report_failure("Answering the proof challenge failed: %s: %.200s", strerror(-r), reply);
+                return r;
+        }
+        r = bench_http_post(h, prove, proof, &status, &reply, &size);
+        erase_and_free_sized(proof, strlen(proof));
+        if (r < 0) {
+                bench_report_failure("POST %s: %s", prove, r == -EIO ? bench_http_error(h) : strerror(-r));
+                return r;
+        }
+        if (status != 202) {
+                bench_report_failure("POST %s: HTTP %ld, expected 202 pending: %.200s", prove, status, reply);
+                return -EPROTO;
+        }
+        return 0;
+}
+
+int bench_authenticate(BenchHttp *h, const BenchIdentity *id, const BenchBoot *boot, char *ret_token) {
+        _cleanup_free_ char *attest = NULL;
+        const char *reply;
+        size_t size;
+        long status;
+        int r;
+
+        r = bench_http_post(h, "/v1/enroll", id->enroll_body, &status, &reply, &size);
+        if (r < 0) {
+                bench_report_failure("POST /v1/enroll: %s", r == -EIO ? bench_http_error(h) : strerror(-r));
+                return r;
+        }
+        if (status != 200) {
+                bench_report_failure("POST /v1/enroll: HTTP %ld, expected 200 with a challenge: %.200s", status,
+                                     reply);
+                return -EPROTO;
+        }
+        r = bench_answer_challenge(id->ek, id->ak, boot, reply, size, &attest);
+        if (r < 0) {
+                bench_report_failure("Answering the challenge failed: %s: %.200s", strerror(-r), reply);
+                return r;
+        }
+        r = bench_http_post(h, "/v1/attest", attest, &status, &reply, &size);
+        if (r < 0) {
+                bench_report_failure("POST /v1/attest: %s", r == -EIO ? bench_http_error(h) : strerror(-r));
+                return r;
+        }
+        if (status != 200 || bench_parse_token(reply, size, ret_token) < 0) {
+                bench_report_failure("POST /v1/attest: HTTP %ld, expected 200 with a token: %.200s", status,
+                                     reply);
+                return -EPROTO;
+        }
         return 0;
 }

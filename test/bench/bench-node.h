@@ -6,6 +6,9 @@
 #include <tss2/tss2_tpm2_types.h>
 
 #include "bench-boot.h"
+#include "bench-http.h"
+#include "bench-identity.h"
+#include "protocol.h"
 #include "tpm2-software.h"
 
 /* The node's side of the server protocol, as patela-attestd and the node's client speak it
@@ -26,5 +29,26 @@ size_t bench_pcr_values(TPMI_ALG_HASH bank, uint32_t mask, TPM2B_DIGEST *values)
 int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const BenchBoot *boot, const char *reply,
                            size_t size, char **ret_body);
 
-/* The reply to POST /v1/attest carries a session token: 32 bytes in base64. -EBADMSG if not. */
-int bench_check_token(const char *reply, size_t size);
+/* A session token in base64, as the server issues it and a node sends it back (Authorization: Bearer), with
+ * its NUL. */
+#define BENCH_TOKEN_B64_SIZE (4U * ((PROTO_TOKEN_SIZE + 2U) / 3U) + 1U)
+
+/* The reply to POST /v1/attest carries a session token: PROTO_TOKEN_SIZE bytes in base64. -EBADMSG if not.
+ * ret_token, if not NULL, receives the token as sent, in BENCH_TOKEN_B64_SIZE bytes. */
+int bench_parse_token(const char *reply, size_t size, char *ret_token);
+
+/* From the reply to POST /v1/enroll of an identity the server does not know yet (200 {state: "prove",
+ * fingerprint, challenge, credentialBlob, encryptedSecret}) to the body of POST /v1/enroll/proof:
+ * TPM2_ActivateCredential with the EK for the AK's name. -EBADMSG for a reply that is not a proof challenge, or
+ * a credential that does not activate. ret_body holds the secret: erase_and_free_sized() it. */
+int bench_answer_proof(const SoftwareKey *ek, const SoftwareKey *ak, long status, const char *reply, size_t size,
+                       char **ret_body);
+
+/* A new node's enrolment over h: POST /v1/enroll (a proof challenge), the proof, POST /v1/enroll/proof. 0 once
+ * the node is pending (202); each failure reported with bench_report_failure(). */
+int bench_enrol(BenchHttp *h, const BenchIdentity *id);
+
+/* One full authentication of one node over h: POST /v1/enroll (a challenge), the answer, POST /v1/attest (a
+ * token, in ret_token as with bench_parse_token()). 0 with a token, -EPROTO for a refusal, -EIO for transport trouble, other
+ * errors of the node's side; each failure reported with bench_report_failure(). */
+int bench_authenticate(BenchHttp *h, const BenchIdentity *id, const BenchBoot *boot, char *ret_token);

@@ -67,3 +67,22 @@ int cpu_sample(pid_t server, CpuSample *ret) {
         *ret = s;
         return 0;
 }
+
+int rss_sample(pid_t pid, uint64_t *ret_kb) {
+        _cleanup_fclose_ FILE *f = NULL;
+        char path[64], line[256];
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long long kb;
+
+                if (sscanf(line, "VmRSS: %llu kB", &kb) == 1) {
+                        *ret_kb = kb;
+                        return 0;
+                }
+        }
+        return -EBADMSG;
+}

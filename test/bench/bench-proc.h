@@ -15,3 +15,6 @@ typedef struct CpuSample {
 
 /* server 0: no server process to account. -errno if /proc cannot be read. */
 int cpu_sample(pid_t server, CpuSample *ret);
+
+/* The resident set of a process (VmRSS of /proc/PID/status), in kB. */
+int rss_sample(pid_t pid, uint64_t *ret_kb);

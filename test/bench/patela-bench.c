@@ -3,15 +3,15 @@
  * keys, TPM2_ActivateCredential and TPM2_Quote in software) and authenticates them against the real server
  * over TLS, on loopback only.
  *
- *   populate  make N identities, enrol each once (202 pending), save them
+ *   populate  make N identities, enrol each once (proof, then 202 pending), save them
  *   run       T threads of full authentications (enroll → challenge → activate + quote → attest → token)
  *   floor     the server's crypto per authentication alone, in this process
+ *   checks    authenticate every node once, then GET /v1/node/check at a paced rate, against GET /v1/health
  *
  * Each verb ends with one JSON line for tooling. test/bench/run-bench.sh drives the whole benchmark. */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,16 +19,16 @@
 #include <unistd.h>
 
 #include "bench-boot.h"
+#include "bench-checks.h"
 #include "bench-floor.h"
 #include "bench-http.h"
 #include "bench-identity.h"
 #include "bench-node.h"
 #include "bench-proc.h"
 #include "bench-stats.h"
+#include "bench-threads.h"
 #include "log.h"
 #include "string-util.h"
-
-#define ERRORS_SHOWN 10U
 
 static const char *arg_url = NULL;
 static const char *arg_cacert = NULL;
@@ -43,6 +43,8 @@ static unsigned long long arg_warmup = 1;
 static unsigned long long arg_max_auths = 10000000;
 static unsigned long long arg_iterations = 2000;
 static unsigned long long arg_cores = 2;
+static unsigned long long arg_rate = 333; /* 10,000 nodes checking every 30 s */
+static unsigned long long arg_handshake_delay = 0;
 static bool arg_fresh_connections = false;
 static pid_t arg_server_pid = 0;
 
@@ -61,34 +63,6 @@ static unsigned threads_or(unsigned dflt) {
 static unsigned n_cpus(void) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         return n > 0 ? (unsigned) n : 1;
-}
-
-static int start_threads(unsigned n, void *(*fn)(void *), void *args, size_t arg_size, pthread_t *ret) {
-        for (unsigned i = 0; i < n; i++) {
-                int r = pthread_create(&ret[i], NULL, fn, (uint8_t *) args + i * arg_size);
-                if (r != 0) {
-                        for (unsigned j = 0; j < i; j++)
-                                pthread_join(ret[j], NULL);
-                        return log_error_errno(r, "Failed to start a thread: %m");
-                }
-        }
-        return 0;
-}
-
-/* Logs the first few failures of a run, from any thread; counts all of them. */
-static atomic_uint errors_shown;
-
-static void report_failure(const char *fmt, ...) _printf_(1, 2);
-static void report_failure(const char *fmt, ...) {
-        char buf[512];
-        va_list ap;
-
-        if (atomic_fetch_add(&errors_shown, 1) >= ERRORS_SHOWN)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        log_error("%s", buf);
 }
 
 static const char *ek_type_name(void) {
@@ -115,7 +89,7 @@ static void *generate_thread(void *p) {
                 int r = bench_identity_generate(bench_ek_mix_type(arg_ek_type, i), &s->ids->items[i]);
                 if (r < 0) {
                         atomic_fetch_add(&s->errors, 1);
-                        report_failure("Generating identity %zu failed: %s", i, strerror(-r));
+                        bench_report_failure("Generating identity %zu failed: %s", i, strerror(-r));
                 }
         }
         return NULL;
@@ -124,29 +98,18 @@ static void *generate_thread(void *p) {
 static void *enrol_thread(void *p) {
         PopulateShared *s = ((PopulateWorker *) p)->shared;
         _cleanup_(bench_http_freep) BenchHttp *h = NULL;
-        size_t i, size;
-        const char *reply;
-        long status;
+        size_t i;
         int r;
 
         r = bench_http_new(arg_url, arg_cacert, /* fresh_connections= */ false, &h);
         if (r < 0) {
                 atomic_fetch_add(&s->errors, 1);
-                report_failure("Failed to set up an HTTPS client: %s", strerror(-r));
+                bench_report_failure("Failed to set up an HTTPS client: %s", strerror(-r));
                 return NULL;
         }
-        while ((i = atomic_fetch_add(&s->next, 1)) < s->ids->n) {
-                r = bench_http_post(h, "/v1/enroll", s->ids->items[i].enroll_body, &status, &reply, &size);
-                if (r < 0) {
+        while ((i = atomic_fetch_add(&s->next, 1)) < s->ids->n)
+                if (bench_enrol(h, &s->ids->items[i]) < 0)
                         atomic_fetch_add(&s->errors, 1);
-                        report_failure("Enrolling identity %zu: %s", i,
-                                       r == -EIO ? bench_http_error(h) : strerror(-r));
-                } else if (status != 202) {
-                        atomic_fetch_add(&s->errors, 1);
-                        report_failure("Enrolling identity %zu: HTTP %ld, expected 202: %.200s", i, status,
-                                       reply);
-                }
-        }
         return NULL;
 }
 
@@ -160,7 +123,7 @@ static int run_parallel(unsigned n_threads, void *(*fn)(void *), PopulateShared 
         for (unsigned i = 0; i < n_threads; i++)
                 workers[i].shared = s;
         atomic_store(&s->next, 0);
-        r = start_threads(n_threads, fn, workers, sizeof(PopulateWorker), threads);
+        r = bench_threads_start(n_threads, fn, workers, sizeof(PopulateWorker), threads);
         if (r < 0)
                 return r;
         for (unsigned i = 0; i < n_threads; i++)
@@ -230,41 +193,6 @@ typedef struct RunWorker {
         int failed; /* could not even start */
 } RunWorker;
 
-/* One full authentication of one node. 0 with a token, -EPROTO for a refusal, -EIO for transport trouble. */
-static int authenticate(BenchHttp *h, const BenchIdentity *id) {
-        _cleanup_free_ char *attest = NULL;
-        const char *reply;
-        size_t size;
-        long status;
-        int r;
-
-        r = bench_http_post(h, "/v1/enroll", id->enroll_body, &status, &reply, &size);
-        if (r < 0) {
-                report_failure("POST /v1/enroll: %s", r == -EIO ? bench_http_error(h) : strerror(-r));
-                return r;
-        }
-        if (status != 200) {
-                report_failure("POST /v1/enroll: HTTP %ld, expected 200 with a challenge: %.200s", status,
-                               reply);
-                return -EPROTO;
-        }
-        r = bench_answer_challenge(id->ek, id->ak, arg_boot, reply, size, &attest);
-        if (r < 0) {
-                report_failure("Answering the challenge failed: %s: %.200s", strerror(-r), reply);
-                return r;
-        }
-        r = bench_http_post(h, "/v1/attest", attest, &status, &reply, &size);
-        if (r < 0) {
-                report_failure("POST /v1/attest: %s", r == -EIO ? bench_http_error(h) : strerror(-r));
-                return r;
-        }
-        if (status != 200 || bench_check_token(reply, size) < 0) {
-                report_failure("POST /v1/attest: HTTP %ld, expected 200 with a token: %.200s", status, reply);
-                return -EPROTO;
-        }
-        return 0;
-}
-
 static void *run_thread(void *p) {
         RunWorker *w = p;
         RunShared *s = w->shared;
@@ -287,7 +215,7 @@ static void *run_thread(void *p) {
 
                 if (t0 >= s->deadline || atomic_fetch_add(&s->started, 1) >= arg_max_auths)
                         break;
-                r = authenticate(h, id);
+                r = bench_authenticate(h, id, arg_boot, /* ret_token= */ NULL);
                 t1 = now_monotonic_nsec();
                 if (r < 0)
                         w->errors++;
@@ -339,7 +267,7 @@ static int verb_run(void) {
         };
         for (unsigned i = 0; i < n_threads; i++)
                 workers[i] = (RunWorker) { .shared = &s, .index = i };
-        r = start_threads(n_threads, run_thread, workers, sizeof(RunWorker), threads);
+        r = bench_threads_start(n_threads, run_thread, workers, sizeof(RunWorker), threads);
         if (r < 0)
                 return r;
 
@@ -435,7 +363,7 @@ static int floor_parallel(const BenchIdentities *ids, unsigned n_threads, unsign
                         .iterations = iterations,
                 };
         t0 = now_monotonic_nsec();
-        r = start_threads(n_threads, floor_thread, workers, sizeof(FloorWorker), threads);
+        r = bench_threads_start(n_threads, floor_thread, workers, sizeof(FloorWorker), threads);
         if (r < 0)
                 return r;
         for (unsigned i = 0; i < n_threads; i++)
@@ -498,6 +426,44 @@ static int verb_floor(void) {
         return 0;
 }
 
+/* ---- checks -------------------------------------------------------------------------------------------- */
+
+static int verb_checks(void) {
+        _cleanup_(bench_identities_freep) BenchIdentities *ids = NULL;
+        BenchIdentities view;
+        BenchChecks c;
+        int r;
+
+        if (!arg_url || !arg_cacert || !arg_identities)
+                return log_error_errno(EINVAL, "checks needs --url, --cacert and --identities.");
+        if (arg_duration == 0 || arg_rate == 0)
+                return log_error_errno(EINVAL, "--duration and --rate must be at least 1.");
+        r = bench_identities_load(arg_identities, &ids);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load identities from %s: %m", arg_identities);
+        /* --nodes: a view of the first N of the file only. */
+        view = (BenchIdentities) {
+                .items = ids->items,
+                .n = arg_nodes > 0 ? MIN((size_t) arg_nodes, ids->n) : ids->n,
+        };
+        if (view.n == 0)
+                return log_error_errno(EINVAL, "No nodes in %s.", arg_identities);
+
+        c = (BenchChecks) {
+                .url = arg_url,
+                .cacert = arg_cacert,
+                .ids = &view,
+                .boot = arg_boot,
+                .threads = threads_or(4),
+                .rate = (unsigned) arg_rate,
+                .warmup_sec = (unsigned) arg_warmup,
+                .duration_sec = (unsigned) arg_duration,
+                .handshake_delay_msec = (unsigned) arg_handshake_delay,
+                .server_pid = arg_server_pid,
+        };
+        return bench_checks_run(&c);
+}
+
 /* ---- main ---------------------------------------------------------------------------------------------- */
 
 static void help(void) {
@@ -505,20 +471,31 @@ static void help(void) {
                "Load generator for patela-server: software nodes authenticating over TLS (loopback only).\n\n"
                "Verbs:\n"
                "  populate --url URL --cacert CA --nodes N --identities FILE [--ek-type TYPE] [--threads T]\n"
-               "      Make N software identities, enrol each once (202 pending), save them to FILE\n"
+               "      Make N software identities, enrol each (proof, then 202 pending), save them to FILE\n"
                "  run --url URL --cacert CA --identities FILE [--threads T] [--duration S] [--max-auths N]\n"
                "      [--warmup S] [--fresh-connections] [--server-pid PID] [--event-logs DIR]\n"
                "      Full authentications from T threads for S seconds (after S of warm-up)\n"
                "  floor --identities FILE [--iterations N] [--cores C] [--event-logs DIR]\n"
-               "      The server's crypto per authentication alone, on one thread, then on C threads at once\n\n"
+               "      The server's crypto per authentication alone, on one thread, then on C threads at once\n"
+               "  checks --url URL --cacert CA --identities FILE [--nodes N] [--rate R] [--threads T]\n"
+               "      [--duration S] [--warmup S] [--handshake-delay MS] [--server-pid PID]\n"
+               "      [--event-logs DIR]\n"
+               "      Authenticate each node once (tokens in memory only), then R requests/s of\n"
+               "      GET /v1/health and of GET /v1/node/check round-robin over the nodes, over fresh\n"
+               "      and kept-alive connections\n\n"
                "Options:\n"
                "     --ek-type=TYPE      ecc-p256 (default), rsa2048, or mix (alternating)\n"
-               "     --threads=T         populate: one per CPU; run: 4\n"
+               "     --threads=T         populate: one per CPU; run, checks: 4\n"
+               "     --rate=R            checks: requests per second (default 333: 10,000 nodes\n"
+               "                         every 30 s)\n"
+               "     --handshake-delay=MS\n"
+               "                         checks: over fresh connections, wait MS after the ServerHello,\n"
+               "                         as a node a round trip away would (default 0)\n"
                "     --duration=S        Measured seconds (default 20)\n"
                "     --warmup=S          Unmeasured seconds first (default 1)\n"
                "     --max-auths=N       Stop after N authentications (default 10000000)\n"
                "     --fresh-connections A new TLS connection for each request, as real nodes make them\n"
-               "     --server-pid=PID    run: account the server's CPU during the measurement\n"
+               "     --server-pid=PID    run, checks: account the server's CPU during the measurement\n"
                "     --event-logs=DIR    Quote the PCRs of the boot in DIR and send its event logs (run), judge\n"
                "                         them as the server does (floor): binary_bios_measurements,\n"
                "                         tpm2-measure.log, pcrs.sha256\n"
@@ -538,7 +515,7 @@ static int parse_argv(int argc, char *argv[]) {
         enum {
                 ARG_URL = 0x100, ARG_CACERT, ARG_IDENTITIES, ARG_NODES, ARG_EK_TYPE, ARG_THREADS, ARG_DURATION,
                 ARG_WARMUP, ARG_MAX_AUTHS, ARG_ITERATIONS, ARG_CORES, ARG_FRESH,
-                ARG_SERVER_PID, ARG_EVENT_LOGS,
+                ARG_SERVER_PID, ARG_EVENT_LOGS, ARG_RATE, ARG_HANDSHAKE_DELAY,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -556,6 +533,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "fresh-connections", no_argument, NULL, ARG_FRESH },
                 { "server-pid", required_argument, NULL, ARG_SERVER_PID },
                 { "event-logs", required_argument, NULL, ARG_EVENT_LOGS },
+                { "rate", required_argument, NULL, ARG_RATE },
+                { "handshake-delay", required_argument, NULL, ARG_HANDSHAKE_DELAY },
                 {},
         };
         int c, r = 0;
@@ -607,6 +586,12 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_EVENT_LOGS:
                         arg_event_logs = optarg;
                         break;
+                case ARG_RATE:
+                        r = parse_number("rate", optarg, 100000, &arg_rate);
+                        break;
+                case ARG_HANDSHAKE_DELAY:
+                        r = parse_number("handshake-delay", optarg, 10000, &arg_handshake_delay);
+                        break;
                 case ARG_SERVER_PID: {
                         unsigned long long pid;
 
@@ -631,6 +616,7 @@ int main(int argc, char *argv[]) {
                 { "populate", verb_populate },
                 { "run", verb_run },
                 { "floor", verb_floor },
+                { "checks", verb_checks },
         };
         const char *verb;
         int r;
