@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "configd-files.h"
+#include "torrc.h"
 #include "fd-util.h"
 #include "hexdecoct.h"
 #include "string-util.h"
@@ -49,20 +51,33 @@ static int strv_push(char ***l, size_t *n, char *s) {
 
 int relay_torrc_render(const char *name, const char *server_url, const char *server_torrc, const char *key_directory,
                        const char *data_directory, char **ret) {
-        size_t n = strlen(server_torrc);
-        char *s;
+        _cleanup_(torrc_freep) Torrc *t = NULL;
+        _cleanup_free_ char *body = NULL;
+        int r;
 
+        /* Written from the parsed representation, not the server's text: nothing of the text but the options
+         * it holds reaches tor (no comment, no continuation that would join configd's own lines into a value),
+         * and the node's policy (torrc_check_node_policy()) is checked on exactly what is written. */
+        r = torrc_parse(server_torrc, strlen(server_torrc), &t, NULL);
+        if (r < 0)
+                return r;
+        r = torrc_check_node_policy(t, NULL);
+        if (r < 0)
+                return r;
+        r = torrc_render(t, &body);
+        if (r < 0)
+                return r;
         /* The paths were checked (configd_config_set(), the keyd reply): no blanks, quotes or '#'. */
-        if (asprintf(&s,
+        if (asprintf(ret,
                      CONFIGD_FILE_HEADER " for relay %s from %s; changes are overwritten.\n"
-                     "%s%s"
+                     "%s"
                      "# Local to this node (patela-configd):\n"
                      "KeyDirectory %s\n"
                      "DataDirectory %s\n",
-                     name, server_url, server_torrc, n > 0 && server_torrc[n - 1] != '\n' ? "\n" : "",
-                     key_directory, data_directory) < 0)
+                     name, server_url, body, key_directory, data_directory) < 0) {
+                *ret = NULL;
                 return -ENOMEM;
-        *ret = s;
+        }
         return 0;
 }
 

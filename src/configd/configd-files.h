@@ -23,7 +23,9 @@
 /* The routing table of the relays' gateways ("patela" on a phone keypad), RouteTable= of patela.conf. */
 #define CONFIGD_ROUTE_TABLE_DEFAULT 728352U
 
-/* The torrc as written: header, the server's torrc, then KeyDirectory and DataDirectory. */
+/* The torrc as written: header, the server's torrc as patela's parser reads it (rendered again, so that only its
+ * options reach tor), then KeyDirectory and DataDirectory. -EINVAL if the server's torrc does not parse, -EPERM
+ * if the node's policy refuses it (torrc_check_node_policy()). */
 int relay_torrc_render(const char *name, const char *server_url, const char *server_torrc, const char *key_directory,
                        const char *data_directory, char **ret);
 

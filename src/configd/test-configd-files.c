@@ -32,6 +32,18 @@ TEST(render) {
         ASSERT_TRUE(strstr(s, "\nKeyDirectory /run/patela/keys/exitA\nDataDirectory /var/lib/tor-instances/exitA\n"));
         free(s);
 
+        /* Written from what was parsed: a comment does not reach tor, and a trailing backslash (a continuation
+         * into configd's own lines, had the text been copied) leaves KeyDirectory a line of its own. */
+        ASSERT_OK(relay_torrc_render("exitA", "https://config.example",
+                                     "# from the server\nContactInfo a@example.org \\\n", "/k", "/d", &s));
+        ASSERT_NULL(strstr(s, "from the server"));
+        ASSERT_TRUE(strstr(s, "\nContactInfo \"a@example.org \\\\\"\n") != NULL); /* the backslash quoted: data */
+        ASSERT_TRUE(strstr(s, "\nKeyDirectory /k\nDataDirectory /d\n") != NULL);
+        free(s);
+        /* What the node's policy refuses is not written at all. */
+        ASSERT_ERROR(relay_torrc_render("exitA", "https://x", "Log notice file /etc/passwd\n", "/k", "/d", &s), EPERM);
+        ASSERT_ERROR(relay_torrc_render("exitA", "https://x", "%include /etc\n", "/k", "/d", &s), EINVAL);
+
         ASSERT_OK(relay_network_render("exitA", "192.0.2.10", 0, "2001:db8::10", 64, false, false, 7, &s));
         ASSERT_TRUE(strstr(s, "\n[Network]\nAddress=192.0.2.10/32\nAddress=2001:db8::10/64\n") != NULL);
         ASSERT_NULL(strstr(s, "RoutingPolicyRule"));

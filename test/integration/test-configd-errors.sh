@@ -118,7 +118,7 @@ cv Refresh >"$T/refresh.json" || fail "Refresh: $(cat "$T/refresh.json")"
 status >/dev/null
 [[ $(relay_field nobody state) == failed ]] || fail "nobody: $(cat "$T/status.json")"
 reason=$(relay_field nobody error)
-grep -q "DataDirectory, which patela-configd owns" <<<"$reason" || fail "error: $reason"
+grep -q "DataDirectory is set by patela-configd" <<<"$reason" || fail "error: $reason"
 cmp -s "$T/nobody.good" "$TORRC_DIR/nobody.torrc" || fail "the last good torrc was changed"
 ps_cli torrc clear DataDirectory relay --id nobody >/dev/null
 [[ $(cv Refresh | jq -r .applied) == 1 ]] || fail "Refresh after the fix"
@@ -126,6 +126,31 @@ status >/dev/null
 [[ $(relay_field nobody state) == applied ]] || fail "nobody after the fix: $(cat "$T/status.json")"
 configd_alive || fail "configd died"
 pass "a torrc setting DataDirectory fails that relay alone ($reason), its last good torrc kept; fixed on the server, applied again"
+
+# A hostile (or compromised) server cannot run code on the node, point tor at a path, or open a listener
+# beyond loopback (issue 11, item 8): each such torrc fails the relay alone, with the reason, and its last
+# good torrc stays. (The server stores them: they are valid tor options.)
+cp "$TORRC_DIR/nobody.torrc" "$T/nobody.good"
+while IFS='|' read -r option value needle; do
+        ps_cli torrc set "$option" "$value" relay --id nobody >/dev/null || fail "torrc set $option $value"
+        cv Refresh >/dev/null 2>&1 || true
+        status >/dev/null
+        reason=$(relay_field nobody error)
+        [[ $(relay_field nobody state) == failed ]] && grep -q "$needle" <<<"$reason" ||
+                fail "$option $value: $(relay_field nobody state): $reason"
+        cmp -s "$T/nobody.good" "$TORRC_DIR/nobody.torrc" || fail "$option $value: the last good torrc was changed"
+        ps_cli torrc clear "$option" relay --id nobody >/dev/null
+        echo "# $option $value: $reason" >&2
+done <<'VECTORS'
+ServerTransportPlugin|obfs4 exec /bin/sh -c id|runs a program on the node
+Log|notice file /etc/cron.d/patela|writes to a file on the node
+ControlPort|0.0.0.0:9051|must be 0 or on a loopback address
+MetricsPort|192.0.2.1:9035|must be 0 or on a loopback address
+PidFile|/etc/passwd|names a path on the node
+VECTORS
+[[ $(cv Refresh | jq -r .applied) == 1 ]] || fail "Refresh after the hostile options were cleared"
+configd_alive || fail "configd died"
+pass "a server's ServerTransportPlugin exec, Log to a file, ControlPort/MetricsPort beyond loopback, PidFile: the relay fails alone, its last good torrc kept"
 
 # Without any Refresh: the periodic re-attestation (here every 2 s ±10 %) picks up a change on the server.
 configd_stop

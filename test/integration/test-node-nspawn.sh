@@ -148,9 +148,12 @@ for r in "${RELAYS[@]}"; do
         uids="${uids:-} $uid"
         [[ $(ct stat -c %u "/run/patela-tor/$r/keys/secret_id_key") == "$uid" ]] || fail "$r: key files not its user's"
         ct grep -q libjemalloc "/proc/$pid/maps" || fail "$r: jemalloc not loaded in tor"
+        # NoExecPaths=: in tor's mount namespace nothing but tor and what ExecStartPre= needs may be executed.
+        ct nsenter -t "$pid" -m -r /usr/bin/true 2>"$T/exec.err" && fail "$r: /usr/bin/true runs in tor's namespace: $(ct grep -E ' / |/usr' "/proc/$pid/mountinfo" | head -5)"
+        ct nsenter -t "$pid" -m -r /usr/bin/tor --version >/dev/null || fail "$r: tor does not run in its own namespace"
 done
 pass "tor --list-fingerprint on each instance's keys = keyd's = the running tor's: $(tr '\n' ' ' <"$T/fp-1.txt")"
-pass "each tor runs as a dynamic user of its own (uids$uids) owning its key copies, with jemalloc preloaded"
+pass "each tor runs as a dynamic user of its own (uids$uids) owning its key copies, with jemalloc preloaded; in its namespace only tor may be executed, not /usr/bin/true"
 
 addrs=$(ip -br addr show patela0 | tr -s ' ' | cut -d' ' -f3- | tr ' ' '\n' | sort | tr '\n' ' ')
 for a in 192.0.2.10/32 192.0.2.11/32 192.0.2.12/32 2001:db8::10/64 2001:db8::11/64 2001:db8::12/64; do

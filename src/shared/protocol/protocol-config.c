@@ -312,14 +312,11 @@ int proto_relay_check(const ProtoRelay *r, ProtoDiag *diag) {
         if (k < 0)
                 return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "torrc", "torrc line %u: %s", te.line, te.message),
                        -EINVAL;
-        for (size_t i = 0; i < t->n_entries; i++) {
-                const char *name = t->entries[i].option->name;
-                /* The node points these at its key store's tmpfs directory and the instance's data directory. */
-                if (streq(name, "KeyDirectory") || streq(name, "DataDirectory"))
-                        return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "torrc",
-                                          "torrc line %u sets %s, which patela-configd owns", t->entries[i].line, name),
-                               -EINVAL;
-        }
+        /* What the server may not ask of a node: a path, a program, a listener beyond loopback. */
+        k = torrc_check_node_policy(t, &te);
+        if (k < 0)
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "torrc", "torrc line %u: %s", te.line, te.message),
+                       -EINVAL;
         return 0;
 }
 

@@ -605,4 +605,54 @@ TEST(level_names) {
         ASSERT_EQ(torrc_level_from_string(NULL), _TORRC_LEVEL_INVALID);
 }
 
+TEST(node_policy) {
+        /* What a server may not ask of a node (issue 11, item 8), and what it may. */
+        static const struct {
+                const char *text;
+                bool refused;
+        } cases[] = {
+                { "ServerTransportPlugin obfs4 exec /usr/bin/obfs4proxy\n", true },
+                { "ClientTransportPlugin meek exec /bin/sh -c id\n", true },
+                { "Log notice file /etc/cron.d/x\n", true },
+                { "Log [net]info FILE /tmp/x\n", true },
+                { "Log notice stdout\n", false },
+                { "Log notice syslog\n", false },
+                { "ControlPort 9051\n", true },
+                { "ControlPort 0.0.0.0:9051\n", true },
+                { "ControlPort 127.0.0.1:9051\n", false },
+                { "ControlPort [::1]:9051\n", false },
+                { "ControlPort unix:/run/x\n", true },
+                { "ControlPort 0\n", false },
+                { "ControlSocket /run/tor/control\n", true },
+                { "MetricsPort 192.0.2.1:9035\n", true },
+                { "MetricsPort 127.0.0.1:9035\n", false },
+                { "MetricsPort [::ffff:127.0.0.1]:9035\n", true },
+                { "SocksPort 9050\n", true },
+                { "SocksPort 0\n", false },
+                { "DNSPort 0.0.0.0:53\n", true },
+                { "HiddenServiceDir /var/lib/x\nHiddenServicePort 80 127.0.0.1:80\n", true },
+                { "PidFile /etc/passwd\n", true },
+                { "GeoIPFile /etc/shadow\n", true },
+                { "CookieAuthFile /tmp/c\n", true },
+                { "KeyDirectory /tmp/k\n", true },
+                { "DataDirectory /tmp/d\n", true },
+                { "ORPort 443\nExitPolicy accept *:443\nExitPolicy reject *:*\nContactInfo x@example.org\n", false },
+                { "DirPort 80\n", false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(torrc_freep) Torrc *t = NULL;
+                TorrcError e = {};
+                int r;
+
+                ASSERT_OK(torrc_parse(cases[i].text, strlen(cases[i].text), &t, &e));
+                r = torrc_check_node_policy(t, &e);
+                if (cases[i].refused != (r == -EPERM))
+                        TEST_FAIL("%s: %s (%d: %s)", cases[i].text, cases[i].refused ? "not refused" : "refused", r,
+                                  e.message);
+                if (r < 0 && e.line != 1)
+                        TEST_FAIL("%s: line %u", cases[i].text, e.line);
+        }
+}
+
 DEFINE_TEST_MAIN

@@ -103,6 +103,11 @@ int torrc_unset(Torrc *t, const char *name, TorrcError *ret_error);
  * Returns the number of entries dropped, or -EINVAL for an unknown option. */
 int torrc_remove(Torrc *t, const char *name, TorrcError *ret_error);
 
+/* Whether a relay's torrc from the server is safe to run on a node: no option that names a path (Filename
+ * options, ControlSocket, HiddenServiceDir, Log to a file), runs a program (the transport plugins), or
+ * opens a control, metrics or client listener off loopback. -EPERM with the line and the reason. */
+int torrc_check_node_policy(const Torrc *t, TorrcError *ret_error);
+
 /* Writes the level's operations in order as torrc text that torrc_parse() reads back as the same
  * Torrc: "Name value", "+Name value" or "/Name", values quoted where needed. */
 int torrc_render(const Torrc *t, char **ret);
