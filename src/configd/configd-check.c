@@ -8,7 +8,9 @@
  *   200, reattest true    a cycle now: the server's verdict of a fresh attestation decides
  *   401/403 (the session is gone: disabled, expired, refused)   a cycle now, likewise
  *   anything else (transport, 5xx, 429, malformed)   the relays keep running; the next check as planned
- * The check never tears relays down itself: only a cycle that the server refuses does. */
+ * The check never tears relays down itself: only a cycle that the server refuses does. It rides the connection
+ * of the previous check (configd-http.c keeps connections for 60 s, the server for its IdleTimeout=), has a
+ * timeout of its own, and a transport failure on a reused connection is retried at once on a fresh one. */
 #include <string.h>
 
 #include "alloc-util.h"
@@ -53,6 +55,10 @@ static void check_reattest(Manager *m, const char *why) {
         cycle_schedule(m, 0);
 }
 
+#define CHECK_TIMEOUT_USEC (10ULL * 1000000ULL)
+
+static int check_send(Manager *m, bool fresh);
+
 static void on_check(HttpRequest *request, const HttpResponse *response, void *userdata) {
         Manager *m = userdata;
         _cleanup_(http_request_freep) HttpRequest *done = TAKE_PTR(m->check_request);
@@ -61,6 +67,10 @@ static void on_check(HttpRequest *request, const HttpResponse *response, void *u
         ProtoDiag diag = {};
         char why[PROTO_MESSAGE_MAX + 128];
 
+        if (response->error < 0 && !m->check_fresh && check_send(m, /* fresh= */ true) >= 0) {
+                log_debug("Check: %s on a kept-alive connection; again on a fresh one.", response->message);
+                return;
+        }
         if (response->error < 0) {
                 log_warning("Check: %s; the relays keep running, next check in %" PRIu64 "s.", response->message,
                             (uint64_t) (m->check_usec / 1000000ULL));
@@ -88,6 +98,14 @@ static void on_check(HttpRequest *request, const HttpResponse *response, void *u
         check_arm(m, configd_jitter(m->check_usec, 10));
 }
 
+static int check_send(Manager *m, bool fresh) {
+        m->check_fresh = fresh;
+        return http_request_start_full(m->http, proto_endpoint_path(PROTO_NODE_CHECK), NULL, m->session_token,
+                                       &(HttpRequestOptions) { .timeout_usec = CHECK_TIMEOUT_USEC,
+                                                               .fresh_connection = fresh },
+                                       on_check, m, &m->check_request);
+}
+
 static int on_check_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         int r;
@@ -95,8 +113,7 @@ static int on_check_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         m->next_check = 0;
         if (m->busy || !m->session_token)
                 return 0; /* the running cycle makes a new session, and checks resume after it */
-        r = http_request_start(m->http, proto_endpoint_path(PROTO_NODE_CHECK), NULL, m->session_token, on_check, m,
-                               &m->check_request);
+        r = check_send(m, /* fresh= */ false);
         if (r < 0) {
                 log_warning_errno(r, "Cannot start the check: %m");
                 check_arm(m, configd_jitter(m->check_usec, 10));

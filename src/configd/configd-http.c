@@ -301,7 +301,7 @@ static int append_header(struct curl_slist **l, const char *header) {
         return 0;
 }
 
-#define HTTP_CONNECTION_REUSE_MAX_SEC 15L
+#define HTTP_CONNECTION_REUSE_MAX_SEC 60L
 
 #define SETOPT(easy, opt, value)                                         \
         do {                                                             \
@@ -311,6 +311,11 @@ static int append_header(struct curl_slist **l, const char *header) {
 
 int http_request_start(HttpClient *c, const char *path, const char *body, const char *bearer, HttpCallback callback,
                        void *userdata, HttpRequest **ret) {
+        return http_request_start_full(c, path, body, bearer, &(HttpRequestOptions) {}, callback, userdata, ret);
+}
+
+int http_request_start_full(HttpClient *c, const char *path, const char *body, const char *bearer,
+                            const HttpRequestOptions *o, HttpCallback callback, void *userdata, HttpRequest **ret) {
         _cleanup_(http_request_freep) HttpRequest *r = NULL;
         HttpRequest **list;
         int k;
@@ -343,12 +348,16 @@ int http_request_start(HttpClient *c, const char *path, const char *body, const 
         SETOPT(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
         SETOPT(r->easy, CURLOPT_PROXY, "");
         SETOPT(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) MAX(c->connect_timeout_usec / 1000, (uint64_t) 1));
-        SETOPT(r->easy, CURLOPT_TIMEOUT_MS, (long) MAX(c->timeout_usec / 1000, (uint64_t) 1));
+        SETOPT(r->easy, CURLOPT_TIMEOUT_MS,
+               (long) MAX(MIN(o->timeout_usec > 0 ? o->timeout_usec : UINT64_MAX, c->timeout_usec) / 1000, (uint64_t) 1));
+        if (o->fresh_connection)
+                SETOPT(r->easy, CURLOPT_FRESH_CONNECT, 1L);
         SETOPT(r->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) c->body_max);
-        /* A connection idle for longer is not reused: patela-server closes idle connections after 30 s, and a
-         * close that has not reached the node (a NAT, qemu's forwarding) left the session check of a reused
-         * connection waiting for the whole Timeout= (measured in the vm test). The requests of one cycle
-         * follow each other closely and still share their connection. */
+        /* A connection idle for longer is not reused: below patela-server's IdleTimeout= (90 s), so that the
+         * session check every 30 s rides the connection of the last one (a fresh TLS handshake costs the
+         * server ~15 times a check) without meeting a connection the server has just closed. A close that has
+         * not reached the node (a NAT, qemu's forwarding) can still leave a reused connection dead: the
+         * check has a short timeout and is retried once on a fresh connection (configd-check.c). */
         SETOPT(r->easy, CURLOPT_MAXAGE_CONN, HTTP_CONNECTION_REUSE_MAX_SEC);
         SETOPT(r->easy, CURLOPT_WRITEFUNCTION, on_write);
         SETOPT(r->easy, CURLOPT_WRITEDATA, r);

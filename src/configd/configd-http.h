@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
@@ -48,6 +49,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HttpClient *, http_client_free);
  * an Authorization header. */
 int http_request_start(HttpClient *c, const char *path, const char *body, const char *bearer, HttpCallback callback,
                        void *userdata, HttpRequest **ret);
+/* The same with per-request options. */
+typedef struct HttpRequestOptions {
+        uint64_t timeout_usec; /* shorter than the client's Timeout= (0: the client's) */
+        bool fresh_connection; /* a new connection, not one kept alive */
+} HttpRequestOptions;
+int http_request_start_full(HttpClient *c, const char *path, const char *body, const char *bearer,
+                            const HttpRequestOptions *options, HttpCallback callback, void *userdata, HttpRequest **ret);
 /* Cancels the request if it is still running; no callback. Accepts NULL, returns NULL. */
 HttpRequest *http_request_free(HttpRequest *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HttpRequest *, http_request_free);

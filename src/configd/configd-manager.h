@@ -136,6 +136,7 @@ typedef struct Manager {
         char *session_token;         /* memory only, wiped */
         sd_event_source *check_timer;
         HttpRequest *check_request;
+        bool check_fresh;            /* the running check is on a fresh connection (a retry) */
         uint64_t check_usec;         /* the server's checkIn */
         uint64_t last_check;         /* CLOCK_REALTIME µs of the last answer, 0 if none */
         uint64_t next_check;         /* CLOCK_REALTIME µs, 0 if none planned */
