@@ -86,8 +86,10 @@ pass "both relays' torrc rendered from three levels + forced options; tor --veri
 ps_cli --json diff --node 1 >"$T/diff.json"
 [[ $(jq -r '.exitB[] | select(.option == "ContactInfo") | .level' "$T/diff.json") == relay ]] || fail "diff provenance"
 [[ $(jq -r '.exitA[] | select(.option == "Nickname") | .level' "$T/diff.json") == forced ]] || fail "diff forced"
-[[ $(jq -r '[.exitA[] | select(.option == "ExitPolicy") | .level] | join(",")' "$T/diff.json") == default,default,default,node ]] ||
-        fail "diff ExitPolicy levels: $(jq -c .exitA "$T/diff.json")"
+# The node's "accept *:22" comes before the fleet's lines and their "reject *:*" (it was dead after it).
+[[ $(jq -r '[.exitA[] | select(.option == "ExitPolicy") | .level + " " + .value] | join(",")' "$T/diff.json") == \
+   "node accept *:22,default accept *:80,default accept *:443,default reject *:*" ]] ||
+        fail "diff ExitPolicy order: $(jq -c .exitA "$T/diff.json")"
 pass "diff --node shows where each line comes from"
 
 [[ $(ps_cli --json attestations | jq -r '.[0].verdict') == accepted ]] || fail "attestation log"

@@ -50,10 +50,10 @@ Address 192.0.2.10
 ContactInfo email:ops[]example.org url:https://example.org ciissversion:2
 DataDirectory $T/data
 DisableNetwork 1
+ExitPolicy accept *:6660-6697
 ExitPolicy accept *:53
 ExitPolicy accept *:80
 ExitPolicy accept *:443
-ExitPolicy accept *:6660-6697
 ExitPolicy reject *:*
 ExitRelay 1
 IPv6Exit 1
@@ -81,6 +81,20 @@ tor --verify-config --defaults-torrc "$T/empty-defaults" -f "$T/torrc" >"$T/veri
                                                  tail -n 20 "$T/verify.log")"
 grep -q "Configuration was valid" "$T/verify.log" || fail "tor did not say the configuration was valid"
 pass "tor --verify-config accepts the rendered torrc"
+
+# The cascade of a first-match policy as tor reads it (issue 12, item 4): the fleet's default ends with
+# "reject *:*", a node allows port 22 and refuses 443. tor's own parser (--dump-config) must list the node's
+# lines before the fleet's, and the catch-all last: none of them is dead.
+printf 'ExitPolicy accept *:53\nExitPolicy accept *:443\nExitPolicy reject *:*\n' >"$T/fleet.torrc"
+printf '+ExitPolicy accept *:22\n+ExitPolicy reject *:443\n' >"$T/node-policy.torrc"
+"$render" --default "$T/fleet.torrc" --node "$T/node-policy.torrc" --forced "$T/forced.torrc" >"$T/policy.torrc" ||
+        fail "torrc-render of the policy cascade failed"
+tor --defaults-torrc "$T/empty-defaults" -f "$T/policy.torrc" --dump-config short 2>/dev/null |
+        grep '^ExitPolicy ' >"$T/policy.tor" || fail "tor --dump-config printed no ExitPolicy"
+printf 'ExitPolicy accept *:22\nExitPolicy reject *:443\nExitPolicy accept *:53\nExitPolicy accept *:443\nExitPolicy reject *:*\n' \
+        >"$T/policy.expected"
+diff -u "$T/policy.expected" "$T/policy.tor" >"$T/policy.diff" || fail "tor reads the cascade as: $(cat "$T/policy.diff")"
+pass "ExitPolicy cascade: a node's accept *:22 and reject *:443 come before the fleet's lines and its reject *:* last, as tor --dump-config reads them"
 
 # The check above can fail: tor refuses a policy that the library carries as an opaque value.
 printf '+ExitPolicy accept bogus-address:80\n' >"$T/bad.torrc"

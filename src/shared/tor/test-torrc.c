@@ -457,10 +457,25 @@ TEST(merge_line_lists) {
         const char *def = "ExitPolicy accept *:80\nExitPolicy accept *:443\nExitPolicy reject *:*\n";
 
         ASSERT_MERGE("ExitPolicy accept *:80\nExitPolicy accept *:443\nExitPolicy reject *:*\n", def);
-        /* append adds after the lower levels' lines */
-        ASSERT_MERGE("ExitPolicy accept *:80\nExitPolicy accept *:443\nExitPolicy reject *:*\n"
-                     "ExitPolicy accept *:22\nExitPolicy accept *:6667\n",
+        /* A first-match policy cascades as operators mean it (issue 12, item 4): an appended line of a more
+         * specific level comes before the lines of the levels below, and every level's catch-all tail after
+         * all of them. Before, "accept *:22" of a node came after the fleet's "reject *:*": dead. */
+        ASSERT_MERGE("ExitPolicy accept *:6667\nExitPolicy accept *:22\nExitPolicy accept *:80\n"
+                     "ExitPolicy accept *:443\nExitPolicy reject *:*\n",
                      def, "+ExitPolicy accept *:22\n", "+ExitPolicy accept *:6667\n");
+        /* a node's reject overrides the fleet's accept of the same port */
+        ASSERT_MERGE("ExitPolicy reject *:443\nExitPolicy accept *:80\nExitPolicy accept *:443\nExitPolicy reject *:*\n",
+                     def, "+ExitPolicy reject *:443\n");
+        /* the most specific level's catch-all decides what nobody listed; the lower ones follow, unreachable */
+        ASSERT_MERGE("ExitPolicy accept *:22\nExitPolicy accept *:80\nExitPolicy accept *:443\n"
+                     "ExitPolicy accept *:*\nExitPolicy reject *:*\n",
+                     def, "+ExitPolicy accept *:22\n+ExitPolicy accept *:*\n");
+        /* a catch-all that is not at the end of its level's lines is body: the level's order holds */
+        ASSERT_MERGE("ExitPolicy reject *4:*\nExitPolicy accept6 *6:22\nExitPolicy accept *:80\n"
+                     "ExitPolicy accept *:443\nExitPolicy reject *:*\n",
+                     def, "+ExitPolicy reject *4:*\n+ExitPolicy accept6 *6:22\n");
+        /* other lists keep the levels' order */
+        ASSERT_MERGE("Log notice stdout\nLog info syslog\n", "Log notice stdout\n", "+Log info syslog\n");
         /* set replaces the lower levels' lines; its level's further lines add to it */
         ASSERT_MERGE("ExitPolicy reject *:25\nExitPolicy accept *:*\n",
                      def, "ExitPolicy reject *:25\nExitPolicy accept *:*\n");
@@ -503,8 +518,8 @@ TEST(merge_forced_wins_with_provenance) {
         text = merge_render(texts, &m);
         ASSERT_STREQ(text,
                      "ContactInfo ops@example.org\n"
-                     "ExitPolicy accept *:80\n"
                      "ExitPolicy accept *:443\n"
+                     "ExitPolicy accept *:80\n"
                      "ExitRelay 1\n"
                      "Nickname Patela01\n"
                      "ORPort 192.0.2.10:9001\n"
@@ -512,8 +527,8 @@ TEST(merge_forced_wins_with_provenance) {
         ASSERT_EQ(m->n_lines, 7);
         ASSERT_EQ(m->lines[0].level, TORRC_LEVEL_DEFAULT);
         ASSERT_EQ(m->lines[0].line, 1);
-        ASSERT_EQ(m->lines[1].level, TORRC_LEVEL_DEFAULT);
-        ASSERT_EQ(m->lines[2].level, TORRC_LEVEL_NODE);
+        ASSERT_EQ(m->lines[1].level, TORRC_LEVEL_NODE); /* the node's policy line first */
+        ASSERT_EQ(m->lines[2].level, TORRC_LEVEL_DEFAULT);
         ASSERT_EQ(m->lines[3].level, TORRC_LEVEL_RELAY);
         ASSERT_EQ(m->lines[3].line, 3);
         for (size_t i = 4; i < 7; i++)

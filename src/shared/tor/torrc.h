@@ -144,8 +144,14 @@ typedef struct TorrcMerged {
         size_t n_lines;
 } TorrcMerged;
 
+/* tor's first-match policies (ExitPolicy, SocksPolicy, DirPolicy, MetricsPortPolicy). */
+bool tor_option_is_first_match(const TorOption *o) _pure_;
+
 /* Applies levels[TORRC_LEVEL_DEFAULT] … levels[TORRC_LEVEL_FORCED] in that order; a NULL level is
- * empty. Entries of the forced level made with torrc_set() replace whatever the other levels said.
+ * empty. The lines of a first-match policy come out in the order operators mean a cascade: each level's
+ * own lines before those of the levels below it (a node's "reject *:25" overrides the fleet's "accept *:25"),
+ * and every level's catch-all tail ("reject *:*" and the like at the end of its lines) after all of them, the
+ * most specific level's first. A SET still replaces the lines of the levels below. Entries of the forced level made with torrc_set() replace whatever the other levels said.
  * The result owns copies of the values. */
 int torrc_merge(const Torrc *const levels[static _TORRC_LEVEL_MAX], TorrcMerged **ret);
 /* Accepts NULL, returns NULL. */
