@@ -96,6 +96,17 @@ static int forced_level(Db *db, const Node *node, const Relay *relay, Torrc **re
                                            : torrc_set(t, "OutboundBindAddress", buf, NULL);
                 }
         }
+        /* Metrics for the node's own reader (configd, issue 13), never beyond the node: tor's MetricsPort on
+         * loopback, one port per relay, and a policy that admits loopback alone. Forced: no level can move or
+         * open it. */
+        if (r >= 0) {
+                snprintf(buf, sizeof(buf), "127.0.0.1:%u", METRICS_PORT_BASE + relay->slot);
+                r = torrc_set(t, "MetricsPort", buf, NULL);
+        }
+        if (r >= 0)
+                r = torrc_set(t, "MetricsPortPolicy", "accept 127.0.0.1", NULL);
+        if (r >= 0)
+                r = torrc_append(t, "MetricsPortPolicy", "reject *", NULL);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(t);

@@ -145,12 +145,12 @@ done <<'VECTORS'
 ServerTransportPlugin|obfs4 exec /bin/sh -c id|runs a program on the node
 Log|notice file /etc/cron.d/patela|writes to a file on the node
 ControlPort|0.0.0.0:9051|must be 0 or on a loopback address
-MetricsPort|192.0.2.1:9035|must be 0 or on a loopback address
+SocksPort|0.0.0.0:9050|must be 0 or on a loopback address
 PidFile|/etc/passwd|names a path on the node
 VECTORS
 [[ $(cv Refresh | jq -r .applied) == 1 ]] || fail "Refresh after the hostile options were cleared"
 configd_alive || fail "configd died"
-pass "a server's ServerTransportPlugin exec, Log to a file, ControlPort/MetricsPort beyond loopback, PidFile: the relay fails alone, its last good torrc kept"
+pass "a server's ServerTransportPlugin exec, Log to a file, ControlPort/SocksPort beyond loopback, PidFile: the relay fails alone, its last good torrc kept"
 
 # Without any Refresh: the periodic re-attestation (here every 2 s ±10 %) picks up a change on the server.
 configd_stop

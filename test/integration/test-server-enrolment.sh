@@ -79,6 +79,22 @@ for name in exitA exitB; do
         tor --verify-config -f "$T/$name.verify.torrc" >"$T/tor-$name.log" 2>&1 ||
                 fail "tor --verify-config rejected $name's torrc: $(tail -5 "$T/tor-$name.log")"
 done
+# Each relay's metrics on loopback only, a port per relay; what an operator sets cannot move or open it.
+grep -qx "MetricsPort 127.0.0.1:9035" "$T/exitA.torrc" && grep -qx "MetricsPort 127.0.0.1:9036" "$T/exitB.torrc" ||
+        fail "MetricsPort: $(grep -h MetricsPort "$T"/exit?.torrc)"
+for name in exitA exitB; do
+        [[ $(grep '^MetricsPortPolicy' "$T/$name.torrc" | paste -sd,) == "MetricsPortPolicy accept 127.0.0.1,MetricsPortPolicy reject *" ]] ||
+                fail "$name: $(grep MetricsPortPolicy "$T/$name.torrc")"
+done
+ps_cli torrc set MetricsPort 0.0.0.0:9035 node --id 1 >/dev/null
+ps_cli torrc append MetricsPortPolicy "accept *" node --id 1 >/dev/null
+ps_cli --json diff --node 1 >"$T/diff-metrics.json"
+[[ $(jq -r '[.exitA[] | select(.option == "MetricsPort" or .option == "MetricsPortPolicy") | .level + " " + .value] | join(",")' "$T/diff-metrics.json") == \
+   "forced 127.0.0.1:9035,forced accept 127.0.0.1,forced reject *" ]] ||
+        fail "an operator's MetricsPort reached the torrc: $(jq -c '.exitA[] | select(.option | startswith("Metrics"))' "$T/diff-metrics.json")"
+ps_cli torrc clear MetricsPort node --id 1 >/dev/null
+ps_cli torrc clear MetricsPortPolicy node --id 1 >/dev/null
+pass "each relay's MetricsPort is forced to 127.0.0.1 (9035, 9036) with a loopback-only policy; a node level's 0.0.0.0 and accept * do not reach the torrc"
 grep -qx "ContactInfo relay-b@example.org" "$T/exitB.torrc" || fail "relay level did not override ContactInfo"
 grep -qx "ContactInfo operator@example.org" "$T/exitA.torrc" || fail "exitA lost the default ContactInfo"
 pass "both relays' torrc rendered from three levels + forced options; tor --verify-config accepts them"
