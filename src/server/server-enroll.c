@@ -56,6 +56,23 @@ static enum MHD_Result reply_pending(Request *req, const Node *n) {
         return respond_body(req, MHD_HTTP_ACCEPTED, body);
 }
 
+/* fn inside one write transaction under the database lock: committed if it succeeds, rolled back otherwise. */
+static int in_transaction(Server *server, int (*fn)(Db *db, void *userdata), void *userdata) {
+        Db *db = server_db_lock(server);
+        int r;
+
+        r = db_begin(db);
+        if (r >= 0) {
+                r = fn(db, userdata);
+                if (r >= 0)
+                        r = db_commit(db);
+                if (r < 0)
+                        db_rollback(db);
+        }
+        server_db_unlock(server);
+        return r;
+}
+
 static int random_bytes(void *p, size_t n) {
         return RAND_bytes(p, (int) n) == 1 ? 0 : -EIO;
 }
@@ -133,13 +150,24 @@ static int store_challenge(Db *db, const Request *req, const Node *n, const uint
 static int make_challenge(const TPM2B_PUBLIC *ek_public, const TPM2B_NAME *ak_name, ProtoEnrollReply *reply,
                           uint8_t ret_hash[static 32]);
 
+typedef struct StoreChallenge {
+        const Request *req;
+        const Node *node;
+        const uint8_t *id, *hash, *nonce;
+        const char *bank;
+} StoreChallenge;
+
+static int store_challenge_tx(Db *db, void *userdata) {
+        const StoreChallenge *c = userdata;
+        return store_challenge(db, c->req, c->node, c->id, c->hash, 32, c->nonce, c->bank);
+}
+
 static enum MHD_Result send_challenge(Request *req, const Node *n) {
         const ServerConfig *c = req->server->config;
         _cleanup_(proto_enroll_reply_done) ProtoEnrollReply reply = { .state = PROTO_ENROLL_ENABLED };
         uint8_t hash[32];
         const char *bank = c->quote_bank ?: "sha256";
         char *body = NULL;
-        Db *db;
         int r;
 
         if (random_bytes(reply.nonce, PROTO_NONCE_SIZE) < 0)
@@ -151,16 +179,8 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "make_credential failed: %s", strerror(-r));
 
         /* One write transaction per enrolment: the node's last contact and its new challenge. */
-        db = server_db_lock(req->server);
-        r = db_begin(db);
-        if (r >= 0) {
-                r = store_challenge(db, req, n, reply.challenge, hash, sizeof(hash), reply.nonce, bank);
-                if (r >= 0)
-                        r = db_commit(db);
-                if (r < 0)
-                        db_rollback(db);
-        }
-        server_db_unlock(req->server);
+        r = in_transaction(req->server, store_challenge_tx,
+                           &(StoreChallenge) { req, n, reply.challenge, hash, reply.nonce, bank });
         if (r == -EUSERS)
                 return respond_error(req, PROTO_ERROR_RATE_LIMITED,
                                      "Node %" PRIi64 " has %u open challenges; answer one or wait until they expire.",
@@ -320,28 +340,29 @@ static int store_proof(Db *db, const Request *req, const NodeIdentity *id, const
         return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
+typedef struct StoreProof {
+        const Request *req;
+        const NodeIdentity *id;
+        const uint8_t *challenge, *hash;
+} StoreProof;
+
+static int store_proof_tx(Db *db, void *userdata) {
+        const StoreProof *p = userdata;
+        return store_proof(db, p->req, p->id, p->challenge, p->hash);
+}
+
 /* An identity the server does not know proves that one TPM holds its EK and AK before it becomes a pending
  * node: a public area alone (they are not secret) creates nothing. */
 static enum MHD_Result send_proof_challenge(Request *req, const NodeIdentity *id) {
         _cleanup_(proto_enroll_reply_done) ProtoEnrollReply reply = { .state = PROTO_ENROLL_PROVE };
         uint8_t hash[32];
         char *body = NULL;
-        Db *db;
         int r;
 
         r = make_challenge(&id->ek_public, &id->ak_name, &reply, hash);
         if (r < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "make_credential failed: %s", strerror(-r));
-        db = server_db_lock(req->server);
-        r = db_begin(db);
-        if (r >= 0) {
-                r = store_proof(db, req, id, reply.challenge, hash);
-                if (r >= 0)
-                        r = db_commit(db);
-                if (r < 0)
-                        db_rollback(db);
-        }
-        server_db_unlock(req->server);
+        r = in_transaction(req->server, store_proof_tx, &(StoreProof) { req, id, reply.challenge, hash });
         if (r == -ENOSPC)
                 return respond_error(req, PROTO_ERROR_TOO_MANY_PENDING_NODES,
                                      "%u identities are proving themselves or waiting to be enabled; try later.",
@@ -421,6 +442,16 @@ static int take_proof(Db *db, const uint8_t *id, Proof *ret) {
         return 0;
 }
 
+typedef struct TakeProof {
+        const uint8_t *id;
+        Proof *proof;
+} TakeProof;
+
+static int take_proof_tx(Db *db, void *userdata) {
+        TakeProof *t = userdata;
+        return take_proof(db, t->id, t->proof);
+}
+
 enum MHD_Result api_enroll_proof(Request *req) {
         _cleanup_(proto_proof_request_done) ProtoProofRequest request = {};
         _cleanup_(proof_done) Proof p = {};
@@ -438,16 +469,7 @@ enum MHD_Result api_enroll_proof(Request *req) {
         if (proto_proof_request_decode(req->body, req->size, &request, &diag) < 0)
                 return respond_diag(req, &diag);
 
-        db = server_db_lock(req->server);
-        r = db_begin(db);
-        if (r >= 0) {
-                r = take_proof(db, request.challenge, &p);
-                if (r >= 0)
-                        r = db_commit(db);
-                if (r < 0)
-                        db_rollback(db);
-        }
-        server_db_unlock(req->server);
+        r = in_transaction(req->server, take_proof_tx, &(TakeProof) { request.challenge, &p });
         if (r == -ENOENT)
                 return respond_error(req, PROTO_ERROR_CHALLENGE_UNKNOWN,
                                      "No open proof challenge with this id: it was answered already, or never issued.");

@@ -202,6 +202,23 @@ int proto_enroll_reply_decode(const char *body, size_t size, long status, ProtoE
 
 /* ---- POST /v1/enroll/proof ---------------------------------------------------------------------------- */
 
+/* The two fields every answer to a credential challenge starts with: {challenge, secret, …}. */
+static int encode_answer(json_object *o, const uint8_t challenge[static PROTO_CHALLENGE_ID_SIZE],
+                         const ProtoBlob *secret) {
+        int k = proto_json_add(o, "challenge", proto_json_hex(challenge, PROTO_CHALLENGE_ID_SIZE));
+        if (k >= 0)
+                k = proto_json_add(o, "secret", proto_json_base64(secret->data, secret->size));
+        return k;
+}
+
+static int decode_answer(json_object *const v[static 2], const char *what,
+                         uint8_t challenge[static PROTO_CHALLENGE_ID_SIZE], ProtoBlob *secret, ProtoDiag *diag) {
+        int k = proto_hex(v[0], what, "challenge", PROTO_CHALLENGE_ID_SIZE, challenge, diag);
+        if (k >= 0)
+                k = proto_base64(v[1], what, "secret", 1, PROTO_SECRET_SIZE, secret, diag);
+        return k;
+}
+
 void proto_proof_request_done(ProtoProofRequest *r) {
         proto_blob_done_erase(&r->secret);
         *r = (ProtoProofRequest) {};
@@ -212,9 +229,7 @@ int proto_proof_request_encode(const ProtoProofRequest *r, char **ret) {
         int k = o ? 0 : -ENOMEM;
 
         if (k >= 0)
-                k = proto_json_add(o, "challenge", proto_json_hex(r->challenge, sizeof(r->challenge)));
-        if (k >= 0)
-                k = proto_json_add(o, "secret", proto_json_base64(r->secret.data, r->secret.size));
+                k = encode_answer(o, r->challenge, &r->secret);
         return proto_json_finish(o, k, /* sensitive= */ true, ret);
 }
 
@@ -233,9 +248,7 @@ int proto_proof_request_decode(const char *body, size_t size, ProtoProofRequest 
         if (k >= 0)
                 k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
         if (k >= 0)
-                k = proto_hex(v[0], what, "challenge", sizeof(r.challenge), r.challenge, diag);
-        if (k >= 0)
-                k = proto_base64(v[1], what, "secret", 1, PROTO_SECRET_SIZE, &r.secret, diag);
+                k = decode_answer(v, what, r.challenge, &r.secret, diag);
         if (k < 0)
                 return k;
         *ret = r;
@@ -259,9 +272,7 @@ int proto_attest_request_encode(const ProtoAttestRequest *r, char **ret) {
         int k = o ? 0 : -ENOMEM;
 
         if (k >= 0)
-                k = proto_json_add(o, "challenge", proto_json_hex(r->challenge, sizeof(r->challenge)));
-        if (k >= 0)
-                k = proto_json_add(o, "secret", proto_json_base64(r->secret.data, r->secret.size));
+                k = encode_answer(o, r->challenge, &r->secret);
         if (k >= 0)
                 k = proto_json_add(o, "quoted", proto_json_base64(r->quoted.data, r->quoted.size));
         if (k >= 0)
@@ -355,9 +366,7 @@ int proto_attest_request_decode(const char *body, size_t size, ProtoAttestReques
         if (k >= 0)
                 k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
         if (k >= 0)
-                k = proto_hex(v[0], what, "challenge", sizeof(r.challenge), r.challenge, diag);
-        if (k >= 0)
-                k = proto_base64(v[1], what, "secret", 1, PROTO_SECRET_SIZE, &r.secret, diag);
+                k = decode_answer(v, what, r.challenge, &r.secret, diag);
         if (k >= 0)
                 k = proto_base64(v[2], what, "quoted", 1, sizeof(TPMS_ATTEST), &r.quoted, diag);
         if (k >= 0)
