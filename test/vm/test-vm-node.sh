@@ -143,8 +143,9 @@ no_disk() {
 
 # --- boot 1: enrol, enable, relays ------------------------------------------------------------------------
 # The exit host's kernel settings (mkosi.extra/usr/lib/sysctl.d/60-patela-exit.conf) as the booted image has
-# them, printed to the console once configd is up ($$ is systemd's escape for $).
-HOST_PROBE=$'ExecStartPost=/bin/sh -c \'echo "patela-test host: ports $$(cat /proc/sys/net/ipv4/ip_local_port_range) tw_reuse $$(cat /proc/sys/net/ipv4/tcp_tw_reuse) fin_timeout $$(cat /proc/sys/net/ipv4/tcp_fin_timeout) somaxconn $$(cat /proc/sys/net/core/somaxconn) conntrack $$(test -e /proc/sys/net/netfilter/nf_conntrack_max && echo on || echo off)"\'\n'
+# them, printed to the console once configd is up; "+": outside configd's sandbox, which hides /proc/sys ($$ is
+# systemd's escape for $).
+HOST_PROBE=$'ExecStartPost=+/bin/sh -c \'echo "patela-test host: ports $$(cat /proc/sys/net/ipv4/ip_local_port_range) tw_reuse $$(cat /proc/sys/net/ipv4/tcp_tw_reuse) fin_timeout $$(cat /proc/sys/net/ipv4/tcp_fin_timeout) somaxconn $$(cat /proc/sys/net/core/somaxconn) conntrack $$(test -e /proc/sys/net/netfilter/nf_conntrack_max && echo on || echo off)"\'\n'
 VM_SMBIOS=("${BASE_SMBIOS[@]}" -smbios "type=11,value=io.systemd.credential.binary:systemd.unit-dropin.patela-configd.service=$(configd_dropin "$HOST_PROBE")")
 vm_boot boot1 "$A" "$PORT"
 deadline=$((SECONDS + BOOT_TIMEOUT))
