@@ -53,7 +53,7 @@ int parse_duration_usec(const char *s, unsigned long long *ret) {
                 unsigned long long usec;
         } units[] = {
                 { "ms", 1000ULL },       { "min", 60000000ULL }, { "s", 1000000ULL },
-                { "h", 3600000000ULL },  { "", 1000000ULL },
+                { "h", 3600000000ULL },  { "d", 86400000000ULL }, { "", 1000000ULL },
         };
         size_t digits;
         char buf[24];

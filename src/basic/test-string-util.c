@@ -32,6 +32,8 @@ TEST(parse_duration) {
 
         ASSERT_OK(parse_duration_usec("30", &v));
         ASSERT_EQ(v, 30000000);
+        ASSERT_OK(parse_duration_usec("2d", &v));
+        ASSERT_EQ(v, 2ULL * 86400ULL * 1000000ULL);
         ASSERT_OK(parse_duration_usec("5min", &v));
         ASSERT_EQ(v, 300000000);
         ASSERT_OK(parse_duration_usec("250ms", &v));

@@ -27,10 +27,13 @@ void server_config_init(ServerConfig *c) {
                                   (1U << 7) | (1U << 9) | (1U << 11) | (1U << 12),
                 .threads = 0,
                 .max_body_size = 1024U * 1024U,
-                /* Unauthenticated memory is bounded: 4,096 connections each uploading MaxBodySize= slowly
-                 * would hold 4 GiB. A node makes one connection at a time. */
+                /* Unauthenticated memory is bounded: MaxConnections= connections each uploading
+                 * MaxBodySize= slowly would hold gigabytes (MaxBufferedBytes= refuses that). A node makes
+                 * one connection at a time and keeps it between its checks. */
                 .max_connections_per_source = 32,
                 .max_buffered_bytes = 64ULL * 1024ULL * 1024ULL,
+                .max_connections = SERVER_MAX_CONNECTIONS_DEFAULT,
+                .idle_timeout_usec = SERVER_IDLE_TIMEOUT_DEFAULT_USEC,
                 .default_relay_count = 1,
                 .check_interval_usec = SERVER_CHECK_INTERVAL_DEFAULT_USEC,
         };
@@ -128,6 +131,21 @@ int server_config_set(ServerConfig *c, const char *key, const char *value) {
                 return set_unsigned(&c->max_body_size, value, 64U * 1024U * 1024U);
         if (streq(key, "MaxConnectionsPerSource"))
                 return set_unsigned(&c->max_connections_per_source, value, 65536);
+        if (streq(key, "MaxConnections")) {
+                unsigned long long v;
+
+                if (safe_atou64(value, SERVER_MAX_CONNECTIONS_MAX, &v) < 0 || v == 0)
+                        return -EINVAL;
+                c->max_connections = (unsigned) v;
+                return 0;
+        }
+        if (streq(key, "IdleTimeout")) {
+                r = parse_duration_usec(value, &usec);
+                if (r < 0 || usec < SERVER_IDLE_TIMEOUT_MIN_USEC || usec > SERVER_IDLE_TIMEOUT_MAX_USEC)
+                        return -EINVAL;
+                c->idle_timeout_usec = usec;
+                return 0;
+        }
         if (streq(key, "MaxBufferedBytes")) {
                 unsigned long long v;
 

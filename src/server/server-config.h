@@ -30,6 +30,15 @@ typedef enum MeasuredBootPolicy {
 } MeasuredBootPolicy;
 
 #define SERVER_CHECK_INTERVAL_DEFAULT_USEC (30ULL * 1000000ULL)
+/* A running node keeps its connection between two checks (CheckInterval=, with up to 10 % jitter) and reuses
+ * it while idle for up to 60 s (patela-configd): the idle timeout outlasts both, so that a node does not meet
+ * a connection the server has just closed. The limit holds 10,000 nodes' connections with room for nodes
+ * reconnecting and for strangers. */
+#define SERVER_IDLE_TIMEOUT_DEFAULT_USEC (90ULL * 1000000ULL)
+#define SERVER_IDLE_TIMEOUT_MIN_USEC (5ULL * 1000000ULL)
+#define SERVER_IDLE_TIMEOUT_MAX_USEC (3600ULL * 1000000ULL)
+#define SERVER_MAX_CONNECTIONS_DEFAULT 16384U
+#define SERVER_MAX_CONNECTIONS_MAX 65536U
 
 /* patela-server.conf(5): a [Server] section of Key=Value lines, read from SERVER_CONFIG_FILE and then the
  * drop-ins in SERVER_CONFIG_DROPIN_DIR in lexical order; later files win, command line flags win over all. */
@@ -49,6 +58,8 @@ typedef struct ServerConfig {
         unsigned threads;
         unsigned max_body_size;
         unsigned max_connections_per_source; /* 0: no limit */
+        unsigned max_connections;            /* open at once, per listening socket */
+        uint64_t idle_timeout_usec;          /* a connection without traffic for this long is closed */
         uint64_t max_buffered_bytes;         /* request bodies held at once, all connections together */
         unsigned default_relay_count;
         EkCertificatePolicy ek_certificate;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -22,6 +23,17 @@
 /* The request connection's page cache: the nodes an authentication reads and the b-tree pages it writes stay
  * in memory (10,000 nodes take some 6 MiB of table and index pages). */
 #define DB_SERVER_CACHE_KIB (16U * 1024U)
+/* File descriptors besides the connections: listening sockets, the database and its WAL, libmicrohttpd's
+ * epoll and event descriptors per thread, the EK roots read at start. */
+#define NOFILE_RESERVE 256U
+/* libmicrohttpd's memory per connection (MHD_OPTION_CONNECTION_MEMORY_LIMIT, default 32 KiB): the request
+ * line and headers, a read buffer of half of it, the reply's header. Request bodies do not stay there:
+ * on_request() copies them out, up to MaxBodySize=. libmicrohttpd zeroes the whole pool after each
+ * request, so a kept-alive connection keeps all of it resident: holding 10,000 nodes' connections
+ * (patela-bench checks, per-node load), the server grew by 44.6 kB per connection at 32 KiB, 20.0 kB at
+ * 8 KiB. Request headers up to some 7 KiB fit (a node's take a few hundred bytes); larger ones are
+ * answered 431. */
+#define CONNECTION_MEMORY_BYTES (8U * 1024U)
 
 struct RateLimit {
         pthread_mutex_t lock;
@@ -335,6 +347,8 @@ static int start_daemon(Server *s, int fd, const struct sockaddr *sa, int family
          * reads the whole request body before it answers, the oversized ones included. */
         unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
                          MHD_USE_ERROR_LOG;
+        /* libmicrohttpd counts whole seconds. */
+        unsigned idle_sec = (unsigned) (s->config->idle_timeout_usec / 1000000ULL);
         struct MHD_Daemon *d;
 
         if (family == AF_INET6)
@@ -345,8 +359,11 @@ static int start_daemon(Server *s, int fd, const struct sockaddr *sa, int family
                              MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,
                              MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3",
                              MHD_OPTION_THREAD_POOL_SIZE, MAX(threads, 1U),
-                             MHD_OPTION_CONNECTION_TIMEOUT, 30U,
-                             MHD_OPTION_CONNECTION_LIMIT, 4096U,
+                             MHD_OPTION_CONNECTION_TIMEOUT, idle_sec,
+                             /* Shared out among the threads: one at its share stops accepting and leaves
+                              * new connections to the others. */
+                             MHD_OPTION_CONNECTION_LIMIT, s->config->max_connections,
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY_BYTES,
                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->config->max_connections_per_source,
                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                              fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
@@ -356,6 +373,32 @@ static int start_daemon(Server *s, int fd, const struct sockaddr *sa, int family
                 return -EIO;
         s->daemons[s->n_daemons++] = d;
         return 0;
+}
+
+/* Every held connection is a file descriptor, and a running node holds one between its checks. systemd
+ * starts services with a soft limit of 1,024 (DefaultLimitNOFILE=1024:524288): programs that need more and
+ * never use select() raise it themselves (libmicrohttpd runs on epoll here), up to the hard limit. */
+static void raise_nofile_limit(const Server *s) {
+        uint64_t want = (uint64_t) s->n_daemons * s->config->max_connections + NOFILE_RESERVE;
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+                log_warning_errno(errno, "Failed to read RLIMIT_NOFILE: %m");
+                return;
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+                rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : MIN((uint64_t) rl.rlim_max, want);
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+                        log_warning_errno(errno, "Failed to raise RLIMIT_NOFILE to %llu: %m",
+                                          (unsigned long long) rl.rlim_cur);
+                        return;
+                }
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+                log_warning("Only %llu file descriptors allowed (LimitNOFILE=), MaxConnections=%u on %u "
+                            "listening sockets may need %llu: connections past the limit are not accepted.",
+                            (unsigned long long) rl.rlim_cur, s->config->max_connections, s->n_daemons,
+                            (unsigned long long) want);
 }
 
 int server_start(Server *s, const ServerConfig *config) {
@@ -443,6 +486,14 @@ int server_start(Server *s, const ServerConfig *config) {
                 }
         if (s->n_daemons == 0)
                 return log_error_errno(EINVAL, "Nothing to listen on: no socket passed and no Listen= configured.");
+        raise_nofile_limit(s);
+        /* A node checks every CheckInterval= with up to 10 % jitter, over the connection of its last
+         * check. */
+        if (config->idle_timeout_usec <= config->check_interval_usec + config->check_interval_usec / 10)
+                log_warning("IdleTimeout=%llus does not outlast CheckInterval=%llus with its jitter: every "
+                            "node's check will open a new TLS connection, some 10 times the server's work.",
+                            (unsigned long long) (config->idle_timeout_usec / 1000000ULL),
+                            (unsigned long long) (config->check_interval_usec / 1000000ULL));
         return 0;
 }
 

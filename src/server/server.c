@@ -47,6 +47,8 @@ static void help(void) {
                "     --threads=N             Threads= (default: one per CPU)\n"
                "     --max-body-size=BYTES   MaxBodySize= (default 1048576)\n"
                "     --max-connections-per-source=N  MaxConnectionsPerSource= (default 32)\n"
+               "     --max-connections=N     MaxConnections= per listening socket (default 16384)\n"
+               "     --idle-timeout=T        IdleTimeout= (default 90s)\n"
                "     --max-buffered-bytes=BYTES  MaxBufferedBytes= (default 67108864)\n"
                "     --default-relay-count=N DefaultRelayCount= (default 1)\n"
                "     --ek-certificate=POLICY EkCertificate= verify, require or ignore (default verify)\n"
@@ -73,6 +75,8 @@ static const struct {
         { "threads", "Threads" },
         { "max-body-size", "MaxBodySize" },
         { "max-connections-per-source", "MaxConnectionsPerSource" },
+        { "max-connections", "MaxConnections" },
+        { "idle-timeout", "IdleTimeout" },
         { "max-buffered-bytes", "MaxBufferedBytes" },
         { "default-relay-count", "DefaultRelayCount" },
         { "ek-certificate", "EkCertificate" },

@@ -59,4 +59,46 @@ TEST(parse_errors_name_the_line) {
         server_config_done(&c);
 }
 
+TEST(new_keys) {
+        /* The session check (issue 10), proofs before pending and held connections (issue 11). */
+        ServerConfig c;
+
+        server_config_init(&c);
+        ASSERT_EQ(c.measured_boot, MEASURED_BOOT_DEFAULT);
+        ASSERT_EQ(c.check_interval_usec, 30ULL * 1000000ULL);
+        ASSERT_EQ(c.pending_lifetime_usec, 24ULL * 3600ULL * 1000000ULL);
+        ASSERT_EQ(c.idle_timeout_usec, 90ULL * 1000000ULL);
+        ASSERT_EQ(c.max_connections, 16384U);
+        /* The idle timeout outlasts a check interval with its jitter and configd's 60 s reuse. */
+        ASSERT_TRUE(c.idle_timeout_usec > c.check_interval_usec * 11 / 10 && c.idle_timeout_usec > 60ULL * 1000000ULL);
+
+        ASSERT_OK(server_config_set(&c, "MeasuredBoot", "enforce"));
+        ASSERT_EQ(c.measured_boot, MEASURED_BOOT_ENFORCE);
+        ASSERT_OK(server_config_set(&c, "MeasuredBoot", "warn"));
+        ASSERT_EQ(c.measured_boot, MEASURED_BOOT_WARN);
+        ASSERT_OK(server_config_set(&c, "MeasuredBoot", ""));
+        ASSERT_EQ(c.measured_boot, MEASURED_BOOT_DEFAULT);
+        ASSERT_ERROR(server_config_set(&c, "MeasuredBoot", "auto"), EINVAL);
+
+        ASSERT_OK(server_config_set(&c, "CheckInterval", "5s"));
+        ASSERT_EQ(c.check_interval_usec, 5ULL * 1000000ULL);
+        ASSERT_ERROR(server_config_set(&c, "CheckInterval", "500ms"), EINVAL);
+        ASSERT_ERROR(server_config_set(&c, "CheckInterval", "2h"), EINVAL);
+
+        ASSERT_OK(server_config_set(&c, "PendingLifetime", "7d"));
+        ASSERT_EQ(c.pending_lifetime_usec, 7ULL * 24 * 3600 * 1000000ULL);
+        ASSERT_ERROR(server_config_set(&c, "PendingLifetime", "0"), EINVAL);
+
+        ASSERT_OK(server_config_set(&c, "IdleTimeout", "2min"));
+        ASSERT_EQ(c.idle_timeout_usec, 120ULL * 1000000ULL);
+        ASSERT_ERROR(server_config_set(&c, "IdleTimeout", "1s"), EINVAL);
+        ASSERT_ERROR(server_config_set(&c, "IdleTimeout", "2h"), EINVAL);
+
+        ASSERT_OK(server_config_set(&c, "MaxConnections", "100"));
+        ASSERT_EQ(c.max_connections, 100U);
+        ASSERT_ERROR(server_config_set(&c, "MaxConnections", "0"), EINVAL);
+        ASSERT_ERROR(server_config_set(&c, "MaxConnections", "65537"), EINVAL);
+        server_config_done(&c);
+}
+
 DEFINE_TEST_MAIN

@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
 #include <assert.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "alloc-util.h"
 #include "bench-checks.h"
 #include "bench-node.h"
 #include "bench-pace.h"
+#include "bench-proc.h"
 #include "bench-stats.h"
 #include "bench-threads.h"
 #include "log.h"
@@ -21,6 +26,14 @@
  * and twice as many again as an emulated round trip keeps waiting. */
 #define FRESH_THREADS_FACTOR 4U
 #define FRESH_THREADS_MAX 1024U
+/* The per-node load's file descriptors besides the nodes' connections: the threads' own, the files'. */
+#define NOFILE_RESERVE 256U
+/* Node i's connection comes from 127.1.0.1 + i: an address of its own, as a node has (the server counts
+ * connections per address, MaxConnectionsPerSource=), all of them in 127.0.0.0/8 below its broadcast. */
+#define NODE_SOURCE_FIRST 0x7F010001U
+#define NODE_SOURCES (0x7FFFFFFFU - NODE_SOURCE_FIRST)
+/* After the per-node load has closed its connections: how long the server may take to close its ends. */
+#define CLOSE_WAIT_MSEC 5000U
 
 static unsigned fresh_threads(const BenchChecks *c) {
         uint64_t n = (uint64_t) c->threads * FRESH_THREADS_FACTOR +
@@ -91,9 +104,7 @@ typedef struct CheckLoad {
         uint64_t first; /* the node of request 0: where the previous check load stopped */
 } CheckLoad;
 
-static int check_one(BenchHttp *h, uint64_t k, void *userdata) {
-        const CheckLoad *l = userdata;
-        size_t node = (size_t) ((l->first + k) % l->n);
+static int check_node(BenchHttp *h, const CheckLoad *l, size_t node) {
         const char *path = proto_endpoint_path(PROTO_NODE_CHECK), *body;
         ProtoCheckReply reply;
         ProtoDiag diag = {};
@@ -122,6 +133,12 @@ static int check_one(BenchHttp *h, uint64_t k, void *userdata) {
                 return -EPROTO;
         }
         return 0;
+}
+
+static int check_one(BenchHttp *h, uint64_t k, void *userdata) {
+        const CheckLoad *l = userdata;
+
+        return check_node(h, l, (size_t) ((l->first + k) % l->n));
 }
 
 static int health_one(BenchHttp *h, uint64_t k, void *userdata) {
@@ -195,6 +212,182 @@ static int run_load(const BenchChecks *c, CheckLoad *checks, Load *l) {
         return 0;
 }
 
+/* ---- one connection per node -------------------------------------------------------------------------- */
+
+typedef struct NodeConnection {
+        BenchHttpConnection c;
+        atomic_bool busy; /* a client thread carries its check */
+} NodeConnection;
+
+typedef struct PerNodeLoad {
+        CheckLoad *checks;
+        NodeConnection *conns; /* one per node */
+        uint64_t warmup_slots; /* the requests before the window */
+        atomic_ullong handshakes_warmup;
+        atomic_ullong handshakes_window;
+} PerNodeLoad;
+
+/* Node (first + k) mod n's check over its own connection, whichever client thread takes slot k. */
+static int check_per_node(BenchHttp *h, uint64_t k, void *userdata) {
+        PerNodeLoad *l = userdata;
+        size_t node = (size_t) ((l->checks->first + k) % l->checks->n);
+        NodeConnection *nc = &l->conns[node];
+        unsigned before;
+        int r;
+
+        /* Its previous check, one interval ago, still running: the client stalled for a whole interval. */
+        if (atomic_exchange(&nc->busy, true)) {
+                bench_report_failure("Node %zu: its previous check is still running.", node);
+                return -EBUSY;
+        }
+        before = nc->c.handshakes;
+        bench_http_use_connection(h, &nc->c);
+        r = check_node(h, l->checks, node);
+        bench_http_use_connection(h, /* c= */ NULL);
+        atomic_fetch_add(k < l->warmup_slots ? &l->handshakes_warmup : &l->handshakes_window,
+                         nc->c.handshakes - before);
+        atomic_store(&nc->busy, false);
+        return r;
+}
+
+/* One descriptor per node's connection: more than the usual soft limit of 1,024. Raised for this process
+ * only; a hard limit below needs privileges (or ulimit -n first). */
+static int raise_nofile_limit(size_t n) {
+        rlim_t want = (rlim_t) n + NOFILE_RESERVE;
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return log_error_errno(errno, "Failed to read RLIMIT_NOFILE: %m");
+        if (rl.rlim_cur >= want)
+                return 0;
+        rl.rlim_cur = want;
+        rl.rlim_max = MAX(rl.rlim_max, want);
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return log_error_errno(errno, "Failed to raise RLIMIT_NOFILE to %llu for %zu connections "
+                                       "(ulimit -n): %m", (unsigned long long) want, n);
+        return 0;
+}
+
+static void sleep_msec(unsigned msec) {
+        struct timespec ts = { .tv_sec = msec / 1000U, .tv_nsec = (long) (msec % 1000U) * 1000000L };
+
+        (void) nanosleep(&ts, NULL);
+}
+
+typedef struct PerNode {
+        Load load;
+        double interval_sec;         /* between two checks of one node: n ÷ rate */
+        unsigned long long handshakes_warmup, handshakes_window;
+        unsigned long long held;     /* the connections the server held at the window's start */
+        double bytes_per_connection; /* the server's RSS growth over held */
+        unsigned long long server_rss_closed_kb, server_fds_closed; /* once the connections are closed */
+} PerNode;
+
+/* Every node keeps one connection and checks over it once per interval, as a running node does with
+ * IdleTimeout= above CheckInterval=: the warm-up (one interval) opens every connection with its node's first
+ * check, the window (at least one interval) measures the steady state, the server holding them all. */
+static int run_per_node(const BenchChecks *c, CheckLoad *checks, PerNode *ret) {
+        _cleanup_free_ NodeConnection *conns = NULL;
+        size_t n = checks->n;
+        /* Whole seconds for the pace, rounded up: the warm-up reaches every node. */
+        unsigned interval = (unsigned) MIN((n + c->rate - 1) / c->rate, (size_t) UINT_MAX);
+        PerNodeLoad l = { .checks = checks };
+        PerNode res = { .load = { .check = true }, .interval_sec = (double) n / c->rate };
+        BenchPace p = {
+                .url = c->url,
+                .cacert = c->cacert,
+                /* Handshakes over the warm-up, at the rate of a fresh load: as many threads as one. */
+                .threads = fresh_threads(c),
+                .rate = c->rate,
+                .warmup_sec = interval,
+                .duration_sec = MAX(c->duration_sec, interval),
+                .server_pid = c->server_pid,
+                .request = check_per_node,
+                .userdata = &l,
+        };
+        const BenchPaceResult *r_ = &res.load.result;
+        uint64_t closed_fds = 0, closed_kb = 0, baseline_fds;
+        int r;
+
+        if (n > NODE_SOURCES)
+                return log_error_errno(E2BIG, "Too many nodes for a source address each: %zu.", n);
+        r = raise_nofile_limit(n);
+        if (r < 0)
+                return r;
+        conns = calloc(n, sizeof(NodeConnection));
+        if (!conns)
+                return log_oom();
+        for (size_t i = 0; i < n; i++) {
+                conns[i].c = BENCH_HTTP_CONNECTION_INIT;
+                conns[i].c.source.s_addr = htonl(NODE_SOURCE_FIRST + (uint32_t) i);
+                atomic_init(&conns[i].busy, false);
+        }
+        l.conns = conns;
+        l.warmup_slots = (uint64_t) p.warmup_sec * p.rate;
+
+        r = bench_pace_run(&p, &res.load.result);
+        for (size_t i = 0; i < n; i++)
+                bench_http_connection_close(&conns[i].c);
+        if (r < 0)
+                return log_error_errno(r, "The checks over a connection per node could not be measured: %m");
+        checks->first = (checks->first + r_->slots) % checks->n;
+        res.handshakes_warmup = atomic_load(&l.handshakes_warmup);
+        res.handshakes_window = atomic_load(&l.handshakes_window);
+
+        /* What the server keeps once every node has gone: its ends closed, its memory not necessarily
+         * returned. */
+        if (c->server_pid > 0) {
+                for (unsigned waited = 0; waited < CLOSE_WAIT_MSEC; waited += 100) {
+                        r = fd_count(c->server_pid, &closed_fds);
+                        if (r < 0 || closed_fds <= r_->server_fds_start)
+                                break;
+                        sleep_msec(100);
+                }
+                if (r >= 0)
+                        r = rss_sample(c->server_pid, &closed_kb);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read the server's footprint: %m");
+        }
+        res.server_rss_closed_kb = closed_kb;
+        res.server_fds_closed = closed_fds;
+        /* The connections held: the server's descriptors at the window's start over those it has without
+         * them, before the load or after it (either may count a connection of the authentications' still
+         * closing, or a file the database has open for a moment). */
+        baseline_fds = MIN(r_->server_fds_start, closed_fds);
+        if (r_->server_fds_window > baseline_fds)
+                res.held = r_->server_fds_window - baseline_fds;
+        if (res.held > 0 && r_->server_rss_window_kb > r_->server_rss_start_kb)
+                res.bytes_per_connection = (double) (r_->server_rss_window_kb - r_->server_rss_start_kb) *
+                                           1024.0 / (double) res.held;
+
+        log_info("checks, one connection per node (%zu, each idle %.1f s between checks): %.1f/s for %.1f s, "
+                 "%llu errors, %llu late, %llu handshakes in the window (%llu in the warm-up); p50 %.3f ms, "
+                 "p99 %.3f ms, max %.3f ms; server %.2f %% of one core (%.1f µs per check); server RSS "
+                 "%llu kB before, %llu kB holding %llu connections (%.0f bytes each), ≤ %llu kB in the "
+                 "window, %llu kB once closed; client %.3f cores, others %.3f, stolen %.3f.",
+                 n, res.interval_sec, r_->per_s, r_->seconds, r_->errors, r_->late, res.handshakes_window,
+                 res.handshakes_warmup, r_->p50_ms, r_->p99_ms, r_->max_ms, 100.0 * r_->server_cores,
+                 r_->server_us_per_request, r_->server_rss_start_kb, r_->server_rss_window_kb, res.held,
+                 res.bytes_per_connection, r_->server_rss_max_kb, res.server_rss_closed_kb, r_->client_cores,
+                 r_->other_cores, r_->steal_cores);
+        if (res.held < n)
+                log_warning("The server held %llu connections at the window's start, not %zu: some were "
+                            "refused or closed (MaxConnections=, MaxConnectionsPerSource=, LimitNOFILE=).",
+                            res.held, n);
+        if (res.handshakes_window > 0)
+                log_warning("%llu checks in the window opened a new connection: the server closed theirs "
+                            "(IdleTimeout= below the interval of %.1f s?).", res.handshakes_window,
+                            res.interval_sec);
+        if (r_->late * 100 > r_->requests)
+                log_warning("%llu of %llu requests started more than %u ms late: the client threads did not "
+                            "keep the pace, the rate is lower than asked.",
+                            r_->late, r_->requests, BENCH_PACE_LATE_MSEC);
+        *ret = res;
+        return 0;
+}
+
+/* ---- the results -------------------------------------------------------------------------------------- */
+
 static void print_load(const Load *l) {
         const BenchPaceResult *res = &l->result;
 
@@ -208,9 +401,15 @@ static void print_load(const Load *l) {
                res->steal_cores);
 }
 
-/* {"health": …, "check": …, "cpu_ratio": check's server CPU ÷ health's} of one kind of connection. */
-static void print_pair(const char *name, const Load *health, const Load *check) {
-        printf("\"%s\":{", name);
+/* {"health": …, "check": …, "cpu_ratio": check's server CPU ÷ health's} of one kind of connection; null if
+ * not run. */
+static void print_pair(const char *name, bool run, const Load *health, const Load *check) {
+        printf("\"%s\":", name);
+        if (!run) {
+                printf("null");
+                return;
+        }
+        putchar('{');
         print_load(health);
         putchar(',');
         print_load(check);
@@ -218,6 +417,26 @@ static void print_pair(const char *name, const Load *health, const Load *check) 
                 printf(",\"cpu_ratio\":%.3f}", check->result.server_cores / health->result.server_cores);
         else
                 printf(",\"cpu_ratio\":null}");
+}
+
+/* {"check": …, the connections' figures} of the per-node load; null if not run. */
+static void print_per_node(bool run, const PerNode *p) {
+        const BenchPaceResult *res = &p->load.result;
+
+        printf("\"per_node\":");
+        if (!run) {
+                printf("null");
+                return;
+        }
+        putchar('{');
+        print_load(&p->load);
+        printf(",\"interval_s\":%.3f,\"handshakes_warmup\":%llu,\"handshakes_window\":%llu,"
+               "\"connections_held\":%llu,\"server_rss_before_kb\":%llu,\"server_rss_held_kb\":%llu,"
+               "\"server_rss_closed_kb\":%llu,\"server_fds_before\":%llu,\"server_fds_held\":%llu,"
+               "\"server_fds_closed\":%llu,\"bytes_per_connection\":%.0f}",
+               p->interval_sec, p->handshakes_warmup, p->handshakes_window, p->held,
+               res->server_rss_start_kb, res->server_rss_window_kb, p->server_rss_closed_kb,
+               res->server_fds_start, res->server_fds_window, p->server_fds_closed, p->bytes_per_connection);
 }
 
 int bench_checks_run(const BenchChecks *c) {
@@ -228,12 +447,16 @@ int bench_checks_run(const BenchChecks *c) {
                 { .fresh_connections = false, .check = false },
                 { .fresh_connections = false, .check = true },
         };
+        bool fresh = c->loads & BENCH_CHECKS_FRESH, kept_alive = c->loads & BENCH_CHECKS_KEPT_ALIVE,
+             per_node = c->loads & BENCH_CHECKS_PER_NODE;
         CheckLoad checks = { .n = c->ids->n };
+        PerNode pn = {};
         unsigned long long errors = 0;
         double auth_seconds = 0.0;
         int r;
 
         assert(c->ids->n > 0 && c->threads > 0 && c->rate > 0 && c->duration_sec > 0);
+        assert(c->loads != 0 && (c->loads & ~_BENCH_CHECKS_ALL) == 0);
 
         if (c->ids->n > SIZE_MAX / BENCH_TOKEN_B64_SIZE)
                 return log_error_errno(E2BIG, "Too many nodes for their tokens: %zu.", c->ids->n);
@@ -246,10 +469,18 @@ int bench_checks_run(const BenchChecks *c) {
                 return r;
 
         for (size_t i = 0; i < ELEMENTSOF(loads); i++) {
+                if (!(loads[i].fresh_connections ? fresh : kept_alive))
+                        continue;
                 r = run_load(c, &checks, &loads[i]);
                 if (r < 0)
                         return r;
                 errors += loads[i].result.errors;
+        }
+        if (per_node) {
+                r = run_per_node(c, &checks, &pn);
+                if (r < 0)
+                        return r;
+                errors += pn.load.result.errors;
         }
 
         printf("{\"verb\":\"checks\",\"nodes\":%zu,\"rate\":%u,\"threads\":%u,\"fresh_threads\":%u,"
@@ -257,9 +488,11 @@ int bench_checks_run(const BenchChecks *c) {
                "\"errors\":%llu,",
                c->ids->n, c->rate, c->threads, fresh_threads(c), c->handshake_delay_msec, c->warmup_sec,
                c->duration_sec, auth_seconds, errors);
-        print_pair("fresh", &loads[0], &loads[1]);
+        print_pair("fresh", fresh, &loads[0], &loads[1]);
         putchar(',');
-        print_pair("kept_alive", &loads[2], &loads[3]);
+        print_pair("kept_alive", kept_alive, &loads[2], &loads[3]);
+        putchar(',');
+        print_per_node(per_node, &pn);
         printf("}\n");
         return errors > 0 ? -EIO : 0;
 }

@@ -30,8 +30,8 @@
 
 struct BenchHttp {
         SSL_CTX *ctx;
-        SSL *ssl;
-        int fd;
+        BenchHttpConnection own;
+        BenchHttpConnection *conn; /* &own, or the one bench_http_use_connection() gave */
         bool fresh_connections;
         unsigned handshake_delay_msec;
         struct sockaddr_storage addr;
@@ -104,19 +104,23 @@ int bench_url_check_loopback(const char *url) {
         return -EADDRNOTAVAIL;
 }
 
-static void disconnect(BenchHttp *h) {
-        if (h->ssl) {
-                (void) SSL_shutdown(h->ssl); /* close_notify; no waiting for the peer's */
-                SSL_free(h->ssl);
-                h->ssl = NULL;
+void bench_http_connection_close(BenchHttpConnection *c) {
+        if (c->ssl) {
+                (void) SSL_shutdown(c->ssl); /* close_notify; no waiting for the peer's */
+                SSL_free(c->ssl);
+                c->ssl = NULL;
         }
-        h->fd = safe_close(h->fd);
+        c->fd = safe_close(c->fd);
+}
+
+static void disconnect(BenchHttp *h) {
+        bench_http_connection_close(h->conn);
 }
 
 BenchHttp *bench_http_free(BenchHttp *h) {
         if (!h)
                 return NULL;
-        disconnect(h);
+        bench_http_connection_close(&h->own);
         SSL_CTX_free(h->ctx);
         free(h->base_path);
         /* The last request and reply may hold a credential's secret, a session token or a bearer token. */
@@ -189,7 +193,8 @@ int bench_http_new(const char *url, const char *cacert, bool fresh_connections, 
         h = calloc(1, sizeof(*h));
         if (!h)
                 return -ENOMEM;
-        h->fd = -EBADF;
+        h->own = BENCH_HTTP_CONNECTION_INIT;
+        h->conn = &h->own;
         h->fresh_connections = fresh_connections;
         h->base_path = strdup(u.path);
         if (!h->base_path)
@@ -224,6 +229,10 @@ void bench_http_set_handshake_delay(BenchHttp *h, unsigned msec) {
         h->handshake_delay_msec = msec;
 }
 
+void bench_http_use_connection(BenchHttp *h, BenchHttpConnection *c) {
+        h->conn = c ?: &h->own;
+}
+
 /* Called by OpenSSL for every handshake message. The ServerHello received: the server's flight is on its
  * way, and the server waits for ours from now on, as it would for a round trip. */
 static void on_tls_message(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl,
@@ -235,30 +244,55 @@ static void on_tls_message(int write_p, int version, int content_type, const voi
                 (void) usleep((useconds_t) h->handshake_delay_msec * 1000U);
 }
 
+/* A source address of its own for the connection: the server counts connections per source address
+ * (MaxConnectionsPerSource=), and a fleet's nodes each have theirs. Any 127.0.0.0/8 address is local. */
+static int bind_source(BenchHttp *h) {
+        static const int one = 1;
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr = h->conn->source };
+
+        if (h->conn->source.s_addr == htonl(INADDR_ANY) || h->addr.ss_family != AF_INET)
+                return 0;
+        /* The port at connect(), per destination: not one of the source address's own at bind(). */
+        (void) setsockopt(h->conn->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+        if (bind(h->conn->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        return 0;
+}
+
 static int connect_tls(BenchHttp *h) {
         static const int one = 1;
+        BenchHttpConnection *c = h->conn;
+        int r;
 
-        h->fd = socket(h->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (h->fd < 0)
+        c->fd = socket(h->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c->fd < 0)
                 return fail(h, -errno, "socket");
-        (void) setsockopt(h->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (connect(h->fd, (struct sockaddr *) &h->addr, h->addr_len) < 0)
+        (void) setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        r = bind_source(h);
+        if (r < 0)
+                return fail(h, r, "bind to the source address");
+        if (connect(c->fd, (struct sockaddr *) &h->addr, h->addr_len) < 0)
                 return fail(h, -errno, "connect");
 
-        h->ssl = SSL_new(h->ctx);
-        if (!h->ssl || SSL_set_fd(h->ssl, h->fd) != 1)
+        c->ssl = SSL_new(h->ctx);
+        if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
                 return fail(h, -ENOMEM, "SSL_new");
+        /* A connection held apart idles most of its life: no read and write buffers between its records
+         * (10,000 nodes' connections would hold 10,000 of each). */
+        if (c != &h->own)
+                SSL_set_mode(c->ssl, SSL_MODE_RELEASE_BUFFERS);
         /* The server certificate must name the URL's host (as its IP address SAN, or its DNS name). */
         if (h->host_is_ip) {
-                if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(h->ssl), h->host) != 1)
+                if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), h->host) != 1)
                         return fail(h, -EIO, "X509_VERIFY_PARAM_set1_ip_asc");
-        } else if (SSL_set_tlsext_host_name(h->ssl, h->host) != 1 || SSL_set1_host(h->ssl, h->host) != 1)
+        } else if (SSL_set_tlsext_host_name(c->ssl, h->host) != 1 || SSL_set1_host(c->ssl, h->host) != 1)
                 return fail(h, -EIO, "SSL_set1_host");
         if (h->handshake_delay_msec > 0) {
-                SSL_set_msg_callback(h->ssl, on_tls_message);
-                SSL_set_msg_callback_arg(h->ssl, h);
+                SSL_set_msg_callback(c->ssl, on_tls_message);
+                SSL_set_msg_callback_arg(c->ssl, h);
         }
-        if (SSL_connect(h->ssl) != 1)
+        c->handshakes++;
+        if (SSL_connect(c->ssl) != 1)
                 return fail(h, -EIO, "TLS handshake");
         return 0;
 }
@@ -320,7 +354,7 @@ static int read_reply(BenchHttp *h, long *ret_status, size_t *ret_head, size_t *
                         break;
                 if (have >= REPLY_MAX)
                         return fail(h, -E2BIG, "reply too large");
-                n = SSL_read(h->ssl, h->reply + have, (int) (REPLY_MAX - have));
+                n = SSL_read(h->conn->ssl, h->reply + have, (int) (REPLY_MAX - have));
                 if (n <= 0)
                         return fail(h, have == 0 ? -ECONNRESET : -EIO, "connection closed before the reply was complete");
                 have += (size_t) n;
@@ -373,14 +407,14 @@ static int request(BenchHttp *h, const char *method, const char *path, const cha
         /* A kept-alive connection the server closed meanwhile (idle timeout) is opened again, once, if nothing of
          * a reply came back. */
         for (unsigned attempt = 0;; attempt++) {
-                bool reused = h->ssl != NULL;
+                bool reused = h->conn->ssl != NULL;
 
-                if (!h->ssl) {
+                if (!h->conn->ssl) {
                         r = connect_tls(h);
                         if (r < 0)
                                 return -EIO;
                 }
-                if (SSL_write(h->ssl, h->request, n + (int) body_size) != n + (int) body_size) {
+                if (SSL_write(h->conn->ssl, h->request, n + (int) body_size) != n + (int) body_size) {
                         (void) fail(h, -EIO, "sending the request");
                         if (reused && attempt == 0)
                                 continue;

@@ -84,6 +84,24 @@ static void *pace_thread(void *arg) {
         return NULL;
 }
 
+/* The server's RSS and open file descriptors now; zeros without a server to look at. */
+static int server_footprint(pid_t pid, unsigned long long *ret_rss_kb, unsigned long long *ret_fds) {
+        uint64_t kb = 0, fds = 0;
+        int r;
+
+        if (pid > 0) {
+                r = rss_sample(pid, &kb);
+                if (r < 0)
+                        return r;
+                r = fd_count(pid, &fds);
+                if (r < 0)
+                        return r;
+        }
+        *ret_rss_kb = kb;
+        *ret_fds = fds;
+        return 0;
+}
+
 static double cores(uint64_t usec, uint64_t window_usec) {
         return window_usec > 0 ? (double) usec / (double) window_usec : 0.0;
 }
@@ -105,6 +123,9 @@ int bench_pace_run(const BenchPace *p, BenchPaceResult *ret) {
         workers = calloc(p->threads, sizeof(PaceWorker));
         if (!threads || !workers)
                 return -ENOMEM;
+        r = server_footprint(p->server_pid, &res.server_rss_start_kb, &res.server_fds_start);
+        if (r < 0)
+                return r;
         s = (PaceShared) { .p = p, .start = now_monotonic_nsec() + START_DELAY_NSEC };
         s.window_start = s.start + p->warmup_sec * NSEC_PER_SEC;
         s.deadline = s.window_start + p->duration_sec * NSEC_PER_SEC;
@@ -121,7 +142,9 @@ int bench_pace_run(const BenchPace *p, BenchPaceResult *ret) {
         /* The server's and the machine's CPU at the window's edges: the requests in flight at its start and
          * at its end are about as many, whatever the latency. */
         sleep_until(s.window_start);
-        r = cpu_sample(p->server_pid, &c0);
+        r = server_footprint(p->server_pid, &res.server_rss_window_kb, &res.server_fds_window);
+        if (r >= 0)
+                r = cpu_sample(p->server_pid, &c0);
         t0 = now_monotonic_nsec();
         while (r >= 0) {
                 uint64_t now = now_monotonic_nsec(), kb;

@@ -11,7 +11,8 @@
  * check on their own clocks and do not wait for each other). T client threads, each with its own BenchHttp,
  * take the due requests in turn; a request none of them is free for starts late and is counted so. The
  * server's CPU (utime + stime of /proc/PID/stat) and the machine's are sampled at the edges of the measured
- * window, the server's RSS every 100 ms within it. */
+ * window, the server's RSS every 100 ms within it; its RSS and open file descriptors also before the first
+ * request and at the window's start (what the connections opened in the warm-up hold). */
 
 /* One request, slot k of the run (k counts from 0 at the start of the warm-up): 0 for the expected reply;
  * a negative errno otherwise, counted as an error (the function reports its own failures). */
@@ -42,7 +43,11 @@ typedef struct BenchPaceResult {
         double server_cores;      /* the server's CPU time in the window ÷ its length: 1 = one core */
         double server_us_per_request;
         double client_cores, other_cores, steal_cores;
-        unsigned long long server_rss_max_kb;
+        unsigned long long server_rss_max_kb;    /* in the window */
+        unsigned long long server_rss_start_kb;  /* before the first request */
+        unsigned long long server_rss_window_kb; /* at the window's start */
+        unsigned long long server_fds_start;     /* open file descriptors, before the first request */
+        unsigned long long server_fds_window;    /* … and at the window's start */
 } BenchPaceResult;
 
 #define BENCH_PACE_LATE_MSEC 10U

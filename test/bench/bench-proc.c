@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -85,4 +86,27 @@ int rss_sample(pid_t pid, uint64_t *ret_kb) {
                 }
         }
         return -EBADMSG;
+}
+
+int fd_count(pid_t pid, uint64_t *ret) {
+        char path[64];
+        struct dirent *de;
+        uint64_t n = 0;
+        DIR *d;
+        int r = 0;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+        d = opendir(path);
+        if (!d)
+                return -errno;
+        while ((errno = 0, de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        n++;
+        if (errno != 0)
+                r = -errno;
+        closedir(d);
+        if (r < 0)
+                return r;
+        *ret = n;
+        return 0;
 }

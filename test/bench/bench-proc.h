@@ -18,3 +18,6 @@ int cpu_sample(pid_t server, CpuSample *ret);
 
 /* The resident set of a process (VmRSS of /proc/PID/status), in kB. */
 int rss_sample(pid_t pid, uint64_t *ret_kb);
+
+/* The open file descriptors of a process (entries of /proc/PID/fd): a server's connections among them. */
+int fd_count(pid_t pid, uint64_t *ret);

@@ -6,7 +6,8 @@
  *   populate  make N identities, enrol each once (proof, then 202 pending), save them
  *   run       T threads of full authentications (enroll → challenge → activate + quote → attest → token)
  *   floor     the server's crypto per authentication alone, in this process
- *   checks    authenticate every node once, then GET /v1/node/check at a paced rate, against GET /v1/health
+ *   checks    authenticate every node once, then GET /v1/node/check at a paced rate, against GET /v1/health,
+ *             over fresh connections, a few kept alive, and one per node
  *
  * Each verb ends with one JSON line for tooling. test/bench/run-bench.sh drives the whole benchmark. */
 #include <getopt.h>
@@ -46,6 +47,7 @@ static unsigned long long arg_cores = 2;
 static unsigned long long arg_rate = 333; /* 10,000 nodes checking every 30 s */
 static unsigned long long arg_handshake_delay = 0;
 static bool arg_fresh_connections = false;
+static BenchCheckLoads arg_check_loads = _BENCH_CHECKS_ALL;
 static pid_t arg_server_pid = 0;
 
 static double sec(uint64_t nsec) {
@@ -460,6 +462,7 @@ static int verb_checks(void) {
                 .duration_sec = (unsigned) arg_duration,
                 .handshake_delay_msec = (unsigned) arg_handshake_delay,
                 .server_pid = arg_server_pid,
+                .loads = arg_check_loads,
         };
         return bench_checks_run(&c);
 }
@@ -478,11 +481,12 @@ static void help(void) {
                "  floor --identities FILE [--iterations N] [--cores C] [--event-logs DIR]\n"
                "      The server's crypto per authentication alone, on one thread, then on C threads at once\n"
                "  checks --url URL --cacert CA --identities FILE [--nodes N] [--rate R] [--threads T]\n"
-               "      [--duration S] [--warmup S] [--handshake-delay MS] [--server-pid PID]\n"
+               "      [--duration S] [--warmup S] [--handshake-delay MS] [--loads LIST] [--server-pid PID]\n"
                "      [--event-logs DIR]\n"
                "      Authenticate each node once (tokens in memory only), then R requests/s of\n"
                "      GET /v1/health and of GET /v1/node/check round-robin over the nodes, over fresh\n"
-               "      and kept-alive connections\n\n"
+               "      and kept-alive connections; then GET /v1/node/check over one connection per node,\n"
+               "      each idle N/R s between its checks (warm-up and window: N/R s at least)\n\n"
                "Options:\n"
                "     --ek-type=TYPE      ecc-p256 (default), rsa2048, or mix (alternating)\n"
                "     --threads=T         populate: one per CPU; run, checks: 4\n"
@@ -491,6 +495,8 @@ static void help(void) {
                "     --handshake-delay=MS\n"
                "                         checks: over fresh connections, wait MS after the ServerHello,\n"
                "                         as a node a round trip away would (default 0)\n"
+               "     --loads=LIST        checks: fresh, kept-alive, per-node, comma-separated (default:\n"
+               "                         all three)\n"
                "     --duration=S        Measured seconds (default 20)\n"
                "     --warmup=S          Unmeasured seconds first (default 1)\n"
                "     --max-auths=N       Stop after N authentications (default 10000000)\n"
@@ -511,11 +517,40 @@ static int parse_number(const char *name, const char *value, unsigned long long 
         return 0;
 }
 
+static int parse_check_loads(const char *value, BenchCheckLoads *ret) {
+        static const struct {
+                const char *name;
+                BenchCheckLoads load;
+        } table[] = {
+                { "fresh", BENCH_CHECKS_FRESH },
+                { "kept-alive", BENCH_CHECKS_KEPT_ALIVE },
+                { "per-node", BENCH_CHECKS_PER_NODE },
+        };
+        BenchCheckLoads loads = 0;
+
+        for (const char *p = value; *p;) {
+                size_t n = strcspn(p, ","), i;
+
+                for (i = 0; i < ELEMENTSOF(table); i++)
+                        if (strlen(table[i].name) == n && strncmp(p, table[i].name, n) == 0)
+                                break;
+                if (i >= ELEMENTSOF(table))
+                        return log_error_errno(EINVAL, "Invalid --loads=%s (fresh, kept-alive, per-node).",
+                                               value);
+                loads |= table[i].load;
+                p += n + (p[n] == ',');
+        }
+        if (loads == 0)
+                return log_error_errno(EINVAL, "--loads needs at least one of fresh, kept-alive, per-node.");
+        *ret = loads;
+        return 0;
+}
+
 static int parse_argv(int argc, char *argv[]) {
         enum {
                 ARG_URL = 0x100, ARG_CACERT, ARG_IDENTITIES, ARG_NODES, ARG_EK_TYPE, ARG_THREADS, ARG_DURATION,
                 ARG_WARMUP, ARG_MAX_AUTHS, ARG_ITERATIONS, ARG_CORES, ARG_FRESH,
-                ARG_SERVER_PID, ARG_EVENT_LOGS, ARG_RATE, ARG_HANDSHAKE_DELAY,
+                ARG_SERVER_PID, ARG_EVENT_LOGS, ARG_RATE, ARG_HANDSHAKE_DELAY, ARG_LOADS,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -535,6 +570,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "event-logs", required_argument, NULL, ARG_EVENT_LOGS },
                 { "rate", required_argument, NULL, ARG_RATE },
                 { "handshake-delay", required_argument, NULL, ARG_HANDSHAKE_DELAY },
+                { "loads", required_argument, NULL, ARG_LOADS },
                 {},
         };
         int c, r = 0;
@@ -591,6 +627,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_HANDSHAKE_DELAY:
                         r = parse_number("handshake-delay", optarg, 10000, &arg_handshake_delay);
+                        break;
+                case ARG_LOADS:
+                        r = parse_check_loads(optarg, &arg_check_loads);
                         break;
                 case ARG_SERVER_PID: {
                         unsigned long long pid;

@@ -10,8 +10,11 @@
 #   6. node checks: each of the nodes authenticates once (its token kept in patela-bench's memory), then
 #      GET /v1/node/check at the fleet's paced rate (10,000 nodes every 30 s: 333/s) round-robin over the
 #      nodes, and GET /v1/health (no authentication, no database) at the same rate as the floor, each over
-#      fresh TLS connections (a node's case: the server closes idle connections after 30 s) and over
-#      kept-alive ones; the server's CPU in % of one core.
+#      fresh TLS connections (the worst case: every node reconnecting, as after a server restart) and over
+#      4 kept-alive ones (a request's own cost); then the checks over one connection per node, each idle
+#      one interval between its node's checks and all of them held by the server (a running fleet: a node
+#      keeps its connection, IdleTimeout= outlasts CheckInterval=): the goal's figure. The server's CPU in %
+#      of one core; its RSS before and while holding every node's connection.
 # Every node quotes the PCRs of a real boot of our image and sends its event logs (PATELA_BENCH_EVENT_LOGS,
 # default test/boot/fixtures/qemu-ovmf; empty: none), whose reference is registered: the server replays and
 # judges them in every authentication, and every verdict must be Trusted. The floor includes the verifier's
@@ -24,8 +27,9 @@
 # did not help the kept-alive runs (measured: each kept-alive connection got a thread of its own either way)
 # and made a fresh connection cost the server 2.5 times as much with 8 threads), PATELA_BENCH_DIR
 # (database and identities; default the build directory's bench-work/, on disk like /var/lib/patela),
-# PATELA_BENCH_CHECK_RATE (333), PATELA_BENCH_CHECK_DURATION (20 s per load, four loads; 0 skips the node
-# checks), PATELA_BENCH_CHECK_RTT_MS (0: in each fresh connection's handshake the client waits this long after
+# PATELA_BENCH_CHECK_RATE (333), PATELA_BENCH_CHECK_DURATION (20 s per load, four loads, then the per-node
+# load: one interval of nodes ÷ rate as warm-up and at least one measured; 0 skips the node checks),
+# PATELA_BENCH_CHECK_RTT_MS (0: in each fresh connection's handshake the client waits this long after
 # the ServerHello, as a node that far away would), PATELA_BENCH_STRICT=1 (fail when a goal is missed; errors
 # always fail).
 source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
@@ -193,16 +197,16 @@ if ((CHECK_DURATION > 0)); then
         ((CHECK_RTT_MS > 0)) && rtt_note=" (fresh ones: a $CHECK_RTT_MS ms round trip emulated in each handshake)"
         echo "# node checks: the $NODES nodes authenticate once, then $CHECK_RATE requests/s," \
                 "${CHECK_DURATION}s each: GET /v1/health (the floor) and GET /v1/node/check, fresh and kept-alive" \
-                "connections$rtt_note"
+                "connections$rtt_note; then GET /v1/node/check over one connection per node"
         "$BENCH" checks --url "$URL" --cacert "$CA" --server-pid "$SERVER_PID" --identities "$WORK/identities" \
                 "${LOGS_ARGS[@]}" --rate "$CHECK_RATE" --duration "$CHECK_DURATION" \
                 --handshake-delay "$CHECK_RTT_MS" >"$T/checks.out" 2>"$T/checks.log" ||
                 fail "patela-bench checks: $(tail -5 "$T/checks.log")"
         tail -1 "$T/checks.out" >"$T/checks.json"
         sed 's/^/#   /' "$T/checks.log"
-        jq -e '.errors == 0 and .fresh.check.requests > 0 and .kept_alive.check.requests > 0' "$T/checks.json" \
-                >/dev/null || fail "checks: $(cat "$T/checks.json")"
-        pass "checks: $(jq -r '"fresh \(.fresh.check.server_cpu_pct) % of one core (health \(.fresh.health.server_cpu_pct) %), kept-alive \(.kept_alive.check.server_cpu_pct) % (health \(.kept_alive.health.server_cpu_pct) %)"' "$T/checks.json")"
+        jq -e '.errors == 0 and .fresh.check.requests > 0 and .kept_alive.check.requests > 0 and
+                .per_node.check.requests > 0' "$T/checks.json" >/dev/null || fail "checks: $(cat "$T/checks.json")"
+        pass "checks: $(jq -r '"fresh \(.fresh.check.server_cpu_pct) % of one core (health \(.fresh.health.server_cpu_pct) %), kept-alive \(.kept_alive.check.server_cpu_pct) % (health \(.kept_alive.health.server_cpu_pct) %), one connection per node \(.per_node.check.server_cpu_pct) % holding \(.per_node.connections_held)"' "$T/checks.json")"
 else
         echo 'null' >"$T/checks.json"
 fi
@@ -261,17 +265,25 @@ if ((CHECK_DURATION > 0)); then
                 def pad: . + " " * (26 - length);
                 ("checks, \($m | sub("_"; "-")), \($c.rate)/s" | pad) as $head |
                 "# \($head)\($x.check.server_cpu_pct | pct) % of one core, \($x.check.server_cpu_us_per_request) µs per check, p50 / p99 \($x.check.p50_ms) / \($x.check.p99_ms) ms" +
-                (if $m == "fresh" then "   (goal ≤ \($g) %)" else "" end) + "\n" +
+                (if $m == "fresh" then "   (every node reconnecting: the worst case)" else "   (4 connections)" end) + "\n" +
                 "#   health floor            \($x.health.server_cpu_pct | pct) % of one core, \($x.health.server_cpu_us_per_request) µs per request, p50 / p99 \($x.health.p50_ms) / \($x.health.p99_ms) ms\n" +
                 "#   check ÷ floor           \($x.cpu_ratio) in CPU; the check itself \(($x.check.server_cpu_us_per_request - $x.health.server_cpu_us_per_request) * 10 | round / 10) µs per request over the floor"' \
                 "$T/checks.json"
-        echo "# server RSS during checks  $(jq -r '[.fresh.check, .fresh.health, .kept_alive.check, .kept_alive.health] | map(.server_rss_max_kb) | max' "$T/checks.json") kB at most; $(jq -r '.nodes' "$T/checks.json") nodes authenticated in $(jq -r '.auth_s' "$T/checks.json") s first"
-        if jq -e '[.fresh.check, .fresh.health, .kept_alive.check, .kept_alive.health] | any(.late * 100 > .requests)' \
-                "$T/checks.json" >/dev/null; then
+        # One connection per node: the fleet's steady state, the server holding every node's connection.
+        jq -r --argjson g "$GOAL_CHECK_CPU_PCT" '. as $c | $c.per_node as $x |
+                def pct: . * 100 | round / 100;
+                def pad: . + " " * (26 - length);
+                "# \("checks, per-node, \($c.rate)/s" | pad)\($x.check.server_cpu_pct | pct) % of one core, \($x.check.server_cpu_us_per_request) µs per check, p50 / p99 \($x.check.p50_ms) / \($x.check.p99_ms) ms   (goal ≤ \($g) %)\n" +
+                "#   connections held        \($x.connections_held) of \($c.nodes), each idle \($x.interval_s) s between checks; \($x.handshakes_window) handshakes in the window (\($x.handshakes_warmup) in the warm-up)\n" +
+                "#   server RSS              \($x.server_rss_before_kb) kB before the connections, \($x.server_rss_held_kb) kB holding them (\($x.bytes_per_connection) bytes each), \($x.check.server_rss_max_kb) kB at most in the window, \($x.server_rss_closed_kb) kB once closed"' \
+                "$T/checks.json"
+        loads='[.fresh.check, .fresh.health, .kept_alive.check, .kept_alive.health, .per_node.check]'
+        echo "# server RSS during checks  $(jq -r "$loads | map(.server_rss_max_kb) | max" "$T/checks.json") kB at most; $(jq -r '.nodes' "$T/checks.json") nodes authenticated in $(jq -r '.auth_s' "$T/checks.json") s first"
+        if jq -e "$loads | any(.late * 100 > .requests)" "$T/checks.json" >/dev/null; then
                 echo "# NOTE: more than 1 % of the requests of a load started over 10 ms late: the client did not keep the pace"
         fi
-        if jq -e '[.fresh.check, .fresh.health, .kept_alive.check, .kept_alive.health] | map(.other_cores) | max > 0.2' "$T/checks.json" >/dev/null; then
-                echo "# NOTE: other processes kept up to $(jq -r '[.fresh.check, .fresh.health, .kept_alive.check, .kept_alive.health] | map(.other_cores) | max' "$T/checks.json") cores busy during the checks: the machine was shared"
+        if jq -e "$loads | map(.other_cores) | max > 0.2" "$T/checks.json" >/dev/null; then
+                echo "# NOTE: other processes kept up to $(jq -r "$loads | map(.other_cores) | max" "$T/checks.json") cores busy during the checks: the machine was shared"
         fi
 fi
 
@@ -294,9 +306,12 @@ awk -v r="$main_rate" -v g="$GOAL_RATE" 'BEGIN { exit !(r >= g) }' || { echo "# 
 awk -v p="$main_p99" -v g="$GOAL_P99_MS" 'BEGIN { exit !(p < g) }' || { echo "# goal missed: p99"; met=0; }
 ((RSS_HWM <= GOAL_RSS_KB)) || { echo "# goal missed: RSS"; met=0; }
 if ((CHECK_DURATION > 0)); then
-        # The goal is for 10,000 nodes (333/s): another rate is scaled to it.
-        jq -e --argjson g "$GOAL_CHECK_CPU_PCT" '.fresh.check.server_cpu_pct * 333 / .rate <= $g' "$T/checks.json" >/dev/null ||
-                { echo "# goal missed: checks over fresh connections cost more than $GOAL_CHECK_CPU_PCT % of one core"; met=0; }
+        # The goal is for 10,000 nodes (333/s) each keeping its connection: another rate is scaled to it. Fresh
+        # connections (every node reconnecting) are the worst case, reported but not the goal.
+        jq -e --argjson g "$GOAL_CHECK_CPU_PCT" '.per_node.check.server_cpu_pct * 333 / .rate <= $g' "$T/checks.json" >/dev/null ||
+                { echo "# goal missed: checks over one connection per node cost more than $GOAL_CHECK_CPU_PCT % of one core"; met=0; }
+        jq -e '.per_node.connections_held >= .nodes and .per_node.handshakes_window == 0' "$T/checks.json" >/dev/null ||
+                { echo "# goal missed: the server did not hold every node's connection between its checks"; met=0; }
 fi
 ((met)) && pass "all goals met"
 if [[ ${PATELA_BENCH_STRICT:-0} == 1 && $met == 0 ]]; then
