@@ -62,6 +62,17 @@ grep -qx 'Address=192.0.2.10/32' "$DROPIN_DIR/patela-relay-exitA.conf" &&
         fail "network drop-ins: $(ls "$DROPIN_DIR")"
 pass "tor --verify-config accepts each torrc; tor --list-fingerprint with configd's KeyDirectory equals keyd's; drop-ins hold the relays' addresses"
 
+# Text beyond ASCII (an operator's name in ContactInfo) crosses the protocol as \u escapes and reaches the torrc
+# as UTF-8: json-c's strict parser refuses raw non-ASCII bytes, which made such a reply undecodable.
+ps_cli torrc set ContactInfo "Zoë Ørsted <ops@example.org> 🔒" relay --id exitA >/dev/null
+cv Refresh >/dev/null || fail "Refresh with a non-ASCII ContactInfo: $(tail -3 "$T/configd.log")"
+grep -qxF "ContactInfo \"Zoë Ørsted <ops@example.org> 🔒\"" "$TORRC_DIR/exitA.torrc" ||
+        grep -qxF "ContactInfo Zoë Ørsted <ops@example.org> 🔒" "$TORRC_DIR/exitA.torrc" ||
+        fail "ContactInfo: $(grep ContactInfo "$TORRC_DIR/exitA.torrc")"
+tor_check exitA
+ps_cli torrc clear ContactInfo relay --id exitA >/dev/null
+pass "a non-ASCII ContactInfo reaches the torrc intact (\\u escapes on the wire) and tor accepts it"
+
 # ShowConfig is what was written; Diff sees a tampered file; Refresh repairs it.
 cv ShowConfig >"$T/show.json"
 [[ $(jq -r '.relays[] | select(.name == "exitB") | .torrc' "$T/show.json") == "$(cat "$TORRC_DIR/exitB.torrc")" ]] ||

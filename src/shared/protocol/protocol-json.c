@@ -364,15 +364,69 @@ int proto_hex(json_object *v, const char *what, const char *field, size_t size, 
         return 0;
 }
 
+/* The protocol's JSON is ASCII: json-c's strict parser, which both ends use, refuses any byte above 0x7f in a
+ * string ("invalid string sequence"), so every other character travels as a \\u escape (a surrogate pair
+ * above U+FFFF), which it decodes back to UTF-8. json-c writes non-ASCII characters as they are, and only inside
+ * strings. -EINVAL for a byte sequence that is not UTF-8 (no string of ours holds one). */
+static int json_ascii(const char *s, size_t n, char **ret) {
+        static const char hex[] = "0123456789abcdef";
+        char *out = malloc(n * 6 + 1), *w = out; /* a byte becomes at most 6 characters */
+
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < n;) {
+                const unsigned char *p = (const unsigned char *) s + i;
+                unsigned len = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+                             : p[0] >= 0xf0 && p[0] <= 0xf4                 ? 4
+                                                                              : 0;
+                uint32_t cp;
+
+                if (len == 0 || i + len > n)
+                        goto invalid;
+                if (len == 1) {
+                        *w++ = (char) p[0];
+                        i++;
+                        continue;
+                }
+                cp = p[0] & (0x7f >> len);
+                for (unsigned k = 1; k < len; k++) {
+                        if ((p[k] & 0xc0) != 0x80)
+                                goto invalid;
+                        cp = (cp << 6) | (p[k] & 0x3f);
+                }
+                /* overlong forms, surrogates, beyond Unicode */
+                if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) ||
+                    cp > 0x10ffff)
+                        goto invalid;
+                for (int half = cp >= 0x10000 ? 2 : 1; half > 0; half--) {
+                        uint32_t u = cp < 0x10000 ? cp : half == 2 ? 0xd800 + ((cp - 0x10000) >> 10)
+                                                                   : 0xdc00 + ((cp - 0x10000) & 0x3ff);
+                        *w++ = '\\';
+                        *w++ = 'u';
+                        for (int shift = 12; shift >= 0; shift -= 4)
+                                *w++ = hex[(u >> shift) & 0xf];
+                }
+                i += len;
+        }
+        *w = '\0';
+        *ret = out;
+        return 0;
+invalid:
+        explicit_bzero(out, n * 6 + 1);
+        free(out);
+        return -EINVAL;
+}
+
 int proto_json_format(json_object *o, bool sensitive, char **ret) {
         const char *s;
         size_t n = 0;
-        char *copy;
+        char *copy = NULL;
+        int r;
 
         if (!o)
                 return -ENOMEM;
         s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-        copy = s ? strndup(s, n) : NULL;
+        r = s ? json_ascii(s, n, &copy) : -ENOMEM;
         if (sensitive) {
                 /* The serialisation lives in the object's own buffer until it is freed. */
                 if (s)
@@ -380,8 +434,8 @@ int proto_json_format(json_object *o, bool sensitive, char **ret) {
                 proto_json_put_erase(o);
         } else
                 json_object_put(o);
-        if (!copy)
-                return -ENOMEM;
+        if (r < 0)
+                return r;
         *ret = copy;
         return 0;
 }

@@ -412,6 +412,26 @@ TEST(attest_reply) {
                        d, "wrong type");
 }
 
+TEST(non_ascii_travels_escaped) {
+        /* json-c's strict parser refuses any byte above 0x7f in a string: what the protocol writes is ASCII,
+         * other characters as \\u escapes (the vm suite met a reason with "…" as an undecodable 403). */
+        const char *message = "Authenticode bcb0\xe2\x80\xa6 \xc3\xa9t\xc3\xa9 \xf0\x9f\x94\x92";
+        _cleanup_(proto_error_reply_done) ProtoErrorReply e = {};
+        _cleanup_free_ char *s = NULL;
+        ProtoDiag d = {};
+
+        ASSERT_OK(proto_error_reply_encode(PROTO_ERROR_UNKNOWN_IMAGE, message, &s));
+        for (const char *p = s; *p; p++)
+                ASSERT_TRUE((unsigned char) *p < 0x80);
+        ASSERT_TRUE(strstr(s, "bcb0\\u2026 \\u00e9t\\u00e9 \\ud83d\\udd12") != NULL);
+        ASSERT_OK(proto_error_reply_decode(s, strlen(s), &e, &d));
+        ASSERT_STREQ(e.message, message);
+        ASSERT_EQ(e.known, PROTO_ERROR_UNKNOWN_IMAGE);
+        /* Raw UTF-8 is refused by the strict parser: the reason for the escaping. */
+        const char *raw = "{\"error\":\"X\",\"message\":\"\xc3\xa9\"}";
+        ASSERT_REFUSED(proto_error_reply_decode(raw, strlen(raw), &e, &d), d, "not JSON");
+}
+
 TEST(verdicts) {
         /* Every refused verdict travels as the error code of the same name, which refuses the node. */
         for (ProtoVerdict v = 0; v < _PROTO_VERDICT_MAX; v++) {
