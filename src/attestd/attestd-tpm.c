@@ -22,10 +22,21 @@ AttestKeys *attest_keys_free(AttestKeys *k) {
         return NULL;
 }
 
-/* Reads the EK certificate of the given type; -ENOENT if the TPM has none. */
-static int read_ek_certificate(Tpm2Context *c, Tpm2KeyType type, AttestKeys *k) {
-        return tpm2_nv_read_all(c, tpm2_ek_cert_nv_index(type), EK_CERT_MAX, &k->ek_certificate,
-                                &k->ek_certificate_size);
+/* The EK NV indices of the low range (certificates, nonces, templates of both types), from one
+ * GetCapability: a TPM without certificates answers no lookups then. */
+#define EK_NV_FIRST TPM2_EK_CERT_NV_RSA2048
+#define EK_NV_COUNT (TPM2_EK_TEMPLATE_NV_ECC_P256 - TPM2_EK_CERT_NV_RSA2048 + 1)
+
+static bool ek_nv_maybe_present(const AttestKeys *k, TPM2_HANDLE index) {
+        return !k->ek_nv_listed || (k->ek_nv_present & (UINT64_C(1) << (index - EK_NV_FIRST)));
+}
+
+/* Reads an EK NV index; -ENOENT if the TPM has none (without asking, when the list says so). */
+static int read_ek_nv(Tpm2Context *c, const AttestKeys *k, TPM2_HANDLE index, size_t max, uint8_t **ret,
+                      size_t *ret_size) {
+        if (!ek_nv_maybe_present(k, index))
+                return -ENOENT;
+        return tpm2_nv_read_all(c, index, max, ret, ret_size);
 }
 
 /* Picks the EK type and reads its certificate in the same pass: under "auto", the type the manufacturer
@@ -34,10 +45,17 @@ static int pick_ek_type_and_certificate(Tpm2Context *c, Tpm2KeyType type, Attest
         static const Tpm2KeyType order[] = { TPM2_KEY_RSA2048, TPM2_KEY_ECC_P256 };
         int r;
 
+        /* Without the list (-EAGAIN: the TPM cut it short), each index is looked up by itself. */
+        r = tpm2_handles_present(c, EK_NV_FIRST, EK_NV_COUNT, &k->ek_nv_present);
+        k->ek_nv_listed = r >= 0;
+        if (r < 0)
+                log_debug_errno(r, "Could not list the EK NV indices, looking them up one by one: %m");
+
         for (size_t i = 0; i < ELEMENTSOF(order); i++) {
                 if (type >= 0 && order[i] != type)
                         continue;
-                r = read_ek_certificate(c, order[i], k);
+                r = read_ek_nv(c, k, tpm2_ek_cert_nv_index(order[i]), EK_CERT_MAX, &k->ek_certificate,
+                               &k->ek_certificate_size);
                 if (r >= 0) {
                         k->ek_type = order[i];
                         return 0;
@@ -53,27 +71,39 @@ static int pick_ek_type_and_certificate(Tpm2Context *c, Tpm2KeyType type, Attest
 
 static int load_persistent_ek(Tpm2Context *c, AttestKeys *k) {
         _cleanup_(tpm2_handle_freep) Tpm2Handle *h = NULL;
-        _cleanup_free_ TPM2B_PUBLIC *pub = NULL;
         TPM2_HANDLE handle = tpm2_ek_persistent_handle(k->ek_type);
+        TPM2B_NAME *esys_name = NULL;
+        TPM2B_PUBLIC pub;
+        TPM2B_NAME name;
+        bool same;
         int r;
 
         r = tpm2_handle_from_tpm(c, handle, &h);
         if (r < 0)
                 return r; /* -ENOENT: nothing persisted there */
-
-        r = tpm2_check(c, Esys_ReadPublic(c->esys, h->tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL, NULL),
-                       "Esys_ReadPublic");
+        /* The ReadPublic of that lookup, as ESAPI keeps it: a second one would only repeat it. */
+        r = tpm2_handle_public(h, &pub);
         if (r < 0)
-                return r;
+                return r == -EINVAL ? -ENOENT : r;
 
         /* Something else may live at the customary handle: only a real EK of the wanted type will do. */
-        if (tpm2_key_type_of_public(&pub->publicArea) != k->ek_type || !tpm2_public_is_default_ek(&pub->publicArea)) {
+        if (tpm2_key_type_of_public(&pub.publicArea) != k->ek_type || !tpm2_public_is_default_ek(&pub.publicArea)) {
                 log_debug("Object at 0x%x is not a default %s EK, ignoring it.", handle,
                           tpm2_key_type_to_string(k->ek_type));
                 return -ENOENT;
         }
+        /* ESAPI authorizes with the name the TPM gave; ours is computed from the public area: they must agree. */
+        r = tpm2_public_name(&pub.publicArea, &name);
+        if (r < 0)
+                return r;
+        if (Esys_TR_GetName(c->esys, h->tr, &esys_name) != TSS2_RC_SUCCESS)
+                return -EIO;
+        same = esys_name->size == name.size && memcmp(esys_name->name, name.name, name.size) == 0;
+        free(esys_name);
+        if (!same)
+                return -EBADMSG;
 
-        k->ek_public = *pub;
+        k->ek_public = pub;
         k->ek = TAKE_PTR(h);
         k->ek_persistent = handle;
         return 0;
@@ -112,8 +142,8 @@ static int create_ek(Tpm2Context *c, AttestKeys *k) {
 
         /* A manufacturer may have stored its own template and/or a nonce for the unique field; the EK
          * certificate then certifies the key made from those, so they win over the default. */
-        r = tpm2_nv_read_all(c, rsa ? TPM2_EK_TEMPLATE_NV_RSA2048 : TPM2_EK_TEMPLATE_NV_ECC_P256, sizeof(TPMT_PUBLIC),
-                             &tmpl, &tmpl_size);
+        r = read_ek_nv(c, k, rsa ? TPM2_EK_TEMPLATE_NV_RSA2048 : TPM2_EK_TEMPLATE_NV_ECC_P256, sizeof(TPMT_PUBLIC),
+                       &tmpl, &tmpl_size);
         if (r >= 0) {
                 r = tpm2_unmarshal_TPMT_PUBLIC(tmpl, tmpl_size, &template.publicArea);
                 if (r < 0)
@@ -121,7 +151,7 @@ static int create_ek(Tpm2Context *c, AttestKeys *k) {
         } else if (r != -ENOENT)
                 return r;
 
-        r = tpm2_nv_read_all(c, rsa ? TPM2_EK_NONCE_NV_RSA2048 : TPM2_EK_NONCE_NV_ECC_P256, 256, &nonce, &nonce_size);
+        r = read_ek_nv(c, k, rsa ? TPM2_EK_NONCE_NV_RSA2048 : TPM2_EK_NONCE_NV_ECC_P256, 256, &nonce, &nonce_size);
         if (r >= 0) {
                 r = tpm2_ek_template_apply_nonce(&template, nonce, nonce_size);
                 if (r < 0)
@@ -182,47 +212,23 @@ int attest_keys_load(Tpm2Context *c, Tpm2KeyType ek_type, Tpm2KeyType ak_type, A
         return 0;
 }
 
-static int start_salted_session(Tpm2Context *c, AttestKeys *k, Tpm2Handle **ret) {
-        static const TPMT_SYM_DEF sym = {
-                .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB,
-        };
-        ESYS_TR session = ESYS_TR_NONE;
-        int r;
-
-        r = tpm2_check(c, Esys_StartAuthSession(c->esys, k->ek->tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                                ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &session),
-                       "Esys_StartAuthSession");
-        if (r < 0)
-                return r;
-        r = tpm2_handle_new(c, session, /* flush= */ true, ret);
-        if (r < 0) {
-                (void) Esys_FlushContext(c->esys, session);
-                return r;
-        }
-        /* Encrypt the response parameter (the secret) and the first command parameter (the blob). */
-        /* Not a TPM command: ESAPI keeps the attributes. */
-        if (Esys_TRSess_SetAttributes(c->esys, session,
-                                      TPMA_SESSION_CONTINUESESSION | TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT,
-                                      0xff) != TSS2_RC_SUCCESS)
-                return -EINVAL;
-        return 0;
-}
-
 int attest_activate_credential(Tpm2Context *c, AttestKeys *k, const TPM2B_ID_OBJECT *blob,
                                const TPM2B_ENCRYPTED_SECRET *secret, TPM2B_DIGEST *ret) {
-        _cleanup_(tpm2_handle_freep) Tpm2Handle *hmac = NULL, *policy = NULL;
+        _cleanup_(tpm2_handle_freep) Tpm2Handle *policy = NULL;
         _cleanup_free_ TPM2B_DIGEST *cert_info = NULL;
         int r;
 
-        r = start_salted_session(c, k, &hmac);
-        if (r < 0)
-                return r;
-        r = tpm2_start_endorsement_policy_session(c, &policy);
+        /* One session does it all: the EK's policy session (PolicySecret(endorsement), what the EK's
+         * adminWithPolicy asks), salted with the EK so that only this TPM knows its key. It encrypts the
+         * blob (decrypt) and the secret coming back (encrypt), and its HMAC, keyed by the salt, covers
+         * command and response. The AK's authValue is empty: a password session gives it. continueSession
+         * clear: the TPM flushes the session after the command. */
+        r = tpm2_start_endorsement_policy_session(c, k->ek->tr, TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT, &policy);
         if (r < 0)
                 return r;
 
-        r = tpm2_check(c, Esys_ActivateCredential(c->esys, k->ak->tr, k->ek->tr, hmac->tr, policy->tr, ESYS_TR_NONE,
-                                                  blob, secret, &cert_info),
+        r = tpm2_check(c, Esys_ActivateCredential(c->esys, k->ak->tr, k->ek->tr, ESYS_TR_PASSWORD, policy->tr,
+                                                  ESYS_TR_NONE, blob, secret, &cert_info),
                        "Esys_ActivateCredential");
         if (r < 0) {
                 TSS2_RC rc = c->last_rc;
@@ -239,6 +245,7 @@ int attest_activate_credential(Tpm2Context *c, AttestKeys *k, const TPM2B_ID_OBJ
                 }
                 return r;
         }
+        tpm2_session_consumed(policy);
 
         *ret = *cert_info;
         explicit_bzero(cert_info, sizeof(*cert_info));

@@ -17,6 +17,8 @@ typedef struct AttestKeys {
         TPM2_HANDLE ek_persistent; /* 0 if the EK was created from the template */
         uint8_t *ek_certificate;
         size_t ek_certificate_size;
+        bool ek_nv_listed;      /* ek_nv_present is the TPM's list of the EK NV indices */
+        uint64_t ek_nv_present; /* bit i: index TPM2_EK_CERT_NV_RSA2048 + i exists */
 
         Tpm2KeyType ak_type;
         TPM2B_PUBLIC ak_public;
@@ -31,7 +33,8 @@ int attest_keys_load(Tpm2Context *c, Tpm2KeyType ek_type, Tpm2KeyType ak_type, A
 AttestKeys *attest_keys_free(AttestKeys *k);
 DEFINE_TRIVIAL_CLEANUP_FUNC(AttestKeys *, attest_keys_free);
 
-/* TPM2_ActivateCredential through a session salted with the EK, so the secret is encrypted on the bus.
+/* TPM2_ActivateCredential through the EK's policy session, salted with the EK, so the secret is encrypted on
+ * the bus (3 commands: StartAuthSession, PolicySecret, ActivateCredential).
  * -EBADMSG if the TPM rejects the credential (made for another EK or AK name, or altered). */
 int attest_activate_credential(Tpm2Context *c, AttestKeys *k, const TPM2B_ID_OBJECT *blob,
                                const TPM2B_ENCRYPTED_SECRET *secret, TPM2B_DIGEST *ret);

@@ -100,22 +100,27 @@ static int unseal_error(Tpm2Context *c, const Tpm2PcrlockPolicy *p, int r, KekEr
 }
 
 /* Keeps the policy file's copy in TPM NV current: what make-policy wrote since is what the next stateless
- * boot needs. Done after a successful unseal, so a policy that does not fit this boot is never saved. */
+ * boot needs. Done after a successful unseal, so a policy that does not fit this boot is never saved. Reading
+ * the copy back costs ~5 commands: skipped when this process or the note beside the policy
+ * (pcrlock_state_noted()) says the copy holds this text already. */
 static void save_policy_copy(Manager *m, Tpm2Context *c) {
         _cleanup_free_ char *text = NULL;
-        size_t size;
-        int r;
-
         uint8_t hash[64];
-        size_t hsize;
+        size_t size, hsize;
+        int r;
 
         r = read_full_file(m->policy_path, TPM2_PCRLOCK_JSON_MAX, (void **) &text, &size);
         if (r >= 0)
                 r = tpm2_digest(TPM2_ALG_SHA256, text, size, hash, &hsize);
         if (r >= 0 && m->policy_copy_known && memcmp(hash, m->policy_copy_hash, 32) == 0)
                 return; /* this process saw it match already */
-        if (r >= 0)
+        if (r >= 0 && pcrlock_state_noted(m->policy_path, hash))
+                log_debug("The copy of %s in TPM NV is current (noted).", m->policy_path);
+        else if (r >= 0) {
                 r = pcrlock_state_save(c, text, size);
+                if (r >= 0)
+                        (void) pcrlock_state_note(m->policy_path, hash);
+        }
         if (r >= 0) {
                 memcpy(m->policy_copy_hash, hash, 32);
                 m->policy_copy_known = true;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "fd-util.h"
+#include "hexdecoct.h"
 #include "keyd-pcrlock-state.h"
 #include "keyd-store.h"
 #include "tpm2-marshal.h"
@@ -15,6 +16,8 @@
 #define MAGIC "PTLP"
 #define HEADER_SIZE (4U + 8U + 4U + 32U) /* magic, generation, length, SHA-256 of the text */
 #define CHUNK 1024U                      /* well below every TPM's NV_INDEX_MAX */
+#define NOTE_SUFFIX ".patela-nv-copy"
+#define NOTE_SIZE (64U + 1U) /* SHA-256 in hex, newline */
 
 static int area_read(Tpm2Context *c, unsigned area, uint64_t *ret_generation, char **ret, size_t *ret_size) {
         _cleanup_free_ uint8_t *first = NULL, *buf = NULL;
@@ -133,7 +136,8 @@ int pcrlock_state_save(Tpm2Context *c, const char *text, size_t size) {
 int pcrlock_state_restore(Tpm2Context *c, const char *path) {
         _cleanup_free_ char *text = NULL, *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
-        size_t size;
+        uint8_t hash[64];
+        size_t size, hsize;
         int r;
 
         if (access(path, F_OK) == 0)
@@ -159,5 +163,61 @@ int pcrlock_state_restore(Tpm2Context *c, const char *path) {
                 return r;
         }
         (void) unlink(tmp);
+
+        /* Just read whole and checked: keyd's first unseal need not read it again. */
+        if (tpm2_digest(TPM2_ALG_SHA256, text, size, hash, &hsize) >= 0)
+                (void) pcrlock_state_note(path, hash);
         return 1;
+}
+
+static int note_format(const uint8_t sha256[static 32], char ret[static NOTE_SIZE + 1]) {
+        _cleanup_free_ char *hex = hexmem(sha256, 32);
+
+        if (!hex)
+                return -ENOMEM;
+        snprintf(ret, NOTE_SIZE + 1, "%s\n", hex);
+        return 0;
+}
+
+static char *note_path(const char *path) {
+        char *p;
+
+        return asprintf(&p, "%s" NOTE_SUFFIX, path) < 0 ? NULL : p;
+}
+
+bool pcrlock_state_noted(const char *path, const uint8_t sha256[static 32]) {
+        _cleanup_free_ char *np = note_path(path), *text = NULL;
+        char want[NOTE_SIZE + 1];
+        size_t size;
+
+        if (!np || note_format(sha256, want) < 0)
+                return false;
+        if (read_full_file(np, NOTE_SIZE, (void **) &text, &size) < 0)
+                return false;
+        return size == NOTE_SIZE && memcmp(text, want, NOTE_SIZE) == 0;
+}
+
+int pcrlock_state_note(const char *path, const uint8_t sha256[static 32]) {
+        _cleanup_free_ char *np = note_path(path), *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char note[NOTE_SIZE + 1];
+        int r;
+
+        if (!np)
+                return -ENOMEM;
+        r = note_format(sha256, note);
+        if (r < 0)
+                return r;
+        if (asprintf(&tmp, "%s.tmp", np) < 0)
+                return -ENOMEM;
+        (void) unlink(tmp);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return negative_errno();
+        if (write(fd, note, NOTE_SIZE) != (ssize_t) NOTE_SIZE || rename(tmp, np) < 0) {
+                r = negative_errno();
+                (void) unlink(tmp);
+                return r;
+        }
+        return 0;
 }

@@ -388,14 +388,27 @@ int store_write(Tpm2Context *c, const uint8_t kek[static KEYD_KEK_SIZE], KeySet 
         return 0;
 }
 
+/* What the TPM's largest index allows; one GetCapability per context (tpm2_get_property()). */
+static void store_limits(Tpm2Context *c, StoreInfo *info) {
+        size_t fixed = KEYD_RECORD_HEADER_SIZE + 2 + KEYD_FAMILY_KEY_SIZE;
+
+        info->index_max = index_max(c);
+        info->per_index = info->index_max > fixed ? (unsigned) ((info->index_max - fixed) / KEYD_RELAY_RECORD_MAX) : 0;
+        info->capacity = (unsigned) (((size_t) KEYD_SLOT_CHUNKS_MAX * info->index_max - fixed) / KEYD_RELAY_RECORD_MAX);
+}
+
+unsigned store_capacity(Tpm2Context *c) {
+        StoreInfo info = {};
+
+        store_limits(c, &info);
+        return info.capacity;
+}
+
 int store_info(Tpm2Context *c, StoreInfo *ret) {
         StoreInfo info = { .active_slot = -1 };
-        size_t fixed = KEYD_RECORD_HEADER_SIZE + 2 + KEYD_FAMILY_KEY_SIZE, size;
+        size_t size;
 
-        info.index_max = index_max(c);
-        info.per_index = info.index_max > fixed ? (unsigned) ((info.index_max - fixed) / KEYD_RELAY_RECORD_MAX) : 0;
-        info.capacity = (unsigned) (((size_t) KEYD_SLOT_CHUNKS_MAX * info.index_max - fixed) / KEYD_RELAY_RECORD_MAX);
-
+        store_limits(c, &info);
         if (tpm2_nv_size(c, KEYD_NV_KEK, &size) >= 0)
                 info.used += size;
         for (unsigned slot = 0; slot < 2; slot++)

@@ -67,7 +67,10 @@ typedef struct StoreInfo {
         uint64_t generation;
 } StoreInfo;
 
+/* The limits and the NV this store holds now (one NV_ReadPublic per index: for GetStatus). */
 int store_info(Tpm2Context *c, StoreInfo *ret);
+/* Relays that fit in one slot: StoreInfo's capacity without looking at the indices. */
+unsigned store_capacity(Tpm2Context *c);
 
 /* Writes data over the indices first, first + 1, … (at most max_chunks of chunk_size bytes), defining
  * or redefining each with the size of its part, and drops the chunks a longer earlier record left behind. */

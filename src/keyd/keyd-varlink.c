@@ -67,26 +67,23 @@ static int reply_store_error(sd_varlink *link, Manager *m, int r, const char *wh
 /* The stored set, or an empty one with room for capacity relays if nothing was stored yet. */
 static int load_set(Manager *m, const uint8_t *kek, SecretBuffer **ret) {
         _cleanup_(secret_buffer_freep) SecretBuffer *set = NULL, *grown = NULL;
-        StoreInfo info;
+        unsigned capacity = store_capacity(m->tpm);
         int r;
 
-        r = store_info(m->tpm, &info);
-        if (r < 0)
-                return r;
         r = store_read(m->tpm, kek, &set);
         if (r == -ENOENT)
-                return keyset_new(info.capacity, ret);
+                return keyset_new(capacity, ret);
         if (r < 0)
                 return r;
         /* Room to grow up to the capacity. */
-        r = keyset_new(MAX(info.capacity, keyset_of(set)->n_entries), &grown);
+        r = keyset_new(MAX(capacity, keyset_of(set)->n_entries), &grown);
         if (r < 0)
                 return r;
         {
                 KeySet *from = keyset_of(set), *to = keyset_of(grown);
-                unsigned capacity = to->capacity;
+                unsigned room = to->capacity;
                 memcpy(to, from, sizeof(KeySet) + from->n_entries * sizeof(KeySetEntry));
-                to->capacity = capacity;
+                to->capacity = room;
         }
         *ret = TAKE_PTR(grown);
         return 0;

@@ -240,6 +240,16 @@ ct test -f /var/lib/systemd/pcrlock.json || fail "pcrlock.json not restored"
 pass "boot 2 (fresh root, same TPM): all instances active ${ms} ms after systemctl start patela-client.target, same fingerprints, no new node row, pcrlock.json restored from TPM NV"
 pass "nothing of the keys on the node's disk (overlay upper layer): no key file, not exitA's secret key bytes"
 echo "# TPM commands at swtpm: boot 1 from start to all active $((tpm1 - tpm0)) (enrolment, pending polls, first seal); boot 2 $((tpm3 - tpm2))"
+# Per daemon, as each counts them (debug level): the restore at exit, attestd and keyd per method.
+for u in patela-pcrlock-restore patela-attestd patela-keyd; do
+        ct journalctl --no-pager -q -o cat -u "$u.service" | grep 'TPM commands' | sed "s/^/#   $u: /" || true
+done
+# Issue 11: a warm boot of an enabled node with 3 relays costs at most 30 TPM commands (29 when written):
+# the restore 6 (the pcrlock copy: 2 indices, the absent other area, GetCapability), attestd 9 (EK NV
+# indices listed, EK ReadPublic, AK CreatePrimary; ActivateCredential in one salted policy session: 3;
+# PCR_Read × 2 + Quote), keyd 14 (the KEK read: 2; unseal: 8; GetCapability; the key store: 3).
+(((tpm3 - tpm2) <= 30)) || fail "boot 2 took $((tpm3 - tpm2)) TPM commands, more than 30"
+pass "boot 2: $((tpm3 - tpm2)) TPM commands at swtpm (at most 30)"
 
 # --- disable: stopped at the next re-attestation -------------------------------------------------------------
 ps_cli node disable "$fp" >/dev/null

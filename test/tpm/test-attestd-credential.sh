@@ -33,6 +33,11 @@ for n in 1 2 3; do
         cmp -s "$T/secret$n.bin" "$T/got$n.bin" || fail "activation $n returned another secret"
 done
 pass "three credentials made by tpm2_makecredential activate to their secrets"
+# One policy session salted with the EK does it all: StartAuthSession, PolicySecret, ActivateCredential, and
+# the TPM flushes the session (no FlushContext).
+[[ $(grep -c 'ActivateCredential: 3 TPM commands' "$T/attestd.log") == 3 ]] ||
+        fail "TPM commands per activation: $(grep 'ActivateCredential:' "$T/attestd.log")"
+pass "each activation: 3 TPM commands"
 
 # Bound to the AK name: a credential for another name is refused by the TPM.
 other_name=000b$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -40,6 +45,8 @@ make_credential "$T/ek.pub" "$T/secret1.bin" "$other_name" "$T/credx"
 vl_error io.patela.Attest.CredentialRejected ActivateCredential "$(activate_params "$T/credx")" >/dev/null
 pass "credential for another AK name rejected"
 
-# And still serving.
+# And still serving, with nothing left in the TPM by the refused one (its session flushed).
 vl ActivateCredential "$(activate_params "$T/cred1")" >/dev/null
-pass "valid activation after a rejected one"
+[[ -z $(tpm2_getcap handles-loaded-session; tpm2_getcap handles-saved-session) ]] ||
+        fail "sessions left in the TPM: $(tpm2_getcap handles-loaded-session) $(tpm2_getcap handles-saved-session)"
+pass "valid activation after a rejected one; no session left in the TPM"

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <tss2/tss2_rc.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include "tests.h"
+#include "tpm2-nv.h"
 #include "tpm2-util.h"
 
 TEST(rc_to_errno) {
@@ -75,6 +79,104 @@ TEST(pcr_lists) {
         ASSERT_ERROR(tpm2_parse_pcr_list("", &m), EINVAL);
         ASSERT_ERROR(tpm2_parse_pcr_list("a", &m), EINVAL);
         ASSERT_ERROR(tpm2_parse_pcr_list("1-", &m), EINVAL);
+}
+
+/* libtpms in this process, on a fresh state file in a directory of its own, which is also the working
+ * directory: libtpms 0.9 with tpm2-tss 4.1 writes an NVChip file there besides. */
+static char state_dir[] = "/tmp/test-tpm2-libtpms.XXXXXX";
+
+static void remove_state(void) {
+        char path[sizeof(state_dir) + 16];
+
+        snprintf(path, sizeof(path), "%s/state", state_dir);
+        (void) unlink(path);
+        snprintf(path, sizeof(path), "%s/NVChip", state_dir);
+        (void) unlink(path);
+        (void) rmdir(state_dir);
+}
+
+static int libtpms_context(Tpm2Context **ret) {
+        char tcti[sizeof(state_dir) + 32];
+
+        if (!mkdtemp(state_dir))
+                return -errno;
+        atexit(remove_state);
+        if (chdir(state_dir) < 0)
+                return -errno;
+        snprintf(tcti, sizeof(tcti), "libtpms:%s/state", state_dir);
+        return tpm2_context_new(tcti, ret);
+}
+
+/* The NV helpers against libtpms in this process, and what each costs in TPM commands. */
+TEST(nv_commands) {
+        _cleanup_(tpm2_context_freep) Tpm2Context *c = NULL;
+        _cleanup_free_ uint8_t *big = NULL, *back = NULL;
+        _cleanup_(tpm2_handle_freep) Tpm2Handle *h = NULL;
+        uint8_t small[100];
+        TPM2B_NV_PUBLIC pub;
+        uint32_t buffer_max, index_max;
+        uint64_t present;
+        size_t size;
+        unsigned n;
+
+        ASSERT_OK(libtpms_context(&c));
+        big = malloc(1500);
+        ASSERT_NOT_NULL(big);
+        for (size_t i = 0; i < 1500; i++)
+                big[i] = (uint8_t) (i * 7);
+        memset(small, 0x5a, sizeof(small));
+        ASSERT_OK(tpm2_nv_define(c, 0x01300100, sizeof(small)));
+        ASSERT_OK(tpm2_nv_write_all(c, 0x01300100, small, sizeof(small)));
+        ASSERT_OK(tpm2_nv_define(c, 0x01300102, 1500));
+        ASSERT_OK(tpm2_nv_write_all(c, 0x01300102, big, 1500));
+
+        /* Fixed properties: one GetCapability for all of them (the writes above asked already). */
+        n = c->n_commands;
+        ASSERT_OK(tpm2_get_property(c, TPM2_PT_NV_BUFFER_MAX, &buffer_max));
+        ASSERT_OK(tpm2_get_property(c, TPM2_PT_NV_INDEX_MAX, &index_max));
+        ASSERT_EQ(c->n_commands, n);
+        ASSERT_TRUE(buffer_max >= 512 && index_max >= 1500);
+
+        /* A small index: NV_ReadPublic and one NV_Read. */
+        n = c->n_commands;
+        ASSERT_OK(tpm2_nv_read_all(c, 0x01300100, 4096, &back, &size));
+        ASSERT_EQ(c->n_commands - n, 2);
+        ASSERT_EQ(size, sizeof(small));
+        ASSERT_MEMEQ(back, small, sizeof(small));
+        free(TAKE_PTR(back));
+
+        /* A large one: NV_ReadPublic and one NV_Read per TPM2_PT_NV_BUFFER_MAX bytes. */
+        n = c->n_commands;
+        ASSERT_OK(tpm2_nv_read_all(c, 0x01300102, 4096, &back, &size));
+        ASSERT_EQ(c->n_commands - n, 1 + (1500 + buffer_max - 1) / buffer_max);
+        ASSERT_EQ(size, 1500);
+        ASSERT_MEMEQ(back, big, 1500);
+        ASSERT_ERROR(tpm2_nv_read_all(c, 0x01300102, 1000, &back, &size), E2BIG);
+        ASSERT_ERROR(tpm2_nv_read_all(c, 0x01300101, 4096, &back, &size), ENOENT);
+
+        /* Sizes and public areas: the lookup's NV_ReadPublic and nothing more. */
+        n = c->n_commands;
+        ASSERT_OK(tpm2_nv_size(c, 0x01300102, &size));
+        ASSERT_EQ(size, 1500);
+        ASSERT_EQ(c->n_commands - n, 1);
+        ASSERT_OK(tpm2_handle_from_tpm(c, 0x01300100, &h));
+        n = c->n_commands;
+        ASSERT_OK(tpm2_handle_nv_public(h, &pub));
+        ASSERT_EQ(c->n_commands, n);
+        ASSERT_EQ(pub.nvPublic.nvIndex, 0x01300100);
+        ASSERT_EQ(pub.nvPublic.dataSize, sizeof(small));
+        ASSERT_TRUE(pub.nvPublic.attributes & TPMA_NV_WRITTEN);
+        {
+                TPM2B_PUBLIC p;
+                ASSERT_ERROR(tpm2_handle_public(h, &p), EINVAL); /* an index, not an object */
+        }
+
+        /* Which handles exist, in one command. */
+        n = c->n_commands;
+        ASSERT_OK(tpm2_handles_present(c, 0x01300100, 4, &present));
+        ASSERT_EQ(c->n_commands - n, 1);
+        ASSERT_EQ(present, 0x5);
+        ASSERT_ERROR(tpm2_handles_present(c, 0x01300100, 65, &present), EINVAL);
 }
 
 DEFINE_TEST_MAIN

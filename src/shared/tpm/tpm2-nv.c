@@ -3,7 +3,32 @@
 
 #include "tpm2-nv.h"
 
-int tpm2_get_property(Tpm2Context *c, TPM2_PT property, uint32_t *ret) {
+/* The PT_FIXED group in one GetCapability: the TPM answers up to the properties it has (fewer than 64). */
+static int read_fixed_properties(Tpm2Context *c) {
+        _cleanup_free_ TPMS_CAPABILITY_DATA *data = NULL;
+        TPMI_YES_NO more = TPM2_NO;
+        int r;
+
+        r = tpm2_check(c, Esys_GetCapability(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
+                                             TPM2_PT_FIXED, ELEMENTSOF(c->fixed), &more, &data),
+                       "Esys_GetCapability");
+        if (r < 0)
+                return r;
+        c->fixed_present = 0;
+        for (uint32_t i = 0; i < data->data.tpmProperties.count && i < TPM2_MAX_TPM_PROPERTIES; i++) {
+                const TPMS_TAGGED_PROPERTY *p = &data->data.tpmProperties.tpmProperty[i];
+
+                if (p->property < TPM2_PT_FIXED || p->property - TPM2_PT_FIXED >= ELEMENTSOF(c->fixed))
+                        continue;
+                c->fixed[p->property - TPM2_PT_FIXED] = p->value;
+                c->fixed_present |= UINT64_C(1) << (p->property - TPM2_PT_FIXED);
+        }
+        c->fixed_more = more;
+        c->fixed_read = true;
+        return 0;
+}
+
+static int get_property_uncached(Tpm2Context *c, TPM2_PT property, uint32_t *ret) {
         _cleanup_free_ TPMS_CAPABILITY_DATA *data = NULL;
         TPMI_YES_NO more;
         int r;
@@ -17,6 +42,26 @@ int tpm2_get_property(Tpm2Context *c, TPM2_PT property, uint32_t *ret) {
                 return -EOPNOTSUPP;
         *ret = data->data.tpmProperties.tpmProperty[0].value;
         return 0;
+}
+
+int tpm2_get_property(Tpm2Context *c, TPM2_PT property, uint32_t *ret) {
+        uint32_t i = property - TPM2_PT_FIXED;
+        int r;
+
+        if (property < TPM2_PT_FIXED || i >= ELEMENTSOF(c->fixed))
+                return get_property_uncached(c, property, ret);
+        /* Fixed: they do not change while the TPM runs, so one read serves the whole context. */
+        if (!c->fixed_read) {
+                r = read_fixed_properties(c);
+                if (r < 0)
+                        return r;
+        }
+        if (c->fixed_present & (UINT64_C(1) << i)) {
+                *ret = c->fixed[i];
+                return 0;
+        }
+        /* Not in the answer: either the TPM has no such property, or it cut the list short. */
+        return c->fixed_more ? get_property_uncached(c, property, ret) : -EOPNOTSUPP;
 }
 
 int tpm2_da_state(Tpm2Context *c, Tpm2DaState *ret) {
@@ -104,17 +149,17 @@ int tpm2_nv_undefine(Tpm2Context *c, TPM2_HANDLE index) {
 
 int tpm2_nv_size(Tpm2Context *c, TPM2_HANDLE index, size_t *ret) {
         _cleanup_(tpm2_handle_freep) Tpm2Handle *h = NULL;
-        _cleanup_free_ TPM2B_NV_PUBLIC *pub = NULL;
+        TPM2B_NV_PUBLIC pub;
         int r;
 
+        /* The lookup reads the public area (NV_ReadPublic) already. */
         r = tpm2_handle_from_tpm(c, index, &h);
         if (r < 0)
                 return r;
-        r = tpm2_check(c, Esys_NV_ReadPublic(c->esys, h->tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL),
-                       "Esys_NV_ReadPublic");
+        r = tpm2_handle_nv_public(h, &pub);
         if (r < 0)
                 return r;
-        *ret = pub->nvPublic.dataSize;
+        *ret = pub.nvPublic.dataSize;
         return 0;
 }
 

@@ -16,11 +16,12 @@ int tpm2_nv_define(Tpm2Context *c, TPM2_HANDLE index, size_t size);
 int tpm2_nv_undefine(Tpm2Context *c, TPM2_HANDLE index);
 /* Writes data at offset 0 in chunks of the TPM's NV buffer size. */
 int tpm2_nv_write_all(Tpm2Context *c, TPM2_HANDLE index, const void *data, size_t size);
-/* The index's data size; -ENOENT if it does not exist. */
+/* The index's data size (one NV_ReadPublic); -ENOENT if it does not exist. */
 int tpm2_nv_size(Tpm2Context *c, TPM2_HANDLE index, size_t *ret);
 
-/* TPM properties: the largest NV index (TPM2_PT_NV_INDEX_MAX) and the largest NV_Read/NV_Write
- * (TPM2_PT_NV_BUFFER_MAX). */
+/* A TPM property, e.g. the largest NV index (TPM2_PT_NV_INDEX_MAX) and the largest NV_Read/NV_Write
+ * (TPM2_PT_NV_BUFFER_MAX). The fixed ones (TPM2_PT_FIXED group) come from one GetCapability per context,
+ * issued at the first such call; the others are asked each time. -EOPNOTSUPP if the TPM has none. */
 int tpm2_get_property(Tpm2Context *c, TPM2_PT property, uint32_t *ret);
 
 /* The TPM's dictionary-attack state: whether it is in lockout, failed authorizations counted and allowed, and

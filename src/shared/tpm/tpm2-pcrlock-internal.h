@@ -14,10 +14,7 @@
 /* Bounds for the base64 fields: a TPM2B_PUBLIC, a TPM2B_PRIVATE, and an ESYS_TR serialization (handle,
  * TPM2B_NAME, resource type, TPM2B_PUBLIC) fit in these with room to spare. */
 #define BLOB_MAX 4096U
-/* Esys_TR_Serialize's format (tpm2-tss IESYS_RESOURCE): TPM handle, TPM2B_NAME, resource type and the
- * public area of that type. systemd computes the same bytes itself (tpm2_calculate_serialize()). */
-#define IESYS_KEY_RSRC 1U
-#define IESYS_NV_RSRC 2U
+/* IESYS_KEY_RSRC, IESYS_NV_RSRC: Esys_TR_Serialize's format, in tpm2-util.h. */
 /* What make-policy defines (tpm2_define_policy_nv_index()): an ordinary index written only through its
  * policy (PolicySigned with a key derived from the recovery PIN), read by the owner, holding a TPMT_HA. */
 #define NV_REQUIRED (TPMA_NV_POLICYWRITE | TPMA_NV_WRITEALL | TPMA_NV_OWNERREAD)

@@ -92,6 +92,42 @@ static int nv_open(Tpm2Context *c, const Tpm2PcrlockPolicy *p, Tpm2Handle **ret)
         return 0;
 }
 
+/* The policy's NV index as an ESYS_TR made from nvPublic, the way it is once make-policy wrote it: no TPM
+ * command. Enough for PolicyAuthorizeNV, which is authorized as owner (no session computes the index's
+ * name) and checked by the TPM itself: the session's digest gets the name of the index the TPM holds, and
+ * the sealed object's authPolicy names the policy's, so any other index at that handle fails the Unseal.
+ * nv_open() tells which failure it was. */
+static int nv_from_policy(Tpm2Context *c, const Tpm2PcrlockPolicy *p, Tpm2Handle **ret) {
+        uint8_t buf[sizeof(TPM2_HANDLE) + sizeof(TPM2B_NAME) + sizeof(uint32_t) + sizeof(TPM2B_NV_PUBLIC)];
+        TPM2B_NV_PUBLIC pub = p->nv_public;
+        TPM2B_NAME name;
+        ESYS_TR tr = ESYS_TR_NONE;
+        size_t off = 0;
+        TSS2_RC rc;
+        int r;
+
+        pub.nvPublic.attributes |= TPMA_NV_WRITTEN;
+        r = tpm2_pcrlock_nv_name(p, &name);
+        if (r < 0)
+                return r;
+        /* Esys_TR_Serialize's format: handle, name, IESYS_NV_RSRC, the public area. */
+        rc = Tss2_MU_TPM2_HANDLE_Marshal(p->nv_index, buf, sizeof(buf), &off);
+        if (rc == TSS2_RC_SUCCESS)
+                rc = Tss2_MU_TPM2B_NAME_Marshal(&name, buf, sizeof(buf), &off);
+        if (rc == TSS2_RC_SUCCESS)
+                rc = Tss2_MU_UINT32_Marshal(IESYS_NV_RSRC, buf, sizeof(buf), &off);
+        if (rc == TSS2_RC_SUCCESS)
+                rc = Tss2_MU_TPM2B_NV_PUBLIC_Marshal(&pub, buf, sizeof(buf), &off);
+        if (rc == TSS2_RC_SUCCESS)
+                rc = Esys_TR_Deserialize(c->esys, buf, off, &tr);
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm2_rc_to_errno(rc);
+        r = tpm2_handle_new(c, tr, /* flush= */ false, ret);
+        if (r < 0)
+                (void) Esys_TR_Close(c->esys, &tr);
+        return r;
+}
+
 /* A session salted with the SRK: only this TPM can derive its key, so parameter encryption keeps the
  * secret off the bus. continueSession stays clear: the TPM flushes the session when the command it
  * authorizes succeeds, which saves a FlushContext. */
@@ -115,12 +151,6 @@ static int session_start(Tpm2Context *c, ESYS_TR srk, TPM2_SE type, TPMA_SESSION
         if (Esys_TRSess_SetAttributes(c->esys, session, attributes, 0xff) != TSS2_RC_SUCCESS)
                 return -EINVAL;
         return 0;
-}
-
-/* The command the session authorized succeeded without continueSession: the TPM has flushed it. */
-static void session_consumed(Tpm2Handle *h) {
-        (void) Esys_TR_Close(h->context->esys, &h->tr);
-        h->tr = ESYS_TR_NONE;
 }
 
 int tpm2_pcrlock_seal(Tpm2Context *c, const Tpm2PcrlockPolicy *p, const void *secret, size_t size,
@@ -173,7 +203,7 @@ int tpm2_pcrlock_seal(Tpm2Context *c, const Tpm2PcrlockPolicy *p, const void *se
         explicit_bzero(&sensitive, sizeof(sensitive));
         if (r < 0)
                 return r;
-        session_consumed(session);
+        tpm2_session_consumed(session);
 
         ret->public = *public;
         ret->private = *private;
@@ -287,7 +317,7 @@ static int unseal_once(Tpm2Context *c, const Tpm2PcrlockPolicy *p, ESYS_TR srk, 
                        "Esys_Unseal");
         if (r < 0)
                 return rc_fmt1(c->last_rc) == TPM2_RC_POLICY_FAIL ? -EPERM : r;
-        session_consumed(session);
+        tpm2_session_consumed(session);
         if (!data)
                 return -EIO;
 
@@ -316,7 +346,7 @@ int tpm2_pcrlock_unseal(Tpm2Context *c, const Tpm2PcrlockPolicy *p, const Tpm2Se
         r = srk_open(c, p, /* verify= */ false, &srk);
         if (r < 0)
                 return r;
-        r = nv_open(c, p, &nv);
+        r = nv_from_policy(c, p, &nv);
         if (r < 0)
                 return r;
 
@@ -336,9 +366,20 @@ int tpm2_pcrlock_unseal(Tpm2Context *c, const Tpm2PcrlockPolicy *p, const Tpm2Se
         for (unsigned attempt = 0;; attempt++) {
                 r = unseal_once(c, p, srk->tr, nv->tr, object->tr, ret);
                 if (r != -ESTALE || attempt + 1 >= UNSEAL_ATTEMPTS)
-                        return r;
+                        break;
                 log_debug("A PCR changed during the policy session, retrying.");
         }
+        if (r < 0 && r != -ENOMEM && r != -ESTALE && (c->last_rc & TSS2_RC_LAYER_MASK) != TSS2_TCTI_RC_LAYER) {
+                /* Refused: if by the index, say whether it is missing, never written or another one. */
+                _cleanup_(tpm2_handle_freep) Tpm2Handle *check = NULL;
+                TSS2_RC rc = c->last_rc;
+                int k = nv_open(c, p, &check);
+
+                c->last_rc = rc;
+                if (k < 0 && k != -ENOMEM)
+                        return k;
+        }
+        return r;
 }
 
 static bool value_allowed(const Tpm2PcrlockPolicy *p, unsigned pcr, const TPM2B_DIGEST *value) {

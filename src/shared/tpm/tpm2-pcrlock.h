@@ -112,7 +112,10 @@ int tpm2_pcrlock_pcr_policy(const Tpm2PcrlockPolicy *p, TPM2B_DIGEST *ret);
  * secret crosses the bus encrypted (HMAC session salted with the SRK, parameter encryption). */
 int tpm2_pcrlock_seal(Tpm2Context *c, const Tpm2PcrlockPolicy *p, const void *secret, size_t size,
                       Tpm2SealedObject *ret);
-/* Unseals with the current PCR values; the secret comes back response-encrypted, into a SecretBuffer. */
+/* Unseals with the current PCR values; the secret comes back response-encrypted, into a SecretBuffer. The
+ * SRK (with srkHandle) and the NV index come from the policy, not from the TPM: Load, StartAuthSession, the
+ * policy replay, PolicyAuthorizeNV, Unseal and one FlushContext (8 commands with one multi-valued PCR). The
+ * TPM refuses a wrong SRK or index by itself; only after a refusal is the index looked up, for the error. */
 int tpm2_pcrlock_unseal(Tpm2Context *c, const Tpm2PcrlockPolicy *p, const Tpm2SealedObject *o,
                         SecretBuffer **ret);
 /* After -EPERM, for the log: reads the policy's PCRs and returns those whose current value is not among

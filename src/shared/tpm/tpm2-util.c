@@ -2,11 +2,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
 #include "log.h"
 #include "string-util.h"
+#include "tpm2-nv.h"
+#include "tpm2-startup.h"
 #include "tpm2-tcti.h"
 #include "tpm2-util.h"
 
@@ -139,19 +142,16 @@ int tpm2_context_new(const char *tcti, Tpm2Context **ret) {
                 return -ENODEV;
         }
 
-        rc = Esys_Initialize(&c->esys, c->tcti, NULL);
+        /* No Startup here: the firmware, the kernel or swtpm's flags started the TPM already, and where
+         * nobody did, the first command finds out (tpm2-startup.h). */
+        r = tpm2_startup_tcti_new(c->tcti, &c->n_commands, &c->startup);
+        if (r < 0)
+                return r;
+
+        rc = Esys_Initialize(&c->esys, c->startup, NULL);
         if (rc != TSS2_RC_SUCCESS) {
                 log_debug("Esys_Initialize: %s", Tss2_RC_Decode(rc));
                 return -ENODEV;
-        }
-
-        /* A TPM that nobody has started yet (libtpms in-process, swtpm without startup flags) needs
-         * Startup; on a running TPM this answers TPM2_RC_INITIALIZE, which is fine. */
-        rc = Esys_Startup(c->esys, TPM2_SU_CLEAR);
-        c->n_commands++;
-        if (rc != TSS2_RC_SUCCESS && (rc & 0xFFF) != TPM2_RC_INITIALIZE) {
-                r = tpm2_check(c, rc, "Esys_Startup");
-                return r;
         }
 
         *ret = TAKE_PTR(c);
@@ -163,6 +163,7 @@ Tpm2Context *tpm2_context_free(Tpm2Context *c) {
                 return NULL;
         if (c->esys)
                 Esys_Finalize(&c->esys);
+        c->startup = tpm2_startup_tcti_free(c->startup);
         if (c->tcti)
                 Tss2_TctiLdr_Finalize(&c->tcti);
         free(c);
@@ -215,10 +216,99 @@ int tpm2_handle_from_tpm(Tpm2Context *c, TPM2_HANDLE handle, Tpm2Handle **ret) {
         return r;
 }
 
+/* ESAPI's record of a handle: TPM handle, name, resource type, then the public area of that type; the
+ * same bytes tpm2-tools saves as a ".tr" file. */
+static int handle_serialized_public(const Tpm2Handle *h, uint32_t type, TPM2B_PUBLIC *ret_public,
+                                    TPM2B_NV_PUBLIC *ret_nv_public) {
+        _cleanup_free_ uint8_t *buf = NULL;
+        TPM2B_NAME name;
+        TPM2_HANDLE handle;
+        uint32_t rsrc_type;
+        size_t size = 0, off = 0;
+        TSS2_RC rc;
+
+        if (!h || h->tr == ESYS_TR_NONE)
+                return -EINVAL;
+        rc = Esys_TR_Serialize(h->context->esys, h->tr, &buf, &size);
+        if (rc != TSS2_RC_SUCCESS)
+                return tpm2_rc_to_errno(rc);
+        rc = Tss2_MU_TPM2_HANDLE_Unmarshal(buf, size, &off, &handle);
+        if (rc == TSS2_RC_SUCCESS)
+                rc = Tss2_MU_TPM2B_NAME_Unmarshal(buf, size, &off, &name);
+        if (rc == TSS2_RC_SUCCESS)
+                rc = Tss2_MU_UINT32_Unmarshal(buf, size, &off, &rsrc_type);
+        if (rc != TSS2_RC_SUCCESS)
+                return -EBADMSG;
+        if (rsrc_type != type)
+                return -EINVAL;
+        if (type == IESYS_KEY_RSRC)
+                rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(buf, size, &off, ret_public);
+        else
+                rc = Tss2_MU_TPM2B_NV_PUBLIC_Unmarshal(buf, size, &off, ret_nv_public);
+        return rc == TSS2_RC_SUCCESS ? 0 : -EBADMSG;
+}
+
+int tpm2_handle_public(const Tpm2Handle *h, TPM2B_PUBLIC *ret) {
+        TPM2B_PUBLIC p = {};
+        int r = handle_serialized_public(h, IESYS_KEY_RSRC, &p, NULL);
+
+        if (r < 0)
+                return r;
+        *ret = p;
+        return 0;
+}
+
+int tpm2_handle_nv_public(const Tpm2Handle *h, TPM2B_NV_PUBLIC *ret) {
+        TPM2B_NV_PUBLIC p = {};
+        int r = handle_serialized_public(h, IESYS_NV_RSRC, NULL, &p);
+
+        if (r < 0)
+                return r;
+        *ret = p;
+        return 0;
+}
+
+void tpm2_session_consumed(Tpm2Handle *h) {
+        if (!h || h->tr == ESYS_TR_NONE)
+                return;
+        (void) Esys_TR_Close(h->context->esys, &h->tr);
+        h->tr = ESYS_TR_NONE;
+}
+
+int tpm2_handles_present(Tpm2Context *c, TPM2_HANDLE first, unsigned n, uint64_t *ret) {
+        _cleanup_free_ TPMS_CAPABILITY_DATA *data = NULL;
+        TPMI_YES_NO more = TPM2_NO;
+        uint64_t mask = 0;
+        uint32_t count;
+        int r;
+
+        if (n == 0 || n > 64)
+                return -EINVAL;
+        r = tpm2_check(c, Esys_GetCapability(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
+                                             first, n, &more, &data),
+                       "Esys_GetCapability");
+        if (r < 0)
+                return r;
+        if (data->capability != TPM2_CAP_HANDLES)
+                return -EBADMSG;
+        /* Ascending, from first on, at most n: fewer with more set means the TPM cut the list short. */
+        count = MIN(data->data.handles.count, (uint32_t) TPM2_MAX_CAP_HANDLES);
+        if (more && count < n)
+                return -EAGAIN;
+        for (uint32_t i = 0; i < count; i++) {
+                TPM2_HANDLE h = data->data.handles.handle[i];
+                if (h >= first && h - first < n)
+                        mask |= UINT64_C(1) << (h - first);
+        }
+        *ret = mask;
+        return 0;
+}
+
 int tpm2_nv_read_all(Tpm2Context *c, TPM2_HANDLE index, size_t max_size, uint8_t **ret, size_t *ret_size) {
         _cleanup_(tpm2_handle_freep) Tpm2Handle *nv = NULL;
-        _cleanup_free_ TPM2B_NV_PUBLIC *pub = NULL;
         _cleanup_free_ uint8_t *buf = NULL;
+        TPM2B_NV_PUBLIC pub;
+        uint32_t chunk_max = NV_CHUNK;
         TPMA_NV attrs;
         ESYS_TR auth;
         size_t size;
@@ -227,14 +317,13 @@ int tpm2_nv_read_all(Tpm2Context *c, TPM2_HANDLE index, size_t max_size, uint8_t
         r = tpm2_handle_from_tpm(c, index, &nv);
         if (r < 0)
                 return r;
-
-        r = tpm2_check(c, Esys_NV_ReadPublic(c->esys, nv->tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL),
-                       "Esys_NV_ReadPublic");
+        /* The public area that lookup read already: a second NV_ReadPublic would only repeat it. */
+        r = tpm2_handle_nv_public(nv, &pub);
         if (r < 0)
                 return r;
 
-        attrs = pub->nvPublic.attributes;
-        size = pub->nvPublic.dataSize;
+        attrs = pub.nvPublic.attributes;
+        size = pub.nvPublic.dataSize;
         if (!(attrs & TPMA_NV_WRITTEN))
                 return -ENODATA;
         if (size > max_size)
@@ -246,13 +335,18 @@ int tpm2_nv_read_all(Tpm2Context *c, TPM2_HANDLE index, size_t max_size, uint8_t
         else
                 return -EACCES;
 
+        if (size > NV_CHUNK) {
+                (void) tpm2_get_property(c, TPM2_PT_NV_BUFFER_MAX, &chunk_max);
+                chunk_max = MIN(MAX(chunk_max, NV_CHUNK), (uint32_t) sizeof(((TPM2B_MAX_NV_BUFFER *) NULL)->buffer));
+        }
+
         buf = malloc(MAX(size, (size_t) 1));
         if (!buf)
                 return -ENOMEM;
 
         for (size_t off = 0; off < size;) {
                 _cleanup_free_ TPM2B_MAX_NV_BUFFER *chunk = NULL;
-                uint16_t want = (uint16_t) MIN(size - off, (size_t) NV_CHUNK);
+                uint16_t want = (uint16_t) MIN(size - off, (size_t) chunk_max);
 
                 r = tpm2_check(c, Esys_NV_Read(c->esys, auth, nv->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
                                                want, (uint16_t) off, &chunk),
@@ -270,31 +364,37 @@ int tpm2_nv_read_all(Tpm2Context *c, TPM2_HANDLE index, size_t max_size, uint8_t
         return 0;
 }
 
-int tpm2_start_endorsement_policy_session(Tpm2Context *c, Tpm2Handle **ret) {
+int tpm2_start_endorsement_policy_session(Tpm2Context *c, ESYS_TR salt_key, TPMA_SESSION attributes,
+                                          Tpm2Handle **ret) {
         static const TPMT_SYM_DEF sym = {
                 .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB,
         };
+        _cleanup_(tpm2_handle_freep) Tpm2Handle *h = NULL;
         ESYS_TR session = ESYS_TR_NONE;
         int r;
 
-        r = tpm2_check(c, Esys_StartAuthSession(c->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+        r = tpm2_check(c, Esys_StartAuthSession(c->esys, salt_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                                 ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, &session),
                        "Esys_StartAuthSession");
         if (r < 0)
                 return r;
-
-        r = tpm2_check(c, Esys_PolicySecret(c->esys, ESYS_TR_RH_ENDORSEMENT, session, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                            ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL, NULL),
-                       "Esys_PolicySecret");
+        r = tpm2_handle_new(c, session, /* flush= */ true, &h);
         if (r < 0) {
                 (void) Esys_FlushContext(c->esys, session);
                 return r;
         }
 
-        r = tpm2_handle_new(c, session, /* flush= */ true, ret);
+        r = tpm2_check(c, Esys_PolicySecret(c->esys, ESYS_TR_RH_ENDORSEMENT, session, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                            ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL, NULL),
+                       "Esys_PolicySecret");
         if (r < 0)
-                (void) Esys_FlushContext(c->esys, session);
-        return r;
+                return r;
+
+        /* Not a TPM command: ESAPI keeps the attributes for the command the session authorizes. */
+        if (Esys_TRSess_SetAttributes(c->esys, session, attributes, 0xff) != TSS2_RC_SUCCESS)
+                return -EINVAL;
+        *ret = TAKE_PTR(h);
+        return 0;
 }
 
 int tpm2_pcr_read(Tpm2Context *c, TPMI_ALG_HASH bank, uint32_t mask, TPM2B_DIGEST ret[static TPM2_PCRS_MAX]) {
