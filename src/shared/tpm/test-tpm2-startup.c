@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include "test-libtpms.h"
 #include "tests.h"
 #include "tpm2-startup.h"
 #include "tpm2-util.h"
@@ -125,31 +126,6 @@ TEST(callers_startup_passes) {
         tpm2_startup_tcti_free(t);
 }
 
-/* libtpms in this process, on a fresh state file in a directory of its own, which is also the working
- * directory: libtpms 0.9 with tpm2-tss 4.1 writes an NVChip file there besides. */
-static char state_dir[] = "/tmp/test-tpm2-libtpms.XXXXXX";
-
-static void remove_state(void) {
-        char path[sizeof(state_dir) + 16];
-
-        snprintf(path, sizeof(path), "%s/state", state_dir);
-        (void) unlink(path);
-        snprintf(path, sizeof(path), "%s/NVChip", state_dir);
-        (void) unlink(path);
-        (void) rmdir(state_dir);
-}
-
-static int libtpms_context(Tpm2Context **ret) {
-        char tcti[sizeof(state_dir) + 32];
-
-        if (!mkdtemp(state_dir))
-                return -errno;
-        atexit(remove_state);
-        if (chdir(state_dir) < 0)
-                return -errno;
-        snprintf(tcti, sizeof(tcti), "libtpms:%s/state", state_dir);
-        return tpm2_context_new(tcti, ret);
-}
 
 /* libtpms in this process: a TPM that nobody started. The first command starts it, counted. */
 TEST(libtpms_end_to_end) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "test-libtpms.h"
 #include "tests.h"
 #include "tpm2-nv.h"
 #include "tpm2-util.h"
@@ -81,31 +82,6 @@ TEST(pcr_lists) {
         ASSERT_ERROR(tpm2_parse_pcr_list("1-", &m), EINVAL);
 }
 
-/* libtpms in this process, on a fresh state file in a directory of its own, which is also the working
- * directory: libtpms 0.9 with tpm2-tss 4.1 writes an NVChip file there besides. */
-static char state_dir[] = "/tmp/test-tpm2-libtpms.XXXXXX";
-
-static void remove_state(void) {
-        char path[sizeof(state_dir) + 16];
-
-        snprintf(path, sizeof(path), "%s/state", state_dir);
-        (void) unlink(path);
-        snprintf(path, sizeof(path), "%s/NVChip", state_dir);
-        (void) unlink(path);
-        (void) rmdir(state_dir);
-}
-
-static int libtpms_context(Tpm2Context **ret) {
-        char tcti[sizeof(state_dir) + 32];
-
-        if (!mkdtemp(state_dir))
-                return -errno;
-        atexit(remove_state);
-        if (chdir(state_dir) < 0)
-                return -errno;
-        snprintf(tcti, sizeof(tcti), "libtpms:%s/state", state_dir);
-        return tpm2_context_new(tcti, ret);
-}
 
 /* The NV helpers against libtpms in this process, and what each costs in TPM commands. */
 TEST(nv_commands) {
