@@ -204,8 +204,9 @@ static int image_retire_verb(Cli *cli, const char *name) {
         if (r == 0)
                 log_info("Image %s was retired already, at %s; unchanged.", name, at);
         else
-                log_info("Image %s retired at %s: nodes that booted it are refused from their next attestation.",
-                         name, at);
+                log_info("Image %s retired at %s; %u node%s last booted it: at their next session check "
+                         "(CheckInterval=) they attest again and are refused (RetiredImage), their relays stop.",
+                         name, at, image.n_nodes, image.n_nodes == 1 ? "" : "s");
         if (cli->json)
                 cli_print_json(image_to_json(&image));
         return EXIT_SUCCESS;

@@ -198,7 +198,8 @@ attest_logs
 expect_verdict Trusted "the good logs again"
 TOKEN=$(jq -r .token "$T/http.body")
 expect_check false "Trusted again"
-ps_cli image retire patela-1.0 >/dev/null 2>&1 || fail "image retire"
+ps_cli image retire patela-1.0 >"$T/retire.out" 2>&1 || fail "image retire"
+grep -q "1 node last booted it: at their next session check" "$T/retire.out" || fail "image retire says: $(cat "$T/retire.out")"
 expect_check true "image retired while the node runs it"
 attest_logs
 expect_verdict RetiredImage "retired image"
