@@ -41,9 +41,8 @@ int proto_enroll_request_decode(const char *body, size_t size, ProtoEnrollReques
         json_object *v[ELEMENTSOF(fields)];
         int k;
 
-        k = proto_json_parse(body, size, SIZE_MAX, /* sensitive= */ false, what, &o, diag);
-        if (k >= 0)
-                k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
+        k = proto_json_decode(body, size, SIZE_MAX, /* sensitive= */ false, what, fields, ELEMENTSOF(fields), &o,
+                             v, diag);
         if (k >= 0)
                 k = proto_base64(v[0], what, "ekPublic", 1, sizeof(TPM2B_PUBLIC), &r.ek_public, diag);
         if (k >= 0)
@@ -244,9 +243,8 @@ int proto_proof_request_decode(const char *body, size_t size, ProtoProofRequest 
         json_object *v[ELEMENTSOF(fields)];
         int k;
 
-        k = proto_json_parse(body, size, SIZE_MAX, /* sensitive= */ true, what, &o, diag);
-        if (k >= 0)
-                k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
+        k = proto_json_decode(body, size, SIZE_MAX, /* sensitive= */ true, what, fields, ELEMENTSOF(fields), &o,
+                             v, diag);
         if (k >= 0)
                 k = decode_answer(v, what, r.challenge, &r.secret, diag);
         if (k < 0)
@@ -362,9 +360,8 @@ int proto_attest_request_decode(const char *body, size_t size, ProtoAttestReques
         json_object *v[ELEMENTSOF(fields)];
         int k;
 
-        k = proto_json_parse(body, size, SIZE_MAX, /* sensitive= */ true, what, &o, diag);
-        if (k >= 0)
-                k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
+        k = proto_json_decode(body, size, SIZE_MAX, /* sensitive= */ true, what, fields, ELEMENTSOF(fields), &o,
+                             v, diag);
         if (k >= 0)
                 k = decode_answer(v, what, r.challenge, &r.secret, diag);
         if (k >= 0)
@@ -423,9 +420,8 @@ int proto_attest_reply_decode(const char *body, size_t size, ProtoAttestReply *r
         int64_t expires, check_in;
         int k;
 
-        k = proto_json_parse(body, size, PROTO_REPLY_MAX, /* sensitive= */ true, what, &o, diag);
-        if (k >= 0)
-                k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
+        k = proto_json_decode(body, size, PROTO_REPLY_MAX, /* sensitive= */ true, what, fields, ELEMENTSOF(fields), &o,
+                             v, diag);
         if (k < 0)
                 return k;
         if (proto_base64(v[0], what, "token", PROTO_TOKEN_SIZE, PROTO_TOKEN_SIZE, &token, NULL) < 0)
@@ -481,9 +477,8 @@ int proto_check_reply_decode(const char *body, size_t size, ProtoCheckReply *ret
         int64_t check_in;
         int k;
 
-        k = proto_json_parse(body, size, PROTO_REPLY_MAX, /* sensitive= */ false, what, &o, diag);
-        if (k >= 0)
-                k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
+        k = proto_json_decode(body, size, PROTO_REPLY_MAX, /* sensitive= */ false, what, fields, ELEMENTSOF(fields), &o,
+                             v, diag);
         if (k < 0)
                 return k;
         check_in = json_object_get_int64(v[1]);

@@ -115,9 +115,8 @@ int proto_relays_decode(const char *body, size_t size, ProtoRelay **ret, size_t 
         json_object *v[ELEMENTSOF(fields)];
         int k;
 
-        k = proto_json_parse(body, size, PROTO_REPLY_MAX, /* sensitive= */ false, what, &o, diag);
-        if (k >= 0)
-                k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
+        k = proto_json_decode(body, size, PROTO_REPLY_MAX, /* sensitive= */ false, what, fields, ELEMENTSOF(fields), &o,
+                             v, diag);
         if (k < 0)
                 return k;
         return decode_relays(v[0], what, /* with_torrc= */ true, ret, ret_n, diag);
@@ -238,9 +237,8 @@ int proto_network_decode(const char *body, size_t size, ProtoNetwork *ret, Proto
         json_object *v[ELEMENTSOF(fields)];
         int k;
 
-        k = proto_json_parse(body, size, PROTO_REPLY_MAX, /* sensitive= */ false, what, &o, diag);
-        if (k >= 0)
-                k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
+        k = proto_json_decode(body, size, PROTO_REPLY_MAX, /* sensitive= */ false, what, fields, ELEMENTSOF(fields), &o,
+                             v, diag);
         if (k < 0)
                 return k;
         /* The rules the server stores settings by (proto_setting_validate()): refuse what it would not store. */
@@ -349,9 +347,8 @@ int proto_error_reply_decode(const char *body, size_t size, ProtoErrorReply *ret
         const char *code, *message;
         int k;
 
-        k = proto_json_parse(body, size, PROTO_REPLY_MAX, /* sensitive= */ false, what, &o, diag);
-        if (k >= 0)
-                k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
+        k = proto_json_decode(body, size, PROTO_REPLY_MAX, /* sensitive= */ false, what, fields, ELEMENTSOF(fields), &o,
+                             v, diag);
         if (k < 0)
                 return k;
         if (proto_string(v[0], what, "error", PROTO_ERROR_CODE_MAX, &code, NULL) < 0 || isempty(code) ||

@@ -473,3 +473,10 @@ int proto_json_add(json_object *o, const char *key, json_object *value) {
         }
         return 0;
 }
+
+int proto_json_decode(const char *body, size_t size, size_t max, bool sensitive, const char *what,
+                      const ProtoField *fields, size_t n, json_object **ret, json_object **v, ProtoDiag *diag) {
+        int k = proto_json_parse(body, size, max, sensitive, what, ret, diag);
+
+        return k < 0 ? k : proto_fields(*ret, what, fields, n, v, diag);
+}

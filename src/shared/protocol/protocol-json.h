@@ -37,6 +37,9 @@ typedef struct ProtoField {
 
 /* Looks up an object's fields as declared: ret[i] is the value of fields[i] (NULL if absent or null). Refuses
  * a field not declared, a required field absent (or null when not NULLABLE), a value of another type. */
+/* proto_json_parse() and proto_fields() in one: the body as one object with exactly these fields. */
+int proto_json_decode(const char *body, size_t size, size_t max, bool sensitive, const char *what,
+                      const ProtoField *fields, size_t n, json_object **ret, json_object **v, ProtoDiag *diag);
 int proto_fields(json_object *o, const char *what, const ProtoField *fields, size_t n, json_object **ret,
                  ProtoDiag *diag);
 
