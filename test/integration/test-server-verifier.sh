@@ -105,10 +105,16 @@ ps_cli image add "$T/b/patela.reference.json" >/dev/null 2>&1 || fail "image add
 # The node's UKI now has a registered image, but the session rests on the UnknownImage verdict: re-attest.
 expect_check true "still the session of the UnknownImage verdict"
 pass "an image registered: the session of an unenforced UnknownImage verdict is told to re-attest"
+OLD_TOKEN=$TOKEN
 attest_logs
 expect_verdict Trusted "registered UKI"
 TOKEN=$(jq -r .token "$T/http.body")
 expect_check false "Trusted"
+# One session per node: the new attestation ended the previous one.
+[[ $(sessions) == 1 ]] || fail "the node holds $(sessions) sessions after two attestations"
+http GET /v1/node/check "" "Authorization: Bearer $OLD_TOKEN" >/dev/null
+expect_error 401 TokenRejected
+pass "a new attestation ends the node's previous session (one session per node)"
 [[ $(sqlite3 "$DB" "SELECT i.name FROM nodes n JOIN images i ON i.id = n.image_id WHERE n.id = 1") == patela-1.0 ]] ||
         fail "the node's image is not patela-1.0"
 [[ $(sqlite3 "$DB" "SELECT group_concat(pcr) FROM (SELECT pcr FROM node_firmware_pins WHERE node_id = 1 ORDER BY pcr)") == 0,1,2,3,5,7 ]] ||
