@@ -37,6 +37,29 @@ TEST(base64_rejects_bad_input) {
         ASSERT_NULL(d);
 }
 
+/* Every byte outside the alphabet, at every position of a group that is not the last (the decoder's fast path)
+ * and of the last one, is refused ('=' too: as the last character it is padding, and "YmF=" has non-canonical
+ * trailing bits); every byte of the alphabet is accepted there. */
+TEST(base64_every_byte_every_position) {
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        char text[13] = "Zm9vYmFyYmF6";
+
+        for (unsigned c = 1; c < 256; c++)
+                for (size_t pos = 0; pos < 12; pos++) {
+                        _cleanup_free_ void *d = NULL;
+                        size_t n;
+                        char saved = text[pos];
+                        bool valid = strchr(alphabet, (int) c) != NULL;
+
+                        text[pos] = (char) c;
+                        if (valid)
+                                ASSERT_OK(unbase64mem(text, 100, &d, &n));
+                        else
+                                ASSERT_ERROR(unbase64mem(text, 100, &d, &n), EINVAL);
+                        text[pos] = saved;
+                }
+}
+
 TEST(base64_binary_round_trip) {
         uint8_t buf[256];
         for (size_t i = 0; i < sizeof(buf); i++)
