@@ -4,6 +4,7 @@
 #include <string.h>
 #include <systemd/sd-json.h>
 
+#include "digest-util.h"
 #include "image-reference.h"
 #include "pcr-replay.h"
 #include "string-util.h"
@@ -33,7 +34,7 @@ void image_reference_pcr11_phases(const ImageMeasurements *m, uint8_t ret[static
                 uint8_t d[32];
 
                 memcpy(ret[p], ret[p - 1], 32);
-                SHA256((const uint8_t *) word, strlen(word), d);
+                (void) sha256_digest(word, strlen(word), d);
                 pcr_extend_sha256(ret[p], d);
         }
 }

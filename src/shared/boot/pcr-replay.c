@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
-#include <openssl/sha.h>
 #include <string.h>
 
+#include "digest-util.h"
 #include "pcr-replay.h"
 
 void pcr_extend_sha256(uint8_t value[static TCG_SHA256_SIZE], const uint8_t digest[static TCG_SHA256_SIZE]) {
@@ -10,7 +10,7 @@ void pcr_extend_sha256(uint8_t value[static TCG_SHA256_SIZE], const uint8_t dige
 
         memcpy(buf, value, TCG_SHA256_SIZE);
         memcpy(buf + TCG_SHA256_SIZE, digest, TCG_SHA256_SIZE);
-        SHA256(buf, sizeof(buf), value);
+        (void) sha256_digest(buf, sizeof(buf), value);
 }
 
 void pcr_replay(const TcgLog *firmware, const UserspaceLog *userspace, PcrValues *ret) {

@@ -36,6 +36,7 @@
 #include <openssl/sha.h>
 #include <string.h>
 
+#include "digest-util.h"
 #include "tcg-eventlog.h"
 
 /* UEFI_VARIABLE_DATA (PFP): VariableName (GUID), UnicodeNameLength and VariableDataLength (UINT64,
@@ -62,8 +63,7 @@ static int variable_data_offset(const TcgEvent *e, size_t *ret) {
 static bool digest_of(const TcgEvent *e, const uint8_t *p, size_t n) {
         uint8_t d[SHA256_DIGEST_LENGTH];
 
-        SHA256(p, n, d);
-        return memcmp(d, e->sha256, sizeof(d)) == 0;
+        return sha256_digest(p, n, d) && memcmp(d, e->sha256, sizeof(d)) == 0;
 }
 
 int tcg_event_check_digest(const TcgEvent *e) {

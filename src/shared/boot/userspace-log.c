@@ -6,6 +6,7 @@
 #include <systemd/sd-json.h>
 
 #include "alloc-util.h"
+#include "digest-util.h"
 #include "hexdecoct.h"
 #include "string-util.h"
 #include "userspace-log.h"
@@ -319,7 +320,8 @@ int userspace_record_check_digest(const UserspaceRecord *r) {
         }
         if (!r->string)
                 return -EBADMSG;
-        SHA256((const uint8_t *) r->string, strlen(r->string), d);
+        if (!sha256_digest(r->string, strlen(r->string), d))
+                return -ENOMEM;
         return memcmp(d, r->sha256, sizeof(d)) == 0 ? 1 : -EBADMSG;
 }
 

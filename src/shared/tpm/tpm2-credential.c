@@ -9,6 +9,7 @@
 #include <string.h>
 #include <tss2/tss2_mu.h>
 
+#include "digest-util.h"
 #include "macro.h"
 #include "tpm2-credential.h"
 #include "tpm2-templates.h"
@@ -19,7 +20,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_KDF_CTX *, EVP_KDF_CTX_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD *, EVP_MD_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM_BLD *, OSSL_PARAM_BLD_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(OSSL_PARAM *, OSSL_PARAM_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BIGNUM *, BN_free);
@@ -208,21 +208,19 @@ int tpm2_kdfa(TPMI_ALG_HASH alg, const void *key, size_t key_size, const char *l
 int tpm2_kdfe(TPMI_ALG_HASH alg, const void *z, size_t z_size, const char *label, const void *party_u,
               size_t party_u_size, const void *party_v, size_t party_v_size, size_t bits, uint8_t *ret) {
         _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *ctx = NULL;
-        _cleanup_(EVP_MD_freep) EVP_MD *md = NULL;
-        const char *digest = tpm2_hash_alg_to_string(alg);
+        const EVP_MD *md = digest_md(tpm2_hash_alg_to_string(alg));
         uint8_t out[KDF_OUTPUT_MAX + EVP_MAX_MD_SIZE];
         size_t done = 0, bytes = bits / 8;
         int r = 0;
 
-        if (!digest)
+        if (!md)
                 return -EOPNOTSUPP;
         if (!z || z_size == 0 || isempty(label) || bits == 0 || bits % 8 != 0 || bytes > KDF_OUTPUT_MAX ||
             (party_u_size > 0 && !party_u) || (party_v_size > 0 && !party_v))
                 return -EINVAL;
 
-        md = EVP_MD_fetch(NULL, digest, NULL);
         ctx = EVP_MD_CTX_new();
-        if (!md || !ctx)
+        if (!ctx)
                 return -ENOMEM;
 
         /* K(i) = H(counter || Z || label || 0x00 || PartyUInfo || PartyVInfo), counter from 1. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <tss2/tss2_mu.h>
 
+#include "digest-util.h"
 #include "macro.h"
 #include "tpm2-marshal.h"
 #include "tpm2-util.h"
@@ -58,19 +59,12 @@ TPM2_DEFINE_MU(TPMT_SIGNATURE)
 TPM2_DEFINE_MU(TPML_PCR_SELECTION)
 
 int tpm2_digest(TPMI_ALG_HASH alg, const void *data, size_t size, uint8_t *ret, size_t *ret_size) {
-        const char *name = tpm2_hash_alg_to_string(alg);
-        EVP_MD *md;
+        const EVP_MD *md = digest_md(tpm2_hash_alg_to_string(alg));
         unsigned n = 0;
-        int ok;
 
-        if (!name)
-                return -EOPNOTSUPP;
-        md = EVP_MD_fetch(NULL, name, NULL);
         if (!md)
                 return -EOPNOTSUPP;
-        ok = EVP_Digest(data, size, ret, &n, md, NULL);
-        EVP_MD_free(md);
-        if (!ok)
+        if (EVP_Digest(data, size, ret, &n, md, NULL) != 1)
                 return -EIO;
         *ret_size = n;
         return 0;
