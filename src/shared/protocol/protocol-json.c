@@ -194,13 +194,25 @@ int proto_json_parse(const char *body, size_t size, size_t max, bool sensitive, 
                 return proto_fail(diag, PROTO_ERROR_MALFORMED_JSON, NULL, "%s: empty body", what);
         if (size > max || size > INT32_MAX)
                 return proto_fail_too_large(diag, NULL, "%s: body larger than %zu bytes", what, max);
-        if (memchr(body, '\0', size))
+        /* The wire is ASCII (docs/protocol.md): one pass over the body, without a branch per byte, instead of
+         * json-c's UTF-8 validation (a third of its parse of an attestation). json-c's strict mode refuses
+         * raw non-ASCII inside strings anyway, but not inside keys. */
+        uint8_t high = 0;
+        bool nul = false;
+        for (size_t i = 0; i < size; i++) {
+                high |= (uint8_t) body[i];
+                nul |= body[i] == '\0';
+        }
+        if (nul)
                 return proto_fail(diag, PROTO_ERROR_MALFORMED_JSON, NULL, "%s: body contains a NUL byte", what);
+        if (high & 0x80)
+                return proto_fail(diag, PROTO_ERROR_MALFORMED_JSON, NULL,
+                                  "%s: body contains a byte beyond ASCII (write \\u escapes)", what);
 
         tok = json_tokener_new_ex(PROTO_JSON_DEPTH_MAX);
         if (!tok)
                 return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         o = json_tokener_parse_ex(tok, body, (int) size);
         r = o && json_tokener_get_error(tok) == json_tokener_success ? 0 : -EBADMSG;
         end = json_tokener_get_parse_end(tok);

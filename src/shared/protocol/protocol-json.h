@@ -13,7 +13,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 int proto_fail(ProtoDiag *diag, ProtoErrorCode code, const char *field, const char *format, ...) _printf_(4, 5);
 int proto_fail_too_large(ProtoDiag *diag, const char *field, const char *format, ...) _printf_(3, 4);
 
-/* One JSON object of at most max bytes: no NUL byte, strict JSON, valid UTF-8, depth ≤ PROTO_JSON_DEPTH_MAX,
+/* One JSON object of at most max bytes: ASCII without NUL, strict JSON, depth ≤ PROTO_JSON_DEPTH_MAX,
  * no duplicate key anywhere, nothing but whitespace after it. sensitive: json-c's scratch buffer is wiped
  * (its strings are wiped by proto_json_put_erase()). */
 int proto_json_parse(const char *body, size_t size, size_t max, bool sensitive, const char *what, json_object **ret,

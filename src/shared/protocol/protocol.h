@@ -6,7 +6,7 @@
  * patela-server(8), section API, describes the same in words.
  *
  * Transport: HTTPS (TLS 1.3), bodies are one JSON object (json-c on both ends), binary values in base64,
- * hashes and ids in hex. Decoding is strict: one object with nothing after it, UTF-8, at most
+ * hashes and ids in hex. Decoding is strict: one object with nothing after it, ASCII (\u escapes), at most
  * PROTO_JSON_DEPTH_MAX levels, no duplicate key, no unknown field, each field of its type and within its
  * bounds. Every decoder fills a ProtoDiag naming the field that failed. Decoded values are copies: the
  * structs own them; the *_done() functions free them and wipe what is secret. Nothing here logs. */

@@ -51,7 +51,11 @@ TEST(json_refuses) {
         ASSERT_REFUSED(parse("{} {}", &o, &d), d, "not JSON");
         ASSERT_REFUSED(parse("{\"a\": 1} x", &o, &d), d, "not JSON");
         ASSERT_REFUSED(parse("{\"a\":", &o, &d), d, "not JSON");
-        ASSERT_REFUSED(parse("{\"a\": \"\xff\xfe\"}", &o, &d), d, "not JSON"); /* not UTF-8 */
+        ASSERT_REFUSED(parse("{\"a\": \"\xff\xfe\"}", &o, &d), d, "beyond ASCII"); /* not UTF-8 */
+        ASSERT_REFUSED(parse("{\"a\": \"\xc3\xa9\"}", &o, &d), d, "beyond ASCII"); /* UTF-8, raw */
+        ASSERT_REFUSED(parse("{\"\xff\": 1}", &o, &d), d, "beyond ASCII");         /* in a key */
+        ASSERT_OK(parse("{\"a\": \"\\u00e9\"}", &o, &d));                       /* escaped */
+        json_object_put(TAKE_PTR(o));
         ASSERT_REFUSED(parse("{\"a\": 01}", &o, &d), d, "not JSON");           /* strict: no leading zeros */
         ASSERT_EQ(d.code, PROTO_ERROR_MALFORMED_JSON);
         ASSERT_REFUSED(proto_json_parse("{}", PROTO_REPLY_MAX + 1, PROTO_REPLY_MAX, false, "body", &o, &d), d,
@@ -427,9 +431,9 @@ TEST(non_ascii_travels_escaped) {
         ASSERT_OK(proto_error_reply_decode(s, strlen(s), &e, &d));
         ASSERT_STREQ(e.message, message);
         ASSERT_EQ(e.known, PROTO_ERROR_UNKNOWN_IMAGE);
-        /* Raw UTF-8 is refused by the strict parser: the reason for the escaping. */
+        /* Raw UTF-8 is refused (the strict parser refuses it too): the reason for the escaping. */
         const char *raw = "{\"error\":\"X\",\"message\":\"\xc3\xa9\"}";
-        ASSERT_REFUSED(proto_error_reply_decode(raw, strlen(raw), &e, &d), d, "not JSON");
+        ASSERT_REFUSED(proto_error_reply_decode(raw, strlen(raw), &e, &d), d, "beyond ASCII");
 }
 
 TEST(verdicts) {
