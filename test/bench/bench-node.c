@@ -163,10 +163,14 @@ static int attest_body(const char *challenge, const TPM2B_DIGEST *secret, const 
         for (unsigned i = 0; i < TPM2_PCRS_MAX; i++) {
                 if (!(mask & (1U << i)))
                         continue;
-                fprintf(f, "%s{\"index\":%u,\"value\":\"", n > 0 ? "," : "", i);
-                for (size_t k = 0; k < values[n].size; k++)
-                        fprintf(f, "%02x", values[n].buffer[k]);
-                fputs("\"}", f);
+                /* One hexmem() per value: fprintf("%02x") per byte was 6 % of the load generator's CPU. */
+                _cleanup_free_ char *hex = hexmem(values[n].buffer, values[n].size);
+                if (!hex) {
+                        fclose(f);
+                        free(buf);
+                        return -ENOMEM;
+                }
+                fprintf(f, "%s{\"index\":%u,\"value\":\"%s\"}", n > 0 ? "," : "", i, hex);
                 n++;
         }
         fputc(']', f);
