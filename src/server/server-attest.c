@@ -252,20 +252,22 @@ int measured_boot_enforced(Db *db, const ServerConfig *config) {
         return sqlite3_column_int(s, 0) != 0;
 }
 
-/* The verified answer, in one write transaction: the challenge consumed, the attestation logged with its
- * verdict, the node's counters; then either a session, or — a verdict that MeasuredBoot= refuses — the node's
- * sessions ended. 0: accepted, ret_token set; 1: refused by the verdict; -ENOENT if the challenge is gone
+/* The verified answer, in one write transaction: the verdict's registry part (when logs is set: the logs
+ * explained the quote), the challenge consumed, the attestation logged with its verdict, the node's counters;
+ * then either a session, or — a verdict that MeasuredBoot= refuses — the node's sessions ended. Judging and
+ * recording in one transaction: an image retired or a pin changed meanwhile is seen by the verdict it
+ * concerns. 0: accepted, ret_token set; 1: refused by the verdict; -ENOENT if the challenge is gone
  * (answered, replaced or removed meanwhile), -ESTALE if the node was disabled or its resetCount went down
  * meanwhile; nothing is written then. */
 static int record_answer(Db *db, const Request *req, const uint8_t *challenge, const Node *n, const char *bank,
-                         json_object *pcr_values, const TPMS_ATTEST *attest, const Judgement *j,
-                         uint8_t ret_token[static PROTO_TOKEN_SIZE]) {
+                         json_object *pcr_values, const TPMS_ATTEST *attest, const VerdictInput *in,
+                         const VerdictLogs *logs, Judgement *j, uint8_t ret_token[static PROTO_TOKEN_SIZE]) {
         AttestationRecord rec = {
                 .node_id = n->id, .fingerprint = n->fingerprint, .verdict = "accepted", .bank = bank,
                 .reason = j->reason,
                 .pcr_values = json_object_to_json_string_ext(pcr_values, JSON_C_TO_STRING_PLAIN),
                 .reset_count = attest->clockInfo.resetCount, .restart_count = attest->clockInfo.restartCount,
-                .source = req->source, .measured_verdict = proto_verdict_to_string(j->verdict), .image_id = j->image_id,
+                .source = req->source,
         };
         bool refused = false;
         int r;
@@ -273,6 +275,15 @@ static int record_answer(Db *db, const Request *req, const uint8_t *challenge, c
         r = db_begin(db);
         if (r < 0)
                 return r;
+        if (logs) {
+                r = verdict_judge_registry(db, in, logs, j);
+                if (r < 0) {
+                        db_rollback(db);
+                        return r;
+                }
+        }
+        rec.measured_verdict = proto_verdict_to_string(j->verdict);
+        rec.image_id = j->image_id;
         if (j->verdict != PROTO_VERDICT_TRUSTED) {
                 r = measured_boot_enforced(db, req->server->config);
                 refused = r > 0;
@@ -305,6 +316,7 @@ enum MHD_Result api_attest(Request *req) {
         _cleanup_(proto_attest_request_done) ProtoAttestRequest a = {};
         _cleanup_(json_object_putp) json_object *record = NULL;
         _cleanup_(proto_attest_reply_done) ProtoAttestReply reply = {};
+        _cleanup_(verdict_logs_done) VerdictLogs logs = {};
         const uint8_t *id = a.challenge;
         uint8_t hash[64];
         TPM2B_DIGEST values[TPM2_PCRS_MAX];
@@ -317,7 +329,7 @@ enum MHD_Result api_attest(Request *req) {
         unsigned n_values;
         bool secret_ok, still_enabled = false;
         char *body = NULL;
-        int bank, r;
+        int bank, judged_logs, r;
         Node n;
         Db *db;
 
@@ -374,18 +386,19 @@ enum MHD_Result api_attest(Request *req) {
 
         /* The quote is the TPM's: now what it says the node booted. Recorded with the attestation; a verdict
          * other than Trusted refuses the node unless MeasuredBoot= says warn (docs/server.md, "Measured boot"). */
-        r = verdict_judge(req->server,
-                          &(VerdictInput) { .node_id = n.id, .bank = c.bank, .mask = c.mask, .values = a.pcr_values,
-                                            .n_values = a.n_pcr_values, .firmware_log = a.firmware_log,
-                                            .userspace_log = a.userspace_log },
-                          &judgement);
-        if (r < 0)
+        VerdictInput in = { .node_id = n.id, .bank = c.bank, .mask = c.mask, .values = a.pcr_values,
+                            .n_values = a.n_pcr_values, .firmware_log = a.firmware_log,
+                            .userspace_log = a.userspace_log };
+        /* The logs' parsing and replay outside the lock: the expensive part of the verdict. */
+        judged_logs = verdict_judge_logs(&in, &logs, &judgement);
+        if (judged_logs < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Judging the event logs failed.");
 
-        /* One write transaction: the challenge consumed, the verdict logged, the node's counters, the session
-         * or the refusal. */
+        /* One write transaction: the verdict's registry part, the challenge consumed, the verdict logged, the
+         * node's counters, the session or the refusal. */
         db = server_db_lock(req->server);
-        r = record_answer(db, req, id, &n, c.bank, record, &attest, &judgement, reply.token);
+        r = record_answer(db, req, id, &n, c.bank, record, &attest, &in, judged_logs > 0 ? &logs : NULL, &judgement,
+                          reply.token);
         if (r == -ESTALE) {
                 Node now;
 

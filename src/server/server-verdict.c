@@ -154,23 +154,19 @@ static int judge_firmware(Db *db, int64_t node_id, const PcrValues *quoted, Judg
         return 0;
 }
 
-/* What the logs part hands to the registry part. */
-typedef struct LogsJudged {
-        BootLogs logs;
-        PcrValues quoted;
-} LogsJudged;
-
-static void logs_judged_done(LogsJudged *l) {
+void verdict_logs_done(VerdictLogs *l) {
         boot_logs_done(&l->logs);
 }
 
 /* The logs must explain the quote (boot_logs_explain()). 1: go on with the registry; 0: judged
  * (LogMismatch); negative: out of memory. */
-static int judge_logs(const VerdictInput *in, LogsJudged *l, Judgement *j) {
+int verdict_judge_logs(const VerdictInput *in, VerdictLogs *l, Judgement *j) {
         _cleanup_free_ void *fw_data = NULL, *us_data = NULL;
         _cleanup_free_ char *reason = NULL;
         size_t fw_size, us_size;
         int r;
+
+        *j = (Judgement) {};
 
         if (!streq(in->bank, "sha256"))
                 return judged(j, PROTO_VERDICT_LOG_MISMATCH, "the quote is over the %s bank; the verifier replays SHA-256",
@@ -207,7 +203,7 @@ static int judge_logs(const VerdictInput *in, LogsJudged *l, Judgement *j) {
 }
 
 /* What the logs say, against the registry and the node's pins; the caller holds the database. */
-static int judge_registry(Db *db, const VerdictInput *in, const LogsJudged *l, Judgement *j) {
+int verdict_judge_registry(Db *db, const VerdictInput *in, const VerdictLogs *l, Judgement *j) {
         int r;
 
         r = judge_image(db, l->logs.firmware, &l->quoted, in->mask, j);
@@ -217,34 +213,13 @@ static int judge_registry(Db *db, const VerdictInput *in, const LogsJudged *l, J
 }
 
 int verdict_judge_db(Db *db, const VerdictInput *in, Judgement *ret) {
-        _cleanup_(logs_judged_done) LogsJudged l = {};
+        _cleanup_(verdict_logs_done) VerdictLogs l = {};
         int r;
 
-        *ret = (Judgement) {};
-        r = judge_logs(in, &l, ret);
+        r = verdict_judge_logs(in, &l, ret);
         if (r <= 0)
                 return r;
-        return judge_registry(db, in, &l, ret);
-}
-
-int verdict_judge(Server *s, const VerdictInput *in, Judgement *ret) {
-        _cleanup_(logs_judged_done) LogsJudged l = {};
-        Db *db;
-        int r;
-
-        /* The parsing and the replay outside the lock: they are the expensive part. */
-        *ret = (Judgement) {};
-        r = judge_logs(in, &l, ret);
-        if (r <= 0)
-                return r;
-        db = server_db_lock(s);
-        r = db_begin_read(db);
-        if (r >= 0) {
-                r = judge_registry(db, in, &l, ret);
-                (void) db_commit(db);
-        }
-        server_db_unlock(s);
-        return r;
+        return verdict_judge_registry(db, in, &l, ret);
 }
 
 int verdict_record(Db *db, int64_t node_id, const Judgement *j) {

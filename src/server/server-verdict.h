@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "boot-logs.h"
 #include "pcr-replay.h"
 #include "protocol.h"
 #include "server-db.h"
@@ -47,11 +48,22 @@ typedef struct VerdictInput {
         const char *userspace_log;
 } VerdictInput;
 
-/* Judges one attestation. Fails (negative errno) only for lack of memory or a database error; every
- * judgement, Trusted or not, is in *ret. verdict_judge() parses and replays the logs outside the database
- * lock and takes it only to read the images and the node's pins; verdict_judge_db() is the same for a
- * caller that holds the database. */
-int verdict_judge(Server *s, const VerdictInput *in, Judgement *ret);
+/* The logs, parsed and replayed against the quote: what the registry part judges. */
+typedef struct VerdictLogs {
+        BootLogs logs;
+        PcrValues quoted;
+} VerdictLogs;
+void verdict_logs_done(VerdictLogs *l);
+
+/* Judging one attestation takes two steps, so that the expensive one runs outside the database lock and the
+ * other inside the transaction that records the verdict (an image retired meanwhile cannot slip between
+ * the two). verdict_judge_logs() decodes, parses and replays the logs: 1 when the registry is to judge
+ * next; 0 when *ret is the judgement already (LogMismatch). verdict_judge_registry() judges against the
+ * registered images and the node's pins, inside the caller's transaction. Either fails (negative errno)
+ * only for lack of memory or a database error; every judgement, Trusted or not, is in *ret.
+ * verdict_judge_db() is both for a caller that holds the database. */
+int verdict_judge_logs(const VerdictInput *in, VerdictLogs *l, Judgement *ret);
+int verdict_judge_registry(Db *db, const VerdictInput *in, const VerdictLogs *l, Judgement *ret);
 int verdict_judge_db(Db *db, const VerdictInput *in, Judgement *ret);
 
 /* Inside the write transaction that records the attestation: the node's image and last verdict, and its
