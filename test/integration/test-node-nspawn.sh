@@ -48,6 +48,27 @@ node_install
 node_files
 
 # wait_units STATE SECONDS: every relay's instance in STATE.
+# timeline UNIT...: each unit's start and active moments in ms after the first of them started, by systemd's
+# own monotonic timestamps (no polling in them); the last relay's active moment in BOOT_MS.
+timeline() {
+        local t0=0 u start active last=0
+        declare -A s a
+        for u in "$@"; do
+                read -r start active < <(ct systemctl show -P InactiveExitTimestampMonotonic -P ActiveEnterTimestampMonotonic "$u" | tr '\n' ' ')
+                s[$u]=${start:-0} a[$u]=${active:-0}
+                ((s[$u] > 0 && (t0 == 0 || s[$u] < t0))) && t0=${s[$u]}
+        done
+        for u in "$@"; do
+                if ((s[$u] == 0)); then
+                        echo "#   $u: not started"
+                        continue
+                fi
+                echo "#   $u: start $(((s[$u] - t0) / 1000)) ms, active $(((a[$u] - t0) / 1000)) ms"
+                [[ $u == patela-tor@* ]] && ((a[$u] > last)) && last=${a[$u]}
+        done
+        BOOT_MS=$(((last - t0) / 1000))
+}
+
 wait_units() {
         local want=$1 end=$((SECONDS + $2)) r ok
         while ((SECONDS < end)); do
@@ -238,6 +259,11 @@ ct test -f /var/lib/systemd/pcrlock.json || fail "pcrlock.json not restored"
 [[ $(ct systemctl show -P ActiveState patela-pcrlock-restore.service) == active ]] ||
         fail "patela-pcrlock-restore.service did not run: $(ct_journal patela-pcrlock-restore.service)"
 pass "boot 2 (fresh root, same TPM): all instances active ${ms} ms after systemctl start patela-client.target, same fingerprints, no new node row, pcrlock.json restored from TPM NV"
+echo "# boot 2 timeline (systemd's timestamps, from the first patela unit's start):"
+units=(patela-pcrlock-restore.service patela-configd.service patela-attestd.service patela-keyd.service)
+for r in "${RELAYS[@]}"; do units+=("patela-tor@$r.service"); done
+timeline "${units[@]}"
+echo "# boot 2: boot-to-relays ${BOOT_MS} ms, from the first patela unit's start to the last relay active (systemd's timestamps)"
 pass "nothing of the keys on the node's disk (overlay upper layer): no key file, not exitA's secret key bytes"
 echo "# TPM commands at swtpm: boot 1 from start to all active $((tpm1 - tpm0)) (enrolment, pending polls, first seal); boot 2 $((tpm3 - tpm2))"
 # Per daemon, as each counts them (debug level): the restore at exit, attestd and keyd per method.
