@@ -36,7 +36,7 @@ static int read_ek_nv(Tpm2Context *c, const AttestKeys *k, TPM2_HANDLE index, si
                       size_t *ret_size) {
         if (!ek_nv_maybe_present(k, index))
                 return -ENOENT;
-        return tpm2_nv_read_all(c, index, max, ret, ret_size);
+        return tpm2_nv_read_all(c, index, max, ret, ret_size, /* ret_public= */ NULL);
 }
 
 /* Picks the EK type and reads its certificate in the same pass: under "auto", the type the manufacturer

@@ -44,15 +44,38 @@ void manager_forget_tpm(Manager *m);
 /* Why acquiring the KEK failed, for the varlink error. */
 typedef struct KekError {
         int error;
-        uint32_t missing_pcrs; /* -EPERM from the policy check: required PCRs the policy lacks */
+        uint32_t missing_pcrs; /* -ENOTRECOVERABLE: required PCRs the policy lacks */
         uint32_t mismatched_pcrs;
-        char message[256];
+        TPM2_HANDLE index;     /* -EUCLEAN: the NV index that is not as keyd leaves it */
+        char message[384];
 } KekError;
 
-/* Loads the policy (-ENOENT: none), checks it covers the required PCRs (-ENOTRECOVERABLE otherwise), and
- * unseals the KEK (-EPERM: the PCRs do not satisfy the policy; -ENOKEY: none sealed yet). With create, a
- * store that has no KEK yet
- * gets one: random, sealed to the policy, written to NV, and unsealed once more before it is used. */
-int kek_acquire(Manager *m, bool create, SecretBuffer **ret_kek, KekError *ret_error);
+/* The unsealed KEK with what writing the store needs: the policy it is sealed to (which alone writes its
+ * index) and the store's head at the end of that index (keyd-store.h). */
+typedef struct Kek {
+        SecretBuffer *key; /* KEYD_KEK_SIZE bytes */
+        Tpm2PcrlockPolicy *policy;
+        size_t index_size; /* of KEYD_NV_KEK */
+        uint8_t head[KEYD_HEAD_SIZE];
+} Kek;
+
+Kek *kek_free(Kek *k);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Kek *, kek_free);
+
+/* Loads the policy (-ENOENT: none), checks it covers the required PCRs (-ENOTRECOVERABLE otherwise), checks
+ * that the KEK's index is written only through that policy, and unseals the KEK (-EPERM: the PCRs do not
+ * satisfy the policy; -ENOKEY: none sealed yet). -EUCLEAN if keyd's NV was tampered with: the KEK's index
+ * can be written without the policy or is bound to another one, stored keys or a copy of the policy exist
+ * without a KEK, or the copy of the policy was not written through it. With create, a TPM that holds nothing
+ * of keyd's gets a KEK: random, sealed to the policy, unsealed once more to check it, written through the
+ * policy with an empty head. */
+int kek_acquire(Manager *m, bool create, Kek **ret, KekError *ret_error);
 /* The policy, loaded and checked against the required PCRs, without unsealing. */
 int policy_load_checked(Manager *m, Tpm2PcrlockPolicy **ret, KekError *ret_error);
+/* Writes s to the store (store_write()) and commits it: the new head into the KEK's index, through the
+ * policy (a policy session and one NV_Write). */
+int kek_store_write(Tpm2Context *c, Kek *k, KeySet *s);
+/* What kek_acquire() and store_read() would refuse, without unsealing (GetStatus): 0 if keyd's NV is as keyd
+ * leaves it (or there is no policy to compare it with), else the error: -EUCLEAN as kek_acquire(), -ENODATA
+ * (the store is gone) or -EBADMSG (not the record the head names) as store_read(). */
+int kek_inspect(Manager *m, KekError *ret_error);

@@ -7,6 +7,7 @@
 
 #include "keyd-store.h"
 #include "log.h"
+#include "tpm2-marshal.h"
 #include "tpm2-nv.h"
 
 #define RECORD_MAGIC "PTLK"
@@ -25,6 +26,7 @@ int keyset_new(unsigned capacity, SecretBuffer **ret) {
         if (r < 0)
                 return r;
         keyset_of(b)->capacity = capacity;
+        keyset_of(b)->slot = -1;
         *ret = b;
         return 0;
 }
@@ -242,7 +244,7 @@ static int slot_read(Tpm2Context *c, unsigned slot, uint32_t imax, uint8_t **ret
         uint32_t length;
         int r;
 
-        r = tpm2_nv_read_all(c, KEYD_NV_SLOT(slot, 0), imax, &first, &first_size);
+        r = tpm2_nv_read_all(c, KEYD_NV_SLOT(slot, 0), imax, &first, &first_size, NULL);
         if (r == -ENODATA)
                 return -ENOENT; /* defined, never written: a write crashed before its first byte */
         if (r < 0)
@@ -262,7 +264,9 @@ static int slot_read(Tpm2Context *c, unsigned slot, uint32_t imax, uint8_t **ret
                 _cleanup_free_ uint8_t *part = NULL;
                 size_t part_size, n;
 
-                r = tpm2_nv_read_all(c, KEYD_NV_SLOT(slot, chunk), imax, &part, &part_size);
+                if (chunk >= KEYD_SLOT_CHUNKS_MAX)
+                        return -EBADMSG; /* chunks shorter than their header claims: never into the next slot */
+                r = tpm2_nv_read_all(c, KEYD_NV_SLOT(slot, chunk), imax, &part, &part_size, NULL);
                 if (r < 0)
                         return r == -ENOENT || r == -ENODATA ? -EBADMSG : r;
                 n = MIN(part_size, total - have);
@@ -274,85 +278,109 @@ static int slot_read(Tpm2Context *c, unsigned slot, uint32_t imax, uint8_t **ret
         return 0;
 }
 
-/* Opens both slots; *ret_slot is the newest valid one (-1: none). */
-static int newest(Tpm2Context *c, const uint8_t *kek, uint32_t imax, SecretBuffer **ret, int *ret_slot,
-                  bool *ret_any) {
-        SecretBuffer *best = NULL;
-        int best_slot = -1;
-        bool any = false;
+/* Whether a slot has any index (its first chunk, defined or not): one NV_ReadPublic. */
+static bool slot_exists(Tpm2Context *c, unsigned slot) {
+        size_t size;
 
-        for (unsigned slot = 0; slot < 2; slot++) {
-                _cleanup_free_ uint8_t *rec = NULL;
-                SecretBuffer *set = NULL;
-                size_t size;
-                int r;
-
-                r = slot_read(c, slot, imax, &rec, &size);
-                if (r == -ENOENT)
-                        continue;
-                any = true;
-                if (r < 0) {
-                        log_debug_errno(r, "Slot %u unreadable: %m", slot);
-                        continue;
-                }
-                r = keyset_open_record(rec, size, kek, 0, &set);
-                if (r < 0) {
-                        log_debug_errno(r, "Slot %u does not decrypt (an interrupted write?): %m", slot);
-                        continue;
-                }
-                if (!best || keyset_of(set)->generation > keyset_of(best)->generation) {
-                        secret_buffer_free(best);
-                        best = set;
-                        best_slot = (int) slot;
-                } else
-                        secret_buffer_free(set);
-        }
-        *ret_any = any;
-        *ret_slot = best_slot;
-        if (ret)
-                *ret = best;
-        else
-                secret_buffer_free(best);
-        return 0;
+        return tpm2_nv_size(c, KEYD_NV_SLOT(slot, 0), &size) >= 0;
 }
 
-int store_read(Tpm2Context *c, const uint8_t kek[static KEYD_KEK_SIZE], SecretBuffer **ret) {
-        SecretBuffer *best = NULL;
-        bool any;
-        int slot, r;
+/* The record the head names, checked against the head's SHA-256. */
+static int committed_record(Tpm2Context *c, const uint8_t head[static KEYD_HEAD_SIZE], uint8_t **ret,
+                            size_t *ret_size) {
+        _cleanup_free_ uint8_t *rec = NULL;
+        uint8_t digest[64];
+        size_t size, dsize;
+        unsigned slot;
+        int r;
 
-        r = newest(c, kek, index_max(c), &best, &slot, &any);
+        if (head[0] == 0)
+                return -ENOENT;
+        if (head[0] > 2)
+                return -EBADMSG;
+        slot = head[0] - 1U;
+        r = slot_read(c, slot, index_max(c), &rec, &size);
+        if (r == -ENOENT) {
+                /* Nothing of the store left at all, or only the other slot (a removed slot is no torn write:
+                 * the head is written after the slot). */
+                log_debug("Slot %u, which the head names, is gone.", slot);
+                return slot_exists(c, slot) || slot_exists(c, 1U - slot) ? -EBADMSG : -ENODATA;
+        }
+        if (r < 0) {
+                log_debug_errno(r, "Slot %u, which the head names, is unreadable: %m", slot);
+                return r == -EPROTONOSUPPORT ? -EBADMSG : r;
+        }
+        r = tpm2_digest(TPM2_ALG_SHA256, rec, size, digest, &dsize);
         if (r < 0)
                 return r;
-        if (!best)
-                return any ? -EBADMSG : -ENOENT;
-        *ret = best;
+        if (memcmp(digest, head + 1, KEYD_HEAD_SIZE - 1) != 0) {
+                log_debug("Slot %u does not hold the record the head names (altered or put back).", slot);
+                return -EBADMSG;
+        }
+        *ret = TAKE_PTR(rec);
+        *ret_size = size;
         return 0;
 }
 
-int keyd_nv_write_chunks(Tpm2Context *c, TPM2_HANDLE first, unsigned max_chunks, const void *data, size_t size,
-                         size_t chunk_size) {
+int store_check(Tpm2Context *c, const uint8_t head[static KEYD_HEAD_SIZE]) {
+        _cleanup_free_ uint8_t *rec = NULL;
+        size_t size;
+
+        return committed_record(c, head, &rec, &size);
+}
+
+int store_read(Tpm2Context *c, const uint8_t kek[static KEYD_KEK_SIZE], const uint8_t head[static KEYD_HEAD_SIZE],
+               SecretBuffer **ret) {
+        _cleanup_free_ uint8_t *rec = NULL;
+        SecretBuffer *set = NULL;
+        size_t size;
+        int r;
+
+        r = committed_record(c, head, &rec, &size);
+        if (r < 0)
+                return r;
+        r = keyset_open_record(rec, size, kek, 0, &set);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+        keyset_of(set)->slot = head[0] - 1;
+        *ret = set;
+        return 0;
+}
+
+static bool chunk_kind_ok(const Tpm2PcrlockPolicy *policy, const TPM2B_NV_PUBLIC *pub) {
+        if (policy)
+                return tpm2_pcrlock_nv_check(policy, pub) >= 0;
+        return pub->nvPublic.nameAlg == TPM2_ALG_SHA256 && (pub->nvPublic.attributes & ~TPMA_NV_WRITTEN) ==
+                                                               (TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_NO_DA);
+}
+
+int keyd_nv_write_chunks(Tpm2Context *c, const Tpm2PcrlockPolicy *policy, TPM2_HANDLE first, unsigned max_chunks,
+                         const void *data, size_t size, size_t chunk_size) {
         unsigned n_chunks = (unsigned) ((size + chunk_size - 1) / chunk_size);
         int r;
 
         if (n_chunks > max_chunks)
                 return -ENOSPC;
         for (unsigned chunk = 0; chunk < n_chunks; chunk++) {
-                size_t off = (size_t) chunk * chunk_size, n = MIN(size - off, chunk_size), existing;
+                size_t off = (size_t) chunk * chunk_size, n = MIN(size - off, chunk_size);
+                const uint8_t *part = (const uint8_t *) data + off;
+                TPM2B_NV_PUBLIC pub;
 
-                /* An index is defined with the size of its part; a different size means a new index. */
-                r = tpm2_nv_size(c, first + chunk, &existing);
-                if (r >= 0 && existing != n) {
+                /* An index is defined with the size of its part; a different size or kind means a new index. */
+                r = tpm2_nv_public(c, first + chunk, &pub);
+                if (r >= 0 && (pub.nvPublic.dataSize != n || !chunk_kind_ok(policy, &pub))) {
                         r = tpm2_nv_undefine(c, first + chunk);
                         if (r < 0)
                                 return r;
                         r = -ENOENT;
                 }
                 if (r == -ENOENT)
-                        r = tpm2_nv_define(c, first + chunk, n);
+                        r = policy ? tpm2_pcrlock_nv_define(c, policy, first + chunk, n)
+                                   : tpm2_nv_define(c, first + chunk, n);
                 if (r < 0)
                         return r;
-                r = tpm2_nv_write_all(c, first + chunk, (const uint8_t *) data + off, n);
+                r = policy ? tpm2_pcrlock_nv_write(c, policy, first + chunk, 0, part, n)
+                           : tpm2_nv_write_all(c, first + chunk, part, n);
                 if (r < 0)
                         return r;
         }
@@ -363,28 +391,72 @@ int keyd_nv_write_chunks(Tpm2Context *c, TPM2_HANDLE first, unsigned max_chunks,
         return 0;
 }
 
-int store_write(Tpm2Context *c, const uint8_t kek[static KEYD_KEK_SIZE], KeySet *s) {
-        _cleanup_(secret_buffer_freep) SecretBuffer *current = NULL;
+int store_write(Tpm2Context *c, const uint8_t kek[static KEYD_KEK_SIZE], KeySet *s,
+                uint8_t ret_head[static KEYD_HEAD_SIZE]) {
         _cleanup_free_ uint8_t *rec = NULL;
-        uint32_t imax = index_max(c);
-        unsigned target;
-        size_t size;
-        bool any;
-        int slot, r;
+        uint64_t generation = s->generation;
+        uint8_t digest[64];
+        unsigned target = s->slot == 0 ? 1 : 0;
+        size_t size, dsize;
+        int r;
 
-        r = newest(c, kek, imax, &current, &slot, &any);
-        if (r < 0)
-                return r;
-        s->generation = current ? keyset_of(current)->generation + 1 : 1;
-        target = slot == 0 ? 1 : 0;
-
+        /* The slot the current set was read from stays as it is until the head moves. */
+        s->generation = generation + 1;
         r = keyset_seal_record(s, kek, &rec, &size);
+        s->generation = generation;
         if (r < 0)
                 return r;
-        /* The tag covers header and body: a reader rejects any mix of old and new chunks. */
-        r = keyd_nv_write_chunks(c, KEYD_NV_SLOT(target, 0), KEYD_SLOT_CHUNKS_MAX, rec, size, imax);
+        r = tpm2_digest(TPM2_ALG_SHA256, rec, size, digest, &dsize);
         if (r < 0)
                 return r;
+        /* The tag covers header and body: a reader rejects any mix of old and new chunks anyway. */
+        r = keyd_nv_write_chunks(c, /* policy= */ NULL, KEYD_NV_SLOT(target, 0), KEYD_SLOT_CHUNKS_MAX, rec, size,
+                                 index_max(c));
+        if (r < 0)
+                return r;
+        ret_head[0] = (uint8_t) (target + 1);
+        memcpy(ret_head + 1, digest, KEYD_HEAD_SIZE - 1);
+        s->slot = (int) target;
+        s->generation = generation + 1;
+        return 0;
+}
+
+int kek_record_parse(const uint8_t *buf, size_t size, Tpm2SealedObject *ret, uint8_t ret_head[static KEYD_HEAD_SIZE]) {
+        Tpm2SealedObject o;
+        size_t pub_size;
+        int r;
+
+        if (size < 2 + KEYD_HEAD_SIZE)
+                return -EBADMSG;
+        pub_size = 2 + (size_t) ((buf[0] << 8) | buf[1]);
+        if (pub_size + KEYD_HEAD_SIZE >= size)
+                return -EBADMSG;
+        r = tpm2_sealed_object_unmarshal(buf, pub_size, buf + pub_size, size - pub_size - KEYD_HEAD_SIZE, &o);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+        if (buf[size - KEYD_HEAD_SIZE] > 2)
+                return -EBADMSG;
+        *ret = o;
+        memcpy(ret_head, buf + size - KEYD_HEAD_SIZE, KEYD_HEAD_SIZE);
+        return 0;
+}
+
+int kek_record_build(const Tpm2SealedObject *o, uint8_t **ret, size_t *ret_size) {
+        _cleanup_free_ uint8_t *pub = NULL, *priv = NULL;
+        size_t pub_size, priv_size;
+        uint8_t *buf;
+        int r;
+
+        r = tpm2_sealed_object_marshal(o, &pub, &pub_size, &priv, &priv_size);
+        if (r < 0)
+                return r;
+        buf = calloc(1, pub_size + priv_size + KEYD_HEAD_SIZE);
+        if (!buf)
+                return -ENOMEM;
+        memcpy(buf, pub, pub_size);
+        memcpy(buf + pub_size, priv, priv_size);
+        *ret = buf;
+        *ret_size = pub_size + priv_size + KEYD_HEAD_SIZE;
         return 0;
 }
 

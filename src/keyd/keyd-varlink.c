@@ -29,6 +29,20 @@ static int append_pcrs(sd_json_variant **arr, uint32_t mask) {
         return r;
 }
 
+/* The declared error for what kek_inspect() found. */
+static const char *keyd_error_name(int error) {
+        switch (error) {
+        case -EUCLEAN:
+                return "io.patela.Keys.NvTampered";
+        case -ENODATA:
+                return "io.patela.Keys.StoreMissing";
+        case -EBADMSG:
+                return "io.patela.Keys.StoreCorrupted";
+        default:
+                return "io.patela.Keys.TpmFailure";
+        }
+}
+
 /* The declared errors for a failure to get the KEK. */
 static int reply_kek_error(sd_varlink *link, Manager *m, const KekError *e) {
         _cleanup_(sd_json_variant_unrefp) sd_json_variant *pcrs = NULL;
@@ -46,6 +60,14 @@ static int reply_kek_error(sd_varlink *link, Manager *m, const KekError *e) {
         case -ENXIO:
                 log_error("Refusing to unseal the relay keys: %s", e->message);
                 return sd_varlink_errorbo(link, "io.patela.Keys.PolicyMismatch", SD_JSON_BUILD_PAIR_STRING("message", e->message));
+        case -EUCLEAN: {
+                char index[16];
+
+                snprintf(index, sizeof(index), "0x%08x", e->index);
+                log_error("Refusing keyd's NV: %s.", e->message);
+                return sd_varlink_errorbo(link, "io.patela.Keys.NvTampered", SD_JSON_BUILD_PAIR_STRING("index", index),
+                                          SD_JSON_BUILD_PAIR_STRING("message", e->message));
+        }
         default:
                 log_error("%s", e->message);
                 return sd_varlink_errorbo(link, "io.patela.Keys.TpmFailure", SD_JSON_BUILD_PAIR_STRING("message", e->message));
@@ -55,8 +77,16 @@ static int reply_kek_error(sd_varlink *link, Manager *m, const KekError *e) {
 static int reply_store_error(sd_varlink *link, Manager *m, int r, const char *what) {
         char msg[300];
 
-        if (r == -EBADMSG)
+        if (r == -EBADMSG) {
+                log_error("Refusing the stored keys: neither slot holds the set the sealed key commits to (altered, "
+                          "or an older set put back). Nothing is generated.");
                 return sd_varlink_error(link, "io.patela.Keys.StoreCorrupted", NULL);
+        }
+        if (r == -ENODATA) {
+                log_error("Refusing: the sealed key says relay keys were stored, but the store is gone from NV. Nothing "
+                          "is generated: new keys would replace the relays' identities.");
+                return sd_varlink_error(link, "io.patela.Keys.StoreMissing", NULL);
+        }
         if (r == -ENOSPC)
                 return sd_varlink_error(link, "io.patela.Keys.NvFull", NULL);
         snprintf(msg, sizeof(msg), "%s: %s (%s)", what, strerror(-r), m->tpm ? tpm2_last_error(m->tpm) : "no TPM");
@@ -65,12 +95,12 @@ static int reply_store_error(sd_varlink *link, Manager *m, int r, const char *wh
 }
 
 /* The stored set, or an empty one with room for capacity relays if nothing was stored yet. */
-static int load_set(Manager *m, const uint8_t *kek, SecretBuffer **ret) {
+static int load_set(Manager *m, const Kek *kek, SecretBuffer **ret) {
         _cleanup_(secret_buffer_freep) SecretBuffer *set = NULL, *grown = NULL;
         unsigned capacity = store_capacity(m->tpm);
         int r;
 
-        r = store_read(m->tpm, kek, &set);
+        r = store_read(m->tpm, kek->key->data, kek->head, &set);
         if (r == -ENOENT)
                 return keyset_new(capacity, ret);
         if (r < 0)
@@ -138,7 +168,8 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
                 { "family", SD_JSON_VARIANT_OBJECT, sd_json_dispatch_variant_noref, offsetof(EnsureParameters, family), SD_JSON_NULLABLE },
                 {}
         };
-        _cleanup_(secret_buffer_freep) SecretBuffer *kek = NULL, *setbuf = NULL;
+        _cleanup_(secret_buffer_freep) SecretBuffer *setbuf = NULL;
+        _cleanup_(kek_freep) Kek *kek = NULL;
         _cleanup_(sd_json_variant_unrefp) sd_json_variant *out = NULL;
         _cleanup_free_ void *family_seed = NULL;
         RelayRequest relays[RELAYS_PER_CALL_MAX];
@@ -183,7 +214,7 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
         if (r < 0)
                 return reply_kek_error(link, m, &e);
         log_debug("EnsureRelays: %u TPM commands to unseal the key-encryption key.", m->tpm->n_commands - commands_before);
-        r = load_set(m, kek->data, &setbuf);
+        r = load_set(m, kek, &setbuf);
         if (r < 0)
                 return reply_store_error(link, m, r, "Reading the stored keys");
         set = keyset_of(setbuf);
@@ -215,7 +246,7 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
         if (changed) {
                 unsigned before_write = m->tpm->n_commands;
                 /* One atomic write for the whole set: all new relays are stored, or none. */
-                r = store_write(m->tpm, kek->data, set);
+                r = kek_store_write(m->tpm, kek, set);
                 if (r < 0)
                         return reply_store_error(link, m, r, "Storing the keys");
                 log_debug("EnsureRelays: %u TPM commands to store %u relays.", m->tpm->n_commands - before_write,
@@ -262,7 +293,8 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
 static int vl_method_list_relays(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
                                  void *userdata) {
         static const sd_json_dispatch_field dispatch_table[] = { {} };
-        _cleanup_(secret_buffer_freep) SecretBuffer *kek = NULL, *setbuf = NULL;
+        _cleanup_(secret_buffer_freep) SecretBuffer *setbuf = NULL;
+        _cleanup_(kek_freep) Kek *kek = NULL;
         _cleanup_(sd_json_variant_unrefp) sd_json_variant *out = NULL;
         Manager *m = userdata;
         KekError e;
@@ -280,7 +312,7 @@ static int vl_method_list_relays(sd_varlink *link, sd_json_variant *parameters, 
                 return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("relays", out));
         if (r < 0)
                 return reply_kek_error(link, m, &e);
-        r = load_set(m, kek->data, &setbuf);
+        r = load_set(m, kek, &setbuf);
         if (r < 0)
                 return reply_store_error(link, m, r, "Reading the stored keys");
         for (unsigned i = 0; i < keyset_of(setbuf)->n_entries; i++) {
@@ -309,7 +341,8 @@ static int vl_method_remove_relay(sd_varlink *link, sd_json_variant *parameters,
                 { "name", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(RemoveParameters, name), SD_JSON_MANDATORY },
                 {}
         };
-        _cleanup_(secret_buffer_freep) SecretBuffer *kek = NULL, *setbuf = NULL;
+        _cleanup_(secret_buffer_freep) SecretBuffer *setbuf = NULL;
+        _cleanup_(kek_freep) Kek *kek = NULL;
         RemoveParameters p = {};
         Manager *m = userdata;
         KekError e;
@@ -327,12 +360,12 @@ static int vl_method_remove_relay(sd_varlink *link, sd_json_variant *parameters,
                 return sd_varlink_error(link, "io.patela.Keys.NoSuchRelay", NULL);
         if (r < 0)
                 return reply_kek_error(link, m, &e);
-        r = load_set(m, kek->data, &setbuf);
+        r = load_set(m, kek, &setbuf);
         if (r < 0)
                 return reply_store_error(link, m, r, "Reading the stored keys");
         if (keyset_remove(keyset_of(setbuf), p.name) < 0)
                 return sd_varlink_error(link, "io.patela.Keys.NoSuchRelay", NULL);
-        r = store_write(m->tpm, kek->data, keyset_of(setbuf));
+        r = kek_store_write(m->tpm, kek, keyset_of(setbuf));
         if (r < 0)
                 return reply_store_error(link, m, r, "Storing the keys");
         r = keyd_remove_relay(m->key_directory, p.name);
@@ -381,7 +414,8 @@ static int vl_method_get_status(sd_varlink *link, sd_json_variant *parameters, s
         StoreInfo info;
         Tpm2DaState da = {};
         bool have_da;
-        char nv[16] = "";
+        KekError e;
+        char nv[16] = "", problem[sizeof(e.message) + 64] = "";
         size_t kek_size;
         int r;
 
@@ -400,6 +434,10 @@ static int vl_method_get_status(sd_varlink *link, sd_json_variant *parameters, s
         r = store_info(c, &info);
         if (r < 0)
                 return reply_store_error(link, m, r, "Reading NV");
+        if (kek_inspect(m, &e) < 0) {
+                snprintf(problem, sizeof(problem), "%s: %s", keyd_error_name(e.error), e.message);
+                log_warning("keyd's NV is not as keyd left it: %s", problem);
+        }
         have_da = tpm2_da_state(c, &da) >= 0;
         if (have_da && da.in_lockout)
                 log_warning("The TPM is in dictionary-attack lockout (%" PRIu32 " of %" PRIu32 " failures; one is "
@@ -414,6 +452,8 @@ static int vl_method_get_status(sd_varlink *link, sd_json_variant *parameters, s
                         SD_JSON_BUILD_PAIR_VARIANT("policyPcrs", policy_pcrs),
                         SD_JSON_BUILD_PAIR_VARIANT("requiredPcrs", required),
                         SD_JSON_BUILD_PAIR_BOOLEAN("sealed", tpm2_nv_size(c, KEYD_NV_KEK, &kek_size) >= 0),
+                        SD_JSON_BUILD_PAIR_CONDITION(!!problem[0], "nvProblem", SD_JSON_BUILD_STRING(problem)),
+                        SD_JSON_BUILD_PAIR_CONDITION(!problem[0], "nvProblem", SD_JSON_BUILD_NULL),
                         SD_JSON_BUILD_PAIR_UNSIGNED("nvIndexMax", info.index_max),
                         SD_JSON_BUILD_PAIR_UNSIGNED("nvUsed", info.used),
                         SD_JSON_BUILD_PAIR_UNSIGNED("relaysPerIndex", info.per_index),

@@ -136,11 +136,19 @@ int main(int argc, char *argv[]) {
                 r = manager_tpm(m, &c);
                 if (r < 0)
                         return EXIT_FAILURE;
-                r = pcrlock_state_restore(c, m->policy_path);
+                TPM2_HANDLE bad = 0;
+                r = pcrlock_state_restore(c, m->policy_path, &bad);
                 if (r == -ENOENT) {
                         log_info("No copy of a pcrlock policy in TPM NV: first boot of this TPM.");
                         return EXIT_SUCCESS;
                 }
+                if (r == -EKEYREJECTED)
+                        return log_error("The copy of the pcrlock policy in TPM NV 0x%08x was not written through the "
+                                         "policy it names: planted, or written by an older patela-keyd. Not restored: "
+                                         "patela-keyd refuses to unseal or generate keys until the node is "
+                                         "provisioned anew (docs/keyd.md).",
+                                         bad),
+                               EXIT_FAILURE;
                 if (r < 0)
                         return log_error_errno(r, "Failed to restore %s: %m", m->policy_path), EXIT_FAILURE;
                 log_info(r > 0 ? "Restored %s from TPM NV." : "%s exists, left as it is.", m->policy_path);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdlib.h>
+#include <string.h>
 
 #include "keyd-store.h"
 #include "tests.h"
@@ -60,6 +61,45 @@ TEST(record_is_authenticated) {
         ASSERT_ERROR(keyset_open_record(rec, size - 1, kek, 0, &b), EBADMSG); /* truncated */
         ASSERT_ERROR(keyset_open_record(rec, 10, kek, 0, &b), EBADMSG);
         ASSERT_NULL(b);
+}
+
+TEST(kek_record) {
+        _cleanup_free_ uint8_t *rec = NULL;
+        Tpm2SealedObject o = {}, back;
+        uint8_t head[KEYD_HEAD_SIZE];
+        size_t size;
+
+        o.public.publicArea = (TPMT_PUBLIC) {
+                .type = TPM2_ALG_KEYEDHASH,
+                .nameAlg = TPM2_ALG_SHA256,
+                .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_NODA,
+                .parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL,
+                .authPolicy.size = 32,
+                .unique.keyedHash.size = 32,
+        };
+        o.private.size = 5;
+        memcpy(o.private.buffer, "\x00\x03" "abc", 5);
+
+        /* Built with an empty head: nothing stored yet. */
+        ASSERT_OK(kek_record_build(&o, &rec, &size));
+        ASSERT_OK(kek_record_parse(rec, size, &back, head));
+        ASSERT_EQ(back.private.size, 5);
+        ASSERT_EQ(head[0], 0);
+        /* A head naming slot 1 (2) parses; one naming a third slot does not. */
+        rec[size - KEYD_HEAD_SIZE] = 2;
+        memset(rec + size - KEYD_HEAD_SIZE + 1, 0xab, KEYD_HEAD_SIZE - 1);
+        ASSERT_OK(kek_record_parse(rec, size, &back, head));
+        ASSERT_EQ(head[0], 2);
+        ASSERT_EQ(head[KEYD_HEAD_SIZE - 1], 0xab);
+        rec[size - KEYD_HEAD_SIZE] = 3;
+        ASSERT_ERROR(kek_record_parse(rec, size, &back, head), EBADMSG);
+        rec[size - KEYD_HEAD_SIZE] = 0;
+        /* Without the head, or with a byte too many inside: refused. */
+        ASSERT_ERROR(kek_record_parse(rec, size - KEYD_HEAD_SIZE, &back, head), EBADMSG);
+        ASSERT_ERROR(kek_record_parse(rec, size - 1, &back, head), EBADMSG);
+        ASSERT_ERROR(kek_record_parse(rec, KEYD_HEAD_SIZE + 1, &back, head), EBADMSG);
+        rec[1]++; /* the public part's length */
+        ASSERT_ERROR(kek_record_parse(rec, size, &back, head), EBADMSG);
 }
 
 TEST(set_operations) {

@@ -120,6 +120,8 @@ static int print_keys_status(sd_json_variant *s) {
         field("Policy PCRs", policy);
         field("Required PCRs", required);
         field("Sealed", yes_no(json_bool(s, "sealed")));
+        if (json_str(s, "nvProblem"))
+                field("NV problem", json_str(s, "nvProblem"));
         printf("%*s: %jd of %jd bytes per index used\n", LABEL_WIDTH, "NV",
                 (intmax_t) json_int(s, "nvUsed", NULL), (intmax_t) json_int(s, "nvIndexMax", NULL));
         printf("%*s: %jd relays (%jd per index)\n", LABEL_WIDTH, "Capacity",

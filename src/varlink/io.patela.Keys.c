@@ -77,6 +77,8 @@ static SD_VARLINK_DEFINE_METHOD(
                 SD_VARLINK_DEFINE_OUTPUT(requiredPcrs, SD_VARLINK_INT, SD_VARLINK_ARRAY),
                 SD_VARLINK_FIELD_COMMENT("True if the key-encryption key is sealed in TPM NV"),
                 SD_VARLINK_DEFINE_OUTPUT(sealed, SD_VARLINK_BOOL, 0),
+                SD_VARLINK_FIELD_COMMENT("Null if keyd's NV is as keyd leaves it; else the error EnsureRelays answers (NvTampered, StoreMissing, StoreCorrupted) and why. Checked from the public areas and the stored records, without unsealing"),
+                SD_VARLINK_DEFINE_OUTPUT(nvProblem, SD_VARLINK_STRING, SD_VARLINK_NULLABLE),
                 SD_VARLINK_FIELD_COMMENT("Largest NV index of this TPM in bytes"),
                 SD_VARLINK_DEFINE_OUTPUT(nvIndexMax, SD_VARLINK_INT, 0),
                 SD_VARLINK_FIELD_COMMENT("NV bytes patela-keyd holds now"),
@@ -115,6 +117,13 @@ static SD_VARLINK_DEFINE_ERROR(
                 SD_VARLINK_DEFINE_FIELD(capacity, SD_VARLINK_INT, 0));
 static SD_VARLINK_DEFINE_ERROR(NvFull);
 static SD_VARLINK_DEFINE_ERROR(StoreCorrupted);
+static SD_VARLINK_DEFINE_ERROR(StoreMissing);
+static SD_VARLINK_DEFINE_ERROR(
+                NvTampered,
+                SD_VARLINK_FIELD_COMMENT("The NV index that is not as keyd leaves it, hex (0x01300001: the sealed key)"),
+                SD_VARLINK_DEFINE_FIELD(index, SD_VARLINK_STRING, 0),
+                SD_VARLINK_FIELD_COMMENT("What is wrong with it"),
+                SD_VARLINK_DEFINE_FIELD(message, SD_VARLINK_STRING, 0));
 static SD_VARLINK_DEFINE_ERROR(NoSuchRelay);
 static SD_VARLINK_DEFINE_ERROR(
                 TpmFailure,
@@ -155,8 +164,12 @@ SD_VARLINK_DEFINE_INTERFACE(
                 &vl_error_CapacityExceeded,
                 SD_VARLINK_SYMBOL_COMMENT("The TPM's NV memory is full; existing keys are untouched."),
                 &vl_error_NvFull,
-                SD_VARLINK_SYMBOL_COMMENT("The stored keys exist but none of the two slots decrypts under the unsealed key."),
+                SD_VARLINK_SYMBOL_COMMENT("The stored keys exist but neither slot holds the set the sealed key commits to: altered, an older set put back, or the newer slot removed. Nothing is generated."),
                 &vl_error_StoreCorrupted,
+                SD_VARLINK_SYMBOL_COMMENT("The sealed key commits to stored keys, but the store is gone from NV. Nothing is generated: new keys would silently replace the relays' identities."),
+                &vl_error_StoreMissing,
+                SD_VARLINK_SYMBOL_COMMENT("keyd's NV is not as keyd leaves it: the sealed key's index can be written without the pcrlock policy or is bound to another one (planted: a key someone else knows), stored keys or a copy of the policy exist without the sealed key, or that copy was not written through the policy. Nothing is unsealed or generated; the node must be provisioned anew (docs/keyd.md)."),
+                &vl_error_NvTampered,
                 SD_VARLINK_SYMBOL_COMMENT("No such relay in the store."),
                 &vl_error_NoSuchRelay,
                 SD_VARLINK_SYMBOL_COMMENT("A TPM command failed."),

@@ -277,6 +277,42 @@ TEST(sealed_object_roundtrip) {
         ASSERT_ERROR(tpm2_sealed_object_unmarshal(pub, pub_size, priv, 0, &back), EBADMSG);
 }
 
+/* The kind of NV index keyd keeps its sealed key in: written only through the policy. */
+TEST(policy_written_nv_index) {
+        _cleanup_(tpm2_pcrlock_policy_freep) Tpm2PcrlockPolicy *p = NULL;
+        TPM2B_NV_PUBLIC pub = {
+                .nvPublic = {
+                        .nvIndex = 0x01300001,
+                        .nameAlg = TPM2_ALG_SHA256,
+                        .attributes = TPM2_PCRLOCK_NV_ATTRIBUTES,
+                        .dataSize = 273,
+                },
+        };
+
+        ASSERT_OK(tpm2_pcrlock_policy_parse(POLICY_JSON, &p));
+        ASSERT_OK(tpm2_pcrlock_auth_policy(p, &pub.nvPublic.authPolicy));
+        ASSERT_EQ(tpm2_pcrlock_nv_check(p, &pub), 0); /* defined, never written */
+        pub.nvPublic.attributes |= TPMA_NV_WRITTEN;
+        ASSERT_EQ(tpm2_pcrlock_nv_check(p, &pub), 1);
+
+        /* What an owner can define and write itself, or another program's index. */
+        pub.nvPublic.attributes |= TPMA_NV_OWNERWRITE;
+        ASSERT_ERROR(tpm2_pcrlock_nv_check(p, &pub), EACCES);
+        pub.nvPublic.attributes = TPMA_NV_POLICYWRITE | TPMA_NV_AUTHWRITE | TPMA_NV_OWNERREAD | TPMA_NV_NO_DA;
+        ASSERT_ERROR(tpm2_pcrlock_nv_check(p, &pub), EACCES);
+        pub.nvPublic.attributes = TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_NO_DA | TPMA_NV_WRITTEN;
+        ASSERT_ERROR(tpm2_pcrlock_nv_check(p, &pub), EACCES);
+        pub.nvPublic.attributes = TPM2_PCRLOCK_NV_ATTRIBUTES | TPMA_NV_WRITTEN;
+        pub.nvPublic.nameAlg = TPM2_ALG_SHA1;
+        ASSERT_ERROR(tpm2_pcrlock_nv_check(p, &pub), EACCES);
+        pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
+        /* Written only through a policy, but another one: the attacker's own. */
+        pub.nvPublic.authPolicy.buffer[0] ^= 1;
+        ASSERT_ERROR(tpm2_pcrlock_nv_check(p, &pub), EKEYREJECTED);
+        pub.nvPublic.authPolicy.size = 0;
+        ASSERT_ERROR(tpm2_pcrlock_nv_check(p, &pub), EKEYREJECTED);
+}
+
 TEST(seal_refuses_without_a_tpm) {
         _cleanup_(tpm2_pcrlock_policy_freep) Tpm2PcrlockPolicy *p = NULL, *empty = NULL;
         _cleanup_free_ char *json = policy_with("pcrValues", "[]");

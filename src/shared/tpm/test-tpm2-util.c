@@ -115,20 +115,24 @@ TEST(nv_commands) {
 
         /* A small index: NV_ReadPublic and one NV_Read. */
         n = c->n_commands;
-        ASSERT_OK(tpm2_nv_read_all(c, 0x01300100, 4096, &back, &size));
+        ASSERT_OK(tpm2_nv_read_all(c, 0x01300100, 4096, &back, &size, &pub));
         ASSERT_EQ(c->n_commands - n, 2);
+        /* and the public area it read, with no command more */
+        ASSERT_EQ(pub.nvPublic.dataSize, sizeof(small));
+        ASSERT_EQ(pub.nvPublic.attributes,
+                  TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_NO_DA | TPMA_NV_WRITTEN);
         ASSERT_EQ(size, sizeof(small));
         ASSERT_MEMEQ(back, small, sizeof(small));
         free(TAKE_PTR(back));
 
         /* A large one: NV_ReadPublic and one NV_Read per TPM2_PT_NV_BUFFER_MAX bytes. */
         n = c->n_commands;
-        ASSERT_OK(tpm2_nv_read_all(c, 0x01300102, 4096, &back, &size));
+        ASSERT_OK(tpm2_nv_read_all(c, 0x01300102, 4096, &back, &size, NULL));
         ASSERT_EQ(c->n_commands - n, 1 + (1500 + buffer_max - 1) / buffer_max);
         ASSERT_EQ(size, 1500);
         ASSERT_MEMEQ(back, big, 1500);
-        ASSERT_ERROR(tpm2_nv_read_all(c, 0x01300102, 1000, &back, &size), E2BIG);
-        ASSERT_ERROR(tpm2_nv_read_all(c, 0x01300101, 4096, &back, &size), ENOENT);
+        ASSERT_ERROR(tpm2_nv_read_all(c, 0x01300102, 1000, &back, &size, NULL), E2BIG);
+        ASSERT_ERROR(tpm2_nv_read_all(c, 0x01300101, 4096, &back, &size, NULL), ENOENT);
 
         /* Sizes and public areas: the lookup's NV_ReadPublic and nothing more. */
         n = c->n_commands;
@@ -153,6 +157,23 @@ TEST(nv_commands) {
         ASSERT_EQ(c->n_commands - n, 1);
         ASSERT_EQ(present, 0x5);
         ASSERT_ERROR(tpm2_handles_present(c, 0x01300100, 65, &present), EINVAL);
+
+        /* An index only a policy writes: defined by the owner, but the owner cannot write it. */
+        {
+                TPM2B_DIGEST policy = { .size = 32 };
+                memset(policy.buffer, 0x42, 32);
+                ASSERT_OK(tpm2_nv_define_with_policy(c, 0x01300103, 16, TPMA_NV_POLICYWRITE | TPMA_NV_OWNERREAD |
+                                                                                TPMA_NV_NO_DA, &policy));
+                n = c->n_commands;
+                ASSERT_OK(tpm2_nv_public(c, 0x01300103, &pub));
+                ASSERT_EQ(c->n_commands - n, 1);
+                ASSERT_EQ(pub.nvPublic.attributes, TPMA_NV_POLICYWRITE | TPMA_NV_OWNERREAD | TPMA_NV_NO_DA);
+                ASSERT_EQ(pub.nvPublic.authPolicy.size, 32);
+                ASSERT_MEMEQ(pub.nvPublic.authPolicy.buffer, policy.buffer, 32);
+                ASSERT_ERROR(tpm2_nv_write_all(c, 0x01300103, small, 16), EPERM);
+                ASSERT_ERROR(tpm2_nv_read_all(c, 0x01300103, 4096, &back, &size, &pub), ENODATA);
+                ASSERT_ERROR(tpm2_nv_public(c, 0x01300104, &pub), ENOENT);
+        }
 }
 
 DEFINE_TEST_MAIN

@@ -109,11 +109,17 @@ int tpm2_da_state(Tpm2Context *c, Tpm2DaState *ret) {
 }
 
 int tpm2_nv_define(Tpm2Context *c, TPM2_HANDLE index, size_t size) {
+        return tpm2_nv_define_with_policy(c, index, size, TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_NO_DA,
+                                          /* auth_policy= */ NULL);
+}
+
+int tpm2_nv_define_with_policy(Tpm2Context *c, TPM2_HANDLE index, size_t size, TPMA_NV attributes,
+                               const TPM2B_DIGEST *auth_policy) {
         TPM2B_NV_PUBLIC pub = {
                 .nvPublic = {
                         .nvIndex = index,
                         .nameAlg = TPM2_ALG_SHA256,
-                        .attributes = TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_NO_DA,
+                        .attributes = attributes,
                         .dataSize = (uint16_t) size,
                 },
         };
@@ -122,6 +128,8 @@ int tpm2_nv_define(Tpm2Context *c, TPM2_HANDLE index, size_t size) {
 
         if (size == 0 || size > UINT16_MAX)
                 return -EINVAL;
+        if (auth_policy)
+                pub.nvPublic.authPolicy = *auth_policy;
         r = tpm2_check(c, Esys_NV_DefineSpace(c->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
                                               NULL, &pub, &tr),
                        "Esys_NV_DefineSpace");
@@ -147,16 +155,22 @@ int tpm2_nv_undefine(Tpm2Context *c, TPM2_HANDLE index) {
         return 0;
 }
 
-int tpm2_nv_size(Tpm2Context *c, TPM2_HANDLE index, size_t *ret) {
+int tpm2_nv_public(Tpm2Context *c, TPM2_HANDLE index, TPM2B_NV_PUBLIC *ret) {
         _cleanup_(tpm2_handle_freep) Tpm2Handle *h = NULL;
-        TPM2B_NV_PUBLIC pub;
         int r;
 
         /* The lookup reads the public area (NV_ReadPublic) already. */
         r = tpm2_handle_from_tpm(c, index, &h);
         if (r < 0)
                 return r;
-        r = tpm2_handle_nv_public(h, &pub);
+        return tpm2_handle_nv_public(h, ret);
+}
+
+int tpm2_nv_size(Tpm2Context *c, TPM2_HANDLE index, size_t *ret) {
+        TPM2B_NV_PUBLIC pub;
+        int r;
+
+        r = tpm2_nv_public(c, index, &pub);
         if (r < 0)
                 return r;
         *ret = pub.nvPublic.dataSize;

@@ -12,12 +12,18 @@
 /* Defines index with size bytes and OWNERWRITE|OWNERREAD|NO_DA. -EEXIST if it exists, -ENOSPC if the TPM's
  * NV memory is full. */
 int tpm2_nv_define(Tpm2Context *c, TPM2_HANDLE index, size_t size);
+/* The same with other attributes and an authPolicy (e.g. POLICYWRITE: written only through that policy).
+ * Defining is owner-authorised whatever the attributes. */
+int tpm2_nv_define_with_policy(Tpm2Context *c, TPM2_HANDLE index, size_t size, TPMA_NV attributes,
+                               const TPM2B_DIGEST *auth_policy);
 /* Removes the index; -ENOENT if there is none. */
 int tpm2_nv_undefine(Tpm2Context *c, TPM2_HANDLE index);
 /* Writes data at offset 0 in chunks of the TPM's NV buffer size. */
 int tpm2_nv_write_all(Tpm2Context *c, TPM2_HANDLE index, const void *data, size_t size);
 /* The index's data size (one NV_ReadPublic); -ENOENT if it does not exist. */
 int tpm2_nv_size(Tpm2Context *c, TPM2_HANDLE index, size_t *ret);
+/* The index's public area (one NV_ReadPublic): attributes, authPolicy, size. -ENOENT if it does not exist. */
+int tpm2_nv_public(Tpm2Context *c, TPM2_HANDLE index, TPM2B_NV_PUBLIC *ret);
 
 /* A TPM property, e.g. the largest NV index (TPM2_PT_NV_INDEX_MAX) and the largest NV_Read/NV_Write
  * (TPM2_PT_NV_BUFFER_MAX). The fixed ones (TPM2_PT_FIXED group) come from one GetCapability per context,

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "string-util.h"
 #include "tpm2-marshal.h"
+#include "tpm2-nv.h"
 #include "tpm2-pcrlock.h"
 #include "tpm2-pcrlock-internal.h"
 
@@ -283,16 +284,16 @@ static int policy_replay(Tpm2Context *c, const Tpm2PcrlockPolicy *p, ESYS_TR ses
         return 0;
 }
 
-static int unseal_once(Tpm2Context *c, const Tpm2PcrlockPolicy *p, ESYS_TR srk, ESYS_TR nv, ESYS_TR object,
-                       SecretBuffer **ret) {
+/* A policy session that satisfies tpm2_pcrlock_auth_policy(): salted with the SRK, the PCR replay for the
+ * current values, then PolicyAuthorizeNV. It authorizes one command; without continueSession the TPM flushes
+ * it when that command succeeds (tpm2_session_consumed()). */
+static int policy_session(Tpm2Context *c, const Tpm2PcrlockPolicy *p, ESYS_TR srk, ESYS_TR nv,
+                          TPMA_SESSION attributes, Tpm2Handle **ret) {
         _cleanup_(tpm2_handle_freep) Tpm2Handle *session = NULL;
-        _cleanup_(secret_buffer_freep) SecretBuffer *secret = NULL;
-        TPM2B_SENSITIVE_DATA *data = NULL;
         TSS2_RC code;
         int r;
 
-        /* Response encryption: Unseal's outData is its first response parameter. */
-        r = session_start(c, srk, TPM2_SE_POLICY, TPMA_SESSION_ENCRYPT, &session);
+        r = session_start(c, srk, TPM2_SE_POLICY, attributes, &session);
         if (r < 0)
                 return r;
 
@@ -312,6 +313,21 @@ static int unseal_once(Tpm2Context *c, const Tpm2PcrlockPolicy *p, ESYS_TR srk, 
                         return -EACCES;
                 return r;
         }
+        *ret = TAKE_PTR(session);
+        return 0;
+}
+
+static int unseal_once(Tpm2Context *c, const Tpm2PcrlockPolicy *p, ESYS_TR srk, ESYS_TR nv, ESYS_TR object,
+                       SecretBuffer **ret) {
+        _cleanup_(tpm2_handle_freep) Tpm2Handle *session = NULL;
+        _cleanup_(secret_buffer_freep) SecretBuffer *secret = NULL;
+        TPM2B_SENSITIVE_DATA *data = NULL;
+        int r;
+
+        /* Response encryption: Unseal's outData is its first response parameter. */
+        r = policy_session(c, p, srk, nv, TPMA_SESSION_ENCRYPT, &session);
+        if (r < 0)
+                return r;
 
         r = tpm2_check(c, Esys_Unseal(c->esys, object, session->tr, ESYS_TR_NONE, ESYS_TR_NONE, &data),
                        "Esys_Unseal");
@@ -380,6 +396,97 @@ int tpm2_pcrlock_unseal(Tpm2Context *c, const Tpm2PcrlockPolicy *p, const Tpm2Se
                         return k;
         }
         return r;
+}
+
+int tpm2_pcrlock_nv_check(const Tpm2PcrlockPolicy *p, const TPM2B_NV_PUBLIC *pub) {
+        const TPMS_NV_PUBLIC *nv = &pub->nvPublic;
+        TPM2B_DIGEST auth_policy;
+        int r;
+
+        if (!p || !pub)
+                return -EINVAL;
+        if (nv->nameAlg != TPM2_ALG_SHA256 || (nv->attributes & ~TPMA_NV_WRITTEN) != TPM2_PCRLOCK_NV_ATTRIBUTES)
+                return -EACCES;
+        r = tpm2_pcrlock_auth_policy(p, &auth_policy);
+        if (r < 0)
+                return r;
+        if (nv->authPolicy.size != auth_policy.size ||
+            memcmp(nv->authPolicy.buffer, auth_policy.buffer, auth_policy.size) != 0)
+                return -EKEYREJECTED;
+        return !!(nv->attributes & TPMA_NV_WRITTEN);
+}
+
+int tpm2_pcrlock_nv_define(Tpm2Context *c, const Tpm2PcrlockPolicy *p, TPM2_HANDLE index, size_t size) {
+        TPM2B_DIGEST auth_policy;
+        int r;
+
+        if (!c || !p)
+                return -EINVAL;
+        r = tpm2_pcrlock_auth_policy(p, &auth_policy);
+        if (r < 0)
+                return r;
+        return tpm2_nv_define_with_policy(c, index, size, TPM2_PCRLOCK_NV_ATTRIBUTES, &auth_policy);
+}
+
+/* One NV_Write of at most TPM2_PT_NV_BUFFER_MAX bytes in its own policy session (a policy session authorizes
+ * one command: its digest is reset afterwards). */
+static int nv_write_once(Tpm2Context *c, const Tpm2PcrlockPolicy *p, ESYS_TR srk, ESYS_TR nv, ESYS_TR index,
+                         const TPM2B_MAX_NV_BUFFER *buf, uint16_t offset) {
+        _cleanup_(tpm2_handle_freep) Tpm2Handle *session = NULL;
+        int r;
+
+        r = policy_session(c, p, srk, nv, /* attributes= */ 0, &session);
+        if (r < 0)
+                return r;
+        /* POLICYWRITE: the index itself is the authorization handle, in the policy role. */
+        r = tpm2_check(c, Esys_NV_Write(c->esys, index, index, session->tr, ESYS_TR_NONE, ESYS_TR_NONE, buf, offset),
+                       "Esys_NV_Write");
+        if (r < 0)
+                return rc_fmt1(c->last_rc) == TPM2_RC_POLICY_FAIL ? -EPERM : r;
+        tpm2_session_consumed(session);
+        return 0;
+}
+
+int tpm2_pcrlock_nv_write(Tpm2Context *c, const Tpm2PcrlockPolicy *p, TPM2_HANDLE index, size_t offset,
+                          const void *data, size_t size) {
+        _cleanup_(tpm2_handle_freep) Tpm2Handle *srk = NULL, *nv = NULL, *target = NULL;
+        uint32_t chunk_max = 512;
+        int r;
+
+        if (!c || !p || (!data && size > 0))
+                return -EINVAL;
+        if (offset > UINT16_MAX || size > UINT16_MAX - offset)
+                return -E2BIG;
+        (void) tpm2_get_property(c, TPM2_PT_NV_BUFFER_MAX, &chunk_max);
+        chunk_max = MIN(MAX(chunk_max, 64U), (uint32_t) sizeof(((TPM2B_MAX_NV_BUFFER *) NULL)->buffer));
+
+        /* The SRK and pcrlock's index from the policy (no command, as for an unseal); the target from the TPM:
+         * ESAPI needs its name. */
+        r = srk_open(c, p, /* verify= */ false, &srk);
+        if (r < 0)
+                return r;
+        r = nv_from_policy(c, p, &nv);
+        if (r < 0)
+                return r;
+        r = tpm2_handle_from_tpm(c, index, &target);
+        if (r < 0)
+                return r;
+
+        for (size_t off = 0; off < size;) {
+                TPM2B_MAX_NV_BUFFER buf = { .size = (uint16_t) MIN(size - off, (size_t) chunk_max) };
+
+                memcpy(buf.buffer, (const uint8_t *) data + off, buf.size);
+                for (unsigned attempt = 0;; attempt++) {
+                        r = nv_write_once(c, p, srk->tr, nv->tr, target->tr, &buf, (uint16_t) (offset + off));
+                        if (r != -ESTALE || attempt + 1 >= UNSEAL_ATTEMPTS)
+                                break;
+                        log_debug("A PCR changed during the policy session, retrying.");
+                }
+                if (r < 0)
+                        return r;
+                off += buf.size;
+        }
+        return 0;
 }
 
 static bool value_allowed(const Tpm2PcrlockPolicy *p, unsigned pcr, const TPM2B_DIGEST *value) {

@@ -118,6 +118,26 @@ int tpm2_pcrlock_seal(Tpm2Context *c, const Tpm2PcrlockPolicy *p, const void *se
  * TPM refuses a wrong SRK or index by itself; only after a refusal is the index looked up, for the error. */
 int tpm2_pcrlock_unseal(Tpm2Context *c, const Tpm2PcrlockPolicy *p, const Tpm2SealedObject *o,
                         SecretBuffer **ret);
+/* NV indices that only this policy may write: POLICYWRITE with authPolicy = tpm2_pcrlock_auth_policy() (the
+ * sealed object's), neither OWNERWRITE nor AUTHWRITE, so whoever holds the owner hierarchy can remove such an
+ * index and define one like it, but never write it without booting what the policy allows. keyd keeps its
+ * sealed key, its store's head and its copy of pcrlock.json in such indices (keyd-kek.c). The owner reads
+ * them; NO_DA. (TPMA_NV_POLICY_DELETE, which would also stop the removal, needs the platform hierarchy:
+ * swtpm answers an owner's define with TPM_RC_ATTRIBUTES.) */
+#define TPM2_PCRLOCK_NV_ATTRIBUTES (TPMA_NV_POLICYWRITE | TPMA_NV_OWNERREAD | TPMA_NV_NO_DA)
+
+/* Defines index (size bytes) so; owner-authorised, like every define. -EEXIST if it exists. */
+int tpm2_pcrlock_nv_define(Tpm2Context *c, const Tpm2PcrlockPolicy *p, TPM2_HANDLE index, size_t size);
+/* Writes data at offset into such an index: the index's NV_ReadPublic, then per TPM2_PT_NV_BUFFER_MAX bytes
+ * one policy session (StartAuthSession, the PCR replay, PolicyAuthorizeNV) and NV_Write. Each NV_Write is
+ * atomic; the first sets TPMA_NV_WRITTEN. -EPERM if the current PCRs do not satisfy the policy. */
+int tpm2_pcrlock_nv_write(Tpm2Context *c, const Tpm2PcrlockPolicy *p, TPM2_HANDLE index, size_t offset,
+                          const void *data, size_t size);
+/* Whether pub (from the TPM) is such an index of this policy: 1 written, 0 defined but never written;
+ * -EACCES if its attributes let something else write it (or its nameAlg is not SHA-256), -EKEYREJECTED if it
+ * is written only through another policy. No TPM command. */
+int tpm2_pcrlock_nv_check(const Tpm2PcrlockPolicy *p, const TPM2B_NV_PUBLIC *pub);
+
 /* After -EPERM, for the log: reads the policy's PCRs and returns those whose current value is not among
  * the allowed ones (0 if they all match now). */
 int tpm2_pcrlock_check_pcrs(Tpm2Context *c, const Tpm2PcrlockPolicy *p, uint32_t *ret_mismatch);

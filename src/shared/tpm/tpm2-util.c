@@ -304,7 +304,8 @@ int tpm2_handles_present(Tpm2Context *c, TPM2_HANDLE first, unsigned n, uint64_t
         return 0;
 }
 
-int tpm2_nv_read_all(Tpm2Context *c, TPM2_HANDLE index, size_t max_size, uint8_t **ret, size_t *ret_size) {
+int tpm2_nv_read_all(Tpm2Context *c, TPM2_HANDLE index, size_t max_size, uint8_t **ret, size_t *ret_size,
+                     TPM2B_NV_PUBLIC *ret_public) {
         _cleanup_(tpm2_handle_freep) Tpm2Handle *nv = NULL;
         _cleanup_free_ uint8_t *buf = NULL;
         TPM2B_NV_PUBLIC pub;
@@ -361,6 +362,8 @@ int tpm2_nv_read_all(Tpm2Context *c, TPM2_HANDLE index, size_t max_size, uint8_t
 
         *ret = TAKE_PTR(buf);
         *ret_size = size;
+        if (ret_public)
+                *ret_public = pub;
         return 0;
 }
 

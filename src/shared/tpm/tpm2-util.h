@@ -75,8 +75,10 @@ int tpm2_handles_present(Tpm2Context *c, TPM2_HANDLE first, unsigned n, uint64_t
 /* Reads the whole of an NV index that its own (empty) auth or the owner (empty auth) may read: one
  * NV_ReadPublic, then one NV_Read per TPM2_PT_NV_BUFFER_MAX bytes (asked once per context, and only for an
  * index larger than 512 bytes, a size every TPM reads at once). -ENOENT if the index does not exist, -E2BIG
- * if larger than max_size, -ENODATA if never written. */
-int tpm2_nv_read_all(Tpm2Context *c, TPM2_HANDLE index, size_t max_size, uint8_t **ret, size_t *ret_size);
+ * if larger than max_size, -ENODATA if never written. ret_public (may be NULL): the public area the TPM
+ * answered, with no further command — who may write the index and under which policy. */
+int tpm2_nv_read_all(Tpm2Context *c, TPM2_HANDLE index, size_t max_size, uint8_t **ret, size_t *ret_size,
+                     TPM2B_NV_PUBLIC *ret_public);
 
 /* A policy session with PolicySecret(TPM_RH_ENDORSEMENT): what the TCG EK templates' authPolicy asks.
  * salt_key: a key to salt the session with (ESYS_TR_NONE: unsalted); attributes: those the session has
