@@ -220,7 +220,9 @@ ct_poweroff
 [[ -z $(find "$CT/upper" \( -name 'secret_id_key' -o -name 'ed25519_master_id_secret_key' -o -name '*.secret_family_key' \) -print -quit) ]] ||
         fail "a key file on the node's disk: $(find "$CT/upper" -name '*key*')"
 seed=$(tail -c 64 "$T/fp/exitA/ed25519_master_id_secret_key" | xxd -p | tr -d '\n' | head -c 64)
-grep -rqF "$(printf '%s' "$seed" | xxd -r -p)" "$CT/upper" 2>/dev/null && fail "exitA's secret key bytes on the node's disk"
+# Compared in hex: grep -F would take a 0x0a among the bytes as a separator of several short patterns.
+found=$(find "$CT/upper" -type f -exec sh -c 'xxd -p "$1" | tr -d "\n" | grep -q "$2"' _ {} "$seed" \; -print 2>/dev/null)
+[[ -z $found ]] || fail "exitA's secret key bytes on the node's disk: $found"
 rows=$(ps_cli --json list nodes | jq length)
 swtpm_power_cycle
 boot "$T/uki-A"
