@@ -20,7 +20,22 @@ for u in patela-attestd.service patela-attestd.socket patela-keyd.service patela
 done
 [[ -f $D$tmpfilesdir/patela.conf ]] || fail "tmpfiles.d not in $tmpfilesdir"
 [[ -f $D$sysusersdir/patela.conf ]] || fail "sysusers.d not in $sysusersdir"
-pass "units, tmpfiles.d and sysusers.d installed into systemd's directories under $prefix"
+rulesdir=$(meson introspect "$PATELA_BUILD_DIR" --buildoptions |
+        jq -r '(map({(.name): .value}) | add) as $o | if $o["polkit-rules-dir"] != "" then $o["polkit-rules-dir"]
+               else $o.prefix + "/" + $o.datadir + "/polkit-1/rules.d" end')
+rule=$D$rulesdir/10-patela-configd.rules
+[[ -f $rule ]] || fail "configd's polkit rule not in $rulesdir: $(find "$D" -name '*.rules')"
+pass "units, tmpfiles.d and sysusers.d installed into systemd's directories under $prefix, the polkit rule into polkit's"
+
+# The network-facing daemon is not root, and the TPM daemons' sockets admit root and its group only.
+grep -qx 'User=patela-configd' "$D$unitdir/patela-configd.service" || fail "patela-configd.service: $(grep ^User= "$D$unitdir/patela-configd.service")"
+grep -qx 'u patela-configd - "patela node configuration" - -' "$D$sysusersdir/patela.conf" || fail "no patela-configd in sysusers.d"
+for s in patela-attestd.socket patela-keyd.socket; do
+        [[ $(grep -E '^Socket(Mode|Group)=' "$D$unitdir/$s" | sort | tr '\n' ' ') == "SocketGroup=patela-configd SocketMode=0660 " ]] ||
+                fail "$s: $(grep -E '^Socket' "$D$unitdir/$s")"
+done
+grep -q '"patela-configd"' "$rule" || fail "the polkit rule names another user"
+pass "patela-configd runs as its own user (sysusers.d), named in the polkit rule and as the group of attestd's and keyd's sockets (0660)"
 
 # The units' dependencies (sysinit.target, sockets.target, …) come from systemd's own units, and the
 # programs they run outside patela from this system.

@@ -76,11 +76,11 @@ int manager_acquire_keys(Manager *m, AttestKeys **ret) {
 int manager_start(Manager *m, const char *listen_address) {
         int r;
 
-        /* Root only: the interface hands out quotes and activates credentials. The input of every call is
-         * marked sensitive, so credential blobs are wiped from memory once processed. */
-        r = varlink_service_new(&vl_interface_io_patela_Attest,
-                                SD_VARLINK_SERVER_ROOT_ONLY | SD_VARLINK_SERVER_INPUT_SENSITIVE, m, m->idle_usec,
-                                &m->service);
+        /* The interface hands out quotes and activates credentials: who may connect is the socket's
+         * mode, root and patela-configd's group (patela-attestd.socket; 0600 when attestd binds it itself).
+         * The input of every call is marked sensitive, so credential blobs are wiped once processed. */
+        r = varlink_service_new(&vl_interface_io_patela_Attest, SD_VARLINK_SERVER_INPUT_SENSITIVE, m,
+                                m->idle_usec, &m->service);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the varlink server: %m");
 

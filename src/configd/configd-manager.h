@@ -15,8 +15,8 @@
 
 #define CONFIGD_STATE_DIRECTORY_DEFAULT "/run/patela"
 #define CONFIGD_TORRC_DIRECTORY_DEFAULT PATELA_TORRC_DIRECTORY /* meson.build */
-#define CONFIGD_NETWORK_DIRECTORY_DEFAULT "/run/systemd/network"
-#define CONFIGD_NETWORK_FILE_DEFAULT "80-patela-uplink.network"
+#define CONFIGD_NETWORK_DIRECTORY_DEFAULT PATELA_NETWORK_DIRECTORY /* meson.build, as tmpfiles.d */
+#define CONFIGD_NETWORK_FILE_DEFAULT PATELA_NETWORK_FILE
 #define CONFIGD_ATTEST_SOCKET_DEFAULT "/run/patela/io.patela.Attest"
 #define CONFIGD_KEYS_SOCKET_DEFAULT "/run/patela/io.patela.Keys"
 /* patela-tor@.service: systemd reads keyd's directory as root (LoadCredential=) and the instance's dynamic

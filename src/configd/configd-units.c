@@ -244,14 +244,15 @@ static int network_reload(Manager *m) {
         return 0;
 }
 
-/* The allocator tor runs with: an EnvironmentFile= of patela-tor@.service in configd's state directory. Read
- * when an instance starts; a change reaches running instances when they restart. */
+/* The allocator tor runs with: an EnvironmentFile= of patela-tor@.service beside the torrc files, in the one
+ * directory of /run/patela that configd's user may write. Read when an instance starts; a change reaches
+ * running instances when they restart. */
 static int write_tor_environment(Manager *m) {
         _cleanup_free_ char *path = NULL, *text = NULL;
         const char *lib = tor_allocator_library(m->config.tor_allocator);
         int r;
 
-        if (asprintf(&path, "%s/%s", m->config.state_directory, CONFIGD_TOR_ENVIRONMENT_FILE) < 0 ||
+        if (asprintf(&path, "%s/%s", m->config.torrc_directory, CONFIGD_TOR_ENVIRONMENT_FILE) < 0 ||
             asprintf(&text, CONFIGD_FILE_HEADER " for patela-tor@.service: TorAllocator=%s.\n%s%s%s",
                      tor_allocator_to_string(m->config.tor_allocator), isempty(lib) ? "" : "LD_PRELOAD=",
                      lib ?: "", isempty(lib) ? "" : "\n") < 0)

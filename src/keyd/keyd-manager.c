@@ -59,9 +59,11 @@ int manager_tpm(Manager *m, Tpm2Context **ret) {
 int manager_start(Manager *m, const char *listen_address) {
         int r;
 
-        /* Root only, and every input is sensitive: a family key arrives through EnsureRelays. */
-        r = varlink_service_new(&vl_interface_io_patela_Keys, SD_VARLINK_SERVER_ROOT_ONLY | SD_VARLINK_SERVER_INPUT_SENSITIVE,
-                                m, m->idle_usec, &m->service);
+        /* Who may connect is the socket's mode: root and patela-configd's group (patela-keyd.socket; 0600
+         * when keyd binds it itself). What configd's user may not do is refused per method (keyd-varlink.c).
+         * Every input is sensitive: a family key arrives through EnsureRelays. */
+        r = varlink_service_new(&vl_interface_io_patela_Keys, SD_VARLINK_SERVER_INPUT_SENSITIVE, m,
+                                m->idle_usec, &m->service);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the varlink server: %m");
         r = keyd_bind_methods(m->service->server);

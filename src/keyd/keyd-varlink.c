@@ -161,6 +161,16 @@ static int parse_relays(sd_json_variant *v, RelayRequest *ret, size_t *ret_n) {
         return 0;
 }
 
+/* The socket admits root and patela-configd's group (patela-keyd.socket). configd, the daemon that parses
+ * network input, runs as a user of its own so that taking it over does not give the relays' keys: it must
+ * not have the key files written to its own user (they are readable by their owner alone), nor delete keys
+ * from the TPM. Root may do both (patelactl, the operator). */
+static bool peer_is_root(sd_varlink *link) {
+        uid_t uid;
+
+        return sd_varlink_get_peer_uid(link, &uid) >= 0 && uid == 0;
+}
+
 static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
                                    void *userdata) {
         static const sd_json_dispatch_field dispatch_table[] = {
@@ -190,10 +200,15 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
         if (parse_relays(p.relays, relays, &n) < 0)
                 return sd_varlink_error_invalid_parameter_name(link, "relays");
         for (size_t i = 0; i < n; i++) {
-                uid_t uid;
+                uid_t uid, peer;
                 gid_t gid;
                 if (keyd_resolve_user(relays[i].user, &uid, &gid) < 0)
                         return sd_varlink_error_invalid_parameter_name(link, "relays");
+                if (uid != 0 && (sd_varlink_get_peer_uid(link, &peer) < 0 || peer == uid)) {
+                        log_warning("Refusing to write the keys of %s to user %s: the caller's own.",
+                                    relays[i].name, relays[i].user);
+                        return sd_varlink_error(link, SD_VARLINK_ERROR_PERMISSION_DENIED, NULL);
+                }
         }
         if (p.family) {
                 static const sd_json_dispatch_field family_table[] = {
@@ -354,6 +369,10 @@ static int vl_method_remove_relay(sd_varlink *link, sd_json_variant *parameters,
                 return r;
         if (!tor_nickname_ok(p.name))
                 return sd_varlink_error_invalid_parameter_name(link, "name");
+        if (!peer_is_root(link)) {
+                log_warning("Refusing to remove the keys of %s: the caller is not root.", p.name);
+                return sd_varlink_error(link, SD_VARLINK_ERROR_PERMISSION_DENIED, NULL);
+        }
 
         r = kek_acquire(m, /* create= */ false, &kek, &e);
         if (r == -ENOKEY)

@@ -5,7 +5,7 @@ static SD_VARLINK_DEFINE_STRUCT_TYPE(
                 RelayRequest,
                 SD_VARLINK_FIELD_COMMENT("Relay nickname: 1-19 letters and digits (tor's rule); also the key directory's name"),
                 SD_VARLINK_DEFINE_FIELD(name, SD_VARLINK_STRING, 0),
-                SD_VARLINK_FIELD_COMMENT("User that owns the relay's key files (the tor instance's user); root if null"),
+                SD_VARLINK_FIELD_COMMENT("User that owns the relay's key files (the tor instance's user); root if null; never the caller's own user unless it is root (org.varlink.service.PermissionDenied)"),
                 SD_VARLINK_DEFINE_FIELD(user, SD_VARLINK_STRING, SD_VARLINK_NULLABLE));
 
 static SD_VARLINK_DEFINE_STRUCT_TYPE(
@@ -144,7 +144,7 @@ SD_VARLINK_DEFINE_INTERFACE(
                 &vl_method_EnsureRelays,
                 SD_VARLINK_SYMBOL_COMMENT("Lists the relays whose keys are stored (unseals the store)."),
                 &vl_method_ListRelays,
-                SD_VARLINK_SYMBOL_COMMENT("Deletes a relay's keys from the store (atomically) and removes its key files."),
+                SD_VARLINK_SYMBOL_COMMENT("Deletes a relay's keys from the store (atomically) and removes its key files. Root only (org.varlink.service.PermissionDenied)."),
                 &vl_method_RemoveRelay,
                 SD_VARLINK_SYMBOL_COMMENT("Removes every relay's key files from tmpfs, keeping the keys sealed: what patela-configd asks when the server refuses the node. Does not unseal."),
                 &vl_method_DropKeyFiles,

@@ -5,7 +5,10 @@
 # test's own (tor runs with DisableNetwork 1 from the server's torrc anyway):
 #   systemctl start patela-client.target → pending, patelactl identity = the server's fingerprint →
 #   node enable → every patela-tor@ instance active, tor's fingerprints = keyd's, jemalloc preloaded,
-#   relay addresses on the uplink by systemd-networkd → a fresh root, same TPM → same fingerprints, no
+#   relay addresses on the uplink by systemd-networkd → configd runs as its own user without capabilities;
+#   as that user systemd lets it start, stop, reload-or-restart and signal patela-tor@NAME.service and
+#   reload networkd, and refuses any other unit, verb or transient unit; keyd refuses to hand it keys or
+#   delete them; other users reach neither attestd nor keyd → a fresh root, same TPM → same fingerprints, no
 #   new node row, no key on the node's disk, pcrlock.json restored from NV → node disable → instances
 #   stopped at the next re-attestation, the reason in patelactl status → server down at boot → clear
 #   status, retries, no crash.
@@ -46,6 +49,16 @@ mkdir -p "$T/extra/var/lib/systemd"
 cp "$POLICY" "$T/extra/var/lib/systemd/pcrlock.json"
 node_install
 node_files
+# A unit that patela-configd must not manage.
+cat >"$T/node/etc/systemd/system/patela-probe.service" <<'EOF'
+[Unit]
+Description=A unit patela-configd may not manage (test)
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/true
+EOF
 
 # wait_units STATE SECONDS: every relay's instance in STATE.
 # timeline UNIT...: each unit's start and active moments in ms after the first of them started, by systemd's
@@ -212,6 +225,86 @@ done
 [[ -z $missing ]] || fail "$missing: $(ip rule; ip -6 rule; ip route show table all)"
 pass "each relay address routes through the server's gateways (rules to table 728352), the main table untouched"
 
+# --- configd's privileges (issue 11, item 10) ---------------------------------------------------------------
+# configd parses what comes from the network: it runs as a user of its own, without capabilities, and may
+# manage the relays' units and nothing else (its polkit rule), reach attestd and keyd (their sockets' group)
+# but not have keys written to itself or deleted.
+cpid=$(ct systemctl show -P MainPID patela-configd.service)
+cuid=$(ct id -u patela-configd 2>/dev/null) || fail "no user patela-configd on the node"
+[[ $(ct ps -o uid= -p "$cpid" | tr -d ' ') == "$cuid" && $cuid != 0 ]] ||
+        fail "patela-configd runs as uid $(ct ps -o uid= -p "$cpid"), not as patela-configd ($cuid)"
+caps=$(ct awk '/^Cap(Eff|Prm|Bnd|Amb):/ { printf "%s", $2 }' "/proc/$cpid/status")
+[[ $caps =~ ^0+$ ]] || fail "patela-configd has capabilities: $(ct grep ^Cap "/proc/$cpid/status")"
+pass "patela-configd runs as its own user (uid $cuid) with no capability, and the relays above came up"
+
+# as_configd CMD…: CMD as configd's user and group, as configd calls systemd: no interactive authorization.
+as_configd() {
+        ct setpriv --reuid=patela-configd --regid=patela-configd --init-groups -- "$@"
+}
+# manager METHOD SIGNATURE ARGS…: a call of systemd's Manager interface as configd.
+manager() {
+        as_configd busctl --allow-interactive-authorization=no call org.freedesktop.systemd1 /org/freedesktop/systemd1 \
+                org.freedesktop.systemd1.Manager "$@"
+}
+# allowed WHAT METHOD ARGS…, refused WHAT METHOD ARGS…: refused means systemd's "Access denied" (polkit's
+# answer), not an error of another kind.
+allowed() {
+        local what=$1
+        shift
+        manager "$@" >"$T/bus.out" 2>&1 || fail "configd's user may not $what: $(cat "$T/bus.out")"
+}
+refused() {
+        local what=$1
+        shift
+        manager "$@" >"$T/bus.out" 2>&1 && fail "configd's user may $what"
+        grep -q "Access denied" "$T/bus.out" || fail "$what: not refused by polkit but: $(cat "$T/bus.out")"
+}
+pid_a=$(ct systemctl show -P MainPID patela-tor@exitA.service)
+allowed "start a relay's unit" StartUnit ss patela-tor@probe.service replace
+allowed "stop a relay's unit" StopUnit ss patela-tor@probe.service replace
+allowed "signal a relay's tor" KillUnit ssi patela-tor@exitA.service main 18
+allowed "reload a relay's tor" ReloadOrRestartUnit ss patela-tor@exitA.service replace
+as_configd busctl --allow-interactive-authorization=no call org.freedesktop.network1 /org/freedesktop/network1 \
+        org.freedesktop.network1.Manager Reload >"$T/bus.out" 2>&1 ||
+        fail "configd's user may not reload systemd-networkd: $(cat "$T/bus.out")"
+pass "as patela-configd: StartUnit and StopUnit of patela-tor@probe.service, KillUnit and ReloadOrRestartUnit of patela-tor@exitA.service, networkd's Reload: allowed"
+
+refused "start another unit" StartUnit ss patela-probe.service replace
+[[ $(ct systemctl is-active patela-probe.service) == inactive ]] || fail "patela-probe.service started"
+ct systemctl start patela-probe.service
+refused "stop another unit" StopUnit ss patela-probe.service replace
+refused "signal another unit" KillUnit ssi patela-probe.service all 15
+refused "stop systemd-networkd" StopUnit ss systemd-networkd.service replace
+[[ $(ct systemctl is-active patela-probe.service systemd-networkd.service | sort -u) == active ]] ||
+        fail "a refused stop stopped something"
+refused "restart a relay (a verb configd does not use)" RestartUnit ss patela-tor@exitA.service replace
+refused "set a relay's properties" SetUnitProperties sba\(sv\) patela-tor@exitA.service true 1 CPUWeight t 1
+refused "start an instance whose name is no nickname" StartUnit ss patela-tor@ex-it.service replace
+[[ $(ct systemctl show -P MainPID patela-tor@exitA.service) == "$pid_a" ]] || fail "exitA's tor was restarted"
+# A transient unit named like a relay would run whatever it is given, as root: refused (the template's
+# instances exist as soon as they are named).
+manager StartTransientUnit 'ssa(sv)a(sa(sv))' patela-tor@evil.service replace \
+        1 ExecStart 'a(sasb)' 1 /usr/bin/touch 2 /usr/bin/touch /run/patela-evil false 0 >"$T/bus.out" 2>&1 &&
+        fail "configd's user may start a transient patela-tor@ unit"
+ct test -e /run/patela-evil && fail "a transient unit ran"
+echo "# StartTransientUnit patela-tor@evil.service as patela-configd: $(tr '\n' ' ' <"$T/bus.out")"
+# Its user cannot read the relays' keys, nor have keyd write them to itself, nor delete them.
+as_configd cat /run/patela/keys/exitA/secret_id_key >/dev/null 2>&1 && fail "configd's user reads exitA's key file"
+as_configd varlinkctl call /run/patela/io.patela.Keys io.patela.Keys.EnsureRelays \
+        '{"relays":[{"name":"exitA","user":"patela-configd"}]}' >"$T/keys.out" 2>&1 &&
+        fail "keyd wrote exitA's keys for configd's user"
+grep -q PermissionDenied "$T/keys.out" || fail "EnsureRelays for configd's own user: $(cat "$T/keys.out")"
+as_configd varlinkctl call /run/patela/io.patela.Keys io.patela.Keys.RemoveRelay '{"name":"exitA"}' >"$T/keys.out" 2>&1 &&
+        fail "configd's user removed exitA's keys"
+grep -q PermissionDenied "$T/keys.out" || fail "RemoveRelay as configd's user: $(cat "$T/keys.out")"
+as_configd varlinkctl call /run/patela/io.patela.Keys io.patela.Keys.GetStatus '{}' >/dev/null ||
+        fail "configd's user cannot call keyd"
+for s in Attest Keys; do
+        ct setpriv --reuid=nobody --regid=nogroup --clear-groups -- varlinkctl introspect "/run/patela/io.patela.$s" \
+                >/dev/null 2>&1 && fail "user nobody reaches io.patela.$s"
+done
+pass "as patela-configd: another unit (start, stop, kill), systemd-networkd's stop, a relay's restart or properties, a non-nickname instance, a transient patela-tor@ unit: refused; keyd refuses its own user as key owner and RemoveRelay; nobody else reaches attestd or keyd"
+
 # A relay taken away and given back: its instance stops and its files go; back, the same identity.
 ps_cli node relays "$fp" 2 >/dev/null
 ct patelactl attest >/dev/null || fail "patelactl attest: $(ct patelactl attest 2>&1)"
@@ -241,7 +334,9 @@ ct_poweroff
 [[ -z $(find "$CT/upper" \( -name 'secret_id_key' -o -name 'ed25519_master_id_secret_key' -o -name '*.secret_family_key' \) -print -quit) ]] ||
         fail "a key file on the node's disk: $(find "$CT/upper" -name '*key*')"
 seed=$(tail -c 64 "$T/fp/exitA/ed25519_master_id_secret_key" | xxd -p | tr -d '\n' | head -c 64)
-grep -rqF "$(printf '%s' "$seed" | xxd -r -p)" "$CT/upper" 2>/dev/null && fail "exitA's secret key bytes on the node's disk"
+# Compared in hex: grep -F would take a 0x0a among the bytes as a separator of several short patterns.
+found=$(find "$CT/upper" -type f -exec sh -c 'xxd -p "$1" | tr -d "\n" | grep -q "$2"' _ {} "$seed" \; -print 2>/dev/null)
+[[ -z $found ]] || fail "exitA's secret key bytes on the node's disk: $found"
 rows=$(ps_cli --json list nodes | jq length)
 swtpm_power_cycle
 boot "$T/uki-A"
@@ -286,7 +381,7 @@ reason=$(jq -r '.config.lastError // empty' "$T/ctl-status.json")
 [[ -n $reason ]] || fail "no reason in patelactl status: $(cat "$T/ctl-status.json")"
 ct patelactl status >"$T/ctl-status.txt" 2>&1 || true
 grep -qF "$reason" "$T/ctl-status.txt" || fail "patelactl status does not say why: $(cat "$T/ctl-status.txt")"
-[[ -z $(ct ls /run/patela/torrc) ]] || fail "torrc files left: $(ct ls /run/patela/torrc)"
+[[ -z $(ct find /run/patela/torrc -name '*.torrc') ]] || fail "torrc files left: $(ct ls /run/patela/torrc)"
 left=$(find "/proc/$CT_PID/root/run/patela-tor/" "/proc/$CT_PID/root/run/private/" -type f 2>/dev/null || true)
 [[ -z $left ]] || fail "files of the instances left: $left"
 end=$((SECONDS + 10))
