@@ -233,7 +233,7 @@ int main(int argc, char *argv[]) {
 
         if (argc == 3 && strcmp(argv[1], "keygen") == 0) {
                 _cleanup_free_ char *s = NULL, *v = NULL;
-                TlogKey k;
+                TlogKey k = {};
 
                 r = tlog_key_generate(argv[2], &k);
                 if (r >= 0)
@@ -245,8 +245,8 @@ int main(int argc, char *argv[]) {
                         printf("%s\n%s\n", s, v);
         } else if (argc == 4 && (strcmp(argv[1], "sign") == 0 || strcmp(argv[1], "open") == 0)) {
                 _cleanup_free_ char *text = NULL, *note = NULL;
-                size_t size, text_size;
-                TlogKey k;
+                size_t size = 0, text_size = 0;
+                TlogKey k = {};
 
                 r = read_file(argv[3], &text, &size);
                 if (r < 0)
@@ -269,7 +269,7 @@ int main(int argc, char *argv[]) {
                 _cleanup_free_ char *text = NULL, *note = NULL;
                 _cleanup_(mem_done) MemLog l = {};
                 TlogHash root;
-                TlogKey k;
+                TlogKey k = {};
                 uint64_t n = strtoull(argv[4], NULL, 10);
 
                 r = tlog_key_parse_signer(argv[2], &k);
