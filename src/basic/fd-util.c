@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,4 +66,43 @@ int read_full_file(const char *path, size_t max_size, void **ret, size_t *ret_si
         *ret = TAKE_PTR(buf);
         *ret_size = size;
         return 0;
+}
+
+int write_file_atomic(const char *path, const char *content, mode_t mode) {
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t size = strlen(content), done = 0;
+        const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+        uint64_t rnd = 0;
+        int r;
+
+        if (!*name)
+                return -EINVAL;
+        (void) getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK);
+        if (asprintf(&tmp, "%.*s.%s.%016llx", slash ? (int) (name - path) : 0, path, name,
+                     (unsigned long long) rnd) < 0) {
+                tmp = NULL;
+                return -ENOMEM;
+        }
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return negative_errno();
+        while (done < size) {
+                ssize_t n = write(fd, content + done, size - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? negative_errno() : -EIO;
+                        goto fail;
+                }
+                done += (size_t) n;
+        }
+        if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        return 0;
+fail:
+        (void) unlink(tmp);
+        return r;
 }

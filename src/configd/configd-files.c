@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -188,10 +187,7 @@ int file_read(const char *path, char **ret) {
 }
 
 int file_write_atomic(const char *path, const char *content) {
-        _cleanup_free_ char *old = NULL, *tmp = NULL, *dir = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        size_t size = strlen(content), done = 0;
-        uint64_t rnd = 0;
+        _cleanup_free_ char *old = NULL, *dir = NULL;
         const char *slash;
         int r;
 
@@ -208,40 +204,10 @@ int file_write_atomic(const char *path, const char *content) {
         r = mkdir_parents(dir, 0755);
         if (r < 0)
                 return r;
-
-        /* A hidden temporary beside the file: same file system, so that the rename is atomic, and a name
-         * that neither tor's instances nor networkd pick up. */
-        (void) getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK);
-        if (asprintf(&tmp, "%s/.%s.%016llx", dir, slash + 1, (unsigned long long) rnd) < 0) {
-                tmp = NULL;
-                return -ENOMEM;
-        }
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return negative_errno();
-        while (done < size) {
-                ssize_t n = write(fd, content + done, size - done);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0) {
-                        r = n < 0 ? negative_errno() : -EIO;
-                        goto fail;
-                }
-                done += (size_t) n;
-        }
-        /* Readable by the tor instances' users whatever the umask; the content is not secret. */
-        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-                r = negative_errno();
-                goto fail;
-        }
-        if (rename(tmp, path) < 0) {
-                r = negative_errno();
-                goto fail;
-        }
-        return 1;
-fail:
-        (void) unlink(tmp);
-        return r;
+        /* Readable by the tor instances' users whatever the umask; the content is not secret. The temporary is
+         * hidden: neither tor's instances nor networkd pick it up. */
+        r = write_file_atomic(path, content, 0644);
+        return r < 0 ? r : 1;
 }
 
 static bool is_ours(const char *path) {

@@ -121,6 +121,7 @@ Manager *manager_free(Manager *m) {
         free(m->boot_verdict_reason);
         proto_network_done(&m->network);
         relays_free(m->relays, m->n_relays);
+        free(m->fingerprints_reported);
         free(m->keys_queue);
         configd_config_done(&m->config);
         free(m);

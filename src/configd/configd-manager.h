@@ -155,6 +155,8 @@ typedef struct Manager {
         ProtoNetwork network;
         Relay *relays;
         size_t n_relays;
+        char *fingerprints_reported; /* the last fingerprints report the server took (configd-fingerprints.c) */
+        uint64_t fingerprints_reported_at; /* CLOCK_REALTIME µs */
         size_t *keys_queue; /* relays waiting for keyd, in the keys step */
         size_t n_keys_queue;
         bool keys_one_by_one; /* the batch call failed: ask for each relay alone */
@@ -225,10 +227,16 @@ void attest_step_enroll(Manager *m);
 
 /* configd-relays.c: configuration, keys, files */
 void relays_step_network(Manager *m);
+/* Ends the cycle running, naming the relays that failed alone. */
+void relays_finish(Manager *m);
 /* Removes every file of configd's in the torrc and network directories and stops the relays: the server
  * refused the node. */
 void relays_teardown(Manager *m);
 size_t relays_count(const Manager *m, RelayState s);
+
+/* configd-fingerprints.c: after the files, the relays' identities to the server if they changed; then
+ * relays_finish(). */
+void fingerprints_step_report(Manager *m);
 
 /* configd-units.c: the tor instances. With ManageUnits=no (--no-units), only logs what it would do. at_once: the
  * removed relays' tor exits at once (SIGTERM), not after its graceful ShutdownWaitLength. */

@@ -489,8 +489,6 @@ static void relays_apply(Manager *m) {
         _cleanup_(strv_freep) char **gone = NULL;
         _cleanup_free_ char *dropin_dir = network_dropin_dir(m);
         bool network_changed = false;
-        char failures[800] = "";
-        size_t len = 0;
         int r;
 
         manager_call_done(m);
@@ -516,6 +514,12 @@ static void relays_apply(Manager *m) {
                 network_changed = true;
 
         (void) relays_apply_units(m, gone, network_changed, /* at_once= */ false);
+        fingerprints_step_report(m);
+}
+
+void relays_finish(Manager *m) {
+        char failures[800] = "";
+        size_t len = 0;
 
         for (size_t i = 0; i < m->n_relays && len < sizeof(failures); i++)
                 if (m->relays[i].state == RELAY_FAILED)
@@ -590,6 +594,9 @@ void relays_teardown(Manager *m) {
         m->relays = NULL;
         m->n_relays = 0;
         m->have_config = false;
+        /* Enabled again, the node reports its relays' fingerprints anew, whatever the server kept meanwhile. */
+        free(m->fingerprints_reported);
+        m->fingerprints_reported = NULL;
         proto_network_done(&m->network);
         if (routes_write(m, dropin_dir) > 0)
                 network_changed = true;

@@ -150,6 +150,8 @@ enum MHD_Result api_dispatch(Request *req) {
                 return api_node_network(req, &node);
         case PROTO_NODE_RELAYS:
                 return api_node_relays(req, &node);
+        case PROTO_NODE_FINGERPRINTS:
+                return api_node_fingerprints(req, &node);
         case PROTO_NODE_CHECK:
         case _PROTO_ENDPOINT_MAX:
         case _PROTO_ENDPOINT_INVALID:

@@ -12,6 +12,7 @@
 #include "server-attestations.h"
 #include "server-ca.h"
 #include "server-cli.h"
+#include "server-fingerprints.h"
 #include "server-http.h"
 #include "server-images.h"
 #include "server-nodes.h"
@@ -148,35 +149,56 @@ static int list_nodes(Cli *cli, const char *state) {
 }
 
 static int list_relays(Cli *cli) {
-        static const char *const headers[] = { "NAME", "NODE", "SLOT", "IPV4", "IPV6" };
+        static const char *const headers[] = { "NAME", "NODE", "SLOT", "IPV4", "IPV6", "RSA FINGERPRINT",
+                                               "REPORTED" };
         _cleanup_(table_freep) Table *t = table_new(headers, ELEMENTSOF(headers));
         _cleanup_free_ Relay *relays = NULL;
+        _cleanup_free_ RelayFingerprint *fps = NULL;
         json_object *arr = json_object_new_array();
-        size_t n;
+        size_t n = 0, n_fps = 0;
         Db *db;
         int r;
 
+        if (!t || !arr) {
+                json_object_put(arr);
+                return log_oom(), EXIT_FAILURE;
+        }
+        /* One snapshot: relays and their identities as they were together. */
         r = cli_db(cli, &db);
         if (r >= 0)
+                r = db_begin_read(db);
+        if (r >= 0) {
                 r = relays_list(db, -1, &relays, &n);
+                if (r >= 0)
+                        r = fingerprints_list(db, &fps, &n_fps);
+                db_rollback(db); /* read only */
+        }
         if (r < 0) {
                 json_object_put(arr);
-                return cli_exit_status(r);
+                return log_error_errno(r, "Failed to read the relays: %m"), cli_exit_status(r);
         }
         for (size_t i = 0; i < n; i++) {
-                char node[24], slot[8];
+                const RelayFingerprint *fp = fingerprints_find(fps, n_fps, relays[i].id);
+                char node[24], slot[8], reported[32];
                 json_object *o = json_object_new_object();
 
                 snprintf(node, sizeof(node), "%" PRIi64, relays[i].node_id);
                 snprintf(slot, sizeof(slot), "%u", relays[i].slot);
+                cli_format_time(fp ? fp->reported_at : 0, reported, sizeof(reported));
                 const char *row[] = { relays[i].name, node, slot, relays[i].ipv4[0] ? relays[i].ipv4 : NULL,
-                                      relays[i].ipv6[0] ? relays[i].ipv6 : NULL };
+                                      relays[i].ipv6[0] ? relays[i].ipv6 : NULL, fp ? fp->rsa : NULL,
+                                      fp ? reported : NULL };
                 (void) table_add_row(t, row);
                 json_object_object_add(o, "name", json_object_new_string(relays[i].name));
                 json_object_object_add(o, "node", json_object_new_int64(relays[i].node_id));
                 json_object_object_add(o, "slot", json_object_new_int((int) relays[i].slot));
                 json_object_object_add(o, "ipv4", relays[i].ipv4[0] ? json_object_new_string(relays[i].ipv4) : NULL);
                 json_object_object_add(o, "ipv6", relays[i].ipv6[0] ? json_object_new_string(relays[i].ipv6) : NULL);
+                /* As the node reported them after patela-keyd made the keys; null until it has. */
+                json_object_object_add(o, "rsaFingerprint", fp ? json_object_new_string(fp->rsa) : NULL);
+                json_object_object_add(o, "ed25519Identity",
+                                       fp && fp->ed25519[0] ? json_object_new_string(fp->ed25519) : NULL);
+                json_object_object_add(o, "fingerprintsReported", fp ? json_object_new_string(reported) : NULL);
                 json_object_array_add(arr, o);
         }
         if (cli->json)

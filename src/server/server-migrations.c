@@ -239,6 +239,20 @@ static const char migration_0006[] =
         "        expires_at INTEGER NOT NULL\n"
         ") WITHOUT ROWID;\n";
 
+/* ContactInfo proofs (issue 12, item 7): each relay's public identity as its node reported it once patela-keyd
+ * made the keys (POST /v1/node/fingerprints). One row per relay, gone with the relay (a lower relay count, a
+ * removed node): a relay's name and addresses go back to the pools, its identity does not go to the next relay
+ * that takes them. Fingerprints in the spelling tor writes (upper-case hex, unpadded base64), each at most once. */
+static const char migration_0007[] =
+        "CREATE TABLE relay_fingerprints (\n"
+        "        relay_id INTEGER PRIMARY KEY REFERENCES relays(id) ON DELETE CASCADE,\n"
+        "        rsa_fingerprint TEXT NOT NULL UNIQUE\n"
+        "                CHECK (length(rsa_fingerprint) = 40 AND rsa_fingerprint NOT GLOB '*[^0-9A-F]*'),\n"
+        "        ed25519_identity TEXT UNIQUE\n"
+        "                CHECK (length(ed25519_identity) = 43 AND ed25519_identity NOT GLOB '*[^A-Za-z0-9+/]*'),\n"
+        "        reported_at INTEGER NOT NULL\n"
+        ");\n";
+
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
         { 2, "challenges and sessions WITHOUT ROWID", migration_0002, "b456ec7e408a7d0a807ac27591c09e0387d8a0d5c3b2740680bbdaf8415b7422" },
@@ -250,5 +264,7 @@ const DbMigration db_migrations[] = {
           "1359bf0c96b3af2ab910fffcd34031d93f3d8e413f31d32f69f589d37d0c868e" },
         { 6, "proofs of TPM possession before a pending node", migration_0006,
           "9285e7cf3db8b8ffadef5eeb0cf879c0e83c787cc9977b1c73afc14a6c99357e" },
+        { 7, "relays' identity fingerprints for ContactInfo proofs", migration_0007,
+          "441a0df95e1e6d3214c0050ac3c59a137b9afbe0b93169da58edf3830278ebe8" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

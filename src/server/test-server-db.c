@@ -4,6 +4,8 @@
 
 #include "hexdecoct.h"
 #include "server-db.h"
+#include "server-fingerprints.h"
+#include "server-nodes.h"
 #include "server-relays.h"
 #include "test-server-util.h"
 #include "tests.h"
@@ -83,6 +85,114 @@ TEST(pool_add_is_all_or_nothing) {
         ASSERT_ERROR(pool_add(db, "ipv6", (char *[]) { "2001:db8::1" }, 1, &bad), EEXIST);
         ASSERT_ERROR(pool_add(db, "ipv4", addrs, 2, &bad), EINVAL);
         ASSERT_ERROR(pool_add(db, "bogus", names, 1, &bad), EINVAL);
+        db_close(db);
+        cleanup_db(path);
+}
+
+static ProtoFingerprintsRequest report(const char *name, const char *rsa, const char *name2, const char *rsa2) {
+        ProtoFingerprintsRequest r = { .n_relays = name2 ? 2 : 1 };
+
+        snprintf(r.relays[0].name, sizeof(r.relays[0].name), "%s", name);
+        snprintf(r.relays[0].rsa, sizeof(r.relays[0].rsa), "%s", rsa);
+        if (name2) {
+                snprintf(r.relays[1].name, sizeof(r.relays[1].name), "%s", name2);
+                snprintf(r.relays[1].rsa, sizeof(r.relays[1].rsa), "%s", rsa2);
+        }
+        return r;
+}
+
+static size_t n_fingerprints(Db *db) {
+        _cleanup_free_ RelayFingerprint *f = NULL;
+        size_t n = 0;
+
+        ASSERT_OK(fingerprints_list(db, &f, &n));
+        return n;
+}
+
+#define FP_A "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+#define FP_B "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+#define FP_C "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC"
+
+/* Reports replace a relay's identity all or nothing, only for the node's own relays of an enabled node, never
+ * with another relay's; a relay that goes takes its identity with it. */
+TEST(relay_fingerprints) {
+        _cleanup_free_ char *path = temp_db();
+        _cleanup_free_ RelayFingerprint *f = NULL;
+        ProtoFingerprintsRequest r;
+        const char *bad = NULL;
+        size_t n;
+        Db *db = NULL;
+
+        ASSERT_OK(db_open(path, &db));
+        ASSERT_OK(pool_add(db, "names", (char *[]) { "r1", "r2", "r3", "r4" }, 4, &bad));
+        ASSERT_OK(db_exec(db, "INSERT INTO nodes (id, ek_name, ek_type, ek_public, ak_public, ak_name, fingerprint, state, "
+                              "first_seen, last_seen) VALUES "
+                              "(1, x'01', 'rsa2048', x'00', x'00', x'00', 'N1', 'enabled', 1, 2), "
+                              "(2, x'02', 'rsa2048', x'00', x'00', x'00', 'N2', 'enabled', 1, 2), "
+                              "(3, x'03', 'rsa2048', x'00', x'00', x'00', 'N3', 'disabled', 1, 2)"));
+        ASSERT_OK(db_begin(db));
+        ASSERT_OK(relays_allocate(db, 1, 2, NULL)); /* r1, r2 */
+        ASSERT_OK(relays_allocate(db, 2, 1, NULL)); /* r3 */
+        ASSERT_OK(relays_allocate(db, 3, 1, NULL)); /* r4 */
+        ASSERT_OK(db_commit(db));
+
+        r = report("r1", FP_A, "r2", FP_B);
+        snprintf(r.relays[0].ed25519, sizeof(r.relays[0].ed25519), "%s", "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+        ASSERT_OK(fingerprints_store(db, 1, &r, &bad));
+        ASSERT_OK(fingerprints_list(db, &f, &n));
+        ASSERT_EQ(n, 2);
+        ASSERT_STREQ(f[0].rsa, FP_A);
+        ASSERT_STREQ(f[0].ed25519, "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+        ASSERT_STREQ(f[1].ed25519, "");
+        ASSERT_TRUE(f[0].reported_at > 0);
+
+        /* Another node's relay: refused, and the node's own relay in the same report is not changed either. */
+        r = report("r1", FP_C, "r3", FP_C);
+        ASSERT_ERROR(fingerprints_store(db, 1, &r, &bad), ENOENT);
+        ASSERT_STREQ(bad, "r3");
+        r = report("r9", FP_C, NULL, NULL);
+        ASSERT_ERROR(fingerprints_store(db, 1, &r, &bad), ENOENT);
+        /* Another relay's identity, on this node or another. */
+        r = report("r2", FP_A, NULL, NULL);
+        ASSERT_ERROR(fingerprints_store(db, 1, &r, &bad), EEXIST);
+        ASSERT_STREQ(bad, "r2");
+        r = report("r3", FP_B, NULL, NULL);
+        ASSERT_ERROR(fingerprints_store(db, 2, &r, &bad), EEXIST);
+        /* A node that is not enabled writes nothing. */
+        r = report("r4", FP_C, NULL, NULL);
+        ASSERT_ERROR(fingerprints_store(db, 3, &r, &bad), EKEYREJECTED);
+        free(f);
+        f = NULL;
+        ASSERT_OK(fingerprints_list(db, &f, &n));
+        ASSERT_EQ(n, 2);
+        ASSERT_STREQ(f[0].rsa, FP_A);
+        ASSERT_STREQ(f[1].rsa, FP_B);
+
+        /* A new identity replaces the old one (the ed25519 identity too: not reported, not kept). */
+        r = report("r1", FP_C, NULL, NULL);
+        ASSERT_OK(fingerprints_store(db, 1, &r, &bad));
+        free(f);
+        f = NULL;
+        ASSERT_OK(fingerprints_list(db, &f, &n));
+        ASSERT_STREQ(f[0].rsa, FP_C);
+        ASSERT_STREQ(f[0].ed25519, "");
+
+        /* The stored spelling is tor's: the table refuses another one, whatever writes it. */
+        ASSERT_TRUE(db_exec(db, "UPDATE relay_fingerprints SET rsa_fingerprint = lower(rsa_fingerprint)") < 0);
+        ASSERT_TRUE(db_exec(db, "UPDATE relay_fingerprints SET ed25519_identity = '11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='") < 0);
+
+        /* The operator lowers the relay count: r2 goes, and its identity with it; the node goes, and r1's. */
+        ASSERT_OK(db_begin(db));
+        ASSERT_OK(relays_allocate(db, 1, 1, NULL));
+        ASSERT_OK(db_commit(db));
+        ASSERT_EQ(n_fingerprints(db), 1);
+        ASSERT_OK(node_remove(db, 1));
+        ASSERT_EQ(n_fingerprints(db), 0);
+        /* The name r2 is free again; the relay that takes it next starts without an identity. */
+        ASSERT_OK(db_begin(db));
+        ASSERT_OK(relays_allocate(db, 2, 2, NULL));
+        ASSERT_OK(db_commit(db));
+        ASSERT_EQ(n_fingerprints(db), 0);
         db_close(db);
         cleanup_db(path);
 }

@@ -13,6 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ProtoEnrollRequest enroll = {};
         ProtoAttestRequest attest = {};
         ProtoProofRequest proof = {};
+        ProtoFingerprintsRequest fingerprints;
         ProtoEnrollReply enroll_reply = {};
         ProtoAttestReply attest_reply = {};
         ProtoNetwork network = {};
@@ -38,6 +39,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 (void) tpm2_unmarshal_TPMS_ATTEST(attest.quoted.data, attest.quoted.size, &a);
                 proto_attest_request_done(&attest);
         }
+        /* and what it stores of a fingerprints report: each relay's values pass the rules the table checks again */
+        if (proto_fingerprints_request_decode(body, size, &fingerprints, &diag) >= 0)
+                for (size_t i = 0; i < fingerprints.n_relays; i++)
+                        if (!tor_nickname_ok(fingerprints.relays[i].name) ||
+                            !proto_rsa_fingerprint_ok(fingerprints.relays[i].rsa) ||
+                            (fingerprints.relays[i].ed25519[0] &&
+                             !proto_ed25519_identity_ok(fingerprints.relays[i].ed25519)))
+                                abort();
 
         /* the node's side */
         if (proto_error_reply_decode(body, size, &error, &diag) >= 0)

@@ -62,6 +62,33 @@ grep -qx 'Address=192.0.2.10/32' "$DROPIN_DIR/patela-relay-exitA.conf" &&
         fail "network drop-ins: $(ls "$DROPIN_DIR")"
 pass "tor --verify-config accepts each torrc; tor --list-fingerprint with configd's KeyDirectory equals keyd's; drop-ins hold the relays' addresses"
 
+# The relays' identities reached the server once the keys were in place (ContactInfo proofs): what tor reads from
+# the key files is what the server lists and what its rsa-fingerprint.txt holds.
+# server_identities_check NAME…: these relays, and no other, have the identities tor and the key files show.
+server_identities_check() {
+        local name ed
+        ps_cli --json list relays >"$T/server-relays.json"
+        [[ $(jq -r '[.[] | select(.rsaFingerprint != null) | .name] | join(" ")' "$T/server-relays.json") == "$*" ]] ||
+                fail "relays with identities at the server: $(jq -c '[.[] | {name, rsaFingerprint}]' "$T/server-relays.json"), want $*"
+        for name in "$@"; do
+                ed=$(tail -c 32 "$KEYD_KEYS/$name/ed25519_master_id_public_key" | base64 -w0 | tr -d =)
+                [[ $(jq -r --arg n "$name" '.[] | select(.name == $n) | .rsaFingerprint + " " + .ed25519Identity' "$T/server-relays.json") == \
+                        "${TOR_FP[$name]} $ed" ]] ||
+                        fail "$name: server has $(jq -c --arg n "$name" '.[] | select(.name == $n)' "$T/server-relays.json"), tor says ${TOR_FP[$name]}, the key file $ed"
+        done
+        ps_cli contactinfo rsa-fingerprints --output "$T/rsa-fingerprint.txt" 2>/dev/null || fail "contactinfo rsa-fingerprints"
+        for name in "$@"; do
+                echo "${TOR_FP[$name]}"
+        done | sort | cmp -s - "$T/rsa-fingerprint.txt" || fail "rsa-fingerprint.txt: $(cat "$T/rsa-fingerprint.txt")"
+}
+reports() {
+        grep -c "Reported the fingerprints of" "$T/configd.log" || true
+}
+server_identities_check exitA exitB
+grep -q "Reported the fingerprints of 2 relays to the server" "$T/configd.log" || fail "configd did not log its report"
+[[ $(reports) == 1 ]] || fail "$(reports) reports, expected 1"
+pass "configd reported its relays' identities: the server lists tor's RSA fingerprints and the key files' ed25519 keys, and rsa-fingerprint.txt holds them"
+
 # Text beyond ASCII (an operator's name in ContactInfo) crosses the protocol as \u escapes and reaches the torrc
 # as UTF-8: json-c's strict parser refuses raw non-ASCII bytes, which made such a reply undecodable.
 ps_cli torrc set ContactInfo "Zoë Ørsted <ops@example.org> 🔒" relay --id exitA >/dev/null
@@ -72,6 +99,7 @@ grep -qxF "ContactInfo \"Zoë Ørsted <ops@example.org> 🔒\"" "$TORRC_DIR/exit
 tor_check exitA
 ps_cli torrc clear ContactInfo relay --id exitA >/dev/null
 pass "a non-ASCII ContactInfo reaches the torrc intact (\\u escapes on the wire) and tor accepts it"
+[[ $(reports) == 1 ]] || fail "two cycles with the same keys sent $(reports) reports"
 
 # ShowConfig is what was written; Diff sees a tampered file; Refresh repairs it.
 cv ShowConfig >"$T/show.json"
@@ -102,8 +130,11 @@ status >/dev/null
 [[ $(our_files "$TORRC_DIR" .torrc) == exitA.torrc ]] || fail "1 relay: $(ls "$TORRC_DIR")"
 [[ $(our_files "$DROPIN_DIR" .conf) == patela-relay-exitA.conf ]] || fail "1 relay: $(ls "$DROPIN_DIR")"
 [[ $(kv ListRelays | jq '.relays | length') == 3 ]] || fail "keys of removed relays were deleted"
+# The relays that went took their identities at the server with them; configd reported the new set each time.
+server_identities_check exitA
+[[ $(reports) == 3 ]] || fail "$(reports) reports after 2 → 3 → 1 relays, expected 3"
 grep -q "would stop patela-tor@exitC.service" "$T/configd.log" || fail "--no-units does not say what it would stop"
-pass "relay count 2 → 3 → 1 on the server: torrc and drop-ins added and removed; the keys stay sealed"
+pass "relay count 2 → 3 → 1 on the server: torrc and drop-ins added and removed, identities reported and removed at the server; the keys stay sealed"
 
 # Refused: node disabled. The session dies with it: the next check is a 401, configd attests again without
 # being asked, and the enrolment says NodeDisabled.
@@ -166,6 +197,7 @@ for name in exitA exitB exitC; do
         tor_check "$name"
 done
 echo "# time from patela-configd start (node enabled, keys unsealed from the TPM) to all 3 torrc written: ${ms} ms"
+server_identities_check exitA exitB exitC
 pass "cold start of an enabled node: 3 relays written in ${ms} ms, same identities"
 
 # The server goes away and configd restarts: unreachable, retrying with backoff, relays' files untouched.

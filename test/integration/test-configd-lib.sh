@@ -109,7 +109,9 @@ our_files() {
 }
 
 # tor_check NAME: the torrc configd wrote for NAME passes tor --verify-config (offline copy), and tor
-# --list-fingerprint, run as the relay's user with configd's KeyDirectory, prints keyd's fingerprint.
+# --list-fingerprint, run as the relay's user with configd's KeyDirectory, prints keyd's fingerprint; tor's
+# fingerprint is kept in TOR_FP[NAME].
+declare -A TOR_FP
 tor_check() {
         local name=$1 torrc=$TORRC_DIR/$1.torrc want got
         [[ -f $torrc && $(stat -c %a "$torrc") == 644 ]] || fail "$torrc missing or not 0644"
@@ -131,4 +133,5 @@ tor_check() {
                 fail "$name: tor says '$got', configd/keyd say '$want': $(cat "$T/tor-fp-$name.err")"
         [[ $(kv ListRelays | jq -r --arg n "$name" '.relays[] | select(.name == $n) | .rsaFingerprint') == "$want" ]] ||
                 fail "$name: keyd's ListRelays disagrees with configd"
+        TOR_FP[$name]=$got
 }

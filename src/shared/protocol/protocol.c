@@ -16,6 +16,7 @@ static const ProtoEndpointInfo endpoint_table[_PROTO_ENDPOINT_MAX] = {
         [PROTO_NODE_NETWORK] = { "/v1/node/network", "GET", true },
         [PROTO_NODE_RELAYS] = { "/v1/node/relays", "GET", true },
         [PROTO_NODE_CHECK] = { "/v1/node/check", "GET", true },
+        [PROTO_NODE_FINGERPRINTS] = { "/v1/node/fingerprints", "POST", true },
 };
 
 const ProtoEndpointInfo *proto_endpoint(ProtoEndpoint e) {
@@ -63,6 +64,8 @@ static const struct {
         [PROTO_ERROR_TOKEN_REJECTED] = { "TokenRejected", 401, true },
         [PROTO_ERROR_METHOD_NOT_ALLOWED] = { "MethodNotAllowed", 405, false },
         [PROTO_ERROR_NOT_FOUND] = { "NotFound", 404, false },
+        [PROTO_ERROR_UNKNOWN_RELAY] = { "UnknownRelay", 409, false },
+        [PROTO_ERROR_FINGERPRINT_CONFLICT] = { "FingerprintConflict", 409, false },
         [PROTO_ERROR_RENDER_FAILED] = { "RenderFailed", 500, false },
         [PROTO_ERROR_INTERNAL_ERROR] = { "InternalError", 500, false },
 };

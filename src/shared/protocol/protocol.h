@@ -16,6 +16,8 @@
 #include <stdint.h>
 
 #include "macro.h"
+#include "tor-keys.h"
+#include "tor-nickname.h"
 
 /* ---- endpoints ------------------------------------------------------------------------------------ */
 
@@ -27,6 +29,7 @@ typedef enum ProtoEndpoint {
         PROTO_NODE_NETWORK, /* GET  /v1/node/network  resolved network settings (bearer token) */
         PROTO_NODE_RELAYS,  /* GET  /v1/node/relays   relays with their resolved torrc (bearer token) */
         PROTO_NODE_CHECK,   /* GET  /v1/node/check    is the session still good, or re-attest now (bearer token) */
+        PROTO_NODE_FINGERPRINTS, /* POST /v1/node/fingerprints  the relays' identities (bearer token) */
         _PROTO_ENDPOINT_MAX,
         _PROTO_ENDPOINT_INVALID = -EINVAL,
 } ProtoEndpoint;
@@ -94,6 +97,8 @@ typedef enum ProtoErrorCode {
         PROTO_ERROR_TOKEN_REJECTED,         /* 401 unknown, expired, or the node is not enabled */
         PROTO_ERROR_METHOD_NOT_ALLOWED,     /* 405 */
         PROTO_ERROR_NOT_FOUND,              /* 404 */
+        PROTO_ERROR_UNKNOWN_RELAY,          /* 409 a relay name that is not one of this node's relays now */
+        PROTO_ERROR_FINGERPRINT_CONFLICT,   /* 409 another relay has this identity */
         PROTO_ERROR_RENDER_FAILED,          /* 500 a relay's torrc could not be rendered */
         PROTO_ERROR_INTERNAL_ERROR,         /* 500 */
         _PROTO_ERROR_MAX,
@@ -307,6 +312,36 @@ int proto_relays_decode(const char *body, size_t size, ProtoRelay **ret, size_t 
 /* A relay a node can configure: a tor nickname, addresses that parse, a torrc that patela's torrc parser
  * accepts and that leaves KeyDirectory and DataDirectory to the node. -EINVAL with the reason in diag. */
 int proto_relay_check(const ProtoRelay *r, ProtoDiag *diag);
+
+/* ---- POST /v1/node/fingerprints --------------------------------------------------------------------- */
+
+/* What a node reports once patela-keyd has made (or unsealed) its relays' keys, and again whenever they
+ * change: {relays: [{name, rsaFingerprint, ed25519Identity}]}, 1…PROTO_RELAYS_MAX relays, names unique.
+ * name: one of the node's relays, as the relays reply named it; rsaFingerprint: the RSA identity's
+ * fingerprint (SHA-1 of the DER PKCS#1 RSAPublicKey), 40 upper-case hex digits, as in tor's
+ * DataDirectory/fingerprint; ed25519Identity: the ed25519 master identity key, unpadded base64 of 32 bytes
+ * (43 characters, as tor's fingerprint-ed25519), or null. The server replaces what it holds for each relay
+ * named, all or nothing, and answers 200 {}; 409 UnknownRelay names a relay that is not the node's, 409
+ * FingerprintConflict one whose identity another relay has. Neither refuses the node. */
+typedef struct ProtoRelayFingerprint {
+        char name[TOR_NICKNAME_MAX + 1];
+        char rsa[TOR_RSA_FINGERPRINT_LEN + 1];
+        char ed25519[TOR_ED25519_ID_LEN + 1]; /* "" if not known */
+} ProtoRelayFingerprint;
+
+typedef struct ProtoFingerprintsRequest {
+        ProtoRelayFingerprint relays[PROTO_RELAYS_MAX];
+        size_t n_relays;
+} ProtoFingerprintsRequest;
+
+/* 40 upper-case hex digits. */
+bool proto_rsa_fingerprint_ok(const char *s) _pure_;
+/* 43 characters of unpadded base64 that decode to 32 bytes, no bits set past them (one spelling per key). */
+bool proto_ed25519_identity_ok(const char *s);
+/* -EINVAL if a relay does not pass the rules above (a caller's bug: configd checks keyd's values first). */
+int proto_fingerprints_request_encode(const ProtoFingerprintsRequest *r, char **ret);
+int proto_fingerprints_request_decode(const char *body, size_t size, ProtoFingerprintsRequest *ret,
+                                      ProtoDiag *diag);
 
 /* ---- errors ------------------------------------------------------------------------------------------ */
 

@@ -605,6 +605,104 @@ TEST(relay_check) {
         ASSERT_ERROR(proto_relay_check(&r, &d), EINVAL);
 }
 
+#define RSA_FP "0123456789ABCDEF0123456789ABCDEF01234567"
+#define ED_ID "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo" /* RFC 8032's first test key */
+
+TEST(fingerprint_values) {
+        ASSERT_TRUE(proto_rsa_fingerprint_ok(RSA_FP));
+        ASSERT_FALSE(proto_rsa_fingerprint_ok("0123456789abcdef0123456789abcdef01234567")); /* one spelling */
+        ASSERT_FALSE(proto_rsa_fingerprint_ok("0123456789ABCDEF0123456789ABCDEF0123456"));  /* 39 */
+        ASSERT_FALSE(proto_rsa_fingerprint_ok(RSA_FP "8"));                                 /* 41 */
+        ASSERT_FALSE(proto_rsa_fingerprint_ok("0123 4567 89AB CDEF 0123 4567 89AB CDEF 01"));
+        ASSERT_FALSE(proto_rsa_fingerprint_ok(NULL));
+        ASSERT_TRUE(proto_ed25519_identity_ok(ED_ID));
+        ASSERT_TRUE(proto_ed25519_identity_ok("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+        ASSERT_FALSE(proto_ed25519_identity_ok("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB")); /* bits past 32 bytes */
+        ASSERT_FALSE(proto_ed25519_identity_ok(ED_ID "="));                                  /* padded */
+        ASSERT_FALSE(proto_ed25519_identity_ok("11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHUR"));  /* 42 */
+        ASSERT_FALSE(proto_ed25519_identity_ok("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")); /* base64url */
+        ASSERT_FALSE(proto_ed25519_identity_ok(""));
+        ASSERT_FALSE(proto_ed25519_identity_ok(NULL));
+}
+
+TEST(fingerprints_request) {
+        ProtoFingerprintsRequest r = {}, back = {};
+        ProtoDiag d = {};
+        _cleanup_free_ char *s = NULL, *many = NULL, *too_many = NULL;
+        const char *good = "{\"relays\":[{\"name\":\"exitA\",\"rsaFingerprint\":\"" RSA_FP "\",\"ed25519Identity\":\""
+                           ED_ID "\"},{\"name\":\"exitB\",\"rsaFingerprint\":\"" RSA_FP "\",\"ed25519Identity\":null}]}";
+
+        ASSERT_OK(proto_fingerprints_request_decode(good, strlen(good), &r, &d));
+        ASSERT_EQ(r.n_relays, 2);
+        ASSERT_STREQ(r.relays[0].name, "exitA");
+        ASSERT_STREQ(r.relays[0].rsa, RSA_FP);
+        ASSERT_STREQ(r.relays[0].ed25519, ED_ID);
+        ASSERT_STREQ(r.relays[1].ed25519, "");
+        ASSERT_OK(proto_fingerprints_request_encode(&r, &s));
+        ASSERT_STREQ(s, good);
+        ASSERT_OK(proto_fingerprints_request_decode(s, strlen(s), &back, &d));
+        ASSERT_EQ(memcmp(&back, &r, sizeof(r)), 0);
+
+        /* What the encoder refuses is configd's bug, not a body. */
+        r.relays[1].rsa[0] = 'x';
+        ASSERT_ERROR(proto_fingerprints_request_encode(&r, &s), EINVAL);
+        r.relays[1].rsa[0] = '0';
+        snprintf(r.relays[1].ed25519, sizeof(r.relays[1].ed25519), "%s", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB");
+        ASSERT_ERROR(proto_fingerprints_request_encode(&r, &s), EINVAL);
+        r.n_relays = 0;
+        ASSERT_ERROR(proto_fingerprints_request_encode(&r, &s), EINVAL);
+
+#define DECODE_FPS(json) proto_fingerprints_request_decode(json, strlen(json), &r, &d)
+#define RELAY(name, rsa, ed) "{\"name\":\"" name "\",\"rsaFingerprint\":\"" rsa "\",\"ed25519Identity\":" ed "}"
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":[]}"), d, "no relays");
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":{}}"), d, "wrong type");
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":[" RELAY("exitA", RSA_FP, "null") "],\"node\":1}"), d,
+                       "unknown field 'node'");
+        ASSERT_EQ(d.code, PROTO_ERROR_UNKNOWN_FIELD);
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":[{\"name\":\"exitA\",\"ed25519Identity\":null}]}"), d,
+                       "missing field 'rsaFingerprint'");
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":[{\"name\":\"exitA\",\"rsaFingerprint\":\"" RSA_FP "\"}]}"), d,
+                       "missing field 'ed25519Identity'");
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":[" RELAY("exitA", RSA_FP, "null") ",\"exitB\"]}"), d, "not a JSON object");
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":[{\"name\":1,\"rsaFingerprint\":\"" RSA_FP "\",\"ed25519Identity\":null}]}"),
+                       d, "'name'");
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":[" RELAY("exit/A", RSA_FP, "null") "]}"), d, "not a tor nickname");
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":[" RELAY("exitAexitAexitAexitA", RSA_FP, "null") "]}"), d,
+                       "not a tor nickname");
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":[" RELAY("exitA", "0123456789abcdef0123456789abcdef01234567", "null") "]}"),
+                       d, "upper-case hex");
+        ASSERT_EQ(d.code, PROTO_ERROR_INVALID_FIELD);
+        ASSERT_STREQ(d.field, "rsaFingerprint");
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":[" RELAY("exitA", RSA_FP "00", "null") "]}"), d, "upper-case hex");
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":[" RELAY("exitA", RSA_FP, "\"" ED_ID "=\"") "]}"), d, "unpadded base64");
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":[" RELAY("exitA", RSA_FP, "\"\"") "]}"), d, "unpadded base64");
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":[" RELAY("exitA", RSA_FP, "\"" ED_ID "\"") "," RELAY("exitA", RSA_FP, "null") "]}"),
+                       d, "relay exitA listed twice");
+        ASSERT_REFUSED(DECODE_FPS("{\"relays\":[" RELAY("exitA", RSA_FP, "null") "]} x"), d, "not JSON");
+
+        /* PROTO_RELAYS_MAX relays, the most a node has, and one more: over the bound (413), refused before any
+         * relay is looked at. */
+        for (unsigned i = 0; i <= PROTO_RELAYS_MAX; i++) {
+                char *p;
+
+                ASSERT_TRUE(asprintf(&p, "%s%s{\"name\":\"r%u\",\"rsaFingerprint\":\"%s\",\"ed25519Identity\":null}",
+                                     many ?: "{\"relays\":[", i > 0 ? "," : "", i, RSA_FP) >= 0);
+                if (i == PROTO_RELAYS_MAX)
+                        ASSERT_TRUE(asprintf(&too_many, "%s]}", p) >= 0);
+                free(many);
+                many = p;
+                if (i == PROTO_RELAYS_MAX - 1) {
+                        _cleanup_free_ char *complete = NULL;
+                        ASSERT_TRUE(asprintf(&complete, "%s]}", many) >= 0);
+                        ASSERT_OK(DECODE_FPS(complete));
+                        ASSERT_EQ(r.n_relays, PROTO_RELAYS_MAX);
+                        ASSERT_STREQ(r.relays[PROTO_RELAYS_MAX - 1].name, "r63");
+                }
+        }
+        ASSERT_REFUSED(DECODE_FPS(too_many), d, "more than 64 relays");
+        ASSERT_TRUE(d.too_large);
+}
+
 TEST(error_reply) {
         ProtoErrorReply e = {};
         ProtoDiag d = {};

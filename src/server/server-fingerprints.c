@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* POST /v1/node/fingerprints: a node reports its relays' public identities once patela-keyd has made their
+ * keys, and again when they change. The server keeps one row per relay (migration 7), for the ContactInfo
+ * proof file (server-cli-contactinfo.c). Nothing here is secret. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "server-api.h"
+#include "server-fingerprints.h"
+#include "string-util.h"
+
+static int step_done(Db *db, sqlite3_stmt *s) {
+        int rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE)
+                return log_debug_errno(db_errno(rc), "SQL step failed: %s", db_error(db));
+        return 0;
+}
+
+/* The node's relay of that name: its id, -ENOENT if it has none. */
+static int node_relay_id(Db *db, int64_t node_id, const char *name, int64_t *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = db_prepare(db, "SELECT id FROM relays WHERE node_id = ? AND name = ?", &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, node_id);
+        sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return db_errno(rc);
+        *ret = sqlite3_column_int64(s, 0);
+        return 0;
+}
+
+static int node_enabled(Db *db, int64_t node_id) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = db_prepare(db, "SELECT 1 FROM nodes WHERE id = ? AND state = 'enabled'", &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, node_id);
+        rc = sqlite3_step(s);
+        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EKEYREJECTED : db_errno(rc);
+}
+
+int fingerprints_store(Db *db, int64_t node_id, const ProtoFingerprintsRequest *req, const char **ret_relay) {
+        int64_t now = now_sec();
+        int r;
+
+        r = db_begin(db);
+        if (r < 0)
+                return r;
+        /* The session was checked before the body was decoded; a node disabled since must not write. */
+        r = node_enabled(db, node_id);
+        for (size_t i = 0; r >= 0 && i < req->n_relays; i++) {
+                _cleanup_stmt_ sqlite3_stmt *s = NULL;
+                const ProtoRelayFingerprint *f = &req->relays[i];
+                int64_t relay_id = 0;
+
+                r = node_relay_id(db, node_id, f->name, &relay_id);
+                if (r >= 0)
+                        r = db_prepare(db,
+                                       "INSERT INTO relay_fingerprints (relay_id, rsa_fingerprint, "
+                                       "ed25519_identity, reported_at) VALUES (?, ?, ?, ?) "
+                                       "ON CONFLICT (relay_id) DO UPDATE SET "
+                                       "rsa_fingerprint = excluded.rsa_fingerprint, "
+                                       "ed25519_identity = excluded.ed25519_identity, "
+                                       "reported_at = excluded.reported_at",
+                                       &s);
+                if (r >= 0) {
+                        sqlite3_bind_int64(s, 1, relay_id);
+                        sqlite3_bind_text(s, 2, f->rsa, -1, SQLITE_TRANSIENT);
+                        if (f->ed25519[0])
+                                sqlite3_bind_text(s, 3, f->ed25519, -1, SQLITE_TRANSIENT);
+                        else
+                                sqlite3_bind_null(s, 3);
+                        sqlite3_bind_int64(s, 4, now);
+                        /* The only constraints the decoder has not checked are the UNIQUE ones: another
+                         * relay's identity. */
+                        r = step_done(db, s);
+                }
+                if (r == -ENOENT || r == -EEXIST)
+                        *ret_relay = f->name;
+        }
+        if (r < 0) {
+                db_rollback(db);
+                return r;
+        }
+        return db_commit(db);
+}
+
+int fingerprints_list(Db *db, RelayFingerprint **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_free_ RelayFingerprint *list = NULL;
+        size_t n = 0, allocated = 0;
+        int r, rc;
+
+        r = db_prepare(db,
+                       "SELECT relay_id, rsa_fingerprint, ed25519_identity, reported_at "
+                       "FROM relay_fingerprints ORDER BY relay_id",
+                       &s);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                const unsigned char *ed25519 = sqlite3_column_text(s, 2);
+
+                if (n == allocated) {
+                        RelayFingerprint *p = realloc(list, (allocated = allocated ? allocated * 2 : 16) *
+                                                                    sizeof(RelayFingerprint));
+                        if (!p)
+                                return -ENOMEM;
+                        list = p;
+                }
+                list[n] = (RelayFingerprint) {
+                        .relay_id = sqlite3_column_int64(s, 0),
+                        .reported_at = sqlite3_column_int64(s, 3),
+                };
+                snprintf(list[n].rsa, sizeof(list[n].rsa), "%s", (const char *) sqlite3_column_text(s, 1));
+                snprintf(list[n].ed25519, sizeof(list[n].ed25519), "%s",
+                         ed25519 ? (const char *) ed25519 : "");
+                n++;
+        }
+        if (rc != SQLITE_DONE)
+                return db_errno(rc);
+        *ret = TAKE_PTR(list);
+        *ret_n = n;
+        return 0;
+}
+
+const RelayFingerprint *fingerprints_find(const RelayFingerprint *list, size_t n, int64_t relay_id) {
+        for (size_t i = 0; i < n; i++)
+                if (list[i].relay_id == relay_id)
+                        return &list[i];
+        return NULL;
+}
+
+enum MHD_Result api_node_fingerprints(Request *req, const Node *node) {
+        ProtoFingerprintsRequest request;
+        const char *relay = NULL;
+        ProtoDiag diag = {};
+        int r;
+
+        /* Decoded completely (every relay's name and values) before anything is looked up. */
+        if (proto_fingerprints_request_decode(req->body, req->size, &request, &diag) < 0)
+                return respond_diag(req, &diag);
+
+        r = fingerprints_store(server_db_lock(req->server), node->id, &request, &relay);
+        server_db_unlock(req->server);
+        if (r == -EKEYREJECTED)
+                return respond_error(req, PROTO_ERROR_TOKEN_REJECTED, "Node %" PRIi64 " is not enabled.",
+                                     node->id);
+        if (r == -ENOENT)
+                return respond_error(req, PROTO_ERROR_UNKNOWN_RELAY,
+                                     "Relay %s is not one of node %" PRIi64 "'s relays; nothing was stored.",
+                                     relay, node->id);
+        if (r == -EEXIST)
+                return respond_error(req, PROTO_ERROR_FINGERPRINT_CONFLICT,
+                                     "The identity reported for relay %s is another relay's; nothing was stored.",
+                                     relay);
+        if (r < 0) {
+                log_error_errno(r, "Storing the fingerprints of node %" PRIi64 " failed: %m", node->id);
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Storing the fingerprints failed.");
+        }
+        log_info("Node %" PRIi64 " (%s) reported the identities of %zu relays.", node->id, node->fingerprint,
+                 request.n_relays);
+        return respond_body(req, MHD_HTTP_OK, strdup("{}"));
+}
