@@ -67,7 +67,7 @@ timeline() {
         local t0=0 u start active last=0
         declare -A s a
         for u in "$@"; do
-                read -r start active < <(ct systemctl show -P InactiveExitTimestampMonotonic -P ActiveEnterTimestampMonotonic "$u" | tr '\n' ' ')
+                read -r start active <<<"$(ct systemctl show -P InactiveExitTimestampMonotonic -P ActiveEnterTimestampMonotonic "$u" | tr '\n' ' ')"
                 s[$u]=${start:-0} a[$u]=${active:-0}
                 ((s[$u] > 0 && (t0 == 0 || s[$u] < t0))) && t0=${s[$u]}
         done
