@@ -11,6 +11,7 @@
 #include "server-api.h"
 #include "server-attestations.h"
 #include "server-json.h"
+#include "server-tlog.h"
 #include "server-verdict.h"
 #include "tpm2-marshal.h"
 #include "tpm2-quote.h"
@@ -260,8 +261,10 @@ int measured_boot_enforced(Db *db, const ServerConfig *config) {
  * (answered, replaced or removed meanwhile), -ESTALE if the node was disabled or its resetCount went down
  * meanwhile; nothing is written then. */
 static int record_answer(Db *db, const Request *req, const uint8_t *challenge, const Node *n, const char *bank,
-                         json_object *pcr_values, const TPMS_ATTEST *attest, const VerdictInput *in,
-                         const VerdictLogs *logs, Judgement *j, uint8_t ret_token[static PROTO_TOKEN_SIZE]) {
+                         json_object *pcr_values, const TPMS_ATTEST *attest, const uint8_t quote_sha256[static 32],
+                         const VerdictInput *in, const VerdictLogs *logs, Judgement *j,
+                         uint8_t ret_token[static PROTO_TOKEN_SIZE]) {
+        _cleanup_free_ char *entry = NULL;
         AttestationRecord rec = {
                 .node_id = n->id, .fingerprint = n->fingerprint, .verdict = "accepted", .bank = bank,
                 .reason = j->reason,
@@ -300,6 +303,12 @@ static int record_answer(Db *db, const Request *req, const uint8_t *challenge, c
                 r = attestation_log(db, &rec);
         if (r >= 0)
                 r = verdict_record(db, n->id, j);
+        /* The verdict in the transparency log, in the same transaction: none without the other. */
+        if (r >= 0)
+                r = tlog_entry_verdict(n->fingerprint, j->image, proto_verdict_to_string(j->verdict), quote_sha256,
+                                       now_sec(), &entry);
+        if (r >= 0)
+                r = server_tlog_append(db, TLOG_VERDICT, now_sec(), entry, NULL);
         if (r >= 0)
                 r = refused ? end_sessions(db, n->id)
                             : issue_session(db, n->id, req->server->config->session_lifetime_usec, ret_token);
@@ -318,7 +327,7 @@ enum MHD_Result api_attest(Request *req) {
         _cleanup_(proto_attest_reply_done) ProtoAttestReply reply = {};
         _cleanup_(verdict_logs_done) VerdictLogs logs = {};
         const uint8_t *id = a.challenge;
-        uint8_t hash[64];
+        uint8_t hash[64], quote_sha256[64];
         TPM2B_DIGEST values[TPM2_PCRS_MAX];
         size_t hsize;
         TPMT_SIGNATURE sig;
@@ -386,6 +395,9 @@ enum MHD_Result api_attest(Request *req) {
 
         /* The quote is the TPM's: now what it says the node booted. Recorded with the attestation; a verdict
          * other than Trusted refuses the node unless MeasuredBoot= says warn (docs/server.md, "Measured boot"). */
+        /* What the transparency log's verdict entry names: the quote the TPM signed. */
+        if (tpm2_digest(TPM2_ALG_SHA256, a.quoted.data, a.quoted.size, quote_sha256, &hsize) < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Hashing the quote failed.");
         VerdictInput in = { .node_id = n.id, .bank = c.bank, .mask = c.mask, .values = a.pcr_values,
                             .n_values = a.n_pcr_values, .firmware_log = a.firmware_log,
                             .userspace_log = a.userspace_log };
@@ -397,8 +409,8 @@ enum MHD_Result api_attest(Request *req) {
         /* One write transaction: the verdict's registry part, the challenge consumed, the verdict logged, the
          * node's counters, the session or the refusal. */
         db = server_db_lock(req->server);
-        r = record_answer(db, req, id, &n, c.bank, record, &attest, &in, judged_logs > 0 ? &logs : NULL, &judgement,
-                          reply.token);
+        r = record_answer(db, req, id, &n, c.bank, record, &attest, quote_sha256, &in, judged_logs > 0 ? &logs : NULL,
+                          &judgement, reply.token);
         if (r == -ESTALE) {
                 Node now;
 

@@ -342,7 +342,7 @@ int verb_node(Cli *cli, int argc, char **argv) {
         if (streq(sub, "repin")) {
                 /* After the operator looked at why the firmware PCRs changed (a firmware update, a changed
                  * setting): the node's next trusted attestation pins what it quotes. */
-                r = verdict_unpin(db, n.id);
+                r = verdict_unpin(db, n.id, n.fingerprint);
                 if (r < 0)
                         return log_error_errno(r, "Failed to forget the firmware pins of node %" PRIi64 ": %m", n.id),
                                cli_exit_status(r);

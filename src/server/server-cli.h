@@ -52,3 +52,4 @@ int verb_diff(Cli *cli, int argc, char **argv);
 int verb_run(Cli *cli, int argc, char **argv);
 int verb_image(Cli *cli, int argc, char **argv);
 int verb_contactinfo(Cli *cli, int argc, char **argv);
+int verb_log(Cli *cli, int argc, char **argv);

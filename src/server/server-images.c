@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest-util.h"
 #include "hexdecoct.h"
 #include "server-images.h"
+#include "server-tlog.h"
 #include "string-util.h"
 
 bool image_name_is_valid(const char *name) {
@@ -115,6 +117,25 @@ static void bind_text_or_null(sqlite3_stmt *s, int col, const char *value) {
                 sqlite3_bind_null(s, col);
 }
 
+/* The transparency log's entry of the change, in its transaction; a registration names the SHA-256 of the
+ * reference as stored (`image show --json` prints it), so a monitor can fetch and compare it. */
+static int log_image(Db *db, TlogKind kind, const Image *i, const char *text, size_t size) {
+        _cleanup_free_ char *entry = NULL;
+        uint8_t d[32];
+        char h[65] = "";
+        int r;
+
+        if (text) {
+                if (!sha256_digest(text, size, d))
+                        return -ENOMEM;
+                hex32(d, h);
+        }
+        r = tlog_entry_image(kind, i, h, now_sec(), &entry);
+        if (r < 0)
+                return r;
+        return server_tlog_append(db, kind, now_sec(), entry, NULL);
+}
+
 static int image_insert(Db *db, const char *name, const ImageReference *ref, const char *text, size_t size) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         char h[65];
@@ -194,6 +215,9 @@ int image_add(Db *db, const char *name, const ImageReference *ref, const char *t
         if (r < 0)
                 goto fail;
         r = image_find(db, "name", name, &added, NULL);
+        if (r < 0)
+                goto fail;
+        r = log_image(db, TLOG_IMAGE_REGISTERED, &added, text, size);
         if (r < 0)
                 goto fail;
         r = db_commit(db);
@@ -298,6 +322,9 @@ int image_retire(Db *db, const char *name, Image *ret) {
                 goto fail;
         }
         r = image_find(db, "name", name, &i, NULL);
+        if (r < 0)
+                goto fail;
+        r = log_image(db, TLOG_IMAGE_RETIRED, &i, NULL, 0);
         if (r < 0)
                 goto fail;
         r = db_commit(db);

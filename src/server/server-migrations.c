@@ -253,6 +253,37 @@ static const char migration_0007[] =
         "        reported_at INTEGER NOT NULL\n"
         ");\n";
 
+/* The transparency log (issue 14; docs/transparency.md): its entries, canonical text, and the hashes of its
+ * complete subtrees (src/shared/tlog), both append-only; an entry goes in only at the next index. */
+static const char migration_0008[] =
+        "CREATE TABLE tlog_entries (\n"
+        "        idx INTEGER PRIMARY KEY CHECK (idx >= 0),\n"
+        "        kind TEXT NOT NULL CHECK (kind IN ('image-registered', 'image-retired', 'node-enabled', 'node-disabled',\n"
+        "                                           'node-repinned', 'verdict')),\n"
+        "        at INTEGER NOT NULL,\n"
+        "        entry BLOB NOT NULL CHECK (length(entry) BETWEEN 1 AND 4096)\n"
+        ");\n"
+        "CREATE TABLE tlog_hashes (\n"
+        "        level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 63),\n"
+        "        idx INTEGER NOT NULL CHECK (idx >= 0),\n"
+        "        hash BLOB NOT NULL CHECK (length(hash) = 32),\n"
+        "        PRIMARY KEY (level, idx)\n"
+        ") WITHOUT ROWID;\n"
+        "CREATE TRIGGER tlog_entries_append BEFORE INSERT ON tlog_entries\n"
+        "        WHEN NEW.idx IS NOT (SELECT COALESCE(MAX(idx) + 1, 0) FROM tlog_entries)\n"
+        "        BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;\n"
+        "CREATE TRIGGER tlog_entries_no_update BEFORE UPDATE ON tlog_entries\n"
+        "        BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;\n"
+        "CREATE TRIGGER tlog_entries_no_delete BEFORE DELETE ON tlog_entries\n"
+        "        BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;\n"
+        "CREATE TRIGGER tlog_hashes_no_replace BEFORE INSERT ON tlog_hashes\n"
+        "        WHEN EXISTS (SELECT 1 FROM tlog_hashes WHERE level = NEW.level AND idx = NEW.idx)\n"
+        "        BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;\n"
+        "CREATE TRIGGER tlog_hashes_no_update BEFORE UPDATE ON tlog_hashes\n"
+        "        BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;\n"
+        "CREATE TRIGGER tlog_hashes_no_delete BEFORE DELETE ON tlog_hashes\n"
+        "        BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;\n";
+
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
         { 2, "challenges and sessions WITHOUT ROWID", migration_0002, "b456ec7e408a7d0a807ac27591c09e0387d8a0d5c3b2740680bbdaf8415b7422" },
@@ -266,5 +297,7 @@ const DbMigration db_migrations[] = {
           "9285e7cf3db8b8ffadef5eeb0cf879c0e83c787cc9977b1c73afc14a6c99357e" },
         { 7, "relays' identity fingerprints for ContactInfo proofs", migration_0007,
           "441a0df95e1e6d3214c0050ac3c59a137b9afbe0b93169da58edf3830278ebe8" },
+        { 8, "transparency log: entries and stored subtree hashes", migration_0008,
+          "09cf79fd46b97e6e982cbaab324a0cd1af2b592ada2f856f1de330ffcf6d5071" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

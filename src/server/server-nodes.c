@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "server-nodes.h"
+#include "server-tlog.h"
 #include "server-relays.h"
 #include "string-util.h"
 #include "tpm2-marshal.h"
@@ -246,6 +247,17 @@ int node_set_state(Db *db, int64_t id, NodeState state) {
         r = node_get(db, id, &n);
         if (r < 0)
                 goto fail;
+
+        if (n.state != state && (state == NODE_ENABLED || state == NODE_DISABLED)) {
+                _cleanup_free_ char *entry = NULL;
+                TlogKind kind = state == NODE_ENABLED ? TLOG_NODE_ENABLED : TLOG_NODE_DISABLED;
+
+                r = tlog_entry_node(kind, n.fingerprint, now_sec(), &entry);
+                if (r >= 0)
+                        r = server_tlog_append(db, kind, now_sec(), entry, NULL);
+                if (r < 0)
+                        goto fail;
+        }
 
         r = db_prepare(db, "UPDATE nodes SET state = ? WHERE id = ?", &s);
         if (r < 0)

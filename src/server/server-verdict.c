@@ -9,6 +9,7 @@
 #include "boot-logs.h"
 #include "hexdecoct.h"
 #include "server-http.h"
+#include "server-tlog.h"
 #include "server-verdict.h"
 
 static void hex32_to_string(const uint8_t d[static 32], char ret[static 65]) {
@@ -268,16 +269,36 @@ int verdict_record(Db *db, int64_t node_id, const Judgement *j) {
         return 0;
 }
 
-int verdict_unpin(Db *db, int64_t node_id) {
+int verdict_unpin(Db *db, int64_t node_id, const char *fingerprint) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_free_ char *entry = NULL;
+        bool had_pins;
         int r, rc;
 
-        r = db_prepare(db, "DELETE FROM node_firmware_pins WHERE node_id = ?", &s);
+        r = db_begin(db);
         if (r < 0)
                 return r;
+        r = db_prepare(db, "DELETE FROM node_firmware_pins WHERE node_id = ?", &s);
+        if (r < 0)
+                goto fail;
         sqlite3_bind_int64(s, 1, node_id);
         rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
-        return sqlite3_changes(db->sqlite) > 0;
+        if (rc != SQLITE_DONE) {
+                r = db_errno(rc);
+                goto fail;
+        }
+        had_pins = sqlite3_changes(db->sqlite) > 0;
+        /* In the transparency log when something was forgotten: the node's next firmware is taken as it comes. */
+        if (had_pins) {
+                r = tlog_entry_node(TLOG_NODE_REPINNED, fingerprint, now_sec(), &entry);
+                if (r >= 0)
+                        r = server_tlog_append(db, TLOG_NODE_REPINNED, now_sec(), entry, NULL);
+                if (r < 0)
+                        goto fail;
+        }
+        r = db_commit(db);
+        return r < 0 ? r : had_pins;
+fail:
+        db_rollback(db);
+        return r;
 }

@@ -70,5 +70,6 @@ int verdict_judge_db(Db *db, const VerdictInput *in, Judgement *ret);
  * firmware pins if the judgement says to pin. */
 int verdict_record(Db *db, int64_t node_id, const Judgement *j);
 
-/* `node repin`: forgets the node's pins; its next attestation pins what it quotes. 1 if there were pins. */
-int verdict_unpin(Db *db, int64_t node_id);
+/* `node repin`: forgets the node's pins, in a transaction of its own that also logs it (transparency log);
+ * its next attestation pins what it quotes. 1 if there were pins. */
+int verdict_unpin(Db *db, int64_t node_id, const char *fingerprint);

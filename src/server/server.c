@@ -103,6 +103,7 @@ int main(int argc, char *argv[]) {
                 { "pool", verb_pool },   { "torrc", verb_torrc }, { "diff", verb_diff },
                 { "ca", verb_ca },       { "attestations", verb_attestations },
                 { "image", verb_image }, { "contactinfo", verb_contactinfo },
+                { "log", verb_log },
         };
         const char *flag_keys[64], *flag_values[64], *config_path = NULL;
         unsigned n_flags = 0;

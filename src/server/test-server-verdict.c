@@ -9,6 +9,7 @@
 
 #include "fd-util.h"
 #include "hexdecoct.h"
+#include "server-tlog.h"
 #include "server-verdict.h"
 #include "test-server-util.h"
 #include "tests.h"
@@ -147,8 +148,24 @@ TEST(real_boot) {
         ASSERT_OK(db_exec(db, "UPDATE node_firmware_pins SET value = zeroblob(32) WHERE pcr = 7"));
         ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_FIRMWARE_CHANGED);
         ASSERT_TRUE(strstr(j.reason, "PCR 7") != NULL);
-        ASSERT_EQ(verdict_unpin(db, 1), 1);
-        ASSERT_EQ(verdict_unpin(db, 1), 0);
+        ASSERT_EQ(verdict_unpin(db, 1, "TEST-NODE"), 1);
+        ASSERT_EQ(verdict_unpin(db, 1, "TEST-NODE"), 0);
+        /* The image's registration and the forgotten pins are in the transparency log, the pins once: the
+         * second call forgot nothing. */
+        {
+                _cleanup_free_ char *entry = NULL, *first = NULL;
+                uint64_t size;
+                TlogKind kind;
+
+                ASSERT_OK(server_tlog_size(db, &size));
+                ASSERT_EQ(size, 2);
+                ASSERT_OK(server_tlog_entry(db, 0, &first, &kind, NULL));
+                ASSERT_EQ(kind, TLOG_IMAGE_REGISTERED);
+                ASSERT_TRUE(strstr(first, "name patela-vm\n") != NULL);
+                ASSERT_OK(server_tlog_entry(db, 1, &entry, &kind, NULL));
+                ASSERT_EQ(kind, TLOG_NODE_REPINNED);
+                ASSERT_TRUE(strstr(entry, "kind node-repinned\n") && strstr(entry, "node TEST-NODE\n"));
+        }
         ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_TRUSTED);
         ASSERT_TRUE(j.pin);
 

@@ -234,5 +234,56 @@ check
 expect_error 401 TokenRejected
 pass "node disable: the check of its session is a 401 at once"
 
+# --- the transparency log ------------------------------------------------------------------------------------
+# Every change above and every verdict is an entry, in the transaction that made it; the log verifies from its
+# entries; Go's sumdb opens the signed checkpoint and checks an entry's inclusion; a changed or removed entry is
+# found by `log verify`.
+count_kind() { sqlite3 "$DB" "SELECT count(*) FROM tlog_entries WHERE kind = '$1'"; }
+[[ $(count_kind verdict) == $(sqlite3 "$DB" "SELECT count(*) FROM attestations WHERE measured_verdict IS NOT NULL") ]] ||
+        fail "verdict entries $(count_kind verdict) against $(sqlite3 "$DB" "SELECT count(*) FROM attestations WHERE measured_verdict IS NOT NULL") judged attestations"
+[[ $(count_kind image-registered) == "$(db_count images)" && $(count_kind image-retired) == 1 &&
+   $(count_kind node-repinned) == 1 && $(count_kind node-disabled) == 1 && $(count_kind node-enabled) == 1 ]] ||
+        fail "log entries by kind: $(sqlite3 "$DB" 'SELECT kind, count(*) FROM tlog_entries GROUP BY kind')"
+ps_cli log verify >"$T/log-verify.out" 2>&1 || fail "log verify: $(cat "$T/log-verify.out")"
+size=$(ps_cli --json log show | jq -r .size) root=$(ps_cli --json log show | jq -r .root)
+last=$(sqlite3 "$DB" "SELECT max(idx) FROM tlog_entries WHERE kind = 'verdict'")
+ps_cli log entry "$last" >"$T/entry"
+grep -q "^verdict Trusted$" "$T/entry" && grep -q "^image patela-2.0$" "$T/entry" ||
+        fail "the last verdict entry: $(cat "$T/entry")"
+reg=$(sqlite3 "$DB" "SELECT min(idx) FROM tlog_entries WHERE kind = 'image-registered'")
+ps_cli log entry "$reg" | grep -qx "reference-sha256 $(sha256sum "$T/a/patela.reference.json" | cut -d' ' -f1)" ||
+        fail "the registration entry does not name the reference's SHA-256: $(ps_cli log entry "$reg")"
+pass "transparency log: $size entries (every judged attestation, $(db_count images) registrations, the retirement, repin, enable, disable), verified from the entries"
+
+if command -v go >/dev/null; then
+        export GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=$T/gocache GOTOOLCHAIN=local GOFLAGS= GOPROXY=off
+        (cd "$PATELA_SOURCE_DIR/test/tlog" && go build -o "$T/interop" interop.go) >"$T/go.log" 2>&1 ||
+                fail "go build: $(cat "$T/go.log")"
+        vkey=$(ps_cli log init patela.test/fleet "$T/log.key" 2>/dev/null) || fail "log init"
+        [[ $(stat -c %a "$T/log.key") == 600 ]] || fail "the log's signer key is not 0600"
+        ps_cli log init patela.test/fleet "$T/log.key" >/dev/null 2>&1 && fail "log init replaced a key"
+        ps_cli log checkpoint "$T/log.key" >"$T/checkpoint.note" || fail "log checkpoint"
+        [[ $("$T/interop" open "$vkey" "$T/checkpoint.note") == "$(printf 'patela.test/fleet\n%s\n%s' "$size" "$root")" ]] ||
+                fail "Go did not open the checkpoint as ours: $(cat "$T/checkpoint.note")"
+        ps_cli log proof "$last" >"$T/proof" || fail "log proof"
+        out=$("$T/interop" inclusion "$root" "$size" "$last" "$T/entry" "$T/proof") || fail "Go refused the inclusion proof: $out"
+        printf 'X' >>"$T/entry"
+        "$T/interop" inclusion "$root" "$size" "$last" "$T/entry" "$T/proof" >/dev/null 2>&1 &&
+                fail "Go accepted a changed entry"
+        pass "Go's sumdb: the server's signed checkpoint opens under the log's key with its size and head; $out"
+fi
+
+# Whoever holds the database: the triggers refuse an UPDATE; without them, a changed entry and a removed one are
+# found.
+sqlite3 "$DB" "UPDATE tlog_entries SET entry = 'x' WHERE idx = 1" 2>/dev/null && fail "an entry was changed through the triggers"
+cp "$DB" "$T/tampered.db"
+sqlite3 "$T/tampered.db" "DROP TRIGGER tlog_entries_no_update; UPDATE tlog_entries SET entry = replace(entry, 'Trusted', 'Refused') WHERE idx = $last"
+"$SERVER_BIN" --database="$T/tampered.db" log verify >"$T/v1.out" 2>&1 && fail "log verify accepted a changed entry"
+grep -q "level 0, index $last" "$T/v1.out" || fail "log verify did not name the changed entry: $(cat "$T/v1.out")"
+cp "$DB" "$T/tampered.db"
+sqlite3 "$T/tampered.db" "DROP TRIGGER tlog_entries_no_delete; DELETE FROM tlog_entries WHERE idx = $((size - 1))"
+"$SERVER_BIN" --database="$T/tampered.db" log verify >"$T/v2.out" 2>&1 && fail "log verify accepted a removed entry"
+pass "log verify finds a changed entry (naming it) and a removed one; the triggers refuse an UPDATE"
+
 attestd_stop
 server_stop

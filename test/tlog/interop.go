@@ -9,6 +9,10 @@
 //	interop open VKEY FILE                  the text, if FILE is a note signed by VKEY (else exit 1)
 //	interop checkpoint VKEY FILE N          FILE is a checkpoint signed by VKEY of the synthetic log of
 //	                                        N entries: its size and root are this side's
+//	interop inclusion ROOT SIZE INDEX ENTRY PROOF
+//	                                        the file ENTRY is entry INDEX of the log of SIZE entries whose
+//	                                        head is ROOT (base64), by the proof in the file PROOF (one base64
+//	                                        hash per line): patela-server's log as a monitor would check it
 //	interop proofs MAX                      every root and proof of the synthetic logs of 1 … MAX entries
 //	interop check                           verifies such lines read from the other side, and refuses each
 //	                                        with one bit flipped or one hash dropped
@@ -249,6 +253,36 @@ func run(args []string) error {
 			return fmt.Errorf("checkpoint root %s, this side computes %s", lines[2], want)
 		}
 		fmt.Printf("checkpoint of %s: %d entries, root %s, signature verified\n", lines[0], size, want)
+	case len(args) == 6 && args[0] == "inclusion":
+		root, err := tlog.ParseHash(args[1])
+		if err != nil {
+			return err
+		}
+		size, err1 := strconv.ParseInt(args[2], 10, 64)
+		index, err2 := strconv.ParseInt(args[3], 10, 64)
+		if err1 != nil || err2 != nil {
+			return errors.New("bad size or index")
+		}
+		entry, err := os.ReadFile(args[4])
+		if err != nil {
+			return err
+		}
+		text, err := os.ReadFile(args[5])
+		if err != nil {
+			return err
+		}
+		var p []tlog.Hash
+		for _, line := range strings.Fields(string(text)) {
+			h, err := tlog.ParseHash(line)
+			if err != nil {
+				return err
+			}
+			p = append(p, h)
+		}
+		if err := tlog.CheckRecord(p, size, root, index, tlog.RecordHash(entry)); err != nil {
+			return err
+		}
+		fmt.Printf("entry %d of %d verified under %s\n", index, size, root)
 	case len(args) == 2 && args[0] == "proofs":
 		max, err := strconv.ParseInt(args[1], 10, 64)
 		if err != nil {
