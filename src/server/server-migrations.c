@@ -254,7 +254,8 @@ static const char migration_0007[] =
         ");\n";
 
 /* The transparency log (issue 14; docs/transparency.md): its entries, canonical text, and the hashes of its
- * complete subtrees (src/shared/tlog), both append-only; an entry goes in only at the next index. */
+ * complete subtrees (src/shared/tlog) at their tlog_stored_hash_index(), both append-only: a row goes in only
+ * at the next index, so both tables only ever grow at their end. */
 static const char migration_0008[] =
         "CREATE TABLE tlog_entries (\n"
         "        idx INTEGER PRIMARY KEY CHECK (idx >= 0),\n"
@@ -264,11 +265,9 @@ static const char migration_0008[] =
         "        entry BLOB NOT NULL CHECK (length(entry) BETWEEN 1 AND 4096)\n"
         ");\n"
         "CREATE TABLE tlog_hashes (\n"
-        "        level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 63),\n"
-        "        idx INTEGER NOT NULL CHECK (idx >= 0),\n"
-        "        hash BLOB NOT NULL CHECK (length(hash) = 32),\n"
-        "        PRIMARY KEY (level, idx)\n"
-        ") WITHOUT ROWID;\n"
+        "        id INTEGER PRIMARY KEY CHECK (id >= 0),\n"
+        "        hash BLOB NOT NULL CHECK (length(hash) = 32)\n"
+        ");\n"
         "CREATE TRIGGER tlog_entries_append BEFORE INSERT ON tlog_entries\n"
         "        WHEN NEW.idx IS NOT (SELECT COALESCE(MAX(idx) + 1, 0) FROM tlog_entries)\n"
         "        BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;\n"
@@ -276,13 +275,14 @@ static const char migration_0008[] =
         "        BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;\n"
         "CREATE TRIGGER tlog_entries_no_delete BEFORE DELETE ON tlog_entries\n"
         "        BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;\n"
-        "CREATE TRIGGER tlog_hashes_no_replace BEFORE INSERT ON tlog_hashes\n"
-        "        WHEN EXISTS (SELECT 1 FROM tlog_hashes WHERE level = NEW.level AND idx = NEW.idx)\n"
+        "CREATE TRIGGER tlog_hashes_append BEFORE INSERT ON tlog_hashes\n"
+        "        WHEN NEW.id IS NOT (SELECT COALESCE(MAX(id) + 1, 0) FROM tlog_hashes)\n"
         "        BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;\n"
         "CREATE TRIGGER tlog_hashes_no_update BEFORE UPDATE ON tlog_hashes\n"
         "        BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;\n"
         "CREATE TRIGGER tlog_hashes_no_delete BEFORE DELETE ON tlog_hashes\n"
         "        BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;\n";
+
 
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
@@ -298,6 +298,6 @@ const DbMigration db_migrations[] = {
         { 7, "relays' identity fingerprints for ContactInfo proofs", migration_0007,
           "441a0df95e1e6d3214c0050ac3c59a137b9afbe0b93169da58edf3830278ebe8" },
         { 8, "transparency log: entries and stored subtree hashes", migration_0008,
-          "09cf79fd46b97e6e982cbaab324a0cd1af2b592ada2f856f1de330ffcf6d5071" },
+          "306e549a6bef27be8daab33c069ba517f8b87d3af93aaeef1d562f148b57add2" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

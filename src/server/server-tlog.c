@@ -120,13 +120,12 @@ static int read_hash(void *userdata, unsigned level, uint64_t index, TlogHash *r
         Db *db = userdata;
         int r, rc;
 
-        if (index > INT64_MAX)
+        if (level > TLOG_LEVELS_MAX || index >= TLOG_SIZE_MAX >> level)
                 return -ENOENT;
-        r = db_prepare_cached(db, "SELECT hash FROM tlog_hashes WHERE level = ? AND idx = ?", &s);
+        r = db_prepare_cached(db, "SELECT hash FROM tlog_hashes WHERE id = ?", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int(s, 1, (int) level);
-        sqlite3_bind_int64(s, 2, (int64_t) index);
+        sqlite3_bind_int64(s, 1, (int64_t) tlog_stored_hash_index(level, index));
         rc = sqlite3_step(s);
         if (rc == SQLITE_DONE)
                 return -ENOENT;
@@ -188,12 +187,11 @@ int server_tlog_append(Db *db, TlogKind kind, int64_t at, const char *entry, uin
         }
         for (size_t level = 0; level < n; level++) {
                 _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
-                r = db_prepare_cached(db, "INSERT INTO tlog_hashes (level, idx, hash) VALUES (?, ?, ?)", &s);
+                r = db_prepare_cached(db, "INSERT INTO tlog_hashes (id, hash) VALUES (?, ?)", &s);
                 if (r < 0)
                         return r;
-                sqlite3_bind_int(s, 1, (int) level);
-                sqlite3_bind_int64(s, 2, (int64_t) (index >> level));
-                sqlite3_bind_blob(s, 3, stored[level].bytes, TLOG_HASH_SIZE, SQLITE_STATIC);
+                sqlite3_bind_int64(s, 1, (int64_t) tlog_stored_hash_index((unsigned) level, index >> level));
+                sqlite3_bind_blob(s, 2, stored[level].bytes, TLOG_HASH_SIZE, SQLITE_STATIC);
                 rc = sqlite3_step(s);
                 if (rc != SQLITE_DONE)
                         return db_errno(rc);
@@ -249,15 +247,23 @@ int server_tlog_entry(Db *db, uint64_t index, char **ret_entry, TlogKind *ret_ki
         return 0;
 }
 
-/* The verifier's own copy of the stored hashes, rebuilt from the entries alone. */
+/* The verifier's own copy of the stored hashes, rebuilt from the entries alone: per level for its reader,
+ * and in storage order (tlog_stored_hash_index()) to compare with the table row by row. */
 typedef struct Rebuilt {
         TlogHash *level[TLOG_LEVELS_MAX + 1];
         uint64_t count[TLOG_LEVELS_MAX + 1];
+        TlogHash *order;
+        uint64_t *order_first; /* the first entry under each, for the message */
+        uint8_t *order_level;
+        uint64_t n_order;
 } Rebuilt;
 
 static void rebuilt_done(Rebuilt *b) {
         for (size_t i = 0; i <= TLOG_LEVELS_MAX; i++)
                 free(b->level[i]);
+        free(b->order);
+        free(b->order_first);
+        free(b->order_level);
 }
 
 static int rebuilt_read(void *userdata, unsigned level, uint64_t index, TlogHash *ret) {
@@ -269,10 +275,33 @@ static int rebuilt_read(void *userdata, unsigned level, uint64_t index, TlogHash
         return 0;
 }
 
+static int rebuilt_add(Rebuilt *b, unsigned level, uint64_t first, const TlogHash *h) {
+        TlogHash *a = reallocarray(b->level[level], b->count[level] + 1, sizeof(TlogHash)),
+                 *o = a ? reallocarray(b->order, b->n_order + 1, sizeof(TlogHash)) : NULL;
+        uint64_t *f = o ? reallocarray(b->order_first, b->n_order + 1, sizeof(uint64_t)) : NULL;
+        uint8_t *l = f ? reallocarray(b->order_level, b->n_order + 1, 1) : NULL;
+
+        if (a)
+                b->level[level] = a;
+        if (o)
+                b->order = o;
+        if (f)
+                b->order_first = f;
+        if (l)
+                b->order_level = l;
+        if (!a || !o || !f || !l)
+                return -ENOMEM;
+        a[b->count[level]++] = *h;
+        o[b->n_order] = *h;
+        f[b->n_order] = first;
+        l[b->n_order++] = (uint8_t) level;
+        return 0;
+}
+
 int server_tlog_verify(Db *db, uint64_t *ret_size, TlogHash *ret_root, char *reason, size_t reason_size) {
         _cleanup_(rebuilt_done) Rebuilt b = {};
         _cleanup_stmt_ sqlite3_stmt *s = NULL, *h = NULL;
-        uint64_t expected = 0;
+        uint64_t expected = 0, row = 0;
         int r, rc;
 
         r = db_prepare(db, "SELECT idx, entry FROM tlog_entries ORDER BY idx", &s);
@@ -293,51 +322,43 @@ int server_tlog_verify(Db *db, uint64_t *ret_size, TlogHash *ret_root, char *rea
                 if (r < 0)
                         return r;
                 for (size_t level = 0; level < n; level++) {
-                        TlogHash *a = reallocarray(b.level[level], b.count[level] + 1, sizeof(TlogHash));
-                        if (!a)
-                                return -ENOMEM;
-                        b.level[level] = a;
-                        a[b.count[level]++] = add[level];
+                        r = rebuilt_add(&b, (unsigned) level, (expected >> level) << level, &add[level]);
+                        if (r < 0)
+                                return r;
                 }
                 expected++;
         }
         if (rc != SQLITE_DONE)
                 return db_errno(rc);
 
-        /* Every stored hash must be the one the entries give, and no other may be stored. */
-        r = db_prepare(db, "SELECT level, idx, hash FROM tlog_hashes ORDER BY level, idx", &h);
+        /* Every stored hash must be the one the entries give, at its place, and nothing more or less. */
+        r = db_prepare(db, "SELECT id, hash FROM tlog_hashes ORDER BY id", &h);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(h)) == SQLITE_ROW) {
-                int level = sqlite3_column_int(h, 0);
-                int64_t idx = sqlite3_column_int64(h, 1);
-
-                if (level < 0 || level > (int) TLOG_LEVELS_MAX || idx < 0 || (uint64_t) idx >= b.count[level] ||
-                    sqlite3_column_bytes(h, 2) != TLOG_HASH_SIZE ||
-                    memcmp(sqlite3_column_blob(h, 2), b.level[level][idx].bytes, TLOG_HASH_SIZE) != 0) {
-                        snprintf(reason, reason_size,
-                                 "stored hash (level %d, index %" PRIi64 ") is not what the entries give%s", level,
-                                 idx, level == 0 ? ": that entry was changed" : "");
+                if (sqlite3_column_int64(h, 0) != (int64_t) row || row >= b.n_order ||
+                    sqlite3_column_bytes(h, 1) != TLOG_HASH_SIZE ||
+                    memcmp(sqlite3_column_blob(h, 1), b.order[row].bytes, TLOG_HASH_SIZE) != 0) {
+                        if (row >= b.n_order)
+                                snprintf(reason, reason_size, "stored hash %" PRIu64 " is more than the entries give",
+                                         row);
+                        else if (b.order_level[row] == 0)
+                                snprintf(reason, reason_size, "entry %" PRIu64 " is not the one logged (its stored leaf "
+                                         "hash differs)", b.order_first[row]);
+                        else
+                                snprintf(reason, reason_size, "the stored hash of entries %" PRIu64 "–%" PRIu64
+                                         " is not what they give", b.order_first[row],
+                                         b.order_first[row] + (UINT64_C(1) << b.order_level[row]) - 1);
                         return -EBADMSG;
                 }
+                row++;
         }
         if (rc != SQLITE_DONE)
                 return db_errno(rc);
-        {
-                uint64_t total = 0;
-                _cleanup_stmt_ sqlite3_stmt *c = NULL;
-                for (size_t level = 0; level <= TLOG_LEVELS_MAX; level++)
-                        total += b.count[level];
-                r = db_prepare(db, "SELECT COUNT(*) FROM tlog_hashes", &c);
-                if (r < 0)
-                        return r;
-                if (sqlite3_step(c) != SQLITE_ROW)
-                        return -EIO;
-                if ((uint64_t) sqlite3_column_int64(c, 0) != total) {
-                        snprintf(reason, reason_size, "%" PRIi64 " hashes stored, the entries give %" PRIu64,
-                                 (int64_t) sqlite3_column_int64(c, 0), total);
-                        return -EBADMSG;
-                }
+        if (row != b.n_order) {
+                snprintf(reason, reason_size, "%" PRIu64 " hashes stored, the %" PRIu64 " entries give %" PRIu64, row,
+                         expected, b.n_order);
+                return -EBADMSG;
         }
         *ret_size = expected;
         if (expected > 0) {

@@ -279,7 +279,7 @@ sqlite3 "$DB" "UPDATE tlog_entries SET entry = 'x' WHERE idx = 1" 2>/dev/null &&
 cp "$DB" "$T/tampered.db"
 sqlite3 "$T/tampered.db" "DROP TRIGGER tlog_entries_no_update; UPDATE tlog_entries SET entry = replace(entry, 'Trusted', 'Refused') WHERE idx = $last"
 "$SERVER_BIN" --database="$T/tampered.db" log verify >"$T/v1.out" 2>&1 && fail "log verify accepted a changed entry"
-grep -q "level 0, index $last" "$T/v1.out" || fail "log verify did not name the changed entry: $(cat "$T/v1.out")"
+grep -q "entry $last is not the one logged" "$T/v1.out" || fail "log verify did not name the changed entry: $(cat "$T/v1.out")"
 cp "$DB" "$T/tampered.db"
 sqlite3 "$T/tampered.db" "DROP TRIGGER tlog_entries_no_delete; DELETE FROM tlog_entries WHERE idx = $((size - 1))"
 "$SERVER_BIN" --database="$T/tampered.db" log verify >"$T/v2.out" 2>&1 && fail "log verify accepted a removed entry"

@@ -18,6 +18,7 @@ typedef struct MemLog {
         TlogHash level[TLOG_LEVELS_MAX + 1][LEAVES_MAX];
         uint64_t count[TLOG_LEVELS_MAX + 1];
         uint64_t size;
+        uint64_t stored; /* hashes stored so far, in order */
         unsigned reads;
 } MemLog;
 
@@ -40,6 +41,9 @@ static void mem_append(MemLog *l, const void *data, size_t size) {
         ASSERT_OK(tlog_stored_hashes(l->size, &leaf, mem_read, l, stored, &n));
         for (size_t i = 0; i < n; i++) {
                 ASSERT_EQ(l->count[i], l->size >> i); /* each level grows in order */
+                /* one append-only array: each new hash goes right after the last */
+                ASSERT_EQ(tlog_stored_hash_index((unsigned) i, l->size >> i), l->stored);
+                l->stored++;
                 l->level[i][l->count[i]++] = stored[i];
         }
         l->size++;

@@ -102,6 +102,18 @@ int tlog_stored_hashes(uint64_t index, const TlogHash *leaf, TlogHashReader read
         return 0;
 }
 
+uint64_t tlog_stored_hash_index(unsigned level, uint64_t index) {
+        uint64_t n = index, position = 0;
+
+        assert(level <= TLOG_LEVELS_MAX);
+        /* Down the right edge to the last leaf under the subtree: it is stored just before the subtree. */
+        for (unsigned l = 0; l < level; l++)
+                n = 2 * n + 1;
+        for (uint64_t k = n; k > 0; k >>= 1)
+                position += k;
+        return position + level;
+}
+
 int tlog_tree_hash(uint64_t size, TlogHashReader reader, void *userdata, TlogHash *ret) {
         assert(reader && ret);
         if (size == 0 || size > TLOG_SIZE_MAX)

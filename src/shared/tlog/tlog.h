@@ -47,6 +47,12 @@ typedef int (*TlogHashReader)(void *userdata, unsigned level, uint64_t index, Tl
 int tlog_stored_hashes(uint64_t index, const TlogHash *leaf, TlogHashReader reader, void *userdata,
                        TlogHash ret_hashes[static TLOG_LEVELS_MAX + 1], size_t *ret_n);
 
+/* Where a log that appends tlog_stored_hashes() in order keeps the hash of the subtree (level, index): its
+ * position in that sequence. The leaf at index n has n + ⌊n/2⌋ + ⌊n/4⌋ + … hashes before it; the subtree
+ * (level, index) comes right after its right child (level − 1, 2·index + 1). So storage is one append-only
+ * array (what Go's golang.org/x/mod/sumdb/tlog calls StoredHashIndex). */
+uint64_t tlog_stored_hash_index(unsigned level, uint64_t index);
+
 /* The tree head (root hash) of the first size leaves, size ≥ 1. */
 int tlog_tree_hash(uint64_t size, TlogHashReader reader, void *userdata, TlogHash *ret);
 
