@@ -152,6 +152,11 @@ enum MHD_Result api_dispatch(Request *req) {
                 return api_node_relays(req, &node);
         case PROTO_NODE_FINGERPRINTS:
                 return api_node_fingerprints(req, &node);
+        case PROTO_LOG_CHECKPOINT:
+        case PROTO_LOG_ENTRIES:
+        case PROTO_LOG_INCLUSION:
+        case PROTO_LOG_CONSISTENCY:
+                return api_log(req, e);
         case PROTO_NODE_CHECK:
         case _PROTO_ENDPOINT_MAX:
         case _PROTO_ENDPOINT_INVALID:

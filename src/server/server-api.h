@@ -7,6 +7,8 @@
 /* The node-facing HTTPS API: the endpoints of src/shared/protocol/protocol.h (patela-server(8), section
  * API). api_dispatch() checks the method and, where the endpoint needs it, the session token. */
 enum MHD_Result api_dispatch(Request *req);
+/* GET /v1/log/…: the transparency log (server-api-log.c). */
+enum MHD_Result api_log(Request *req, ProtoEndpoint e);
 
 enum MHD_Result api_enroll(Request *req);
 enum MHD_Result api_enroll_proof(Request *req);

@@ -47,6 +47,7 @@ void server_config_done(ServerConfig *c) {
         free(c->private_key);
         free(c->quote_bank);
         free(c->ek_ca_directory);
+        free(c->log_key);
         *c = (ServerConfig) {};
 }
 
@@ -187,6 +188,8 @@ int server_config_set(ServerConfig *c, const char *key, const char *value) {
         }
         if (streq(key, "EkCaDirectory"))
                 return set_str(&c->ek_ca_directory, value);
+        if (streq(key, "LogKey"))
+                return set_str(&c->log_key, value);
         if (streq(key, "DefaultRelayCount"))
                 return set_unsigned(&c->default_relay_count, value, 64);
         return -ENOENT;

@@ -64,6 +64,7 @@ typedef struct ServerConfig {
         unsigned default_relay_count;
         EkCertificatePolicy ek_certificate;
         char *ek_ca_directory;
+        char *log_key; /* LogKey=: the transparency log's signer key file; NULL: checkpoints not served */
         MeasuredBootPolicy measured_boot;
         uint64_t check_interval_usec; /* what a node is told between two GET /v1/node/check */
 } ServerConfig;

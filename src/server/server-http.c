@@ -130,18 +130,26 @@ void server_db_unlock(Server *s) {
         pthread_mutex_unlock(&s->db_lock);
 }
 
-static enum MHD_Result respond_string(Request *req, unsigned status, const char *body) {
+static enum MHD_Result respond_typed(Request *req, unsigned status, const char *type, const char *body) {
         struct MHD_Response *resp;
         enum MHD_Result ret;
 
         resp = MHD_create_response_from_buffer_copy(strlen(body), body);
         if (!resp)
                 return MHD_NO;
-        (void) MHD_add_response_header(resp, "Content-Type", "application/json");
+        (void) MHD_add_response_header(resp, "Content-Type", type);
         (void) MHD_add_response_header(resp, "Cache-Control", "no-store");
         ret = MHD_queue_response(req->connection, status, resp);
         MHD_destroy_response(resp);
         return ret;
+}
+
+static enum MHD_Result respond_string(Request *req, unsigned status, const char *body) {
+        return respond_typed(req, status, "application/json", body);
+}
+
+enum MHD_Result respond_text(Request *req, unsigned status, const char *text) {
+        return respond_typed(req, status, "text/plain; charset=utf-8", text);
 }
 
 enum MHD_Result respond_body(Request *req, unsigned status, char *body) {
@@ -447,6 +455,21 @@ int server_start(Server *s, const ServerConfig *config) {
                          config->ek_certificate == EK_CERTIFICATE_REQUIRE ? "required" : "verified when present",
                          s->n_ek_roots, dir);
         }
+        if (config->log_key) {
+                _cleanup_free_ char *text = NULL;
+                size_t key_size;
+
+                r = read_full_file(config->log_key, 1024, (void **) &text, &key_size);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read the log key %s: %m", config->log_key);
+                text[strcspn(text, "\n")] = '\0';
+                r = tlog_key_parse_signer(text, &s->log_key);
+                explicit_bzero(text, key_size);
+                if (r < 0)
+                        return log_error_errno(r, "%s is not a signer key of the transparency log (patela-server "
+                                               "log init makes one).", config->log_key);
+                log_info("Transparency log checkpoints signed as %s.", s->log_key.name);
+        }
         r = db_open(config->database, &s->db);
         if (r < 0)
                 return r;
@@ -511,4 +534,5 @@ void server_stop(Server *s) {
         free(s->cert_pem);
         s->key_pem = s->cert_pem = NULL;
         s->enroll_limit = ratelimit_free(s->enroll_limit);
+        tlog_key_done(&s->log_key);
 }

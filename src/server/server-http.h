@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "tlog-note.h"
+
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,6 +34,7 @@ typedef struct Server {
         Checkpointer *checkpointer;
         X509_STORE *ek_roots; /* EkCaDirectory=; empty if it holds none */
         unsigned n_ek_roots;
+        TlogKey log_key; /* LogKey=: signs the transparency log's checkpoints; has_seed false without it */
 } Server;
 
 /* The request threads share one SQLite connection, one thread at a time: server_db_lock() waits for it,
@@ -65,6 +68,8 @@ typedef struct Request {
  * the code's status; respond_error_status() with another (an over-long field: 413); respond_diag() a
  * decoder's refusal. Return MHD_YES/NO for MHD. */
 enum MHD_Result respond_body(Request *req, unsigned status, char *body);
+/* A public text body (the transparency log's checkpoint), text/plain; copied. */
+enum MHD_Result respond_text(Request *req, unsigned status, const char *text);
 enum MHD_Result respond_error(Request *req, ProtoErrorCode code, const char *fmt, ...) _printf_(3, 4);
 enum MHD_Result respond_error_status(Request *req, unsigned status, ProtoErrorCode code, const char *fmt, ...)
         _printf_(4, 5);

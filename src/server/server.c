@@ -84,6 +84,7 @@ static const struct {
         { "ek-ca-directory", "EkCaDirectory" },
         { "measured-boot", "MeasuredBoot" },
         { "check-interval", "CheckInterval" },
+        { "log-key", "LogKey" },
 };
 
 int main(int argc, char *argv[]) {

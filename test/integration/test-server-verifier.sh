@@ -271,6 +271,39 @@ if command -v go >/dev/null; then
         "$T/interop" inclusion "$root" "$size" "$last" "$T/entry" "$T/proof" >/dev/null 2>&1 &&
                 fail "Go accepted a changed entry"
         pass "Go's sumdb: the server's signed checkpoint opens under the log's key with its size and head; $out"
+
+        # The same over HTTP, public: the checkpoint, entries, both proofs, as a monitor reads them.
+        server_stop
+        server_start --log-key="$T/log.key"
+        http GET /v1/log/checkpoint >"$T/http-checkpoint.note"
+        [[ $HTTP_STATUS == 200 ]] || fail "GET /v1/log/checkpoint: $HTTP_STATUS $(cat "$T/http.body")"
+        [[ $("$T/interop" open "$vkey" "$T/http-checkpoint.note" | sed -n 2p) == "$size" ]] ||
+                fail "Go did not open the served checkpoint: $(cat "$T/http-checkpoint.note")"
+        http GET "/v1/log/entries?start=$last&count=2" >/dev/null
+        [[ $HTTP_STATUS == 200 && $(jq -r '.entries | length' "$T/http.body") == 2 ]] ||
+                fail "entries: $HTTP_STATUS $(cat "$T/http.body")"
+        jq -j '.entries[0].entry' "$T/http.body" >"$T/http-entry"
+        ps_cli log entry "$last" | cmp -s - "$T/http-entry" || fail "the served entry is not the logged one"
+        http GET "/v1/log/inclusion?index=$last&size=$size" >/dev/null
+        jq -r '.proof[]' "$T/http.body" >"$T/http-proof"
+        out=$("$T/interop" inclusion "$(jq -r .root "$T/http.body")" "$size" "$last" "$T/http-entry" "$T/http-proof") ||
+                fail "Go refused the served inclusion proof: $out"
+        http GET "/v1/log/consistency?size1=3&size2=$size" >/dev/null
+        jq -r '.proof[]' "$T/http.body" >"$T/http-cproof"
+        out=$("$T/interop" consistency "$(jq -r .root1 "$T/http.body")" 3 "$(jq -r .root2 "$T/http.body")" "$size" \
+              "$T/http-cproof") || fail "Go refused the served consistency proof: $out"
+        [[ $(jq -r .root2 "$T/http.body") == "$root" ]] || fail "the consistency proof is not against the head"
+        for q in "entries" "entries?start=x" "entries?start=0&count=257" "inclusion?index=1" \
+                 "inclusion?index=-1&size=2" "consistency?size1=1"; do
+                http GET "/v1/log/$q" >/dev/null
+                expect_error 400 InvalidField
+        done
+        for q in "inclusion?index=$size&size=$size" "inclusion?index=0&size=$((size + 1))" \
+                 "consistency?size1=0&size2=$size" "consistency?size1=$size&size2=$((size - 1))"; do
+                http GET "/v1/log/$q" >/dev/null
+                expect_error 404 NotFound
+        done
+        pass "GET /v1/log/checkpoint, entries, inclusion, consistency: what Go checks; bad queries 400, beyond the log 404; $out"
 fi
 
 # Whoever holds the database: the triggers refuse an UPDATE; without them, a changed entry and a removed one are

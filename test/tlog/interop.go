@@ -13,6 +13,9 @@
 //	                                        the file ENTRY is entry INDEX of the log of SIZE entries whose
 //	                                        head is ROOT (base64), by the proof in the file PROOF (one base64
 //	                                        hash per line): patela-server's log as a monitor would check it
+//	interop consistency ROOT1 SIZE1 ROOT2 SIZE2 PROOF
+//	                                        the log of SIZE1 entries with head ROOT1 is a prefix of the one of
+//	                                        SIZE2 with head ROOT2, by the proof in the file PROOF
 //	interop proofs MAX                      every root and proof of the synthetic logs of 1 … MAX entries
 //	interop check                           verifies such lines read from the other side, and refuses each
 //	                                        with one bit flipped or one hash dropped
@@ -283,6 +286,30 @@ func run(args []string) error {
 			return err
 		}
 		fmt.Printf("entry %d of %d verified under %s\n", index, size, root)
+	case len(args) == 6 && args[0] == "consistency":
+		root1, err1 := tlog.ParseHash(args[1])
+		size1, err2 := strconv.ParseInt(args[2], 10, 64)
+		root2, err3 := tlog.ParseHash(args[3])
+		size2, err4 := strconv.ParseInt(args[4], 10, 64)
+		if err := errors.Join(err1, err2, err3, err4); err != nil {
+			return err
+		}
+		text, err := os.ReadFile(args[5])
+		if err != nil {
+			return err
+		}
+		var p []tlog.Hash
+		for _, line := range strings.Fields(string(text)) {
+			h, err := tlog.ParseHash(line)
+			if err != nil {
+				return err
+			}
+			p = append(p, h)
+		}
+		if err := tlog.CheckTree(p, size2, root2, size1, root1); err != nil {
+			return err
+		}
+		fmt.Printf("the log of %d entries is a prefix of the log of %d\n", size1, size2)
 	case len(args) == 2 && args[0] == "proofs":
 		max, err := strconv.ParseInt(args[1], 10, 64)
 		if err != nil {

@@ -17,6 +17,10 @@ static const ProtoEndpointInfo endpoint_table[_PROTO_ENDPOINT_MAX] = {
         [PROTO_NODE_RELAYS] = { "/v1/node/relays", "GET", true },
         [PROTO_NODE_CHECK] = { "/v1/node/check", "GET", true },
         [PROTO_NODE_FINGERPRINTS] = { "/v1/node/fingerprints", "POST", true },
+        [PROTO_LOG_CHECKPOINT] = { "/v1/log/checkpoint", "GET", false },
+        [PROTO_LOG_ENTRIES] = { "/v1/log/entries", "GET", false },
+        [PROTO_LOG_INCLUSION] = { "/v1/log/inclusion", "GET", false },
+        [PROTO_LOG_CONSISTENCY] = { "/v1/log/consistency", "GET", false },
 };
 
 const ProtoEndpointInfo *proto_endpoint(ProtoEndpoint e) {

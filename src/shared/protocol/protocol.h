@@ -30,9 +30,19 @@ typedef enum ProtoEndpoint {
         PROTO_NODE_RELAYS,  /* GET  /v1/node/relays   relays with their resolved torrc (bearer token) */
         PROTO_NODE_CHECK,   /* GET  /v1/node/check    is the session still good, or re-attest now (bearer token) */
         PROTO_NODE_FINGERPRINTS, /* POST /v1/node/fingerprints  the relays' identities (bearer token) */
+        /* The transparency log, public (docs/transparency.md): a signed checkpoint (text/plain, a C2SP
+         * signed note), entries ?start=&count=, an inclusion proof ?index=&size=, a consistency proof
+         * ?size1=&size2= (JSON; hashes in base64). */
+        PROTO_LOG_CHECKPOINT,  /* GET  /v1/log/checkpoint */
+        PROTO_LOG_ENTRIES,     /* GET  /v1/log/entries */
+        PROTO_LOG_INCLUSION,   /* GET  /v1/log/inclusion */
+        PROTO_LOG_CONSISTENCY, /* GET  /v1/log/consistency */
         _PROTO_ENDPOINT_MAX,
         _PROTO_ENDPOINT_INVALID = -EINVAL,
 } ProtoEndpoint;
+
+/* Entries per GET /v1/log/entries. */
+#define PROTO_LOG_ENTRIES_MAX 256U
 
 typedef struct ProtoEndpointInfo {
         const char *path;

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* GET /v1/log/…: the transparency log for monitors, witnesses and nodes (docs/transparency.md). Public, as a
+ * transparency log is: what it holds — image digests, node fingerprints, verdicts — is what the fleet wants
+ * anyone to be able to check. Every answer reads the log in one read transaction. */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "alloc-util.h"
+#include "hexdecoct.h"
+#include "protocol-json.h"
+#include "server-api.h"
+#include "server-tlog.h"
+#include "string-util.h"
+
+/* A query argument as a number within 0 … max: -EINVAL names it for the error reply. */
+static int query_number(Request *req, const char *name, uint64_t max, bool required, uint64_t *ret) {
+        const char *v = MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, name);
+        unsigned long long n;
+
+        if (!v)
+                return required ? -EINVAL : 0;
+        if (strlen(v) > 20 || safe_atou64(v, max, &n) < 0)
+                return -EINVAL;
+        *ret = n;
+        return 1;
+}
+
+static json_object *hash_json(const TlogHash *h) {
+        _cleanup_free_ char *s = base64mem(h->bytes, TLOG_HASH_SIZE);
+        return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *proof_json(const TlogHash *p, size_t n) {
+        json_object *a = json_object_new_array_ext((int) n);
+        for (size_t i = 0; a && i < n; i++)
+                json_object_array_add(a, hash_json(&p[i]));
+        return a;
+}
+
+typedef struct LogRead {
+        ProtoEndpoint endpoint;
+        uint64_t a, b;          /* entries: start, count; inclusion: index, size; consistency: size1, size2 */
+        uint64_t size;
+        TlogHash root, root1;
+        TlogHash proof[TLOG_PROOF_MAX];
+        size_t n;
+        json_object *entries;
+} LogRead;
+
+static int log_read(Db *db, LogRead *l) {
+        int r;
+
+        r = server_tlog_size(db, &l->size);
+        if (r < 0)
+                return r;
+        switch (l->endpoint) {
+        case PROTO_LOG_CHECKPOINT:
+                return l->size == 0 ? -ENODATA : server_tlog_root(db, l->size, &l->root);
+        case PROTO_LOG_ENTRIES:
+                l->entries = json_object_new_array();
+                if (!l->entries)
+                        return -ENOMEM;
+                for (uint64_t i = l->a; i < l->size && i < l->a + l->b; i++) {
+                        _cleanup_free_ char *text = NULL;
+                        json_object *e;
+
+                        r = server_tlog_entry(db, i, &text, NULL, NULL);
+                        if (r < 0)
+                                return r;
+                        e = json_object_new_object();
+                        if (!e)
+                                return -ENOMEM;
+                        json_object_object_add(e, "index", json_object_new_int64((int64_t) i));
+                        json_object_object_add(e, "entry", json_object_new_string(text));
+                        json_object_array_add(l->entries, e);
+                }
+                return 0;
+        case PROTO_LOG_INCLUSION:
+                if (l->b > l->size || l->a >= l->b)
+                        return -ERANGE;
+                r = server_tlog_root(db, l->b, &l->root);
+                return r < 0 ? r : server_tlog_prove_inclusion(db, l->a, l->b, l->proof, &l->n);
+        case PROTO_LOG_CONSISTENCY:
+                if (l->b > l->size || l->a == 0 || l->a > l->b)
+                        return -ERANGE;
+                r = server_tlog_root(db, l->a, &l->root1);
+                if (r >= 0)
+                        r = server_tlog_root(db, l->b, &l->root);
+                return r < 0 ? r : server_tlog_prove_consistency(db, l->a, l->b, l->proof, &l->n);
+        default:
+                return -EINVAL;
+        }
+}
+
+enum MHD_Result api_log(Request *req, ProtoEndpoint e) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        LogRead l = { .endpoint = e };
+        char *body = NULL;
+        Db *db;
+        int r;
+
+        switch (e) {
+        case PROTO_LOG_CHECKPOINT:
+                if (!req->server->log_key.has_seed)
+                        return respond_error(req, PROTO_ERROR_NOT_FOUND,
+                                             "This server signs no checkpoints: LogKey= is not set.");
+                break;
+        case PROTO_LOG_ENTRIES:
+                if (query_number(req, "start", TLOG_SIZE_MAX, true, &l.a) < 0 ||
+                    query_number(req, "count", PROTO_LOG_ENTRIES_MAX, false, &l.b) < 0)
+                        return respond_error(req, PROTO_ERROR_INVALID_FIELD,
+                                             "?start=N is required, ?count= is 1…%u.", PROTO_LOG_ENTRIES_MAX);
+                if (l.b == 0)
+                        l.b = PROTO_LOG_ENTRIES_MAX;
+                break;
+        case PROTO_LOG_INCLUSION:
+                if (query_number(req, "index", TLOG_SIZE_MAX, true, &l.a) < 0 ||
+                    query_number(req, "size", TLOG_SIZE_MAX, true, &l.b) < 0)
+                        return respond_error(req, PROTO_ERROR_INVALID_FIELD, "?index=I&size=N are required numbers.");
+                break;
+        case PROTO_LOG_CONSISTENCY:
+                if (query_number(req, "size1", TLOG_SIZE_MAX, true, &l.a) < 0 ||
+                    query_number(req, "size2", TLOG_SIZE_MAX, true, &l.b) < 0)
+                        return respond_error(req, PROTO_ERROR_INVALID_FIELD,
+                                             "?size1=M&size2=N are required numbers.");
+                break;
+        default:
+                return respond_error(req, PROTO_ERROR_NOT_FOUND, "No such endpoint.");
+        }
+
+        db = server_db_lock(req->server);
+        r = db_begin_read(db);
+        if (r >= 0) {
+                r = log_read(db, &l);
+                (void) db_commit(db);
+        }
+        server_db_unlock(req->server);
+        o = l.entries; /* freed with o from here on */
+        if (r == -ENODATA)
+                return respond_error(req, PROTO_ERROR_NOT_FOUND, "The log is empty.");
+        if (r == -ERANGE)
+                return respond_error(req, PROTO_ERROR_NOT_FOUND,
+                                     "Beyond the log (%" PRIu64 " entries), or sizes out of order.", l.size);
+        if (r < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Reading the log failed.");
+
+        if (e == PROTO_LOG_CHECKPOINT) {
+                _cleanup_free_ char *text = NULL, *note = NULL;
+
+                /* Signed per request: an Ed25519 signature is cheaper than keeping signed heads in sync. */
+                if (tlog_checkpoint_format(req->server->log_key.name, l.size, &l.root, &text) < 0 ||
+                    tlog_note_sign(&req->server->log_key, text, &note) < 0)
+                        return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Signing the checkpoint failed.");
+                return respond_text(req, MHD_HTTP_OK, note);
+        }
+
+        json_object *reply = json_object_new_object();
+        if (!reply)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Out of memory.");
+        if (e == PROTO_LOG_ENTRIES) {
+                json_object_object_add(reply, "size", json_object_new_int64((int64_t) l.size));
+                json_object_object_add(reply, "entries", json_object_get(l.entries));
+        } else {
+                json_object_object_add(reply, e == PROTO_LOG_INCLUSION ? "index" : "size1",
+                                       json_object_new_int64((int64_t) l.a));
+                json_object_object_add(reply, e == PROTO_LOG_INCLUSION ? "size" : "size2",
+                                       json_object_new_int64((int64_t) l.b));
+                json_object_object_add(reply, e == PROTO_LOG_INCLUSION ? "root" : "root2", hash_json(&l.root));
+                if (e == PROTO_LOG_CONSISTENCY)
+                        json_object_object_add(reply, "root1", hash_json(&l.root1));
+                json_object_object_add(reply, "proof", proof_json(l.proof, l.n));
+        }
+        r = proto_json_format(reply, /* sensitive= */ false, &body);
+        json_object_put(reply);
+        if (r < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Encoding failed.");
+        return respond_body(req, MHD_HTTP_OK, body);
+}
