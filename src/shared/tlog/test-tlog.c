@@ -340,6 +340,35 @@ TEST(every_tree) {
         }
 }
 
+/* The compact range a monitor keeps gives every head the stored hashes give, entry by entry. */
+TEST(compact) {
+        _cleanup_free_ MemLog *l = calloc(1, sizeof(MemLog));
+        TlogCompact c = {};
+        TlogHash h, want;
+
+        ASSERT_NOT_NULL(l);
+        ASSERT_ERROR(tlog_compact_root(&c, &h), ENODATA);
+        for (uint64_t i = 0; i < LEAVES_MAX; i++) {
+                uint8_t entry[9] = { 'c' };
+                TlogHash leaf;
+
+                memcpy(entry + 1, &i, sizeof(i));
+                mem_append(l, entry, sizeof(entry));
+                ASSERT_TRUE(tlog_leaf_hash(entry, sizeof(entry), &leaf));
+                ASSERT_OK(tlog_compact_append(&c, &leaf));
+                ASSERT_TRUE(tlog_compact_valid(&c));
+                ASSERT_EQ(c.n, __builtin_popcountll(i + 1));
+                ASSERT_OK(tlog_compact_root(&c, &h));
+                want = root_of(l, i + 1);
+                ASSERT_TRUE(tlog_hash_equal(&h, &want));
+        }
+        c.size++;
+        ASSERT_FALSE(tlog_compact_valid(&c));
+        c.size--;
+        c.edge[0].level--;
+        ASSERT_FALSE(tlog_compact_valid(&c));
+}
+
 /* A log shorter than the caller says: the missing stored hash is an error, not a made-up head. */
 TEST(short_store) {
         TlogHash leaves[8], h, proof[TLOG_PROOF_MAX];

@@ -201,6 +201,51 @@ int tlog_prove_consistency(uint64_t size1, uint64_t size2, TlogHashReader reader
         return 0;
 }
 
+int tlog_compact_append(TlogCompact *c, const TlogHash *leaf) {
+        assert(c && leaf);
+        if (c->size >= TLOG_SIZE_MAX || c->n > TLOG_LEVELS_MAX)
+                return -E2BIG;
+        c->edge[c->n].level = 0;
+        c->edge[c->n].hash = *leaf;
+        c->n++;
+        /* Two subtrees of one size make one of the next: merge while the last two match. */
+        while (c->n >= 2 && c->edge[c->n - 1].level == c->edge[c->n - 2].level) {
+                if (!tlog_node_hash(&c->edge[c->n - 2].hash, &c->edge[c->n - 1].hash, &c->edge[c->n - 2].hash))
+                        return -ENOMEM;
+                c->edge[c->n - 2].level++;
+                c->n--;
+        }
+        c->size++;
+        return 0;
+}
+
+int tlog_compact_root(const TlogCompact *c, TlogHash *ret) {
+        TlogHash h;
+
+        assert(c && ret);
+        if (c->size == 0 || c->n == 0)
+                return -ENODATA;
+        h = c->edge[c->n - 1].hash;
+        for (unsigned i = c->n - 1; i > 0; i--)
+                if (!tlog_node_hash(&c->edge[i - 1].hash, &h, &h))
+                        return -ENOMEM;
+        *ret = h;
+        return 0;
+}
+
+bool tlog_compact_valid(const TlogCompact *c) {
+        uint64_t size = 0;
+
+        if (!c || c->n > TLOG_LEVELS_MAX + 1 || c->size > TLOG_SIZE_MAX)
+                return false;
+        for (unsigned i = 0; i < c->n; i++) {
+                if (c->edge[i].level > TLOG_LEVELS_MAX || (i > 0 && c->edge[i].level >= c->edge[i - 1].level))
+                        return false;
+                size += UINT64_C(1) << c->edge[i].level;
+        }
+        return size == c->size;
+}
+
 /* Both verifiers walk the proof with fn and sn, the positions of the node being rebuilt and of the last node
  * of its level, as RFC 9162 describes: at each step the proof's hash is a left sibling when fn is a right
  * child or the level's last node (which then climbs past levels where it has no sibling). */

@@ -66,6 +66,25 @@ int tlog_prove_inclusion(uint64_t index, uint64_t size, TlogHashReader reader, v
 int tlog_prove_consistency(uint64_t size1, uint64_t size2, TlogHashReader reader, void *userdata,
                            TlogHash ret[static TLOG_PROOF_MAX], size_t *ret_n);
 
+/* A compact range: the right edge of a tree — the heads of its complete subtrees, one per set bit of its
+ * size, largest first — which is all a monitor keeps to extend a verified tree entry by entry and compute
+ * the new head without trusting anything but the entries. */
+typedef struct TlogCompact {
+        uint64_t size;
+        unsigned n;
+        struct {
+                unsigned level;
+                TlogHash hash;
+        } edge[TLOG_LEVELS_MAX + 1];
+} TlogCompact;
+
+/* Appends a leaf hash. -E2BIG past TLOG_SIZE_MAX. */
+int tlog_compact_append(TlogCompact *c, const TlogHash *leaf);
+/* The head of the tree so far (size ≥ 1, else -ENODATA). */
+int tlog_compact_root(const TlogCompact *c, TlogHash *ret);
+/* A compact range is consistent with its size: one subtree per set bit, largest first. */
+bool tlog_compact_valid(const TlogCompact *c);
+
 /* RFC 9162 §2.1.3.2: true when proof shows the leaf hash at index in the tree of size leaves whose head is
  * root. Any other input — index ≥ size, size 0 or beyond TLOG_SIZE_MAX, a proof too short or too long, one
  * bit changed anywhere — is false. */
