@@ -80,6 +80,19 @@ monitor --images "$T/rebuildable" && fail "an unreproducible registration went u
 grep -q "^unreproducible-image: entry 0: image first registered" "$T/monitor.out" || fail "$(cat "$T/monitor.out")"
 pass "a registered UKI that is not among the ones the operator rebuilds: unreproducible-image"
 
+# Whoever holds the database and the key logs a verdict on an image never registered, every hash recomputed:
+# the server's own `log verify` sees nothing; the monitor reads what the entry says.
+server_stop
+"$PATELA_BUILD_DIR/test/forge-tool" "$DB" verdict AAAA-BBBB-CCCC-DDDD ghost-1.0 Trusted || fail "forge-tool"
+ps_cli log verify >/dev/null 2>&1 || fail "log verify refused a log whose hashes were recomputed"
+server_start --log-key="$T/log.key"
+rm -rf "$STATE"; mkdir -p "$STATE"
+monitor && fail "a verdict on an unregistered image went unnoticed"
+grep -q "^unknown-image: entry 2: a verdict for image ghost-1.0, which the log never registered" "$T/monitor.out" ||
+        fail "$(cat "$T/monitor.out")"
+grep -q "^verified: " "$T/monitor.out" || fail "the log itself did verify: $(cat "$T/monitor.out")"
+pass "a verdict for an image the log never registered, forged with every hash recomputed: log verify is blind to it, the monitor reports unknown-image"
+
 # A state file changed by hand, an unreachable server.
 cp "$T/state.good" "$STATE/state"
 sed -i 's/^size 2$/size 3/' "$STATE/state"
