@@ -41,16 +41,6 @@ int monitor_state_add_image(MonitorState *s, const char *name, const char *uki_s
         return 0;
 }
 
-static int parse_hash(const char *s, TlogHash *ret) {
-        _cleanup_free_ void *d = NULL;
-        size_t n;
-
-        if (unbase64mem(s, TLOG_HASH_SIZE, &d, &n) < 0 || n != TLOG_HASH_SIZE)
-                return -EBADMSG;
-        memcpy(ret->bytes, d, TLOG_HASH_SIZE);
-        return 0;
-}
-
 int monitor_state_load(const char *path, MonitorState *ret) {
         _cleanup_(monitor_state_done) MonitorState s = {};
         _cleanup_free_ char *text = NULL;
@@ -82,12 +72,12 @@ int monitor_state_load(const char *path, MonitorState *ret) {
                                 return -EBADMSG;
                         s.tree.size = n;
                 } else if (sscanf(line, "root %299s %c", a, &extra) == 1) {
-                        if (parse_hash(a, &s.root) < 0)
+                        if (tlog_hash_parse(a, &s.root) < 0)
                                 return -EBADMSG;
                         root = true;
                 } else if (sscanf(line, "edge %2s %299s %c", a, b, &extra) == 2) {
                         if (s.tree.n > TLOG_LEVELS_MAX || safe_atou64(a, TLOG_LEVELS_MAX, &n) < 0 ||
-                            parse_hash(b, &s.tree.edge[s.tree.n].hash) < 0)
+                            tlog_hash_parse(b, &s.tree.edge[s.tree.n].hash) < 0)
                                 return -EBADMSG;
                         s.tree.edge[s.tree.n++].level = (unsigned) n;
                 } else if (sscanf(line, "image %64s %64s %9s %c", a, b, c, &extra) == 3) {

@@ -256,15 +256,9 @@ static int check_consistency(CURL *curl, const MonitorState *old, const TlogChec
         if (!o || !json_object_object_get_ex(o, "proof", &p) || !json_object_is_type(p, json_type_array) ||
             (n = json_object_array_length(p)) > TLOG_PROOF_MAX)
                 return -EBADMSG;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ void *d = NULL;
-                size_t dn;
-                if (unbase64mem(json_object_get_string(json_object_array_get_idx(p, i)) ?: "", TLOG_HASH_SIZE, &d,
-                                &dn) < 0 ||
-                    dn != TLOG_HASH_SIZE)
+        for (size_t i = 0; i < n; i++)
+                if (tlog_hash_parse(json_object_get_string(json_object_array_get_idx(p, i)), &proof[i]) < 0)
                         return -EBADMSG;
-                memcpy(proof[i].bytes, d, TLOG_HASH_SIZE);
-        }
         return tlog_verify_consistency(old->tree.size, cp->size, &old->root, &cp->root, proof, n) ? 0 : -EBADMSG;
 }
 

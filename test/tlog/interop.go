@@ -187,6 +187,23 @@ func check() error {
 	return nil
 }
 
+// readProof reads a proof: one base64 hash per line.
+func readProof(file string) ([]tlog.Hash, error) {
+	text, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var p []tlog.Hash
+	for _, line := range strings.Fields(string(text)) {
+		h, err := tlog.ParseHash(line)
+		if err != nil {
+			return nil, err
+		}
+		p = append(p, h)
+	}
+	return p, nil
+}
+
 func open(vkey, file string) (*note.Note, error) {
 	v, err := note.NewVerifier(vkey)
 	if err != nil {
@@ -270,17 +287,9 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		text, err := os.ReadFile(args[5])
+		p, err := readProof(args[5])
 		if err != nil {
 			return err
-		}
-		var p []tlog.Hash
-		for _, line := range strings.Fields(string(text)) {
-			h, err := tlog.ParseHash(line)
-			if err != nil {
-				return err
-			}
-			p = append(p, h)
 		}
 		if err := tlog.CheckRecord(p, size, root, index, tlog.RecordHash(entry)); err != nil {
 			return err
@@ -294,17 +303,9 @@ func run(args []string) error {
 		if err := errors.Join(err1, err2, err3, err4); err != nil {
 			return err
 		}
-		text, err := os.ReadFile(args[5])
+		p, err := readProof(args[5])
 		if err != nil {
 			return err
-		}
-		var p []tlog.Hash
-		for _, line := range strings.Fields(string(text)) {
-			h, err := tlog.ParseHash(line)
-			if err != nil {
-				return err
-			}
-			p = append(p, h)
 		}
 		if err := tlog.CheckTree(p, size2, root2, size1, root1); err != nil {
 			return err

@@ -121,16 +121,6 @@ static int verb_proofs(uint64_t max) {
         return 0;
 }
 
-static int parse_hash(const char *s, TlogHash *ret) {
-        _cleanup_free_ void *d = NULL;
-        size_t n;
-
-        if (unbase64mem(s, TLOG_HASH_SIZE, &d, &n) < 0 || n != TLOG_HASH_SIZE)
-                return -EBADMSG;
-        memcpy(ret->bytes, d, TLOG_HASH_SIZE);
-        return 0;
-}
-
 static int parse_proof(char *s, TlogHash *ret, size_t *ret_n) {
         size_t n = 0;
 
@@ -139,7 +129,7 @@ static int parse_proof(char *s, TlogHash *ret, size_t *ret_n) {
                 return 0;
         }
         for (char *state = NULL, *h = strtok_r(s, ",", &state); h; h = strtok_r(NULL, ",", &state)) {
-                if (n >= TLOG_PROOF_MAX || parse_hash(h, &ret[n++]) < 0)
+                if (n >= TLOG_PROOF_MAX || tlog_hash_parse(h, &ret[n++]) < 0)
                         return -EBADMSG;
         }
         *ret_n = n;
@@ -160,7 +150,7 @@ static int verb_check(void) {
 
                 line[strcspn(line, "\n")] = '\0';
                 if (sscanf(line, "root %" SCNu64 " %15999s", &a, hashes) == 2) {
-                        if (a == 0 || a > ROOTS_MAX || parse_hash(hashes, &roots[a]) < 0)
+                        if (a == 0 || a > ROOTS_MAX || tlog_hash_parse(hashes, &roots[a]) < 0)
                                 return -EBADMSG;
                         continue;
                 }

@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "digest-util.h"
+#include "hexdecoct.h"
 #include "tlog.h"
 
 bool tlog_hash_equal(const TlogHash *a, const TlogHash *b) {
@@ -27,6 +29,26 @@ static bool hash_prefixed(uint8_t prefix, const void *a, size_t a_size, const vo
         if (!ok)
                 memset(ret->bytes, 0, TLOG_HASH_SIZE);
         return ok;
+}
+
+int tlog_hash_parse(const char *base64, TlogHash *ret) {
+        void *d = NULL;
+        size_t n;
+        int r;
+
+        assert(ret);
+        if (!base64)
+                return -EBADMSG;
+        r = unbase64mem(base64, TLOG_HASH_SIZE, &d, &n);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || n != TLOG_HASH_SIZE) {
+                free(d);
+                return -EBADMSG;
+        }
+        memcpy(ret->bytes, d, TLOG_HASH_SIZE);
+        free(d);
+        return 0;
 }
 
 bool tlog_leaf_hash(const void *data, size_t size, TlogHash *ret) {

@@ -30,6 +30,8 @@ typedef struct TlogHash {
 } TlogHash;
 
 bool tlog_hash_equal(const TlogHash *a, const TlogHash *b);
+/* A hash from its base64 (padded, as checkpoints and proofs carry it): -EBADMSG unless exactly 32 bytes. */
+int tlog_hash_parse(const char *base64, TlogHash *ret);
 
 /* SHA-256(0x00 ‖ data) and SHA-256(0x01 ‖ left ‖ right). False only if OpenSSL fails (out of memory);
  * ret is then all zeros, which no verification accepts. */
