@@ -239,6 +239,40 @@ static const char migration_0006[] =
         "        expires_at INTEGER NOT NULL\n"
         ") WITHOUT ROWID;\n";
 
+/* Up to RelaysPerAddress= relays of one node on one address (issue 12, item 2), each with an ORPort of its own
+ * from ORPortRange=. The address a relay holds is relays.ipv4/ipv6 alone: pool_addresses loses relay_id (one
+ * relay per address), rebuilt with its rows and their order (rowid: the allocation's tie-break). Each relay's
+ * port is stored: for the relays that exist, the port they run on now, i.e. the ORPort setting as the cascade
+ * resolved it (default, node, relay level, the last operation winning; unset or absent: 9001), so that no
+ * running relay moves. The ORPort setting is then gone: ports are allocated, not set. Two relays never share
+ * an address and a port, and an address carries relays of one node only (it is configured on that node). */
+static const char migration_0007[] =
+        "ALTER TABLE relays ADD COLUMN or_port INTEGER NOT NULL DEFAULT 9001 CHECK (or_port BETWEEN 1 AND 65535);\n"
+        "UPDATE relays SET or_port = COALESCE((\n"
+        "        SELECT CASE WHEN c.op = 'unset' THEN NULL ELSE CAST(c.value AS INTEGER) END FROM config_ops c\n"
+        "        WHERE c.kind = 'setting' AND c.key = 'ORPort' COLLATE NOCASE\n"
+        "              AND (c.level = 'default' OR (c.level = 'node' AND c.node_id = relays.node_id)\n"
+        "                   OR (c.level = 'relay' AND c.relay_id = relays.id))\n"
+        "        ORDER BY CASE c.level WHEN 'default' THEN 0 WHEN 'node' THEN 1 ELSE 2 END DESC, c.id DESC\n"
+        "        LIMIT 1), 9001);\n"
+        "DELETE FROM config_ops WHERE kind = 'setting' AND key = 'ORPort' COLLATE NOCASE;\n"
+        "CREATE UNIQUE INDEX relays_ipv4_port ON relays(ipv4, or_port);\n"
+        "CREATE UNIQUE INDEX relays_ipv6_port ON relays(ipv6, or_port);\n"
+        "CREATE TRIGGER relays_address_one_node_insert BEFORE INSERT ON relays\n"
+        "        WHEN EXISTS (SELECT 1 FROM relays WHERE node_id != NEW.node_id AND (ipv4 = NEW.ipv4 OR ipv6 = NEW.ipv6))\n"
+        "        BEGIN SELECT RAISE(ABORT, 'an address carries the relays of one node only'); END;\n"
+        "CREATE TRIGGER relays_address_one_node_update BEFORE UPDATE OF node_id, ipv4, ipv6 ON relays\n"
+        "        WHEN EXISTS (SELECT 1 FROM relays WHERE id != NEW.id AND node_id != NEW.node_id\n"
+        "                     AND (ipv4 = NEW.ipv4 OR ipv6 = NEW.ipv6))\n"
+        "        BEGIN SELECT RAISE(ABORT, 'an address carries the relays of one node only'); END;\n"
+        "CREATE TABLE pool_addresses_new (\n"
+        "        address TEXT PRIMARY KEY,\n"
+        "        family INTEGER NOT NULL CHECK (family IN (4, 6))\n"
+        ");\n"
+        "INSERT INTO pool_addresses_new (rowid, address, family) SELECT rowid, address, family FROM pool_addresses;\n"
+        "DROP TABLE pool_addresses;\n"
+        "ALTER TABLE pool_addresses_new RENAME TO pool_addresses;\n";
+
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
         { 2, "challenges and sessions WITHOUT ROWID", migration_0002, "b456ec7e408a7d0a807ac27591c09e0387d8a0d5c3b2740680bbdaf8415b7422" },
@@ -250,5 +284,7 @@ const DbMigration db_migrations[] = {
           "1359bf0c96b3af2ab910fffcd34031d93f3d8e413f31d32f69f589d37d0c868e" },
         { 6, "proofs of TPM possession before a pending node", migration_0006,
           "9285e7cf3db8b8ffadef5eeb0cf879c0e83c787cc9977b1c73afc14a6c99357e" },
+        { 7, "up to RelaysPerAddress= relays per address, each relay's ORPort allocated", migration_0007,
+          "b46bf159959afba14087a702496569e64ee74999e5ff32faecd0409ddd0c9b9f" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);
