@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,17 @@ static int forced_level(const Relay *relay, Torrc **ret) {
         return 0;
 }
 
+/* Whether any line of the merged torrc is in the list of this option (SocksPort: SocksPort and __SocksPort). */
+static bool merged_has_list(const TorrcMerged *m, const char *name) {
+        const TorOption *list = tor_option_group(tor_option_find(name));
+
+        assert(list);
+        for (size_t i = 0; i < m->n_lines; i++)
+                if (tor_option_group(m->lines[i].option) == list)
+                        return true;
+        return false;
+}
+
 int render_relay_torrc(Db *db, const Node *node, const Relay *relay, char **ret_torrc, TorrcMerged **ret_merged) {
         _cleanup_(torrc_freep) Torrc *def = NULL, *nod = NULL, *rel = NULL, *forced = NULL;
         _cleanup_(torrc_merged_freep) TorrcMerged *m = NULL;
@@ -112,6 +124,19 @@ int render_relay_torrc(Db *db, const Node *node, const Relay *relay, char **ret_
         r = torrc_merge(levels, &m);
         if (r < 0)
                 return r;
+        /* A relay opens no SocksPort unless a level gives it one: tor's default, 127.0.0.1:9050, is one port for
+         * every relay of the node, and all but the first tor would fail to start (with the network on; found by
+         * the nspawn test with 8 relays). Forced only where no level says anything, so a SocksPort that an
+         * operator gives a relay (on loopback: configd's policy) stays. */
+        if (!merged_has_list(m, "SocksPort")) {
+                r = torrc_set(forced, "SocksPort", "0", NULL);
+                if (r < 0)
+                        return r;
+                m = torrc_merged_free(m);
+                r = torrc_merge(levels, &m);
+                if (r < 0)
+                        return r;
+        }
         if (ret_torrc) {
                 r = torrc_merged_render(m, ret_torrc);
                 if (r < 0)

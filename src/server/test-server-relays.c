@@ -273,6 +273,18 @@ TEST(forced_torrc_lines) {
                         if (!strstr(torrc, want[k]))
                                 TEST_FAIL("relay %s: no '%s' in\n%s", relays[i].name, want[k] + 1, torrc);
                 ASSERT_EQ(strstr(strstr(torrc, "\nORPort ") + 1, "\nORPort ") != NULL, 1);
+                /* No relay takes tor's default SocksPort, 127.0.0.1:9050: only one of them could. */
+                ASSERT_TRUE(strstr(torrc, "\nSocksPort 0\n"));
+        }
+        /* A SocksPort that a level gives a relay stays. */
+        ASSERT_OK(db_exec(db, "INSERT INTO config_ops (level, relay_id, kind, op, key, value) "
+                              "SELECT 'relay', id, 'torrc', 'set', 'SocksPort', '127.0.0.1:9150' FROM relays "
+                              "WHERE name = 'relay1'"));
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_free_ char *torrc = NULL;
+
+                ASSERT_OK(render_relay_torrc(db, &node, &relays[i], &torrc, NULL));
+                ASSERT_STREQ(strstr(torrc, "SocksPort"), i == 0 ? "SocksPort 0\n" : "SocksPort 127.0.0.1:9150\n");
         }
         db_close(db);
         cleanup_db(path);
