@@ -109,7 +109,7 @@ static int pick_port(Db *db, int64_t node_id, const char *ipv4, const char *ipv6
                 if (rc == SQLITE_DONE)
                         break;
                 if (rc != SQLITE_ROW)
-                        return db_errno(rc);
+                        return db_errno(rc) ?: -EIO;
                 taken = (unsigned) sqlite3_column_int(s, 0);
                 if (taken > port)
                         break;
@@ -138,7 +138,7 @@ int relays_allocate(Db *db, int64_t node_id, unsigned count, const RelayAllocati
         for (unsigned slot = 0; slot < count; slot++) {
                 _cleanup_stmt_ sqlite3_stmt *exists = NULL, *insert = NULL, *take = NULL;
                 char name[TOR_NICKNAME_MAX + 1], ipv4[INET6_ADDRSTRLEN] = "", ipv6[INET6_ADDRSTRLEN] = "";
-                unsigned port;
+                unsigned port = 0;
 
                 r = db_prepare(db, "SELECT 1 FROM relays WHERE node_id = ? AND slot = ?", &exists);
                 if (r < 0)
