@@ -245,7 +245,7 @@ int main(int argc, char *argv[]) {
                         printf("%s\n%s\n", s, v);
         } else if (argc == 4 && (strcmp(argv[1], "sign") == 0 || strcmp(argv[1], "open") == 0)) {
                 _cleanup_free_ char *text = NULL, *note = NULL;
-                size_t size, text_size;
+                size_t size = 0, text_size = 0;
                 TlogKey k;
 
                 r = read_file(argv[3], &text, &size);
