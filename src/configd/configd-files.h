@@ -9,8 +9,9 @@
 #include "macro.h"
 
 /* The only files patela-configd writes: one torrc per relay (TORRC_DIRECTORY/NAME.torrc), one
- * systemd-networkd drop-in per relay with addresses (NETWORK_DIRECTORY/NETWORK_FILE.d/patela-relay-NAME.conf)
- * and one with the relays' routes (…/patela-routes.conf).
+ * systemd-networkd drop-in per relay with addresses (NETWORK_DIRECTORY/NETWORK_FILE.d/patela-relay-NAME.conf;
+ * an address that several relays share is in the first one's only) and one with the relays' routes
+ * (…/patela-routes.conf).
  * Each starts with CONFIGD_FILE_HEADER; configd removes a file only if its name is one of these and its
  * first line is that header, so nothing it did not write is ever touched. */
 

@@ -356,19 +356,60 @@ static void relays_step_keys(Manager *m) {
                 keys_call(m);
 }
 
-/* Writes one relay's files. Returns whether the networkd drop-in changed. */
-static bool relay_write(Manager *m, Relay *r, const char *dropin_dir) {
+/* The addresses already in a networkd drop-in of this cycle: an address that several relays share (the server
+ * puts up to RelaysPerAddress= relays on one) is configured once, in the drop-in of the first relay that carries
+ * it, and its routing rule with it; removing one of those relays leaves it to the next. The strings are the
+ * relays'. */
+typedef struct Claimed {
+        const char **addresses;
+        size_t n;
+} Claimed;
+
+static bool claimed_has(const Claimed *c, const char *address) {
+        for (size_t i = 0; i < c->n; i++)
+                if (streq(c->addresses[i], address))
+                        return true;
+        return false;
+}
+
+static void claim(Claimed *c, const char *address) {
+        /* Room for two addresses per relay was made by the caller. */
+        if (address && !claimed_has(c, address))
+                c->addresses[c->n++] = address;
+}
+
+/* A failed relay keeps the files of its last good configuration: the addresses its drop-in names stay there,
+ * and no other relay's drop-in names them again. */
+static void claim_kept(Manager *m, const Relay *r, const char *dropin_dir, Claimed *c) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        const char *const addresses[] = { r->ipv4, r->ipv6 };
+
+        if (relay_network_path(dropin_dir, r->name, &path) < 0 || file_read(path, &text) < 0)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(addresses); i++) {
+                _cleanup_free_ char *line = NULL;
+
+                if (addresses[i] && asprintf(&line, "\nAddress=%s/", addresses[i]) >= 0 && strstr(text, line))
+                        claim(c, addresses[i]);
+        }
+}
+
+/* Writes one relay's files, its drop-in with those of its addresses that no relay before it claimed. Returns
+ * whether the networkd drop-in changed. */
+static bool relay_write(Manager *m, Relay *r, const char *dropin_dir, Claimed *claimed) {
         _cleanup_free_ char *data = NULL, *keys = NULL, *torrc = NULL, *network = NULL, *torrc_path = NULL,
                             *network_path = NULL;
+        const char *ipv4 = r->ipv4 && !claimed_has(claimed, r->ipv4) ? r->ipv4 : NULL,
+                   *ipv6 = r->ipv6 && !claimed_has(claimed, r->ipv6) ? r->ipv6 : NULL;
         int k, w;
 
         if (configd_expand_pattern(m->config.data_directory, r->name, &data) < 0 ||
             configd_expand_pattern(isempty(m->config.key_directory) ? r->key_directory : m->config.key_directory,
                                    r->name, &keys) < 0 ||
             relay_torrc_render(r->name, m->config.server_url, r->server_torrc, keys, data, &torrc) < 0 ||
-            relay_network_render(r->name, r->ipv4, m->network.ipv4_prefix_length, r->ipv6,
-                                 m->network.ipv6_prefix_length, m->network.ipv4_gateway, m->network.ipv6_gateway,
-                                 m->config.route_table, &network) < 0 ||
+            relay_network_render(r->name, ipv4, m->network.ipv4_prefix_length, ipv6, m->network.ipv6_prefix_length,
+                                 m->network.ipv4_gateway, m->network.ipv6_gateway, m->config.route_table,
+                                 &network) < 0 ||
             relay_torrc_path(m->config.torrc_directory, r->name, &torrc_path) < 0 ||
             relay_network_path(dropin_dir, r->name, &network_path) < 0) {
                 relay_fail(r, "out of memory");
@@ -389,6 +430,8 @@ static bool relay_write(Manager *m, Relay *r, const char *dropin_dir) {
                 relay_fail(r, "cannot %s %s: %s", r->network ? "write" : "remove", network_path, strerror(-k));
                 return false;
         }
+        claim(claimed, ipv4);
+        claim(claimed, ipv6);
         r->files_changed = w > 0 || k > 0;
         r->state = RELAY_APPLIED;
         (void) free_and_strdup(&r->error, NULL);
@@ -488,17 +531,24 @@ static int routes_write(Manager *m, const char *dropin_dir) {
 static void relays_apply(Manager *m) {
         _cleanup_(strv_freep) char **gone = NULL;
         _cleanup_free_ char *dropin_dir = network_dropin_dir(m);
+        _cleanup_free_ const char **addresses = calloc(2 * m->n_relays + 1, sizeof(char *));
+        Claimed claimed = { .addresses = addresses };
         bool network_changed = false;
         int r;
 
         manager_call_done(m);
-        if (!dropin_dir) {
+        if (!dropin_dir || !addresses) {
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
                 return;
         }
-        /* A relay that failed keeps the files of its last good configuration, if it has any. */
+        /* A relay that failed keeps the files of its last good configuration, if it has any. The others are
+         * written in the server's order, so each shared address stays in the drop-in of the same relay (the
+         * first that carries it) from one cycle to the next. */
         for (size_t i = 0; i < m->n_relays; i++)
-                if (m->relays[i].state == RELAY_CONFIGURING && relay_write(m, &m->relays[i], dropin_dir))
+                if (m->relays[i].state == RELAY_FAILED)
+                        claim_kept(m, &m->relays[i], dropin_dir, &claimed);
+        for (size_t i = 0; i < m->n_relays; i++)
+                if (m->relays[i].state == RELAY_CONFIGURING && relay_write(m, &m->relays[i], dropin_dir, &claimed))
                         network_changed = true;
 
         r = files_gone(m, dropin_dir, /* keep_current= */ true, &gone);

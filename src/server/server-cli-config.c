@@ -228,7 +228,10 @@ int node_setting_verb(Cli *cli, int argc, char **argv) {
         r = setting_validate(key, value, &canonical);
         if (r == -ENOENT)
                 return log_error_errno(r, "Unknown setting '%s' (Interface, IPv4Gateway, IPv6Gateway, IPv4PrefixLength, "
-                                       "IPv6PrefixLength, DNS, ORPort).", key), EXIT_USAGE;
+                                       "IPv6PrefixLength, DNS).", key), EXIT_USAGE;
+        if (r == -EPERM)
+                return log_error_errno(r, "ORPort is not a setting any more: each relay's ORPort is allocated from "
+                                       "ORPortRange= (patela-server.conf(5)); 'list relays' shows them."), EXIT_USAGE;
         if (r < 0)
                 return log_error_errno(r, "Invalid value '%s' for %s.", value, canonical), EXIT_USAGE;
 

@@ -50,6 +50,15 @@ int cli_exit_status(int r) {
         }
 }
 
+/* What an allocation may hand out, from patela-server.conf(5). */
+static RelayAllocation cli_allocation(const Cli *cli) {
+        return (RelayAllocation) {
+                .relays_per_address = cli->config->relays_per_address,
+                .or_port_min = cli->config->or_port_min,
+                .or_port_max = cli->config->or_port_max,
+        };
+}
+
 static json_object *node_to_json(const Node *n, const NodeBootStatus *b) {
         json_object *o = json_object_new_object();
         char t[32];
@@ -179,21 +188,25 @@ static int list_relays(Cli *cli) {
         }
         for (size_t i = 0; i < n; i++) {
                 const RelayFingerprint *fp = fingerprints_find(fps, n_fps, relays[i].id);
-                char node[24], slot[8], reported[32];
+                char node[24], slot[8], reported[32], v4[INET_ADDRSTRLEN + 8], v6[INET6_ADDRSTRLEN + 10];
                 json_object *o = json_object_new_object();
 
+                /* Where the relay listens: each of its addresses with its ORPort; without an address, every
+                 * address of the node. */
                 snprintf(node, sizeof(node), "%" PRIi64, relays[i].node_id);
                 snprintf(slot, sizeof(slot), "%u", relays[i].slot);
+                snprintf(v4, sizeof(v4), "%s:%u", relays[i].ipv4[0] ? relays[i].ipv4 : "*", relays[i].or_port);
+                snprintf(v6, sizeof(v6), "[%s]:%u", relays[i].ipv6, relays[i].or_port);
                 cli_format_time(fp ? fp->reported_at : 0, reported, sizeof(reported));
-                const char *row[] = { relays[i].name, node, slot, relays[i].ipv4[0] ? relays[i].ipv4 : NULL,
-                                      relays[i].ipv6[0] ? relays[i].ipv6 : NULL, fp ? fp->rsa : NULL,
-                                      fp ? reported : NULL };
+                const char *row[] = { relays[i].name, node, slot, relays[i].ipv4[0] || !relays[i].ipv6[0] ? v4 : NULL,
+                                      relays[i].ipv6[0] ? v6 : NULL, fp ? fp->rsa : NULL, fp ? reported : NULL };
                 (void) table_add_row(t, row);
                 json_object_object_add(o, "name", json_object_new_string(relays[i].name));
                 json_object_object_add(o, "node", json_object_new_int64(relays[i].node_id));
                 json_object_object_add(o, "slot", json_object_new_int((int) relays[i].slot));
                 json_object_object_add(o, "ipv4", relays[i].ipv4[0] ? json_object_new_string(relays[i].ipv4) : NULL);
                 json_object_object_add(o, "ipv6", relays[i].ipv6[0] ? json_object_new_string(relays[i].ipv6) : NULL);
+                json_object_object_add(o, "orPort", json_object_new_int((int) relays[i].or_port));
                 /* As the node reported them after patela-keyd made the keys; null until it has. */
                 json_object_object_add(o, "rsaFingerprint", fp ? json_object_new_string(fp->rsa) : NULL);
                 json_object_object_add(o, "ed25519Identity",
@@ -322,7 +335,8 @@ int verb_node(Cli *cli, int argc, char **argv) {
                                                "Node %" PRIi64 " is pending: enable it by the fingerprint that its "
                                                "console shows (patelactl identity), after comparing it with %s.",
                                                n.id, n.fingerprint), EXIT_USAGE;
-                r = node_set_state(db, n.id, state);
+                RelayAllocation a = cli_allocation(cli);
+                r = node_set_state(db, n.id, state, &a);
                 if (r < 0)
                         return log_error_errno(r, "Failed to %s node %" PRIi64 ": %m", sub, n.id), cli_exit_status(r);
                 log_info("Node %" PRIi64 " (%s) %sd.", n.id, n.fingerprint, sub);
@@ -354,7 +368,8 @@ int verb_node(Cli *cli, int argc, char **argv) {
                 unsigned long long count;
                 if (safe_atou64(argv[3], 64, &count) < 0)
                         return log_error_errno(EINVAL, "Relay count must be 0…64, not '%s'.", argv[3]), EXIT_USAGE;
-                r = node_set_relay_count(db, n.id, (unsigned) count);
+                RelayAllocation a = cli_allocation(cli);
+                r = node_set_relay_count(db, n.id, (unsigned) count, &a);
                 if (r < 0)
                         return log_error_errno(r, "Failed to set the relay count: %m"), cli_exit_status(r);
                 return EXIT_SUCCESS;
@@ -389,26 +404,42 @@ int verb_pool(Cli *cli, int argc, char **argv) {
                 return EXIT_SUCCESS;
         }
         if (streq(sub, "list")) {
-                static const char *const headers[] = { "POOL", "VALUE", "RELAY" };
+                static const char *const headers[] = { "POOL", "VALUE", "NODE", "USE", "RELAYS" };
                 _cleanup_(table_freep) Table *t = table_new(headers, ELEMENTSOF(headers));
-                _cleanup_free_ PoolEntry *e = NULL;
-                json_object *arr = json_object_new_array();
+                const char *kind = argc > 2 ? argv[2] : NULL;
+                PoolEntry *e = NULL;
+                json_object *arr;
                 size_t n;
 
-                r = pool_list(db, argc > 2 ? argv[2] : NULL, &e, &n);
-                if (r < 0) {
-                        json_object_put(arr);
-                        return EXIT_FAILURE;
-                }
+                if (kind && !streq(kind, "names") && !streq(kind, "ipv4") && !streq(kind, "ipv6"))
+                        return log_error_errno(EINVAL, "Unknown pool '%s': names, ipv4 or ipv6.", kind), EXIT_USAGE;
+                r = pool_list(db, kind, &e, &n);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read the pools: %m"), cli_exit_status(r);
+                arr = json_object_new_array();
                 for (size_t i = 0; i < n; i++) {
-                        json_object *o = json_object_new_object();
-                        const char *row[] = { e[i].kind, e[i].value, e[i].relay[0] ? e[i].relay : NULL };
+                        /* A name goes to one relay; an address to up to RelaysPerAddress= relays of one node. */
+                        unsigned capacity = streq(e[i].kind, "names") ? 1 : cli->config->relays_per_address;
+                        json_object *o = json_object_new_object(), *names = json_object_new_array();
+                        char node[24], use[24];
+
+                        snprintf(node, sizeof(node), "%" PRIi64, e[i].node_id);
+                        snprintf(use, sizeof(use), "%u/%u", e[i].n_relays, capacity);
+                        const char *row[] = { e[i].kind, e[i].value, e[i].node_id >= 0 ? node : NULL, use, e[i].relays };
                         (void) table_add_row(t, row);
+                        for (char *p = e[i].relays, *end; p && *p; p = *end ? end + 1 : end) {
+                                end = strchrnul(p, ' ');
+                                json_object_array_add(names, json_object_new_string_len(p, (int) (end - p)));
+                        }
                         json_object_object_add(o, "pool", json_object_new_string(e[i].kind));
                         json_object_object_add(o, "value", json_object_new_string(e[i].value));
-                        json_object_object_add(o, "relay", e[i].relay[0] ? json_object_new_string(e[i].relay) : NULL);
+                        json_object_object_add(o, "node", e[i].node_id >= 0 ? json_object_new_int64(e[i].node_id) : NULL);
+                        json_object_object_add(o, "relayCount", json_object_new_int((int) e[i].n_relays));
+                        json_object_object_add(o, "capacity", json_object_new_int((int) capacity));
+                        json_object_object_add(o, "relays", names);
                         json_object_array_add(arr, o);
                 }
+                pool_entries_free(e, n);
                 if (cli->json)
                         cli_print_json(arr);
                 else {

@@ -35,6 +35,9 @@ void server_config_init(ServerConfig *c) {
                 .max_connections = SERVER_MAX_CONNECTIONS_DEFAULT,
                 .idle_timeout_usec = SERVER_IDLE_TIMEOUT_DEFAULT_USEC,
                 .default_relay_count = 1,
+                .relays_per_address = SERVER_RELAYS_PER_ADDRESS_DEFAULT,
+                .or_port_min = SERVER_OR_PORT_MIN_DEFAULT,
+                .or_port_max = SERVER_OR_PORT_MAX_DEFAULT,
                 .check_interval_usec = SERVER_CHECK_INTERVAL_DEFAULT_USEC,
         };
 }
@@ -70,6 +73,31 @@ static int set_unsigned(unsigned *dst, const char *value, unsigned long long max
         if (r < 0)
                 return -EINVAL;
         *dst = (unsigned) v;
+        return 0;
+}
+
+/* "LOW-HIGH" or a single port, 1 ≤ LOW ≤ HIGH ≤ 65535. */
+static int parse_port_range(const char *value, unsigned *ret_min, unsigned *ret_max) {
+        unsigned long long lo, hi;
+        const char *dash = value ? strchr(value, '-') : NULL;
+        char buf[8];
+
+        if (!value)
+                return -EINVAL;
+        if (!dash) {
+                if (safe_atou64(value, 65535, &lo) < 0 || lo == 0)
+                        return -EINVAL;
+                hi = lo;
+        } else {
+                if ((size_t) (dash - value) >= sizeof(buf))
+                        return -EINVAL;
+                memcpy(buf, value, (size_t) (dash - value));
+                buf[dash - value] = '\0';
+                if (safe_atou64(buf, 65535, &lo) < 0 || safe_atou64(dash + 1, 65535, &hi) < 0 || lo == 0 || lo > hi)
+                        return -EINVAL;
+        }
+        *ret_min = (unsigned) lo;
+        *ret_max = (unsigned) hi;
         return 0;
 }
 
@@ -192,6 +220,16 @@ int server_config_set(ServerConfig *c, const char *key, const char *value) {
                 return set_str(&c->log_key, value);
         if (streq(key, "DefaultRelayCount"))
                 return set_unsigned(&c->default_relay_count, value, 64);
+        if (streq(key, "RelaysPerAddress")) {
+                unsigned long long v;
+
+                if (safe_atou64(value, PROTO_RELAYS_MAX, &v) < 0 || v == 0)
+                        return -EINVAL;
+                c->relays_per_address = (unsigned) v;
+                return 0;
+        }
+        if (streq(key, "ORPortRange"))
+                return parse_port_range(value, &c->or_port_min, &c->or_port_max);
         return -ENOENT;
 }
 

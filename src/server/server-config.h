@@ -39,6 +39,13 @@ typedef enum MeasuredBootPolicy {
 #define SERVER_IDLE_TIMEOUT_MAX_USEC (3600ULL * 1000000ULL)
 #define SERVER_MAX_CONNECTIONS_DEFAULT 16384U
 #define SERVER_MAX_CONNECTIONS_MAX 65536U
+/* Relays on one address: the directory authorities list at most AuthDirMaxServersPerAddr relays per IPv4
+ * address (and per IPv6 address, where they test IPv6), 8 on the public network since 2023 (tor's own default
+ * for an authority is 2). Up to PROTO_RELAYS_MAX, a node's whole allocation. */
+#define SERVER_RELAYS_PER_ADDRESS_DEFAULT 8U
+/* Each relay's ORPort comes from this range: tor's customary 9001 and the ports after it. */
+#define SERVER_OR_PORT_MIN_DEFAULT 9001U
+#define SERVER_OR_PORT_MAX_DEFAULT 9099U
 
 /* patela-server.conf(5): a [Server] section of Key=Value lines, read from SERVER_CONFIG_FILE and then the
  * drop-ins in SERVER_CONFIG_DROPIN_DIR in lexical order; later files win, command line flags win over all. */
@@ -62,6 +69,9 @@ typedef struct ServerConfig {
         uint64_t idle_timeout_usec;          /* a connection without traffic for this long is closed */
         uint64_t max_buffered_bytes;         /* request bodies held at once, all connections together */
         unsigned default_relay_count;
+        unsigned relays_per_address;  /* RelaysPerAddress=: relays of one node sharing one address */
+        unsigned or_port_min;         /* ORPortRange=: the ports relays' ORPorts are allocated from */
+        unsigned or_port_max;
         EkCertificatePolicy ek_certificate;
         char *ek_ca_directory;
         char *log_key; /* LogKey=: the transparency log's signer key file; NULL: checkpoints not served */

@@ -283,6 +283,39 @@ static const char migration_0008[] =
         "CREATE TRIGGER tlog_hashes_no_delete BEFORE DELETE ON tlog_hashes\n"
         "        BEGIN SELECT RAISE(ABORT, 'the transparency log is append-only'); END;\n";
 
+/* Up to RelaysPerAddress= relays of one node on one address (issue 12, item 2), each with an ORPort of its own
+ * from ORPortRange=. The address a relay holds is relays.ipv4/ipv6 alone: pool_addresses loses relay_id (one
+ * relay per address), rebuilt with its rows and their order (rowid: the allocation's tie-break). Each relay's
+ * port is stored: for the relays that exist, the port they run on now, i.e. the ORPort setting as the cascade
+ * resolved it (default, node, relay level, the last operation winning; unset or absent: 9001), so that no
+ * running relay moves. The ORPort setting is then gone: ports are allocated, not set. Two relays never share
+ * an address and a port, and an address carries relays of one node only (it is configured on that node). */
+static const char migration_0009[] =
+        "ALTER TABLE relays ADD COLUMN or_port INTEGER NOT NULL DEFAULT 9001 CHECK (or_port BETWEEN 1 AND 65535);\n"
+        "UPDATE relays SET or_port = COALESCE((\n"
+        "        SELECT CASE WHEN c.op = 'unset' THEN NULL ELSE CAST(c.value AS INTEGER) END FROM config_ops c\n"
+        "        WHERE c.kind = 'setting' AND c.key = 'ORPort' COLLATE NOCASE\n"
+        "              AND (c.level = 'default' OR (c.level = 'node' AND c.node_id = relays.node_id)\n"
+        "                   OR (c.level = 'relay' AND c.relay_id = relays.id))\n"
+        "        ORDER BY CASE c.level WHEN 'default' THEN 0 WHEN 'node' THEN 1 ELSE 2 END DESC, c.id DESC\n"
+        "        LIMIT 1), 9001);\n"
+        "DELETE FROM config_ops WHERE kind = 'setting' AND key = 'ORPort' COLLATE NOCASE;\n"
+        "CREATE UNIQUE INDEX relays_ipv4_port ON relays(ipv4, or_port);\n"
+        "CREATE UNIQUE INDEX relays_ipv6_port ON relays(ipv6, or_port);\n"
+        "CREATE TRIGGER relays_address_one_node_insert BEFORE INSERT ON relays\n"
+        "        WHEN EXISTS (SELECT 1 FROM relays WHERE node_id != NEW.node_id AND (ipv4 = NEW.ipv4 OR ipv6 = NEW.ipv6))\n"
+        "        BEGIN SELECT RAISE(ABORT, 'an address carries the relays of one node only'); END;\n"
+        "CREATE TRIGGER relays_address_one_node_update BEFORE UPDATE OF node_id, ipv4, ipv6 ON relays\n"
+        "        WHEN EXISTS (SELECT 1 FROM relays WHERE id != NEW.id AND node_id != NEW.node_id\n"
+        "                     AND (ipv4 = NEW.ipv4 OR ipv6 = NEW.ipv6))\n"
+        "        BEGIN SELECT RAISE(ABORT, 'an address carries the relays of one node only'); END;\n"
+        "CREATE TABLE pool_addresses_new (\n"
+        "        address TEXT PRIMARY KEY,\n"
+        "        family INTEGER NOT NULL CHECK (family IN (4, 6))\n"
+        ");\n"
+        "INSERT INTO pool_addresses_new (rowid, address, family) SELECT rowid, address, family FROM pool_addresses;\n"
+        "DROP TABLE pool_addresses;\n"
+        "ALTER TABLE pool_addresses_new RENAME TO pool_addresses;\n";
 
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
@@ -299,5 +332,7 @@ const DbMigration db_migrations[] = {
           "441a0df95e1e6d3214c0050ac3c59a137b9afbe0b93169da58edf3830278ebe8" },
         { 8, "transparency log: entries and stored subtree hashes", migration_0008,
           "306e549a6bef27be8daab33c069ba517f8b87d3af93aaeef1d562f148b57add2" },
+        { 9, "up to RelaysPerAddress= relays per address, each relay's ORPort allocated", migration_0009,
+          "b46bf159959afba14087a702496569e64ee74999e5ff32faecd0409ddd0c9b9f" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

@@ -235,7 +235,22 @@ static int exec_bind_id(Db *db, const char *sql, int64_t id) {
         return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
-int node_set_state(Db *db, int64_t id, NodeState state) {
+/* Says what ran out when an allocation found no name, address or port for a new relay of the node. */
+static void log_exhausted(const char *pool, int64_t id, const RelayAllocation *a) {
+        pool = pool ?: "?";
+        if (streq(pool, "ORPortRange"))
+                log_error("No port of ORPortRange=%u-%u is free on the addresses of node %" PRIi64 "'s new relay: "
+                          "widen the range (patela-server.conf(5)).", a->or_port_min, a->or_port_max, id);
+        else if (streq(pool, "names"))
+                log_error("The names pool has no free name for node %" PRIi64 ": add some with "
+                          "'patela-server pool add names …'.", id);
+        else
+                log_error("The %s pool has no address for node %" PRIi64 ": each carries %u relays "
+                          "(RelaysPerAddress=) or another node's; add some with 'patela-server pool add %s …'.",
+                          pool, id, a->relays_per_address, pool);
+}
+
+int node_set_state(Db *db, int64_t id, NodeState state, const RelayAllocation *a) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         const char *pool = NULL;
         Node n;
@@ -271,10 +286,9 @@ int node_set_state(Db *db, int64_t id, NodeState state) {
         }
 
         if (state == NODE_ENABLED) {
-                r = relays_allocate(db, id, n.relay_count, &pool);
+                r = relays_allocate(db, id, n.relay_count, a, &pool);
                 if (r == -ENOSPC)
-                        log_error("The %s pool has no free entry for node %" PRIi64 ": add some with "
-                                  "'patela-server pool add %s …'.", pool, id, pool);
+                        log_exhausted(pool, id, a);
                 if (r < 0)
                         goto fail;
         } else {
@@ -291,7 +305,7 @@ fail:
         return r;
 }
 
-int node_set_relay_count(Db *db, int64_t id, unsigned count) {
+int node_set_relay_count(Db *db, int64_t id, unsigned count, const RelayAllocation *a) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         const char *pool = NULL;
         Node n;
@@ -317,10 +331,9 @@ int node_set_relay_count(Db *db, int64_t id, unsigned count) {
         }
         /* Only an enabled node holds relays; a pending one gets them when it is enabled. */
         if (n.state == NODE_ENABLED) {
-                r = relays_allocate(db, id, count, &pool);
+                r = relays_allocate(db, id, count, a, &pool);
                 if (r == -ENOSPC)
-                        log_error("The %s pool has no free entry: add some with 'patela-server pool add %s …'.",
-                                  pool, pool);
+                        log_exhausted(pool, id, a);
                 if (r < 0)
                         goto fail;
         }

@@ -6,6 +6,7 @@
 
 #include "identity.h"
 #include "server-db.h"
+#include "server-relays.h"
 
 typedef enum NodeState {
         NODE_PENDING,
@@ -62,9 +63,10 @@ int node_get_by_ref(Db *db, const char *ref, Node *ret);
 int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsigned max_pending,
                         uint64_t pending_lifetime_sec, unsigned relay_count, Node *ret);
 
-/* Enabling allocates the node's relays from the pools (one transaction; -ENOSPC if a pool is exhausted,
- * nothing changed). Disabling deletes the node's sessions and open challenges in the same transaction. */
-int node_set_state(Db *db, int64_t id, NodeState state);
-int node_set_relay_count(Db *db, int64_t id, unsigned count);
+/* Enabling allocates the node's relays from the pools as relays_allocate() does (one transaction; -ENOSPC if a
+ * pool or the port range is exhausted, nothing changed). Disabling deletes the node's sessions and open
+ * challenges in the same transaction. */
+int node_set_state(Db *db, int64_t id, NodeState state, const RelayAllocation *a);
+int node_set_relay_count(Db *db, int64_t id, unsigned count, const RelayAllocation *a);
 int node_remove(Db *db, int64_t id);
 int node_touch(Db *db, int64_t id, const char *source);

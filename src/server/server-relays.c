@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "protocol.h"
 #include "server-relays.h"
 #include "string-util.h"
 
@@ -13,44 +15,116 @@ static int step_done(Db *db, sqlite3_stmt *s) {
         return 0;
 }
 
-/* Takes the first free entry of a pool for the relay. Returns 1 if taken, 0 if the pool has no entries at
- * all (the operator does not use it), -ENOSPC if it has entries but none is free. */
-static int take_from_pool(Db *db, const char *table, int family, int64_t relay_id, char *ret, size_t size) {
-        _cleanup_stmt_ sqlite3_stmt *pick = NULL, *take = NULL, *any = NULL;
-        char sql[256];
-        const char *column = family == 0 ? "name" : "address";
-        int r;
+/* The first free name of the names pool. -ENOSPC if there is none (no pool at all is as bad: a relay needs a
+ * nickname). */
+static int pick_name(Db *db, char ret[static TOR_NICKNAME_MAX + 1]) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r, rc;
 
-        snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE relay_id IS NULL%s ORDER BY rowid LIMIT 1", column,
-                 table, family == 4 ? " AND family = 4" : family == 6 ? " AND family = 6" : "");
-        r = db_prepare(db, sql, &pick);
+        r = db_prepare(db, "SELECT name FROM pool_names WHERE relay_id IS NULL ORDER BY rowid LIMIT 1", &s);
         if (r < 0)
                 return r;
-        if (sqlite3_step(pick) != SQLITE_ROW) {
-                snprintf(sql, sizeof(sql), "SELECT 1 FROM %s%s LIMIT 1", table,
-                         family == 4 ? " WHERE family = 4" : family == 6 ? " WHERE family = 6" : "");
-                r = db_prepare(db, sql, &any);
-                if (r < 0)
-                        return r;
-                return sqlite3_step(any) == SQLITE_ROW ? -ENOSPC : 0;
-        }
-        snprintf(ret, size, "%s", (const char *) sqlite3_column_text(pick, 0));
-
-        snprintf(sql, sizeof(sql), "UPDATE %s SET relay_id = ? WHERE %s = ?", table, column);
-        r = db_prepare(db, sql, &take);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(take, 1, relay_id);
-        sqlite3_bind_text(take, 2, ret, -1, SQLITE_TRANSIENT);
-        r = step_done(db, take);
-        if (r < 0)
-                return r;
-        return 1;
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+                return rc == SQLITE_DONE ? -ENOSPC : db_errno(rc);
+        snprintf(ret, TOR_NICKNAME_MAX + 1, "%s", (const char *) sqlite3_column_text(s, 0));
+        return 0;
 }
 
-int relays_allocate(Db *db, int64_t node_id, unsigned count, const char **ret_pool) {
+/* The address of this family for a new relay of the node: the least loaded one that carries no other node's
+ * relay and fewer than per_address relays, the pool's order breaking ties. Returns 1 with ret set, 0 if the
+ * family has no pool (the operator does not use it: the relay goes without), -ENOSPC if it has one but no
+ * address is usable. */
+static int pick_address(Db *db, int family, int64_t node_id, unsigned per_address, char ret[static INET6_ADDRSTRLEN]) {
+        _cleanup_stmt_ sqlite3_stmt *pick = NULL, *any = NULL;
+        int r, rc;
+
+#define PICK_ADDRESS_SQL(column, fam)                                                                           \
+        "SELECT address FROM (SELECT p.rowid AS pos, p.address, "                                               \
+        "(SELECT COUNT(*) FROM relays r WHERE r." column " = p.address) AS load, "                               \
+        "EXISTS (SELECT 1 FROM relays r WHERE r." column " = p.address AND r.node_id != ?2) AS elsewhere "       \
+        "FROM pool_addresses p WHERE p.family = " fam ") "                                                        \
+        "WHERE load < ?1 AND NOT elsewhere ORDER BY load, pos LIMIT 1"
+        r = db_prepare(db, family == 4 ? PICK_ADDRESS_SQL("ipv4", "4") : PICK_ADDRESS_SQL("ipv6", "6"), &pick);
+#undef PICK_ADDRESS_SQL
+        if (r < 0)
+                return r;
+        sqlite3_bind_int(pick, 1, (int) per_address);
+        sqlite3_bind_int64(pick, 2, node_id);
+        rc = sqlite3_step(pick);
+        if (rc == SQLITE_ROW) {
+                snprintf(ret, INET6_ADDRSTRLEN, "%s", (const char *) sqlite3_column_text(pick, 0));
+                return 1;
+        }
+        if (rc != SQLITE_DONE)
+                return db_errno(rc);
+        r = db_prepare(db, "SELECT 1 FROM pool_addresses WHERE family = ? LIMIT 1", &any);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int(any, 1, family);
+        rc = sqlite3_step(any);
+        return rc == SQLITE_ROW ? -ENOSPC : db_errno(rc);
+}
+
+static void bind_text_or_null(sqlite3_stmt *s, int i, const char *v) {
+        if (v && v[0])
+                sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_null(s, i);
+}
+
+/* The lowest port of the range that a relay on these addresses (empty: none) of this node can listen on: no
+ * relay holds it on either address, and for a relay without an address, which listens on every address of
+ * the node (loopback too), no relay of the node holds it anywhere and no metrics listener can. The ports of
+ * relays with no address conflict likewise with every relay of their node. -ENOSPC if none is left. */
+static int pick_port(Db *db, int64_t node_id, const char *ipv4, const char *ipv6, const RelayAllocation *a,
+                     unsigned *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        bool anywhere = !ipv4[0] && !ipv6[0];
+        unsigned port = a->or_port_min;
+        int r, rc;
+
+        r = db_prepare(db,
+                       "SELECT DISTINCT or_port FROM relays WHERE or_port BETWEEN ?1 AND ?2 AND "
+                       "(ipv4 = ?3 OR ipv6 = ?4 OR (node_id = ?5 AND (?6 OR (ipv4 IS NULL AND ipv6 IS NULL)))) "
+                       "ORDER BY or_port",
+                       &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int(s, 1, (int) a->or_port_min);
+        sqlite3_bind_int(s, 2, (int) a->or_port_max);
+        bind_text_or_null(s, 3, ipv4);
+        bind_text_or_null(s, 4, ipv6);
+        sqlite3_bind_int64(s, 5, node_id);
+        sqlite3_bind_int(s, 6, anywhere);
+        /* The taken ports come in order: the first gap below the next taken one is the answer. */
+        for (;;) {
+                unsigned taken;
+
+                if (anywhere && port >= METRICS_PORT_BASE && port < METRICS_PORT_BASE + PROTO_RELAYS_MAX)
+                        port = METRICS_PORT_BASE + PROTO_RELAYS_MAX;
+                if (port > a->or_port_max)
+                        return -ENOSPC;
+                rc = sqlite3_step(s);
+                if (rc == SQLITE_DONE)
+                        break;
+                if (rc != SQLITE_ROW)
+                        return db_errno(rc) ?: -EIO;
+                taken = (unsigned) sqlite3_column_int(s, 0);
+                if (taken > port)
+                        break;
+                if (taken == port)
+                        port++;
+        }
+        *ret = port;
+        return 0;
+}
+
+int relays_allocate(Db *db, int64_t node_id, unsigned count, const RelayAllocation *a, const char **ret_pool) {
         _cleanup_stmt_ sqlite3_stmt *del = NULL;
         int r;
+
+        assert(a && a->relays_per_address > 0 && a->or_port_min > 0 && a->or_port_min <= a->or_port_max);
 
         r = db_prepare(db, "DELETE FROM relays WHERE node_id = ? AND slot >= ?", &del);
         if (r < 0)
@@ -62,9 +136,9 @@ int relays_allocate(Db *db, int64_t node_id, unsigned count, const char **ret_po
                 return r;
 
         for (unsigned slot = 0; slot < count; slot++) {
-                _cleanup_stmt_ sqlite3_stmt *exists = NULL, *insert = NULL, *name_set = NULL;
-                char name[TOR_NICKNAME_MAX + 1] = "", addr[INET6_ADDRSTRLEN];
-                int64_t relay_id;
+                _cleanup_stmt_ sqlite3_stmt *exists = NULL, *insert = NULL, *take = NULL;
+                char name[TOR_NICKNAME_MAX + 1], ipv4[INET6_ADDRSTRLEN] = "", ipv6[INET6_ADDRSTRLEN] = "";
+                unsigned port = 0;
 
                 r = db_prepare(db, "SELECT 1 FROM relays WHERE node_id = ? AND slot = ?", &exists);
                 if (r < 0)
@@ -74,57 +148,49 @@ int relays_allocate(Db *db, int64_t node_id, unsigned count, const char **ret_po
                 if (sqlite3_step(exists) == SQLITE_ROW)
                         continue;
 
-                /* Insert with a placeholder name (unique per node and slot), then take the real one. */
-                r = db_prepare(db, "INSERT INTO relays (node_id, slot, name) VALUES (?, ?, '/' || ? || '/' || ?)",
+                r = pick_name(db, name);
+                if (r == -ENOSPC && ret_pool)
+                        *ret_pool = "names";
+                if (r < 0)
+                        return r;
+                r = pick_address(db, 4, node_id, a->relays_per_address, ipv4);
+                if (r == -ENOSPC && ret_pool)
+                        *ret_pool = "ipv4";
+                if (r < 0)
+                        return r;
+                r = pick_address(db, 6, node_id, a->relays_per_address, ipv6);
+                if (r == -ENOSPC && ret_pool)
+                        *ret_pool = "ipv6";
+                if (r < 0)
+                        return r;
+                r = pick_port(db, node_id, ipv4, ipv6, a, &port);
+                if (r == -ENOSPC && ret_pool)
+                        *ret_pool = "ORPortRange";
+                if (r < 0)
+                        return r;
+
+                r = db_prepare(db, "INSERT INTO relays (node_id, slot, name, ipv4, ipv6, or_port) VALUES (?, ?, ?, ?, ?, ?)",
                                &insert);
                 if (r < 0)
                         return r;
                 sqlite3_bind_int64(insert, 1, node_id);
                 sqlite3_bind_int(insert, 2, (int) slot);
-                sqlite3_bind_int64(insert, 3, node_id);
-                sqlite3_bind_int(insert, 4, (int) slot);
+                sqlite3_bind_text(insert, 3, name, -1, SQLITE_TRANSIENT);
+                bind_text_or_null(insert, 4, ipv4);
+                bind_text_or_null(insert, 5, ipv6);
+                sqlite3_bind_int(insert, 6, (int) port);
                 r = step_done(db, insert);
                 if (r < 0)
                         return r;
-                relay_id = sqlite3_last_insert_rowid(db->sqlite);
 
-                r = take_from_pool(db, "pool_names", 0, relay_id, name, sizeof(name));
-                if (r <= 0) {
-                        /* No name pool at all is as bad as an empty one: a relay needs a nickname. */
-                        if (ret_pool)
-                                *ret_pool = "names";
-                        return r < 0 && r != -ENOSPC ? r : -ENOSPC;
-                }
-                r = db_prepare(db, "UPDATE relays SET name = ? WHERE id = ?", &name_set);
+                r = db_prepare(db, "UPDATE pool_names SET relay_id = ? WHERE name = ?", &take);
                 if (r < 0)
                         return r;
-                sqlite3_bind_text(name_set, 1, name, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_int64(name_set, 2, relay_id);
-                r = step_done(db, name_set);
+                sqlite3_bind_int64(take, 1, sqlite3_last_insert_rowid(db->sqlite));
+                sqlite3_bind_text(take, 2, name, -1, SQLITE_TRANSIENT);
+                r = step_done(db, take);
                 if (r < 0)
                         return r;
-
-                for (int family = 4; family <= 6; family += 2) {
-                        _cleanup_stmt_ sqlite3_stmt *set = NULL;
-
-                        r = take_from_pool(db, "pool_addresses", family, relay_id, addr, sizeof(addr));
-                        if (r == -ENOSPC && ret_pool)
-                                *ret_pool = family == 4 ? "ipv4" : "ipv6";
-                        if (r < 0)
-                                return r;
-                        if (r == 0)
-                                continue;
-                        r = db_prepare(db, family == 4 ? "UPDATE relays SET ipv4 = ? WHERE id = ?"
-                                                       : "UPDATE relays SET ipv6 = ? WHERE id = ?",
-                                       &set);
-                        if (r < 0)
-                                return r;
-                        sqlite3_bind_text(set, 1, addr, -1, SQLITE_TRANSIENT);
-                        sqlite3_bind_int64(set, 2, relay_id);
-                        r = step_done(db, set);
-                        if (r < 0)
-                                return r;
-                }
         }
         return 0;
 }
@@ -142,6 +208,7 @@ static void relay_from_row(sqlite3_stmt *s, Relay *r) {
                 snprintf(r->ipv4, sizeof(r->ipv4), "%s", (const char *) t);
         if ((t = sqlite3_column_text(s, 5)))
                 snprintf(r->ipv6, sizeof(r->ipv6), "%s", (const char *) t);
+        r->or_port = (unsigned) sqlite3_column_int(s, 6);
 }
 
 int relays_list(Db *db, int64_t node_id, Relay **ret, size_t *ret_n) {
@@ -151,7 +218,7 @@ int relays_list(Db *db, int64_t node_id, Relay **ret, size_t *ret_n) {
         int r, rc;
 
         r = db_prepare(db,
-                       "SELECT id, node_id, slot, name, ipv4, ipv6 FROM relays WHERE (?1 < 0 OR node_id = ?1) "
+                       "SELECT id, node_id, slot, name, ipv4, ipv6, or_port FROM relays WHERE (?1 < 0 OR node_id = ?1) "
                        "ORDER BY node_id, slot",
                        &s);
         if (r < 0)
@@ -179,7 +246,7 @@ int relay_get_by_name(Db *db, const char *name, Relay *ret) {
 
         if (!tor_nickname_ok(name))
                 return -EINVAL;
-        r = db_prepare(db, "SELECT id, node_id, slot, name, ipv4, ipv6 FROM relays WHERE name = ?", &s);
+        r = db_prepare(db, "SELECT id, node_id, slot, name, ipv4, ipv6, or_port FROM relays WHERE name = ?", &s);
         if (r < 0)
                 return r;
         sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
@@ -238,38 +305,64 @@ fail:
         return r;
 }
 
+void pool_entries_free(PoolEntry *e, size_t n) {
+        for (size_t i = 0; e && i < n; i++)
+                free(e[i].relays);
+        free(e);
+}
+
 int pool_list(Db *db, const char *kind, PoolEntry **ret, size_t *ret_n) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
-        _cleanup_free_ PoolEntry *list = NULL;
+        PoolEntry *list = NULL;
         size_t n = 0, allocated = 0;
         int r, rc;
 
         r = db_prepare(db,
-                       "SELECT 'names', p.name, r.name FROM pool_names p LEFT JOIN relays r ON r.id = p.relay_id "
+                       "SELECT * FROM ("
+                       "SELECT 0 AS k, p.rowid AS pos, 'names', p.name, r.node_id, COUNT(r.id), "
+                       "group_concat(r.name, ' ' ORDER BY r.slot) "
+                       "FROM pool_names p LEFT JOIN relays r ON r.id = p.relay_id GROUP BY p.rowid "
                        "UNION ALL "
-                       "SELECT CASE p.family WHEN 4 THEN 'ipv4' ELSE 'ipv6' END, p.address, r.name "
-                       "FROM pool_addresses p LEFT JOIN relays r ON r.id = p.relay_id",
+                       "SELECT p.family, p.rowid, CASE p.family WHEN 4 THEN 'ipv4' ELSE 'ipv6' END, p.address, "
+                       "MIN(r.node_id), COUNT(r.id), group_concat(r.name, ' ' ORDER BY r.slot) "
+                       "FROM pool_addresses p LEFT JOIN relays r "
+                       "ON (p.family = 4 AND r.ipv4 = p.address) OR (p.family = 6 AND r.ipv6 = p.address) "
+                       "GROUP BY p.rowid) "
+                       "WHERE ?1 IS NULL OR k = CASE ?1 WHEN 'names' THEN 0 WHEN 'ipv4' THEN 4 WHEN 'ipv6' THEN 6 END "
+                       "ORDER BY k, pos",
                        &s);
         if (r < 0)
                 return r;
+        if (kind)
+                sqlite3_bind_text(s, 1, kind, -1, SQLITE_TRANSIENT);
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                const unsigned char *relay = sqlite3_column_text(s, 2);
-                if (kind && !streq(kind, (const char *) sqlite3_column_text(s, 0)))
-                        continue;
+                const unsigned char *relays = sqlite3_column_text(s, 6);
+
                 if (n == allocated) {
                         PoolEntry *p = realloc(list, (allocated = allocated ? allocated * 2 : 16) * sizeof(PoolEntry));
-                        if (!p)
+                        if (!p) {
+                                pool_entries_free(list, n);
                                 return -ENOMEM;
+                        }
                         list = p;
                 }
-                snprintf(list[n].kind, sizeof(list[n].kind), "%s", (const char *) sqlite3_column_text(s, 0));
-                snprintf(list[n].value, sizeof(list[n].value), "%s", (const char *) sqlite3_column_text(s, 1));
-                snprintf(list[n].relay, sizeof(list[n].relay), "%s", relay ? (const char *) relay : "");
+                list[n] = (PoolEntry) {
+                        .node_id = sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 4),
+                        .n_relays = (unsigned) sqlite3_column_int(s, 5),
+                };
+                snprintf(list[n].kind, sizeof(list[n].kind), "%s", (const char *) sqlite3_column_text(s, 2));
+                snprintf(list[n].value, sizeof(list[n].value), "%s", (const char *) sqlite3_column_text(s, 3));
+                if (relays && !(list[n].relays = strdup((const char *) relays))) {
+                        pool_entries_free(list, n);
+                        return -ENOMEM;
+                }
                 n++;
         }
-        if (rc != SQLITE_DONE)
+        if (rc != SQLITE_DONE) {
+                pool_entries_free(list, n);
                 return db_errno(rc);
-        *ret = TAKE_PTR(list);
+        }
+        *ret = list;
         *ret_n = n;
         return 0;
 }

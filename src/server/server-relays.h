@@ -8,6 +8,8 @@
 #include "server-db.h"
 #include "tor-nickname.h"
 
+/* Each relay's MetricsPort: on the node's loopback only, 9035 (tor's usual) plus the relay's slot. */
+#define METRICS_PORT_BASE 9035U
 
 typedef struct Relay {
         int64_t id;
@@ -16,13 +18,28 @@ typedef struct Relay {
         char name[TOR_NICKNAME_MAX + 1];
         char ipv4[INET_ADDRSTRLEN];
         char ipv6[INET6_ADDRSTRLEN];
+        unsigned or_port; /* on each of its addresses */
 } Relay;
 
-/* Makes the node have exactly count relays: keeps slots below count, deletes the others (their names
- * and addresses go back to the pools), and gives each new slot the first free name and the first free
- * address of each family that has a pool. Must run inside a transaction. -ENOSPC names the exhausted
- * pool through *ret_pool ("names", "ipv4", "ipv6"). */
-int relays_allocate(Db *db, int64_t node_id, unsigned count, const char **ret_pool);
+/* What an allocation may hand out besides names and addresses (patela-server.conf(5)). */
+typedef struct RelayAllocation {
+        unsigned relays_per_address; /* RelaysPerAddress= */
+        unsigned or_port_min;        /* ORPortRange= */
+        unsigned or_port_max;
+} RelayAllocation;
+
+/* Makes the node have exactly count relays: keeps slots below count, deletes the others (their names,
+ * addresses and ports go back to the pools), and gives each new slot, in slot order:
+ *   - the first free name of the names pool;
+ *   - for each address family that has a pool, the least loaded address among those that carry no other
+ *     node's relay and fewer than relays_per_address relays, the pool's order breaking ties: every usable
+ *     address gets one relay before any gets a second;
+ *   - the lowest port of the range that no relay uses on either of its addresses (a relay without an address
+ *     listens on all of the node's: its port differs from every port of the node's relays, and it never takes
+ *     a port of the metrics listeners, METRICS_PORT_BASE…+PROTO_RELAYS_MAX).
+ * Must run inside a transaction. -ENOSPC names what ran out through *ret_pool: "names", "ipv4", "ipv6" or
+ * "ORPortRange". */
+int relays_allocate(Db *db, int64_t node_id, unsigned count, const RelayAllocation *a, const char **ret_pool);
 
 /* The node's relays (node_id < 0: all), by node and slot. */
 int relays_list(Db *db, int64_t node_id, Relay **ret, size_t *ret_n);
@@ -35,6 +52,10 @@ int pool_add(Db *db, const char *kind, char *const *values, size_t n, const char
 typedef struct PoolEntry {
         char value[INET6_ADDRSTRLEN + TOR_NICKNAME_MAX];
         char kind[8];
-        char relay[TOR_NICKNAME_MAX + 1]; /* empty if free */
+        int64_t node_id;     /* of the relays it is given to; -1 if free */
+        unsigned n_relays;   /* relays it is given to: a name 0 or 1, an address up to RelaysPerAddress= */
+        char *relays;        /* their names in slot order, separated by spaces; NULL if free */
 } PoolEntry;
+/* The pools (kind NULL: all, else "names", "ipv4" or "ipv6"), each in its order, from one snapshot. */
 int pool_list(Db *db, const char *kind, PoolEntry **ret, size_t *ret_n);
+void pool_entries_free(PoolEntry *e, size_t n);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,47 +49,31 @@ int torrc_level_save(Db *db, const ConfigScope *scope, const Torrc *t) {
         return 0;
 }
 
-static const char *setting_last(json_object *settings, const char *key) {
-        json_object *v;
-
-        if (!json_object_object_get_ex(settings, key, &v))
-                return NULL;
-        return json_object_get_string(v);
-}
-
-static int forced_level(Db *db, const Node *node, const Relay *relay, Torrc **ret) {
-        _cleanup_(json_object_putp) json_object *settings = NULL;
+static int forced_level(const Relay *relay, Torrc **ret) {
         _cleanup_(torrc_freep) Torrc *t = NULL;
-        const char *port_s;
-        unsigned long port = OR_PORT_DEFAULT;
         char buf[128];
         int r;
-
-        r = settings_resolve(db, node->id, relay->id, &settings);
-        if (r < 0)
-                return r;
-        if ((port_s = setting_last(settings, "ORPort")))
-                port = strtoul(port_s, NULL, 10);
 
         r = torrc_new(&t);
         if (r < 0)
                 return r;
         r = torrc_set(t, "Nickname", relay->name, NULL);
-        /* The relay's ORPort on its own addresses, and its outgoing traffic from them too: tor
+        /* The relay's ORPort on its own addresses with its own port (an address carries up to
+         * RelaysPerAddress= relays, each on another port), and its outgoing traffic from them too: tor
          * otherwise picks the host's primary address, shared by all relays of the node. */
         if (r >= 0 && relay->ipv4[0]) {
-                snprintf(buf, sizeof(buf), "%s:%lu", relay->ipv4, port);
+                snprintf(buf, sizeof(buf), "%s:%u", relay->ipv4, relay->or_port);
                 r = torrc_set(t, "ORPort", buf, NULL);
                 if (r >= 0)
                         r = torrc_set(t, "Address", relay->ipv4, NULL);
                 if (r >= 0)
                         r = torrc_set(t, "OutboundBindAddress", relay->ipv4, NULL);
         } else if (r >= 0) {
-                snprintf(buf, sizeof(buf), "%lu", port);
+                snprintf(buf, sizeof(buf), "%u", relay->or_port);
                 r = torrc_set(t, "ORPort", buf, NULL);
         }
         if (r >= 0 && relay->ipv6[0]) {
-                snprintf(buf, sizeof(buf), "[%s]:%lu", relay->ipv6, port);
+                snprintf(buf, sizeof(buf), "[%s]:%u", relay->ipv6, relay->or_port);
                 r = torrc_append(t, "ORPort", buf, NULL);
                 if (r >= 0) {
                         snprintf(buf, sizeof(buf), "[%s]", relay->ipv6);
@@ -113,6 +98,17 @@ static int forced_level(Db *db, const Node *node, const Relay *relay, Torrc **re
         return 0;
 }
 
+/* Whether any line of the merged torrc is in the list of this option (SocksPort: SocksPort and __SocksPort). */
+static bool merged_has_list(const TorrcMerged *m, const char *name) {
+        const TorOption *list = tor_option_group(tor_option_find(name));
+
+        assert(list);
+        for (size_t i = 0; i < m->n_lines; i++)
+                if (tor_option_group(m->lines[i].option) == list)
+                        return true;
+        return false;
+}
+
 int render_relay_torrc(Db *db, const Node *node, const Relay *relay, char **ret_torrc, TorrcMerged **ret_merged) {
         _cleanup_(torrc_freep) Torrc *def = NULL, *nod = NULL, *rel = NULL, *forced = NULL;
         _cleanup_(torrc_merged_freep) TorrcMerged *m = NULL;
@@ -121,13 +117,26 @@ int render_relay_torrc(Db *db, const Node *node, const Relay *relay, char **ret_
         int r;
 
         if ((r = torrc_level_load(db, &s_def, &def)) < 0 || (r = torrc_level_load(db, &s_node, &nod)) < 0 ||
-            (r = torrc_level_load(db, &s_relay, &rel)) < 0 || (r = forced_level(db, node, relay, &forced)) < 0)
+            (r = torrc_level_load(db, &s_relay, &rel)) < 0 || (r = forced_level(relay, &forced)) < 0)
                 return r;
 
         const Torrc *const levels[_TORRC_LEVEL_MAX] = { def, nod, rel, forced };
         r = torrc_merge(levels, &m);
         if (r < 0)
                 return r;
+        /* A relay opens no SocksPort unless a level gives it one: tor's default, 127.0.0.1:9050, is one port for
+         * every relay of the node, and all but the first tor would fail to start (with the network on; found by
+         * the nspawn test with 8 relays). Forced only where no level says anything, so a SocksPort that an
+         * operator gives a relay (on loopback: configd's policy) stays. */
+        if (!merged_has_list(m, "SocksPort")) {
+                r = torrc_set(forced, "SocksPort", "0", NULL);
+                if (r < 0)
+                        return r;
+                m = torrc_merged_free(m);
+                r = torrc_merge(levels, &m);
+                if (r < 0)
+                        return r;
+        }
         if (ret_torrc) {
                 r = torrc_merged_render(m, ret_torrc);
                 if (r < 0)

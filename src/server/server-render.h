@@ -8,17 +8,14 @@
 #include "server-settings.h"
 #include "torrc.h"
 
-#define OR_PORT_DEFAULT 9001
-/* Each relay's MetricsPort: on the node's loopback only, 9035 (tor's usual) plus the relay's slot. */
-#define METRICS_PORT_BASE 9035
-
 /* A level's torrc operations, stored as config_ops rows of kind torrc, in order. */
 int torrc_level_load(Db *db, const ConfigScope *scope, Torrc **ret);
 /* Replaces the level's rows by t's entries; run inside a transaction. */
 int torrc_level_save(Db *db, const ConfigScope *scope, const Torrc *t);
 
 /* The relay's torrc: default → node → relay, then the forced options from its allocation (Nickname,
- * Address, ORPort, OutboundBindAddress) and its metrics listener (MetricsPort on 127.0.0.1, MetricsPortPolicy
+ * Address, ORPort on each of its addresses with its port, OutboundBindAddress), SocksPort 0 unless a level
+ * sets a SocksPort (tor's default 9050 would be every relay's) and its metrics listener (MetricsPort on 127.0.0.1, MetricsPortPolicy
  * admitting loopback only). ret_merged (optional) keeps the provenance of each line. */
 int render_relay_torrc(Db *db, const Node *node, const Relay *relay, char **ret_torrc, TorrcMerged **ret_merged);
 

@@ -172,5 +172,15 @@ bool setting_accumulates(const char *key) {
 }
 
 int setting_validate(const char *key, const char *value, const char **ret_canonical_key) {
-        return proto_setting_validate(key, value, ret_canonical_key);
+        const char *canonical;
+        int r;
+
+        r = proto_setting_validate(key, /* value= */ NULL, &canonical);
+        if (r < 0)
+                return r;
+        if (ret_canonical_key)
+                *ret_canonical_key = canonical;
+        if (streq(canonical, "ORPort"))
+                return -EPERM;
+        return proto_setting_validate(key, value, NULL);
 }

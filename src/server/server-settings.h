@@ -47,6 +47,8 @@ int config_op_insert(Db *db, const ConfigScope *scope, ConfigKind kind, ConfigOp
 int config_ops_clear(Db *db, const ConfigScope *scope, ConfigKind kind, const char *key);
 
 /* Node settings, validated: Interface, IPv4Gateway, IPv6Gateway, IPv4PrefixLength, IPv6PrefixLength,
- * DNS (accumulates), ORPort. -ENOENT for an unknown key, -EINVAL for a bad value. */
+ * DNS (accumulates). -ENOENT for an unknown key, -EINVAL for a bad value, -EPERM for ORPort: the protocol
+ * still knows it, but since several relays share an address each relay's ORPort is allocated from
+ * ORPortRange= (migration 0007 recorded the ports the setting gave). */
 int setting_validate(const char *key, const char *value, const char **ret_canonical_key);
 bool setting_accumulates(const char *key) _pure_;

@@ -52,6 +52,8 @@ static void help(void) {
                "     --idle-timeout=T        IdleTimeout= (default 90s)\n"
                "     --max-buffered-bytes=BYTES  MaxBufferedBytes= (default 67108864)\n"
                "     --default-relay-count=N DefaultRelayCount= (default 1)\n"
+               "     --relays-per-address=N  RelaysPerAddress= (default 8)\n"
+               "     --orport-range=LOW-HIGH ORPortRange= (default 9001-9099)\n"
                "     --ek-certificate=POLICY EkCertificate= verify, require or ignore (default verify)\n"
                "     --ek-ca-directory=DIR   EkCaDirectory= (default " SERVER_EK_CA_DIRECTORY ")\n"
                "\nSee patela-server(8) and patela-server.conf(5).\n",
@@ -80,6 +82,8 @@ static const struct {
         { "idle-timeout", "IdleTimeout" },
         { "max-buffered-bytes", "MaxBufferedBytes" },
         { "default-relay-count", "DefaultRelayCount" },
+        { "relays-per-address", "RelaysPerAddress" },
+        { "orport-range", "ORPortRange" },
         { "ek-certificate", "EkCertificate" },
         { "ek-ca-directory", "EkCaDirectory" },
         { "measured-boot", "MeasuredBoot" },

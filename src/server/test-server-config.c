@@ -101,4 +101,36 @@ TEST(new_keys) {
         server_config_done(&c);
 }
 
+TEST(relay_allocation_keys) {
+        /* Several relays per address, each with its own ORPort (issue 12, item 2). */
+        ServerConfig c;
+
+        server_config_init(&c);
+        ASSERT_EQ(c.relays_per_address, 8U); /* the directory authorities' AuthDirMaxServersPerAddr */
+        ASSERT_EQ(c.or_port_min, 9001U);
+        ASSERT_EQ(c.or_port_max, 9099U);
+
+        ASSERT_OK(server_config_set(&c, "RelaysPerAddress", "2"));
+        ASSERT_EQ(c.relays_per_address, 2U);
+        ASSERT_OK(server_config_set(&c, "RelaysPerAddress", "64"));
+        ASSERT_ERROR(server_config_set(&c, "RelaysPerAddress", "0"), EINVAL);
+        ASSERT_ERROR(server_config_set(&c, "RelaysPerAddress", "65"), EINVAL);
+
+        ASSERT_OK(server_config_set(&c, "ORPortRange", "443-450"));
+        ASSERT_EQ(c.or_port_min, 443U);
+        ASSERT_EQ(c.or_port_max, 450U);
+        ASSERT_OK(server_config_set(&c, "ORPortRange", "9001"));
+        ASSERT_EQ(c.or_port_min, 9001U);
+        ASSERT_EQ(c.or_port_max, 9001U);
+        ASSERT_OK(server_config_set(&c, "ORPortRange", "1-65535"));
+        static const char *const bad[] = { "", "0-10", "10-9", "9001-65536", "-9001", "9001-", "a-b", "1-2-3",
+                                           " 9001-9002", "123456-123457", "0" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                if (server_config_set(&c, "ORPortRange", bad[i]) != -EINVAL)
+                        TEST_FAIL("ORPortRange=%s accepted", bad[i]);
+        ASSERT_EQ(c.or_port_min, 1U); /* unchanged by the refusals */
+        ASSERT_EQ(c.or_port_max, 65535U);
+        server_config_done(&c);
+}
+
 DEFINE_TEST_MAIN

@@ -77,7 +77,7 @@ TEST(pool_add_is_all_or_nothing) {
         ASSERT_STREQ(bad, "bad/name");
         ASSERT_OK(pool_list(db, NULL, &e, &n));
         ASSERT_EQ(n, 0);
-        free(e);
+        pool_entries_free(e, n);
         ASSERT_OK(pool_add(db, "names", names, 1, &bad));
         ASSERT_ERROR(pool_add(db, "names", names, 1, &bad), EEXIST);
         /* Addresses are stored canonically, so spellings of one address are one entry. */

@@ -49,7 +49,7 @@ static SD_VARLINK_DEFINE_STRUCT_TYPE(
                 SD_VARLINK_DEFINE_FIELD(keyDirectory, SD_VARLINK_STRING, SD_VARLINK_NULLABLE),
                 SD_VARLINK_FIELD_COMMENT("Path of the relay's torrc, null if not written"),
                 SD_VARLINK_DEFINE_FIELD(torrcPath, SD_VARLINK_STRING, SD_VARLINK_NULLABLE),
-                SD_VARLINK_FIELD_COMMENT("Path of the relay's systemd-networkd drop-in, null if not written (no address)"),
+                SD_VARLINK_FIELD_COMMENT("Path of the relay's systemd-networkd drop-in, null if not written (no address, or each of its addresses is in the drop-in of an earlier relay that shares it)"),
                 SD_VARLINK_DEFINE_FIELD(networkPath, SD_VARLINK_STRING, SD_VARLINK_NULLABLE),
                 SD_VARLINK_FIELD_COMMENT("ActiveState of patela-tor@NAME.service (active, activating, failed, inactive…); null while patela-configd does not manage units"),
                 SD_VARLINK_DEFINE_FIELD(unitState, SD_VARLINK_STRING, SD_VARLINK_NULLABLE));
@@ -83,7 +83,7 @@ static SD_VARLINK_DEFINE_STRUCT_TYPE(
                 SD_VARLINK_DEFINE_FIELD(serverTorrc, SD_VARLINK_STRING, 0),
                 SD_VARLINK_FIELD_COMMENT("The torrc file as patela-configd writes it (with KeyDirectory and DataDirectory); null while the relay has no keys"),
                 SD_VARLINK_DEFINE_FIELD(torrc, SD_VARLINK_STRING, SD_VARLINK_NULLABLE),
-                SD_VARLINK_FIELD_COMMENT("The systemd-networkd drop-in as written, null if the relay has no address"),
+                SD_VARLINK_FIELD_COMMENT("The systemd-networkd drop-in as written, null if the relay has no address of its own (none, or each shared with an earlier relay, whose drop-in has it)"),
                 SD_VARLINK_DEFINE_FIELD(network, SD_VARLINK_STRING, SD_VARLINK_NULLABLE));
 
 static SD_VARLINK_DEFINE_ENUM_TYPE(

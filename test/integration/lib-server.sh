@@ -47,12 +47,15 @@ server_stop() {
 
 # fleet_setup [TORRC_LINE…]: the fleet of the configd and node tests: relays exitA, exitB and exitC with
 # addresses from TEST-NET-1 and 2001:db8::/32 (/64 on the uplink), an exit policy for 443, and these lines
-# in the default torrc.
+# in the default torrc. FLEET_NAMES, FLEET_IPV4 and FLEET_IPV6 (space-separated) replace the pools.
 fleet_setup() {
         ca_setup
-        ps_cli pool add names exitA exitB exitC >/dev/null
-        ps_cli pool add ipv4 192.0.2.10 192.0.2.11 192.0.2.12 >/dev/null
-        ps_cli pool add ipv6 2001:db8::10 2001:db8::11 2001:db8::12 >/dev/null
+        # shellcheck disable=SC2086 # lists of words
+        ps_cli pool add names ${FLEET_NAMES:-exitA exitB exitC} >/dev/null
+        # shellcheck disable=SC2086
+        ps_cli pool add ipv4 ${FLEET_IPV4:-192.0.2.10 192.0.2.11 192.0.2.12} >/dev/null
+        # shellcheck disable=SC2086
+        ps_cli pool add ipv6 ${FLEET_IPV6:-2001:db8::10 2001:db8::11 2001:db8::12} >/dev/null
         printf '%s\n' "ContactInfo operator@example.org" "ExitRelay 1" "ExitPolicy accept *:443" \
                 "ExitPolicy reject *:*" "$@" >"$T/default.torrc"
         ps_cli torrc import "$T/default.torrc" default >/dev/null

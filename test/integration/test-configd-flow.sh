@@ -136,6 +136,41 @@ server_identities_check exitA
 grep -q "would stop patela-tor@exitC.service" "$T/configd.log" || fail "--no-units does not say what it would stop"
 pass "relay count 2 → 3 → 1 on the server: torrc and drop-ins added and removed, identities reported and removed at the server; the keys stay sealed"
 
+# More relays than addresses (issue 12, item 2): the server doubles up, each relay on a port of its own; an
+# address that several relays share is configured once, in the first one's drop-in, and stays while one of
+# them is left.
+ps_cli pool add names exitD exitE >/dev/null
+ps_cli node set IPv4Gateway 192.0.2.1 default >/dev/null
+ps_cli node relays "$fp" 5 >/dev/null
+[[ $(cv Refresh | jq -r .applied) == 5 ]] || fail "Refresh after 5 relays: $(tail -3 "$T/configd.log")"
+status >/dev/null
+[[ $(ps_cli --json list relays | jq -r '[.[] | .name + "=" + .ipv4 + ":" + (.orPort | tostring)] | join(",")') == \
+        "exitA=192.0.2.10:9001,exitB=192.0.2.11:9001,exitC=192.0.2.12:9001,exitD=192.0.2.10:9002,exitE=192.0.2.11:9002" ]] ||
+        fail "allocation: $(ps_cli list relays)"
+grep -qx 'ORPort 192.0.2.10:9002' "$TORRC_DIR/exitD.torrc" && grep -qx 'ORPort \[2001:db8::10\]:9002' "$TORRC_DIR/exitD.torrc" ||
+        fail "exitD's ORPort: $(grep ORPort "$TORRC_DIR/exitD.torrc")"
+for name in exitD exitE; do
+        tor_check "$name"
+done
+[[ $(our_files "$DROPIN_DIR" .conf) == "patela-relay-exitA.conf patela-relay-exitB.conf patela-relay-exitC.conf patela-routes.conf" ]] ||
+        fail "drop-ins with shared addresses: $(ls "$DROPIN_DIR")"
+for a in 192.0.2.10/32 192.0.2.11/32 2001:db8::10/64 2001:db8::11/64; do
+        [[ $(cat "$DROPIN_DIR"/patela-relay-*.conf | grep -cxF "Address=$a") == 1 ]] || fail "Address=$a not once: $(cat "$DROPIN_DIR"/*)"
+done
+[[ $(cat "$DROPIN_DIR"/patela-relay-*.conf | grep -cxF "From=192.0.2.10/32") == 1 &&
+   $(cat "$DROPIN_DIR"/patela-relay-*.conf | grep -c "^From=") == 3 ]] || fail "rules: $(cat "$DROPIN_DIR"/*)"
+[[ $(relay_field exitD networkPath) == null && $(relay_field exitA networkPath) == "$DROPIN_DIR/patela-relay-exitA.conf" ]] ||
+        fail "networkPath: $(cat "$T/status.json")"
+[[ $(cv Diff | jq -r '[.files[].change] | unique | join(",")') == unchanged ]] || fail "Diff with shared addresses: $(cv Diff)"
+ps_cli node relays "$fp" 4 >/dev/null
+[[ $(cv Refresh | jq -r .applied) == 4 ]] || fail "Refresh after 4 relays"
+grep -qx 'Address=192.0.2.11/32' "$DROPIN_DIR/patela-relay-exitB.conf" || fail "exitE's removal took exitB's address"
+ps_cli node relays "$fp" 1 >/dev/null
+ps_cli node clear IPv4Gateway default >/dev/null
+[[ $(cv Refresh | jq -r .applied) == 1 ]] || fail "Refresh back to 1 relay"
+[[ $(our_files "$DROPIN_DIR" .conf) == "patela-relay-exitA.conf" ]] || fail "1 relay: $(ls "$DROPIN_DIR")"
+pass "5 relays on 3 addresses: exitD on 192.0.2.10:9002 and [2001:db8::10]:9002, tor accepts its torrc; each shared address and its rule once, in the first relay's drop-in, kept when a relay sharing it goes"
+
 # Refused: node disabled. The session dies with it: the next check is a 401, configd attests again without
 # being asked, and the enrolment says NodeDisabled.
 status >/dev/null
@@ -169,7 +204,7 @@ for ((i = 0; i < 50; i++)); do
         sleep 0.1
 done
 [[ -z $(ls -A "$KEYD_KEYS" 2>/dev/null) ]] || fail "key files left after refusal: $(ls -R "$KEYD_KEYS")"
-grep -q "patela-keyd removed the key files of 3 relays" "$T/configd.log" || fail "configd did not ask keyd: $(tail -5 "$T/configd.log")"
+grep -q "patela-keyd removed the key files of 5 relays" "$T/configd.log" || fail "configd did not ask keyd: $(tail -5 "$T/configd.log")"
 pass "node disabled: refused ${ms} ms later through the session check ($(jq -r .lastError "$T/status.json")), relay files and key files removed, other files untouched"
 
 # Enabled again (keys unchanged in the TPM), then a cold start with the node enabled: keyd and configd

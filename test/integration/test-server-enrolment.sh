@@ -47,8 +47,11 @@ ps_cli node set DNS 2001:db8::53 default
 ps_cli node set Interface eth0 --id 1
 ps_cli torrc append ExitPolicy "accept *:22" node --id 1
 ps_cli torrc set ContactInfo "relay-b@example.org" relay --id exitB
-ps_cli node set ORPort 443 --id 1
-pass "enabled with 2 relays; settings and torrc at three levels"
+# Ports are allocated (ORPortRange=), no longer set: the old setting is refused with a usage error.
+rc=0
+ps_cli node set ORPort 443 --id 1 2>"$T/orport.err" || rc=$?
+[[ $rc == 2 ]] && grep -q "ORPortRange=" "$T/orport.err" || fail "node set ORPort: exit $rc, $(cat "$T/orport.err")"
+pass "enabled with 2 relays; settings and torrc at three levels; the ORPort setting refused (ports come from ORPortRange=)"
 
 node_session
 [[ $(jq -r .expiresIn "$T/token.json") == 3600 ]] || fail "default session lifetime"
@@ -71,7 +74,10 @@ for name in exitA exitB; do
         grep -qx "IPv6Exit 1" "$T/$name.torrc" || fail "$name: boolean not rendered as 1"
         grep -qx "ExitPolicy accept \*:22" "$T/$name.torrc" || fail "$name: node level append missing"
         [[ $(grep -c '^ExitPolicy' "$T/$name.torrc") == 4 ]] || fail "$name: ExitPolicy lines: $(grep ExitPolicy "$T/$name.torrc")"
-        grep -q "^ORPort .*:443$" "$T/$name.torrc" || fail "$name: ORPort setting not applied"
+        # One address per relay here (three in each pool): each relay on the first port of ORPortRange=.
+        want=$(ps_cli --json list relays | jq -r --arg n "$name" '.[] | select(.name == $n) | "ORPort \(.ipv4):\(.orPort)\nORPort [\(.ipv6)]:\(.orPort)"')
+        [[ $(grep '^ORPort' "$T/$name.torrc") == "$want" && $want == *":9001"* ]] ||
+                fail "$name: ORPort lines $(grep '^ORPort' "$T/$name.torrc"), allocated $want"
         # tor itself must accept it; no network: DisableNetwork and a private data directory.
         mkdir -p "$T/tor-$name"
         { cat "$T/$name.torrc"; printf 'DisableNetwork 1\nDataDirectory %s\nSocksPort 0\nLog notice stderr\n' "$T/tor-$name"; } \
@@ -115,7 +121,9 @@ pass "attestation recorded with the 10 quoted PCR values"
 # Relay count changes reallocate in one step; the freed name returns to the pool.
 ps_cli node relays 1 1
 [[ $(ps_cli --json list relays | jq -r '[.[].name] | join(",")') == exitA ]] || fail "relay count 1"
-[[ $(ps_cli --json pool list names | jq -r '[.[] | select(.relay == null) | .value] | join(",")') == exitB,exitC ]] ||
+[[ $(ps_cli --json pool list names | jq -r '[.[] | select(.relayCount == 0) | .value] | join(",")') == exitB,exitC ]] ||
         fail "names not returned to the pool"
+[[ $(ps_cli --json pool list ipv4 | jq -r '[.[] | .value + "=" + (.relayCount | tostring) + "/" + (.capacity | tostring)] | join(",")') == \
+   "192.0.2.10=1/8,192.0.2.11=0/8,192.0.2.12=0/8" ]] || fail "address pool: $(ps_cli pool list ipv4)"
 pass "relay count lowered: exitB's name and addresses back in the pools"
 server_stop
