@@ -12,6 +12,9 @@
 #include "tpm2-marshal.h"
 
 /* A released migration is never edited: its text must still hash to what was recorded. */
+/* The defaults: RelaysPerAddress=8, ORPortRange=9001-9099. */
+static const RelayAllocation allocation = { .relays_per_address = 8, .or_port_min = 9001, .or_port_max = 9099 };
+
 TEST(migrations_unchanged) {
         for (unsigned i = 0; i < db_n_migrations; i++) {
                 uint8_t d[64];
@@ -131,9 +134,9 @@ TEST(relay_fingerprints) {
                               "(2, x'02', 'rsa2048', x'00', x'00', x'00', 'N2', 'enabled', 1, 2), "
                               "(3, x'03', 'rsa2048', x'00', x'00', x'00', 'N3', 'disabled', 1, 2)"));
         ASSERT_OK(db_begin(db));
-        ASSERT_OK(relays_allocate(db, 1, 2, NULL)); /* r1, r2 */
-        ASSERT_OK(relays_allocate(db, 2, 1, NULL)); /* r3 */
-        ASSERT_OK(relays_allocate(db, 3, 1, NULL)); /* r4 */
+        ASSERT_OK(relays_allocate(db, 1, 2, &allocation, NULL)); /* r1, r2 */
+        ASSERT_OK(relays_allocate(db, 2, 1, &allocation, NULL)); /* r3 */
+        ASSERT_OK(relays_allocate(db, 3, 1, &allocation, NULL)); /* r4 */
         ASSERT_OK(db_commit(db));
 
         r = report("r1", FP_A, "r2", FP_B);
@@ -183,14 +186,14 @@ TEST(relay_fingerprints) {
 
         /* The operator lowers the relay count: r2 goes, and its identity with it; the node goes, and r1's. */
         ASSERT_OK(db_begin(db));
-        ASSERT_OK(relays_allocate(db, 1, 1, NULL));
+        ASSERT_OK(relays_allocate(db, 1, 1, &allocation, NULL));
         ASSERT_OK(db_commit(db));
         ASSERT_EQ(n_fingerprints(db), 1);
         ASSERT_OK(node_remove(db, 1));
         ASSERT_EQ(n_fingerprints(db), 0);
         /* The name r2 is free again; the relay that takes it next starts without an identity. */
         ASSERT_OK(db_begin(db));
-        ASSERT_OK(relays_allocate(db, 2, 2, NULL));
+        ASSERT_OK(relays_allocate(db, 2, 2, &allocation, NULL));
         ASSERT_OK(db_commit(db));
         ASSERT_EQ(n_fingerprints(db), 0);
         db_close(db);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Relay allocation (issue 12, item 2): up to RelaysPerAddress= relays of one node per address, every usable
  * address used once before any twice, each relay's ORPort the lowest free port of ORPortRange= on its
- * addresses, all or nothing; the forced torrc lines that follow; migration 0007 from a database of the old
+ * addresses, all or nothing; the forced torrc lines that follow; migration 0009 from a database of the old
  * one-relay-per-address schema. */
 #include <stdlib.h>
 
