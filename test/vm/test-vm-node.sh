@@ -145,7 +145,7 @@ no_disk() {
 # The exit host's kernel settings (mkosi.extra/usr/lib/sysctl.d/60-patela-exit.conf) as the booted image has
 # them, printed to the console once configd is up; "+": outside configd's sandbox, which hides /proc/sys ($$ is
 # systemd's escape for $).
-HOST_PROBE=$'ExecStartPost=+/bin/sh -c \'echo "patela-test host: ports $$(cat /proc/sys/net/ipv4/ip_local_port_range) tw_reuse $$(cat /proc/sys/net/ipv4/tcp_tw_reuse) fin_timeout $$(cat /proc/sys/net/ipv4/tcp_fin_timeout) somaxconn $$(cat /proc/sys/net/core/somaxconn) conntrack $$(test -e /proc/sys/net/netfilter/nf_conntrack_max && echo on || echo off)"\'\n'
+HOST_PROBE=$'ExecStartPost=+/bin/sh -c \'echo "patela-test host: ports $$(cat /proc/sys/net/ipv4/ip_local_port_range) tw_reuse $$(cat /proc/sys/net/ipv4/tcp_tw_reuse) fin_timeout $$(cat /proc/sys/net/ipv4/tcp_fin_timeout) somaxconn $$(cat /proc/sys/net/core/somaxconn) nonlocal_bind $$(cat /proc/sys/net/ipv4/ip_nonlocal_bind)$$(cat /proc/sys/net/ipv6/ip_nonlocal_bind) conntrack $$(test -e /proc/sys/net/netfilter/nf_conntrack_max && echo on || echo off)"\'\n'
 VM_SMBIOS=("${BASE_SMBIOS[@]}" -smbios "type=11,value=io.systemd.credential.binary:systemd.unit-dropin.patela-configd.service=$(configd_dropin "$HOST_PROBE")")
 vm_boot boot1 "$A" "$PORT"
 deadline=$((SECONDS + BOOT_TIMEOUT))
@@ -168,7 +168,7 @@ no_disk boot1
 grep -aq "Generated\|generated" "$T/boot1.serial" || true
 pass "boot 1: ${#RELAYS[@]} relays running $boot1_time s after power-on: $(paste -sd' ' "$T/fp1")"
 vm_wait "patela-test host: ports" 60
-grep -aE "patela-test host: ports 10000[[:space:]]+65535 tw_reuse 1 fin_timeout 20 somaxconn 8192 conntrack off" "$T/boot1.serial" ||
+grep -aE "patela-test host: ports 10000[[:space:]]+65535 tw_reuse 1 fin_timeout 20 somaxconn 8192 nonlocal_bind 11 conntrack off" "$T/boot1.serial" ||
         fail "boot 1: the exit host settings: $(grep -a 'patela-test host' "$T/boot1.serial")"
 pass "boot 1: the exit host settings hold in the booted image (local ports 10000-65535, TIME_WAIT reuse, FIN timeout 20 s, backlog 8192, no connection tracking)"
 vm_stop
