@@ -51,3 +51,4 @@ int verb_torrc(Cli *cli, int argc, char **argv);
 int verb_diff(Cli *cli, int argc, char **argv);
 int verb_run(Cli *cli, int argc, char **argv);
 int verb_image(Cli *cli, int argc, char **argv);
+int verb_family(Cli *cli, int argc, char **argv);

@@ -3,6 +3,7 @@
 
 #include <json-c/json.h>
 
+#include "server-family.h"
 #include "server-nodes.h"
 #include "server-relays.h"
 #include "server-settings.h"
@@ -18,9 +19,11 @@ int torrc_level_load(Db *db, const ConfigScope *scope, Torrc **ret);
 int torrc_level_save(Db *db, const ConfigScope *scope, const Torrc *t);
 
 /* The relay's torrc: default → node → relay, then the forced options from its allocation (Nickname,
- * Address, ORPort, OutboundBindAddress) and its metrics listener (MetricsPort on 127.0.0.1, MetricsPortPolicy
- * admitting loopback only). ret_merged (optional) keeps the provenance of each line. */
-int render_relay_torrc(Db *db, const Node *node, const Relay *relay, char **ret_torrc, TorrcMerged **ret_merged);
+ * Address, ORPort, OutboundBindAddress), its metrics listener (MetricsPort on 127.0.0.1, MetricsPortPolicy
+ * admitting loopback only) and the fleet's family: FamilyId of each key in family, none without (NULL or empty:
+ * the levels' FamilyId lines go too). ret_merged (optional) keeps the provenance of each line. */
+int render_relay_torrc(Db *db, const Node *node, const Relay *relay, const FamilyIds *family, char **ret_torrc,
+                       TorrcMerged **ret_merged);
 
 /* The node's (relay_id < 0) or a relay's resolved settings as a JSON object: {"Interface": "eth0",
  * "DNS": ["…", "…"], …}. Accumulating settings are arrays. */
