@@ -199,6 +199,9 @@ on B configd_restart
 on B family_is ""
 (($(grep -c "would restart patela-tor@exitC.service" "$ROOT/B/configd.log") > restarts)) || fail "B/exitC: no restart"
 grep -q "the family keys are withheld" "$T/server.log" || fail "the server does not say it withheld the keys"
+[[ $(ps_cli --json node show "$(jq -r .fingerprint "$ROOT/B/status.json")" | jq -r .family) == withheld &&
+   $(ps_cli --json node show "$(jq -r .fingerprint "$ROOT/A/status.json")" | jq -r .family) == released ]] ||
+        fail "node show: $(ps_cli --json node show 2)"
 on B tor_check exitC
 restarts=$(grep -c "would restart" "$ROOT/A/configd.log")
 on A configd_restart
@@ -209,7 +212,7 @@ mv "$ROOT/B/tpm2-measure.log.away" "$ROOT/B/tpm2-measure.log"
 on B cv Refresh >/dev/null || fail "B: Refresh"
 on B status >/dev/null
 on B family_is "$ID2"
-pass "MeasuredBoot=warn and a boot judged LogMismatch: running, but no family key and no FamilyId line (keyd dropped the key), its relay restarted; the Trusted node keeps its family, and a configd restart restarts no relay; Trusted again: back"
+pass "MeasuredBoot=warn and a boot judged LogMismatch: running, but no family key and no FamilyId line (keyd dropped the key; node show: withheld), its relay restarted; the Trusted node keeps its family, and a configd restart restarts no relay; Trusted again: back"
 
 # --- no session, no family -----------------------------------------------------------------------------------
 http GET /v1/node/relays >/dev/null
