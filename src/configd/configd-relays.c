@@ -281,11 +281,10 @@ static int on_keys(sd_varlink *link, sd_json_variant *parameters, const char *er
                    void *userdata);
 
 static void keys_call(Manager *m) {
-        _cleanup_(sd_json_variant_unrefp) sd_json_variant *list = NULL, *p = NULL;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *list = NULL, *p = NULL, *family = NULL;
+        sd_json_variant *keys[PROTO_FAMILY_KEYS_MAX] = {};
         size_t n = keys_batch(m);
         int r = 0;
-
-        _cleanup_(sd_json_variant_unrefp) sd_json_variant *family = NULL;
 
         for (size_t i = 0; i < n && r >= 0; i++) {
                 Relay *relay = &m->relays[m->keys_queue[i]];
@@ -296,11 +295,17 @@ static void keys_call(Manager *m) {
                         r = sd_json_variant_append_arraybo(&list, SD_JSON_BUILD_PAIR_STRING("name", relay->name),
                                                            SD_JSON_BUILD_PAIR_STRING("user", user));
         }
-        /* The server's family keys, as they are: none is a list too, so that keyd drops what it held. */
+        /* The server's family keys, as they are: none is a list too, so that keyd drops what it held. Each key
+         * is sensitive from the start, and the array made of them is so too (sd-json passes it on). */
+        for (size_t i = 0; r >= 0 && i < m->family.n; i++) {
+                r = sd_json_variant_new_base64(&keys[i], m->family.keys[i], PROTO_FAMILY_KEY_SIZE);
+                if (r >= 0)
+                        sd_json_variant_sensitive(keys[i]);
+        }
         if (r >= 0)
-                r = sd_json_variant_new_array(&family, NULL, 0);
-        for (size_t i = 0; r >= 0 && i < m->family.n; i++)
-                r = sd_json_variant_append_arrayb(&family, SD_JSON_BUILD_BASE64(m->family.keys[i], PROTO_FAMILY_KEY_SIZE));
+                r = sd_json_variant_new_array(&family, keys, m->family.n);
+        for (size_t i = 0; i < m->family.n; i++)
+                sd_json_variant_unref(keys[i]);
         if (r >= 0)
                 r = sd_json_buildo(&p, SD_JSON_BUILD_PAIR_VARIANT("relays", list),
                                    SD_JSON_BUILD_PAIR_VARIANT("familyKeys", family));

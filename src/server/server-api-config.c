@@ -81,7 +81,7 @@ static int relays_with_torrc(Db *db, const Node *node, char **ret, char **ret_fa
         ProtoRelay *views = NULL;
         FamilyIds family = {};
         size_t n = 0;
-        int r, released;
+        int r, released = 0;
 
         r = db_begin_read(db);
         if (r < 0)

@@ -59,7 +59,7 @@ static int parse_scope(Cli *cli, int argc, char **argv, int *i, ConfigScope *ret
  * attestation was Trusted on an image in service, none otherwise (said once, when a family exists). *ret_family
  * is NULL or ids. */
 static int node_family(Db *db, const Node *node, FamilyIds *ids, const FamilyIds **ret_family) {
-        int r, released;
+        int r, released = 0;
 
         r = family_published(db, ids, NULL);
         if (r >= 0)
@@ -132,7 +132,7 @@ int verb_torrc(Cli *cli, int argc, char **argv) {
 
         if (streq(sub, "render")) {
                 _cleanup_free_ char *out = NULL;
-                const FamilyIds *family;
+                const FamilyIds *family = NULL;
                 FamilyIds ids;
                 Relay relay;
                 Node node;

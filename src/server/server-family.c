@@ -114,7 +114,7 @@ static int family_add(Db *db, bool first, FamilyKey *ret) {
                 r = db_prepare(db, "INSERT INTO family_keys (family_id, secret, created_at) VALUES (?, ?, ?)", &s);
         if (r >= 0) {
                 sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_blob(s, 2, seed->data, (int) seed->size, SQLITE_TRANSIENT);
+                sqlite3_bind_blob(s, 2, seed->data, (int) seed->size, SQLITE_STATIC); /* seed outlives s */
                 sqlite3_bind_int64(s, 3, (int64_t) now_usec());
                 rc = sqlite3_step(s);
                 r = rc == SQLITE_DONE ? 0 : db_errno(rc);
