@@ -26,8 +26,9 @@ ns_setup() {
 }
 
 # node_files: the node's own layer: patela.conf (TPMDevice= is swtpm's socket; the server URL and CA come
-# as credentials), the uplink's .network file, a drop-in giving keyd the PCRs the synthetic boot measures, sanitizer options for the sanitized build, and the development root's own
-# services that a relay node does not run masked.
+# as credentials), the uplink's .network file, a drop-in giving keyd the PCRs the synthetic boot measures and one
+# giving attestd the boot's event logs (ct_event_logs), sanitizer options for the sanitized build, and the
+# development root's own services that a relay node does not run masked.
 node_files() {
         local n=$T/node u
         mkdir -p "$n/etc/patela" "$n/etc/systemd/network" "$n/etc/systemd/system.conf.d" \
@@ -64,6 +65,9 @@ EOF
         done
         printf '[Service]\nExecStart=\nExecStart=%s/patela-keyd --required-pcrs=%s\n' "$CT_LIBEXECDIR" \
                 "$PCRLOCK_MASK" >>"$n/etc/systemd/system/patela-keyd.service.d/50-swtpm.conf"
+        # The boot's event logs, where the test puts them (ct_event_logs), for the server's verifier.
+        printf '[Service]\nExecStart=\nExecStart=%s/patela-attestd --firmware-log=/run/swtpm/firmware.evlog --measure-log=/run/swtpm/tpm2-measure.log\n' \
+                "$CT_LIBEXECDIR" >>"$n/etc/systemd/system/patela-attestd.service.d/50-swtpm.conf"
         mkdir -p "$n/etc/systemd/system/patela-configd.service.d"
         printf '[Service]\nEnvironment=PATELA_LOG_LEVEL=debug\n' \
                 >"$n/etc/systemd/system/patela-configd.service.d/50-debug.conf"
@@ -72,6 +76,14 @@ EOF
         done
         ln -sf /usr/lib/systemd/system/systemd-networkd.service \
                 "$n/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
+}
+
+# ct_event_logs: the last boot's firmware log and systemd's measurement log ($T/firmware.evlog and
+# $T/tpm2-measure.log, as boot_image of test/integration/lib-uki.sh writes them) where the container's attestd
+# reads them: the swtpm socket directory, bound in at /run/swtpm.
+ct_event_logs() {
+        cp "$T/firmware.evlog" "$T/tpm2-measure.log" "$SWTPM_DIR/"
+        chmod 0644 "$SWTPM_DIR/firmware.evlog" "$SWTPM_DIR/tpm2-measure.log"
 }
 
 # node_install: patela from the build directory, as meson installs it.

@@ -206,6 +206,7 @@ static void cycle_wipe(Manager *m) {
         free(m->keys_queue);
         m->keys_queue = NULL;
         m->n_keys_queue = 0;
+        proto_family_keys_done(&m->family);
 }
 
 void cycle_finish(Manager *m, Outcome outcome, const char *code, const char *format, ...) {

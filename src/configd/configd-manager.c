@@ -55,6 +55,7 @@ void relay_done(Relay *r) {
         free(r->ed25519_identity);
         free(r->key_directory);
         free(r->error);
+        free(r->family);
         *r = (Relay) {};
 }
 
@@ -120,6 +121,8 @@ Manager *manager_free(Manager *m) {
         free(m->boot_verdict);
         free(m->boot_verdict_reason);
         proto_network_done(&m->network);
+        proto_family_keys_done(&m->family);
+        free(m->family_ids);
         relays_free(m->relays, m->n_relays);
         free(m->fingerprints_reported);
         free(m->keys_queue);

@@ -80,6 +80,8 @@ typedef struct Relay {
         RelayState state;
         char *error;
         bool files_changed; /* the last apply rewrote a file: the tor instance must reload */
+        char *family;       /* the FamilyIds (space-separated) whose keys keyd last wrote into key_directory */
+        bool restart;       /* keyd changed the family key files: the tor instance must restart to copy them */
 } Relay;
 
 void relay_done(Relay *r);
@@ -148,6 +150,11 @@ typedef struct Manager {
         sd_json_variant *quote;
         sd_json_variant *event_logs; /* GetEventLogs, or NULL */
         char *token;                 /* session token: memory only, wiped */
+
+        /* the fleet's family keys of the last relays reply (wiped when the cycle ends), and their FamilyIds
+         * (space-separated, the server's order; "" for none), which every relay's key directory must hold */
+        ProtoFamilyKeys family;
+        char *family_ids;
 
         /* the last fetched configuration */
         bool have_config;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The second half of a cycle: GET /v1/node/network and /v1/node/relays with the session token, keys from
- * patela-keyd for relays that have none yet, then the files: each relay's torrc and networkd drop-in are
- * written, those of relays that went away removed. One bad relay (a name, a torrc, keys that keyd refuses)
- * fails alone; the others are configured. */
+ * patela-keyd for relays that have none yet (and for every relay when the fleet's family keys changed), then the
+ * files: each relay's torrc and networkd drop-in are written, those of relays that went away removed. One bad
+ * relay (a name, a torrc, keys that keyd refuses) fails alone; the others are configured. */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +15,8 @@
 #include "configd-files.h"
 #include "configd-manager.h"
 #include "log.h"
+#include "tor-keys.h"
+#include "torrc.h"
 
 #define KEYD_TIMEOUT_USEC (300ULL * 1000000ULL) /* first boot: generating and sealing many relays */
 
@@ -103,6 +105,53 @@ void relays_step_network(Manager *m) {
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Cannot start the network settings request: %s", strerror(-r));
 }
 
+/* The FamilyIds of the family keys, space-separated, in the server's order: what keyd must report back and what
+ * each relay's key directory holds. "" for none. */
+static int family_ids_join(const ProtoFamilyKeys *f, char **ret) {
+        char buf[PROTO_FAMILY_KEYS_MAX * (TOR_ED25519_ID_LEN + 1) + 1] = "";
+        size_t len = 0;
+
+        for (size_t i = 0; i < f->n; i++) {
+                char id[TOR_ED25519_ID_LEN + 1];
+                int r = tor_family_id(f->keys[i], PROTO_FAMILY_KEY_SIZE, id);
+
+                if (r < 0)
+                        return r;
+                len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s%s", i > 0 ? " " : "", id);
+        }
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* Whether word is one of the space-separated words of list. */
+static bool word_in(const char *list, const char *word) {
+        size_t n = strlen(word);
+
+        for (const char *p = list; p && *p;) {
+                size_t k = strcspn(p, " ");
+                if (k == n && strneq(p, word, n))
+                        return true;
+                p += k + (p[k] == ' ');
+        }
+        return false;
+}
+
+/* A FamilyId line whose key the server did not send: tor would refuse to start. The relay keeps its last good
+ * files instead, with a reason that says so. */
+static void relay_check_family(Relay *r, const char *ids) {
+        _cleanup_(torrc_freep) Torrc *t = NULL;
+
+        if (r->state != RELAY_CONFIGURING || torrc_parse(r->server_torrc, strlen(r->server_torrc), &t, NULL) < 0)
+                return; /* judged by proto_relay_check() already */
+        for (size_t i = 0; i < t->n_entries; i++)
+                if (streq(t->entries[i].option->name, "FamilyId") && t->entries[i].value &&
+                    !word_in(ids, t->entries[i].value)) {
+                        relay_fail(r, "its torrc names FamilyId %s, whose key the server did not send",
+                                   t->entries[i].value);
+                        return;
+                }
+}
+
 static bool directory_exists(const char *path) {
         struct stat st;
 
@@ -143,6 +192,7 @@ static int relays_update(Manager *m, ProtoRelay *w, size_t n) {
                         r->key_directory = TAKE_PTR(old->key_directory);
                         r->rsa_fingerprint = TAKE_PTR(old->rsa_fingerprint);
                         r->ed25519_identity = TAKE_PTR(old->ed25519_identity);
+                        r->family = TAKE_PTR(old->family);
                 }
                 if (k < 0)
                         relay_fail(r, "%s", e.message);
@@ -159,6 +209,8 @@ static void on_relays(HttpRequest *request, const HttpResponse *response, void *
         Manager *m = userdata;
         _cleanup_(http_request_freep) HttpRequest *done = TAKE_PTR(m->request);
         _cleanup_(server_reply_done) ServerReply reply = {};
+        _cleanup_(proto_family_keys_done) ProtoFamilyKeys family = {};
+        _cleanup_free_ char *ids = NULL;
         ProtoRelay *w = NULL;
         ProtoDiag diag = {};
         size_t n = 0;
@@ -171,7 +223,12 @@ static void on_relays(HttpRequest *request, const HttpResponse *response, void *
                 handle_refusal(m, &reply);
                 return;
         }
-        r = reply.status == 200 ? proto_relays_decode(response->body, response->size, &w, &n, &diag) : -EBADMSG;
+        r = reply.status == 200 ? proto_relays_decode(response->body, response->size, &w, &n, &family, &diag)
+                                : -EBADMSG;
+        if (r >= 0 && family_ids_join(&family, &ids) < 0) {
+                proto_relays_free(w, n);
+                r = -ENOMEM;
+        }
         if (r == -ENOMEM) {
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
                 return;
@@ -189,6 +246,15 @@ static void on_relays(HttpRequest *request, const HttpResponse *response, void *
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
                 return;
         }
+        /* The family keys stay for the keys step of this cycle only (cycle_wipe()). */
+        proto_family_keys_done(&m->family);
+        m->family = family;
+        if (!streq(m->family_ids ?: "", ids))
+                log_info("The fleet's family: %s.", ids[0] ? ids : "none released to this node");
+        free(m->family_ids);
+        m->family_ids = TAKE_PTR(ids);
+        for (size_t i = 0; i < m->n_relays; i++)
+                relay_check_family(&m->relays[i], m->family_ids);
         log_info("Fetched the configuration of %zu relays.", n);
         relays_step_keys(m);
 }
@@ -215,7 +281,8 @@ static int on_keys(sd_varlink *link, sd_json_variant *parameters, const char *er
                    void *userdata);
 
 static void keys_call(Manager *m) {
-        _cleanup_(sd_json_variant_unrefp) sd_json_variant *list = NULL, *p = NULL;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *list = NULL, *p = NULL, *family = NULL;
+        sd_json_variant *keys[PROTO_FAMILY_KEYS_MAX] = {};
         size_t n = keys_batch(m);
         int r = 0;
 
@@ -228,11 +295,27 @@ static void keys_call(Manager *m) {
                         r = sd_json_variant_append_arraybo(&list, SD_JSON_BUILD_PAIR_STRING("name", relay->name),
                                                            SD_JSON_BUILD_PAIR_STRING("user", user));
         }
+        /* The server's family keys, as they are: none is a list too, so that keyd drops what it held. Each key
+         * is sensitive from the start, and the array made of them is so too (sd-json passes it on). */
+        for (size_t i = 0; r >= 0 && i < m->family.n; i++) {
+                r = sd_json_variant_new_base64(&keys[i], m->family.keys[i], PROTO_FAMILY_KEY_SIZE);
+                if (r >= 0)
+                        sd_json_variant_sensitive(keys[i]);
+        }
         if (r >= 0)
-                r = sd_json_buildo(&p, SD_JSON_BUILD_PAIR_VARIANT("relays", list));
+                r = sd_json_variant_new_array(&family, keys, m->family.n);
+        for (size_t i = 0; i < m->family.n; i++)
+                sd_json_variant_unref(keys[i]);
         if (r >= 0)
-                r = manager_call(m, m->config.keys_socket, "io.patela.Keys.EnsureRelays", p, /* sensitive= */ false,
+                r = sd_json_buildo(&p, SD_JSON_BUILD_PAIR_VARIANT("relays", list),
+                                   SD_JSON_BUILD_PAIR_VARIANT("familyKeys", family));
+        if (r >= 0) {
+                /* Wiped when freed, and so is the message sd-varlink makes of it. */
+                sd_json_variant_sensitive(family);
+                sd_json_variant_sensitive(p);
+                r = manager_call(m, m->config.keys_socket, "io.patela.Keys.EnsureRelays", p, /* sensitive= */ true,
                                  KEYD_TIMEOUT_USEC, on_keys);
+        }
         if (r < 0) {
                 /* keyd cannot be reached: the relays that need keys fail, those with keys go on. */
                 for (size_t i = 0; i < m->n_keys_queue; i++)
@@ -249,7 +332,28 @@ typedef struct KeysReply {
         const char *ed25519_identity;
         const char *key_directory;
         int created;
+        int family_changed;
 } KeysReply;
+
+/* keyd's familyIds, space-separated as m->family_ids. */
+static int keys_family_ids(sd_json_variant *v, char **ret) {
+        sd_json_variant *ids = sd_json_variant_by_key(v, "familyIds");
+        char buf[PROTO_FAMILY_KEYS_MAX * (TOR_ED25519_ID_LEN + 1) + 1] = "";
+        size_t len = 0;
+
+        if (!ids || !sd_json_variant_is_array(ids) || sd_json_variant_elements(ids) > PROTO_FAMILY_KEYS_MAX)
+                return -EBADMSG;
+        for (size_t i = 0; i < sd_json_variant_elements(ids); i++) {
+                sd_json_variant *e = sd_json_variant_by_index(ids, i);
+
+                if (!sd_json_variant_is_string(e) || strlen(sd_json_variant_string(e)) != TOR_ED25519_ID_LEN)
+                        return -EBADMSG;
+                len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s%s", i > 0 ? " " : "",
+                                         sd_json_variant_string(e));
+        }
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
+}
 
 static int take_keys(Manager *m, sd_json_variant *v, size_t n) {
         static const sd_json_dispatch_field table[] = {
@@ -258,12 +362,26 @@ static int take_keys(Manager *m, sd_json_variant *v, size_t n) {
                 { "ed25519Identity", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(KeysReply, ed25519_identity), SD_JSON_MANDATORY },
                 { "keyDirectory", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(KeysReply, key_directory), SD_JSON_MANDATORY },
                 { "created", SD_JSON_VARIANT_BOOLEAN, sd_json_dispatch_intbool, offsetof(KeysReply, created), SD_JSON_NULLABLE },
+                { "familyChanged", SD_JSON_VARIANT_BOOLEAN, sd_json_dispatch_intbool, offsetof(KeysReply, family_changed), SD_JSON_NULLABLE },
                 {}
         };
         sd_json_variant *list = sd_json_variant_by_key(v, "relays");
+        _cleanup_free_ char *family = NULL;
+        int r;
+
+        /* keyd wrote the family keys it holds now into each directory: they must be the server's. */
+        r = keys_family_ids(v, &family);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || !streq(family, m->family_ids ?: "")) {
+                for (size_t j = 0; j < n; j++)
+                        relay_fail(&m->relays[m->keys_queue[j]], "patela-keyd holds the family keys '%s', not the "
+                                   "server's '%s'", r < 0 ? "?" : family, m->family_ids ?: "");
+                return 0;
+        }
 
         for (size_t i = 0; list && i < sd_json_variant_elements(list); i++) {
-                KeysReply k = { .created = -1 };
+                KeysReply k = { .created = -1, .family_changed = -1 };
                 Relay *relay = NULL;
 
                 if (sd_json_dispatch(sd_json_variant_by_index(list, i), table,
@@ -293,8 +411,11 @@ static int take_keys(Manager *m, sd_json_variant *v, size_t n) {
                 }
                 if (free_and_strdup(&relay->key_directory, k.key_directory) < 0 ||
                     free_and_strdup(&relay->rsa_fingerprint, k.rsa_fingerprint) < 0 ||
-                    free_and_strdup(&relay->ed25519_identity, k.ed25519_identity) < 0)
+                    free_and_strdup(&relay->ed25519_identity, k.ed25519_identity) < 0 ||
+                    free_and_strdup(&relay->family, family) < 0)
                         return -ENOMEM;
+                /* A running tor has its own copy of the key files, made when it started. */
+                relay->restart = k.family_changed > 0;
                 log_info("Relay %s: keys %s, fingerprint %s.", relay->name,
                          k.created > 0 ? "generated and sealed" : "unsealed", relay->rsa_fingerprint);
         }
@@ -347,8 +468,10 @@ static void relays_step_keys(Manager *m) {
         }
         m->n_keys_queue = 0;
         m->keys_one_by_one = false;
+        /* Relays without keys in place, and those whose key directory holds another family than the server's. */
         for (size_t i = 0; i < m->n_relays; i++)
-                if (m->relays[i].state == RELAY_CONFIGURING && !m->relays[i].key_directory)
+                if (m->relays[i].state == RELAY_CONFIGURING &&
+                    (!m->relays[i].key_directory || !streq(m->relays[i].family ?: "?", m->family_ids ?: "")))
                         m->keys_queue[m->n_keys_queue++] = i;
         if (m->n_keys_queue == 0)
                 relays_apply(m);
@@ -648,6 +771,9 @@ void relays_teardown(Manager *m) {
         free(m->fingerprints_reported);
         m->fingerprints_reported = NULL;
         proto_network_done(&m->network);
+        proto_family_keys_done(&m->family);
+        free(m->family_ids);
+        m->family_ids = NULL;
         if (routes_write(m, dropin_dir) > 0)
                 network_changed = true;
 

@@ -204,7 +204,8 @@ static int unit_call(Manager *m, const char *method, const char *name) {
         if (r < 0)
                 return log_error_errno(r, "Failed to call %s for %s: %m", method, unit);
         log_info("%s %s.", streq(method, "StopUnit") ? "Stopping" :
-                           streq(method, "StartUnit") ? "Starting" : "Reloading or restarting", unit);
+                           streq(method, "StartUnit") ? "Starting" :
+                           streq(method, "RestartUnit") ? "Restarting" : "Reloading or restarting", unit);
         return 0;
 }
 
@@ -273,7 +274,10 @@ int relays_apply_units(Manager *m, char *const *removed, bool network_changed, b
                         if (m->relays[i].state == RELAY_APPLIED)
                                 log_info("Not managing units (--no-units): would %s " CONFIGD_TOR_UNIT_PREFIX
                                          "%s.service.",
-                                         m->relays[i].files_changed ? "reload or restart" : "start", m->relays[i].name);
+                                         m->relays[i].restart         ? "restart"
+                                         : m->relays[i].files_changed ? "reload or restart"
+                                                                      : "start",
+                                         m->relays[i].name);
                 for (char *const *s = removed; s && *s; s++)
                         log_info("Not managing units (--no-units): would stop " CONFIGD_TOR_UNIT_PREFIX "%s.service.",
                                  *s);
@@ -311,10 +315,15 @@ int relays_apply_units(Manager *m, char *const *removed, bool network_changed, b
                         continue;
                 u = unit_state_find(m, m->relays[i].name);
                 /* Starting a running unit is a no-op, and so is this call then; a changed torrc needs tor to
-                 * read it again; a unit that failed (e.g. tor refused the torrc) gets another start. */
-                if (!m->relays[i].files_changed && u && streq(u->active_state, "active"))
+                 * read it again; a unit that failed (e.g. tor refused the torrc) gets another start. Changed family
+                 * keys need a restart: the instance copies its key files when it starts, and tor refuses a
+                 * FamilyId whose key it lacks. */
+                if (!m->relays[i].files_changed && !m->relays[i].restart && u && streq(u->active_state, "active"))
                         continue;
-                r = unit_call(m, m->relays[i].files_changed ? "ReloadOrRestartUnit" : "StartUnit", m->relays[i].name);
+                r = unit_call(m, m->relays[i].restart         ? "RestartUnit"
+                                 : m->relays[i].files_changed ? "ReloadOrRestartUnit"
+                                                              : "StartUnit",
+                              m->relays[i].name);
                 if (r < 0)
                         ret = r;
         }

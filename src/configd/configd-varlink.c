@@ -64,7 +64,7 @@ static char *dropin_dir(const Manager *m) {
 static int vl_method_get_status(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
                                 void *userdata) {
         static const sd_json_dispatch_field dispatch_table[] = { {} };
-        _cleanup_(sd_json_variant_unrefp) sd_json_variant *relays = NULL;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *relays = NULL, *family = NULL;
         _cleanup_free_ char *dir = NULL;
         Manager *m = userdata;
         int r;
@@ -88,6 +88,17 @@ static int vl_method_get_status(sd_varlink *link, sd_json_variant *parameters, s
                         return r;
         }
 
+        r = sd_json_variant_new_array(&family, NULL, 0);
+        for (const char *p = m->family_ids; r >= 0 && p && *p;) {
+                size_t k = strcspn(p, " ");
+                _cleanup_free_ char *id = strndup(p, k);
+
+                r = id ? sd_json_variant_append_arrayb(&family, SD_JSON_BUILD_STRING(id)) : -ENOMEM;
+                p += k + (p[k] == ' ');
+        }
+        if (r < 0)
+                return r;
+
         return sd_varlink_replybo(
                         link,
                         SD_JSON_BUILD_PAIR_STRING("phase", phase_to_string(m->phase)),
@@ -95,6 +106,7 @@ static int vl_method_get_status(sd_varlink *link, sd_json_variant *parameters, s
                         SD_JSON_BUILD_PAIR("nodeState", JSON_STRING_OR_NULL(m->node_state)),
                         SD_JSON_BUILD_PAIR("fingerprint", JSON_STRING_OR_NULL(m->fingerprint)),
                         SD_JSON_BUILD_PAIR_VARIANT("relays", relays),
+                        SD_JSON_BUILD_PAIR_VARIANT("familyIds", family),
                         PAIR_UNSIGNED_OR_NULL("lastAttestation", m->last_attestation > 0, m->last_attestation),
                         SD_JSON_BUILD_PAIR("lastVerdict", JSON_STRING_OR_NULL(m->last_verdict)),
                         SD_JSON_BUILD_PAIR("lastVerdictReason", JSON_STRING_OR_NULL(m->last_verdict_reason)),

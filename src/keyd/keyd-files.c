@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include "fd-util.h"
 #include "keyd-files.h"
+#include "keyd-store.h"
 #include "log.h"
 #include "tor-nickname.h"
 
@@ -75,12 +77,64 @@ static int open_relay_dir(const char *key_directory, const char *name, bool crea
         return 0;
 }
 
-int keyd_write_relay(const char *key_directory, const char *name, const TorKeys *k, const char *family_name,
-                     const void *family_seed, size_t family_seed_size, uid_t uid, gid_t gid, char **ret_path) {
+/* A family key's file name without the suffix: its FamilyId, '+' and '/' as '-' and '_' (base64url), which
+ * tor_family_key_write() takes as a name. */
+static int family_file_name(const uint8_t seed[static TOR_KEYS_SEED_SIZE], char ret[static TOR_ED25519_ID_LEN + 1]) {
+        int r = tor_family_id(seed, TOR_KEYS_SEED_SIZE, ret);
+
+        if (r < 0)
+                return r;
+        for (char *p = ret; *p; p++)
+                *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+        return 0;
+}
+
+/* Removes the directory's family key files whose name is not in keep. Returns how many went. */
+static int remove_family_keys(int fd, char (*keep)[TOR_ED25519_ID_LEN + 1], unsigned n_keep) {
+        _cleanup_close_ int scan = -EBADF;
+        struct dirent *de;
+        DIR *d;
+        int r = 0, removed = 0;
+
+        scan = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (scan < 0)
+                return negative_errno();
+        d = fdopendir(scan);
+        if (!d)
+                return negative_errno();
+        scan = -EBADF; /* the DIR owns it now */
+        while ((de = readdir(d))) {
+                size_t len = strlen(de->d_name), slen = strlen(TOR_FAMILY_KEY_SUFFIX);
+                bool kept = false;
+
+                if (len <= slen || !streq(de->d_name + len - slen, TOR_FAMILY_KEY_SUFFIX))
+                        continue;
+                for (unsigned i = 0; i < n_keep && !kept; i++)
+                        kept = len - slen == strlen(keep[i]) && strneq(de->d_name, keep[i], len - slen);
+                if (kept)
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
+                        if (r == 0)
+                                r = negative_errno();
+                        continue;
+                }
+                removed++;
+        }
+        closedir(d);
+        return r < 0 ? r : removed;
+}
+
+int keyd_write_relay(const char *key_directory, const char *name, const TorKeys *k,
+                     const uint8_t (*family)[TOR_KEYS_SEED_SIZE], unsigned n_family, uid_t uid, gid_t gid,
+                     char **ret_path, bool *ret_family_changed) {
+        char names[KEYD_FAMILY_KEYS_MAX][TOR_ED25519_ID_LEN + 1];
         _cleanup_close_ int fd = -EBADF;
+        bool changed = false;
         char *path;
         int r;
 
+        if (n_family > ELEMENTSOF(names))
+                return -EINVAL;
         r = open_relay_dir(key_directory, name, /* create= */ true, uid, gid, &fd);
         if (r < 0)
                 return r;
@@ -91,16 +145,31 @@ int keyd_write_relay(const char *key_directory, const char *name, const TorKeys 
                 r = tor_keys_write(fd, k, uid, gid);
         if (r < 0)
                 return r;
-        if (family_name) {
-                r = tor_family_key_write(fd, family_name, family_seed, family_seed_size, uid, gid);
-                if (r == -EEXIST && tor_family_key_remove(fd, family_name) >= 0)
-                        r = tor_family_key_write(fd, family_name, family_seed, family_seed_size, uid, gid);
+        for (unsigned i = 0; i < n_family; i++) {
+                char file[NAME_MAX + 1];
+
+                r = family_file_name(family[i], names[i]);
+                if (r < 0)
+                        return r;
+                snprintf(file, sizeof(file), "%s" TOR_FAMILY_KEY_SUFFIX, names[i]);
+                if (faccessat(fd, file, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                        changed = true;
+                r = tor_family_key_write(fd, names[i], family[i], TOR_KEYS_SEED_SIZE, uid, gid);
+                if (r == -EEXIST && tor_family_key_remove(fd, names[i]) >= 0)
+                        r = tor_family_key_write(fd, names[i], family[i], TOR_KEYS_SEED_SIZE, uid, gid);
                 if (r < 0)
                         return r;
         }
+        /* A retired key (or one the node was not given this time) leaves every relay's directory. */
+        r = remove_family_keys(fd, names, n_family);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                changed = true;
         if (asprintf(&path, "%s/%s", key_directory, name) < 0)
                 return -ENOMEM;
         *ret_path = path;
+        *ret_family_changed = changed;
         return 0;
 }
 
@@ -114,12 +183,14 @@ int keyd_remove_relay(const char *key_directory, const char *name) {
         if (r < 0)
                 return r;
         r = tor_keys_remove(fd);
+        if (r >= 0)
+                r = remove_family_keys(fd, NULL, 0);
         if (r < 0)
                 return r;
         base = open(key_directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (base < 0)
                 return negative_errno();
-        /* Family keys and tor's own files may remain if tor wrote some: only an empty directory goes. */
+        /* Files tor wrote may remain: only an empty directory goes. */
         if (unlinkat(base, name, AT_REMOVEDIR) < 0 && errno != ENOTEMPTY && errno != EEXIST)
                 return negative_errno();
         return 0;

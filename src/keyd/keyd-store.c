@@ -12,7 +12,9 @@
 
 #define RECORD_MAGIC "PTLK"
 #define RECORD_VERSION 1
-#define RECORD_FLAG_FAMILY 0x1
+/* The flags' low two bits: how many family keys follow the relay count (0, 1 or 2; a record of the keyd
+ * that stored one family key at most reads as before). No other bit is defined. */
+#define RECORD_FLAGS_FAMILY_MASK 0x3
 #define AAD_SIZE 20U /* magic, version, flags, generation, length */
 #define NONCE_SIZE 12U
 #define TAG_SIZE 16U
@@ -66,7 +68,7 @@ int keyset_remove(KeySet *s, const char *name) {
 }
 
 static size_t plaintext_size(const KeySet *s) {
-        size_t n = 2 + (s->has_family ? KEYD_FAMILY_KEY_SIZE : 0);
+        size_t n = 2 + (size_t) s->n_family * KEYD_FAMILY_KEY_SIZE;
         for (unsigned i = 0; i < s->n_entries; i++)
                 n += 2 + strlen(s->entries[i].name) + KEYD_RELAY_KEYS_SIZE;
         return n;
@@ -105,14 +107,16 @@ int keyset_seal_record(const KeySet *s, const uint8_t kek[static KEYD_KEK_SIZE],
 
         if (psize > UINT32_MAX)
                 return -E2BIG;
+        if (s->n_family > KEYD_FAMILY_KEYS_MAX)
+                return -EINVAL;
         r = secret_buffer_new(psize, &plain);
         if (r < 0)
                 return r;
         p = plain->data;
         u16 = htobe16((uint16_t) s->n_entries);
         memcpy(p + off, &u16, 2), off += 2;
-        if (s->has_family)
-                memcpy(p + off, s->family, KEYD_FAMILY_KEY_SIZE), off += KEYD_FAMILY_KEY_SIZE;
+        for (unsigned i = 0; i < s->n_family; i++)
+                memcpy(p + off, s->family[i], KEYD_FAMILY_KEY_SIZE), off += KEYD_FAMILY_KEY_SIZE;
         for (unsigned i = 0; i < s->n_entries; i++) {
                 size_t l = strlen(s->entries[i].name);
                 p[off++] = ENTRY_TYPE_RELAY;
@@ -127,7 +131,7 @@ int keyset_seal_record(const KeySet *s, const uint8_t kek[static KEYD_KEK_SIZE],
         memcpy(rec, RECORD_MAGIC, 4);
         u16 = htobe16(RECORD_VERSION);
         memcpy(rec + 4, &u16, 2);
-        u16 = htobe16(s->has_family ? RECORD_FLAG_FAMILY : 0);
+        u16 = htobe16((uint16_t) s->n_family);
         memcpy(rec + 6, &u16, 2);
         u64 = htobe64(s->generation);
         memcpy(rec + 8, &u64, 8);
@@ -200,11 +204,13 @@ int keyset_open_record(const uint8_t *rec, size_t size, const uint8_t kek[static
                 return r;
         s = keyset_of(set);
         s->generation = generation;
-        if (flags & RECORD_FLAG_FAMILY) {
+        if ((flags & ~RECORD_FLAGS_FAMILY_MASK) != 0 || (flags & RECORD_FLAGS_FAMILY_MASK) > KEYD_FAMILY_KEYS_MAX)
+                return -EBADMSG;
+        for (unsigned i = 0; i < (flags & RECORD_FLAGS_FAMILY_MASK); i++) {
                 if (off + KEYD_FAMILY_KEY_SIZE > length)
                         return -EBADMSG;
-                s->has_family = true;
-                memcpy(s->family, plain->data + off, KEYD_FAMILY_KEY_SIZE), off += KEYD_FAMILY_KEY_SIZE;
+                memcpy(s->family[i], plain->data + off, KEYD_FAMILY_KEY_SIZE), off += KEYD_FAMILY_KEY_SIZE;
+                s->n_family = i + 1;
         }
         for (unsigned i = 0; i < n; i++) {
                 char name[TOR_NICKNAME_MAX + 1] = {};
@@ -462,7 +468,7 @@ int kek_record_build(const Tpm2SealedObject *o, uint8_t **ret, size_t *ret_size)
 
 /* What the TPM's largest index allows; one GetCapability per context (tpm2_get_property()). */
 static void store_limits(Tpm2Context *c, StoreInfo *info) {
-        size_t fixed = KEYD_RECORD_HEADER_SIZE + 2 + KEYD_FAMILY_KEY_SIZE;
+        size_t fixed = KEYD_RECORD_HEADER_SIZE + 2 + KEYD_FAMILY_KEYS_MAX * KEYD_FAMILY_KEY_SIZE;
 
         info->index_max = index_max(c);
         info->per_index = info->index_max > fixed ? (unsigned) ((info->index_max - fixed) / KEYD_RELAY_RECORD_MAX) : 0;

@@ -32,6 +32,9 @@
 #define KEYD_HEAD_SIZE 33U
 #define KEYD_RELAY_KEYS_SIZE 160U /* ed25519 seed (32) + RSA-1024 p (64) + q (64): tor-keys.h packed form */
 #define KEYD_FAMILY_KEY_SIZE 32U
+/* The fleet's family keys: the current one and, while the server rotates, the previous one
+ * (PROTO_FAMILY_KEYS_MAX). */
+#define KEYD_FAMILY_KEYS_MAX 2U
 #define KEYD_RECORD_HEADER_SIZE 48U
 /* Per relay in the plaintext: type, name length, name, keys. */
 #define KEYD_RELAY_RECORD_MAX (2U + TOR_NICKNAME_MAX + KEYD_RELAY_KEYS_SIZE)
@@ -45,8 +48,8 @@ typedef struct KeySetEntry {
 typedef struct KeySet {
         int slot;             /* the slot it was read from or written to; -1 for a set never stored */
         uint64_t generation;
-        bool has_family;
-        uint8_t family[KEYD_FAMILY_KEY_SIZE];
+        unsigned n_family;    /* the fleet's family keys (ed25519 seeds), in the order the server gave them */
+        uint8_t family[KEYD_FAMILY_KEYS_MAX][KEYD_FAMILY_KEY_SIZE];
         unsigned n_entries;
         unsigned capacity;
         KeySetEntry entries[];

@@ -16,11 +16,6 @@
 #define RELAYS_PER_CALL_MAX 64U
 #define USER_NAME_MAX 64U
 
-static bool family_name_ok(const char *s) {
-        return s && strlen(s) >= 1 && strlen(s) <= TOR_FAMILY_NAME_MAX && s[0] != '.' &&
-               in_charset(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
-}
-
 static int append_pcrs(sd_json_variant **arr, uint32_t mask) {
         int r = sd_json_variant_new_array(arr, NULL, 0);
         for (unsigned i = 0; r >= 0 && i < TPM2_PCRS_MAX; i++)
@@ -119,12 +114,68 @@ static int load_set(Manager *m, const Kek *kek, SecretBuffer **ret) {
         return 0;
 }
 
-static int relay_json(const char *name, const TorKeys *k, const char *dir, int created, sd_json_variant **ret) {
+/* created and family_changed: -1 for none (ListRelays). */
+static int relay_json(const char *name, const TorKeys *k, const char *dir, int created, int family_changed,
+                      sd_json_variant **ret) {
         return sd_json_buildo(ret, SD_JSON_BUILD_PAIR_STRING("name", name),
                               SD_JSON_BUILD_PAIR_STRING("rsaFingerprint", tor_keys_rsa_fingerprint(k)),
                               SD_JSON_BUILD_PAIR_STRING("ed25519Identity", tor_keys_ed25519_id(k)),
                               SD_JSON_BUILD_PAIR_CONDITION(!!dir, "keyDirectory", SD_JSON_BUILD_STRING(dir)),
-                              SD_JSON_BUILD_PAIR_CONDITION(created >= 0, "created", SD_JSON_BUILD_BOOLEAN(created > 0)));
+                              SD_JSON_BUILD_PAIR_CONDITION(created >= 0, "created", SD_JSON_BUILD_BOOLEAN(created > 0)),
+                              SD_JSON_BUILD_PAIR_CONDITION(family_changed >= 0, "familyChanged",
+                                                           SD_JSON_BUILD_BOOLEAN(family_changed > 0)));
+}
+
+/* The FamilyIds of the stored family keys, as tor and the torrc name them. */
+static int family_ids_json(const KeySet *set, sd_json_variant **ret) {
+        int r = sd_json_variant_new_array(ret, NULL, 0);
+
+        for (unsigned i = 0; r >= 0 && i < set->n_family; i++) {
+                char id[TOR_ED25519_ID_LEN + 1];
+
+                r = tor_family_id(set->family[i], KEYD_FAMILY_KEY_SIZE, id);
+                if (r >= 0)
+                        r = sd_json_variant_append_arrayb(ret, SD_JSON_BUILD_STRING(id));
+        }
+        return r;
+}
+
+/* familyKeys of EnsureRelays: at most KEYD_FAMILY_KEYS_MAX distinct base64 seeds, into a wiped buffer. */
+static int parse_family_keys(sd_json_variant *v, SecretBuffer **ret, unsigned *ret_n) {
+        _cleanup_(secret_buffer_freep) SecretBuffer *b = NULL;
+        size_t n = sd_json_variant_elements(v);
+        uint8_t (*keys)[KEYD_FAMILY_KEY_SIZE];
+        int r;
+
+        if (n > KEYD_FAMILY_KEYS_MAX)
+                return -EINVAL;
+        r = secret_buffer_new(KEYD_FAMILY_KEYS_MAX * KEYD_FAMILY_KEY_SIZE, &b);
+        if (r < 0)
+                return r;
+        keys = (uint8_t (*)[KEYD_FAMILY_KEY_SIZE]) b->data;
+        for (size_t i = 0; i < n; i++) {
+                sd_json_variant *e = sd_json_variant_by_index(v, i);
+                void *seed = NULL;
+                size_t size = 0;
+
+                if (!sd_json_variant_is_string(e))
+                        return -EINVAL;
+                r = varlink_param_base64(sd_json_variant_string(e), KEYD_FAMILY_KEY_SIZE, &seed, &size);
+                if (r == -ENOMEM)
+                        return r;
+                if (r >= 0 && size == KEYD_FAMILY_KEY_SIZE)
+                        memcpy(keys[i], seed, KEYD_FAMILY_KEY_SIZE);
+                if (seed)
+                        erase_and_free_sized(seed, size);
+                if (r < 0 || size != KEYD_FAMILY_KEY_SIZE)
+                        return -EINVAL;
+                for (size_t j = 0; j < i; j++)
+                        if (memcmp(keys[i], keys[j], KEYD_FAMILY_KEY_SIZE) == 0)
+                                return -EINVAL;
+        }
+        *ret = TAKE_PTR(b);
+        *ret_n = (unsigned) n;
+        return 0;
 }
 
 typedef struct RelayRequest {
@@ -134,7 +185,7 @@ typedef struct RelayRequest {
 
 typedef struct EnsureParameters {
         sd_json_variant *relays;
-        sd_json_variant *family;
+        sd_json_variant *family_keys;
 } EnsureParameters;
 
 static int parse_relays(sd_json_variant *v, RelayRequest *ret, size_t *ret_n) {
@@ -175,17 +226,15 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
                                    void *userdata) {
         static const sd_json_dispatch_field dispatch_table[] = {
                 { "relays", SD_JSON_VARIANT_ARRAY, sd_json_dispatch_variant_noref, offsetof(EnsureParameters, relays), SD_JSON_MANDATORY },
-                { "family", SD_JSON_VARIANT_OBJECT, sd_json_dispatch_variant_noref, offsetof(EnsureParameters, family), SD_JSON_NULLABLE },
+                { "familyKeys", SD_JSON_VARIANT_ARRAY, sd_json_dispatch_variant_noref, offsetof(EnsureParameters, family_keys), SD_JSON_NULLABLE },
                 {}
         };
-        _cleanup_(secret_buffer_freep) SecretBuffer *setbuf = NULL;
+        _cleanup_(secret_buffer_freep) SecretBuffer *setbuf = NULL, *family = NULL;
         _cleanup_(kek_freep) Kek *kek = NULL;
-        _cleanup_(sd_json_variant_unrefp) sd_json_variant *out = NULL;
-        _cleanup_free_ void *family_seed = NULL;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *out = NULL, *family_ids = NULL;
         RelayRequest relays[RELAYS_PER_CALL_MAX];
-        const char *family_name = NULL;
-        char family_id[TOR_ED25519_ID_LEN + 1] = "";
-        size_t n, family_size = 0;
+        size_t n;
+        unsigned n_family = 0;
         bool changed = false, created[RELAYS_PER_CALL_MAX] = {};
         EnsureParameters p = {};
         Manager *m = userdata;
@@ -210,18 +259,12 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
                         return sd_varlink_error(link, SD_VARLINK_ERROR_PERMISSION_DENIED, NULL);
                 }
         }
-        if (p.family) {
-                static const sd_json_dispatch_field family_table[] = {
-                        { "name", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, 0, SD_JSON_MANDATORY },
-                        { "seed", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, sizeof(char *), SD_JSON_MANDATORY },
-                        {}
-                };
-                const char *fields[2] = {};
-                if (sd_json_dispatch(p.family, family_table, 0, fields) < 0 || !family_name_ok(fields[0]) ||
-                    varlink_param_base64(fields[1], KEYD_FAMILY_KEY_SIZE, &family_seed, &family_size) < 0 ||
-                    family_size != KEYD_FAMILY_KEY_SIZE)
-                        return sd_varlink_error_invalid_parameter_name(link, "family");
-                family_name = fields[0];
+        if (p.family_keys) {
+                r = parse_family_keys(p.family_keys, &family, &n_family);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return sd_varlink_error_invalid_parameter_name(link, "familyKeys");
         }
 
         unsigned commands_before = m->tpm ? m->tpm->n_commands : 0;
@@ -253,11 +296,16 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
                         return sd_varlink_error_errno(link, r);
                 created[i] = changed = true;
         }
-        if (family_seed && (!set->has_family || memcmp(set->family, family_seed, KEYD_FAMILY_KEY_SIZE) != 0)) {
-                memcpy(set->family, family_seed, KEYD_FAMILY_KEY_SIZE);
-                set->has_family = changed = true;
+        /* The family keys the caller gave are the fleet's now: stored with the relay keys (a warm boot with the same
+         * keys writes nothing), the others dropped. Without familyKeys, the stored ones are used. */
+        if (family && (set->n_family != n_family ||
+                       memcmp(set->family, family->data, (size_t) n_family * KEYD_FAMILY_KEY_SIZE) != 0)) {
+                explicit_bzero(set->family, sizeof(set->family));
+                memcpy(set->family, family->data, (size_t) n_family * KEYD_FAMILY_KEY_SIZE);
+                set->n_family = n_family;
+                changed = true;
         }
-        explicit_bzero(family_seed ?: (void *) "", family_seed ? family_size : 0);
+        family = secret_buffer_free(family);
         if (changed) {
                 unsigned before_write = m->tpm->n_commands;
                 /* One atomic write for the whole set: all new relays are stored, or none. */
@@ -266,10 +314,12 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
                         return reply_store_error(link, m, r, "Storing the keys");
                 log_debug("EnsureRelays: %u TPM commands to store %u relays.", m->tpm->n_commands - before_write,
                           set->n_entries);
-                log_info("Stored keys of %u relays (generation %" PRIu64 ").", set->n_entries, set->generation);
+                log_info("Stored keys of %u relays and %u family keys (generation %" PRIu64 ").", set->n_entries,
+                         set->n_family, set->generation);
         }
-        if (set->has_family && tor_family_id(set->family, KEYD_FAMILY_KEY_SIZE, family_id) < 0)
-                return sd_varlink_error_errno(link, -EIO);
+        r = family_ids_json(set, &family_ids);
+        if (r < 0)
+                return r;
 
         r = sd_json_variant_new_array(&out, NULL, 0);
         if (r < 0)
@@ -279,6 +329,7 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
                 _cleanup_(tor_keys_freep) TorKeys *k = NULL;
                 _cleanup_free_ char *dir = NULL;
                 KeySetEntry *entry = keyset_find(set, relays[i].name);
+                bool family_changed = false;
                 uid_t uid;
                 gid_t gid;
 
@@ -286,14 +337,16 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
                 if (r < 0)
                         return sd_varlink_error(link, "io.patela.Keys.StoreCorrupted", NULL);
                 (void) keyd_resolve_user(relays[i].user, &uid, &gid);
-                /* The family file needs its name, which only the caller knows. */
-                r = keyd_write_relay(m->key_directory, relays[i].name, k, set->has_family ? family_name : NULL,
-                                     set->family, KEYD_FAMILY_KEY_SIZE, uid, gid, &dir);
+                r = keyd_write_relay(m->key_directory, relays[i].name, k, set->family, set->n_family, uid, gid, &dir,
+                                     &family_changed);
                 if (r < 0) {
                         log_error_errno(r, "Failed to write the key files of %s: %m", relays[i].name);
                         return sd_varlink_error_errno(link, r);
                 }
-                r = relay_json(relays[i].name, k, dir, created[i], &j);
+                if (family_changed)
+                        log_info("Relay %s: its family key files changed (%u family keys).", relays[i].name,
+                                 set->n_family);
+                r = relay_json(relays[i].name, k, dir, created[i], family_changed, &j);
                 if (r < 0)
                         return r;
                 r = sd_json_variant_append_array(&out, j);
@@ -302,7 +355,7 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
         }
         log_debug("EnsureRelays: %u TPM commands in all.", m->tpm->n_commands - commands_before);
         return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("relays", out),
-                                  SD_JSON_BUILD_PAIR_CONDITION(!!family_id[0], "familyId", SD_JSON_BUILD_STRING(family_id)));
+                                  SD_JSON_BUILD_PAIR_VARIANT("familyIds", family_ids));
 }
 
 static int vl_method_list_relays(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
@@ -310,7 +363,7 @@ static int vl_method_list_relays(sd_varlink *link, sd_json_variant *parameters, 
         static const sd_json_dispatch_field dispatch_table[] = { {} };
         _cleanup_(secret_buffer_freep) SecretBuffer *setbuf = NULL;
         _cleanup_(kek_freep) Kek *kek = NULL;
-        _cleanup_(sd_json_variant_unrefp) sd_json_variant *out = NULL;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *out = NULL, *family_ids = NULL;
         Manager *m = userdata;
         KekError e;
         int r;
@@ -324,12 +377,16 @@ static int vl_method_list_relays(sd_varlink *link, sd_json_variant *parameters, 
                 return r;
         r = kek_acquire(m, /* create= */ false, &kek, &e);
         if (r == -ENOKEY) /* nothing sealed yet */
-                return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("relays", out));
+                return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("relays", out),
+                                          SD_JSON_BUILD_PAIR_EMPTY_ARRAY("familyIds"));
         if (r < 0)
                 return reply_kek_error(link, m, &e);
         r = load_set(m, kek, &setbuf);
         if (r < 0)
                 return reply_store_error(link, m, r, "Reading the stored keys");
+        r = family_ids_json(keyset_of(setbuf), &family_ids);
+        if (r < 0)
+                return r;
         for (unsigned i = 0; i < keyset_of(setbuf)->n_entries; i++) {
                 _cleanup_(sd_json_variant_unrefp) sd_json_variant *j = NULL;
                 _cleanup_(tor_keys_freep) TorKeys *k = NULL;
@@ -337,13 +394,14 @@ static int vl_method_list_relays(sd_varlink *link, sd_json_variant *parameters, 
 
                 if (tor_keys_unpack(entry->keys, KEYD_RELAY_KEYS_SIZE, &k) < 0)
                         return sd_varlink_error(link, "io.patela.Keys.StoreCorrupted", NULL);
-                r = relay_json(entry->name, k, NULL, -1, &j);
+                r = relay_json(entry->name, k, NULL, -1, -1, &j);
                 if (r >= 0)
                         r = sd_json_variant_append_array(&out, j);
                 if (r < 0)
                         return r;
         }
-        return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("relays", out));
+        return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("relays", out),
+                                  SD_JSON_BUILD_PAIR_VARIANT("familyIds", family_ids));
 }
 
 typedef struct RemoveParameters {

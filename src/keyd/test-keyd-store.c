@@ -30,16 +30,49 @@ TEST(record_round_trip) {
 
         ASSERT_NOT_NULL(a);
         keyset_of(a)->generation = 42;
-        keyset_of(a)->has_family = true;
-        memset(keyset_of(a)->family, 0xAA, KEYD_FAMILY_KEY_SIZE);
+        keyset_of(a)->n_family = 1;
+        memset(keyset_of(a)->family[0], 0xAA, KEYD_FAMILY_KEY_SIZE);
         ASSERT_OK(keyset_seal_record(keyset_of(a), kek, &rec, &size));
         ASSERT_EQ(size, KEYD_RECORD_HEADER_SIZE + 2 + KEYD_FAMILY_KEY_SIZE + 5 * (2 + 6 + KEYD_RELAY_KEYS_SIZE));
+        ASSERT_EQ(rec[7], 1); /* one family key: the flag of the keyd that held at most one */
         ASSERT_OK(keyset_open_record(rec, size, kek, 0, &b));
         ASSERT_EQ(keyset_of(b)->generation, 42);
         ASSERT_EQ(keyset_of(b)->n_entries, 5);
-        ASSERT_TRUE(keyset_of(b)->has_family);
+        ASSERT_EQ(keyset_of(b)->n_family, 1);
+        ASSERT_EQ(keyset_of(b)->family[0][31], 0xAA);
         ASSERT_STREQ(keyset_of(b)->entries[3].name, "relay3");
         ASSERT_EQ(keyset_of(b)->entries[3].keys[100], 3);
+}
+
+/* During a rotation the store holds the fleet's two family keys; none is as good. */
+TEST(record_family_keys) {
+        _cleanup_(secret_buffer_freep) SecretBuffer *a = make_set(2), *b = NULL;
+        _cleanup_free_ uint8_t *rec = NULL;
+        size_t size;
+
+        ASSERT_NOT_NULL(a);
+        keyset_of(a)->n_family = 2;
+        memset(keyset_of(a)->family[0], 0x11, KEYD_FAMILY_KEY_SIZE);
+        memset(keyset_of(a)->family[1], 0x22, KEYD_FAMILY_KEY_SIZE);
+        ASSERT_OK(keyset_seal_record(keyset_of(a), kek, &rec, &size));
+        ASSERT_EQ(size, KEYD_RECORD_HEADER_SIZE + 2 + 2 * KEYD_FAMILY_KEY_SIZE + 2 * (2 + 6 + KEYD_RELAY_KEYS_SIZE));
+        ASSERT_OK(keyset_open_record(rec, size, kek, 0, &b));
+        ASSERT_EQ(keyset_of(b)->n_family, 2);
+        ASSERT_EQ(keyset_of(b)->family[0][0], 0x11);
+        ASSERT_EQ(keyset_of(b)->family[1][0], 0x22);
+        ASSERT_EQ(keyset_of(b)->n_entries, 2);
+        free(TAKE_PTR(rec));
+        b = secret_buffer_free(b);
+
+        keyset_of(a)->n_family = 0;
+        ASSERT_OK(keyset_seal_record(keyset_of(a), kek, &rec, &size));
+        ASSERT_EQ(size, KEYD_RECORD_HEADER_SIZE + 2 + 2 * (2 + 6 + KEYD_RELAY_KEYS_SIZE));
+        ASSERT_OK(keyset_open_record(rec, size, kek, 0, &b));
+        ASSERT_EQ(keyset_of(b)->n_family, 0);
+        free(TAKE_PTR(rec));
+
+        keyset_of(a)->n_family = KEYD_FAMILY_KEYS_MAX + 1;
+        ASSERT_ERROR(keyset_seal_record(keyset_of(a), kek, &rec, &size), EINVAL);
 }
 
 TEST(record_is_authenticated) {

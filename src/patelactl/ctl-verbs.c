@@ -66,8 +66,8 @@ static int print_relays_table(const Ctl *c, sd_json_variant *status) {
 
 static void print_config_status(sd_json_variant *s) {
         char buf[64];
-        size_t n, applied = 0, failed = 0;
-        sd_json_variant *relays = json_array(s, "relays", &n);
+        size_t n, applied = 0, failed = 0, n_family;
+        sd_json_variant *relays = json_array(s, "relays", &n), *family;
 
         field("Phase", json_str(s, "phase"));
         field("Server", json_str(s, "serverUrl"));
@@ -81,6 +81,11 @@ static void print_config_status(sd_json_variant *s) {
         if (json_str(s, "bootVerdict"))
                 printf("%*s: %s%s%s\n", LABEL_WIDTH, "Boot verdict", json_str(s, "bootVerdict"),
                        json_str(s, "bootVerdictReason") ? ": " : "", json_str(s, "bootVerdictReason") ?: "");
+        family = json_array(s, "familyIds", &n_family);
+        printf("%*s: ", LABEL_WIDTH, "Family");
+        for (size_t i = 0; i < n_family; i++)
+                printf("%s%s", i > 0 ? ", " : "", or_dash(sd_json_variant_string(sd_json_variant_by_index(family, i))));
+        puts(n_family > 0 ? "" : "none");
         if (json_int(s, "lastCheck", NULL) > 0 || json_int(s, "nextCheck", NULL) > 0) {
                 printf("%*s: %s", LABEL_WIDTH, "Session check", format_usec(s, "lastCheck", buf, sizeof(buf)));
                 if (json_int(s, "nextCheck", NULL) > 0)

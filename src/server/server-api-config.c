@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* GET /v1/node/network and GET /v1/node/relays: what an authenticated node runs. Read-only: allocation
- * happens when the operator enables the node or changes its relay count, never here. */
+/* GET /v1/node/network and GET /v1/node/relays: what an authenticated node runs, and the fleet's family keys
+ * for a node whose last attestation was Trusted. Read-only: allocation happens when the operator enables the
+ * node or changes its relay count, never here. */
 #include <stdlib.h>
 
 #include "log.h"
@@ -71,31 +72,44 @@ enum MHD_Result api_node_network(Request *req, const Node *node) {
         return respond_body(req, MHD_HTTP_OK, body);
 }
 
-/* The relays with their rendered torrc; on a rendering failure, ret_failed names the relay. */
+/* The relays with their rendered torrc and, for a node they are released to, the fleet's family keys: from one
+ * snapshot, so that the FamilyId lines and the keys sent agree. On a rendering failure, ret_failed names the
+ * relay. */
 static int relays_with_torrc(Db *db, const Node *node, char **ret, char **ret_failed) {
+        _cleanup_(proto_family_keys_done) ProtoFamilyKeys keys = {};
         _cleanup_free_ Relay *relays = NULL;
         ProtoRelay *views = NULL;
-        size_t n;
-        int r;
+        FamilyIds family = {};
+        size_t n = 0;
+        int r, released = 0;
 
-        r = relays_list(db, node->id, &relays, &n);
+        r = db_begin_read(db);
         if (r < 0)
                 return r;
-        views = calloc(MAX(n, (size_t) 1), sizeof(ProtoRelay));
-        if (!views)
-                return -ENOMEM;
+        r = released = family_released(db, node->id);
+        if (r >= 0 && (r = family_published(db, &family, released > 0 ? &keys : NULL)) == -EBADMSG)
+                r = -EIO; /* not a rendering failure */
+        if (r >= 0)
+                r = relays_list(db, node->id, &relays, &n);
+        if (r >= 0 && !(views = calloc(MAX(n, (size_t) 1), sizeof(ProtoRelay))))
+                r = -ENOMEM;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 views[i] = relay_view(&relays[i]);
-                r = render_relay_torrc(db, node, &relays[i], &views[i].torrc, NULL);
+                r = render_relay_torrc(db, node, &relays[i], released > 0 ? &family : NULL, &views[i].torrc, NULL);
                 if (r < 0) {
                         log_error_errno(r, "Rendering the torrc of relay %s failed: %m", relays[i].name);
                         *ret_failed = strdup(relays[i].name);
                         r = -EBADMSG;
                 }
         }
+        db_rollback(db); /* read only: nothing to commit */
+        if (r >= 0 && released == 0 && family.n > 0)
+                log_notice("Node %" PRIi64 " (%s): the family keys are withheld, and its relays' torrc has no FamilyId: "
+                           "its last attestation was not judged Trusted on an image in service.",
+                           node->id, node->fingerprint);
         if (r >= 0)
-                r = proto_relays_encode(views, n, ret);
-        for (size_t i = 0; i < n; i++)
+                r = proto_relays_encode(views, n, &keys, ret);
+        for (size_t i = 0; views && i < n; i++)
                 free(views[i].torrc);
         free(views);
         return r;

@@ -76,11 +76,13 @@ static enum MHD_Result respond_token_error(Request *req, int r) {
 /* GET /v1/node/check, every CheckInterval= from every running node: no TPM operation, one indexed query. The
  * node re-attests now when the verdict its session rests on would not be accepted any more: its image was
  * retired, or it was accepted only because measured boot was not enforced (MeasuredBoot=warn, or no image
- * registered then) and now is. */
+ * registered then) and now is. And a trusted node re-attests (and so fetches its relays again) when the fleet's
+ * family keys changed after its session began: a key made or retired reaches every running node within one
+ * interval, not at its next re-attestation. */
 enum MHD_Result api_node_check(Request *req) {
         _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
         ProtoCheckReply reply = { .check_in = req->server->config->check_interval_usec / 1000000ULL };
-        bool trusted = false, retired = false;
+        bool trusted = false, retired = false, family_changed = false;
         uint8_t hash[32];
         char *body = NULL;
         Db *db;
@@ -92,7 +94,8 @@ enum MHD_Result api_node_check(Request *req) {
 
         db = server_db_lock(req->server);
         r = db_prepare_cached(db,
-                              "SELECT n.last_verdict = 'Trusted', i.retired_at IS NOT NULL "
+                              "SELECT n.last_verdict = 'Trusted', i.retired_at IS NOT NULL, s.created_at < "
+                              "(SELECT max(ifnull(max(created_at), 0), ifnull(max(retired_at), 0)) FROM family_keys) "
                               "FROM sessions s JOIN nodes n ON n.id = s.node_id LEFT JOIN images i ON i.id = n.image_id "
                               "WHERE s.token_hash = ? AND s.expires_at > ? AND n.state = 'enabled'",
                               &s);
@@ -103,6 +106,7 @@ enum MHD_Result api_node_check(Request *req) {
                 if (rc == SQLITE_ROW) {
                         trusted = sqlite3_column_int(s, 0) == 1;
                         retired = sqlite3_column_int(s, 1) == 1;
+                        family_changed = sqlite3_column_int(s, 2) == 1;
                 } else
                         r = rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
         }
@@ -113,7 +117,7 @@ enum MHD_Result api_node_check(Request *req) {
         if (r < 0)
                 return respond_token_error(req, r);
 
-        reply.reattest = retired || (!trusted && r > 0);
+        reply.reattest = retired || (!trusted && r > 0) || (trusted && family_changed);
         if (proto_check_reply_encode(&reply, &body) < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Encoding the check failed.");
         return respond_body(req, MHD_HTTP_OK, body);

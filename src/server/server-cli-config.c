@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Admin verbs on the configuration cascade: torrc import/get/set/append/unset/clear/render, node settings,
- * and diff. */
+ * and diff (render and diff show the fleet's FamilyId lines as the node API renders them for the node). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +52,24 @@ static int parse_scope(Cli *cli, int argc, char **argv, int *i, ConfigScope *ret
                 *ret = (ConfigScope) { .level = LEVEL_NODE, .node_id = node.id };
         }
         *i += 2;
+        return 0;
+}
+
+/* The FamilyIds a node's relays get now, as the node API renders them: the published keys' if the node's last
+ * attestation was Trusted on an image in service, none otherwise (said once, when a family exists). *ret_family
+ * is NULL or ids. */
+static int node_family(Db *db, const Node *node, FamilyIds *ids, const FamilyIds **ret_family) {
+        int r, released = 0;
+
+        r = family_published(db, ids, NULL);
+        if (r >= 0)
+                r = released = family_released(db, node->id);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the fleet's family keys: %m");
+        if (!released && ids->n > 0)
+                log_notice("Node %" PRIi64 " gets no FamilyId line: the family keys go only to a node whose last "
+                           "attestation was judged Trusted on an image in service.", node->id);
+        *ret_family = released ? ids : NULL;
         return 0;
 }
 
@@ -114,6 +132,8 @@ int verb_torrc(Cli *cli, int argc, char **argv) {
 
         if (streq(sub, "render")) {
                 _cleanup_free_ char *out = NULL;
+                const FamilyIds *family = NULL;
+                FamilyIds ids;
                 Relay relay;
                 Node node;
 
@@ -126,7 +146,10 @@ int verb_torrc(Cli *cli, int argc, char **argv) {
                         r = node_get(db, relay.node_id, &node);
                 if (r < 0)
                         return log_error_errno(r, "No relay '%s'.", argv[3]), cli_exit_status(r == -EINVAL ? r : -ENOENT);
-                r = render_relay_torrc(db, &node, &relay, &out, NULL);
+                r = node_family(db, &node, &ids, &family);
+                if (r < 0)
+                        return EXIT_FAILURE;
+                r = render_relay_torrc(db, &node, &relay, family, &out, NULL);
                 if (r < 0)
                         return log_error_errno(r, "Failed to render: %m"), EXIT_FAILURE;
                 if (cli->json) {
@@ -280,6 +303,8 @@ int node_setting_verb(Cli *cli, int argc, char **argv) {
 int verb_diff(Cli *cli, int argc, char **argv) {
         _cleanup_free_ Relay *relays = NULL;
         json_object *out = json_object_new_object();
+        const FamilyIds *family = NULL;
+        FamilyIds ids;
         size_t n;
         Node node;
         Db *db;
@@ -300,12 +325,16 @@ int verb_diff(Cli *cli, int argc, char **argv) {
         }
         if (n == 0)
                 log_notice("Node %" PRIi64 " has no relays yet (they are allocated when it is enabled).", node.id);
+        else if (node_family(db, &node, &ids, &family) < 0) {
+                json_object_put(out);
+                return EXIT_FAILURE;
+        }
 
         for (size_t k = 0; k < n; k++) {
                 _cleanup_(torrc_merged_freep) TorrcMerged *m = NULL;
                 json_object *lines = json_object_new_array();
 
-                r = render_relay_torrc(db, &node, &relays[k], NULL, &m);
+                r = render_relay_torrc(db, &node, &relays[k], family, NULL, &m);
                 if (r < 0) {
                         json_object_put(lines);
                         json_object_put(out);

@@ -69,7 +69,7 @@ static int relay_contact(Db *db, const Node *node, ProofRelay *p) {
         size_t n;
         int r;
 
-        r = render_relay_torrc(db, node, &p->relay, NULL, &m);
+        r = render_relay_torrc(db, node, &p->relay, /* family= */ NULL, NULL, &m);
         if (r < 0)
                 return log_error_errno(r, "Failed to render the torrc of relay %s: %m", p->relay.name);
         for (size_t i = 0; i < m->n_lines; i++) {

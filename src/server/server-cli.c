@@ -11,6 +11,7 @@
 #include "log.h"
 #include "server-attestations.h"
 #include "server-ca.h"
+#include "server-family.h"
 #include "server-cli.h"
 #include "server-fingerprints.h"
 #include "server-http.h"
@@ -87,11 +88,19 @@ static json_object *node_to_json(const Node *n, const NodeBootStatus *b) {
 
 static int node_status_to_json(Db *db, const Node *n, json_object **ret) {
         NodeBootStatus b;
-        int r = node_boot_status(db, n->id, &b);
+        FamilyIds family;
+        int r = node_boot_status(db, n->id, &b), released = 0;
 
+        if (r >= 0)
+                r = family_published(db, &family, NULL);
+        if (r >= 0)
+                r = released = family_released(db, n->id);
         if (r < 0)
-                return log_error_errno(r, "Failed to read node %" PRIi64 "'s image and verdict: %m", n->id);
+                return log_error_errno(r, "Failed to read node %" PRIi64 "'s image, verdict and family: %m", n->id);
         *ret = node_to_json(n, &b);
+        /* Whether its relays carry the fleet's family now (server-family.h); null while the fleet has none. */
+        json_object_object_add(*ret, "family",
+                               family.n == 0 ? NULL : json_object_new_string(released ? "released" : "withheld"));
         return 0;
 }
 

@@ -53,3 +53,4 @@ int verb_run(Cli *cli, int argc, char **argv);
 int verb_image(Cli *cli, int argc, char **argv);
 int verb_contactinfo(Cli *cli, int argc, char **argv);
 int verb_log(Cli *cli, int argc, char **argv);
+int verb_family(Cli *cli, int argc, char **argv);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "server-db.h"
@@ -229,6 +232,15 @@ int db_open(const char *path, Db **ret) {
         if (!db->path)
                 return -ENOMEM;
 
+        /* The database holds the fleet's family keys (server-family.h): a new one is the owner's alone. SQLite would
+         * create it 0644 less the umask, and its -wal and -shm files take the database file's mode. */
+        if (path[0] != ':' && !startswith(path, "file:")) {
+                int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd >= 0)
+                        close(fd);
+                else if (errno != EEXIST)
+                        return log_error_errno(errno, "Failed to create database %s: %m", path);
+        }
         rc = sqlite3_open_v2(path, &db->sqlite,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
                              NULL);

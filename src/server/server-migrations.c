@@ -316,6 +316,28 @@ static const char migration_0009[] =
         "INSERT INTO pool_addresses_new (rowid, address, family) SELECT rowid, address, family FROM pool_addresses;\n"
         "DROP TABLE pool_addresses;\n"
         "ALTER TABLE pool_addresses_new RENAME TO pool_addresses;\n";
+/* One family for the fleet (issue 12, item 3): the fleet's Happy Family keys (tor ≥ 0.4.9). A key is published
+ * (its FamilyId in every relay's torrc, its secret released to trusted nodes) while retired_at is NULL; at most
+ * two are, the current one and, while a rotation runs, the previous one. Retiring erases the secret: only the
+ * FamilyId and the times stay, as a record. Times in microseconds, as the sessions' (GET /v1/node/check
+ * compares them). */
+static const char migration_0010[] =
+        "CREATE TABLE family_keys (\n"
+        "        id INTEGER PRIMARY KEY,\n"
+        "        family_id TEXT NOT NULL UNIQUE CHECK (length(family_id) = 43 AND family_id NOT GLOB '*[^A-Za-z0-9+/]*'),\n"
+        "        secret BLOB CHECK (length(secret) = 32),\n"
+        "        created_at INTEGER NOT NULL,\n"
+        "        retired_at INTEGER CHECK (retired_at >= created_at),\n"
+        "        CHECK ((secret IS NULL) = (retired_at IS NOT NULL))\n"
+        ");\n"
+        "CREATE TRIGGER family_keys_at_most_two BEFORE INSERT ON family_keys\n"
+        "        WHEN (SELECT count(*) FROM family_keys WHERE retired_at IS NULL) >= 2\n"
+        "        BEGIN SELECT RAISE(ABORT, 'two family keys are published already: retire one first'); END;\n"
+        "CREATE TRIGGER family_keys_no_revival BEFORE UPDATE ON family_keys\n"
+        "        WHEN OLD.retired_at IS NOT NULL OR NEW.retired_at IS NULL OR NEW.id IS NOT OLD.id\n"
+        "             OR NEW.family_id IS NOT OLD.family_id\n"
+        "             OR NEW.created_at IS NOT OLD.created_at\n"
+        "        BEGIN SELECT RAISE(ABORT, 'a family key is only ever retired, once'); END;\n";
 
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
@@ -334,5 +356,7 @@ const DbMigration db_migrations[] = {
           "306e549a6bef27be8daab33c069ba517f8b87d3af93aaeef1d562f148b57add2" },
         { 9, "up to RelaysPerAddress= relays per address, each relay's ORPort allocated", migration_0009,
           "b46bf159959afba14087a702496569e64ee74999e5ff32faecd0409ddd0c9b9f" },
+        { 10, "the fleet's family keys", migration_0010,
+          "2f362224549bc55804f347303ae5b24161241227cc4a8b511b736a8987a013c7" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

@@ -49,7 +49,7 @@ int torrc_level_save(Db *db, const ConfigScope *scope, const Torrc *t) {
         return 0;
 }
 
-static int forced_level(const Relay *relay, Torrc **ret) {
+static int forced_level(const Relay *relay, const FamilyIds *family, Torrc **ret) {
         _cleanup_(torrc_freep) Torrc *t = NULL;
         char buf[128];
         int r;
@@ -92,6 +92,13 @@ static int forced_level(const Relay *relay, Torrc **ret) {
                 r = torrc_set(t, "MetricsPortPolicy", "accept 127.0.0.1", NULL);
         if (r >= 0)
                 r = torrc_append(t, "MetricsPortPolicy", "reject *", NULL);
+        /* The fleet's family: a FamilyId line for each published key, for a node the keys are released to. For
+         * any other node none, not even a level's own: no node holds a key but the fleet's, and tor refuses to
+         * start on a FamilyId whose key it lacks. */
+        for (size_t i = 0; r >= 0 && family && i < family->n; i++)
+                r = i == 0 ? torrc_set(t, "FamilyId", family->ids[i], NULL) : torrc_append(t, "FamilyId", family->ids[i], NULL);
+        if (r >= 0 && (!family || family->n == 0))
+                r = torrc_unset(t, "FamilyId", NULL);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(t);
@@ -109,7 +116,8 @@ static bool merged_has_list(const TorrcMerged *m, const char *name) {
         return false;
 }
 
-int render_relay_torrc(Db *db, const Node *node, const Relay *relay, char **ret_torrc, TorrcMerged **ret_merged) {
+int render_relay_torrc(Db *db, const Node *node, const Relay *relay, const FamilyIds *family, char **ret_torrc,
+                       TorrcMerged **ret_merged) {
         _cleanup_(torrc_freep) Torrc *def = NULL, *nod = NULL, *rel = NULL, *forced = NULL;
         _cleanup_(torrc_merged_freep) TorrcMerged *m = NULL;
         const ConfigScope s_def = { .level = LEVEL_DEFAULT }, s_node = { .level = LEVEL_NODE, .node_id = node->id },
@@ -117,7 +125,7 @@ int render_relay_torrc(Db *db, const Node *node, const Relay *relay, char **ret_
         int r;
 
         if ((r = torrc_level_load(db, &s_def, &def)) < 0 || (r = torrc_level_load(db, &s_node, &nod)) < 0 ||
-            (r = torrc_level_load(db, &s_relay, &rel)) < 0 || (r = forced_level(relay, &forced)) < 0)
+            (r = torrc_level_load(db, &s_relay, &rel)) < 0 || (r = forced_level(relay, family, &forced)) < 0)
                 return r;
 
         const Torrc *const levels[_TORRC_LEVEL_MAX] = { def, nod, rel, forced };

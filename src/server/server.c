@@ -28,6 +28,8 @@ static void help(void) {
                "  image add FILE [--name NAME]         Register an image from its patela.reference.json\n"
                "  image list|show NAME|retire NAME     The images nodes may boot\n"
                "  contactinfo rsa-fingerprints [--output FILE]  The relays' rsa-fingerprint.txt (proof:uri-rsa)\n"
+               "  family init|rotate                   Make the fleet's (first, next) Happy Family key\n"
+               "  family show [--all]|retire [FAMILYID] Its FamilyIds; stop publishing one\n"
                "  ca init [--dir DIR] | ca issue NAME --san DNS:NAME|IP:ADDR... [--dir DIR]\n\n"
                "Options (each also a [Server] key of patela-server.conf(5)):\n"
                "  -h --help                  Show this help\n"
@@ -109,6 +111,7 @@ int main(int argc, char *argv[]) {
                 { "ca", verb_ca },       { "attestations", verb_attestations },
                 { "image", verb_image }, { "contactinfo", verb_contactinfo },
                 { "log", verb_log },
+                { "family", verb_family },
         };
         const char *flag_keys[64], *flag_values[64], *config_path = NULL;
         unsigned n_flags = 0;

@@ -261,7 +261,7 @@ TEST(forced_torrc_lines) {
                 char want[6][64];
 
                 /* Each line framed by newlines, the first one too. */
-                ASSERT_OK(render_relay_torrc(db, &node, &relays[i], &rendered, NULL));
+                ASSERT_OK(render_relay_torrc(db, &node, &relays[i], /* family= */ NULL, &rendered, NULL));
                 ASSERT_TRUE(asprintf(&torrc, "\n%s", rendered) > 0);
                 snprintf(want[0], sizeof(want[0]), "\nORPort 192.0.2.10:%zu\n", 9001 + i);
                 snprintf(want[1], sizeof(want[1]), "\nORPort [2001:db8::10]:%zu\n", 9001 + i);
@@ -283,7 +283,7 @@ TEST(forced_torrc_lines) {
         for (size_t i = 0; i < 2; i++) {
                 _cleanup_free_ char *torrc = NULL;
 
-                ASSERT_OK(render_relay_torrc(db, &node, &relays[i], &torrc, NULL));
+                ASSERT_OK(render_relay_torrc(db, &node, &relays[i], /* family= */ NULL, &torrc, NULL));
                 ASSERT_STREQ(strstr(torrc, "SocksPort"), i == 0 ? "SocksPort 0\n" : "SocksPort 127.0.0.1:9150\n");
         }
         db_close(db);

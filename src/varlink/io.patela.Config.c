@@ -124,6 +124,8 @@ static SD_VARLINK_DEFINE_METHOD(
                 SD_VARLINK_DEFINE_OUTPUT(fingerprint, SD_VARLINK_STRING, SD_VARLINK_NULLABLE),
                 SD_VARLINK_FIELD_COMMENT("The relays of the last fetched configuration; empty when refused"),
                 SD_VARLINK_DEFINE_OUTPUT_BY_TYPE(relays, RelayStatus, SD_VARLINK_ARRAY),
+                SD_VARLINK_FIELD_COMMENT("The fleet's FamilyIds whose keys the server released to this node with the last configuration: every relay's torrc names them and its key directory holds their keys. Empty if the server released none (no family key on the server, or a boot not judged Trusted)"),
+                SD_VARLINK_DEFINE_OUTPUT(familyIds, SD_VARLINK_STRING, SD_VARLINK_ARRAY),
                 SD_VARLINK_FIELD_COMMENT("When the server last judged an attestation, µs since the epoch; null if never"),
                 SD_VARLINK_DEFINE_OUTPUT(lastAttestation, SD_VARLINK_INT, SD_VARLINK_NULLABLE),
                 SD_VARLINK_FIELD_COMMENT("Its verdict: accepted or rejected; null if never"),

@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 SecretBuffer *set = NULL;
 
                 if (keyset_open_record(data + 1, size - 1, kek, 16, &set) >= 0) {
-                        if (keyset_of(set)->n_entries > keyset_of(set)->capacity)
+                        if (keyset_of(set)->n_entries > keyset_of(set)->capacity ||
+                            keyset_of(set)->n_family > KEYD_FAMILY_KEYS_MAX)
                                 abort();
                         secret_buffer_free(set);
                 }

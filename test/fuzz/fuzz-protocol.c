@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The node↔server protocol, both ends: one body through every decoder the server runs on requests and
  * patela-configd runs on replies, then what each end does next with the result — the server unmarshals the
- * TPM structures, the node checks each relay (nickname, addresses, torrc parser). */
+ * TPM structures, the node checks each relay (nickname, addresses, torrc parser) and takes the family keys. */
 #include <stdlib.h>
 
 #include "fuzz.h"
@@ -19,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ProtoNetwork network = {};
         ProtoErrorReply error = {};
         ProtoCheckReply check;
+        ProtoFamilyKeys family = {};
         ProtoRelay *relays = NULL;
         ProtoDiag diag;
         size_t n = 0;
@@ -59,10 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void) proto_check_reply_decode(body, size, &check, &diag);
         if (proto_network_decode(body, size, &network, &diag) >= 0)
                 proto_network_done(&network);
-        if (proto_relays_decode(body, size, &relays, &n, &diag) >= 0) {
+        if (proto_relays_decode(body, size, &relays, &n, &family, &diag) >= 0) {
                 for (size_t i = 0; i < n; i++)
                         (void) proto_relay_check(&relays[i], &diag);
                 proto_relays_free(relays, n);
+                proto_family_keys_done(&family);
         }
         return 0;
 }

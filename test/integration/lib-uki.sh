@@ -68,3 +68,16 @@ boot_image() {
                         "$digest" "$word" "$boot_id" >>"$T/tpm2-measure.log"
         done
 }
+
+# policy_for_image REFERENCE: keyd's systemd-pcrlock policy (test/lib-keyd.sh, source it first) for a boot of
+# REFERENCE's UKI as boot_image makes it: the firmware components from the log, PCR 4's UKI component the two
+# Authenticode digests the stub's boot measures (the UKI's, then its kernel's) instead of a file's SHA-256. A node
+# booted so is judged Trusted once the image is registered, and keyd unseals on it.
+policy_for_image() {
+        pcrlock_components "$1" # its 650-uki component is replaced below
+        jq -c '{records: [.records[] | select(.pcr == 4) | {pcr: 4, digests: [{hashAlg: "sha256", digest: .sha256}]}]}' \
+                "$1" >"$PCRLOCK_COMPONENTS/650-uki.pcrlock.d/300-running.pcrlock"
+        pcrlock_make_policy "$POLICY" || fail "make-policy failed: $(cat "$T/make-policy.log")"
+        [[ $(jq -c '[.pcrValues[].pcr]' "$POLICY") == "[${PCRLOCK_MASK}]" ]] ||
+                fail "make-policy dropped PCRs: $(jq -c '[.pcrValues[].pcr]' "$POLICY")"
+}

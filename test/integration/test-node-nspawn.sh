@@ -13,7 +13,10 @@
 #   delete them; other users reach neither attestd nor keyd → a fresh root, same TPM → same fingerprints, no
 #   new node row, no key on the node's disk, pcrlock.json restored from NV → node disable → instances
 #   stopped at the next re-attestation, the reason in patelactl status → server down at boot → clear
-#   status, retries, no crash.
+#   status, retries, no crash. The node boots (synthetically, with both event logs) into a registered image, so
+#   the server judges it Trusted and releases the fleet's family key: every relay's torrc carries its FamilyId,
+#   every instance's KeyDirectory its key; `family rotate` and `family retire` restart the instances with both
+#   keys, then with the new one alone, through the session check.
 # Reports: start → all instances active, TPM commands per boot (at swtpm), RSS of each daemon.
 # Into a network and mount namespace of this test's own, before anything is made.
 [[ -n ${PATELA_NS_ENTERED:-} ]] ||
@@ -21,6 +24,7 @@
 source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
 source "$PATELA_SOURCE_DIR/test/lib-keyd.sh"
 source "$PATELA_SOURCE_DIR/test/lib-nspawn.sh"
+source "$PATELA_SOURCE_DIR/test/integration/lib-uki.sh"
 ns_setup
 
 # Eight relays on one IPv4 address, as the directory authorities allow (issue 12, item 2), and on two IPv6
@@ -43,13 +47,20 @@ trap ct_cleanup EXIT
 fleet_setup "DisableNetwork 1" "ShutdownWaitLength 2"
 ps_cli node set IPv4Gateway 192.0.2.1 default >/dev/null
 ps_cli node set IPv6Gateway 2001:db8::1 default >/dev/null
-server_start
+# The image the node boots, registered (measured boot enforced), and the fleet's family key.
+make_uki "$T/uki" 1.0
+REF=$T/uki/patela.reference.json
+ps_cli image add "$REF" >/dev/null 2>&1 || fail "image add"
+FAMILY1=$(ps_cli family init 2>/dev/null | awk '$1 == "FamilyId" { print $2 }')
+[[ $FAMILY1 =~ ^[A-Za-z0-9+/]{43}$ ]] || fail "family init: '$FAMILY1'"
+# Session checks every 2 s: a family rotation reaches the node within seconds.
+server_start --check-interval=2s
 
 # --- the node: TPM with a synthetic measured boot and its pcrlock policy ---------------------------------
 swtpm_start
-head -c 4096 /dev/urandom >"$T/uki-A"
-boot "$T/uki-A"
-policy_for "$T/uki-A"
+boot_image "$REF"
+ct_event_logs
+policy_for_image "$REF"
 # swtpm has no resource manager and three object slots; attestd keeps EK and AK loaded.
 tpm2_createek -c 0x81010001 -G rsa -u "$T/ek.pub" >/dev/null || fail "tpm2_createek failed"
 mkdir -p "$T/extra/var/lib/systemd"
@@ -149,6 +160,52 @@ fingerprints() {
         done
 }
 
+# family_in_place ID…: every relay's torrc names exactly these FamilyIds, in this order, its instance's
+# KeyDirectory (the copy tor reads) holds exactly their keys, and patelactl status shows them. tor refuses to start
+# on a FamilyId whose key it lacks, so an active instance has loaded them.
+family_in_place() {
+        local want="$*" r url files
+        url=$(for id in "$@"; do echo "$id.secret_family_key"; done | tr '+/' '-_' | sort | tr '\n' ' ' | sed 's/ $//')
+        for r in "${RELAYS[@]}"; do
+                [[ $(ct awk '$1 == "FamilyId" { print $2 }' "/run/patela/torrc/$r.torrc" | tr '\n' ' ' | sed 's/ $//') == "$want" ]] ||
+                        return 1
+                files=$(cd "/proc/$CT_PID/root/run/patela-tor/$r/keys" 2>/dev/null && ls -- *.secret_family_key 2>/dev/null |
+                        sort | tr '\n' ' ' | sed 's/ $//' || true)
+                [[ $files == "$url" ]] || return 1
+        done
+        [[ $(ctl_status | jq -r '.config.familyIds | join(" ")') == "$want" ]]
+}
+
+main_pids() {
+        local r
+        for r in "${RELAYS[@]}"; do
+                ct systemctl show -P MainPID "patela-tor@$r.service"
+        done | tr '\n' ' '
+}
+
+# wait_family SECONDS ID…: until the family is in place and every instance is active, each with a MainPID not in
+# $PIDS_BEFORE (restarted) if that is set.
+wait_family() {
+        local end=$((SECONDS + $1)) r pid ok
+        shift
+        while ((SECONDS < end)); do
+                ok=1
+                family_in_place "$@" || ok=0
+                for r in "${RELAYS[@]}"; do
+                        [[ $(ct systemctl is-active "patela-tor@$r.service") == active ]] || ok=0
+                        pid=$(ct systemctl show -P MainPID "patela-tor@$r.service")
+                        [[ -n ${PIDS_BEFORE:-} && " $PIDS_BEFORE " == *" $pid "* ]] && ok=0
+                done
+                ((ok)) && return 0
+                sleep 0.2
+        done
+        for r in "${RELAYS[@]}"; do
+                echo "# $r: $(ct grep FamilyId "/run/patela/torrc/$r.torrc" | tr '\n' ' ') keys: $(ls "/proc/$CT_PID/root/run/patela-tor/$r/keys" | tr '\n' ' ')" >&2
+        done
+        ct_journal patela-configd.service 40 >&2
+        fail "family '$*' not in place within the time"
+}
+
 keyd_fingerprints() {
         local r
         for r in "${RELAYS[@]}"; do
@@ -217,6 +274,10 @@ for r in "${RELAYS[@]}"; do
         ct nsenter -t "$pid" -m -r /usr/bin/tor --version >/dev/null || fail "$r: tor does not run in its own namespace"
 done
 pass "tor --list-fingerprint on each instance's keys = keyd's = the running tor's: $(tr '\n' ' ' <"$T/fp-1.txt")"
+[[ $(jq -r .config.bootVerdict "$T/ctl-status.json") == Trusted ]] || fail "boot verdict: $(cat "$T/ctl-status.json")"
+family_in_place "$FAMILY1" || wait_family 10 "$FAMILY1"
+ct patelactl status | grep -qF "Family: $FAMILY1" || fail "patelactl status: $(ct patelactl status 2>&1)"
+pass "boot judged Trusted: each relay's torrc carries FamilyId $FAMILY1, each instance's KeyDirectory its key, and the instances run"
 pass "each tor runs as a dynamic user of its own (uids$uids) owning its key copies, with jemalloc preloaded; in its namespace only tor may be executed, not /usr/bin/true"
 
 # The shared addresses: each in one drop-in (the first relay's that carries it), on the uplink once.
@@ -391,6 +452,23 @@ wait_units active 30
 [[ $(fingerprints | grep exitH) == "$(grep exitH "$T/fp-1.txt")" ]] || fail "exitH came back with another identity"
 pass "relay count 8 → 7: exitH's instance stopped, its torrc removed, the others and the addresses they share untouched; → 8: exitH back with the same identity"
 
+# The family rotated: the new key next to the old, then the old retired. Each reaches the node at its next session
+# check; the instances restart with the new key files (a reload would not copy them).
+PIDS_BEFORE=$(main_pids)
+FAMILY2=$(ps_cli family rotate 2>/dev/null | awk '$1 == "FamilyId" { print $2 }')
+[[ $FAMILY2 =~ ^[A-Za-z0-9+/]{43}$ ]] || fail "family rotate: '$FAMILY2'"
+wait_family 30 "$FAMILY1" "$FAMILY2"
+PIDS_BEFORE=$(main_pids)
+ps_cli family retire >/dev/null 2>&1 || fail "family retire"
+wait_family 30 "$FAMILY2"
+PIDS_BEFORE=
+for r in "${RELAYS[@]}"; do
+        ct journalctl --no-pager -q -u "patela-tor@$r.service" | grep -E "unexpected FamilyID|No key was found" &&
+                fail "$r: tor complains about its family keys"
+done
+[[ $(fingerprints) == "$(cat "$T/fp-1.txt")" ]] || fail "a relay's identity changed with the family"
+pass "family rotate: every instance restarted with FamilyId $FAMILY1 and $FAMILY2 and both keys; family retire: restarted with $FAMILY2 alone, the old key gone from its KeyDirectory; identities unchanged"
+
 # RSS of each daemon: attestd and keyd exit when idle, so each is called first.
 ct patelactl identity >/dev/null
 ct patelactl keys list >/dev/null
@@ -410,7 +488,8 @@ found=$(find "$CT/upper" -type f -exec sh -c 'xxd -p "$1" | tr -d "\n" | grep -q
 [[ -z $found ]] || fail "exitA's secret key bytes on the node's disk: $found"
 rows=$(ps_cli --json list nodes | jq length)
 swtpm_power_cycle
-boot "$T/uki-A"
+boot_image "$REF"
+ct_event_logs
 ct_boot
 tpm2=$(swtpm_commands)
 start=$(date +%s%N)
@@ -425,6 +504,8 @@ ct test -f /var/lib/systemd/pcrlock.json || fail "pcrlock.json not restored"
 [[ $(ct systemctl show -P ActiveState patela-pcrlock-restore.service) == active ]] ||
         fail "patela-pcrlock-restore.service did not run: $(ct_journal patela-pcrlock-restore.service)"
 pass "boot 2 (fresh root, same TPM): all instances active ${ms} ms after systemctl start patela-client.target, same fingerprints, no new node row, pcrlock.json restored from TPM NV"
+family_in_place "$FAMILY2" || wait_family 10 "$FAMILY2"
+pass "boot 2: the family as before the reboot, FamilyId $FAMILY2 and its key in every instance"
 echo "# boot 2 timeline (systemd's timestamps, from the first patela unit's start):"
 units=(patela-pcrlock-restore.service patela-configd.service patela-attestd.service patela-keyd.service)
 for r in "${RELAYS[@]}"; do units+=("patela-tor@$r.service"); done
@@ -469,7 +550,8 @@ pass "node disabled: every instance stopped at the next re-attestation, its file
 ct_poweroff
 server_stop
 swtpm_power_cycle
-boot "$T/uki-A"
+boot_image "$REF"
+ct_event_logs
 ct_boot
 ct systemctl start patela-client.target || fail "systemctl start patela-client.target: $(ct_journal)"
 wait_phase unreachable 30

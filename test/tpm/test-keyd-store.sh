@@ -19,11 +19,11 @@ for bad in '{"relays":[{"name":"a/b"}]}' '{"relays":[{"name":".."}]}' \
         out=$(kv_error $IP EnsureRelays "$bad")
         grep -q '"parameter":"relays"' <<<"$out" || fail "$bad: error does not name relays: $out"
 done
-kv_error $IP EnsureRelays '{"relays":[{"name":"ok"}],"family":{"name":"../x","seed":"AAAA"}}' >/dev/null
+kv_error $IP EnsureRelays '{"relays":[{"name":"ok"}],"familyKeys":["AAAA"]}' >/dev/null
 kv_error $IP RemoveRelay '{"name":"../etc"}' >/dev/null
 [[ ! -e $KEYD_KEYS ]] || [[ -z $(ls -A "$KEYD_KEYS") ]] || fail "bad input wrote key directories: $(ls "$KEYD_KEYS")"
 [[ $(kv GetStatus | jq -r .sealed) == false ]] || fail "bad input sealed a key"
-pass "names with '/', '..', over 19 characters, empty, duplicate, unknown users: InvalidParameter naming relays (a NUL never gets past the JSON parser)"
+pass "names with '/', '..', over 19 characters, empty, duplicate, unknown users: InvalidParameter naming relays (a NUL never gets past the JSON parser); a family key of 3 bytes: refused before anything is sealed"
 
 # --- ciphertext only -------------------------------------------------------------------------------------
 kv EnsureRelays "$(relays_json secretrelay)" >"$T/one.json"

@@ -2,6 +2,7 @@
 /* GET /v1/node/network and GET /v1/node/relays, the relay check, and the error reply. */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "alloc-util.h"
 #include "protocol-json.h"
@@ -95,31 +96,91 @@ static int decode_relays(json_object *a, const char *what, bool with_torrc, Prot
         return 0;
 }
 
-int proto_relays_encode(const ProtoRelay *relays, size_t n, char **ret) {
+void proto_family_keys_done(ProtoFamilyKeys *f) {
+        explicit_bzero(f, sizeof(*f));
+}
+
+int proto_relays_encode(const ProtoRelay *relays, size_t n, const ProtoFamilyKeys *family, char **ret) {
         json_object *o = json_object_new_object(), *a;
+        bool secret = family && family->n > 0;
         int k = o ? 0 : -ENOMEM;
 
+        if (family && family->n > PROTO_FAMILY_KEYS_MAX)
+                k = -EINVAL;
         if (k >= 0)
                 k = proto_json_add(o, "relays", a = json_object_new_array());
         for (size_t i = 0; k >= 0 && i < n; i++)
                 k = encode_relay(a, &relays[i], /* with_torrc= */ true);
-        return proto_json_finish(o, k, /* sensitive= */ false, ret);
+        if (k >= 0)
+                k = proto_json_add(o, "familyKeys", a = json_object_new_array());
+        for (size_t i = 0; k >= 0 && secret && i < family->n; i++) {
+                json_object *key = proto_json_base64(family->keys[i], PROTO_FAMILY_KEY_SIZE);
+
+                if (!key || json_object_array_add(a, key) < 0) {
+                        json_object_put(key);
+                        k = -ENOMEM;
+                }
+        }
+        return proto_json_finish(o, k, secret, ret);
 }
 
-int proto_relays_decode(const char *body, size_t size, ProtoRelay **ret, size_t *ret_n, ProtoDiag *diag) {
+/* The family keys of a relays reply: base64 of PROTO_FAMILY_KEY_SIZE bytes each, distinct, at most
+ * PROTO_FAMILY_KEYS_MAX. */
+static int decode_family_keys(json_object *a, const char *what, ProtoFamilyKeys *ret, ProtoDiag *diag) {
+        size_t n = a ? json_object_array_length(a) : 0;
+        ProtoFamilyKeys f = {};
+        int k = 0;
+
+        if (n > PROTO_FAMILY_KEYS_MAX)
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "familyKeys", "%s: more than %u family keys", what,
+                                  PROTO_FAMILY_KEYS_MAX);
+        for (size_t i = 0; k >= 0 && i < n; i++) {
+                ProtoBlob b = {};
+
+                k = proto_base64(json_object_array_get_idx(a, i), what, "familyKeys", PROTO_FAMILY_KEY_SIZE,
+                                 PROTO_FAMILY_KEY_SIZE, &b, diag);
+                if (k < 0)
+                        break;
+                memcpy(f.keys[i], b.data, PROTO_FAMILY_KEY_SIZE);
+                proto_blob_done_erase(&b);
+                for (size_t j = 0; k >= 0 && j < i; j++)
+                        if (memcmp(f.keys[i], f.keys[j], PROTO_FAMILY_KEY_SIZE) == 0)
+                                k = proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "familyKeys",
+                                               "%s: a family key listed twice", what);
+                f.n = i + 1;
+        }
+        if (k < 0) {
+                proto_family_keys_done(&f);
+                return k;
+        }
+        *ret = f;
+        explicit_bzero(&f, sizeof(f));
+        return 0;
+}
+
+int proto_relays_decode(const char *body, size_t size, ProtoRelay **ret, size_t *ret_n, ProtoFamilyKeys *ret_family,
+                        ProtoDiag *diag) {
         static const ProtoField fields[] = {
                 { "relays", json_type_array, PROTO_REQUIRED },
+                { "familyKeys", json_type_array, PROTO_NULLABLE },
         };
         static const char what[] = "relays reply";
-        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_(proto_json_put_erasep) json_object *o = NULL;
+        _cleanup_(proto_family_keys_done) ProtoFamilyKeys family = {};
         json_object *v[ELEMENTSOF(fields)];
         int k;
 
-        k = proto_json_decode(body, size, PROTO_REPLY_MAX, /* sensitive= */ false, what, fields, ELEMENTSOF(fields), &o,
+        /* Sensitive whether or not it holds family keys: the parser's buffers are wiped either way. */
+        k = proto_json_decode(body, size, PROTO_REPLY_MAX, /* sensitive= */ true, what, fields, ELEMENTSOF(fields), &o,
                              v, diag);
+        if (k >= 0)
+                k = decode_family_keys(v[1], what, &family, diag);
+        if (k >= 0)
+                k = decode_relays(v[0], what, /* with_torrc= */ true, ret, ret_n, diag);
         if (k < 0)
                 return k;
-        return decode_relays(v[0], what, /* with_torrc= */ true, ret, ret_n, diag);
+        *ret_family = family;
+        return 0;
 }
 
 /* ---- network ----------------------------------------------------------------------------------------- */

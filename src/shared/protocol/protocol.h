@@ -79,6 +79,9 @@ ProtoEndpoint proto_endpoint_from_path(const char *path);
 #define PROTO_SESSION_LIFETIME_MAX_SEC (7U * 24U * 3600U)
 #define PROTO_CHECK_INTERVAL_MAX_SEC 3600U       /* checkIn of a check reply: 1…this */
 #define PROTO_REASON_MAX 320U                    /* a verdict's reason */
+#define PROTO_FAMILY_KEYS_MAX 2U                 /* the fleet's family keys: the current one and, while a
+                                                  * rotation runs, the previous one */
+#define PROTO_FAMILY_KEY_SIZE 32U                /* a family key: an ed25519 secret seed */
 
 /* ---- error codes: {"error": CODE, "message": TEXT} with every 4xx and 5xx ------------------------------ */
 
@@ -315,9 +318,22 @@ int proto_network_set(ProtoNetwork *n, const char *key, const char *value);
 int proto_network_encode(const ProtoNetwork *n, char **ret);
 int proto_network_decode(const char *body, size_t size, ProtoNetwork *ret, ProtoDiag *diag);
 
-/* {relays: [{name, ipv4, ipv6, torrc}]}: names unique, at most PROTO_RELAYS_MAX. */
-int proto_relays_encode(const ProtoRelay *relays, size_t n, char **ret);
-int proto_relays_decode(const char *body, size_t size, ProtoRelay **ret, size_t *ret_n, ProtoDiag *diag);
+/* The fleet's Happy Family keys (tor ≥ 0.4.9), as the relays reply carries them to a node whose session rests on
+ * a Trusted verdict: each the 32-byte ed25519 seed of a key whose public half, in unpadded base64, is the
+ * FamilyId in every relay's torrc (tor_family_id()). Secret: wiped by proto_family_keys_done(). */
+typedef struct ProtoFamilyKeys {
+        uint8_t keys[PROTO_FAMILY_KEYS_MAX][PROTO_FAMILY_KEY_SIZE];
+        size_t n;
+} ProtoFamilyKeys;
+void proto_family_keys_done(ProtoFamilyKeys *f); /* wipes */
+
+/* {relays: [{name, ipv4, ipv6, torrc}], familyKeys?: [base64 of a family key]}: names unique, at most
+ * PROTO_RELAYS_MAX; at most PROTO_FAMILY_KEYS_MAX distinct family keys (absent, null or empty: the node gets
+ * none). family may be NULL (none) for the encoder; a reply with family keys is encoded, and every reply
+ * decoded, as a secret (json-c's copies wiped). */
+int proto_relays_encode(const ProtoRelay *relays, size_t n, const ProtoFamilyKeys *family, char **ret);
+int proto_relays_decode(const char *body, size_t size, ProtoRelay **ret, size_t *ret_n, ProtoFamilyKeys *ret_family,
+                        ProtoDiag *diag);
 
 /* A relay a node can configure: a tor nickname, addresses that parse, a torrc that patela's torrc parser
  * accepts and that leaves KeyDirectory and DataDirectory to the node. -EINVAL with the reason in diag. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "alloc-util.h"
 #include "protocol-json.h"
@@ -541,6 +542,7 @@ TEST(network) {
 }
 
 TEST(relays) {
+        _cleanup_(proto_family_keys_done) ProtoFamilyKeys family = {};
         ProtoRelay *r = NULL, *back = NULL;
         ProtoDiag d = {};
         size_t n = 0, n_back = 0;
@@ -549,8 +551,9 @@ TEST(relays) {
                            "\"torrc\":\"Nickname exitA\\nORPort 192.0.2.10:9001\\n\"},"
                            "{\"name\":\"bad/name\",\"ipv4\":null,\"ipv6\":null,\"torrc\":\"\"}]}";
 
-        ASSERT_OK(proto_relays_decode(good, strlen(good), &r, &n, &d));
+        ASSERT_OK(proto_relays_decode(good, strlen(good), &r, &n, &family, &d));
         ASSERT_EQ(n, 2);
+        ASSERT_EQ(family.n, 0);
         ASSERT_STREQ(r[0].name, "exitA");
         ASSERT_STREQ(r[0].ipv6, "2001:db8::10");
         ASSERT_NULL(r[1].ipv4);
@@ -558,19 +561,69 @@ TEST(relays) {
         /* A bad relay is judged alone. */
         ASSERT_ERROR(proto_relay_check(&r[1], &d), EINVAL);
         ASSERT_TRUE(strstr(d.message, "nickname") != NULL);
-        ASSERT_OK(proto_relays_encode(r, n, &s));
-        ASSERT_STREQ(s, good);
-        ASSERT_OK(proto_relays_decode(s, strlen(s), &back, &n_back, &d));
+        /* Without family keys the encoder says so: an empty list. */
+        ASSERT_OK(proto_relays_encode(r, n, NULL, &s));
+        ASSERT_TRUE(strncmp(s, good, strlen(good) - 1) == 0);
+        ASSERT_STREQ(s + strlen(good) - 1, ",\"familyKeys\":[]}");
+        ASSERT_OK(proto_relays_decode(s, strlen(s), &back, &n_back, &family, &d));
         ASSERT_EQ(n_back, 2);
+        ASSERT_EQ(family.n, 0);
         ASSERT_STREQ(back[0].torrc, r[0].torrc);
         proto_relays_free(back, n_back);
         proto_relays_free(r, n);
 
-#define DECODE_RELAYS(json) proto_relays_decode(json, strlen(json), &r, &n, &d)
+#define DECODE_RELAYS(json) proto_relays_decode(json, strlen(json), &r, &n, &family, &d)
         ASSERT_REFUSED(DECODE_RELAYS("{\"relays\":[{\"name\":\"exitA\",\"ipv4\":null,\"ipv6\":null}]}"), d,
                        "missing field 'torrc'");
         ASSERT_REFUSED(DECODE_RELAYS("{\"relays\":{}}"), d, "wrong type");
         ASSERT_REFUSED(DECODE_RELAYS("{\"relays\":[],\"count\":0}"), d, "unknown field 'count'");
+        ASSERT_OK(DECODE_RELAYS("{\"relays\":[],\"familyKeys\":null}"));
+        ASSERT_EQ(family.n, 0);
+        proto_relays_free(r, n);
+}
+
+/* The family keys ride on the relays reply: bounded, distinct, 32 bytes each, and the reply is a secret. */
+TEST(relays_family_keys) {
+        _cleanup_(proto_family_keys_done) ProtoFamilyKeys family = {}, back = {};
+        _cleanup_free_ char *s = NULL;
+        ProtoRelay relay = { .name = (char *) "exitA", .torrc = (char *) "Nickname exitA\n" }, *r = NULL;
+        ProtoDiag d = {};
+        size_t n = 0;
+        /* base64 of 32 bytes 0x00 and of 32 bytes 0x11; one of 31 bytes */
+        const char *k0 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", *k1 = "ERERERERERERERERERERERERERERERERERERERERERE=";
+        char body[512];
+
+        family.n = 2;
+        memset(family.keys[1], 0x11, PROTO_FAMILY_KEY_SIZE);
+        ASSERT_OK(proto_relays_encode(&relay, 1, &family, &s));
+        snprintf(body, sizeof(body), "\"familyKeys\":[\"%s\",\"%s\"]}", k0, k1);
+        ASSERT_TRUE(strstr(s, body) != NULL);
+        ASSERT_OK(proto_relays_decode(s, strlen(s), &r, &n, &back, &d));
+        ASSERT_EQ(n, 1);
+        ASSERT_EQ(back.n, 2);
+        ASSERT_TRUE(memcmp(back.keys, family.keys, sizeof(family.keys)) == 0);
+        proto_relays_free(r, n);
+        proto_family_keys_done(&back);
+        ASSERT_EQ(back.n, 0);
+        ASSERT_EQ(back.keys[1][0], 0);
+
+        family.n = PROTO_FAMILY_KEYS_MAX + 1;
+        ASSERT_ERROR(proto_relays_encode(&relay, 1, &family, &s), EINVAL);
+
+#define DECODE_FAMILY(...)                                                                                        \
+        (snprintf(body, sizeof(body), "{\"relays\":[],\"familyKeys\":" __VA_ARGS__),                               \
+         proto_relays_decode(body, strlen(body), &r, &n, &back, &d))
+        ASSERT_REFUSED(DECODE_FAMILY("[\"%s\",\"%s\",\"%s\"]}", k0, k1, k0), d, "more than 2 family keys");
+        ASSERT_REFUSED(DECODE_FAMILY("[\"%s\",\"%s\"]}", k1, k1), d, "listed twice");
+        ASSERT_REFUSED(DECODE_FAMILY("[\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\"]}"), d, "familyKeys"); /* 31 */
+        ASSERT_REFUSED(DECODE_FAMILY("[\"%s\"]}", "not base64!"), d, "familyKeys");
+        ASSERT_REFUSED(DECODE_FAMILY("[7]}"), d, "familyKeys");
+        ASSERT_REFUSED(DECODE_FAMILY("\"%s\"}", k0), d, "wrong type");
+        ASSERT_EQ(back.n, 0);
+        ASSERT_OK(DECODE_FAMILY("[\"%s\"]}", k1));
+        ASSERT_EQ(back.n, 1);
+        ASSERT_EQ(back.keys[0][31], 0x11);
+        proto_relays_free(r, n);
 }
 
 TEST(relay_check) {

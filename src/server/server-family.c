@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The fleet's family keys (server-family.h): made, rotated and retired by the admin CLI, read by the node API.
+ * tor's key is an ed25519 key: its stored form here is the 32-byte seed; the FamilyId is the public key in
+ * unpadded base64 (tor_family_id(), the same code that writes the node's key files). */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "log.h"
+#include "server-family.h"
+
+static void key_from_row(sqlite3_stmt *s, FamilyKey *ret) {
+        const unsigned char *id = sqlite3_column_text(s, 1);
+
+        *ret = (FamilyKey) {
+                .id = sqlite3_column_int64(s, 0),
+                .created_at = sqlite3_column_int64(s, 2),
+                .retired_at = sqlite3_column_int64(s, 3),
+        };
+        snprintf(ret->family_id, sizeof(ret->family_id), "%s", id ? (const char *) id : "");
+}
+
+int family_list(Db *db, bool with_retired, FamilyKey **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_free_ FamilyKey *list = NULL;
+        size_t n = 0, allocated = 0;
+        int r, rc;
+
+        r = db_prepare(db,
+                       "SELECT id, family_id, created_at, retired_at FROM family_keys "
+                       "WHERE ?1 OR retired_at IS NULL ORDER BY id DESC",
+                       &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int(s, 1, with_retired);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                if (n == allocated) {
+                        FamilyKey *p = reallocarray(list, MAX(allocated * 2, 4U), sizeof(FamilyKey));
+                        if (!p)
+                                return -ENOMEM;
+                        list = p;
+                        allocated = MAX(allocated * 2, 4U);
+                }
+                key_from_row(s, &list[n++]);
+        }
+        if (rc != SQLITE_DONE)
+                return db_errno(rc);
+        *ret = TAKE_PTR(list);
+        *ret_n = n;
+        return 0;
+}
+
+static int count_published(Db *db) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        int r;
+
+        r = db_prepare(db, "SELECT count(*) FROM family_keys WHERE retired_at IS NULL", &s);
+        if (r < 0)
+                return r;
+        if (sqlite3_step(s) != SQLITE_ROW)
+                return -EIO;
+        return sqlite3_column_int(s, 0);
+}
+
+static int find_key(Db *db, const char *column, sqlite3_int64 id, const char *family_id, FamilyKey *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        char sql[128];
+        int r, rc;
+
+        snprintf(sql, sizeof(sql), "SELECT id, family_id, created_at, retired_at FROM family_keys WHERE %s = ?",
+                 column);
+        r = db_prepare(db, sql, &s);
+        if (r < 0)
+                return r;
+        if (family_id)
+                sqlite3_bind_text(s, 1, family_id, -1, SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_int64(s, 1, id);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return db_errno(rc);
+        key_from_row(s, ret);
+        return 0;
+}
+
+/* A new key, published: the seed from the CSPRNG (OpenSSL's private generator), its FamilyId computed here. */
+static int family_add(Db *db, bool first, FamilyKey *ret) {
+        _cleanup_(secret_buffer_freep) SecretBuffer *seed = NULL;
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        char id[TOR_ED25519_ID_LEN + 1];
+        FamilyKey added;
+        int r, n, rc;
+
+        r = tor_family_seed_generate(&seed);
+        if (r >= 0)
+                r = tor_family_id(seed->data, seed->size, id);
+        if (r < 0)
+                return r;
+
+        r = db_begin(db);
+        if (r < 0)
+                return r;
+        n = count_published(db);
+        r = n < 0                                ? n
+            : first && n > 0                     ? -EEXIST
+            : !first && n == 0                   ? -ENOENT
+            : n >= (int) PROTO_FAMILY_KEYS_MAX ? -EBUSY
+                                                 : 0;
+        if (r >= 0)
+                r = db_prepare(db, "INSERT INTO family_keys (family_id, secret, created_at) VALUES (?, ?, ?)", &s);
+        if (r >= 0) {
+                sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_blob(s, 2, seed->data, (int) seed->size, SQLITE_STATIC); /* seed outlives s */
+                sqlite3_bind_int64(s, 3, (int64_t) now_usec());
+                rc = sqlite3_step(s);
+                r = rc == SQLITE_DONE ? 0 : db_errno(rc);
+        }
+        if (r >= 0)
+                r = find_key(db, "id", sqlite3_last_insert_rowid(db->sqlite), NULL, &added);
+        if (r >= 0)
+                r = db_commit(db);
+        if (r < 0) {
+                db_rollback(db);
+                return r;
+        }
+        *ret = added;
+        return 0;
+}
+
+int family_init(Db *db, FamilyKey *ret) {
+        return family_add(db, /* first= */ true, ret);
+}
+
+int family_rotate(Db *db, FamilyKey *ret) {
+        return family_add(db, /* first= */ false, ret);
+}
+
+int family_retire(Db *db, const char *family_id, FamilyKey *ret) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL, *oldest = NULL;
+        FamilyKey k;
+        int r, n, rc;
+
+        /* Pages that held the secret are overwritten with zeros when it is erased, not left in the file's free
+         * space. For this connection, which is the CLI's. */
+        r = db_exec(db, "PRAGMA secure_delete = ON");
+        if (r < 0)
+                return r;
+        r = db_begin(db);
+        if (r < 0)
+                return r;
+        if (family_id)
+                r = find_key(db, "family_id", 0, family_id, &k);
+        else {
+                r = db_prepare(db,
+                               "SELECT id, family_id, created_at, retired_at FROM family_keys WHERE retired_at IS NULL "
+                               "ORDER BY id LIMIT 1",
+                               &oldest);
+                if (r >= 0) {
+                        rc = sqlite3_step(oldest);
+                        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
+                }
+                if (r >= 0)
+                        key_from_row(oldest, &k);
+        }
+        if (r < 0)
+                goto fail;
+        if (k.retired_at > 0) {
+                db_rollback(db);
+                *ret = k;
+                return 0;
+        }
+        n = count_published(db);
+        r = n < 0 ? n : n < 2 ? -EBUSY : 0;
+        if (r >= 0)
+                r = db_prepare(db, "UPDATE family_keys SET secret = NULL, retired_at = ? WHERE id = ?", &s);
+        if (r < 0)
+                goto fail;
+        /* Never before it was made, should the clock have gone back (the table checks it). */
+        sqlite3_bind_int64(s, 1, MAX((int64_t) now_usec(), k.created_at));
+        sqlite3_bind_int64(s, 2, k.id);
+        rc = sqlite3_step(s);
+        r = rc == SQLITE_DONE ? 0 : db_errno(rc);
+        if (r >= 0)
+                r = find_key(db, "id", k.id, NULL, &k);
+        if (r >= 0)
+                r = db_commit(db);
+        if (r < 0)
+                goto fail;
+        *ret = k;
+        return 1;
+fail:
+        db_rollback(db);
+        return r;
+}
+
+int family_published(Db *db, FamilyIds *ret_ids, ProtoFamilyKeys *ret_keys) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        FamilyIds ids = {};
+        int r, rc;
+
+        /* In every relays request: a cached statement. */
+        r = db_prepare_cached(db, "SELECT family_id, secret FROM family_keys WHERE retired_at IS NULL ORDER BY id", &s);
+        if (r < 0)
+                return r;
+        if (ret_keys)
+                *ret_keys = (ProtoFamilyKeys) {};
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                const unsigned char *id = sqlite3_column_text(s, 0);
+                const void *secret = sqlite3_column_blob(s, 1);
+
+                /* The table holds at most two (a trigger) of exactly this form (its checks). */
+                if (ids.n >= PROTO_FAMILY_KEYS_MAX || !id || strlen((const char *) id) != TOR_ED25519_ID_LEN ||
+                    !secret || sqlite3_column_bytes(s, 1) != PROTO_FAMILY_KEY_SIZE) {
+                        r = -EBADMSG;
+                        break;
+                }
+                memcpy(ids.ids[ids.n], id, TOR_ED25519_ID_LEN + 1);
+                if (ret_keys)
+                        memcpy(ret_keys->keys[ids.n], secret, PROTO_FAMILY_KEY_SIZE);
+                ids.n++;
+        }
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = db_errno(rc);
+        if (r < 0) {
+                if (ret_keys)
+                        proto_family_keys_done(ret_keys);
+                return r;
+        }
+        if (ret_keys)
+                ret_keys->n = ids.n;
+        *ret_ids = ids;
+        return 0;
+}
+
+int family_released(Db *db, int64_t node_id) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = db_prepare_cached(db,
+                              "SELECT n.last_verdict = 'Trusted' AND i.id IS NOT NULL AND i.retired_at IS NULL "
+                              "FROM nodes n LEFT JOIN images i ON i.id = n.image_id WHERE n.id = ?",
+                              &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, node_id);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return db_errno(rc);
+        return sqlite3_column_int(s, 0) == 1;
+}
