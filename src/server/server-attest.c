@@ -425,8 +425,10 @@ enum MHD_Result api_attest(Request *req) {
                 return reject(req, id, &n, PROTO_ERROR_QUOTE_REJECTED, "The TPM's resetCount went down since the last attestation.");
         if (r == -ESTALE)
                 return reject(req, id, &n, PROTO_ERROR_NODE_DISABLED, "The node is not enabled.");
-        if (r < 0)
+        if (r < 0) {
+                log_error_errno(r, "Recording the attestation of node %" PRIi64 " (%s) failed: %m", n.id, n.fingerprint);
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Issuing the session failed.");
+        }
         if (r > 0) {
                 log_warning("Attestation of node %" PRIi64 " (%s) from %s refused: %s: %s.", n.id, n.fingerprint,
                             req->source, proto_verdict_to_string(judgement.verdict), judgement.reason);

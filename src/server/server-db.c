@@ -86,7 +86,8 @@ int db_prepare_cached(Db *db, const char *sql, sqlite3_stmt **ret) {
                         return 0;
                 }
         if (db->n_cache >= DB_STATEMENT_CACHE_MAX)
-                return log_debug_errno(ENOSPC, "Statement cache full, not caching '%s'.", sql);
+                /* A bug, not a condition: the request path has more distinct SQL than the cache holds. */
+                return log_error_errno(ENOSPC, "Statement cache full (%u), not caching '%s'.", DB_STATEMENT_CACHE_MAX, sql);
 
         copy = strdup(sql);
         if (!copy)

@@ -386,12 +386,14 @@ refused() {
 pid_a=$(ct systemctl show -P MainPID patela-tor@exitA.service)
 allowed "start a relay's unit" StartUnit ss patela-tor@probe.service replace
 allowed "stop a relay's unit" StopUnit ss patela-tor@probe.service replace
+allowed "restart a relay's unit" RestartUnit ss patela-tor@probe.service replace
+allowed "stop a relay's unit again" StopUnit ss patela-tor@probe.service replace
 allowed "signal a relay's tor" KillUnit ssi patela-tor@exitA.service main 18
 allowed "reload a relay's tor" ReloadOrRestartUnit ss patela-tor@exitA.service replace
 as_configd busctl --allow-interactive-authorization=no call org.freedesktop.network1 /org/freedesktop/network1 \
         org.freedesktop.network1.Manager Reload >"$T/bus.out" 2>&1 ||
         fail "configd's user may not reload systemd-networkd: $(cat "$T/bus.out")"
-pass "as patela-configd: StartUnit and StopUnit of patela-tor@probe.service, KillUnit and ReloadOrRestartUnit of patela-tor@exitA.service, networkd's Reload: allowed"
+pass "as patela-configd: StartUnit, RestartUnit and StopUnit of patela-tor@probe.service, KillUnit and ReloadOrRestartUnit of patela-tor@exitA.service, networkd's Reload: allowed"
 
 refused "start another unit" StartUnit ss patela-probe.service replace
 [[ $(ct systemctl is-active patela-probe.service) == inactive ]] || fail "patela-probe.service started"
@@ -401,7 +403,7 @@ refused "signal another unit" KillUnit ssi patela-probe.service all 15
 refused "stop systemd-networkd" StopUnit ss systemd-networkd.service replace
 [[ $(ct systemctl is-active patela-probe.service systemd-networkd.service | sort -u) == active ]] ||
         fail "a refused stop stopped something"
-refused "restart a relay (a verb configd does not use)" RestartUnit ss patela-tor@exitA.service replace
+refused "restart another unit" RestartUnit ss patela-probe.service replace
 refused "set a relay's properties" SetUnitProperties sba\(sv\) patela-tor@exitA.service true 1 CPUWeight t 1
 refused "start an instance whose name is no nickname" StartUnit ss patela-tor@ex-it.service replace
 [[ $(ct systemctl show -P MainPID patela-tor@exitA.service) == "$pid_a" ]] || fail "exitA's tor was restarted"
