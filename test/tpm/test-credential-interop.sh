@@ -78,8 +78,16 @@ for key_type in rsa2048 ecc-p256; do
         make_credential "$T/ek.pub" "$T/secret.bin" "$ak_name" "$T/theirs"
         for f in id secret; do
                 ours=$(stat -c %s "$T/ours.$f") theirs=$(stat -c %s "$T/theirs.$f")
-                [[ $ours == "$theirs" ]] || fail "$key_type: .$f of $ours bytes, tpm2_makecredential's $theirs"
                 ! cmp -s "$T/ours.$f" "$T/theirs.$f" || fail "$key_type: .$f identical: the seed is not random"
+                # An ECC EK's encrypted secret is the ephemeral point: we pad both coordinates to 32 bytes (70 in
+                # all); tpm2_makecredential writes them with BN_bn2bin(), which drops a leading zero byte (each
+                # coordinate 1 time in 256), so its point may be a byte or two shorter (CI met 69 once).
+                if [[ $key_type == ecc-p256 && $f == secret ]]; then
+                        [[ $ours == 70 && $theirs -le 70 && $theirs -ge 68 ]] ||
+                                fail "$key_type: .$f of $ours bytes, tpm2_makecredential's $theirs"
+                        continue
+                fi
+                [[ $ours == "$theirs" ]] || fail "$key_type: .$f of $ours bytes, tpm2_makecredential's $theirs"
         done
         activate ours
         activate theirs
