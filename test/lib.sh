@@ -42,6 +42,15 @@ pass() {
         echo "ok - $*"
 }
 
+# flip_bit FILE OFFSET: the byte at OFFSET with its low bit inverted, so that it always changes (writing a fixed
+# value left it as it was one time in 256, and made such tests flaky).
+flip_bit() {
+        local b
+        b=$(xxd -p -s "$2" -l 1 "$1")
+        [[ -n $b ]] || fail "flip_bit: $1 has no byte $2"
+        printf "\\x$(printf %02x $((0x$b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # wait_for_socket PATH: until a socket listens at PATH. The file appears at bind(), before listen(): a
 # connection in between is refused, so the listening flag (__SO_ACCEPTCON, 00010000) in /proc/net/unix counts.
 wait_for_socket() {

@@ -108,9 +108,9 @@ for key_type in rsa2048 ecc-p256; do
         grep -qx "safe=1" "$T/info" || fail "clock not safe: $(cat "$T/info")"
         verify_error ESTALE "$(random_hex 32)" sha256 0,16,23
         verify_error ECHRNG "$nonce" sha256 0,16,22
-        printf '\x01' | dd of="$T/pcrs.bin" bs=1 seek=40 conv=notrunc status=none
+        flip_bit "$T/pcrs.bin" 40
         verify_error EUCLEAN "$nonce" sha256 0,16,23
-        printf '\x01' | dd of="$T/sig.bin" bs=1 seek=10 conv=notrunc status=none
+        flip_bit "$T/sig.bin" 10
         verify_error EKEYREJECTED "$nonce" sha256 0,16,23
         quote "$all_pcrs" sha1 "$nonce"
         verify "$nonce" sha1 "$all_pcrs" >/dev/null || fail "$key_type AK: quote of all sha1 PCRs rejected"
