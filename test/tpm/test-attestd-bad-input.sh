@@ -48,7 +48,7 @@ printf '\xff\xff\xff\xff' | dd of="$T/cred.secret.bad" bs=1 seek=20 conv=notrunc
 check io.patela.Attest.CredentialRejected "" ActivateCredential \
         "{\"credentialBlob\":\"$ID\",\"encryptedSecret\":\"$(b64file "$T/cred.secret.bad")\"}" "altered seed"
 cp "$T/cred.id" "$T/cred.id.bad"
-printf '\x00' | dd of="$T/cred.id.bad" bs=1 seek=$((idlen - 3)) conv=notrunc status=none
+flip_bit "$T/cred.id.bad" $((idlen - 3))
 check io.patela.Attest.CredentialRejected "" ActivateCredential \
         "{\"credentialBlob\":\"$(b64file "$T/cred.id.bad")\",\"encryptedSecret\":\"$SEC\"}" "altered blob"
 
