@@ -25,18 +25,6 @@ static int query_number(Request *req, const char *name, uint64_t max, bool requi
         return 1;
 }
 
-static json_object *hash_json(const TlogHash *h) {
-        _cleanup_free_ char *s = base64mem(h->bytes, TLOG_HASH_SIZE);
-        return s ? json_object_new_string(s) : NULL;
-}
-
-static json_object *proof_json(const TlogHash *p, size_t n) {
-        json_object *a = json_object_new_array_ext((int) n);
-        for (size_t i = 0; a && i < n; i++)
-                json_object_array_add(a, hash_json(&p[i]));
-        return a;
-}
-
 typedef struct LogRead {
         ProtoEndpoint endpoint;
         uint64_t a, b;          /* entries: start, count; inclusion: index, size; consistency: size1, size2 */
@@ -165,10 +153,10 @@ enum MHD_Result api_log(Request *req, ProtoEndpoint e) {
                                        json_object_new_int64((int64_t) l.a));
                 json_object_object_add(reply, e == PROTO_LOG_INCLUSION ? "size" : "size2",
                                        json_object_new_int64((int64_t) l.b));
-                json_object_object_add(reply, e == PROTO_LOG_INCLUSION ? "root" : "root2", hash_json(&l.root));
+                json_object_object_add(reply, e == PROTO_LOG_INCLUSION ? "root" : "root2", server_tlog_hash_json(&l.root));
                 if (e == PROTO_LOG_CONSISTENCY)
-                        json_object_object_add(reply, "root1", hash_json(&l.root1));
-                json_object_object_add(reply, "proof", proof_json(l.proof, l.n));
+                        json_object_object_add(reply, "root1", server_tlog_hash_json(&l.root1));
+                json_object_object_add(reply, "proof", server_tlog_proof_json(l.proof, l.n));
         }
         r = proto_json_format(reply, /* sensitive= */ false, &body);
         json_object_put(reply);

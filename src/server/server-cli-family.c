@@ -75,12 +75,7 @@ static int family_show(Cli *cli, bool all) {
                 (void) table_add_row(t, row);
                 json_object_array_add(arr, key_to_json(&keys[i], state));
         }
-        if (cli->json)
-                cli_print_json(arr);
-        else {
-                json_object_put(arr);
-                table_print(t, !cli->no_legend);
-        }
+        cli_print_list(cli, arr, t);
         return EXIT_SUCCESS;
 }
 

@@ -156,12 +156,7 @@ static int image_list_verb(Cli *cli) {
                 (void) table_add_row(t, row);
                 json_object_array_add(arr, image_to_json(&images[i]));
         }
-        if (cli->json)
-                cli_print_json(arr);
-        else {
-                json_object_put(arr);
-                table_print(t, !cli->no_legend);
-        }
+        cli_print_list(cli, arr, t);
         return EXIT_SUCCESS;
 }
 

@@ -18,18 +18,6 @@
 #include "string-util.h"
 #include "tlog-note.h"
 
-static json_object *hash_json(const TlogHash *h) {
-        _cleanup_free_ char *s = base64mem(h->bytes, TLOG_HASH_SIZE);
-        return s ? json_object_new_string(s) : NULL;
-}
-
-static json_object *proof_json(const TlogHash *p, size_t n) {
-        json_object *a = json_object_new_array();
-        for (size_t i = 0; a && i < n; i++)
-                json_object_array_add(a, hash_json(&p[i]));
-        return a;
-}
-
 static void print_proof(const TlogHash *p, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *s = base64mem(p[i].bytes, TLOG_HASH_SIZE);
@@ -163,7 +151,7 @@ static int log_entry(Cli *cli, const char *index) {
                 json_object_object_add(o, "kind", json_object_new_string(tlog_kind_to_string(e.kind) ?: "?"));
                 json_object_object_add(o, "time", json_object_new_int64(e.at));
                 json_object_object_add(o, "entry", json_object_new_string(e.text));
-                json_object_object_add(o, "leafHash", hash_json(&leaf));
+                json_object_object_add(o, "leafHash", server_tlog_hash_json(&leaf));
                 cli_print_json(o);
         } else
                 fputs(e.text, stdout);
@@ -227,14 +215,14 @@ static int log_proof(Cli *cli, int argc, char **argv) {
                 if (p.consistency) {
                         json_object_object_add(o, "size1", json_object_new_int64((int64_t) p.a));
                         json_object_object_add(o, "size2", json_object_new_int64((int64_t) p.b));
-                        json_object_object_add(o, "root1", hash_json(&p.root1));
-                        json_object_object_add(o, "root2", hash_json(&p.root));
+                        json_object_object_add(o, "root1", server_tlog_hash_json(&p.root1));
+                        json_object_object_add(o, "root2", server_tlog_hash_json(&p.root));
                 } else {
                         json_object_object_add(o, "index", json_object_new_int64((int64_t) p.a));
                         json_object_object_add(o, "size", json_object_new_int64((int64_t) p.b));
-                        json_object_object_add(o, "root", hash_json(&p.root));
+                        json_object_object_add(o, "root", server_tlog_hash_json(&p.root));
                 }
-                json_object_object_add(o, "proof", proof_json(p.proof, p.n));
+                json_object_object_add(o, "proof", server_tlog_proof_json(p.proof, p.n));
                 cli_print_json(o);
         } else
                 print_proof(p.proof, p.n);

@@ -108,3 +108,12 @@ static void print_fields(json_object *o, const char *prefix, int width) {
 void cli_print_fields(json_object *o) {
         print_fields(o, "", (int) MIN(fields_width(o, 0), 64U));
 }
+
+void cli_print_list(Cli *cli, json_object *arr, Table *t) {
+        if (cli->json) {
+                cli_print_json(arr);
+                return;
+        }
+        json_object_put(arr);
+        table_print(t, !cli->no_legend);
+}

@@ -157,12 +157,7 @@ static int list_nodes(Cli *cli, const char *state) {
                 json_object_put(arr);
                 return log_error_errno(r, "Failed to read the nodes: %s", db_error(db)), EXIT_FAILURE;
         }
-        if (cli->json)
-                cli_print_json(arr);
-        else {
-                json_object_put(arr);
-                table_print(t, !cli->no_legend);
-        }
+        cli_print_list(cli, arr, t);
         return EXIT_SUCCESS;
 }
 
@@ -223,12 +218,7 @@ static int list_relays(Cli *cli) {
                 json_object_object_add(o, "fingerprintsReported", fp ? json_object_new_string(reported) : NULL);
                 json_object_array_add(arr, o);
         }
-        if (cli->json)
-                cli_print_json(arr);
-        else {
-                json_object_put(arr);
-                table_print(t, !cli->no_legend);
-        }
+        cli_print_list(cli, arr, t);
         return EXIT_SUCCESS;
 }
 
@@ -449,12 +439,7 @@ int verb_pool(Cli *cli, int argc, char **argv) {
                         json_object_array_add(arr, o);
                 }
                 pool_entries_free(e, n);
-                if (cli->json)
-                        cli_print_json(arr);
-                else {
-                        json_object_put(arr);
-                        table_print(t, !cli->no_legend);
-                }
+                cli_print_list(cli, arr, t);
                 return EXIT_SUCCESS;
         }
         return log_error_errno(EINVAL, "Unknown pool verb '%s'.", sub), EXIT_USAGE;
@@ -506,12 +491,7 @@ int verb_attestations(Cli *cli, int argc, char **argv) {
                 json_object_object_add(o, "reason", e[i].reason[0] ? json_object_new_string(e[i].reason) : NULL);
                 json_object_array_add(arr, o);
         }
-        if (cli->json)
-                cli_print_json(arr);
-        else {
-                json_object_put(arr);
-                table_print(t, !cli->no_legend);
-        }
+        cli_print_list(cli, arr, t);
         return EXIT_SUCCESS;
 }
 

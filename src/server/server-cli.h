@@ -38,6 +38,8 @@ typedef struct Table Table;
 Table *table_new(const char *const *headers, unsigned n_columns);
 int table_add_row(Table *t, const char *const *cells);
 void table_print(Table *t, bool legend);
+/* A list verb's output: arr (JSON, consumed) with --json, else the table (legend unless --no-legend). */
+void cli_print_list(Cli *cli, json_object *arr, Table *t);
 Table *table_free(Table *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Table *, table_free);
 

@@ -369,3 +369,15 @@ int server_tlog_verify(Db *db, uint64_t *ret_size, TlogHash *ret_root, char *rea
                 memset(ret_root->bytes, 0, TLOG_HASH_SIZE);
         return 0;
 }
+
+json_object *server_tlog_hash_json(const TlogHash *h) {
+        _cleanup_free_ char *s = base64mem(h->bytes, TLOG_HASH_SIZE);
+        return s ? json_object_new_string(s) : NULL;
+}
+
+json_object *server_tlog_proof_json(const TlogHash *p, size_t n) {
+        json_object *a = json_object_new_array_ext((int) n);
+        for (size_t i = 0; a && i < n; i++)
+                json_object_array_add(a, server_tlog_hash_json(&p[i]));
+        return a;
+}

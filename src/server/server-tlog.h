@@ -7,6 +7,7 @@
  * neither exists without the other; the hashes of the log's complete subtrees beside them (src/shared/tlog),
  * from which tree heads and proofs are computed. */
 
+#include <json-c/json.h>
 #include <stdint.h>
 
 #include "server-db.h"
@@ -47,6 +48,11 @@ int server_tlog_prove_consistency(Db *db, uint64_t size1, uint64_t size2, TlogHa
                                   size_t *ret_n);
 /* Entry index: its text (owned by the caller) and kind. -ENOENT beyond the log. */
 int server_tlog_entry(Db *db, uint64_t index, char **ret_entry, TlogKind *ret_kind, int64_t *ret_at);
+
+/* A hash as JSON (base64 string), a proof as an array of them: what the CLI's --json and the HTTP
+ * endpoints print. NULL only for lack of memory. */
+json_object *server_tlog_hash_json(const TlogHash *h);
+json_object *server_tlog_proof_json(const TlogHash *p, size_t n);
 
 /* Recomputes every stored hash from the entries and checks the indices are 0 … n − 1: 0 and the size and head
  * when all of it holds; -EBADMSG with reason naming the first entry or hash that does not. */
