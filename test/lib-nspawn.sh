@@ -71,7 +71,8 @@ EOF
         mkdir -p "$n/etc/systemd/system/patela-configd.service.d"
         printf '[Service]\nEnvironment=PATELA_LOG_LEVEL=debug\n' \
                 >"$n/etc/systemd/system/patela-configd.service.d/50-debug.conf"
-        for u in tor.service tor@default.service pesign.service e2scrub_reap.service; do
+        for u in tor.service tor@default.service pesign.service e2scrub_reap.service nsd.service prometheus.service \
+                unbound.service unbound-resolvconf.service; do
                 ln -sf /dev/null "$n/etc/systemd/system/$u"
         done
         ln -sf /usr/lib/systemd/system/systemd-networkd.service \
