@@ -164,3 +164,57 @@ ct_journal() {
 swtpm_commands() {
         grep -c ' SWTPM_IO_Read: length' "$T/swtpm-tpm.log" || true
 }
+
+# timeline UNIT...: each unit's start and active moments in ms after the first of them started, by systemd's
+# own monotonic timestamps (no polling in them), printed unless TIMELINE_QUIET=1; the last relay's active
+# moment in BOOT_MS, the first relay's start in TOR_START_MS (what came before it is patela's).
+timeline() {
+        local t0=0 u k v start active last=0 first=0
+        declare -A s a
+        for u in "$@"; do
+                # By name: systemctl prints properties in its own order, and a read that meets the end of its
+                # input without a newline fails (which ended the test under set -e).
+                start=0 active=0
+                while IFS='=' read -r k v; do
+                        case $k in
+                        InactiveExitTimestampMonotonic) start=$v ;;
+                        ActiveEnterTimestampMonotonic) active=$v ;;
+                        esac
+                done < <(ct systemctl show -p InactiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic "$u")
+                s[$u]=${start:-0} a[$u]=${active:-0}
+                ((s[$u] > 0 && (t0 == 0 || s[$u] < t0))) && t0=${s[$u]}
+        done
+        for u in "$@"; do
+                if ((s[$u] == 0)); then
+                        echo "#   $u: not started"
+                        continue
+                fi
+                [[ ${TIMELINE_QUIET:-0} == 1 ]] ||
+                        echo "#   $u: start $(((s[$u] - t0) / 1000)) ms, active $(((a[$u] - t0) / 1000)) ms"
+                if [[ $u == patela-tor@* ]]; then
+                        ((a[$u] > last)) && last=${a[$u]}
+                        ((first == 0 || s[$u] < first)) && first=${s[$u]}
+                fi
+        done
+        BOOT_MS=$(((last - t0) / 1000))
+        TOR_START_MS=$(((first - t0) / 1000))
+}
+
+# wait_units STATE SECONDS: every relay's instance (RELAYS) in STATE.
+
+wait_units() {
+        local want=$1 end=$((SECONDS + $2)) r ok
+        while ((SECONDS < end)); do
+                ok=1
+                for r in "${RELAYS[@]}"; do
+                        [[ $(ct systemctl is-active "patela-tor@$r.service" 2>/dev/null) == "$want" ]] || ok=0
+                done
+                ((ok)) && return 0
+                sleep 0.1
+        done
+        for r in "${RELAYS[@]}"; do
+                echo "# patela-tor@$r: $(ct systemctl is-active "patela-tor@$r.service" 2>&1)" >&2
+        done
+        ct_journal "" 60 >&2
+        fail "not every relay's instance is $want after $2 s"
+}

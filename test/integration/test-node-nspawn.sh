@@ -78,53 +78,6 @@ RemainAfterExit=yes
 ExecStart=/bin/true
 EOF
 
-# wait_units STATE SECONDS: every relay's instance in STATE.
-# timeline UNIT...: each unit's start and active moments in ms after the first of them started, by systemd's
-# own monotonic timestamps (no polling in them); the last relay's active moment in BOOT_MS.
-timeline() {
-        local t0=0 u k v start active last=0
-        declare -A s a
-        for u in "$@"; do
-                # By name: systemctl prints properties in its own order, and a read that meets the end of its
-                # input without a newline fails (which ended the test under set -e).
-                start=0 active=0
-                while IFS='=' read -r k v; do
-                        case $k in
-                        InactiveExitTimestampMonotonic) start=$v ;;
-                        ActiveEnterTimestampMonotonic) active=$v ;;
-                        esac
-                done < <(ct systemctl show -p InactiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic "$u")
-                s[$u]=${start:-0} a[$u]=${active:-0}
-                ((s[$u] > 0 && (t0 == 0 || s[$u] < t0))) && t0=${s[$u]}
-        done
-        for u in "$@"; do
-                if ((s[$u] == 0)); then
-                        echo "#   $u: not started"
-                        continue
-                fi
-                echo "#   $u: start $(((s[$u] - t0) / 1000)) ms, active $(((a[$u] - t0) / 1000)) ms"
-                [[ $u == patela-tor@* ]] && ((a[$u] > last)) && last=${a[$u]}
-        done
-        BOOT_MS=$(((last - t0) / 1000))
-}
-
-wait_units() {
-        local want=$1 end=$((SECONDS + $2)) r ok
-        while ((SECONDS < end)); do
-                ok=1
-                for r in "${RELAYS[@]}"; do
-                        [[ $(ct systemctl is-active "patela-tor@$r.service" 2>/dev/null) == "$want" ]] || ok=0
-                done
-                ((ok)) && return 0
-                sleep 0.1
-        done
-        for r in "${RELAYS[@]}"; do
-                echo "# patela-tor@$r: $(ct systemctl is-active "patela-tor@$r.service" 2>&1)" >&2
-        done
-        ct_journal "" 60 >&2
-        fail "not every relay's instance is $want after $2 s"
-}
-
 ctl_status() {
         ct patelactl --json=short status >"$T/ctl-status.json" 2>"$T/ctl-status.err" || true
         cat "$T/ctl-status.json"
@@ -269,7 +222,7 @@ for r in "${RELAYS[@]}"; do
         uids="${uids:-} $uid"
         [[ $(ct stat -c %u "/run/patela-tor/$r/keys/secret_id_key") == "$uid" ]] || fail "$r: key files not its user's"
         ct grep -q libjemalloc "/proc/$pid/maps" || fail "$r: jemalloc not loaded in tor"
-        # NoExecPaths=: in tor's mount namespace nothing but tor and what ExecStartPre= needs may be executed.
+        # NoExecPaths=: in tor's mount namespace nothing but tor and what ExecStart= needs to copy the keys may be executed.
         ct nsenter -t "$pid" -m -r /usr/bin/true 2>"$T/exec.err" && fail "$r: /usr/bin/true runs in tor's namespace: $(ct grep -E ' / |/usr' "/proc/$pid/mountinfo" | head -5)"
         ct nsenter -t "$pid" -m -r /usr/bin/tor --version >/dev/null || fail "$r: tor does not run in its own namespace"
 done
