@@ -199,6 +199,25 @@ TEST(fields) {
         expect_str(buf, 0);
 }
 
+/* systemd writes strings as UTF-8, unescaped (a file system's label, say): taken as the same bytes, and the digest
+ * checked over them; malformed UTF-8, and single-quoted strings, refused. */
+TEST(utf8) {
+        _cleanup_(userspace_log_freep) UserspaceLog *log = NULL;
+        _cleanup_free_ char *ok = record(9, "file-system:ext4:caf\xc3\xa9 \xf0\x9f\x94\x92", "filesystem");
+        _cleanup_free_ char *bad = record(9, "file-system:ext4:caf\xc3", "filesystem");
+        _cleanup_free_ char *quoted = strdup(ok);
+        char *k;
+
+        ASSERT_OK(userspace_log_parse(ok, strlen(ok), &log, NULL));
+        ASSERT_STREQ(log->records[0].string, "file-system:ext4:caf\xc3\xa9 \xf0\x9f\x94\x92");
+        ASSERT_EQ(userspace_record_check_digest(&log->records[0]), 1);
+        expect_str(bad, -EBADMSG);
+        ASSERT_NOT_NULL(quoted);
+        k = strstr(quoted, "\"content_type\"");
+        k[0] = k[strlen("\"content_type")] = '\'';   /* 'content_type' */
+        expect_str(quoted, -EBADMSG);
+}
+
 TEST(digests) {
         _cleanup_free_ char *h = hex_sha256("sysinit");
         char d[700], buf[1024];

@@ -141,7 +141,7 @@ int proto_enroll_reply_decode(const char *body, size_t size, long status, ProtoE
                 [PROTO_ENROLL_PENDING] = 2, [PROTO_ENROLL_PROVE] = 5, [PROTO_ENROLL_ENABLED] = 8,
         };
         static const char what[] = "enrolment reply";
-        _cleanup_(proto_json_put_erasep) json_object *o = NULL;
+        _cleanup_(json_put_erasep) json_object *o = NULL;
         _cleanup_(proto_enroll_reply_done) ProtoEnrollReply r = {};
         json_object *v[ELEMENTSOF(fields)], *sv = NULL;
         const char *state = NULL, *fingerprint, *bank;
@@ -238,7 +238,7 @@ int proto_proof_request_decode(const char *body, size_t size, ProtoProofRequest 
                 { "secret", json_type_string, PROTO_REQUIRED },
         };
         static const char what[] = "proof request";
-        _cleanup_(proto_json_put_erasep) json_object *o = NULL;
+        _cleanup_(json_put_erasep) json_object *o = NULL;
         _cleanup_(proto_proof_request_done) ProtoProofRequest r = {};
         json_object *v[ELEMENTSOF(fields)];
         int k;
@@ -355,7 +355,7 @@ int proto_attest_request_decode(const char *body, size_t size, ProtoAttestReques
                 { "userspaceLog", json_type_string, PROTO_NULLABLE },
         };
         static const char what[] = "attestation request";
-        _cleanup_(proto_json_put_erasep) json_object *o = NULL;
+        _cleanup_(json_put_erasep) json_object *o = NULL;
         _cleanup_(proto_attest_request_done) ProtoAttestRequest r = {};
         json_object *v[ELEMENTSOF(fields)];
         int k;
@@ -414,7 +414,7 @@ int proto_attest_reply_decode(const char *body, size_t size, ProtoAttestReply *r
         };
         static const char what[] = "attestation reply";
         const char *verdict, *reason;
-        _cleanup_(proto_json_put_erasep) json_object *o = NULL;
+        _cleanup_(json_put_erasep) json_object *o = NULL;
         json_object *v[ELEMENTSOF(fields)];
         ProtoBlob token = {};
         int64_t expires, check_in;

@@ -165,7 +165,7 @@ int proto_relays_decode(const char *body, size_t size, ProtoRelay **ret, size_t 
                 { "familyKeys", json_type_array, PROTO_NULLABLE },
         };
         static const char what[] = "relays reply";
-        _cleanup_(proto_json_put_erasep) json_object *o = NULL;
+        _cleanup_(json_put_erasep) json_object *o = NULL;
         _cleanup_(proto_family_keys_done) ProtoFamilyKeys family = {};
         json_object *v[ELEMENTSOF(fields)];
         int k;

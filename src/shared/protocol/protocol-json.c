@@ -37,157 +37,10 @@ int proto_fail_too_large(ProtoDiag *diag, const char *field, const char *format,
         return -E2BIG;
 }
 
-/* json-c keeps the last member and the keys of objects it replaced nowhere but in its tree: a duplicate key
- * simply replaces the earlier value. To refuse duplicates, the number of keys of each object in the text
- * (in the order the objects open) is compared with the number of members of each object of the tree (in the
- * same, depth-first order): they differ exactly when some object had a key twice. */
-typedef struct ObjectCounts {
-        int *counts;
-        size_t n, allocated;
-} ObjectCounts;
-
-static int tree_counts(json_object *o, ObjectCounts *c) {
-        if (json_object_is_type(o, json_type_object)) {
-                if (c->n == c->allocated) {
-                        size_t k = c->allocated ? c->allocated * 2 : 16;
-                        int *p = realloc(c->counts, k * sizeof(int));
-                        if (!p)
-                                return -ENOMEM;
-                        c->counts = p;
-                        c->allocated = k;
-                }
-                c->counts[c->n++] = json_object_object_length(o);
-                json_object_object_foreach(o, key, value) {
-                        int r;
-                        (void) key;
-                        r = tree_counts(value, c);
-                        if (r < 0)
-                                return r;
-                }
-        } else if (json_object_is_type(o, json_type_array))
-                for (size_t i = 0; i < json_object_array_length(o); i++) {
-                        int r = tree_counts(json_object_array_get_idx(o, i), c);
-                        if (r < 0)
-                                return r;
-                }
-        return 0;
-}
-
-/* Walks text that json-c accepted (so: well-formed, depth bounded) and compares the colons of each object
- * with the tree's counts. 1 if they agree. */
-static int text_matches_tree(const char *s, size_t size, const ObjectCounts *c) {
-        struct {
-                bool object;
-                size_t index;
-                int keys;
-        } stack[PROTO_JSON_DEPTH_MAX + 1];
-        size_t depth = 0, next = 0;
-        bool in_string = false;
-
-        for (size_t i = 0; i < size; i++) {
-                char ch = s[i];
-
-                if (in_string) {
-                        if (ch == '\\')
-                                i++;
-                        else if (ch == '"')
-                                in_string = false;
-                        continue;
-                }
-                switch (ch) {
-                case '"':
-                        in_string = true;
-                        break;
-                case '{':
-                case '[':
-                        if (depth >= ELEMENTSOF(stack))
-                                return 0;
-                        stack[depth].object = ch == '{';
-                        stack[depth].keys = 0;
-                        if (ch == '{') {
-                                if (next >= c->n)
-                                        return 0;
-                                stack[depth].index = next++;
-                        }
-                        depth++;
-                        break;
-                case ':':
-                        if (depth > 0 && stack[depth - 1].object)
-                                stack[depth - 1].keys++;
-                        break;
-                case '}':
-                case ']':
-                        if (depth == 0)
-                                return 0;
-                        depth--;
-                        if (stack[depth].object && stack[depth].keys != c->counts[stack[depth].index])
-                                return 0;
-                        break;
-                default:
-                        break;
-                }
-        }
-        return next == c->n;
-}
-
-/* The first key that appears twice in one object, for the message: keys compared as written (escaped), at most
- * 64 remembered; best effort, once a duplicate is known to exist. */
-static void find_duplicate(const char *s, size_t size, char *ret, size_t ret_size) {
-        const char *keys[64];
-        size_t lens[64], n = 0, first[PROTO_JSON_DEPTH_MAX + 1], depth = 0;
-        bool object[PROTO_JSON_DEPTH_MAX + 1];
-
-        snprintf(ret, ret_size, "?");
-        for (size_t i = 0; i < size; i++) {
-                size_t start, j;
-
-                switch (s[i]) {
-                case '{':
-                case '[':
-                        if (depth >= ELEMENTSOF(first))
-                                return;
-                        object[depth] = s[i] == '{';
-                        first[depth++] = n;
-                        continue;
-                case '}':
-                case ']':
-                        if (depth == 0)
-                                return;
-                        n = first[--depth];
-                        continue;
-                case '"':
-                        break;
-                default:
-                        continue;
-                }
-                start = ++i;
-                while (i < size && s[i] != '"')
-                        i += s[i] == '\\' ? 2 : 1;
-                if (i >= size)
-                        return;
-                for (j = i + 1; j < size && strchr(" \t\r\n", s[j]); j++)
-                        ;
-                if (depth == 0 || !object[depth - 1] || j >= size || s[j] != ':')
-                        continue;
-                for (size_t k = first[depth - 1]; k < n; k++)
-                        if (lens[k] == i - start && memcmp(keys[k], s + start, lens[k]) == 0) {
-                                snprintf(ret, ret_size, "%.*s", (int) MIN(lens[k], ret_size - 1), keys[k]);
-                                return;
-                        }
-                if (n < ELEMENTSOF(keys)) {
-                        keys[n] = s + start;
-                        lens[n++] = i - start;
-                }
-        }
-}
-
 int proto_json_parse(const char *body, size_t size, size_t max, bool sensitive, const char *what, json_object **ret,
                      ProtoDiag *diag) {
         _cleanup_(json_object_putp) json_object *o = NULL;
-        _cleanup_free_ int *counts = NULL;
-        ObjectCounts c = {};
-        json_tokener *tok;
-        size_t end;
+        char key[32];
         int r;
 
         if (!body || size == 0)
@@ -209,60 +62,26 @@ int proto_json_parse(const char *body, size_t size, size_t max, bool sensitive, 
                 return proto_fail(diag, PROTO_ERROR_MALFORMED_JSON, NULL,
                                   "%s: body contains a byte beyond ASCII (write \\u escapes)", what);
 
-        tok = json_tokener_new_ex(PROTO_JSON_DEPTH_MAX);
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-        o = json_tokener_parse_ex(tok, body, (int) size);
-        r = o && json_tokener_get_error(tok) == json_tokener_success ? 0 : -EBADMSG;
-        end = json_tokener_get_parse_end(tok);
-        /* json-c keeps the last string it decoded in its scratch buffer and no call wipes it: for a secret, wipe
-         * it here, through the struct its header still declares. */
-        if (sensitive && tok->pb && tok->pb->buf)
-                explicit_bzero(tok->pb->buf, (size_t) tok->pb->size);
-        json_tokener_free(tok);
-        if (r < 0 || strspn(body + end, " \t\r\n") != size - end)
+        r = json_parse_one(body, size, PROTO_JSON_DEPTH_MAX, /* allow_utf8= */ false, sensitive, &o);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
                 return proto_fail(diag, PROTO_ERROR_MALFORMED_JSON, NULL,
                                   "%s: not JSON, or more than one JSON value", what);
         if (!json_object_is_type(o, json_type_object))
                 return proto_fail(diag, PROTO_ERROR_MALFORMED_JSON, NULL, "%s: not a JSON object", what);
-
-        r = tree_counts(o, &c);
-        counts = c.counts;
+        r = json_unique_keys(o, body, size, key, sizeof(key));
+        if (r == -EBADMSG)
+                return proto_fail(diag, PROTO_ERROR_MALFORMED_JSON, NULL, "%s: not JSON (a single-quoted string)", what);
         if (r < 0)
                 return r;
-        if (!text_matches_tree(body, end, &c)) {
-                char key[32];
-
-                find_duplicate(body, end, key, sizeof(key));
+        if (r == 0) {
                 if (sensitive)
-                        proto_json_put_erase(TAKE_PTR(o));
+                        json_put_erase(TAKE_PTR(o));
                 return proto_fail(diag, PROTO_ERROR_MALFORMED_JSON, NULL, "%s: duplicate field '%s'", what, key);
         }
         *ret = TAKE_PTR(o);
         return 0;
-}
-
-static void erase_strings(json_object *o) {
-        if (json_object_is_type(o, json_type_string)) {
-                /* json-c's string storage is the object's own and writable. */
-                char *s = (char *) json_object_get_string(o);
-                explicit_bzero(s, (size_t) json_object_get_string_len(o));
-        } else if (json_object_is_type(o, json_type_object)) {
-                json_object_object_foreach(o, key, value) {
-                        (void) key;
-                        erase_strings(value);
-                }
-        } else if (json_object_is_type(o, json_type_array))
-                for (size_t i = 0; i < json_object_array_length(o); i++)
-                        erase_strings(json_object_array_get_idx(o, i));
-}
-
-void proto_json_put_erase(json_object *o) {
-        if (!o)
-                return;
-        erase_strings(o);
-        json_object_put(o);
 }
 
 int proto_fields(json_object *o, const char *what, const ProtoField *fields, size_t n, json_object **ret,
@@ -443,7 +262,7 @@ int proto_json_format(json_object *o, bool sensitive, char **ret) {
                 /* The serialisation lives in the object's own buffer until it is freed. */
                 if (s)
                         explicit_bzero((char *) s, n);
-                proto_json_put_erase(o);
+                json_put_erase(o);
         } else
                 json_object_put(o);
         if (r < 0)
@@ -456,7 +275,7 @@ int proto_json_finish(json_object *o, int k, bool sensitive, char **ret) {
         if (k >= 0)
                 return proto_json_format(o, sensitive, ret);
         if (sensitive)
-                proto_json_put_erase(o);
+                json_put_erase(o);
         else
                 json_object_put(o);
         return k;

@@ -5,26 +5,19 @@
 
 #include <json-c/json.h>
 
+#include "json-strict.h"
 #include "protocol.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 /* Fills diag (which may be NULL) and returns -EBADMSG, or -E2BIG when diag->too_large is set. */
 int proto_fail(ProtoDiag *diag, ProtoErrorCode code, const char *field, const char *format, ...) _printf_(4, 5);
 int proto_fail_too_large(ProtoDiag *diag, const char *field, const char *format, ...) _printf_(3, 4);
 
 /* One JSON object of at most max bytes: ASCII without NUL, strict JSON, depth ≤ PROTO_JSON_DEPTH_MAX,
- * no duplicate key anywhere, nothing but whitespace after it. sensitive: json-c's scratch buffer is wiped
- * (its strings are wiped by proto_json_put_erase()). */
+ * no duplicate key anywhere, nothing but whitespace after it (json_parse_one(), json_unique_keys()). sensitive:
+ * json-c's scratch buffer is wiped (its strings are wiped by json_put_erase()). */
 int proto_json_parse(const char *body, size_t size, size_t max, bool sensitive, const char *what, json_object **ret,
                      ProtoDiag *diag);
 
-/* Wipes every string of a tree, then drops the reference. */
-void proto_json_put_erase(json_object *o);
-static inline void proto_json_put_erasep(json_object **o) {
-        if (*o)
-                proto_json_put_erase(*o);
-}
 
 #define PROTO_REQUIRED (1U << 0)
 #define PROTO_NULLABLE (1U << 1) /* null is the field's absence */

@@ -58,6 +58,7 @@ TEST(json_refuses) {
         ASSERT_OK(parse("{\"a\": \"\\u00e9\"}", &o, &d));                       /* escaped */
         json_object_put(TAKE_PTR(o));
         ASSERT_REFUSED(parse("{\"a\": 01}", &o, &d), d, "not JSON");           /* strict: no leading zeros */
+        ASSERT_REFUSED(parse("{'a': 1}", &o, &d), d, "not JSON");               /* json-c takes single quotes */
         ASSERT_EQ(d.code, PROTO_ERROR_MALFORMED_JSON);
         ASSERT_REFUSED(proto_json_parse("{}", PROTO_REPLY_MAX + 1, PROTO_REPLY_MAX, false, "body", &o, &d), d,
                        "larger");
