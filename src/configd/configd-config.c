@@ -336,6 +336,8 @@ int configd_config_load_credentials(ConfigdConfig *c, const char *directory) {
         if (r >= 0) {
                 if (strlen(key) != size)
                         return log_error_errno(EINVAL, "Credential %s contains a NUL byte.", key_path);
+                while (size > 0 && (key[size - 1] == '\n' || key[size - 1] == '\r'))
+                        key[--size] = '\0';
                 r = set_log_key(c, strstrip(key));
                 if (r < 0 || !c->log_key)
                         return log_error_errno(r < 0 ? r : EINVAL,
