@@ -23,6 +23,7 @@
 
 #include "alloc-util.h"
 #include "boot-logs.h"
+#include "configd-files.h"
 #include "configd-log.h"
 #include "configd-manager.h"
 #include "fd-util.h"
@@ -294,9 +295,13 @@ static int state_load(const Manager *m, TlogCheckpoint *ret) {
 static int state_save(const Manager *m, const TlogCheckpoint *c) {
         _cleanup_free_ char *path = state_path(m), *root = base64mem(c->root.bytes, TLOG_HASH_SIZE), *text = NULL;
 
+        int r;
+
         if (!path || !root || asprintf(&text, "origin %s\nsize %" PRIu64 "\nroot %s\n", c->origin, c->size, root) < 0)
                 return -ENOMEM;
-        return write_file_atomic(path, text, 0644);
+        /* systemd makes RuntimeDirectory=; a manual run may not have it yet. */
+        r = mkdir_parents(m->config.state_directory, 0755);
+        return r < 0 ? r : write_file_atomic(path, text, 0644);
 }
 
 static void step_registration(Verification *v);
