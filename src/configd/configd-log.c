@@ -267,7 +267,9 @@ static const char *entry_mismatch(const ConfigdLog *l, const char *entry, const 
 
 static char *state_path(const Manager *m) {
         char *p;
-        return asprintf(&p, "%s/%s", m->config.state_directory, CONFIGD_LOG_STATE_FILE) < 0 ? NULL : p;
+        return asprintf(&p, "%s/" CONFIGD_LOG_STATE_DIRECTORY "/" CONFIGD_LOG_STATE_FILE, m->config.state_directory) < 0
+                       ? NULL
+                       : p;
 }
 
 /* The last checkpoint verified: "origin O\nsize N\nroot BASE64\n". 0 with it, -ENOENT for none, -EBADMSG. */
@@ -293,14 +295,16 @@ static int state_load(const Manager *m, TlogCheckpoint *ret) {
 }
 
 static int state_save(const Manager *m, const TlogCheckpoint *c) {
-        _cleanup_free_ char *path = state_path(m), *root = base64mem(c->root.bytes, TLOG_HASH_SIZE), *text = NULL;
-
+        _cleanup_free_ char *path = state_path(m), *root = base64mem(c->root.bytes, TLOG_HASH_SIZE), *text = NULL,
+                            *dir = NULL;
         int r;
 
         if (!path || !root || asprintf(&text, "origin %s\nsize %" PRIu64 "\nroot %s\n", c->origin, c->size, root) < 0)
                 return -ENOMEM;
-        /* systemd makes RuntimeDirectory=; a manual run may not have it yet. */
-        r = mkdir_parents(m->config.state_directory, 0755);
+        /* tmpfiles.d makes it on a node; a manual run may not have it yet. */
+        if (asprintf(&dir, "%s/" CONFIGD_LOG_STATE_DIRECTORY, m->config.state_directory) < 0)
+                return -ENOMEM;
+        r = mkdir_parents(dir, 0755);
         return r < 0 ? r : write_file_atomic(path, text, 0644);
 }
 
@@ -452,8 +456,9 @@ static void on_inclusion(HttpRequest *request, const HttpResponse *response, voi
                 finish(v, "io.patela.Config.Failed", "Out of memory");
                 return;
         default:
-                finish(v, "io.patela.Config.Failed", "%s/%s is not a checkpoint this daemon wrote",
-                       v->manager->config.state_directory, CONFIGD_LOG_STATE_FILE);
+                finish(v, "io.patela.Config.Failed",
+                       "%s/" CONFIGD_LOG_STATE_DIRECTORY "/" CONFIGD_LOG_STATE_FILE " is not a checkpoint this daemon wrote",
+                       v->manager->config.state_directory);
                 return;
         }
         if (!streq(v->previous.origin, v->checkpoint.origin)) {

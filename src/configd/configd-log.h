@@ -12,8 +12,10 @@
 typedef struct Manager Manager;
 typedef struct ConfigdLog ConfigdLog;
 
-/* The file in StateDirectory= (a tmpfs: one boot) holding the last checkpoint verified. */
-#define CONFIGD_LOG_STATE_FILE "log-checkpoint"
+/* The file in StateDirectory= (a tmpfs: one boot) holding the last checkpoint verified, in a directory of its own
+ * that configd's user may write (tmpfiles.d, ReadWritePaths=). */
+#define CONFIGD_LOG_STATE_DIRECTORY "log"
+#define CONFIGD_LOG_STATE_FILE "checkpoint"
 
 int log_verify_setup(Manager *m);
 void log_verify_free(Manager *m);

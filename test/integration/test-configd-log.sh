@@ -85,13 +85,13 @@ verify() {
         fi
 }
 
-state() { cat "$ROOT/A/run/log-checkpoint"; }
+state() { cat "$ROOT/A/run/log/checkpoint"; }
 # keep_state: the node's kept checkpoint now, to compare after a refusal (KEPT: its size).
 keep_state() {
-        cp "$ROOT/A/run/log-checkpoint" "$ROOT/state.good"
+        cp "$ROOT/A/run/log/checkpoint" "$ROOT/state.good"
         KEPT=$(awk '$1 == "size" { print $2 }' "$ROOT/state.good")
 }
-same_state() { cmp -s "$ROOT/A/run/log-checkpoint" "$ROOT/state.good" || fail "the state moved over $1: $(state)"; }
+same_state() { cmp -s "$ROOT/A/run/log/checkpoint" "$ROOT/state.good" || fail "the state moved over $1: $(state)"; }
 
 # stored_leaf N: the position of entry N's leaf hash among the stored hashes (N + ⌊N/2⌋ + ⌊N/4⌋ + …).
 stored_leaf() {
@@ -118,7 +118,7 @@ on A verify 4 NoLogKey
 NODE=A on A node_configd
 on A verify 4 NotMeasured
 grep -q "has not attested yet" "$ROOT/A/verify.out" || fail "$(cat "$ROOT/A/verify.out")"
-[[ ! -e $ROOT/A/run/log-checkpoint ]] || fail "a checkpoint was kept without a verification"
+[[ ! -e $ROOT/A/run/log/checkpoint ]] || fail "a checkpoint was kept without a verification"
 pass "no key pinned: NoLogKey; a node not attested yet: NotMeasured (exit 4), nothing kept"
 
 on A enable
