@@ -65,7 +65,7 @@ int proto_log_registration_decode(const char *body, size_t size, ProtoLogRegistr
         _cleanup_(json_object_putp) json_object *o = NULL;
         json_object *v[ELEMENTSOF(fields)];
         const char *entry;
-        uint64_t index;
+        uint64_t index = 0;
         int k;
 
         k = proto_json_decode(body, size, PROTO_LOG_ENTRY_MAX * 2, /* sensitive= */ false, what, fields,
