@@ -189,7 +189,7 @@ static int run(uint64_t n, uint64_t goal, const char *path) {
                 return r;
         }
         printf("# inclusion proofs, %u random entries each, verified: tree of %" PRIu64 " entries (%zu hashes) p50 %.1f µs, "
-               "p99 %.1f µs, max %.1f µs (the first, on an empty page cache, among them); baseline tree of %u "
+               "p99 %.1f µs, max %.1f µs (from an empty page cache on); baseline tree of %u "
                "entries (%zu hashes) p50 %.1f µs, p99 %.1f µs; ratio p50 %.2f, p99 %.2f\n",
                PROOFS, n, full_hashes, usec(full[PROOFS / 2]), usec(full[PROOFS * 99 / 100]), usec(full[PROOFS - 1]),
                BASELINE_SIZE, base_hashes, usec(base[PROOFS / 2]), usec(base[PROOFS * 99 / 100]),

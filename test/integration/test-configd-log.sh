@@ -110,6 +110,17 @@ fleet_setup "DisableNetwork 1"
 ps_cli image add "$T/uki/patela.reference.json" --name first >/dev/null 2>&1 || fail "image add"
 LOG_KEY=$(ps_cli log init patela.test/fleet "$T/log.key" 2>/dev/null) || fail "log init"
 server_start --log-key="$T/log.key" --check-interval=300s
+auth=$(jq -r .uki.authenticode "$T/uki/patela.reference.json")
+http GET "/v1/log/registration?authenticode=$auth" >"$T/reg.json"
+[[ $HTTP_STATUS == 200 && $(jq .index "$T/reg.json") == 0 ]] && grep -q "^uki-authenticode $auth$" <(jq -r .entry "$T/reg.json") ||
+        fail "registration: HTTP $HTTP_STATUS $(cat "$T/reg.json")"
+for q in "authenticode=${auth^^}" "authenticode=${auth:1}" "authenticode=$auth%0a" "authenticode=" ""; do
+        http GET "/v1/log/registration?$q" >/dev/null
+        expect_error 400 InvalidField
+done
+http GET "/v1/log/registration?authenticode=$(jq -r .uki.authenticode "$T/uki-other/patela.reference.json")" >/dev/null
+expect_error 404 NotFound
+pass "GET /v1/log/registration: the image's entry by its UKI's Authenticode; not a digest 400, not registered 404"
 
 # --- node A: not attested yet, then enabled and Trusted ------------------------------------------------------
 NODE=A LOG_KEY="" on A node_up "$ROOT/uki/patela.reference.json"
