@@ -296,9 +296,28 @@ int configd_config_load(ConfigdConfig *c, const char *path, const char *main_fil
         }
 }
 
+/* A credential of one line, as "echo" or systemd-creds write it (trailing newlines are not part of it): 1 and its
+ * text in *ret, 0 if there is none; logs failures. */
+static int read_credential_line(const char *path, size_t max, char **ret) {
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, max, (void **) &text, &size);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "Failed to read credential %s: %m", path);
+        if (strlen(text) != size)
+                return log_error_errno(EINVAL, "Credential %s contains a NUL byte.", path);
+        while (size > 0 && (text[size - 1] == '\n' || text[size - 1] == '\r'))
+                text[--size] = '\0';
+        *ret = TAKE_PTR(text);
+        return 1;
+}
+
 int configd_config_load_credentials(ConfigdConfig *c, const char *directory) {
         _cleanup_free_ char *url = NULL, *ca = NULL, *url_path = NULL, *key = NULL, *key_path = NULL;
-        size_t size;
         int r, n = 0;
 
         if (isempty(directory))
@@ -306,19 +325,15 @@ int configd_config_load_credentials(ConfigdConfig *c, const char *directory) {
 
         if (asprintf(&url_path, "%s/%s", directory, CONFIGD_CREDENTIAL_SERVER_URL) < 0)
                 return log_oom();
-        r = read_full_file(url_path, CONFIGD_URL_MAX + 2, (void **) &url, &size);
-        if (r >= 0) {
-                if (strlen(url) != size)
-                        return log_error_errno(EINVAL, "Credential %s contains a NUL byte.", url_path);
-                /* As written by "echo" or systemd-creds: trailing newlines are not part of the URL. */
-                while (size > 0 && (url[size - 1] == '\n' || url[size - 1] == '\r'))
-                        url[--size] = '\0';
+        r = read_credential_line(url_path, CONFIGD_URL_MAX + 2, &url);
+        if (r < 0)
+                return r;
+        if (r > 0) {
                 r = set_server_url(c, strstrip(url));
                 if (r < 0)
                         return log_error_errno(r, "Credential %s is not an https:// URL.", url_path);
                 n++;
-        } else if (r != -ENOENT)
-                return log_error_errno(r, "Failed to read credential %s: %m", url_path);
+        }
 
         if (asprintf(&ca, "%s/%s", directory, CONFIGD_CREDENTIAL_CA) < 0)
                 return log_oom();
@@ -332,20 +347,17 @@ int configd_config_load_credentials(ConfigdConfig *c, const char *directory) {
 
         if (asprintf(&key_path, "%s/%s", directory, CONFIGD_CREDENTIAL_LOG_KEY) < 0)
                 return log_oom();
-        r = read_full_file(key_path, TLOG_KEY_NAME_MAX + 128, (void **) &key, &size);
-        if (r >= 0) {
-                if (strlen(key) != size)
-                        return log_error_errno(EINVAL, "Credential %s contains a NUL byte.", key_path);
-                while (size > 0 && (key[size - 1] == '\n' || key[size - 1] == '\r'))
-                        key[--size] = '\0';
+        r = read_credential_line(key_path, TLOG_KEY_NAME_MAX + 128, &key);
+        if (r < 0)
+                return r;
+        if (r > 0) {
                 r = set_log_key(c, strstrip(key));
                 if (r < 0 || !c->log_key)
                         return log_error_errno(r < 0 ? r : EINVAL,
                                                "Credential %s is not the verifier key of a transparency log.",
                                                key_path);
                 n++;
-        } else if (r != -ENOENT)
-                return log_error_errno(r, "Failed to read credential %s: %m", key_path);
+        }
         return n;
 }
 

@@ -103,16 +103,6 @@ void log_verify_last_result(const Manager *m, uint64_t *ret_at, uint64_t *ret_si
 
 /* ---- what the node booted ------------------------------------------------------------------------------ */
 
-static void hex32(const uint8_t d[static 32], char ret[static 65]) {
-        static const char digits[] = "0123456789abcdef";
-
-        for (size_t i = 0; i < 32; i++) {
-                ret[2 * i] = digits[d[i] >> 4];
-                ret[2 * i + 1] = digits[d[i] & 15];
-        }
-        ret[64] = '\0';
-}
-
 static int measure(ConfigdLog *l, sd_json_variant *quote, sd_json_variant *event_logs) {
         sd_json_variant *values = sd_json_variant_by_key(quote, "pcrValues"),
                         *firmware = sd_json_variant_by_key(event_logs, "firmwareLog");
@@ -172,7 +162,7 @@ static int measure(ConfigdLog *l, sd_json_variant *quote, sd_json_variant *event
                         return snprintf(l->measure_error, sizeof(l->measure_error),
                                         "PCR 4 holds more than %u applications", APPS_MAX),
                                -E2BIG;
-                hex32(e->sha256, l->apps[l->n_apps++]);
+                hexmem_to(e->sha256, 32, l->apps[l->n_apps++]);
         }
         if (l->n_apps == 0)
                 return snprintf(l->measure_error, sizeof(l->measure_error),
@@ -180,9 +170,9 @@ static int measure(ConfigdLog *l, sd_json_variant *quote, sd_json_variant *event
                        -ENODATA;
         l->pcr9[0] = l->pcr11[0] = '\0';
         if (quoted.mask & (UINT32_C(1) << 9))
-                hex32(quoted.sha256[9], l->pcr9);
+                hexmem_to(quoted.sha256[9], 32, l->pcr9);
         if (quoted.mask & (UINT32_C(1) << 11))
-                hex32(quoted.sha256[11], l->pcr11);
+                hexmem_to(quoted.sha256[11], 32, l->pcr11);
         return 0;
 }
 
@@ -216,36 +206,17 @@ static void finish(Verification *v, const char *error_id, const char *format, ..
         verification_free(v);
 }
 
-/* The value of the line "name value" of an entry, into buf; NULL if absent or too long. */
-static const char *entry_field(const char *entry, const char *name, char *buf, size_t size) {
-        size_t n = strlen(name);
-
-        for (const char *line = entry; line && *line;) {
-                const char *end = strchrnul(line, '\n');
-                if ((size_t) (end - line) > n && strneq(line, name, n) && line[n] == ' ') {
-                        size_t k = (size_t) (end - line) - n - 1;
-                        if (k >= size)
-                                return NULL;
-                        memcpy(buf, line + n + 1, k);
-                        buf[k] = '\0';
-                        return buf;
-                }
-                line = *end ? end + 1 : NULL;
-        }
-        return NULL;
-}
-
 /* The entry the server gave, against what this node measured: NULL if it is this node's image, else why not. */
 static const char *entry_mismatch(const ConfigdLog *l, const char *entry, const char *uki, char *why, size_t size) {
         char kind[32], value[80], kernel[80];
         bool pcr11 = false;
 
-        if (!startswith(entry, "patela-log-entry/1\n") || !entry_field(entry, "kind", kind, sizeof(kind)) ||
+        if (!startswith(entry, "patela-log-entry/1\n") || !tlog_entry_field(entry, "kind", kind, sizeof(kind)) ||
             !streq(kind, "image-registered"))
                 return "it is not an image registration";
-        if (!entry_field(entry, "uki-authenticode", value, sizeof(value)) || !streq(value, uki))
+        if (!tlog_entry_field(entry, "uki-authenticode", value, sizeof(value)) || !streq(value, uki))
                 return "its UKI is not the one the firmware started (PCR 4)";
-        if (!entry_field(entry, "kernel-authenticode", kernel, sizeof(kernel)))
+        if (!tlog_entry_field(entry, "kernel-authenticode", kernel, sizeof(kernel)))
                 return "it names no kernel";
         for (size_t i = 0; i < l->n_apps; i++)
                 if (!streq(l->apps[i], uki) && !streq(l->apps[i], kernel)) {
@@ -253,12 +224,12 @@ static const char *entry_mismatch(const ConfigdLog *l, const char *entry, const 
                                  l->apps[i]);
                         return why;
                 }
-        if (l->pcr9[0] && (!entry_field(entry, "pcr9", value, sizeof(value)) || !streq(value, l->pcr9)))
+        if (l->pcr9[0] && (!tlog_entry_field(entry, "pcr9", value, sizeof(value)) || !streq(value, l->pcr9)))
                 return "its PCR 9 (initrd and command line) is not this boot's";
         if (l->pcr11[0]) {
                 static const char *const phases[] = { "pcr11-boot", "pcr11-sysinit", "pcr11-ready" };
                 for (size_t i = 0; i < ELEMENTSOF(phases); i++)
-                        pcr11 = pcr11 || (entry_field(entry, phases[i], value, sizeof(value)) && streq(value, l->pcr11));
+                        pcr11 = pcr11 || (tlog_entry_field(entry, phases[i], value, sizeof(value)) && streq(value, l->pcr11));
                 if (!pcr11)
                         return "none of its PCR 11 values (UKI sections and boot phases) is this boot's";
         }
@@ -365,9 +336,9 @@ static void on_registration(HttpRequest *request, const HttpResponse *response, 
         }
         v->index = reg.index;
         v->entry = TAKE_PTR(reg.entry);
-        if (!entry_field(v->entry, "name", v->image, sizeof(v->image)))
+        if (!tlog_entry_field(v->entry, "name", v->image, sizeof(v->image)))
                 snprintf(v->image, sizeof(v->image), "-");
-        if (!entry_field(v->entry, "uki-sha256", v->uki_sha256, sizeof(v->uki_sha256)))
+        if (!tlog_entry_field(v->entry, "uki-sha256", v->uki_sha256, sizeof(v->uki_sha256)))
                 snprintf(v->uki_sha256, sizeof(v->uki_sha256), "-");
         step_checkpoint(v);
 }
