@@ -103,8 +103,20 @@ void log_verify_last_result(const Manager *m, uint64_t *ret_at, uint64_t *ret_si
 
 /* ---- what the node booted ------------------------------------------------------------------------------ */
 
+/* Why the node has no measurement, for VerifyLog's NotMeasured: r. */
+static int measure_fail(ConfigdLog *l, int r, const char *format, ...) _printf_(3, 4);
+static int measure_fail(ConfigdLog *l, int r, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(l->measure_error, sizeof(l->measure_error), format, ap);
+        va_end(ap);
+        return r;
+}
+
 static int measure(ConfigdLog *l, sd_json_variant *quote, sd_json_variant *event_logs) {
         sd_json_variant *values = sd_json_variant_by_key(quote, "pcrValues"),
+                        *bank = sd_json_variant_by_key(quote, "bank"),
                         *firmware = sd_json_variant_by_key(event_logs, "firmwareLog");
         _cleanup_(boot_logs_done) BootLogs logs = {};
         _cleanup_free_ char *reason = NULL;
@@ -113,11 +125,8 @@ static int measure(ConfigdLog *l, sd_json_variant *quote, sd_json_variant *event
         size_t fw_size = 0;
         int r;
 
-        sd_json_variant *bank = sd_json_variant_by_key(quote, "bank");
-
         if (!sd_json_variant_is_string(bank) || !streq(sd_json_variant_string(bank), "sha256"))
-                return snprintf(l->measure_error, sizeof(l->measure_error), "the quote is not of the SHA-256 bank"),
-                       -EBADMSG;
+                return measure_fail(l, -EBADMSG, "the quote is not of the SHA-256 bank");
         for (size_t i = 0; i < sd_json_variant_elements(values); i++) {
                 sd_json_variant *e = sd_json_variant_by_index(values, i);
                 _cleanup_free_ void *d = NULL;
@@ -128,18 +137,14 @@ static int measure(ConfigdLog *l, sd_json_variant *quote, sd_json_variant *event
                     unhexmem(sd_json_variant_string(sd_json_variant_by_key(e, "value")), 64, &d, &n) < 0 ||
                     pcr_values_set(&quoted, (unsigned) sd_json_variant_unsigned(sd_json_variant_by_key(e, "index")),
                                    d, n) < 0)
-                        return snprintf(l->measure_error, sizeof(l->measure_error),
-                                        "patela-attestd's quote has a PCR value that is not SHA-256"),
-                               -EBADMSG;
+                        return measure_fail(l, -EBADMSG, "patela-attestd's quote has a PCR value that is not SHA-256");
         }
         if (!(quoted.mask & (UINT32_C(1) << 4)))
-                return snprintf(l->measure_error, sizeof(l->measure_error),
-                                "PCR 4 was not quoted: the server asks for no PCR that names the image"),
-                       -ENODATA;
+                return measure_fail(l, -ENODATA,
+                                    "PCR 4 was not quoted: the server asks for no PCR that names the image");
         if (!sd_json_variant_is_string(firmware))
-                return snprintf(l->measure_error, sizeof(l->measure_error),
-                                "patela-attestd gave no firmware event log: the UKI the firmware started is unknown"),
-                       -ENODATA;
+                return measure_fail(l, -ENODATA,
+                                    "patela-attestd gave no firmware event log: the UKI the firmware started is unknown");
         r = unbase64mem(sd_json_variant_string(firmware), PROTO_EVENT_LOG_MAX, &fw, &fw_size);
         if (r == -ENOMEM)
                 return r;
@@ -148,9 +153,8 @@ static int measure(ConfigdLog *l, sd_json_variant *quote, sd_json_variant *event
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return snprintf(l->measure_error, sizeof(l->measure_error),
-                                "the firmware event log does not explain the quoted PCR 4: %s", reason ?: "malformed"),
-                       -EBADMSG;
+                return measure_fail(l, -EBADMSG, "the firmware event log does not explain the quoted PCR 4: %s",
+                                    reason ?: "malformed");
 
         l->n_apps = 0;
         for (size_t i = 0; i < logs.firmware->n_events; i++) {
@@ -159,15 +163,11 @@ static int measure(ConfigdLog *l, sd_json_variant *quote, sd_json_variant *event
                 if (e->pcr != 4 || e->type != EV_EFI_BOOT_SERVICES_APPLICATION)
                         continue;
                 if (l->n_apps == APPS_MAX)
-                        return snprintf(l->measure_error, sizeof(l->measure_error),
-                                        "PCR 4 holds more than %u applications", APPS_MAX),
-                               -E2BIG;
+                        return measure_fail(l, -E2BIG, "PCR 4 holds more than %u applications", APPS_MAX);
                 hexmem_to(e->sha256, 32, l->apps[l->n_apps++]);
         }
         if (l->n_apps == 0)
-                return snprintf(l->measure_error, sizeof(l->measure_error),
-                                "PCR 4 shows no application started by the firmware"),
-                       -ENODATA;
+                return measure_fail(l, -ENODATA, "PCR 4 shows no application started by the firmware");
         l->pcr9[0] = l->pcr11[0] = '\0';
         if (quoted.mask & (UINT32_C(1) << 9))
                 hexmem_to(quoted.sha256[9], 32, l->pcr9);
@@ -229,7 +229,8 @@ static const char *entry_mismatch(const ConfigdLog *l, const char *entry, const 
         if (l->pcr11[0]) {
                 static const char *const phases[] = { "pcr11-boot", "pcr11-sysinit", "pcr11-ready" };
                 for (size_t i = 0; i < ELEMENTSOF(phases); i++)
-                        pcr11 = pcr11 || (tlog_entry_field(entry, phases[i], value, sizeof(value)) && streq(value, l->pcr11));
+                        pcr11 = pcr11 || (tlog_entry_field(entry, phases[i], value, sizeof(value)) &&
+                                          streq(value, l->pcr11));
                 if (!pcr11)
                         return "none of its PCR 11 values (UKI sections and boot phases) is this boot's";
         }
@@ -361,8 +362,9 @@ static void on_checkpoint(HttpRequest *request, const HttpResponse *response, vo
                 return;
         r = tlog_note_open(response->body, response->size, &v->key, &text_size);
         if (r < 0) {
-                finish(v, "io.patela.Config.BadCheckpoint", "the checkpoint is not signed by the pinned key %s+%08" PRIx32
-                       " (%s)", v->key.name, v->key.id, r == -ENOKEY ? "no signature by it" : "malformed or forged");
+                finish(v, "io.patela.Config.BadCheckpoint",
+                       "the checkpoint is not signed by the pinned key %s+%08" PRIx32 " (%s)", v->key.name, v->key.id,
+                       r == -ENOKEY ? "no signature by it" : "malformed or forged");
                 return;
         }
         if (tlog_checkpoint_parse(response->body, text_size, &v->checkpoint) < 0 ||
@@ -428,13 +430,15 @@ static void on_inclusion(HttpRequest *request, const HttpResponse *response, voi
                 return;
         default:
                 finish(v, "io.patela.Config.Failed",
-                       "%s/" CONFIGD_LOG_STATE_DIRECTORY "/" CONFIGD_LOG_STATE_FILE " is not a checkpoint this daemon wrote",
+                       "%s/" CONFIGD_LOG_STATE_DIRECTORY "/" CONFIGD_LOG_STATE_FILE
+                       " is not a checkpoint this daemon wrote",
                        v->manager->config.state_directory);
                 return;
         }
         if (!streq(v->previous.origin, v->checkpoint.origin)) {
-                finish(v, "io.patela.Config.Inconsistent", "the last checkpoint verified is of the log %s, this one of %s",
-                       v->previous.origin, v->checkpoint.origin);
+                finish(v, "io.patela.Config.Inconsistent",
+                       "the last checkpoint verified is of the log %s, this one of %s", v->previous.origin,
+                       v->checkpoint.origin);
                 return;
         }
         if (v->checkpoint.size < v->previous.size) {
@@ -527,7 +531,8 @@ static void succeed(Verification *v) {
                                 SD_JSON_BUILD_PAIR_STRING("ukiSha256", v->uki_sha256),
                                 SD_JSON_BUILD_PAIR_CONDITION(v->have_previous, "previousTreeSize",
                                                              SD_JSON_BUILD_UNSIGNED(v->previous.size)),
-                                SD_JSON_BUILD_PAIR_CONDITION(!v->have_previous, "previousTreeSize", SD_JSON_BUILD_NULL));
+                                SD_JSON_BUILD_PAIR_CONDITION(!v->have_previous, "previousTreeSize",
+                                                             SD_JSON_BUILD_NULL));
         l->running = NULL;
         verification_free(v);
 }
