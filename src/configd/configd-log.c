@@ -286,9 +286,15 @@ static void step_inclusion(Verification *v);
 static void step_consistency(Verification *v);
 static void succeed(Verification *v);
 
+/* Each request at most this long (if Timeout= is not shorter): the four of a verification then end within
+ * patelactl's 45 s. */
+#define LOG_REQUEST_TIMEOUT_USEC (10ULL * 1000000ULL)
+
 static int get(Verification *v, const char *path, HttpCallback callback) {
+        const HttpRequestOptions options = { .timeout_usec = LOG_REQUEST_TIMEOUT_USEC };
+
         v->request = http_request_free(v->request);
-        return http_request_start(v->manager->http, path, NULL, NULL, callback, v, &v->request);
+        return http_request_start_full(v->manager->http, path, NULL, NULL, &options, callback, v, &v->request);
 }
 
 /* A 200 with its body, or the verification finished with the reason. */
