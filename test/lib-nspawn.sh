@@ -110,9 +110,12 @@ ct_boot() {
                 install -D -m 0644 "$T/extra/$f" "$CT/root/$f"
         done
         : >"$T/nspawn.log"
+        # The fleet's transparency log key, pinned as patela.log-key when the test made one (LOG_KEY).
+        local creds=()
+        [[ -n ${LOG_KEY:-} ]] && creds+=(--set-credential="patela.log-key:$LOG_KEY")
         systemd-nspawn --quiet --register=no --keep-unit --link-journal=no --directory="$CT/root" \
                 --machine=patela-node --capability=CAP_NET_ADMIN --bind="$SWTPM_DIR:/run/swtpm" \
-                --set-credential="patela.server-url:$URL" --load-credential="patela.ca:$T/ca/ca.crt" \
+                --set-credential="patela.server-url:$URL" --load-credential="patela.ca:$T/ca/ca.crt" "${creds[@]}" \
                 --boot systemd.log_target=console >>"$T/nspawn.log" 2>&1 &
         NSPAWN_PID=$!
         PIDS+=("$NSPAWN_PID")

@@ -16,20 +16,22 @@ static int unhexchar(char c) {
         return -EINVAL;
 }
 
-char *hexmem(const void *p, size_t size) {
+char *hexmem_to(const void *p, size_t size, char *ret) {
         static const char table[] = "0123456789abcdef";
         const uint8_t *x = p;
-        char *r;
 
-        r = malloc(size * 2 + 1);
-        if (!r)
-                return NULL;
         for (size_t i = 0; i < size; i++) {
-                r[i * 2] = table[x[i] >> 4];
-                r[i * 2 + 1] = table[x[i] & 15];
+                ret[i * 2] = table[x[i] >> 4];
+                ret[i * 2 + 1] = table[x[i] & 15];
         }
-        r[size * 2] = '\0';
-        return r;
+        ret[size * 2] = '\0';
+        return ret;
+}
+
+char *hexmem(const void *p, size_t size) {
+        char *r = malloc(size * 2 + 1);
+
+        return r ? hexmem_to(p, size, r) : NULL;
 }
 
 int unhexmem(const char *s, size_t max_size, void **ret, size_t *ret_size) {

@@ -6,6 +6,8 @@
 
 /* Lower-case hex. Returns a NUL-terminated string or NULL on OOM. */
 char *hexmem(const void *p, size_t size);
+/* The same into ret, which has room for 2 · size + 1 bytes; returns ret. */
+char *hexmem_to(const void *p, size_t size, char *ret);
 /* Strict: even length, [0-9a-fA-F] only. -EINVAL on bad input, -E2BIG past max_size decoded bytes. */
 int unhexmem(const char *s, size_t max_size, void **ret, size_t *ret_size);
 

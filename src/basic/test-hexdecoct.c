@@ -82,6 +82,9 @@ TEST(hex) {
         size_t n;
 
         ASSERT_STREQ(h, "000bff");
+        char buf[7] = "xxxxxx";
+        ASSERT_STREQ(hexmem_to("\x00\x0b\xff", 3, buf), "000bff");
+        ASSERT_STREQ(hexmem_to("", 0, buf), "");
         ASSERT_OK(unhexmem("000BfF", 3, &d, &n));
         ASSERT_EQ(n, 3);
         ASSERT_MEMEQ(d, "\x00\x0b\xff", 3);

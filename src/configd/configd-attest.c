@@ -9,6 +9,7 @@
 
 #include "alloc-util.h"
 #include "hexdecoct.h"
+#include "configd-log.h"
 #include "configd-manager.h"
 #include "log.h"
 
@@ -526,6 +527,8 @@ static void attest_step_attest(Manager *m) {
         char *text = NULL;
         int r;
 
+        /* What this node booted, as its own TPM and firmware log say: for VerifyLog, whatever the server judges. */
+        log_verify_take_measurement(m, m->quote, m->event_logs);
         memcpy(request.challenge, m->enroll.challenge, sizeof(request.challenge));
         r = blob_from_base64(m->secret, PROTO_SECRET_SIZE, &request.secret);
         if (r >= 0)

@@ -14,6 +14,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "string-util.h"
+#include "tlog-note.h"
 #include "tpm2-tcti.h"
 
 #define USEC_PER_SEC 1000000ULL
@@ -74,6 +75,7 @@ const char *tor_allocator_library(TorAllocator a) {
 void configd_config_done(ConfigdConfig *c) {
         free(c->server_url);
         free(c->ca_certificate);
+        free(c->log_key);
         free(c->state_directory);
         free(c->torrc_directory);
         free(c->network_directory);
@@ -138,6 +140,21 @@ static int set_server_url(ConfigdConfig *c, const char *value) {
         return 0;
 }
 
+/* The verifier key of the fleet's transparency log, "name+ID+base64" as `patela-server log init` prints it:
+ * checked here, so that a bad key shows when configd starts rather than at the first `patelactl log verify`. */
+static int set_log_key(ConfigdConfig *c, const char *value) {
+        TlogKey k;
+
+        if (isempty(value)) {
+                free(c->log_key);
+                c->log_key = NULL;
+                return 0;
+        }
+        if (tlog_key_parse_verifier(value, &k) < 0)
+                return -EINVAL;
+        return set_string(&c->log_key, value);
+}
+
 static int set_duration(uint64_t *dst, const char *value, uint64_t min, uint64_t max) {
         unsigned long long usec;
 
@@ -167,6 +184,8 @@ int configd_config_set(ConfigdConfig *c, const char *key, const char *value) {
                 return set_server_url(c, value);
         if (streq(key, "CACertificate"))
                 return set_path(&c->ca_certificate, value, /* pattern= */ false);
+        if (streq(key, "LogKey"))
+                return set_log_key(c, value);
         if (streq(key, "ReattestInterval"))
                 return set_duration(&c->reattest_usec, value, USEC_PER_SEC, 7 * 24 * 3600 * USEC_PER_SEC);
         if (streq(key, "RetryInterval"))
@@ -277,9 +296,28 @@ int configd_config_load(ConfigdConfig *c, const char *path, const char *main_fil
         }
 }
 
-int configd_config_load_credentials(ConfigdConfig *c, const char *directory) {
-        _cleanup_free_ char *url = NULL, *ca = NULL, *url_path = NULL;
+/* A credential of one line, as "echo" or systemd-creds write it (trailing newlines are not part of it): 1 and its
+ * text in *ret, 0 if there is none; logs failures. */
+static int read_credential_line(const char *path, size_t max, char **ret) {
+        _cleanup_free_ char *text = NULL;
         size_t size;
+        int r;
+
+        r = read_full_file(path, max, (void **) &text, &size);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "Failed to read credential %s: %m", path);
+        if (strlen(text) != size)
+                return log_error_errno(EINVAL, "Credential %s contains a NUL byte.", path);
+        while (size > 0 && (text[size - 1] == '\n' || text[size - 1] == '\r'))
+                text[--size] = '\0';
+        *ret = TAKE_PTR(text);
+        return 1;
+}
+
+int configd_config_load_credentials(ConfigdConfig *c, const char *directory) {
+        _cleanup_free_ char *url = NULL, *ca = NULL, *url_path = NULL, *key = NULL, *key_path = NULL;
         int r, n = 0;
 
         if (isempty(directory))
@@ -287,19 +325,15 @@ int configd_config_load_credentials(ConfigdConfig *c, const char *directory) {
 
         if (asprintf(&url_path, "%s/%s", directory, CONFIGD_CREDENTIAL_SERVER_URL) < 0)
                 return log_oom();
-        r = read_full_file(url_path, CONFIGD_URL_MAX + 2, (void **) &url, &size);
-        if (r >= 0) {
-                if (strlen(url) != size)
-                        return log_error_errno(EINVAL, "Credential %s contains a NUL byte.", url_path);
-                /* As written by "echo" or systemd-creds: trailing newlines are not part of the URL. */
-                while (size > 0 && (url[size - 1] == '\n' || url[size - 1] == '\r'))
-                        url[--size] = '\0';
+        r = read_credential_line(url_path, CONFIGD_URL_MAX + 2, &url);
+        if (r < 0)
+                return r;
+        if (r > 0) {
                 r = set_server_url(c, strstrip(url));
                 if (r < 0)
                         return log_error_errno(r, "Credential %s is not an https:// URL.", url_path);
                 n++;
-        } else if (r != -ENOENT)
-                return log_error_errno(r, "Failed to read credential %s: %m", url_path);
+        }
 
         if (asprintf(&ca, "%s/%s", directory, CONFIGD_CREDENTIAL_CA) < 0)
                 return log_oom();
@@ -310,6 +344,20 @@ int configd_config_load_credentials(ConfigdConfig *c, const char *directory) {
                 n++;
         } else if (errno != ENOENT)
                 return log_error_errno(errno, "Failed to access credential %s: %m", ca);
+
+        if (asprintf(&key_path, "%s/%s", directory, CONFIGD_CREDENTIAL_LOG_KEY) < 0)
+                return log_oom();
+        r = read_credential_line(key_path, TLOG_KEY_NAME_MAX + 128, &key);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                r = set_log_key(c, strstrip(key));
+                if (r < 0 || !c->log_key)
+                        return log_error_errno(r < 0 ? r : EINVAL,
+                                               "Credential %s is not the verifier key of a transparency log.",
+                                               key_path);
+                n++;
+        }
         return n;
 }
 

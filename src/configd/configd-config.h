@@ -12,6 +12,7 @@
 /* systemd credentials that override the files, so that one image serves several fleets. */
 #define CONFIGD_CREDENTIAL_SERVER_URL "patela.server-url"
 #define CONFIGD_CREDENTIAL_CA "patela.ca"
+#define CONFIGD_CREDENTIAL_LOG_KEY "patela.log-key"
 
 #define CONFIGD_URL_MAX 2048U
 #define CONFIGD_PATTERN_MAX 256U
@@ -31,6 +32,7 @@ typedef enum TorAllocator {
 typedef struct ConfigdConfig {
         char *server_url;      /* https://HOST[:PORT][/PREFIX], no trailing slash */
         char *ca_certificate;  /* PEM file: the only trust anchor for the server */
+        char *log_key;         /* the fleet's transparency log verifier key (C2SP note form), or NULL */
         uint64_t reattest_usec;
         uint64_t retry_usec;     /* first retry after a failure or while pending */
         uint64_t retry_max_usec; /* cap of the exponential backoff */
@@ -71,7 +73,7 @@ int configd_config_parse(ConfigdConfig *c, const char *text, size_t size, unsign
  * lexical order. Logs each failure with file:line. */
 int configd_config_load(ConfigdConfig *c, const char *path, const char *main_file, const char *dropin_dir);
 
-/* Applies CONFIGD_CREDENTIAL_SERVER_URL and CONFIGD_CREDENTIAL_CA from directory (NULL: nothing).
+/* Applies CONFIGD_CREDENTIAL_SERVER_URL, CONFIGD_CREDENTIAL_CA and CONFIGD_CREDENTIAL_LOG_KEY from directory (NULL: nothing).
  * Returns the number of credentials applied. Logs failures. */
 int configd_config_load_credentials(ConfigdConfig *c, const char *directory);
 

@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "alloc-util.h"
+#include "configd-log.h"
 #include "configd-manager.h"
 #include "configd-varlink.h"
 #include "io.patela.Config.h"
@@ -90,6 +91,7 @@ static void waiters_free(sd_varlink **l, size_t n) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        log_verify_free(m); /* its request, before the client */
         http_request_free(m->request);
         http_client_free(m->http);
         manager_call_done(m);
@@ -217,6 +219,9 @@ int manager_start(Manager *m) {
         r = check_setup(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add a timer: %m");
+        r = log_verify_setup(m);
+        if (r < 0)
+                return log_oom();
         cycle_update_status(m);
         log_info("patela-configd %s: server %s, CA %s, torrc in %s, units %s.", PROJECT_VERSION,
                  m->config.server_url, m->config.ca_certificate, m->config.torrc_directory,

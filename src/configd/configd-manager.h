@@ -168,6 +168,10 @@ typedef struct Manager {
         size_t n_keys_queue;
         bool keys_one_by_one; /* the batch call failed: ask for each relay alone */
 
+        /* what VerifyLog knows: this boot's measurement, the verification under way, the last result
+         * (configd-log.c) */
+        struct ConfigdLog *log;
+
         /* Refresh calls answered when the current cycle ends, and those for the next one */
         sd_varlink **waiters;
         size_t n_waiters;

@@ -5,6 +5,7 @@
 #include <systemd/sd-json.h>
 
 #include "configd-files.h"
+#include "configd-log.h"
 #include "configd-manager.h"
 #include "configd-varlink.h"
 #include "log.h"
@@ -67,11 +68,14 @@ static int vl_method_get_status(sd_varlink *link, sd_json_variant *parameters, s
         _cleanup_(sd_json_variant_unrefp) sd_json_variant *relays = NULL, *family = NULL;
         _cleanup_free_ char *dir = NULL;
         Manager *m = userdata;
+        uint64_t log_at, log_size;
+        const char *log_error;
         int r;
 
         r = sd_varlink_dispatch(link, parameters, dispatch_table, NULL);
         if (r != 0)
                 return r;
+        log_verify_last_result(m, &log_at, &log_size, &log_error);
         dir = dropin_dir(m);
         if (!dir)
                 return -ENOMEM;
@@ -118,7 +122,10 @@ static int vl_method_get_status(sd_varlink *link, sd_json_variant *parameters, s
                         SD_JSON_BUILD_PAIR("lastErrorCode", JSON_STRING_OR_NULL(m->last_error_code)),
                         SD_JSON_BUILD_PAIR_UNSIGNED("failedAttempts", m->failures),
                         PAIR_UNSIGNED_OR_NULL("nextAttempt", !m->busy && m->next_cycle > 0, m->next_cycle),
-                        SD_JSON_BUILD_PAIR_BOOLEAN("manageUnits", m->config.manage_units));
+                        SD_JSON_BUILD_PAIR_BOOLEAN("manageUnits", m->config.manage_units),
+                        PAIR_UNSIGNED_OR_NULL("logVerified", log_at > 0, log_at),
+                        PAIR_UNSIGNED_OR_NULL("logTreeSize", log_at > 0, log_size),
+                        SD_JSON_BUILD_PAIR("logError", JSON_STRING_OR_NULL(log_error)));
 }
 
 static int vl_method_refresh(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
@@ -292,5 +299,6 @@ int configd_bind_methods(sd_varlink_server *s) {
                         "io.patela.Config.GetStatus", vl_method_get_status,
                         "io.patela.Config.Refresh", vl_method_refresh,
                         "io.patela.Config.ShowConfig", vl_method_show_config,
-                        "io.patela.Config.Diff", vl_method_diff);
+                        "io.patela.Config.Diff", vl_method_diff,
+                        "io.patela.Config.VerifyLog", vl_method_verify_log);
 }

@@ -5,10 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "configd-config.h"
 #include "configd-files.h"
 #include "log.h"
 #include "tests.h"
+#include "tlog-note.h"
 
 #define SEC 1000000ULL
 
@@ -290,6 +292,48 @@ TEST(credentials_override) {
         log_set_max_level(LOG_INFO);
         configd_config_done(&c);
         remove_tree(dir);
+}
+
+TEST(log_key) {
+        char dir[] = "/tmp/test-configd-logkey.XXXXXX", line[512];
+        _cleanup_free_ char *verifier = NULL, *signer = NULL;
+        ConfigdConfig c;
+        TlogKey k;
+
+        ASSERT_OK(tlog_key_generate("patela.test/fleet", &k));
+        ASSERT_OK(tlog_key_format_verifier(&k, &verifier));
+        ASSERT_OK(tlog_key_format_signer(&k, &signer));
+        tlog_key_done(&k);
+        configd_config_init(&c);
+        ASSERT_NULL(c.log_key);
+        ASSERT_OK(configd_config_set(&c, "LogKey", verifier));
+        ASSERT_STREQ(c.log_key, verifier);
+        /* a signer key, a changed ID, a truncated key are no verifier keys */
+        ASSERT_ERROR(configd_config_set(&c, "LogKey", signer), EINVAL);
+        snprintf(line, sizeof(line), "%s", verifier);
+        line[strlen("patela.test/fleet+")] ^= 1;
+        ASSERT_ERROR(configd_config_set(&c, "LogKey", line), EINVAL);
+        line[strlen("patela.test/fleet+")] ^= 1;
+        line[strlen(line) - 2] = '\0';
+        ASSERT_ERROR(configd_config_set(&c, "LogKey", line), EINVAL);
+        ASSERT_STREQ(c.log_key, verifier);
+        ASSERT_OK(configd_config_set(&c, "LogKey", ""));
+        ASSERT_NULL(c.log_key);
+
+        /* the credential, as systemd-creds or echo wrote it */
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        snprintf(line, sizeof(line), "%s\n", verifier);
+        write_file(dir, "patela.log-key", line);
+        ASSERT_EQ(configd_config_load_credentials(&c, dir), 1);
+        ASSERT_STREQ(c.log_key, verifier);
+        write_file(dir, "patela.log-key", "patela.test/fleet+00000000+AQ==\n");
+        log_set_max_level(LOG_EMERG);
+        ASSERT_ERROR(configd_config_load_credentials(&c, dir), EINVAL);
+        log_set_max_level(LOG_INFO);
+        configd_config_done(&c);
+        remove_tree(dir);
+        erase_and_free_sized(signer, strlen(signer));
+        signer = NULL;
 }
 
 TEST(patterns) {

@@ -141,24 +141,6 @@ static int get(CURL *curl, const char *path, char **ret, size_t *ret_size) {
 
 /* ---- entries ------------------------------------------------------------------------------------------ */
 
-/* The value of "name value" in an entry, copied into buf; NULL if absent or too long. */
-static const char *entry_field(const char *entry, const char *name, char *buf, size_t size) {
-        size_t n = strlen(name);
-
-        for (const char *l = entry; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-                const char *end = strchr(l, '\n') ?: l + strlen(l);
-                if ((size_t) (end - l) > n && strncmp(l, name, n) == 0 && l[n] == ' ') {
-                        size_t v = (size_t) (end - l) - n - 1;
-                        if (v >= size)
-                                return NULL;
-                        memcpy(buf, l + n + 1, v);
-                        buf[v] = '\0';
-                        return buf;
-                }
-        }
-        return NULL;
-}
-
 static bool uki_listed(const char *images, const char *uki) {
         return images && uki && strstr(images, uki) != NULL;
 }
@@ -167,12 +149,12 @@ static bool uki_listed(const char *images, const char *uki) {
 static int check_entry(MonitorState *s, uint64_t index, const char *entry, const char *images) {
         char kind[32], name[128], uki[80], image[128];
 
-        if (!entry_field(entry, "kind", kind, sizeof(kind))) {
+        if (!tlog_entry_field(entry, "kind", kind, sizeof(kind))) {
                 report(FINDING_FORK, "entry %" PRIu64 " has no kind: not an entry this log writes", index);
                 return 0;
         }
-        if (streq(kind, "image-registered") && entry_field(entry, "name", name, sizeof(name)) &&
-            entry_field(entry, "uki-sha256", uki, sizeof(uki))) {
+        if (streq(kind, "image-registered") && tlog_entry_field(entry, "name", name, sizeof(name)) &&
+            tlog_entry_field(entry, "uki-sha256", uki, sizeof(uki))) {
                 if (images && !uki_listed(images, uki))
                         report(FINDING_UNREPRODUCIBLE_IMAGE,
                                "entry %" PRIu64 ": image %s registered with UKI SHA-256 %s, which is not among the "
@@ -180,11 +162,11 @@ static int check_entry(MonitorState *s, uint64_t index, const char *entry, const
                                index, name, uki, arg_images);
                 if (!monitor_state_image(s, name))
                         return monitor_state_add_image(s, name, uki);
-        } else if (streq(kind, "image-retired") && entry_field(entry, "name", name, sizeof(name))) {
+        } else if (streq(kind, "image-retired") && tlog_entry_field(entry, "name", name, sizeof(name))) {
                 MonitorImage *i = monitor_state_image(s, name);
                 if (i)
                         i->retired = true;
-        } else if (streq(kind, "verdict") && entry_field(entry, "image", image, sizeof(image)) &&
+        } else if (streq(kind, "verdict") && tlog_entry_field(entry, "image", image, sizeof(image)) &&
                    !streq(image, "-") && !monitor_state_image(s, image))
                 report(FINDING_UNKNOWN_IMAGE,
                        "entry %" PRIu64 ": a verdict for image %s, which the log never registered", index, image);

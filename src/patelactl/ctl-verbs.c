@@ -100,6 +100,11 @@ static void print_config_status(sd_json_variant *s) {
         }
         if (json_int(s, "nextAttempt", NULL) > 0)
                 field("Next attempt", format_usec(s, "nextAttempt", buf, sizeof(buf)));
+        if (json_str(s, "logError"))
+                printf("%*s: not verified: %s\n", LABEL_WIDTH, "Log", json_str(s, "logError"));
+        else if (json_int(s, "logVerified", NULL) > 0)
+                printf("%*s: verified %s, image in the signed checkpoint of %jd entries\n", LABEL_WIDTH, "Log",
+                       format_usec(s, "logVerified", buf, sizeof(buf)), (intmax_t) json_int(s, "logTreeSize", NULL));
         for (size_t i = 0; i < n; i++) {
                 const char *st = json_str(sd_json_variant_by_index(relays, i), "state");
                 applied += st && streq(st, "applied");
@@ -507,4 +512,34 @@ int verb_relays(const Ctl *c) {
                 return dump_json(c, relays);
         }
         return print_relays_table(c, v);
+}
+
+int verb_log_verify(const Ctl *c) {
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *v = NULL;
+        bool previous;
+        int64_t size;
+        int r;
+
+        /* A declared error (not registered, bad signature, rollback…) is logged with its reason: exit 4. */
+        r = ctl_call_log(c, CTL_CONFIG, "VerifyLog", CALL_TIMEOUT_USEC, &v);
+        if (r < 0)
+                return r;
+        if (want_json(c))
+                return dump_json(c, v);
+
+        field("Verified", "yes: the image this node booted is registered in the log");
+        field("Log", json_str(v, "origin"));
+        printf("%*s: %jd entries, root %s\n", LABEL_WIDTH, "Checkpoint", (intmax_t) json_int(v, "treeSize", NULL),
+               or_dash(json_str(v, "rootHash")));
+        size = json_int(v, "previousTreeSize", &previous);
+        if (previous)
+                printf("%*s: extends the one of %jd entries verified before\n", LABEL_WIDTH, "Consistency",
+                       (intmax_t) size);
+        else
+                field("Consistency", "first checkpoint verified in this boot");
+        field("Image", json_str(v, "image"));
+        printf("%*s: %jd\n", LABEL_WIDTH, "Entry", (intmax_t) json_int(v, "entryIndex", NULL));
+        field("Authenticode", json_str(v, "ukiAuthenticode"));
+        field("UKI SHA-256", json_str(v, "ukiSha256"));
+        return 0;
 }

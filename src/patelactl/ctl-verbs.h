@@ -12,3 +12,4 @@ int verb_config_show(const Ctl *c);
 int verb_config_diff(const Ctl *c);
 int verb_attest(const Ctl *c);
 int verb_relays(const Ctl *c);
+int verb_log_verify(const Ctl *c);

@@ -29,6 +29,7 @@ static const Verb verbs[] = {
         { "config", "diff", verb_config_diff },
         { "attest", NULL, verb_attest },
         { "relays", NULL, verb_relays },
+        { "log", "verify", verb_log_verify },
 };
 
 static void help(void) {
@@ -42,7 +43,8 @@ static void help(void) {
                "  config show          The configuration as last fetched from the server\n"
                "  config diff          How the applied files differ from it\n"
                "  attest               Re-attest and re-apply the configuration now\n"
-               "  relays               The relays and their state\n\n"
+               "  relays               The relays and their state\n"
+               "  log verify           Prove that the booted image is registered in the fleet's transparency log\n\n"
                "Options:\n"
                "  -h --help                  Show this help\n"
                "     --version               Show the version\n"
@@ -163,7 +165,7 @@ static int dispatch_verb(int argc, char *argv[], const Ctl *c) {
         }
         if (known)
                 return log_error_errno(EINVAL, "'%s' needs one of: %s", name,
-                        streq(name, "keys") ? "list, reseal-check" : "show, diff");
+                        streq(name, "keys") ? "list, reseal-check" : streq(name, "log") ? "verify" : "show, diff");
         return log_error_errno(EINVAL, "Unknown command '%s'. See patelactl --help.", name);
 }
 

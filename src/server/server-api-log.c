@@ -28,12 +28,18 @@ static int query_number(Request *req, const char *name, uint64_t max, bool requi
 typedef struct LogRead {
         ProtoEndpoint endpoint;
         uint64_t a, b;          /* entries: start, count; inclusion: index, size; consistency: size1, size2 */
+        const char *authenticode; /* registration */
         uint64_t size;
-        TlogHash root, root1;
-        TlogHash proof[TLOG_PROOF_MAX];
-        size_t n;
+        TlogHash root;
+        ProtoLogInclusion inclusion;
+        ProtoLogConsistency consistency;
+        ProtoLogRegistration registration;
         json_object *entries;
 } LogRead;
+
+static void log_read_done(LogRead *l) {
+        proto_log_registration_done(&l->registration);
+}
 
 static int log_read(Db *db, LogRead *l) {
         int r;
@@ -63,18 +69,30 @@ static int log_read(Db *db, LogRead *l) {
                         json_object_array_add(l->entries, e);
                 }
                 return 0;
-        case PROTO_LOG_INCLUSION:
+        case PROTO_LOG_INCLUSION: {
+                ProtoLogInclusion *p = &l->inclusion;
+
                 if (l->b > l->size || l->a >= l->b)
                         return -ERANGE;
-                r = server_tlog_root(db, l->b, &l->root);
-                return r < 0 ? r : server_tlog_prove_inclusion(db, l->a, l->b, l->proof, &l->n);
-        case PROTO_LOG_CONSISTENCY:
+                *p = (ProtoLogInclusion) { .index = l->a, .size = l->b };
+                r = server_tlog_root(db, p->size, &p->root);
+                return r < 0 ? r : server_tlog_prove_inclusion(db, p->index, p->size, p->proof, &p->n);
+        }
+        case PROTO_LOG_CONSISTENCY: {
+                ProtoLogConsistency *p = &l->consistency;
+
                 if (l->b > l->size || l->a == 0 || l->a > l->b)
                         return -ERANGE;
-                r = server_tlog_root(db, l->a, &l->root1);
+                *p = (ProtoLogConsistency) { .size1 = l->a, .size2 = l->b };
+                r = server_tlog_root(db, p->size1, &p->root1);
                 if (r >= 0)
-                        r = server_tlog_root(db, l->b, &l->root);
-                return r < 0 ? r : server_tlog_prove_consistency(db, l->a, l->b, l->proof, &l->n);
+                        r = server_tlog_root(db, p->size2, &p->root2);
+                return r < 0 ? r : server_tlog_prove_consistency(db, p->size1, p->size2, p->proof, &p->n);
+        }
+        case PROTO_LOG_REGISTRATION:
+                r = server_tlog_find_registration(db, l->authenticode, l->size, &l->registration.index,
+                                                  &l->registration.entry);
+                return r == -ENOENT ? -ENODATA : r;
         default:
                 return -EINVAL;
         }
@@ -82,7 +100,7 @@ static int log_read(Db *db, LogRead *l) {
 
 enum MHD_Result api_log(Request *req, ProtoEndpoint e) {
         _cleanup_(json_object_putp) json_object *o = NULL;
-        LogRead l = { .endpoint = e };
+        _cleanup_(log_read_done) LogRead l = { .endpoint = e };
         char *body = NULL;
         Db *db;
         int r;
@@ -106,6 +124,12 @@ enum MHD_Result api_log(Request *req, ProtoEndpoint e) {
                     query_number(req, "size", TLOG_SIZE_MAX, true, &l.b) < 0)
                         return respond_error(req, PROTO_ERROR_INVALID_FIELD, "?index=I&size=N are required numbers.");
                 break;
+        case PROTO_LOG_REGISTRATION:
+                l.authenticode = MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, "authenticode");
+                if (!proto_authenticode_ok(l.authenticode))
+                        return respond_error(req, PROTO_ERROR_INVALID_FIELD,
+                                             "?authenticode= is the UKI's Authenticode SHA-256, 64 lower-case hex digits.");
+                break;
         case PROTO_LOG_CONSISTENCY:
                 if (query_number(req, "size1", TLOG_SIZE_MAX, true, &l.a) < 0 ||
                     query_number(req, "size2", TLOG_SIZE_MAX, true, &l.b) < 0)
@@ -125,7 +149,9 @@ enum MHD_Result api_log(Request *req, ProtoEndpoint e) {
         server_db_unlock(req->server);
         o = l.entries; /* freed with o from here on */
         if (r == -ENODATA)
-                return respond_error(req, PROTO_ERROR_NOT_FOUND, "The log is empty.");
+                return respond_error(req, PROTO_ERROR_NOT_FOUND,
+                                     e == PROTO_LOG_REGISTRATION ? "The log registered no image with this UKI."
+                                                                 : "The log is empty.");
         if (r == -ERANGE)
                 return respond_error(req, PROTO_ERROR_NOT_FOUND,
                                      "Beyond the log (%" PRIu64 " entries), or sizes out of order.", l.size);
@@ -142,24 +168,26 @@ enum MHD_Result api_log(Request *req, ProtoEndpoint e) {
                 return respond_text(req, MHD_HTTP_OK, note);
         }
 
-        json_object *reply = json_object_new_object();
-        if (!reply)
-                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Out of memory.");
-        if (e == PROTO_LOG_ENTRIES) {
+        switch (e) {
+        case PROTO_LOG_ENTRIES: {
+                json_object *reply = json_object_new_object();
+                if (!reply)
+                        return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Out of memory.");
                 json_object_object_add(reply, "size", json_object_new_int64((int64_t) l.size));
                 json_object_object_add(reply, "entries", json_object_get(l.entries));
-        } else {
-                json_object_object_add(reply, e == PROTO_LOG_INCLUSION ? "index" : "size1",
-                                       json_object_new_int64((int64_t) l.a));
-                json_object_object_add(reply, e == PROTO_LOG_INCLUSION ? "size" : "size2",
-                                       json_object_new_int64((int64_t) l.b));
-                json_object_object_add(reply, e == PROTO_LOG_INCLUSION ? "root" : "root2", server_tlog_hash_json(&l.root));
-                if (e == PROTO_LOG_CONSISTENCY)
-                        json_object_object_add(reply, "root1", server_tlog_hash_json(&l.root1));
-                json_object_object_add(reply, "proof", server_tlog_proof_json(l.proof, l.n));
+                r = proto_json_format(reply, /* sensitive= */ false, &body);
+                break;
         }
-        r = proto_json_format(reply, /* sensitive= */ false, &body);
-        json_object_put(reply);
+        case PROTO_LOG_INCLUSION:
+                r = proto_log_inclusion_encode(&l.inclusion, &body);
+                break;
+        case PROTO_LOG_CONSISTENCY:
+                r = proto_log_consistency_encode(&l.consistency, &body);
+                break;
+        default:
+                r = proto_log_registration_encode(&l.registration, &body);
+                break;
+        }
         if (r < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Encoding failed.");
         return respond_body(req, MHD_HTTP_OK, body);

@@ -160,6 +160,7 @@ enum MHD_Result api_dispatch(Request *req) {
         case PROTO_LOG_ENTRIES:
         case PROTO_LOG_INCLUSION:
         case PROTO_LOG_CONSISTENCY:
+        case PROTO_LOG_REGISTRATION:
                 return api_log(req, e);
         case PROTO_NODE_CHECK:
         case _PROTO_ENDPOINT_MAX:

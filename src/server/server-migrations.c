@@ -339,6 +339,12 @@ static const char migration_0010[] =
         "             OR NEW.created_at IS NOT OLD.created_at\n"
         "        BEGIN SELECT RAISE(ABORT, 'a family key is only ever retired, once'); END;\n";
 
+/* A node proving its own image's registration (patelactl log verify) asks for that entry by the UKI's
+ * Authenticode digest (GET /v1/log/registration): the registrations are found through this index, not by
+ * reading every verdict of the log. */
+static const char migration_0011[] =
+        "CREATE INDEX tlog_entries_registrations ON tlog_entries (idx) WHERE kind = 'image-registered';\n";
+
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
         { 2, "challenges and sessions WITHOUT ROWID", migration_0002, "b456ec7e408a7d0a807ac27591c09e0387d8a0d5c3b2740680bbdaf8415b7422" },
@@ -358,5 +364,7 @@ const DbMigration db_migrations[] = {
           "b46bf159959afba14087a702496569e64ee74999e5ff32faecd0409ddd0c9b9f" },
         { 10, "the fleet's family keys", migration_0010,
           "2f362224549bc55804f347303ae5b24161241227cc4a8b511b736a8987a013c7" },
+        { 11, "an index of the log's image registrations", migration_0011,
+          "ae25c631ac259e6f300079b214350ccfe409f934e40d284b5d0ae38b0fca08c7" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

@@ -247,6 +247,37 @@ int server_tlog_entry(Db *db, uint64_t index, char **ret_entry, TlogKind *ret_ki
         return 0;
 }
 
+int server_tlog_find_registration(Db *db, const char *authenticode, uint64_t size, uint64_t *ret_index,
+                                  char **ret_entry) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        uint64_t index;
+        char line[96];
+        int r, rc;
+
+        if (!authenticode || strlen(authenticode) != 64 || size > INT64_MAX)
+                return -EINVAL;
+        snprintf(line, sizeof(line), "\nuki-authenticode %s\n", authenticode);
+        r = db_prepare_cached(db,
+                              "SELECT idx FROM tlog_entries WHERE kind = 'image-registered' AND idx < ? "
+                              "AND instr(entry, ?) > 0 ORDER BY idx DESC LIMIT 1",
+                              &s);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(s, 1, (int64_t) size);
+        sqlite3_bind_blob(s, 2, line, (int) strlen(line), SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return db_errno(rc);
+        index = (uint64_t) sqlite3_column_int64(s, 0);
+        r = server_tlog_entry(db, index, ret_entry, NULL, NULL);
+        if (r < 0)
+                return r;
+        *ret_index = index;
+        return 0;
+}
+
 /* The verifier's own copy of the stored hashes, rebuilt from the entries alone: per level for its reader,
  * and in storage order (tlog_stored_hash_index()) to compare with the table row by row. */
 typedef struct Rebuilt {

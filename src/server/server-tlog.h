@@ -49,6 +49,13 @@ int server_tlog_prove_consistency(Db *db, uint64_t size1, uint64_t size2, TlogHa
 /* Entry index: its text (owned by the caller) and kind. -ENOENT beyond the log. */
 int server_tlog_entry(Db *db, uint64_t index, char **ret_entry, TlogKind *ret_kind, int64_t *ret_at);
 
+/* The last entry that registered the image whose UKI has this Authenticode digest (64 lower-case hex digits),
+ * among the first size entries: its index and text (owned by the caller). -ENOENT if there is none. Found by
+ * the index of registrations (migration 11), the entry's own line matched: whatever a row's other columns
+ * say, only the logged text counts. */
+int server_tlog_find_registration(Db *db, const char *authenticode, uint64_t size, uint64_t *ret_index,
+                                  char **ret_entry);
+
 /* A hash as JSON (base64 string), a proof as an array of them: what the CLI's --json and the HTTP
  * endpoints print. NULL only for lack of memory. */
 json_object *server_tlog_hash_json(const TlogHash *h);

@@ -12,16 +12,6 @@
 #include "server-tlog.h"
 #include "server-verdict.h"
 
-static void hex32_to_string(const uint8_t d[static 32], char ret[static 65]) {
-        static const char digits[] = "0123456789abcdef";
-
-        for (size_t i = 0; i < 32; i++) {
-                ret[2 * i] = digits[d[i] >> 4];
-                ret[2 * i + 1] = digits[d[i] & 15];
-        }
-        ret[64] = '\0';
-}
-
 static int judged(Judgement *j, Verdict v, const char *format, ...) _printf_(3, 4);
 static int judged(Judgement *j, Verdict v, const char *format, ...) {
         va_list ap;
@@ -78,7 +68,7 @@ static int judge_image(Db *db, const TcgLog *log, const PcrValues *quoted, uint3
                 return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE, "PCR 4 holds %zu applications started by the firmware",
                               n_apps);
         for (size_t i = 0; i < n_apps; i++) {
-                hex32_to_string(apps[i], hex);
+                hexmem_to(apps[i], 32, hex);
                 r = image_find_by_authenticode(db, hex, &candidate);
                 if (r == -ENOENT)
                         continue;
@@ -90,7 +80,7 @@ static int judge_image(Db *db, const TcgLog *log, const PcrValues *quoted, uint3
         if (n_apps == 0)
                 return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE, "PCR 4 shows no application started by the firmware");
         if (n_ukis == 0) {
-                hex32_to_string(apps[0], hex);
+                hexmem_to(apps[0], 32, hex);
                 return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE,
                               "no registered image has the UKI measured in PCR 4 (Authenticode %.16s…)", hex);
         }
@@ -100,7 +90,7 @@ static int judge_image(Db *db, const TcgLog *log, const PcrValues *quoted, uint3
                 return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE, "PCR 4 holds %zu registered UKIs, not one", n_ukis);
         /* Besides the UKI only its own kernel, which systemd-stub starts: no shell, no second loader. */
         for (size_t i = 0; i < n_apps; i++) {
-                hex32_to_string(apps[i], hex);
+                hexmem_to(apps[i], 32, hex);
                 if (!streq(hex, image.uki_authenticode) && !streq(hex, image.kernel_authenticode))
                         return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE,
                                       "PCR 4 holds an application that is not image %s's (Authenticode %.16s…)",
@@ -109,13 +99,13 @@ static int judge_image(Db *db, const TcgLog *log, const PcrValues *quoted, uint3
         if (image.retired_at > 0)
                 return judged(j, PROTO_VERDICT_RETIRED_IMAGE, "image %s was retired", image.name);
         if (mask & (UINT32_C(1) << 9)) {
-                hex32_to_string(quoted->sha256[9], hex);
+                hexmem_to(quoted->sha256[9], 32, hex);
                 if (!streq(hex, image.pcr9))
                         return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE,
                                       "PCR 9 (initrd and command line) is not image %s's", image.name);
         }
         if (mask & (UINT32_C(1) << 11)) {
-                hex32_to_string(quoted->sha256[11], hex);
+                hexmem_to(quoted->sha256[11], 32, hex);
                 for (ImagePhase p = 0; p < _IMAGE_PHASE_MAX; p++)
                         pcr11_ok = pcr11_ok || streq(hex, image.pcr11[p]);
                 if (!pcr11_ok)

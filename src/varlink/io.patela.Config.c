@@ -149,7 +149,13 @@ static SD_VARLINK_DEFINE_METHOD(
                 SD_VARLINK_FIELD_COMMENT("When the next cycle starts, µs since the epoch; null while a cycle runs"),
                 SD_VARLINK_DEFINE_OUTPUT(nextAttempt, SD_VARLINK_INT, SD_VARLINK_NULLABLE),
                 SD_VARLINK_FIELD_COMMENT("Whether patela-configd starts and stops patela-tor@NAME.service (false with --no-units)"),
-                SD_VARLINK_DEFINE_OUTPUT(manageUnits, SD_VARLINK_BOOL, 0));
+                SD_VARLINK_DEFINE_OUTPUT(manageUnits, SD_VARLINK_BOOL, 0),
+                SD_VARLINK_FIELD_COMMENT("When VerifyLog last succeeded in this boot, µs since the epoch; null if never"),
+                SD_VARLINK_DEFINE_OUTPUT(logVerified, SD_VARLINK_INT, SD_VARLINK_NULLABLE),
+                SD_VARLINK_FIELD_COMMENT("The size of the log's checkpoint it verified then; null if never"),
+                SD_VARLINK_DEFINE_OUTPUT(logTreeSize, SD_VARLINK_INT, SD_VARLINK_NULLABLE),
+                SD_VARLINK_FIELD_COMMENT("Why the last VerifyLog failed; null if it succeeded or none ran"),
+                SD_VARLINK_DEFINE_OUTPUT(logError, SD_VARLINK_STRING, SD_VARLINK_NULLABLE));
 
 static SD_VARLINK_DEFINE_METHOD(
                 Refresh,
@@ -174,6 +180,29 @@ static SD_VARLINK_DEFINE_METHOD(
                 SD_VARLINK_FIELD_COMMENT("Each file of the fetched configuration or found in the directories, and how it differs"),
                 SD_VARLINK_DEFINE_OUTPUT_BY_TYPE(files, FileChange, SD_VARLINK_ARRAY));
 
+static SD_VARLINK_DEFINE_METHOD(
+                VerifyLog,
+                SD_VARLINK_FIELD_COMMENT("The log's origin: the name of the pinned key (LogKey=)"),
+                SD_VARLINK_DEFINE_OUTPUT(origin, SD_VARLINK_STRING, 0),
+                SD_VARLINK_FIELD_COMMENT("Entries in the signed checkpoint verified"),
+                SD_VARLINK_DEFINE_OUTPUT(treeSize, SD_VARLINK_INT, 0),
+                SD_VARLINK_FIELD_COMMENT("Its root hash, base64"),
+                SD_VARLINK_DEFINE_OUTPUT(rootHash, SD_VARLINK_STRING, 0),
+                SD_VARLINK_FIELD_COMMENT("The checkpoint as the server signed it (a C2SP signed note)"),
+                SD_VARLINK_DEFINE_OUTPUT(checkpoint, SD_VARLINK_STRING, 0),
+                SD_VARLINK_FIELD_COMMENT("The image's name, as its registration entry says"),
+                SD_VARLINK_DEFINE_OUTPUT(image, SD_VARLINK_STRING, 0),
+                SD_VARLINK_FIELD_COMMENT("The index of the registration entry in the log"),
+                SD_VARLINK_DEFINE_OUTPUT(entryIndex, SD_VARLINK_INT, 0),
+                SD_VARLINK_FIELD_COMMENT("The registration entry, as logged and hashed"),
+                SD_VARLINK_DEFINE_OUTPUT(entry, SD_VARLINK_STRING, 0),
+                SD_VARLINK_FIELD_COMMENT("The Authenticode SHA-256 of the UKI the firmware started (PCR 4), hex"),
+                SD_VARLINK_DEFINE_OUTPUT(ukiAuthenticode, SD_VARLINK_STRING, 0),
+                SD_VARLINK_FIELD_COMMENT("The UKI file's SHA-256 as registered, hex"),
+                SD_VARLINK_DEFINE_OUTPUT(ukiSha256, SD_VARLINK_STRING, 0),
+                SD_VARLINK_FIELD_COMMENT("The size of the checkpoint verified before in this boot, which this one extends; null for the first"),
+                SD_VARLINK_DEFINE_OUTPUT(previousTreeSize, SD_VARLINK_INT, SD_VARLINK_NULLABLE));
+
 static SD_VARLINK_DEFINE_ERROR(
                 Pending,
                 SD_VARLINK_FIELD_COMMENT("The fingerprint the operator enables on the server"),
@@ -193,6 +222,35 @@ static SD_VARLINK_DEFINE_ERROR(
                 SD_VARLINK_FIELD_COMMENT("Which local step failed (patela-attestd, patela-keyd, files) and why"),
                 SD_VARLINK_DEFINE_FIELD(message, SD_VARLINK_STRING, 0));
 static SD_VARLINK_DEFINE_ERROR(NoConfiguration);
+static SD_VARLINK_DEFINE_ERROR(NoLogKey);
+static SD_VARLINK_DEFINE_ERROR(
+                NotMeasured,
+                SD_VARLINK_FIELD_COMMENT("Why the node does not know what it booted"),
+                SD_VARLINK_DEFINE_FIELD(message, SD_VARLINK_STRING, 0));
+static SD_VARLINK_DEFINE_ERROR(
+                NotRegistered,
+                SD_VARLINK_FIELD_COMMENT("The UKI looked for"),
+                SD_VARLINK_DEFINE_FIELD(message, SD_VARLINK_STRING, 0));
+static SD_VARLINK_DEFINE_ERROR(
+                EntryMismatch,
+                SD_VARLINK_FIELD_COMMENT("Which entry, and what in it is not this node's measurement"),
+                SD_VARLINK_DEFINE_FIELD(message, SD_VARLINK_STRING, 0));
+static SD_VARLINK_DEFINE_ERROR(
+                BadCheckpoint,
+                SD_VARLINK_FIELD_COMMENT("No signature by the pinned key, a forged one, or not a checkpoint of its log"),
+                SD_VARLINK_DEFINE_FIELD(message, SD_VARLINK_STRING, 0));
+static SD_VARLINK_DEFINE_ERROR(
+                ProofInvalid,
+                SD_VARLINK_FIELD_COMMENT("The entry and tree size whose proof failed"),
+                SD_VARLINK_DEFINE_FIELD(message, SD_VARLINK_STRING, 0));
+static SD_VARLINK_DEFINE_ERROR(
+                Rollback,
+                SD_VARLINK_FIELD_COMMENT("The sizes before and now"),
+                SD_VARLINK_DEFINE_FIELD(message, SD_VARLINK_STRING, 0));
+static SD_VARLINK_DEFINE_ERROR(
+                Inconsistent,
+                SD_VARLINK_FIELD_COMMENT("The two checkpoints that do not fit"),
+                SD_VARLINK_DEFINE_FIELD(message, SD_VARLINK_STRING, 0));
 
 SD_VARLINK_DEFINE_INTERFACE(
                 io_patela_Config,
@@ -220,6 +278,8 @@ SD_VARLINK_DEFINE_INTERFACE(
                 &vl_method_ShowConfig,
                 SD_VARLINK_SYMBOL_COMMENT("What applying the last fetched configuration would change in the torrc and network directories."),
                 &vl_method_Diff,
+                SD_VARLINK_SYMBOL_COMMENT("Proves from the transparency log that the image this node booted is registered: its registration entry, checked against this boot's own measurements (PCR 4's UKI from the firmware log, PCR 9, PCR 11), included in a checkpoint signed by the pinned LogKey=, which extends every checkpoint verified before in this boot. Keeps the checkpoint in StateDirectory=."),
+                &vl_method_VerifyLog,
                 SD_VARLINK_SYMBOL_COMMENT("The node is pending: the operator has not enabled it on the server yet."),
                 &vl_error_Pending,
                 SD_VARLINK_SYMBOL_COMMENT("The server refused the node; its relays' files were removed."),
@@ -229,4 +289,20 @@ SD_VARLINK_DEFINE_INTERFACE(
                 SD_VARLINK_SYMBOL_COMMENT("A local step failed: patela-attestd or patela-keyd unavailable or refusing, or a file could not be written."),
                 &vl_error_Failed,
                 SD_VARLINK_SYMBOL_COMMENT("No configuration has been fetched yet (or it was dropped when the server refused the node)."),
-                &vl_error_NoConfiguration);
+                &vl_error_NoConfiguration,
+                SD_VARLINK_SYMBOL_COMMENT("No LogKey= (nor credential patela.log-key) is configured: there is no key to verify the log under."),
+                &vl_error_NoLogKey,
+                SD_VARLINK_SYMBOL_COMMENT("The node has no measurement of its boot yet (not attested in this boot) or an unusable one (no firmware event log, PCR 4 not quoted, a log that does not replay to the quote)."),
+                &vl_error_NotMeasured,
+                SD_VARLINK_SYMBOL_COMMENT("The log registers no image with the UKI this node booted."),
+                &vl_error_NotRegistered,
+                SD_VARLINK_SYMBOL_COMMENT("The entry the server gave as this image's registration is not what this node measured."),
+                &vl_error_EntryMismatch,
+                SD_VARLINK_SYMBOL_COMMENT("The server's checkpoint is not signed by the pinned key, or is not a checkpoint of its log."),
+                &vl_error_BadCheckpoint,
+                SD_VARLINK_SYMBOL_COMMENT("The registration entry as served is not in the signed tree: its inclusion proof does not verify."),
+                &vl_error_ProofInvalid,
+                SD_VARLINK_SYMBOL_COMMENT("The signed checkpoint is smaller than one verified before in this boot."),
+                &vl_error_Rollback,
+                SD_VARLINK_SYMBOL_COMMENT("The signed checkpoint does not extend the one verified before in this boot (a fork): another head at the same size, another origin, or a consistency proof that does not verify."),
+                &vl_error_Inconsistent);

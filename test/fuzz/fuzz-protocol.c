@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The node↔server protocol, both ends: one body through every decoder the server runs on requests and
  * patela-configd runs on replies, then what each end does next with the result — the server unmarshals the
- * TPM structures, the node checks each relay (nickname, addresses, torrc parser) and takes the family keys. */
+ * TPM structures, the node checks each relay (nickname, addresses, torrc parser) and takes the family keys,
+ * and the transparency log's replies a node reads decode, encode and decode again to the same values. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "alloc-util.h"
 #include "fuzz.h"
 #include "protocol.h"
 #include "tpm2-marshal.h"
@@ -21,6 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ProtoCheckReply check;
         ProtoFamilyKeys family = {};
         ProtoRelay *relays = NULL;
+        ProtoLogRegistration registration = {};
+        ProtoLogInclusion *inclusion = malloc(sizeof(ProtoLogInclusion));
+        ProtoLogConsistency *consistency = malloc(sizeof(ProtoLogConsistency));
         ProtoDiag diag;
         size_t n = 0;
 
@@ -66,5 +72,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 proto_relays_free(relays, n);
                 proto_family_keys_done(&family);
         }
+        /* the log's replies (patelactl log verify): what decodes encodes again to the same values */
+        if (proto_log_registration_decode(body, size, &registration, &diag) >= 0) {
+                _cleanup_(proto_log_registration_done) ProtoLogRegistration again = {};
+                _cleanup_free_ char *text = NULL;
+                if (proto_log_registration_encode(&registration, &text) < 0 ||
+                    proto_log_registration_decode(text, strlen(text), &again, &diag) < 0 ||
+                    again.index != registration.index || strcmp(again.entry, registration.entry) != 0)
+                        abort();
+                proto_log_registration_done(&registration);
+        }
+        if (inclusion && proto_log_inclusion_decode(body, size, inclusion, &diag) >= 0) {
+                _cleanup_free_ char *text = NULL;
+                ProtoLogInclusion again;
+                if (proto_log_inclusion_encode(inclusion, &text) < 0 ||
+                    proto_log_inclusion_decode(text, strlen(text), &again, &diag) < 0 || again.n != inclusion->n ||
+                    again.index != inclusion->index || again.size != inclusion->size ||
+                    memcmp(again.proof, inclusion->proof, again.n * sizeof(TlogHash)) != 0)
+                        abort();
+        }
+        if (consistency && proto_log_consistency_decode(body, size, consistency, &diag) >= 0) {
+                _cleanup_free_ char *text = NULL;
+                ProtoLogConsistency again;
+                if (proto_log_consistency_encode(consistency, &text) < 0 ||
+                    proto_log_consistency_decode(text, strlen(text), &again, &diag) < 0 ||
+                    again.n != consistency->n || again.size1 != consistency->size1 ||
+                    again.size2 != consistency->size2 ||
+                    memcmp(again.proof, consistency->proof, again.n * sizeof(TlogHash)) != 0)
+                        abort();
+        }
+        free(inclusion);
+        free(consistency);
         return 0;
 }

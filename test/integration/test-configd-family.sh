@@ -12,24 +12,7 @@
 source "$PATELA_SOURCE_DIR/test/integration/test-configd-lib.sh"
 source "$PATELA_SOURCE_DIR/test/integration/lib-uki.sh"
 
-ROOT=$T
 chmod 0755 "$ROOT" # tor runs as the relays' user on files below it
-declare -A PID_CONFIGD PID_KEYD PID_ATTESTD
-
-# on NODE CMD…: CMD with the test libraries' variables pointing at NODE's own directory, TPM and daemons.
-on() {
-        local NODE=$1
-        shift
-        local T=$ROOT/$NODE
-        local CONFIGD_SOCK=$T/io.patela.Config TORRC_DIR=$T/run/torrc NETWORK_DIR=$T/run/network
-        local DROPIN_DIR=$T/run/network/$NETWORK_FILE.d DATA_DIR=$T/data KEYD_SOCK=$T/io.patela.Keys
-        local KEYD_KEYS=$T/keys POLICY=$T/pcrlock.json PCRLOCK_COMPONENTS=$T/pcrlock.d
-        local ATTESTD_SOCK=$T/io.patela.Attest TCTI="swtpm:path=$T/tpm.sock"
-        local TPM2TOOLS_TCTI=$TCTI CONFIGD_PID=${PID_CONFIGD[$NODE]:-} KEYD_PID=${PID_KEYD[$NODE]:-}
-        local ATTESTD_PID=${PID_ATTESTD[$NODE]:-}
-        export TPM2TOOLS_TCTI
-        "$@"
-}
 
 # node_up (in on NODE): a TPM booted into the registered image, keyd's policy for that boot, the daemons.
 node_up() {

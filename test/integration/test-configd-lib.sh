@@ -14,6 +14,26 @@ NETWORK_FILE=80-uplink.network
 DROPIN_DIR=$NETWORK_DIR/$NETWORK_FILE.d
 DATA_DIR=$T/data
 
+# Several nodes in one test (configd-family, configd-log): each in $ROOT/NODE, its daemons' pids kept here.
+ROOT=$T
+declare -A PID_CONFIGD PID_KEYD PID_ATTESTD
+
+# on NODE CMD…: CMD with the variables of this library pointing at NODE's own directory ($ROOT/NODE), TPM and
+# daemons.
+on() {
+        local NODE=$1
+        shift
+        local T=$ROOT/$NODE
+        local CONFIGD_SOCK=$T/io.patela.Config TORRC_DIR=$T/run/torrc NETWORK_DIR=$T/run/network
+        local DROPIN_DIR=$T/run/network/$NETWORK_FILE.d DATA_DIR=$T/data KEYD_SOCK=$T/io.patela.Keys
+        local KEYD_KEYS=$T/keys POLICY=$T/pcrlock.json PCRLOCK_COMPONENTS=$T/pcrlock.d
+        local ATTESTD_SOCK=$T/io.patela.Attest TCTI="swtpm:path=$T/tpm.sock"
+        local TPM2TOOLS_TCTI=$TCTI CONFIGD_PID=${PID_CONFIGD[$NODE]:-} KEYD_PID=${PID_KEYD[$NODE]:-}
+        local ATTESTD_PID=${PID_ATTESTD[$NODE]:-}
+        export TPM2TOOLS_TCTI
+        "$@"
+}
+
 # The whole node: TPM with a synthetic boot and its pcrlock policy, attestd, keyd. The node has the
 # kernel's resource manager (/dev/tpmrm0); swtpm here has none and three object slots, of which attestd
 # keeps its EK and AK loaded. So the EK is made persistent at 0x81010001, as many platforms ship it,

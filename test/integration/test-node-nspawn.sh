@@ -53,8 +53,10 @@ REF=$T/uki/patela.reference.json
 ps_cli image add "$REF" >/dev/null 2>&1 || fail "image add"
 FAMILY1=$(ps_cli family init 2>/dev/null | awk '$1 == "FamilyId" { print $2 }')
 [[ $FAMILY1 =~ ^[A-Za-z0-9+/]{43}$ ]] || fail "family init: '$FAMILY1'"
+# The fleet's transparency log: its key pinned on the node (credential patela.log-key).
+LOG_KEY=$(ps_cli log init patela.test/fleet "$T/log.key" 2>/dev/null) || fail "log init"
 # Session checks every 2 s: a family rotation reaches the node within seconds.
-server_start --check-interval=2s
+server_start --check-interval=2s --log-key="$T/log.key"
 
 # --- the node: TPM with a synthetic measured boot and its pcrlock policy ---------------------------------
 swtpm_start
@@ -231,6 +233,12 @@ pass "tor --list-fingerprint on each instance's keys = keyd's = the running tor'
 family_in_place "$FAMILY1" || wait_family 10 "$FAMILY1"
 ct patelactl status | grep -qF "Family: $FAMILY1" || fail "patelactl status: $(ct patelactl status 2>&1)"
 pass "boot judged Trusted: each relay's torrc carries FamilyId $FAMILY1, each instance's KeyDirectory its key, and the instances run"
+ct patelactl log verify >"$T/log-verify.txt" 2>&1 || fail "patelactl log verify: $(cat "$T/log-verify.txt")"
+grep -q "^ *Verified: yes" "$T/log-verify.txt" && grep -q "^ *Entry: 0$" "$T/log-verify.txt" ||
+        fail "patelactl log verify: $(cat "$T/log-verify.txt")"
+[[ $(ct stat -c %U /run/patela/log/checkpoint) == patela-configd ]] ||
+        fail "the kept checkpoint: $(ct ls -l /run/patela/log 2>&1)"
+pass "patelactl log verify: the booted image's registration proved under the checkpoint signed by the pinned key, kept by patela-configd in /run/patela/log"
 pass "each tor runs as a dynamic user of its own (uids$uids) owning its key copies, with jemalloc preloaded; in its namespace only tor may be executed, not /usr/bin/true"
 
 # The shared addresses: each in one drop-in (the first relay's that carries it), on the uplink once.

@@ -61,11 +61,14 @@ TORRC
 ps_cli torrc import "$T/default.torrc" default >/dev/null
 ps_cli node set IPv6PrefixLength 64 default >/dev/null
 ps_cli image add --name image-a "$IMAGE_DIR/patela.reference.json" >/dev/null 2>&1 || fail "image add A"
-server_start
+LOG_KEY=$(ps_cli log init patela.test/fleet "$T/log.key" 2>/dev/null) || fail "log init"
+server_start --log-key="$T/log.key"
 PORT=${URL##*:}
-# The server's address and CA reach the node as system credentials (SMBIOS type 11), not in the image.
+# The server's address, CA and transparency log key reach the node as system credentials (SMBIOS type 11), not
+# in the image.
 BASE_SMBIOS=(-smbios "type=11,value=io.systemd.credential:patela.server-url=https://$VM_SERVER_ADDR:$VM_SERVER_PORT/"
-             -smbios "type=11,value=io.systemd.credential.binary:patela.ca=$(base64 -w0 "$T/ca/ca.crt")")
+             -smbios "type=11,value=io.systemd.credential.binary:patela.ca=$(base64 -w0 "$T/ca/ca.crt")"
+             -smbios "type=11,value=io.systemd.credential.binary:patela.log-key=$(printf '%s' "$LOG_KEY" | base64 -w0)")
 # The test's only change to the node's behaviour: a pending node asks again every ≤ 10 s instead of backing
 # off to 5 min, so the enable is seen at once (a drop-in given as a credential, like the server URL).
 CONFIGD_DROPIN=$'[Service]\nExecStart=\nExecStart=/usr/libexec/patela-configd --retry-interval-max=10s\n'
@@ -237,7 +240,10 @@ pass "boot 3: unpredicted image refused by the server (UnknownImage) and by keyd
 vm_stop
 
 # --- boot 4: the predicted image --------------------------------------------------------------------------
+# Once configd is ready (attested, relays configured), `patelactl log verify` on the node, as root outside
+# configd's sandbox as an operator would run it; its output reaches the console through the journal.
 ps_cli image add --name image-b "$T/next.reference.json" >/dev/null 2>&1 || fail "image add B"
+VM_SMBIOS=("${BASE_SMBIOS[@]}" -smbios "type=11,value=io.systemd.credential.binary:systemd.unit-dropin.patela-configd.service=$(configd_dropin $'ExecStartPost=-+/bin/sh -c \'/usr/bin/patelactl log verify; echo "patela-test log verify: exit $$?"\'\n')")
 vm_boot boot4 "$B" "$PORT"
 wait_relays boot4
 boot4_time=$(vm_elapsed)
@@ -247,5 +253,10 @@ measured_vs_predicted boot4 "$T/next.reference.json"
 verdict boot4 Trusted image-b
 no_disk boot4
 pass "boot 4: predicted image B unseals, same fingerprints, relays running $boot4_time s after power-on"
+vm_wait "patela-test log verify: exit [0-9]+" 120
+grep -aq "patela-test log verify: exit 0" "$T/boot4.serial" && grep -aqE "Image: image-b" "$T/boot4.serial" ||
+        fail "boot 4: patelactl log verify: $(grep -aE "patelactl|Transparency log|patela-test log verify|io.patela.Config" "$T/boot4.serial" | tail -10)"
+echo "# boot 4: $(grep -aoE "Checkpoint: [0-9]+ entries" "$T/boot4.serial" | tail -1), $(grep -aoE "Entry: [0-9]+" "$T/boot4.serial" | tail -1)"
+pass "boot 4: patelactl log verify on the node: image B's registration proved under the checkpoint signed by the pinned log key"
 vm_stop
 echo "# boot times to running relays: A $boot1_time s, A $boot2_time s (retired: relays stopped in $stopped s), C refused at $boot3_time s, B $boot4_time s; total $SECONDS s"

@@ -17,6 +17,7 @@
 
 #include "macro.h"
 #include "tor-keys.h"
+#include "tlog.h"
 #include "tor-nickname.h"
 
 /* ---- endpoints ------------------------------------------------------------------------------------ */
@@ -37,6 +38,7 @@ typedef enum ProtoEndpoint {
         PROTO_LOG_ENTRIES,     /* GET  /v1/log/entries */
         PROTO_LOG_INCLUSION,   /* GET  /v1/log/inclusion */
         PROTO_LOG_CONSISTENCY, /* GET  /v1/log/consistency */
+        PROTO_LOG_REGISTRATION, /* GET  /v1/log/registration  an image's registration entry, by ?authenticode= */
         _PROTO_ENDPOINT_MAX,
         _PROTO_ENDPOINT_INVALID = -EINVAL,
 } ProtoEndpoint;
@@ -368,6 +370,47 @@ bool proto_ed25519_identity_ok(const char *s);
 int proto_fingerprints_request_encode(const ProtoFingerprintsRequest *r, char **ret);
 int proto_fingerprints_request_decode(const char *body, size_t size, ProtoFingerprintsRequest *ret,
                                       ProtoDiag *diag);
+
+/* ---- GET /v1/log/… ------------------------------------------------------------------------------------ */
+
+/* An entry as the log stores it (canonical ASCII text, docs/transparency.md). */
+#define PROTO_LOG_ENTRY_MAX 4096U
+
+/* GET /v1/log/registration?authenticode=HEX: the last entry that registered the image whose UKI has this
+ * Authenticode digest (64 lower-case hex digits, as PCR 4 measures it), {index, entry}; 404 NotFound when
+ * the log registered no such image. The server only finds it: a node checks the entry's content against its
+ * own measurements, hashes it itself and proves it under a signed checkpoint (GET /v1/log/inclusion). */
+typedef struct ProtoLogRegistration {
+        uint64_t index;
+        char *entry;
+} ProtoLogRegistration;
+void proto_log_registration_done(ProtoLogRegistration *r);
+int proto_log_registration_encode(const ProtoLogRegistration *r, char **ret);
+int proto_log_registration_decode(const char *body, size_t size, ProtoLogRegistration *ret, ProtoDiag *diag);
+/* 64 lower-case hex digits. */
+bool proto_authenticode_ok(const char *s) _pure_;
+
+/* GET /v1/log/inclusion?index=I&size=N: {index, size, root, proof: [hash…]}, hashes in base64; index < size ≤
+ * TLOG_SIZE_MAX, at most TLOG_PROOF_MAX hashes. */
+typedef struct ProtoLogInclusion {
+        uint64_t index, size;
+        TlogHash root;
+        TlogHash proof[TLOG_PROOF_MAX];
+        size_t n;
+} ProtoLogInclusion;
+int proto_log_inclusion_encode(const ProtoLogInclusion *p, char **ret);
+int proto_log_inclusion_decode(const char *body, size_t size, ProtoLogInclusion *ret, ProtoDiag *diag);
+
+/* GET /v1/log/consistency?size1=M&size2=N: {size1, size2, root1, root2, proof}; 1 ≤ size1 ≤ size2 ≤
+ * TLOG_SIZE_MAX. */
+typedef struct ProtoLogConsistency {
+        uint64_t size1, size2;
+        TlogHash root1, root2;
+        TlogHash proof[TLOG_PROOF_MAX];
+        size_t n;
+} ProtoLogConsistency;
+int proto_log_consistency_encode(const ProtoLogConsistency *p, char **ret);
+int proto_log_consistency_decode(const char *body, size_t size, ProtoLogConsistency *ret, ProtoDiag *diag);
 
 /* ---- errors ------------------------------------------------------------------------------------------ */
 

@@ -781,4 +781,75 @@ TEST(error_reply) {
         ASSERT_REFUSED(DECODE_ERROR("{\"error\":\"X\",\"message\":\"line\\nbreak\"}"), d, "control character");
 }
 
+#define HASH_A "RUNJ5CLwUpcZHq0T4h09tSDlq+9SBV5JZLgvshP1k6E="
+#define HASH_B "a4ayc/80/OGda4BO/1o/V0etpOqiLx1JwB5S3beHW0s="
+
+TEST(log_registration) {
+        ProtoLogRegistration r = { .index = 5, .entry = (char *) "patela-log-entry/1\nkind image-registered\n" }, back = {};
+        _cleanup_free_ char *s = NULL;
+        ProtoDiag d = {};
+
+        ASSERT_OK(proto_log_registration_encode(&r, &s));
+        ASSERT_STREQ(s, "{\"index\":5,\"entry\":\"patela-log-entry/1\\nkind image-registered\\n\"}");
+        ASSERT_OK(proto_log_registration_decode(s, strlen(s), &back, &d));
+        ASSERT_EQ(back.index, 5);
+        ASSERT_STREQ(back.entry, r.entry);
+        proto_log_registration_done(&back);
+
+#define DECODE_REG(json) proto_log_registration_decode(json, strlen(json), &back, &d)
+        ASSERT_REFUSED(DECODE_REG("{\"index\":-1,\"entry\":\"a\\n\"}"), d, "'index' is out of range");
+        ASSERT_REFUSED(DECODE_REG("{\"index\":1,\"entry\":\"no newline\"}"), d, "not a log entry");
+        ASSERT_REFUSED(DECODE_REG("{\"index\":1,\"entry\":\"tab\\there\\n\"}"), d, "entry");
+        ASSERT_REFUSED(DECODE_REG("{\"index\":1}"), d, "missing field 'entry'");
+        ASSERT_TRUE(proto_authenticode_ok("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
+        ASSERT_FALSE(proto_authenticode_ok("0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"));
+        ASSERT_FALSE(proto_authenticode_ok("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde"));
+}
+
+TEST(log_proofs) {
+        ProtoLogInclusion in = { .index = 2, .size = 7, .n = 2 }, in2;
+        ProtoLogConsistency c = { .size1 = 3, .size2 = 7, .n = 1 }, c2;
+        _cleanup_free_ char *s = NULL, *t = NULL;
+        ProtoDiag d = {};
+
+        ASSERT_OK(tlog_hash_parse(HASH_A, &in.root));
+        ASSERT_OK(tlog_hash_parse(HASH_B, &in.proof[1]));
+        ASSERT_OK(proto_log_inclusion_encode(&in, &s));
+        ASSERT_OK(proto_log_inclusion_decode(s, strlen(s), &in2, &d));
+        ASSERT_TRUE(in2.index == 2 && in2.size == 7 && in2.n == 2 && tlog_hash_equal(&in2.root, &in.root) &&
+                    tlog_hash_equal(&in2.proof[1], &in.proof[1]));
+        c.root2 = in.root;
+        ASSERT_OK(proto_log_consistency_encode(&c, &t));
+        ASSERT_OK(proto_log_consistency_decode(t, strlen(t), &c2, &d));
+        ASSERT_TRUE(c2.size1 == 3 && c2.size2 == 7 && c2.n == 1 && tlog_hash_equal(&c2.root2, &in.root));
+
+#define DECODE_IN(json) proto_log_inclusion_decode(json, strlen(json), &in2, &d)
+        ASSERT_REFUSED(DECODE_IN("{\"index\":7,\"size\":7,\"root\":\"" HASH_A "\",\"proof\":[]}"), d, "'index'");
+        ASSERT_REFUSED(DECODE_IN("{\"index\":0,\"size\":1,\"root\":\"AAAA\",\"proof\":[]}"), d, "'root'");
+        ASSERT_REFUSED(DECODE_IN("{\"index\":0,\"size\":1,\"root\":\"" HASH_A "\",\"proof\":[1]}"), d, "'proof'");
+        ASSERT_REFUSED(DECODE_IN("{\"index\":0,\"size\":9223372036854775808,\"root\":\"" HASH_A "\",\"proof\":[]}"), d,
+                       "'size'");
+#define DECODE_C(json) proto_log_consistency_decode(json, strlen(json), &c2, &d)
+        ASSERT_REFUSED(DECODE_C("{\"size1\":0,\"size2\":7,\"root1\":\"" HASH_A "\",\"root2\":\"" HASH_A "\",\"proof\":[]}"),
+                       d, "'size1' is 0");
+        ASSERT_REFUSED(DECODE_C("{\"size1\":8,\"size2\":7,\"root1\":\"" HASH_A "\",\"root2\":\"" HASH_A "\",\"proof\":[]}"),
+                       d, "'size1'");
+        {
+                /* one hash more than any proof has */
+                _cleanup_free_ char *many = strdup("{\"size1\":1,\"size2\":2,\"root1\":\"" HASH_A "\",\"root2\":\"" HASH_A
+                                                   "\",\"proof\":[");
+                for (unsigned i = 0; i <= TLOG_PROOF_MAX; i++) {
+                        char *p = NULL;
+                        ASSERT_TRUE(asprintf(&p, "%s%s\"" HASH_A "\"", many, i ? "," : "") >= 0);
+                        free(many);
+                        many = p;
+                }
+                char *p = NULL;
+                ASSERT_TRUE(asprintf(&p, "%s]}", many) >= 0);
+                free(many);
+                many = p;
+                ASSERT_REFUSED(DECODE_C(many), d, "proof");
+        }
+}
+
 DEFINE_TEST_MAIN

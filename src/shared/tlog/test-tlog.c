@@ -410,4 +410,18 @@ TEST(huge) {
         ASSERT_ERROR(tlog_prove_inclusion(0, TLOG_SIZE_MAX + 1, fake_read, NULL, proof, &n), EINVAL);
 }
 
+TEST(entry_field) {
+        static const char entry[] = "patela-log-entry/1\nkind verdict\nnode AAAA-BBBB\nimage -\nimages x\n";
+        char buf[16], small[4];
+
+        ASSERT_STREQ(tlog_entry_field(entry, "kind", buf, sizeof(buf)), "verdict");
+        ASSERT_STREQ(tlog_entry_field(entry, "image", buf, sizeof(buf)), "-");   /* not "images" */
+        ASSERT_STREQ(tlog_entry_field(entry, "images", buf, sizeof(buf)), "x");
+        ASSERT_NULL(tlog_entry_field(entry, "node", small, sizeof(small)));    /* does not fit */
+        ASSERT_NULL(tlog_entry_field(entry, "verdict", buf, sizeof(buf)));     /* a value, not a name */
+        ASSERT_NULL(tlog_entry_field(entry, "patela-log-entry/1", buf, sizeof(buf)));
+        ASSERT_STREQ(tlog_entry_field("a 1", "a", buf, sizeof(buf)), "1");       /* no final newline */
+        ASSERT_NULL(tlog_entry_field("", "a", buf, sizeof(buf)));
+}
+
 DEFINE_TEST_MAIN

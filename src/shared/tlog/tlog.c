@@ -341,3 +341,22 @@ bool tlog_verify_consistency(uint64_t size1, uint64_t size2, const TlogHash *roo
         }
         return sn == 0 && tlog_hash_equal(&fr, root1) && tlog_hash_equal(&sr, root2);
 }
+
+const char *tlog_entry_field(const char *entry, const char *name, char *buf, size_t size) {
+        size_t n = strlen(name);
+
+        for (const char *line = entry; line && *line;) {
+                const char *end = strchrnul(line, '\n');
+
+                if ((size_t) (end - line) > n && strncmp(line, name, n) == 0 && line[n] == ' ') {
+                        size_t k = (size_t) (end - line) - n - 1;
+                        if (k >= size)
+                                return NULL;
+                        memcpy(buf, line + n + 1, k);
+                        buf[k] = '\0';
+                        return buf;
+                }
+                line = *end ? end + 1 : NULL;
+        }
+        return NULL;
+}

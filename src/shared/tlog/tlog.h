@@ -98,3 +98,8 @@ bool tlog_verify_inclusion(const TlogHash *leaf, uint64_t index, uint64_t size, 
  * empty tree proves nothing about a log) and size1 > size2 are false. */
 bool tlog_verify_consistency(uint64_t size1, uint64_t size2, const TlogHash *root1, const TlogHash *root2,
                              const TlogHash *proof, size_t n);
+
+/* patela's log entries (docs/transparency.md) are "name value" lines: the value of the first line named name,
+ * copied into buf (size bytes with its NUL); NULL if there is none or it does not fit. For readers of entries
+ * (patela-monitor, patela-configd), which check what they read against what they expect. */
+const char *tlog_entry_field(const char *entry, const char *name, char *buf, size_t size);
