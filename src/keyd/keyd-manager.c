@@ -16,7 +16,9 @@ int manager_new(Manager **ret) {
         m->idle_usec = KEYD_IDLE_USEC_DEFAULT;
         m->policy_path = strdup(KEYD_POLICY_DEFAULT);
         m->key_directory = strdup(KEYD_KEY_DIRECTORY_DEFAULT);
-        if (!m->policy_path || !m->key_directory) {
+        m->tor_directory = strdup(KEYD_TOR_DIRECTORY_DEFAULT);
+        m->state_directory = strdup(KEYD_STATE_DIRECTORY_DEFAULT);
+        if (!m->policy_path || !m->key_directory || !m->tor_directory || !m->state_directory) {
                 manager_free(m);
                 return -ENOMEM;
         }
@@ -38,6 +40,8 @@ Manager *manager_free(Manager *m) {
         free(m->tcti);
         free(m->policy_path);
         free(m->key_directory);
+        free(m->tor_directory);
+        free(m->state_directory);
         free(m);
         return NULL;
 }
