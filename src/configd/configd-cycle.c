@@ -207,6 +207,7 @@ static void cycle_wipe(Manager *m) {
         m->keys_queue = NULL;
         m->n_keys_queue = 0;
         proto_family_keys_done(&m->family);
+        proto_relay_states_done(&m->states);
 }
 
 void cycle_finish(Manager *m, Outcome outcome, const char *code, const char *format, ...) {
