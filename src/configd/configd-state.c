@@ -154,7 +154,7 @@ static int on_sealed(sd_varlink *link, sd_json_variant *parameters, const char *
                      sd_varlink_reply_flags_t flags, void *userdata) {
         Manager *m = userdata;
         _cleanup_free_ char *body = NULL;
-        const char *token = m->exiting ? m->session_token : m->token;
+        const char *token = m->token; /* the cycle's, or on the way out the last good cycle's (state_on_signal()) */
         size_t n = 0;
         char buf[512];
         int r;
@@ -269,6 +269,9 @@ int state_on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void 
                 return sd_event_exit(m->event, 0);
         }
         (void) sd_event_source_set_enabled(m->cycle_timer, SD_EVENT_OFF);
+        /* The session of the checks is the save's now; no check runs any more (check_stop() wipes what it holds). */
+        free(m->token);
+        m->token = TAKE_PTR(m->session_token);
         check_stop(m);
         r = sd_event_add_time_relative(m->event, &m->exit_timer, CLOCK_MONOTONIC, STATE_EXIT_TIMEOUT_USEC, 0,
                                        on_exit_timeout, m);
