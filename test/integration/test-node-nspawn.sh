@@ -16,7 +16,9 @@
 #   status, retries, no crash. The node boots (synthetically, with both event logs) into a registered image, so
 #   the server judges it Trusted and releases the fleet's family key: every relay's torrc carries its FamilyId,
 #   every instance's KeyDirectory its key; `family rotate` and `family retire` restart the instances with both
-#   keys, then with the new one alone, through the session check.
+#   keys, then with the new one alone, through the session check. tor's state: a bandwidth history planted in
+#   exitA's DataDirectory, saved (sealed) at the poweroff, ciphertext only at the server, back in its DataDirectory
+#   before tor starts on the fresh root, every relay's BWHistory lines with it.
 # Reports: start → all instances active, TPM commands per boot (at swtpm), RSS of each daemon.
 # Into a network and mount namespace of this test's own, before anything is made.
 [[ -n ${PATELA_NS_ENTERED:-} ]] ||
@@ -491,7 +493,8 @@ until [[ $(ct systemctl show -P MainPID patela-tor@exitA.service) != "$pid" &&
 done
 [[ $(ct systemctl is-active patela-tor@exitA.service) == active ]] || fail "exitA did not come back: $(ct_journal patela-tor@exitA.service)"
 ct grep -q "BWHistoryReadValues 1234567000" "$dd/state" || fail "exitA's DataDirectory lost the planted state on the restart"
-ct journalctl --no-pager -q -u patela-tor@exitA.service | grep -i -E "state file.*(corrupt|unparseable|not.*parse)|Unable to parse state" &&
+ct journalctl --no-pager -q -u patela-tor@exitA.service >"$T/exitA-journal.txt"
+grep -i -E "state file.*(corrupt|unparseable|not.*parse)|Unable to parse state" "$T/exitA-journal.txt" &&
         fail "tor refused the planted state"
 pass "exitA's tor killed with a bandwidth history planted in its DataDirectory: restarted on it (the DataDirectory kept)"
 
@@ -547,9 +550,9 @@ first=${vals%%,*}
 for r in "${RELAYS[@]}"; do
         ct grep -q '^BWHistoryReadEnds ' "/run/patela-tor/$r/data/state" || fail "$r: no BWHistory lines after the reboot"
 done
-ct journalctl --no-pager -q -u patela-configd.service | grep -q "Fetched the sealed tor state of 8 relays" ||
-        fail "configd: $(ct journalctl --no-pager -q -u patela-configd.service | grep -i 'tor state')"
-fetch_ms=$(ct journalctl --no-pager -q -o cat -u patela-configd.service | grep -o "Fetched the sealed tor state of 8 relays ([0-9.]* ms)" | grep -o '[0-9.]* ms')
+ct journalctl --no-pager -q -o cat -u patela-configd.service >"$T/configd-journal.txt"
+fetch_ms=$(grep -o "Fetched the sealed tor state of 8 relays ([0-9.]* ms)" "$T/configd-journal.txt" | grep -o '[0-9.]* ms') ||
+        fail "configd: $(grep -i 'tor state' "$T/configd-journal.txt")"
 pass "boot 2 (fresh root): every relay's BWHistory lines back in its DataDirectory before tor started, exitA's planted history kept (BWHistoryReadValues $vals); the fetch took ${fetch_ms}"
 family_in_place "$FAMILY2" || wait_family 10 "$FAMILY2"
 pass "boot 2: the family as before the reboot, FamilyId $FAMILY2 and its key in every instance"
