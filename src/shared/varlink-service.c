@@ -11,8 +11,8 @@ static int on_idle_timer(sd_event_source *source, uint64_t usec, void *userdata)
         VarlinkService *s = userdata;
 
         (void) usec;
-        if (sd_varlink_server_current_connections(s->server) > 0) {
-                /* A client is still connected: look again later. */
+        if (sd_varlink_server_current_connections(s->server) > 0 || (s->keep_alive && s->keep_alive(s->userdata) > 0)) {
+                /* A client is still connected, or the daemon has a reason to stay: look again later. */
                 (void) sd_event_source_set_time_relative(source, s->idle_usec);
                 return sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
         }

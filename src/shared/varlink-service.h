@@ -16,6 +16,10 @@ typedef struct VarlinkService {
         sd_event_source *idle_timer;
         sd_event_source *signals[2]; /* SIGTERM, SIGINT */
         uint64_t idle_usec;
+        /* Consulted when idle_usec passed without connections: > 0 keeps the daemon running (patela-keyd while a
+         * relay instance exists: it seals the instance's tor state when it stops, and a socket does not start a
+         * service while the system shuts down). NULL: exit. */
+        int (*keep_alive)(void *userdata);
         void *userdata; /* given to every connection, and so to the method handlers */
 } VarlinkService;
 

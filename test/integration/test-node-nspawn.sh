@@ -507,6 +507,14 @@ for u in patela-configd patela-attestd patela-keyd; do
         echo "# RSS $u: $(ct awk '/^VmHWM/ { print $2 " " $3 " peak" } /^VmRSS/ { print $2 " " $3 }' "/proc/$pid/status" | tr '\n' ' ') (sanitized build)"
 done
 
+# keyd (idle timeout 3 s here) stays while relay instances exist: at the poweroff their stops need it, and systemd
+# starts no service for its socket while the system shuts down.
+sleep 4
+[[ $(ct systemctl is-active patela-keyd.service) == active ]] || fail "keyd exited while relays run"
+ct journalctl --no-pager -q -o cat -u patela-keyd.service >"$T/keyd-journal.txt"
+grep -q "a relay instance exists" "$T/keyd-journal.txt" || fail "keyd: $(tail -3 "$T/keyd-journal.txt")"
+pass "keyd idle for more than its idle timeout (3 s here) stays while relay instances exist"
+
 # --- boot 2: a fresh root, the same TPM ---------------------------------------------------------------------
 ct_poweroff
 [[ -z $(find "$CT/upper" \( -name 'secret_id_key' -o -name 'ed25519_master_id_secret_key' -o -name '*.secret_family_key' \) -print -quit) ]] ||
