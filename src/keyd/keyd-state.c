@@ -211,18 +211,13 @@ static int open_dir(const char *directory, const char *name, bool create, int *r
         return 0;
 }
 
-int keyd_write_relay_file(const char *directory, const char *name, const char *file, const void *data, size_t size,
-                          uid_t uid, gid_t gid) {
-        _cleanup_close_ int dir = -EBADF, fd = -EBADF;
+/* Writes data as file in dir atomically: an O_EXCL temporary, owned and 0600 before the content, renamed. */
+static int write_at(int dir, const char *file, const void *data, size_t size, uid_t uid, gid_t gid) {
+        _cleanup_close_ int fd = -EBADF;
         char tmp[NAME_MAX + 1];
         const uint8_t *p = data;
         int r;
 
-        if (!tor_nickname_ok(name))
-                return -EINVAL;
-        r = open_dir(directory, name, /* create= */ true, &dir);
-        if (r < 0)
-                return r;
         snprintf(tmp, sizeof(tmp), ".%s.tmp", file);
         fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0 && errno == EEXIST) {
@@ -255,6 +250,38 @@ int keyd_write_relay_file(const char *directory, const char *name, const char *f
 fail:
         (void) unlinkat(dir, tmp, 0);
         return r;
+}
+
+int keyd_write_relay_file(const char *directory, const char *name, const char *file, const void *data, size_t size,
+                          uid_t uid, gid_t gid) {
+        _cleanup_close_ int dir = -EBADF;
+        int r;
+
+        if (!tor_nickname_ok(name))
+                return -EINVAL;
+        r = open_dir(directory, name, /* create= */ true, &dir);
+        if (r < 0)
+                return r;
+        return write_at(dir, file, data, size, uid, gid);
+}
+
+int keyd_refresh_relay_file(const char *directory, const char *name, const char *file, const void *data,
+                            size_t size) {
+        _cleanup_close_ int dir = -EBADF;
+        struct stat st;
+        int r;
+
+        if (!tor_nickname_ok(name))
+                return -EINVAL;
+        r = open_dir(directory, name, /* create= */ false, &dir);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (fstat(dir, &st) < 0)
+                return negative_errno();
+        r = write_at(dir, file, data, size, st.st_uid, st.st_gid);
+        return r < 0 ? r : 1;
 }
 
 int keyd_read_relay_file(const char *directory, const char *name, const char *file, size_t max, uint8_t **ret,

@@ -35,6 +35,10 @@ int tor_state_read(const char *runtime_directory, const char *name, SecretBuffer
  * DIRECTORY/NAME (created 0700 if missing for create). */
 int keyd_write_relay_file(const char *directory, const char *name, const char *file, const void *data, size_t size,
                           uid_t uid, gid_t gid);
+/* The same into DIRECTORY/NAME if it exists (0: it does not, nothing written; 1: written), owned by the directory's
+ * owner. */
+int keyd_refresh_relay_file(const char *directory, const char *name, const char *file, const void *data,
+                            size_t size);
 /* Reads DIRECTORY/NAME/file, at most max bytes (-EFBIG past it). */
 int keyd_read_relay_file(const char *directory, const char *name, const char *file, size_t max, uint8_t **ret,
                          size_t *ret_size);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-json.h>
+#include <unistd.h>
 
 #include "hexdecoct.h"
 #include "keyd-files.h"
@@ -264,6 +266,38 @@ static int open_state(Manager *m, const Kek *kek, const KeySet *set, const char 
         return r;
 }
 
+static bool kept_copy(Manager *m, const char *name) {
+        char path[PATH_MAX];
+
+        snprintf(path, sizeof(path), "%s/%s/sealed", m->state_directory, name);
+        return access(path, F_OK) >= 0;
+}
+
+/* For a relay given without a state whose key directory has none (a relay given back, a node enabled again, a
+ * configd restarted in this boot): the copy keyd sealed when its instance last stopped, if it opens. 1 if restored. */
+static int restore_kept_state(Manager *m, const Kek *kek, const char *name, const TorKeys *k, uid_t uid, gid_t gid) {
+        _cleanup_(secret_buffer_freep) SecretBuffer *plain = NULL;
+        _cleanup_free_ uint8_t *blob = NULL;
+        char path[PATH_MAX];
+        size_t size = 0;
+        int r;
+
+        snprintf(path, sizeof(path), "%s/%s/" KEYD_STATE_FILE, m->key_directory, name);
+        if (access(path, F_OK) >= 0)
+                return 0;
+        r = keyd_read_relay_file(m->state_directory, name, "sealed", KEYD_SEALED_STATE_MAX, &blob, &size);
+        if (r == -ENOENT)
+                return 0;
+        if (r >= 0)
+                r = tor_state_open(kek->key->data, name, tor_keys_rsa_fingerprint(k), blob, size, &plain);
+        if (r >= 0)
+                r = keyd_write_relay_file(m->key_directory, name, KEYD_STATE_FILE, plain->data, plain->size, uid, gid);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot put back the tor state of %s that keyd kept: %m", name), 0;
+        log_info("Relay %s: tor state put back from keyd's sealed copy (%zu bytes).", name, plain->size);
+        return 1;
+}
+
 static int reply_state_rejected(sd_varlink *link, const char *name, int error) {
         const char *why = error == -ENOENT ? "no keys are stored for this relay"
                         : error == -EINVAL ? "not base64 of a sealed state"
@@ -393,7 +427,7 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
                 _cleanup_(tor_keys_freep) TorKeys *k = NULL;
                 _cleanup_free_ char *dir = NULL;
                 KeySetEntry *entry = keyset_find(set, relays[i].name);
-                bool family_changed = false;
+                bool family_changed = false, restored = false;
                 uid_t uid;
                 gid_t gid;
 
@@ -410,7 +444,10 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
                 if (family_changed)
                         log_info("Relay %s: its family key files changed (%u family keys).", relays[i].name,
                                  set->n_family);
-                if (opened.states[i]) {
+                /* What keyd sealed in this boot (when the instance stopped, or at a save) is at least as new as what
+                 * the server holds: a state given for a relay that has run in this boot (configd restarted) is not
+                 * put over it. */
+                if (opened.states[i] && !kept_copy(m, relays[i].name)) {
                         r = keyd_write_relay_file(m->key_directory, relays[i].name, KEYD_STATE_FILE,
                                                   opened.states[i]->data, opened.states[i]->size, uid, gid);
                         if (r < 0) {
@@ -418,8 +455,10 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
                                 return sd_varlink_error_errno(link, r);
                         }
                         log_info("Relay %s: tor state restored (%zu bytes).", relays[i].name, opened.states[i]->size);
-                }
-                r = relay_json(relays[i].name, k, dir, created[i], family_changed, !!opened.states[i], &j);
+                        restored = true;
+                } else
+                        restored = restore_kept_state(m, kek, relays[i].name, k, uid, gid) > 0;
+                r = relay_json(relays[i].name, k, dir, created[i], family_changed, restored, &j);
                 if (r < 0)
                         return r;
                 r = sd_json_variant_append_array(&out, j);
@@ -475,6 +514,10 @@ static int seal_live_state(Manager *m, const Kek *kek, KeySet *set, const char *
         r = keyd_write_relay_file(m->state_directory, name, "sealed", blob, size, 0, 0);
         if (r < 0)
                 log_warning_errno(r, "Failed to keep the sealed tor state of %s in %s: %m", name, m->state_directory);
+        /* The relay's next start in this boot (a relay given back, a node enabled again) begins where tor left. */
+        r = keyd_refresh_relay_file(m->key_directory, name, KEYD_STATE_FILE, plain->data, plain->size);
+        if (r < 0)
+                log_warning_errno(r, "Failed to refresh the tor state in the key directory of %s: %m", name);
         *ret = TAKE_PTR(blob);
         *ret_size = size;
         return 0;

@@ -140,6 +140,18 @@ configd_stop
 grep -q "Stopping: saving the relays' tor state at the server first" "$T/configd.log" || fail "configd: $(tail -3 "$T/configd.log")"
 pass "configd stopped (SIGTERM): it had keyd seal the relays' state and saved it at the server before exiting"
 
+# Within a boot, keyd's copy is the newest: the key directory's state follows each seal (a relay that starts again
+# begins where tor left), a state given by configd does not go over it, and a relay asked for without one gets it.
+cmp "$TOR_DIR/$A/data/state" "$KEYD_KEYS/$A/state" || fail "$A's key directory does not hold the state keyd sealed last"
+kv EnsureRelays "$(ensure_json "$A" "$blob_a")" | jq -e '.relays[0].stateRestored == false' >/dev/null ||
+        fail "a given state went over the one keyd sealed in this boot"
+cmp "$TOR_DIR/$A/data/state" "$KEYD_KEYS/$A/state" || fail "$A's newer state was replaced"
+rm "$KEYD_KEYS/$A/state"
+kv EnsureRelays "$(relays_json "$A")" | jq -e '.relays[0].stateRestored == true' >/dev/null ||
+        fail "keyd did not put back the state it kept"
+cmp "$TOR_DIR/$A/data/state" "$KEYD_KEYS/$A/state" || fail "$A's kept state put back differs"
+pass "within a boot: the key directory's state follows keyd's last seal; a state from the server does not go over it; a relay without one gets keyd's copy back"
+
 # --- the server's endpoints with curl ----------------------------------------------------------------------------
 # MeasuredBoot=warn: a session without event logs is accepted, and judged LogMismatch, not Trusted.
 server_stop
@@ -213,7 +225,7 @@ ps_cli node relays "$fp" 2 >/dev/null
 
 # --- a boot the server does not trust: configd gets nothing, keyd restores nothing -------------------------------
 mv "$T/tpm2-measure.log" "$T/tpm2-measure.log.away"
-rm -rf "${KEYD_KEYS:?}"/* "$TOR_DIR"
+rm -rf "${KEYD_KEYS:?}"/* "$TOR_DIR" "$SEALED_DIR" # a reboot: nothing in RAM
 configd_config
 configd_start
 wait_phase running 30
