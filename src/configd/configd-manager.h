@@ -269,6 +269,8 @@ void state_step_save(Manager *m);
 /* SIGTERM/SIGINT: the relays' state (keyd's copies, sealed when each instance stopped) saved at the server with
  * the session of the last good cycle, then the loop ends; within STATE_EXIT_TIMEOUT_USEC. */
 int state_on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata);
+/* After a signal, once no cycle runs (cycle_finish() calls it when one ended): the save, then the loop ends. */
+void state_exit_save(Manager *m);
 void state_done(Manager *m);
 
 /* configd-units.c: the tor instances. With ManageUnits=no (--no-units), only logs what it would do. at_once: the

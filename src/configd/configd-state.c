@@ -9,6 +9,7 @@
  *   - stop: on SIGTERM, keyd's SealStates (the copies it sealed when each instance stopped: the instances stop
  *     before configd) and the POST with the last good cycle's session, then exit.
  * A failure is logged and never fails the cycle or the relays: they run without their history. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,31 @@ static int on_exit_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return sd_event_exit(m->event, 0);
 }
 
+/* The save on the way out, once no cycle runs. */
+void state_exit_save(Manager *m) {
+        int r;
+
+        assert(m->exiting && !m->busy);
+        (void) sd_event_source_set_enabled(m->cycle_timer, SD_EVENT_OFF);
+        if (!m->session_token || m->state_link || m->state_request) {
+                log_debug("Stopping without saving the tor state (%s).", m->session_token ? "a save runs" : "no session");
+                (void) sd_event_exit(m->event, 0);
+                return;
+        }
+        /* The session of the checks is the save's now; no check runs any more (check_stop() wipes what it holds). */
+        free(m->token);
+        m->token = TAKE_PTR(m->session_token);
+        check_stop(m);
+        r = seal_call(m);
+        if (r != 0) {
+                if (r < 0)
+                        log_warning_errno(r, "Cannot save the relays' tor state on the way out: %m");
+                (void) sd_event_exit(m->event, 0);
+                return;
+        }
+        log_info("Stopping: saving the relays' tor state at the server first.");
+}
+
 int state_on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
         int r;
@@ -262,26 +288,14 @@ int state_on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void 
         if (m->exiting) /* a second signal: now */
                 return sd_event_exit(m->event, 0);
         m->exiting = true;
-        /* Only with the session of a cycle that ended running, and not in the middle of a cycle (its own steps
-         * hold the connection to keyd and the server). */
-        if (m->busy || !m->session_token || m->state_link || m->state_request) {
-                log_debug("Stopping without saving the tor state (%s).", m->busy ? "a cycle runs" : "no session");
-                return sd_event_exit(m->event, 0);
-        }
-        (void) sd_event_source_set_enabled(m->cycle_timer, SD_EVENT_OFF);
-        /* The session of the checks is the save's now; no check runs any more (check_stop() wipes what it holds). */
-        free(m->token);
-        m->token = TAKE_PTR(m->session_token);
-        check_stop(m);
         r = sd_event_add_time_relative(m->event, &m->exit_timer, CLOCK_MONOTONIC, STATE_EXIT_TIMEOUT_USEC, 0,
                                        on_exit_timeout, m);
-        if (r >= 0)
-                r = seal_call(m);
-        if (r != 0) {
-                if (r < 0)
-                        log_warning_errno(r, "Cannot save the relays' tor state on the way out: %m");
+        if (r < 0)
                 return sd_event_exit(m->event, 0);
-        }
-        log_info("Stopping: saving the relays' tor state at the server first.");
+        /* A running cycle holds the connections to keyd and the server: it ends first (cycle_finish()). */
+        if (m->busy)
+                log_info("Stopping once the running cycle ends, to save the relays' tor state.");
+        else
+                state_exit_save(m);
         return 0;
 }
