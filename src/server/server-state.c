@@ -95,6 +95,42 @@ int relay_states_get(Db *db, int64_t node_id, ProtoRelayStates *ret) {
         return 0;
 }
 
+int relay_states_saved(Db *db, RelayStateSaved **ret, size_t *ret_n) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_free_ RelayStateSaved *list = NULL;
+        size_t n = 0, allocated = 0;
+        int r, rc;
+
+        r = db_prepare(db, "SELECT relay_id, saved_at FROM relay_states ORDER BY relay_id", &s);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                if (n == allocated) {
+                        RelayStateSaved *p = realloc(list, (allocated = allocated ? allocated * 2 : 16) *
+                                                                   sizeof(RelayStateSaved));
+                        if (!p)
+                                return -ENOMEM;
+                        list = p;
+                }
+                list[n++] = (RelayStateSaved) {
+                        .relay_id = sqlite3_column_int64(s, 0),
+                        .saved_at = sqlite3_column_int64(s, 1),
+                };
+        }
+        if (rc != SQLITE_DONE)
+                return db_errno(rc);
+        *ret = TAKE_PTR(list);
+        *ret_n = n;
+        return 0;
+}
+
+const RelayStateSaved *relay_states_saved_find(const RelayStateSaved *list, size_t n, int64_t relay_id) {
+        for (size_t i = 0; i < n; i++)
+                if (list[i].relay_id == relay_id)
+                        return &list[i];
+        return NULL;
+}
+
 static enum MHD_Result respond_not_trusted(Request *req, const Node *node, const char *what) {
         log_notice("Node %" PRIi64 " (%s): %s the relays' tor state refused: its last attestation was not judged "
                    "Trusted on an image in service.", node->id, node->fingerprint, what);

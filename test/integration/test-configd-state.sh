@@ -86,7 +86,9 @@ for l in "$T/keyd.log" "$T/configd.log" "$T/server.log"; do
         grep -q -e BWHistory -e 1234567000 -e 7777777000 "$l" && fail "plaintext of the tor state in $l"
 done
 [[ -f $SEALED_DIR/$A/sealed && $(head -c 4 "$SEALED_DIR/$A/sealed") == PTS1 ]] || fail "keyd kept no sealed copy of $A"
-pass "StateSaveInterval=1s: keyd sealed both relays' tor state, the server holds 2 blobs of keyd's (PTS1…), no plaintext in the database or any log"
+[[ $(ps_cli --json list relays | jq -r '[.[] | .stateSaved | test("^20[0-9-]+T")] | all') == true ]] ||
+        fail "list relays: $(ps_cli --json list relays | jq -c '[.[] | {name, stateSaved}]')"
+pass "StateSaveInterval=1s: keyd sealed both relays' tor state, the server holds 2 blobs of keyd's (PTS1…), list relays shows when, no plaintext in the database or any log"
 
 # --- a reboot: fresh directories, keyd and configd anew; the states come back before tor ---------------------
 cp "$TOR_DIR/$A/data/state" "$T/state-A" && cp "$TOR_DIR/$B/data/state" "$T/state-B"
