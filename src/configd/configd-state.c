@@ -47,9 +47,10 @@ static void on_fetched(HttpRequest *request, const HttpResponse *response, void 
         (void) request;
         proto_relay_states_done(&m->states);
         if (response->error < 0)
-                log_warning("Fetching the relays' tor state failed: %s; the relays start without it.", response->message);
-        else if (response->status == 200 &&
-                 proto_relay_states_decode(response->body, response->size, /* min_relays= */ 0, &m->states, &diag) >= 0) {
+                log_warning("Fetching the relays' tor state failed: %s; the relays start without it.",
+                            response->message);
+        else if (response->status == 200 && proto_relay_states_decode(response->body, response->size,
+                                                                      /* min_relays= */ 0, &m->states, &diag) >= 0) {
                 m->states_fetched = true;
                 log_info("Fetched the sealed tor state of %zu relays (%.1f ms).", m->states.n_relays,
                          (double) response->total_usec / 1000.0);
@@ -261,7 +262,8 @@ void state_exit_save(Manager *m) {
         assert(m->exiting && !m->busy);
         (void) sd_event_source_set_enabled(m->cycle_timer, SD_EVENT_OFF);
         if (!m->session_token || m->state_link || m->state_request) {
-                log_debug("Stopping without saving the tor state (%s).", m->session_token ? "a save runs" : "no session");
+                log_debug("Stopping without saving the tor state (%s).",
+                          m->session_token ? "a save runs" : "no session");
                 (void) sd_event_exit(m->event, 0);
                 return;
         }

@@ -301,7 +301,8 @@ static int restore_kept_state(Manager *m, const Kek *kek, const char *name, cons
 static int reply_state_rejected(sd_varlink *link, const char *name, int error) {
         const char *why = error == -ENOENT ? "no keys are stored for this relay"
                         : error == -EINVAL ? "not base64 of a sealed state"
-                        : error == -EBADMSG ? "does not open: sealed on another TPM or boot, for another relay, or altered"
+                        : error == -EBADMSG ? "does not open: sealed on another TPM or boot, for another relay, "
+                                              "or altered"
                         : strerror(-error);
 
         log_warning("Refusing the tor state given for %s: %s. Nothing was written.", name, why);

@@ -42,7 +42,8 @@ int relay_states_store(Db *db, int64_t node_id, const ProtoRelayStates *req, con
                 r = db_prepare(db,
                                "INSERT INTO relay_states (relay_id, state, saved_at) "
                                "SELECT id, ?, ? FROM relays WHERE node_id = ? AND name = ? "
-                               "ON CONFLICT (relay_id) DO UPDATE SET state = excluded.state, saved_at = excluded.saved_at",
+                               "ON CONFLICT (relay_id) DO UPDATE SET "
+                               "state = excluded.state, saved_at = excluded.saved_at",
                                &s);
                 if (r < 0)
                         break;
