@@ -63,7 +63,8 @@ EOF
                 mkdir -p "$n/etc/systemd/system/$u.d"
                 printf '[Service]\nEnvironment=PATELA_LOG_LEVEL=debug\n' >"$n/etc/systemd/system/$u.d/50-swtpm.conf"
         done
-        printf '[Service]\nExecStart=\nExecStart=%s/patela-keyd --required-pcrs=%s\n' "$CT_LIBEXECDIR" \
+        # A short idle timeout: keyd must stay while relay instances exist (it seals their tor state when they stop).
+        printf '[Service]\nExecStart=\nExecStart=%s/patela-keyd --required-pcrs=%s --idle-timeout=3s\n' "$CT_LIBEXECDIR" \
                 "$PCRLOCK_MASK" >>"$n/etc/systemd/system/patela-keyd.service.d/50-swtpm.conf"
         # The boot's event logs, where the test puts them (ct_event_logs), for the server's verifier.
         printf '[Service]\nExecStart=\nExecStart=%s/patela-attestd --firmware-log=/run/swtpm/firmware.evlog --measure-log=/run/swtpm/tpm2-measure.log\n' \

@@ -34,6 +34,7 @@ static int set_string(char **dst, const char *value) {
 void configd_config_init(ConfigdConfig *c) {
         *c = (ConfigdConfig) {
                 .reattest_usec = 3600 * USEC_PER_SEC,
+                .state_save_usec = 3600 * USEC_PER_SEC,
                 .retry_usec = 5 * USEC_PER_SEC,
                 .retry_max_usec = 300 * USEC_PER_SEC,
                 .connect_timeout_usec = 10 * USEC_PER_SEC,
@@ -188,6 +189,8 @@ int configd_config_set(ConfigdConfig *c, const char *key, const char *value) {
                 return set_log_key(c, value);
         if (streq(key, "ReattestInterval"))
                 return set_duration(&c->reattest_usec, value, USEC_PER_SEC, 7 * 24 * 3600 * USEC_PER_SEC);
+        if (streq(key, "StateSaveInterval")) /* 0: only when configd stops */
+                return set_duration(&c->state_save_usec, value, 0, 7 * 24 * 3600 * USEC_PER_SEC);
         if (streq(key, "RetryInterval"))
                 return set_duration(&c->retry_usec, value, 100000, 3600 * USEC_PER_SEC);
         if (streq(key, "RetryIntervalMax"))

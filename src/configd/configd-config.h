@@ -34,6 +34,7 @@ typedef struct ConfigdConfig {
         char *ca_certificate;  /* PEM file: the only trust anchor for the server */
         char *log_key;         /* the fleet's transparency log verifier key (C2SP note form), or NULL */
         uint64_t reattest_usec;
+        uint64_t state_save_usec; /* StateSaveInterval=: tor's state saved at the server at most this often */
         uint64_t retry_usec;     /* first retry after a failure or while pending */
         uint64_t retry_max_usec; /* cap of the exponential backoff */
         uint64_t connect_timeout_usec;

@@ -119,7 +119,7 @@ static void waiters_take(sd_varlink ***dst, size_t *n_dst, sd_varlink ***src, si
 }
 
 int cycle_start(Manager *m) {
-        if (m->busy)
+        if (m->busy || m->exiting)
                 return 0;
         m->busy = true;
         m->refresh_queued = false;
@@ -207,6 +207,7 @@ static void cycle_wipe(Manager *m) {
         m->keys_queue = NULL;
         m->n_keys_queue = 0;
         proto_family_keys_done(&m->family);
+        proto_relay_states_done(&m->states);
 }
 
 void cycle_finish(Manager *m, Outcome outcome, const char *code, const char *format, ...) {
@@ -299,4 +300,6 @@ void cycle_finish(Manager *m, Outcome outcome, const char *code, const char *for
                 m->ready_sent = true;
         }
         reply_waiters(m, outcome, code, message);
+        if (m->exiting) /* a stop came during the cycle: no next one, the save on the way out */
+                state_exit_save(m);
 }

@@ -73,7 +73,7 @@ static void on_report(HttpRequest *request, const HttpResponse *response, void *
         else
                 log_warning("The server did not take the relays' fingerprints: HTTP %ld; again at the next "
                             "cycle.", response->status);
-        relays_finish(m);
+        state_step_save(m);
 }
 
 void fingerprints_step_report(Manager *m) {
@@ -84,20 +84,20 @@ void fingerprints_step_report(Manager *m) {
         r = report_build(m, &body, &n);
         if (r < 0) {
                 log_warning_errno(r, "Cannot build the fingerprints report: %m");
-                relays_finish(m);
+                state_step_save(m);
                 return;
         }
         if (!body || (m->fingerprints_reported && streq(body, m->fingerprints_reported) &&
                       now_realtime() < m->fingerprints_reported_at + REPORT_MAX_AGE_USEC)) {
                 log_debug("The relays' fingerprints are as reported; nothing to send.");
-                relays_finish(m);
+                state_step_save(m);
                 return;
         }
         r = http_request_start(m->http, proto_endpoint_path(PROTO_NODE_FINGERPRINTS), body, m->token, on_report,
                                m, &m->request);
         if (r < 0) {
                 log_warning_errno(r, "Cannot start the fingerprints report: %m");
-                relays_finish(m);
+                state_step_save(m);
                 return;
         }
         log_debug("Reporting the fingerprints of %zu relays.", n);

@@ -93,6 +93,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         log_verify_free(m); /* its request, before the client */
         http_request_free(m->request);
+        state_done(m);
         http_client_free(m->http);
         manager_call_done(m);
         sd_event_source_disable_unref(m->cycle_timer);
@@ -188,6 +189,11 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the varlink server: %m");
         m->event = m->service->event;
+        /* A stop saves tor's state at the server first (configd-state.c). */
+        r = varlink_service_set_signal_handler(m->service, state_on_signal);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the signal handlers: %m");
+        m->state_saved_at = now_realtime();
         r = configd_bind_methods(m->service->server);
         if (r < 0)
                 return log_error_errno(r, "Failed to bind varlink methods: %m");

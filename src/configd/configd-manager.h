@@ -172,6 +172,16 @@ typedef struct Manager {
          * (configd-log.c) */
         struct ConfigdLog *log;
 
+        /* tor's state (configd-state.c): the sealed states fetched at the first cycle for keyd to put back (freed
+         * when the cycle ends), when the last save was, and the save when configd stops */
+        ProtoRelayStates states;
+        bool states_fetched;
+        uint64_t state_saved_at; /* CLOCK_REALTIME µs */
+        bool exiting;
+        sd_varlink *state_link;
+        HttpRequest *state_request;
+        sd_event_source *exit_timer;
+
         /* Refresh calls answered when the current cycle ends, and those for the next one */
         sd_varlink **waiters;
         size_t n_waiters;
@@ -246,8 +256,26 @@ void relays_teardown(Manager *m);
 size_t relays_count(const Manager *m, RelayState s);
 
 /* configd-fingerprints.c: after the files, the relays' identities to the server if they changed; then
- * relays_finish(). */
+ * state_step_save(). */
 void fingerprints_step_report(Manager *m);
+
+/* configd-relays.c: keyd's EnsureRelays for the relays without keys (after state_step_fetch()). */
+void relays_step_keys(Manager *m);
+
+/* configd-state.c: tor's state. Before the first keys step, the sealed states from the server (a node judged
+ * Trusted gets them), then relays_step_keys(). */
+void state_step_fetch(Manager *m);
+/* The sealed state of a relay fetched in this cycle, NULL if none. */
+const ProtoRelayState *state_find(const Manager *m, const char *name);
+/* After the fingerprints: every StateSaveInterval=, keyd seals the relays' state and it is saved at the server;
+ * then relays_finish(). */
+void state_step_save(Manager *m);
+/* SIGTERM/SIGINT: the relays' state (keyd's copies, sealed when each instance stopped) saved at the server with
+ * the session of the last good cycle, then the loop ends; within STATE_EXIT_TIMEOUT_USEC. */
+int state_on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata);
+/* After a signal, once no cycle runs (cycle_finish() calls it when one ended): the save, then the loop ends. */
+void state_exit_save(Manager *m);
+void state_done(Manager *m);
 
 /* configd-units.c: the tor instances. With ManageUnits=no (--no-units), only logs what it would do. at_once: the
  * removed relays' tor exits at once (SIGTERM), not after its graceful ShutdownWaitLength. */

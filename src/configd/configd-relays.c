@@ -21,7 +21,6 @@
 #define KEYD_TIMEOUT_USEC (300ULL * 1000000ULL) /* first boot: generating and sealing many relays */
 
 static void relays_step_relays(Manager *m);
-static void relays_step_keys(Manager *m);
 static void relays_apply(Manager *m);
 
 static void relay_fail(Relay *r, const char *format, ...) _printf_(2, 3);
@@ -256,7 +255,7 @@ static void on_relays(HttpRequest *request, const HttpResponse *response, void *
         for (size_t i = 0; i < m->n_relays; i++)
                 relay_check_family(&m->relays[i], m->family_ids);
         log_info("Fetched the configuration of %zu relays.", n);
-        relays_step_keys(m);
+        state_step_fetch(m);
 }
 
 static void relays_step_relays(Manager *m) {
@@ -290,10 +289,18 @@ static void keys_call(Manager *m) {
                 Relay *relay = &m->relays[m->keys_queue[i]];
                 _cleanup_free_ char *user = NULL;
 
+                const ProtoRelayState *state = state_find(m, relay->name);
+
                 r = configd_expand_pattern(m->config.relay_user, relay->name, &user);
+                /* The sealed state keyd puts back before the instance starts: only for a relay without keys in
+                 * place, whose instance has not run in this boot. */
                 if (r >= 0)
-                        r = sd_json_variant_append_arraybo(&list, SD_JSON_BUILD_PAIR_STRING("name", relay->name),
-                                                           SD_JSON_BUILD_PAIR_STRING("user", user));
+                        r = sd_json_variant_append_arraybo(
+                                        &list, SD_JSON_BUILD_PAIR_STRING("name", relay->name),
+                                        SD_JSON_BUILD_PAIR_STRING("user", user),
+                                        SD_JSON_BUILD_PAIR_CONDITION(state && !relay->key_directory, "state",
+                                                                     SD_JSON_BUILD_BASE64(state ? state->state.data : NULL,
+                                                                                          state ? state->state.size : 0)));
         }
         /* The server's family keys, as they are: none is a list too, so that keyd drops what it held. Each key
          * is sensitive from the start, and the array made of them is so too (sd-json passes it on). */
@@ -435,6 +442,15 @@ static int on_keys(sd_varlink *link, sd_json_variant *parameters, const char *er
 
         if (error_id) {
                 varlink_error_format(error_id, parameters, buf, sizeof(buf));
+                if (streq(error_id, "io.patela.Keys.StateRejected") && m->states.n_relays > 0) {
+                        /* The relays come up without their history rather than not at all. */
+                        log_warning("patela-keyd refused a relay's saved tor state (%s); starting without the saved "
+                                    "states.", buf);
+                        proto_relay_states_done(&m->states);
+                        manager_call_done(m);
+                        keys_call(m);
+                        return 0;
+                }
                 if (!m->keys_one_by_one && n > 1) {
                         /* One relay can spoil a batch (a user that does not exist…): ask for each alone. */
                         log_warning("patela-keyd EnsureRelays for %zu relays failed (%s); asking for each relay alone.",
@@ -459,7 +475,7 @@ static int on_keys(sd_varlink *link, sd_json_variant *parameters, const char *er
         return 0;
 }
 
-static void relays_step_keys(Manager *m) {
+void relays_step_keys(Manager *m) {
         free(m->keys_queue);
         m->keys_queue = calloc(m->n_relays > 0 ? m->n_relays : 1, sizeof(size_t));
         if (!m->keys_queue) {

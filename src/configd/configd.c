@@ -34,6 +34,7 @@ static void help(void) {
                "     --server-url=URL        ServerURL=\n"
                "     --ca-certificate=PEM    CACertificate=, the only trust anchor\n"
                "     --reattest-interval=T   ReattestInterval= (default 1h, ±10%%)\n"
+               "     --state-save-interval=T StateSaveInterval= (default 1h; 0: only when stopping)\n"
                "     --retry-interval=T      RetryInterval= (default 5s)\n"
                "     --retry-interval-max=T  RetryIntervalMax= (default 5min)\n"
                "     --connect-timeout=T     ConnectTimeout= (default 10s)\n"
@@ -68,6 +69,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "server-url", "ServerURL" },
                 { "ca-certificate", "CACertificate" },
                 { "reattest-interval", "ReattestInterval" },
+                { "state-save-interval", "StateSaveInterval" },
                 { "retry-interval", "RetryInterval" },
                 { "retry-interval-max", "RetryIntervalMax" },
                 { "connect-timeout", "ConnectTimeout" },

@@ -41,6 +41,7 @@ TEST(defaults) {
 
         configd_config_init(&c);
         ASSERT_EQ(c.reattest_usec, 3600 * SEC);
+        ASSERT_EQ(c.state_save_usec, 3600 * SEC);
         ASSERT_EQ(c.retry_usec, 5 * SEC);
         ASSERT_EQ(c.retry_max_usec, 300 * SEC);
         ASSERT_TRUE(c.manage_units);
@@ -61,6 +62,7 @@ TEST(parse_every_key) {
                 "ServerURL = https://config.example.org:8443/patela/\n"
                 "CACertificate=/etc/patela/ca.pem\n"
                 "ReattestInterval=30min\n"
+                "StateSaveInterval=0\n"
                 "RetryInterval=2s\n"
                 "RetryIntervalMax=1min\n"
                 "ConnectTimeout=3s\n"
@@ -86,6 +88,7 @@ TEST(parse_every_key) {
         ASSERT_STREQ(c.server_url, "https://config.example.org:8443/patela");
         ASSERT_STREQ(c.ca_certificate, "/etc/patela/ca.pem");
         ASSERT_EQ(c.reattest_usec, 1800 * SEC);
+        ASSERT_EQ(c.state_save_usec, 0); /* only when configd stops */
         ASSERT_EQ(c.retry_usec, 2 * SEC);
         ASSERT_EQ(c.retry_max_usec, 60 * SEC);
         ASSERT_EQ(c.connect_timeout_usec, 3 * SEC);
@@ -182,6 +185,8 @@ TEST(bad_values) {
                 { "NetworkFile", ".network" },
                 { "ReattestInterval", "0" },
                 { "ReattestInterval", "1year" },
+                { "StateSaveInterval", "8d" },
+                { "StateSaveInterval", "-1s" },
                 { "RetryInterval", "1ms" },
                 { "ConnectTimeout", "-1" },
                 { "ManageUnits", "maybe" },

@@ -187,6 +187,9 @@ int keyd_remove_relay(const char *key_directory, const char *name) {
                 r = remove_family_keys(fd, NULL, 0);
         if (r < 0)
                 return r;
+        /* The tor state put back for the instance (keyd-state.h) is the relay's too. */
+        if (unlinkat(fd, "state", 0) < 0 && errno != ENOENT)
+                return negative_errno();
         base = open(key_directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (base < 0)
                 return negative_errno();

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
 #include <stdlib.h>
 
 #include "io.patela.Keys.h"
 #include "keyd-manager.h"
 #include "keyd-varlink.h"
 #include "log.h"
+#include "tor-nickname.h"
 #include "tpm2-tcti.h"
 
 int manager_new(Manager **ret) {
@@ -16,7 +18,9 @@ int manager_new(Manager **ret) {
         m->idle_usec = KEYD_IDLE_USEC_DEFAULT;
         m->policy_path = strdup(KEYD_POLICY_DEFAULT);
         m->key_directory = strdup(KEYD_KEY_DIRECTORY_DEFAULT);
-        if (!m->policy_path || !m->key_directory) {
+        m->tor_directory = strdup(KEYD_TOR_DIRECTORY_DEFAULT);
+        m->state_directory = strdup(KEYD_STATE_DIRECTORY_DEFAULT);
+        if (!m->policy_path || !m->key_directory || !m->tor_directory || !m->state_directory) {
                 manager_free(m);
                 return -ENOMEM;
         }
@@ -38,6 +42,8 @@ Manager *manager_free(Manager *m) {
         free(m->tcti);
         free(m->policy_path);
         free(m->key_directory);
+        free(m->tor_directory);
+        free(m->state_directory);
         free(m);
         return NULL;
 }
@@ -56,6 +62,26 @@ int manager_tpm(Manager *m, Tpm2Context **ret) {
         return 0;
 }
 
+/* While a relay instance exists (its RuntimeDirectory, TOR_DIRECTORY/NAME), keyd stays: the instance's
+ * ExecStopPost= has keyd seal tor's state when it stops, and at shutdown systemd no longer starts a service
+ * for a connection to its socket. */
+static int keep_alive(void *userdata) {
+        Manager *m = userdata;
+        DIR *d = opendir(m->tor_directory);
+        struct dirent *de;
+        int found = 0;
+
+        if (!d)
+                return 0;
+        while (!found && (de = readdir(d)))
+                found = tor_nickname_ok(de->d_name);
+        closedir(d);
+        if (found)
+                log_debug("Idle, but a relay instance exists in %s: staying to seal its tor state when it stops.",
+                          m->tor_directory);
+        return found;
+}
+
 int manager_start(Manager *m, const char *listen_address) {
         int r;
 
@@ -66,6 +92,7 @@ int manager_start(Manager *m, const char *listen_address) {
                                 m->idle_usec, &m->service);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the varlink server: %m");
+        m->service->keep_alive = keep_alive;
         r = keyd_bind_methods(m->service->server);
         if (r < 0)
                 return log_error_errno(r, "Failed to bind varlink methods: %m");

@@ -11,6 +11,10 @@
 
 #define KEYD_POLICY_DEFAULT "/var/lib/systemd/pcrlock.json"
 #define KEYD_KEY_DIRECTORY_DEFAULT PATELA_KEYS_DIRECTORY /* meson.build, which the tor unit shares */
+/* tor's state (keyd-state.h): where each instance's DataDirectory is (patela-tor@.service's RuntimeDirectory=), and
+ * where keyd keeps the last sealed copy of each relay's, for patela-configd to save after the instance stopped. */
+#define KEYD_TOR_DIRECTORY_DEFAULT "/run/patela-tor"
+#define KEYD_STATE_DIRECTORY_DEFAULT "/run/patela/state"
 #define KEYD_IDLE_USEC_DEFAULT (30ULL * 1000000ULL)
 /* A UKI booted into RAM: firmware code (0) and its configuration-independent extensions (2), the UKI as
  * a PE image (4), the kernel's initrd/command line (9) and the stub's UKI sections and boot phases (11).
@@ -22,6 +26,8 @@ typedef struct Manager {
         char *tcti;
         char *policy_path;
         char *key_directory;
+        char *tor_directory;
+        char *state_directory;
         uint32_t required_pcrs;
         uint64_t idle_usec;
 

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-json.h>
+#include <unistd.h>
 
 #include "hexdecoct.h"
 #include "keyd-files.h"
 #include "keyd-manager.h"
+#include "keyd-state.h"
 #include "keyd-varlink.h"
 #include "tor-nickname.h"
 #include "log.h"
@@ -114,16 +117,18 @@ static int load_set(Manager *m, const Kek *kek, SecretBuffer **ret) {
         return 0;
 }
 
-/* created and family_changed: -1 for none (ListRelays). */
+/* created, family_changed and state_restored: -1 for none (ListRelays). */
 static int relay_json(const char *name, const TorKeys *k, const char *dir, int created, int family_changed,
-                      sd_json_variant **ret) {
+                      int state_restored, sd_json_variant **ret) {
         return sd_json_buildo(ret, SD_JSON_BUILD_PAIR_STRING("name", name),
                               SD_JSON_BUILD_PAIR_STRING("rsaFingerprint", tor_keys_rsa_fingerprint(k)),
                               SD_JSON_BUILD_PAIR_STRING("ed25519Identity", tor_keys_ed25519_id(k)),
                               SD_JSON_BUILD_PAIR_CONDITION(!!dir, "keyDirectory", SD_JSON_BUILD_STRING(dir)),
                               SD_JSON_BUILD_PAIR_CONDITION(created >= 0, "created", SD_JSON_BUILD_BOOLEAN(created > 0)),
                               SD_JSON_BUILD_PAIR_CONDITION(family_changed >= 0, "familyChanged",
-                                                           SD_JSON_BUILD_BOOLEAN(family_changed > 0)));
+                                                           SD_JSON_BUILD_BOOLEAN(family_changed > 0)),
+                              SD_JSON_BUILD_PAIR_CONDITION(state_restored >= 0, "stateRestored",
+                                                           SD_JSON_BUILD_BOOLEAN(state_restored > 0)));
 }
 
 /* The FamilyIds of the stored family keys, as tor and the torrc name them. */
@@ -181,7 +186,18 @@ static int parse_family_keys(sd_json_variant *v, SecretBuffer **ret, unsigned *r
 typedef struct RelayRequest {
         const char *name;
         const char *user;
+        const char *state; /* base64 of a sealed tor state, or NULL */
 } RelayRequest;
+
+/* The sealed states of one EnsureRelays call, opened: wiped when freed. */
+typedef struct OpenedStates {
+        SecretBuffer *states[RELAYS_PER_CALL_MAX];
+} OpenedStates;
+
+static void opened_states_done(OpenedStates *o) {
+        for (size_t i = 0; i < RELAYS_PER_CALL_MAX; i++)
+                o->states[i] = secret_buffer_free(o->states[i]);
+}
 
 typedef struct EnsureParameters {
         sd_json_variant *relays;
@@ -192,6 +208,7 @@ static int parse_relays(sd_json_variant *v, RelayRequest *ret, size_t *ret_n) {
         static const sd_json_dispatch_field table[] = {
                 { "name", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(RelayRequest, name), SD_JSON_MANDATORY },
                 { "user", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(RelayRequest, user), SD_JSON_NULLABLE },
+                { "state", SD_JSON_VARIANT_STRING, sd_json_dispatch_const_string, offsetof(RelayRequest, state), SD_JSON_NULLABLE },
                 {}
         };
         size_t n = sd_json_variant_elements(v);
@@ -201,7 +218,8 @@ static int parse_relays(sd_json_variant *v, RelayRequest *ret, size_t *ret_n) {
         for (size_t i = 0; i < n; i++) {
                 RelayRequest r = {};
                 if (sd_json_dispatch(sd_json_variant_by_index(v, i), table, 0, &r) < 0 || !tor_nickname_ok(r.name) ||
-                    (r.user && (isempty(r.user) || strlen(r.user) > USER_NAME_MAX)))
+                    (r.user && (isempty(r.user) || strlen(r.user) > USER_NAME_MAX)) ||
+                    (r.state && strlen(r.state) > (KEYD_SEALED_STATE_MAX + 2) / 3 * 4))
                         return -EINVAL;
                 for (size_t k = 0; k < i; k++)
                         if (streq(ret[k].name, r.name))
@@ -222,6 +240,76 @@ static bool peer_is_root(sd_varlink *link) {
         return sd_varlink_get_peer_uid(link, &uid) >= 0 && uid == 0;
 }
 
+/* A relay's sealed state (base64) opened with its key: -ENOENT if the store holds no keys for it, -EBADMSG if it
+ * does not open, -EINVAL if it is not base64 of a sealed state's size. */
+static int open_state(Manager *m, const Kek *kek, const KeySet *set, const char *name, const char *b64,
+                      SecretBuffer **ret) {
+        _cleanup_(tor_keys_freep) TorKeys *k = NULL;
+        const KeySetEntry *entry = keyset_find((KeySet *) set, name);
+        void *blob = NULL;
+        size_t size = 0;
+        int r;
+
+        (void) m;
+        if (!entry)
+                return -ENOENT;
+        r = tor_keys_unpack(entry->keys, KEYD_RELAY_KEYS_SIZE, &k);
+        if (r < 0)
+                return r;
+        r = varlink_param_base64(b64, KEYD_SEALED_STATE_MAX, &blob, &size);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return -EINVAL;
+        r = tor_state_open(kek->key->data, name, tor_keys_rsa_fingerprint(k), blob, size, ret);
+        free(blob);
+        return r;
+}
+
+static bool kept_copy(Manager *m, const char *name) {
+        char path[PATH_MAX];
+
+        snprintf(path, sizeof(path), "%s/%s/sealed", m->state_directory, name);
+        return access(path, F_OK) >= 0;
+}
+
+/* For a relay given without a state whose key directory has none (a relay given back, a node enabled again, a
+ * configd restarted in this boot): the copy keyd sealed when its instance last stopped, if it opens. 1 if restored. */
+static int restore_kept_state(Manager *m, const Kek *kek, const char *name, const TorKeys *k, uid_t uid, gid_t gid) {
+        _cleanup_(secret_buffer_freep) SecretBuffer *plain = NULL;
+        _cleanup_free_ uint8_t *blob = NULL;
+        char path[PATH_MAX];
+        size_t size = 0;
+        int r;
+
+        snprintf(path, sizeof(path), "%s/%s/" KEYD_STATE_FILE, m->key_directory, name);
+        if (access(path, F_OK) >= 0)
+                return 0;
+        r = keyd_read_relay_file(m->state_directory, name, "sealed", KEYD_SEALED_STATE_MAX, &blob, &size);
+        if (r == -ENOENT)
+                return 0;
+        if (r >= 0)
+                r = tor_state_open(kek->key->data, name, tor_keys_rsa_fingerprint(k), blob, size, &plain);
+        if (r >= 0)
+                r = keyd_write_relay_file(m->key_directory, name, KEYD_STATE_FILE, plain->data, plain->size, uid, gid);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot put back the tor state of %s that keyd kept: %m", name), 0;
+        log_info("Relay %s: tor state put back from keyd's sealed copy (%zu bytes).", name, plain->size);
+        return 1;
+}
+
+static int reply_state_rejected(sd_varlink *link, const char *name, int error) {
+        const char *why = error == -ENOENT ? "no keys are stored for this relay"
+                        : error == -EINVAL ? "not base64 of a sealed state"
+                        : error == -EBADMSG ? "does not open: sealed on another TPM or boot, for another relay, "
+                                              "or altered"
+                        : strerror(-error);
+
+        log_warning("Refusing the tor state given for %s: %s. Nothing was written.", name, why);
+        return sd_varlink_errorbo(link, "io.patela.Keys.StateRejected", SD_JSON_BUILD_PAIR_STRING("name", name),
+                                  SD_JSON_BUILD_PAIR_STRING("message", why));
+}
+
 static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
                                    void *userdata) {
         static const sd_json_dispatch_field dispatch_table[] = {
@@ -232,6 +320,7 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
         _cleanup_(secret_buffer_freep) SecretBuffer *setbuf = NULL, *family = NULL;
         _cleanup_(kek_freep) Kek *kek = NULL;
         _cleanup_(sd_json_variant_unrefp) sd_json_variant *out = NULL, *family_ids = NULL;
+        _cleanup_(opened_states_done) OpenedStates opened = {};
         RelayRequest relays[RELAYS_PER_CALL_MAX];
         size_t n;
         unsigned n_family = 0;
@@ -276,6 +365,16 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
         if (r < 0)
                 return reply_store_error(link, m, r, "Reading the stored keys");
         set = keyset_of(setbuf);
+        /* Every state opens, or nothing is written: before any key is generated. */
+        for (size_t i = 0; i < n; i++) {
+                if (!relays[i].state)
+                        continue;
+                r = open_state(m, kek, set, relays[i].name, relays[i].state, &opened.states[i]);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return reply_state_rejected(link, relays[i].name, r);
+        }
 
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(tor_keys_freep) TorKeys *k = NULL;
@@ -329,7 +428,7 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
                 _cleanup_(tor_keys_freep) TorKeys *k = NULL;
                 _cleanup_free_ char *dir = NULL;
                 KeySetEntry *entry = keyset_find(set, relays[i].name);
-                bool family_changed = false;
+                bool family_changed = false, restored = false;
                 uid_t uid;
                 gid_t gid;
 
@@ -346,7 +445,21 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
                 if (family_changed)
                         log_info("Relay %s: its family key files changed (%u family keys).", relays[i].name,
                                  set->n_family);
-                r = relay_json(relays[i].name, k, dir, created[i], family_changed, &j);
+                /* What keyd sealed in this boot (when the instance stopped, or at a save) is at least as new as what
+                 * the server holds: a state given for a relay that has run in this boot (configd restarted) is not
+                 * put over it. */
+                if (opened.states[i] && !kept_copy(m, relays[i].name)) {
+                        r = keyd_write_relay_file(m->key_directory, relays[i].name, KEYD_STATE_FILE,
+                                                  opened.states[i]->data, opened.states[i]->size, uid, gid);
+                        if (r < 0) {
+                                log_error_errno(r, "Failed to write the tor state of %s: %m", relays[i].name);
+                                return sd_varlink_error_errno(link, r);
+                        }
+                        log_info("Relay %s: tor state restored (%zu bytes).", relays[i].name, opened.states[i]->size);
+                        restored = true;
+                } else
+                        restored = restore_kept_state(m, kek, relays[i].name, k, uid, gid) > 0;
+                r = relay_json(relays[i].name, k, dir, created[i], family_changed, restored, &j);
                 if (r < 0)
                         return r;
                 r = sd_json_variant_append_array(&out, j);
@@ -356,6 +469,137 @@ static int vl_method_ensure_relays(sd_varlink *link, sd_json_variant *parameters
         log_debug("EnsureRelays: %u TPM commands in all.", m->tpm->n_commands - commands_before);
         return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("relays", out),
                                   SD_JSON_BUILD_PAIR_VARIANT("familyIds", family_ids));
+}
+
+typedef struct SealParameters {
+        sd_json_variant *relays;
+} SealParameters;
+
+/* The relays of SealStates: 1…RELAYS_PER_CALL_MAX nicknames, no duplicates. */
+static int parse_names(sd_json_variant *v, const char **ret, size_t *ret_n) {
+        size_t n = sd_json_variant_elements(v);
+
+        if (n == 0 || n > RELAYS_PER_CALL_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                sd_json_variant *e = sd_json_variant_by_index(v, i);
+
+                if (!sd_json_variant_is_string(e) || !tor_nickname_ok(sd_json_variant_string(e)))
+                        return -EINVAL;
+                ret[i] = sd_json_variant_string(e);
+                for (size_t k = 0; k < i; k++)
+                        if (streq(ret[k], ret[i]))
+                                return -EINVAL;
+        }
+        *ret_n = n;
+        return 0;
+}
+
+/* tor's state file of a relay's instance, sealed for it, and kept as its last sealed copy. */
+static int seal_live_state(Manager *m, const Kek *kek, KeySet *set, const char *name, const SecretBuffer *plain,
+                           uint8_t **ret, size_t *ret_size) {
+        _cleanup_(tor_keys_freep) TorKeys *k = NULL;
+        KeySetEntry *entry = keyset_find(set, name);
+        _cleanup_free_ uint8_t *blob = NULL;
+        size_t size = 0;
+        int r;
+
+        if (!entry)
+                return -ENOENT;
+        r = tor_keys_unpack(entry->keys, KEYD_RELAY_KEYS_SIZE, &k);
+        if (r >= 0)
+                r = tor_state_seal(kek->key->data, name, tor_keys_rsa_fingerprint(k), plain->data, plain->size, &blob,
+                                   &size);
+        if (r < 0)
+                return r;
+        r = keyd_write_relay_file(m->state_directory, name, "sealed", blob, size, 0, 0);
+        if (r < 0)
+                log_warning_errno(r, "Failed to keep the sealed tor state of %s in %s: %m", name, m->state_directory);
+        /* The relay's next start in this boot (a relay given back, a node enabled again) begins where tor left. */
+        r = keyd_refresh_relay_file(m->key_directory, name, KEYD_STATE_FILE, plain->data, plain->size);
+        if (r < 0)
+                log_warning_errno(r, "Failed to refresh the tor state in the key directory of %s: %m", name);
+        *ret = TAKE_PTR(blob);
+        *ret_size = size;
+        return 0;
+}
+
+static int vl_method_seal_states(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
+                                 void *userdata) {
+        static const sd_json_dispatch_field dispatch_table[] = {
+                { "relays", SD_JSON_VARIANT_ARRAY, sd_json_dispatch_variant_noref, offsetof(SealParameters, relays), SD_JSON_MANDATORY },
+                {}
+        };
+        _cleanup_(secret_buffer_freep) SecretBuffer *setbuf = NULL;
+        _cleanup_(kek_freep) Kek *kek = NULL;
+        _cleanup_(sd_json_variant_unrefp) sd_json_variant *out = NULL;
+        const char *names[RELAYS_PER_CALL_MAX];
+        SealParameters p = {};
+        Manager *m = userdata;
+        unsigned n_live = 0;
+        size_t n;
+        KekError e;
+        int r;
+
+        (void) flags;
+        r = sd_varlink_dispatch(link, parameters, dispatch_table, &p);
+        if (r != 0)
+                return r;
+        if (parse_names(p.relays, names, &n) < 0)
+                return sd_varlink_error_invalid_parameter_name(link, "relays");
+        r = sd_json_variant_new_array(&out, NULL, 0);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(secret_buffer_freep) SecretBuffer *plain = NULL;
+                _cleanup_free_ uint8_t *blob = NULL;
+                size_t size = 0;
+                bool live = false;
+
+                r = tor_state_read(m->tor_directory, names[i], &plain);
+                if (r >= 0) {
+                        /* The KEK only if an instance has a state now: after the instances stopped, the copies. */
+                        if (!kek) {
+                                r = kek_acquire(m, /* create= */ false, &kek, &e);
+                                if (r == -ENOKEY)
+                                        return sd_varlink_error(link, "io.patela.Keys.NoSuchRelay", NULL);
+                                if (r < 0)
+                                        return reply_kek_error(link, m, &e);
+                                r = load_set(m, kek, &setbuf);
+                                if (r < 0)
+                                        return reply_store_error(link, m, r, "Reading the stored keys");
+                        }
+                        r = seal_live_state(m, kek, keyset_of(setbuf), names[i], plain, &blob, &size);
+                        if (r == -ENOENT) {
+                                log_warning("Refusing to seal the tor state of %s: no keys are stored for it.", names[i]);
+                                return sd_varlink_error(link, "io.patela.Keys.NoSuchRelay", NULL);
+                        }
+                        if (r < 0)
+                                return sd_varlink_error_errno(link, r);
+                        live = true;
+                        n_live++;
+                } else if (r == -ENOENT) {
+                        r = keyd_read_relay_file(m->state_directory, names[i], "sealed", KEYD_SEALED_STATE_MAX, &blob,
+                                                 &size);
+                        if (r == -ENOENT)
+                                continue;
+                        if (r < 0) {
+                                log_warning_errno(r, "Cannot read the sealed tor state of %s: %m", names[i]);
+                                continue;
+                        }
+                } else {
+                        log_warning_errno(r, "Cannot read the tor state of %s%s: %m", names[i],
+                                          r == -EFBIG ? " (larger than 32 KiB)" : "");
+                        continue;
+                }
+                r = sd_json_variant_append_arraybo(&out, SD_JSON_BUILD_PAIR_STRING("name", names[i]),
+                                                   SD_JSON_BUILD_PAIR_BASE64("state", blob, size),
+                                                   SD_JSON_BUILD_PAIR_BOOLEAN("live", live));
+                if (r < 0)
+                        return r;
+        }
+        log_info("Sealed the tor state of %u relays, %zu states in all.", n_live, sd_json_variant_elements(out));
+        return sd_varlink_replybo(link, SD_JSON_BUILD_PAIR_VARIANT("states", out));
 }
 
 static int vl_method_list_relays(sd_varlink *link, sd_json_variant *parameters, sd_varlink_method_flags_t flags,
@@ -394,7 +638,7 @@ static int vl_method_list_relays(sd_varlink *link, sd_json_variant *parameters, 
 
                 if (tor_keys_unpack(entry->keys, KEYD_RELAY_KEYS_SIZE, &k) < 0)
                         return sd_varlink_error(link, "io.patela.Keys.StoreCorrupted", NULL);
-                r = relay_json(entry->name, k, NULL, -1, -1, &j);
+                r = relay_json(entry->name, k, NULL, -1, -1, -1, &j);
                 if (r >= 0)
                         r = sd_json_variant_append_array(&out, j);
                 if (r < 0)
@@ -582,6 +826,7 @@ int keyd_bind_methods(sd_varlink_server *s) {
                         s,
                         "io.patela.Keys.EnsureRelays", vl_method_ensure_relays,
                         "io.patela.Keys.ListRelays", vl_method_list_relays,
+                        "io.patela.Keys.SealStates", vl_method_seal_states,
                         "io.patela.Keys.RemoveRelay", vl_method_remove_relay,
                         "io.patela.Keys.DropKeyFiles", vl_method_drop_key_files,
                         "io.patela.Keys.GetStatus", vl_method_get_status,

@@ -26,12 +26,14 @@ static void help(void) {
                "     --pcrlock-policy=PATH  systemd-pcrlock policy (default: %s)\n"
                "     --required-pcrs=LIST   PCRs the policy must cover (default: 0,2,4,9,11)\n"
                "     --key-directory=PATH   tmpfs directory of the relays' key directories (default: %s)\n"
+               "     --tor-directory=PATH   the tor instances' runtime directories, NAME/data/state (default: %s)\n"
+               "     --state-directory=PATH where the last sealed tor state of each relay is kept (default: %s)\n"
                "     --idle-timeout=TIME    Exit after this long without clients; 0 never (default: 30s)\n"
                "     --listen=PATH          Listen on this socket when not socket-activated\n"
                "     --restore-pcrlock-policy  Put the pcrlock policy file back from TPM NV if it is missing, exit\n"
                "\nSee the patela-keyd(8) man page for details.\n",
                program_invocation_short_name, TPM2_TCTI_CONFIG_FILE, TPM2_TCTI_CONFIG_DROPIN_DIR, KEYD_POLICY_DEFAULT,
-               KEYD_KEY_DIRECTORY_DEFAULT);
+               KEYD_KEY_DIRECTORY_DEFAULT, KEYD_TOR_DIRECTORY_DEFAULT, KEYD_STATE_DIRECTORY_DEFAULT);
 }
 
 static int set_string(char **dst, const char *value) {
@@ -45,7 +47,7 @@ static int set_string(char **dst, const char *value) {
 
 static int parse_argv(Manager *m, int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_TCTI, ARG_POLICY, ARG_REQUIRED, ARG_KEYDIR, ARG_IDLE, ARG_LISTEN, ARG_RESTORE,
-               ARG_CONFIG };
+               ARG_CONFIG, ARG_TORDIR, ARG_STATEDIR };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -53,6 +55,8 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                 { "pcrlock-policy", required_argument, NULL, ARG_POLICY },
                 { "required-pcrs", required_argument, NULL, ARG_REQUIRED },
                 { "key-directory", required_argument, NULL, ARG_KEYDIR },
+                { "tor-directory", required_argument, NULL, ARG_TORDIR },
+                { "state-directory", required_argument, NULL, ARG_STATEDIR },
                 { "idle-timeout", required_argument, NULL, ARG_IDLE },
                 { "listen", required_argument, NULL, ARG_LISTEN },
                 { "restore-pcrlock-policy", no_argument, NULL, ARG_RESTORE },
@@ -88,6 +92,14 @@ static int parse_argv(Manager *m, int argc, char *argv[]) {
                         break;
                 case ARG_KEYDIR:
                         if ((r = set_string(&m->key_directory, optarg)) < 0)
+                                return r;
+                        break;
+                case ARG_TORDIR:
+                        if ((r = set_string(&m->tor_directory, optarg)) < 0)
+                                return r;
+                        break;
+                case ARG_STATEDIR:
+                        if ((r = set_string(&m->state_directory, optarg)) < 0)
                                 return r;
                         break;
                 case ARG_IDLE:

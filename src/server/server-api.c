@@ -156,6 +156,10 @@ enum MHD_Result api_dispatch(Request *req) {
                 return api_node_relays(req, &node);
         case PROTO_NODE_FINGERPRINTS:
                 return api_node_fingerprints(req, &node);
+        case PROTO_NODE_STATE:
+                return api_node_state(req, &node);
+        case PROTO_NODE_STATE_SAVE:
+                return api_node_state_save(req, &node);
         case PROTO_LOG_CHECKPOINT:
         case PROTO_LOG_ENTRIES:
         case PROTO_LOG_INCLUSION:

@@ -18,6 +18,7 @@
 #include "server-images.h"
 #include "server-nodes.h"
 #include "server-relays.h"
+#include "server-state.h"
 #include "server-verdict.h"
 #include "string-util.h"
 
@@ -167,8 +168,9 @@ static int list_relays(Cli *cli) {
         _cleanup_(table_freep) Table *t = table_new(headers, ELEMENTSOF(headers));
         _cleanup_free_ Relay *relays = NULL;
         _cleanup_free_ RelayFingerprint *fps = NULL;
+        _cleanup_free_ RelayStateSaved *saved = NULL;
         json_object *arr = json_object_new_array();
-        size_t n = 0, n_fps = 0;
+        size_t n = 0, n_fps = 0, n_saved = 0;
         Db *db;
         int r;
 
@@ -184,6 +186,8 @@ static int list_relays(Cli *cli) {
                 r = relays_list(db, -1, &relays, &n);
                 if (r >= 0)
                         r = fingerprints_list(db, &fps, &n_fps);
+                if (r >= 0)
+                        r = relay_states_saved(db, &saved, &n_saved);
                 db_rollback(db); /* read only */
         }
         if (r < 0) {
@@ -192,7 +196,9 @@ static int list_relays(Cli *cli) {
         }
         for (size_t i = 0; i < n; i++) {
                 const RelayFingerprint *fp = fingerprints_find(fps, n_fps, relays[i].id);
-                char node[24], slot[8], reported[32], v4[INET_ADDRSTRLEN + 8], v6[INET6_ADDRSTRLEN + 10];
+                const RelayStateSaved *st = relay_states_saved_find(saved, n_saved, relays[i].id);
+                char node[24], slot[8], reported[32], state_saved[32], v4[INET_ADDRSTRLEN + 8],
+                        v6[INET6_ADDRSTRLEN + 10];
                 json_object *o = json_object_new_object();
 
                 /* Where the relay listens: each of its addresses with its ORPort; without an address, every
@@ -216,6 +222,9 @@ static int list_relays(Cli *cli) {
                 json_object_object_add(o, "ed25519Identity",
                                        fp && fp->ed25519[0] ? json_object_new_string(fp->ed25519) : NULL);
                 json_object_object_add(o, "fingerprintsReported", fp ? json_object_new_string(reported) : NULL);
+                /* The last save of its sealed tor state (its bandwidth history); null if none. */
+                cli_format_time(st ? st->saved_at : 0, state_saved, sizeof(state_saved));
+                json_object_object_add(o, "stateSaved", st ? json_object_new_string(state_saved) : NULL);
                 json_object_array_add(arr, o);
         }
         cli_print_list(cli, arr, t);

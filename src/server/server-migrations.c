@@ -345,6 +345,16 @@ static const char migration_0010[] =
 static const char migration_0011[] =
         "CREATE INDEX tlog_entries_registrations ON tlog_entries (idx) WHERE kind = 'image-registered';\n";
 
+/* tor's state survives a reboot without a disk (issue 12, item 5): each relay's tor state file (its bandwidth
+ * history) as patela-keyd sealed it, opaque to the server (it never has the key). One blob per relay, replaced
+ * whole by each save, gone with the relay. The bounds are PROTO_SEALED_STATE_MIN and _MAX. */
+static const char migration_0012[] =
+        "CREATE TABLE relay_states (\n"
+        "        relay_id INTEGER PRIMARY KEY REFERENCES relays(id) ON DELETE CASCADE,\n"
+        "        state BLOB NOT NULL CHECK (length(state) BETWEEN 32 AND 32800),\n"
+        "        saved_at INTEGER NOT NULL\n"
+        ");\n";
+
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
         { 2, "challenges and sessions WITHOUT ROWID", migration_0002, "b456ec7e408a7d0a807ac27591c09e0387d8a0d5c3b2740680bbdaf8415b7422" },
@@ -366,5 +376,7 @@ const DbMigration db_migrations[] = {
           "2f362224549bc55804f347303ae5b24161241227cc4a8b511b736a8987a013c7" },
         { 11, "an index of the log's image registrations", migration_0011,
           "ae25c631ac259e6f300079b214350ccfe409f934e40d284b5d0ae38b0fca08c7" },
+        { 12, "the relays' sealed tor state", migration_0012,
+          "bf2f67c548a886bf1fbb16d65fc2998a4413d82be8d6f507be2cbc6258d8363e" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

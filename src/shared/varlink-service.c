@@ -11,8 +11,8 @@ static int on_idle_timer(sd_event_source *source, uint64_t usec, void *userdata)
         VarlinkService *s = userdata;
 
         (void) usec;
-        if (sd_varlink_server_current_connections(s->server) > 0) {
-                /* A client is still connected: look again later. */
+        if (sd_varlink_server_current_connections(s->server) > 0 || (s->keep_alive && s->keep_alive(s->userdata) > 0)) {
+                /* A client is still connected, or the daemon has a reason to stay: look again later. */
                 (void) sd_event_source_set_time_relative(source, s->idle_usec);
                 return sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
         }
@@ -68,10 +68,10 @@ int varlink_service_new(const sd_varlink_interface *interface, sd_varlink_server
         sigaddset(&mask, SIGINT);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return negative_errno();
-        r = sd_event_add_signal(s->event, NULL, SIGTERM, NULL, NULL);
+        r = sd_event_add_signal(s->event, &s->signals[0], SIGTERM, NULL, NULL);
         if (r < 0)
                 return r;
-        r = sd_event_add_signal(s->event, NULL, SIGINT, NULL, NULL);
+        r = sd_event_add_signal(s->event, &s->signals[1], SIGINT, NULL, NULL);
         if (r < 0)
                 return r;
 
@@ -111,10 +111,25 @@ VarlinkService *varlink_service_free(VarlinkService *s) {
         if (!s)
                 return NULL;
         sd_event_source_disable_unref(s->idle_timer);
+        for (size_t i = 0; i < ELEMENTSOF(s->signals); i++)
+                sd_event_source_disable_unref(s->signals[i]);
         sd_varlink_server_unref(s->server);
         sd_event_unref(s->event);
         free(s);
         return NULL;
+}
+
+int varlink_service_set_signal_handler(VarlinkService *s, sd_event_signal_handler_t handler) {
+        static const int signals[] = { SIGTERM, SIGINT };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
+                s->signals[i] = sd_event_source_disable_unref(s->signals[i]);
+                r = sd_event_add_signal(s->event, &s->signals[i], signals[i], handler, s->userdata);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 int varlink_service_listen(VarlinkService *s, const char *address) {

@@ -14,7 +14,12 @@ typedef struct VarlinkService {
         sd_event *event;
         sd_varlink_server *server;
         sd_event_source *idle_timer;
+        sd_event_source *signals[2]; /* SIGTERM, SIGINT */
         uint64_t idle_usec;
+        /* Consulted when idle_usec passed without connections: > 0 keeps the daemon running (patela-keyd while a
+         * relay instance exists: it seals the instance's tor state when it stops, and a socket does not start a
+         * service while the system shuts down). NULL: exit. */
+        int (*keep_alive)(void *userdata);
         void *userdata; /* given to every connection, and so to the method handlers */
 } VarlinkService;
 
@@ -28,6 +33,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(VarlinkService *, varlink_service_free);
 int varlink_service_listen(VarlinkService *s, const char *address);
 /* Runs until a signal or the idle timeout; sends READY=1 / STOPPING=1 to the service manager. */
 int varlink_service_run(VarlinkService *s);
+
+/* SIGTERM and SIGINT call handler (with the service's userdata) instead of ending the loop at once: a daemon with
+ * something to finish (patela-configd saves tor's state) calls sd_event_exit() itself. */
+int varlink_service_set_signal_handler(VarlinkService *s, sd_event_signal_handler_t handler);
 
 /* Decodes a base64 parameter of at most max bytes; -EINVAL/-E2BIG as unbase64mem(). */
 int varlink_param_base64(const char *value, size_t max, void **ret, size_t *ret_size);

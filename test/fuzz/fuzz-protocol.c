@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ProtoAttestRequest attest = {};
         ProtoProofRequest proof = {};
         ProtoFingerprintsRequest fingerprints;
+        ProtoRelayStates states;
         ProtoEnrollReply enroll_reply = {};
         ProtoAttestReply attest_reply = {};
         ProtoNetwork network = {};
@@ -54,6 +55,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                             (fingerprints.relays[i].ed25519[0] &&
                              !proto_ed25519_identity_ok(fingerprints.relays[i].ed25519)))
                                 abort();
+        /* a save of the relays' sealed tor state (both ends: the node decodes the same shape from GET), encoded
+         * back as the server answers it */
+        for (size_t min = 0; min <= 1; min++)
+                if (proto_relay_states_decode(body, size, min, &states, &diag) >= 0) {
+                        char *again = NULL;
+                        if ((min == 1 && states.n_relays == 0) || proto_relay_states_encode(&states, &again) < 0)
+                                abort();
+                        free(again);
+                        proto_relay_states_done(&states);
+                }
 
         /* the node's side */
         if (proto_error_reply_decode(body, size, &error, &diag) >= 0)

@@ -16,7 +16,9 @@
 #   status, retries, no crash. The node boots (synthetically, with both event logs) into a registered image, so
 #   the server judges it Trusted and releases the fleet's family key: every relay's torrc carries its FamilyId,
 #   every instance's KeyDirectory its key; `family rotate` and `family retire` restart the instances with both
-#   keys, then with the new one alone, through the session check.
+#   keys, then with the new one alone, through the session check. tor's state: a bandwidth history planted in
+#   exitA's DataDirectory, saved (sealed) at the poweroff, ciphertext only at the server, back in its DataDirectory
+#   before tor starts on the fresh root, every relay's BWHistory lines with it.
 # Reports: start → all instances active, TPM commands per boot (at swtpm), RSS of each daemon.
 # Into a network and mount namespace of this test's own, before anything is made.
 [[ -n ${PATELA_NS_ENTERED:-} ]] ||
@@ -432,6 +434,31 @@ done
 [[ $(fingerprints) == "$(cat "$T/fp-1.txt")" ]] || fail "a relay's identity changed with the family"
 pass "family rotate: every instance restarted with FamilyId $FAMILY1 and $FAMILY2 and both keys; family retire: restarted with $FAMILY2 alone, the old key gone from its KeyDirectory; identities unchanged"
 
+# tor's state (issue 12, item 5): a bandwidth history planted into exitA's DataDirectory as its user's, then tor
+# killed: the restart keeps the DataDirectory, and tor loads the history. At the poweroff below tor writes it back,
+# its ExecStopPost has keyd seal it, and configd saves every relay's state at the server when it stops, after them.
+dd=/run/patela-tor/exitA/data
+owner=$(ct stat -c %u:%g "$dd")
+ends=$(date -u -d '-1 day' '+%Y-%m-%d %H:%M:%S')
+printf '%s\n' "BWHistoryReadEnds $ends" "BWHistoryReadInterval 86400" "BWHistoryReadValues 1234567000,2345678000" \
+        "BWHistoryReadMaxima 7654321,8765432" "BWHistoryWriteEnds $ends" "BWHistoryWriteInterval 86400" \
+        "BWHistoryWriteValues 3456789000,4567890000" "BWHistoryWriteMaxima 7654321,8765432" >"$T/planted-state"
+ct sh -c "cat >$dd/state.new && chown $owner $dd/state.new && chmod 0600 $dd/state.new && mv $dd/state.new $dd/state" \
+        <"$T/planted-state" || fail "cannot plant exitA's state"
+pid=$(ct systemctl show -P MainPID patela-tor@exitA.service)
+ct systemctl kill --signal=SIGKILL patela-tor@exitA.service
+end=$((SECONDS + 30))
+until [[ $(ct systemctl show -P MainPID patela-tor@exitA.service) != "$pid" &&
+         $(ct systemctl is-active patela-tor@exitA.service) == active ]] || ((SECONDS > end)); do
+        sleep 0.2
+done
+[[ $(ct systemctl is-active patela-tor@exitA.service) == active ]] || fail "exitA did not come back: $(ct_journal patela-tor@exitA.service)"
+ct grep -q "BWHistoryReadValues 1234567000" "$dd/state" || fail "exitA's DataDirectory lost the planted state on the restart"
+ct journalctl --no-pager -q -u patela-tor@exitA.service >"$T/exitA-journal.txt"
+grep -i -E "state file.*(corrupt|unparseable|not.*parse)|Unable to parse state" "$T/exitA-journal.txt" &&
+        fail "tor refused the planted state"
+pass "exitA's tor killed with a bandwidth history planted in its DataDirectory: restarted on it (the DataDirectory kept)"
+
 # RSS of each daemon: attestd and keyd exit when idle, so each is called first.
 ct patelactl identity >/dev/null
 ct patelactl keys list >/dev/null
@@ -441,6 +468,14 @@ for u in patela-configd patela-attestd patela-keyd; do
         echo "# RSS $u: $(ct awk '/^VmHWM/ { print $2 " " $3 " peak" } /^VmRSS/ { print $2 " " $3 }' "/proc/$pid/status" | tr '\n' ' ') (sanitized build)"
 done
 
+# keyd (idle timeout 3 s here) stays while relay instances exist: at the poweroff their stops need it, and systemd
+# starts no service for its socket while the system shuts down.
+sleep 4
+[[ $(ct systemctl is-active patela-keyd.service) == active ]] || fail "keyd exited while relays run"
+ct journalctl --no-pager -q -o cat -u patela-keyd.service >"$T/keyd-journal.txt"
+grep -q "a relay instance exists" "$T/keyd-journal.txt" || fail "keyd: $(tail -3 "$T/keyd-journal.txt")"
+pass "keyd idle for more than its idle timeout (3 s here) stays while relay instances exist"
+
 # --- boot 2: a fresh root, the same TPM ---------------------------------------------------------------------
 ct_poweroff
 [[ -z $(find "$CT/upper" \( -name 'secret_id_key' -o -name 'ed25519_master_id_secret_key' -o -name '*.secret_family_key' \) -print -quit) ]] ||
@@ -449,6 +484,14 @@ seed=$(tail -c 64 "$T/fp/exitA/ed25519_master_id_secret_key" | xxd -p | tr -d '\
 # Compared in hex: grep -F would take a 0x0a among the bytes as a separator of several short patterns.
 found=$(find "$CT/upper" -type f -exec sh -c 'xxd -p "$1" | tr -d "\n" | grep -q "$2"' _ {} "$seed" \; -print 2>/dev/null)
 [[ -z $found ]] || fail "exitA's secret key bytes on the node's disk: $found"
+# Saved at the poweroff: every relay's state, as ciphertext only.
+[[ $(db_count relay_states) == 8 ]] || fail "the server holds $(db_count relay_states) relay states after the poweroff, not 8: $(grep -i 'tor state' "$T/server.log" | tail -3)"
+sqlite3 "$DB" "PRAGMA wal_checkpoint(FULL)" >/dev/null
+for f in "$DB"*; do
+        grep -a -q -e BWHistory -e 1234567000 "$f" && fail "plaintext of a tor state in $f"
+done
+[[ -z $(find "$CT/upper" -path '*patela-tor*' -name state -print -quit) ]] || fail "a tor state on the node's disk"
+pass "poweroff: the 8 relays' tor state sealed on their way out and saved at the server by configd, ciphertext only (no BWHistory line in the database)"
 rows=$(ps_cli --json list nodes | jq length)
 swtpm_power_cycle
 boot_image "$REF"
@@ -467,6 +510,19 @@ ct test -f /var/lib/systemd/pcrlock.json || fail "pcrlock.json not restored"
 [[ $(ct systemctl show -P ActiveState patela-pcrlock-restore.service) == active ]] ||
         fail "patela-pcrlock-restore.service did not run: $(ct_journal patela-pcrlock-restore.service)"
 pass "boot 2 (fresh root, same TPM): all instances active ${ms} ms after systemctl start patela-client.target, same fingerprints, no new node row, pcrlock.json restored from TPM NV"
+# The state came back before tor started: exitA's history as tor wrote it at the poweroff (tor keeps its values to
+# the KiB), every relay's BWHistory lines.
+vals=$(ct awk '$1 == "BWHistoryReadValues" { print $2 }' /run/patela-tor/exitA/data/state)
+first=${vals%%,*}
+[[ $first =~ ^[0-9]+$ ]] && ((first >= 1234000000 && first <= 1234567000)) ||
+        fail "exitA's bandwidth history did not survive the reboot: BWHistoryReadValues '$vals'"
+for r in "${RELAYS[@]}"; do
+        ct grep -q '^BWHistoryReadEnds ' "/run/patela-tor/$r/data/state" || fail "$r: no BWHistory lines after the reboot"
+done
+ct journalctl --no-pager -q -o cat -u patela-configd.service >"$T/configd-journal.txt"
+fetch_ms=$(grep -o "Fetched the sealed tor state of 8 relays ([0-9.]* ms)" "$T/configd-journal.txt" | grep -o '[0-9.]* ms') ||
+        fail "configd: $(grep -i 'tor state' "$T/configd-journal.txt")"
+pass "boot 2 (fresh root): every relay's BWHistory lines back in its DataDirectory before tor started, exitA's planted history kept (BWHistoryReadValues $vals); the fetch took ${fetch_ms}"
 family_in_place "$FAMILY2" || wait_family 10 "$FAMILY2"
 pass "boot 2: the family as before the reboot, FamilyId $FAMILY2 and its key in every instance"
 echo "# boot 2 timeline (systemd's timestamps, from the first patela unit's start):"

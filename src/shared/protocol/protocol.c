@@ -17,6 +17,8 @@ static const ProtoEndpointInfo endpoint_table[_PROTO_ENDPOINT_MAX] = {
         [PROTO_NODE_RELAYS] = { "/v1/node/relays", "GET", true },
         [PROTO_NODE_CHECK] = { "/v1/node/check", "GET", true },
         [PROTO_NODE_FINGERPRINTS] = { "/v1/node/fingerprints", "POST", true },
+        [PROTO_NODE_STATE] = { "/v1/node/state", "GET", true },
+        [PROTO_NODE_STATE_SAVE] = { "/v1/node/state/save", "POST", true },
         [PROTO_LOG_CHECKPOINT] = { "/v1/log/checkpoint", "GET", false },
         [PROTO_LOG_ENTRIES] = { "/v1/log/entries", "GET", false },
         [PROTO_LOG_INCLUSION] = { "/v1/log/inclusion", "GET", false },
@@ -71,6 +73,7 @@ static const struct {
         [PROTO_ERROR_NOT_FOUND] = { "NotFound", 404, false },
         [PROTO_ERROR_UNKNOWN_RELAY] = { "UnknownRelay", 409, false },
         [PROTO_ERROR_FINGERPRINT_CONFLICT] = { "FingerprintConflict", 409, false },
+        [PROTO_ERROR_NOT_TRUSTED] = { "NotTrusted", 409, false },
         [PROTO_ERROR_RENDER_FAILED] = { "RenderFailed", 500, false },
         [PROTO_ERROR_INTERNAL_ERROR] = { "InternalError", 500, false },
 };

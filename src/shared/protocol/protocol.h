@@ -31,6 +31,8 @@ typedef enum ProtoEndpoint {
         PROTO_NODE_RELAYS,  /* GET  /v1/node/relays   relays with their resolved torrc (bearer token) */
         PROTO_NODE_CHECK,   /* GET  /v1/node/check    is the session still good, or re-attest now (bearer token) */
         PROTO_NODE_FINGERPRINTS, /* POST /v1/node/fingerprints  the relays' identities (bearer token) */
+        PROTO_NODE_STATE,        /* GET  /v1/node/state         the relays' sealed tor state (bearer token, Trusted) */
+        PROTO_NODE_STATE_SAVE,   /* POST /v1/node/state/save    store the relays' sealed tor state (bearer token, Trusted) */
         /* The transparency log, public (docs/transparency.md): a signed checkpoint (text/plain, a C2SP
          * signed note), entries ?start=&count=, an inclusion proof ?index=&size=, a consistency proof
          * ?size1=&size2= (JSON; hashes in base64). */
@@ -84,6 +86,12 @@ ProtoEndpoint proto_endpoint_from_path(const char *path);
 #define PROTO_FAMILY_KEYS_MAX 2U                 /* the fleet's family keys: the current one and, while a
                                                   * rotation runs, the previous one */
 #define PROTO_FAMILY_KEY_SIZE 32U                /* a family key: an ed25519 secret seed */
+/* A relay's tor state file as patela-keyd seals it (docs/keyd.md): opaque to the server. At most
+ * PROTO_TOR_STATE_MAX bytes of tor's file, plus the seal's header (magic, nonce) and tag. */
+#define PROTO_TOR_STATE_MAX (32U * 1024U)
+#define PROTO_SEALED_STATE_OVERHEAD 32U
+#define PROTO_SEALED_STATE_MIN PROTO_SEALED_STATE_OVERHEAD
+#define PROTO_SEALED_STATE_MAX (PROTO_TOR_STATE_MAX + PROTO_SEALED_STATE_OVERHEAD)
 
 /* ---- error codes: {"error": CODE, "message": TEXT} with every 4xx and 5xx ------------------------------ */
 
@@ -114,6 +122,8 @@ typedef enum ProtoErrorCode {
         PROTO_ERROR_NOT_FOUND,              /* 404 */
         PROTO_ERROR_UNKNOWN_RELAY,          /* 409 a relay name that is not one of this node's relays now */
         PROTO_ERROR_FINGERPRINT_CONFLICT,   /* 409 another relay has this identity */
+        PROTO_ERROR_NOT_TRUSTED,            /* 409 the node's boot is not judged Trusted: no tor state is
+                                             *     released or stored (does not refuse the node) */
         PROTO_ERROR_RENDER_FAILED,          /* 500 a relay's torrc could not be rendered */
         PROTO_ERROR_INTERNAL_ERROR,         /* 500 */
         _PROTO_ERROR_MAX,
@@ -411,6 +421,34 @@ typedef struct ProtoLogConsistency {
 } ProtoLogConsistency;
 int proto_log_consistency_encode(const ProtoLogConsistency *p, char **ret);
 int proto_log_consistency_decode(const char *body, size_t size, ProtoLogConsistency *ret, ProtoDiag *diag);
+
+/* ---- GET /v1/node/state, POST /v1/node/state/save ------------------------------------------------------- */
+
+/* Each relay's tor state file (its bandwidth history), sealed by patela-keyd under a key only the node's measured
+ * boot unseals: {relays: [{name, state}]}, state the sealed blob in base64, PROTO_SEALED_STATE_MIN…MAX bytes;
+ * names unique, at most PROTO_RELAYS_MAX. The server never has the key: it keeps the last blob of each relay as
+ * it came. POST (at least one relay) replaces the blobs of the relays named, all or nothing, and answers 200 {};
+ * GET answers every relay of the node that has one (possibly none). Both only for a node whose last attestation
+ * was judged Trusted on an image in service: 409 NotTrusted otherwise (the node goes on without). 409
+ * UnknownRelay names a relay that is not the node's. */
+typedef struct ProtoRelayState {
+        char name[TOR_NICKNAME_MAX + 1];
+        ProtoBlob state;
+} ProtoRelayState;
+
+typedef struct ProtoRelayStates {
+        ProtoRelayState relays[PROTO_RELAYS_MAX];
+        size_t n_relays;
+} ProtoRelayStates;
+
+void proto_relay_states_done(ProtoRelayStates *s);
+/* Adds a copy of data under name; -EINVAL past the bounds, a bad name or a name twice, -E2BIG past
+ * PROTO_RELAYS_MAX. */
+int proto_relay_states_add(ProtoRelayStates *s, const char *name, const void *data, size_t size);
+int proto_relay_states_encode(const ProtoRelayStates *s, char **ret);
+/* min_relays: 1 for the POST body, 0 for the GET reply. */
+int proto_relay_states_decode(const char *body, size_t size, size_t min_relays, ProtoRelayStates *ret,
+                              ProtoDiag *diag);
 
 /* ---- errors ------------------------------------------------------------------------------------------ */
 

@@ -852,4 +852,61 @@ TEST(log_proofs) {
         }
 }
 
+TEST(relay_states) {
+        _cleanup_(proto_relay_states_done) ProtoRelayStates s = {}, back = {};
+        _cleanup_free_ char *body = NULL, *big = NULL;
+        _cleanup_free_ uint8_t *blob = calloc(1, PROTO_SEALED_STATE_MAX + 1);
+        ProtoDiag d = {};
+
+        ASSERT_NOT_NULL(blob);
+        memcpy(blob, "PTS1", 4);
+        /* The encoder takes what the bounds allow, once per name. */
+        ASSERT_ERROR(proto_relay_states_add(&s, "exitA", blob, PROTO_SEALED_STATE_MIN - 1), EINVAL);
+        ASSERT_ERROR(proto_relay_states_add(&s, "exitA", blob, PROTO_SEALED_STATE_MAX + 1), EINVAL);
+        ASSERT_ERROR(proto_relay_states_add(&s, "no/nick", blob, 64), EINVAL);
+        ASSERT_OK(proto_relay_states_add(&s, "exitA", blob, 64));
+        ASSERT_ERROR(proto_relay_states_add(&s, "exitA", blob, 64), EINVAL);
+        ASSERT_OK(proto_relay_states_add(&s, "exitB", blob, PROTO_SEALED_STATE_MAX));
+        ASSERT_OK(proto_relay_states_encode(&s, &body));
+        ASSERT_OK(proto_relay_states_decode(body, strlen(body), 1, &back, &d));
+        ASSERT_EQ(back.n_relays, 2);
+        ASSERT_STREQ(back.relays[1].name, "exitB");
+        ASSERT_EQ(back.relays[1].state.size, PROTO_SEALED_STATE_MAX);
+        ASSERT_EQ(memcmp(back.relays[1].state.data, blob, PROTO_SEALED_STATE_MAX), 0);
+        proto_relay_states_done(&back);
+
+        /* The GET reply may be empty, the POST body may not. */
+        ASSERT_OK(proto_relay_states_decode("{\"relays\":[]}", 13, 0, &back, &d));
+        ASSERT_EQ(back.n_relays, 0);
+#define DECODE_STATES(json) proto_relay_states_decode(json, strlen(json), 1, &back, &d)
+        ASSERT_REFUSED(DECODE_STATES("{\"relays\":[]}"), d, "no relays");
+        ASSERT_REFUSED(DECODE_STATES("{\"relays\":[{\"name\":\"exitA\",\"state\":\"UFRTMQ==\"}]}"), d, "'state'");
+        ASSERT_REFUSED(DECODE_STATES("{\"relays\":[{\"name\":\"exitA\",\"state\":\"!!!!\"}]}"), d, "'state'");
+        ASSERT_REFUSED(DECODE_STATES("{\"relays\":[{\"name\":\"a/b\",\"state\":\"UFRTMQ==\"}]}"), d, "nickname");
+        ASSERT_REFUSED(DECODE_STATES("{\"relays\":[{\"name\":\"exitA\"}]}"), d, "missing field 'state'");
+        ASSERT_REFUSED(DECODE_STATES("{\"relays\":[{\"name\":\"exitA\",\"state\":\"x\",\"live\":true}]}"), d,
+                       "unknown field 'live'");
+        /* A blob past the bound is refused by its length, before it is decoded: 413. */
+        ASSERT_OK(proto_relay_states_add(&s, "exitC", blob, PROTO_SEALED_STATE_MAX));
+        free(body);
+        body = NULL;
+        ASSERT_OK(proto_relay_states_encode(&s, &body));
+        big = strdup(body);
+        ASSERT_NOT_NULL(big);
+        {
+                /* exitC's state one base64 group longer */
+                char *p = strrchr(big, '"');
+                size_t n = strlen(big);
+                char *q = malloc(n + 5);
+                ASSERT_NOT_NULL(q);
+                memcpy(q, big, (size_t) (p - big));
+                memcpy(q + (p - big), "AAAA", 4);
+                strcpy(q + (p - big) + 4, p);
+                ASSERT_ERROR(proto_relay_states_decode(q, strlen(q), 1, &back, &d), E2BIG);
+                ASSERT_EQ(d.code, PROTO_ERROR_INVALID_FIELD);
+                free(q);
+        }
+#undef DECODE_STATES
+}
+
 DEFINE_TEST_MAIN
