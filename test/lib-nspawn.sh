@@ -26,7 +26,7 @@ ns_setup() {
 }
 
 # node_files: the node's own layer: patela.conf (TPMDevice= is swtpm's socket; the server URL and CA come
-# as credentials), the uplink's .network file, a drop-in giving keyd the PCRs the synthetic boot measures and one
+# as credentials), the uplink's .network file (with the node's own address $CT_UPLINK_ADDRESS, if set), a drop-in giving keyd the PCRs the synthetic boot measures and one
 # giving attestd the boot's event logs (ct_event_logs), sanitizer options for the sanitized build, and the
 # development root's own services that a relay node does not run masked.
 node_files() {
@@ -45,13 +45,14 @@ ReattestInterval=${CT_REATTEST:-1h}
 ConnectTimeout=2s
 Timeout=10s
 EOF
-        cat >"$n/etc/systemd/network/80-patela-uplink.network" <<'EOF'
+        cat >"$n/etc/systemd/network/80-patela-uplink.network" <<EOF
 [Match]
 Name=patela0
 
 [Network]
 LinkLocalAddressing=no
 IPv6AcceptRA=no
+${CT_UPLINK_ADDRESS:+Address=$CT_UPLINK_ADDRESS}
 EOF
         cat >"$n/etc/systemd/system.conf.d/50-sanitizers.conf" <<'EOF'
 [Manager]
@@ -71,6 +72,8 @@ EOF
         mkdir -p "$n/etc/systemd/system/patela-configd.service.d"
         printf '[Service]\nEnvironment=PATELA_LOG_LEVEL=debug\n' \
                 >"$n/etc/systemd/system/patela-configd.service.d/50-debug.conf"
+        # Debian's unbound.service and its resolvconf hook are masked as in the image: the node's resolver is
+        # patela-resolver.service, patela's own configuration (patela-resolver(8)).
         for u in tor.service tor@default.service pesign.service e2scrub_reap.service nsd.service prometheus.service \
                 unbound.service unbound-resolvconf.service; do
                 ln -sf /dev/null "$n/etc/systemd/system/$u"
@@ -163,4 +166,49 @@ ct_journal() {
 # swtpm_commands: TPM commands swtpm has executed so far (needs SWTPM_LOG_LEVEL=20).
 swtpm_commands() {
         grep -c ' SWTPM_IO_Read: length' "$T/swtpm-tpm.log" || true
+}
+
+
+# dns_setup ADDRESS: the test's own DNS root, for the node's resolver (patela-resolver.service): a root zone
+# signed with keys made here (ldns-keygen, ldns-signzone), served by nsd on ADDRESS (added to patela0p, the
+# uplink's far side, in this test's network namespace). The zone holds good. (203.0.113.7, correctly signed) and
+# bad. (signed as 203.0.113.8, served as 203.0.113.66: bogus). The node's layer gets this root's trust anchor and
+# hints in place of dns-root-data's (/usr/share/dns/root.key, root.hints), so the resolver runs patela's
+# configuration unchanged. Call after node_files.
+dns_setup() {
+        local addr=$1 d=$T/dns ksk zsk i
+        mkdir -p "$d" "$T/node/usr/share/dns"
+        ip addr add "$addr/24" dev patela0p
+        ksk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 -k .) || fail "ldns-keygen (KSK)"
+        zsk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 .) || fail "ldns-keygen (ZSK)"
+        {
+                printf '.\t3600\tIN\tSOA\tns.rootserver. hostmaster.rootserver. 1 3600 600 86400 300\n'
+                printf '.\t3600\tIN\tNS\tns.rootserver.\n'
+                printf 'ns.rootserver.\t3600\tIN\tA\t%s\n' "$addr"
+                printf 'good.\t3600\tIN\tA\t203.0.113.7\n'
+                printf 'bad.\t3600\tIN\tA\t203.0.113.8\n'
+                cat "$d/$ksk.key" "$d/$zsk.key"
+        } >"$d/root.zone"
+        (cd "$d" && ldns-signzone root.zone "$zsk" "$ksk") >"$T/ldns-signzone.log" 2>&1 ||
+                fail "ldns-signzone: $(cat "$T/ldns-signzone.log")"
+        # bad.'s address changed after signing: its RRSIG no longer matches.
+        sed -i -E 's/^(bad\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+A[[:space:]]+)203\.0\.113\.8$/\1203.0.113.66/' \
+                "$d/root.zone.signed"
+        grep -Eq '^bad\..*A[[:space:]]+203\.0\.113\.66$' "$d/root.zone.signed" ||
+                fail "bad. not altered: $(grep ^bad "$d/root.zone.signed")"
+        printf '%s\n' 'server:' "        ip-address: $addr" '        port: 53' '        server-count: 1' \
+                '        username: ""' '        chroot: ""' '        pidfile: ""' '        database: ""' \
+                "        zonesdir: \"$d\"" "        xfrdfile: \"$d/xfrd.state\"" "        zonelistfile: \"$d/zone.list\"" \
+                "        logfile: \"$T/nsd.log\"" 'remote-control:' '        control-enable: no' 'zone:' \
+                '        name: "."' '        zonefile: "root.zone.signed"' >"$d/nsd.conf"
+        nsd -d -c "$d/nsd.conf" >>"$T/nsd.log" 2>&1 &
+        PIDS+=("$!")
+        # The resolver's root: this one.
+        cp "$d/$ksk.key" "$T/node/usr/share/dns/root.key"
+        printf '.\t3600000\tNS\tns.rootserver.\nns.rootserver.\t3600000\tA\t%s\n' "$addr" >"$T/node/usr/share/dns/root.hints"
+        for ((i = 0; i < 100; i++)); do
+                drill @"$addr" good. A 2>/dev/null | grep -Eq "^good\.[[:space:]].*203\.0\.113\.7$" && return 0
+                sleep 0.1
+        done
+        fail "nsd does not answer on $addr: $(tail -5 "$T/nsd.log")"
 }
