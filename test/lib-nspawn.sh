@@ -16,17 +16,23 @@ CT_TCTI=swtpm:path=/run/swtpm/tpm.sock
 
 # ns_setup: in the network namespace of the test's own (the test re-executes itself under
 # `unshare --net --mount` first, see test-node-nspawn.sh): lo up and a veth pair patela0/patela0p, patela0
-# being the node's uplink. Mounts made later (the overlay) vanish with the mount namespace.
+# being the node's uplink, and another pair patela1/patela1p. Mounts made later (the overlay) vanish with the mount namespace.
 ns_setup() {
         [[ -n ${PATELA_NS_ENTERED:-} ]] || fail "not in the test's own namespaces"
         ip link set lo up
         ip link add patela0 type veth peer name patela0p
         ip link set patela0p up
         ip link set patela0 up
+        # A second Ethernet link the uplink's .network file may match too ($CT_UPLINK_NAMES): the server's Interface
+        # setting narrows it to patela0.
+        ip link add patela1 type veth peer name patela1p
+        ip link set patela1p up
+        ip link set patela1 up
 }
 
 # node_files: the node's own layer: patela.conf (TPMDevice= is swtpm's socket; the server URL and CA come
-# as credentials), the uplink's .network file (with the node's own address $CT_UPLINK_ADDRESS, if set), a drop-in giving keyd the PCRs the synthetic boot measures and one
+# as credentials), the uplink's .network file (matching $CT_UPLINK_NAMES, default patela0, with the node's own
+# address $CT_UPLINK_ADDRESS, if set), a drop-in giving keyd the PCRs the synthetic boot measures and one
 # giving attestd the boot's event logs (ct_event_logs), sanitizer options for the sanitized build, and the
 # development root's own services that a relay node does not run masked.
 node_files() {
@@ -47,7 +53,7 @@ Timeout=10s
 EOF
         cat >"$n/etc/systemd/network/80-patela-uplink.network" <<EOF
 [Match]
-Name=patela0
+Name=${CT_UPLINK_NAMES:-patela0}
 
 [Network]
 LinkLocalAddressing=no

@@ -152,10 +152,12 @@ int uplink_network_render(const char *interface, char *const *dns, size_t n_dns,
                 return -ENOMEM;
         fputs(CONFIGD_FILE_HEADER ": the server's Interface and DNS settings for the uplink; removed with the "
               "relays.\n", f);
-        /* Matched in addition to the main file's [Match]: the relays' addresses (the other drop-ins) go on this
-         * link only. */
+        /* In addition to the main file's other [Match] conditions (all must hold): the relays' addresses (the
+         * other drop-ins) go on this link only. Name= lists add up (any name matches), so the empty assignment
+         * first drops a Name= of the main file, or a file matching two links would keep matching both (found by
+         * the nspawn test). */
         if (interface)
-                fprintf(f, "\n[Match]\nName=%s\n", interface);
+                fprintf(f, "\n[Match]\nName=\nName=%s\n", interface);
         /* The node's own name resolution, for systemd-resolved where the image has it: never the relays'
          * resolver, which is patela-resolver.service, recursive on its own. */
         if (n_dns > 0)

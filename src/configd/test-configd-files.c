@@ -158,7 +158,7 @@ TEST(uplink_and_resolver) {
         ASSERT_NULL(s);
         ASSERT_OK(uplink_network_render("eth0", dns, 2, &s));
         ASSERT_TRUE(strncmp(s, CONFIGD_FILE_HEADER, strlen(CONFIGD_FILE_HEADER)) == 0);
-        ASSERT_TRUE(strstr(s, "\n[Match]\nName=eth0\n\n[Network]\nDNS=192.0.2.53\nDNS=2001:db8::53\n") != NULL);
+        ASSERT_TRUE(strstr(s, "\n[Match]\nName=\nName=eth0\n\n[Network]\nDNS=192.0.2.53\nDNS=2001:db8::53\n") != NULL);
         free(s);
         ASSERT_OK(uplink_network_render(NULL, dns, 1, &s));
         ASSERT_NULL(strstr(s, "[Match]"));

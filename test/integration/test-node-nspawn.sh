@@ -71,6 +71,9 @@ cp "$POLICY" "$T/extra/var/lib/systemd/pcrlock.json"
 node_install
 # The node's own address on the uplink (the relays' come from configd): its resolver's queries leave from it.
 CT_UPLINK_ADDRESS=198.51.100.2/24
+# The uplink's .network file matches two links, as the image's matches every Ethernet link; the server's Interface
+# names patela0.
+CT_UPLINK_NAMES="patela0 patela1"
 node_files
 # The test's own signed DNS root, served by nsd on the uplink's far side; the node's resolver trusts it.
 dns_setup 198.51.100.53
@@ -226,6 +229,12 @@ ct systemctl is-active --quiet patela-configd.service && fail "patela-configd ru
 tpm0=$(swtpm_commands)
 ct systemctl start patela-client.target || fail "systemctl start patela-client.target: $(ct_journal)"
 wait_phase pending 30
+# Before any relay: the uplink's file configures both links (no Interface drop-in yet).
+end=$((SECONDS + 10))
+until [[ $(ct networkctl list --no-legend --no-pager patela1 | awk '{ print $5 }') == configured ]]; do
+        ((SECONDS < end)) || fail "patela1 not configured by the uplink's file: $(ct networkctl list --no-pager)"
+        sleep 0.1
+done
 fp=$(ct patelactl --json=short identity | jq -r .fingerprint)
 [[ -n $fp && $fp != null ]] || fail "patelactl identity: $(ct patelactl identity 2>&1)"
 [[ $(ps_cli --json list nodes | jq -r '.[0].state + " " + .[0].fingerprint') == "pending $fp" ]] ||
@@ -397,7 +406,11 @@ until ct grep -q '^DNS=198.51.100.53' "/run/systemd/netif/links/$ifindex" 2>/dev
         sleep 0.1
 done
 ct grep -q '198.51.100.53' "/run/patela/resolver/outgoing.conf" && fail "the DNS setting reached the relays' resolver"
-pass "Interface=patela0 and DNS=198.51.100.53 in the uplink's drop-in, applied by networkd to patela0; the relays' resolver knows nothing of them"
+# patela1, matched by the uplink's file before, is left alone now: no relay address on it.
+[[ $(ct networkctl list --no-legend --no-pager patela1 | awk '{ print $5 }') == unmanaged ]] ||
+        fail "patela1 still managed: $(ct networkctl list --no-pager)"
+ip -br addr show patela1 | grep -Eq '192\.0\.2\.10|2001:db8::1[01]' && fail "a relay address on patela1: $(ip -br addr show patela1)"
+pass "Interface=patela0 and DNS=198.51.100.53 in the uplink's drop-in, applied by networkd to patela0 alone (patela1, configured by the same file before, unmanaged, no relay address); the relays' resolver knows nothing of them"
 
 # The relays listen: for a moment tor has the network (this namespace has no route out: the gateway is on a veth
 # whose other end is here), and the 8 instances bind their ORPorts on the one address and their metrics ports.
