@@ -197,8 +197,8 @@ int resolver_update(Manager *m, char *const *relay_addresses) {
         if (r < 0)
                 return log_error_errno(r, "Cannot list the node's own addresses for the resolver: %m");
         if (strv_length(own) == 0)
-                log_warning("No address of the node's own on %s: the local resolver sends no query until there is one.",
-                            interface ?: "any link");
+                log_warning("No address of the node's own on %s: the local resolver sends no query until there "
+                            "is one.", interface ?: "any link");
         r = resolver_render(own, &text);
         if (r < 0)
                 return log_oom();

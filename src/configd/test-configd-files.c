@@ -48,7 +48,8 @@ TEST(render) {
         ASSERT_ERROR(relay_torrc_render("exitA", "https://x", "%include /etc\n", "/k", "/d", NULL, &s), EINVAL);
         /* The exits' resolver is the node's: configd's line, after the server's options; the server cannot set it
          * (a path on the node). */
-        ASSERT_OK(relay_torrc_render("exitA", "https://x", "ExitRelay 1\n", "/k", "/d", "/usr/share/patela/r.conf", &s));
+        ASSERT_OK(relay_torrc_render("exitA", "https://x", "ExitRelay 1\n", "/k", "/d", "/usr/share/patela/r.conf",
+                                     &s));
         ASSERT_TRUE(strstr(s, "\nDataDirectory /d\nServerDNSResolvConfFile /usr/share/patela/r.conf\n") != NULL);
         free(s);
         ASSERT_ERROR(relay_torrc_render("exitA", "https://x", "ServerDNSResolvConfFile /etc/resolv.conf\n", "/k", "/d",
@@ -158,7 +159,8 @@ TEST(uplink_and_resolver) {
         ASSERT_NULL(s);
         ASSERT_OK(uplink_network_render("eth0", dns, 2, &s));
         ASSERT_TRUE(strncmp(s, CONFIGD_FILE_HEADER, strlen(CONFIGD_FILE_HEADER)) == 0);
-        ASSERT_TRUE(strstr(s, "\n[Match]\nName=\nName=eth0\n\n[Network]\nDNS=192.0.2.53\nDNS=2001:db8::53\n") != NULL);
+        ASSERT_TRUE(strstr(s, "\n[Match]\nName=\nName=eth0\n\n[Network]\nDNS=192.0.2.53\nDNS=2001:db8::53\n") !=
+                    NULL);
         free(s);
         ASSERT_OK(uplink_network_render(NULL, dns, 1, &s));
         ASSERT_NULL(strstr(s, "[Match]"));
@@ -171,8 +173,8 @@ TEST(uplink_and_resolver) {
 
         ASSERT_OK(resolver_render(addresses, &s));
         ASSERT_TRUE(strncmp(s, CONFIGD_FILE_HEADER, strlen(CONFIGD_FILE_HEADER)) == 0);
-        ASSERT_TRUE(strstr(s, "\nserver:\n    outgoing-interface: 198.51.100.2\n    outgoing-interface: 2001:db8:1::2\n") !=
-                    NULL);
+        ASSERT_TRUE(strstr(s, "\nserver:\n    outgoing-interface: 198.51.100.2\n"
+                              "    outgoing-interface: 2001:db8:1::2\n") != NULL);
         ASSERT_NULL(strstr(s, "127.0.0.1"));
         free(s);
         /* No address of the node's own: no query may leave (unbound would otherwise let the kernel choose). */
