@@ -4,7 +4,8 @@
  *
  *   dns-capture-tool INTERFACE PORT SECONDS
  *
- * Prints "SOURCE DESTINATION" (addresses as inet_ntop() writes them) for every UDP or TCP packet to PORT seen on
+ * Prints "SOURCE DESTINATION QNAME" (addresses as inet_ntop() writes them; the question's name of a UDP query in
+ * lower case with its final dot, "-" for TCP or what does not parse) for every UDP or TCP packet to PORT seen on
  * INTERFACE during SECONDS, each once (a loopback packet is seen leaving and arriving: only the arrival counts),
  * then exits 0. "ready" on stderr once the socket is bound, so that the test starts its queries after it. */
 #include <arpa/inet.h>
@@ -33,9 +34,42 @@ static int transport_dport(uint8_t proto, const uint8_t *l4, size_t len) {
         return (l4[2] << 8) | l4[3];
 }
 
+/* The question's name of a DNS message (dns, len bytes) into buf: labels in lower case, each followed by a dot
+ * ("." for the root); "-" if it does not parse (compression has no place in a question). */
+static void question_name(const uint8_t *dns, size_t len, char *buf, size_t size) {
+        size_t i = 12, o = 0;
+
+        snprintf(buf, size, "-");
+        if (len < 12 || (dns[4] << 8 | dns[5]) != 1)
+                return;
+        for (;;) {
+                size_t l;
+
+                if (i >= len)
+                        return;
+                l = dns[i++];
+                if (l == 0)
+                        break;
+                if (l > 63 || i + l > len || o + l + 2 > size)
+                        return;
+                for (size_t k = 0; k < l; k++) {
+                        uint8_t c = dns[i + k];
+                        buf[o++] = c >= 'A' && c <= 'Z' ? (char) (c - 'A' + 'a') : c > ' ' && c < 127 ? (char) c : '?';
+                }
+                buf[o++] = '.';
+                i += l;
+        }
+        if (o == 0)
+                buf[o++] = '.';
+        buf[o] = '\0';
+}
+
 /* One IP packet (no link header: SOCK_DGRAM): prints it if it goes to port. */
 static void packet(const uint8_t *p, size_t n, int port) {
-        char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+        char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], qname[256];
+        const uint8_t *l4;
+        size_t l4len;
+        uint8_t proto;
 
         if (n < 1)
                 return;
@@ -46,15 +80,20 @@ static void packet(const uint8_t *p, size_t n, int port) {
                         return;
                 if (!inet_ntop(AF_INET, p + 12, src, sizeof(src)) || !inet_ntop(AF_INET, p + 16, dst, sizeof(dst)))
                         return;
+                proto = p[9], l4 = p + ihl, l4len = n - ihl;
         } else if (p[0] >> 4 == 6) {
                 /* No extension headers: a DNS query has none. */
                 if (n < 40 || transport_dport(p[6], p + 40, n - 40) != port)
                         return;
                 if (!inet_ntop(AF_INET6, p + 8, src, sizeof(src)) || !inet_ntop(AF_INET6, p + 24, dst, sizeof(dst)))
                         return;
+                proto = p[6], l4 = p + 40, l4len = n - 40;
         } else
                 return;
-        printf("%s %s\n", src, dst);
+        snprintf(qname, sizeof(qname), "-");
+        if (proto == IPPROTO_UDP_ && l4len >= 8)
+                question_name(l4 + 8, l4len - 8, qname, sizeof(qname));
+        printf("%s %s %s\n", src, dst, qname);
         fflush(stdout);
 }
 

@@ -175,46 +175,64 @@ swtpm_commands() {
 }
 
 
-# dns_setup ADDRESS: the test's own DNS root, for the node's resolver (patela-resolver.service): a root zone
-# signed with keys made here (ldns-keygen, ldns-signzone), served by nsd on ADDRESS (added to patela0p, the
-# uplink's far side, in this test's network namespace). The zone holds good. (203.0.113.7, correctly signed) and
-# bad. (signed as 203.0.113.8, served as 203.0.113.66: bogus). The node's layer gets this root's trust anchor and
-# hints in place of dns-root-data's (/usr/share/dns/root.key, root.hints), so the resolver runs patela's
-# configuration unchanged. Call after node_files.
+# dns_setup ADDRESS CHILD: the test's own DNS, for the node's resolver (patela-resolver.service): a root zone and
+# the zone example. it delegates, each signed with keys made here (ldns-keygen, ldns-signzone; the root holds
+# example.'s DS), served by two nsd on ADDRESS (the root) and CHILD (example.), both added to patela0p, the
+# uplink's far side, in this test's network namespace. The root holds good. (203.0.113.7, correctly signed) and
+# bad. (signed as 203.0.113.8, served as 203.0.113.66: bogus); example. holds www.deep.example. (203.0.113.9). The
+# node's layer gets this root's trust anchor and hints in place of dns-root-data's (/usr/share/dns/root.key,
+# root.hints), so the resolver runs patela's configuration unchanged. Call after node_files.
 dns_setup() {
-        local addr=$1 d=$T/dns ksk zsk i
+        local addr=$1 child=$2 d=$T/dns ksk zsk cksk czsk i
         mkdir -p "$d" "$T/node/usr/share/dns"
         ip addr add "$addr/24" dev patela0p
+        ip addr add "$child/24" dev patela0p
         ksk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 -k .) || fail "ldns-keygen (KSK)"
         zsk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 .) || fail "ldns-keygen (ZSK)"
+        cksk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 -k example.) || fail "ldns-keygen (example. KSK)"
+        czsk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 example.) || fail "ldns-keygen (example. ZSK)"
+        {
+                printf 'example.\t3600\tIN\tSOA\tns.example. hostmaster.example. 1 3600 600 86400 300\n'
+                printf 'example.\t3600\tIN\tNS\tns.example.\n'
+                printf 'ns.example.\t3600\tIN\tA\t%s\n' "$child"
+                printf 'www.deep.example.\t3600\tIN\tA\t203.0.113.9\n'
+                cat "$d/$cksk.key" "$d/$czsk.key"
+        } >"$d/example.zone"
         {
                 printf '.\t3600\tIN\tSOA\tns.rootserver. hostmaster.rootserver. 1 3600 600 86400 300\n'
                 printf '.\t3600\tIN\tNS\tns.rootserver.\n'
                 printf 'ns.rootserver.\t3600\tIN\tA\t%s\n' "$addr"
                 printf 'good.\t3600\tIN\tA\t203.0.113.7\n'
                 printf 'bad.\t3600\tIN\tA\t203.0.113.8\n'
-                cat "$d/$ksk.key" "$d/$zsk.key"
+                printf 'example.\t3600\tIN\tNS\tns.example.\n'
+                printf 'ns.example.\t3600\tIN\tA\t%s\n' "$child"
+                cat "$d/$cksk.ds" "$d/$ksk.key" "$d/$zsk.key"
         } >"$d/root.zone"
-        (cd "$d" && ldns-signzone root.zone "$zsk" "$ksk") >"$T/ldns-signzone.log" 2>&1 ||
-                fail "ldns-signzone: $(cat "$T/ldns-signzone.log")"
+        (cd "$d" && ldns-signzone root.zone "$zsk" "$ksk" && ldns-signzone example.zone "$czsk" "$cksk") \
+                >"$T/ldns-signzone.log" 2>&1 || fail "ldns-signzone: $(cat "$T/ldns-signzone.log")"
         # bad.'s address changed after signing: its RRSIG no longer matches.
         sed -i -E 's/^(bad\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+A[[:space:]]+)203\.0\.113\.8$/\1203.0.113.66/' \
                 "$d/root.zone.signed"
         grep -Eq '^bad\..*A[[:space:]]+203\.0\.113\.66$' "$d/root.zone.signed" ||
                 fail "bad. not altered: $(grep ^bad "$d/root.zone.signed")"
-        printf '%s\n' 'server:' "        ip-address: $addr" '        port: 53' '        server-count: 1' \
-                '        username: ""' '        chroot: ""' '        pidfile: ""' '        database: ""' \
-                "        zonesdir: \"$d\"" "        xfrdfile: \"$d/xfrd.state\"" "        zonelistfile: \"$d/zone.list\"" \
-                "        logfile: \"$T/nsd.log\"" 'remote-control:' '        control-enable: no' 'zone:' \
-                '        name: "."' '        zonefile: "root.zone.signed"' >"$d/nsd.conf"
-        nsd -d -c "$d/nsd.conf" >>"$T/nsd.log" 2>&1 &
-        PIDS+=("$!")
+        for z in root:"$addr":. example:"$child":example.; do
+                IFS=: read -r name ip origin <<<"$z"
+                printf '%s\n' 'server:' "        ip-address: $ip" '        port: 53' '        server-count: 1' \
+                        '        username: ""' '        chroot: ""' '        pidfile: ""' '        database: ""' \
+                        "        zonesdir: \"$d\"" "        xfrdfile: \"$d/$name.xfrd.state\"" \
+                        "        zonelistfile: \"$d/$name.zone.list\"" "        logfile: \"$T/nsd-$name.log\"" \
+                        'remote-control:' '        control-enable: no' 'zone:' "        name: \"$origin\"" \
+                        "        zonefile: \"$name.zone.signed\"" >"$d/nsd-$name.conf"
+                nsd -d -c "$d/nsd-$name.conf" >>"$T/nsd-$name.log" 2>&1 &
+                PIDS+=("$!")
+        done
         # The resolver's root: this one.
         cp "$d/$ksk.key" "$T/node/usr/share/dns/root.key"
         printf '.\t3600000\tNS\tns.rootserver.\nns.rootserver.\t3600000\tA\t%s\n' "$addr" >"$T/node/usr/share/dns/root.hints"
         for ((i = 0; i < 100; i++)); do
-                drill @"$addr" good. A 2>/dev/null | grep -Eq "^good\.[[:space:]].*203\.0\.113\.7$" && return 0
+                drill @"$addr" good. A 2>/dev/null | grep -Eq "^good\.[[:space:]].*203\.0\.113\.7$" &&
+                        drill @"$child" www.deep.example. A 2>/dev/null | grep -Eq "203\.0\.113\.9$" && return 0
                 sleep 0.1
         done
-        fail "nsd does not answer on $addr: $(tail -5 "$T/nsd.log")"
+        fail "nsd does not answer on $addr and $child: $(tail -5 "$T"/nsd-*.log)"
 }

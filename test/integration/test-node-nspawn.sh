@@ -76,7 +76,7 @@ CT_UPLINK_ADDRESS=198.51.100.2/24
 CT_UPLINK_NAMES="patela0 patela1"
 node_files
 # The test's own signed DNS root, served by nsd on the uplink's far side; the node's resolver trusts it.
-dns_setup 198.51.100.53
+dns_setup 198.51.100.53 198.51.100.54
 # A unit that patela-configd must not manage.
 cat >"$T/node/etc/systemd/system/patela-probe.service" <<'EOF'
 [Unit]
@@ -375,25 +375,35 @@ done
         fail "tor-resolv.conf: $(ct cat "$PATELA_TOR_RESOLV_CONF")"
 pass "patela-resolver.service active (unbound.service and unbound-resolvconf.service masked), unbound-checkconf clean, listening on 127.0.0.1:53 and [::1]:53 only; configd gave it 198.51.100.2 as its only outgoing address and it reloaded; every torrc points tor at it"
 
-# A lookup as a relay's tor makes it (from the relay's address, tor binds to its OutboundBindAddress) through the
+# Lookups as a relay's tor makes them (from the relay's address, tor binds to its OutboundBindAddress) through the
 # resolver, watched on loopback (where packets between this namespace's addresses travel): answered and validated
-# (ad), and every query to the authoritative server left from the node's own address, none from a relay's.
+# (ad), every query to the authoritative servers left from the node's own address, none from a relay's, and each
+# server saw only the labels it answers for (QNAME minimisation: the root never sees www.deep.example.).
 "$PATELA_BUILD_DIR/test/dns-capture-tool" lo 53 6 >"$T/capture.txt" 2>"$T/capture.err" &
 cap=$!
 PIDS+=("$cap")
 for ((i = 0; i < 50; i++)); do grep -q ready "$T/capture.err" && break; sleep 0.1; done
 ct drill -D -I 192.0.2.10 @127.0.0.1 good. A >"$T/drill-good.txt" 2>&1 || true
+ct drill -D -I 192.0.2.10 @127.0.0.1 www.deep.example. A >"$T/drill-deep.txt" 2>&1 || true
 ct drill -D @127.0.0.1 bad. A >"$T/drill-bad.txt" 2>&1 || true
 wait "$cap" || fail "dns-capture-tool: $(cat "$T/capture.err")"
+grep -q 'rcode: NOERROR' "$T/drill-deep.txt" && grep -Eq '^;; flags: .* ad ' "$T/drill-deep.txt" &&
+        grep -Eq '^www\.deep\.example\.[[:space:]].*[[:space:]]A[[:space:]]+203\.0\.113\.9$' "$T/drill-deep.txt" ||
+        fail "www.deep.example. through the resolver: $(cat "$T/drill-deep.txt")"
+root_names=$(awk '$2 == "198.51.100.53" { print $3 }' "$T/capture.txt" | sort -u | tr '\n' ' ')
+grep -Eq 'deep|www' <<<"$root_names" && fail "the root server saw more than its label: $root_names"
+grep -qw 'example\.' <<<"$root_names" || fail "no minimised query for example. at the root: $root_names"
+awk '$2 == "198.51.100.54" { print $3 }' "$T/capture.txt" | grep -qx 'www.deep.example.' ||
+        fail "example.'s server was not asked for www.deep.example.: $(cat "$T/capture.txt" | tr '\n' ';')"
 grep -q 'rcode: NOERROR' "$T/drill-good.txt" && grep -Eq '^;; flags: .* ad ' "$T/drill-good.txt" &&
         grep -Eq '^good\.[[:space:]].*[[:space:]]A[[:space:]]+203\.0\.113\.7$' "$T/drill-good.txt" ||
         fail "good. through the resolver: $(cat "$T/drill-good.txt")"
 grep -q 'rcode: SERVFAIL' "$T/drill-bad.txt" && ! grep -q '203\.0\.113\.66' "$T/drill-bad.txt" ||
         fail "bad. (badly signed) was not refused: $(cat "$T/drill-bad.txt")"
-grep -qx '192.0.2.10 127.0.0.1' "$T/capture.txt" || fail "the relay-sourced lookup was not seen: $(cat "$T/capture.txt")"
-upstream=$(awk '$2 == "198.51.100.53" { print $1 }' "$T/capture.txt" | sort | uniq -c | awk '{ print $2 "×" $1 }' | tr '\n' ' ')
-[[ $upstream =~ ^198\.51\.100\.2×[0-9]+\ $ ]] || fail "queries to the authoritative server left from: '$upstream' ($(cat "$T/capture.txt" | tr '\n' ';'))"
-pass "good. resolved through the resolver from relay address 192.0.2.10, validated (ad); bad. (its A changed after signing) refused with SERVFAIL; queries to the test's root server from ${upstream% } only, never a relay's address"
+grep -qx '192.0.2.10 127.0.0.1 good.' "$T/capture.txt" || fail "the relay-sourced lookup was not seen: $(cat "$T/capture.txt")"
+upstream=$(awk '$2 ~ /^198\.51\.100\.5[34]$/ { print $1 }' "$T/capture.txt" | sort | uniq -c | awk '{ print $2 "×" $1 }' | tr '\n' ' ')
+[[ $upstream =~ ^198\.51\.100\.2×[0-9]+\ $ ]] || fail "queries to the authoritative servers left from: '$upstream' ($(cat "$T/capture.txt" | tr '\n' ';'))"
+pass "good. and www.deep.example. resolved through the resolver from relay address 192.0.2.10, validated (ad); bad. (its A changed after signing) refused with SERVFAIL; queries to the test's authoritative servers from ${upstream% } only, never a relay's address; QNAME minimised (the root saw: ${root_names% })"
 
 # The server's Interface and DNS: the uplink's drop-in names the link (its [Match]) and the node's own resolver
 # for networkd (not the relays'); networkd applied it.
@@ -608,6 +618,8 @@ units=(patela-pcrlock-restore.service patela-configd.service patela-attestd.serv
 for r in "${RELAYS[@]}"; do units+=("patela-tor@$r.service"); done
 timeline "${units[@]}"
 echo "# boot 2: boot-to-relays ${BOOT_MS} ms, from the first patela unit's start to the last relay active (systemd's timestamps)"
+# The resolver starts alongside, ordered before nothing: what it costs the boot is CPU time.
+echo "# boot 2: patela-resolver.service used $(($(ct systemctl show -P CPUUsageNSec patela-resolver.service) / 1000000)) ms of CPU so far"
 pass "nothing of the keys on the node's disk (overlay upper layer): no key file, not exitA's secret key bytes"
 echo "# TPM commands at swtpm: boot 1 from start to all active $((tpm1 - tpm0)) (enrolment, pending polls, first seal); boot 2 $((tpm3 - tpm2))"
 # Per daemon, as each counts them (debug level): the restore at exit, attestd and keyd per method.
