@@ -619,7 +619,9 @@ for r in "${RELAYS[@]}"; do units+=("patela-tor@$r.service"); done
 timeline "${units[@]}"
 echo "# boot 2: boot-to-relays ${BOOT_MS} ms, from the first patela unit's start to the last relay active (systemd's timestamps)"
 # The resolver starts alongside, ordered before nothing: what it costs the boot is CPU time.
-echo "# boot 2: patela-resolver.service used $(($(ct systemctl show -P CPUUsageNSec patela-resolver.service) / 1000000)) ms of CPU so far"
+cpu=$(ct systemctl show -P CPUUsageNSec patela-resolver.service)
+[[ $cpu =~ ^[0-9]+$ ]] && cpu="$((cpu / 1000000)) ms"
+echo "# boot 2: patela-resolver.service used $cpu of CPU so far"
 pass "nothing of the keys on the node's disk (overlay upper layer): no key file, not exitA's secret key bytes"
 echo "# TPM commands at swtpm: boot 1 from start to all active $((tpm1 - tpm0)) (enrolment, pending polls, first seal); boot 2 $((tpm3 - tpm2))"
 # Per daemon, as each counts them (debug level): the restore at exit, attestd and keyd per method.
