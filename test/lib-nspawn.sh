@@ -16,17 +16,23 @@ CT_TCTI=swtpm:path=/run/swtpm/tpm.sock
 
 # ns_setup: in the network namespace of the test's own (the test re-executes itself under
 # `unshare --net --mount` first, see test-node-nspawn.sh): lo up and a veth pair patela0/patela0p, patela0
-# being the node's uplink. Mounts made later (the overlay) vanish with the mount namespace.
+# being the node's uplink, and another pair patela1/patela1p. Mounts made later (the overlay) vanish with the mount namespace.
 ns_setup() {
         [[ -n ${PATELA_NS_ENTERED:-} ]] || fail "not in the test's own namespaces"
         ip link set lo up
         ip link add patela0 type veth peer name patela0p
         ip link set patela0p up
         ip link set patela0 up
+        # A second Ethernet link the uplink's .network file may match too ($CT_UPLINK_NAMES): the server's Interface
+        # setting narrows it to patela0.
+        ip link add patela1 type veth peer name patela1p
+        ip link set patela1p up
+        ip link set patela1 up
 }
 
 # node_files: the node's own layer: patela.conf (TPMDevice= is swtpm's socket; the server URL and CA come
-# as credentials), the uplink's .network file, a drop-in giving keyd the PCRs the synthetic boot measures and one
+# as credentials), the uplink's .network file (matching $CT_UPLINK_NAMES, default patela0, with the node's own
+# address $CT_UPLINK_ADDRESS, if set), a drop-in giving keyd the PCRs the synthetic boot measures and one
 # giving attestd the boot's event logs (ct_event_logs), sanitizer options for the sanitized build, and the
 # development root's own services that a relay node does not run masked.
 node_files() {
@@ -45,13 +51,14 @@ ReattestInterval=${CT_REATTEST:-1h}
 ConnectTimeout=2s
 Timeout=10s
 EOF
-        cat >"$n/etc/systemd/network/80-patela-uplink.network" <<'EOF'
+        cat >"$n/etc/systemd/network/80-patela-uplink.network" <<EOF
 [Match]
-Name=patela0
+Name=${CT_UPLINK_NAMES:-patela0}
 
 [Network]
 LinkLocalAddressing=no
 IPv6AcceptRA=no
+${CT_UPLINK_ADDRESS:+Address=$CT_UPLINK_ADDRESS}
 EOF
         cat >"$n/etc/systemd/system.conf.d/50-sanitizers.conf" <<'EOF'
 [Manager]
@@ -72,6 +79,8 @@ EOF
         mkdir -p "$n/etc/systemd/system/patela-configd.service.d"
         printf '[Service]\nEnvironment=PATELA_LOG_LEVEL=debug\n' \
                 >"$n/etc/systemd/system/patela-configd.service.d/50-debug.conf"
+        # Debian's unbound.service and its resolvconf hook are masked as in the image: the node's resolver is
+        # patela-resolver.service, patela's own configuration (patela-resolver(8)).
         for u in tor.service tor@default.service pesign.service e2scrub_reap.service nsd.service prometheus.service \
                 unbound.service unbound-resolvconf.service; do
                 ln -sf /dev/null "$n/etc/systemd/system/$u"
@@ -205,7 +214,6 @@ timeline() {
 }
 
 # wait_units STATE SECONDS: every relay's instance (RELAYS) in STATE.
-
 wait_units() {
         local want=$1 end=$((SECONDS + $2)) r ok
         while ((SECONDS < end)); do
@@ -221,4 +229,66 @@ wait_units() {
         done
         ct_journal "" 60 >&2
         fail "not every relay's instance is $want after $2 s"
+}
+
+# dns_setup ADDRESS CHILD: the test's own DNS, for the node's resolver (patela-resolver.service): a root zone and
+# the zone example. it delegates, each signed with keys made here (ldns-keygen, ldns-signzone; the root holds
+# example.'s DS), served by two nsd on ADDRESS (the root) and CHILD (example.), both added to patela0p, the
+# uplink's far side, in this test's network namespace. The root holds good. (203.0.113.7, correctly signed) and
+# bad. (signed as 203.0.113.8, served as 203.0.113.66: bogus); example. holds www.deep.example. (203.0.113.9). The
+# node's layer gets this root's trust anchor and hints in place of dns-root-data's (/usr/share/dns/root.key,
+# root.hints), so the resolver runs patela's configuration unchanged. Call after node_files.
+dns_setup() {
+        local addr=$1 child=$2 d=$T/dns ksk zsk cksk czsk i
+        mkdir -p "$d" "$T/node/usr/share/dns"
+        ip addr add "$addr/24" dev patela0p
+        ip addr add "$child/24" dev patela0p
+        ksk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 -k .) || fail "ldns-keygen (KSK)"
+        zsk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 .) || fail "ldns-keygen (ZSK)"
+        cksk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 -k example.) || fail "ldns-keygen (example. KSK)"
+        czsk=$(cd "$d" && ldns-keygen -a ECDSAP256SHA256 example.) || fail "ldns-keygen (example. ZSK)"
+        {
+                printf 'example.\t3600\tIN\tSOA\tns.example. hostmaster.example. 1 3600 600 86400 300\n'
+                printf 'example.\t3600\tIN\tNS\tns.example.\n'
+                printf 'ns.example.\t3600\tIN\tA\t%s\n' "$child"
+                printf 'www.deep.example.\t3600\tIN\tA\t203.0.113.9\n'
+                cat "$d/$cksk.key" "$d/$czsk.key"
+        } >"$d/example.zone"
+        {
+                printf '.\t3600\tIN\tSOA\tns.rootserver. hostmaster.rootserver. 1 3600 600 86400 300\n'
+                printf '.\t3600\tIN\tNS\tns.rootserver.\n'
+                printf 'ns.rootserver.\t3600\tIN\tA\t%s\n' "$addr"
+                printf 'good.\t3600\tIN\tA\t203.0.113.7\n'
+                printf 'bad.\t3600\tIN\tA\t203.0.113.8\n'
+                printf 'example.\t3600\tIN\tNS\tns.example.\n'
+                printf 'ns.example.\t3600\tIN\tA\t%s\n' "$child"
+                cat "$d/$cksk.ds" "$d/$ksk.key" "$d/$zsk.key"
+        } >"$d/root.zone"
+        (cd "$d" && ldns-signzone root.zone "$zsk" "$ksk" && ldns-signzone example.zone "$czsk" "$cksk") \
+                >"$T/ldns-signzone.log" 2>&1 || fail "ldns-signzone: $(cat "$T/ldns-signzone.log")"
+        # bad.'s address changed after signing: its RRSIG no longer matches.
+        sed -i -E 's/^(bad\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+A[[:space:]]+)203\.0\.113\.8$/\1203.0.113.66/' \
+                "$d/root.zone.signed"
+        grep -Eq '^bad\..*A[[:space:]]+203\.0\.113\.66$' "$d/root.zone.signed" ||
+                fail "bad. not altered: $(grep ^bad "$d/root.zone.signed")"
+        for z in root:"$addr":. example:"$child":example.; do
+                IFS=: read -r name ip origin <<<"$z"
+                printf '%s\n' 'server:' "        ip-address: $ip" '        port: 53' '        server-count: 1' \
+                        '        username: ""' '        chroot: ""' '        pidfile: ""' '        database: ""' \
+                        "        zonesdir: \"$d\"" "        xfrdfile: \"$d/$name.xfrd.state\"" \
+                        "        zonelistfile: \"$d/$name.zone.list\"" "        logfile: \"$T/nsd-$name.log\"" \
+                        'remote-control:' '        control-enable: no' 'zone:' "        name: \"$origin\"" \
+                        "        zonefile: \"$name.zone.signed\"" >"$d/nsd-$name.conf"
+                nsd -d -c "$d/nsd-$name.conf" >>"$T/nsd-$name.log" 2>&1 &
+                PIDS+=("$!")
+        done
+        # The resolver's root: this one.
+        cp "$d/$ksk.key" "$T/node/usr/share/dns/root.key"
+        printf '.\t3600000\tNS\tns.rootserver.\nns.rootserver.\t3600000\tA\t%s\n' "$addr" >"$T/node/usr/share/dns/root.hints"
+        for ((i = 0; i < 100; i++)); do
+                drill @"$addr" good. A 2>/dev/null | grep -Eq "^good\.[[:space:]].*203\.0\.113\.7$" &&
+                        drill @"$child" www.deep.example. A 2>/dev/null | grep -Eq "203\.0\.113\.9$" && return 0
+                sleep 0.1
+        done
+        fail "nsd does not answer on $addr and $child: $(tail -5 "$T"/nsd-*.log)"
 }

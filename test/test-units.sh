@@ -15,7 +15,8 @@ unitdir=$(pkg-config --define-variable=prefix="$prefix" --define-variable=root_p
 tmpfilesdir=$(pkg-config --define-variable=prefix="$prefix" --variable=tmpfilesdir systemd)
 sysusersdir=$(pkg-config --define-variable=prefix="$prefix" --variable=sysusersdir systemd)
 for u in patela-attestd.service patela-attestd.socket patela-keyd.service patela-keyd.socket \
-        patela-configd.service patela-configd.socket patela-client.target patela-tor@.service; do
+        patela-configd.service patela-configd.socket patela-client.target patela-tor@.service \
+        patela-resolver.service; do
         [[ -f $D$unitdir/$u ]] || fail "$u not in $unitdir: $(find "$D" -name 'patela*')"
 done
 [[ -f $D$tmpfilesdir/patela.conf ]] || fail "tmpfiles.d not in $tmpfilesdir"
@@ -41,7 +42,7 @@ pass "patela-configd runs as its own user (sysusers.d), named in the polkit rule
 # programs they run outside patela from this system.
 mkdir -p "$D/usr/lib/systemd"
 cp -a /usr/lib/systemd/system "$D/usr/lib/systemd/"
-for exe in /bin/sh /bin/kill /usr/bin/tor; do
+for exe in /bin/sh /bin/kill /usr/bin/tor /usr/sbin/unbound; do
         install -D "$(readlink -f "$exe")" "$D$exe"
 done
 units=("$D$unitdir"/patela-*.service "$D$unitdir"/patela-*.socket "$D$unitdir"/patela-*.target)

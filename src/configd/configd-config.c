@@ -87,6 +87,7 @@ void configd_config_done(ConfigdConfig *c) {
         free(c->data_directory);
         free(c->key_directory);
         free(c->tpm_device);
+        free(c->resolver_file);
         *c = (ConfigdConfig) {};
 }
 
@@ -211,6 +212,12 @@ int configd_config_set(ConfigdConfig *c, const char *key, const char *value) {
                     value[0] == '.' || !in_charset(value, ALNUM "_.@-"))
                         return -EINVAL;
                 return set_string(&c->network_file, value);
+        }
+        if (streq(key, "ResolverFile")) {
+                /* Empty: configd leaves the resolver alone (tests, a node with a resolver of its own). */
+                if (isempty(value))
+                        return set_string(&c->resolver_file, "");
+                return set_path(&c->resolver_file, value, /* pattern= */ false);
         }
         if (streq(key, "AttestSocket"))
                 return set_path(&c->attest_socket, value, false);

@@ -51,6 +51,7 @@ typedef struct ConfigdConfig {
         TorAllocator tor_allocator;
         char *tpm_device;     /* TPMDevice=: patela-attestd's and patela-keyd's, checked here */
         uint32_t route_table; /* the relays' gateways' routing table */
+        char *resolver_file;  /* the local resolver's outgoing addresses; "" (not NULL): not written */
         bool manage_units;
 } ConfigdConfig;
 

@@ -49,7 +49,7 @@ static int strv_push(char ***l, size_t *n, char *s) {
 }
 
 int relay_torrc_render(const char *name, const char *server_url, const char *server_torrc, const char *key_directory,
-                       const char *data_directory, char **ret) {
+                       const char *data_directory, const char *resolv_conf, char **ret) {
         _cleanup_(torrc_freep) Torrc *t = NULL;
         _cleanup_free_ char *body = NULL;
         int r;
@@ -66,14 +66,19 @@ int relay_torrc_render(const char *name, const char *server_url, const char *ser
         r = torrc_render(t, &body);
         if (r < 0)
                 return r;
-        /* The paths were checked (configd_config_set(), the keyd reply): no blanks, quotes or '#'. */
+        /* The paths were checked (configd_config_set(), the keyd reply, meson.build): no blanks, quotes or '#'.
+         * ServerDNSResolvConfFile: an exit resolves through the node's own validating resolver on loopback
+         * (patela-resolver.service), never through what the node's /etc/resolv.conf names; the server cannot
+         * set it (a Filename option, torrc_check_node_policy()). */
         if (asprintf(ret,
                      CONFIGD_FILE_HEADER " for relay %s from %s; changes are overwritten.\n"
                      "%s"
                      "# Local to this node (patela-configd):\n"
                      "KeyDirectory %s\n"
-                     "DataDirectory %s\n",
-                     name, server_url, body, key_directory, data_directory) < 0) {
+                     "DataDirectory %s\n"
+                     "%s%s%s",
+                     name, server_url, body, key_directory, data_directory,
+                     resolv_conf ? "ServerDNSResolvConfFile " : "", resolv_conf ?: "", resolv_conf ? "\n" : "") < 0) {
                 *ret = NULL;
                 return -ENOMEM;
         }
@@ -130,6 +135,62 @@ int routes_network_render(const char *gateway4, const char *gateway6, uint32_t t
                      g4, g6) < 0)
                 return -ENOMEM;
         *ret = s;
+        return 0;
+}
+
+int uplink_network_render(const char *interface, char *const *dns, size_t n_dns, char **ret) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        if (!interface && n_dns == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        fputs(CONFIGD_FILE_HEADER ": the server's Interface and DNS settings for the uplink; removed with the "
+              "relays.\n", f);
+        /* In addition to the main file's other [Match] conditions (all must hold): the relays' addresses (the
+         * other drop-ins) go on this link only. Name= lists add up (any name matches), so the empty assignment
+         * first drops a Name= of the main file, or a file matching two links would keep matching both (found by
+         * the nspawn test). */
+        if (interface)
+                fprintf(f, "\n[Match]\nName=\nName=%s\n", interface);
+        /* The node's own name resolution, for systemd-resolved where the image has it: never the relays'
+         * resolver, which is patela-resolver.service, recursive on its own. */
+        if (n_dns > 0)
+                fputs("\n[Network]\n", f);
+        for (size_t i = 0; i < n_dns; i++)
+                fprintf(f, "DNS=%s\n", dns[i]);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(text);
+        return 0;
+}
+
+int resolver_render(char *const *addresses, char **ret) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        fputs(CONFIGD_FILE_HEADER ": the node's own addresses, which patela-resolver.service sends its queries "
+              "from;\n# never a relay's (patela-configd(8)).\nserver:\n", f);
+        /* With outgoing-interface: lines, unbound sends a query of a family only from the addresses of that
+         * family it is given, and none of a family it has none of. Without any line it would let the kernel
+         * choose, possibly a relay's address: with no address of the node's own, 127.0.0.1 keeps every
+         * query on the node (none can leave from it), so resolution fails rather than speak for a relay. */
+        if (strv_length(addresses) == 0)
+                fputs("    outgoing-interface: 127.0.0.1\n", f);
+        for (char *const *a = addresses; a && *a; a++)
+                fprintf(f, "    outgoing-interface: %s\n", *a);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(text);
         return 0;
 }
 

@@ -173,7 +173,8 @@ int manager_start(Manager *m) {
             set_default(&m->config.keys_socket, CONFIGD_KEYS_SOCKET_DEFAULT) < 0 ||
             set_default(&m->config.relay_user, CONFIGD_RELAY_USER_DEFAULT) < 0 ||
             set_default(&m->config.data_directory, CONFIGD_DATA_DIRECTORY_DEFAULT) < 0 ||
-            set_default(&m->config.key_directory, CONFIGD_KEY_DIRECTORY_DEFAULT) < 0)
+            set_default(&m->config.key_directory, CONFIGD_KEY_DIRECTORY_DEFAULT) < 0 ||
+            set_default(&m->config.resolver_file, CONFIGD_RESOLVER_FILE_DEFAULT) < 0)
                 return log_oom();
 
         /* patela-tor@.service reads each relay's torrc from one directory, fixed when it was built: a torrc

@@ -26,6 +26,11 @@
 #define CONFIGD_DATA_DIRECTORY_DEFAULT "/run/patela-tor/%n/data"
 #define CONFIGD_KEY_DIRECTORY_DEFAULT "/run/patela-tor/%n/keys"
 #define CONFIGD_TOR_UNIT_PREFIX "patela-tor@"
+/* The local resolver (meson.build): the include file of its outgoing addresses, which tmpfiles.d gives configd's
+ * user, the unit configd reloads when it changes, and the resolv.conf every relay's tor reads. */
+#define CONFIGD_RESOLVER_FILE_DEFAULT PATELA_RESOLVER_FILE
+#define CONFIGD_RESOLVER_UNIT PATELA_RESOLVER_UNIT
+#define CONFIGD_TOR_RESOLV_CONF PATELA_TOR_RESOLV_CONF
 #define CONFIGD_TOR_ENVIRONMENT_FILE "tor.env"
 #define CONFIGD_SOCKET_NAME "io.patela.Config"
 

@@ -4,6 +4,7 @@
  * files: each relay's torrc and networkd drop-in are written, those of relays that went away removed. One bad
  * relay (a name, a torrc, keys that keyd refuses) fails alone; the others are configured. */
 #include <limits.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "alloc-util.h"
 #include "configd-files.h"
 #include "configd-manager.h"
+#include "configd-resolver.h"
 #include "log.h"
 #include "tor-keys.h"
 #include "torrc.h"
@@ -545,7 +547,8 @@ static bool relay_write(Manager *m, Relay *r, const char *dropin_dir, Claimed *c
         if (configd_expand_pattern(m->config.data_directory, r->name, &data) < 0 ||
             configd_expand_pattern(isempty(m->config.key_directory) ? r->key_directory : m->config.key_directory,
                                    r->name, &keys) < 0 ||
-            relay_torrc_render(r->name, m->config.server_url, r->server_torrc, keys, data, &torrc) < 0 ||
+            relay_torrc_render(r->name, m->config.server_url, r->server_torrc, keys, data, CONFIGD_TOR_RESOLV_CONF,
+                               &torrc) < 0 ||
             relay_network_render(r->name, ipv4, m->network.ipv4_prefix_length, ipv6, m->network.ipv6_prefix_length,
                                  m->network.ipv4_gateway, m->network.ipv6_gateway, m->config.route_table,
                                  &network) < 0 ||
@@ -667,8 +670,32 @@ static int routes_write(Manager *m, const char *dropin_dir) {
         return r > 0;
 }
 
+/* The uplink drop-in: the server's Interface (the link the relays' addresses go on) and DNS (the node's own
+ * resolution), while there is a relay; an Interface the node does not have is not written, or the uplink's file
+ * would match no link and the node would lose its own address with the relays'. Returns whether it changed. */
+static int uplink_write(Manager *m, const char *dropin_dir, bool have_relays) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        const char *interface = have_relays ? m->network.interface : NULL;
+        int r;
+
+        if (interface && if_nametoindex(interface) == 0) {
+                log_warning("The server's Interface=%s names no link of this node: the relays' addresses stay on "
+                            "every link the uplink's .network file matches.", interface);
+                interface = NULL;
+        }
+        if (relay_file_path(dropin_dir, "", CONFIGD_UPLINK_FILE, "", &path) < 0 ||
+            uplink_network_render(interface, m->network.dns, have_relays ? m->network.n_dns : 0, &text) < 0)
+                return -ENOMEM;
+        r = text ? file_write_atomic(path, text) : file_remove_ours(path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to %s %s: %m", text ? "write" : "remove", path);
+        if (r > 0)
+                log_info("%s %s.", text ? "Wrote" : "Removed", path);
+        return r > 0;
+}
+
 static void relays_apply(Manager *m) {
-        _cleanup_(strv_freep) char **gone = NULL;
+        _cleanup_(strv_freep) char **gone = NULL, **relay_addresses = NULL;
         _cleanup_free_ char *dropin_dir = network_dropin_dir(m);
         _cleanup_free_ const char **addresses = calloc(2 * m->n_relays + 1, sizeof(char *));
         Claimed claimed = { .addresses = addresses };
@@ -678,6 +705,13 @@ static void relays_apply(Manager *m) {
         manager_call_done(m);
         if (!dropin_dir || !addresses) {
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Out of memory");
+                return;
+        }
+        /* Before any drop-in changes: the addresses of relays that go away now are still on the link a moment. */
+        r = resolver_relay_addresses(m, dropin_dir, &relay_addresses);
+        if (r < 0) {
+                cycle_finish(m, OUTCOME_FAILED, NULL, "Cannot list the relays' addresses in %s: %s", dropin_dir,
+                             strerror(-r));
                 return;
         }
         /* A relay that failed keeps the files of its last good configuration, if it has any. The others are
@@ -701,6 +735,11 @@ static void relays_apply(Manager *m) {
                         network_changed = true;
         if (routes_write(m, dropin_dir) > 0)
                 network_changed = true;
+        if (uplink_write(m, dropin_dir, relays_count(m, RELAY_APPLIED) > 0) > 0)
+                network_changed = true;
+        /* The resolver learns the node's own addresses before networkd is asked to add the relays' (a fresh boot
+         * has none of them yet): its reload is queued first. */
+        (void) resolver_update(m, relay_addresses);
 
         (void) relays_apply_units(m, gone, network_changed, /* at_once= */ false);
         fingerprints_step_report(m);
@@ -791,6 +830,8 @@ void relays_teardown(Manager *m) {
         free(m->family_ids);
         m->family_ids = NULL;
         if (routes_write(m, dropin_dir) > 0)
+                network_changed = true;
+        if (uplink_write(m, dropin_dir, /* have_relays= */ false) > 0)
                 network_changed = true;
 
         /* With no relay left, this only stops: nothing is started again. */

@@ -12,6 +12,7 @@
 
 #include "configd-files.h"
 #include "configd-manager.h"
+#include "configd-resolver.h"
 #include "log.h"
 
 /* The object paths of patela-tor@….service: bus_label_escape() of "patela-tor@" */
@@ -242,6 +243,29 @@ static int network_reload(Manager *m) {
                        "Reload", on_job_reply, what, "", NULL, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to ask systemd-networkd to reload: %m");
+        return 0;
+}
+
+int resolver_reload(Manager *m) {
+        char *what;
+        int r;
+
+        if (!m->config.manage_units) {
+                log_info("Not managing units (--no-units): would reload " CONFIGD_RESOLVER_UNIT ".");
+                return 0;
+        }
+        r = bus_acquire(m);
+        if (r < 0)
+                return r;
+        what = strdup("ReloadOrRestartUnit " CONFIGD_RESOLVER_UNIT);
+        if (!what)
+                return log_oom();
+        /* unbound reads its configuration again on SIGHUP (the unit's ExecReload=), the include file with it. */
+        r = call_async(m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                       "ReloadOrRestartUnit", on_job_reply, what, "ss", CONFIGD_RESOLVER_UNIT, "replace");
+        if (r < 0)
+                return log_error_errno(r, "Failed to ask systemd to reload " CONFIGD_RESOLVER_UNIT ": %m");
+        log_info("Reloading or restarting " CONFIGD_RESOLVER_UNIT ".");
         return 0;
 }
 

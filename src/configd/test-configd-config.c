@@ -116,6 +116,11 @@ TEST(parse_every_key) {
         ASSERT_FALSE(c.manage_units);
         ASSERT_OK(configd_config_set(&c, "RelayUser", "root"));
         ASSERT_STREQ(c.relay_user, "root");
+        ASSERT_NULL(c.resolver_file); /* the default comes from manager_start() */
+        ASSERT_OK(configd_config_set(&c, "ResolverFile", "/run/patela/resolver/outgoing.conf"));
+        ASSERT_STREQ(c.resolver_file, "/run/patela/resolver/outgoing.conf");
+        ASSERT_OK(configd_config_set(&c, "ResolverFile", ""));
+        ASSERT_STREQ(c.resolver_file, "");
         configd_config_done(&c);
 }
 
@@ -202,6 +207,9 @@ TEST(bad_values) {
                 { "RouteTable", "254" },
                 { "RouteTable", "4294967296" },
                 { "RouteTable", "-1" },
+                { "ResolverFile", "run/outgoing.conf" },
+                { "ResolverFile", "/run/patela/resolver/../x.conf" },
+                { "ResolverFile", "/run/out going.conf" },
         };
         ConfigdConfig c;
 

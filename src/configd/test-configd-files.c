@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "configd-files.h"
+#include "configd-resolver.h"
 #include "tests.h"
 
 static char *path_in(const char *dir, const char *name) {
@@ -25,7 +27,7 @@ TEST(render) {
         char *s = NULL;
 
         ASSERT_OK(relay_torrc_render("exitA", "https://config.example", "Nickname exitA", "/run/patela/keys/exitA",
-                                     "/var/lib/tor-instances/exitA", &s));
+                                     "/var/lib/tor-instances/exitA", NULL, &s));
         ASSERT_TRUE(strncmp(s, CONFIGD_FILE_HEADER, strlen(CONFIGD_FILE_HEADER)) == 0);
         /* The server's text gets its missing newline before configd's lines. */
         ASSERT_TRUE(strstr(s, "\nNickname exitA\n") != NULL);
@@ -35,14 +37,24 @@ TEST(render) {
         /* Written from what was parsed: a comment does not reach tor, and a trailing backslash (a continuation
          * into configd's own lines, had the text been copied) leaves KeyDirectory a line of its own. */
         ASSERT_OK(relay_torrc_render("exitA", "https://config.example",
-                                     "# from the server\nContactInfo a@example.org \\\n", "/k", "/d", &s));
+                                     "# from the server\nContactInfo a@example.org \\\n", "/k", "/d", NULL, &s));
         ASSERT_NULL(strstr(s, "from the server"));
         ASSERT_TRUE(strstr(s, "\nContactInfo \"a@example.org \\\\\"\n") != NULL); /* the backslash quoted: data */
         ASSERT_TRUE(strstr(s, "\nKeyDirectory /k\nDataDirectory /d\n") != NULL);
         free(s);
         /* What the node's policy refuses is not written at all. */
-        ASSERT_ERROR(relay_torrc_render("exitA", "https://x", "Log notice file /etc/passwd\n", "/k", "/d", &s), EPERM);
-        ASSERT_ERROR(relay_torrc_render("exitA", "https://x", "%include /etc\n", "/k", "/d", &s), EINVAL);
+        ASSERT_ERROR(relay_torrc_render("exitA", "https://x", "Log notice file /etc/passwd\n", "/k", "/d", NULL, &s),
+                     EPERM);
+        ASSERT_ERROR(relay_torrc_render("exitA", "https://x", "%include /etc\n", "/k", "/d", NULL, &s), EINVAL);
+        /* The exits' resolver is the node's: configd's line, after the server's options; the server cannot set it
+         * (a path on the node). */
+        ASSERT_OK(relay_torrc_render("exitA", "https://x", "ExitRelay 1\n", "/k", "/d", "/usr/share/patela/r.conf",
+                                     &s));
+        ASSERT_TRUE(strstr(s, "\nDataDirectory /d\nServerDNSResolvConfFile /usr/share/patela/r.conf\n") != NULL);
+        free(s);
+        ASSERT_ERROR(relay_torrc_render("exitA", "https://x", "ServerDNSResolvConfFile /etc/resolv.conf\n", "/k", "/d",
+                                        "/usr/share/patela/r.conf", &s),
+                     EPERM);
 
         ASSERT_OK(relay_network_render("exitA", "192.0.2.10", 0, "2001:db8::10", 64, false, false, 7, &s));
         ASSERT_TRUE(strstr(s, "\n[Network]\nAddress=192.0.2.10/32\nAddress=2001:db8::10/64\n") != NULL);
@@ -135,6 +147,90 @@ TEST(diff) {
         ASSERT_EQ(strv_length(added), 2);
         strv_free(removed);
         strv_free(added);
+}
+
+TEST(uplink_and_resolver) {
+        char *dns[] = { (char *) "192.0.2.53", (char *) "2001:db8::53", NULL };
+        char *addresses[] = { (char *) "198.51.100.2", (char *) "2001:db8:1::2", NULL };
+        char *none[] = { NULL };
+        char *s = NULL;
+
+        ASSERT_OK(uplink_network_render(NULL, dns, 0, &s));
+        ASSERT_NULL(s);
+        ASSERT_OK(uplink_network_render("eth0", dns, 2, &s));
+        ASSERT_TRUE(strncmp(s, CONFIGD_FILE_HEADER, strlen(CONFIGD_FILE_HEADER)) == 0);
+        ASSERT_TRUE(strstr(s, "\n[Match]\nName=\nName=eth0\n\n[Network]\nDNS=192.0.2.53\nDNS=2001:db8::53\n") !=
+                    NULL);
+        free(s);
+        ASSERT_OK(uplink_network_render(NULL, dns, 1, &s));
+        ASSERT_NULL(strstr(s, "[Match]"));
+        ASSERT_TRUE(strstr(s, "\n[Network]\nDNS=192.0.2.53\n") != NULL);
+        ASSERT_NULL(strstr(s, "2001:db8::53"));
+        free(s);
+        ASSERT_OK(uplink_network_render("eth0", NULL, 0, &s));
+        ASSERT_NULL(strstr(s, "[Network]"));
+        free(s);
+
+        ASSERT_OK(resolver_render(addresses, &s));
+        ASSERT_TRUE(strncmp(s, CONFIGD_FILE_HEADER, strlen(CONFIGD_FILE_HEADER)) == 0);
+        ASSERT_TRUE(strstr(s, "\nserver:\n    outgoing-interface: 198.51.100.2\n"
+                              "    outgoing-interface: 2001:db8:1::2\n") != NULL);
+        ASSERT_NULL(strstr(s, "127.0.0.1"));
+        free(s);
+        /* No address of the node's own: no query may leave (unbound would otherwise let the kernel choose). */
+        ASSERT_OK(resolver_render(none, &s));
+        ASSERT_TRUE(strstr(s, "\nserver:\n    outgoing-interface: 127.0.0.1\n") != NULL);
+        free(s);
+        ASSERT_OK(resolver_render(NULL, &s));
+        ASSERT_TRUE(strstr(s, "outgoing-interface: 127.0.0.1\n") != NULL);
+        free(s);
+}
+
+TEST(node_candidates) {
+        static const struct {
+                int family;
+                const char *address;
+                bool candidate;
+        } cases[] = {
+                { AF_INET, "198.51.100.2", true },    { AF_INET, "10.0.0.1", true },
+                { AF_INET, "127.0.0.1", false },      { AF_INET, "127.1.2.3", false },
+                { AF_INET, "169.254.1.1", false },    { AF_INET, "0.0.0.0", false },
+                { AF_INET, "224.0.0.1", false },      { AF_INET, "255.255.255.255", false },
+                { AF_INET6, "2001:db8::2", true },    { AF_INET6, "fd00::1", true },
+                { AF_INET6, "::1", false },           { AF_INET6, "::", false },
+                { AF_INET6, "fe80::1", false },       { AF_INET6, "ff02::1", false },
+                { AF_INET6, "::ffff:192.0.2.1", false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                unsigned char buf[sizeof(struct in6_addr)];
+
+                ASSERT_EQ(inet_pton(cases[i].family, cases[i].address, buf), 1);
+                if (address_is_node_candidate(cases[i].family, buf) != cases[i].candidate)
+                        TEST_FAIL("%s: %s", cases[i].address, cases[i].candidate ? "refused" : "accepted");
+        }
+        ASSERT_FALSE(address_is_node_candidate(AF_UNIX, "x"));
+}
+
+TEST(own_addresses) {
+        char *relays[] = { (char *) "127.0.0.1", NULL };
+        char **l = NULL;
+
+        /* Loopback is never the node's own address, whatever the relays are; a link that does not exist has none. */
+        ASSERT_OK(node_own_addresses("lo", NULL, &l));
+        ASSERT_EQ(strv_length(l), 0U);
+        strv_free(l);
+        ASSERT_OK(node_own_addresses("patela-none0", relays, &l));
+        ASSERT_EQ(strv_length(l), 0U);
+        strv_free(l);
+        /* Every link: sorted, each once, none loopback. */
+        ASSERT_OK(node_own_addresses(NULL, NULL, &l));
+        for (size_t i = 0; l[i]; i++) {
+                ASSERT_FALSE(streq(l[i], "127.0.0.1") || streq(l[i], "::1"));
+                if (i > 0)
+                        ASSERT_TRUE(strcmp(l[i - 1], l[i]) < 0);
+        }
+        strv_free(l);
 }
 
 DEFINE_TEST_MAIN

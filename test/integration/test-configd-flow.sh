@@ -62,6 +62,24 @@ grep -qx 'Address=192.0.2.10/32' "$DROPIN_DIR/patela-relay-exitA.conf" &&
         fail "network drop-ins: $(ls "$DROPIN_DIR")"
 pass "tor --verify-config accepts each torrc; tor --list-fingerprint with configd's KeyDirectory equals keyd's; drop-ins hold the relays' addresses"
 
+# The exits resolve through the node's own resolver (forced in every torrc), which sends its queries from the
+# node's own addresses: configd wrote them (this namespace's, none of the relays') and would reload it.
+for r in exitA exitB; do
+        [[ $(grep -c '^ServerDNSResolvConfFile ' "$TORRC_DIR/$r.torrc") == 1 ]] &&
+                grep -qx "ServerDNSResolvConfFile $PATELA_TOR_RESOLV_CONF" "$TORRC_DIR/$r.torrc" ||
+                fail "$r's torrc: $(grep ServerDNS "$TORRC_DIR/$r.torrc")"
+done
+resolver=$T/resolver/outgoing.conf
+head -1 "$resolver" | grep -q '^# Written by patela-configd' || fail "no resolver file: $(ls "$T/resolver" 2>&1)"
+grep -qx 'server:' "$resolver" && grep -q '^    outgoing-interface: ' "$resolver" || fail "resolver file: $(cat "$resolver")"
+relay_addresses=$(grep -h '^Address=' "$DROPIN_DIR"/patela-relay-*.conf | sed 's/^Address=//; s|/.*||')
+[[ -n $relay_addresses ]] || fail "no relay address in the drop-ins"
+for a in $relay_addresses; do
+        grep -qx "    outgoing-interface: $a" "$resolver" && fail "the resolver would send from relay address $a"
+done
+grep -q "would reload patela-resolver.service" "$T/configd.log" || fail "--no-units does not say it would reload the resolver"
+pass "every torrc names the node's resolver (ServerDNSResolvConfFile); the resolver's outgoing addresses: $(grep -c outgoing-interface "$resolver"), none a relay's"
+
 # The relays' identities reached the server once the keys were in place (ContactInfo proofs): what tor reads from
 # the key files is what the server lists and what its rsa-fingerprint.txt holds.
 # server_identities_check NAME…: these relays, and no other, have the identities tor and the key files show.

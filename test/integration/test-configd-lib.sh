@@ -69,6 +69,8 @@ DataDirectory=$DATA_DIR/%n
 # tor runs on the directories keyd wrote (no patela-tor@ unit copies them here)
 KeyDirectory=
 NetworkFile=$NETWORK_FILE
+# the local resolver's outgoing addresses (the node's own, never a relay's)
+ResolverFile=$T/resolver/outgoing.conf
 EOF
 }
 

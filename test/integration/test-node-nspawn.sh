@@ -49,6 +49,9 @@ trap ct_cleanup EXIT
 fleet_setup "DisableNetwork 1" "ShutdownWaitLength 2"
 ps_cli node set IPv4Gateway 192.0.2.1 default >/dev/null
 ps_cli node set IPv6Gateway 2001:db8::1 default >/dev/null
+# The uplink the relays' addresses go on, and the node's own resolution (never the relays' resolver).
+ps_cli node set Interface patela0 default >/dev/null
+ps_cli node set DNS 198.51.100.53 default >/dev/null
 # The image the node boots, registered (measured boot enforced), and the fleet's family key.
 make_uki "$T/uki" 1.0
 REF=$T/uki/patela.reference.json
@@ -70,7 +73,14 @@ tpm2_createek -c 0x81010001 -G rsa -u "$T/ek.pub" >/dev/null || fail "tpm2_creat
 mkdir -p "$T/extra/var/lib/systemd"
 cp "$POLICY" "$T/extra/var/lib/systemd/pcrlock.json"
 node_install
+# The node's own address on the uplink (the relays' come from configd): its resolver's queries leave from it.
+CT_UPLINK_ADDRESS=198.51.100.2/24
+# The uplink's .network file matches two links, as the image's matches every Ethernet link; the server's Interface
+# names patela0.
+CT_UPLINK_NAMES="patela0 patela1"
 node_files
+# The test's own signed DNS root, served by nsd on the uplink's far side; the node's resolver trusts it.
+dns_setup 198.51.100.53 198.51.100.54
 # A unit that patela-configd must not manage.
 cat >"$T/node/etc/systemd/system/patela-probe.service" <<'EOF'
 [Unit]
@@ -176,6 +186,12 @@ ct systemctl is-active --quiet patela-configd.service && fail "patela-configd ru
 tpm0=$(swtpm_commands)
 ct systemctl start patela-client.target || fail "systemctl start patela-client.target: $(ct_journal)"
 wait_phase pending 30
+# Before any relay: the uplink's file configures both links (no Interface drop-in yet).
+end=$((SECONDS + 10))
+until [[ $(ct networkctl list --no-legend --no-pager patela1 | awk '{ print $5 }') == configured ]]; do
+        ((SECONDS < end)) || fail "patela1 not configured by the uplink's file: $(ct networkctl list --no-pager)"
+        sleep 0.1
+done
 fp=$(ct patelactl --json=short identity | jq -r .fingerprint)
 [[ -n $fp && $fp != null ]] || fail "patelactl identity: $(ct patelactl identity 2>&1)"
 [[ $(ps_cli --json list nodes | jq -r '.[0].state + " " + .[0].fingerprint') == "pending $fp" ]] ||
@@ -285,6 +301,90 @@ done
 [[ -z $missing ]] || fail "$missing: $(ip rule; ip -6 rule; ip route show table all)"
 pass "each relay address routes through the server's gateways (one rule each to table 728352), the main table untouched"
 
+# --- the exits' resolver (issue 12, item 1) -------------------------------------------------------------------
+# patela-resolver.service runs patela's unbound configuration: loopback only, validating from the trust anchor the
+# node's image holds (here the test's root), no forwarder; its queries leave from the node's own address.
+end=$((SECONDS + 10))
+until [[ $(ct systemctl is-active patela-resolver.service) == active ]]; do
+        ((SECONDS < end)) || fail "patela-resolver.service: $(ct systemctl status --no-pager patela-resolver.service | tail -15; ct_journal patela-resolver.service 30)"
+        sleep 0.1
+done
+for u in unbound.service unbound-resolvconf.service; do
+        [[ $(ct systemctl is-enabled "$u" 2>&1) == masked && $(ct systemctl is-active "$u" 2>&1) == inactive ]] ||
+                fail "$u: $(ct systemctl is-enabled "$u" 2>&1) $(ct systemctl is-active "$u" 2>&1)"
+done
+conf=$(ct systemctl show -P ExecStart patela-resolver.service | grep -o -- '-c [^ ;]*' | cut -d' ' -f2)
+[[ -n $conf ]] && ct unbound-checkconf "$conf" >"$T/checkconf.out" 2>&1 || fail "unbound-checkconf $conf: $(cat "$T/checkconf.out")"
+# What unbound listens on: loopback, port 53, nothing else.
+listen=$( (ss -Hlnup; ss -Hlntp) | grep '"unbound"' | awk '{ print $4 }' | sort -u | tr '\n' ' ')
+[[ $listen == "127.0.0.1:53 [::1]:53 " ]] || fail "patela-resolver listens on: '$listen'"
+# configd wrote the node's own address (none of the relays') and systemd reloaded the resolver after it.
+out=/proc/$CT_PID/root/run/patela/resolver/outgoing.conf
+[[ $(grep outgoing-interface "$out" 2>/dev/null) == "    outgoing-interface: 198.51.100.2" ]] ||
+        fail "resolver's outgoing addresses: $(cat "$out" 2>&1)"
+written=$(stat -c %.6Y "$out")
+end=$((SECONDS + 10))
+while :; do
+        started=$(ct journalctl -q -o short-unix -u patela-resolver.service --grep 'start of service' | tail -1 | cut -d' ' -f1)
+        [[ -n $started ]] && awk -v a="$started" -v b="$written" 'BEGIN { exit !(a >= b) }' && break
+        ((SECONDS < end)) || fail "the resolver did not read $out again (written $written, last start ${started:-none})"
+        sleep 0.1
+done
+for r in "${RELAYS[@]}"; do
+        [[ $(ct grep '^ServerDNSResolvConfFile ' "/run/patela/torrc/$r.torrc") == "ServerDNSResolvConfFile $PATELA_TOR_RESOLV_CONF" ]] ||
+                fail "$r's torrc: $(ct grep ServerDNS "/run/patela/torrc/$r.torrc")"
+done
+[[ $(ct grep -v '^#' "$PATELA_TOR_RESOLV_CONF" | grep . | tr '\n' ' ') == "nameserver 127.0.0.1 nameserver ::1 " ]] ||
+        fail "tor-resolv.conf: $(ct cat "$PATELA_TOR_RESOLV_CONF")"
+pass "patela-resolver.service active (unbound.service and unbound-resolvconf.service masked), unbound-checkconf clean, listening on 127.0.0.1:53 and [::1]:53 only; configd gave it 198.51.100.2 as its only outgoing address and it reloaded; every torrc points tor at it"
+
+# Lookups as a relay's tor makes them (from the relay's address, tor binds to its OutboundBindAddress) through the
+# resolver, watched on loopback (where packets between this namespace's addresses travel): answered and validated
+# (ad), every query to the authoritative servers left from the node's own address, none from a relay's, and each
+# server saw only the labels it answers for (QNAME minimisation: the root never sees www.deep.example.).
+"$PATELA_BUILD_DIR/test/dns-capture-tool" lo 53 6 >"$T/capture.txt" 2>"$T/capture.err" &
+cap=$!
+PIDS+=("$cap")
+for ((i = 0; i < 50; i++)); do grep -q ready "$T/capture.err" && break; sleep 0.1; done
+ct drill -D -I 192.0.2.10 @127.0.0.1 good. A >"$T/drill-good.txt" 2>&1 || true
+ct drill -D -I 192.0.2.10 @127.0.0.1 www.deep.example. A >"$T/drill-deep.txt" 2>&1 || true
+ct drill -D @127.0.0.1 bad. A >"$T/drill-bad.txt" 2>&1 || true
+wait "$cap" || fail "dns-capture-tool: $(cat "$T/capture.err")"
+grep -q 'rcode: NOERROR' "$T/drill-deep.txt" && grep -Eq '^;; flags: .* ad ' "$T/drill-deep.txt" &&
+        grep -Eq '^www\.deep\.example\.[[:space:]].*[[:space:]]A[[:space:]]+203\.0\.113\.9$' "$T/drill-deep.txt" ||
+        fail "www.deep.example. through the resolver: $(cat "$T/drill-deep.txt")"
+root_names=$(awk '$2 == "198.51.100.53" { print $3 }' "$T/capture.txt" | sort -u | tr '\n' ' ')
+grep -Eq 'deep|www' <<<"$root_names" && fail "the root server saw more than its label: $root_names"
+grep -qw 'example\.' <<<"$root_names" || fail "no minimised query for example. at the root: $root_names"
+awk '$2 == "198.51.100.54" { print $3 }' "$T/capture.txt" | grep -qx 'www.deep.example.' ||
+        fail "example.'s server was not asked for www.deep.example.: $(cat "$T/capture.txt" | tr '\n' ';')"
+grep -q 'rcode: NOERROR' "$T/drill-good.txt" && grep -Eq '^;; flags: .* ad ' "$T/drill-good.txt" &&
+        grep -Eq '^good\.[[:space:]].*[[:space:]]A[[:space:]]+203\.0\.113\.7$' "$T/drill-good.txt" ||
+        fail "good. through the resolver: $(cat "$T/drill-good.txt")"
+grep -q 'rcode: SERVFAIL' "$T/drill-bad.txt" && ! grep -q '203\.0\.113\.66' "$T/drill-bad.txt" ||
+        fail "bad. (badly signed) was not refused: $(cat "$T/drill-bad.txt")"
+grep -qx '192.0.2.10 127.0.0.1 good.' "$T/capture.txt" || fail "the relay-sourced lookup was not seen: $(cat "$T/capture.txt")"
+upstream=$(awk '$2 ~ /^198\.51\.100\.5[34]$/ { print $1 }' "$T/capture.txt" | sort | uniq -c | awk '{ print $2 "×" $1 }' | tr '\n' ' ')
+[[ $upstream =~ ^198\.51\.100\.2×[0-9]+\ $ ]] || fail "queries to the authoritative servers left from: '$upstream' ($(cat "$T/capture.txt" | tr '\n' ';'))"
+pass "good. and www.deep.example. resolved through the resolver from relay address 192.0.2.10, validated (ad); bad. (its A changed after signing) refused with SERVFAIL; queries to the test's authoritative servers from ${upstream% } only, never a relay's address; QNAME minimised (the root saw: ${root_names% })"
+
+# The server's Interface and DNS: the uplink's drop-in names the link (its [Match]) and the node's own resolver
+# for networkd (not the relays'); networkd applied it.
+uplink=/proc/$CT_PID/root/run/systemd/network/80-patela-uplink.network.d/patela-uplink.conf
+grep -qx 'Name=patela0' "$uplink" && grep -qx 'DNS=198.51.100.53' "$uplink" || fail "uplink drop-in: $(cat "$uplink" 2>&1)"
+ifindex=$(ip -o link show patela0 | cut -d: -f1)
+end=$((SECONDS + 10))
+until ct grep -q '^DNS=198.51.100.53' "/run/systemd/netif/links/$ifindex" 2>/dev/null; do
+        ((SECONDS < end)) || fail "networkd's state of patela0: $(ct cat "/run/systemd/netif/links/$ifindex" 2>&1)"
+        sleep 0.1
+done
+ct grep -q '198.51.100.53' "/run/patela/resolver/outgoing.conf" && fail "the DNS setting reached the relays' resolver"
+# patela1, matched by the uplink's file before, is left alone now: no relay address on it.
+[[ $(ct networkctl list --no-legend --no-pager patela1 | awk '{ print $5 }') == unmanaged ]] ||
+        fail "patela1 still managed: $(ct networkctl list --no-pager)"
+ip -br addr show patela1 | grep -Eq '192\.0\.2\.10|2001:db8::1[01]' && fail "a relay address on patela1: $(ip -br addr show patela1)"
+pass "Interface=patela0 and DNS=198.51.100.53 in the uplink's drop-in, applied by networkd to patela0 alone (patela1, configured by the same file before, unmanaged, no relay address); the relays' resolver knows nothing of them"
+
 # The relays listen: for a moment tor has the network (this namespace has no route out: the gateway is on a veth
 # whose other end is here), and the 8 instances bind their ORPorts on the one address and their metrics ports.
 # listening: "ADDRESS:PORT" of every TCP listener of this namespace (the container's too).
@@ -353,10 +453,11 @@ allowed "restart a relay's unit" RestartUnit ss patela-tor@probe.service replace
 allowed "stop a relay's unit again" StopUnit ss patela-tor@probe.service replace
 allowed "signal a relay's tor" KillUnit ssi patela-tor@exitA.service main 18
 allowed "reload a relay's tor" ReloadOrRestartUnit ss patela-tor@exitA.service replace
+allowed "reload the resolver" ReloadOrRestartUnit ss patela-resolver.service replace
 as_configd busctl --allow-interactive-authorization=no call org.freedesktop.network1 /org/freedesktop/network1 \
         org.freedesktop.network1.Manager Reload >"$T/bus.out" 2>&1 ||
         fail "configd's user may not reload systemd-networkd: $(cat "$T/bus.out")"
-pass "as patela-configd: StartUnit, RestartUnit and StopUnit of patela-tor@probe.service, KillUnit and ReloadOrRestartUnit of patela-tor@exitA.service, networkd's Reload: allowed"
+pass "as patela-configd: StartUnit, RestartUnit and StopUnit of patela-tor@probe.service, KillUnit and ReloadOrRestartUnit of patela-tor@exitA.service, ReloadOrRestartUnit of patela-resolver.service, networkd's Reload: allowed"
 
 refused "start another unit" StartUnit ss patela-probe.service replace
 [[ $(ct systemctl is-active patela-probe.service) == inactive ]] || fail "patela-probe.service started"
@@ -364,6 +465,9 @@ ct systemctl start patela-probe.service
 refused "stop another unit" StopUnit ss patela-probe.service replace
 refused "signal another unit" KillUnit ssi patela-probe.service all 15
 refused "stop systemd-networkd" StopUnit ss systemd-networkd.service replace
+refused "stop the resolver" StopUnit ss patela-resolver.service replace
+refused "restart the resolver" RestartUnit ss patela-resolver.service replace
+[[ $(ct systemctl is-active patela-resolver.service) == active ]] || fail "a refused call stopped the resolver"
 [[ $(ct systemctl is-active patela-probe.service systemd-networkd.service | sort -u) == active ]] ||
         fail "a refused stop stopped something"
 refused "restart another unit" RestartUnit ss patela-probe.service replace
@@ -392,7 +496,7 @@ for s in Attest Keys; do
         ct setpriv --reuid=nobody --regid=nogroup --clear-groups -- varlinkctl introspect "/run/patela/io.patela.$s" \
                 >/dev/null 2>&1 && fail "user nobody reaches io.patela.$s"
 done
-pass "as patela-configd: another unit (start, stop, kill), systemd-networkd's stop, a relay's restart or properties, a non-nickname instance, a transient patela-tor@ unit: refused; keyd refuses its own user as key owner and RemoveRelay; nobody else reaches attestd or keyd"
+pass "as patela-configd: another unit (start, stop, kill), systemd-networkd's stop, the resolver's stop or restart, a relay's restart or properties, a non-nickname instance, a transient patela-tor@ unit: refused; keyd refuses its own user as key owner and RemoveRelay; nobody else reaches attestd or keyd"
 
 # A relay taken away and given back: its instance stops and its files go, the addresses it shares stay; back, the
 # same identity.
@@ -526,10 +630,17 @@ pass "boot 2 (fresh root): every relay's BWHistory lines back in its DataDirecto
 family_in_place "$FAMILY2" || wait_family 10 "$FAMILY2"
 pass "boot 2: the family as before the reboot, FamilyId $FAMILY2 and its key in every instance"
 echo "# boot 2 timeline (systemd's timestamps, from the first patela unit's start):"
-units=(patela-pcrlock-restore.service patela-configd.service patela-attestd.service patela-keyd.service)
+units=(patela-pcrlock-restore.service patela-configd.service patela-attestd.service patela-keyd.service
+       patela-resolver.service)
 for r in "${RELAYS[@]}"; do units+=("patela-tor@$r.service"); done
 timeline "${units[@]}"
 echo "# boot 2: boot-to-relays ${BOOT_MS} ms, from the first patela unit's start to the last relay active (systemd's timestamps)"
+# The resolver starts alongside, ordered before nothing: what it costs the boot is CPU time.
+# (No CPU accounting in the container: unbound's own user and system time, from its /proc/PID/stat.)
+rpid=$(ct systemctl show -P MainPID patela-resolver.service)
+ticks=$(ct awk '{ print $14 + $15 }' "/proc/$rpid/stat" 2>/dev/null || echo "")
+[[ $ticks =~ ^[0-9]+$ ]] &&
+        echo "# boot 2: patela-resolver.service (unbound) used $((ticks * 1000 / $(getconf CLK_TCK))) ms of CPU so far"
 pass "nothing of the keys on the node's disk (overlay upper layer): no key file, not exitA's secret key bytes"
 echo "# TPM commands at swtpm: boot 1 from start to all active $((tpm1 - tpm0)) (enrolment, pending polls, first seal); boot 2 $((tpm3 - tpm2))"
 # Per daemon, as each counts them (debug level): the restore at exit, attestd and keyd per method.

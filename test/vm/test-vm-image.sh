@@ -37,3 +37,28 @@ jq -r '.records[] | select(.event != "authenticode .linux") | select(.pcr == 4 o
         "$IMAGE_DIR/patela.reference.json" >"$T/patela.records"
 diff -u "$T/systemd.records" "$T/patela.records" || fail "patela-pcrlock and systemd-pcrlock lock-uki disagree"
 pass "patela-pcrlock reference = systemd-pcrlock lock-uki for PCR 4 and 11 ($(wc -l <"$T/patela.records") records)"
+
+# The exits' resolver in the image (docs/resolver.md), read from the UKI's initrd: patela's unit and configuration,
+# dns-root-data's anchor and hints, Debian's unbound units masked (the resolvconf hook would make it a forwarder),
+# Python's standard library and Debian's unbound set-up gone; unbound from that root starts with patela's
+# configuration.
+objcopy --dump-section .initrd="$T/initrd.zst" "$IMAGE_DIR/patela.efi" "$T/uki.copy" || fail "no .initrd section"
+R=$T/initrd
+mkdir -p "$R"
+(cd "$R" && zstd -dc ../initrd.zst | cpio -idm --quiet) || fail "cannot unpack the initrd"
+for f in usr/sbin/unbound usr/share/dns/root.key usr/share/dns/root.hints usr/share/patela/unbound.conf \
+        usr/share/patela/tor-resolv.conf usr/lib/systemd/system/patela-resolver.service; do
+        [[ -f $R/$f ]] || fail "$f not in the image"
+done
+for u in unbound.service unbound-resolvconf.service; do
+        [[ $(readlink "$R/etc/systemd/system/$u") == /dev/null ]] || fail "$u not masked in the image"
+done
+for f in usr/lib/python3.13 etc/unbound etc/resolvconf usr/lib/resolvconf usr/libexec/unbound-helper; do
+        [[ ! -e $R/$f ]] || fail "$f is in the image"
+done
+grep -q '^Wants=patela-resolver.service' "$R/usr/lib/systemd/system/patela-client.target" ||
+        fail "patela-client.target does not want the resolver"
+mkdir -p "$R/run/patela/resolver"
+chroot "$R" /usr/sbin/unbound-checkconf /usr/share/patela/unbound.conf >"$T/checkconf.out" 2>&1 ||
+        fail "unbound-checkconf in the image: $(cat "$T/checkconf.out")"
+pass "the image has patela-resolver.service, its configuration (unbound-checkconf clean in the image's root), dns-root-data's anchor and hints; unbound.service and unbound-resolvconf.service masked; no Python standard library, /etc/unbound or resolvconf hook"
