@@ -16,8 +16,8 @@
 
 #define MAGIC "PTS1"
 #define MAGIC_SIZE 4U
-#define NONCE_SIZE 12U
-#define TAG_SIZE 16U
+#define NONCE_SIZE KEYD_GCM_NONCE_SIZE
+#define TAG_SIZE KEYD_GCM_TAG_SIZE
 #define HEADER_SIZE (MAGIC_SIZE + NONCE_SIZE + TAG_SIZE)
 /* The KEK encrypts the store; the state key is another key, derived under a label of its own. */
 #define HKDF_LABEL "patela-keyd tor state v1"
@@ -46,28 +46,6 @@ static size_t build_aad(const char *name, const char *rsa_fingerprint, uint8_t *
         return n > 0 && (size_t) n < size ? (size_t) n : 0;
 }
 
-static int aead(bool encrypt, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad, size_t aad_size,
-                const uint8_t *in, size_t size, uint8_t *out, uint8_t *tag) {
-        EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-        int ok, n = 0, f = 0;
-
-        if (!ctx)
-                return -ENOMEM;
-        ok = EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt) &&
-             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_SIZE, NULL) &&
-             EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, encrypt) &&
-             EVP_CipherUpdate(ctx, NULL, &n, aad, (int) aad_size) &&
-             (size == 0 || EVP_CipherUpdate(ctx, out, &n, in, (int) size));
-        if (ok && !encrypt)
-                ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_SIZE, tag);
-        if (ok)
-                ok = EVP_CipherFinal_ex(ctx, out + n, &f);
-        if (ok && encrypt)
-                ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_SIZE, tag);
-        EVP_CIPHER_CTX_free(ctx);
-        return ok ? 0 : -EBADMSG;
-}
-
 int tor_state_seal(const uint8_t kek[static KEYD_KEK_SIZE], const char *name, const char *rsa_fingerprint,
                    const void *plain, size_t size, uint8_t **ret, size_t *ret_size) {
         uint8_t key[32], aad[MAGIC_SIZE + TOR_NICKNAME_MAX + 1 + 64];
@@ -87,7 +65,7 @@ int tor_state_seal(const uint8_t kek[static KEYD_KEK_SIZE], const char *name, co
                 return -EIO;
         r = derive_key(kek, key);
         if (r >= 0)
-                r = aead(/* encrypt= */ true, key, blob + MAGIC_SIZE, aad, aad_size, plain, size, blob + HEADER_SIZE,
+                r = keyd_aes_gcm(/* encrypt= */ true, key, blob + MAGIC_SIZE, aad, aad_size, plain, size, blob + HEADER_SIZE,
                          blob + MAGIC_SIZE + NONCE_SIZE);
         explicit_bzero(key, sizeof(key));
         if (r < 0)
@@ -114,7 +92,7 @@ int tor_state_open(const uint8_t kek[static KEYD_KEK_SIZE], const char *name, co
         memcpy(tag, blob + MAGIC_SIZE + NONCE_SIZE, TAG_SIZE);
         r = derive_key(kek, key);
         if (r >= 0)
-                r = aead(/* encrypt= */ false, key, blob + MAGIC_SIZE, aad, aad_size, blob + HEADER_SIZE,
+                r = keyd_aes_gcm(/* encrypt= */ false, key, blob + MAGIC_SIZE, aad, aad_size, blob + HEADER_SIZE,
                          size - HEADER_SIZE, plain->data, tag);
         explicit_bzero(key, sizeof(key));
         if (r < 0)

@@ -16,8 +16,8 @@
  * that stored one family key at most reads as before). No other bit is defined. */
 #define RECORD_FLAGS_FAMILY_MASK 0x3
 #define AAD_SIZE 20U /* magic, version, flags, generation, length */
-#define NONCE_SIZE 12U
-#define TAG_SIZE 16U
+#define NONCE_SIZE KEYD_GCM_NONCE_SIZE
+#define TAG_SIZE KEYD_GCM_TAG_SIZE
 #define ENTRY_TYPE_RELAY 1
 
 int keyset_new(unsigned capacity, SecretBuffer **ret) {
@@ -74,24 +74,25 @@ static size_t plaintext_size(const KeySet *s) {
         return n;
 }
 
-static int aead(bool encrypt, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad, const uint8_t *in,
-                size_t size, uint8_t *out, uint8_t *tag) {
+int keyd_aes_gcm(bool encrypt, const uint8_t key[static 32], const uint8_t nonce[static KEYD_GCM_NONCE_SIZE],
+                 const uint8_t *aad, size_t aad_size, const uint8_t *in, size_t size, uint8_t *out,
+                 uint8_t tag[static KEYD_GCM_TAG_SIZE]) {
         EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
         int ok, n = 0, f = 0;
 
         if (!ctx)
                 return -ENOMEM;
         ok = EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt) &&
-             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_SIZE, NULL) &&
+             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, KEYD_GCM_NONCE_SIZE, NULL) &&
              EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, encrypt) &&
-             EVP_CipherUpdate(ctx, NULL, &n, aad, AAD_SIZE) &&
-             EVP_CipherUpdate(ctx, out, &n, in, (int) size);
+             EVP_CipherUpdate(ctx, NULL, &n, aad, (int) aad_size) &&
+             (size == 0 || EVP_CipherUpdate(ctx, out, &n, in, (int) size));
         if (ok && !encrypt)
-                ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_SIZE, tag);
+                ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, KEYD_GCM_TAG_SIZE, tag);
         if (ok)
                 ok = EVP_CipherFinal_ex(ctx, out + n, &f);
         if (ok && encrypt)
-                ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_SIZE, tag);
+                ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, KEYD_GCM_TAG_SIZE, tag);
         EVP_CIPHER_CTX_free(ctx);
         return ok ? 0 : -EBADMSG;
 }
@@ -141,7 +142,7 @@ int keyset_seal_record(const KeySet *s, const uint8_t kek[static KEYD_KEK_SIZE],
                 free(rec);
                 return -EIO;
         }
-        r = aead(/* encrypt= */ true, kek, rec + AAD_SIZE, rec, p, psize, rec + KEYD_RECORD_HEADER_SIZE,
+        r = keyd_aes_gcm(/* encrypt= */ true, kek, rec + AAD_SIZE, rec, AAD_SIZE, p, psize, rec + KEYD_RECORD_HEADER_SIZE,
                  rec + AAD_SIZE + NONCE_SIZE);
         if (r < 0) {
                 free(rec);
@@ -190,7 +191,8 @@ int keyset_open_record(const uint8_t *rec, size_t size, const uint8_t kek[static
         if (r < 0)
                 return r;
         memcpy(tag, rec + AAD_SIZE + NONCE_SIZE, TAG_SIZE);
-        r = aead(/* encrypt= */ false, kek, rec + AAD_SIZE, rec, rec + KEYD_RECORD_HEADER_SIZE, length, plain->data, tag);
+        r = keyd_aes_gcm(/* encrypt= */ false, kek, rec + AAD_SIZE, rec, AAD_SIZE, rec + KEYD_RECORD_HEADER_SIZE, length,
+                         plain->data, tag);
         if (r < 0)
                 return r;
 

@@ -65,6 +65,14 @@ int keyset_add(KeySet *s, const char *name, const uint8_t keys[static KEYD_RELAY
 int keyset_remove(KeySet *s, const char *name);
 
 /* Serialisation into the AEAD record (exposed for tests). */
+/* AES-256-GCM with a 96-bit nonce and a 128-bit tag, the one cipher of keyd's records (the store) and of the
+ * relays' sealed tor state (keyd-state.c). Decrypting checks tag and AAD: -EBADMSG if either does not match. */
+#define KEYD_GCM_NONCE_SIZE 12U
+#define KEYD_GCM_TAG_SIZE 16U
+int keyd_aes_gcm(bool encrypt, const uint8_t key[static 32], const uint8_t nonce[static KEYD_GCM_NONCE_SIZE],
+                 const uint8_t *aad, size_t aad_size, const uint8_t *in, size_t size, uint8_t *out,
+                 uint8_t tag[static KEYD_GCM_TAG_SIZE]);
+
 int keyset_seal_record(const KeySet *s, const uint8_t kek[static KEYD_KEK_SIZE], uint8_t **ret, size_t *ret_size);
 int keyset_open_record(const uint8_t *rec, size_t size, const uint8_t kek[static KEYD_KEK_SIZE], unsigned capacity,
                        SecretBuffer **ret);
