@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # A patela node as a systemd-nspawn container with systemd as PID 1. Source after test/lib.sh,
-# test/lib-keyd.sh and test/integration/lib-server.sh, in a network namespace of the caller's own
+# test/lib-keyd.sh, test/integration/lib-server.sh and (for node_tpm) lib-uki.sh, in a network namespace of the caller's own
 # (ns_setup) so that the container's systemd-networkd and tor see nothing but it.
 #
 # The container's root is an overlay: the node's own files ($T/node: configuration, the units' drop-ins
@@ -95,6 +95,20 @@ EOF
 ct_event_logs() {
         cp "$T/firmware.evlog" "$T/tpm2-measure.log" "$SWTPM_DIR/"
         chmod 0644 "$SWTPM_DIR/firmware.evlog" "$SWTPM_DIR/tpm2-measure.log"
+}
+
+# node_tpm REFERENCE: the node's TPM (swtpm) booted synthetically into the image of REFERENCE (its
+# patela.reference.json), both event logs where the container's attestd reads them, and the pcrlock policy of that
+# boot in the node's first root ($T/extra: ct_boot var/lib/systemd/pcrlock.json puts it in place).
+node_tpm() {
+        swtpm_start
+        boot_image "$1"
+        ct_event_logs
+        policy_for_image "$1"
+        # swtpm has no resource manager and three object slots; attestd keeps EK and AK loaded.
+        tpm2_createek -c 0x81010001 -G rsa -u "$T/ek.pub" >/dev/null || fail "tpm2_createek failed"
+        mkdir -p "$T/extra/var/lib/systemd"
+        cp "$POLICY" "$T/extra/var/lib/systemd/pcrlock.json"
 }
 
 # node_install: patela from the build directory, as meson installs it.

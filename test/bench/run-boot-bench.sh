@@ -57,13 +57,7 @@ ps_cli image add "$REF" >/dev/null 2>&1 || fail "image add"
 ps_cli family init >/dev/null 2>&1 || fail "family init"
 server_start
 
-swtpm_start
-boot_image "$REF"
-ct_event_logs
-policy_for_image "$REF"
-tpm2_createek -c 0x81010001 -G rsa -u "$T/ek.pub" >/dev/null || fail "tpm2_createek failed"
-mkdir -p "$T/extra/var/lib/systemd"
-cp "$POLICY" "$T/extra/var/lib/systemd/pcrlock.json"
+node_tpm "$REF"
 node_install
 node_files
 # The bench build has no sanitizers and its daemons log at their default level, as on a real node.

@@ -64,14 +64,7 @@ LOG_KEY=$(ps_cli log init patela.test/fleet "$T/log.key" 2>/dev/null) || fail "l
 server_start --check-interval=2s --log-key="$T/log.key"
 
 # --- the node: TPM with a synthetic measured boot and its pcrlock policy ---------------------------------
-swtpm_start
-boot_image "$REF"
-ct_event_logs
-policy_for_image "$REF"
-# swtpm has no resource manager and three object slots; attestd keeps EK and AK loaded.
-tpm2_createek -c 0x81010001 -G rsa -u "$T/ek.pub" >/dev/null || fail "tpm2_createek failed"
-mkdir -p "$T/extra/var/lib/systemd"
-cp "$POLICY" "$T/extra/var/lib/systemd/pcrlock.json"
+node_tpm "$REF"
 node_install
 # The node's own address on the uplink (the relays' come from configd): its resolver's queries leave from it.
 CT_UPLINK_ADDRESS=198.51.100.2/24
