@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # A patela node as a systemd-nspawn container with systemd as PID 1. Source after test/lib.sh,
-# test/lib-keyd.sh, test/integration/lib-server.sh and (for node_tpm) lib-uki.sh, in a network namespace of the caller's own
-# (ns_setup) so that the container's systemd-networkd and tor see nothing but it.
+# test/lib-keyd.sh, test/integration/lib-server.sh and (for node_tpm) lib-uki.sh, in a network namespace of
+# the caller's own (ns_setup) so that the container's systemd-networkd and tor see nothing but it.
 #
 # The container's root is an overlay: the node's own files ($T/node: configuration, the units' drop-ins
 # pointing attestd and keyd at swtpm) over patela as installed from the build ($T/dest) over this system's
