@@ -429,6 +429,7 @@ enum MHD_Result api_attest(Request *req) {
                 log_error_errno(r, "Recording the attestation of node %" PRIi64 " (%s) failed: %m", n.id, n.fingerprint);
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Issuing the session failed.");
         }
+        metrics_count_verdict(&req->server->metrics, judgement.verdict, /* refused= */ r > 0);
         if (r > 0) {
                 log_warning("Attestation of node %" PRIi64 " (%s) from %s refused: %s: %s.", n.id, n.fingerprint,
                             req->source, proto_verdict_to_string(judgement.verdict), judgement.reason);

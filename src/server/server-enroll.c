@@ -53,6 +53,7 @@ static enum MHD_Result reply_pending(Request *req, const Node *n) {
         snprintf(reply.fingerprint, sizeof(reply.fingerprint), "%s", n->fingerprint);
         if (proto_enroll_reply_encode(&reply, &body) < 0)
                 return MHD_NO;
+        metrics_count_enrolment(&req->server->metrics, reply.state);
         return respond_body(req, MHD_HTTP_ACCEPTED, body);
 }
 
@@ -194,6 +195,7 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
         r = proto_enroll_reply_encode(&reply, &body);
         if (r < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Encoding the challenge failed.");
+        metrics_count_enrolment(&req->server->metrics, reply.state);
         return respond_body(req, MHD_HTTP_OK, body);
 }
 
@@ -372,6 +374,7 @@ static enum MHD_Result send_proof_challenge(Request *req, const NodeIdentity *id
         snprintf(reply.fingerprint, sizeof(reply.fingerprint), "%s", id->fingerprint);
         if (proto_enroll_reply_encode(&reply, &body) < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Encoding the challenge failed.");
+        metrics_count_enrolment(&req->server->metrics, reply.state);
         return respond_body(req, MHD_HTTP_OK, body);
 }
 

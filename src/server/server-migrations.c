@@ -339,6 +339,14 @@ static const char migration_0010[] =
         "             OR NEW.created_at IS NOT OLD.created_at\n"
         "        BEGIN SELECT RAISE(ABORT, 'a family key is only ever retired, once'); END;\n";
 
+/* Fleet observability (issue 13): when each node last attested Trusted (seconds since the epoch), which its
+ * last verdict does not tell once a later one was not Trusted; /metrics exports it per node. Filled from the
+ * attestation log for the nodes that exist. */
+static const char migration_0011[] =
+        "ALTER TABLE nodes ADD COLUMN last_trusted_at INTEGER;\n"
+        "UPDATE nodes SET last_trusted_at = (SELECT max(a.at) FROM attestations a WHERE a.node_id = nodes.id\n"
+        "        AND a.verdict = 'accepted' AND a.measured_verdict = 'Trusted');\n";
+
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
         { 2, "challenges and sessions WITHOUT ROWID", migration_0002, "b456ec7e408a7d0a807ac27591c09e0387d8a0d5c3b2740680bbdaf8415b7422" },
@@ -358,5 +366,7 @@ const DbMigration db_migrations[] = {
           "b46bf159959afba14087a702496569e64ee74999e5ff32faecd0409ddd0c9b9f" },
         { 10, "the fleet's family keys", migration_0010,
           "2f362224549bc55804f347303ae5b24161241227cc4a8b511b736a8987a013c7" },
+        { 11, "each node's last Trusted attestation", migration_0011,
+          "051547f1e9dabbd5c067dcc354d1a1a330b61f18cbb9a274eeb42b8c82f437f6" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* /metrics: the Prometheus text exposition format, version 0.0.4 (what `promtool check metrics` checks). Names
+ * carry the patela_ prefix, counters end in _total, times are seconds and sizes bytes; timestamps are exported
+ * as such (…_timestamp_seconds), never as an age: an age computed at scrape time is stale when it is read, and
+ * Prometheus computes time() - x itself. */
+#include <assert.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "server-metrics.h"
+
+const uint64_t metrics_latency_bounds_usec[METRICS_LATENCY_BUCKETS] = {
+        1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000,
+};
+
+static const ProtoEndpoint latency_endpoints[2] = { PROTO_ENROLL, PROTO_ATTEST };
+
+void metrics_init(Metrics *m) {
+        memset(m, 0, sizeof(*m));
+        m->start_usec = now_usec();
+}
+
+void metrics_count_request(Metrics *m, unsigned endpoint, unsigned result, uint64_t usec) {
+        assert(endpoint <= METRICS_ENDPOINT_OTHER);
+        assert(result <= METRICS_RESULT_OK);
+
+        atomic_fetch_add_explicit(&m->requests[endpoint][result], 1, memory_order_relaxed);
+        for (unsigned h = 0; h < ELEMENTSOF(latency_endpoints); h++) {
+                MetricsHistogram *hist = &m->latency[h];
+                unsigned b = 0;
+
+                if (endpoint != (unsigned) latency_endpoints[h])
+                        continue;
+                while (b < METRICS_LATENCY_BUCKETS && usec > metrics_latency_bounds_usec[b])
+                        b++;
+                if (b < METRICS_LATENCY_BUCKETS)
+                        atomic_fetch_add_explicit(&hist->buckets[b], 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&hist->sum_usec, usec, memory_order_relaxed);
+                atomic_fetch_add_explicit(&hist->count, 1, memory_order_relaxed);
+        }
+}
+
+void metrics_count_enrolment(Metrics *m, ProtoEnrollState state) {
+        if (state >= 0 && state < _PROTO_ENROLL_STATE_MAX)
+                atomic_fetch_add_explicit(&m->enrolments[state], 1, memory_order_relaxed);
+}
+
+void metrics_count_verdict(Metrics *m, ProtoVerdict v, bool refused) {
+        if (v >= 0 && v < _PROTO_VERDICT_MAX)
+                atomic_fetch_add_explicit(&m->verdicts[v][refused], 1, memory_order_relaxed);
+}
+
+static uint64_t load(const _Atomic uint64_t *p) {
+        return atomic_load_explicit(p, memory_order_relaxed);
+}
+
+void metrics_write_label_value(FILE *f, const char *s) {
+        for (; *s; s++)
+                switch (*s) {
+                case '\\':
+                        fputs("\\\\", f);
+                        break;
+                case '"':
+                        fputs("\\\"", f);
+                        break;
+                case '\n':
+                        fputs("\\n", f);
+                        break;
+                default:
+                        fputc(*s, f);
+                }
+}
+
+static void header(FILE *f, const char *name, const char *type, const char *help) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Seconds with µs precision, as Prometheus reads them: "0.0025", "1" (no trailing zeros: the bucket bounds read
+ * as their client libraries write them). */
+static void write_seconds(FILE *f, uint64_t usec) {
+        char frac[8];
+        size_t n;
+
+        fprintf(f, "%" PRIu64, usec / 1000000U);
+        snprintf(frac, sizeof(frac), "%06" PRIu64, usec % 1000000U);
+        for (n = strlen(frac); n > 0 && frac[n - 1] == '0'; n--)
+                frac[n - 1] = '\0';
+        if (n > 0)
+                fprintf(f, ".%s", frac);
+}
+
+static const char *enroll_state_name(ProtoEnrollState s) {
+        static const char *const names[_PROTO_ENROLL_STATE_MAX] = {
+                [PROTO_ENROLL_PENDING] = "pending",
+                [PROTO_ENROLL_PROVE] = "prove",
+                [PROTO_ENROLL_ENABLED] = "enabled",
+        };
+        return names[s];
+}
+
+static const char *endpoint_label(unsigned e) {
+        return e == METRICS_ENDPOINT_OTHER ? "other" : proto_endpoint_path((ProtoEndpoint) e);
+}
+
+static void render_counters(const MetricsContext *c, FILE *f) {
+        const Metrics *m = c->metrics;
+
+        header(f, "patela_server_start_time_seconds", "gauge", "When this patela-server process started, seconds since the epoch.");
+        fprintf(f, "patela_server_start_time_seconds %" PRIu64 "\n", m->start_usec / 1000000U);
+        header(f, "patela_build_info", "gauge", "The version of patela-server.");
+        fputs("patela_build_info{version=\"", f);
+        metrics_write_label_value(f, PROJECT_VERSION);
+        fputs("\"} 1\n", f);
+
+        /* Every endpoint's "ok" series exists from the start, so that increase() sees its first request; an error
+         * code's series appears with its first occurrence (most pairs never occur). */
+        header(f, "patela_requests_total", "counter",
+               "API requests answered, by endpoint and by result: ok, or the error code of the answer.");
+        for (unsigned e = 0; e <= METRICS_ENDPOINT_OTHER; e++)
+                for (unsigned r = 0; r <= METRICS_RESULT_OK; r++) {
+                        uint64_t v = load(&m->requests[e][r]);
+
+                        if (v == 0 && (r != METRICS_RESULT_OK || e == METRICS_ENDPOINT_OTHER))
+                                continue;
+                        fprintf(f, "patela_requests_total{endpoint=\"%s\",result=\"%s\"} %" PRIu64 "\n", endpoint_label(e),
+                                r == METRICS_RESULT_OK ? "ok" : proto_error_to_string((ProtoErrorCode) r), v);
+                }
+
+        header(f, "patela_enrolments_total", "counter",
+               "Enrolments answered, by state: prove (a new identity's proof challenge), pending (not enabled yet), "
+               "enabled (an attestation challenge).");
+        for (ProtoEnrollState s = 0; s < _PROTO_ENROLL_STATE_MAX; s++)
+                fprintf(f, "patela_enrolments_total{state=\"%s\"} %" PRIu64 "\n", enroll_state_name(s),
+                        load(&m->enrolments[s]));
+
+        header(f, "patela_attestation_verdicts_total", "counter",
+               "Attestations whose quote verified, by measured-boot verdict and by outcome (refused: MeasuredBoot= "
+               "enforces it).");
+        for (ProtoVerdict v = 0; v < _PROTO_VERDICT_MAX; v++)
+                for (unsigned refused = 0; refused < 2; refused++)
+                        fprintf(f, "patela_attestation_verdicts_total{verdict=\"%s\",outcome=\"%s\"} %" PRIu64 "\n",
+                                proto_verdict_to_string(v), refused ? "refused" : "accepted", load(&m->verdicts[v][refused]));
+
+        header(f, "patela_request_duration_seconds", "histogram",
+               "Time from a request's headers to its answer: POST /v1/enroll (a challenge) and POST /v1/attest "
+               "(the proof, the quote and the verdict).");
+        for (unsigned h = 0; h < ELEMENTSOF(latency_endpoints); h++) {
+                const MetricsHistogram *hist = &m->latency[h];
+                const char *path = proto_endpoint_path(latency_endpoints[h]);
+                uint64_t cumulative = 0, count = load(&hist->count);
+
+                for (unsigned b = 0; b < METRICS_LATENCY_BUCKETS; b++) {
+                        cumulative += load(&hist->buckets[b]);
+                        fprintf(f, "patela_request_duration_seconds_bucket{endpoint=\"%s\",le=\"", path);
+                        write_seconds(f, metrics_latency_bounds_usec[b]);
+                        fprintf(f, "\"} %" PRIu64 "\n", cumulative);
+                }
+                /* Counted after the buckets: a request counted meanwhile must not leave +Inf below a bucket. */
+                fprintf(f, "patela_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %" PRIu64 "\n", path,
+                        MAX(count, cumulative));
+                fprintf(f, "patela_request_duration_seconds_sum{endpoint=\"%s\"} ", path);
+                write_seconds(f, load(&hist->sum_usec));
+                fprintf(f, "\npatela_request_duration_seconds_count{endpoint=\"%s\"} %" PRIu64 "\n", path,
+                        MAX(count, cumulative));
+        }
+
+        header(f, "patela_metrics_refused_total", "counter",
+               "Requests to the metrics listener refused for a missing or wrong bearer token.");
+        fprintf(f, "patela_metrics_refused_total %" PRIu64 "\n", load(&m->scrapes_refused));
+}
+
+static void render_settings(const MetricsContext *c, FILE *f) {
+        struct stat st;
+
+        header(f, "patela_session_lifetime_seconds", "gauge",
+               "SessionLifetime=: a node re-attests at least this often to keep a session.");
+        fprintf(f, "patela_session_lifetime_seconds %" PRIu64 "\n", c->session_lifetime_usec / 1000000U);
+        header(f, "patela_check_interval_seconds", "gauge", "CheckInterval=: how often a running node checks in.");
+        fprintf(f, "patela_check_interval_seconds %" PRIu64 "\n", c->check_interval_usec / 1000000U);
+
+        header(f, "patela_certificate_expiry_timestamp_seconds", "gauge",
+               "When a certificate's validity ends (notAfter), seconds since the epoch: tls is Certificate=, ca is "
+               "CACertificate=.");
+        if (c->tls_not_after > 0)
+                fprintf(f, "patela_certificate_expiry_timestamp_seconds{certificate=\"tls\"} %" PRIi64 "\n", c->tls_not_after);
+        if (c->ca_not_after > 0)
+                fprintf(f, "patela_certificate_expiry_timestamp_seconds{certificate=\"ca\"} %" PRIi64 "\n", c->ca_not_after);
+
+        header(f, "patela_database_size_bytes", "gauge",
+               "Size of the database's files: db is the database, wal its write-ahead log.");
+        if (stat(c->database_path, &st) >= 0)
+                fprintf(f, "patela_database_size_bytes{file=\"db\"} %lld\n", (long long) st.st_size);
+        char wal[4096];
+        if (snprintf(wal, sizeof(wal), "%s-wal", c->database_path) < (int) sizeof(wal))
+                fprintf(f, "patela_database_size_bytes{file=\"wal\"} %lld\n",
+                        stat(wal, &st) >= 0 ? (long long) st.st_size : 0LL);
+}
+
+static const char *column_text(sqlite3_stmt *s, int i) {
+        const unsigned char *t = sqlite3_column_text(s, i);
+        return t ? (const char *) t : "";
+}
+
+/* One SELECT of a few numbers: sets ret[0…n-1]. */
+static int query_numbers(Db *db, const char *sql, int64_t bind, int64_t *ret, unsigned n) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        int r, rc;
+
+        r = db_prepare_cached(db, sql, &s);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_parameter_count(s) > 0)
+                sqlite3_bind_int64(s, 1, bind);
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW)
+                return rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
+        for (unsigned i = 0; i < n; i++)
+                ret[i] = sqlite3_column_int64(s, (int) i);
+        return 0;
+}
+
+static int render_fleet(Db *db, FILE *f) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        int64_t v[3];
+        int r, rc;
+
+        header(f, "patela_nodes", "gauge", "Nodes by state and by the image they booted last (empty: none known).");
+        r = db_prepare_cached(db,
+                              "SELECT n.state, ifnull(i.name, ''), count(*) FROM nodes n LEFT JOIN images i ON i.id = n.image_id "
+                              "GROUP BY 1, 2 ORDER BY 1, 2",
+                              &s);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                fprintf(f, "patela_nodes{state=\"%s\",image=\"", column_text(s, 0));
+                metrics_write_label_value(f, column_text(s, 1));
+                fprintf(f, "\"} %" PRIi64 "\n", (int64_t) sqlite3_column_int64(s, 2));
+        }
+        if (rc != SQLITE_DONE)
+                return db_errno(rc);
+
+        r = query_numbers(db, "SELECT count(*) FROM sessions WHERE expires_at > ?", (int64_t) now_usec(), v, 1);
+        if (r < 0)
+                return r;
+        header(f, "patela_sessions_open", "gauge", "Session tokens issued and not expired (one per attested node).");
+        fprintf(f, "patela_sessions_open %" PRIi64 "\n", v[0]);
+
+        r = query_numbers(db,
+                          "SELECT count(*), count(f.relay_id) FROM relays r LEFT JOIN relay_fingerprints f ON f.relay_id = r.id",
+                          0, v, 2);
+        if (r < 0)
+                return r;
+        header(f, "patela_relays", "gauge",
+               "Relays allocated, by whether their node reported their identity (fingerprints) yet.");
+        fprintf(f, "patela_relays{identity=\"reported\"} %" PRIi64 "\npatela_relays{identity=\"unreported\"} %" PRIi64 "\n",
+                v[1], v[0] - v[1]);
+
+        r = query_numbers(db, "SELECT count(*), count(retired_at) FROM images", 0, v, 2);
+        if (r < 0)
+                return r;
+        header(f, "patela_images", "gauge", "Registered images, by state.");
+        fprintf(f, "patela_images{state=\"active\"} %" PRIi64 "\npatela_images{state=\"retired\"} %" PRIi64 "\n",
+                v[0] - v[1], v[1]);
+
+        /* Both logs are append-only with dense ids: their largest id is their size, from one b-tree lookup. */
+        r = query_numbers(db,
+                          "SELECT (SELECT ifnull(max(id), 0) FROM attestations), (SELECT ifnull(max(idx) + 1, 0) FROM tlog_entries)",
+                          0, v, 2);
+        if (r < 0)
+                return r;
+        header(f, "patela_attestation_log_entries", "gauge", "Entries of the attestation log.");
+        fprintf(f, "patela_attestation_log_entries %" PRIi64 "\n", v[0]);
+        header(f, "patela_transparency_log_entries", "gauge", "Entries of the transparency log (its tree size).");
+        fprintf(f, "patela_transparency_log_entries %" PRIi64 "\n", v[1]);
+        return 0;
+}
+
+/* Per node: one info series with its labels, and its times. node is the node's id, as the CLI shows it. */
+static const struct {
+        const char *name, *help;
+        int column;
+} node_times[] = {
+        { "patela_node_last_verdict_timestamp_seconds",
+          "When the node's last attestation was judged, seconds since the epoch (0: never).", 6 },
+        { "patela_node_last_trusted_timestamp_seconds",
+          "When the node last attested with the verdict Trusted, seconds since the epoch (0: never).", 7 },
+        { "patela_node_last_seen_timestamp_seconds", "When the node last enrolled, seconds since the epoch.", 8 },
+};
+
+static int render_nodes(Db *db, FILE *f) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        /* Each metric's lines go together (the format requires it): the times go to buffers of their own. */
+        char *buf[ELEMENTSOF(node_times)] = {};
+        size_t size[ELEMENTSOF(node_times)] = {};
+        FILE *times[ELEMENTSOF(node_times)] = {};
+        int r, rc = SQLITE_DONE;
+
+        r = db_prepare_cached(db,
+                              "SELECT n.id, n.fingerprint, n.state, ifnull(i.name, ''), "
+                              "CASE WHEN i.id IS NULL THEN 'none' WHEN i.retired_at IS NULL THEN 'active' ELSE 'retired' END, "
+                              "ifnull(n.last_verdict, ''), ifnull(n.last_verdict_at, 0), ifnull(n.last_trusted_at, 0), "
+                              "n.last_seen FROM nodes n LEFT JOIN images i ON i.id = n.image_id ORDER BY n.id",
+                              &s);
+        for (size_t k = 0; r >= 0 && k < ELEMENTSOF(node_times); k++) {
+                times[k] = open_memstream(&buf[k], &size[k]);
+                if (!times[k])
+                        r = -ENOMEM;
+                else
+                        header(times[k], node_times[k].name, "gauge", node_times[k].help);
+        }
+        if (r >= 0) {
+                header(f, "patela_node_info", "gauge",
+                       "One series per node, its identity and state as labels: fingerprint, state, image (empty: none "
+                       "known), image_state (active, retired, none), verdict (its last measured-boot verdict; empty: none).");
+                while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                        int64_t id = sqlite3_column_int64(s, 0);
+
+                        fprintf(f, "patela_node_info{node=\"%" PRIi64 "\",fingerprint=\"", id);
+                        metrics_write_label_value(f, column_text(s, 1));
+                        fprintf(f, "\",state=\"%s\",image=\"", column_text(s, 2));
+                        metrics_write_label_value(f, column_text(s, 3));
+                        fprintf(f, "\",image_state=\"%s\",verdict=\"", column_text(s, 4));
+                        metrics_write_label_value(f, column_text(s, 5));
+                        fputs("\"} 1\n", f);
+                        for (size_t k = 0; k < ELEMENTSOF(node_times); k++)
+                                fprintf(times[k], "%s{node=\"%" PRIi64 "\"} %" PRIi64 "\n", node_times[k].name, id,
+                                        (int64_t) sqlite3_column_int64(s, node_times[k].column));
+                }
+                if (rc != SQLITE_DONE)
+                        r = db_errno(rc);
+        }
+        for (size_t k = 0; k < ELEMENTSOF(node_times); k++) {
+                if (times[k] && fclose(times[k]) != 0 && r >= 0)
+                        r = -ENOMEM;
+                if (r >= 0)
+                        fwrite(buf[k], 1, size[k], f);
+                free(buf[k]);
+        }
+        return r;
+}
+
+int metrics_render(const MetricsContext *c, Db *db, FILE *f) {
+        int r;
+
+        render_counters(c, f);
+        render_settings(c, f);
+
+        /* One snapshot for all of it; on WAL a reader takes no lock that a writer waits for. */
+        r = db_begin_read(db);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to read the database for /metrics: %s", db_error(db));
+        r = render_fleet(db, f);
+        if (r >= 0)
+                r = render_nodes(db, f);
+        if (r < 0)
+                log_warning_errno(r, "Failed to read the database for /metrics: %s", db_error(db));
+        (void) db_commit(db);
+        return r;
+}
