@@ -222,7 +222,7 @@ static int query_numbers(Db *db, const char *sql, int64_t bind, int64_t *ret, un
 
 static int render_fleet(Db *db, FILE *f) {
         _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
-        int64_t v[3];
+        int64_t v[3] = {};
         int r, rc;
 
         header(f, "patela_nodes", "gauge", "Nodes by state and by the image they booted last (empty: none known).");

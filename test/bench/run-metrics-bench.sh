@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The metrics benchmark (issue 13): a database of PATELA_BENCH_NODES (10,000) enabled nodes with 4 relays each
+# (40,000 relays, their fingerprints, a session per node), patela-server on 127.0.0.1 with MetricsListen=, then
+#   1. GET /metrics, PATELA_BENCH_SCRAPES (30) times over one kept-alive connection: the time of each (render and
+#      transfer, as Prometheus sees it) and its size; the goal is ≤ 100 ms,
+#   2. GET /v1/node/check (a bearer token looked up under the request threads' database lock) over one kept-alive
+#      connection, PATELA_BENCH_CHECKS (3000) requests: alone (the baseline) and while /metrics is scraped back to
+#      back (the scrape reads on its own connection in a read transaction: the checks' latencies must not move;
+#      their ratio to the baseline, same run, is the figure),
+#   3. GET /v1/status pages of 1000 nodes, each page's time.
+# Prints a summary and one JSON line. Loopback only. PATELA_BENCH_STRICT=1: fail when a goal is missed.
+source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
+
+NODES=${PATELA_BENCH_NODES:-10000}
+SCRAPES=${PATELA_BENCH_SCRAPES:-30}
+CHECKS=${PATELA_BENCH_CHECKS:-3000}
+TOKENS=16
+
+# A fleet in one transaction: nodes with an image and verdicts, 4 relays each on the node's own address, their
+# fingerprints, one session each (TOKENS of them with tokens known here, for the checks).
+ps_cli list nodes >/dev/null
+sqlite3 "$DB" <<SQL
+BEGIN;
+INSERT INTO images (id, name, uki_sha256, uki_authenticode, pcr9, pcr11_boot, pcr11_sysinit, pcr11_ready,
+                    reference_version, reference, added_at)
+        VALUES (1, 'img-1', printf('%064d', 1), printf('%064d', 2), printf('%064d', 3), printf('%064d', 4),
+                printf('%064d', 5), printf('%064d', 6), 1, '{}', 10);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $NODES)
+INSERT INTO nodes (id, ek_name, ek_type, ek_public, ak_public, ak_name, fingerprint, state, relay_count, first_seen,
+                   last_seen, image_id, last_verdict, last_verdict_reason, last_verdict_at, last_trusted_at)
+        SELECT i, randomblob(34), 'ecc-p256', x'00', x'00', x'00', printf('N%05d-%s', i, hex(randomblob(6))), 'enabled', 4,
+               1, strftime('%s'), 1, CASE WHEN i % 100 = 0 THEN 'UnknownImage' ELSE 'Trusted' END, 'bench',
+               strftime('%s'), strftime('%s') FROM n;
+WITH RECURSIVE r(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM r WHERE i < $NODES * 4 - 1)
+INSERT INTO relays (id, node_id, slot, name, ipv4, or_port)
+        SELECT i + 1, i / 4 + 1, i % 4, printf('r%06d', i), printf('10.%d.%d.%d', (i / 4) / 65536, ((i / 4) / 256) % 256,
+               (i / 4) % 256), 9001 + i % 4 FROM r;
+INSERT INTO relay_fingerprints (relay_id, rsa_fingerprint, reported_at)
+        SELECT id, upper(hex(randomblob(20))), strftime('%s') FROM relays;
+INSERT INTO sessions (token_hash, node_id, created_at, expires_at)
+        SELECT randomblob(32), id, 0, 9000000000000000 FROM nodes WHERE id > $TOKENS;
+COMMIT;
+SQL
+for ((i = 1; i <= TOKENS; i++)); do
+        openssl rand 32 >"$T/token$i"
+        sqlite3 "$DB" "INSERT INTO sessions VALUES (x'$(sha256sum "$T/token$i" | cut -c1-64)', $i, 0, 9000000000000000)"
+done
+token=$(base64 -w0 <"$T/token1")
+[[ $(sqlite3 "$DB" "SELECT count(*) FROM relays") == $((NODES * 4)) ]] || fail "relays not created"
+
+openssl rand -base64 32 >"$T/metrics-token"
+mport=$((20000 + RANDOM % 40000))
+server_start --metrics-listen="127.0.0.1:$mport" --metrics-token-file="$T/metrics-token" --ca-certificate="$T/ca/ca.crt"
+MURL=https://127.0.0.1:$mport
+auth=(-H "Authorization: Bearer $(cat "$T/metrics-token")")
+
+# times FILE: "p50 p99 max" in ms of a file of seconds.
+times() {
+        sort -g "$1" | awk '{ v[NR] = $1 } END { printf "%.2f %.2f %.2f", v[int(NR * 0.5) + 1] * 1000, v[int(NR * 0.99) + 1] * 1000, v[NR] * 1000 }'
+}
+
+# 1. /metrics
+urls=()
+for ((i = 0; i < SCRAPES; i++)); do urls+=(-o /dev/null "$MURL/metrics"); done
+curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" -w '%{time_total} %{size_download} %{http_code}\n' "${urls[@]}" >"$T/scrapes"
+awk '$3 != 200 { exit 1 }' "$T/scrapes" || fail "a scrape failed: $(sort -u -k3 "$T/scrapes" | head -3)"
+tail -n +2 "$T/scrapes" | cut -d' ' -f1 >"$T/scrape-times" # the first one warms the page cache
+read -r s50 s99 smax <<<"$(times "$T/scrape-times")"
+size=$(tail -1 "$T/scrapes" | cut -d' ' -f2)
+curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" "$MURL/metrics" >"$T/metrics.txt"
+promtool check metrics <"$T/metrics.txt" >/dev/null 2>&1 || fail "promtool check metrics with $NODES nodes"
+[[ $(grep -c '^patela_node_info{' "$T/metrics.txt") == "$NODES" ]] || fail "node_info series: not $NODES"
+printf 'metrics: %d nodes, %d relays: %d bytes, %d lines; scrape p50 %s ms, p99 %s ms, max %s ms\n' "$NODES" \
+        $((NODES * 4)) "$size" "$(wc -l <"$T/metrics.txt")" "$s50" "$s99" "$smax"
+
+# 2. node checks alone, then under back-to-back scrapes
+urls=()
+for ((i = 0; i < CHECKS; i++)); do urls+=(-o /dev/null "$URL/v1/node/check"); done
+check_run() {
+        curl -sS --cacert "$T/ca/ca.crt" -H "Authorization: Bearer $token" -w '%{time_total} %{http_code}\n' \
+                "${urls[@]}" >"$T/checks"
+        awk '$2 != 200 { exit 1 }' "$T/checks" || fail "a check failed: $(sort -u -k2 "$T/checks" | head -3)"
+        cut -d' ' -f1 "$T/checks" >"$1"
+}
+check_run "$T/base"
+read -r b50 b99 bmax <<<"$(times "$T/base")"
+(
+        while :; do
+                curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" -o /dev/null "$MURL/metrics" -o /dev/null "$MURL/metrics" -o /dev/null "$MURL/metrics" || exit 0
+        done
+) &
+scraper=$!
+PIDS+=("$scraper")
+sleep 0.3
+check_run "$T/loaded"
+kill "$scraper" 2>/dev/null || true
+wait "$scraper" 2>/dev/null || true
+read -r l50 l99 lmax <<<"$(times "$T/loaded")"
+r50=$(awk -v a="$l50" -v b="$b50" 'BEGIN { printf "%.2f", a / b }')
+r99=$(awk -v a="$l99" -v b="$b99" 'BEGIN { printf "%.2f", a / b }')
+printf 'node checks (%d, kept-alive): alone p50 %s ms p99 %s ms; during scrapes p50 %s ms p99 %s ms; ratio p50 %s, p99 %s\n' \
+        "$CHECKS" "$b50" "$b99" "$l50" "$l99" "$r50" "$r99"
+
+# 3. /v1/status pages
+urls=()
+for ((after = 0; after < NODES; after += 1000)); do urls+=(-o /dev/null "$MURL/v1/status?after=$after&limit=1000"); done
+curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" -w '%{time_total} %{size_download}\n' "${urls[@]}" >"$T/status"
+read -r st50 st99 stmax <<<"$(cut -d' ' -f1 "$T/status" | sort -g >"$T/status-times"; times "$T/status-times")"
+printf 'status: %d pages of 1000 nodes (%s bytes each): p50 %s ms, max %s ms\n' $((${#urls[@]} / 3)) "$(head -1 "$T/status" | cut -d' ' -f2)" "$st50" "$stmax"
+
+printf '{"nodes":%d,"relays":%d,"metrics_bytes":%d,"scrape_ms":{"p50":%s,"p99":%s,"max":%s},"check_ms":{"alone":{"p50":%s,"p99":%s},"scraped":{"p50":%s,"p99":%s},"ratio_p50":%s,"ratio_p99":%s},"status_page_ms":{"p50":%s,"max":%s}}\n' \
+        "$NODES" $((NODES * 4)) "$size" "$s50" "$s99" "$smax" "$b50" "$b99" "$l50" "$l99" "$r50" "$r99" "$st50" "$stmax"
+server_stop
+if [[ ${PATELA_BENCH_STRICT:-0} == 1 ]]; then
+        awk -v m="$smax" 'BEGIN { exit !(m <= 100) }' || fail "a scrape took $smax ms (goal: 100 ms)"
+fi
+pass "metrics benchmark"
