@@ -143,3 +143,27 @@ scrape /metrics >"$T/metrics2.txt"
         fail "refused scrapes: $(grep refused_total "$T/metrics2.txt")"
 pass "Prometheus scraped it with the documented configuration: verdict $verdict = 1, up = 1, 5 alert rules loaded"
 server_stop
+
+# Socket activation: the socket named "metrics" is the metrics listener, the other one serves the nodes.
+nport=$((20000 + RANDOM % 40000))
+sport=$((nport + 1))
+systemd-socket-activate --listen="127.0.0.1:$nport" --listen="127.0.0.1:$sport" --fdname=nodes:metrics \
+        "$SERVER_BIN" --database="$DB" --certificate="$T/ca/server.crt" --private-key="$T/ca/server.key" \
+        --metrics-token-file="$T/metrics-token" run >"$T/activated.log" 2>&1 &
+PIDS+=("$!")
+MURL=https://127.0.0.1:$sport
+for ((i = 0; i < 50; i++)); do
+        scrape /metrics >"$T/metrics3.txt" 2>/dev/null && break
+        sleep 0.1
+done
+[[ $HTTP_STATUS == 200 ]] && grep -q '^patela_node_info{node="1"' "$T/metrics3.txt" ||
+        fail "metrics on the socket named metrics: HTTP $HTTP_STATUS $(cat "$T/activated.log")"
+scrape /metrics "" >/dev/null
+[[ $HTTP_STATUS == 401 ]] || fail "socket-activated metrics without the token: HTTP $HTTP_STATUS"
+URL=https://127.0.0.1:$nport
+http GET /v1/health >/dev/null
+[[ $HTTP_STATUS == 200 ]] || fail "the nodes' socket: HTTP $HTTP_STATUS"
+http GET /metrics >/dev/null
+[[ $HTTP_STATUS == 404 ]] || fail "/metrics on the nodes' socket: HTTP $HTTP_STATUS"
+grep -q "Metrics on the passed socket 'metrics'" "$T/activated.log" || fail "$(cat "$T/activated.log")"
+pass "socket activation: the socket named metrics serves /metrics behind the token, the other the nodes"
