@@ -156,6 +156,8 @@ enum MHD_Result api_dispatch(Request *req) {
                 return api_node_relays(req, &node);
         case PROTO_NODE_FINGERPRINTS:
                 return api_node_fingerprints(req, &node);
+        case PROTO_NODE_RELAY_METRICS:
+                return api_node_relay_metrics(req, &node);
         case PROTO_LOG_CHECKPOINT:
         case PROTO_LOG_ENTRIES:
         case PROTO_LOG_INCLUSION:

@@ -17,6 +17,8 @@ enum MHD_Result api_node_network(Request *req, const Node *node);
 enum MHD_Result api_node_relays(Request *req, const Node *node);
 /* POST /v1/node/fingerprints (server-fingerprints.c). */
 enum MHD_Result api_node_fingerprints(Request *req, const Node *node);
+/* POST /v1/node/relay-metrics (server-relay-metrics.c). */
+enum MHD_Result api_node_relay_metrics(Request *req, const Node *node);
 /* GET /v1/node/check: authenticates the token itself, in one query. */
 enum MHD_Result api_node_check(Request *req);
 

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "server-metrics.h"
+#include "server-relay-metrics.h"
 
 const uint64_t metrics_latency_bounds_usec[METRICS_LATENCY_BUCKETS] = {
         1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000,
@@ -340,6 +341,107 @@ static int render_nodes(Db *db, FILE *f) {
         return r;
 }
 
+/* Per relay, from its node's last report (POST /v1/node/relay-metrics): labels node (the node's id) and relay
+ * (its name). tor's counters restart with tor: Prometheus sees a counter reset, as for any restarted target. */
+enum {
+        RELAY_TIMESTAMP,
+        RELAY_ONIONSKINS,
+        RELAY_OOM,
+        RELAY_TCP,
+        RELAY_RATE_LIMIT,
+        RELAY_DNS_QUERIES,
+        RELAY_DNS_ERRORS,
+        RELAY_FLAG,
+        RELAY_TRAFFIC,
+        _RELAY_SERIES_MAX,
+};
+
+static const struct {
+        const char *name, *type, *help;
+} relay_series[_RELAY_SERIES_MAX] = {
+        [RELAY_TIMESTAMP] = { "patela_relay_metrics_timestamp_seconds", "gauge",
+                              "When the relay's node last reported its MetricsPort, seconds since the epoch." },
+        [RELAY_ONIONSKINS] = { "patela_relay_onionskins_dropped_total", "counter",
+                               "Onionskins (circuit creations) the relay dropped, all handshake types (tor's counter)." },
+        [RELAY_OOM] = { "patela_relay_oom_bytes_total", "counter",
+                        "Bytes tor's out-of-memory handler freed, all subsystems (tor's counter)." },
+        [RELAY_TCP] = { "patela_relay_tcp_exhaustion_total", "counter",
+                        "Times the relay ran out of TCP ports (tor's counter)." },
+        [RELAY_RATE_LIMIT] = { "patela_relay_rate_limit_reached_total", "counter",
+                               "Times the relay's global bandwidth limit was reached, both directions (tor's counter)." },
+        [RELAY_DNS_QUERIES] = { "patela_relay_exit_dns_queries_total", "counter",
+                                "DNS queries the exit made (tor's counter)." },
+        [RELAY_DNS_ERRORS] = { "patela_relay_exit_dns_errors_total", "counter",
+                               "DNS errors of the exit by reason (tor_timeout: a timeout; tor's counter). tor_timeout "
+                               "always, other reasons once non-zero." },
+        [RELAY_FLAG] = { "patela_relay_flag", "gauge", "The consensus flags the relay has (1), by flag." },
+        [RELAY_TRAFFIC] = { "patela_relay_traffic_bytes_total", "counter",
+                            "Bytes the relay read and wrote, by direction (tor's counter)." },
+};
+
+static void write_relay(FILE **out, sqlite3_stmt *s) {
+        int64_t node = sqlite3_column_int64(s, 0);
+        const char *relay = column_text(s, 1);
+        uint64_t dns[_TOR_DNS_REASON_MAX];
+        uint32_t flags = (uint32_t) sqlite3_column_int64(s, 9);
+        char labels[128];
+        FILE *f;
+
+        /* relay is a tor nickname (letters and digits): nothing to escape. */
+        snprintf(labels, sizeof(labels), "node=\"%" PRIi64 "\",relay=\"%s\"", node, relay);
+        for (unsigned k = RELAY_TIMESTAMP; k <= RELAY_DNS_QUERIES; k++)
+                fprintf(out[k], "%s{%s} %" PRIi64 "\n", relay_series[k].name, labels,
+                        (int64_t) sqlite3_column_int64(s, 2 + (int) k));
+        f = out[RELAY_DNS_ERRORS];
+        if (relay_metrics_dns_errors_parse(column_text(s, 8), dns) >= 0)
+                for (TorDnsReason d = 0; d < _TOR_DNS_REASON_MAX; d++)
+                        if (dns[d] > 0 || d == TOR_DNS_TOR_TIMEOUT)
+                                fprintf(f, "%s{%s,reason=\"%s\"} %" PRIu64 "\n", relay_series[RELAY_DNS_ERRORS].name,
+                                        labels, tor_dns_reason_to_string(d), dns[d]);
+        for (TorRelayFlag fl = 0; fl < _TOR_RELAY_FLAG_MAX; fl++)
+                if (flags & (1U << fl))
+                        fprintf(out[RELAY_FLAG], "%s{%s,flag=\"%s\"} 1\n", relay_series[RELAY_FLAG].name, labels,
+                                tor_relay_flag_to_string(fl));
+        fprintf(out[RELAY_TRAFFIC], "%s{%s,direction=\"read\"} %" PRIi64 "\n%s{%s,direction=\"written\"} %" PRIi64 "\n",
+                relay_series[RELAY_TRAFFIC].name, labels, (int64_t) sqlite3_column_int64(s, 10),
+                relay_series[RELAY_TRAFFIC].name, labels, (int64_t) sqlite3_column_int64(s, 11));
+}
+
+static int render_relays(Db *db, FILE *f) {
+        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        char *buf[_RELAY_SERIES_MAX] = {};
+        size_t size[_RELAY_SERIES_MAX] = {};
+        FILE *out[_RELAY_SERIES_MAX] = {};
+        int r, rc;
+
+        r = db_prepare_cached(db,
+                              "SELECT r.node_id, r.name, m.reported_at, m.onionskins_dropped, m.oom_bytes, m.tcp_exhaustion, "
+                              "m.rate_limit_reached, m.dns_queries, m.dns_errors, m.flags, m.read_bytes, m.written_bytes "
+                              "FROM relay_metrics m JOIN relays r ON r.id = m.relay_id ORDER BY r.id",
+                              &s);
+        for (unsigned k = 0; r >= 0 && k < _RELAY_SERIES_MAX; k++) {
+                out[k] = open_memstream(&buf[k], &size[k]);
+                if (!out[k])
+                        r = -ENOMEM;
+                else
+                        header(out[k], relay_series[k].name, relay_series[k].type, relay_series[k].help);
+        }
+        if (r >= 0) {
+                while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+                        write_relay(out, s);
+                if (rc != SQLITE_DONE)
+                        r = db_errno(rc);
+        }
+        for (unsigned k = 0; k < _RELAY_SERIES_MAX; k++) {
+                if (out[k] && fclose(out[k]) != 0 && r >= 0)
+                        r = -ENOMEM;
+                if (r >= 0)
+                        fwrite(buf[k], 1, size[k], f);
+                free(buf[k]);
+        }
+        return r;
+}
+
 int metrics_render(const MetricsContext *c, Db *db, FILE *f) {
         int r;
 
@@ -353,6 +455,8 @@ int metrics_render(const MetricsContext *c, Db *db, FILE *f) {
         r = render_fleet(db, f);
         if (r >= 0)
                 r = render_nodes(db, f);
+        if (r >= 0)
+                r = render_relays(db, f);
         if (r < 0)
                 log_warning_errno(r, "Failed to read the database for /metrics: %s", db_error(db));
         (void) db_commit(db);

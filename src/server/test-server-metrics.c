@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "server-metrics.h"
+#include "server-relay-metrics.h"
 #include "server-status.h"
 #include "test-server-util.h"
 #include "tests.h"
@@ -39,6 +40,12 @@ static void fleet(Db *db) {
                               "(3, 2, 0, 'r3', '192.0.2.2', 9001)"));
         ASSERT_OK(db_exec(db, "INSERT INTO relay_fingerprints (relay_id, rsa_fingerprint, reported_at) VALUES "
                               "(1, printf('%040d', 7), 50)"));
+        ASSERT_OK(db_exec(db, "INSERT INTO relay_metrics (relay_id, reported_at, onionskins_dropped, oom_bytes, "
+                              "tcp_exhaustion, rate_limit_reached, dns_queries, dns_errors, flags, read_bytes, written_bytes) "
+                              "VALUES (2, 300, 7, 1024, 1, 2, 1000, 'notexist:17 tor_timeout:5', 37, 11, 12)"));
+        /* What the table refuses: a negative counter, a character outside the reasons' spelling. */
+        ASSERT_TRUE(db_exec(db, "INSERT INTO relay_metrics VALUES (3, 1, -1, 0, 0, 0, 0, '', 0, 0, 0)") < 0);
+        ASSERT_TRUE(db_exec(db, "INSERT INTO relay_metrics VALUES (3, 1, 0, 0, 0, 0, 0, 'a\"b', 0, 0, 0)") < 0);
         ASSERT_OK(db_exec(db, "INSERT INTO sessions (token_hash, node_id, created_at, expires_at) VALUES "
                               "(x'aa', 1, 0, 9000000000000000), (x'bb', 2, 0, 1)"));
 }
@@ -53,6 +60,23 @@ static void expect_line(const char *text, const char *line) {
                 else
                         p++;
         TEST_FAIL("missing line '%s' in:\n%s", line, text);
+}
+
+TEST(dns_errors_text) {
+        TorRelayMetrics m = {};
+        uint64_t back[_TOR_DNS_REASON_MAX];
+        char buf[512];
+
+        m.dns_errors[TOR_DNS_NODATA] = 3;
+        m.dns_errors[TOR_DNS_TOR_TIMEOUT] = UINT64_MAX; /* stored as INT64_MAX */
+        relay_metrics_dns_errors_format(&m, buf, sizeof(buf));
+        ASSERT_STREQ(buf, "tor_timeout:9223372036854775807 nodata:3");
+        ASSERT_OK(relay_metrics_dns_errors_parse(buf, back));
+        ASSERT_EQ(back[TOR_DNS_NODATA], 3U);
+        ASSERT_EQ(back[TOR_DNS_TOR_TIMEOUT], (uint64_t) INT64_MAX);
+        ASSERT_OK(relay_metrics_dns_errors_parse("", back));
+        ASSERT_ERROR(relay_metrics_dns_errors_parse("bogus:1", back), EBADMSG);
+        ASSERT_ERROR(relay_metrics_dns_errors_parse("nodata", back), EBADMSG);
 }
 
 TEST(label_values_escaped) {
@@ -117,6 +141,20 @@ TEST(render_counters_and_fleet) {
         expect_line(text, "patela_node_last_trusted_timestamp_seconds{node=\"1\"} 100");
         expect_line(text, "patela_node_last_trusted_timestamp_seconds{node=\"2\"} 0");
         expect_line(text, "patela_node_last_verdict_timestamp_seconds{node=\"2\"} 200");
+        /* Relay r2 (node 1) reported; flags 37 = Fast, Authority, Running. */
+        expect_line(text, "patela_relay_metrics_timestamp_seconds{node=\"1\",relay=\"r2\"} 300");
+        expect_line(text, "patela_relay_onionskins_dropped_total{node=\"1\",relay=\"r2\"} 7");
+        expect_line(text, "patela_relay_oom_bytes_total{node=\"1\",relay=\"r2\"} 1024");
+        expect_line(text, "patela_relay_tcp_exhaustion_total{node=\"1\",relay=\"r2\"} 1");
+        expect_line(text, "patela_relay_rate_limit_reached_total{node=\"1\",relay=\"r2\"} 2");
+        expect_line(text, "patela_relay_exit_dns_queries_total{node=\"1\",relay=\"r2\"} 1000");
+        expect_line(text, "patela_relay_exit_dns_errors_total{node=\"1\",relay=\"r2\",reason=\"tor_timeout\"} 5");
+        expect_line(text, "patela_relay_exit_dns_errors_total{node=\"1\",relay=\"r2\",reason=\"notexist\"} 17");
+        expect_line(text, "patela_relay_flag{node=\"1\",relay=\"r2\",flag=\"Running\"} 1");
+        expect_line(text, "patela_relay_flag{node=\"1\",relay=\"r2\",flag=\"Fast\"} 1");
+        expect_line(text, "patela_relay_traffic_bytes_total{node=\"1\",relay=\"r2\",direction=\"written\"} 12");
+        ASSERT_NULL(strstr(text, "relay=\"r1\"")); /* not reported: no series */
+        ASSERT_NULL(strstr(text, "flag=\"Exit\""));
         /* Each metric's samples together, after its TYPE line. */
         const char *type = strstr(text, "# TYPE patela_node_last_trusted_timestamp_seconds gauge\n");
         ASSERT_NOT_NULL(type);

@@ -49,6 +49,23 @@ ps_cli node relays "$fp" 2 >/dev/null
 ps_cli node enable "$fp" >/dev/null
 node_session
 verdict=$(jq -r .verdict "$T/token.json")
+# Its relays' MetricsPort summary, as configd reports it over its session.
+relay_report() { # relay_report NAME DROPPED TIMEOUTS: a report of one relay
+        jq -n --arg n "$1" --argjson d "$2" --argjson t "$3" '{relays: [{name: $n, onionskinsDropped: $d, oomBytes: 0,
+                tcpExhaustion: 0, rateLimitReached: 0, dnsQueries: 1000, readBytes: 123456, writtenBytes: 654321,
+                dnsErrors: {tor_timeout: $t, notexist: 3}, flags: ["Exit", "Fast", "Running"]}]}'
+}
+relay_report exitA 7 20 >"$T/report.json"
+http POST /v1/node/relay-metrics "$T/report.json" "Authorization: Bearer $TOKEN" >/dev/null
+[[ $HTTP_STATUS == 200 ]] || fail "relay metrics report: HTTP $HTTP_STATUS $(cat "$T/http.body")"
+relay_report exitC 1 1 >"$T/other.json"
+http POST /v1/node/relay-metrics "$T/other.json" "Authorization: Bearer $TOKEN" >/dev/null
+expect_error 409 UnknownRelay
+jq '.relays[0].flags += ["Fabulous"]' "$T/report.json" >"$T/bad-report.json"
+http POST /v1/node/relay-metrics "$T/bad-report.json" "Authorization: Bearer $TOKEN" >/dev/null
+expect_error 400 InvalidField
+http POST /v1/node/relay-metrics "$T/report.json" >/dev/null
+expect_error 401 TokenMissing
 # A wrong answer to a fresh challenge: refused as SecretMismatch.
 node_challenge
 node_answer
@@ -79,7 +96,15 @@ not_after=$(date -d "$(openssl x509 -in "$T/ca/server.crt" -noout -enddate | cut
 [[ $(metric 'patela_certificate_expiry_timestamp_seconds{certificate="tls"}') == "$not_after" ]] || fail "TLS expiry"
 [[ -n $(metric 'patela_certificate_expiry_timestamp_seconds{certificate="ca"}') ]] || fail "CA expiry missing"
 [[ $(metric 'patela_database_size_bytes{file="db"}') == "$(stat -c %s "$DB")" ]] || fail "database size"
-pass "/metrics passes promtool; counts the proof, pending, the challenges, verdict $verdict, SecretMismatch; node, sessions, certificates"
+[[ $(metric 'patela_relay_onionskins_dropped_total{node="1",relay="exitA"}') == 7 &&
+        $(metric 'patela_relay_exit_dns_errors_total{node="1",relay="exitA",reason="tor_timeout"}') == 20 &&
+        $(metric 'patela_relay_exit_dns_queries_total{node="1",relay="exitA"}') == 1000 &&
+        $(metric 'patela_relay_flag{node="1",relay="exitA",flag="Exit"}') == 1 &&
+        $(metric 'patela_relay_traffic_bytes_total{node="1",relay="exitA",direction="written"}') == 654321 ]] ||
+        fail "relay metrics: $(grep '^patela_relay_' "$T/metrics.txt")"
+! grep -q 'relay="exitB"' "$T/metrics.txt" || fail "exitB reported nothing and has series"
+[[ $(metric 'patela_requests_total{endpoint="/v1/node/relay-metrics",result="UnknownRelay"}') == 1 ]] || fail "UnknownRelay not counted"
+pass "/metrics passes promtool; counts the proof, pending, the challenges, verdict $verdict, SecretMismatch; node, sessions, certificates; exitA's MetricsPort summary (and only the node's own relays)"
 
 # Status: the endpoint and the CLI.
 scrape /v1/status >"$T/status.json"
@@ -135,13 +160,15 @@ done
 [[ $(query 'up{job="patela"}' | jq -r '.data.result[0].value[1]') == 1 ]] || fail "up{job=patela} is not 1"
 [[ $(query 'patela_requests_total{result="SecretMismatch"}' | jq -r '.data.result[0].value[1]') == 1 ]] ||
         fail "Prometheus: SecretMismatch counter"
-[[ $(curl -sS "$PROM/api/v1/rules" | jq '[.data.groups[].rules[] | select(.type == "alerting")] | length') == 5 ]] ||
-        fail "Prometheus did not load the 5 alert rules: $(curl -sS "$PROM/api/v1/rules")"
+[[ $(query 'patela_relay_onionskins_dropped_total{job="patela",relay="exitA"}' | jq -r '.data.result[0].value[1]') == 7 ]] ||
+        fail "Prometheus: the relay metric"
+[[ $(curl -sS "$PROM/api/v1/rules" | jq '[.data.groups[].rules[] | select(.type == "alerting")] | length') == 9 ]] ||
+        fail "Prometheus did not load the 9 alert rules: $(curl -sS "$PROM/api/v1/rules")"
 # The scrapes were authenticated: the server refused none of them.
 scrape /metrics >"$T/metrics2.txt"
 [[ $(awk '$1 == "patela_metrics_refused_total" { print $2 }' "$T/metrics2.txt") == 6 ]] ||
         fail "refused scrapes: $(grep refused_total "$T/metrics2.txt")"
-pass "Prometheus scraped it with the documented configuration: verdict $verdict = 1, up = 1, 5 alert rules loaded"
+pass "Prometheus scraped it with the documented configuration: verdict $verdict = 1, a relay metric, up = 1, 9 alert rules loaded"
 server_stop
 
 # Socket activation: the socket named "metrics" is the metrics listener, the other one serves the nodes.
