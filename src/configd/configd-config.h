@@ -49,6 +49,7 @@ typedef struct ConfigdConfig {
         char *tpm_device;     /* TPMDevice=: patela-attestd's and patela-keyd's, checked here */
         uint32_t route_table; /* the relays' gateways' routing table */
         bool manage_units;
+        bool relay_metrics;   /* RelayMetrics=: each relay's MetricsPort read after each check and reported */
 } ConfigdConfig;
 
 const char *tor_allocator_to_string(TorAllocator a) _const_;

@@ -109,6 +109,9 @@ TEST(parse_every_key) {
         ASSERT_STREQ(tor_allocator_library(c.tor_allocator), "");
         ASSERT_OK(configd_config_set(&c, "ManageUnits", "off"));
         ASSERT_FALSE(c.manage_units);
+        ASSERT_TRUE(c.relay_metrics);
+        ASSERT_OK(configd_config_set(&c, "RelayMetrics", "no"));
+        ASSERT_FALSE(c.relay_metrics);
         ASSERT_OK(configd_config_set(&c, "RelayUser", "root"));
         ASSERT_STREQ(c.relay_user, "root");
         configd_config_done(&c);
@@ -195,6 +198,7 @@ TEST(bad_values) {
                 { "RouteTable", "254" },
                 { "RouteTable", "4294967296" },
                 { "RouteTable", "-1" },
+                { "RelayMetrics", "sometimes" },
         };
         ConfigdConfig c;
 
