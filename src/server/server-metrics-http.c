@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -121,9 +122,12 @@ static enum MHD_Result serve_metrics(Server *s, struct MHD_Connection *c) {
         f = open_memstream(&buf, &size);
         if (!f)
                 return MHD_NO;
+        (void) __fsetlocking(f, FSETLOCKING_BYCALLER); /* this thread's alone */
+        uint64_t start = now_monotonic_usec();
         r = metrics_render(&ctx, s->metrics_db, f);
         if (fclose(f) != 0)
                 r = -ENOMEM;
+        atomic_store_explicit(&s->metrics.last_render_usec, now_monotonic_usec() - start, memory_order_relaxed);
         if (r < 0) {
                 free(buf);
                 /* A partial exposition would read as series gone: answer none. */

@@ -35,6 +35,7 @@ typedef struct Metrics {
         _Atomic uint64_t verdicts[_PROTO_VERDICT_MAX][2]; /* [verdict][refused] */
         MetricsHistogram latency[2];                       /* POST /v1/enroll, POST /v1/attest */
         _Atomic uint64_t scrapes_refused;                  /* /metrics and /v1/status without the token */
+        _Atomic uint64_t last_render_usec;                 /* how long the previous /metrics took to render */
 } Metrics;
 
 void metrics_init(Metrics *m);

@@ -31,22 +31,30 @@ void relay_metrics_dns_errors_format(const TorRelayMetrics *m, char *buf, size_t
         }
 }
 
+/* Read at every scrape for every relay: by hand, no sscanf(). */
 int relay_metrics_dns_errors_parse(const char *text, uint64_t ret[static _TOR_DNS_REASON_MAX]) {
-        char reason[32];
-        unsigned long long v;
-        int n;
-
         memset(ret, 0, sizeof(uint64_t) * _TOR_DNS_REASON_MAX);
         for (const char *p = text; p && *p;) {
+                size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+                char reason[32];
+                uint64_t v = 0;
                 TorDnsReason d;
 
-                if (sscanf(p, "%31[a-z_]:%llu%n", reason, &v, &n) != 2)
+                if (n == 0 || n >= sizeof(reason) || p[n] != ':' || p[n + 1] < '0' || p[n + 1] > '9')
                         return -EBADMSG;
+                memcpy(reason, p, n);
+                reason[n] = '\0';
                 d = tor_dns_reason_from_string(reason);
                 if (d < 0)
                         return -EBADMSG;
+                for (p += n + 1; *p >= '0' && *p <= '9'; p++) {
+                        if (v > (UINT64_MAX - 9) / 10)
+                                return -EBADMSG;
+                        v = v * 10 + (uint64_t) (*p - '0');
+                }
                 ret[d] = v;
-                p += n;
+                if (*p != ' ' && *p != '\0')
+                        return -EBADMSG;
                 while (*p == ' ')
                         p++;
         }

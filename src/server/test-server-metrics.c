@@ -77,6 +77,8 @@ TEST(dns_errors_text) {
         ASSERT_OK(relay_metrics_dns_errors_parse("", back));
         ASSERT_ERROR(relay_metrics_dns_errors_parse("bogus:1", back), EBADMSG);
         ASSERT_ERROR(relay_metrics_dns_errors_parse("nodata", back), EBADMSG);
+        ASSERT_ERROR(relay_metrics_dns_errors_parse("nodata:1x", back), EBADMSG);
+        ASSERT_ERROR(relay_metrics_dns_errors_parse("nodata:99999999999999999999", back), EBADMSG);
 }
 
 TEST(label_values_escaped) {
