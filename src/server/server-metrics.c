@@ -95,12 +95,59 @@ static void put_i64(FILE *f, int64_t v) {
         fputs_unlocked(p, f);
 }
 
-static FILE *open_buffer(char **buf, size_t *size) {
-        FILE *f = open_memstream(buf, size);
 
-        if (f)
-                (void) __fsetlocking(f, FSETLOCKING_BYCALLER);
-        return f;
+/* A growing buffer for the per-relay and per-node lines: appends are a memcpy() of a known length. */
+typedef struct Buf {
+        char *data;
+        size_t size, allocated;
+        bool oom;
+} Buf;
+
+static void buf_add(Buf *b, const char *s, size_t n) {
+        if (b->oom)
+                return;
+        if (n > b->allocated - b->size) {
+                size_t a = MAX(b->allocated * 2, b->size + n + 65536);
+                char *p = realloc(b->data, a);
+
+                if (!p) {
+                        b->oom = true;
+                        return;
+                }
+                b->data = p;
+                b->allocated = a;
+        }
+        memcpy(b->data + b->size, s, n);
+        b->size += n;
+}
+
+static void buf_str(Buf *b, const char *s) {
+        buf_add(b, s, strlen(s));
+}
+
+static void buf_i64(Buf *b, int64_t v) {
+        char tmp[24], *p = tmp + sizeof(tmp);
+        uint64_t u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
+
+        do {
+                *--p = (char) ('0' + u % 10);
+                u /= 10;
+        } while (u > 0);
+        if (v < 0)
+                *--p = '-';
+        buf_add(b, p, (size_t) (tmp + sizeof(tmp) - p));
+}
+
+static void buf_header(Buf *b, const char *name, const char *type, const char *help) {
+        buf_str(b, "# HELP ");
+        buf_str(b, name);
+        buf_add(b, " ", 1);
+        buf_str(b, help);
+        buf_str(b, "\n# TYPE ");
+        buf_str(b, name);
+        buf_add(b, " ", 1);
+        buf_str(b, type);
+        buf_add(b, "\n", 1);
 }
 
 static void header(FILE *f, const char *name, const char *type, const char *help) {
@@ -327,9 +374,7 @@ static const struct {
 static int render_nodes(Db *db, FILE *f) {
         _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
         /* Each metric's lines go together (the format requires it): the times go to buffers of their own. */
-        char *buf[ELEMENTSOF(node_times)] = {};
-        size_t size[ELEMENTSOF(node_times)] = {};
-        FILE *times[ELEMENTSOF(node_times)] = {};
+        Buf times[ELEMENTSOF(node_times)] = {};
         int r, rc = SQLITE_DONE;
 
         r = db_prepare_cached(db,
@@ -338,14 +383,9 @@ static int render_nodes(Db *db, FILE *f) {
                               "ifnull(n.last_verdict, ''), ifnull(n.last_verdict_at, 0), ifnull(n.last_trusted_at, 0), "
                               "n.last_seen FROM nodes n LEFT JOIN images i ON i.id = n.image_id ORDER BY n.id",
                               &s);
-        for (size_t k = 0; r >= 0 && k < ELEMENTSOF(node_times); k++) {
-                times[k] = open_buffer(&buf[k], &size[k]);
-                if (!times[k])
-                        r = -ENOMEM;
-                else
-                        header(times[k], node_times[k].name, "gauge", node_times[k].help);
-        }
         if (r >= 0) {
+                for (size_t k = 0; k < ELEMENTSOF(node_times); k++)
+                        buf_header(&times[k], node_times[k].name, "gauge", node_times[k].help);
                 header(f, "patela_node_info", "gauge",
                        "One series per node, its identity and state as labels: fingerprint, state, image (empty: none "
                        "known), image_state (active, retired, none), verdict (its last measured-boot verdict; empty: none).");
@@ -366,23 +406,23 @@ static int render_nodes(Db *db, FILE *f) {
                         metrics_write_label_value(f, column_text(s, 5));
                         put(f, "\"} 1\n");
                         for (size_t k = 0; k < ELEMENTSOF(node_times); k++) {
-                                put(times[k], node_times[k].name);
-                                put(times[k], "{node=\"");
-                                put_i64(times[k], id);
-                                put(times[k], "\"} ");
-                                put_i64(times[k], sqlite3_column_int64(s, node_times[k].column));
-                                fputc_unlocked('\n', times[k]);
+                                buf_str(&times[k], node_times[k].name);
+                                buf_add(&times[k], "{node=\"", 7);
+                                buf_i64(&times[k], id);
+                                buf_add(&times[k], "\"} ", 3);
+                                buf_i64(&times[k], sqlite3_column_int64(s, node_times[k].column));
+                                buf_add(&times[k], "\n", 1);
                         }
                 }
                 if (rc != SQLITE_DONE)
                         r = db_errno(rc);
         }
         for (size_t k = 0; k < ELEMENTSOF(node_times); k++) {
-                if (times[k] && fclose(times[k]) != 0 && r >= 0)
+                if (times[k].oom && r >= 0)
                         r = -ENOMEM;
                 if (r >= 0)
-                        fwrite(buf[k], 1, size[k], f);
-                free(buf[k]);
+                        fwrite_unlocked(times[k].data, 1, times[k].size, f);
+                free(times[k].data);
         }
         return r;
 }
@@ -426,49 +466,51 @@ static const struct {
 };
 
 /* name{node="N",relay="R"[,key="value"]} value */
-static void relay_line(FILE *f, unsigned k, const char *labels, const char *key, const char *value, int64_t v) {
-        put(f, relay_series[k].name);
-        put(f, labels);
+static void relay_line(Buf *b, unsigned k, const char *labels, size_t labels_len, const char *key, const char *value,
+                       int64_t v) {
+        buf_str(b, relay_series[k].name);
+        buf_add(b, labels, labels_len);
         if (key) {
-                fputc_unlocked(',', f);
-                put(f, key);
-                put(f, "=\"");
-                put(f, value);
-                fputc_unlocked('"', f);
+                buf_add(b, ",", 1);
+                buf_str(b, key);
+                buf_add(b, "=\"", 2);
+                buf_str(b, value);
+                buf_add(b, "\"", 1);
         }
-        put(f, "} ");
-        put_i64(f, v);
-        fputc_unlocked('\n', f);
+        buf_add(b, "} ", 2);
+        buf_i64(b, v);
+        buf_add(b, "\n", 1);
 }
 
-static void write_relay(FILE **out, sqlite3_stmt *s) {
+static void write_relay(Buf *out, sqlite3_stmt *s) {
         int64_t node = sqlite3_column_int64(s, 0);
         const char *relay = column_text(s, 1);
         uint64_t dns[_TOR_DNS_REASON_MAX];
         uint32_t flags = (uint32_t) sqlite3_column_int64(s, 9);
         char labels[128];
+        size_t n;
+        int k;
 
         /* relay is a tor nickname (letters and digits): nothing to escape. */
-        snprintf(labels, sizeof(labels), "{node=\"%" PRIi64 "\",relay=\"%s\"", node, relay);
-        for (unsigned k = RELAY_TIMESTAMP; k <= RELAY_DNS_QUERIES; k++)
-                relay_line(out[k], k, labels, NULL, NULL, sqlite3_column_int64(s, 2 + (int) k));
+        k = snprintf(labels, sizeof(labels), "{node=\"%" PRIi64 "\",relay=\"%s\"", node, relay);
+        n = k < 0 ? 0 : MIN((size_t) k, sizeof(labels) - 1);
+        for (unsigned j = RELAY_TIMESTAMP; j <= RELAY_DNS_QUERIES; j++)
+                relay_line(&out[j], j, labels, n, NULL, NULL, sqlite3_column_int64(s, 2 + (int) j));
         if (relay_metrics_dns_errors_parse(column_text(s, 8), dns) >= 0)
                 for (TorDnsReason d = 0; d < _TOR_DNS_REASON_MAX; d++)
                         if (dns[d] > 0 || d == TOR_DNS_TOR_TIMEOUT)
-                                relay_line(out[RELAY_DNS_ERRORS], RELAY_DNS_ERRORS, labels, "reason",
+                                relay_line(&out[RELAY_DNS_ERRORS], RELAY_DNS_ERRORS, labels, n, "reason",
                                            tor_dns_reason_to_string(d), dns[d] > INT64_MAX ? INT64_MAX : (int64_t) dns[d]);
         for (TorRelayFlag fl = 0; fl < _TOR_RELAY_FLAG_MAX; fl++)
                 if (flags & (1U << fl))
-                        relay_line(out[RELAY_FLAG], RELAY_FLAG, labels, "flag", tor_relay_flag_to_string(fl), 1);
-        relay_line(out[RELAY_TRAFFIC], RELAY_TRAFFIC, labels, "direction", "read", sqlite3_column_int64(s, 10));
-        relay_line(out[RELAY_TRAFFIC], RELAY_TRAFFIC, labels, "direction", "written", sqlite3_column_int64(s, 11));
+                        relay_line(&out[RELAY_FLAG], RELAY_FLAG, labels, n, "flag", tor_relay_flag_to_string(fl), 1);
+        relay_line(&out[RELAY_TRAFFIC], RELAY_TRAFFIC, labels, n, "direction", "read", sqlite3_column_int64(s, 10));
+        relay_line(&out[RELAY_TRAFFIC], RELAY_TRAFFIC, labels, n, "direction", "written", sqlite3_column_int64(s, 11));
 }
 
 static int render_relays(Db *db, FILE *f) {
         _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
-        char *buf[_RELAY_SERIES_MAX] = {};
-        size_t size[_RELAY_SERIES_MAX] = {};
-        FILE *out[_RELAY_SERIES_MAX] = {};
+        Buf out[_RELAY_SERIES_MAX] = {};
         int r, rc;
 
         r = db_prepare_cached(db,
@@ -476,25 +518,20 @@ static int render_relays(Db *db, FILE *f) {
                               "m.rate_limit_reached, m.dns_queries, m.dns_errors, m.flags, m.read_bytes, m.written_bytes "
                               "FROM relay_metrics m JOIN relays r ON r.id = m.relay_id ORDER BY r.id",
                               &s);
-        for (unsigned k = 0; r >= 0 && k < _RELAY_SERIES_MAX; k++) {
-                out[k] = open_buffer(&buf[k], &size[k]);
-                if (!out[k])
-                        r = -ENOMEM;
-                else
-                        header(out[k], relay_series[k].name, relay_series[k].type, relay_series[k].help);
-        }
         if (r >= 0) {
+                for (unsigned k = 0; k < _RELAY_SERIES_MAX; k++)
+                        buf_header(&out[k], relay_series[k].name, relay_series[k].type, relay_series[k].help);
                 while ((rc = sqlite3_step(s)) == SQLITE_ROW)
                         write_relay(out, s);
                 if (rc != SQLITE_DONE)
                         r = db_errno(rc);
         }
         for (unsigned k = 0; k < _RELAY_SERIES_MAX; k++) {
-                if (out[k] && fclose(out[k]) != 0 && r >= 0)
+                if (out[k].oom && r >= 0)
                         r = -ENOMEM;
                 if (r >= 0)
-                        fwrite(buf[k], 1, size[k], f);
-                free(buf[k]);
+                        fwrite_unlocked(out[k].data, 1, out[k].size, f);
+                free(out[k].data);
         }
         return r;
 }
