@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* MetricsListen=: GET /metrics (Prometheus) and GET /v1/status (JSON) on a listener of their own, TLS 1.3 with the
+/* MetricsListen=: GET /metrics and /metrics/relays (Prometheus) and GET /v1/status (JSON) on a listener of their own, TLS 1.3 with the
  * server's certificate, behind a bearer token (MetricsTokenFile=). Not on the nodes' listeners: an operator firewalls
  * it apart, and a scrape never takes a request thread or the request threads' database connection. One thread
  * serves it, on a database connection of its own: on WAL its read transactions never wait for the request threads'
@@ -105,7 +105,7 @@ static bool token_ok(Server *s, struct MHD_Connection *c) {
         return CRYPTO_memcmp(hash, s->metrics_token, sizeof(hash)) == 0;
 }
 
-static enum MHD_Result serve_metrics(Server *s, struct MHD_Connection *c) {
+static enum MHD_Result serve_metrics(Server *s, struct MHD_Connection *c, bool relays) {
         MetricsContext ctx = {
                 .metrics = &s->metrics,
                 .database_path = s->config->database,
@@ -124,10 +124,11 @@ static enum MHD_Result serve_metrics(Server *s, struct MHD_Connection *c) {
                 return MHD_NO;
         (void) __fsetlocking(f, FSETLOCKING_BYCALLER); /* this thread's alone */
         uint64_t start = now_monotonic_usec();
-        r = metrics_render(&ctx, s->metrics_db, f);
+        r = relays ? metrics_render_relays(s->metrics_db, f) : metrics_render(&ctx, s->metrics_db, f);
         if (fclose(f) != 0)
                 r = -ENOMEM;
-        atomic_store_explicit(&s->metrics.last_render_usec, now_monotonic_usec() - start, memory_order_relaxed);
+        if (!relays)
+                atomic_store_explicit(&s->metrics.last_render_usec, now_monotonic_usec() - start, memory_order_relaxed);
         if (r < 0) {
                 free(buf);
                 /* A partial exposition would read as series gone: answer none. */
@@ -189,10 +190,12 @@ static enum MHD_Result on_metrics_request(void *cls, struct MHD_Connection *c, c
         if (!streq(method, "GET") && !streq(method, "HEAD"))
                 return respond_message(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Use GET.\n");
         if (streq(url, "/metrics"))
-                return serve_metrics(s, c);
+                return serve_metrics(s, c, /* relays= */ false);
+        if (streq(url, "/metrics/relays"))
+                return serve_metrics(s, c, /* relays= */ true);
         if (streq(url, "/v1/status"))
                 return serve_status(s, c);
-        return respond_message(c, MHD_HTTP_NOT_FOUND, "Only /metrics and /v1/status are served here.\n");
+        return respond_message(c, MHD_HTTP_NOT_FOUND, "Only /metrics, /metrics/relays and /v1/status are served here.\n");
 }
 
 int metrics_listener_start(Server *s, int fd) {

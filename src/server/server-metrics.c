@@ -549,10 +549,21 @@ int metrics_render(const MetricsContext *c, Db *db, FILE *f) {
         r = render_fleet(db, f);
         if (r >= 0)
                 r = render_nodes(db, f);
-        if (r >= 0)
-                r = render_relays(db, f);
         if (r < 0)
                 log_warning_errno(r, "Failed to read the database for /metrics: %s", db_error(db));
+        (void) db_commit(db);
+        return r;
+}
+
+int metrics_render_relays(Db *db, FILE *f) {
+        int r;
+
+        r = db_begin_read(db);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to read the database for /metrics/relays: %s", db_error(db));
+        r = render_relays(db, f);
+        if (r < 0)
+                log_warning_errno(r, "Failed to read the database for /metrics/relays: %s", db_error(db));
         (void) db_commit(db);
         return r;
 }

@@ -62,6 +62,10 @@ typedef struct MetricsContext {
  * transaction on db (a connection of the metrics thread's own: on WAL it never waits for the request threads'
  * writes, nor they for it). */
 int metrics_render(const MetricsContext *c, Db *db, FILE *f);
+/* /metrics/relays: each relay's series from its node's last MetricsPort report, in one read transaction. A path
+ * of its own: with 40,000 relays they are some 600,000 lines, fifteen times the rest, and Prometheus can scrape
+ * them less often (docs/observability.md). */
+int metrics_render_relays(Db *db, FILE *f);
 
 /* Writes s as a label value: backslash, double quote and newline escaped. */
 void metrics_write_label_value(FILE *f, const char *s);

@@ -22,6 +22,17 @@ static char *render(const Metrics *m, Db *db, const char *path, int *ret_r) {
         return buf;
 }
 
+static char *render_relays(Db *db, int *ret_r) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        ASSERT_NOT_NULL(f);
+        *ret_r = metrics_render_relays(db, f);
+        ASSERT_EQ(fclose(f), 0);
+        return buf;
+}
+
 static void fleet(Db *db) {
         ASSERT_OK(db_exec(db,
                           "INSERT INTO images (id, name, uki_sha256, uki_authenticode, pcr9, pcr11_boot, pcr11_sysinit, "
@@ -143,6 +154,10 @@ TEST(render_counters_and_fleet) {
         expect_line(text, "patela_node_last_trusted_timestamp_seconds{node=\"1\"} 100");
         expect_line(text, "patela_node_last_trusted_timestamp_seconds{node=\"2\"} 0");
         expect_line(text, "patela_node_last_verdict_timestamp_seconds{node=\"2\"} 200");
+        ASSERT_NULL(strstr(text, "patela_relay_")); /* on /metrics/relays */
+        free(text);
+        text = render_relays(db, &r);
+        ASSERT_OK(r);
         /* Relay r2 (node 1) reported; flags 37 = Fast, Authority, Running. */
         expect_line(text, "patela_relay_metrics_timestamp_seconds{node=\"1\",relay=\"r2\"} 300");
         expect_line(text, "patela_relay_onionskins_dropped_total{node=\"1\",relay=\"r2\"} 7");
@@ -157,6 +172,9 @@ TEST(render_counters_and_fleet) {
         expect_line(text, "patela_relay_traffic_bytes_total{node=\"1\",relay=\"r2\",direction=\"written\"} 12");
         ASSERT_NULL(strstr(text, "relay=\"r1\"")); /* not reported: no series */
         ASSERT_NULL(strstr(text, "flag=\"Exit\""));
+        free(text);
+        text = render(&m, db, path, &r);
+        ASSERT_OK(r);
         /* Each metric's samples together, after its TYPE line. */
         const char *type = strstr(text, "# TYPE patela_node_last_trusted_timestamp_seconds gauge\n");
         ASSERT_NOT_NULL(type);

@@ -3,7 +3,7 @@
 # The metrics benchmark (issue 13): a database of PATELA_BENCH_NODES (10,000) enabled nodes with 4 relays each
 # (40,000 relays, their fingerprints, a session per node), patela-server on 127.0.0.1 with MetricsListen=, then
 #   1. GET /metrics, PATELA_BENCH_SCRAPES (30) times over one kept-alive connection: the time of each (render and
-#      transfer, as Prometheus sees it) and its size; the goal is ≤ 100 ms,
+#      transfer, as Prometheus sees it) and its size; the goal is ≤ 100 ms; then GET /metrics/relays likewise,
 #   2. GET /v1/node/check (a bearer token looked up under the request threads' database lock) over one kept-alive
 #      connection, PATELA_BENCH_CHECKS (3000) requests: alone (the baseline) and while /metrics is scraped back to
 #      back (the scrape reads on its own connection in a read transaction: the checks' latencies must not move;
@@ -89,8 +89,21 @@ curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" "$MURL/metrics" >"$T/metrics.txt"
 # promtool check metrics lints in quadratic time (a 30 MB exposition took it over 10 minutes): it checks the
 # smaller expositions of the tests; here the samples are counted.
 [[ $(grep -c '^patela_node_info{' "$T/metrics.txt") == "$NODES" ]] || fail "node_info series: not $NODES"
-[[ ${PATELA_BENCH_RELAY_METRICS:-1} == 0 || $(grep -c '^patela_relay_metrics_timestamp_seconds{' "$T/metrics.txt") == $((NODES * 4)) ]] ||
+
+# /metrics/relays, the same way.
+urls=()
+for ((i = 0; i < SCRAPES; i++)); do urls+=(-o /dev/null "$MURL/metrics/relays"); done
+curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" -w '%{time_total} %{size_download} %{http_code}\n' "${urls[@]}" >"$T/rscrapes"
+awk '$3 != 200 { exit 1 }' "$T/rscrapes" || fail "a relays scrape failed"
+tail -n +2 "$T/rscrapes" | cut -d' ' -f1 >"$T/rscrape-times"
+read -r q50 q99 qmax <<<"$(times "$T/rscrape-times")"
+rsize=$(tail -1 "$T/rscrapes" | cut -d' ' -f2)
+curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" "$MURL/metrics/relays" >"$T/relays.txt"
+[[ ${PATELA_BENCH_RELAY_METRICS:-1} == 0 || $(grep -c '^patela_relay_metrics_timestamp_seconds{' "$T/relays.txt") == $((NODES * 4)) ]] ||
         fail "relay series: not $((NODES * 4))"
+printf 'metrics/relays: %d bytes, %d lines; scrape p50 %s ms, p99 %s ms, max %s ms\n' "$rsize" "$(wc -l <"$T/relays.txt")" \
+        "$q50" "$q99" "$qmax"
+
 # The server's own time for the render before the last scrape (database and formatting, not TLS and transfer).
 render_ms=$(awk '$1 == "patela_metrics_render_duration_seconds" { printf "%.1f", $2 * 1000 }' "$T/metrics.txt")
 printf 'metrics: %d nodes, %d relays: %d bytes, %d lines; scrape p50 %s ms, p99 %s ms, max %s ms; render alone %s ms\n' \
@@ -109,7 +122,7 @@ check_run "$T/base"
 read -r b50 b99 bmax <<<"$(times "$T/base")"
 (
         while :; do
-                curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" -o /dev/null "$MURL/metrics" -o /dev/null "$MURL/metrics" -o /dev/null "$MURL/metrics" || exit 0
+                curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" -o /dev/null "$MURL/metrics" -o /dev/null "$MURL/metrics/relays" || exit 0
         done
 ) &
 scraper=$!
@@ -153,9 +166,9 @@ printf 'relay reports (%d, 4 relays each, kept-alive): server CPU %s µs per rep
         "$CHECKS" "$rep_us" "$chk_us" "$(awk -v a="$rep_us" -v b="$chk_us" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" "$rp50"
 [[ $(sqlite3 "$DB" "SELECT dns_queries FROM relay_metrics WHERE relay_id = 1") == 12345 ]] || fail "the report was not stored"
 
-printf '{"nodes":%d,"relays":%d,"metrics_bytes":%d,"scrape_ms":{"p50":%s,"p99":%s,"max":%s},"check_ms":{"alone":{"p50":%s,"p99":%s},"scraped":{"p50":%s,"p99":%s},"ratio_p50":%s,"ratio_p99":%s},"status_page_ms":{"p50":%s,"max":%s},"report_cpu_us":%s,"check_cpu_us":%s,"render_ms":%s}\n' \
+printf '{"nodes":%d,"relays":%d,"metrics_bytes":%d,"scrape_ms":{"p50":%s,"p99":%s,"max":%s},"check_ms":{"alone":{"p50":%s,"p99":%s},"scraped":{"p50":%s,"p99":%s},"ratio_p50":%s,"ratio_p99":%s},"status_page_ms":{"p50":%s,"max":%s},"report_cpu_us":%s,"check_cpu_us":%s,"render_ms":%s,"relays_bytes":%d,"relays_scrape_ms":{"p50":%s,"max":%s}}\n' \
         "$NODES" $((NODES * 4)) "$size" "$s50" "$s99" "$smax" "$b50" "$b99" "$l50" "$l99" "$r50" "$r99" "$st50" "$stmax" \
-        "$rep_us" "$chk_us" "$render_ms"
+        "$rep_us" "$chk_us" "$render_ms" "$rsize" "$q50" "$qmax"
 server_stop
 if [[ ${PATELA_BENCH_STRICT:-0} == 1 ]]; then
         awk -v m="$smax" 'BEGIN { exit !(m <= 100) }' || fail "a scrape took $smax ms (goal: 100 ms)"

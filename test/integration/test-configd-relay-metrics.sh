@@ -48,7 +48,7 @@ grep -q '^tor_relay_load_onionskins_total' "$T/tor-metrics.txt" || fail "tor's M
 
 scrape() {
         curl -sS --cacert "$T/ca/ca.crt" -H "Authorization: Bearer $(cat "$T/metrics-token")" \
-                "https://127.0.0.1:$mport/metrics" >"$T/metrics.txt" || fail "scrape failed"
+                "https://127.0.0.1:$mport/metrics/relays" >"$T/metrics.txt" || fail "scrape failed"
 }
 for ((i = 0; i < 100; i++)); do
         scrape

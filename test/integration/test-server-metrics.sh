@@ -76,6 +76,11 @@ expect_error 403 SecretMismatch
 scrape /metrics >"$T/metrics.txt"
 [[ $HTTP_STATUS == 200 ]] || fail "/metrics: HTTP $HTTP_STATUS"
 promtool check metrics <"$T/metrics.txt" || fail "promtool check metrics: $(promtool check metrics <"$T/metrics.txt" 2>&1)"
+scrape /metrics/relays >"$T/relays.txt"
+[[ $HTTP_STATUS == 200 ]] || fail "/metrics/relays: HTTP $HTTP_STATUS"
+promtool check metrics <"$T/relays.txt" || fail "promtool check metrics (relays): $(promtool check metrics <"$T/relays.txt" 2>&1)"
+! grep -q '^patela_relay_' "$T/metrics.txt" || fail "relay series in /metrics"
+cat "$T/relays.txt" >>"$T/metrics.txt" # one file to look up the values in (not to check: two expositions)
 metric() { # metric 'NAME{LABELS}': its value in the scrape
         awk -v k="$1" '$1 == k { print $2 }' "$T/metrics.txt"
 }
@@ -126,7 +131,7 @@ pass "/v1/status and 'patela-server status' show the node, its verdict and its r
 # The dashboard queries only metrics the server exports.
 dash=$PATELA_SOURCE_DIR/grafana/patela-fleet.json
 jq -r '[.. | .expr? // empty, .definition? // empty] | .[]' "$dash" | grep -o 'patela_[a-z_]*' | sort -u >"$T/dash-metrics"
-grep -v '^#' "$T/metrics.txt" | sed 's/[{ ].*//' | sort -u >"$T/exported"
+cat "$T/metrics.txt" | grep -v '^#' | sed 's/[{ ].*//' | sort -u >"$T/exported"
 [[ $(wc -l <"$T/dash-metrics") -ge 10 ]] || fail "dashboard: too few metrics found: $(cat "$T/dash-metrics")"
 missing=$(comm -23 "$T/dash-metrics" "$T/exported")
 [[ -z $missing ]] || fail "the dashboard queries metrics the server does not export: $missing"
@@ -139,7 +144,8 @@ pass "the dashboard's $(wc -l <"$T/dash-metrics") metrics are all exported"
 pport=$((20000 + RANDOM % 40000))
 mkdir -p "$T/prom"
 sed -e "s|/etc/prometheus/patela-metrics-token|$T/metrics-token|" -e "s|/etc/prometheus/patela-ca.crt|$T/ca/ca.crt|" \
-        -e "s|patela.example.org:9443|127.0.0.1:$mport|" -e "s|scrape_interval: 30s|scrape_interval: 1s|" \
+        -e "s|patela.example.org:9443|127.0.0.1:$mport|" -e "s|scrape_interval: [0-9]*s|scrape_interval: 1s|" \
+        -e "s|scrape_timeout: 30s|scrape_timeout: 1s|" \
         -e "s|/usr/share/patela/prometheus/patela.rules.yml|$PATELA_SOURCE_DIR/prometheus/patela.rules.yml|" \
         "$PATELA_SOURCE_DIR/prometheus/prometheus.yml" >"$T/prometheus.yml"
 grep -q "127.0.0.1:$mport" "$T/prometheus.yml" && grep -q "credentials_file: $T/metrics-token" "$T/prometheus.yml" ||
@@ -160,15 +166,19 @@ done
 [[ $(query 'up{job="patela"}' | jq -r '.data.result[0].value[1]') == 1 ]] || fail "up{job=patela} is not 1"
 [[ $(query 'patela_requests_total{result="SecretMismatch"}' | jq -r '.data.result[0].value[1]') == 1 ]] ||
         fail "Prometheus: SecretMismatch counter"
-[[ $(query 'patela_relay_onionskins_dropped_total{job="patela",relay="exitA"}' | jq -r '.data.result[0].value[1]') == 7 ]] ||
-        fail "Prometheus: the relay metric"
+for ((i = 0; i < 50; i++)); do
+        v=$(query 'patela_relay_onionskins_dropped_total{job="patela-relays",relay="exitA"}' | jq -r '.data.result[0].value[1] // empty')
+        [[ -n $v ]] && break
+        sleep 0.2
+done
+[[ $v == 7 ]] || fail "Prometheus: the relay metric (job patela-relays): '$v'"
 [[ $(curl -sS "$PROM/api/v1/rules" | jq '[.data.groups[].rules[] | select(.type == "alerting")] | length') == 9 ]] ||
         fail "Prometheus did not load the 9 alert rules: $(curl -sS "$PROM/api/v1/rules")"
 # The scrapes were authenticated: the server refused none of them.
 scrape /metrics >"$T/metrics2.txt"
 [[ $(awk '$1 == "patela_metrics_refused_total" { print $2 }' "$T/metrics2.txt") == 6 ]] ||
         fail "refused scrapes: $(grep refused_total "$T/metrics2.txt")"
-pass "Prometheus scraped it with the documented configuration: verdict $verdict = 1, a relay metric, up = 1, 9 alert rules loaded"
+pass "Prometheus scraped it with the documented configuration (jobs patela and patela-relays): verdict $verdict = 1, a relay metric, up = 1, 9 alert rules loaded"
 server_stop
 
 # Socket activation: the socket named "metrics" is the metrics listener, the other one serves the nodes.
