@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "server-status.h"
+#include "tor-metrics.h"
 
 static json_object *text_or_null(sqlite3_stmt *s, int i) {
         const unsigned char *t = sqlite3_column_text(s, i);
@@ -21,7 +22,9 @@ static int add_relays(Db *db, json_object *nodes, int64_t first_id, int64_t last
 
         r = db_prepare_cached(db,
                               "SELECT r.node_id, r.name, r.ipv4, r.ipv6, r.or_port, f.rsa_fingerprint, f.ed25519_identity, "
-                              "f.reported_at FROM relays r LEFT JOIN relay_fingerprints f ON f.relay_id = r.id "
+                              "f.reported_at, m.reported_at, m.flags FROM relays r "
+                              "LEFT JOIN relay_fingerprints f ON f.relay_id = r.id "
+                              "LEFT JOIN relay_metrics m ON m.relay_id = r.id "
                               "WHERE r.node_id BETWEEN ? AND ? ORDER BY r.node_id, r.slot",
                               &s);
         if (r < 0)
@@ -53,6 +56,19 @@ static int add_relays(Db *db, json_object *nodes, int64_t first_id, int64_t last
                 json_object_object_add(relay, "rsaFingerprint", text_or_null(s, 5));
                 json_object_object_add(relay, "ed25519Identity", text_or_null(s, 6));
                 json_object_object_add(relay, "identityReportedAt", int_or_null(s, 7));
+                /* Its health as far as the server knows it: its node's last MetricsPort report, and the consensus
+                 * flags tor said it has then. */
+                json_object_object_add(relay, "metricsReportedAt", int_or_null(s, 8));
+                json_object *flags = NULL;
+                if (sqlite3_column_type(s, 9) != SQLITE_NULL) {
+                        uint32_t bits = (uint32_t) sqlite3_column_int64(s, 9);
+
+                        flags = json_object_new_array();
+                        for (TorRelayFlag fl = 0; flags && fl < _TOR_RELAY_FLAG_MAX; fl++)
+                                if (bits & (1U << fl))
+                                        json_object_array_add(flags, json_object_new_string(tor_relay_flag_to_string(fl)));
+                }
+                json_object_object_add(relay, "flags", flags);
                 json_object *relays;
                 if (!json_object_object_get_ex(node, "relays", &relays)) {
                         json_object_put(relay);

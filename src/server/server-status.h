@@ -15,7 +15,8 @@
 /* What the server knows of its fleet, one page in node id order: the nodes with id > after, at most limit of
  * them (1…STATUS_LIMIT_MAX), read in one read transaction:
  *   {"nodes": [{id, fingerprint, state, image, imageRetired, verdict, reason, lastVerdictAt, lastTrustedAt,
- *               lastSeen, relays: [{name, ipv4, ipv6, orPort, rsaFingerprint, ed25519Identity, identityReportedAt}]}],
+ *               lastSeen, relays: [{name, ipv4, ipv6, orPort, rsaFingerprint, ed25519Identity, identityReportedAt,
+ *                                   metricsReportedAt, flags: [tor's consensus flags at that report] or null}]}],
  *    "next": the after= of the next page, or null on the last one}
  * Times are seconds since the epoch, null for never. */
 int server_status_json(Db *db, int64_t after, unsigned limit, json_object **ret);

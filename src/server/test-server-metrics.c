@@ -241,6 +241,13 @@ TEST(status_pages) {
         ASSERT_STREQ(json_object_get_string(v), "0000000000000000000000000000000000000007");
         ASSERT_TRUE(json_object_object_get_ex(json_object_array_get_idx(relays, 1), "rsaFingerprint", &v));
         ASSERT_NULL(v);
+        /* r2 reported its MetricsPort: flags 37 = Fast, Authority, Running; r1 did not. */
+        ASSERT_TRUE(json_object_object_get_ex(json_object_array_get_idx(relays, 1), "flags", &v));
+        ASSERT_STREQ(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), "[\"Fast\",\"Authority\",\"Running\"]");
+        ASSERT_TRUE(json_object_object_get_ex(json_object_array_get_idx(relays, 1), "metricsReportedAt", &v));
+        ASSERT_EQ(json_object_get_int64(v), 300);
+        ASSERT_TRUE(json_object_object_get_ex(json_object_array_get_idx(relays, 0), "flags", &v));
+        ASSERT_NULL(v);
         n = json_object_array_get_idx(nodes, 1);
         ASSERT_TRUE(json_object_object_get_ex(n, "reason", &v));
         ASSERT_STREQ(json_object_get_string(v), "PCR 4 is no image");

@@ -117,6 +117,8 @@ scrape /v1/status >"$T/status.json"
 [[ $(jq -r '.nodes[0] | "\(.fingerprint) \(.state) \(.verdict) \(.relays | length) \(.relays[0].name)"' "$T/status.json") == \
         "$fp enabled $verdict 2 exitA" ]] || fail "status: $(cat "$T/status.json")"
 [[ $(jq -r .next "$T/status.json") == null ]] || fail "status: a next page"
+[[ $(jq -c '.nodes[0].relays[0].flags' "$T/status.json") == '["Fast","Exit","Running"]' &&
+        $(jq -r '.nodes[0].relays[1].flags' "$T/status.json") == null ]] || fail "status: relay flags: $(cat "$T/status.json")"
 ps_cli --json status >"$T/status-cli.json"
 [[ $(jq -c '.nodes[0] | del(.lastSeen)' "$T/status-cli.json") == "$(jq -c '.nodes[0] | del(.lastSeen)' "$T/status.json")" ]] ||
         fail "CLI status differs from /v1/status: $(cat "$T/status-cli.json")"
