@@ -48,7 +48,7 @@ void log_parse_environment(void) {
 /* One message is one line: every C0 control character and DEL becomes \xNN. What a peer sends (a URL that
  * libmicrohttpd has unescaped, a name, a reason) ends up in messages; a newline in it would start a new
  * journal entry, and "<0>" at its start would give that entry any priority. */
-static void escape_controls(const char *in, char *out, size_t size) {
+void log_escape_controls(const char *in, char *out, size_t size) {
         size_t o = 0;
 
         for (const unsigned char *p = (const unsigned char *) in; *p && o + 5 < size; p++) {
@@ -77,7 +77,7 @@ int log_internal(int level, int error, const char *file, int line, const char *f
                 va_end(ap);
 
                 /* Under systemd stderr is connected to the journal: a "<N>" prefix carries the level. */
-                escape_controls(buf, escaped, sizeof(escaped));
+                log_escape_controls(buf, escaped, sizeof(escaped));
                 if (getenv("JOURNAL_STREAM"))
                         fprintf(stderr, "<%d>%s\n", level, escaped);
                 else

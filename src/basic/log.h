@@ -14,6 +14,9 @@ int log_get_max_level(void);
 void log_parse_environment(void);
 int log_level_from_string(const char *s);
 
+/* Copies in to out (size bytes with its NUL), every C0 control character and DEL written as \xNN: one line. */
+void log_escape_controls(const char *in, char *out, size_t size);
+
 /* Logs the message (with %m expanded from error) and returns -abs(error), or -EIO if error is 0. */
 int log_internal(int level, int error, const char *file, int line, const char *func, const char *format, ...)
         _printf_(6, 7);

@@ -24,6 +24,7 @@ static void session_wipe(Manager *m) {
 
 void check_stop(Manager *m) {
         m->check_request = http_request_free(m->check_request);
+        relay_metrics_stop(m);
         (void) sd_event_source_set_enabled(m->check_timer, SD_EVENT_OFF);
         m->next_check = 0;
         session_wipe(m);
@@ -85,6 +86,7 @@ static void on_check(HttpRequest *request, const HttpResponse *response, void *u
                 }
                 m->check_usec = reply.check_in * 1000000ULL;
                 check_arm(m, configd_jitter(m->check_usec, 10));
+                relay_metrics_collect(m);
                 return;
         }
         if (response->status >= 400 && proto_error_reply_decode(response->body, response->size, &error, &diag) >= 0 &&

@@ -42,6 +42,7 @@ void configd_config_init(ConfigdConfig *c) {
                 .tor_allocator = TOR_ALLOCATOR_JEMALLOC,
                 .route_table = CONFIGD_ROUTE_TABLE_DEFAULT,
                 .manage_units = true,
+                .relay_metrics = true,
         };
 }
 
@@ -263,6 +264,13 @@ int configd_config_set(ConfigdConfig *c, const char *key, const char *value) {
                 if (safe_atou64(value, UINT32_MAX, &t) < 0 || t == 0 || (t >= 253 && t <= 255))
                         return -EINVAL;
                 c->route_table = (uint32_t) t;
+                return 0;
+        }
+        if (streq(key, "RelayMetrics")) {
+                b = parse_boolean(value);
+                if (b < 0)
+                        return b;
+                c->relay_metrics = b;
                 return 0;
         }
         if (streq(key, "ManageUnits")) {

@@ -53,6 +53,7 @@ typedef struct ConfigdConfig {
         uint32_t route_table; /* the relays' gateways' routing table */
         char *resolver_file;  /* the local resolver's outgoing addresses; "" (not NULL): not written */
         bool manage_units;
+        bool relay_metrics;   /* RelayMetrics=: each relay's MetricsPort read after each check and reported */
 } ConfigdConfig;
 
 const char *tor_allocator_to_string(TorAllocator a) _const_;

@@ -18,6 +18,7 @@ struct HttpClient {
         uint64_t connect_timeout_usec;
         uint64_t timeout_usec;
         size_t body_max;
+        bool loopback;
         /* Requests attached to the multi handle, so that freeing the client can cancel them. */
         HttpRequest **requests;
         size_t n_requests;
@@ -253,9 +254,11 @@ int http_client_new(sd_event *event, const HttpOptions *o, HttpClient **ret) {
         if (!c)
                 return -ENOMEM;
         c->event = sd_event_ref(event);
-        c->base_url = strdup(o->base_url);
-        c->ca_file = strdup(o->ca_file);
-        if (!c->base_url || !c->ca_file)
+        c->loopback = o->loopback;
+        /* Loopback only: nothing but http://127.0.0.1, whatever the caller passed. */
+        c->base_url = strdup(o->loopback ? "http://127.0.0.1" : o->base_url);
+        c->ca_file = o->ca_file ? strdup(o->ca_file) : NULL;
+        if (!c->base_url || (o->ca_file && !c->ca_file))
                 return -ENOMEM;
         c->connect_timeout_usec = o->connect_timeout_usec;
         c->timeout_usec = o->timeout_usec;
@@ -337,15 +340,17 @@ int http_request_start_full(HttpClient *c, const char *path, const char *body, c
         SETOPT(r->easy, CURLOPT_PRIVATE, (char *) r);
         SETOPT(r->easy, CURLOPT_ERRORBUFFER, r->error_buffer);
         SETOPT(r->easy, CURLOPT_NOSIGNAL, 1L);
-        SETOPT(r->easy, CURLOPT_PROTOCOLS_STR, "https");
+        SETOPT(r->easy, CURLOPT_PROTOCOLS_STR, c->loopback ? "http" : "https");
         SETOPT(r->easy, CURLOPT_REDIR_PROTOCOLS_STR, "https");
         SETOPT(r->easy, CURLOPT_FOLLOWLOCATION, 0L);
-        /* The pinned CA is the only trust anchor: no CA directory, no built-in bundle, no proxy. */
-        SETOPT(r->easy, CURLOPT_SSLVERSION, (long) (CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_DEFAULT));
-        SETOPT(r->easy, CURLOPT_CAINFO, c->ca_file);
-        SETOPT(r->easy, CURLOPT_CAPATH, (char *) NULL);
-        SETOPT(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-        SETOPT(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+        if (!c->loopback) {
+                /* The pinned CA is the only trust anchor: no CA directory, no built-in bundle, no proxy. */
+                SETOPT(r->easy, CURLOPT_SSLVERSION, (long) (CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_DEFAULT));
+                SETOPT(r->easy, CURLOPT_CAINFO, c->ca_file);
+                SETOPT(r->easy, CURLOPT_CAPATH, (char *) NULL);
+                SETOPT(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+                SETOPT(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+        }
         SETOPT(r->easy, CURLOPT_PROXY, "");
         SETOPT(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long) MAX(c->connect_timeout_usec / 1000, (uint64_t) 1));
         SETOPT(r->easy, CURLOPT_TIMEOUT_MS,

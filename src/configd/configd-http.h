@@ -23,6 +23,9 @@ typedef struct HttpOptions {
         uint64_t connect_timeout_usec;
         uint64_t timeout_usec;
         size_t body_max;
+        /* Plain HTTP to a loopback address instead (a relay's MetricsPort): base_url http://127.0.0.1, no TLS,
+         * ca_file unused. */
+        bool loopback;
 } HttpOptions;
 
 typedef struct HttpResponse {

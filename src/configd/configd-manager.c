@@ -94,6 +94,8 @@ Manager *manager_free(Manager *m) {
         log_verify_free(m); /* its request, before the client */
         http_request_free(m->request);
         state_done(m);
+        relay_metrics_stop(m);
+        http_client_free(m->loopback);
         http_client_free(m->http);
         manager_call_done(m);
         sd_event_source_disable_unref(m->cycle_timer);
@@ -216,6 +218,14 @@ int manager_start(Manager *m) {
         r = http_client_new(m->event, &http, &m->http);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up libcurl: %m");
+        if (m->config.relay_metrics) {
+                r = http_client_new(m->event,
+                                    &(HttpOptions) { .loopback = true, .connect_timeout_usec = 1000000ULL,
+                                                     .timeout_usec = 2000000ULL, .body_max = TOR_METRICS_MAX },
+                                    &m->loopback);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up libcurl: %m");
+        }
 
         /* The first cycle starts as soon as the loop runs. */
         /* 1 ms accuracy: a Refresh or a retry starts now, not when sd-event's default 250 ms window ends. */

@@ -149,6 +149,12 @@ typedef struct Manager {
         uint64_t next_check;         /* CLOCK_REALTIME µs, 0 if none planned */
         uint64_t check_in;           /* checkIn of the running cycle's attestation, µs */
 
+        /* after each good check: the relays' MetricsPorts, then the report (configd-metrics.c) */
+        HttpClient *loopback;        /* plain HTTP to 127.0.0.1; NULL with RelayMetrics=no */
+        HttpRequest *metrics_request;
+        ProtoRelayMetricsRequest *metrics_report; /* the report being put together, or sent */
+        size_t metrics_next;         /* the relay read next */
+
         /* within one cycle; wiped at its end */
         ProtoEnrollReply enroll;     /* the challenge; enroll.enabled once there is one */
         sd_json_variant *secret;     /* the activated credential (sensitive) */
@@ -281,6 +287,9 @@ int state_on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void 
 /* After a signal, once no cycle runs (cycle_finish() calls it when one ended): the save, then the loop ends. */
 void state_exit_save(Manager *m);
 void state_done(Manager *m);
+/* configd-metrics.c: each relay's MetricsPort, after a good check, to the server. */
+void relay_metrics_collect(Manager *m);
+void relay_metrics_stop(Manager *m);
 
 /* configd-units.c: the tor instances. With ManageUnits=no (--no-units), only logs what it would do. at_once: the
  * removed relays' tor exits at once (SIGTERM), not after its graceful ShutdownWaitLength. */

@@ -13,6 +13,7 @@
 #include "configd-files.h"
 #include "configd-manager.h"
 #include "configd-resolver.h"
+#include "log-event.h"
 #include "log.h"
 
 /* The object paths of patela-tor@….service: bus_label_escape() of "patela-tor@" */
@@ -204,9 +205,17 @@ static int unit_call(Manager *m, const char *method, const char *name) {
                        method, on_job_reply, what, "ss", unit, "replace");
         if (r < 0)
                 return log_error_errno(r, "Failed to call %s for %s: %m", method, unit);
-        log_info("%s %s.", streq(method, "StopUnit") ? "Stopping" :
-                           streq(method, "StartUnit") ? "Starting" :
-                           streq(method, "RestartUnit") ? "Restarting" : "Reloading or restarting", unit);
+        /* A relay started or stopped is an event an operator searches for; a reload is not. */
+        char relay_field[64], unit_field[96];
+        snprintf(relay_field, sizeof(relay_field), "PATELA_RELAY=%s", name);
+        snprintf(unit_field, sizeof(unit_field), "UNIT=%s", unit);
+        if (streq(method, "StopUnit") || streq(method, "StartUnit") || streq(method, "RestartUnit"))
+                log_event(streq(method, "StopUnit") ? LOG_EVENT_RELAY_STOPPED : LOG_EVENT_RELAY_STARTED, LOG_INFO,
+                          (const char *const[]) { relay_field, unit_field, NULL }, "%s %s.",
+                          streq(method, "StopUnit") ? "Stopping" : streq(method, "StartUnit") ? "Starting" : "Restarting",
+                          unit);
+        else
+                log_info("Reloading or restarting %s.", unit);
         return 0;
 }
 
@@ -229,7 +238,11 @@ static int unit_kill_now(Manager *m, const char *name) {
                 return log_error_errno(r, "Failed to call KillUnit for %s: %m", unit);
         }
         (void) sd_bus_slot_set_destroy_callback(slot, free);
-        log_info("Stopping %s at once (SIGTERM): the server refused the node.", unit);
+        char relay_field[64], unit_field[96];
+        snprintf(relay_field, sizeof(relay_field), "PATELA_RELAY=%s", name);
+        snprintf(unit_field, sizeof(unit_field), "UNIT=%s", unit);
+        log_event(LOG_EVENT_RELAY_STOPPED, LOG_INFO, (const char *const[]) { relay_field, unit_field, NULL },
+                  "Stopping %s at once (SIGTERM): the server refused the node.", unit);
         return sd_bus_slot_set_floating(slot, 1);
 }
 

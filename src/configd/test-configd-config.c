@@ -114,6 +114,9 @@ TEST(parse_every_key) {
         ASSERT_STREQ(tor_allocator_library(c.tor_allocator), "");
         ASSERT_OK(configd_config_set(&c, "ManageUnits", "off"));
         ASSERT_FALSE(c.manage_units);
+        ASSERT_TRUE(c.relay_metrics);
+        ASSERT_OK(configd_config_set(&c, "RelayMetrics", "no"));
+        ASSERT_FALSE(c.relay_metrics);
         ASSERT_OK(configd_config_set(&c, "RelayUser", "root"));
         ASSERT_STREQ(c.relay_user, "root");
         ASSERT_NULL(c.resolver_file); /* the default comes from manager_start() */
@@ -210,6 +213,7 @@ TEST(bad_values) {
                 { "ResolverFile", "run/outgoing.conf" },
                 { "ResolverFile", "/run/patela/resolver/../x.conf" },
                 { "ResolverFile", "/run/out going.conf" },
+                { "RelayMetrics", "sometimes" },
         };
         ConfigdConfig c;
 

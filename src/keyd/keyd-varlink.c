@@ -11,6 +11,7 @@
 #include "keyd-state.h"
 #include "keyd-varlink.h"
 #include "tor-nickname.h"
+#include "log-event.h"
 #include "log.h"
 #include "string-util.h"
 #include "tpm2-nv.h"
@@ -51,18 +52,18 @@ static int reply_kek_error(sd_varlink *link, Manager *m, const KekError *e) {
         case -ENOTRECOVERABLE:
                 if (append_pcrs(&pcrs, e->missing_pcrs) < 0)
                         return -ENOMEM;
-                log_error("Refusing a weaker policy: %s", e->message);
+                log_event(LOG_EVENT_KEYS_REFUSED, LOG_ERR, NULL, "Refusing a weaker policy: %s", e->message);
                 return sd_varlink_errorbo(link, "io.patela.Keys.PolicyTooWeak", SD_JSON_BUILD_PAIR_VARIANT("missingPcrs", pcrs));
         case -EPERM:
         case -EKEYREJECTED:
         case -ENXIO:
-                log_error("Refusing to unseal the relay keys: %s", e->message);
+                log_event(LOG_EVENT_KEYS_REFUSED, LOG_ERR, NULL, "Refusing to unseal the relay keys: %s", e->message);
                 return sd_varlink_errorbo(link, "io.patela.Keys.PolicyMismatch", SD_JSON_BUILD_PAIR_STRING("message", e->message));
         case -EUCLEAN: {
                 char index[16];
 
                 snprintf(index, sizeof(index), "0x%08x", e->index);
-                log_error("Refusing keyd's NV: %s.", e->message);
+                log_event(LOG_EVENT_KEYS_REFUSED, LOG_ERR, NULL, "Refusing keyd's NV: %s.", e->message);
                 return sd_varlink_errorbo(link, "io.patela.Keys.NvTampered", SD_JSON_BUILD_PAIR_STRING("index", index),
                                           SD_JSON_BUILD_PAIR_STRING("message", e->message));
         }
@@ -76,12 +77,14 @@ static int reply_store_error(sd_varlink *link, Manager *m, int r, const char *wh
         char msg[300];
 
         if (r == -EBADMSG) {
-                log_error("Refusing the stored keys: neither slot holds the set the sealed key commits to (altered, "
+                log_event(LOG_EVENT_KEYS_REFUSED, LOG_ERR, NULL,
+                          "Refusing the stored keys: neither slot holds the set the sealed key commits to (altered, "
                           "or an older set put back). Nothing is generated.");
                 return sd_varlink_error(link, "io.patela.Keys.StoreCorrupted", NULL);
         }
         if (r == -ENODATA) {
-                log_error("Refusing: the sealed key says relay keys were stored, but the store is gone from NV. Nothing "
+                log_event(LOG_EVENT_KEYS_REFUSED, LOG_ERR, NULL,
+                          "Refusing: the sealed key says relay keys were stored, but the store is gone from NV. Nothing "
                           "is generated: new keys would replace the relays' identities.");
                 return sd_varlink_error(link, "io.patela.Keys.StoreMissing", NULL);
         }

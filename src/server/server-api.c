@@ -160,6 +160,8 @@ enum MHD_Result api_dispatch(Request *req) {
                 return api_node_state(req, &node);
         case PROTO_NODE_STATE_SAVE:
                 return api_node_state_save(req, &node);
+        case PROTO_NODE_RELAY_METRICS:
+                return api_node_relay_metrics(req, &node);
         case PROTO_LOG_CHECKPOINT:
         case PROTO_LOG_ENTRIES:
         case PROTO_LOG_INCLUSION:

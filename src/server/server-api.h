@@ -20,6 +20,8 @@ enum MHD_Result api_node_fingerprints(Request *req, const Node *node);
 /* GET /v1/node/state, POST /v1/node/state/save (server-state.c). */
 enum MHD_Result api_node_state(Request *req, const Node *node);
 enum MHD_Result api_node_state_save(Request *req, const Node *node);
+/* POST /v1/node/relay-metrics (server-relay-metrics.c). */
+enum MHD_Result api_node_relay_metrics(Request *req, const Node *node);
 /* GET /v1/node/check: authenticates the token itself, in one query. */
 enum MHD_Result api_node_check(Request *req);
 

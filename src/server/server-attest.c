@@ -7,6 +7,7 @@
 
 #include "alloc-util.h"
 #include "hexdecoct.h"
+#include "log-event.h"
 #include "log.h"
 #include "server-api.h"
 #include "server-attestations.h"
@@ -158,7 +159,10 @@ static enum MHD_Result reject(Request *req, const uint8_t *challenge, const Node
         server_db_unlock(req->server);
         if (r < 0)
                 log_warning_errno(r, "Failed to record the rejected attestation of node %" PRIi64 ": %m", n->id);
-        log_warning("Attestation of node %" PRIi64 " (%s) rejected: %s", n->id, n->fingerprint, reason);
+        char node[80];
+        snprintf(node, sizeof(node), "PATELA_NODE=%s", n->fingerprint);
+        log_event(LOG_EVENT_ATTESTATION_REJECTED, LOG_WARNING, (const char *const[]) { node, NULL },
+                  "Attestation of node %" PRIi64 " (%s) rejected: %s", n->id, n->fingerprint, reason);
         return respond_error(req, code, "%s", reason);
 }
 
@@ -429,20 +433,26 @@ enum MHD_Result api_attest(Request *req) {
                 log_error_errno(r, "Recording the attestation of node %" PRIi64 " (%s) failed: %m", n.id, n.fingerprint);
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Issuing the session failed.");
         }
+        metrics_count_verdict(&req->server->metrics, judgement.verdict, /* refused= */ r > 0);
+        char node_field[80], verdict_field[64], image_field[96];
+        const char *const fields[] = { node_field, verdict_field, image_field, NULL };
+        snprintf(node_field, sizeof(node_field), "PATELA_NODE=%s", n.fingerprint);
+        snprintf(verdict_field, sizeof(verdict_field), "PATELA_VERDICT=%s", proto_verdict_to_string(judgement.verdict));
+        snprintf(image_field, sizeof(image_field), "PATELA_IMAGE=%s", judgement.image);
         if (r > 0) {
-                log_warning("Attestation of node %" PRIi64 " (%s) from %s refused: %s: %s.", n.id, n.fingerprint,
-                            req->source, proto_verdict_to_string(judgement.verdict), judgement.reason);
+                log_event(LOG_EVENT_NODE_REFUSED, LOG_WARNING, fields, "Attestation of node %" PRIi64 " (%s) from %s refused: %s: %s.",
+                          n.id, n.fingerprint, req->source, proto_verdict_to_string(judgement.verdict), judgement.reason);
                 return respond_error(req, proto_verdict_error(judgement.verdict), "%s.", judgement.reason);
         }
 
         if (judgement.verdict != PROTO_VERDICT_TRUSTED)
-                log_warning("Node %" PRIi64 " (%s) attested from %s; not refused (MeasuredBoot=warn, or no image "
-                            "registered): %s: %s.",
-                            n.id, n.fingerprint, req->source, proto_verdict_to_string(judgement.verdict),
-                            judgement.reason);
+                log_event(LOG_EVENT_NODE_NOT_TRUSTED, LOG_WARNING, fields,
+                          "Node %" PRIi64 " (%s) attested from %s; not refused (MeasuredBoot=warn, or no image "
+                          "registered): %s: %s.",
+                          n.id, n.fingerprint, req->source, proto_verdict_to_string(judgement.verdict), judgement.reason);
         else
-                log_info("Node %" PRIi64 " (%s) attested from %s: Trusted, image %s.", n.id, n.fingerprint,
-                         req->source, judgement.image);
+                log_event(LOG_EVENT_NODE_TRUSTED, LOG_INFO, fields, "Node %" PRIi64 " (%s) attested from %s: Trusted, image %s.",
+                          n.id, n.fingerprint, req->source, judgement.image);
         reply.expires_in = req->server->config->session_lifetime_usec / 1000000ULL;
         reply.check_in = req->server->config->check_interval_usec / 1000000ULL;
         reply.verdict = judgement.verdict;

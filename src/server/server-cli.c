@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <systemd/sd-daemon.h>
 
+#include "log-event.h"
 #include "log.h"
 #include "server-attestations.h"
 #include "server-ca.h"
@@ -347,7 +348,11 @@ int verb_node(Cli *cli, int argc, char **argv) {
                 r = node_set_state(db, n.id, state, &a);
                 if (r < 0)
                         return log_error_errno(r, "Failed to %s node %" PRIi64 ": %m", sub, n.id), cli_exit_status(r);
-                log_info("Node %" PRIi64 " (%s) %sd.", n.id, n.fingerprint, sub);
+                char node_field[80];
+                snprintf(node_field, sizeof(node_field), "PATELA_NODE=%s", n.fingerprint);
+                log_event_audit(state == NODE_ENABLED ? LOG_EVENT_NODE_ENABLED : LOG_EVENT_NODE_DISABLED, LOG_INFO,
+                                (const char *const[]) { node_field, NULL }, "Node %" PRIi64 " (%s) %sd.", n.id,
+                                n.fingerprint, sub);
                 json_object *o = NULL;
                 if (cli->json && node_get(db, n.id, &n) >= 0 && node_status_to_json(db, &n, &o) >= 0)
                         cli_print_json(o);

@@ -56,3 +56,4 @@ int verb_image(Cli *cli, int argc, char **argv);
 int verb_contactinfo(Cli *cli, int argc, char **argv);
 int verb_log(Cli *cli, int argc, char **argv);
 int verb_family(Cli *cli, int argc, char **argv);
+int verb_status(Cli *cli, int argc, char **argv);

@@ -51,6 +51,9 @@ void server_config_done(ServerConfig *c) {
         free(c->quote_bank);
         free(c->ek_ca_directory);
         free(c->log_key);
+        free(c->metrics_listen);
+        free(c->metrics_token_file);
+        free(c->ca_certificate);
         *c = (ServerConfig) {};
 }
 
@@ -218,6 +221,18 @@ int server_config_set(ServerConfig *c, const char *key, const char *value) {
                 return set_str(&c->ek_ca_directory, value);
         if (streq(key, "LogKey"))
                 return set_str(&c->log_key, value);
+        if (streq(key, "MetricsListen")) {
+                if (isempty(value)) { /* empty: not served (the default) */
+                        free(c->metrics_listen);
+                        c->metrics_listen = NULL;
+                        return 0;
+                }
+                return set_str(&c->metrics_listen, value);
+        }
+        if (streq(key, "MetricsTokenFile"))
+                return set_str(&c->metrics_token_file, value);
+        if (streq(key, "CACertificate"))
+                return set_str(&c->ca_certificate, value);
         if (streq(key, "DefaultRelayCount"))
                 return set_unsigned(&c->default_relay_count, value, 64);
         if (streq(key, "RelaysPerAddress")) {

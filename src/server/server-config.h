@@ -77,6 +77,9 @@ typedef struct ServerConfig {
         char *log_key; /* LogKey=: the transparency log's signer key file; NULL: checkpoints not served */
         MeasuredBootPolicy measured_boot;
         uint64_t check_interval_usec; /* what a node is told between two GET /v1/node/check */
+        char *metrics_listen;         /* MetricsListen=: /metrics and /v1/status; NULL: not served */
+        char *metrics_token_file;     /* MetricsTokenFile=: the scrapers' bearer token */
+        char *ca_certificate;         /* CACertificate=: the CA of Certificate=, read for its expiry */
 } ServerConfig;
 
 void server_config_init(ServerConfig *c);

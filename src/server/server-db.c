@@ -11,7 +11,7 @@
 #include "server-db.h"
 #include "string-util.h"
 
-static uint64_t now_monotonic_usec(void) {
+uint64_t now_monotonic_usec(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -97,4 +97,5 @@ const char *db_error(Db *db);
 int db_errno(int rc) _const_;
 
 uint64_t now_usec(void);
+uint64_t now_monotonic_usec(void);
 int64_t now_sec(void);

@@ -7,6 +7,7 @@
 #include "alloc-util.h"
 #include "hexdecoct.h"
 #include "identity.h"
+#include "log-event.h"
 #include "log.h"
 #include "server-api.h"
 #include "server-attestations.h"
@@ -53,6 +54,7 @@ static enum MHD_Result reply_pending(Request *req, const Node *n) {
         snprintf(reply.fingerprint, sizeof(reply.fingerprint), "%s", n->fingerprint);
         if (proto_enroll_reply_encode(&reply, &body) < 0)
                 return MHD_NO;
+        metrics_count_enrolment(&req->server->metrics, reply.state);
         return respond_body(req, MHD_HTTP_ACCEPTED, body);
 }
 
@@ -194,6 +196,7 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
         r = proto_enroll_reply_encode(&reply, &body);
         if (r < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Encoding the challenge failed.");
+        metrics_count_enrolment(&req->server->metrics, reply.state);
         return respond_body(req, MHD_HTTP_OK, body);
 }
 
@@ -372,6 +375,7 @@ static enum MHD_Result send_proof_challenge(Request *req, const NodeIdentity *id
         snprintf(reply.fingerprint, sizeof(reply.fingerprint), "%s", id->fingerprint);
         if (proto_enroll_reply_encode(&reply, &body) < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Encoding the challenge failed.");
+        metrics_count_enrolment(&req->server->metrics, reply.state);
         return respond_body(req, MHD_HTTP_OK, body);
 }
 
@@ -504,10 +508,16 @@ enum MHD_Result api_enroll_proof(Request *req) {
         if (r == -ENOENT) {
                 r = node_create_pending(db, &id, req->source, c->max_pending_nodes,
                                         c->pending_lifetime_usec / 1000000ULL, c->default_relay_count, &n);
-                if (r >= 0)
-                        log_notice("New node %" PRIi64 " from %s is pending, fingerprint %s (its TPM proved that it "
-                                   "holds the EK and AK).",
-                                   n.id, req->source, n.fingerprint);
+                if (r >= 0) {
+                        char node[80], source[96];
+
+                        snprintf(node, sizeof(node), "PATELA_NODE=%s", n.fingerprint);
+                        snprintf(source, sizeof(source), "PATELA_SOURCE=%s", req->source);
+                        log_event(LOG_EVENT_NODE_PENDING, LOG_NOTICE, (const char *const[]) { node, source, NULL },
+                                  "New node %" PRIi64 " from %s is pending, fingerprint %s (its TPM proved that it "
+                                  "holds the EK and AK).",
+                                  n.id, req->source, n.fingerprint);
+                }
         }
         server_db_unlock(req->server);
         if (r == -ENOSPC)

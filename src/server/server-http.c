@@ -168,6 +168,7 @@ static enum MHD_Result respond_verror(Request *req, unsigned status, ProtoErrorC
         char message[512], *body = NULL;
 
         vsnprintf(message, sizeof(message), fmt, ap);
+        req->result = (unsigned) code;
         log_info("%s %s from %s: %u %s: %s", req->method, req->url, req->source, status,
                  proto_error_to_string(code), message);
         if (proto_error_reply_encode(code, message, &body) < 0)
@@ -200,7 +201,7 @@ enum MHD_Result respond_diag(Request *req, const ProtoDiag *diag) {
                                     diag->code, "%s.", diag->message);
 }
 
-static void format_source(struct MHD_Connection *c, char *buf, size_t size) {
+void server_format_source(struct MHD_Connection *c, char *buf, size_t size) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 
@@ -237,6 +238,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                                   void **req_cls) {
         Server *s = cls;
         Request *req = *req_cls;
+        enum MHD_Result ret;
+        ProtoEndpoint e;
 
         (void) version;
         if (!req) {
@@ -246,8 +249,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                 req = calloc(1, sizeof(*req));
                 if (!req)
                         return MHD_NO;
-                *req = (Request) { .server = s, .connection = connection, .method = method, .url = url };
-                format_source(connection, req->source, sizeof(req->source));
+                *req = (Request) { .server = s, .connection = connection, .method = method, .url = url,
+                                   .result = METRICS_RESULT_OK, .start_usec = now_monotonic_usec() };
+                e = proto_endpoint_from_path(url);
+                req->endpoint = e >= 0 ? (unsigned) e : METRICS_ENDPOINT_OTHER;
+                server_format_source(connection, req->source, sizeof(req->source));
                 /* Refuse an announced oversized body before reading it; reserve an announced body at once, so
                  * that slow uploads cannot add up past MaxBufferedBytes= before any of them is refused. */
                 if (cl && safe_atou64(cl, UINT64_MAX, &announced) >= 0) {
@@ -280,13 +286,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         }
 
         if (req->too_large)
-                return respond_error(req, PROTO_ERROR_BODY_TOO_LARGE, "Request body exceeds %u bytes.",
-                                     s->config->max_body_size);
-        if (req->over_budget)
-                return respond_error(req, PROTO_ERROR_RATE_LIMITED,
-                                     "The server holds as many request bodies as it will (MaxBufferedBytes=); try again "
-                                     "later.");
-        return api_dispatch(req);
+                ret = respond_error(req, PROTO_ERROR_BODY_TOO_LARGE, "Request body exceeds %u bytes.",
+                                    s->config->max_body_size);
+        else if (req->over_budget)
+                ret = respond_error(req, PROTO_ERROR_RATE_LIMITED,
+                                    "The server holds as many request bodies as it will (MaxBufferedBytes=); try again "
+                                    "later.");
+        else
+                ret = api_dispatch(req);
+        metrics_count_request(&s->metrics, req->endpoint, req->result, now_monotonic_usec() - req->start_usec);
+        return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *connection, void **req_cls,
@@ -305,7 +314,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
         *req_cls = NULL;
 }
 
-static int parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
+int server_parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
         char host[INET6_ADDRSTRLEN + 2];
         const char *colon;
         unsigned long long port;
@@ -482,22 +491,61 @@ int server_start(Server *s, const ServerConfig *config) {
         /* The checkpointer thread checkpoints; the request path only appends to the WAL. */
         (void) db_disable_autocheckpoint(s->db);
 
-        n = sd_listen_fds(/* unset_environment= */ true);
+        r = certificate_not_after(s->cert_pem, strlen(s->cert_pem), &s->tls_not_after);
+        if (r < 0)
+                return log_error_errno(r, "%s holds no PEM certificate.", cert_path);
+        if (config->ca_certificate) {
+                _cleanup_free_ char *ca = NULL;
+
+                r = read_full_file(config->ca_certificate, PEM_MAX, (void **) &ca, &size);
+                if (r >= 0)
+                        r = certificate_not_after(ca, size, &s->ca_not_after);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read the CA certificate %s: %m", config->ca_certificate);
+        }
+        metrics_init(&s->metrics);
+
+        /* A socket named "metrics" (FileDescriptorName=metrics in its .socket unit) is the metrics listener; the
+         * others serve the nodes. */
+        char **names = NULL;
+        int metrics_fd = -EBADF;
+        n = sd_listen_fds_with_names(/* unset_environment= */ true, &names);
         if (n < 0)
                 return log_error_errno(n, "Failed to get sockets from the service manager: %m");
-        if ((unsigned) n > SERVER_SOCKETS_MAX)
-                return log_error_errno(E2BIG, "The service manager passed %d sockets; patela-server serves at most %u "
-                                       "(fewer ListenStream= lines in patela-server.socket).", n, SERVER_SOCKETS_MAX);
-        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+
+                if (names && names[i] && streq(names[i], "metrics") && metrics_fd < 0) {
+                        metrics_fd = fd;
+                        continue;
+                }
+                if (s->n_daemons >= SERVER_SOCKETS_MAX) {
+                        r = log_error_errno(E2BIG, "The service manager passed %d sockets; patela-server serves at most "
+                                            "%u (fewer ListenStream= lines in patela-server.socket).", n, SERVER_SOCKETS_MAX);
+                        break;
+                }
                 r = start_daemon(s, fd, NULL, 0);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to serve on passed socket %d.", fd);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to serve on passed socket %d.", fd);
+                        break;
+                }
         }
+        for (int i = 0; names && i < n; i++)
+                free(names[i]);
+        free(names);
+        if (r < 0)
+                return r;
+        if (metrics_fd >= 0 || config->metrics_listen) {
+                r = metrics_listener_start(s, metrics_fd);
+                if (r < 0)
+                        return r;
+        }
+        n -= metrics_fd >= 0;
         if (n == 0)
                 for (unsigned i = 0; i < config->n_listen; i++) {
                         struct sockaddr_storage ss;
                         socklen_t len;
-                        int family = parse_listen(config->listen[i], &ss, &len);
+                        int family = server_parse_listen(config->listen[i], &ss, &len);
 
                         if (family < 0)
                                 return log_error_errno(EINVAL, "Invalid Listen= address '%s' (use 127.0.0.1:8443 or [::1]:8443).",
@@ -521,6 +569,7 @@ int server_start(Server *s, const ServerConfig *config) {
 }
 
 void server_stop(Server *s) {
+        metrics_listener_stop(s);
         for (unsigned i = 0; i < s->n_daemons; i++)
                 MHD_stop_daemon(s->daemons[i]);
         s->n_daemons = 0;

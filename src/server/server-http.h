@@ -4,6 +4,7 @@
 #include "tlog-note.h"
 
 #include <microhttpd.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include "server-checkpoint.h"
 #include "server-config.h"
 #include "server-db.h"
+#include "server-metrics.h"
 
 typedef struct RateLimit RateLimit;
 
@@ -35,6 +37,14 @@ typedef struct Server {
         X509_STORE *ek_roots; /* EkCaDirectory=; empty if it holds none */
         unsigned n_ek_roots;
         TlogKey log_key; /* LogKey=: signs the transparency log's checkpoints; has_seed false without it */
+        Metrics metrics;
+        /* MetricsListen=: /metrics and /v1/status, in one thread of their own, on a database connection of their
+         * own (metrics_db, used by that thread alone), behind the bearer token whose SHA-256 is metrics_token. */
+        struct MHD_Daemon *metrics_daemon;
+        Db *metrics_db;
+        uint8_t metrics_token[32];
+        int64_t tls_not_after; /* Certificate='s notAfter, seconds since the epoch */
+        int64_t ca_not_after;  /* CACertificate='s; 0 without it */
 } Server;
 
 /* The request threads share one SQLite connection, one thread at a time: server_db_lock() waits for it,
@@ -61,6 +71,9 @@ typedef struct Request {
         bool too_large;
         bool over_budget; /* MaxBufferedBytes= reached: the body is read and dropped, the answer is 429 */
         size_t reserved;  /* of Server.buffered */
+        unsigned endpoint; /* for the metrics: a ProtoEndpoint, or METRICS_ENDPOINT_OTHER */
+        unsigned result;   /* for the metrics: the error code answered, or METRICS_RESULT_OK */
+        uint64_t start_usec;
 } Request;
 
 /* Responses, as src/shared/protocol encodes them. respond_body() takes over body (a protocol encoder's output)
@@ -74,6 +87,19 @@ enum MHD_Result respond_error(Request *req, ProtoErrorCode code, const char *fmt
 enum MHD_Result respond_error_status(Request *req, unsigned status, ProtoErrorCode code, const char *fmt, ...)
         _printf_(4, 5);
 enum MHD_Result respond_diag(Request *req, const ProtoDiag *diag);
+
+/* The client's address as text ("unknown" if none). */
+void server_format_source(struct MHD_Connection *c, char *buf, size_t size);
+/* "ADDRESS:PORT", "[IPv6]:PORT" → a socket address; its family, or -EINVAL. */
+int server_parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);
+
+/* MetricsListen= (server-metrics-http.c): fd is a socket systemd passed, or -EBADF to listen on MetricsListen=. */
+int metrics_listener_start(Server *s, int fd);
+void metrics_listener_stop(Server *s);
+/* Reads a bearer token file (one line, ≥ 16 printable characters) into its SHA-256. */
+int metrics_token_load(const char *path, uint8_t ret[static 32]);
+/* notAfter of the first certificate of a PEM text, seconds since the epoch. */
+int certificate_not_after(const char *pem, size_t size, int64_t *ret);
 
 /* Token bucket per source address: true if an action is allowed now. */
 int ratelimit_new(unsigned per_minute, RateLimit **ret);

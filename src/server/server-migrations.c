@@ -355,6 +355,32 @@ static const char migration_0012[] =
         "        saved_at INTEGER NOT NULL\n"
         ");\n";
 
+/* Fleet observability (issue 13): when each node last attested Trusted (seconds since the epoch), which its
+ * last verdict does not tell once a later one was not Trusted; /metrics exports it per node. Filled from the
+ * attestation log for the nodes that exist. */
+static const char migration_0013[] =
+        "ALTER TABLE nodes ADD COLUMN last_trusted_at INTEGER;\n"
+        "UPDATE nodes SET last_trusted_at = (SELECT max(a.at) FROM attestations a WHERE a.node_id = nodes.id\n"
+        "        AND a.verdict = 'accepted' AND a.measured_verdict = 'Trusted');\n";
+
+/* Relay metrics (issue 13, item 2): each relay's last MetricsPort summary as its node reported it (POST
+ * /v1/node/relay-metrics), gone with the relay. Counters as tor counts them (they restart with tor), clamped to
+ * SQLite's INT64_MAX; dns_errors: the non-zero reasons, "reason:count …"; flags: a bitmask of TorRelayFlag. */
+static const char migration_0014[] =
+        "CREATE TABLE relay_metrics (\n"
+        "        relay_id INTEGER PRIMARY KEY REFERENCES relays(id) ON DELETE CASCADE,\n"
+        "        reported_at INTEGER NOT NULL,\n"
+        "        onionskins_dropped INTEGER NOT NULL CHECK (onionskins_dropped >= 0),\n"
+        "        oom_bytes INTEGER NOT NULL CHECK (oom_bytes >= 0),\n"
+        "        tcp_exhaustion INTEGER NOT NULL CHECK (tcp_exhaustion >= 0),\n"
+        "        rate_limit_reached INTEGER NOT NULL CHECK (rate_limit_reached >= 0),\n"
+        "        dns_queries INTEGER NOT NULL CHECK (dns_queries >= 0),\n"
+        "        dns_errors TEXT NOT NULL CHECK (length(dns_errors) <= 512 AND dns_errors NOT GLOB '*[^a-z_:0-9 ]*'),\n"
+        "        flags INTEGER NOT NULL CHECK (flags >= 0),\n"
+        "        read_bytes INTEGER NOT NULL CHECK (read_bytes >= 0),\n"
+        "        written_bytes INTEGER NOT NULL CHECK (written_bytes >= 0)\n"
+        ") WITHOUT ROWID;\n";
+
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
         { 2, "challenges and sessions WITHOUT ROWID", migration_0002, "b456ec7e408a7d0a807ac27591c09e0387d8a0d5c3b2740680bbdaf8415b7422" },
@@ -378,5 +404,9 @@ const DbMigration db_migrations[] = {
           "ae25c631ac259e6f300079b214350ccfe409f934e40d284b5d0ae38b0fca08c7" },
         { 12, "the relays' sealed tor state", migration_0012,
           "bf2f67c548a886bf1fbb16d65fc2998a4413d82be8d6f507be2cbc6258d8363e" },
+        { 13, "each node's last Trusted attestation", migration_0013,
+          "051547f1e9dabbd5c067dcc354d1a1a330b61f18cbb9a274eeb42b8c82f437f6" },
+        { 14, "relays' last MetricsPort summaries", migration_0014,
+          "c60ea4ef33c87fbf1942d78f60a73327eb65523dfaf70e58d0f89b9459a84077" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

@@ -218,8 +218,9 @@ int verdict_record(Db *db, int64_t node_id, const Judgement *j) {
         int r, rc;
 
         r = db_prepare_cached(db,
-                              "UPDATE nodes SET image_id = ?, last_verdict = ?, last_verdict_reason = ?, "
-                              "last_verdict_at = ? WHERE id = ?",
+                              "UPDATE nodes SET image_id = ?1, last_verdict = ?2, last_verdict_reason = ?3, "
+                              "last_verdict_at = ?4, last_trusted_at = CASE WHEN ?2 = 'Trusted' THEN ?4 "
+                              "ELSE last_trusted_at END WHERE id = ?5",
                               &s);
         if (r < 0)
                 return r;

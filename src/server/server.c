@@ -25,6 +25,7 @@ static void help(void) {
                "  pool add names|ipv4|ipv6 VALUE...    Relay names and addresses to allocate\n"
                "  pool list [names|ipv4|ipv6]\n"
                "  attestations [--node N] [--limit N]  The attestation log\n"
+               "  status [--after ID] [--limit N]      Each node: state, image, verdict, relays\n"
                "  image add FILE [--name NAME]         Register an image from its patela.reference.json\n"
                "  image list|show NAME|retire NAME     The images nodes may boot\n"
                "  contactinfo rsa-fingerprints [--output FILE]  The relays' rsa-fingerprint.txt (proof:uri-rsa)\n"
@@ -58,6 +59,9 @@ static void help(void) {
                "     --orport-range=LOW-HIGH ORPortRange= (default 9001-9099)\n"
                "     --ek-certificate=POLICY EkCertificate= verify, require or ignore (default verify)\n"
                "     --ek-ca-directory=DIR   EkCaDirectory= (default " SERVER_EK_CA_DIRECTORY ")\n"
+               "     --metrics-listen=ADDR:PORT  MetricsListen= (/metrics and /v1/status; default off)\n"
+               "     --metrics-token-file=FILE   MetricsTokenFile= (their bearer token)\n"
+               "     --ca-certificate=PEM    CACertificate= (its expiry in /metrics)\n"
                "\nSee patela-server(8) and patela-server.conf(5).\n",
                program_invocation_short_name, SERVER_CONFIG_FILE, DATABASE_DEFAULT);
 }
@@ -91,6 +95,9 @@ static const struct {
         { "measured-boot", "MeasuredBoot" },
         { "check-interval", "CheckInterval" },
         { "log-key", "LogKey" },
+        { "metrics-listen", "MetricsListen" },
+        { "metrics-token-file", "MetricsTokenFile" },
+        { "ca-certificate", "CACertificate" },
 };
 
 int main(int argc, char *argv[]) {
@@ -112,6 +119,7 @@ int main(int argc, char *argv[]) {
                 { "image", verb_image }, { "contactinfo", verb_contactinfo },
                 { "log", verb_log },
                 { "family", verb_family },
+                { "status", verb_status },
         };
         const char *flag_keys[64], *flag_values[64], *config_path = NULL;
         unsigned n_flags = 0;

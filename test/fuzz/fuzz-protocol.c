@@ -18,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ProtoProofRequest proof = {};
         ProtoFingerprintsRequest fingerprints;
         ProtoRelayStates states;
+        ProtoRelayMetricsRequest relay_metrics;
         ProtoEnrollReply enroll_reply = {};
         ProtoAttestReply attest_reply = {};
         ProtoNetwork network = {};
@@ -65,6 +66,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         free(again);
                         proto_relay_states_done(&states);
                 }
+
+        /* a relay metrics report: what the server stores is within its bounds, and encodes back */
+        if (proto_relay_metrics_request_decode(body, size, &relay_metrics, &diag) >= 0) {
+                char *again = NULL;
+
+                for (size_t i = 0; i < relay_metrics.n_relays; i++)
+                        if (!tor_nickname_ok(relay_metrics.relays[i].name) ||
+                            (relay_metrics.relays[i].m.flags >> _TOR_RELAY_FLAG_MAX) != 0)
+                                abort();
+                if (proto_relay_metrics_request_encode(&relay_metrics, &again) < 0)
+                        abort();
+                free(again);
+        }
 
         /* the node's side */
         if (proto_error_reply_decode(body, size, &error, &diag) >= 0)

@@ -24,6 +24,7 @@ static const ProtoEndpointInfo endpoint_table[_PROTO_ENDPOINT_MAX] = {
         [PROTO_LOG_INCLUSION] = { "/v1/log/inclusion", "GET", false },
         [PROTO_LOG_CONSISTENCY] = { "/v1/log/consistency", "GET", false },
         [PROTO_LOG_REGISTRATION] = { "/v1/log/registration", "GET", false },
+        [PROTO_NODE_RELAY_METRICS] = { "/v1/node/relay-metrics", "POST", true },
 };
 
 const ProtoEndpointInfo *proto_endpoint(ProtoEndpoint e) {

@@ -18,6 +18,7 @@
 #include "macro.h"
 #include "tor-keys.h"
 #include "tlog.h"
+#include "tor-metrics.h"
 #include "tor-nickname.h"
 
 /* ---- endpoints ------------------------------------------------------------------------------------ */
@@ -41,6 +42,7 @@ typedef enum ProtoEndpoint {
         PROTO_LOG_INCLUSION,   /* GET  /v1/log/inclusion */
         PROTO_LOG_CONSISTENCY, /* GET  /v1/log/consistency */
         PROTO_LOG_REGISTRATION, /* GET  /v1/log/registration  an image's registration entry, by ?authenticode= */
+        PROTO_NODE_RELAY_METRICS, /* POST /v1/node/relay-metrics  each relay's MetricsPort summary (bearer token) */
         _PROTO_ENDPOINT_MAX,
         _PROTO_ENDPOINT_INVALID = -EINVAL,
 } ProtoEndpoint;
@@ -449,6 +451,28 @@ int proto_relay_states_encode(const ProtoRelayStates *s, char **ret);
 /* min_relays: 1 for the POST body, 0 for the GET reply. */
 int proto_relay_states_decode(const char *body, size_t size, size_t min_relays, ProtoRelayStates *ret,
                               ProtoDiag *diag);
+
+/* ---- POST /v1/node/relay-metrics -------------------------------------------------------------------- */
+
+/* What a node reports with its regular checks: each running relay's MetricsPort, summed up (TorRelayMetrics,
+ * src/shared/tor/tor-metrics.h). {relays: [{name, onionskinsDropped, oomBytes, tcpExhaustion,
+ * rateLimitReached, dnsQueries, readBytes, writtenBytes: integers 0…2^64-1, dnsErrors: {REASON: integer} with
+ * tor's reasons only (tor_dns_reason_from_string()), each at most once, flags: [FLAG] tor's flag names, each at
+ * most once}]}, 1…PROTO_RELAYS_MAX relays, names unique. The server keeps the last report of each relay named
+ * and answers 200 {}; 409 UnknownRelay names a relay that is not the node's (nothing is kept then). */
+typedef struct ProtoRelayMetrics {
+        char name[TOR_NICKNAME_MAX + 1];
+        TorRelayMetrics m;
+} ProtoRelayMetrics;
+
+typedef struct ProtoRelayMetricsRequest {
+        ProtoRelayMetrics relays[PROTO_RELAYS_MAX];
+        size_t n_relays;
+} ProtoRelayMetricsRequest;
+
+/* -EINVAL for no relay, too many, or a name that is no nickname (a caller's bug). */
+int proto_relay_metrics_request_encode(const ProtoRelayMetricsRequest *r, char **ret);
+int proto_relay_metrics_request_decode(const char *body, size_t size, ProtoRelayMetricsRequest *ret, ProtoDiag *diag);
 
 /* ---- errors ------------------------------------------------------------------------------------------ */
 

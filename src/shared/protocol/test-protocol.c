@@ -757,6 +757,83 @@ TEST(fingerprints_request) {
         ASSERT_TRUE(d.too_large);
 }
 
+TEST(relay_metrics_request) {
+        ProtoRelayMetricsRequest r = {}, back = {};
+        ProtoDiag d = {};
+        _cleanup_free_ char *s = NULL;
+        const char *good =
+                "{\"relays\":[{\"name\":\"exitA\",\"onionskinsDropped\":7,\"oomBytes\":1024,\"tcpExhaustion\":1,"
+                "\"rateLimitReached\":2,\"dnsQueries\":1000,\"readBytes\":18446744073709551615,\"writtenBytes\":5,"
+                "\"dnsErrors\":{\"notexist\":17,\"tor_timeout\":5},\"flags\":[\"Fast\",\"Exit\",\"Running\"]}]}";
+
+        ASSERT_OK(proto_relay_metrics_request_decode(good, strlen(good), &r, &d));
+        ASSERT_EQ(r.n_relays, 1U);
+        ASSERT_STREQ(r.relays[0].name, "exitA");
+        ASSERT_EQ(r.relays[0].m.onionskins_dropped, 7U);
+        ASSERT_EQ(r.relays[0].m.read_bytes, UINT64_MAX);
+        ASSERT_EQ(r.relays[0].m.dns_errors[TOR_DNS_TOR_TIMEOUT], 5U);
+        ASSERT_EQ(r.relays[0].m.flags, (1U << TOR_FLAG_FAST) | (1U << TOR_FLAG_EXIT) | (1U << TOR_FLAG_RUNNING));
+        ASSERT_OK(proto_relay_metrics_request_encode(&r, &s));
+        ASSERT_STREQ(s, good);
+        ASSERT_OK(proto_relay_metrics_request_decode(s, strlen(s), &back, &d));
+        ASSERT_EQ(memcmp(&back, &r, sizeof(r)), 0);
+
+        static const char *const bad[] = {
+                "{\"relays\":[]}",
+                "{\"relays\":[{\"name\":\"exitA\"}]}",
+                /* a negative counter, a float, a string */
+                "{\"relays\":[{\"name\":\"a\",\"onionskinsDropped\":-1,\"oomBytes\":0,\"tcpExhaustion\":0,\"rateLimitReached\":0,"
+                "\"dnsQueries\":0,\"readBytes\":0,\"writtenBytes\":0,\"dnsErrors\":{},\"flags\":[]}]}",
+                "{\"relays\":[{\"name\":\"a\",\"onionskinsDropped\":1.5,\"oomBytes\":0,\"tcpExhaustion\":0,\"rateLimitReached\":0,"
+                "\"dnsQueries\":0,\"readBytes\":0,\"writtenBytes\":0,\"dnsErrors\":{},\"flags\":[]}]}",
+                /* an unknown reason, a reason's count not an integer, an unknown flag, a flag twice */
+                "{\"relays\":[{\"name\":\"a\",\"onionskinsDropped\":0,\"oomBytes\":0,\"tcpExhaustion\":0,\"rateLimitReached\":0,"
+                "\"dnsQueries\":0,\"readBytes\":0,\"writtenBytes\":0,\"dnsErrors\":{\"timeout\":1},\"flags\":[]}]}",
+                "{\"relays\":[{\"name\":\"a\",\"onionskinsDropped\":0,\"oomBytes\":0,\"tcpExhaustion\":0,\"rateLimitReached\":0,"
+                "\"dnsQueries\":0,\"readBytes\":0,\"writtenBytes\":0,\"dnsErrors\":{\"nodata\":\"1\"},\"flags\":[]}]}",
+                "{\"relays\":[{\"name\":\"a\",\"onionskinsDropped\":0,\"oomBytes\":0,\"tcpExhaustion\":0,\"rateLimitReached\":0,"
+                "\"dnsQueries\":0,\"readBytes\":0,\"writtenBytes\":0,\"dnsErrors\":{},\"flags\":[\"Fabulous\"]}]}",
+                "{\"relays\":[{\"name\":\"a\",\"onionskinsDropped\":0,\"oomBytes\":0,\"tcpExhaustion\":0,\"rateLimitReached\":0,"
+                "\"dnsQueries\":0,\"readBytes\":0,\"writtenBytes\":0,\"dnsErrors\":{},\"flags\":[\"Fast\",\"Fast\"]}]}",
+                /* a name that is no nickname, a relay twice, an unknown field */
+                "{\"relays\":[{\"name\":\"../x\",\"onionskinsDropped\":0,\"oomBytes\":0,\"tcpExhaustion\":0,\"rateLimitReached\":0,"
+                "\"dnsQueries\":0,\"readBytes\":0,\"writtenBytes\":0,\"dnsErrors\":{},\"flags\":[]}]}",
+                "{\"relays\":[{\"name\":\"a\",\"onionskinsDropped\":0,\"oomBytes\":0,\"tcpExhaustion\":0,\"rateLimitReached\":0,"
+                "\"dnsQueries\":0,\"readBytes\":0,\"writtenBytes\":0,\"dnsErrors\":{},\"flags\":[]},"
+                "{\"name\":\"a\",\"onionskinsDropped\":0,\"oomBytes\":0,\"tcpExhaustion\":0,\"rateLimitReached\":0,"
+                "\"dnsQueries\":0,\"readBytes\":0,\"writtenBytes\":0,\"dnsErrors\":{},\"flags\":[]}]}",
+                "{\"relays\":[{\"name\":\"a\",\"onionskinsDropped\":0,\"oomBytes\":0,\"tcpExhaustion\":0,\"rateLimitReached\":0,"
+                "\"dnsQueries\":0,\"readBytes\":0,\"writtenBytes\":0,\"dnsErrors\":{},\"flags\":[],\"extra\":1}]}",
+                /* a reason twice */
+                "{\"relays\":[{\"name\":\"a\",\"onionskinsDropped\":0,\"oomBytes\":0,\"tcpExhaustion\":0,\"rateLimitReached\":0,"
+                "\"dnsQueries\":0,\"readBytes\":0,\"writtenBytes\":0,\"dnsErrors\":{\"nodata\":1,\"nodata\":2},\"flags\":[]}]}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                ProtoRelayMetricsRequest x = { .n_relays = 99 };
+                if (proto_relay_metrics_request_decode(bad[i], strlen(bad[i]), &x, &d) >= 0)
+                        TEST_FAIL("accepted: %s", bad[i]);
+                ASSERT_EQ(x.n_relays, 99U); /* not written on failure */
+        }
+
+        /* PROTO_RELAYS_MAX + 1 relays: too large, before any is read. */
+        _cleanup_free_ char *many = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&many, &len);
+        fputs("{\"relays\":[", f);
+        for (unsigned i = 0; i <= PROTO_RELAYS_MAX; i++)
+                fprintf(f, "%s{\"name\":\"r%u\",\"onionskinsDropped\":0,\"oomBytes\":0,\"tcpExhaustion\":0,"
+                           "\"rateLimitReached\":0,\"dnsQueries\":0,\"readBytes\":0,\"writtenBytes\":0,\"dnsErrors\":{},"
+                           "\"flags\":[]}", i ? "," : "", i);
+        fputs("]}", f);
+        fclose(f);
+        ASSERT_ERROR(proto_relay_metrics_request_decode(many, len, &back, &d), E2BIG);
+        ASSERT_TRUE(d.too_large);
+
+        /* What the encoder refuses is configd's bug. */
+        r.relays[0].name[0] = '-';
+        ASSERT_ERROR(proto_relay_metrics_request_encode(&r, &s), EINVAL);
+}
+
 TEST(error_reply) {
         ProtoErrorReply e = {};
         ProtoDiag d = {};

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* After each good session check (RelayMetrics=yes): each configured relay's tor MetricsPort, which the server puts
+ * in every relay's torrc on 127.0.0.1 with a policy that admits loopback alone (server-render.c), read one relay
+ * after the other, summed up (src/shared/tor/tor-metrics.c) and sent to the server with the session token
+ * (POST /v1/node/relay-metrics), so that one scrape of the server covers the whole fleet and no node opens a
+ * port for it. A relay whose tor does not answer (starting, stopped, failed) is left out of that report; nothing
+ * here touches the relays or the cycle, and a failure only waits for the next check. */
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "configd-manager.h"
+#include "log.h"
+#include "string-util.h"
+#include "torrc.h"
+
+/* Each MetricsPort answers from memory in a millisecond; a tor that hangs must not hold the next check. */
+#define METRICS_FETCH_TIMEOUT_USEC (2ULL * 1000000ULL)
+
+static ProtoRelayMetricsRequest *report_free(ProtoRelayMetricsRequest *r) {
+        free(r);
+        return NULL;
+}
+
+/* The relay's MetricsPort as its torrc has it, if it is on 127.0.0.1: configd reads nothing else. 0: none. */
+static unsigned relay_metrics_port(const Relay *r) {
+        _cleanup_(torrc_freep) Torrc *t = NULL;
+        unsigned long long port;
+        const char *p;
+
+        if (!r->server_torrc || torrc_parse(r->server_torrc, strlen(r->server_torrc), &t, NULL) < 0)
+                return 0;
+        for (size_t i = 0; i < t->n_entries; i++) {
+                const TorrcEntry *e = &t->entries[i];
+
+                if (e->op == TORRC_OP_UNSET || !e->value || !streq(e->option->name, "MetricsPort"))
+                        continue;
+                p = startswith(e->value, "127.0.0.1:");
+                if (p && p[strcspn(p, " ")] == '\0' && safe_atou64(p, 65535, &port) >= 0 && port > 0)
+                        return (unsigned) port;
+        }
+        return 0;
+}
+
+void relay_metrics_stop(Manager *m) {
+        m->metrics_request = http_request_free(m->metrics_request);
+        m->metrics_report = report_free(m->metrics_report);
+}
+
+static void on_post(HttpRequest *request, const HttpResponse *response, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(http_request_freep) HttpRequest *done = TAKE_PTR(m->metrics_request);
+        _cleanup_(proto_error_reply_done) ProtoErrorReply error = {};
+        ProtoDiag diag = {};
+
+        if (response->error < 0)
+                log_debug("Reporting the relays' metrics failed: %s; again after the next check.", response->message);
+        else if (response->status == 200)
+                log_debug("Reported the metrics of %zu relays.", m->metrics_report ? m->metrics_report->n_relays : 0);
+        else if (response->status >= 400 && proto_error_reply_decode(response->body, response->size, &error, &diag) >= 0)
+                log_warning("The server did not take the relays' metrics: HTTP %ld %s: %s.", response->status,
+                            error.code, error.message);
+        else
+                log_warning("The server did not take the relays' metrics: HTTP %ld.", response->status);
+        m->metrics_report = report_free(m->metrics_report);
+}
+
+static void post(Manager *m) {
+        _cleanup_free_ char *body = NULL;
+        int r;
+
+        if (m->metrics_report->n_relays == 0 || !m->session_token) {
+                m->metrics_report = report_free(m->metrics_report);
+                return;
+        }
+        r = proto_relay_metrics_request_encode(m->metrics_report, &body);
+        if (r >= 0)
+                r = http_request_start(m->http, proto_endpoint_path(PROTO_NODE_RELAY_METRICS), body, m->session_token,
+                                       on_post, m, &m->metrics_request);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot report the relays' metrics: %m");
+                m->metrics_report = report_free(m->metrics_report);
+        }
+}
+
+static void fetch_next(Manager *m);
+
+/* Adds relay i's answer to the report, if it is one. */
+static void take(Manager *m, size_t i, const HttpResponse *response) {
+        ProtoRelayMetrics *out;
+        int r;
+
+        if (i >= m->n_relays) /* the relays changed meanwhile */
+                return;
+        if (response->error < 0 || response->status != 200) {
+                log_debug("Relay %s: no answer from its MetricsPort (%s); left out of this report.", m->relays[i].name,
+                          response->error < 0 ? response->message : "HTTP error");
+                return;
+        }
+        out = &m->metrics_report->relays[m->metrics_report->n_relays];
+        r = tor_metrics_parse(response->body, response->size, &out->m);
+        if (r < 0) {
+                log_warning_errno(r, "Relay %s: its MetricsPort's answer is not tor's: %m", m->relays[i].name);
+                return;
+        }
+        snprintf(out->name, sizeof(out->name), "%s", m->relays[i].name);
+        m->metrics_report->n_relays++;
+}
+
+static void on_fetch(HttpRequest *request, const HttpResponse *response, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(http_request_freep) HttpRequest *done = TAKE_PTR(m->metrics_request);
+
+        take(m, m->metrics_next++, response);
+        fetch_next(m);
+}
+
+static void fetch_next(Manager *m) {
+        char path[32];
+        int r;
+
+        for (; m->metrics_next < m->n_relays && m->metrics_next < PROTO_RELAYS_MAX; m->metrics_next++) {
+                Relay *relay = &m->relays[m->metrics_next];
+                unsigned port = relay_metrics_port(relay);
+
+                if (relay->state != RELAY_APPLIED || port == 0 || !tor_nickname_ok(relay->name))
+                        continue;
+                snprintf(path, sizeof(path), ":%u/metrics", port);
+                r = http_request_start_full(m->loopback, path, NULL, NULL,
+                                            &(HttpRequestOptions) { .timeout_usec = METRICS_FETCH_TIMEOUT_USEC },
+                                            on_fetch, m, &m->metrics_request);
+                if (r >= 0)
+                        return;
+                log_debug_errno(r, "Relay %s: cannot read its MetricsPort: %m", relay->name);
+        }
+        post(m);
+}
+
+void relay_metrics_collect(Manager *m) {
+        if (!m->loopback || m->metrics_request || m->metrics_report || !m->session_token || m->n_relays == 0)
+                return; /* off, or the last round still running */
+        m->metrics_report = calloc(1, sizeof(*m->metrics_report));
+        if (!m->metrics_report) {
+                log_oom();
+                return;
+        }
+        m->metrics_next = 0;
+        fetch_next(m);
+}

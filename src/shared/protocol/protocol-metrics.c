@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* POST /v1/node/relay-metrics: each relay's MetricsPort summed up, as a node reports it with its checks. Public
+ * values (tor publishes most of them in its extra-info descriptors): nothing here is wiped. */
+#include <stdio.h>
+#include <string.h>
+
+#include "protocol-json.h"
+#include "string-util.h"
+
+static const struct {
+        const char *name;
+        size_t offset;
+} counters[] = {
+        { "onionskinsDropped", offsetof(TorRelayMetrics, onionskins_dropped) },
+        { "oomBytes", offsetof(TorRelayMetrics, oom_bytes) },
+        { "tcpExhaustion", offsetof(TorRelayMetrics, tcp_exhaustion) },
+        { "rateLimitReached", offsetof(TorRelayMetrics, rate_limit_reached) },
+        { "dnsQueries", offsetof(TorRelayMetrics, dns_queries) },
+        { "readBytes", offsetof(TorRelayMetrics, read_bytes) },
+        { "writtenBytes", offsetof(TorRelayMetrics, written_bytes) },
+};
+#define N_COUNTERS ELEMENTSOF(counters)
+
+static uint64_t *counter(TorRelayMetrics *m, size_t i) {
+        return (uint64_t *) ((uint8_t *) m + counters[i].offset);
+}
+
+int proto_relay_metrics_request_encode(const ProtoRelayMetricsRequest *r, char **ret) {
+        json_object *o = json_object_new_object(), *a = NULL;
+        int k = o ? 0 : -ENOMEM;
+
+        if (r->n_relays == 0 || r->n_relays > PROTO_RELAYS_MAX)
+                k = -EINVAL;
+        if (k >= 0)
+                k = proto_json_add(o, "relays", a = json_object_new_array());
+        for (size_t i = 0; k >= 0 && i < r->n_relays; i++) {
+                TorRelayMetrics m = r->relays[i].m;
+                json_object *e, *dns = NULL, *flags = NULL;
+
+                if (!tor_nickname_ok(r->relays[i].name)) {
+                        k = -EINVAL;
+                        break;
+                }
+                e = json_object_new_object();
+                if (!e || json_object_array_add(a, e) < 0) {
+                        json_object_put(e);
+                        k = -ENOMEM;
+                        break;
+                }
+                k = proto_json_add(e, "name", json_object_new_string(r->relays[i].name));
+                for (size_t c = 0; k >= 0 && c < N_COUNTERS; c++)
+                        k = proto_json_add(e, counters[c].name, json_object_new_uint64(*counter(&m, c)));
+                if (k >= 0)
+                        k = proto_json_add(e, "dnsErrors", dns = json_object_new_object());
+                for (TorDnsReason d = 0; k >= 0 && d < _TOR_DNS_REASON_MAX; d++)
+                        if (m.dns_errors[d] > 0)
+                                k = proto_json_add(dns, tor_dns_reason_to_string(d), json_object_new_uint64(m.dns_errors[d]));
+                if (k >= 0)
+                        k = proto_json_add(e, "flags", flags = json_object_new_array());
+                for (TorRelayFlag f = 0; k >= 0 && f < _TOR_RELAY_FLAG_MAX; f++)
+                        if (m.flags & (1U << f) &&
+                            json_object_array_add(flags, json_object_new_string(tor_relay_flag_to_string(f))) < 0)
+                                k = -ENOMEM;
+        }
+        return proto_json_finish(o, k, /* sensitive= */ false, ret);
+}
+
+/* A non-negative JSON integer: json-c keeps those past INT64_MAX as unsigned. */
+static int get_u64(json_object *v, const char *what, const char *relay, const char *field, uint64_t *ret,
+                   ProtoDiag *diag) {
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, field,
+                                  "%s: relay %s: '%s' is not an integer 0…2^64-1", what, relay, field);
+        *ret = json_object_get_uint64(v);
+        return 0;
+}
+
+static int decode_relay(json_object *o, const char *what, size_t i, ProtoRelayMetrics *ret, ProtoDiag *diag) {
+        static const ProtoField fields[] = {
+                { "name", json_type_string, PROTO_REQUIRED },
+                { "onionskinsDropped", json_type_int, PROTO_REQUIRED },
+                { "oomBytes", json_type_int, PROTO_REQUIRED },
+                { "tcpExhaustion", json_type_int, PROTO_REQUIRED },
+                { "rateLimitReached", json_type_int, PROTO_REQUIRED },
+                { "dnsQueries", json_type_int, PROTO_REQUIRED },
+                { "readBytes", json_type_int, PROTO_REQUIRED },
+                { "writtenBytes", json_type_int, PROTO_REQUIRED },
+                { "dnsErrors", json_type_object, PROTO_REQUIRED },
+                { "flags", json_type_array, PROTO_REQUIRED },
+        };
+        json_object *v[ELEMENTSOF(fields)];
+        ProtoRelayMetrics r = {};
+        const char *name;
+        size_t n;
+        int k;
+
+        if (!json_object_is_type(o, json_type_object))
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "relays", "%s: relay %zu is not an object", what, i);
+        k = proto_fields(o, what, fields, ELEMENTSOF(fields), v, diag);
+        if (k < 0)
+                return k;
+        if (proto_string(v[0], what, "name", TOR_NICKNAME_MAX, &name, NULL) < 0 || !tor_nickname_ok(name))
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "name",
+                                  "%s: relay %zu: 'name' is not a tor nickname (1-%u letters and digits)", what, i,
+                                  TOR_NICKNAME_MAX);
+        snprintf(r.name, sizeof(r.name), "%s", name);
+        for (size_t c = 0; c < N_COUNTERS; c++) {
+                k = get_u64(v[1 + c], what, name, counters[c].name, counter(&r.m, c), diag);
+                if (k < 0)
+                        return k;
+        }
+        /* dnsErrors: json-c keeps one value per key (the parser refuses duplicates), at most one per reason. */
+        if ((size_t) json_object_object_length(v[8]) > _TOR_DNS_REASON_MAX)
+                return proto_fail_too_large(diag, "dnsErrors", "%s: relay %s: more than %u DNS error reasons", what,
+                                            name, _TOR_DNS_REASON_MAX);
+        json_object_object_foreach(v[8], key, value) {
+                TorDnsReason d = tor_dns_reason_from_string(key);
+
+                if (d < 0)
+                        return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "dnsErrors",
+                                          "%s: relay %s: 'dnsErrors' has an unknown reason", what, name);
+                k = get_u64(value, what, name, "dnsErrors", &r.m.dns_errors[d], diag);
+                if (k < 0)
+                        return k;
+        }
+        n = json_object_array_length(v[9]);
+        if (n > _TOR_RELAY_FLAG_MAX)
+                return proto_fail_too_large(diag, "flags", "%s: relay %s: more than %u flags", what, name,
+                                            _TOR_RELAY_FLAG_MAX);
+        for (size_t j = 0; j < n; j++) {
+                json_object *f = json_object_array_get_idx(v[9], j);
+                TorRelayFlag flag = json_object_is_type(f, json_type_string)
+                                            ? tor_relay_flag_from_string(json_object_get_string(f))
+                                            : _TOR_RELAY_FLAG_INVALID;
+
+                if (flag < 0 || (r.m.flags & (1U << flag)))
+                        return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "flags",
+                                          "%s: relay %s: 'flags' holds an unknown or repeated flag", what, name);
+                r.m.flags |= 1U << flag;
+        }
+        *ret = r;
+        return 0;
+}
+
+int proto_relay_metrics_request_decode(const char *body, size_t size, ProtoRelayMetricsRequest *ret, ProtoDiag *diag) {
+        static const ProtoField fields[] = {
+                { "relays", json_type_array, PROTO_REQUIRED },
+        };
+        static const char what[] = "relay metrics report";
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v[ELEMENTSOF(fields)];
+        ProtoRelayMetricsRequest r = {};
+        size_t n;
+        int k;
+
+        k = proto_json_decode(body, size, SIZE_MAX, /* sensitive= */ false, what, fields, ELEMENTSOF(fields), &o, v,
+                              diag);
+        if (k < 0)
+                return k;
+        n = json_object_array_length(v[0]);
+        if (n == 0)
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "relays", "%s: no relays", what);
+        if (n > PROTO_RELAYS_MAX)
+                return proto_fail_too_large(diag, "relays", "%s: more than %u relays", what, PROTO_RELAYS_MAX);
+        for (size_t i = 0; i < n; i++) {
+                k = decode_relay(json_object_array_get_idx(v[0], i), what, i, &r.relays[i], diag);
+                if (k < 0)
+                        return k;
+                for (size_t j = 0; j < i; j++)
+                        if (streq(r.relays[j].name, r.relays[i].name))
+                                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "relays", "%s: relay %s listed twice",
+                                                  what, r.relays[i].name);
+                r.n_relays = i + 1;
+        }
+        *ret = r;
+        return 0;
+}

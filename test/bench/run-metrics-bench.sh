@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The metrics benchmark (issue 13): a database of PATELA_BENCH_NODES (10,000) enabled nodes with 4 relays each
+# (40,000 relays, their fingerprints, a session per node), patela-server on 127.0.0.1 with MetricsListen=, then
+#   1. GET /metrics, PATELA_BENCH_SCRAPES (30) times over one kept-alive connection: the time of each (render and
+#      transfer, as Prometheus sees it) and its size; the goal is ≤ 100 ms; then GET /metrics/relays likewise,
+#   2. GET /v1/node/check (a bearer token looked up under the request threads' database lock) over one kept-alive
+#      connection, PATELA_BENCH_CHECKS (3000) requests: alone (the baseline) and while /metrics is scraped back to
+#      back (the scrape reads on its own connection in a read transaction: the checks' latencies must not move;
+#      their ratio to the baseline, same run, is the figure),
+#   3. GET /v1/status pages of 1000 nodes, each page's time,
+#   4. POST /v1/node/relay-metrics (a node's report of its 4 relays, what configd sends after each check) over
+#      one kept-alive connection, PATELA_BENCH_CHECKS of them, against as many node checks: the server's CPU per
+#      request (from /proc) for each, and their ratio in the same run.
+# Every relay has a MetricsPort report stored (relay_metrics), so the scrape carries the per-relay series too
+# (PATELA_BENCH_RELAY_METRICS=0: none, the nodes' series alone).
+# Prints a summary and one JSON line. Loopback only. PATELA_BENCH_STRICT=1: fail when a goal is missed.
+source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
+
+NODES=${PATELA_BENCH_NODES:-10000}
+SCRAPES=${PATELA_BENCH_SCRAPES:-30}
+CHECKS=${PATELA_BENCH_CHECKS:-3000}
+TOKENS=16
+
+# A fleet in one transaction: nodes with an image and verdicts, 4 relays each on the node's own address, their
+# fingerprints, one session each (TOKENS of them with tokens known here, for the checks).
+ps_cli list nodes >/dev/null
+sqlite3 "$DB" <<SQL
+BEGIN;
+INSERT INTO images (id, name, uki_sha256, uki_authenticode, pcr9, pcr11_boot, pcr11_sysinit, pcr11_ready,
+                    reference_version, reference, added_at)
+        VALUES (1, 'img-1', printf('%064d', 1), printf('%064d', 2), printf('%064d', 3), printf('%064d', 4),
+                printf('%064d', 5), printf('%064d', 6), 1, '{}', 10);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $NODES)
+INSERT INTO nodes (id, ek_name, ek_type, ek_public, ak_public, ak_name, fingerprint, state, relay_count, first_seen,
+                   last_seen, image_id, last_verdict, last_verdict_reason, last_verdict_at, last_trusted_at)
+        SELECT i, randomblob(34), 'ecc-p256', x'00', x'00', x'00', printf('N%05d-%s', i, hex(randomblob(6))), 'enabled', 4,
+               1, strftime('%s'), 1, CASE WHEN i % 100 = 0 THEN 'UnknownImage' ELSE 'Trusted' END, 'bench',
+               strftime('%s'), strftime('%s') FROM n;
+WITH RECURSIVE r(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM r WHERE i < $NODES * 4 - 1)
+INSERT INTO relays (id, node_id, slot, name, ipv4, or_port)
+        SELECT i + 1, i / 4 + 1, i % 4, printf('r%06d', i), printf('10.%d.%d.%d', (i / 4) / 65536, ((i / 4) / 256) % 256,
+               (i / 4) % 256), 9001 + i % 4 FROM r;
+INSERT INTO relay_fingerprints (relay_id, rsa_fingerprint, reported_at)
+        SELECT id, upper(hex(randomblob(20))), strftime('%s') FROM relays;
+INSERT INTO sessions (token_hash, node_id, created_at, expires_at)
+        SELECT randomblob(32), id, 0, 9000000000000000 FROM nodes WHERE id > $TOKENS;
+COMMIT;
+SQL
+# The reporting node needs real public areas (the session lookup parses them): an EK and an AK from swtpm.
+swtpm_start
+tpm2_createek -c "$T/ek.ctx" -G ecc -u "$T/ek.pub" >/dev/null || fail "tpm2_createek"
+tpm2_createak -C "$T/ek.ctx" -c "$T/ak.ctx" -G ecc -g sha256 -s ecdsa -u "$T/ak.pub" >/dev/null || fail "tpm2_createak"
+sqlite3 "$DB" "UPDATE nodes SET ek_public = readfile('$T/ek.pub'), ak_public = readfile('$T/ak.pub') WHERE id = 1"
+# Every relay's MetricsPort report, unless PATELA_BENCH_RELAY_METRICS=0 (the nodes' series alone).
+if [[ ${PATELA_BENCH_RELAY_METRICS:-1} != 0 ]]; then
+        sqlite3 "$DB" "INSERT INTO relay_metrics (relay_id, reported_at, onionskins_dropped, oom_bytes, tcp_exhaustion, rate_limit_reached,
+                           dns_queries, dns_errors, flags, read_bytes, written_bytes)
+        SELECT id, strftime('%s'), id % 3, 0, 0, id % 2, 100000 + id, 'notexist:' || (id % 50) || ' tor_timeout:' || (id % 7),
+               (1 << 0) | (1 << 1) | (1 << 5) | (1 << 10), id * 1000, id * 900 FROM relays;"
+fi
+for ((i = 1; i <= TOKENS; i++)); do
+        openssl rand 32 >"$T/token$i"
+        sqlite3 "$DB" "INSERT INTO sessions VALUES (x'$(sha256sum "$T/token$i" | cut -c1-64)', $i, 0, 9000000000000000)"
+done
+token=$(base64 -w0 <"$T/token1")
+[[ $(sqlite3 "$DB" "SELECT count(*) FROM relays") == $((NODES * 4)) ]] || fail "relays not created"
+
+openssl rand -base64 32 >"$T/metrics-token"
+mport=$((20000 + RANDOM % 40000))
+server_start --metrics-listen="127.0.0.1:$mport" --metrics-token-file="$T/metrics-token" --ca-certificate="$T/ca/ca.crt"
+MURL=https://127.0.0.1:$mport
+auth=(-H "Authorization: Bearer $(cat "$T/metrics-token")")
+
+# times FILE: "p50 p99 max" in ms of a file of seconds.
+times() {
+        sort -g "$1" | awk '{ v[NR] = $1 } END { printf "%.2f %.2f %.2f", v[int(NR * 0.5) + 1] * 1000, v[int(NR * 0.99) + 1] * 1000, v[NR] * 1000 }'
+}
+
+# 1. /metrics
+urls=()
+for ((i = 0; i < SCRAPES; i++)); do urls+=(-o /dev/null "$MURL/metrics"); done
+curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" -w '%{time_total} %{size_download} %{http_code}\n' "${urls[@]}" >"$T/scrapes"
+awk '$3 != 200 { exit 1 }' "$T/scrapes" || fail "a scrape failed: $(sort -u -k3 "$T/scrapes" | head -3)"
+tail -n +2 "$T/scrapes" | cut -d' ' -f1 >"$T/scrape-times" # the first one warms the page cache
+read -r s50 s99 smax <<<"$(times "$T/scrape-times")"
+size=$(tail -1 "$T/scrapes" | cut -d' ' -f2)
+curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" "$MURL/metrics" >"$T/metrics.txt"
+# promtool check metrics lints in quadratic time (a 30 MB exposition took it over 10 minutes): it checks the
+# smaller expositions of the tests; here the samples are counted.
+[[ $(grep -c '^patela_node_info{' "$T/metrics.txt") == "$NODES" ]] || fail "node_info series: not $NODES"
+
+# /metrics/relays, the same way.
+urls=()
+for ((i = 0; i < SCRAPES; i++)); do urls+=(-o /dev/null "$MURL/metrics/relays"); done
+curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" -w '%{time_total} %{size_download} %{http_code}\n' "${urls[@]}" >"$T/rscrapes"
+awk '$3 != 200 { exit 1 }' "$T/rscrapes" || fail "a relays scrape failed"
+tail -n +2 "$T/rscrapes" | cut -d' ' -f1 >"$T/rscrape-times"
+read -r q50 q99 qmax <<<"$(times "$T/rscrape-times")"
+rsize=$(tail -1 "$T/rscrapes" | cut -d' ' -f2)
+curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" "$MURL/metrics/relays" >"$T/relays.txt"
+[[ ${PATELA_BENCH_RELAY_METRICS:-1} == 0 || $(grep -c '^patela_relay_metrics_timestamp_seconds{' "$T/relays.txt") == $((NODES * 4)) ]] ||
+        fail "relay series: not $((NODES * 4))"
+printf 'metrics/relays: %d bytes, %d lines; scrape p50 %s ms, p99 %s ms, max %s ms\n' "$rsize" "$(wc -l <"$T/relays.txt")" \
+        "$q50" "$q99" "$qmax"
+
+# The server's own time for the render before the last scrape (database and formatting, not TLS and transfer).
+render_ms=$(awk '$1 == "patela_metrics_render_duration_seconds" { printf "%.1f", $2 * 1000 }' "$T/metrics.txt")
+printf 'metrics: %d nodes, %d relays: %d bytes, %d lines; scrape p50 %s ms, p99 %s ms, max %s ms; render alone %s ms\n' \
+        "$NODES" $((NODES * 4)) "$size" "$(wc -l <"$T/metrics.txt")" "$s50" "$s99" "$smax" "$render_ms"
+
+# 2. node checks alone, then under back-to-back scrapes
+check_urls=()
+for ((i = 0; i < CHECKS; i++)); do check_urls+=(-o /dev/null "$URL/v1/node/check"); done
+check_run() {
+        curl -sS --cacert "$T/ca/ca.crt" -H "Authorization: Bearer $token" -w '%{time_total} %{http_code}\n' \
+                "${check_urls[@]}" >"$T/checks"
+        awk '$2 != 200 { exit 1 }' "$T/checks" || fail "a check failed: $(sort -u -k2 "$T/checks" | head -3) $(grep -m3 " 40[0-9] " "$T/server.log")"
+        cut -d' ' -f1 "$T/checks" >"$1"
+}
+check_run "$T/base"
+read -r b50 b99 bmax <<<"$(times "$T/base")"
+(
+        while :; do
+                curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" -o /dev/null "$MURL/metrics" -o /dev/null "$MURL/metrics/relays" || exit 0
+        done
+) &
+scraper=$!
+PIDS+=("$scraper")
+sleep 0.3
+check_run "$T/loaded"
+kill "$scraper" 2>/dev/null || true
+wait "$scraper" 2>/dev/null || true
+read -r l50 l99 lmax <<<"$(times "$T/loaded")"
+r50=$(awk -v a="$l50" -v b="$b50" 'BEGIN { printf "%.2f", a / b }')
+r99=$(awk -v a="$l99" -v b="$b99" 'BEGIN { printf "%.2f", a / b }')
+printf 'node checks (%d, kept-alive): alone p50 %s ms p99 %s ms; during scrapes p50 %s ms p99 %s ms; ratio p50 %s, p99 %s\n' \
+        "$CHECKS" "$b50" "$b99" "$l50" "$l99" "$r50" "$r99"
+
+# 3. /v1/status pages
+urls=()
+for ((after = 0; after < NODES; after += 1000)); do urls+=(-o /dev/null "$MURL/v1/status?after=$after&limit=1000"); done
+curl -sS --cacert "$T/ca/ca.crt" "${auth[@]}" -w '%{time_total} %{size_download}\n' "${urls[@]}" >"$T/status"
+read -r st50 st99 stmax <<<"$(cut -d' ' -f1 "$T/status" | sort -g >"$T/status-times"; times "$T/status-times")"
+printf 'status: %d pages of 1000 nodes (%s bytes each): p50 %s ms, max %s ms\n' $((${#urls[@]} / 3)) "$(head -1 "$T/status" | cut -d' ' -f2)" "$st50" "$stmax"
+
+# 4. relay metrics reports against node checks: the server's CPU per request
+jq -n '{relays: [range(4) | {name: "r\(. | tostring | ("000000" + .)[-6:])", onionskinsDropped: 1, oomBytes: 0,
+        tcpExhaustion: 0, rateLimitReached: 0, dnsQueries: 12345, readBytes: 1000000, writtenBytes: 900000,
+        dnsErrors: {notexist: 40, tor_timeout: 2}, flags: ["Exit", "Fast", "Running", "Valid"]}]}' >"$T/report.json"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
+hz=$(getconf CLK_TCK)
+reports=()
+for ((i = 0; i < CHECKS; i++)); do reports+=(-o /dev/null "$URL/v1/node/relay-metrics"); done
+t0=$(cpu_ticks)
+curl -sS --cacert "$T/ca/ca.crt" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+        --data-binary @"$T/report.json" -w '%{time_total} %{http_code}\n' "${reports[@]}" >"$T/reports"
+t1=$(cpu_ticks)
+awk '$2 != 200 { exit 1 }' "$T/reports" || fail "a report failed: $(sort -u -k2 "$T/reports" | head -3)"
+check_run "$T/checks2"
+t2=$(cpu_ticks)
+rep_us=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$CHECKS" 'BEGIN { printf "%.0f", t * 1e6 / hz / n }')
+chk_us=$(awk -v t="$((t2 - t1))" -v hz="$hz" -v n="$CHECKS" 'BEGIN { printf "%.0f", t * 1e6 / hz / n }')
+read -r rp50 rp99 rpmax <<<"$(cut -d' ' -f1 "$T/reports" | sort -g >"$T/report-times"; times "$T/report-times")"
+printf 'relay reports (%d, 4 relays each, kept-alive): server CPU %s µs per report against %s µs per check (ratio %s); p50 %s ms\n' \
+        "$CHECKS" "$rep_us" "$chk_us" "$(awk -v a="$rep_us" -v b="$chk_us" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" "$rp50"
+[[ $(sqlite3 "$DB" "SELECT dns_queries FROM relay_metrics WHERE relay_id = 1") == 12345 ]] || fail "the report was not stored"
+
+printf '{"nodes":%d,"relays":%d,"metrics_bytes":%d,"scrape_ms":{"p50":%s,"p99":%s,"max":%s},"check_ms":{"alone":{"p50":%s,"p99":%s},"scraped":{"p50":%s,"p99":%s},"ratio_p50":%s,"ratio_p99":%s},"status_page_ms":{"p50":%s,"max":%s},"report_cpu_us":%s,"check_cpu_us":%s,"render_ms":%s,"relays_bytes":%d,"relays_scrape_ms":{"p50":%s,"max":%s}}\n' \
+        "$NODES" $((NODES * 4)) "$size" "$s50" "$s99" "$smax" "$b50" "$b99" "$l50" "$l99" "$r50" "$r99" "$st50" "$stmax" \
+        "$rep_us" "$chk_us" "$render_ms" "$rsize" "$q50" "$qmax"
+server_stop
+if [[ ${PATELA_BENCH_STRICT:-0} == 1 ]]; then
+        awk -v m="$smax" 'BEGIN { exit !(m <= 100) }' || fail "a scrape took $smax ms (goal: 100 ms)"
+fi
+pass "metrics benchmark"
