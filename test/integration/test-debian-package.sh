@@ -150,9 +150,13 @@ fp=$(jq -r .fingerprint "$T/id.json")
 ct patela-server --json list nodes >"$T/nodes.json" || fail "list nodes"
 [[ $(jq -r '.[0].state + " " + .[0].fingerprint' "$T/nodes.json") == "pending $fp" ]] ||
         fail "list nodes: $(cat "$T/nodes.json")"
-user=$(ct systemctl show -P User patela-server.service)
-[[ $(ct ps -o user= -C patela-server | head -1) != root ]] || fail "patela-server runs as root"
-pass "enable --now patela-server.socket; a swtpm node enrolled through it and is pending ($fp), the server running as $user"
+# The database the admin CLI made as root before the first start: systemd moved its directory under
+# /var/lib/private and gave it to the dynamic user (StateDirectory=), which wrote the node's row into it.
+uid=$(ct ps -o uid= -C patela-server | head -1 | tr -d ' ')
+[[ -n $uid && $uid != 0 ]] || fail "patela-server runs as '$uid'"
+[[ $(ct readlink /var/lib/patela) == private/patela && $(ct stat -c %u /var/lib/private/patela/server.db) == "$uid" ]] ||
+        fail "state directory: $(ct ls -la /var/lib/patela /var/lib/private/patela 2>&1)"
+pass "enable --now patela-server.socket; a swtpm node enrolled through it and is pending ($fp); the server runs as its dynamic user ($uid), which owns the database the CLI made before the first start"
 
 # --- patela-node and patela-pcrlock: users, directories, enabled, not started --------------------------
 apt_install "/srv/debs/patela-node_${VERSION}_amd64.deb" "/srv/debs/patela-pcrlock_${VERSION}_amd64.deb"
