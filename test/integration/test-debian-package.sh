@@ -114,9 +114,13 @@ state=$(timeout 60 nsenter -t "$CT_PID" -m -u -i -p -C -r -w -- systemctl is-sys
 # apt_install DEB…: apt installs exactly these packages: every dependency is already there (the container has no
 # network; apt would fail rather than download).
 apt_install() {
+        local n=0 a
+        for a in "$@"; do [[ $a == -* ]] || n=$((n + 1)); done
         ct env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" \
                 >"$T/apt.log" 2>&1 || fail "apt-get install $*: $(tail -20 "$T/apt.log")"
-        grep -q "^0 upgraded, $# newly installed, 0 to remove" "$T/apt.log" || fail "apt did more than install $*: $(cat "$T/apt.log")"
+        # "0 upgraded, N newly installed, [R reinstalled, ]0 to remove": N + R are the packages given.
+        awk -v n="$n" '/^0 upgraded, [0-9]+ newly installed, / { got = $3 + ($7 == "reinstalled," ? $6 : 0); ok = ($0 ~ / 0 to remove/) }
+                END { exit !(ok && got == n) }' "$T/apt.log" || fail "apt did more than install $*: $(cat "$T/apt.log")"
 }
 apt_install "/srv/debs/patela-server_${VERSION}_amd64.deb"
 [[ $(ct dpkg-query -W -f '${db:Status-Status}' patela-server) == installed ]] || fail "patela-server not installed"
@@ -158,6 +162,19 @@ uid=$(ct ps -o uid= -C patela-server | head -1 | tr -d ' ')
         fail "state directory: $(ct ls -la /var/lib/patela /var/lib/private/patela 2>&1)"
 pass "enable --now patela-server.socket; a swtpm node enrolled through it and is pending ($fp); the server runs as its dynamic user ($uid), which owns the database the CLI made before the first start"
 
+# An upgrade (here the same version again: the postinst runs as on an upgrade) restarts what runs and keeps it
+# enabled; a removal stops it.
+pid=$(ct systemctl show -P MainPID patela-server.service)
+apt_install --reinstall "/srv/debs/patela-server_${VERSION}_amd64.deb"
+[[ $(ct systemctl is-enabled patela-server.socket) == enabled && $(ct systemctl is-active patela-server.socket) == active ]] ||
+        fail "after a reinstall: patela-server.socket $(ct systemctl is-enabled patela-server.socket), $(ct systemctl is-active patela-server.socket)"
+newpid=$(ct systemctl show -P MainPID patela-server.service)
+[[ $(ct systemctl is-active patela-server.service) == active && $newpid != "$pid" && $newpid != 0 ]] ||
+        fail "after a reinstall: patela-server.service $(ct systemctl is-active patela-server.service), pid $pid → $newpid"
+http POST /v1/enroll "$T/enroll.json" >/dev/null
+[[ $HTTP_STATUS == 202 ]] || fail "after a reinstall: enrolment HTTP $HTTP_STATUS"
+pass "a reinstall restarted the running server (pid $pid → $newpid), the socket still enabled, the node still pending"
+
 # --- patela-node and patela-pcrlock: users, directories, enabled, not started --------------------------
 apt_install "/srv/debs/patela-node_${VERSION}_amd64.deb" "/srv/debs/patela-pcrlock_${VERSION}_amd64.deb"
 ct getent passwd patela-configd >/dev/null || fail "no patela-configd user (sysusers.d)"
@@ -168,3 +185,12 @@ for u in patela-client.target patela-configd.service patela-attestd.socket patel
 done
 ct patelactl --help >/dev/null || fail "patelactl --help"
 pass "patela-node: patela-configd made by sysusers, /run/patela/torrc by tmpfiles, patela-client.target enabled, nothing started"
+
+apt_remove() {
+        ct env DEBIAN_FRONTEND=noninteractive apt-get remove -y "$@" >"$T/apt.log" 2>&1 || fail "apt-get remove $*: $(tail -20 "$T/apt.log")"
+}
+apt_remove patela-server
+for u in patela-server.socket patela-server.service; do
+        [[ $(ct systemctl is-active "$u" 2>&1) != active ]] || fail "$u still active after the package's removal"
+done
+pass "apt-get remove patela-server stopped its socket and service"
