@@ -15,7 +15,7 @@
 # (the tests run it from build trees; checked below), so everything of patela's in the container comes from
 # the packages, their maintainer scripts run under a real systemd, and apt resolves the packages'
 # dependencies against what the root has installed, as it would against a local mirror.
-# About 2 min on 2 cores: the package build (~90 s) and lintian (~20 s) are most of it.
+# 62–97 s on the 2 shared cores: the package build (45–75 s) and lintian (~15 s) are most of it.
 # PATELA_TEST_DEBS=DIR takes the packages from a tools/build-debs output directory instead of building them.
 [[ -n ${PATELA_NS_ENTERED:-} ]] ||
         PATELA_NS_ENTERED=1 exec unshare --net --mount --propagation private -- "$BASH" "$0" "$@"
