@@ -78,7 +78,10 @@ int write_file_atomic(const char *path, const char *content, mode_t mode) {
 
         if (!*name)
                 return -EINVAL;
-        (void) getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK);
+        /* Without randomness the name ends in zeros: O_EXCL still refuses one that exists. (void) does not
+         * silence warn_unused_result, which _FORTIFY_SOURCE puts on getrandom(). */
+        if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t) sizeof(rnd))
+                rnd = 0;
         if (asprintf(&tmp, "%.*s.%s.%016llx", slash ? (int) (name - path) : 0, path, name,
                      (unsigned long long) rnd) < 0) {
                 tmp = NULL;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -125,6 +126,11 @@ int ca_init(const char *dir, const char *common_name, unsigned days) {
         snprintf(path, sizeof(path), "%s/ca.crt", dir);
         if (access(path, F_OK) == 0)
                 return -EEXIST;
+
+        /* DIR itself (/etc/patela/tls on a fresh install: the package ships /etc/patela), root's alone; its
+         * parent must exist. */
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return negative_errno();
 
         r = make_key(&key);
         if (r < 0)

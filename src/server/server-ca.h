@@ -6,7 +6,8 @@
 
 #define CA_SAN_MAX 16
 
-/* Creates DIR/ca.key (0600) and DIR/ca.crt. -EEXIST if either exists (never overwritten). */
+/* Creates DIR/ca.key (0600) and DIR/ca.crt, and DIR (0700) if it does not exist. -EEXIST if DIR/ca.crt exists
+ * (never overwritten). */
 int ca_init(const char *dir, const char *common_name, unsigned days);
 
 /* Issues DIR/NAME.key (0600) and DIR/NAME.crt for the SANs ("DNS:host" or "IP:addr"), signed by the CA in

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -237,6 +238,24 @@ int db_open(const char *path, Db **ret) {
          * create it 0644 less the umask, and its -wal and -shm files take the database file's mode. */
         if (path[0] != ':' && !startswith(path, "file:")) {
                 int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                /* The admin CLI before the service's first start: /var/lib/patela is made by systemd
+                 * (StateDirectory=) only then. Its directory, root's alone (0700), one level; systemd moves
+                 * it under /var/lib/private and hands it to the dynamic user when the service starts. */
+                if (fd < 0 && errno == ENOENT) {
+                        _cleanup_free_ char *dir = strdup(path);
+                        char *slash;
+
+                        if (!dir)
+                                return -ENOMEM;
+                        slash = strrchr(dir, '/');
+                        if (slash && slash != dir) {
+                                *slash = '\0';
+                                if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                                        return log_error_errno(errno, "Failed to create the database's directory %s: %m",
+                                                               dir);
+                                fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                        }
+                }
                 if (fd >= 0)
                         close(fd);
                 else if (errno != EEXIST)

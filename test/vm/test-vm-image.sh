@@ -18,10 +18,11 @@ echo "# build 1: $first s, $size bytes, sha256 $sha1"
 ((size < SIZE_MAX)) || fail "the UKI is $size bytes, more than $SIZE_MAX"
 pass "image built in $first s: $size bytes ($(awk -v s="$size" 'BEGIN { printf "%.1f MiB", s / 1048576 }')), under 60 MB"
 
-# The same inputs again, in another directory (the patela binaries are the same build: reproducible C
-# builds are meson's and gcc's business; this checks the image around them).
+# The same inputs again, in another directory (patela's packages and the host's patela-pcrlock are the same
+# build: reproducible C builds are meson's, gcc's and dpkg's business; this checks the image around them).
 t=$SECONDS
-PATELA_IMAGE_MESON_DIR=$IMAGE_DIR/meson "$PATELA_SOURCE_DIR/mkosi/build" "$T/image-2" >"$T/build-2.log" 2>&1 ||
+PATELA_IMAGE_MESON_DIR=$IMAGE_DIR/meson PATELA_IMAGE_DEBS_DIR=$IMAGE_DIR/debs \
+        "$PATELA_SOURCE_DIR/mkosi/build" "$T/image-2" >"$T/build-2.log" 2>&1 ||
         fail "second build failed: $(tail -20 "$T/build-2.log")"
 sha2=$(cat "$T/image-2/patela.sha256")
 echo "# build 2: $((SECONDS - t)) s, sha256 $sha2"
