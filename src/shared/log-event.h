@@ -6,8 +6,8 @@
 #include "macro.h"
 
 /* The events an operator searches the journal for (`journalctl MESSAGE_ID=…`, `journalctl -x`). Each has a
- * MESSAGE_ID of its own and an entry in catalog/patela.catalog (test-log-event checks that both agree); the
- * IDs never change once released. */
+ * MESSAGE_ID of its own and an entry in catalog/patela-server.catalog or patela-node.catalog (the journal-catalog
+ * test checks that both agree); the IDs never change once released. */
 typedef enum LogEvent {
         LOG_EVENT_NODE_PENDING,         /* server: a new identity proved its TPM and waits for `node enable` */
         LOG_EVENT_NODE_ENABLED,         /* server CLI: node enable */

@@ -69,7 +69,7 @@ pass "pending, enabled (from a terminal), $verdict and a rejected attestation: j
 
 # A MESSAGE_ID of each entry is one the catalog explains.
 for id in $(grep -o '^MESSAGE_ID=[0-9a-f]*' "$T/journal" | cut -d= -f2 | sort -u); do
-        grep -qx -- "-- $id" "$PATELA_SOURCE_DIR/catalog/patela.catalog" || fail "$id has no catalog entry"
+        grep -qx -- "-- $id" "$PATELA_SOURCE_DIR/catalog/patela-server.catalog" || fail "$id has no catalog entry"
 done
 pass "every MESSAGE_ID sent has a catalog entry"
 server_stop
