@@ -311,3 +311,36 @@ int proto_json_decode(const char *body, size_t size, size_t max, bool sensitive,
 
         return k < 0 ? k : proto_fields(*ret, what, fields, n, v, diag);
 }
+
+int proto_relays_body(const char *body, size_t size, size_t min_relays, const char *what, json_object **ret_o,
+                      json_object **ret_relays, size_t *ret_n, ProtoDiag *diag) {
+        static const ProtoField fields[] = {
+                { "relays", json_type_array, PROTO_REQUIRED },
+        };
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v[ELEMENTSOF(fields)];
+        size_t n;
+        int k;
+
+        k = proto_json_decode(body, size, SIZE_MAX, /* sensitive= */ false, what, fields, ELEMENTSOF(fields), &o, v,
+                              diag);
+        if (k < 0)
+                return k;
+        n = json_object_array_length(v[0]);
+        if (n < min_relays)
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "relays", "%s: no relays", what);
+        if (n > PROTO_RELAYS_MAX)
+                return proto_fail_too_large(diag, "relays", "%s: more than %u relays", what, PROTO_RELAYS_MAX);
+        *ret_relays = v[0];
+        *ret_n = n;
+        *ret_o = TAKE_PTR(o);
+        return 0;
+}
+
+int proto_relay_unique(const char *name, const char *const *names, size_t n, const char *what, ProtoDiag *diag) {
+        for (size_t j = 0; j < n; j++)
+                if (streq(names[j], name))
+                        return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "relays", "%s: relay %s listed twice", what,
+                                          name);
+        return 0;
+}

@@ -33,6 +33,13 @@ typedef struct ProtoField {
 /* proto_json_parse() and proto_fields() in one: the body as one object with exactly these fields. */
 int proto_json_decode(const char *body, size_t size, size_t max, bool sensitive, const char *what,
                       const ProtoField *fields, size_t n, json_object **ret, json_object **v, ProtoDiag *diag);
+
+/* The relay reports' body, {relays: [...]} and nothing else: the array and its length, min_relays to
+ * PROTO_RELAYS_MAX, counted before any element is decoded (the array is what grows; more is E2BIG, 413). */
+int proto_relays_body(const char *body, size_t size, size_t min_relays, const char *what, json_object **ret_o,
+                      json_object **ret_relays, size_t *ret_n, ProtoDiag *diag);
+/* name is not among names[0..n): -EBADMSG naming it otherwise. */
+int proto_relay_unique(const char *name, const char *const *names, size_t n, const char *what, ProtoDiag *diag);
 int proto_fields(json_object *o, const char *what, const ProtoField *fields, size_t n, json_object **ret,
                  ProtoDiag *diag);
 

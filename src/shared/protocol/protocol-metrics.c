@@ -143,33 +143,24 @@ static int decode_relay(json_object *o, const char *what, size_t i, ProtoRelayMe
 }
 
 int proto_relay_metrics_request_decode(const char *body, size_t size, ProtoRelayMetricsRequest *ret, ProtoDiag *diag) {
-        static const ProtoField fields[] = {
-                { "relays", json_type_array, PROTO_REQUIRED },
-        };
         static const char what[] = "relay metrics report";
         _cleanup_(json_object_putp) json_object *o = NULL;
-        json_object *v[ELEMENTSOF(fields)];
         ProtoRelayMetricsRequest r = {};
+        const char *names[PROTO_RELAYS_MAX];
+        json_object *relays;
         size_t n;
         int k;
 
-        k = proto_json_decode(body, size, SIZE_MAX, /* sensitive= */ false, what, fields, ELEMENTSOF(fields), &o, v,
-                              diag);
+        k = proto_relays_body(body, size, /* min_relays= */ 1, what, &o, &relays, &n, diag);
         if (k < 0)
                 return k;
-        n = json_object_array_length(v[0]);
-        if (n == 0)
-                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "relays", "%s: no relays", what);
-        if (n > PROTO_RELAYS_MAX)
-                return proto_fail_too_large(diag, "relays", "%s: more than %u relays", what, PROTO_RELAYS_MAX);
         for (size_t i = 0; i < n; i++) {
-                k = decode_relay(json_object_array_get_idx(v[0], i), what, i, &r.relays[i], diag);
+                k = decode_relay(json_object_array_get_idx(relays, i), what, i, &r.relays[i], diag);
+                if (k >= 0)
+                        k = proto_relay_unique(r.relays[i].name, names, i, what, diag);
                 if (k < 0)
                         return k;
-                for (size_t j = 0; j < i; j++)
-                        if (streq(r.relays[j].name, r.relays[i].name))
-                                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "relays", "%s: relay %s listed twice",
-                                                  what, r.relays[i].name);
+                names[i] = r.relays[i].name;
                 r.n_relays = i + 1;
         }
         *ret = r;

@@ -93,40 +93,30 @@ static int decode_relay(json_object *o, const char *what, size_t i, ProtoRelaySt
 
 int proto_relay_states_decode(const char *body, size_t size, size_t min_relays, ProtoRelayStates *ret,
                               ProtoDiag *diag) {
-        static const ProtoField fields[] = {
-                { "relays", json_type_array, PROTO_REQUIRED },
-        };
         static const char what[] = "relay states";
         _cleanup_(json_object_putp) json_object *o = NULL;
-        json_object *v[ELEMENTSOF(fields)];
         ProtoRelayStates s = {};
+        const char *names[PROTO_RELAYS_MAX];
+        json_object *relays;
         size_t n;
         int k;
 
-        k = proto_json_decode(body, size, SIZE_MAX, /* sensitive= */ false, what, fields, ELEMENTSOF(fields), &o, v,
-                              diag);
+        k = proto_relays_body(body, size, min_relays, what, &o, &relays, &n, diag);
         if (k < 0)
                 return k;
-        /* The count before anything is decoded: the array is what grows. */
-        n = json_object_array_length(v[0]);
-        if (n < min_relays)
-                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "relays", "%s: no relays", what);
-        if (n > PROTO_RELAYS_MAX)
-                return proto_fail_too_large(diag, "relays", "%s: more than %u relays", what, PROTO_RELAYS_MAX);
         for (size_t i = 0; i < n; i++) {
-                k = decode_relay(json_object_array_get_idx(v[0], i), what, i, &s.relays[i], diag);
+                k = decode_relay(json_object_array_get_idx(relays, i), what, i, &s.relays[i], diag);
                 if (k < 0) {
                         proto_relay_states_done(&s);
                         return k;
                 }
                 s.n_relays = i + 1;
-                for (size_t j = 0; j < i; j++)
-                        if (streq(s.relays[j].name, s.relays[i].name)) {
-                                k = proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "relays", "%s: relay %s listed twice",
-                                               what, s.relays[i].name);
-                                proto_relay_states_done(&s);
-                                return k;
-                        }
+                k = proto_relay_unique(s.relays[i].name, names, i, what, diag);
+                if (k < 0) {
+                        proto_relay_states_done(&s);
+                        return k;
+                }
+                names[i] = s.relays[i].name;
         }
         *ret = s;
         return 0;
