@@ -124,7 +124,7 @@ node_install() {
 # ct_boot [FILE…]: boots the container on a fresh upper layer holding FILE… (paths relative to $T/extra);
 # returns when systemd says the boot is done.
 ct_boot() {
-        local i state
+        local f
         ct_poweroff
         rm -rf "$CT"
         mkdir -p "$CT/upper" "$CT/work" "$CT/root"
@@ -143,6 +143,13 @@ ct_boot() {
                 --boot systemd.log_target=console >>"$T/nspawn.log" 2>&1 &
         NSPAWN_PID=$!
         PIDS+=("$NSPAWN_PID")
+        ct_wait_booted
+}
+
+# ct_wait_booted: after systemd-nspawn --boot was started in the background (NSPAWN_PID, its output in
+# $T/nspawn.log): the container's systemd in CT_PID, and the boot done (running or degraded).
+ct_wait_booted() {
+        local i state
         for ((i = 0; i < 200; i++)); do
                 CT_PID=$(ps -o pid= --ppid "$NSPAWN_PID" 2>/dev/null | head -1 | tr -d ' ' || true)
                 [[ -n $CT_PID && $(ps -o comm= -p "$CT_PID" 2>/dev/null) == systemd ]] && break

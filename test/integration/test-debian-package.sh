@@ -95,20 +95,7 @@ systemd-nspawn --quiet --register=no --keep-unit --link-journal=no --directory="
         --bind-ro="$T/debs:/srv/debs" --boot >>"$T/nspawn.log" 2>&1 &
 NSPAWN_PID=$!
 PIDS+=("$NSPAWN_PID")
-for ((i = 0; i < 200; i++)); do
-        CT_PID=$(ps -o pid= --ppid "$NSPAWN_PID" 2>/dev/null | head -1 | tr -d ' ' || true)
-        [[ -n $CT_PID && $(ps -o comm= -p "$CT_PID" 2>/dev/null) == systemd ]] && break
-        kill -0 "$NSPAWN_PID" 2>/dev/null || fail "systemd-nspawn exited: $(tail -20 "$T/nspawn.log")"
-        CT_PID=
-        sleep 0.05
-done
-[[ -n $CT_PID ]] || fail "no systemd in the container"
-for ((i = 0; i < 200; i++)); do
-        [[ -S /proc/$CT_PID/root/run/systemd/private ]] && break
-        sleep 0.05
-done
-state=$(timeout 60 nsenter -t "$CT_PID" -m -u -i -p -C -r -w -- systemctl is-system-running --wait 2>&1) || true
-[[ $state == running || $state == degraded ]] || fail "container boot: $state: $(tail -20 "$T/nspawn.log")"
+ct_wait_booted
 
 # --- patela-server: apt install, nothing started -------------------------------------------------------
 # apt_install DEB…: apt installs exactly these packages: every dependency is already there (the container has no
