@@ -79,8 +79,18 @@ int db_prepare_cached(Db *db, const char *sql, sqlite3_stmt **ret) {
         char *copy;
         int rc;
 
+        /* A request's SQL is a literal, so the same text comes at the same address: a first pass by address
+         * (its text still compared, for SQL built in a reused buffer), then by text. */
+        for (unsigned i = 0; i < db->n_cache; i++)
+                if (db->cache[i].key == sql && streq(db->cache[i].sql, sql)) {
+                        if (sqlite3_stmt_busy(db->cache[i].stmt))
+                                return log_debug_errno(EBUSY, "Cached statement '%s' is in use.", sql);
+                        *ret = db->cache[i].stmt;
+                        return 0;
+                }
         for (unsigned i = 0; i < db->n_cache; i++)
                 if (streq(db->cache[i].sql, sql)) {
+                        db->cache[i].key = sql;
                         if (sqlite3_stmt_busy(db->cache[i].stmt))
                                 return log_debug_errno(EBUSY, "Cached statement '%s' is in use.", sql);
                         *ret = db->cache[i].stmt;
@@ -99,6 +109,7 @@ int db_prepare_cached(Db *db, const char *sql, sqlite3_stmt **ret) {
                 return log_debug_errno(db_errno(rc), "Failed to prepare '%s': %s", sql, db_error(db));
         }
         db->cache[db->n_cache].sql = copy;
+        db->cache[db->n_cache].key = sql;
         db->cache[db->n_cache].stmt = s;
         db->n_cache++;
         *ret = s;

@@ -23,6 +23,7 @@ typedef struct Db {
         /* The request path's statements, prepared once per connection: see db_prepare_cached(). */
         struct {
                 char *sql;
+                const char *key; /* the address the text last came at (compared, never dereferenced) */
                 sqlite3_stmt *stmt;
         } cache[DB_STATEMENT_CACHE_MAX];
         unsigned n_cache;

@@ -194,10 +194,19 @@ static int text_matches_tree(const char *s, size_t size, const ObjectCounts *c) 
                 char ch = s[i];
 
                 if (in_string) {
-                        if (ch == '\\')
-                                i++;
-                        else if (ch == '"')
+                        /* Strings are most of an attestation's body (its base64 event logs): to their end with
+                         * memchr() rather than a byte at a time. */
+                        const char *quote = memchr(s + i, '"', size - i), *escape;
+
+                        if (!quote)
+                                return 0;
+                        escape = memchr(s + i, '\\', (size_t) (quote - (s + i)));
+                        if (escape)
+                                i = (size_t) (escape - s) + 1; /* the escaped character, skipped by the loop */
+                        else {
+                                i = (size_t) (quote - s);
                                 in_string = false;
+                        }
                         continue;
                 }
                 switch (ch) {
