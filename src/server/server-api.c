@@ -9,28 +9,33 @@
 #include "string-util.h"
 #include "tpm2-marshal.h"
 
-/* The node of a session token's hash, if the session has not expired. */
-static int session_node(Db *db, const uint8_t *hash, size_t hsize, Node *ret) {
+/* Whether the current row of s, whose column `column` is a session's token hash, is the token's. */
+static bool token_matches(sqlite3_stmt *s, int column, const uint8_t hash[static 32]) {
+        return sqlite3_column_bytes(s, column) == 32 && CRYPTO_memcmp(sqlite3_column_blob(s, column), hash, 32) == 0;
+}
+
+/* The node of a session token, if its session has not expired: the row under the node the token names
+ * (server-nodes.h), its stored hash compared in constant time. */
+static int session_node(Db *db, int64_t node_id, const uint8_t hash[static 32], Node *ret) {
         _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
-        int64_t node_id;
         int r;
 
         r = db_prepare_cached(db,
-                              "SELECT s.node_id FROM sessions s JOIN nodes n ON n.id = s.node_id "
-                              "WHERE s.token_hash = ? AND s.expires_at > ? AND n.state = 'enabled'",
+                              "SELECT s.token_hash FROM sessions s JOIN nodes n ON n.id = s.node_id "
+                              "WHERE s.node_id = ? AND s.expires_at > ? AND n.state = 'enabled'",
                               &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_blob(s, 1, hash, (int) hsize, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 1, node_id);
         sqlite3_bind_int64(s, 2, (int64_t) now_usec());
-        if (sqlite3_step(s) != SQLITE_ROW)
+        if (sqlite3_step(s) != SQLITE_ROW || !token_matches(s, 0, hash))
                 return -EKEYREJECTED;
-        node_id = sqlite3_column_int64(s, 0);
         return node_get(db, node_id, ret);
 }
 
-/* The SHA-256 of the request's bearer token: -ENOKEY without one, -EKEYREJECTED if it is not a token. */
-static int token_hash(Request *req, uint8_t ret[static 32]) {
+/* The SHA-256 of the request's bearer token and the node it names: -ENOKEY without one, -EKEYREJECTED if it is
+ * not a token. */
+static int token_hash(Request *req, uint8_t ret[static 32], int64_t *ret_node_id) {
         const char *h = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Authorization");
         void *token = NULL;
         const char *b64;
@@ -39,7 +44,8 @@ static int token_hash(Request *req, uint8_t ret[static 32]) {
 
         if (!h || !(b64 = startswith(h, "Bearer ")))
                 return -ENOKEY;
-        if (strlen(b64) > 64 || unbase64mem(b64, PROTO_TOKEN_SIZE, &token, &size) < 0 || size != PROTO_TOKEN_SIZE)
+        if (strlen(b64) > 64 || unbase64mem(b64, PROTO_TOKEN_SIZE, &token, &size) < 0 || size != PROTO_TOKEN_SIZE ||
+            (*ret_node_id = node_key_prefix_get(token)) < 0)
                 r = -EKEYREJECTED;
         else
                 r = tpm2_digest(TPM2_ALG_SHA256, token, size, ret, &hsize);
@@ -52,12 +58,13 @@ static int token_hash(Request *req, uint8_t ret[static 32]) {
  * deletes its sessions, and this check also covers a state change racing with the request. */
 static int authenticate(Request *req, Node *ret) {
         uint8_t hash[32];
+        int64_t node_id;
         int r;
 
-        r = token_hash(req, hash);
+        r = token_hash(req, hash, &node_id);
         if (r < 0)
                 return r;
-        r = session_node(server_db_lock(req->server), hash, sizeof(hash), ret);
+        r = session_node(server_db_lock(req->server), node_id, hash, ret);
         server_db_unlock(req->server);
         return r;
 }
@@ -85,25 +92,29 @@ enum MHD_Result api_node_check(Request *req) {
         bool trusted = false, retired = false, family_changed = false;
         uint8_t hash[32];
         char *body = NULL;
+        int64_t node_id;
         Db *db;
         int r, rc;
 
-        r = token_hash(req, hash);
+        r = token_hash(req, hash, &node_id);
         if (r < 0)
                 return respond_token_error(req, r);
 
         db = server_db_lock(req->server);
         r = db_prepare_cached(db,
                               "SELECT n.last_verdict = 'Trusted', i.retired_at IS NOT NULL, s.created_at < "
-                              "(SELECT max(ifnull(max(created_at), 0), ifnull(max(retired_at), 0)) FROM family_keys) "
+                              "(SELECT max(ifnull(max(created_at), 0), ifnull(max(retired_at), 0)) FROM family_keys), "
+                              "s.token_hash "
                               "FROM sessions s JOIN nodes n ON n.id = s.node_id LEFT JOIN images i ON i.id = n.image_id "
-                              "WHERE s.token_hash = ? AND s.expires_at > ? AND n.state = 'enabled'",
+                              "WHERE s.node_id = ? AND s.expires_at > ? AND n.state = 'enabled'",
                               &s);
         if (r >= 0) {
-                sqlite3_bind_blob(s, 1, hash, sizeof(hash), SQLITE_TRANSIENT);
+                sqlite3_bind_int64(s, 1, node_id);
                 sqlite3_bind_int64(s, 2, (int64_t) now_usec());
                 rc = sqlite3_step(s);
-                if (rc == SQLITE_ROW) {
+                if (rc == SQLITE_ROW && !token_matches(s, 3, hash))
+                        r = -ENOENT;
+                else if (rc == SQLITE_ROW) {
                         trusted = sqlite3_column_int(s, 0) == 1;
                         retired = sqlite3_column_int(s, 1) == 1;
                         family_changed = sqlite3_column_int(s, 2) == 1;

@@ -37,11 +37,12 @@ static int find_challenge(Db *db, const uint8_t *id, Challenge *ret) {
 
         r = db_prepare_cached(db,
                               "SELECT node_id, secret_hash, nonce, pcr_bank, pcr_mask, expires_at "
-                              "FROM challenges WHERE id = ?",
+                              "FROM challenges WHERE node_id = ? AND id = ?",
                               &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_blob(s, 1, id, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 1, node_key_prefix_get(id));
+        sqlite3_bind_blob(s, 2, id, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
         rc = sqlite3_step(s);
         if (rc == SQLITE_DONE)
                 return -ENOENT;
@@ -68,10 +69,11 @@ static int consume_challenge(Db *db, const uint8_t *id) {
         _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
         int r, rc;
 
-        r = db_prepare_cached(db, "DELETE FROM challenges WHERE id = ?", &s);
+        r = db_prepare_cached(db, "DELETE FROM challenges WHERE node_id = ? AND id = ?", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_blob(s, 1, id, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 1, node_key_prefix_get(id));
+        sqlite3_bind_blob(s, 2, id, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
         rc = sqlite3_step(s);
         if (rc != SQLITE_DONE)
                 return db_errno(rc);
@@ -212,19 +214,19 @@ static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, uint8_
 
         if (RAND_bytes(token, sizeof(token)) != 1)
                 return -EIO;
+        /* The node's id, then 24 random bytes (server-nodes.h). */
+        node_key_prefix_put(token, node_id);
         r = tpm2_digest(TPM2_ALG_SHA256, token, sizeof(token), hash, &hsize);
         if (r < 0)
                 return r;
-        /* One session per node: a new attestation ends the previous token. The table stays one row per node
-         * (it had one per attestation until expiry, and removing a node's expired ones walked all of them
-         * through the node index in every authentication: 7 % of the server's CPU in the benchmark), and a
-         * token that leaked from an earlier boot dies at the next attestation. */
-        r = end_sessions(db, node_id);
-        if (r < 0)
-                return r;
-
-        /* Only the hash is stored: a copy of the database does not hold usable tokens. */
-        r = db_prepare_cached(db, "INSERT INTO sessions (token_hash, node_id, created_at, expires_at) VALUES (?, ?, ?, ?)", &s);
+        /* One session per node, its row keyed by the node: a new attestation replaces the previous token in
+         * place, and a token that leaked from an earlier boot dies at the next attestation. Only the hash is
+         * stored: a copy of the database does not hold usable tokens. */
+        r = db_prepare_cached(db,
+                              "INSERT INTO sessions (token_hash, node_id, created_at, expires_at) VALUES (?, ?, ?, ?) "
+                              "ON CONFLICT (node_id) DO UPDATE SET token_hash = excluded.token_hash, "
+                              "created_at = excluded.created_at, expires_at = excluded.expires_at",
+                              &s);
         if (r < 0)
                 return r;
         sqlite3_bind_blob(s, 1, hash, (int) hsize, SQLITE_TRANSIENT);

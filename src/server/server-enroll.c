@@ -179,6 +179,8 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
         r = make_challenge(&n->ek_public, &n->ak_name, &reply, hash);
         if (r < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "make_credential failed: %s", strerror(-r));
+        /* Stored under the node: the id's first 8 bytes name it, its last 8 stay random (server-nodes.h). */
+        node_key_prefix_put(reply.challenge, n->id);
 
         /* One write transaction per enrolment: the node's last contact and its new challenge. */
         r = in_transaction(req->server, store_challenge_tx,

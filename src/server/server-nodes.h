@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <errno.h>
 #include <stdint.h>
 #include <tss2/tss2_tpm2_types.h>
 
@@ -15,6 +16,25 @@ typedef enum NodeState {
         _NODE_STATE_MAX,
         _NODE_STATE_INVALID = -EINVAL,
 } NodeState;
+
+/* A challenge id and a session token begin with their node's id, 8 bytes big-endian; the rest is random. The
+ * server finds their rows by the node's key (migration 15): one b-tree entry per row, no index on a random key.
+ * The id is no secret (the node shows it); what proves anything is the random part. */
+#define NODE_KEY_PREFIX_SIZE 8U
+
+static inline void node_key_prefix_put(uint8_t p[static NODE_KEY_PREFIX_SIZE], int64_t node_id) {
+        for (unsigned i = 0; i < NODE_KEY_PREFIX_SIZE; i++)
+                p[i] = (uint8_t) ((uint64_t) node_id >> (8 * (NODE_KEY_PREFIX_SIZE - 1 - i)));
+}
+
+/* The node id a challenge id or token names, or -ENOENT when it cannot be one (ids are positive). */
+static inline int64_t node_key_prefix_get(const uint8_t p[static NODE_KEY_PREFIX_SIZE]) {
+        uint64_t v = 0;
+
+        for (unsigned i = 0; i < NODE_KEY_PREFIX_SIZE; i++)
+                v = v << 8 | p[i];
+        return v == 0 || v > INT64_MAX ? -ENOENT : (int64_t) v;
+}
 
 const char *node_state_to_string(NodeState s) _const_;
 NodeState node_state_from_string(const char *s) _pure_;

@@ -58,7 +58,7 @@ static void fleet(Db *db) {
         ASSERT_TRUE(db_exec(db, "INSERT INTO relay_metrics VALUES (3, 1, -1, 0, 0, 0, 0, '', 0, 0, 0)") < 0);
         ASSERT_TRUE(db_exec(db, "INSERT INTO relay_metrics VALUES (3, 1, 0, 0, 0, 0, 0, 'a\"b', 0, 0, 0)") < 0);
         ASSERT_OK(db_exec(db, "INSERT INTO sessions (token_hash, node_id, created_at, expires_at) VALUES "
-                              "(x'aa', 1, 0, 9000000000000000), (x'bb', 2, 0, 1)"));
+                              "(randomblob(32), 1, 0, 9000000000000000), (randomblob(32), 2, 0, 1)"));
 }
 
 static void expect_line(const char *text, const char *line) {

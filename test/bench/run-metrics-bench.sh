@@ -60,7 +60,8 @@ if [[ ${PATELA_BENCH_RELAY_METRICS:-1} != 0 ]]; then
                (1 << 0) | (1 << 1) | (1 << 5) | (1 << 10), id * 1000, id * 900 FROM relays;"
 fi
 for ((i = 1; i <= TOKENS; i++)); do
-        openssl rand 32 >"$T/token$i"
+        # A token names its node in its first 8 bytes (big-endian), then 24 random ones (src/server/server-nodes.h).
+        { printf '%016x' "$i" | xxd -r -p; openssl rand 24; } >"$T/token$i"
         sqlite3 "$DB" "INSERT INTO sessions VALUES (x'$(sha256sum "$T/token$i" | cut -c1-64)', $i, 0, 9000000000000000)"
 done
 token=$(base64 -w0 <"$T/token1")

@@ -124,6 +124,18 @@ http POST /v1/attest "$T/attest.json" >/dev/null; expect_error 403 ChallengeUnkn
 [[ $(db_count sessions) == "$sessions" ]] || fail "a second answer created a session"
 pass "a challenge answered twice: the second answer is refused"
 
+# --- a challenge id: its node's 8 bytes, then 8 random ones that must match ----------------------------------
+node_challenge
+node_answer
+jq -c --arg r "$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')" '.challenge = .challenge[0:16] + $r' \
+        "$T/attest.json" >"$T/bad.json"
+http POST /v1/attest "$T/bad.json" >/dev/null; expect_error 403 ChallengeUnknown
+jq -c '.challenge = "0000000000000002" + .challenge[16:32]' "$T/attest.json" >"$T/bad.json"
+http POST /v1/attest "$T/bad.json" >/dev/null; expect_error 403 ChallengeUnknown
+http POST /v1/attest "$T/attest.json" >/dev/null
+[[ $HTTP_STATUS == 200 ]] || fail "the real challenge's answer after the guesses: HTTP $HTTP_STATUS $(cat "$T/http.body")"
+pass "a challenge id with its node's id and other random bytes, or under another node's id, is unknown"
+
 # --- answered after expiry (ChallengeLifetime=2s) -------------------------------------------------------
 node_challenge
 node_answer
@@ -177,6 +189,20 @@ http GET /v1/node/relays "" "Authorization: Bearer AAAA" >/dev/null; expect_erro
 http GET /v1/node/relays "" >/dev/null; expect_error 401 TokenMissing
 http GET /v1/node/relays "" "Authorization: Bearer $(head -c 3000 /dev/zero | base64 -w0)" >/dev/null; expect_error 401 TokenRejected
 pass "missing, short and oversized tokens refused"
+
+# A token names its node in its first 8 bytes (the row's key); the rest must be the session's own: the node's id
+# with other random bytes, or the real token under another id, is refused.
+node_session
+forged=$({ base64 -d <<<"$TOKEN" | head -c 8; head -c 24 /dev/urandom; } | base64 -w0)
+http GET /v1/node/relays "" "Authorization: Bearer $forged" >/dev/null; expect_error 401 TokenRejected
+http GET /v1/node/check "" "Authorization: Bearer $forged" >/dev/null; expect_error 401 TokenRejected
+moved=$({ printf '\0\0\0\0\0\0\0\2'; base64 -d <<<"$TOKEN" | tail -c 24; } | base64 -w0)
+http GET /v1/node/relays "" "Authorization: Bearer $moved" >/dev/null; expect_error 401 TokenRejected
+zero=$({ head -c 8 /dev/zero; base64 -d <<<"$TOKEN" | tail -c 24; } | base64 -w0)
+http GET /v1/node/check "" "Authorization: Bearer $zero" >/dev/null; expect_error 401 TokenRejected
+http GET /v1/node/relays "" "Authorization: Bearer $TOKEN" >/dev/null
+[[ $HTTP_STATUS == 200 ]] || fail "the real token refused after the forgeries: HTTP $HTTP_STATUS"
+pass "a token with its node's id and other random bytes, or moved to another id or to 0, is refused; the real one works"
 
 # --- nothing from a request reaches the journal unescaped ---------------------------------------------------
 # libmicrohttpd unescapes the URL before the server logs it: %0a<0> would start a forged entry at priority 0.
