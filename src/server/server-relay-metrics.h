@@ -1,11 +1,46 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "tor-metrics.h"
 
-/* relay_metrics.dns_errors: the non-zero reasons as "reason:count reason:count", in TorDnsReason order. */
-void relay_metrics_dns_errors_format(const TorRelayMetrics *m, char *buf, size_t size);
-int relay_metrics_dns_errors_parse(const char *text, uint64_t ret[static _TOR_DNS_REASON_MAX]);
+/* Each relay's last MetricsPort summary, as its node reported it (POST /v1/node/relay-metrics), in the server's
+ * memory: gauges and tor's own counters for Prometheus, not state. A restart forgets them until each node's next
+ * report (at most RelayMetricsInterval= later); docs/observability.md says why that is acceptable and what it
+ * saves (a write transaction per report under the request threads' lock). */
+typedef struct RelayMetricsEntry {
+        int64_t relay_id;     /* relays.id; 0: an empty slot, -1: a removed one */
+        int64_t reported_at;  /* seconds since the epoch */
+        uint64_t stored_usec; /* CLOCK_MONOTONIC: when it was stored */
+        TorRelayMetrics m;
+} RelayMetricsEntry;
+
+/* An open-addressing hash table keyed by relay id, behind a mutex of its own (never the database's): the request
+ * threads store into it, the metrics thread copies it out. */
+typedef struct RelayMetricsStore {
+        pthread_mutex_t lock;
+        RelayMetricsEntry *slots;
+        size_t n_slots; /* 0 or a power of two */
+        size_t n_live;
+        size_t n_used; /* live and removed */
+} RelayMetricsStore;
+
+void relay_metrics_store_init(RelayMetricsStore *s);
+void relay_metrics_store_done(RelayMetricsStore *s);
+
+/* Stores n relays' summaries (replacing earlier ones), all or nothing: -ENOMEM leaves the store as it was. */
+int relay_metrics_store_put(RelayMetricsStore *s, const int64_t *relay_ids, const TorRelayMetrics *metrics, size_t n,
+                            int64_t reported_at);
+/* A copy of one relay's entry: false if none. */
+bool relay_metrics_store_get(RelayMetricsStore *s, int64_t relay_id, RelayMetricsEntry *ret);
+/* Every entry, sorted by relay id, copied into *buf (grown as needed, kept by the caller for the next call):
+ * the mutex is held for the copy alone. */
+int relay_metrics_store_snapshot(RelayMetricsStore *s, RelayMetricsEntry **buf, size_t *allocated, size_t *ret_n);
+/* Removes the entries of these relays that were stored before before_usec (CLOCK_MONOTONIC): relays a reader
+ * found gone from the database in a read that began at before_usec. One stored later is of a relay that existed
+ * then, and stays. */
+void relay_metrics_store_remove(RelayMetricsStore *s, const int64_t *relay_ids, size_t n, uint64_t before_usec);

@@ -166,3 +166,38 @@ int proto_relay_metrics_request_decode(const char *body, size_t size, ProtoRelay
         *ret = r;
         return 0;
 }
+
+int proto_relay_metrics_reply_encode(const ProtoRelayMetricsReply *r, char **ret) {
+        json_object *o = json_object_new_object();
+        int k = o ? 0 : -ENOMEM;
+
+        if (r->report_in == 0 || r->report_in > PROTO_RELAY_METRICS_INTERVAL_MAX_SEC)
+                k = -EINVAL;
+        if (k >= 0)
+                k = proto_json_add(o, "reportIn", json_object_new_int64((int64_t) r->report_in));
+        return proto_json_finish(o, k, /* sensitive= */ false, ret);
+}
+
+int proto_relay_metrics_reply_decode(const char *body, size_t size, ProtoRelayMetricsReply *ret, ProtoDiag *diag) {
+        static const ProtoField fields[] = {
+                { "reportIn", json_type_int, 0 }, /* absent from a server before it: {} */
+        };
+        static const char what[] = "relay metrics reply";
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v[ELEMENTSOF(fields)];
+        int64_t report_in = 0;
+        int k;
+
+        k = proto_json_decode(body, size, PROTO_REPLY_MAX, /* sensitive= */ false, what, fields, ELEMENTSOF(fields), &o,
+                              v, diag);
+        if (k < 0)
+                return k;
+        if (v[0]) {
+                report_in = json_object_get_int64(v[0]);
+                if (report_in <= 0 || report_in > (int64_t) PROTO_RELAY_METRICS_INTERVAL_MAX_SEC)
+                        return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "reportIn", "%s: 'reportIn' out of range",
+                                          what);
+        }
+        *ret = (ProtoRelayMetricsReply) { .report_in = (uint64_t) report_in };
+        return 0;
+}

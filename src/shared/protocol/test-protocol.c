@@ -478,6 +478,27 @@ TEST(check_reply) {
         ASSERT_REFUSED(DECODE_CHECK("{\"reattest\":false,\"checkIn\":30,\"x\":1}"), d, "unknown field 'x'");
 }
 
+TEST(relay_metrics_reply) {
+        ProtoRelayMetricsReply m = {};
+        ProtoDiag d = {};
+        _cleanup_free_ char *s = NULL;
+
+#define DECODE_METRICS_REPLY(json) proto_relay_metrics_reply_decode(json, strlen(json), &m, &d)
+        ASSERT_OK(proto_relay_metrics_reply_encode(&(ProtoRelayMetricsReply) { .report_in = 300 }, &s));
+        ASSERT_STREQ(s, "{\"reportIn\":300}");
+        ASSERT_OK(DECODE_METRICS_REPLY(s));
+        ASSERT_EQ(m.report_in, 300U);
+        /* A server before reportIn answered {}: a report after every check. */
+        ASSERT_OK(DECODE_METRICS_REPLY("{}"));
+        ASSERT_EQ(m.report_in, 0U);
+        ASSERT_ERROR(proto_relay_metrics_reply_encode(&(ProtoRelayMetricsReply) { .report_in = 0 }, &s), EINVAL);
+        ASSERT_ERROR(proto_relay_metrics_reply_encode(&(ProtoRelayMetricsReply) { .report_in = 3601 }, &s), EINVAL);
+        ASSERT_REFUSED(DECODE_METRICS_REPLY("{\"reportIn\":0}"), d, "reportIn");
+        ASSERT_REFUSED(DECODE_METRICS_REPLY("{\"reportIn\":3601}"), d, "reportIn");
+        ASSERT_REFUSED(DECODE_METRICS_REPLY("{\"reportIn\":\"300\"}"), d, "wrong type");
+        ASSERT_REFUSED(DECODE_METRICS_REPLY("{\"reportIn\":300,\"x\":1}"), d, "unknown field 'x'");
+}
+
 TEST(network) {
         ProtoNetwork n = {}, back = {};
         ProtoDiag d = {};
