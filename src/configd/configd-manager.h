@@ -149,11 +149,14 @@ typedef struct Manager {
         uint64_t next_check;         /* CLOCK_REALTIME µs, 0 if none planned */
         uint64_t check_in;           /* checkIn of the running cycle's attestation, µs */
 
-        /* after each good check: the relays' MetricsPorts, then the report (configd-metrics.c) */
+        /* after a good check, once the server's reportIn has passed: the relays' MetricsPorts, then the report
+         * (configd-metrics.c) */
         HttpClient *loopback;        /* plain HTTP to 127.0.0.1; NULL with RelayMetrics=no */
         HttpRequest *metrics_request;
         ProtoRelayMetricsRequest *metrics_report; /* the report being put together, or sent */
         size_t metrics_next;         /* the relay read next */
+        uint64_t metrics_reported;   /* CLOCK_MONOTONIC µs of the last report the server took, 0 if none */
+        uint64_t metrics_report_in;  /* the server's reportIn, µs; 0: after every check (a server before it) */
 
         /* within one cycle; wiped at its end */
         ProtoEnrollReply enroll;     /* the challenge; enroll.enabled once there is one */

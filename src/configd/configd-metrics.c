@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* After each good session check (RelayMetrics=yes): each configured relay's tor MetricsPort, which the server puts
+/* After a good session check (RelayMetrics=yes), once the interval the server asked for (its RelayMetricsInterval=,
+ * reportIn in the answer to the last report) has passed: each configured relay's tor MetricsPort, which the server puts
  * in every relay's torrc on 127.0.0.1 with a policy that admits loopback alone (server-render.c), read one relay
  * after the other, summed up (src/shared/tor/tor-metrics.c) and sent to the server with the session token
  * (POST /v1/node/relay-metrics), so that one scrape of the server covers the whole fleet and no node opens a
@@ -47,17 +48,32 @@ void relay_metrics_stop(Manager *m) {
         m->metrics_report = report_free(m->metrics_report);
 }
 
+static uint64_t now_monotonic(Manager *m) {
+        uint64_t t = 0;
+
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
 static void on_post(HttpRequest *request, const HttpResponse *response, void *userdata) {
         Manager *m = userdata;
         _cleanup_(http_request_freep) HttpRequest *done = TAKE_PTR(m->metrics_request);
         _cleanup_(proto_error_reply_done) ProtoErrorReply error = {};
+        ProtoRelayMetricsReply reply = {};
         ProtoDiag diag = {};
 
         if (response->error < 0)
                 log_debug("Reporting the relays' metrics failed: %s; again after the next check.", response->message);
-        else if (response->status == 200)
-                log_debug("Reported the metrics of %zu relays.", m->metrics_report ? m->metrics_report->n_relays : 0);
-        else if (response->status >= 400 && proto_error_reply_decode(response->body, response->size, &error, &diag) >= 0)
+        else if (response->status == 200) {
+                /* The next report once reportIn has passed; {} (a server before it), or an answer that does not
+                 * decode: after the next check, as before. */
+                if (proto_relay_metrics_reply_decode(response->body, response->size, &reply, &diag) < 0)
+                        log_debug("The answer to the relays' metrics is not understood: %s", diag.message);
+                m->metrics_report_in = reply.report_in * 1000000ULL;
+                m->metrics_reported = now_monotonic(m);
+                log_debug("Reported the metrics of %zu relays; the next report in %" PRIu64 " s.",
+                          m->metrics_report ? m->metrics_report->n_relays : 0, reply.report_in);
+        } else if (response->status >= 400 && proto_error_reply_decode(response->body, response->size, &error, &diag) >= 0)
                 log_warning("The server did not take the relays' metrics: HTTP %ld %s: %s.", response->status,
                             error.code, error.message);
         else
@@ -139,6 +155,10 @@ static void fetch_next(Manager *m) {
 void relay_metrics_collect(Manager *m) {
         if (!m->loopback || m->metrics_request || m->metrics_report || !m->session_token || m->n_relays == 0)
                 return; /* off, or the last round still running */
+        /* Not before reportIn has passed, less half a check: the check nearest to it reports, whatever the jitter. */
+        if (m->metrics_reported > 0 && m->metrics_report_in > 0 &&
+            now_monotonic(m) + m->check_usec / 2 < m->metrics_reported + m->metrics_report_in)
+                return;
         m->metrics_report = calloc(1, sizeof(*m->metrics_report));
         if (!m->metrics_report) {
                 log_oom();
