@@ -77,6 +77,10 @@ typedef struct MetricsRelayRow MetricsRelayRow;
 typedef struct MetricsRelayScratch {
         RelayMetricsEntry *entries;
         size_t n_entries_allocated;
+        int32_t *index; /* open addressing: relay id → entries[i], -1 empty */
+        size_t n_index_allocated;
+        uint8_t *matched; /* per entry: its relay is in the database */
+        size_t n_matched_allocated;
         MetricsRelayRow *rows;
         size_t n_rows_allocated;
         int64_t *gone;

@@ -27,9 +27,13 @@ void relay_metrics_store_done(RelayMetricsStore *s) {
         *s = (RelayMetricsStore) {};
 }
 
-static size_t slot_of(int64_t relay_id, size_t n_slots) {
+uint64_t relay_metrics_hash(int64_t relay_id, size_t n_slots) {
         /* Fibonacci hashing: relay ids are dense, their low bits alone would do, this spreads runs too. */
-        return (size_t) (((uint64_t) relay_id * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (n_slots - 1);
+        return (((uint64_t) relay_id * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (n_slots - 1);
+}
+
+static size_t slot_of(int64_t relay_id, size_t n_slots) {
+        return (size_t) relay_metrics_hash(relay_id, n_slots);
 }
 
 /* The slot holding relay_id, or the empty slot where it would go (NULL only if there are no slots). */
@@ -119,11 +123,6 @@ bool relay_metrics_store_get(RelayMetricsStore *s, int64_t relay_id, RelayMetric
         return found;
 }
 
-static int compare_entries(const void *a, const void *b) {
-        const RelayMetricsEntry *x = a, *y = b;
-        return (x->relay_id > y->relay_id) - (x->relay_id < y->relay_id);
-}
-
 int relay_metrics_store_snapshot(RelayMetricsStore *s, RelayMetricsEntry **buf, size_t *allocated, size_t *ret_n) {
         size_t n = 0;
 
@@ -144,9 +143,6 @@ int relay_metrics_store_snapshot(RelayMetricsStore *s, RelayMetricsEntry **buf, 
                 if (s->slots[i].relay_id > 0)
                         (*buf)[n++] = s->slots[i];
         pthread_mutex_unlock(&s->lock);
-        /* Outside the lock: the reports do not wait for the sort. */
-        if (n > 0)
-                qsort(*buf, n, sizeof(**buf), compare_entries);
         *ret_n = n;
         return 0;
 }
