@@ -475,9 +475,11 @@ static const struct {
                             "Bytes the relay read and wrote, by direction (tor's counter)." },
 };
 
-/* A relay with a report: its labels, written once per render and copied into each of its lines. */
+/* A relay with a report: a copy of its entry (the passes below read the rows in order: following a pointer into the
+ * store's copy, in hash order, missed the cache at every line and was half of the render), and its labels, written
+ * once per render and copied into each of its lines. */
 struct MetricsRelayRow {
-        const RelayMetricsEntry *e;
+        RelayMetricsEntry e;
         uint8_t labels_len;
         char labels[64]; /* {node="N",relay="NAME" */
 };
@@ -595,7 +597,7 @@ static int join_relays(Db *db, MetricsRelayScratch *sc, size_t n_entries, size_t
                 if (name_len > TOR_NICKNAME_MAX || node < 0)
                         continue;
                 row = &sc->rows[n_rows++];
-                row->e = &sc->entries[sc->index[j]];
+                row->e = sc->entries[sc->index[j]];
                 p = mempcpy(row->labels, "{node=\"", 7);
                 p = put_digits(p, (uint64_t) node);
                 p = mempcpy(p, "\",relay=\"", 9);
@@ -613,7 +615,8 @@ static int join_relays(Db *db, MetricsRelayScratch *sc, size_t n_entries, size_t
         return 0;
 }
 
-/* Each metric's samples together, as the format wants them: one pass over the rows per metric. */
+/* Each metric's samples together, as the format wants them: one pass over the rows per metric (a relay's DNS reasons
+ * and flags in one go: within a metric the order is free). */
 static void write_relays(Buf *out, const MetricsRelayRow *rows, size_t n) {
         static const size_t fields[] = {
                 [RELAY_ONIONSKINS] = offsetof(TorRelayMetrics, onionskins_dropped),
@@ -622,8 +625,15 @@ static void write_relays(Buf *out, const MetricsRelayRow *rows, size_t n) {
                 [RELAY_RATE_LIMIT] = offsetof(TorRelayMetrics, rate_limit_reached),
                 [RELAY_DNS_QUERIES] = offsetof(TorRelayMetrics, dns_queries),
         };
-        char extra[64];
-        size_t extra_len;
+        char reasons[_TOR_DNS_REASON_MAX][48], flags[_TOR_RELAY_FLAG_MAX][48];
+        size_t reasons_len[_TOR_DNS_REASON_MAX], flags_len[_TOR_RELAY_FLAG_MAX];
+
+        for (TorDnsReason d = 0; d < _TOR_DNS_REASON_MAX; d++)
+                reasons_len[d] = (size_t) snprintf(reasons[d], sizeof(reasons[d]), ",reason=\"%s\"",
+                                                   tor_dns_reason_to_string(d));
+        for (TorRelayFlag fl = 0; fl < _TOR_RELAY_FLAG_MAX; fl++)
+                flags_len[fl] = (size_t) snprintf(flags[fl], sizeof(flags[fl]), ",flag=\"%s\"",
+                                                  tor_relay_flag_to_string(fl));
 
         for (unsigned k = 0; k < _RELAY_SERIES_MAX; k++) {
                 const char *name = relay_series[k].name;
@@ -633,39 +643,33 @@ static void write_relays(Buf *out, const MetricsRelayRow *rows, size_t n) {
                 switch (k) {
                 case RELAY_TIMESTAMP:
                         for (size_t i = 0; i < n; i++)
-                                relay_line(out, name, name_len, &rows[i], "", 0, (uint64_t) MAX(rows[i].e->reported_at, 0));
+                                relay_line(out, name, name_len, &rows[i], "", 0, (uint64_t) MAX(rows[i].e.reported_at, 0));
                         break;
                 case RELAY_DNS_ERRORS:
-                        for (TorDnsReason d = 0; d < _TOR_DNS_REASON_MAX; d++) {
-                                extra_len = (size_t) snprintf(extra, sizeof(extra), ",reason=\"%s\"",
-                                                              tor_dns_reason_to_string(d));
-                                for (size_t i = 0; i < n; i++)
-                                        if (rows[i].e->m.dns_errors[d] > 0 || d == TOR_DNS_TOR_TIMEOUT)
-                                                relay_line(out, name, name_len, &rows[i], extra, extra_len,
-                                                           rows[i].e->m.dns_errors[d]);
-                        }
+                        for (size_t i = 0; i < n; i++)
+                                for (TorDnsReason d = 0; d < _TOR_DNS_REASON_MAX; d++)
+                                        if (rows[i].e.m.dns_errors[d] > 0 || d == TOR_DNS_TOR_TIMEOUT)
+                                                relay_line(out, name, name_len, &rows[i], reasons[d], reasons_len[d],
+                                                           rows[i].e.m.dns_errors[d]);
                         break;
                 case RELAY_FLAG:
-                        for (TorRelayFlag fl = 0; fl < _TOR_RELAY_FLAG_MAX; fl++) {
-                                extra_len = (size_t) snprintf(extra, sizeof(extra), ",flag=\"%s\"",
-                                                              tor_relay_flag_to_string(fl));
-                                for (size_t i = 0; i < n; i++)
-                                        if (rows[i].e->m.flags & (1U << fl))
-                                                relay_line(out, name, name_len, &rows[i], extra, extra_len, 1);
-                        }
+                        for (size_t i = 0; i < n; i++)
+                                for (TorRelayFlag fl = 0; fl < _TOR_RELAY_FLAG_MAX; fl++)
+                                        if (rows[i].e.m.flags & (1U << fl))
+                                                relay_line(out, name, name_len, &rows[i], flags[fl], flags_len[fl], 1);
                         break;
                 case RELAY_TRAFFIC:
                         for (size_t i = 0; i < n; i++) {
                                 relay_line(out, name, name_len, &rows[i], ",direction=\"read\"", 17,
-                                           rows[i].e->m.read_bytes);
+                                           rows[i].e.m.read_bytes);
                                 relay_line(out, name, name_len, &rows[i], ",direction=\"written\"", 20,
-                                           rows[i].e->m.written_bytes);
+                                           rows[i].e.m.written_bytes);
                         }
                         break;
                 default:
                         for (size_t i = 0; i < n; i++)
                                 relay_line(out, name, name_len, &rows[i], "", 0,
-                                           *(const uint64_t *) ((const uint8_t *) &rows[i].e->m + fields[k]));
+                                           *(const uint64_t *) ((const uint8_t *) &rows[i].e.m + fields[k]));
                 }
         }
 }

@@ -13,8 +13,8 @@
 #include "server-api.h"
 #include "server-relay-metrics.h"
 
-/* Slots at least twice the entries: probes stay short. */
-#define STORE_SLOTS_MIN 64U
+/* The index has at least twice the slots of entries and removed ones: probes stay short. */
+#define INDEX_SLOTS_MIN 64U
 
 void relay_metrics_store_init(RelayMetricsStore *s) {
         *s = (RelayMetricsStore) {};
@@ -22,7 +22,8 @@ void relay_metrics_store_init(RelayMetricsStore *s) {
 }
 
 void relay_metrics_store_done(RelayMetricsStore *s) {
-        free(s->slots);
+        free(s->entries);
+        free(s->index);
         pthread_mutex_destroy(&s->lock);
         *s = (RelayMetricsStore) {};
 }
@@ -32,57 +33,65 @@ uint64_t relay_metrics_hash(int64_t relay_id, size_t n_slots) {
         return (((uint64_t) relay_id * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (n_slots - 1);
 }
 
-static size_t slot_of(int64_t relay_id, size_t n_slots) {
-        return (size_t) relay_metrics_hash(relay_id, n_slots);
-}
-
-/* The slot holding relay_id, or the empty slot where it would go (NULL only if there are no slots). */
-static RelayMetricsEntry *find(const RelayMetricsStore *s, int64_t relay_id, bool *ret_found) {
-        RelayMetricsEntry *removed = NULL;
+/* The index slot of relay_id (*ret_found), or the slot where it would go: the first removed one on its probe, else
+ * the empty one that ends it. Never NULL once the index exists: it always has empty slots. */
+static int32_t *find(const RelayMetricsStore *s, int64_t relay_id, bool *ret_found) {
+        int32_t *removed = NULL;
 
         *ret_found = false;
-        if (s->n_slots == 0)
+        if (s->n_index == 0)
                 return NULL;
-        for (size_t i = slot_of(relay_id, s->n_slots);; i = (i + 1) & (s->n_slots - 1)) {
-                RelayMetricsEntry *e = &s->slots[i];
+        for (size_t i = (size_t) relay_metrics_hash(relay_id, s->n_index);; i = (i + 1) & (s->n_index - 1)) {
+                int32_t *slot = &s->index[i];
 
-                if (e->relay_id == relay_id) {
+                if (*slot == RELAY_METRICS_EMPTY)
+                        return removed ?: slot;
+                if (*slot == RELAY_METRICS_REMOVED) {
+                        if (!removed)
+                                removed = slot;
+                } else if (s->entries[*slot].relay_id == relay_id) {
                         *ret_found = true;
-                        return e;
+                        return slot;
                 }
-                if (e->relay_id == -1 && !removed)
-                        removed = e;
-                if (e->relay_id == 0)
-                        return removed ?: e;
         }
 }
 
-/* Room for n more entries: a table at most half used (live and removed), rebuilt without the removed ones. */
+/* Room for n more entries: the array grown, the index rebuilt (without removed slots) if it would be more than
+ * half used. */
 static int reserve(RelayMetricsStore *s, size_t n) {
-        RelayMetricsEntry *slots;
-        size_t want = STORE_SLOTS_MIN;
+        size_t want = INDEX_SLOTS_MIN;
+        int32_t *index;
 
-        if ((s->n_used + n) * 2 <= s->n_slots)
-                return 0;
-        while (want < (s->n_live + n) * 4)
-                want *= 2;
-        slots = calloc(want, sizeof(*slots));
-        if (!slots)
-                return -ENOMEM;
-        for (size_t i = 0; i < s->n_slots; i++) {
-                const RelayMetricsEntry *e = &s->slots[i];
-                size_t j;
+        if (s->n_entries + n > INT32_MAX)
+                return -E2BIG;
+        if (s->n_entries + n > s->n_entries_allocated) {
+                size_t a = MAX(s->n_entries_allocated * 2, s->n_entries + n);
+                RelayMetricsEntry *e = reallocarray(s->entries, a, sizeof(*e));
 
-                if (e->relay_id <= 0)
-                        continue;
-                for (j = slot_of(e->relay_id, want); slots[j].relay_id != 0; j = (j + 1) & (want - 1))
-                        ;
-                slots[j] = *e;
+                if (!e)
+                        return -ENOMEM;
+                s->entries = e;
+                s->n_entries_allocated = a;
         }
-        free(s->slots);
-        s->slots = slots;
-        s->n_slots = want;
-        s->n_used = s->n_live;
+        if ((s->n_entries + s->n_removed + n) * 2 <= s->n_index)
+                return 0;
+        while (want < (s->n_entries + n) * 4)
+                want *= 2;
+        index = malloc(want * sizeof(*index));
+        if (!index)
+                return -ENOMEM;
+        memset(index, 0xff, want * sizeof(*index)); /* RELAY_METRICS_EMPTY */
+        for (size_t i = 0; i < s->n_entries; i++) {
+                size_t j = (size_t) relay_metrics_hash(s->entries[i].relay_id, want);
+
+                while (index[j] != RELAY_METRICS_EMPTY)
+                        j = (j + 1) & (want - 1);
+                index[j] = (int32_t) i;
+        }
+        free(s->index);
+        s->index = index;
+        s->n_index = want;
+        s->n_removed = 0;
         return 0;
 }
 
@@ -95,15 +104,15 @@ int relay_metrics_store_put(RelayMetricsStore *s, const int64_t *relay_ids, cons
         r = reserve(s, n);
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 bool found;
-                RelayMetricsEntry *e = find(s, relay_ids[i], &found);
+                int32_t *slot = find(s, relay_ids[i], &found);
 
-                assert(e && relay_ids[i] > 0);
+                assert(slot && relay_ids[i] > 0);
                 if (!found) {
-                        if (e->relay_id == 0)
-                                s->n_used++;
-                        s->n_live++;
+                        if (*slot == RELAY_METRICS_REMOVED)
+                                s->n_removed--;
+                        *slot = (int32_t) s->n_entries++;
                 }
-                *e = (RelayMetricsEntry) {
+                s->entries[*slot] = (RelayMetricsEntry) {
                         .relay_id = relay_ids[i], .reported_at = reported_at, .stored_usec = t, .m = metrics[i]
                 };
         }
@@ -113,23 +122,24 @@ int relay_metrics_store_put(RelayMetricsStore *s, const int64_t *relay_ids, cons
 
 bool relay_metrics_store_get(RelayMetricsStore *s, int64_t relay_id, RelayMetricsEntry *ret) {
         bool found;
-        RelayMetricsEntry *e;
+        int32_t *slot;
 
         pthread_mutex_lock(&s->lock);
-        e = find(s, relay_id, &found);
+        slot = find(s, relay_id, &found);
         if (found)
-                *ret = *e;
+                *ret = s->entries[*slot];
         pthread_mutex_unlock(&s->lock);
         return found;
 }
 
 int relay_metrics_store_snapshot(RelayMetricsStore *s, RelayMetricsEntry **buf, size_t *allocated, size_t *ret_n) {
-        size_t n = 0;
+        size_t n;
 
         pthread_mutex_lock(&s->lock);
-        if (s->n_live > *allocated) {
+        n = s->n_entries;
+        if (n > *allocated) {
                 /* Room for some more, so that a growing fleet does not reallocate at every scrape. */
-                size_t want = s->n_live + s->n_live / 8 + 16;
+                size_t want = n + n / 8 + 16;
                 RelayMetricsEntry *p = reallocarray(*buf, want, sizeof(**buf));
 
                 if (!p) {
@@ -139,9 +149,8 @@ int relay_metrics_store_snapshot(RelayMetricsStore *s, RelayMetricsEntry **buf, 
                 *buf = p;
                 *allocated = want;
         }
-        for (size_t i = 0; i < s->n_slots; i++)
-                if (s->slots[i].relay_id > 0)
-                        (*buf)[n++] = s->slots[i];
+        if (n > 0)
+                memcpy(*buf, s->entries, n * sizeof(**buf));
         pthread_mutex_unlock(&s->lock);
         *ret_n = n;
         return 0;
@@ -150,12 +159,22 @@ int relay_metrics_store_snapshot(RelayMetricsStore *s, RelayMetricsEntry **buf, 
 void relay_metrics_store_remove(RelayMetricsStore *s, const int64_t *relay_ids, size_t n, uint64_t before_usec) {
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < n; i++) {
-                bool found;
-                RelayMetricsEntry *e = find(s, relay_ids[i], &found);
+                bool found, moved_found;
+                int32_t *slot = find(s, relay_ids[i], &found), pos, last;
 
-                if (found && e->stored_usec < before_usec) {
-                        e->relay_id = -1;
-                        s->n_live--;
+                if (!found || s->entries[*slot].stored_usec >= before_usec)
+                        continue;
+                /* The last entry moves into the hole: its slot points there now. */
+                pos = *slot;
+                *slot = RELAY_METRICS_REMOVED;
+                s->n_removed++;
+                last = (int32_t) --s->n_entries;
+                if (pos != last) {
+                        int32_t *moved = find(s, s->entries[last].relay_id, &moved_found);
+
+                        assert(moved_found);
+                        s->entries[pos] = s->entries[last];
+                        *moved = pos;
                 }
         }
         pthread_mutex_unlock(&s->lock);

@@ -13,21 +13,26 @@
  * report (at most RelayMetricsInterval= later); docs/observability.md says why that is acceptable and what it
  * saves (a write transaction per report under the request threads' lock). */
 typedef struct RelayMetricsEntry {
-        int64_t relay_id;     /* relays.id; 0: an empty slot, -1: a removed one */
+        int64_t relay_id;     /* relays.id */
         int64_t reported_at;  /* seconds since the epoch */
         uint64_t stored_usec; /* CLOCK_MONOTONIC: when it was stored */
         TorRelayMetrics m;
 } RelayMetricsEntry;
 
-/* An open-addressing hash table keyed by relay id, behind a mutex of its own (never the database's): the request
- * threads store into it, the metrics thread copies it out. */
+/* The entries in one dense array (a copy for a scrape is one memcpy()), found through an open-addressing index of
+ * relay id → position; behind a mutex of its own (never the database's): the request threads store into it, the
+ * metrics thread copies it out. */
 typedef struct RelayMetricsStore {
         pthread_mutex_t lock;
-        RelayMetricsEntry *slots;
-        size_t n_slots; /* 0 or a power of two */
-        size_t n_live;
-        size_t n_used; /* live and removed */
+        RelayMetricsEntry *entries;
+        size_t n_entries, n_entries_allocated;
+        int32_t *index;  /* RELAY_METRICS_EMPTY, RELAY_METRICS_REMOVED, or a position in entries */
+        size_t n_index; /* 0 or a power of two, at least twice the positions and removed slots */
+        size_t n_removed;
 } RelayMetricsStore;
+
+#define RELAY_METRICS_EMPTY (-1)
+#define RELAY_METRICS_REMOVED (-2)
 
 /* The slot of a relay id in a table of n_slots (a power of two), for the store and the render's index. */
 uint64_t relay_metrics_hash(int64_t relay_id, size_t n_slots);
