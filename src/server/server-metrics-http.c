@@ -134,7 +134,9 @@ static enum MHD_Result serve_relays(Server *s, struct MHD_Connection *c) {
         /* The last scrape's buffer, if it came back: its pages are already there. */
         ret->buf = (MetricsBuf) { .data = s->metrics_spare.data, .allocated = s->metrics_spare.allocated };
         s->metrics_spare = (MetricsBuf) {};
+        uint64_t start = now_monotonic_usec();
         r = metrics_render_relays(s->metrics_db, &s->relay_metrics, &s->metrics_scratch, &ret->buf);
+        atomic_store_explicit(&s->metrics.last_relays_render_usec, now_monotonic_usec() - start, memory_order_relaxed);
         if (r < 0) {
                 spare_return(ret);
                 return respond_message(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Reading the relays' metrics failed.\n");

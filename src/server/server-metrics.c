@@ -254,6 +254,12 @@ static void render_counters(const MetricsContext *c, FILE *f) {
         put(f, "patela_metrics_render_duration_seconds ");
         write_seconds(f, load(&m->last_render_usec));
         fputc_unlocked('\n', f);
+        header(f, "patela_metrics_relays_render_duration_seconds", "gauge",
+               "How long the previous /metrics/relays took to render (copying the reports, reading the relays and "
+               "formatting, not sending).");
+        put(f, "patela_metrics_relays_render_duration_seconds ");
+        write_seconds(f, load(&m->last_relays_render_usec));
+        fputc_unlocked('\n', f);
         header(f, "patela_metrics_refused_total", "counter",
                "Requests to the metrics listener refused for a missing or wrong bearer token.");
         fprintf(f, "patela_metrics_refused_total %" PRIu64 "\n", load(&m->scrapes_refused));

@@ -37,6 +37,7 @@ typedef struct Metrics {
         MetricsHistogram latency[2];                       /* POST /v1/enroll, POST /v1/attest */
         _Atomic uint64_t scrapes_refused;                  /* /metrics and /v1/status without the token */
         _Atomic uint64_t last_render_usec;                 /* how long the previous /metrics took to render */
+        _Atomic uint64_t last_relays_render_usec;          /* and the previous /metrics/relays */
 } Metrics;
 
 void metrics_init(Metrics *m);
