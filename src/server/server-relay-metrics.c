@@ -216,40 +216,55 @@ static int resolve_relays(Db *db, int64_t node_id, const ProtoRelayMetricsReques
         return -ENOENT;
 }
 
-enum MHD_Result api_node_relay_metrics(Request *req, const Node *node) {
+/* A session check that carries a report: the node sends it instead of its GET /v1/node/check when a report is due,
+ * so that what a report adds to the server's work is its decoding and its copy, not a request of its own. The
+ * check's lookup and the node's relays are read in one hold of the database lock. */
+enum MHD_Result api_node_relay_metrics(Request *req) {
         ProtoRelayMetricsRequest request;
+        ProtoRelayMetricsReply reply = {
+                .report_in = req->server->config->relay_metrics_interval_usec / 1000000ULL,
+                .has_check = true,
+                .check.check_in = req->server->config->check_interval_usec / 1000000ULL,
+        };
         TorRelayMetrics metrics[PROTO_RELAYS_MAX];
-        int64_t ids[PROTO_RELAYS_MAX];
+        int64_t ids[PROTO_RELAYS_MAX], node_id = 0;
         const char *relay = NULL;
         ProtoDiag diag = {};
+        uint8_t hash[32];
         char *body = NULL;
+        Db *db;
         int r;
 
+        r = api_token_hash(req, hash);
+        if (r < 0)
+                return api_respond_token_error(req, r);
         /* Decoded completely before anything is looked up. */
         if (proto_relay_metrics_request_decode(req->body, req->size, &request, &diag) < 0)
                 return respond_diag(req, &diag);
 
-        r = resolve_relays(server_db_lock(req->server), node->id, &request, ids, &relay);
+        db = server_db_lock(req->server);
+        r = api_session_check(db, req->server->config, hash, &node_id, &reply.check.reattest);
+        if (r < 0) {
+                server_db_unlock(req->server);
+                return api_respond_token_error(req, r);
+        }
+        r = resolve_relays(db, node_id, &request, ids, &relay);
         server_db_unlock(req->server);
         if (r == -ENOENT)
                 return respond_error(req, PROTO_ERROR_UNKNOWN_RELAY,
                                      "Relay %s is not one of node %" PRIi64 "'s relays; nothing was stored.", relay,
-                                     node->id);
+                                     node_id);
         if (r >= 0) {
                 for (size_t i = 0; i < request.n_relays; i++)
                         metrics[i] = request.relays[i].m;
                 r = relay_metrics_store_put(&req->server->relay_metrics, ids, metrics, request.n_relays, now_sec());
         }
         if (r >= 0)
-                r = proto_relay_metrics_reply_encode(
-                        &(ProtoRelayMetricsReply) {
-                                .report_in = req->server->config->relay_metrics_interval_usec / 1000000ULL },
-                        &body);
+                r = proto_relay_metrics_reply_encode(&reply, &body);
         if (r < 0) {
-                log_error_errno(r, "Storing the relay metrics of node %" PRIi64 " failed: %m", node->id);
+                log_error_errno(r, "Storing the relay metrics of node %" PRIi64 " failed: %m", node_id);
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Storing the relay metrics failed.");
         }
-        log_debug("Node %" PRIi64 " (%s) reported the metrics of %zu relays.", node->id, node->fingerprint,
-                  request.n_relays);
+        log_debug("Node %" PRIi64 " reported the metrics of %zu relays.", node_id, request.n_relays);
         return respond_body(req, MHD_HTTP_OK, body);
 }

@@ -58,8 +58,10 @@ relay_report() { # relay_report NAME DROPPED TIMEOUTS: a report of one relay
 relay_report exitA 7 20 >"$T/report.json"
 http POST /v1/node/relay-metrics "$T/report.json" "Authorization: Bearer $TOKEN" >/dev/null
 [[ $HTTP_STATUS == 200 ]] || fail "relay metrics report: HTTP $HTTP_STATUS $(cat "$T/http.body")"
-# The answer tells the node when to report next: RelayMetricsInterval=, 5 min by default.
-[[ $(jq -c . "$T/http.body") == '{"reportIn":300}' ]] || fail "relay metrics answer: $(cat "$T/http.body")"
+# The answer tells the node when to report next (RelayMetricsInterval=, 5 min by default) and carries the session
+# check's answer: the report is the node's check when one is due.
+[[ $(jq -c . "$T/http.body") == '{"reportIn":300,"reattest":false,"checkIn":30}' ]] ||
+        fail "relay metrics answer: $(cat "$T/http.body")"
 relay_report exitC 1 1 >"$T/other.json"
 http POST /v1/node/relay-metrics "$T/other.json" "Authorization: Bearer $TOKEN" >/dev/null
 expect_error 409 UnknownRelay

@@ -474,12 +474,17 @@ typedef struct ProtoRelayMetricsRequest {
 int proto_relay_metrics_request_encode(const ProtoRelayMetricsRequest *r, char **ret);
 int proto_relay_metrics_request_decode(const char *body, size_t size, ProtoRelayMetricsRequest *ret, ProtoDiag *diag);
 
-/* 200 {reportIn: seconds, 1…PROTO_RELAY_METRICS_INTERVAL_MAX_SEC}: the server's RelayMetricsInterval=, when it
- * wants the node's next report (the first check after that time sends it). A server before this field answered
- * {}: decoded as report_in 0, a report after every check, as that server expected. */
+/* 200 {reportIn: seconds, 1…PROTO_RELAY_METRICS_INTERVAL_MAX_SEC, reattest, checkIn}: the server's
+ * RelayMetricsInterval=, when it wants the node's next report, and the session check's answer (the report is a
+ * check too: the node sends it instead of its GET /v1/node/check when a report is due; 401 and 403 as for a
+ * check). A server before these fields answered {}: decoded as report_in 0 (a report after every check, as that
+ * server expected) and has_check false (the node checks as well). reattest and checkIn come together or not at
+ * all. */
 #define PROTO_RELAY_METRICS_INTERVAL_MAX_SEC 3600U
 typedef struct ProtoRelayMetricsReply {
         uint64_t report_in; /* 0: not said */
+        bool has_check;     /* reattest and check_in are the session check's answer */
+        ProtoCheckReply check;
 } ProtoRelayMetricsReply;
 int proto_relay_metrics_reply_encode(const ProtoRelayMetricsReply *r, char **ret);
 int proto_relay_metrics_reply_decode(const char *body, size_t size, ProtoRelayMetricsReply *ret, ProtoDiag *diag);
