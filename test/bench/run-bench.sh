@@ -7,8 +7,9 @@
 #   3. the measured run with the best thread count, the server's RSS sampled during and after it,
 #   4. the same with a fresh TLS connection per request (a node's real pattern: handshakes included),
 #   5. RSA-2048 EKs, with fewer nodes (their key generation is slow), floor and run,
-#   (after 3) relay reports: a node's report of its 4 relays' MetricsPort, the server's CPU per report against
-#      per authentication of the measured run (the issue's "≤ 10 % of the server's CPU per authentication"),
+#   (after 3) relay reports: a node's report of its 4 relays' MetricsPort, which replaces a session check: the
+#      server's CPU per report less per check, against per authentication of the measured run (the issue's "relay
+#      summaries add ≤ 10 % to the server's CPU per authentication"),
 #   6. node checks: each of the nodes authenticates once (its token kept in patela-bench's memory), then
 #      GET /v1/node/check at the fleet's paced rate (10,000 nodes every 30 s: 333/s) round-robin over the
 #      nodes, and GET /v1/health (no authentication, no database) at the same rate as the floor, each over
@@ -185,11 +186,13 @@ fi
 floor "$WORK/identities" 3000 ecc-after
 
 # ---- relay reports: POST /v1/node/relay-metrics against an authentication, in the same run ------------------------
-# What configd sends every RelayMetricsInterval=: a node's report of its 4 relays' MetricsPort. The first node gets 4
-# relays and a session whose token is known here (set-up, not the operator's path), then REPORTS reports and as many
-# node checks (the same connection, token and lookup, without the report) over one kept-alive connection: the
-# server's CPU per report from /proc, over its CPU per authentication in the measured run above (same server,
-# minutes apart). The goal: ≤ 0.10.
+# What configd sends every RelayMetricsInterval= in place of that moment's session check (the report carries the
+# check): a node's report of its 4 relays' MetricsPort. The first node gets 4 relays and a session whose token is
+# known here (set-up, not the operator's path), then REPORTS reports and as many plain checks (the same connection,
+# token and lookup, without the report) over one kept-alive connection: the server's CPU per request from /proc.
+# What the summaries add is a report less the check it replaces, over the server's CPU per authentication in the
+# measured run above (same server, minutes apart): the goal is ≤ 0.10. The report's whole cost over an
+# authentication is printed too.
 if ((REPORTS > 0)); then
         node=$(sqlite3 -cmd ".timeout 10000" "$DB" "SELECT min(id) FROM nodes WHERE state = 'enabled'")
         sqlite3 -cmd ".timeout 10000" "$DB" "INSERT INTO relays (node_id, slot, name, ipv4, or_port) VALUES
@@ -220,13 +223,15 @@ if ((REPORTS > 0)); then
         jq -n --argjson r "$((t1 - t0))" --argjson c "$((t2 - t1))" --argjson hz "$hz" --argjson n "$REPORTS" \
                 --argjson auth "$(jq .server_cpu_us_per_auth "$T/main.json")" \
                 --argjson interval "$RELAY_METRICS_INTERVAL" '
-                ($r * 1e6 / $hz / $n) as $rep | ($c * 1e6 / $hz / $n) as $chk |
+                ($r * 1e6 / $hz / $n) as $rep | ($c * 1e6 / $hz / $n) as $chk | ([$rep - $chk, 0] | max) as $add |
                 {reports: $n, relays_per_report: 4, server_cpu_us_per_report: ($rep | round),
-                 server_cpu_us_per_check: ($chk | round), server_cpu_us_per_auth: $auth,
-                 ratio_to_auth: ($rep / $auth * 1000 | round / 1000), interval_s: $interval,
+                 server_cpu_us_per_check: ($chk | round), server_cpu_us_added: ($add | round),
+                 server_cpu_us_per_auth: $auth,
+                 ratio_to_auth: ($add / $auth * 1000 | round / 1000),
+                 ratio_whole_report_to_auth: ($rep / $auth * 1000 | round / 1000), interval_s: $interval,
                  reports_per_node_hour: (3600 / $interval),
-                 server_cpu_ms_per_node_hour: ($rep * 3600 / $interval / 1000 * 100 | round / 100)}' >"$T/reports.json"
-        pass "relay reports: $(jq -r '"\(.server_cpu_us_per_report) µs of server CPU per report (a check: \(.server_cpu_us_per_check) µs), ratio to an authentication \(.ratio_to_auth)"' "$T/reports.json")"
+                 server_cpu_ms_per_node_hour: ($add * 3600 / $interval / 1000 * 100 | round / 100)}' >"$T/reports.json"
+        pass "relay reports: $(jq -r '"\(.server_cpu_us_per_report) µs of server CPU per report, \(.server_cpu_us_per_check) µs per check: \(.server_cpu_us_added) µs added, ratio to an authentication \(.ratio_to_auth) (the whole report: \(.ratio_whole_report_to_auth))"' "$T/reports.json")"
 else
         echo 'null' >"$T/reports.json"
 fi
@@ -301,7 +306,7 @@ cat <<SUMMARY
 # fresh connections         $(jq .auth_per_s "$T/fresh.json") auth/s, p99 $(jq .p99_ms "$T/fresh.json") ms, server CPU $(jq .server_cpu_us_per_auth "$T/fresh.json") µs/auth
 SUMMARY
 if ((REPORTS > 0)); then
-        jq -r --argjson g "$GOAL_REPORT_RATIO" '"# relay report (4 relays)   \(.server_cpu_us_per_report) µs of server CPU per report (a check alone \(.server_cpu_us_per_check) µs), \(.server_cpu_us_per_auth) µs per auth: ratio \(.ratio_to_auth)   (goal ≤ \($g))\n#   per node and hour        \(.reports_per_node_hour) reports (RelayMetricsInterval=\(.interval_s)s) = \(.server_cpu_ms_per_node_hour) ms of server CPU"' "$T/reports.json"
+        jq -r --argjson g "$GOAL_REPORT_RATIO" '"# relay report (4 relays)   \(.server_cpu_us_per_report) µs of server CPU per report, \(.server_cpu_us_per_check) µs per check it replaces: \(.server_cpu_us_added) µs added; \(.server_cpu_us_per_auth) µs per auth: ratio \(.ratio_to_auth)   (goal ≤ \($g); the whole report \(.ratio_whole_report_to_auth))\n#   per node and hour        \(.reports_per_node_hour) reports (RelayMetricsInterval=\(.interval_s)s) add \(.server_cpu_ms_per_node_hour) ms of server CPU"' "$T/reports.json"
 fi
 if [[ -n $EVENT_LOGS ]]; then
         echo "# event logs per auth       $(jq .event_logs_us "$T/floor-ecc.json") µs in the floor (decode, parse, checks, replay)"
