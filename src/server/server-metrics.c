@@ -344,9 +344,9 @@ static int render_fleet(Db *db, FILE *f) {
         header(f, "patela_sessions_open", "gauge", "Session tokens issued and not expired (one per attested node).");
         fprintf(f, "patela_sessions_open %" PRIi64 "\n", v[0]);
 
-        r = query_numbers(db,
-                          "SELECT count(*), count(f.relay_id) FROM relays r LEFT JOIN relay_fingerprints f ON f.relay_id = r.id",
-                          0, v, 2);
+        /* Two counts, not a join of 40,000 relays with their fingerprints: every fingerprint is of a relay that
+         * exists (a foreign key, ON DELETE CASCADE). */
+        r = query_numbers(db, "SELECT (SELECT count(*) FROM relays), (SELECT count(*) FROM relay_fingerprints)", 0, v, 2);
         if (r < 0)
                 return r;
         header(f, "patela_relays", "gauge",
