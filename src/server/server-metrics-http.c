@@ -280,6 +280,12 @@ int metrics_listener_start(Server *s, int fd) {
         r = db_exec(s->metrics_db, "PRAGMA query_only = 1");
         if (r < 0)
                 return log_error_errno(r, "Failed to make the metrics' database connection read-only: %m");
+        /* A scrape reads every node and relay: through SQLite's small page cache, that was a pread() and a copy of
+         * most of the database at every scrape (a third of /metrics' time, perf). Mapped, the reads are the page
+         * cache's own pages (shared, not this process's memory). */
+        r = db_exec(s->metrics_db, "PRAGMA mmap_size = 268435456");
+        if (r < 0)
+                log_warning_errno(r, "Failed to map the database for the metrics, reading it instead: %m");
 
         if (family == AF_INET6)
                 flags |= MHD_USE_IPv6;
