@@ -33,7 +33,7 @@
 # PATELA_BENCH_CHECK_RATE (333), PATELA_BENCH_CHECK_DURATION (20 s per load, four loads, then the per-node
 # load: one interval of nodes ÷ rate as warm-up and at least one measured; 0 skips the node checks),
 # PATELA_BENCH_CHECK_RTT_MS (0: in each fresh connection's handshake the client waits this long after
-# the ServerHello, as a node that far away would), PATELA_BENCH_REPORTS (3000 relay reports after the measured
+# the ServerHello, as a node that far away would), PATELA_BENCH_REPORTS (10000 relay reports after the measured
 # run; 0 skips them), PATELA_BENCH_STRICT=1 (fail when a goal is missed; errors
 # always fail).
 source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
@@ -48,7 +48,7 @@ WORK=${PATELA_BENCH_DIR:-$PATELA_BUILD_DIR/bench-work}
 CHECK_RATE=${PATELA_BENCH_CHECK_RATE:-333}
 CHECK_DURATION=${PATELA_BENCH_CHECK_DURATION:-20}
 CHECK_RTT_MS=${PATELA_BENCH_CHECK_RTT_MS:-0}
-REPORTS=${PATELA_BENCH_REPORTS:-3000}
+REPORTS=${PATELA_BENCH_REPORTS:-10000}
 # The server's default RelayMetricsInterval=: how often a node reports, for the per-node-hour figure.
 RELAY_METRICS_INTERVAL=300
 GOAL_RATE=2000 GOAL_P99_MS=50 GOAL_RSS_KB=$((64 * 1024)) GOAL_CHECK_CPU_PCT=10 GOAL_REPORT_RATIO=0.10
