@@ -238,7 +238,9 @@ enum MHD_Result api_node_relay_metrics(Request *req) {
         r = api_token_hash(req, hash);
         if (r < 0)
                 return api_respond_token_error(req, r);
-        /* Decoded completely before anything is looked up. */
+        /* Decoded completely before anything is looked up, and before the session is: the lookup and the relays
+         * then take one hold of the lock. A stranger with a well-formed token gets its body (at most MaxBodySize=)
+         * parsed before its 401, work of the order of the TLS handshake it already cost. */
         if (proto_relay_metrics_request_decode(req->body, req->size, &request, &diag) < 0)
                 return respond_diag(req, &diag);
 
