@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Between two attestations, the node asks the server every checkIn seconds (CheckInterval= on the server,
  * 30 s by default) whether its session still stands: GET /v1/node/check with the session token of the last
- * good cycle, kept in memory for this; when a relay report is due (configd-metrics.c), the report is the check
- * (its answer carries the check's, and 401/403 mean the same). No TPM operation on either end. A refusal by the operator (node
- * disable, image retire, a policy that now refuses the node's verdict) thus reaches the relays within one
- * interval and one attestation, not at the next ReattestInterval=. What the answer does:
+ * good cycle, kept in memory for this; when a relay report is due (configd-metrics.c), the report is the
+ * check (its answer carries the check's, and 401/403 mean the same). No TPM operation on either end. A
+ * refusal by the operator (node disable, image retire, a policy that now refuses the node's verdict) thus
+ * reaches the relays within one interval and one attestation, not at the next ReattestInterval=. What the
+ * answer does:
  *   200, reattest false   the next check in checkIn seconds
  *   200, reattest true    a cycle now: the server's verdict of a fresh attestation decides
  *   401/403 (the session is gone: disabled, expired, refused)   a cycle now, likewise

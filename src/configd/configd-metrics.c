@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Instead of a session check (RelayMetrics=yes), once the interval the server asked for (its RelayMetricsInterval=,
- * reportIn in the answer to the last report) has passed: each configured relay's tor MetricsPort, which the server puts
- * in every relay's torrc on 127.0.0.1 with a policy that admits loopback alone (server-render.c), read one relay
- * after the other, summed up (src/shared/tor/tor-metrics.c) and sent to the server with the session token
- * (POST /v1/node/relay-metrics), so that one scrape of the server covers the whole fleet and no node opens a
- * port for it. The report is that check: its answer carries the check's (reattest, checkIn), and a 401/403 that
- * refuses the node ends the session as a check's would; whatever else goes wrong (no tor answered, the server
- * did not take the report, a server too old to answer the check) is followed by a plain check at once, so the
- * session is checked every interval whatever becomes of the report. A relay whose tor does not answer
- * (starting, stopped, failed) is left out of that report; nothing here touches the relays. */
+/* Instead of a session check (RelayMetrics=yes), once the interval the server asked for (its
+ * RelayMetricsInterval=, reportIn in the answer to the last report) has passed: each configured relay's tor
+ * MetricsPort, which the server puts in every relay's torrc on 127.0.0.1 with a policy that admits loopback
+ * alone (server-render.c), read one relay after the other, summed up (src/shared/tor/tor-metrics.c) and sent
+ * to the server with the session token (POST /v1/node/relay-metrics), so that one scrape of the server
+ * covers the whole fleet and no node opens a port for it. The report is that check: its answer carries the
+ * check's (reattest, checkIn), and a 401/403 that refuses the node ends the session as a check's would;
+ * whatever else goes wrong (no tor answered, the server did not take the report, a server too old to answer
+ * the check) is followed by a plain check at once, so the session is checked every interval whatever becomes
+ * of the report. A relay whose tor does not answer (starting, stopped, failed) is left out of that report;
+ * nothing here touches the relays. */
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,8 +70,8 @@ static void on_post(HttpRequest *request, const HttpResponse *response, void *us
 
         m->metrics_report = report_free(m->metrics_report);
         if (response->error < 0) {
-                /* The check does its own retry on a fresh connection; the report waits for the next check. */
-                log_debug("Reporting the relays' metrics failed: %s; checking now, reporting again at the next check.",
+                /* The check retries on a fresh connection itself; the report waits for the next check. */
+                log_debug("Reporting the relays' metrics failed: %s; checking now, the report later.",
                           response->message);
                 check_now(m);
                 return;
@@ -78,7 +79,8 @@ static void on_post(HttpRequest *request, const HttpResponse *response, void *us
         /* The server was reached: the next report once reportIn has passed (0, a server before it: at the next
          * check), whether it took this one or not. */
         m->metrics_reported = now_monotonic(m);
-        if (response->status == 200 && proto_relay_metrics_reply_decode(response->body, response->size, &reply, &diag) >= 0) {
+        if (response->status == 200 &&
+            proto_relay_metrics_reply_decode(response->body, response->size, &reply, &diag) >= 0) {
                 m->metrics_report_in = reply.report_in * 1000000ULL;
                 log_debug("Reported the relays' metrics; the next report in %" PRIu64 " s.", reply.report_in);
                 if (reply.has_check)
