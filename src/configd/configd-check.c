@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Between two attestations, the node asks the server every checkIn seconds (CheckInterval= on the server,
  * 30 s by default) whether its session still stands: GET /v1/node/check with the session token of the last
- * good cycle, kept in memory for this. No TPM operation on either end. A refusal by the operator (node
- * disable, image retire, a policy that now refuses the node's verdict) thus reaches the relays within one
- * interval and one attestation, not at the next ReattestInterval=. What the answer does:
+ * good cycle, kept in memory for this; when a relay report is due (configd-metrics.c), the report is the
+ * check (its answer carries the check's, and 401/403 mean the same). No TPM operation on either end. A
+ * refusal by the operator (node disable, image retire, a policy that now refuses the node's verdict) thus
+ * reaches the relays within one interval and one attestation, not at the next ReattestInterval=. What the
+ * answer does:
  *   200, reattest false   the next check in checkIn seconds
  *   200, reattest true    a cycle now: the server's verdict of a fresh attestation decides
  *   401/403 (the session is gone: disabled, expired, refused)   a cycle now, likewise
@@ -56,6 +58,20 @@ static void check_reattest(Manager *m, const char *why) {
         cycle_schedule(m, 0);
 }
 
+void check_refused(Manager *m, const char *why) {
+        check_reattest(m, why);
+}
+
+void check_answered(Manager *m, const ProtoCheckReply *reply) {
+        m->last_check = now_realtime();
+        if (reply->reattest) {
+                check_reattest(m, "The server asks for a fresh attestation");
+                return;
+        }
+        m->check_usec = reply->check_in * 1000000ULL;
+        check_arm(m, configd_jitter(m->check_usec, 10));
+}
+
 #define CHECK_TIMEOUT_USEC (10ULL * 1000000ULL)
 
 static int check_send(Manager *m, bool fresh);
@@ -80,13 +96,7 @@ static void on_check(HttpRequest *request, const HttpResponse *response, void *u
         }
         m->last_check = now_realtime();
         if (response->status == 200 && proto_check_reply_decode(response->body, response->size, &reply, &diag) >= 0) {
-                if (reply.reattest) {
-                        check_reattest(m, "The server asks for a fresh attestation");
-                        return;
-                }
-                m->check_usec = reply.check_in * 1000000ULL;
-                check_arm(m, configd_jitter(m->check_usec, 10));
-                relay_metrics_collect(m);
+                check_answered(m, &reply);
                 return;
         }
         if (response->status >= 400 && proto_error_reply_decode(response->body, response->size, &error, &diag) >= 0 &&
@@ -108,18 +118,29 @@ static int check_send(Manager *m, bool fresh) {
                                        on_check, m, &m->check_request);
 }
 
-static int on_check_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
+void check_now(Manager *m) {
         int r;
 
-        m->next_check = 0;
-        if (m->busy || !m->session_token)
-                return 0; /* the running cycle makes a new session, and checks resume after it */
+        if (!m->session_token)
+                return;
         r = check_send(m, /* fresh= */ false);
         if (r < 0) {
                 log_warning_errno(r, "Cannot start the check: %m");
                 check_arm(m, configd_jitter(m->check_usec, 10));
         }
+}
+
+static int on_check_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        m->next_check = 0;
+        if (m->busy || !m->session_token)
+                return 0; /* the running cycle makes a new session, and checks resume after it */
+        /* A report due is this check: it carries one (configd-metrics.c). */
+        if (relay_metrics_due(m))
+                relay_metrics_collect(m);
+        else
+                check_now(m);
         return 0;
 }
 

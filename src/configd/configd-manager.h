@@ -149,11 +149,14 @@ typedef struct Manager {
         uint64_t next_check;         /* CLOCK_REALTIME µs, 0 if none planned */
         uint64_t check_in;           /* checkIn of the running cycle's attestation, µs */
 
-        /* after each good check: the relays' MetricsPorts, then the report (configd-metrics.c) */
+        /* in place of a check, once the server's reportIn has passed: the relays' MetricsPorts, then the
+         * report (configd-metrics.c) */
         HttpClient *loopback;        /* plain HTTP to 127.0.0.1; NULL with RelayMetrics=no */
         HttpRequest *metrics_request;
         ProtoRelayMetricsRequest *metrics_report; /* the report being put together, or sent */
         size_t metrics_next;         /* the relay read next */
+        uint64_t metrics_reported;   /* CLOCK_MONOTONIC µs of the last report answered, 0 if none */
+        uint64_t metrics_report_in;  /* the server's reportIn, µs; 0: at every check (a server before it) */
 
         /* within one cycle; wiped at its end */
         ProtoEnrollReply enroll;     /* the challenge; enroll.enabled once there is one */
@@ -240,6 +243,13 @@ int check_setup(Manager *m);
 void check_start(Manager *m, char **token, uint64_t interval_usec);
 /* No more checks, the session token wiped. */
 void check_stop(Manager *m);
+/* The session check's answer, as GET /v1/node/check or a relay report (which carries one) got it:
+ * reattest, or the next check in reply->check_in seconds. */
+void check_answered(Manager *m, const ProtoCheckReply *reply);
+/* The session ended (a 401/403 the protocol says refuses the node): a cycle now. */
+void check_refused(Manager *m, const char *why);
+/* A check now, on the kept-alive connection: after a report that did not carry one. */
+void check_now(Manager *m);
 
 /* A reply of the server, judged: see server_reply_judge(). */
 typedef struct ServerReply {
@@ -287,7 +297,10 @@ int state_on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void 
 /* After a signal, once no cycle runs (cycle_finish() calls it when one ended): the save, then the loop ends. */
 void state_exit_save(Manager *m);
 void state_done(Manager *m);
-/* configd-metrics.c: each relay's MetricsPort, after a good check, to the server. */
+/* configd-metrics.c: each relay's MetricsPort to the server, sent instead of a session check (it carries
+ * one) once the server's reportIn has passed. relay_metrics_due(): whether this check should be a report;
+ * relay_metrics_collect(): reads the MetricsPorts, then sends the report, or a plain check if none did. */
+bool relay_metrics_due(Manager *m);
 void relay_metrics_collect(Manager *m);
 void relay_metrics_stop(Manager *m);
 

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* After each good session check (RelayMetrics=yes): each configured relay's tor MetricsPort, which the server puts
- * in every relay's torrc on 127.0.0.1 with a policy that admits loopback alone (server-render.c), read one relay
- * after the other, summed up (src/shared/tor/tor-metrics.c) and sent to the server with the session token
- * (POST /v1/node/relay-metrics), so that one scrape of the server covers the whole fleet and no node opens a
- * port for it. A relay whose tor does not answer (starting, stopped, failed) is left out of that report; nothing
- * here touches the relays or the cycle, and a failure only waits for the next check. */
+/* Instead of a session check (RelayMetrics=yes), once the interval the server asked for (its
+ * RelayMetricsInterval=, reportIn in the answer to the last report) has passed: each configured relay's tor
+ * MetricsPort, which the server puts in every relay's torrc on 127.0.0.1 with a policy that admits loopback
+ * alone (server-render.c), read one relay after the other, summed up (src/shared/tor/tor-metrics.c) and sent
+ * to the server with the session token (POST /v1/node/relay-metrics), so that one scrape of the server
+ * covers the whole fleet and no node opens a port for it. The report is that check: its answer carries the
+ * check's (reattest, checkIn), and a 401/403 that refuses the node ends the session as a check's would;
+ * whatever else goes wrong (no tor answered, the server did not take the report, a server too old to answer
+ * the check) is followed by a plain check at once, so the session is checked every interval whatever becomes
+ * of the report. A relay whose tor does not answer (starting, stopped, failed) is left out of that report;
+ * nothing here touches the relays. */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,22 +53,56 @@ void relay_metrics_stop(Manager *m) {
         m->metrics_report = report_free(m->metrics_report);
 }
 
+static uint64_t now_monotonic(Manager *m) {
+        uint64_t t = 0;
+
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
 static void on_post(HttpRequest *request, const HttpResponse *response, void *userdata) {
         Manager *m = userdata;
         _cleanup_(http_request_freep) HttpRequest *done = TAKE_PTR(m->metrics_request);
         _cleanup_(proto_error_reply_done) ProtoErrorReply error = {};
+        ProtoRelayMetricsReply reply = {};
         ProtoDiag diag = {};
+        char why[PROTO_MESSAGE_MAX + 128];
 
-        if (response->error < 0)
-                log_debug("Reporting the relays' metrics failed: %s; again after the next check.", response->message);
-        else if (response->status == 200)
-                log_debug("Reported the metrics of %zu relays.", m->metrics_report ? m->metrics_report->n_relays : 0);
-        else if (response->status >= 400 && proto_error_reply_decode(response->body, response->size, &error, &diag) >= 0)
+        m->metrics_report = report_free(m->metrics_report);
+        if (response->error < 0) {
+                /* The check retries on a fresh connection itself; the report waits for the next check. */
+                log_debug("Reporting the relays' metrics failed: %s; checking now, the report later.",
+                          response->message);
+                check_now(m);
+                return;
+        }
+        /* The server was reached: the next report once reportIn has passed (0, a server before it: at the next
+         * check), whether it took this one or not. */
+        m->metrics_reported = now_monotonic(m);
+        if (response->status == 200 &&
+            proto_relay_metrics_reply_decode(response->body, response->size, &reply, &diag) >= 0) {
+                m->metrics_report_in = reply.report_in * 1000000ULL;
+                log_debug("Reported the relays' metrics; the next report in %" PRIu64 " s.", reply.report_in);
+                if (reply.has_check)
+                        check_answered(m, &reply.check);
+                else
+                        check_now(m); /* a server that does not answer the check with it */
+                return;
+        }
+        if (response->status >= 400 && proto_error_reply_decode(response->body, response->size, &error, &diag) >= 0) {
+                if (proto_reply_refuses_node(response->status, error.code)) {
+                        m->last_check = now_realtime();
+                        snprintf(why, sizeof(why), "Check: the server ended the session (%s: %s)", error.code,
+                                 error.message);
+                        check_refused(m, why);
+                        return;
+                }
                 log_warning("The server did not take the relays' metrics: HTTP %ld %s: %s.", response->status,
                             error.code, error.message);
-        else
-                log_warning("The server did not take the relays' metrics: HTTP %ld.", response->status);
-        m->metrics_report = report_free(m->metrics_report);
+        } else
+                log_warning("The server did not take the relays' metrics: HTTP %ld%s%s.", response->status,
+                            diag.message[0] ? ": " : "", diag.message);
+        check_now(m);
 }
 
 static void post(Manager *m) {
@@ -71,6 +111,7 @@ static void post(Manager *m) {
 
         if (m->metrics_report->n_relays == 0 || !m->session_token) {
                 m->metrics_report = report_free(m->metrics_report);
+                check_now(m); /* no tor answered: the check alone */
                 return;
         }
         r = proto_relay_metrics_request_encode(m->metrics_report, &body);
@@ -80,6 +121,7 @@ static void post(Manager *m) {
         if (r < 0) {
                 log_warning_errno(r, "Cannot report the relays' metrics: %m");
                 m->metrics_report = report_free(m->metrics_report);
+                check_now(m);
         }
 }
 
@@ -136,12 +178,21 @@ static void fetch_next(Manager *m) {
         post(m);
 }
 
-void relay_metrics_collect(Manager *m) {
+bool relay_metrics_due(Manager *m) {
         if (!m->loopback || m->metrics_request || m->metrics_report || !m->session_token || m->n_relays == 0)
-                return; /* off, or the last round still running */
+                return false; /* off, or the last round still running */
+        /* Not before reportIn has passed, less half a check: the check nearest to it reports, whatever the jitter. */
+        return m->metrics_reported == 0 || m->metrics_report_in == 0 ||
+               now_monotonic(m) + m->check_usec / 2 >= m->metrics_reported + m->metrics_report_in;
+}
+
+void relay_metrics_collect(Manager *m) {
+        assert(relay_metrics_due(m));
+
         m->metrics_report = calloc(1, sizeof(*m->metrics_report));
         if (!m->metrics_report) {
                 log_oom();
+                check_now(m);
                 return;
         }
         m->metrics_next = 0;

@@ -33,9 +33,7 @@ static int session_node(Db *db, int64_t node_id, const uint8_t hash[static 32], 
         return node_get(db, node_id, ret);
 }
 
-/* The SHA-256 of the request's bearer token and the node it names: -ENOKEY without one, -EKEYREJECTED if it is
- * not a token. */
-static int token_hash(Request *req, uint8_t ret[static 32], int64_t *ret_node_id) {
+int api_token_hash(Request *req, uint8_t ret[static 32], int64_t *ret_node_id) {
         const char *h = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Authorization");
         void *token = NULL;
         const char *b64;
@@ -61,7 +59,7 @@ static int authenticate(Request *req, Node *ret) {
         int64_t node_id;
         int r;
 
-        r = token_hash(req, hash, &node_id);
+        r = api_token_hash(req, hash, &node_id);
         if (r < 0)
                 return r;
         r = session_node(server_db_lock(req->server), node_id, hash, ret);
@@ -69,7 +67,7 @@ static int authenticate(Request *req, Node *ret) {
         return r;
 }
 
-static enum MHD_Result respond_token_error(Request *req, int r) {
+enum MHD_Result api_respond_token_error(Request *req, int r) {
         if (r == -ENOKEY)
                 return respond_error(req, PROTO_ERROR_TOKEN_MISSING,
                                      "An 'Authorization: Bearer TOKEN' header from %s is required.",
@@ -86,21 +84,12 @@ static enum MHD_Result respond_token_error(Request *req, int r) {
  * registered then) and now is. And a trusted node re-attests (and so fetches its relays again) when the fleet's
  * family keys changed after its session began: a key made or retired reaches every running node within one
  * interval, not at its next re-attestation. */
-enum MHD_Result api_node_check(Request *req) {
+int api_session_check(Db *db, const ServerConfig *config, int64_t node_id, const uint8_t hash[static 32],
+                      bool *ret_reattest) {
         _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
-        ProtoCheckReply reply = { .check_in = req->server->config->check_interval_usec / 1000000ULL };
         bool trusted = false, retired = false, family_changed = false;
-        uint8_t hash[32];
-        char *body = NULL;
-        int64_t node_id;
-        Db *db;
         int r, rc;
 
-        r = token_hash(req, hash, &node_id);
-        if (r < 0)
-                return respond_token_error(req, r);
-
-        db = server_db_lock(req->server);
         r = db_prepare_cached(db,
                               "SELECT n.last_verdict = 'Trusted', i.retired_at IS NOT NULL, s.created_at < "
                               "(SELECT max(ifnull(max(created_at), 0), ifnull(max(retired_at), 0)) FROM family_keys), "
@@ -122,13 +111,27 @@ enum MHD_Result api_node_check(Request *req) {
                         r = rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
         }
         if (r >= 0 && !trusted)
-                r = measured_boot_enforced(db, req->server->config);
-        sqlite3_reset(TAKE_PTR(s));
+                r = measured_boot_enforced(db, config);
+        if (r < 0)
+                return r;
+        *ret_reattest = retired || (!trusted && r > 0) || (trusted && family_changed);
+        return 0;
+}
+
+enum MHD_Result api_node_check(Request *req) {
+        ProtoCheckReply reply = { .check_in = req->server->config->check_interval_usec / 1000000ULL };
+        uint8_t hash[32];
+        char *body = NULL;
+        int64_t node_id;
+        int r;
+
+        r = api_token_hash(req, hash, &node_id);
+        if (r < 0)
+                return api_respond_token_error(req, r);
+        r = api_session_check(server_db_lock(req->server), req->server->config, node_id, hash, &reply.reattest);
         server_db_unlock(req->server);
         if (r < 0)
-                return respond_token_error(req, r);
-
-        reply.reattest = retired || (!trusted && r > 0) || (trusted && family_changed);
+                return api_respond_token_error(req, r);
         if (proto_check_reply_encode(&reply, &body) < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Encoding the check failed.");
         return respond_body(req, MHD_HTTP_OK, body);
@@ -147,10 +150,12 @@ enum MHD_Result api_dispatch(Request *req) {
                 return respond_error(req, PROTO_ERROR_METHOD_NOT_ALLOWED, "Use %s.", info->method);
         if (e == PROTO_NODE_CHECK)
                 return api_node_check(req);
+        if (e == PROTO_NODE_RELAY_METRICS)
+                return api_node_relay_metrics(req);
         if (info->authenticated) {
                 r = authenticate(req, &node);
                 if (r < 0)
-                        return respond_token_error(req, r);
+                        return api_respond_token_error(req, r);
         }
         switch (e) {
         case PROTO_HEALTH:
@@ -171,8 +176,6 @@ enum MHD_Result api_dispatch(Request *req) {
                 return api_node_state(req, &node);
         case PROTO_NODE_STATE_SAVE:
                 return api_node_state_save(req, &node);
-        case PROTO_NODE_RELAY_METRICS:
-                return api_node_relay_metrics(req, &node);
         case PROTO_LOG_CHECKPOINT:
         case PROTO_LOG_ENTRIES:
         case PROTO_LOG_INCLUSION:
@@ -180,6 +183,7 @@ enum MHD_Result api_dispatch(Request *req) {
         case PROTO_LOG_REGISTRATION:
                 return api_log(req, e);
         case PROTO_NODE_CHECK:
+        case PROTO_NODE_RELAY_METRICS:
         case _PROTO_ENDPOINT_MAX:
         case _PROTO_ENDPOINT_INVALID:
                 break;

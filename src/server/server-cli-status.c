@@ -71,7 +71,7 @@ int verb_status(Cli *cli, int argc, char **argv) {
                 return log_oom(), EXIT_FAILURE;
         r = cli_db(cli, &db);
         if (r >= 0)
-                r = server_status_json(db, (int64_t) after, (unsigned) limit, &o);
+                r = server_status_json(db, /* store= */ NULL, (int64_t) after, (unsigned) limit, &o);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the status: %m"), cli_exit_status(r);
         if (cli->json) {

@@ -39,6 +39,7 @@ void server_config_init(ServerConfig *c) {
                 .or_port_min = SERVER_OR_PORT_MIN_DEFAULT,
                 .or_port_max = SERVER_OR_PORT_MAX_DEFAULT,
                 .check_interval_usec = SERVER_CHECK_INTERVAL_DEFAULT_USEC,
+                .relay_metrics_interval_usec = SERVER_RELAY_METRICS_INTERVAL_DEFAULT_USEC,
         };
 }
 
@@ -215,6 +216,13 @@ int server_config_set(ServerConfig *c, const char *key, const char *value) {
                 if (r < 0 || usec < 1000000ULL || usec > PROTO_CHECK_INTERVAL_MAX_SEC * 1000000ULL)
                         return -EINVAL;
                 c->check_interval_usec = usec;
+                return 0;
+        }
+        if (streq(key, "RelayMetricsInterval")) {
+                r = parse_duration_usec(value, &usec);
+                if (r < 0 || usec < 1000000ULL || usec > PROTO_RELAY_METRICS_INTERVAL_MAX_SEC * 1000000ULL)
+                        return -EINVAL;
+                c->relay_metrics_interval_usec = usec;
                 return 0;
         }
         if (streq(key, "EkCaDirectory"))

@@ -30,6 +30,9 @@ typedef enum MeasuredBootPolicy {
 } MeasuredBootPolicy;
 
 #define SERVER_CHECK_INTERVAL_DEFAULT_USEC (30ULL * 1000000ULL)
+/* How often a node reports its relays' MetricsPort (RelayMetricsInterval=): tor's counters move slowly, the alerts
+ * look at 10-15 minutes, /metrics/relays is scraped every 60 s; every 10th check at the default CheckInterval=. */
+#define SERVER_RELAY_METRICS_INTERVAL_DEFAULT_USEC (300ULL * 1000000ULL)
 /* A running node keeps its connection between two checks (CheckInterval=, with up to 10 % jitter) and reuses
  * it while idle for up to 60 s (patela-configd): the idle timeout outlasts both, so that a node does not meet
  * a connection the server has just closed. The limit holds 10,000 nodes' connections with room for nodes
@@ -77,6 +80,7 @@ typedef struct ServerConfig {
         char *log_key; /* LogKey=: the transparency log's signer key file; NULL: checkpoints not served */
         MeasuredBootPolicy measured_boot;
         uint64_t check_interval_usec; /* what a node is told between two GET /v1/node/check */
+        uint64_t relay_metrics_interval_usec; /* what a node is told between two relay metrics reports */
         char *metrics_listen;         /* MetricsListen=: /metrics and /v1/status; NULL: not served */
         char *metrics_token_file;     /* MetricsTokenFile=: the scrapers' bearer token */
         char *ca_certificate;         /* CACertificate=: the CA of Certificate=, read for its expiry */

@@ -450,6 +450,7 @@ int server_start(Server *s, const ServerConfig *config) {
         if (r < 0)
                 return log_oom();
         pthread_mutex_init(&s->db_lock, NULL);
+        relay_metrics_store_init(&s->relay_metrics);
         if (config->ek_certificate != EK_CERTIFICATE_IGNORE) {
                 const char *dir = config->ek_ca_directory ?: SERVER_EK_CA_DIRECTORY;
 
@@ -584,4 +585,5 @@ void server_stop(Server *s) {
         s->key_pem = s->cert_pem = NULL;
         s->enroll_limit = ratelimit_free(s->enroll_limit);
         tlog_key_done(&s->log_key);
+        relay_metrics_store_done(&s->relay_metrics);
 }

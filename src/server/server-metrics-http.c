@@ -105,7 +105,55 @@ static bool token_ok(Server *s, struct MHD_Connection *c) {
         return CRYPTO_memcmp(hash, s->metrics_token, sizeof(hash)) == 0;
 }
 
-static enum MHD_Result serve_metrics(Server *s, struct MHD_Connection *c, bool relays) {
+/* A /metrics/relays answer's buffer, given back to the metrics thread once sent (MHD calls this in that thread, or
+ * in metrics_listener_stop() after it ended): kept for the next scrape unless one is kept already. */
+typedef struct SpareReturn {
+        Server *server;
+        MetricsBuf buf;
+} SpareReturn;
+
+static void spare_return(void *cls) {
+        SpareReturn *r = cls;
+
+        if (!r->server->metrics_spare.data)
+                r->server->metrics_spare = (MetricsBuf) { .data = r->buf.data, .allocated = r->buf.allocated };
+        else
+                free(r->buf.data);
+        free(r);
+}
+
+static enum MHD_Result serve_relays(Server *s, struct MHD_Connection *c) {
+        SpareReturn *ret = calloc(1, sizeof(SpareReturn));
+        struct MHD_Response *resp;
+        enum MHD_Result result;
+        int r;
+
+        if (!ret)
+                return MHD_NO;
+        ret->server = s;
+        /* The last scrape's buffer, if it came back: its pages are already there. */
+        ret->buf = (MetricsBuf) { .data = s->metrics_spare.data, .allocated = s->metrics_spare.allocated };
+        s->metrics_spare = (MetricsBuf) {};
+        uint64_t start = now_monotonic_usec();
+        r = metrics_render_relays(s->metrics_db, &s->relay_metrics, &s->metrics_scratch, &ret->buf);
+        atomic_store_explicit(&s->metrics.last_relays_render_usec, now_monotonic_usec() - start, memory_order_relaxed);
+        if (r < 0) {
+                spare_return(ret);
+                return respond_message(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Reading the relays' metrics failed.\n");
+        }
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(ret->buf.size, ret->buf.data, spare_return, ret);
+        if (!resp) {
+                spare_return(ret);
+                return MHD_NO;
+        }
+        (void) MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        (void) MHD_add_response_header(resp, "Cache-Control", "no-store");
+        result = MHD_queue_response(c, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        return result;
+}
+
+static enum MHD_Result serve_metrics(Server *s, struct MHD_Connection *c) {
         MetricsContext ctx = {
                 .metrics = &s->metrics,
                 .database_path = s->config->database,
@@ -113,6 +161,7 @@ static enum MHD_Result serve_metrics(Server *s, struct MHD_Connection *c, bool r
                 .ca_not_after = s->ca_not_after,
                 .session_lifetime_usec = s->config->session_lifetime_usec,
                 .check_interval_usec = s->config->check_interval_usec,
+                .relay_metrics_interval_usec = s->config->relay_metrics_interval_usec,
         };
         char *buf = NULL;
         size_t size = 0;
@@ -124,11 +173,10 @@ static enum MHD_Result serve_metrics(Server *s, struct MHD_Connection *c, bool r
                 return MHD_NO;
         (void) __fsetlocking(f, FSETLOCKING_BYCALLER); /* this thread's alone */
         uint64_t start = now_monotonic_usec();
-        r = relays ? metrics_render_relays(s->metrics_db, f) : metrics_render(&ctx, s->metrics_db, f);
+        r = metrics_render(&ctx, s->metrics_db, f);
         if (fclose(f) != 0)
                 r = -ENOMEM;
-        if (!relays)
-                atomic_store_explicit(&s->metrics.last_render_usec, now_monotonic_usec() - start, memory_order_relaxed);
+        atomic_store_explicit(&s->metrics.last_render_usec, now_monotonic_usec() - start, memory_order_relaxed);
         if (r < 0) {
                 free(buf);
                 /* A partial exposition would read as series gone: answer none. */
@@ -151,7 +199,7 @@ static enum MHD_Result serve_status(Server *s, struct MHD_Connection *c) {
                 return respond_message(c, MHD_HTTP_BAD_REQUEST, "after= is a node id.\n");
         if (limit_s && (safe_atou64(limit_s, STATUS_LIMIT_MAX, &limit) < 0 || limit == 0))
                 return respond_message(c, MHD_HTTP_BAD_REQUEST, "limit= is 1 to 1000.\n");
-        r = server_status_json(s->metrics_db, (int64_t) after, (unsigned) limit, &o);
+        r = server_status_json(s->metrics_db, &s->relay_metrics, (int64_t) after, (unsigned) limit, &o);
         if (r < 0) {
                 log_warning_errno(r, "Failed to read the status: %m");
                 return respond_message(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "Reading the database failed.\n");
@@ -190,9 +238,9 @@ static enum MHD_Result on_metrics_request(void *cls, struct MHD_Connection *c, c
         if (!streq(method, "GET") && !streq(method, "HEAD"))
                 return respond_message(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Use GET.\n");
         if (streq(url, "/metrics"))
-                return serve_metrics(s, c, /* relays= */ false);
+                return serve_metrics(s, c);
         if (streq(url, "/metrics/relays"))
-                return serve_metrics(s, c, /* relays= */ true);
+                return serve_relays(s, c);
         if (streq(url, "/v1/status"))
                 return serve_status(s, c);
         return respond_message(c, MHD_HTTP_NOT_FOUND, "Only /metrics, /metrics/relays and /v1/status are served here.\n");
@@ -232,6 +280,12 @@ int metrics_listener_start(Server *s, int fd) {
         r = db_exec(s->metrics_db, "PRAGMA query_only = 1");
         if (r < 0)
                 return log_error_errno(r, "Failed to make the metrics' database connection read-only: %m");
+        /* A scrape reads every node and relay: through SQLite's small page cache, that was a pread() and a copy of
+         * most of the database at every scrape (a third of /metrics' time, perf). Mapped, the reads are the page
+         * cache's own pages (shared, not this process's memory). */
+        r = db_exec(s->metrics_db, "PRAGMA mmap_size = 268435456");
+        if (r < 0)
+                log_warning_errno(r, "Failed to map the database for the metrics, reading it instead: %m");
 
         if (family == AF_INET6)
                 flags |= MHD_USE_IPv6;
@@ -260,5 +314,8 @@ void metrics_listener_stop(Server *s) {
                 MHD_stop_daemon(s->metrics_daemon);
         s->metrics_daemon = NULL;
         s->metrics_db = db_close(s->metrics_db);
+        metrics_relay_scratch_done(&s->metrics_scratch);
+        free(s->metrics_spare.data);
+        s->metrics_spare = (MetricsBuf) {};
         explicit_bzero(s->metrics_token, sizeof(s->metrics_token));
 }

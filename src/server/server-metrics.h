@@ -7,6 +7,7 @@
 
 #include "protocol.h"
 #include "server-db.h"
+#include "server-relay-metrics.h"
 
 /* The server's own counters, since the process started (Prometheus counters: a restart resets them, and rate()
  * and increase() see the reset; patela_server_start_time_seconds dates them). What the database knows (nodes,
@@ -36,6 +37,7 @@ typedef struct Metrics {
         MetricsHistogram latency[2];                       /* POST /v1/enroll, POST /v1/attest */
         _Atomic uint64_t scrapes_refused;                  /* /metrics and /v1/status without the token */
         _Atomic uint64_t last_render_usec;                 /* how long the previous /metrics took to render */
+        _Atomic uint64_t last_relays_render_usec;          /* and the previous /metrics/relays */
 } Metrics;
 
 void metrics_init(Metrics *m);
@@ -56,16 +58,43 @@ typedef struct MetricsContext {
         int64_t ca_not_after;   /* 0: no CACertificate= */
         uint64_t session_lifetime_usec;
         uint64_t check_interval_usec;
+        uint64_t relay_metrics_interval_usec;
 } MetricsContext;
 
 /* Writes the Prometheus text exposition (version 0.0.4) to f: the counters, then what db says, read in one read
  * transaction on db (a connection of the metrics thread's own: on WAL it never waits for the request threads'
  * writes, nor they for it). */
 int metrics_render(const MetricsContext *c, Db *db, FILE *f);
-/* /metrics/relays: each relay's series from its node's last MetricsPort report, in one read transaction. A path
- * of its own: with 40,000 relays they are some 600,000 lines, fifteen times the rest, and Prometheus can scrape
- * them less often (docs/observability.md). */
-int metrics_render_relays(Db *db, FILE *f);
+/* A growing buffer of known-length appends; oom set once an append failed (the rest are dropped). */
+typedef struct MetricsBuf {
+        char *data;
+        size_t size, allocated;
+        bool oom;
+} MetricsBuf;
+
+/* What one render of /metrics/relays needs besides its output, kept for the next: the store's entries and the
+ * relays they are joined with. */
+typedef struct MetricsRelayRow MetricsRelayRow;
+typedef struct MetricsRelayScratch {
+        RelayMetricsEntry *entries;
+        size_t n_entries_allocated;
+        int32_t *index; /* open addressing: relay id → entries[i], -1 empty */
+        size_t n_index_allocated;
+        uint8_t *matched; /* per entry: its relay is in the database */
+        size_t n_matched_allocated;
+        MetricsRelayRow *rows;
+        size_t n_rows_allocated;
+        int64_t *gone;
+        size_t n_gone_allocated;
+} MetricsRelayScratch;
+void metrics_relay_scratch_done(MetricsRelayScratch *s);
+
+/* /metrics/relays: each relay's series from its node's last MetricsPort report (the store, in memory), for the
+ * relays the database has (read in one read transaction on db, the metrics thread's connection): a relay removed
+ * from the database loses its series, and its entry. Appended to out (whose allocation is reused). A path of its
+ * own: with 40,000 relays they are some 560,000 lines, fifteen times the rest, and Prometheus can scrape them less
+ * often (docs/observability.md). */
+int metrics_render_relays(Db *db, RelayMetricsStore *store, MetricsRelayScratch *scratch, MetricsBuf *out);
 
 /* Writes s as a label value: backslash, double quote and newline escaped. */
 void metrics_write_label_value(FILE *f, const char *s);

@@ -15,16 +15,15 @@ static json_object *int_or_null(sqlite3_stmt *s, int i) {
 }
 
 /* The relays of the nodes first_id…last_id, added to their node objects (nodes, in id order). */
-static int add_relays(Db *db, json_object *nodes, int64_t first_id, int64_t last_id) {
+static int add_relays(Db *db, RelayMetricsStore *store, json_object *nodes, int64_t first_id, int64_t last_id) {
         _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
         size_t n = json_object_array_length(nodes), k = 0;
         int r, rc;
 
         r = db_prepare_cached(db,
                               "SELECT r.node_id, r.name, r.ipv4, r.ipv6, r.or_port, f.rsa_fingerprint, f.ed25519_identity, "
-                              "f.reported_at, m.reported_at, m.flags FROM relays r "
+                              "f.reported_at, r.id FROM relays r "
                               "LEFT JOIN relay_fingerprints f ON f.relay_id = r.id "
-                              "LEFT JOIN relay_metrics m ON m.relay_id = r.id "
                               "WHERE r.node_id BETWEEN ? AND ? ORDER BY r.node_id, r.slot",
                               &s);
         if (r < 0)
@@ -34,6 +33,8 @@ static int add_relays(Db *db, json_object *nodes, int64_t first_id, int64_t last
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
                 int64_t node_id = sqlite3_column_int64(s, 0);
                 json_object *relay, *node = NULL;
+                RelayMetricsEntry e;
+                bool reported;
 
                 /* Both in node id order: walk the nodes along. */
                 for (; k < n; k++) {
@@ -56,16 +57,15 @@ static int add_relays(Db *db, json_object *nodes, int64_t first_id, int64_t last
                 json_object_object_add(relay, "rsaFingerprint", text_or_null(s, 5));
                 json_object_object_add(relay, "ed25519Identity", text_or_null(s, 6));
                 json_object_object_add(relay, "identityReportedAt", int_or_null(s, 7));
-                /* Its health as far as the server knows it: its node's last MetricsPort report, and the consensus
-                 * flags tor said it has then. */
-                json_object_object_add(relay, "metricsReportedAt", int_or_null(s, 8));
+                /* Its health as far as the running server knows it (the store is its memory; the CLI has none):
+                 * its node's last MetricsPort report, and the consensus flags tor said it has then. */
+                reported = store && relay_metrics_store_get(store, sqlite3_column_int64(s, 8), &e);
+                json_object_object_add(relay, "metricsReportedAt", reported ? json_object_new_int64(e.reported_at) : NULL);
                 json_object *flags = NULL;
-                if (sqlite3_column_type(s, 9) != SQLITE_NULL) {
-                        uint32_t bits = (uint32_t) sqlite3_column_int64(s, 9);
-
+                if (reported) {
                         flags = json_object_new_array();
                         for (TorRelayFlag fl = 0; flags && fl < _TOR_RELAY_FLAG_MAX; fl++)
-                                if (bits & (1U << fl))
+                                if (e.m.flags & (1U << fl))
                                         json_object_array_add(flags, json_object_new_string(tor_relay_flag_to_string(fl)));
                 }
                 json_object_object_add(relay, "flags", flags);
@@ -79,7 +79,8 @@ static int add_relays(Db *db, json_object *nodes, int64_t first_id, int64_t last
         return rc == SQLITE_DONE ? 0 : db_errno(rc);
 }
 
-static int status_read(Db *db, int64_t after, unsigned limit, json_object *nodes, bool *ret_more) {
+static int status_read(Db *db, RelayMetricsStore *store, int64_t after, unsigned limit, json_object *nodes,
+                       bool *ret_more) {
         _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
         int64_t first = 0, last = 0;
         unsigned count = 0;
@@ -126,10 +127,10 @@ static int status_read(Db *db, int64_t after, unsigned limit, json_object *nodes
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
                 return db_errno(rc);
         sqlite3_reset(TAKE_PTR(s));
-        return count > 0 ? add_relays(db, nodes, first, last) : 0;
+        return count > 0 ? add_relays(db, store, nodes, first, last) : 0;
 }
 
-int server_status_json(Db *db, int64_t after, unsigned limit, json_object **ret) {
+int server_status_json(Db *db, RelayMetricsStore *store, int64_t after, unsigned limit, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         json_object *nodes;
         bool more = false;
@@ -147,7 +148,7 @@ int server_status_json(Db *db, int64_t after, unsigned limit, json_object **ret)
         r = db_begin_read(db);
         if (r < 0)
                 return r;
-        r = status_read(db, after, limit, nodes, &more);
+        r = status_read(db, store, after, limit, nodes, &more);
         (void) db_commit(db);
         if (r < 0)
                 return r;

@@ -5,6 +5,7 @@
 
 #include "server-db.h"
 #include "server-json.h"
+#include "server-relay-metrics.h"
 
 /* Nodes per page of GET /v1/status and `patela-server status`: the default and the most one page holds. A page
  * of STATUS_LIMIT_MAX nodes with PROTO_RELAYS_MAX relays each stays under some 20 MiB of JSON; a fleet's usual
@@ -18,5 +19,6 @@
  *               lastSeen, relays: [{name, ipv4, ipv6, orPort, rsaFingerprint, ed25519Identity, identityReportedAt,
  *                                   metricsReportedAt, flags: [tor's consensus flags at that report] or null}]}],
  *    "next": the after= of the next page, or null on the last one}
- * Times are seconds since the epoch, null for never. */
-int server_status_json(Db *db, int64_t after, unsigned limit, json_object **ret);
+ * Times are seconds since the epoch, null for never. metricsReportedAt and flags come from store, the running
+ * server's memory of the relays' reports: the CLI, another process, passes NULL and shows them null. */
+int server_status_json(Db *db, RelayMetricsStore *store, int64_t after, unsigned limit, json_object **ret);

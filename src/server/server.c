@@ -95,6 +95,7 @@ static const struct {
         { "ek-ca-directory", "EkCaDirectory" },
         { "measured-boot", "MeasuredBoot" },
         { "check-interval", "CheckInterval" },
+        { "relay-metrics-interval", "RelayMetricsInterval" },
         { "log-key", "LogKey" },
         { "metrics-listen", "MetricsListen" },
         { "metrics-token-file", "MetricsTokenFile" },

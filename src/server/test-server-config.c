@@ -84,6 +84,11 @@ TEST(new_keys) {
         ASSERT_EQ(c.check_interval_usec, 5ULL * 1000000ULL);
         ASSERT_ERROR(server_config_set(&c, "CheckInterval", "500ms"), EINVAL);
         ASSERT_ERROR(server_config_set(&c, "CheckInterval", "2h"), EINVAL);
+        ASSERT_EQ(c.relay_metrics_interval_usec, 300ULL * 1000000ULL);
+        ASSERT_OK(server_config_set(&c, "RelayMetricsInterval", "2min"));
+        ASSERT_EQ(c.relay_metrics_interval_usec, 120ULL * 1000000ULL);
+        ASSERT_ERROR(server_config_set(&c, "RelayMetricsInterval", "0"), EINVAL);
+        ASSERT_ERROR(server_config_set(&c, "RelayMetricsInterval", "2h"), EINVAL);
 
         ASSERT_OK(server_config_set(&c, "PendingLifetime", "7d"));
         ASSERT_EQ(c.pending_lifetime_usec, 7ULL * 24 * 3600 * 1000000ULL);

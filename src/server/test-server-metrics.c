@@ -11,7 +11,8 @@
 
 static char *render(const Metrics *m, Db *db, const char *path, int *ret_r) {
         MetricsContext c = { .metrics = m, .database_path = path, .tls_not_after = 1900000000, .ca_not_after = 2000000000,
-                             .session_lifetime_usec = 3600000000ULL, .check_interval_usec = 30000000ULL };
+                             .session_lifetime_usec = 3600000000ULL, .check_interval_usec = 30000000ULL,
+                             .relay_metrics_interval_usec = 300000000ULL };
         char *buf = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&buf, &size);
@@ -22,15 +23,30 @@ static char *render(const Metrics *m, Db *db, const char *path, int *ret_r) {
         return buf;
 }
 
-static char *render_relays(Db *db, int *ret_r) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
+/* /metrics/relays as the metrics thread renders it, NUL-terminated. */
+static char *render_relays(Db *db, RelayMetricsStore *store, int *ret_r) {
+        MetricsRelayScratch scratch = {};
+        MetricsBuf out = {};
 
-        ASSERT_NOT_NULL(f);
-        *ret_r = metrics_render_relays(db, f);
-        ASSERT_EQ(fclose(f), 0);
-        return buf;
+        *ret_r = metrics_render_relays(db, store, &scratch, &out);
+        metrics_relay_scratch_done(&scratch);
+        ASSERT_FALSE(out.oom);
+        out.data = realloc(out.data, out.size + 1);
+        ASSERT_NOT_NULL(out.data);
+        out.data[out.size] = '\0';
+        return out.data;
+}
+
+/* Relay r2 (node 1) reported: flags 37 = Fast, Authority, Running. */
+static void report_r2(RelayMetricsStore *store) {
+        TorRelayMetrics m = {
+                .onionskins_dropped = 7, .oom_bytes = 1024, .tcp_exhaustion = 1, .rate_limit_reached = 2,
+                .dns_queries = 1000, .flags = 37, .read_bytes = 11, .written_bytes = UINT64_MAX,
+        };
+
+        m.dns_errors[TOR_DNS_NOTEXIST] = 17;
+        m.dns_errors[TOR_DNS_TOR_TIMEOUT] = 5;
+        ASSERT_OK(relay_metrics_store_put(store, (const int64_t[]) { 2 }, &m, 1, 300));
 }
 
 static void fleet(Db *db) {
@@ -51,12 +67,8 @@ static void fleet(Db *db) {
                               "(3, 2, 0, 'r3', '192.0.2.2', 9001)"));
         ASSERT_OK(db_exec(db, "INSERT INTO relay_fingerprints (relay_id, rsa_fingerprint, reported_at) VALUES "
                               "(1, printf('%040d', 7), 50)"));
-        ASSERT_OK(db_exec(db, "INSERT INTO relay_metrics (relay_id, reported_at, onionskins_dropped, oom_bytes, "
-                              "tcp_exhaustion, rate_limit_reached, dns_queries, dns_errors, flags, read_bytes, written_bytes) "
-                              "VALUES (2, 300, 7, 1024, 1, 2, 1000, 'notexist:17 tor_timeout:5', 37, 11, 12)"));
-        /* What the table refuses: a negative counter, a character outside the reasons' spelling. */
-        ASSERT_TRUE(db_exec(db, "INSERT INTO relay_metrics VALUES (3, 1, -1, 0, 0, 0, 0, '', 0, 0, 0)") < 0);
-        ASSERT_TRUE(db_exec(db, "INSERT INTO relay_metrics VALUES (3, 1, 0, 0, 0, 0, 0, 'a\"b', 0, 0, 0)") < 0);
+        /* Migration 15 dropped the table: the reports live in the server's memory. */
+        ASSERT_TRUE(db_exec(db, "SELECT 1 FROM relay_metrics") < 0);
         ASSERT_OK(db_exec(db, "INSERT INTO sessions (token_hash, node_id, created_at, expires_at) VALUES "
                               "(randomblob(32), 1, 0, 9000000000000000), (randomblob(32), 2, 0, 1)"));
 }
@@ -73,23 +85,67 @@ static void expect_line(const char *text, const char *line) {
         TEST_FAIL("missing line '%s' in:\n%s", line, text);
 }
 
-TEST(dns_errors_text) {
-        TorRelayMetrics m = {};
-        uint64_t back[_TOR_DNS_REASON_MAX];
-        char buf[512];
+TEST(relay_metrics_store) {
+        RelayMetricsStore store;
+        RelayMetricsEntry e, *snap = NULL;
+        TorRelayMetrics m = { .dns_queries = 1 };
+        size_t allocated = 0, n;
+        int64_t ids[1000];
+        TorRelayMetrics ms[1000];
 
-        m.dns_errors[TOR_DNS_NODATA] = 3;
-        m.dns_errors[TOR_DNS_TOR_TIMEOUT] = UINT64_MAX; /* stored as INT64_MAX */
-        relay_metrics_dns_errors_format(&m, buf, sizeof(buf));
-        ASSERT_STREQ(buf, "tor_timeout:9223372036854775807 nodata:3");
-        ASSERT_OK(relay_metrics_dns_errors_parse(buf, back));
-        ASSERT_EQ(back[TOR_DNS_NODATA], 3U);
-        ASSERT_EQ(back[TOR_DNS_TOR_TIMEOUT], (uint64_t) INT64_MAX);
-        ASSERT_OK(relay_metrics_dns_errors_parse("", back));
-        ASSERT_ERROR(relay_metrics_dns_errors_parse("bogus:1", back), EBADMSG);
-        ASSERT_ERROR(relay_metrics_dns_errors_parse("nodata", back), EBADMSG);
-        ASSERT_ERROR(relay_metrics_dns_errors_parse("nodata:1x", back), EBADMSG);
-        ASSERT_ERROR(relay_metrics_dns_errors_parse("nodata:99999999999999999999", back), EBADMSG);
+        relay_metrics_store_init(&store);
+        ASSERT_FALSE(relay_metrics_store_get(&store, 1, &e));
+        ASSERT_OK(relay_metrics_store_snapshot(&store, &snap, &allocated, &n));
+        ASSERT_EQ(n, 0U);
+        /* 1000 relays in one put (the table grows and rehashes), in descending order. */
+        for (size_t i = 0; i < 1000; i++) {
+                ids[i] = (int64_t) (1000 - i);
+                ms[i] = (TorRelayMetrics) { .dns_queries = 1000 - i };
+        }
+        ASSERT_OK(relay_metrics_store_put(&store, ids, ms, 1000, 50));
+        ASSERT_TRUE(relay_metrics_store_get(&store, 777, &e));
+        ASSERT_EQ(e.m.dns_queries, 777U);
+        ASSERT_EQ(e.reported_at, 50);
+        /* A new report replaces the old one. */
+        ASSERT_OK(relay_metrics_store_put(&store, (const int64_t[]) { 777 }, &m, 1, 60));
+        ASSERT_TRUE(relay_metrics_store_get(&store, 777, &e));
+        ASSERT_EQ(e.m.dns_queries, 1U);
+        ASSERT_EQ(e.reported_at, 60);
+        ASSERT_OK(relay_metrics_store_snapshot(&store, &snap, &allocated, &n));
+        ASSERT_EQ(n, 1000U);
+        int64_t sum = 0;
+        for (size_t i = 0; i < n; i++) {
+                sum += snap[i].relay_id; /* each of 1…1000 once */
+                ASSERT_EQ(snap[i].m.dns_queries, snap[i].relay_id == 777 ? 1U : (uint64_t) snap[i].relay_id);
+        }
+        ASSERT_EQ(sum, 1000 * 1001 / 2);
+        /* Removed only if stored before the given time: 5 is, 6 was stored again after it. */
+        uint64_t t = now_monotonic_usec() + 1;
+        usleep(10);
+        ASSERT_OK(relay_metrics_store_put(&store, (const int64_t[]) { 6 }, &m, 1, 70));
+        relay_metrics_store_remove(&store, (const int64_t[]) { 5, 6, 5000 }, 3, t);
+        ASSERT_FALSE(relay_metrics_store_get(&store, 5, &e));
+        /* The last entry moved into the hole: every other one is still found, with its own values. */
+        for (int64_t id = 1; id <= 1000; id++)
+                if (id != 5) {
+                        ASSERT_TRUE(relay_metrics_store_get(&store, id, &e));
+                        ASSERT_EQ(e.relay_id, id);
+                        ASSERT_EQ(e.m.dns_queries, id == 777 || id == 6 ? 1U : (uint64_t) id);
+                }
+        /* Removed slots are reused and dropped at the next growth: 999 entries left, then 5000 more. */
+        ASSERT_OK(relay_metrics_store_snapshot(&store, &snap, &allocated, &n));
+        ASSERT_EQ(n, 999U);
+        for (int64_t base = 2000; base < 7000; base += 1000) {
+                for (size_t i = 0; i < 1000; i++)
+                        ids[i] = base + (int64_t) i;
+                ASSERT_OK(relay_metrics_store_put(&store, ids, ms, 1000, 80));
+        }
+        ASSERT_OK(relay_metrics_store_snapshot(&store, &snap, &allocated, &n));
+        ASSERT_EQ(n, 5999U);
+        ASSERT_TRUE(relay_metrics_store_get(&store, 6999, &e));
+        ASSERT_FALSE(relay_metrics_store_get(&store, 1999, &e));
+        free(snap);
+        relay_metrics_store_done(&store);
 }
 
 TEST(label_values_escaped) {
@@ -105,6 +161,7 @@ TEST(label_values_escaped) {
 
 TEST(render_counters_and_fleet) {
         _cleanup_free_ char *path = temp_db();
+        RelayMetricsStore store;
         Db *db = NULL;
         Metrics m;
         char *text;
@@ -154,9 +211,17 @@ TEST(render_counters_and_fleet) {
         expect_line(text, "patela_node_last_trusted_timestamp_seconds{node=\"1\"} 100");
         expect_line(text, "patela_node_last_trusted_timestamp_seconds{node=\"2\"} 0");
         expect_line(text, "patela_node_last_verdict_timestamp_seconds{node=\"2\"} 200");
-        ASSERT_NULL(strstr(text, "patela_relay_")); /* on /metrics/relays */
+        expect_line(text, "patela_relay_metrics_interval_seconds 300");
+        ASSERT_NULL(strstr(text, "relay=\"")); /* the relays' series are on /metrics/relays */
         free(text);
-        text = render_relays(db, &r);
+        relay_metrics_store_init(&store);
+        text = render_relays(db, &store, &r);
+        ASSERT_OK(r);
+        ASSERT_NULL(strstr(text, "relay=")); /* no report yet: no relay series, the headers alone */
+        expect_line(text, "# TYPE patela_relay_flag gauge");
+        free(text);
+        report_r2(&store);
+        text = render_relays(db, &store, &r);
         ASSERT_OK(r);
         /* Relay r2 (node 1) reported; flags 37 = Fast, Authority, Running. */
         expect_line(text, "patela_relay_metrics_timestamp_seconds{node=\"1\",relay=\"r2\"} 300");
@@ -169,10 +234,35 @@ TEST(render_counters_and_fleet) {
         expect_line(text, "patela_relay_exit_dns_errors_total{node=\"1\",relay=\"r2\",reason=\"notexist\"} 17");
         expect_line(text, "patela_relay_flag{node=\"1\",relay=\"r2\",flag=\"Running\"} 1");
         expect_line(text, "patela_relay_flag{node=\"1\",relay=\"r2\",flag=\"Fast\"} 1");
-        expect_line(text, "patela_relay_traffic_bytes_total{node=\"1\",relay=\"r2\",direction=\"written\"} 12");
+        expect_line(text, "patela_relay_traffic_bytes_total{node=\"1\",relay=\"r2\",direction=\"read\"} 11");
+        expect_line(text, "patela_relay_traffic_bytes_total{node=\"1\",relay=\"r2\",direction=\"written\"} "
+                          "18446744073709551615");
         ASSERT_NULL(strstr(text, "relay=\"r1\"")); /* not reported: no series */
         ASSERT_NULL(strstr(text, "flag=\"Exit\""));
+        ASSERT_NULL(strstr(text, "reason=\"nodata\"")); /* a zero reason other than tor_timeout */
+        /* Each metric's samples together: the flags after their TYPE line, before the next metric's. */
+        const char *flag_type = strstr(text, "# TYPE patela_relay_flag gauge\n");
+        ASSERT_NOT_NULL(flag_type);
+        ASSERT_TRUE(strstr(text, "patela_relay_flag{node=\"1\",relay=\"r2\",flag=\"Fast\"} 1") > flag_type);
+        ASSERT_TRUE(strstr(text, "# TYPE patela_relay_traffic_bytes_total counter\n") >
+                    strstr(text, "patela_relay_flag{node=\"1\",relay=\"r2\",flag=\"Running\"} 1"));
         free(text);
+        /* A relay the database lost (its node's relays freed) loses its series and its entry. */
+        RelayMetricsEntry e;
+        ASSERT_OK(relay_metrics_store_put(&store, (const int64_t[]) { 3 }, &(TorRelayMetrics) { .dns_queries = 9 }, 1,
+                                          400));
+        text = render_relays(db, &store, &r);
+        ASSERT_OK(r);
+        expect_line(text, "patela_relay_exit_dns_queries_total{node=\"2\",relay=\"r3\"} 9");
+        free(text);
+        ASSERT_OK(db_exec(db, "DELETE FROM relays WHERE id = 3"));
+        text = render_relays(db, &store, &r);
+        ASSERT_OK(r);
+        ASSERT_NULL(strstr(text, "relay=\"r3\""));
+        expect_line(text, "patela_relay_exit_dns_queries_total{node=\"1\",relay=\"r2\"} 1000");
+        free(text);
+        ASSERT_FALSE(relay_metrics_store_get(&store, 3, &e));
+        ASSERT_TRUE(relay_metrics_store_get(&store, 2, &e));
         text = render(&m, db, path, &r);
         ASSERT_OK(r);
         /* Each metric's samples together, after its TYPE line. */
@@ -181,6 +271,7 @@ TEST(render_counters_and_fleet) {
         ASSERT_TRUE(strstr(text, "patela_node_last_trusted_timestamp_seconds{node=\"1\"}") > type);
         ASSERT_NULL(strstr(type, "patela_node_last_verdict_timestamp_seconds{"));
         free(text);
+        relay_metrics_store_done(&store);
         db_close(db);
         cleanup_db(path);
 }
@@ -225,11 +316,14 @@ TEST(render_does_not_wait_for_a_writer) {
 TEST(status_pages) {
         _cleanup_free_ char *path = temp_db();
         json_object *o = NULL, *nodes, *next, *n, *relays, *v;
+        RelayMetricsStore store;
         Db *db = NULL;
 
         ASSERT_OK(db_open(path, &db));
         fleet(db);
-        ASSERT_OK(server_status_json(db, 0, 2, &o));
+        relay_metrics_store_init(&store);
+        report_r2(&store);
+        ASSERT_OK(server_status_json(db, &store, 0, 2, &o));
         ASSERT_TRUE(json_object_object_get_ex(o, "nodes", &nodes));
         ASSERT_EQ(json_object_array_length(nodes), 2U);
         ASSERT_TRUE(json_object_object_get_ex(o, "next", &next));
@@ -256,12 +350,21 @@ TEST(status_pages) {
         json_object_put(o);
 
         /* The last page: node 3 without relays, no next. */
-        ASSERT_OK(server_status_json(db, 2, 2, &o));
+        ASSERT_OK(server_status_json(db, &store, 2, 2, &o));
         ASSERT_TRUE(json_object_object_get_ex(o, "nodes", &nodes));
         ASSERT_EQ(json_object_array_length(nodes), 1U);
         ASSERT_TRUE(json_object_object_get_ex(o, "next", &next));
         ASSERT_NULL(next);
         json_object_put(o);
+
+        /* The CLI (no store): the relays' reports are the running server's, null here. */
+        ASSERT_OK(server_status_json(db, NULL, 0, 1, &o));
+        ASSERT_TRUE(json_object_object_get_ex(o, "nodes", &nodes));
+        ASSERT_TRUE(json_object_object_get_ex(json_object_array_get_idx(nodes, 0), "relays", &relays));
+        ASSERT_TRUE(json_object_object_get_ex(json_object_array_get_idx(relays, 1), "metricsReportedAt", &v));
+        ASSERT_NULL(v);
+        json_object_put(o);
+        relay_metrics_store_done(&store);
         db_close(db);
         cleanup_db(path);
 }

@@ -7,6 +7,9 @@
 #   3. the measured run with the best thread count, the server's RSS sampled during and after it,
 #   4. the same with a fresh TLS connection per request (a node's real pattern: handshakes included),
 #   5. RSA-2048 EKs, with fewer nodes (their key generation is slow), floor and run,
+#   (after 3) relay reports: a node's report of its 4 relays' MetricsPort, which replaces a session check: the
+#      server's CPU per report less per check, against per authentication of the measured run (the issue's "relay
+#      summaries add ≤ 10 % to the server's CPU per authentication"),
 #   6. node checks: each of the nodes authenticates once (its token kept in patela-bench's memory), then
 #      GET /v1/node/check at the fleet's paced rate (10,000 nodes every 30 s: 333/s) round-robin over the
 #      nodes, and GET /v1/health (no authentication, no database) at the same rate as the floor, each over
@@ -30,7 +33,8 @@
 # PATELA_BENCH_CHECK_RATE (333), PATELA_BENCH_CHECK_DURATION (20 s per load, four loads, then the per-node
 # load: one interval of nodes ÷ rate as warm-up and at least one measured; 0 skips the node checks),
 # PATELA_BENCH_CHECK_RTT_MS (0: in each fresh connection's handshake the client waits this long after
-# the ServerHello, as a node that far away would), PATELA_BENCH_STRICT=1 (fail when a goal is missed; errors
+# the ServerHello, as a node that far away would), PATELA_BENCH_REPORTS (10000 relay reports after the measured
+# run; 0 skips them), PATELA_BENCH_STRICT=1 (fail when a goal is missed; errors
 # always fail).
 source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
 
@@ -44,7 +48,10 @@ WORK=${PATELA_BENCH_DIR:-$PATELA_BUILD_DIR/bench-work}
 CHECK_RATE=${PATELA_BENCH_CHECK_RATE:-333}
 CHECK_DURATION=${PATELA_BENCH_CHECK_DURATION:-20}
 CHECK_RTT_MS=${PATELA_BENCH_CHECK_RTT_MS:-0}
-GOAL_RATE=2000 GOAL_P99_MS=50 GOAL_RSS_KB=$((64 * 1024)) GOAL_CHECK_CPU_PCT=10
+REPORTS=${PATELA_BENCH_REPORTS:-10000}
+# The server's default RelayMetricsInterval=: how often a node reports, for the per-node-hour figure.
+RELAY_METRICS_INTERVAL=300
+GOAL_RATE=2000 GOAL_P99_MS=50 GOAL_RSS_KB=$((64 * 1024)) GOAL_CHECK_CPU_PCT=10 GOAL_REPORT_RATIO=0.10
 EVENT_LOGS=${PATELA_BENCH_EVENT_LOGS-$PATELA_SOURCE_DIR/test/boot/fixtures/qemu-ovmf}
 LOGS_ARGS=()
 [[ -n $EVENT_LOGS ]] && LOGS_ARGS=(--event-logs "$EVENT_LOGS")
@@ -183,6 +190,57 @@ fi
 # The machine's speed moves with its other tenants: the floor again, right after the run.
 floor "$WORK/identities" 3000 ecc-after
 
+# ---- relay reports: POST /v1/node/relay-metrics against an authentication, in the same run ------------------------
+# What configd sends every RelayMetricsInterval= in place of that moment's session check (the report carries the
+# check): a node's report of its 4 relays' MetricsPort. The first node gets 4 relays and a session whose token is
+# known here (set-up, not the operator's path), then REPORTS reports and as many plain checks (the same connection,
+# token and lookup, without the report) over one kept-alive connection: the server's CPU per request from /proc.
+# What the summaries add is a report less the check it replaces, over the server's CPU per authentication in the
+# measured run above (same server, minutes apart): the goal is ≤ 0.10. The report's whole cost over an
+# authentication is printed too.
+if ((REPORTS > 0)); then
+        node=$(sqlite3 -cmd ".timeout 10000" "$DB" "SELECT min(id) FROM nodes WHERE state = 'enabled'")
+        sqlite3 -cmd ".timeout 10000" "$DB" "INSERT INTO relays (node_id, slot, name, ipv4, or_port) VALUES
+                ($node, 0, 'benchrelay0', '198.51.100.1', 9001), ($node, 1, 'benchrelay1', '198.51.100.1', 9002),
+                ($node, 2, 'benchrelay2', '198.51.100.1', 9003), ($node, 3, 'benchrelay3', '198.51.100.1', 9004)"
+        openssl rand 32 >"$T/report-token"
+        sqlite3 -cmd ".timeout 10000" "$DB" \
+                "INSERT INTO sessions VALUES (x'$(sha256sum "$T/report-token" | cut -c1-64)', $node, 0, 9000000000000000)"
+        jq -n '{relays: [range(4) | {name: "benchrelay\(.)", onionskinsDropped: 1, oomBytes: 0, tcpExhaustion: 0,
+                rateLimitReached: 0, dnsQueries: 12345, readBytes: 1000000, writtenBytes: 900000,
+                dnsErrors: {notexist: 40, tor_timeout: 2}, flags: ["Exit", "Fast", "Running", "Valid"]}]}' >"$T/report.json"
+        cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
+        report_urls=() check_urls=()
+        for ((i = 0; i < REPORTS; i++)); do
+                report_urls+=(-o /dev/null "$URL/v1/node/relay-metrics")
+                check_urls+=(-o /dev/null "$URL/v1/node/check")
+        done
+        bearer=(-H "Authorization: Bearer $(base64 -w0 <"$T/report-token")")
+        t0=$(cpu_ticks)
+        curl -sS --cacert "$CA" "${bearer[@]}" -H 'Content-Type: application/json' --data-binary @"$T/report.json" \
+                -w '%{http_code}\n' "${report_urls[@]}" >"$T/reports"
+        t1=$(cpu_ticks)
+        curl -sS --cacert "$CA" "${bearer[@]}" -w '%{http_code}\n' "${check_urls[@]}" >"$T/report-checks"
+        t2=$(cpu_ticks)
+        [[ $(grep -c '^200$' "$T/reports") == "$REPORTS" && $(grep -c '^200$' "$T/report-checks") == "$REPORTS" ]] ||
+                fail "relay reports: $(sort "$T/reports" | uniq -c) checks: $(sort "$T/report-checks" | uniq -c)"
+        hz=$(getconf CLK_TCK)
+        jq -n --argjson r "$((t1 - t0))" --argjson c "$((t2 - t1))" --argjson hz "$hz" --argjson n "$REPORTS" \
+                --argjson auth "$(jq .server_cpu_us_per_auth "$T/main.json")" \
+                --argjson interval "$RELAY_METRICS_INTERVAL" '
+                ($r * 1e6 / $hz / $n) as $rep | ($c * 1e6 / $hz / $n) as $chk | ([$rep - $chk, 0] | max) as $add |
+                {reports: $n, relays_per_report: 4, server_cpu_us_per_report: ($rep | round),
+                 server_cpu_us_per_check: ($chk | round), server_cpu_us_added: ($add | round),
+                 server_cpu_us_per_auth: $auth,
+                 ratio_to_auth: ($add / $auth * 1000 | round / 1000),
+                 ratio_whole_report_to_auth: ($rep / $auth * 1000 | round / 1000), interval_s: $interval,
+                 reports_per_node_hour: (3600 / $interval),
+                 server_cpu_ms_per_node_hour: ($add * 3600 / $interval / 1000 * 100 | round / 100)}' >"$T/reports.json"
+        pass "relay reports: $(jq -r '"\(.server_cpu_us_per_report) µs of server CPU per report, \(.server_cpu_us_per_check) µs per check: \(.server_cpu_us_added) µs added, ratio to an authentication \(.ratio_to_auth) (the whole report: \(.ratio_whole_report_to_auth))"' "$T/reports.json")"
+else
+        echo 'null' >"$T/reports.json"
+fi
+
 echo "# fresh TLS connection per request (two handshakes per authentication), $THREADS threads, 10s"
 bench_run fresh --identities "$WORK/identities" --threads "$THREADS" --duration 10 --fresh-connections
 pass "fresh connections: $(jq -r '"\(.auth_per_s) auth/s, p99 \(.p99_ms) ms"' "$T/fresh.json")"
@@ -252,6 +310,9 @@ cat <<SUMMARY
 # ratio measured / floor    $(ratio "$T/main.json" "$T/floor-ecc.json") (one-thread floor × cores); $par_ratio (floor measured on all CPUs at once)
 # fresh connections         $(jq .auth_per_s "$T/fresh.json") auth/s, p99 $(jq .p99_ms "$T/fresh.json") ms, server CPU $(jq .server_cpu_us_per_auth "$T/fresh.json") µs/auth
 SUMMARY
+if ((REPORTS > 0)); then
+        jq -r --argjson g "$GOAL_REPORT_RATIO" '"# relay report (4 relays)   \(.server_cpu_us_per_report) µs of server CPU per report, \(.server_cpu_us_per_check) µs per check it replaces: \(.server_cpu_us_added) µs added; \(.server_cpu_us_per_auth) µs per auth: ratio \(.ratio_to_auth)   (goal ≤ \($g); the whole report \(.ratio_whole_report_to_auth))\n#   per node and hour        \(.reports_per_node_hour) reports (RelayMetricsInterval=\(.interval_s)s) add \(.server_cpu_ms_per_node_hour) ms of server CPU"' "$T/reports.json"
+fi
 if [[ -n $EVENT_LOGS ]]; then
         echo "# event logs per auth       $(jq .event_logs_us "$T/floor-ecc.json") µs in the floor (decode, parse, checks, replay)"
         echo "# without event logs        $(jq .auth_per_s "$T/nologs.json") auth/s, server CPU $(jq .server_cpu_us_per_auth "$T/nologs.json") µs/auth; with them: ratio $(awk -v a="$main_rate" -v b="$(jq .auth_per_s "$T/nologs.json")" 'BEGIN { printf "%.3f", a / b }')"
@@ -295,11 +356,12 @@ fi
 [[ -f $T/nologs.json ]] || echo 'null' >"$T/nologs.json"
 jq -cn --slurpfile m "$T/main.json" --slurpfile f "$T/floor-ecc.json" --slurpfile fa "$T/floor-ecc-after.json" \
         --slurpfile fr "$T/fresh.json" --slurpfile nl "$T/nologs.json" --slurpfile ck "$T/checks.json" \
+        --slurpfile rp "$T/reports.json" \
         --argjson rss_idle "$RSS_IDLE" --argjson rss_max "$RSS_MAX" --argjson rss_after "$RSS_AFTER" \
         --argjson rss_hwm "$RSS_HWM" --argjson nodes "$NODES" --argjson capacity "$capacity" \
         --argjson pair_capacity "$pair_capacity" --argjson server_threads "$SERVER_THREADS" \
         '{benchmark: "server-auth", nodes: $nodes, server_threads: $server_threads, run: $m[0], floor: $f[0], floor_after: $fa[0], fresh: $fr[0],
-          without_event_logs: $nl[0], checks: $ck[0],
+          without_event_logs: $nl[0], checks: $ck[0], relay_reports: $rp[0],
           rss_kb: {idle: $rss_idle, max: $rss_max, after: $rss_after, hwm: $rss_hwm},
           ratio: ($m[0].auth_per_s / $f[0].auth_per_s_cores),
           ratio_parallel_floor: ($m[0].auth_per_s / $f[0].parallel_auth_per_s), server_only_capacity: $capacity,
@@ -310,6 +372,10 @@ met=1
 awk -v r="$main_rate" -v g="$GOAL_RATE" 'BEGIN { exit !(r >= g) }' || { echo "# goal missed: auth/s"; met=0; }
 awk -v p="$main_p99" -v g="$GOAL_P99_MS" 'BEGIN { exit !(p < g) }' || { echo "# goal missed: p99"; met=0; }
 ((RSS_HWM <= GOAL_RSS_KB)) || { echo "# goal missed: RSS"; met=0; }
+if ((REPORTS > 0)); then
+        jq -e --argjson g "$GOAL_REPORT_RATIO" '.ratio_to_auth <= $g' "$T/reports.json" >/dev/null ||
+                { echo "# goal missed: a relay report costs more than $GOAL_REPORT_RATIO of an authentication"; met=0; }
+fi
 if ((CHECK_DURATION > 0)); then
         # The goal is for 10,000 nodes (333/s) each keeping its connection: another rate is scaled to it. Fresh
         # connections (every node reconnecting) are the worst case, reported but not the goal.

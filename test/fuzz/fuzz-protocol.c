@@ -24,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ProtoNetwork network = {};
         ProtoErrorReply error = {};
         ProtoCheckReply check;
+        ProtoRelayMetricsReply metrics_reply;
         ProtoFamilyKeys family = {};
         ProtoRelay *relays = NULL;
         ProtoLogRegistration registration = {};
@@ -89,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (proto_attest_reply_decode(body, size, &attest_reply, &diag) >= 0)
                 proto_attest_reply_done(&attest_reply);
         (void) proto_check_reply_decode(body, size, &check, &diag);
+        (void) proto_relay_metrics_reply_decode(body, size, &metrics_reply, &diag);
         if (proto_network_decode(body, size, &network, &diag) >= 0)
                 proto_network_done(&network);
         if (proto_relays_decode(body, size, &relays, &n, &family, &diag) >= 0) {

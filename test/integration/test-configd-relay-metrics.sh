@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Relay metrics end to end (issue 13, item 2): the server gives each relay a MetricsPort on 127.0.0.1 (9035 plus
-# its slot, loopback alone admitted); patela-configd reads it after each session check and reports the summary
-# over its session; the server exports it per relay in /metrics. A real tor runs exitA on the torrc configd wrote, online in a network
+# its slot, loopback alone admitted); patela-configd reads it after a session check and reports the summary
+# over its session, again once the server's RelayMetricsInterval= has passed; the server exports it per relay in
+# /metrics/relays. A real tor runs exitA on the torrc configd wrote, online in a network
 # namespace of the test's own that has loopback only (its relay addresses on lo): nothing leaves the machine.
 # exitB's tor is not started: it is left out of the reports, and has no series.
 if [[ -z ${PATELA_NETNS:-} ]]; then
@@ -19,7 +20,7 @@ openssl rand -base64 32 >"$T/metrics-token"
 mport=$((20000 + RANDOM % 30000))
 rport=9035 # the server's, for slot 0 (a port of this namespace's own loopback)
 fleet_setup
-server_start --check-interval=1s --metrics-listen="127.0.0.1:$mport" --metrics-token-file="$T/metrics-token"
+server_start --check-interval=1s --relay-metrics-interval=3s --metrics-listen="127.0.0.1:$mport" --metrics-token-file="$T/metrics-token"
 node_start
 configd_config
 configd_start
@@ -68,5 +69,20 @@ promtool check metrics <"$T/metrics.txt" >/dev/null 2>&1 || fail "promtool check
 ! grep -q "MetricsPort's answer is not tor's\|did not take the relays' metrics" "$T/configd.log" ||
         fail "configd: $(grep -i metric "$T/configd.log" | tail -3)"
 pass "configd read exitA's MetricsPort after a check and reported it; the server exports it per relay, exitB (no tor) left out"
+
+# Checks every second, a report every 3 s (less half a check for the jitter), and the report is that second's
+# check: in 9.5 s some 9-10 session checks, 3 or 4 of them reports (if the reports came on top of the checks, the
+# GET checks alone would be 9-10 and the sum 12-14).
+count() { # count ENDPOINT: its ok requests at the server
+        curl -sS --cacert "$T/ca/ca.crt" -H "Authorization: Bearer $(cat "$T/metrics-token")" \
+                "https://127.0.0.1:$mport/metrics" | awk -v k="patela_requests_total{endpoint=\"$1\",result=\"ok\"}" '$1 == k { print $2 }'
+}
+r0=$(count /v1/node/relay-metrics) c0=$(count /v1/node/check)
+sleep 9.5
+r1=$(count /v1/node/relay-metrics) c1=$(count /v1/node/check)
+checks=$((c1 - c0)) reports=$((r1 - r0))
+((reports >= 2 && reports <= 4 && checks + reports >= 7 && checks + reports <= 11)) ||
+        fail "in 9.5 s: $checks checks and $reports reports (RelayMetricsInterval=3s, CheckInterval=1s)"
+pass "RelayMetricsInterval=3s: $reports reports in 9.5 s, each in place of a check ($checks plain checks)"
 configd_stop
 server_stop

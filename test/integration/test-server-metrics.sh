@@ -58,6 +58,10 @@ relay_report() { # relay_report NAME DROPPED TIMEOUTS: a report of one relay
 relay_report exitA 7 20 >"$T/report.json"
 http POST /v1/node/relay-metrics "$T/report.json" "Authorization: Bearer $TOKEN" >/dev/null
 [[ $HTTP_STATUS == 200 ]] || fail "relay metrics report: HTTP $HTTP_STATUS $(cat "$T/http.body")"
+# The answer tells the node when to report next (RelayMetricsInterval=, 5 min by default) and carries the session
+# check's answer: the report is the node's check when one is due.
+[[ $(jq -c . "$T/http.body") == '{"reportIn":300,"reattest":false,"checkIn":30}' ]] ||
+        fail "relay metrics answer: $(cat "$T/http.body")"
 relay_report exitC 1 1 >"$T/other.json"
 http POST /v1/node/relay-metrics "$T/other.json" "Authorization: Bearer $TOKEN" >/dev/null
 expect_error 409 UnknownRelay
@@ -79,7 +83,7 @@ promtool check metrics <"$T/metrics.txt" || fail "promtool check metrics: $(prom
 scrape /metrics/relays >"$T/relays.txt"
 [[ $HTTP_STATUS == 200 ]] || fail "/metrics/relays: HTTP $HTTP_STATUS"
 promtool check metrics <"$T/relays.txt" || fail "promtool check metrics (relays): $(promtool check metrics <"$T/relays.txt" 2>&1)"
-! grep -q '^patela_relay_' "$T/metrics.txt" || fail "relay series in /metrics"
+! grep -q 'relay="' "$T/metrics.txt" || fail "relay series in /metrics"
 cat "$T/relays.txt" >>"$T/metrics.txt" # one file to look up the values in (not to check: two expositions)
 metric() { # metric 'NAME{LABELS}': its value in the scrape
         awk -v k="$1" '$1 == k { print $2 }' "$T/metrics.txt"
@@ -119,9 +123,15 @@ scrape /v1/status >"$T/status.json"
 [[ $(jq -r .next "$T/status.json") == null ]] || fail "status: a next page"
 [[ $(jq -c '.nodes[0].relays[0].flags' "$T/status.json") == '["Fast","Exit","Running"]' &&
         $(jq -r '.nodes[0].relays[1].flags' "$T/status.json") == null ]] || fail "status: relay flags: $(cat "$T/status.json")"
+[[ $(jq -r '.nodes[0].relays[0].metricsReportedAt' "$T/status.json") -ge $(($(date +%s) - 60)) ]] ||
+        fail "status: metricsReportedAt: $(cat "$T/status.json")"
 ps_cli --json status >"$T/status-cli.json"
-[[ $(jq -c '.nodes[0] | del(.lastSeen)' "$T/status-cli.json") == "$(jq -c '.nodes[0] | del(.lastSeen)' "$T/status.json")" ]] ||
+# The CLI is another process: the relays' reports are in the server's memory, not in the database it reads.
+nometrics='.nodes[0] | del(.lastSeen) | .relays[] |= del(.metricsReportedAt, .flags)'
+[[ $(jq -c "$nometrics" "$T/status-cli.json") == "$(jq -c "$nometrics" "$T/status.json")" ]] ||
         fail "CLI status differs from /v1/status: $(cat "$T/status-cli.json")"
+[[ $(jq -c '[.nodes[0].relays[] | .metricsReportedAt, .flags]' "$T/status-cli.json") == '[null,null,null,null]' ]] ||
+        fail "CLI status: the relays' reports: $(cat "$T/status-cli.json")"
 ps_cli status >"$T/status.txt"
 grep -q "$fp" "$T/status.txt" && grep -q "exitA:-" "$T/status.txt" || fail "status table: $(cat "$T/status.txt")"
 scrape "/v1/status?limit=0" >/dev/null
@@ -206,3 +216,21 @@ http GET /metrics >/dev/null
 [[ $HTTP_STATUS == 404 ]] || fail "/metrics on the nodes' socket: HTTP $HTTP_STATUS"
 grep -q "Metrics on the passed socket 'metrics'" "$T/activated.log" || fail "$(cat "$T/activated.log")"
 pass "socket activation: the socket named metrics serves /metrics behind the token, the other the nodes"
+
+# The server restarted (socket activation above): the relays' reports were in the old process's memory. exitA has
+# no series and no flags until its node's next report, which brings them back; the node's session survived.
+scrape /metrics/relays >"$T/relays2.txt"
+[[ $HTTP_STATUS == 200 ]] && ! grep -q 'relay="exitA"' "$T/relays2.txt" && grep -q '^# TYPE patela_relay_flag gauge' "$T/relays2.txt" ||
+        fail "after the restart: $(grep -v '^#' "$T/relays2.txt" | head -3)"
+scrape /v1/status >"$T/status3.json"
+[[ $(jq -r '.nodes[0].relays[0].flags' "$T/status3.json") == null ]] || fail "after the restart: $(cat "$T/status3.json")"
+relay_report exitA 9 21 >"$T/report2.json"
+http POST /v1/node/relay-metrics "$T/report2.json" "Authorization: Bearer $TOKEN" >/dev/null
+[[ $HTTP_STATUS == 200 ]] || fail "report after the restart: HTTP $HTTP_STATUS $(cat "$T/http.body")"
+scrape /metrics/relays >"$T/relays3.txt"
+grep -qx 'patela_relay_onionskins_dropped_total{node="1",relay="exitA"} 9' "$T/relays3.txt" &&
+        grep -qx 'patela_relay_exit_dns_errors_total{node="1",relay="exitA",reason="tor_timeout"} 21' "$T/relays3.txt" ||
+        fail "after the next report: $(grep -v '^#' "$T/relays3.txt" | head -5)"
+promtool check metrics <"$T/relays3.txt" || fail "promtool check metrics (relays after the restart)"
+pass "after a restart: no relay series until the node's next report, then its values"
+

@@ -166,3 +166,59 @@ int proto_relay_metrics_request_decode(const char *body, size_t size, ProtoRelay
         *ret = r;
         return 0;
 }
+
+int proto_relay_metrics_reply_encode(const ProtoRelayMetricsReply *r, char **ret) {
+        json_object *o = json_object_new_object();
+        int k = o ? 0 : -ENOMEM;
+
+        if (r->report_in == 0 || r->report_in > PROTO_RELAY_METRICS_INTERVAL_MAX_SEC || !r->has_check ||
+            r->check.check_in == 0 || r->check.check_in > PROTO_CHECK_INTERVAL_MAX_SEC)
+                k = -EINVAL;
+        if (k >= 0)
+                k = proto_json_add(o, "reportIn", json_object_new_int64((int64_t) r->report_in));
+        if (k >= 0)
+                k = proto_json_add(o, "reattest", json_object_new_boolean(r->check.reattest));
+        if (k >= 0)
+                k = proto_json_add(o, "checkIn", json_object_new_int64((int64_t) r->check.check_in));
+        return proto_json_finish(o, k, /* sensitive= */ false, ret);
+}
+
+int proto_relay_metrics_reply_decode(const char *body, size_t size, ProtoRelayMetricsReply *ret, ProtoDiag *diag) {
+        static const ProtoField fields[] = {
+                /* all absent from a server before them: {} */
+                { "reportIn", json_type_int, 0 },
+                { "reattest", json_type_boolean, 0 },
+                { "checkIn", json_type_int, 0 },
+        };
+        static const char what[] = "relay metrics reply";
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v[ELEMENTSOF(fields)];
+        int64_t report_in = 0, check_in = 0;
+        int k;
+
+        k = proto_json_decode(body, size, PROTO_REPLY_MAX, /* sensitive= */ false, what, fields, ELEMENTSOF(fields), &o,
+                              v, diag);
+        if (k < 0)
+                return k;
+        if (v[0]) {
+                report_in = json_object_get_int64(v[0]);
+                if (report_in <= 0 || report_in > (int64_t) PROTO_RELAY_METRICS_INTERVAL_MAX_SEC)
+                        return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "reportIn", "%s: 'reportIn' out of range",
+                                          what);
+        }
+        if (!v[1] != !v[2])
+                return proto_fail(diag, PROTO_ERROR_MISSING_FIELD, v[1] ? "checkIn" : "reattest",
+                                  "%s: 'reattest' and 'checkIn' come together", what);
+        if (v[2]) {
+                check_in = json_object_get_int64(v[2]);
+                if (check_in <= 0 || check_in > (int64_t) PROTO_CHECK_INTERVAL_MAX_SEC)
+                        return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "checkIn", "%s: 'checkIn' out of range",
+                                          what);
+        }
+        *ret = (ProtoRelayMetricsReply) {
+                .report_in = (uint64_t) report_in,
+                .has_check = v[2] != NULL,
+                .check = { .reattest = v[1] && json_object_get_boolean(v[1]), .check_in = (uint64_t) check_in },
+        };
+        return 0;
+}

@@ -454,12 +454,12 @@ int proto_relay_states_decode(const char *body, size_t size, size_t min_relays, 
 
 /* ---- POST /v1/node/relay-metrics -------------------------------------------------------------------- */
 
-/* What a node reports with its regular checks: each running relay's MetricsPort, summed up (TorRelayMetrics,
+/* What a node reports after a session check, at most every reportIn seconds: each running relay's MetricsPort, summed up (TorRelayMetrics,
  * src/shared/tor/tor-metrics.h). {relays: [{name, onionskinsDropped, oomBytes, tcpExhaustion,
  * rateLimitReached, dnsQueries, readBytes, writtenBytes: integers 0…2^64-1, dnsErrors: {REASON: integer} with
  * tor's reasons only (tor_dns_reason_from_string()), each at most once, flags: [FLAG] tor's flag names, each at
  * most once}]}, 1…PROTO_RELAYS_MAX relays, names unique. The server keeps the last report of each relay named
- * and answers 200 {}; 409 UnknownRelay names a relay that is not the node's (nothing is kept then). */
+ * and answers 200 {reportIn}; 409 UnknownRelay names a relay that is not the node's (nothing is kept then). */
 typedef struct ProtoRelayMetrics {
         char name[TOR_NICKNAME_MAX + 1];
         TorRelayMetrics m;
@@ -473,6 +473,21 @@ typedef struct ProtoRelayMetricsRequest {
 /* -EINVAL for no relay, too many, or a name that is no nickname (a caller's bug). */
 int proto_relay_metrics_request_encode(const ProtoRelayMetricsRequest *r, char **ret);
 int proto_relay_metrics_request_decode(const char *body, size_t size, ProtoRelayMetricsRequest *ret, ProtoDiag *diag);
+
+/* 200 {reportIn: seconds, 1…PROTO_RELAY_METRICS_INTERVAL_MAX_SEC, reattest, checkIn}: the server's
+ * RelayMetricsInterval=, when it wants the node's next report, and the session check's answer (the report is a
+ * check too: the node sends it instead of its GET /v1/node/check when a report is due; 401 and 403 as for a
+ * check). A server before these fields answered {}: decoded as report_in 0 (a report after every check, as that
+ * server expected) and has_check false (the node checks as well). reattest and checkIn come together or not at
+ * all. */
+#define PROTO_RELAY_METRICS_INTERVAL_MAX_SEC 3600U
+typedef struct ProtoRelayMetricsReply {
+        uint64_t report_in; /* 0: not said */
+        bool has_check;     /* reattest and check_in are the session check's answer */
+        ProtoCheckReply check;
+} ProtoRelayMetricsReply;
+int proto_relay_metrics_reply_encode(const ProtoRelayMetricsReply *r, char **ret);
+int proto_relay_metrics_reply_decode(const char *body, size_t size, ProtoRelayMetricsReply *ret, ProtoDiag *diag);
 
 /* ---- errors ------------------------------------------------------------------------------------------ */
 

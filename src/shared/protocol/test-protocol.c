@@ -478,6 +478,42 @@ TEST(check_reply) {
         ASSERT_REFUSED(DECODE_CHECK("{\"reattest\":false,\"checkIn\":30,\"x\":1}"), d, "unknown field 'x'");
 }
 
+TEST(relay_metrics_reply) {
+        ProtoRelayMetricsReply m = {};
+        ProtoDiag d = {};
+        _cleanup_free_ char *s = NULL;
+
+#define DECODE_METRICS_REPLY(json) proto_relay_metrics_reply_decode(json, strlen(json), &m, &d)
+        ASSERT_OK(proto_relay_metrics_reply_encode(
+                &(ProtoRelayMetricsReply) { .report_in = 300, .has_check = true, .check = { .reattest = true, .check_in = 30 } },
+                &s));
+        ASSERT_STREQ(s, "{\"reportIn\":300,\"reattest\":true,\"checkIn\":30}");
+        ASSERT_OK(DECODE_METRICS_REPLY(s));
+        ASSERT_EQ(m.report_in, 300U);
+        ASSERT_TRUE(m.has_check);
+        ASSERT_TRUE(m.check.reattest);
+        ASSERT_EQ(m.check.check_in, 30U);
+        /* A server before these fields answered {}: a report after every check, and the check sent as well. */
+        ASSERT_OK(DECODE_METRICS_REPLY("{}"));
+        ASSERT_EQ(m.report_in, 0U);
+        ASSERT_FALSE(m.has_check);
+        ASSERT_REFUSED(DECODE_METRICS_REPLY("{\"reportIn\":300,\"reattest\":false}"), d, "come together");
+        ASSERT_REFUSED(DECODE_METRICS_REPLY("{\"reportIn\":300,\"checkIn\":30}"), d, "come together");
+        ASSERT_REFUSED(DECODE_METRICS_REPLY("{\"reattest\":false,\"checkIn\":0}"), d, "checkIn");
+        ASSERT_REFUSED(DECODE_METRICS_REPLY("{\"reattest\":false,\"checkIn\":3601}"), d, "checkIn");
+        ASSERT_ERROR(proto_relay_metrics_reply_encode(&(ProtoRelayMetricsReply) { .report_in = 0, .has_check = true,
+                                                                                 .check = { .check_in = 30 } }, &s),
+                     EINVAL);
+        ASSERT_ERROR(proto_relay_metrics_reply_encode(&(ProtoRelayMetricsReply) { .report_in = 3601, .has_check = true,
+                                                                                 .check = { .check_in = 30 } }, &s),
+                     EINVAL);
+        ASSERT_ERROR(proto_relay_metrics_reply_encode(&(ProtoRelayMetricsReply) { .report_in = 300 }, &s), EINVAL);
+        ASSERT_REFUSED(DECODE_METRICS_REPLY("{\"reportIn\":0}"), d, "reportIn");
+        ASSERT_REFUSED(DECODE_METRICS_REPLY("{\"reportIn\":3601}"), d, "reportIn");
+        ASSERT_REFUSED(DECODE_METRICS_REPLY("{\"reportIn\":\"300\"}"), d, "wrong type");
+        ASSERT_REFUSED(DECODE_METRICS_REPLY("{\"reportIn\":300,\"x\":1}"), d, "unknown field 'x'");
+}
+
 TEST(network) {
         ProtoNetwork n = {}, back = {};
         ProtoDiag d = {};
