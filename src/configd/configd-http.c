@@ -13,7 +13,9 @@ struct HttpClient {
         sd_event *event;
         CURLM *multi;
         /* The TLS sessions (the server's session tickets) of every request's handle: a new connection resumes
-         * the last one (TLS 1.3 psk_dhe_ke) instead of a full handshake. In memory only, gone with the client. */
+         * the last one (TLS 1.3 psk_dhe_ke) instead of a full handshake. In memory only, gone with the client.
+         * libcurl 8.12 and later keep one cache per multi handle anyway (measured with 8.14: the same without
+         * the share); the share makes it so with any libcurl we build against. */
         CURLSH *share;
         sd_event_source *timer;
         char *base_url;
