@@ -90,12 +90,3 @@ int tls_tickets_enable(TlsTickets *t, gnutls_session_t session) {
         gnutls_db_set_cache_expiration(session, (int) t->lifetime_sec);
         return 0;
 }
-
-uint64_t tls_tickets_key_age_usec(TlsTickets *t) {
-        uint64_t age;
-
-        pthread_mutex_lock(&t->lock);
-        age = monotonic_usec() - t->born_usec;
-        pthread_mutex_unlock(&t->lock);
-        return age;
-}

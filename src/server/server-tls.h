@@ -30,6 +30,3 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(TlsTickets *, tls_tickets_free);
 /* Before session's handshake: it sends tickets under the current key (replaced first if it is due) and accepts
  * them. -EIO if GnuTLS refuses (the connection then goes on without resumption). */
 int tls_tickets_enable(TlsTickets *t, gnutls_session_t session);
-
-/* How long the current key has been in use, µs (tests). */
-uint64_t tls_tickets_key_age_usec(TlsTickets *t);
