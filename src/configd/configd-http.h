@@ -12,7 +12,10 @@
  * blocks the daemon. Every request is TLS 1.3 only, trusts only the pinned CA file (no system CAs), uses
  * no proxy, follows no redirect, and is bounded by the connect and total timeouts; a response body larger
  * than body_max aborts the transfer before it is parsed. Request and response bodies and the
- * Authorization header are wiped when the request is freed. */
+ * Authorization header are wiped when the request is freed. Kept-alive connections are reused (for up to 60 s
+ * idle), and a new connection resumes the TLS session of the server's last ticket (a CURLSH for all the
+ * client's requests, in memory only): a node's re-attestation after its connection closed costs the server a
+ * resumed handshake, not a full one. */
 
 typedef struct HttpClient HttpClient;
 typedef struct HttpRequest HttpRequest;

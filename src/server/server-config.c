@@ -34,6 +34,7 @@ void server_config_init(ServerConfig *c) {
                 .max_buffered_bytes = 64ULL * 1024ULL * 1024ULL,
                 .max_connections = SERVER_MAX_CONNECTIONS_DEFAULT,
                 .idle_timeout_usec = SERVER_IDLE_TIMEOUT_DEFAULT_USEC,
+                .tls_ticket_lifetime_usec = SERVER_TLS_TICKET_LIFETIME_DEFAULT_USEC,
                 .default_relay_count = 1,
                 .relays_per_address = SERVER_RELAYS_PER_ADDRESS_DEFAULT,
                 .or_port_min = SERVER_OR_PORT_MIN_DEFAULT,
@@ -170,6 +171,14 @@ int server_config_set(ServerConfig *c, const char *key, const char *value) {
                 if (safe_atou64(value, SERVER_MAX_CONNECTIONS_MAX, &v) < 0 || v == 0)
                         return -EINVAL;
                 c->max_connections = (unsigned) v;
+                return 0;
+        }
+        if (streq(key, "TLSTicketLifetime")) {
+                /* Whole seconds (RFC 8446's ticket_lifetime); 0 turns session tickets off. */
+                r = parse_duration_usec(value, &usec);
+                if (r < 0 || (usec > 0 && usec < 1000000ULL) || usec > SERVER_TLS_TICKET_LIFETIME_MAX_USEC)
+                        return -EINVAL;
+                c->tls_ticket_lifetime_usec = usec / 1000000ULL * 1000000ULL;
                 return 0;
         }
         if (streq(key, "IdleTimeout")) {

@@ -40,6 +40,11 @@ typedef enum MeasuredBootPolicy {
 #define SERVER_IDLE_TIMEOUT_DEFAULT_USEC (90ULL * 1000000ULL)
 #define SERVER_IDLE_TIMEOUT_MIN_USEC (5ULL * 1000000ULL)
 #define SERVER_IDLE_TIMEOUT_MAX_USEC (3600ULL * 1000000ULL)
+/* TLSTicketLifetime=: how long a TLS session ticket can be used to resume (server-tls.h). A node reconnects after
+ * a lost connection or a server that closed it; the default covers a working day of those, and RFC 8446 caps a
+ * ticket at 7 days. */
+#define SERVER_TLS_TICKET_LIFETIME_DEFAULT_USEC (6ULL * 3600ULL * 1000000ULL)
+#define SERVER_TLS_TICKET_LIFETIME_MAX_USEC (7ULL * 24ULL * 3600ULL * 1000000ULL)
 #define SERVER_MAX_CONNECTIONS_DEFAULT 16384U
 #define SERVER_MAX_CONNECTIONS_MAX 65536U
 /* Relays on one address: the directory authorities list at most AuthDirMaxServersPerAddr relays per IPv4
@@ -84,6 +89,7 @@ typedef struct ServerConfig {
         char *metrics_listen;         /* MetricsListen=: /metrics and /v1/status; NULL: not served */
         char *metrics_token_file;     /* MetricsTokenFile=: the scrapers' bearer token */
         char *ca_certificate;         /* CACertificate=: the CA of Certificate=, read for its expiry */
+        uint64_t tls_ticket_lifetime_usec; /* TLSTicketLifetime=: TLS 1.3 session tickets; 0: none */
 } ServerConfig;
 
 void server_config_init(ServerConfig *c);

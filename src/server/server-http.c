@@ -16,6 +16,7 @@
 #include "log.h"
 #include "server-api.h"
 #include "server-http.h"
+#include "server-tls.h"
 #include "string-util.h"
 
 #define PEM_MAX (64U * 1024U)
@@ -314,6 +315,44 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
         *req_cls = NULL;
 }
 
+/* Called by GnuTLS after each handshake message; counts a handshake once the client's Finished arrived, as full
+ * or resumed. The session's pointer is libmicrohttpd's connection, whose socket context on_connection() set to
+ * the Server. */
+static int on_handshake_message(gnutls_session_t session, unsigned type, unsigned when, unsigned incoming,
+                                const gnutls_datum_t *msg) {
+        const union MHD_ConnectionInfo *ci;
+        Server *s;
+
+        (void) type, (void) when, (void) msg;
+        if (!incoming)
+                return 0;
+        ci = MHD_get_connection_info(gnutls_session_get_ptr(session), MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        s = ci ? ci->socket_context : NULL;
+        if (s)
+                metrics_count_handshake(&s->metrics, gnutls_session_is_resumed(session) != 0);
+        return 0;
+}
+
+/* A new connection, before its TLS handshake: session tickets (TLSTicketLifetime=) and the handshake count. */
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+        Server *s = cls;
+        const union MHD_ConnectionInfo *ci;
+        gnutls_session_t session;
+
+        if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+                return;
+        *socket_context = s;
+        ci = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        session = ci ? ci->tls_session : NULL;
+        if (!session)
+                return;
+        if (s->tickets && tls_tickets_enable(s->tickets, session) < 0)
+                log_debug("Session tickets could not be enabled on a connection: it makes a full handshake.");
+        gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
+                                           on_handshake_message);
+}
+
 int server_parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
         char host[INET6_ADDRSTRLEN + 2];
         const char *colon;
@@ -383,6 +422,7 @@ static int start_daemon(Server *s, int fd, const struct sockaddr *sa, int family
                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONNECTION_MEMORY_BYTES,
                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->config->max_connections_per_source,
                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                              fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
                              fd >= 0 ? (intptr_t) fd : (intptr_t) sa,
                              MHD_OPTION_END);
@@ -505,6 +545,11 @@ int server_start(Server *s, const ServerConfig *config) {
                         return log_error_errno(r, "Failed to read the CA certificate %s: %m", config->ca_certificate);
         }
         metrics_init(&s->metrics);
+        if (config->tls_ticket_lifetime_usec > 0) {
+                r = tls_tickets_new(config->tls_ticket_lifetime_usec, &s->tickets);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to make the TLS session ticket key: %m");
+        }
 
         /* A socket named "metrics" (FileDescriptorName=metrics in its .socket unit) is the metrics listener; the
          * others serve the nodes. */
@@ -584,6 +629,7 @@ void server_stop(Server *s) {
         free(s->cert_pem);
         s->key_pem = s->cert_pem = NULL;
         s->enroll_limit = ratelimit_free(s->enroll_limit);
+        s->tickets = tls_tickets_free(s->tickets);
         tlog_key_done(&s->log_key);
         relay_metrics_store_done(&s->relay_metrics);
 }

@@ -17,6 +17,7 @@
 #include "server-db.h"
 #include "server-metrics.h"
 #include "server-relay-metrics.h"
+#include "server-tls.h"
 
 typedef struct RateLimit RateLimit;
 
@@ -53,6 +54,7 @@ typedef struct Server {
         uint8_t metrics_token[32];
         int64_t tls_not_after; /* Certificate='s notAfter, seconds since the epoch */
         int64_t ca_not_after;  /* CACertificate='s; 0 without it */
+        TlsTickets *tickets;   /* TLSTicketLifetime=: the session ticket key; NULL with tickets off */
 } Server;
 
 /* The request threads share one SQLite connection, one thread at a time: server_db_lock() waits for it,

@@ -53,6 +53,10 @@ void metrics_count_verdict(Metrics *m, ProtoVerdict v, bool refused) {
                 atomic_fetch_add_explicit(&m->verdicts[v][refused], 1, memory_order_relaxed);
 }
 
+void metrics_count_handshake(Metrics *m, bool resumed) {
+        atomic_fetch_add_explicit(&m->tls_handshakes[resumed], 1, memory_order_relaxed);
+}
+
 static uint64_t load(const _Atomic uint64_t *p) {
         return atomic_load_explicit(p, memory_order_relaxed);
 }
@@ -263,6 +267,11 @@ static void render_counters(const MetricsContext *c, FILE *f) {
         header(f, "patela_metrics_refused_total", "counter",
                "Requests to the metrics listener refused for a missing or wrong bearer token.");
         fprintf(f, "patela_metrics_refused_total %" PRIu64 "\n", load(&m->scrapes_refused));
+        header(f, "patela_tls_handshakes_total", "counter",
+               "TLS handshakes completed on the nodes' listeners: full, or resumed from a session ticket "
+               "(TLSTicketLifetime=).");
+        fprintf(f, "patela_tls_handshakes_total{resumed=\"false\"} %" PRIu64 "\n", load(&m->tls_handshakes[0]));
+        fprintf(f, "patela_tls_handshakes_total{resumed=\"true\"} %" PRIu64 "\n", load(&m->tls_handshakes[1]));
 }
 
 static void render_settings(const MetricsContext *c, FILE *f) {

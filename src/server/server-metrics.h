@@ -38,6 +38,7 @@ typedef struct Metrics {
         _Atomic uint64_t scrapes_refused;                  /* /metrics and /v1/status without the token */
         _Atomic uint64_t last_render_usec;                 /* how long the previous /metrics took to render */
         _Atomic uint64_t last_relays_render_usec;          /* and the previous /metrics/relays */
+        _Atomic uint64_t tls_handshakes[2];                /* nodes' listeners, [resumed] */
 } Metrics;
 
 void metrics_init(Metrics *m);
@@ -49,6 +50,9 @@ void metrics_count_request(Metrics *m, unsigned endpoint, unsigned result, uint6
 void metrics_count_enrolment(Metrics *m, ProtoEnrollState state);
 /* A judged attestation (its quote verified): its measured-boot verdict, and whether MeasuredBoot= refused it. */
 void metrics_count_verdict(Metrics *m, ProtoVerdict v, bool refused);
+
+/* A completed TLS handshake on a nodes' listener: full, or resumed from a session ticket. */
+void metrics_count_handshake(Metrics *m, bool resumed);
 
 /* What a scrape shows besides the counters: the server's settings and files. */
 typedef struct MetricsContext {

@@ -54,6 +54,7 @@ static void help(void) {
                "     --max-connections-per-source=N  MaxConnectionsPerSource= (default 32)\n"
                "     --max-connections=N     MaxConnections= per listening socket (default 16384)\n"
                "     --idle-timeout=T        IdleTimeout= (default 90s)\n"
+               "     --tls-ticket-lifetime=T TLSTicketLifetime= (TLS session resumption; default 6h, 0: off)\n"
                "     --max-buffered-bytes=BYTES  MaxBufferedBytes= (default 67108864)\n"
                "     --default-relay-count=N DefaultRelayCount= (default 1)\n"
                "     --relays-per-address=N  RelaysPerAddress= (default 8)\n"
@@ -87,6 +88,7 @@ static const struct {
         { "max-connections-per-source", "MaxConnectionsPerSource" },
         { "max-connections", "MaxConnections" },
         { "idle-timeout", "IdleTimeout" },
+        { "tls-ticket-lifetime", "TLSTicketLifetime" },
         { "max-buffered-bytes", "MaxBufferedBytes" },
         { "default-relay-count", "DefaultRelayCount" },
         { "relays-per-address", "RelaysPerAddress" },

@@ -99,6 +99,17 @@ TEST(new_keys) {
         ASSERT_ERROR(server_config_set(&c, "IdleTimeout", "1s"), EINVAL);
         ASSERT_ERROR(server_config_set(&c, "IdleTimeout", "2h"), EINVAL);
 
+        ASSERT_EQ(c.tls_ticket_lifetime_usec, SERVER_TLS_TICKET_LIFETIME_DEFAULT_USEC);
+        ASSERT_OK(server_config_set(&c, "TLSTicketLifetime", "90min"));
+        ASSERT_EQ(c.tls_ticket_lifetime_usec, 5400ULL * 1000000ULL);
+        ASSERT_OK(server_config_set(&c, "TLSTicketLifetime", "2500ms")); /* whole seconds */
+        ASSERT_EQ(c.tls_ticket_lifetime_usec, 2ULL * 1000000ULL);
+        ASSERT_OK(server_config_set(&c, "TLSTicketLifetime", "0"));
+        ASSERT_EQ(c.tls_ticket_lifetime_usec, 0ULL);
+        ASSERT_ERROR(server_config_set(&c, "TLSTicketLifetime", "500ms"), EINVAL);
+        ASSERT_ERROR(server_config_set(&c, "TLSTicketLifetime", "8d"), EINVAL);
+        ASSERT_ERROR(server_config_set(&c, "TLSTicketLifetime", "soon"), EINVAL);
+
         ASSERT_OK(server_config_set(&c, "MaxConnections", "100"));
         ASSERT_EQ(c.max_connections, 100U);
         ASSERT_ERROR(server_config_set(&c, "MaxConnections", "0"), EINVAL);

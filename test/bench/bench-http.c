@@ -3,7 +3,8 @@
  * alone. libcurl did the same job at some 100 µs of CPU per request, a fifth of all the load generator's
  * work, on the cores the server runs on; this does one TLS record out and one or two in per request. Nodes
  * use libcurl (patela-configd); what the server sees is the same: TLS 1.3, one request per round trip,
- * Content-Length bodies, kept-alive connections (or a fresh connection and full handshake per request). */
+ * Content-Length bodies, kept-alive connections (or a fresh connection per request or per authentication, with
+ * a full handshake or, with resumption, one resumed from the server's last session ticket as libcurl does). */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -33,6 +34,7 @@ struct BenchHttp {
         BenchHttpConnection own;
         BenchHttpConnection *conn; /* &own, or the one bench_http_use_connection() gave */
         bool fresh_connections;
+        SSL_SESSION *session;     /* with resumption: the newest ticket's session, offered by the next connection */
         unsigned handshake_delay_msec;
         struct sockaddr_storage addr;
         socklen_t addr_len;
@@ -121,6 +123,7 @@ BenchHttp *bench_http_free(BenchHttp *h) {
         if (!h)
                 return NULL;
         bench_http_connection_close(&h->own);
+        SSL_SESSION_free(h->session);
         SSL_CTX_free(h->ctx);
         free(h->base_path);
         /* The last request and reply may hold a credential's secret, a session token or a bearer token. */
@@ -217,12 +220,50 @@ int bench_http_new(const char *url, const char *cacert, bool fresh_connections, 
             SSL_CTX_load_verify_locations(h->ctx, cacert, NULL) != 1)
                 return -EIO;
         SSL_CTX_set_verify(h->ctx, SSL_VERIFY_PEER, NULL);
-        /* No session resumption: a fresh connection costs the server a full handshake, as a node's does. */
+        /* No session resumption unless bench_http_set_resume(): each connection a full handshake. */
         SSL_CTX_set_session_cache_mode(h->ctx, SSL_SESS_CACHE_OFF);
         SSL_CTX_set_options(h->ctx, SSL_OP_NO_TICKET);
 
         *ret = TAKE_PTR(h);
         return 0;
+}
+
+/* OpenSSL hands over each ticket's session as it arrives (after the handshake, before the first reply): the
+ * newest one is kept for the next connection. */
+static int on_new_session(SSL *ssl, SSL_SESSION *session) {
+        BenchHttp *h = SSL_get_app_data(ssl);
+
+        SSL_SESSION_free(h->session);
+        h->session = session;
+        return 1; /* the reference is ours */
+}
+
+void bench_http_set_resume(BenchHttp *h, bool resume) {
+        if (resume) {
+                SSL_CTX_clear_options(h->ctx, SSL_OP_NO_TICKET);
+                /* Sessions only through on_new_session(), none in OpenSSL's internal cache. */
+                SSL_CTX_set_session_cache_mode(h->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+                SSL_CTX_sess_set_new_cb(h->ctx, on_new_session);
+        } else {
+                SSL_CTX_set_session_cache_mode(h->ctx, SSL_SESS_CACHE_OFF);
+                SSL_CTX_set_options(h->ctx, SSL_OP_NO_TICKET);
+                SSL_CTX_sess_set_new_cb(h->ctx, NULL);
+                SSL_SESSION_free(h->session);
+                h->session = NULL;
+        }
+}
+
+void bench_http_set_source(BenchHttp *h, struct in_addr source) {
+        h->own.source = source;
+}
+
+void bench_http_disconnect(BenchHttp *h) {
+        bench_http_connection_close(h->conn);
+}
+
+void bench_http_handshakes(const BenchHttp *h, unsigned long long *ret_full, unsigned long long *ret_resumed) {
+        *ret_full = h->own.handshakes - h->own.resumed;
+        *ret_resumed = h->own.resumed;
 }
 
 void bench_http_set_handshake_delay(BenchHttp *h, unsigned msec) {
@@ -291,9 +332,19 @@ static int connect_tls(BenchHttp *h) {
                 SSL_set_msg_callback(c->ssl, on_tls_message);
                 SSL_set_msg_callback_arg(c->ssl, h);
         }
+        SSL_set_app_data(c->ssl, h);
+        /* A ticket is offered once: the server sends new ones in each session, resumed or not. */
+        if (h->session) {
+                if (SSL_set_session(c->ssl, h->session) != 1)
+                        return fail(h, -EIO, "SSL_set_session");
+                SSL_SESSION_free(h->session);
+                h->session = NULL;
+        }
         c->handshakes++;
         if (SSL_connect(c->ssl) != 1)
                 return fail(h, -EIO, "TLS handshake");
+        if (SSL_session_reused(c->ssl))
+                c->resumed++;
         return 0;
 }
 

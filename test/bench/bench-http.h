@@ -22,7 +22,8 @@ typedef struct BenchHttpConnection {
         struct ssl_st *ssl;     /* OpenSSL's SSL; NULL while none is open */
         int fd;
         struct in_addr source;  /* bound before connecting to an IPv4 URL; INADDR_ANY: the kernel's choice */
-        unsigned handshakes;    /* full TLS handshakes made on it */
+        unsigned handshakes;    /* TLS handshakes made on it */
+        unsigned resumed;       /* of them resumed from a session ticket (bench_http_set_resume()) */
 } BenchHttpConnection;
 
 #define BENCH_HTTP_CONNECTION_INIT ((BenchHttpConnection) { .fd = -EBADF })
@@ -37,6 +38,16 @@ BenchHttp *bench_http_free(BenchHttp *h);
  * then waits for the client's second flight as long as it would over a network with that round-trip time. */
 void bench_http_set_handshake_delay(BenchHttp *h, unsigned msec);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BenchHttp *, bench_http_free);
+
+/* With resume, each new connection offers the session of the newest ticket the server sent (the previous
+ * connection's), as libcurl does: the server resumes it (psk_dhe_ke) instead of a full handshake. Off by default. */
+void bench_http_set_resume(BenchHttp *h, bool resume);
+/* The source address of h's own connections from its next one on (INADDR_ANY: the kernel's choice). */
+void bench_http_set_source(BenchHttp *h, struct in_addr source);
+/* Closes h's current connection (close_notify, no waiting): the next request opens a new one. */
+void bench_http_disconnect(BenchHttp *h);
+/* Handshakes made on h's own connection so far: full and resumed. */
+void bench_http_handshakes(const BenchHttp *h, unsigned long long *ret_full, unsigned long long *ret_resumed);
 
 /* From now on h's requests go over c instead of h's own connection (NULL: h's own again). c stays the
  * caller's: bench_http_free() does not close it. One client at a time per connection. */

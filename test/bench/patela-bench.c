@@ -10,6 +10,7 @@
  *             over fresh connections, a few kept alive, and one per node
  *
  * Each verb ends with one JSON line for tooling. test/bench/run-bench.sh drives the whole benchmark. */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -47,6 +48,8 @@ static unsigned long long arg_cores = 2;
 static unsigned long long arg_rate = 333; /* 10,000 nodes checking every 30 s */
 static unsigned long long arg_handshake_delay = 0;
 static bool arg_fresh_connections = false;
+static bool arg_connection_per_auth = false;
+static bool arg_resume = false;
 static BenchCheckLoads arg_check_loads = _BENCH_CHECKS_ALL;
 static pid_t arg_server_pid = 0;
 
@@ -179,6 +182,10 @@ static int verb_populate(void) {
 
 /* ---- run ----------------------------------------------------------------------------------------------- */
 
+/* Nodes' source addresses for new connections: 127.2.0.1 on, one per node (bench-checks.c uses 127.1.x.y). */
+#define RUN_SOURCE_FIRST 0x7F020001U
+#define RUN_SOURCES_MAX (0x7FFFFFFEU - RUN_SOURCE_FIRST)
+
 typedef struct RunShared {
         const BenchIdentities *ids;
         unsigned n_threads;
@@ -192,6 +199,7 @@ typedef struct RunWorker {
         unsigned index;
         LatencyLog latencies;
         unsigned long long errors;
+        unsigned long long handshakes_full, handshakes_resumed; /* warm-up included */
         int failed; /* could not even start */
 } RunWorker;
 
@@ -210,6 +218,7 @@ static void *run_thread(void *p) {
                 w->failed = r;
                 return NULL;
         }
+        bench_http_set_resume(h, arg_resume);
         for (;;) {
                 size_t pick = w->index + (size_t) (rand_r(&seed) % n_own) * s->n_threads;
                 const BenchIdentity *id = &s->ids->items[pick];
@@ -217,7 +226,16 @@ static void *run_thread(void *p) {
 
                 if (t0 >= s->deadline || atomic_fetch_add(&s->started, 1) >= arg_max_auths)
                         break;
+                /* New connections come from the node's own address, as a fleet's do: from one address, a
+                 * thousand connections a second would run through the ephemeral ports (each closed one held
+                 * in TIME_WAIT for 60 s), and a connect() reusing one collided with the server's TIME_WAIT
+                 * and waited for SYN retransmissions (a run stalled for a minute). */
+                if (arg_fresh_connections || arg_connection_per_auth)
+                        bench_http_set_source(h, (struct in_addr) { htonl(RUN_SOURCE_FIRST + (uint32_t) pick) });
                 r = bench_authenticate(h, id, arg_boot, /* ret_token= */ NULL);
+                /* A node's pattern: challenge and answer over one connection, closed after the answer. */
+                if (arg_connection_per_auth)
+                        bench_http_disconnect(h);
                 t1 = now_monotonic_nsec();
                 if (r < 0)
                         w->errors++;
@@ -226,7 +244,12 @@ static void *run_thread(void *p) {
                         break;
                 }
         }
+        bench_http_handshakes(h, &w->handshakes_full, &w->handshakes_resumed);
         return NULL;
+}
+
+static const char *connection_pattern(void) {
+        return arg_fresh_connections ? "per-request" : arg_connection_per_auth ? "per-auth" : "kept-alive";
 }
 
 static int verb_run(void) {
@@ -234,7 +257,7 @@ static int verb_run(void) {
         _cleanup_free_ pthread_t *threads = NULL;
         _cleanup_free_ RunWorker *workers = NULL;
         unsigned n_threads = threads_or(4);
-        unsigned long long errors = 0;
+        unsigned long long errors = 0, full = 0, resumed = 0;
         LatencyLog all = {};
         RunShared s = {};
         CpuSample c0, c1;
@@ -255,6 +278,10 @@ static int verb_run(void) {
                 return log_error_errno(r, "Failed to load identities from %s: %m", arg_identities);
         if (n_threads > ids->n)
                 return log_error_errno(EINVAL, "More threads (%u) than nodes (%zu).", n_threads, ids->n);
+        if (arg_fresh_connections && arg_connection_per_auth)
+                return log_error_errno(EINVAL, "--fresh-connections and --connection-per-auth exclude each other.");
+        if (ids->n > RUN_SOURCES_MAX)
+                return log_error_errno(E2BIG, "Too many nodes for a source address each: %zu.", ids->n);
 
         threads = calloc(n_threads, sizeof(pthread_t));
         workers = calloc(n_threads, sizeof(RunWorker));
@@ -291,6 +318,8 @@ static int verb_run(void) {
                 else if (r >= 0)
                         r = latency_log_merge(&all, &workers[i].latencies);
                 errors += workers[i].errors + (workers[i].failed < 0);
+                full += workers[i].handshakes_full;
+                resumed += workers[i].handshakes_resumed;
                 latency_log_done(&workers[i].latencies);
         }
         if (r < 0) {
@@ -306,8 +335,9 @@ static int verb_run(void) {
         server_cores = (double) (c1.server_usec - c0.server_usec) / 1e3 / msec(elapsed);
         busy = (double) (c1.busy_usec - c0.busy_usec) / 1e3 / msec(elapsed);
         steal = (double) (c1.steal_usec - c0.steal_usec) / 1e3 / msec(elapsed);
-        log_info("%zu authentications in %.2f s with %u threads (%s connections): %.0f auth/s, %llu errors.",
-                 all.n, sec(elapsed), n_threads, arg_fresh_connections ? "fresh" : "kept-alive", rate, errors);
+        log_info("%zu authentications in %.2f s with %u threads (connections %s%s): %.0f auth/s, %llu errors.",
+                 all.n, sec(elapsed), n_threads, connection_pattern(), arg_resume ? ", resumed" : "", rate, errors);
+        log_info("TLS handshakes (warm-up included): %llu full, %llu resumed.", full, resumed);
         log_info("Latency: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms.",
                  msec(latency_log_percentile(&all, 50)), msec(latency_log_percentile(&all, 90)),
                  msec(latency_log_percentile(&all, 99)), msec(latency_log_percentile(&all, 100)));
@@ -316,12 +346,15 @@ static int verb_run(void) {
                  client_us, arg_server_pid > 0 ? ", server " : " (server not accounted: --server-pid)",
                  arg_server_pid > 0 ? server_us : 0.0, client_cores, server_cores,
                  MAX(busy - client_cores - server_cores, 0.0), busy, steal);
-        printf("{\"verb\":\"run\",\"threads\":%u,\"nodes\":%zu,\"fresh_connections\":%s,\"seconds\":%.3f,"
+        printf("{\"verb\":\"run\",\"threads\":%u,\"nodes\":%zu,\"fresh_connections\":%s,"
+               "\"connections\":\"%s\",\"resume\":%s,\"handshakes_full\":%llu,\"handshakes_resumed\":%llu,"
+               "\"seconds\":%.3f,"
                "\"auths\":%zu,\"errors\":%llu,\"auth_per_s\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
                "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"client_cpu_us_per_auth\":%.1f,"
                "\"server_cpu_us_per_auth\":%.1f,"
                "\"client_cores\":%.3f,\"server_cores\":%.3f,\"other_cores\":%.3f,\"steal_cores\":%.3f}\n",
-               n_threads, ids->n, arg_fresh_connections ? "true" : "false", sec(elapsed), all.n, errors, rate,
+               n_threads, ids->n, arg_fresh_connections ? "true" : "false", connection_pattern(),
+               arg_resume ? "true" : "false", full, resumed, sec(elapsed), all.n, errors, rate,
                msec(latency_log_percentile(&all, 50)), msec(latency_log_percentile(&all, 90)),
                msec(latency_log_percentile(&all, 99)), msec(latency_log_percentile(&all, 100)), client_us,
                server_us, client_cores, server_cores, MAX(busy - client_cores - server_cores, 0.0), steal);
@@ -476,7 +509,8 @@ static void help(void) {
                "  populate --url URL --cacert CA --nodes N --identities FILE [--ek-type TYPE] [--threads T]\n"
                "      Make N software identities, enrol each (proof, then 202 pending), save them to FILE\n"
                "  run --url URL --cacert CA --identities FILE [--threads T] [--duration S] [--max-auths N]\n"
-               "      [--warmup S] [--fresh-connections] [--server-pid PID] [--event-logs DIR]\n"
+               "      [--warmup S] [--fresh-connections|--connection-per-auth] [--resume] [--server-pid PID]\n"
+               "      [--event-logs DIR]\n"
                "      Full authentications from T threads for S seconds (after S of warm-up)\n"
                "  floor --identities FILE [--iterations N] [--cores C] [--event-logs DIR]\n"
                "      The server's crypto per authentication alone, on one thread, then on C threads at once\n"
@@ -500,7 +534,12 @@ static void help(void) {
                "     --duration=S        Measured seconds (default 20)\n"
                "     --warmup=S          Unmeasured seconds first (default 1)\n"
                "     --max-auths=N       Stop after N authentications (default 10000000)\n"
-               "     --fresh-connections A new TLS connection for each request, as real nodes make them\n"
+               "     --fresh-connections A new TLS connection for each request (two per authentication)\n"
+               "     --connection-per-auth\n"
+               "                         run: a new TLS connection for each authentication, its challenge and\n"
+               "                         answer over it, as patela-configd makes them\n"
+               "     --resume            run: new connections resume the session of the server's last ticket\n"
+               "                         (TLS 1.3 psk_dhe_ke, as libcurl does) instead of a full handshake\n"
                "     --server-pid=PID    run, checks: account the server's CPU during the measurement\n"
                "     --event-logs=DIR    Quote the PCRs of the boot in DIR and send its event logs (run), judge\n"
                "                         them as the server does (floor): binary_bios_measurements,\n"
@@ -550,7 +589,7 @@ static int parse_argv(int argc, char *argv[]) {
         enum {
                 ARG_URL = 0x100, ARG_CACERT, ARG_IDENTITIES, ARG_NODES, ARG_EK_TYPE, ARG_THREADS, ARG_DURATION,
                 ARG_WARMUP, ARG_MAX_AUTHS, ARG_ITERATIONS, ARG_CORES, ARG_FRESH,
-                ARG_SERVER_PID, ARG_EVENT_LOGS, ARG_RATE, ARG_HANDSHAKE_DELAY, ARG_LOADS,
+                ARG_SERVER_PID, ARG_EVENT_LOGS, ARG_RATE, ARG_HANDSHAKE_DELAY, ARG_LOADS, ARG_PER_AUTH, ARG_RESUME,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -566,6 +605,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "iterations", required_argument, NULL, ARG_ITERATIONS },
                 { "cores", required_argument, NULL, ARG_CORES },
                 { "fresh-connections", no_argument, NULL, ARG_FRESH },
+                { "connection-per-auth", no_argument, NULL, ARG_PER_AUTH },
+                { "resume", no_argument, NULL, ARG_RESUME },
                 { "server-pid", required_argument, NULL, ARG_SERVER_PID },
                 { "event-logs", required_argument, NULL, ARG_EVENT_LOGS },
                 { "rate", required_argument, NULL, ARG_RATE },
@@ -618,6 +659,12 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_FRESH:
                         arg_fresh_connections = true;
+                        break;
+                case ARG_PER_AUTH:
+                        arg_connection_per_auth = true;
+                        break;
+                case ARG_RESUME:
+                        arg_resume = true;
                         break;
                 case ARG_EVENT_LOGS:
                         arg_event_logs = optarg;
