@@ -1,0 +1,680 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc-util.h"
+#include "bench-http.h"
+#include "digest-util.h"
+#include "durability-check.h"
+#include "durability-db.h"
+#include "fd-util.h"
+#include "hexdecoct.h"
+#include "log.h"
+#include "string-util.h"
+
+#define VIOLATIONS_SHOWN 50U
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+static const char *state_name(DurState s) {
+        return dur_state_to_string(s) ? dur_state_to_string(s) : "(unknown)";
+}
+
+static void violation(Fleet *f, CheckState *c, const char *fmt, ...) _printf_(3, 4);
+static void violation(Fleet *f, CheckState *c, const char *fmt, ...) {
+        char buf[1024];
+        va_list ap;
+
+        if (c->violations++ >= VIOLATIONS_SHOWN)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        log_error("Round %u: VIOLATION: %s", f->round, buf);
+        if (f->journal) {
+                fprintf(f->journal, "%u VIOLATION %s\n", f->round, buf);
+                fflush(f->journal);
+        }
+}
+
+void check_state_done(CheckState *c) {
+        free(c->attestations);
+        free(c->leaves);
+        free(c->key_path);
+        tlog_key_done(&c->verifier);
+}
+
+int check_setup(Fleet *f, CheckState *c) {
+        _cleanup_free_ char *out = NULL, *pub = NULL, *pub_path = NULL;
+        size_t size;
+        int status, r;
+
+        if (asprintf(&c->key_path, "%s/log.key", f->work_dir) < 0 || asprintf(&pub_path, "%s.pub", c->key_path) < 0)
+                return log_oom();
+        (void) unlink(c->key_path);
+        (void) unlink(pub_path);
+        char *args[] = { (char *) "log", (char *) "init", (char *) "durability.test/patela", c->key_path, NULL };
+        r = fleet_cli(f, args, &out, &status);
+        if (r < 0 || status != 0)
+                return log_error_errno(r < 0 ? r : EIO, "patela-server log init failed (%d).", status);
+        r = read_full_file(pub_path, 4096, (void **) &pub, &size);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s: %m", pub_path);
+        r = tlog_key_parse_verifier(strstrip(pub), &c->verifier);
+        if (r < 0)
+                return log_error_errno(r, "Failed to parse the log's verifier key: %m");
+        return 0;
+}
+
+/* ---- the nodes ----------------------------------------------------------------------------------------- */
+
+typedef struct DbNode {
+        char *fingerprint;
+        DurState state;
+        unsigned relay_count, relays, accepted, sessions;
+        char *session_hash; /* one of them, hex */
+} DbNode;
+
+typedef struct DbNodes {
+        DbNode *items;
+        size_t n, max;
+} DbNodes;
+
+static void db_nodes_done(DbNodes *d) {
+        for (size_t i = 0; i < d->n; i++) {
+                free(d->items[i].fingerprint);
+                free(d->items[i].session_hash);
+        }
+        free(d->items);
+}
+
+static int cmp_db_node(const void *a, const void *b) {
+        return strcmp(((const DbNode *) a)->fingerprint, ((const DbNode *) b)->fingerprint);
+}
+
+static DbNode *db_nodes_find(DbNodes *d, const char *fingerprint) {
+        DbNode key = { .fingerprint = (char *) fingerprint };
+        return bsearch(&key, d->items, d->n, sizeof(DbNode), cmp_db_node);
+}
+
+static int node_row(void *userdata, size_t n, const char *const *v) {
+        DbNodes *d = userdata;
+
+        if (n < 6 || !v[0] || !v[1])
+                return -EBADMSG;
+        if (d->n >= d->max) {
+                size_t m = MAX(d->max * 2, 64U);
+                DbNode *p = reallocarray(d->items, m, sizeof(DbNode));
+                if (!p)
+                        return -ENOMEM;
+                d->items = p;
+                d->max = m;
+        }
+        d->items[d->n] = (DbNode) {
+                .fingerprint = strdup(v[0]),
+                .state = dur_state_from_string(v[1]),
+                .relay_count = (unsigned) atoi(v[2] ? v[2] : "0"),
+                .relays = (unsigned) atoi(v[3]),
+                .accepted = (unsigned) atoi(v[4]),
+                .sessions = (unsigned) atoi(v[5]),
+        };
+        if (!d->items[d->n].fingerprint)
+                return -ENOMEM;
+        d->n++;
+        return 0;
+}
+
+typedef struct SessionRows {
+        DbNodes *nodes;
+        char **hashes; /* "FINGERPRINT HASH" */
+        size_t n, max;
+} SessionRows;
+
+static int session_row(void *userdata, size_t n, const char *const *v) {
+        SessionRows *s = userdata;
+
+        if (n < 2 || !v[0] || !v[1])
+                return -EBADMSG;
+        if (s->n >= s->max) {
+                size_t m = MAX(s->max * 2, 64U);
+                char **p = reallocarray(s->hashes, m, sizeof(char *));
+                if (!p)
+                        return -ENOMEM;
+                s->hashes = p;
+                s->max = m;
+        }
+        if (asprintf(&s->hashes[s->n], "%s %s", v[0], v[1]) < 0)
+                return -ENOMEM;
+        s->n++;
+        return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static bool sorted_has(char **items, size_t n, const char *s) {
+        return bsearch(&s, items, n, sizeof(char *), cmp_str) != NULL;
+}
+
+static void strv_free_n(char **v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* The hex SHA-256 of a base64 token, as the server stores it. */
+static int token_hash_hex(const char *token, char ret[static 65]) {
+        _cleanup_free_ void *raw = NULL;
+        uint8_t d[32];
+        size_t size;
+        int r;
+
+        r = unbase64mem(token, 256, &raw, &size);
+        if (r < 0)
+                return r;
+        if (!sha256_digest(raw, size, d))
+                return -ENOMEM;
+        hexmem_to(d, 32, ret);
+        return 0;
+}
+
+static int check_nodes(Fleet *f, CheckState *c, DurDb *db) {
+        _cleanup_(db_nodes_done) DbNodes d = {};
+        SessionRows s = { .nodes = &d };
+        int r;
+
+        r = dur_db_query(db,
+                         "SELECT n.fingerprint, n.state, n.relay_count, "
+                         "(SELECT COUNT(*) FROM relays r WHERE r.node_id = n.id), "
+                         "(SELECT COUNT(*) FROM attestations a WHERE a.node_id = n.id AND a.verdict = 'accepted'), "
+                         "(SELECT COUNT(*) FROM sessions s WHERE s.node_id = n.id) "
+                         "FROM nodes n",
+                         NULL, 0, node_row, &d);
+        if (r < 0)
+                return r;
+        qsort(d.items, d.n, sizeof(DbNode), cmp_db_node);
+        r = dur_db_query(db, "SELECT n.fingerprint, s.token_hash FROM sessions s JOIN nodes n ON n.id = s.node_id",
+                         NULL, 0, session_row, &s);
+        if (r < 0) {
+                strv_free_n(s.hashes, s.n);
+                return r;
+        }
+        qsort(s.hashes, s.n, sizeof(char *), cmp_str);
+
+        for (size_t i = 0; i < f->n_nodes; i++) {
+                DurNode *n = f->nodes[i];
+                DbNode *row = db_nodes_find(&d, n->fingerprint);
+
+                if (!row) {
+                        violation(f, c, "node %s: enrolment acknowledged (202), no row", n->fingerprint);
+                        continue;
+                }
+                c->changes_checked += 1 + n->admin_acked + n->auths_acked;
+                if (row->state != n->state)
+                        violation(f, c, "node %s: state %s, the last acknowledged change made it %s", n->fingerprint,
+                                  state_name(row->state), dur_state_to_string(n->state));
+                if (row->relay_count != n->relay_count)
+                        violation(f, c, "node %s: relay_count %u, acknowledged %u", n->fingerprint, row->relay_count,
+                                  n->relay_count);
+                if (row->state == DUR_ENABLED && row->relays != row->relay_count)
+                        violation(f, c, "node %s: enabled with %u relays, relay_count %u", n->fingerprint,
+                                  row->relays, row->relay_count);
+                if (row->accepted < n->auths_acked)
+                        violation(f, c, "node %s: %u accepted attestations logged, %u acknowledged", n->fingerprint,
+                                  row->accepted, n->auths_acked);
+                if (row->accepted > n->auths_acked + n->auths_unknown)
+                        violation(f, c, "node %s: %u accepted attestations logged, only %u attempted", n->fingerprint,
+                                  row->accepted, n->auths_acked + n->auths_unknown);
+                if (row->state != DUR_ENABLED && row->sessions > 0)
+                        violation(f, c, "node %s: %s with %u sessions", n->fingerprint,
+                                  state_name(row->state), row->sessions);
+                if (n->token_live && n->state == DUR_ENABLED) {
+                        _cleanup_free_ char *key = NULL;
+                        char h[65];
+
+                        r = token_hash_hex(n->token, h);
+                        if (r < 0)
+                                break;
+                        if (asprintf(&key, "%s %s", n->fingerprint, h) < 0) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        if (!sorted_has(s.hashes, s.n, key))
+                                violation(f, c, "node %s: the session of its acknowledged token %u is gone",
+                                          n->fingerprint, n->auths_acked);
+                }
+        }
+        strv_free_n(s.hashes, s.n);
+        return r < 0 ? r : 0;
+}
+
+/* ---- invariants of the whole database ------------------------------------------------------------------ */
+
+static const struct {
+        const char *what;
+        const char *sql; /* a count that must be 0 */
+} invariants[] = {
+        { "sessions of nodes that are not enabled",
+          "SELECT COUNT(*) FROM sessions s JOIN nodes n ON n.id = s.node_id WHERE n.state != 'enabled'" },
+        { "challenges of nodes that are not enabled",
+          "SELECT COUNT(*) FROM challenges c JOIN nodes n ON n.id = c.node_id WHERE n.state != 'enabled'" },
+        { "addresses given to the relays of two nodes",
+          "SELECT COUNT(*) FROM (SELECT a FROM (SELECT ipv4 AS a, node_id FROM relays WHERE ipv4 IS NOT NULL "
+          "UNION ALL SELECT ipv6, node_id FROM relays WHERE ipv6 IS NOT NULL) "
+          "GROUP BY a HAVING COUNT(DISTINCT node_id) > 1)" },
+        { "addresses and ports given twice",
+          "SELECT COUNT(*) FROM (SELECT ipv4, or_port FROM relays WHERE ipv4 IS NOT NULL GROUP BY ipv4, or_port "
+          "HAVING COUNT(*) > 1)" },
+        { "addresses with more relays than RelaysPerAddress= (8)",
+          "SELECT COUNT(*) FROM (SELECT ipv4 FROM relays WHERE ipv4 IS NOT NULL GROUP BY ipv4 HAVING COUNT(*) > 8)" },
+        { "relay addresses not in the pool",
+          "SELECT COUNT(*) FROM relays WHERE ipv4 IS NOT NULL AND ipv4 NOT IN (SELECT address FROM pool_addresses)" },
+        { "relay names not in the pool", "SELECT COUNT(*) FROM relays WHERE name NOT IN (SELECT name FROM pool_names)" },
+        { "names given to two relays",
+          "SELECT COUNT(*) FROM (SELECT name FROM relays GROUP BY name HAVING COUNT(*) > 1)" },
+        { "pool names pointing at a relay of another name",
+          "SELECT COUNT(*) FROM pool_names p JOIN relays r ON r.id = p.relay_id WHERE r.name != p.name" },
+        { "relays of nodes that never were enabled",
+          "SELECT COUNT(*) FROM relays r JOIN nodes n ON n.id = r.node_id WHERE n.state = 'pending'" },
+};
+
+static int check_invariants(Fleet *f, CheckState *c, DurDb *db) {
+        for (size_t i = 0; i < ELEMENTSOF(invariants); i++) {
+                long long v;
+                int r = dur_db_query_int(db, invariants[i].sql, NULL, 0, &v);
+                if (r < 0)
+                        return r;
+                if (v != 0)
+                        violation(f, c, "%lld %s", v, invariants[i].what);
+        }
+        return 0;
+}
+
+/* ---- pools and images ---------------------------------------------------------------------------------- */
+
+typedef struct Strv {
+        char **items;
+        size_t n, max;
+} Strv;
+
+static int strv_row(void *userdata, size_t n, const char *const *v) {
+        Strv *s = userdata;
+        size_t len = 0;
+        char *line;
+
+        for (size_t i = 0; i < n; i++)
+                len += strlen(v[i] ? v[i] : "NULL") + 1;
+        if (s->n >= s->max) {
+                size_t m = MAX(s->max * 2, 64U);
+                char **p = reallocarray(s->items, m, sizeof(char *));
+                if (!p)
+                        return -ENOMEM;
+                s->items = p;
+                s->max = m;
+        }
+        line = calloc(len + 1, 1);
+        if (!line)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        strcat(line, " ");
+                strcat(line, v[i] ? v[i] : "NULL");
+        }
+        s->items[s->n++] = line;
+        return 0;
+}
+
+static int check_pools_images(Fleet *f, CheckState *c, DurDb *db) {
+        Strv pool = {}, images = {};
+        int r;
+
+        r = dur_db_query(db,
+                         "SELECT 'names', name FROM pool_names UNION ALL "
+                         "SELECT CASE family WHEN 4 THEN 'ipv4' ELSE 'ipv6' END, address FROM pool_addresses",
+                         NULL, 0, strv_row, &pool);
+        if (r >= 0)
+                r = dur_db_query(db,
+                                 "SELECT name, uki_sha256, CASE WHEN retired_at IS NULL THEN 'in-service' "
+                                 "ELSE 'retired' END FROM images",
+                                 NULL, 0, strv_row, &images);
+        if (r >= 0) {
+                qsort(pool.items, pool.n, sizeof(char *), cmp_str);
+                qsort(images.items, images.n, sizeof(char *), cmp_str);
+                for (size_t i = 0; i < f->n_pool; i++)
+                        if (!sorted_has(pool.items, pool.n, f->pool[i]))
+                                violation(f, c, "pool entry %s acknowledged, not in the pool", f->pool[i]);
+                c->changes_checked += f->n_pool;
+                for (size_t i = 0; i < f->n_images; i++) {
+                        _cleanup_free_ char *line = NULL;
+                        const DurImage *im = &f->images[i];
+
+                        if (asprintf(&line, "%s %s %s", im->name, im->sha256, im->retired ? "retired" : "in-service") < 0) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        if (!sorted_has(images.items, images.n, line))
+                                violation(f, c, "image %s (%s) acknowledged, not found as such", im->name,
+                                          im->retired ? "retired" : "in service");
+                        c->changes_checked += 1 + im->retired;
+                }
+        }
+        strv_free_n(pool.items, pool.n);
+        strv_free_n(images.items, images.n);
+        return r < 0 ? r : 0;
+}
+
+/* ---- the attestation log ------------------------------------------------------------------------------- */
+
+typedef struct RowDigests {
+        RowDigest *items;
+        size_t n, max;
+} RowDigests;
+
+static int attestation_row(void *userdata, size_t n, const char *const *v) {
+        RowDigests *d = userdata;
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+
+        if (n < 1 || !v[0])
+                return -EBADMSG;
+        for (size_t i = 0; i < n; i++)
+                len += strlen(v[i] ? v[i] : "") + 3;
+        text = calloc(len + 1, 1);
+        if (!text)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                /* NULL and '' differ: a marker byte before each value. */
+                strcat(text, v[i] ? "\x1f" : "\x1e");
+                strcat(text, v[i] ? v[i] : "");
+        }
+        if (d->n >= d->max) {
+                size_t m = MAX(d->max * 2, 256U);
+                RowDigest *p = reallocarray(d->items, m, sizeof(RowDigest));
+                if (!p)
+                        return -ENOMEM;
+                d->items = p;
+                d->max = m;
+        }
+        d->items[d->n].id = strtoll(v[0], NULL, 10);
+        if (!sha256_digest(text, strlen(text), d->items[d->n].digest))
+                return -ENOMEM;
+        d->n++;
+        return 0;
+}
+
+static int check_attestations(Fleet *f, CheckState *c, DurDb *db) {
+        RowDigests d = {};
+        size_t j = 0;
+        int r;
+
+        r = dur_db_query(db, "SELECT * FROM attestations ORDER BY id", NULL, 0, attestation_row, &d);
+        if (r < 0) {
+                free(d.items);
+                return r;
+        }
+        /* Every row of the previous round, unchanged, in id order; new rows only after them or between. */
+        for (size_t i = 0; i < c->n_attestations; i++) {
+                const RowDigest *old = &c->attestations[i];
+
+                while (j < d.n && d.items[j].id < old->id)
+                        j++;
+                if (j >= d.n || d.items[j].id != old->id)
+                        violation(f, c, "attestation %lld is gone", old->id);
+                else if (memcmp(d.items[j].digest, old->digest, 32) != 0)
+                        violation(f, c, "attestation %lld changed", old->id);
+        }
+        if (c->n_attestations > 0 && d.n > 0 && d.items[0].id < c->attestations[0].id)
+                violation(f, c, "attestation %lld appeared before the oldest one", d.items[0].id);
+        free(c->attestations);
+        c->attestations = d.items;
+        c->n_attestations = d.n;
+        return 0;
+}
+
+/* ---- the transparency log ------------------------------------------------------------------------------ */
+
+typedef struct Leaves {
+        TlogHash *items;
+        size_t n, max;
+        bool gap;
+} Leaves;
+
+static int leaf_row(void *userdata, size_t n, const char *const *v) {
+        Leaves *l = userdata;
+        _cleanup_free_ void *entry = NULL;
+        size_t size;
+        int r;
+
+        if (n < 2 || !v[0] || !v[1])
+                return -EBADMSG;
+        if (strtoull(v[0], NULL, 10) != l->n)
+                l->gap = true;
+        r = unhexmem(v[1], strlen(v[1]), &entry, &size);
+        if (r < 0)
+                return r;
+        if (l->n >= l->max) {
+                size_t m = MAX(l->max * 2, 256U);
+                TlogHash *p = reallocarray(l->items, m, sizeof(TlogHash));
+                if (!p)
+                        return -ENOMEM;
+                l->items = p;
+                l->max = m;
+        }
+        if (!tlog_leaf_hash(entry, size, &l->items[l->n]))
+                return -ENOMEM;
+        l->n++;
+        return 0;
+}
+
+static int tree_root(const TlogHash *leaves, size_t n, TlogHash *ret) {
+        TlogCompact compact = {};
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                r = tlog_compact_append(&compact, &leaves[i]);
+                if (r < 0)
+                        return r;
+        }
+        return tlog_compact_root(&compact, ret);
+}
+
+static int json_hash(json_object *o, const char *key, TlogHash *ret) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return -EBADMSG;
+        return tlog_hash_parse(json_object_get_string(v), ret);
+}
+
+static int cli_json(Fleet *f, char *const *args, int *ret_status, json_object **ret) {
+        _cleanup_free_ char *out = NULL;
+        int r;
+
+        r = fleet_cli(f, args, &out, ret_status);
+        if (r < 0)
+                return r;
+        *ret = json_tokener_parse(out);
+        return 0;
+}
+
+static int check_tlog(Fleet *f, CheckState *c, DurDb *db) {
+        Leaves l = {};
+        TlogHash root = {}, prefix_root;
+        int status, r;
+
+        r = dur_db_query(db, "SELECT idx, entry FROM tlog_entries ORDER BY idx", NULL, 0, leaf_row, &l);
+        if (r < 0)
+                goto finish;
+        if (l.gap)
+                violation(f, c, "the transparency log's entries are not numbered 0…%zu", l.n);
+        if (l.n < c->n_leaves)
+                violation(f, c, "the transparency log shrank from %zu to %zu entries", c->n_leaves, l.n);
+        for (size_t i = 0; i < MIN(l.n, c->n_leaves); i++)
+                if (!tlog_hash_equal(&l.items[i], &c->leaves[i])) {
+                        violation(f, c, "transparency log entry %zu changed", i);
+                        break;
+                }
+        if (l.n > 0) {
+                r = tree_root(l.items, l.n, &root);
+                if (r < 0)
+                        goto finish;
+        }
+
+        /* patela-server log verify: the stored subtree hashes against the entries, and its head against ours. */
+        {
+                _cleanup_(json_object_putp) json_object *o = NULL;
+                char *args[] = { (char *) "log", (char *) "verify", (char *) "--json", NULL };
+                json_object *v;
+                TlogHash head;
+
+                r = cli_json(f, args, &status, &o);
+                if (r < 0)
+                        goto finish;
+                if (status != 0 || !o || !json_object_object_get_ex(o, "verified", &v) || !json_object_get_boolean(v))
+                        violation(f, c, "patela-server log verify: exit status %d, %s", status,
+                                  o ? json_object_to_json_string(o) : "no JSON");
+                else if (!json_object_object_get_ex(o, "size", &v) || (size_t) json_object_get_int64(v) != l.n ||
+                         (l.n > 0 && (json_hash(o, "root", &head) < 0 || !tlog_hash_equal(&head, &root))))
+                        violation(f, c, "patela-server log verify: %s, the entries give %zu entries",
+                                  json_object_to_json_string(o), l.n);
+        }
+
+        /* A signed checkpoint of the log now, consistent with the previous round's: the old tree is a prefix of
+         * the new one, by the server's consistency proof and by the entries themselves. */
+        if (l.n > 0) {
+                _cleanup_free_ char *note = NULL;
+                char *args[] = { (char *) "log", (char *) "checkpoint", c->key_path, NULL };
+                TlogCheckpoint cp;
+                size_t text_size;
+
+                r = fleet_cli(f, args, &note, &status);
+                if (r < 0)
+                        goto finish;
+                if (status != 0 || tlog_note_open(note, strlen(note), &c->verifier, &text_size) < 0 ||
+                    tlog_checkpoint_parse(note, text_size, &cp) < 0) {
+                        violation(f, c, "patela-server log checkpoint: exit status %d, not a signed checkpoint", status);
+                        goto finish;
+                }
+                if (cp.size != l.n || !tlog_hash_equal(&cp.root, &root))
+                        violation(f, c, "the checkpoint's size %" PRIu64 " or root is not the entries' (%zu)", cp.size,
+                                  l.n);
+                if (c->checkpoint_size > 0 && c->checkpoint_size <= l.n) {
+                        if (tree_root(l.items, c->checkpoint_size, &prefix_root) < 0 ||
+                            !tlog_hash_equal(&prefix_root, &c->checkpoint_root))
+                                violation(f, c, "the first %" PRIu64 " entries no longer give the previous checkpoint",
+                                          c->checkpoint_size);
+                        if (c->checkpoint_size < cp.size) {
+                                _cleanup_(json_object_putp) json_object *o = NULL;
+                                TlogHash proof[TLOG_PROOF_MAX];
+                                char s1[32], s2[32];
+                                json_object *p = NULL;
+                                size_t n = 0;
+
+                                snprintf(s1, sizeof(s1), "%" PRIu64, c->checkpoint_size);
+                                snprintf(s2, sizeof(s2), "%" PRIu64, cp.size);
+                                char *pargs[] = { (char *) "log", (char *) "proof", (char *) "--consistency", s1, s2,
+                                                  (char *) "--json", NULL };
+                                r = cli_json(f, pargs, &status, &o);
+                                if (r < 0)
+                                        goto finish;
+                                if (status == 0 && o && json_object_object_get_ex(o, "proof", &p) &&
+                                    json_object_is_type(p, json_type_array))
+                                        for (; n < json_object_array_length(p) && n < TLOG_PROOF_MAX; n++)
+                                                if (tlog_hash_parse(json_object_get_string(
+                                                                            json_object_array_get_idx(p, n)),
+                                                                    &proof[n]) < 0)
+                                                        break;
+                                if (!p || !tlog_verify_consistency(c->checkpoint_size, cp.size, &c->checkpoint_root,
+                                                                   &cp.root, proof, n))
+                                        violation(f, c, "no valid consistency proof from checkpoint %s to %s", s1, s2);
+                        }
+                } else if (c->checkpoint_size > l.n)
+                        violation(f, c, "the log has %zu entries, the previous checkpoint %" PRIu64, l.n,
+                                  c->checkpoint_size);
+                c->checkpoint_size = cp.size;
+                c->checkpoint_root = cp.root;
+        }
+        r = 0;
+finish:
+        if (r >= 0) {
+                free(c->leaves);
+                c->leaves = l.items;
+                c->n_leaves = l.n;
+        } else
+                free(l.items);
+        return r;
+}
+
+int check_database(Fleet *f, CheckState *c) {
+        _cleanup_(dur_db_closep) DurDb *db = NULL;
+        _cleanup_free_ char *problem = NULL;
+        int r;
+
+        r = dur_db_open(f->database, &db);
+        if (r < 0)
+                return r;
+        r = dur_db_integrity(db, &problem);
+        if (r == -EBADMSG)
+                violation(f, c, "integrity check: %s", problem);
+        else if (r < 0)
+                return r;
+        r = check_nodes(f, c, db);
+        if (r >= 0)
+                r = check_invariants(f, c, db);
+        if (r >= 0)
+                r = check_pools_images(f, c, db);
+        if (r >= 0)
+                r = check_attestations(f, c, db);
+        /* The CLI below opens the database too: ours is closed first (no reader pinning the WAL). */
+        db = dur_db_close(db);
+        if (r >= 0) {
+                r = dur_db_open(f->database, &db);
+                if (r >= 0)
+                        r = check_tlog(f, c, db);
+        }
+        return r < 0 ? log_error_errno(r, "Round %u: a check failed to run: %m", f->round) : 0;
+}
+
+int check_server(Fleet *f, CheckState *c) {
+        _cleanup_(bench_http_freep) BenchHttp *h = NULL;
+        int r;
+
+        r = bench_http_new(f->url, f->cacert, /* fresh_connections= */ false, &h);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up an HTTPS client: %m");
+        for (size_t i = 0; i < f->n_nodes; i++) {
+                DurNode *n = f->nodes[i];
+                const char *reply;
+                size_t size;
+                long status;
+                bool want_ok;
+
+                if (!n->token[0])
+                        continue;
+                if (n->state == DUR_ENABLED && n->token_live)
+                        want_ok = true;
+                else if (n->state != DUR_ENABLED && !n->token_refused)
+                        want_ok = false;
+                else
+                        continue;
+                r = bench_http_get(h, proto_endpoint_path(PROTO_NODE_CHECK), n->token, &status, &reply, &size);
+                if (r < 0)
+                        return log_error_errno(r, "Round %u: GET /v1/node/check failed: %s", f->round,
+                                               r == -EIO ? bench_http_error(h) : strerror(-r));
+                c->tokens_checked++;
+                if (want_ok && status != 200)
+                        violation(f, c, "node %s: its acknowledged token is answered HTTP %ld", n->fingerprint, status);
+                else if (!want_ok && status != 401)
+                        violation(f, c, "node %s (%s): its token is answered HTTP %ld, not 401", n->fingerprint,
+                                  dur_state_to_string(n->state), status);
+                else if (!want_ok)
+                        n->token_refused = true;
+        }
+        return 0;
+}
