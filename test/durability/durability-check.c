@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc-util.h"
 #include "bench-http.h"
@@ -65,7 +66,8 @@ int check_setup(Fleet *f, CheckState *c) {
         r = read_full_file(pub_path, 4096, (void **) &pub, &size);
         if (r < 0)
                 return log_error_errno(r, "Failed to read %s: %m", pub_path);
-        r = tlog_key_parse_verifier(strstrip(pub), &c->verifier);
+        pub[strcspn(pub, "\n")] = '\0';
+        r = tlog_key_parse_verifier(pub, &c->verifier);
         if (r < 0)
                 return log_error_errno(r, "Failed to parse the log's verifier key: %m");
         return 0;
@@ -99,6 +101,9 @@ static int cmp_db_node(const void *a, const void *b) {
 
 static DbNode *db_nodes_find(DbNodes *d, const char *fingerprint) {
         DbNode key = { .fingerprint = (char *) fingerprint };
+
+        if (d->n == 0)
+                return NULL;
         return bsearch(&key, d->items, d->n, sizeof(DbNode), cmp_db_node);
 }
 
@@ -158,8 +163,14 @@ static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/* qsort() and bsearch() want an array even for no items. */
+static void sort_strv(char **items, size_t n) {
+        if (n > 0)
+                qsort(items, n, sizeof(char *), cmp_str);
+}
+
 static bool sorted_has(char **items, size_t n, const char *s) {
-        return bsearch(&s, items, n, sizeof(char *), cmp_str) != NULL;
+        return n > 0 && bsearch(&s, items, n, sizeof(char *), cmp_str) != NULL;
 }
 
 static void strv_free_n(char **v, size_t n) {
@@ -198,14 +209,15 @@ static int check_nodes(Fleet *f, CheckState *c, DurDb *db) {
                          NULL, 0, node_row, &d);
         if (r < 0)
                 return r;
-        qsort(d.items, d.n, sizeof(DbNode), cmp_db_node);
+        if (d.n > 0)
+                qsort(d.items, d.n, sizeof(DbNode), cmp_db_node);
         r = dur_db_query(db, "SELECT n.fingerprint, s.token_hash FROM sessions s JOIN nodes n ON n.id = s.node_id",
                          NULL, 0, session_row, &s);
         if (r < 0) {
                 strv_free_n(s.hashes, s.n);
                 return r;
         }
-        qsort(s.hashes, s.n, sizeof(char *), cmp_str);
+        sort_strv(s.hashes, s.n);
 
         for (size_t i = 0; i < f->n_nodes; i++) {
                 DurNode *n = f->nodes[i];
@@ -344,8 +356,8 @@ static int check_pools_images(Fleet *f, CheckState *c, DurDb *db) {
                                  "ELSE 'retired' END FROM images",
                                  NULL, 0, strv_row, &images);
         if (r >= 0) {
-                qsort(pool.items, pool.n, sizeof(char *), cmp_str);
-                qsort(images.items, images.n, sizeof(char *), cmp_str);
+                sort_strv(pool.items, pool.n);
+                sort_strv(images.items, images.n);
                 for (size_t i = 0; i < f->n_pool; i++)
                         if (!sorted_has(pool.items, pool.n, f->pool[i]))
                                 violation(f, c, "pool entry %s acknowledged, not in the pool", f->pool[i]);
@@ -529,7 +541,7 @@ static int check_tlog(Fleet *f, CheckState *c, DurDb *db) {
         /* patela-server log verify: the stored subtree hashes against the entries, and its head against ours. */
         {
                 _cleanup_(json_object_putp) json_object *o = NULL;
-                char *args[] = { (char *) "log", (char *) "verify", (char *) "--json", NULL };
+                char *args[] = { (char *) "--json", (char *) "log", (char *) "verify", NULL };
                 json_object *v;
                 TlogHash head;
 
@@ -578,8 +590,8 @@ static int check_tlog(Fleet *f, CheckState *c, DurDb *db) {
 
                                 snprintf(s1, sizeof(s1), "%" PRIu64, c->checkpoint_size);
                                 snprintf(s2, sizeof(s2), "%" PRIu64, cp.size);
-                                char *pargs[] = { (char *) "log", (char *) "proof", (char *) "--consistency", s1, s2,
-                                                  (char *) "--json", NULL };
+                                char *pargs[] = { (char *) "--json", (char *) "log", (char *) "proof",
+                                                  (char *) "--consistency", s1, s2, NULL };
                                 r = cli_json(f, pargs, &status, &o);
                                 if (r < 0)
                                         goto finish;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc-util.h"
 #include "bench-http.h"
@@ -63,6 +64,19 @@ static const unsigned op_weight[_DUR_OP_MAX] = {
         [DUR_OP_IMAGE_ADD] = 20,
         [DUR_OP_IMAGE_RETIRE] = 10,
 };
+
+void fleet_done(Fleet *f) {
+        for (size_t i = 0; i < f->n_nodes; i++) {
+                bench_identity_done(&f->nodes[i]->id);
+                pthread_mutex_destroy(&f->nodes[i]->lock);
+                free(f->nodes[i]);
+        }
+        free(f->nodes);
+        for (size_t i = 0; i < f->n_pool; i++)
+                free(f->pool[i]);
+        free(f->pool);
+        free(f->images);
+}
 
 static void journal_line(Fleet *f, const char *what, const char *fmt, va_list ap) {
         if (!f->journal)
@@ -210,7 +224,7 @@ static int op_enrol(WorkerState *w) {
         }
         n->state = DUR_PENDING;
         n->relay_count = 1; /* --default-relay-count=1 */
-        strncpy(n->fingerprint, e.fingerprint, sizeof(n->fingerprint) - 1);
+        memcpy(n->fingerprint, e.fingerprint, sizeof(n->fingerprint));
         pthread_mutex_init(&n->lock, NULL);
         fleet_journal(f, DUR_OP_ENROL, "%s pending", n->fingerprint);
         count(f, DUR_OP_ENROL, &f->counters.acked[DUR_OP_ENROL]);
@@ -503,8 +517,12 @@ static int op_image_retire(WorkerState *w) {
                         strcpy(name, f->images[pick].name);
         }
         pthread_mutex_unlock(&f->lock);
-        if (!name[0])
+        if (!name[0]) {
+                /* Nothing to retire: an image to add instead, counted as such. */
+                atomic_fetch_sub(&f->counters.attempted[DUR_OP_IMAGE_RETIRE], 1);
+                atomic_fetch_add(&f->counters.attempted[DUR_OP_IMAGE_ADD], 1);
                 return op_image_add(w);
+        }
 
         char *args[] = { (char *) "image", (char *) "retire", name, NULL };
         r = cli_change(w, DUR_OP_IMAGE_RETIRE, args, &acked);

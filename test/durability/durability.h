@@ -94,6 +94,8 @@ typedef struct Fleet {
         unsigned round;
 } Fleet;
 
+void fleet_done(Fleet *f);
+
 /* Appends one line to the journal: "ROUND OP DETAIL" for an acknowledged change; fleet_journal_note() writes
  * "ROUND # DETAIL" (a kill, a restart). */
 void fleet_journal(Fleet *f, DurOp op, const char *fmt, ...) _printf_(3, 4);

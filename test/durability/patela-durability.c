@@ -330,8 +330,8 @@ static int parse_argv(int argc, char *argv[]) {
         return 1;
 }
 
-/* What a crash must never do, done by hand: an old attestation changed, the newest transparency log entry
- * removed (both past their triggers), the enabled nodes disabled without the server's transaction (their
+/* What a crash must never do, done by hand: an old attestation changed, the oldest transparency log entry
+ * changed and the newest removed (past their triggers), the enabled nodes disabled without the server's transaction (their
  * sessions stay). */
 static int tamper(Fleet *f) {
         _cleanup_(dur_db_closep) DurDb *db = NULL;
@@ -343,6 +343,8 @@ static int tamper(Fleet *f) {
                 r = dur_db_exec(db,
                                 "DROP TRIGGER attestations_no_update;"
                                 "UPDATE attestations SET source = 'tampered' WHERE id = (SELECT MIN(id) FROM attestations);"
+                                "DROP TRIGGER tlog_entries_no_update;"
+                                "UPDATE tlog_entries SET entry = CAST('tampered' AS BLOB) WHERE idx = 0;"
                                 "DROP TRIGGER tlog_entries_no_delete;"
                                 "DELETE FROM tlog_entries WHERE idx = (SELECT MAX(idx) FROM tlog_entries);"
                                 "UPDATE nodes SET state = 'disabled' WHERE state = 'enabled';");
@@ -446,7 +448,9 @@ static int run(void) {
                         goto finish;
                 fleet_journal_note(&f, "kill -9 after %llu operations started",
                                    (unsigned long long) atomic_load(&w.started));
+                uint64_t t_kill = now_nsec();
                 workload_pause(&w);
+                uint64_t t_paused = now_nsec();
 
                 if (arg_tamper && round == arg_rounds) {
                         r = tamper(&f);
@@ -456,6 +460,7 @@ static int run(void) {
                 r = check_database(&f, &c);
                 if (r < 0)
                         goto finish;
+                uint64_t t_checked = now_nsec();
                 r = server_start(&f, &s);
                 if (r >= 0)
                         r = server_wait(&f, &s);
@@ -464,10 +469,13 @@ static int run(void) {
                 if (r < 0)
                         goto finish;
                 log_info("Round %u: killed after %llu operations (+%u µs), %zu nodes, %llu acknowledged so far, "
-                         "%llu checks of acknowledged changes, %llu violations, %.2f s.",
+                         "%llu checks of acknowledged changes, %llu violations; %.2f s: workload %.2f, drain %.2f, "
+                         "database checks %.2f, restart and token checks %.2f.",
                          round, (unsigned long long) MIN(atomic_load(&w.started), arg_operations), delay_us,
                          f.n_nodes, sum(f.counters.acked), c.changes_checked, c.violations,
-                         (double) (now_nsec() - t_round) / 1e9);
+                         (double) (now_nsec() - t_round) / 1e9, (double) (t_kill - t_round) / 1e9,
+                         (double) (t_paused - t_kill) / 1e9, (double) (t_checked - t_paused) / 1e9,
+                         (double) (now_nsec() - t_checked) / 1e9);
                 workload_resume(&w);
         }
 
@@ -506,6 +514,7 @@ finish:
                           arg_seed, log_path, arg_journal);
         workload_done(&w);
         check_state_done(&c);
+        fleet_done(&f);
         if (f.journal)
                 fclose(f.journal);
         return r;
