@@ -385,7 +385,7 @@ static int run(void) {
         Server s = {};
         unsigned rs;
         uint64_t t0 = now_nsec();
-        unsigned long long per = arg_operations / arg_rounds;
+        unsigned long long per = arg_operations / arg_rounds, stalls = 0;
         int r;
 
         if (!arg_seed_set && getrandom(&rs, sizeof(rs), 0) == sizeof(rs))
@@ -436,8 +436,23 @@ static int run(void) {
                 uint64_t t_round = now_nsec();
 
                 f.round = round;
-                while (atomic_load(&w.started) < target && !workload_finished(&w))
+                uint64_t t_stall = now_nsec();
+                unsigned long long seen = atomic_load(&w.done);
+                while (atomic_load(&w.started) < target && !workload_finished(&w)) {
                         (void) usleep(200);
+                        /* No operation finished for 10 s: the server (or a CLI) hangs. Said, counted, and the
+                         * kill goes ahead. */
+                        if (atomic_load(&w.done) != seen) {
+                                seen = atomic_load(&w.done);
+                                t_stall = now_nsec();
+                        } else if (now_nsec() - t_stall > 10ULL * 1000000000ULL) {
+                                log_warning("Round %u: no operation finished for 10 s (%llu started, %llu done): "
+                                            "killing the server now.", round,
+                                            (unsigned long long) atomic_load(&w.started), seen);
+                                stalls++;
+                                break;
+                        }
+                }
                 if (atomic_load(&w.failed)) {
                         r = -EIO;
                         goto finish;
@@ -501,10 +516,10 @@ static int run(void) {
         print_counters(&f);
         printf("{\"seed\":%llu,\"rounds\":%llu,\"kills\":%u,\"threads\":%llu,\"operations\":%llu,\"acknowledged\":%llu,"
                "\"refused\":%llu,\"cut_off\":%llu,\"nodes\":%zu,\"changes_checked\":%llu,\"tokens_checked\":%llu,"
-               "\"violations\":%llu,\"seconds\":%.1f}\n",
+               "\"violations\":%llu,\"stalls\":%llu,\"seconds\":%.1f}\n",
                arg_seed, arg_rounds, s.kills, arg_threads, sum(f.counters.attempted), sum(f.counters.acked),
                sum(f.counters.refused), sum(f.counters.unknown), f.n_nodes, c.changes_checked, c.tokens_checked,
-               c.violations, secs);
+               c.violations, stalls, secs);
         r = c.violations > 0 ? -EUCLEAN : 0;
 finish:
         if (s.pid > 0)
