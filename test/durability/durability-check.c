@@ -228,12 +228,27 @@ static int check_nodes(Fleet *f, CheckState *c, DurDb *db) {
                         continue;
                 }
                 c->changes_checked += 1 + n->admin_acked + n->auths_acked;
-                if (row->state != n->state)
-                        violation(f, c, "node %s: state %s, the last acknowledged change made it %s", n->fingerprint,
-                                  state_name(row->state), dur_state_to_string(n->state));
-                if (row->relay_count != n->relay_count)
-                        violation(f, c, "node %s: relay_count %u, acknowledged %u", n->fingerprint, row->relay_count,
-                                  n->relay_count);
+                if (n->uncertain) {
+                        /* A change cut off: before or after it, nothing else, and from now on known. */
+                        if ((row->state != n->state || row->relay_count != n->relay_count) &&
+                            (row->state != n->state_alt || row->relay_count != n->relay_count_alt))
+                                violation(f, c, "node %s: state %s with %u relays, neither %s/%u before the change cut "
+                                          "off nor %s/%u after it", n->fingerprint, state_name(row->state),
+                                          row->relay_count, dur_state_to_string(n->state), n->relay_count,
+                                          dur_state_to_string(n->state_alt), n->relay_count_alt);
+                        else {
+                                n->state = row->state;
+                                n->relay_count = row->relay_count;
+                                n->uncertain = false;
+                        }
+                } else {
+                        if (row->state != n->state)
+                                violation(f, c, "node %s: state %s, the last acknowledged change made it %s",
+                                          n->fingerprint, state_name(row->state), dur_state_to_string(n->state));
+                        if (row->relay_count != n->relay_count)
+                                violation(f, c, "node %s: relay_count %u, acknowledged %u", n->fingerprint,
+                                          row->relay_count, n->relay_count);
+                }
                 if (row->state == DUR_ENABLED && row->relays != row->relay_count)
                         violation(f, c, "node %s: enabled with %u relays, relay_count %u", n->fingerprint,
                                   row->relays, row->relay_count);
@@ -363,16 +378,25 @@ static int check_pools_images(Fleet *f, CheckState *c, DurDb *db) {
                                 violation(f, c, "pool entry %s acknowledged, not in the pool", f->pool[i]);
                 c->changes_checked += f->n_pool;
                 for (size_t i = 0; i < f->n_images; i++) {
-                        _cleanup_free_ char *line = NULL;
-                        const DurImage *im = &f->images[i];
+                        _cleanup_free_ char *in_service = NULL, *retired = NULL;
+                        DurImage *im = &f->images[i];
+                        bool is_retired, is_in_service;
 
-                        if (asprintf(&line, "%s %s %s", im->name, im->sha256, im->retired ? "retired" : "in-service") < 0) {
+                        if (asprintf(&in_service, "%s %s in-service", im->name, im->sha256) < 0 ||
+                            asprintf(&retired, "%s %s retired", im->name, im->sha256) < 0) {
                                 r = -ENOMEM;
                                 break;
                         }
-                        if (!sorted_has(images.items, images.n, line))
-                                violation(f, c, "image %s (%s) acknowledged, not found as such", im->name,
-                                          im->retired ? "retired" : "in service");
+                        is_retired = sorted_has(images.items, images.n, retired);
+                        is_in_service = sorted_has(images.items, images.n, in_service);
+                        if (!is_retired && !is_in_service)
+                                violation(f, c, "image %s acknowledged, not registered", im->name);
+                        else if (im->retire_unknown) {
+                                im->retired = is_retired;
+                                im->retire_unknown = false;
+                        } else if (im->retired != is_retired)
+                                violation(f, c, "image %s: %s, acknowledged %s", im->name,
+                                          is_retired ? "retired" : "in service", im->retired ? "retired" : "in service");
                         c->changes_checked += 1 + im->retired;
                 }
         }
@@ -623,6 +647,61 @@ finish:
         return r;
 }
 
+/* Each change of the transparency log's kinds is in the transaction of its change: the log and the tables
+ * agree, and the CLI's changes are there as acknowledged (up to the ones cut off). */
+static int check_tlog_kinds(Fleet *f, CheckState *c, DurDb *db) {
+        static const struct {
+                const char *what;
+                const char *sql; /* a count that must be 0 */
+        } agree[] = {
+                { "node-enabled entries less node-disabled ones, against the enabled nodes",
+                  "SELECT (SELECT COUNT(*) FROM tlog_entries WHERE kind = 'node-enabled') - "
+                  "(SELECT COUNT(*) FROM tlog_entries WHERE kind = 'node-disabled') - "
+                  "(SELECT COUNT(*) FROM nodes WHERE state = 'enabled')" },
+                { "image-registered entries against the images",
+                  "SELECT (SELECT COUNT(*) FROM tlog_entries WHERE kind = 'image-registered') - "
+                  "(SELECT COUNT(*) FROM images)" },
+                { "image-retired entries against the retired images",
+                  "SELECT (SELECT COUNT(*) FROM tlog_entries WHERE kind = 'image-retired') - "
+                  "(SELECT COUNT(*) FROM images WHERE retired_at IS NOT NULL)" },
+        };
+        static const struct {
+                const char *kind;
+                DurOp op;
+        } acked[] = {
+                { "node-enabled", DUR_OP_ENABLE },
+                { "node-disabled", DUR_OP_DISABLE },
+                { "image-registered", DUR_OP_IMAGE_ADD },
+                { "verdict", DUR_OP_AUTH },
+        };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(agree); i++) {
+                long long v;
+
+                r = dur_db_query_int(db, agree[i].sql, NULL, 0, &v);
+                if (r < 0)
+                        return r;
+                if (v != 0)
+                        violation(f, c, "the transparency log is off by %lld: %s", v, agree[i].what);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(acked); i++) {
+                const char *params[] = { acked[i].kind };
+                unsigned long long lo = atomic_load(&f->counters.acked[acked[i].op]),
+                                   hi = lo + atomic_load(&f->counters.unknown[acked[i].op]) +
+                                        atomic_load(&f->counters.refused[acked[i].op]);
+                long long v;
+
+                r = dur_db_query_int(db, "SELECT COUNT(*) FROM tlog_entries WHERE kind = ?", params, 1, &v);
+                if (r < 0)
+                        return r;
+                if (v < 0 || (unsigned long long) v < lo || (acked[i].op != DUR_OP_AUTH && (unsigned long long) v > hi))
+                        violation(f, c, "%lld %s entries in the transparency log, %llu acknowledged, at most %llu "
+                                  "attempted", v, acked[i].kind, lo, hi);
+        }
+        return 0;
+}
+
 int check_database(Fleet *f, CheckState *c) {
         _cleanup_(dur_db_closep) DurDb *db = NULL;
         _cleanup_free_ char *problem = NULL;
@@ -643,6 +722,8 @@ int check_database(Fleet *f, CheckState *c) {
                 r = check_pools_images(f, c, db);
         if (r >= 0)
                 r = check_attestations(f, c, db);
+        if (r >= 0)
+                r = check_tlog_kinds(f, c, db);
         /* The CLI below opens the database too: ours is closed first (no reader pinning the WAL). */
         db = dur_db_close(db);
         if (r >= 0) {

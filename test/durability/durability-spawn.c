@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -15,7 +17,35 @@
 
 extern char **environ;
 
-int dur_run(char *const *argv, int log_fd, char **ret_out, int *ret_status) {
+#define KILLABLE_MAX 256U
+
+/* The running killable children; a slot is 0 when free. A pid is removed under the lock before it is
+ * reaped, so a kill never hits a reused pid. */
+static pthread_mutex_t killable_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t killable[KILLABLE_MAX];
+
+static void killable_set(pid_t old, pid_t new) {
+        pthread_mutex_lock(&killable_lock);
+        for (unsigned i = 0; i < KILLABLE_MAX; i++)
+                if (killable[i] == old) {
+                        killable[i] = new;
+                        break;
+                }
+        pthread_mutex_unlock(&killable_lock);
+}
+
+unsigned dur_kill_children(unsigned *seed) {
+        unsigned n = 0;
+
+        pthread_mutex_lock(&killable_lock);
+        for (unsigned i = 0; i < KILLABLE_MAX; i++)
+                if (killable[i] > 0 && rand_r(seed) % 2 == 0 && kill(killable[i], SIGKILL) == 0)
+                        n++;
+        pthread_mutex_unlock(&killable_lock);
+        return n;
+}
+
+static int run(char *const *argv, int log_fd, bool can_be_killed, char **ret_out, int *ret_status) {
         _cleanup_close_ int out_read = -EBADF, out_write = -EBADF;
         _cleanup_free_ char *out = NULL;
         posix_spawn_file_actions_t actions;
@@ -43,8 +73,20 @@ int dur_run(char *const *argv, int log_fd, char **ret_out, int *ret_status) {
                 r = posix_spawn_file_actions_adddup2(&actions, ret_out ? out_write : log_fd, STDOUT_FILENO);
         if (r == 0)
                 r = posix_spawn_file_actions_adddup2(&actions, log_fd, STDERR_FILENO);
+        /* Registered under the lock from before the spawn on: a kill comes before or after, never between. */
+        if (can_be_killed)
+                pthread_mutex_lock(&killable_lock);
         if (r == 0)
                 r = posix_spawn(&pid, argv[0], &actions, NULL, argv, environ);
+        if (can_be_killed) {
+                if (r == 0)
+                        for (unsigned i = 0; i < KILLABLE_MAX; i++)
+                                if (killable[i] == 0) {
+                                        killable[i] = pid;
+                                        break;
+                                }
+                pthread_mutex_unlock(&killable_lock);
+        }
         posix_spawn_file_actions_destroy(&actions);
         if (r != 0)
                 return -r;
@@ -67,6 +109,17 @@ int dur_run(char *const *argv, int log_fd, char **ret_out, int *ret_status) {
                         }
                 }
         }
+        /* Wait without reaping, take it off the list, then reap. */
+        for (;;) {
+                siginfo_t si = {};
+
+                if (waitid(P_PID, (id_t) pid, &si, WEXITED | WNOWAIT) >= 0)
+                        break;
+                if (errno != EINTR)
+                        return -errno;
+        }
+        if (can_be_killed)
+                killable_set(pid, 0);
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return -errno;
@@ -78,4 +131,12 @@ int dur_run(char *const *argv, int log_fd, char **ret_out, int *ret_status) {
                 *ret_out = TAKE_PTR(out);
         }
         return 0;
+}
+
+int dur_run(char *const *argv, int log_fd, char **ret_out, int *ret_status) {
+        return run(argv, log_fd, /* can_be_killed= */ false, ret_out, ret_status);
+}
+
+int dur_run_killable(char *const *argv, int log_fd, int *ret_status) {
+        return run(argv, log_fd, /* can_be_killed= */ true, NULL, ret_status);
 }

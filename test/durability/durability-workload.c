@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,7 +105,7 @@ void fleet_journal_note(Fleet *f, const char *fmt, ...) {
         va_end(ap);
 }
 
-int fleet_cli(Fleet *f, char *const *args, char **ret_out, int *ret_status) {
+static int cli(Fleet *f, char *const *args, bool killable, char **ret_out, int *ret_status) {
         _cleanup_free_ char *db_arg = NULL;
         char *argv[16];
         size_t n = 0;
@@ -119,7 +120,15 @@ int fleet_cli(Fleet *f, char *const *args, char **ret_out, int *ret_status) {
                 argv[n++] = args[i];
         }
         argv[n] = NULL;
-        return dur_run(argv, f->log_fd, ret_out, ret_status);
+        return killable ? dur_run_killable(argv, f->log_fd, ret_status) : dur_run(argv, f->log_fd, ret_out, ret_status);
+}
+
+int fleet_cli(Fleet *f, char *const *args, char **ret_out, int *ret_status) {
+        return cli(f, args, /* killable= */ false, ret_out, ret_status);
+}
+
+int fleet_cli_change(Fleet *f, char *const *args, int *ret_status) {
+        return cli(f, args, /* killable= */ true, NULL, ret_status);
 }
 
 typedef struct WorkerState {
@@ -169,7 +178,7 @@ static DurNode *pick_node(WorkerState *w, unsigned state_mask) {
                         return NULL;
                 if (pthread_mutex_trylock(&n->lock) != 0)
                         continue;
-                if (state_mask & (1U << n->state))
+                if (!n->uncertain && (state_mask & (1U << n->state)))
                         return n;
                 pthread_mutex_unlock(&n->lock);
         }
@@ -287,19 +296,30 @@ static int op_auth(WorkerState *w, DurNode *n) {
 
 /* ---- through the admin CLI ----------------------------------------------------------------------------- */
 
-/* A CLI change's outcome: exit 0 acknowledged, any other exit status refused (the CLI rolled back). The CLI
- * is not killed, so there is no third outcome. */
-static int cli_change(WorkerState *w, DurOp op, char *const *args, bool *ret_acked) {
+typedef enum Outcome {
+        OUTCOME_ACKED,
+        OUTCOME_REFUSED,
+        OUTCOME_UNKNOWN,
+} Outcome;
+
+/* A CLI change's outcome: exit status 0 acknowledged; any other exit status refused (the CLI rolled back);
+ * killed by the driver (with the server) unknown: committed or not. */
+static int cli_change(WorkerState *w, DurOp op, char *const *args, Outcome *ret) {
         Fleet *f = w->workload->fleet;
         int status, r;
 
-        r = fleet_cli(f, args, NULL, &status);
+        r = fleet_cli_change(f, args, &status);
         if (r < 0)
                 return log_error_errno(r, "Failed to run %s: %m", f->server);
+        if (status == 128 + SIGKILL) {
+                count(f, op, &f->counters.unknown[op]);
+                *ret = OUTCOME_UNKNOWN;
+                return 0;
+        }
         if (status >= 128)
                 return log_error_errno(EIO, "patela-server %s %s died of signal %d.", args[0], args[1], status - 128);
         count(f, op, status == 0 ? &f->counters.acked[op] : &f->counters.refused[op]);
-        *ret_acked = status == 0;
+        *ret = status == 0 ? OUTCOME_ACKED : OUTCOME_REFUSED;
         return 0;
 }
 
@@ -307,12 +327,19 @@ static int op_set_state(WorkerState *w, DurNode *n, DurState state) {
         DurOp op = state == DUR_ENABLED ? DUR_OP_ENABLE : DUR_OP_DISABLE;
         char *args[] = { (char *) "node", (char *) (state == DUR_ENABLED ? "enable" : "disable"), n->fingerprint,
                          NULL };
-        bool acked;
+        Outcome o;
         int r;
 
-        r = cli_change(w, op, args, &acked);
-        if (r < 0 || !acked)
+        r = cli_change(w, op, args, &o);
+        if (r < 0 || o == OUTCOME_REFUSED)
                 return r;
+        if (o == OUTCOME_UNKNOWN) {
+                n->uncertain = true;
+                n->state_alt = state;
+                n->relay_count_alt = n->relay_count;
+                n->token_live = false;
+                return 0;
+        }
         n->state = state;
         n->admin_acked++;
         if (state != DUR_ENABLED)
@@ -325,13 +352,19 @@ static int op_relays(WorkerState *w, DurNode *n) {
         char count_s[16];
         char *args[] = { (char *) "node", (char *) "relays", n->fingerprint, count_s, NULL };
         unsigned c = rnd(w, RELAYS_MAX + 1);
-        bool acked;
+        Outcome o;
         int r;
 
         snprintf(count_s, sizeof(count_s), "%u", c);
-        r = cli_change(w, DUR_OP_RELAYS, args, &acked);
-        if (r < 0 || !acked)
+        r = cli_change(w, DUR_OP_RELAYS, args, &o);
+        if (r < 0 || o == OUTCOME_REFUSED)
                 return r;
+        if (o == OUTCOME_UNKNOWN) {
+                n->uncertain = true;
+                n->state_alt = n->state;
+                n->relay_count_alt = c;
+                return 0;
+        }
         n->relay_count = c;
         n->admin_acked++;
         fleet_journal(w->workload->fleet, DUR_OP_RELAYS, "%s %u", n->fingerprint, c);
@@ -367,7 +400,7 @@ static int pool_add(Fleet *f, WorkerState *w, bool names) {
         unsigned k = atomic_fetch_add(&f->next_pool, 1);
         unsigned n = names ? NAMES_PER_POOL_ADD : ADDRESSES_PER_POOL_ADD;
         char values[NAMES_PER_POOL_ADD][20], *args[4 + NAMES_PER_POOL_ADD] = {};
-        bool acked;
+        Outcome o = OUTCOME_REFUSED;
         int r, status;
 
         args[0] = (char *) "pool";
@@ -383,14 +416,15 @@ static int pool_add(Fleet *f, WorkerState *w, bool names) {
                 args[3 + i] = values[i];
         }
         if (w)
-                r = cli_change(w, DUR_OP_POOL, args, &acked);
+                /* Cut off: the entries may be there or not; they are not checked. */
+                r = cli_change(w, DUR_OP_POOL, args, &o);
         else {
                 r = fleet_cli(f, args, NULL, &status);
-                acked = r >= 0 && status == 0;
-                if (r >= 0 && !acked)
+                if (r >= 0 && status != 0)
                         r = log_error_errno(EIO, "pool add %s failed with status %d.", args[2], status);
+                o = OUTCOME_ACKED;
         }
-        if (r < 0 || !acked)
+        if (r < 0 || o != OUTCOME_ACKED)
                 return r;
         r = fleet_add_pool(f, args[2], args + 3, n);
         if (r < 0)
@@ -442,7 +476,7 @@ static int op_image_add(WorkerState *w) {
         uint8_t d[32];
         size_t size;
         char seed[64];
-        bool acked;
+        Outcome o;
         int r;
 
         r = read_full_file(f->reference, 65536, (void **) &text, &size);
@@ -473,9 +507,10 @@ static int op_image_add(WorkerState *w) {
                 return log_error_errno(r, "Failed to write %s: %m", path);
 
         char *args[] = { (char *) "image", (char *) "add", path, (char *) "--name", name, NULL };
-        r = cli_change(w, DUR_OP_IMAGE_ADD, args, &acked);
+        r = cli_change(w, DUR_OP_IMAGE_ADD, args, &o);
         (void) unlink(path);
-        if (r < 0 || !acked)
+        /* Cut off: the image may be registered or not (its name and digests are never used again). */
+        if (r < 0 || o != OUTCOME_ACKED)
                 return r;
 
         pthread_mutex_lock(&f->lock);
@@ -506,7 +541,7 @@ static int op_image_retire(WorkerState *w) {
         Fleet *f = w->workload->fleet;
         char name[32] = "";
         size_t pick = 0;
-        bool acked;
+        Outcome o;
         int r;
 
         /* One retirer at a time would need a lock per image; the images are few, the fleet lock is short. */
@@ -525,12 +560,19 @@ static int op_image_retire(WorkerState *w) {
         }
 
         char *args[] = { (char *) "image", (char *) "retire", name, NULL };
-        r = cli_change(w, DUR_OP_IMAGE_RETIRE, args, &acked);
-        if (r < 0 || !acked)
+        r = cli_change(w, DUR_OP_IMAGE_RETIRE, args, &o);
+        if (r < 0 || o == OUTCOME_REFUSED)
                 return r;
         pthread_mutex_lock(&f->lock);
-        f->images[pick].retired = true;
+        if (o == OUTCOME_UNKNOWN)
+                f->images[pick].retire_unknown = true;
+        else {
+                f->images[pick].retired = true;
+                f->images[pick].retire_unknown = false;
+        }
         pthread_mutex_unlock(&f->lock);
+        if (o == OUTCOME_UNKNOWN)
+                return 0;
         fleet_journal(f, DUR_OP_IMAGE_RETIRE, "%s", name);
         return 0;
 }

@@ -34,6 +34,11 @@ typedef struct DurNode {
         char fingerprint[PROTO_FINGERPRINT_MAX + 1];
         DurState state;             /* after the last acknowledged admin change */
         unsigned relay_count;       /* idem */
+        bool uncertain;             /* an admin change was cut off (its CLI killed): state_alt and
+                                     * relay_count_alt are what it would have made; the next check reads
+                                     * which one the database has and takes it as known */
+        DurState state_alt;
+        unsigned relay_count_alt;
         unsigned admin_acked;       /* acknowledged admin changes (enable, disable, relays) */
         unsigned auths_acked;       /* attestations answered 200 with a token */
         unsigned auths_unknown;     /* attestations cut off: accepted or not */
@@ -46,6 +51,7 @@ typedef struct DurImage {
         char name[32];
         char sha256[65];
         bool retired;
+        bool retire_unknown;        /* a retire was cut off: retired or not until the next check */
 } DurImage;
 
 typedef enum DurOp {
@@ -103,3 +109,5 @@ void fleet_journal_note(Fleet *f, const char *fmt, ...) _printf_(2, 3);
 
 /* The admin CLI on the fleet's database: argv without the binary and --database=. *ret_out as dur_run(). */
 int fleet_cli(Fleet *f, char *const *args, char **ret_out, int *ret_status);
+/* The same for a change of the workload: a command the driver may kill with the server. */
+int fleet_cli_change(Fleet *f, char *const *args, int *ret_status);

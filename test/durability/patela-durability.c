@@ -33,6 +33,7 @@
 #include "bench-http.h"
 #include "durability-check.h"
 #include "durability-db.h"
+#include "durability-spawn.h"
 #include "durability-workload.h"
 #include "fd-util.h"
 #include "log.h"
@@ -54,6 +55,7 @@ static unsigned long long arg_threads = 4;
 static unsigned long long arg_seed = 0;
 static bool arg_seed_set = false;
 static bool arg_tamper = false;
+static bool arg_kill_cli = true;
 static const char *arg_server_args[SERVER_ARGS_MAX];
 static size_t arg_n_server_args = 0;
 
@@ -222,6 +224,8 @@ static void help(void) {
                "  --seed=N             the random seed (default: random, printed)\n"
                "  --journal=FILE       the journal of acknowledged changes (default WORK/journal)\n"
                "  --server-arg=ARG     one more argument for patela-server (repeatable)\n"
+               "  --no-kill-cli        kill only the server (by default each admin command running at the\n"
+               "                       moment of a kill is killed too, with probability 1/2)\n"
                "  --tamper             after the last kill, damage the database (the checks' self-test:\n"
                "                       the run must then fail)\n",
                program_invocation_short_name);
@@ -243,6 +247,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_SEED,
                 ARG_SERVER_ARG,
                 ARG_TAMPER,
+                ARG_NO_KILL_CLI,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -260,6 +265,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "seed", required_argument, NULL, ARG_SEED },
                 { "server-arg", required_argument, NULL, ARG_SERVER_ARG },
                 { "tamper", no_argument, NULL, ARG_TAMPER },
+                { "no-kill-cli", no_argument, NULL, ARG_NO_KILL_CLI },
                 {}
         };
         int c, r = 0;
@@ -305,6 +311,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_SEED:
                         r = safe_atou64(optarg, UINT32_MAX, &arg_seed);
                         arg_seed_set = true;
+                        break;
+                case ARG_NO_KILL_CLI:
+                        arg_kill_cli = false;
                         break;
                 case ARG_TAMPER:
                         arg_tamper = true;
@@ -385,13 +394,14 @@ static int run(void) {
         Server s = {};
         unsigned rs;
         uint64_t t0 = now_nsec();
-        unsigned long long per = arg_operations / arg_rounds, stalls = 0;
+        unsigned long long per = arg_operations / arg_rounds, stalls = 0, cli_kills = 0;
         int r;
 
         if (!arg_seed_set && getrandom(&rs, sizeof(rs), 0) == sizeof(rs))
                 arg_seed = rs;
         w.seed = arg_seed;
         rs = (unsigned) arg_seed;
+        unsigned cli_seed = rs ^ 0x5bd1e995U;
         log_info("Seed %llu (--seed=%llu repeats the operations and kill targets). %llu rounds, %llu operations, "
                  "%llu threads, database %s.",
                  arg_seed, arg_seed, arg_rounds, arg_operations, arg_threads, arg_database);
@@ -461,8 +471,12 @@ static int run(void) {
                 r = server_signal(&s, SIGKILL);
                 if (r < 0)
                         goto finish;
-                fleet_journal_note(&f, "kill -9 after %llu operations started",
-                                   (unsigned long long) atomic_load(&w.started));
+                /* Its own random stream: how many commands run at the moment varies between runs, and must not
+                 * move the kill targets of a seed. */
+                unsigned killed = arg_kill_cli ? dur_kill_children(&cli_seed) : 0;
+                cli_kills += killed;
+                fleet_journal_note(&f, "kill -9 of the server and %u admin commands after %llu operations started",
+                                   killed, (unsigned long long) atomic_load(&w.started));
                 uint64_t t_kill = now_nsec();
                 workload_pause(&w);
                 uint64_t t_paused = now_nsec();
@@ -483,11 +497,12 @@ static int run(void) {
                         r = check_server(&f, &c);
                 if (r < 0)
                         goto finish;
-                log_info("Round %u: killed after %llu operations (+%u µs), %zu nodes, %llu acknowledged so far, "
+                log_info("Round %u: killed after %llu operations (+%u µs, %u admin commands too), %zu nodes, "
+                         "%llu acknowledged so far, "
                          "%llu checks of acknowledged changes, %llu violations; %.2f s: workload %.2f, drain %.2f, "
                          "database checks %.2f, restart and token checks %.2f.",
                          round, (unsigned long long) MIN(atomic_load(&w.started), arg_operations), delay_us,
-                         f.n_nodes, sum(f.counters.acked), c.changes_checked, c.violations,
+                         killed, f.n_nodes, sum(f.counters.acked), c.changes_checked, c.violations,
                          (double) (now_nsec() - t_round) / 1e9, (double) (t_kill - t_round) / 1e9,
                          (double) (t_paused - t_kill) / 1e9, (double) (t_checked - t_paused) / 1e9,
                          (double) (now_nsec() - t_checked) / 1e9);
@@ -509,15 +524,15 @@ static int run(void) {
                 goto finish;
 
         double secs = (double) (now_nsec() - t0) / 1e9;
-        log_info("Done: %u kills, %llu operations (%llu acknowledged, %llu refused, %llu cut off), %zu nodes, "
+        log_info("Done: %u kills of the server and %llu of admin commands, %llu operations (%llu acknowledged, %llu refused, %llu cut off), %zu nodes, "
                  "%llu checks of acknowledged changes, %llu session tokens tried, %llu violations, %.1f s.",
-                 s.kills, sum(f.counters.attempted), sum(f.counters.acked), sum(f.counters.refused),
+                 s.kills, cli_kills, sum(f.counters.attempted), sum(f.counters.acked), sum(f.counters.refused),
                  sum(f.counters.unknown), f.n_nodes, c.changes_checked, c.tokens_checked, c.violations, secs);
         print_counters(&f);
-        printf("{\"seed\":%llu,\"rounds\":%llu,\"kills\":%u,\"threads\":%llu,\"operations\":%llu,\"acknowledged\":%llu,"
+        printf("{\"seed\":%llu,\"rounds\":%llu,\"kills\":%u,\"cli_kills\":%llu,\"threads\":%llu,\"operations\":%llu,\"acknowledged\":%llu,"
                "\"refused\":%llu,\"cut_off\":%llu,\"nodes\":%zu,\"changes_checked\":%llu,\"tokens_checked\":%llu,"
                "\"violations\":%llu,\"stalls\":%llu,\"seconds\":%.1f}\n",
-               arg_seed, arg_rounds, s.kills, arg_threads, sum(f.counters.attempted), sum(f.counters.acked),
+               arg_seed, arg_rounds, s.kills, cli_kills, arg_threads, sum(f.counters.attempted), sum(f.counters.acked),
                sum(f.counters.refused), sum(f.counters.unknown), f.n_nodes, c.changes_checked, c.tokens_checked,
                c.violations, stalls, secs);
         r = c.violations > 0 ? -EUCLEAN : 0;
