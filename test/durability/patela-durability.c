@@ -524,14 +524,15 @@ static int run(void) {
                 goto finish;
 
         double secs = (double) (now_nsec() - t0) / 1e9;
-        log_info("Done: %u kills of the server and %llu of admin commands, %llu operations (%llu acknowledged, %llu refused, %llu cut off), %zu nodes, "
-                 "%llu checks of acknowledged changes, %llu session tokens tried, %llu violations, %.1f s.",
+        log_info("Done: %u kills of the server and %llu of admin commands, %llu operations (%llu acknowledged, "
+                 "%llu refused, %llu cut off), %zu nodes, %llu checks of acknowledged changes, %llu session tokens "
+                 "tried, %llu violations, %.1f s.",
                  s.kills, cli_kills, sum(f.counters.attempted), sum(f.counters.acked), sum(f.counters.refused),
                  sum(f.counters.unknown), f.n_nodes, c.changes_checked, c.tokens_checked, c.violations, secs);
         print_counters(&f);
-        printf("{\"seed\":%llu,\"rounds\":%llu,\"kills\":%u,\"cli_kills\":%llu,\"threads\":%llu,\"operations\":%llu,\"acknowledged\":%llu,"
-               "\"refused\":%llu,\"cut_off\":%llu,\"nodes\":%zu,\"changes_checked\":%llu,\"tokens_checked\":%llu,"
-               "\"violations\":%llu,\"stalls\":%llu,\"seconds\":%.1f}\n",
+        printf("{\"seed\":%llu,\"rounds\":%llu,\"kills\":%u,\"cli_kills\":%llu,\"threads\":%llu,"
+               "\"operations\":%llu,\"acknowledged\":%llu,\"refused\":%llu,\"cut_off\":%llu,\"nodes\":%zu,"
+               "\"changes_checked\":%llu,\"tokens_checked\":%llu,\"violations\":%llu,\"stalls\":%llu,\"seconds\":%.1f}\n",
                arg_seed, arg_rounds, s.kills, cli_kills, arg_threads, sum(f.counters.attempted), sum(f.counters.acked),
                sum(f.counters.refused), sum(f.counters.unknown), f.n_nodes, c.changes_checked, c.tokens_checked,
                c.violations, stalls, secs);
