@@ -450,14 +450,16 @@ static int run(void) {
                 unsigned long long seen = atomic_load(&w.done);
                 while (atomic_load(&w.started) < target && !workload_finished(&w)) {
                         (void) usleep(200);
-                        /* No operation finished for 10 s: the server (or a CLI) hangs. Said, counted, and the
-                         * kill goes ahead. */
+                        /* No operation finished for 10 s: the server or a CLI hangs, or the machine stopped
+                         * processes for a while (SIGSTOP; a shared machine's benchmark did that here). Said,
+                         * counted, and the kill goes ahead. */
                         if (atomic_load(&w.done) != seen) {
                                 seen = atomic_load(&w.done);
                                 t_stall = now_nsec();
                         } else if (now_nsec() - t_stall > 10ULL * 1000000000ULL) {
-                                log_warning("Round %u: no operation finished for 10 s (%llu started, %llu done): "
-                                            "killing the server now.", round,
+                                log_warning("Round %u: no operation finished for 10 s (%llu started, %llu done; a "
+                                            "hung server or command, or processes stopped): killing the server now.",
+                                            round,
                                             (unsigned long long) atomic_load(&w.started), seen);
                                 stalls++;
                                 break;
