@@ -185,12 +185,6 @@ static DurNode *pick_node(WorkerState *w, unsigned state_mask) {
         return NULL;
 }
 
-static void count(Fleet *f, DurOp op, atomic_ullong *which) {
-        (void) f;
-        (void) op;
-        atomic_fetch_add(which, 1);
-}
-
 /* ---- over HTTPS ---------------------------------------------------------------------------------------- */
 
 static int op_enrol(WorkerState *w) {
@@ -201,7 +195,7 @@ static int op_enrol(WorkerState *w) {
         char *proof = NULL;
         ProtoDiag diag = {};
         size_t size;
-        long status;
+        long status = 0;
         int r;
 
         n = calloc(1, sizeof(*n));
@@ -223,11 +217,11 @@ static int op_enrol(WorkerState *w) {
 
         if (r == -EIO) {
                 /* Cut off: the node may or may not be pending now. Not ours to check. */
-                count(f, DUR_OP_ENROL, &f->counters.unknown[DUR_OP_ENROL]);
+                atomic_fetch_add(&f->counters.unknown[DUR_OP_ENROL], 1);
                 goto drop;
         }
         if (r < 0 || status != 202 || e.state != PROTO_ENROLL_PENDING) {
-                count(f, DUR_OP_ENROL, &f->counters.refused[DUR_OP_ENROL]);
+                atomic_fetch_add(&f->counters.refused[DUR_OP_ENROL], 1);
                 log_debug("Enrolment refused: HTTP %ld %.200s", status, r >= 0 ? reply : "");
                 goto drop;
         }
@@ -236,7 +230,7 @@ static int op_enrol(WorkerState *w) {
         memcpy(n->fingerprint, e.fingerprint, sizeof(n->fingerprint));
         pthread_mutex_init(&n->lock, NULL);
         fleet_journal(f, DUR_OP_ENROL, "%s pending", n->fingerprint);
-        count(f, DUR_OP_ENROL, &f->counters.acked[DUR_OP_ENROL]);
+        atomic_fetch_add(&f->counters.acked[DUR_OP_ENROL], 1);
         r = fleet_add_node(f, n);
         if (r < 0)
                 return log_oom();
@@ -253,13 +247,13 @@ static int op_auth(WorkerState *w, DurNode *n) {
         char token[BENCH_TOKEN_B64_SIZE];
         const char *reply;
         size_t size;
-        long status;
+        long status = 0;
         int r;
 
         r = bench_http_post(w->http, proto_endpoint_path(PROTO_ENROLL), n->id.enroll_body, &status, &reply, &size);
         if (r < 0 || status != 200) {
                 /* No answer sent: no attestation, no session. A challenge may be left over; it expires. */
-                count(f, DUR_OP_AUTH, r == -EIO ? &f->counters.unknown[DUR_OP_AUTH] : &f->counters.refused[DUR_OP_AUTH]);
+                atomic_fetch_add(r == -EIO ? &f->counters.unknown[DUR_OP_AUTH] : &f->counters.refused[DUR_OP_AUTH], 1);
                 if (r >= 0)
                         log_debug("Enrolment of enabled node %s refused: HTTP %ld %.200s", n->fingerprint, status, reply);
                 return 0;
@@ -274,14 +268,14 @@ static int op_auth(WorkerState *w, DurNode *n) {
                 /* The server may have committed the session (ending the node's earlier one) before it died. */
                 n->auths_unknown++;
                 n->token_live = false;
-                count(f, DUR_OP_AUTH, &f->counters.unknown[DUR_OP_AUTH]);
+                atomic_fetch_add(&f->counters.unknown[DUR_OP_AUTH], 1);
                 return 0;
         }
         if (r < 0 || status != 200) {
                 /* A refusal logs a rejected attestation and may end the node's sessions. */
                 n->auths_unknown++;
                 n->token_live = false;
-                count(f, DUR_OP_AUTH, &f->counters.refused[DUR_OP_AUTH]);
+                atomic_fetch_add(&f->counters.refused[DUR_OP_AUTH], 1);
                 log_debug("Attestation of %s refused: HTTP %ld", n->fingerprint, status);
                 return 0;
         }
@@ -290,7 +284,7 @@ static int op_auth(WorkerState *w, DurNode *n) {
         n->token_live = true;
         n->token_refused = false;
         fleet_journal(f, DUR_OP_AUTH, "%s session %u", n->fingerprint, n->auths_acked);
-        count(f, DUR_OP_AUTH, &f->counters.acked[DUR_OP_AUTH]);
+        atomic_fetch_add(&f->counters.acked[DUR_OP_AUTH], 1);
         return 0;
 }
 
@@ -312,13 +306,13 @@ static int cli_change(WorkerState *w, DurOp op, char *const *args, Outcome *ret)
         if (r < 0)
                 return log_error_errno(r, "Failed to run %s: %m", f->server);
         if (status == 128 + SIGKILL) {
-                count(f, op, &f->counters.unknown[op]);
+                atomic_fetch_add(&f->counters.unknown[op], 1);
                 *ret = OUTCOME_UNKNOWN;
                 return 0;
         }
         if (status >= 128)
                 return log_error_errno(EIO, "patela-server %s %s died of signal %d.", args[0], args[1], status - 128);
-        count(f, op, status == 0 ? &f->counters.acked[op] : &f->counters.refused[op]);
+        atomic_fetch_add(status == 0 ? &f->counters.acked[op] : &f->counters.refused[op], 1);
         *ret = status == 0 ? OUTCOME_ACKED : OUTCOME_REFUSED;
         return 0;
 }
