@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 
+#include "durability-db.h"
 #include "durability.h"
 #include "tlog-note.h"
 #include "tlog.h"
@@ -37,6 +38,12 @@ int check_setup(Fleet *f, CheckState *c);
  * logs against the previous round's. Each violation is logged and counted in c->violations; a negative errno
  * only when a check could not run. */
 int check_database(Fleet *f, CheckState *c);
+
+/* Between the parts of check_database() (durability-check.c, durability-check-logs.c): */
+void check_violation(Fleet *f, CheckState *c, const char *fmt, ...) _printf_(3, 4);
+int check_attestations(Fleet *f, CheckState *c, DurDb *db);
+int check_tlog(Fleet *f, CheckState *c, DurDb *db);
+int check_tlog_kinds(Fleet *f, CheckState *c, DurDb *db);
 
 /* With the server up again and the workload paused: each acknowledged session token still works unless an
  * attestation of unknown outcome came after it, and every token of a node that is not enabled is refused. */
