@@ -17,7 +17,7 @@
 #include "log.h"
 #include "string-util.h"
 
-#define VIOLATIONS_SHOWN 50U
+#define VIOLATIONS_SHOWN 20U
 
 static const char *state_name(DurState s) {
         return dur_state_to_string(s) ? dur_state_to_string(s) : "(unknown)";
@@ -27,7 +27,9 @@ void check_violation(Fleet *f, CheckState *c, const char *fmt, ...) {
         char buf[1024];
         va_list ap;
 
-        if (c->violations++ >= VIOLATIONS_SHOWN)
+        c->violations++;
+        /* Each check shows its first ones: one check's many (a node per line) must not hide another's. */
+        if (c->shown++ >= VIOLATIONS_SHOWN)
                 return;
         va_start(ap, fmt);
         vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -402,6 +404,11 @@ static int check_pools_images(Fleet *f, CheckState *c, DurDb *db) {
 }
 
 int check_database(Fleet *f, CheckState *c) {
+        /* In this order; the transparency log's last: it runs the CLI, which opens the database too, so ours is
+         * closed first (no reader of ours pinning the WAL meanwhile). */
+        static int (*const checks[])(Fleet *f, CheckState *c, DurDb *db) = {
+                check_nodes, check_invariants, check_pools_images, check_attestations, check_tlog_kinds, check_tlog,
+        };
         _cleanup_(dur_db_closep) DurDb *db = NULL;
         _cleanup_free_ char *problem = NULL;
         int r;
@@ -409,28 +416,25 @@ int check_database(Fleet *f, CheckState *c) {
         r = dur_db_open(f->database, &db);
         if (r < 0)
                 return r;
+        c->shown = 0;
         r = dur_db_integrity(db, &problem);
         if (r == -EBADMSG)
                 check_violation(f, c, "integrity check: %s", problem);
         else if (r < 0)
                 return r;
-        r = check_nodes(f, c, db);
-        if (r >= 0)
-                r = check_invariants(f, c, db);
-        if (r >= 0)
-                r = check_pools_images(f, c, db);
-        if (r >= 0)
-                r = check_attestations(f, c, db);
-        if (r >= 0)
-                r = check_tlog_kinds(f, c, db);
-        /* The CLI below opens the database too: ours is closed first (no reader pinning the WAL). */
-        db = dur_db_close(db);
-        if (r >= 0) {
-                r = dur_db_open(f->database, &db);
-                if (r >= 0)
-                        r = check_tlog(f, c, db);
+        for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
+                if (checks[i] == check_tlog) {
+                        db = dur_db_close(db);
+                        r = dur_db_open(f->database, &db);
+                        if (r < 0)
+                                return r;
+                }
+                c->shown = 0;
+                r = checks[i](f, c, db);
+                if (r < 0)
+                        return log_error_errno(r, "Round %u: a check failed to run: %m", f->round);
         }
-        return r < 0 ? log_error_errno(r, "Round %u: a check failed to run: %m", f->round) : 0;
+        return 0;
 }
 
 int check_server(Fleet *f, CheckState *c) {
@@ -440,6 +444,7 @@ int check_server(Fleet *f, CheckState *c) {
         r = bench_http_new(f->url, f->cacert, /* fresh_connections= */ false, &h);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up an HTTPS client: %m");
+        c->shown = 0;
         for (size_t i = 0; i < f->n_nodes; i++) {
                 DurNode *n = f->nodes[i];
                 const char *reply;

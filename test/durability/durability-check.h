@@ -27,6 +27,7 @@ typedef struct CheckState {
         unsigned long long changes_checked; /* acknowledged changes found, summed over the checks */
         unsigned long long tokens_checked;  /* session tokens tried against the server */
         unsigned long long violations;
+        unsigned shown;                     /* violations logged by the current check */
 } CheckState;
 
 void check_state_done(CheckState *c);

@@ -340,7 +340,7 @@ static int parse_argv(int argc, char *argv[]) {
 }
 
 /* What a crash must never do, done by hand: an old attestation changed, the oldest transparency log entry
- * changed and the newest removed (past their triggers), the enabled nodes disabled without the server's transaction (their
+ * changed and the newest removed (past their triggers), an enabled node disabled without the server's transaction (its
  * sessions stay). */
 static int tamper(Fleet *f) {
         _cleanup_(dur_db_closep) DurDb *db = NULL;
@@ -356,7 +356,8 @@ static int tamper(Fleet *f) {
                                 "UPDATE tlog_entries SET entry = CAST('tampered' AS BLOB) WHERE idx = 0;"
                                 "DROP TRIGGER tlog_entries_no_delete;"
                                 "DELETE FROM tlog_entries WHERE idx = (SELECT MAX(idx) FROM tlog_entries);"
-                                "UPDATE nodes SET state = 'disabled' WHERE state = 'enabled';");
+                                "UPDATE nodes SET state = 'disabled' WHERE id = "
+                                "(SELECT MIN(id) FROM nodes WHERE state = 'enabled');");
         return r;
 }
 
