@@ -268,6 +268,7 @@ static int op_auth(WorkerState *w, DurNode *n) {
                 /* The server may have committed the session (ending the node's earlier one) before it died. */
                 n->auths_unknown++;
                 n->token_live = false;
+                fleet_journal_note(f, "auth cut off: %s", n->fingerprint);
                 atomic_fetch_add(&f->counters.unknown[DUR_OP_AUTH], 1);
                 return 0;
         }
@@ -306,6 +307,8 @@ static int cli_change(WorkerState *w, DurOp op, char *const *args, Outcome *ret)
         if (r < 0)
                 return log_error_errno(r, "Failed to run %s: %m", f->server);
         if (status == 128 + SIGKILL) {
+                fleet_journal_note(f, "%s cut off: %s %s %s", dur_op_to_string(op), args[0], args[1],
+                                   args[2] ? args[2] : "");
                 atomic_fetch_add(&f->counters.unknown[op], 1);
                 *ret = OUTCOME_UNKNOWN;
                 return 0;

@@ -103,7 +103,7 @@ typedef struct Fleet {
 void fleet_done(Fleet *f);
 
 /* Appends one line to the journal: "ROUND OP DETAIL" for an acknowledged change; fleet_journal_note() writes
- * "ROUND # DETAIL" (a kill, a restart). */
+ * "ROUND # DETAIL" (a kill, a change cut off by it). */
 void fleet_journal(Fleet *f, DurOp op, const char *fmt, ...) _printf_(3, 4);
 void fleet_journal_note(Fleet *f, const char *fmt, ...) _printf_(2, 3);
 
