@@ -30,6 +30,12 @@ int cli_db(Cli *cli, Db **ret) {
                 r = db_open(cli->config->database, &cli->db);
                 if (r < 0)
                         return r;
+                /* An acknowledged admin change (a node disabled, an image retired) survives a power cut, not
+                 * only a crash: one fsync per command. */
+                r = db_synchronous_full(cli->db);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to configure database %s: %s", cli->config->database,
+                                               db_error(cli->db));
         }
         *ret = cli->db;
         return 0;

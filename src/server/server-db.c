@@ -150,6 +150,10 @@ int db_cache_size(Db *db, unsigned kib) {
         return db_exec(db, sql);
 }
 
+int db_synchronous_full(Db *db) {
+        return db_exec(db, "PRAGMA synchronous = FULL");
+}
+
 int db_disable_autocheckpoint(Db *db) {
         return db_errno(sqlite3_wal_autocheckpoint(db->sqlite, 0));
 }

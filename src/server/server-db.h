@@ -86,6 +86,11 @@ int db_disable_autocheckpoint(Db *db);
  * ret_frames (may be NULL) is the WAL's size in frames. */
 int db_checkpoint(Db *db, int *ret_frames);
 
+/* This connection's commits synced to disk before COMMIT returns (PRAGMA synchronous = FULL; db_open() sets
+ * NORMAL): for the admin CLI, whose changes are few and must survive a power cut too. A sync of the WAL file
+ * also makes every commit written before it durable, the server's included (docs/server.md, Durability). */
+int db_synchronous_full(Db *db);
+
 /* The connection's page cache, at most kib KiB (PRAGMA cache_size; SQLite's default is 2 MiB). */
 int db_cache_size(Db *db, unsigned kib);
 

@@ -30,6 +30,37 @@ TEST(migrations_unchanged) {
         }
 }
 
+static int pragma_int(Db *db, const char *sql) {
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+
+        ASSERT_OK(db_prepare(db, sql, &s));
+        ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+        return sqlite3_column_int(s, 0);
+}
+
+/* The durability settings of docs/server.md: WAL and synchronous=NORMAL (1) for every connection db_open()
+ * makes, FULL (2) where the admin CLI asks for it. */
+TEST(durability_settings) {
+        _cleanup_free_ char *path = temp_db();
+        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        Db *db = NULL;
+
+        ASSERT_OK(db_open(path, &db));
+        ASSERT_OK(db_prepare(db, "PRAGMA journal_mode", &s));
+        ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+        ASSERT_STREQ((const char *) sqlite3_column_text(s, 0), "wal");
+        sqlite3_finalize(TAKE_PTR(s));
+        ASSERT_EQ(pragma_int(db, "PRAGMA synchronous"), 1);
+        ASSERT_OK(db_synchronous_full(db));
+        ASSERT_EQ(pragma_int(db, "PRAGMA synchronous"), 2);
+        db_close(db);
+        /* Per connection: the next one is NORMAL again. */
+        ASSERT_OK(db_open(path, &db));
+        ASSERT_EQ(pragma_int(db, "PRAGMA synchronous"), 1);
+        db_close(db);
+        unlink(path);
+}
+
 TEST(open_migrates_once) {
         _cleanup_free_ char *path = temp_db();
         Db *db = NULL;

@@ -44,7 +44,7 @@ Tpm2KeyType bench_ek_mix_type(BenchEkMix m, size_t index) {
         }
 }
 
-static void bench_identity_done(BenchIdentity *id) {
+void bench_identity_done(BenchIdentity *id) {
         id->ek = software_key_free(id->ek);
         id->ak = software_key_free(id->ak);
         free(id->enroll_body);

@@ -43,6 +43,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BenchIdentities *, bench_identities_free);
 /* Fresh key pairs for one node. */
 int bench_identity_generate(Tpm2KeyType ek_type, BenchIdentity *ret);
 
+/* Frees one identity's keys and body; the struct is then empty. */
+void bench_identity_done(BenchIdentity *id);
+
 /* Atomic replace (temporary file in the same directory, then rename), mode 0600. */
 int bench_identities_save(const BenchIdentities *ids, const char *path);
 /* -EBADMSG for a malformed line or a public area that does not belong to its key. */

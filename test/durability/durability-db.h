@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stddef.h>
+
+#include "macro.h"
+
+/* The durability program's read-only view of the server's database, as the server names it (its Database=
+ * value): a file path for SQLite, the only backend today. A second backend (PostgreSQL, issue 15 item 2) is a
+ * second implementation of these three functions, chosen by the value's form in dur_db_open(); the checks
+ * above them are written in the SQL both backends speak, with '?' placeholders and values as text. */
+typedef struct DurDb DurDb;
+
+/* -EPROTONOSUPPORT for a Database= value of a backend this program does not implement yet. */
+int dur_db_open(const char *database, DurDb **ret);
+DurDb *dur_db_close(DurDb *db);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DurDb *, dur_db_close);
+
+/* The backend's own consistency check of the whole store (SQLite: PRAGMA integrity_check and
+ * foreign_key_check). 0 if it is sound; -EBADMSG with the first problem in *ret_problem (the caller frees it)
+ * otherwise. */
+int dur_db_integrity(DurDb *db, char **ret_problem);
+
+/* One row: n column values as text, NULL for SQL NULL, BLOBs as lowercase hex. Return < 0 to stop. */
+typedef int (*DurRowFn)(void *userdata, size_t n, const char *const *values);
+
+/* Runs one statement with n_params text parameters in one read transaction; row() for each row (NULL: rows
+ * are ignored). Returns the number of rows, or a negative errno. */
+int dur_db_query(DurDb *db, const char *sql, const char *const *params, size_t n_params, DurRowFn row,
+                 void *userdata);
+
+/* Runs SQL that writes, behind the server's back: only for --tamper, the self-test of the checks. */
+int dur_db_exec(DurDb *db, const char *sql);
+
+/* The first column of the first row as an integer: the form of COUNT(*) checks. */
+int dur_db_query_int(DurDb *db, const char *sql, const char *const *params, size_t n_params, long long *ret);

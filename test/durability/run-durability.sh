@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# run-durability.sh ROUNDS OPERATIONS: patela-durability (issue 15, item 3) against patela-server on a SQLite
+# database: ROUNDS kills with SIGKILL at random moments among OPERATIONS enrolments, authentications and admin
+# changes from PATELA_DURABILITY_THREADS (4) client threads; after every kill the database, the logs and the
+# server are checked against the journal of what the server acknowledged. Then the same program, told to
+# tamper with the database behind the server's back after its last kill, must report the damage: the checks
+# can fail.
+#
+# Environment: PATELA_DURABILITY_SEED (random; printed either way: the same seed repeats the operations and
+# kill targets), PATELA_DURABILITY_THREADS, PATELA_DURABILITY_DIR (database and journal; default the test's
+# directory), PATELA_DURABILITY_ROUNDS and PATELA_DURABILITY_OPERATIONS override the arguments.
+source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
+
+ROUNDS=${PATELA_DURABILITY_ROUNDS:-${1:-10}}
+OPERATIONS=${PATELA_DURABILITY_OPERATIONS:-${2:-600}}
+THREADS=${PATELA_DURABILITY_THREADS:-4}
+WORK=${PATELA_DURABILITY_DIR:-$T/work}
+DURABILITY=$PATELA_BUILD_DIR/test/durability/patela-durability
+REFERENCE=$PATELA_SOURCE_DIR/test/boot/fixtures/qemu-ovmf/patela.reference.json
+
+ca_setup
+mkdir -p "$WORK"
+
+# durability NAME ARGS…: one run on a new database in $WORK/NAME; its output in $T/NAME.out and .log.
+durability() {
+        local name=$1
+        shift
+        rm -rf "${WORK:?}/$name"
+        mkdir -p "$WORK/$name"
+        "$DURABILITY" --server "$SERVER_BIN" --database "$WORK/$name/server.db" --certificate "$T/ca/server.crt" \
+                --private-key "$T/ca/server.key" --cacert "$T/ca/ca.crt" --reference "$REFERENCE" \
+                --work-dir "$WORK/$name" --threads "$THREADS" ${PATELA_DURABILITY_SEED:+--seed "$PATELA_DURABILITY_SEED"} \
+                "$@" >"$T/$name.out" 2>"$T/$name.log"
+}
+
+rc=0
+durability run --rounds "$ROUNDS" --operations "$OPERATIONS" || rc=$?
+sed 's/^/# /' "$T/run.log"
+if [[ $rc -ne 0 ]]; then
+        cp "$WORK/run/server.log" "$T/server.log" 2>/dev/null || true
+        cp "$WORK/run/journal" "$T/journal.log" 2>/dev/null || true
+        fail "patela-durability exited with $rc (see the violations above; the seed is on its first line)"
+fi
+RESULT=$(tail -1 "$T/run.out")
+echo "$RESULT"
+# The run must have done what it claims: every kill, each kind of change acknowledged, and checks of them.
+jq -e --argjson rounds "$ROUNDS" '.violations == 0 and .kills == $rounds and .cut_off > 0
+        and .changes_checked > .acknowledged and .tokens_checked > 0' <<<"$RESULT" >/dev/null ||
+        fail "the run did not exercise what it should: $RESULT"
+# A stall (no operation finished for 10 s) is not a lost change, but worth a look: said, not failed.
+[[ $(jq .stalls <<<"$RESULT") == 0 ]] || echo "# WARNING: $(jq .stalls <<<"$RESULT") stalls of 10 s or more (see the rounds above)"
+for op in enrol auth enable disable relays pool-add image-add; do
+        grep -Eq "^ *$op +attempted +[0-9]+ +acknowledged +[1-9]" "$T/run.log" || fail "no acknowledged $op"
+done
+pass "$ROUNDS kills with SIGKILL among $OPERATIONS operations: nothing acknowledged lost, no invariant broken"
+
+# The checks can fail: after its last kill the program changes an attestation, changes the oldest and removes
+# the newest transparency log entry, and disables an enabled node with SQL behind the server's back.
+rc=0
+durability tamper --rounds 3 --operations 360 --tamper || rc=$?
+[[ $rc -eq 1 ]] || fail "patela-durability --tamper exited with $rc, expected 1: $(tail -5 "$T/tamper.log")"
+grep -q 'VIOLATION: attestation [0-9]* changed' "$T/tamper.log" || fail "the changed attestation went unnoticed"
+grep -q 'VIOLATION: transparency log entry 0 changed' "$T/tamper.log" || fail "the changed log entry went unnoticed"
+grep -q 'VIOLATION: patela-server log verify' "$T/tamper.log" || fail "log verify's failure went unnoticed"
+# The node: its state against the journal (unless a cut-off change left it open), the log's node entries against
+# the enabled nodes (unless the removed newest entry was a node-enabled one, which evens the count out: then
+# the log has fewer of those than acknowledged).
+grep -Eq 'VIOLATION: (node .*: state disabled, the last acknowledged change made it enabled|the transparency log is off by 1: node-enabled entries|[0-9]+ node-enabled entries in the transparency log)' \
+        "$T/tamper.log" || fail "the node disabled behind the server's back went unnoticed"
+pass "tampering after a kill is reported ($(grep -c VIOLATION "$T/tamper.log") violations)"
