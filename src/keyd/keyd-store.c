@@ -15,7 +15,7 @@
 /* The flags' low two bits: how many family keys follow the relay count (0, 1 or 2; a record of the keyd
  * that stored one family key at most reads as before). No other bit is defined. */
 #define RECORD_FLAGS_FAMILY_MASK 0x3
-#define AAD_SIZE 20U /* magic, version, flags, generation, length */
+#define AAD_SIZE KEYD_RECORD_AAD_SIZE
 #define NONCE_SIZE KEYD_GCM_NONCE_SIZE
 #define TAG_SIZE KEYD_GCM_TAG_SIZE
 #define ENTRY_TYPE_RELAY 1
@@ -201,6 +201,10 @@ int keyset_open_record(const uint8_t *rec, size_t size, const uint8_t kek[static
         flags = be16toh(flags);
         memcpy(&n, plain->data, 2), off += 2;
         n = be16toh(n);
+        /* Each relay takes at least its type, a one-byte name and its keys: a count the record cannot hold is
+         * refused before the set is allocated for it (up to 65535 entries, 12 MiB of locked memory). */
+        if ((size_t) n * (2 + 1 + KEYD_RELAY_KEYS_SIZE) > length - off)
+                return -EBADMSG;
         r = keyset_new(MAX(capacity, (unsigned) n), &set);
         if (r < 0)
                 return r;
@@ -223,6 +227,9 @@ int keyset_open_record(const uint8_t *rec, size_t size, const uint8_t kek[static
                 l = plain->data[off + 1];
                 off += 2;
                 if (l == 0 || l > TOR_NICKNAME_MAX || off + l + KEYD_RELAY_KEYS_SIZE > length)
+                        return -EBADMSG;
+                /* The name is its l bytes: one with a NUL in it would be read as a shorter one. */
+                if (memchr(plain->data + off, '\0', l))
                         return -EBADMSG;
                 memcpy(name, plain->data + off, l), off += l;
                 r = keyset_add(s, name, plain->data + off);

@@ -35,6 +35,9 @@
 /* The fleet's family keys: the current one and, while the server rotates, the previous one
  * (PROTO_FAMILY_KEYS_MAX). */
 #define KEYD_FAMILY_KEYS_MAX 2U
+/* A slot's record: the authenticated header (magic, version, flags, generation, length), the GCM nonce and tag,
+ * then the ciphertext. */
+#define KEYD_RECORD_AAD_SIZE 20U
 #define KEYD_RECORD_HEADER_SIZE 48U
 /* Per relay in the plaintext: type, name length, name, keys. */
 #define KEYD_RELAY_RECORD_MAX (2U + TOR_NICKNAME_MAX + KEYD_RELAY_KEYS_SIZE)

@@ -96,6 +96,38 @@ TEST(record_is_authenticated) {
         ASSERT_NULL(b);
 }
 
+/* Authenticated, yet parsed as carefully as the rest: a relay name with a NUL inside its declared length (found by
+ * fuzz-keyd-nv, which seals the plaintext it is given) is refused, not read as a shorter name. */
+TEST(record_name_with_nul) {
+        _cleanup_(secret_buffer_freep) SecretBuffer *a = make_set(1), *b = NULL;
+        _cleanup_free_ uint8_t *rec = NULL, *plain = NULL;
+        uint8_t *tag;
+        size_t size, length;
+
+        ASSERT_NOT_NULL(a);
+        ASSERT_OK(keyset_seal_record(keyset_of(a), kek, &rec, &size));
+        tag = rec + KEYD_RECORD_AAD_SIZE + KEYD_GCM_NONCE_SIZE;
+        length = size - KEYD_RECORD_HEADER_SIZE;
+        plain = malloc(length);
+        ASSERT_NOT_NULL(plain);
+        ASSERT_OK(keyd_aes_gcm(/* encrypt= */ false, kek, rec + KEYD_RECORD_AAD_SIZE, rec, KEYD_RECORD_AAD_SIZE,
+                               rec + KEYD_RECORD_HEADER_SIZE, length, plain, tag));
+        /* count (2), type (1), name length (1), then the name */
+        ASSERT_EQ(plain[3], 6);
+        ASSERT_EQ(memcmp(plain + 4, "relay0", 6), 0);
+        plain[4 + 5] = '\0';
+        ASSERT_OK(keyd_aes_gcm(/* encrypt= */ true, kek, rec + KEYD_RECORD_AAD_SIZE, rec, KEYD_RECORD_AAD_SIZE, plain,
+                               length, rec + KEYD_RECORD_HEADER_SIZE, tag));
+        ASSERT_ERROR(keyset_open_record(rec, size, kek, 0, &b), EBADMSG);
+        ASSERT_NULL(b);
+        /* and the same bytes with the name intact open */
+        plain[4 + 5] = '0';
+        ASSERT_OK(keyd_aes_gcm(/* encrypt= */ true, kek, rec + KEYD_RECORD_AAD_SIZE, rec, KEYD_RECORD_AAD_SIZE, plain,
+                               length, rec + KEYD_RECORD_HEADER_SIZE, tag));
+        ASSERT_OK(keyset_open_record(rec, size, kek, 0, &b));
+        ASSERT_STREQ(keyset_of(b)->entries[0].name, "relay0");
+}
+
 TEST(kek_record) {
         _cleanup_free_ uint8_t *rec = NULL;
         Tpm2SealedObject o = {}, back;

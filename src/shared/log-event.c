@@ -56,7 +56,7 @@ static int journal_send(LogEvent e, int level, const char *const *fields, const 
         return sd_journal_sendv(iov, (int) n);
 }
 
-static void log_event_va(LogEvent e, int level, bool audit, const char *const *fields, const char *format, va_list ap) {
+static _printf_(5, 0) void log_event_va(LogEvent e, int level, bool audit, const char *const *fields, const char *format, va_list ap) {
         char message[FIELD_MAX - 16], escaped[FIELD_MAX - 16];
         bool journal = getenv("JOURNAL_STREAM");
 

@@ -2,7 +2,9 @@
 /* keyd's records in TPM NV, as keyd reads them back: the KEK index's content (sealed object and the store's
  * head), a store slot's record (under a fixed key: the header checks before the tag), a copy of pcrlock.json.
  * Whoever holds the owner hierarchy writes the last two at will. Bounded, strict, never a crash; a KEK record
- * that parses is rebuilt to the same bytes (but for its head). */
+ * that parses is rebuilt to the same bytes (but for its head). A store slot under a key the fuzzer cannot forge
+ * stops at the tag; so the fourth kind is a slot's header with its plaintext, sealed here under the fixed key
+ * before keyd opens it: what follows the tag check is parsed as carefully as what precedes it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
 
         /* The first byte picks the record, the rest is its bytes. */
-        switch (data[0] % 3) {
+        switch (data[0] % 4) {
         case 0: {
                 uint8_t head[KEYD_HEAD_SIZE], *out = NULL;
                 Tpm2SealedObject o;
@@ -50,6 +52,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (pcrlock_record_parse(data + 1, size - 1, &generation, &text, &n) >= 0 &&
                     (text < (const char *) data + 1 || text + n > (const char *) data + size))
                         abort();
+                break;
+        }
+        case 3: {
+                SecretBuffer *set = NULL;
+                uint8_t *rec;
+                size_t n = size - 1;
+
+                if (n < KEYD_RECORD_HEADER_SIZE)
+                        break;
+                rec = malloc(n);
+                if (!rec)
+                        break;
+                /* Header as given (magic, version, flags, generation, length; nonce), body encrypted in place. */
+                memcpy(rec, data + 1, KEYD_RECORD_HEADER_SIZE);
+                if (keyd_aes_gcm(/* encrypt= */ true, kek, rec + KEYD_RECORD_AAD_SIZE, rec, KEYD_RECORD_AAD_SIZE, data + 1 + KEYD_RECORD_HEADER_SIZE,
+                                 n - KEYD_RECORD_HEADER_SIZE, rec + KEYD_RECORD_HEADER_SIZE,
+                                 rec + KEYD_RECORD_AAD_SIZE + KEYD_GCM_NONCE_SIZE) >= 0 &&
+                    keyset_open_record(rec, n, kek, 0, &set) >= 0) {
+                        const KeySet *s = keyset_of(set);
+                        SecretBuffer *again = NULL;
+                        uint8_t *sealed = NULL;
+                        size_t sealed_size;
+
+                        if (s->n_entries > s->capacity || s->n_family > KEYD_FAMILY_KEYS_MAX)
+                                abort();
+                        /* What opens seals again to a record of the same length that opens to the same set. */
+                        if (keyset_seal_record(s, kek, &sealed, &sealed_size) < 0 || sealed_size != n ||
+                            keyset_open_record(sealed, sealed_size, kek, 0, &again) < 0 ||
+                            keyset_of(again)->n_entries != s->n_entries || keyset_of(again)->n_family != s->n_family)
+                                abort();
+                        secret_buffer_free(again);
+                        free(sealed);
+                        secret_buffer_free(set);
+                }
+                free(rec);
                 break;
         }
         }

@@ -7,7 +7,7 @@
 #include "hexdecoct.h"
 #include "protocol-json.h"
 
-static void vfill(ProtoDiag *diag, ProtoErrorCode code, const char *field, const char *format, va_list ap) {
+static _printf_(4, 0) void vfill(ProtoDiag *diag, ProtoErrorCode code, const char *field, const char *format, va_list ap) {
         if (!diag)
                 return;
         diag->code = code;
