@@ -278,11 +278,10 @@ int proto_attest_request_encode(const ProtoAttestRequest *r, char **ret) {
         if (k >= 0)
                 k = proto_json_add(o, "pcrValues", pcrs = json_object_new_array());
         for (size_t i = 0; k >= 0 && i < r->n_pcr_values; i++) {
-                json_object *e = json_object_new_object();
+                json_object *e = proto_json_append(pcrs, json_object_new_object());
 
-                k = e ? json_object_array_add(pcrs, e) < 0 ? -ENOMEM : 0 : -ENOMEM;
-                if (k < 0) {
-                        json_object_put(e);
+                if (!e) {
+                        k = -ENOMEM;
                         break;
                 }
                 k = proto_json_add(e, "index", json_object_new_int((int) r->pcr_values[i].index));

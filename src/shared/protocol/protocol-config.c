@@ -25,13 +25,11 @@ void proto_relays_free(ProtoRelay *r, size_t n) {
 }
 
 static int encode_relay(json_object *array, const ProtoRelay *r, bool with_torrc) {
-        json_object *e = json_object_new_object();
+        json_object *e = proto_json_append(array, json_object_new_object());
         int k;
 
-        if (!e || json_object_array_add(array, e) < 0) {
-                json_object_put(e);
+        if (!e)
                 return -ENOMEM;
-        }
         k = proto_json_add(e, "name", json_object_new_string(r->name));
         /* json-c stores NULL as null */
         if (k >= 0 && json_object_object_add(e, "ipv4", r->ipv4 ? json_object_new_string(r->ipv4) : NULL) < 0)
@@ -113,14 +111,9 @@ int proto_relays_encode(const ProtoRelay *relays, size_t n, const ProtoFamilyKey
                 k = encode_relay(a, &relays[i], /* with_torrc= */ true);
         if (k >= 0)
                 k = proto_json_add(o, "familyKeys", a = json_object_new_array());
-        for (size_t i = 0; k >= 0 && secret && i < family->n; i++) {
-                json_object *key = proto_json_base64(family->keys[i], PROTO_FAMILY_KEY_SIZE);
-
-                if (!key || json_object_array_add(a, key) < 0) {
-                        json_object_put(key);
+        for (size_t i = 0; k >= 0 && secret && i < family->n; i++)
+                if (!proto_json_append(a, proto_json_base64(family->keys[i], PROTO_FAMILY_KEY_SIZE)))
                         k = -ENOMEM;
-                }
-        }
         return proto_json_finish(o, k, secret, ret);
 }
 

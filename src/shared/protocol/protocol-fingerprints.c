@@ -47,9 +47,8 @@ int proto_fingerprints_request_encode(const ProtoFingerprintsRequest *r, char **
                         k = -EINVAL;
                         break;
                 }
-                e = json_object_new_object();
-                if (!e || json_object_array_add(a, e) < 0) {
-                        json_object_put(e);
+                e = proto_json_append(a, json_object_new_object());
+                if (!e) {
                         k = -ENOMEM;
                         break;
                 }

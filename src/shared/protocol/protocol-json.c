@@ -305,6 +305,16 @@ int proto_json_add(json_object *o, const char *key, json_object *value) {
         return 0;
 }
 
+json_object *proto_json_append(json_object *a, json_object *value) {
+        if (!value)
+                return NULL;
+        if (json_object_array_add(a, value) < 0) {
+                json_object_put(value);
+                return NULL;
+        }
+        return value;
+}
+
 int proto_json_decode(const char *body, size_t size, size_t max, bool sensitive, const char *what,
                       const ProtoField *fields, size_t n, json_object **ret, json_object **v, ProtoDiag *diag) {
         int k = proto_json_parse(body, size, max, sensitive, what, ret, diag);

@@ -65,3 +65,5 @@ json_object *proto_json_base64(const void *p, size_t size);
 json_object *proto_json_hex(const void *p, size_t size);
 /* Adds key → value to o; refuses a NULL value (OOM on the way) with -ENOMEM. */
 int proto_json_add(json_object *o, const char *key, json_object *value);
+/* Appends value to the array a and returns it, or NULL on OOM (value, if any, dropped): the arrays' counterpart. */
+json_object *proto_json_append(json_object *a, json_object *value);

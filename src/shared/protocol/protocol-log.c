@@ -93,13 +93,9 @@ static int add_proof(json_object *o, const TlogHash *proof, size_t n) {
         json_object *a = json_object_new_array_ext((int) n);
         int k = proto_json_add(o, "proof", a);
 
-        for (size_t i = 0; k >= 0 && i < n; i++) {
-                json_object *h = proto_json_base64(proof[i].bytes, TLOG_HASH_SIZE);
-                if (!h || json_object_array_add(a, h) < 0) {
-                        json_object_put(h);
+        for (size_t i = 0; k >= 0 && i < n; i++)
+                if (!proto_json_append(a, proto_json_base64(proof[i].bytes, TLOG_HASH_SIZE)))
                         k = -ENOMEM;
-                }
-        }
         return k;
 }
 

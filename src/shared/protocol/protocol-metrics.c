@@ -41,9 +41,8 @@ int proto_relay_metrics_request_encode(const ProtoRelayMetricsRequest *r, char *
                         k = -EINVAL;
                         break;
                 }
-                e = json_object_new_object();
-                if (!e || json_object_array_add(a, e) < 0) {
-                        json_object_put(e);
+                e = proto_json_append(a, json_object_new_object());
+                if (!e) {
                         k = -ENOMEM;
                         break;
                 }

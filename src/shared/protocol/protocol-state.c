@@ -55,9 +55,8 @@ int proto_relay_states_encode(const ProtoRelayStates *s, char **ret) {
                         k = -EINVAL;
                         break;
                 }
-                j = json_object_new_object();
-                if (!j || json_object_array_add(a, j) < 0) {
-                        json_object_put(j);
+                j = proto_json_append(a, json_object_new_object());
+                if (!j) {
                         k = -ENOMEM;
                         break;
                 }
