@@ -7,6 +7,7 @@
 
 #include "server-challenge.h"
 #include "server-nodes.h"
+#include "test-server-node.h"
 #include "test-server-util.h"
 #include "tests.h"
 #include "tpm2-marshal.h"
@@ -60,22 +61,6 @@ TEST(make_and_open) {
         challenge_key_done(&other);
 }
 
-static int64_t node_new(Db *db, unsigned i) {
-        NodeIdentity id = { .ek_type = "ecc-p256", .ek_certificate_status = "absent" };
-        Node n;
-
-        tpm2_ek_template(TPM2_KEY_ECC_P256, &id.ek_public);
-        id.ek_public.publicArea.unique.ecc.x.buffer[0] = (uint8_t) i;
-        tpm2_ak_template(TPM2_KEY_ECC_P256, &id.ak_public);
-        id.ak_public.publicArea.unique.ecc.x.size = 32;
-        id.ak_public.publicArea.unique.ecc.x.buffer[0] = (uint8_t) i;
-        ASSERT_OK(tpm2_public_name(&id.ek_public.publicArea, &id.ek_name));
-        ASSERT_OK(tpm2_public_name(&id.ak_public.publicArea, &id.ak_name));
-        snprintf(id.fingerprint, sizeof(id.fingerprint), "TEST-%04u", i);
-        ASSERT_OK(node_create_pending(db, &id, "test", 100, 3600, 1, &n));
-        return n.id;
-}
-
 static int take(Db *db, const Challenge *c) {
         int r;
 
@@ -97,7 +82,7 @@ TEST(taken_once) {
         ASSERT_OK(db_open(path, &db));
         /* Migration 17 made the database's key: 32 bytes, loaded. */
         ASSERT_OK(challenge_key_load(db, &k));
-        node = node_new(db, 1);
+        node = test_node_new(db, 1);
         ASSERT_OK(node_get(db, node, &n));
         /* A new node's floor is its creation: a challenge of an earlier node with its id is void. */
         ASSERT_TRUE(n.challenge_floor_ms + 5000 > now_ms());
