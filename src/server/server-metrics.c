@@ -402,7 +402,9 @@ static const struct {
           "When the node's last attestation was judged, seconds since the epoch (0: never).", 6 },
         { "patela_node_last_trusted_timestamp_seconds",
           "When the node last attested with the verdict Trusted, seconds since the epoch (0: never).", 7 },
-        { "patela_node_last_seen_timestamp_seconds", "When the node last enrolled, seconds since the epoch.", 8 },
+        { "patela_node_last_seen_timestamp_seconds",
+          "When the server last heard from the node, seconds since the epoch: its last attestation once enabled (an "
+          "enrolment of an enabled node proves nothing), its last enrolment while pending or disabled.", 8 },
 };
 
 static int render_nodes(Db *db, FILE *f) {
