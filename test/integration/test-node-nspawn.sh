@@ -72,6 +72,9 @@ CT_UPLINK_ADDRESS=198.51.100.2/24
 # names patela0.
 CT_UPLINK_NAMES="patela0 patela1"
 node_files
+# The patela units' and the relays' messages on the console too ($T/nspawn.log): the journal is volatile and gone
+# after a poweroff, and a failure seen after one (the tor state saved at the poweroff) needs them.
+printf '[Journal]\nForwardToConsole=yes\nMaxLevelConsole=info\n' >"$T/node/etc/systemd/journald.conf.d/60-console.conf"
 # The test's own signed DNS root, served by nsd on the uplink's far side; the node's resolver trusts it.
 dns_setup 198.51.100.53 198.51.100.54
 # A unit that patela-configd must not manage.
@@ -582,7 +585,9 @@ seed=$(tail -c 64 "$T/fp/exitA/ed25519_master_id_secret_key" | xxd -p | tr -d '\
 found=$(find "$CT/upper" -type f -exec sh -c 'xxd -p "$1" | tr -d "\n" | grep -q "$2"' _ {} "$seed" \; -print 2>/dev/null)
 [[ -z $found ]] || fail "exitA's secret key bytes on the node's disk: $found"
 # Saved at the poweroff: every relay's state, as ciphertext only.
-[[ $(db_count relay_states) == 8 ]] || fail "the server holds $(db_count relay_states) relay states after the poweroff, not 8: $(grep -i 'tor state' "$T/server.log" | tail -3)"
+[[ $(db_count relay_states) == 8 ]] ||
+        fail "the server holds $(db_count relay_states) relay states after the poweroff, not 8: $(grep -i 'tor state' "$T/server.log" | tail -3)
+$(grep -E 'patela-(configd|keyd)|SealStates|tor state|Stopp' "$T/nspawn.log" | tail -60)"
 sqlite3 "$DB" "PRAGMA wal_checkpoint(FULL)" >/dev/null
 for f in "$DB"*; do
         grep -a -q -e BWHistory -e 1234567000 "$f" && fail "plaintext of a tor state in $f"
