@@ -16,8 +16,18 @@
  * and the fingerprints took it past the 32 it was, and every attestation failed with ENOSPC). */
 #define DB_STATEMENT_CACHE_MAX 128U
 
+typedef struct DbPg DbPg;
+typedef struct DbPgStmt DbPgStmt;
+
+/* A prepared statement of either backend (server-db-stmt.h): one of the two is set. */
+typedef struct DbStmt {
+        sqlite3_stmt *sqlite;
+        DbPgStmt *pg;
+} DbStmt;
+
 typedef struct Db {
         sqlite3 *sqlite;
+        DbPg *pg; /* the PostgreSQL backend's connection (server-db-pg.h); NULL on SQLite */
         char *path;
         uint64_t busy_since; /* CLOCK_MONOTONIC µs, when the current wait for a lock began */
         /* The request path's statements, prepared once per connection: see db_prepare_cached(). */
@@ -25,6 +35,7 @@ typedef struct Db {
                 char *sql;
                 const char *key; /* the address the text last came at (compared, never dereferenced) */
                 sqlite3_stmt *stmt;
+                DbStmt handle; /* what db_stmt_prepare_cached() hands out for stmt */
         } cache[DB_STATEMENT_CACHE_MAX];
         unsigned n_cache;
 } Db;
