@@ -24,6 +24,7 @@
 #define OID_INT8 20
 #define OID_INT2 21
 #define OID_INT4 23
+#define OID_TEXT 25
 #define OID_OID 26
 #define OID_FLOAT4 700
 #define OID_FLOAT8 701
@@ -227,7 +228,7 @@ int db_pg_prepare_cached(Db *db, const char *sql, DbStmt **ret) {
                 return -ENOMEM;
         s->pg = pg;
         s->row = -1;
-        r = db_sql_params_to_pg(sql, &s->sql, &s->n_params);
+        r = db_sql_query_to_pg(sql, &s->sql, &s->n_params);
         if (r < 0) {
                 stmt_free(s);
                 return log_debug_errno(r, "Failed to translate '%s' for PostgreSQL: %m", sql);
@@ -340,6 +341,16 @@ static int stmt_prepare(DbPgStmt *s) {
                         types[i] = s->params[i].value ? s->params[i].type : 0;
         }
         res = PQprepare(s->pg->conn, s->name, s->sql, (int) s->n_params, types);
+        if (types && PQresultStatus(res) == PGRES_FATAL_ERROR &&
+            streq(PQresultErrorField(res, PG_DIAG_SQLSTATE) ?: "", "42P18")) {
+                /* A parameter neither its binding nor its context types (`? IS NULL` bound NULL): SQLite's
+                 * parameters have no type, text is what such a comparison means here. */
+                PQclear(res);
+                for (unsigned i = 0; i < s->n_params; i++)
+                        if (types[i] == 0)
+                                types[i] = OID_TEXT;
+                res = PQprepare(s->pg->conn, s->name, s->sql, (int) s->n_params, types);
+        }
         r = pg_result_errno(s->pg, res);
         PQclear(res);
         if (r < 0)

@@ -169,54 +169,6 @@ static int emit_token(ByteBuffer *out, const Token *t) {
         return emit(out, t->p, t->n);
 }
 
-int db_sql_params_to_pg(const char *sql, char **ret, unsigned *ret_n_params) {
-        _cleanup_(tokens_done) Tokens ts = {};
-        _cleanup_(byte_buffer_done) ByteBuffer out = {};
-        unsigned next = 1, max = 0;
-        int r;
-
-        r = tokenize(sql, &ts);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < ts.n; i++) {
-                const Token *t = &ts.t[i];
-                char num[16];
-                unsigned v;
-
-                if (t->type != TOKEN_PARAM) {
-                        r = emit_token(&out, t);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                if (t->n == 1)
-                        v = next;
-                else {
-                        if (t->n > 4)
-                                return log_debug_errno(EINVAL, "Parameter number too large in SQL.");
-                        v = 0;
-                        for (size_t k = 1; k < t->n; k++)
-                                v = v * 10 + (unsigned) (t->p[k] - '0');
-                        if (v == 0)
-                                return log_debug_errno(EINVAL, "Parameter ?0 in SQL.");
-                }
-                /* SQLite: a bare ? takes the number after the largest so far. */
-                max = v > max ? v : max;
-                next = max + 1;
-                snprintf(num, sizeof(num), "$%u", v);
-                r = emits(&out, num);
-                if (r < 0)
-                        return r;
-        }
-        r = emit(&out, "", 1);
-        if (r < 0)
-                return r;
-        *ret = (char *) TAKE_PTR(out.data);
-        if (ret_n_params)
-                *ret_n_params = max;
-        return 0;
-}
-
 /* A GLOB pattern (a string token, quotes included) → an anchored POSIX regular expression, as a string literal. */
 static int emit_glob_regex(ByteBuffer *out, const Token *t) {
         bool in_class = false;
@@ -268,15 +220,128 @@ static int emit_glob_regex(ByteBuffer *out, const Token *t) {
         return r;
 }
 
+/* A query's parameters as they are renumbered; NULL in a migration, which has none. */
+typedef struct ParamState {
+        unsigned next, max;
+} ParamState;
+
+static int emit_param(ByteBuffer *out, const Token *t, ParamState *params) {
+        char num[16];
+        unsigned v;
+
+        if (t->n == 1)
+                v = params->next;
+        else {
+                if (t->n > 4)
+                        return log_debug_errno(EINVAL, "Parameter number too large in SQL.");
+                v = 0;
+                for (size_t k = 1; k < t->n; k++)
+                        v = v * 10 + (unsigned) (t->p[k] - '0');
+                if (v == 0)
+                        return log_debug_errno(EINVAL, "Parameter ?0 in SQL.");
+        }
+        /* SQLite: a bare ? takes the number after the largest so far. */
+        params->max = v > params->max ? v : params->max;
+        params->next = params->max + 1;
+        snprintf(num, sizeof(num), "$%u", v);
+        return emits(out, num);
+}
+
+/* The first comma at depth 0 in (a, b), or b. */
+static size_t top_level_comma(const Tokens *ts, size_t a, size_t b) {
+        unsigned depth = 0;
+
+        for (size_t i = a; i < b; i++) {
+                if (token_is(&ts->t[i], "("))
+                        depth++;
+                else if (token_is(&ts->t[i], ")"))
+                        depth--;
+                else if (depth == 0 && token_is(&ts->t[i], ","))
+                        return i;
+        }
+        return b;
+}
+
+static int translate_range(const Tokens *ts, ParamState *params, size_t a, size_t b, ByteBuffer *out);
+
+/* name(args) with args rewritten: ifnull → COALESCE; max/min of several values → GREATEST/LEAST (SQLite's scalar
+ * forms; NULL arguments differ: SQLite answers NULL, PostgreSQL ignores them); group_concat → string_agg (with
+ * SQLite's default separator); instr(a, b) → position(b IN a). 0 if t is none of these. */
+static int translate_function(const Tokens *ts, ParamState *params, size_t *i, size_t b, ByteBuffer *out) {
+        const Token *t = &ts->t[*i];
+        size_t open = *i + 1, close, comma, x, y;
+        int r;
+
+        if (open >= b || !token_is(&ts->t[open], "("))
+                return 0;
+        close = matching_paren(ts, open, b);
+        if (close == b)
+                return 0;
+        comma = top_level_comma(ts, open + 1, close);
+
+        if (token_is(t, "ifnull"))
+                r = emits(out, "COALESCE(");
+        else if ((token_is(t, "max") || token_is(t, "min")) && comma < close)
+                r = emits(out, token_is(t, "max") ? "GREATEST(" : "LEAST(");
+        else if (token_is(t, "group_concat")) {
+                size_t order = close;
+
+                for (size_t k = open + 1; k < close; k++)
+                        if (token_is(&ts->t[k], "ORDER") && top_level_comma(ts, open + 1, k) == k) {
+                                order = k;
+                                break;
+                        }
+                x = open + 1;
+                y = comma < close ? close : order;
+                trim_space(ts, &x, &y);
+                r = emits(out, "string_agg(");
+                if (r >= 0)
+                        r = translate_range(ts, params, x, y, out);
+                if (r >= 0 && comma == close)
+                        r = emits(out, ", ','");
+                if (r >= 0 && y < close)
+                        r = translate_range(ts, params, y, close, out);
+                if (r >= 0)
+                        r = emits(out, ")");
+                *i = close;
+                return r < 0 ? r : 1;
+        } else if (token_is(t, "instr") && comma < close) {
+                r = emits(out, "position(");
+                x = comma + 1, y = close;
+                trim_space(ts, &x, &y);
+                if (r >= 0)
+                        r = translate_range(ts, params, x, y, out);
+                if (r >= 0)
+                        r = emits(out, " IN ");
+                x = open + 1, y = comma;
+                trim_space(ts, &x, &y);
+                if (r >= 0)
+                        r = translate_range(ts, params, x, y, out);
+                if (r >= 0)
+                        r = emits(out, ")");
+                *i = close;
+                return r < 0 ? r : 1;
+        } else
+                return 0;
+        if (r >= 0)
+                r = translate_range(ts, params, open + 1, close + 1, out);
+        *i = close;
+        return r < 0 ? r : 1;
+}
+
 /* Expressions and plain statements: the rewrites that apply anywhere. */
-static int translate_range(const Tokens *ts, size_t a, size_t b, ByteBuffer *out) {
+static int translate_range(const Tokens *ts, ParamState *params, size_t a, size_t b, ByteBuffer *out) {
         int r = 0;
 
         for (size_t i = a; r >= 0 && i < b; i++) {
                 const Token *t = &ts->t[i];
                 size_t j, k;
 
-                if (token_is(t, "INTEGER"))
+                if (t->type == TOKEN_WORD && (r = translate_function(ts, params, &i, b, out)) != 0)
+                        continue;
+                if (t->type == TOKEN_PARAM && params)
+                        r = emit_param(out, t, params);
+                else if (token_is(t, "INTEGER"))
                         r = emits(out, "BIGINT");
                 else if (token_is(t, "BLOB"))
                         r = emits(out, "BYTEA");
@@ -308,7 +373,7 @@ static int translate_range(const Tokens *ts, size_t a, size_t b, ByteBuffer *out
                                 trim_space(ts, &x, &y);
                                 r = emits(out, "convert_to(");
                                 if (r >= 0)
-                                        r = translate_range(ts, x, y, out);
+                                        r = translate_range(ts, params, x, y, out);
                                 if (r >= 0)
                                         r = emits(out, ", 'UTF8')");
                                 i = close;
@@ -380,7 +445,7 @@ static int translate_create_table(const Tokens *ts, size_t a, size_t b, ByteBuff
         if (i != b)
                 return log_debug_errno(EOPNOTSUPP, "Table options after CREATE TABLE's columns.");
 
-        r = translate_range(ts, a, open + 1, out);
+        r = translate_range(ts, NULL, a, open + 1, out);
         /* Each definition: a column whose type is INTEGER PRIMARY KEY becomes an identity column. */
         for (def = open + 1; r >= 0 && def < close;) {
                 size_t end = def, name, type, pk, key;
@@ -401,13 +466,13 @@ static int translate_create_table(const Tokens *ts, size_t a, size_t b, ByteBuff
                 if (type < end && token_is(&ts->t[type], "INTEGER") && pk < end && token_is(&ts->t[pk], "PRIMARY") &&
                     key < end && token_is(&ts->t[key], "KEY")) {
                         integer_key = true;
-                        r = translate_range(ts, def, type, out);
+                        r = translate_range(ts, NULL, def, type, out);
                         if (r >= 0)
                                 r = emits(out, "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
                         if (r >= 0)
-                                r = translate_range(ts, key + 1, end, out);
+                                r = translate_range(ts, NULL, key + 1, end, out);
                 } else
-                        r = translate_range(ts, def, end, out);
+                        r = translate_range(ts, NULL, def, end, out);
                 if (r >= 0 && end < close)
                         r = emits(out, ",");
                 def = end + 1;
@@ -468,7 +533,7 @@ static int translate_create_trigger(const Tokens *ts, size_t a, size_t b, ByteBu
                 trim_space(ts, &x, &y);
                 r = emits(out, "IF ");
                 if (r >= 0)
-                        r = translate_range(ts, x, y, out);
+                        r = translate_range(ts, NULL, x, y, out);
                 if (r >= 0)
                         r = emits(out, " THEN\n");
         }
@@ -520,7 +585,7 @@ static int translate_create_trigger(const Tokens *ts, size_t a, size_t b, ByteBu
                 r = emits(out, " ");
         /* timing, event [OF columns] ON table: the same words in both. */
         if (r >= 0)
-                r = translate_range(ts, timing, table + 1, out);
+                r = translate_range(ts, NULL, timing, table + 1, out);
         if (r >= 0)
                 r = emits(out, " FOR EACH ROW EXECUTE FUNCTION ");
         if (r >= 0)
@@ -568,7 +633,7 @@ int db_sql_schema_to_pg(const char *sql, char **ret) {
                 }
                 r = trigger ? translate_create_trigger(&ts, first, end, &out) :
                     table   ? translate_create_table(&ts, first, end, &out) :
-                              translate_range(&ts, first, end, &out);
+                              translate_range(&ts, NULL, first, end, &out);
                 if (r >= 0)
                         r = emits(&out, ";\n");
                 if (r < 0)
@@ -579,5 +644,55 @@ int db_sql_schema_to_pg(const char *sql, char **ret) {
         if (r < 0)
                 return r;
         *ret = (char *) TAKE_PTR(out.data);
+        return 0;
+}
+
+int db_sql_query_to_pg(const char *sql, char **ret, unsigned *ret_n_params) {
+        _cleanup_(tokens_done) Tokens ts = {};
+        _cleanup_(byte_buffer_done) ByteBuffer out = {};
+        ParamState params = { .next = 1 };
+        size_t first, second, third, end, returning;
+        int r;
+
+        r = tokenize(sql, &ts);
+        if (r < 0)
+                return r;
+        end = ts.n;
+        first = skip_space(&ts, 0, end);
+        second = first < end ? skip_space(&ts, first + 1, end) : end;
+        third = second < end ? skip_space(&ts, second + 1, end) : end;
+        if (first < end && token_is(&ts.t[first], "INSERT") && second < end && token_is(&ts.t[second], "OR") &&
+            third < end && token_is(&ts.t[third], "IGNORE")) {
+                /* INSERT OR IGNORE … [RETURNING …] → INSERT … ON CONFLICT DO NOTHING [RETURNING …] (what a
+                 * constraint other than a unique one refuses stays an error, as in SQLite's IGNORE it would not:
+                 * patela's uses are about duplicates). */
+                unsigned depth = 0;
+
+                while (end > third && (ts.t[end - 1].type == TOKEN_SPACE || token_is(&ts.t[end - 1], ";")))
+                        end--;
+                for (returning = third + 1; returning < end; returning++) {
+                        if (token_is(&ts.t[returning], "("))
+                                depth++;
+                        else if (token_is(&ts.t[returning], ")"))
+                                depth--;
+                        else if (depth == 0 && token_is(&ts.t[returning], "RETURNING"))
+                                break;
+                }
+                r = emits(&out, "INSERT");
+                if (r >= 0)
+                        r = translate_range(&ts, &params, third + 1, returning, &out);
+                if (r >= 0)
+                        r = emits(&out, returning < end ? "ON CONFLICT DO NOTHING " : " ON CONFLICT DO NOTHING");
+                if (r >= 0)
+                        r = translate_range(&ts, &params, returning, end, &out);
+        } else
+                r = translate_range(&ts, &params, 0, end, &out);
+        if (r >= 0)
+                r = emit(&out, "", 1);
+        if (r < 0)
+                return r;
+        *ret = (char *) TAKE_PTR(out.data);
+        if (ret_n_params)
+                *ret_n_params = params.max;
         return 0;
 }

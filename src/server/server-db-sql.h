@@ -11,9 +11,12 @@
  * a case-insensitive collation named like SQLite's NOCASE. */
 extern const char db_sql_pg_preamble[];
 
-/* `?` and `?NNN` → `$n` outside string literals, quoted identifiers and comments; ret_n_params (may be NULL): the
- * highest parameter number. -EINVAL for an unterminated literal or comment, or a parameter number past 999. */
-int db_sql_params_to_pg(const char *sql, char **ret, unsigned *ret_n_params);
+/* A query (one statement) → PostgreSQL's: `?` and `?NNN` → `$n` outside string literals, quoted identifiers and
+ * comments; ifnull() → COALESCE(), max()/min() of several values → GREATEST()/LEAST(), group_concat() →
+ * string_agg(), instr(a, b) → position(b IN a), INSERT OR IGNORE → ON CONFLICT DO NOTHING, and the expression
+ * rewrites of db_sql_schema_to_pg(). ret_n_params (may be NULL): the highest parameter number. -EINVAL for an
+ * unterminated literal or comment or a parameter number past 999; -EOPNOTSUPP as db_sql_schema_to_pg(). */
+int db_sql_query_to_pg(const char *sql, char **ret, unsigned *ret_n_params);
 
 /* A migration's SQL (several statements) → PostgreSQL's. Types: INTEGER → BIGINT (SQLite's integers are 64-bit),
  * BLOB → BYTEA; a column `INTEGER PRIMARY KEY` → an identity column; WITHOUT ROWID dropped; a table with neither

@@ -12,7 +12,7 @@
 static char *params(const char *sql, unsigned *n) {
         char *out = NULL;
 
-        ASSERT_OK(db_sql_params_to_pg(sql, &out, n));
+        ASSERT_OK(db_sql_query_to_pg(sql, &out, n));
         return out;
 }
 
@@ -43,9 +43,28 @@ TEST(params) {
         c = params("SELECT ?2, ?1, ?", &n);
         ASSERT_STREQ(c, "SELECT $2, $1, $3");
         ASSERT_EQ(n, 3U);
-        ASSERT_ERROR(db_sql_params_to_pg("SELECT 'open", &a, NULL), EINVAL);
-        ASSERT_ERROR(db_sql_params_to_pg("SELECT ?0", &a, NULL), EINVAL);
-        ASSERT_ERROR(db_sql_params_to_pg("SELECT /* open", &a, NULL), EINVAL);
+        ASSERT_ERROR(db_sql_query_to_pg("SELECT 'open", &a, NULL), EINVAL);
+        ASSERT_ERROR(db_sql_query_to_pg("SELECT ?0", &a, NULL), EINVAL);
+        ASSERT_ERROR(db_sql_query_to_pg("SELECT /* open", &a, NULL), EINVAL);
+}
+
+TEST(query_dialect) {
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
+        unsigned n;
+
+        a = params("SELECT ifnull(max(id), 0), max(ifnull(a, 0), ifnull(b, 0)), min(x, ?) FROM t WHERE k IS ?", &n);
+        ASSERT_STREQ(a, "SELECT COALESCE(max(id), 0), GREATEST(COALESCE(a, 0), COALESCE(b, 0)), LEAST(x, $1) FROM t "
+                        "WHERE k IS NOT DISTINCT FROM $2");
+        ASSERT_EQ(n, 2U);
+        b = params("SELECT group_concat(r.name, ' ' ORDER BY r.slot), group_concat(x), group_concat(y ORDER BY z) FROM r", NULL);
+        ASSERT_STREQ(b, "SELECT string_agg(r.name, ' ' ORDER BY r.slot), string_agg(x, ','), string_agg(y, ',' ORDER BY z) FROM r");
+        c = params("SELECT idx FROM tlog_entries WHERE instr(entry, ?) > 0", NULL);
+        ASSERT_STREQ(c, "SELECT idx FROM tlog_entries WHERE position($1 IN entry) > 0");
+        d = params("INSERT OR IGNORE INTO p (a, b) VALUES (?, ?)", NULL);
+        ASSERT_STREQ(d, "INSERT INTO p (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING");
+        e = params("INSERT OR IGNORE INTO p (a) VALUES (?) RETURNING a;", NULL);
+        ASSERT_STREQ(e, "INSERT INTO p (a) VALUES ($1) ON CONFLICT DO NOTHING RETURNING a");
+        ASSERT_ERROR(db_sql_query_to_pg("INSERT OR REPLACE INTO p VALUES (1)", &a, NULL), EOPNOTSUPP);
 }
 
 TEST(create_table) {
