@@ -41,6 +41,7 @@ typedef struct DbPgParam {
         int length;
         int format; /* 0 text, 1 binary */
         Oid type;
+        bool integer; /* bound by db_pg_bind_int64() */
         char *owned;
         char number[24];
 } DbPgParam;
@@ -57,6 +58,8 @@ struct DbPgStmt {
         char *sql; /* with $n */
         unsigned n_params;
         DbPgParam *params;
+        const char **values; /* PQexecPrepared()'s arrays, of n_params */
+        int *lengths, *formats;
         bool prepared;
         PGresult *result;
         int row, n_rows, n_fields;
@@ -67,6 +70,10 @@ struct DbPgStmt {
 struct DbPg {
         PGconn *conn;
         char *error;
+        /* The connection broke inside a transaction: every statement fails until the caller's rollback, so that none
+         * runs on a new connection outside the transaction it belonged to. */
+        bool lost_in_transaction;
+        bool in_transaction; /* as the last command began */
         int64_t changes;
         unsigned n_named;
         struct {
@@ -129,6 +136,12 @@ static int pg_result_errno(DbPg *pg, const PGresult *res) {
                 return 0;
         case PGRES_FATAL_ERROR:
                 pg_set_error(pg, PQresultErrorMessage(res));
+                /* A connection that went away reports what libpq saw (no SQLSTATE) or the server's last words. */
+                if (PQstatus(pg->conn) == CONNECTION_BAD) {
+                        if (pg->in_transaction)
+                                pg->lost_in_transaction = true;
+                        return -ECONNRESET;
+                }
                 return db_pg_errno(PQresultErrorField(res, PG_DIAG_SQLSTATE));
         default:
                 pg_set_error(pg, res ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn));
@@ -136,13 +149,54 @@ static int pg_result_errno(DbPg *pg, const PGresult *res) {
         }
 }
 
+static const char pg_session_settings[] =
+        "SET client_encoding = 'UTF8'; SET bytea_output = 'hex'; SET standard_conforming_strings = on;"
+        "SET default_transaction_isolation = 'serializable'; SET client_min_messages = warning;";
+
+/* Before a statement: a connection that broke (the server restarted, a failover) is made again, with its session
+ * settings, and every cached statement prepared again on it at its next use. Not inside a transaction that the
+ * break ended: that one the caller must roll back first. */
+static int pg_connection_check(DbPg *pg) {
+        PGresult *res;
+        int r;
+
+        if (pg->lost_in_transaction)
+                return -ECONNRESET;
+        if (_likely_(PQstatus(pg->conn) == CONNECTION_OK)) {
+                PGTransactionStatusType t = PQtransactionStatus(pg->conn);
+                pg->in_transaction = t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
+                return 0;
+        }
+        pg->in_transaction = false;
+        PQreset(pg->conn);
+        if (PQstatus(pg->conn) != CONNECTION_OK) {
+                pg_set_error(pg, PQerrorMessage(pg->conn));
+                return log_debug_errno(ECONNRESET, "Failed to reconnect to PostgreSQL: %s", pg->error);
+        }
+        res = PQexec(pg->conn, pg_session_settings);
+        r = pg_result_errno(pg, res);
+        PQclear(res);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < pg->n_cache; i++)
+                pg->cache[i].stmt->prepared = false;
+        log_debug("Reconnected to PostgreSQL.");
+        return 0;
+}
+
 const char *db_pg_error(Db *db) {
         return db->pg->error ?: "no error";
 }
 
 int db_pg_exec(Db *db, const char *sql) {
-        PGresult *res = PQexec(db->pg->conn, sql);
-        int r = pg_result_errno(db->pg, res);
+        PGresult *res;
+        int r;
+
+        r = pg_connection_check(db->pg);
+        if (r < 0)
+                return r;
+        res = PQexec(db->pg->conn, sql);
+        r = pg_result_errno(db->pg, res);
 
         PQclear(res);
         return r;
@@ -175,6 +229,7 @@ static void param_clear(DbPgParam *p) {
         p->value = NULL;
         p->length = 0;
         p->format = 0;
+        p->integer = false;
 }
 
 void db_pg_stmt_reset(DbPgStmt *s) {
@@ -191,6 +246,9 @@ static DbPgStmt *stmt_free(DbPgStmt *s) {
                 free(s->columns[i].data);
         free(s->columns);
         free(s->params);
+        free(s->values);
+        free(s->lengths);
+        free(s->formats);
         free(s->sql);
         free(s);
         return NULL;
@@ -235,7 +293,10 @@ int db_pg_prepare_cached(Db *db, const char *sql, DbStmt **ret) {
         }
         if (s->n_params > 0) {
                 s->params = calloc(s->n_params, sizeof(DbPgParam));
-                if (!s->params) {
+                s->values = calloc(s->n_params, sizeof(const char *));
+                s->lengths = calloc(s->n_params, sizeof(int));
+                s->formats = calloc(s->n_params, sizeof(int));
+                if (!s->params || !s->values || !s->lengths || !s->formats) {
                         stmt_free(s);
                         return -ENOMEM;
                 }
@@ -273,8 +334,7 @@ int db_pg_bind_int64(DbPgStmt *s, int i, int64_t v) {
         snprintf(p->number, sizeof(p->number), "%" PRIi64, v);
         p->value = p->number;
         p->length = (int) strlen(p->number);
-        if (!s->prepared)
-                p->type = OID_INT8;
+        p->integer = true;
         return 0;
 }
 
@@ -342,13 +402,15 @@ static int stmt_prepare(DbPgStmt *s) {
         }
         res = PQprepare(s->pg->conn, s->name, s->sql, (int) s->n_params, types);
         if (types && PQresultStatus(res) == PGRES_FATAL_ERROR &&
-            streq(PQresultErrorField(res, PG_DIAG_SQLSTATE) ?: "", "42P18")) {
-                /* A parameter neither its binding nor its context types (`? IS NULL` bound NULL): SQLite's
-                 * parameters have no type, text is what such a comparison means here. */
+            (streq(PQresultErrorField(res, PG_DIAG_SQLSTATE) ?: "", "42P18") ||   /* indeterminate_datatype */
+             streq(PQresultErrorField(res, PG_DIAG_SQLSTATE) ?: "", "42P08"))) { /* ambiguous_parameter */
+                /* A parameter its context does not type (`? IS NULL`, `SELECT ?`): SQLite's parameters have no type;
+                 * the binding's is the best guess (bigint for an integer, text otherwise). Integers are not
+                 * declared bigint in the first place: a function taking an int would then not match. */
                 PQclear(res);
                 for (unsigned i = 0; i < s->n_params; i++)
                         if (types[i] == 0)
-                                types[i] = OID_TEXT;
+                                types[i] = s->params[i].value && s->params[i].integer ? OID_INT8 : OID_TEXT;
                 res = PQprepare(s->pg->conn, s->name, s->sql, (int) s->n_params, types);
         }
         r = pg_result_errno(s->pg, res);
@@ -360,32 +422,26 @@ static int stmt_prepare(DbPgStmt *s) {
 }
 
 static int stmt_execute(DbPgStmt *s) {
-        _cleanup_free_ const char **values = NULL;
-        _cleanup_free_ int *lengths = NULL, *formats = NULL;
         bool autocommit;
         int r;
 
+        r = pg_connection_check(s->pg);
+        if (r < 0)
+                return r;
         if (!s->prepared) {
                 r = stmt_prepare(s);
                 if (r < 0)
                         return r;
         }
-        if (s->n_params > 0) {
-                values = calloc(s->n_params, sizeof(const char *));
-                lengths = calloc(s->n_params, sizeof(int));
-                formats = calloc(s->n_params, sizeof(int));
-                if (!values || !lengths || !formats)
-                        return -ENOMEM;
-                for (unsigned i = 0; i < s->n_params; i++) {
-                        values[i] = s->params[i].value;
-                        lengths[i] = s->params[i].length;
-                        formats[i] = s->params[i].format;
-                }
+        for (unsigned i = 0; i < s->n_params; i++) {
+                s->values[i] = s->params[i].value;
+                s->lengths[i] = s->params[i].length;
+                s->formats[i] = s->params[i].format;
         }
         autocommit = PQtransactionStatus(s->pg->conn) == PQTRANS_IDLE;
         for (unsigned attempt = 1;; attempt++) {
-                PGresult *res = PQexecPrepared(s->pg->conn, s->name, (int) s->n_params, values, lengths, formats,
-                                               /* resultFormat= */ 0);
+                PGresult *res = PQexecPrepared(s->pg->conn, s->name, (int) s->n_params, s->values, s->lengths,
+                                               s->formats, /* resultFormat= */ 0);
 
                 r = pg_result_errno(s->pg, res);
                 if (r == -EAGAIN && autocommit && attempt < DB_PG_AUTOCOMMIT_ATTEMPTS) {
@@ -567,16 +623,31 @@ static int pg_exec_step(Db *db, const char *sql) {
         return r < 0 ? r : 0;
 }
 
+/* A BEGIN that finds the connection gone did nothing: it is sent again on a new one, once (a failover, a restarted
+ * server: the next transaction goes on). */
+static int pg_begin(Db *db, const char *sql) {
+        int r = pg_exec_step(db, sql);
+
+        if (r == -ECONNRESET && !db->pg->lost_in_transaction)
+                r = pg_exec_step(db, sql);
+        return r;
+}
+
 int db_pg_begin(Db *db) {
-        return pg_exec_step(db, "BEGIN ISOLATION LEVEL SERIALIZABLE");
+        return pg_begin(db, "BEGIN ISOLATION LEVEL SERIALIZABLE");
 }
 
 int db_pg_begin_read(Db *db) {
-        return pg_exec_step(db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+        return pg_begin(db, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
 }
 
 void db_pg_rollback(Db *db) {
-        if (PQtransactionStatus(db->pg->conn) != PQTRANS_IDLE)
+        if (db->pg->lost_in_transaction) {
+                /* The server rolled it back when the connection went. */
+                db->pg->lost_in_transaction = false;
+                return;
+        }
+        if (PQstatus(db->pg->conn) == CONNECTION_OK && PQtransactionStatus(db->pg->conn) != PQTRANS_IDLE)
                 (void) db_pg_exec(db, "ROLLBACK");
 }
 
@@ -707,8 +778,7 @@ int db_pg_open(const char *uri, Db **ret) {
                 db->path = NULL;
                 return -ENOMEM;
         }
-        r = db_pg_exec(db, "SET client_encoding = 'UTF8'; SET bytea_output = 'hex'; SET standard_conforming_strings = on;"
-                           "SET default_transaction_isolation = 'serializable'; SET client_min_messages = warning;");
+        r = db_pg_exec(db, pg_session_settings);
         if (r < 0)
                 return log_error_errno(r, "Failed to configure %s: %s", db->path, db_pg_error(db));
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "server-db-pg.h"
 #include "server-db-sql.h"
 #include "server-db-stmt.h"
@@ -273,6 +274,97 @@ TEST(serialization_retry) {
         ASSERT_EQ(db_column_int64(get, 0), 101);
 }
 
+static void terminate(Db *victim, Db *killer) {
+        _cleanup_db_stmt_ DbStmt *pid = NULL, *kill = NULL;
+        int64_t p;
+
+        ASSERT_OK(db_stmt_prepare_cached(victim, "SELECT pg_backend_pid()", &pid));
+        ASSERT_EQ(db_step(pid), DB_ROW);
+        p = db_column_int64(pid, 0);
+        db_stmt_reset(pid);
+        ASSERT_OK(db_stmt_prepare_cached(killer, "SELECT pg_terminate_backend(?)", &kill));
+        ASSERT_OK(db_bind_int64(kill, 1, p));
+        ASSERT_EQ(db_step(kill), DB_ROW);
+        ASSERT_EQ(db_column_int64(kill, 0), 1);
+        db_stmt_reset(kill);
+        /* pg_terminate_backend() only signals: wait until the backend is gone. */
+        for (unsigned i = 0;; i++) {
+                _cleanup_db_stmt_ DbStmt *alive = NULL;
+
+                ASSERT_TRUE(i < 5000);
+                ASSERT_OK(db_stmt_prepare_cached(killer, "SELECT count(*) FROM pg_stat_activity WHERE pid = ?", &alive));
+                ASSERT_OK(db_bind_int64(alive, 1, p));
+                ASSERT_EQ(db_step(alive), DB_ROW);
+                if (db_column_int64(alive, 0) == 0)
+                        break;
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+        }
+}
+
+/* A lost connection (a restarted server, a failover): the statement that finds it fails, the next one runs on a
+ * new connection with the cached statements prepared again; but inside a transaction nothing runs until the
+ * caller has rolled back, and what the transaction wrote is gone. */
+TEST(reconnect) {
+        _cleanup_(db_pg_closep) Db *db = NULL, *killer = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
+
+        ASSERT_OK(db_pg_open(pg_uri(), &db));
+        ASSERT_OK(db_pg_open(pg_uri(), &killer));
+        ASSERT_OK(exec_schema(db, "DROP TABLE IF EXISTS r;\nCREATE TABLE r (id INTEGER PRIMARY KEY, v TEXT);"));
+        ASSERT_OK(exec_stmt(db, "INSERT INTO r (v) VALUES ('before')"));
+
+        terminate(db, killer);
+        ASSERT_ERROR(exec_stmt(db, "SELECT count(*) FROM r"), ECONNRESET);
+        ASSERT_OK(db_stmt_prepare_cached(db, "SELECT count(*) FROM r", &s));
+        ASSERT_EQ(db_step(s), DB_ROW);
+        ASSERT_EQ(db_column_int64(s, 0), 1);
+        db_stmt_reset(s);
+
+        ASSERT_OK(db_pg_begin(db));
+        ASSERT_OK(exec_stmt(db, "INSERT INTO r (v) VALUES ('in the lost transaction')"));
+        terminate(db, killer);
+        ASSERT_ERROR(exec_stmt(db, "INSERT INTO r (v) VALUES ('after the loss')"), ECONNRESET);
+        ASSERT_ERROR(exec_stmt(db, "INSERT INTO r (v) VALUES ('after the loss')"), ECONNRESET);
+        db_pg_rollback(db);
+        /* The next transaction: BEGIN finds the connection gone, reconnects, goes on. */
+        terminate(db, killer);
+        ASSERT_OK(db_pg_begin(db));
+        ASSERT_OK(exec_stmt(db, "INSERT INTO r (v) VALUES ('next')"));
+        ASSERT_OK(db_pg_commit(db));
+        ASSERT_EQ(db_step(s), DB_ROW);
+        ASSERT_EQ(db_column_int64(s, 0), 2);
+}
+
+/* The NOCASE collation of migration 9 and the settings' lookup. */
+TEST(nocase) {
+        Backends b;
+
+        backends_open(&b);
+        for (unsigned k = 0; k < 2; k++) {
+                _cleanup_db_stmt_ DbStmt *s = NULL;
+
+                ASSERT_OK(exec_stmt(b.db[k], "INSERT INTO config_ops (level, kind, op, key, value) "
+                                             "VALUES ('default', 'setting', 'set', 'ExitRelay', '1')"));
+                ASSERT_OK(db_stmt_prepare_cached(b.db[k], "SELECT count(*) FROM config_ops WHERE (?1 IS NULL OR key = ?1 COLLATE NOCASE)",
+                                                 &s));
+                ASSERT_OK(db_bind_text(s, 1, "exitrelay"));
+                if (db_step(s) != DB_ROW)
+                        TEST_FAIL("%s: %s", backend_name(b.db[k]), b.db[k]->pg ? db_pg_error(b.db[k]) : db_error(b.db[k]));
+                ASSERT_EQ(db_column_int64(s, 0), 1);
+                db_stmt_reset(s);
+                ASSERT_OK(db_bind_text(s, 1, "exitrelays"));
+                ASSERT_EQ(db_step(s), DB_ROW);
+                ASSERT_EQ(db_column_int64(s, 0), 0);
+                db_stmt_reset(s);
+                ASSERT_OK(db_bind_null(s, 1));
+                ASSERT_EQ(db_step(s), DB_ROW);
+                ASSERT_EQ(db_column_int64(s, 0), 1);
+                db_stmt_reset(s);
+                ASSERT_OK(exec_stmt(b.db[k], "DELETE FROM config_ops"));
+        }
+        backends_close(&b);
+}
+
 /* A failed transaction leaves nothing behind, on both. */
 static int failing_tx(Db *db, void *userdata) {
         int r = exec_stmt(db, "INSERT INTO pool_names (name) VALUES ('gamma')");
@@ -359,6 +451,7 @@ DEFINE_TEST_MAIN
 #undef main
 
 int main(int argc, char *argv[]) {
+        log_parse_environment();
         if (!pg_uri()) {
                 fprintf(stderr, "PATELA_TEST_PG_URI unset: skipped (test/test-server-db-postgres.sh sets it).\n");
                 return 77;
