@@ -254,6 +254,55 @@ static DbPgStmt *stmt_free(DbPgStmt *s) {
         return NULL;
 }
 
+static int stmt_new(DbPg *pg, const char *sql, DbPgStmt **ret) {
+        DbPgStmt *s;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->pg = pg;
+        s->row = -1;
+        r = db_sql_query_to_pg(sql, &s->sql, &s->n_params);
+        if (r < 0) {
+                stmt_free(s);
+                return log_debug_errno(r, "Failed to translate '%s' for PostgreSQL: %m", sql);
+        }
+        if (s->n_params > 0) {
+                s->params = calloc(s->n_params, sizeof(DbPgParam));
+                s->values = calloc(s->n_params, sizeof(const char *));
+                s->lengths = calloc(s->n_params, sizeof(int));
+                s->formats = calloc(s->n_params, sizeof(int));
+                if (!s->params || !s->values || !s->lengths || !s->formats) {
+                        stmt_free(s);
+                        return -ENOMEM;
+                }
+        }
+        snprintf(s->name, sizeof(s->name), "p%u", pg->n_named++);
+        *ret = s;
+        return 0;
+}
+
+int db_pg_prepare(Db *db, const char *sql, DbPgStmt **ret) {
+        return stmt_new(db->pg, sql, ret);
+}
+
+void db_pg_stmt_free(DbPgStmt *s) {
+        char sql[32];
+
+        if (!s)
+                return;
+        /* Its name on the server is not reused, but a long-running connection should not collect them. */
+        if (s->prepared && PQstatus(s->pg->conn) == CONNECTION_OK) {
+                PGresult *res;
+
+                snprintf(sql, sizeof(sql), "DEALLOCATE %s", s->name);
+                res = PQexec(s->pg->conn, sql);
+                PQclear(res);
+        }
+        stmt_free(s);
+}
+
 static int cache_hit(DbPg *pg, unsigned i, DbStmt **ret) {
         DbPgStmt *s = pg->cache[i].stmt;
 
@@ -281,39 +330,20 @@ int db_pg_prepare_cached(Db *db, const char *sql, DbStmt **ret) {
         if (pg->n_cache >= DB_STATEMENT_CACHE_MAX)
                 return log_error_errno(ENOSPC, "Statement cache full (%u), not caching '%s'.", DB_STATEMENT_CACHE_MAX, sql);
 
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                return -ENOMEM;
-        s->pg = pg;
-        s->row = -1;
-        r = db_sql_query_to_pg(sql, &s->sql, &s->n_params);
-        if (r < 0) {
-                stmt_free(s);
-                return log_debug_errno(r, "Failed to translate '%s' for PostgreSQL: %m", sql);
-        }
-        if (s->n_params > 0) {
-                s->params = calloc(s->n_params, sizeof(DbPgParam));
-                s->values = calloc(s->n_params, sizeof(const char *));
-                s->lengths = calloc(s->n_params, sizeof(int));
-                s->formats = calloc(s->n_params, sizeof(int));
-                if (!s->params || !s->values || !s->lengths || !s->formats) {
-                        stmt_free(s);
-                        return -ENOMEM;
-                }
-        }
+        r = stmt_new(pg, sql, &s);
+        if (r < 0)
+                return r;
         copy = strdup(sql);
         if (!copy) {
                 stmt_free(s);
                 return -ENOMEM;
         }
-        snprintf(s->name, sizeof(s->name), "p%u", pg->n_named++);
         pg->cache[pg->n_cache].sql = copy;
         pg->cache[pg->n_cache].key = sql;
         pg->cache[pg->n_cache].stmt = s;
         pg->cache[pg->n_cache].handle = (DbStmt) { .pg = s };
         *ret = &pg->cache[pg->n_cache++].handle;
         return 0;
-
 }
 
 static DbPgParam *stmt_param(DbPgStmt *s, int i) {

@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 #include <time.h>
 
+#include "alloc-util.h"
 #include "log.h"
 #include "server-db-pg.h"
 #include "server-db-stmt.h"
@@ -27,6 +28,31 @@ int db_stmt_prepare_cached(Db *db, const char *sql, DbStmt **ret) {
         db->cache[i - 1].handle = (DbStmt) { .sqlite = s };
         *ret = &db->cache[i - 1].handle;
         return 0;
+}
+
+int db_stmt_prepare(Db *db, const char *sql, DbStmt **ret) {
+        _cleanup_free_ DbStmt *s = NULL;
+        int r;
+
+        s = calloc(1, sizeof(DbStmt));
+        if (!s)
+                return -ENOMEM;
+        r = db->pg ? db_pg_prepare(db, sql, &s->pg) : db_prepare(db, sql, &s->sqlite);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+DbStmt *db_stmt_free(DbStmt *s) {
+        if (!s)
+                return NULL;
+        if (s->sqlite)
+                sqlite3_finalize(s->sqlite);
+        else
+                db_pg_stmt_free(s->pg);
+        free(s);
+        return NULL;
 }
 
 static int begin(Db *db) {

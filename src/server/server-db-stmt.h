@@ -28,6 +28,8 @@ typedef enum DbType {
 
 /* The PostgreSQL side (server-db-pg.c). */
 int db_pg_prepare_cached(Db *db, const char *sql, DbStmt **ret);
+int db_pg_prepare(Db *db, const char *sql, DbPgStmt **ret);
+void db_pg_stmt_free(DbPgStmt *s);
 void db_pg_stmt_reset(DbPgStmt *s);
 int db_pg_bind_int64(DbPgStmt *s, int i, int64_t v);
 int db_pg_bind_text(DbPgStmt *s, int i, const char *text, size_t n, bool copy);
@@ -48,6 +50,13 @@ static inline int db_sqlite_result(int rc) {
 /* db_prepare_cached()'s contract on both backends: the statement belongs to the connection's cache; the caller
  * resets it when done (_cleanup_db_stmt_), never frees it, and does not use the same SQL twice at once. */
 int db_stmt_prepare_cached(Db *db, const char *sql, DbStmt **ret);
+
+/* A statement of its own, outside the cache: for SQL that is built at run time or run once (the admin CLI).
+ * Freed with db_stmt_free() (_cleanup_db_stmt_free_). */
+int db_stmt_prepare(Db *db, const char *sql, DbStmt **ret);
+DbStmt *db_stmt_free(DbStmt *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DbStmt *, db_stmt_free);
+#define _cleanup_db_stmt_free_ _cleanup_(db_stmt_freep)
 
 /* Ready for the next use: bindings cleared, results dropped. NULL is fine. */
 static inline void db_stmt_reset(DbStmt *s) {
@@ -83,6 +92,22 @@ static inline int db_bind_text(DbStmt *s, int i, const char *text) {
         if (_likely_(s->sqlite))
                 return db_sqlite_result(sqlite3_bind_text(s->sqlite, i, text, -1, SQLITE_TRANSIENT));
         return db_pg_bind_text(s->pg, i, text, strlen(text), /* copy= */ true);
+}
+
+/* n bytes of text (no NUL needed), copied. */
+static inline int db_bind_text_n(DbStmt *s, int i, const char *text, size_t n) {
+        if (_likely_(s->sqlite))
+                return db_sqlite_result(sqlite3_bind_text64(s->sqlite, i, n > 0 ? text : "", n, SQLITE_TRANSIENT, SQLITE_UTF8));
+        return db_pg_bind_text(s->pg, i, n > 0 ? text : "", n, /* copy= */ true);
+}
+
+/* A NUL-terminated text that outlives the statement's reset: not copied on SQLite (SQLITE_STATIC). */
+static inline int db_bind_text_static(DbStmt *s, int i, const char *text) {
+        if (!text)
+                return db_bind_null(s, i);
+        if (_likely_(s->sqlite))
+                return db_sqlite_result(sqlite3_bind_text(s->sqlite, i, text, -1, SQLITE_STATIC));
+        return db_pg_bind_text(s->pg, i, text, strlen(text), /* copy= */ false);
 }
 
 /* n bytes, copied. A zero-length blob is an empty value, not NULL, on both. */

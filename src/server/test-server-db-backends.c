@@ -131,6 +131,23 @@ TEST(values_round_trip) {
                 ASSERT_EQ(db_changes(db), 2);
                 ASSERT_OK(exec_stmt(db, "SELECT count(*) FROM v"));
                 ASSERT_EQ(db_changes(db), 2);
+                /* A statement of its own, twice at once, and freed. */
+                {
+                        _cleanup_db_stmt_free_ DbStmt *one = NULL, *two = NULL;
+
+                        ASSERT_OK(db_stmt_prepare(db, "SELECT t FROM v WHERE id = ?", &one));
+                        ASSERT_OK(db_stmt_prepare(db, "SELECT t FROM v WHERE id = ?", &two));
+                        ASSERT_OK(db_bind_int64(one, 1, 3));
+                        ASSERT_OK(db_bind_int64(two, 1, 1));
+                        ASSERT_EQ(db_step(one), DB_ROW);
+                        ASSERT_EQ(db_step(two), DB_ROW);
+                        ASSERT_STREQ(db_column_text(one, 0), "");
+                        ASSERT_STREQ(db_column_text(two, 0), "grüße, 'quoted' \\x00");
+                        db_stmt_reset(one);
+                        ASSERT_OK(db_bind_text_n(one, 1, "3xyz", 1)); /* text to an integer column: 3 */
+                        ASSERT_EQ(db_step(one), DB_ROW);
+                        ASSERT_STREQ(db_column_text(one, 0), "");
+                }
                 fprintf(stderr, "values round trip: %s ok\n", backend_name(db));
         }
         backends_close(&b);
