@@ -368,6 +368,10 @@ int db_pg_bind_int64(DbPgStmt *s, int i, int64_t v) {
         return 0;
 }
 
+int db_pg_bind_parameter_count(DbPgStmt *s) {
+        return (int) s->n_params;
+}
+
 int db_pg_bind_null(DbPgStmt *s, int i) {
         return stmt_param(s, i) ? 0 : -ERANGE;
 }

@@ -35,6 +35,7 @@ int db_pg_bind_int64(DbPgStmt *s, int i, int64_t v);
 int db_pg_bind_text(DbPgStmt *s, int i, const char *text, size_t n, bool copy);
 int db_pg_bind_blob(DbPgStmt *s, int i, const void *p, size_t n, bool copy);
 int db_pg_bind_null(DbPgStmt *s, int i);
+int db_pg_bind_parameter_count(DbPgStmt *s);
 int db_pg_step(DbPgStmt *s);
 int64_t db_pg_column_int64(DbPgStmt *s, int i);
 const char *db_pg_column_text(DbPgStmt *s, int i);
@@ -124,6 +125,13 @@ static inline int db_bind_blob_static(DbStmt *s, int i, const void *p, size_t n)
         return db_pg_bind_blob(s->pg, i, p, n, /* copy= */ false);
 }
 
+/* The number of parameters (the highest ?NNN). */
+static inline int db_bind_parameter_count(DbStmt *s) {
+        if (_likely_(s->sqlite))
+                return sqlite3_bind_parameter_count(s->sqlite);
+        return db_pg_bind_parameter_count(s->pg);
+}
+
 /* DB_ROW, DB_DONE, or a negative errno. */
 static inline int db_step(DbStmt *s) {
         if (_likely_(s->sqlite)) {
@@ -131,6 +139,11 @@ static inline int db_step(DbStmt *s) {
                 return rc == SQLITE_ROW ? DB_ROW : rc == SQLITE_DONE ? DB_DONE : db_errno(rc);
         }
         return db_pg_step(s->pg);
+}
+
+/* db_step()'s result as a function's: its errno, or 0 for a row or the end. */
+static inline int db_result(int r) {
+        return r < 0 ? r : 0;
 }
 
 static inline int64_t db_column_int64(DbStmt *s, int i) {

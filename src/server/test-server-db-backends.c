@@ -86,6 +86,7 @@ TEST(values_round_trip) {
                 ASSERT_OK(exec_schema(db, "DROP TABLE IF EXISTS v;\n"
                                           "CREATE TABLE v (id INTEGER PRIMARY KEY, i INTEGER, t TEXT, b BLOB, n INTEGER);"));
                 ASSERT_OK(db_stmt_prepare_cached(db, "INSERT INTO v (i, t, b, n) VALUES (?, ?, ?, ?) RETURNING id", &ins));
+                ASSERT_EQ(db_bind_parameter_count(ins), 4);
                 for (unsigned round = 0; round < 3; round++) {
                         ASSERT_OK(db_bind_int64(ins, 1, round == 0 ? INT64_MIN : round == 1 ? INT64_MAX : 0));
                         ASSERT_OK(db_bind_text(ins, 2, round == 2 ? "" : "grüße, 'quoted' \\x00"));
