@@ -422,6 +422,37 @@ int db_pg_bind_blob(DbPgStmt *s, int i, const void *p, size_t n, bool copy) {
         return bind_bytes(s, i, p, n, copy, 1, OID_BYTEA);
 }
 
+/* The parameter an "indeterminate" or "ambiguous" parameter error names ("… of parameter $5"), 0-based; -1. */
+static int untyped_parameter(const PGresult *res) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE) ?: "", *m, *d;
+
+        if (PQresultStatus(res) != PGRES_FATAL_ERROR || !(streq(state, "42P18") || streq(state, "42P08")))
+                return -1;
+        m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        d = m ? strrchr(m, '$') : NULL;
+        if (!d || d[1] < '1' || d[1] > '9')
+                return -1;
+        return (int) strtol(d + 1, NULL, 10) - 1;
+}
+
+/* One PQprepare; inside a transaction under a savepoint, since a failed one would abort the transaction. */
+static PGresult *prepare_once(DbPgStmt *s, const Oid *types) {
+        bool in_transaction = PQtransactionStatus(s->pg->conn) == PQTRANS_INTRANS;
+        PGresult *res;
+
+        if (in_transaction)
+                PQclear(PQexec(s->pg->conn, "SAVEPOINT patela_prepare"));
+        res = PQprepare(s->pg->conn, s->name, s->sql, (int) s->n_params, types);
+        if (in_transaction)
+                PQclear(PQexec(s->pg->conn, PQresultStatus(res) == PGRES_COMMAND_OK ? "RELEASE SAVEPOINT patela_prepare" :
+                                                                                        "ROLLBACK TO SAVEPOINT patela_prepare"));
+        return res;
+}
+
+/* At the first execution on this connection, with the types the bindings tell: integers and text left for the
+ * server to infer from the context (a declared bigint would not match a function taking an int), blobs bytea. A
+ * parameter that nothing types (`?1 IS NULL OR key = ?1` bound NULL, `SELECT ?`) has no type in SQLite: it gets
+ * its binding's (bigint for an integer, text otherwise), one at a time as PostgreSQL names them. */
 static int stmt_prepare(DbPgStmt *s) {
         _cleanup_free_ Oid *types = NULL;
         PGresult *res;
@@ -434,18 +465,15 @@ static int stmt_prepare(DbPgStmt *s) {
                 for (unsigned i = 0; i < s->n_params; i++)
                         types[i] = s->params[i].value ? s->params[i].type : 0;
         }
-        res = PQprepare(s->pg->conn, s->name, s->sql, (int) s->n_params, types);
-        if (types && PQresultStatus(res) == PGRES_FATAL_ERROR &&
-            (streq(PQresultErrorField(res, PG_DIAG_SQLSTATE) ?: "", "42P18") ||   /* indeterminate_datatype */
-             streq(PQresultErrorField(res, PG_DIAG_SQLSTATE) ?: "", "42P08"))) { /* ambiguous_parameter */
-                /* A parameter its context does not type (`? IS NULL`, `SELECT ?`): SQLite's parameters have no type;
-                 * the binding's is the best guess (bigint for an integer, text otherwise). Integers are not
-                 * declared bigint in the first place: a function taking an int would then not match. */
+        for (unsigned attempt = 0;; attempt++) {
+                int i;
+
+                res = prepare_once(s, types);
+                i = untyped_parameter(res);
+                if (i < 0 || (unsigned) i >= s->n_params || types[i] != 0 || attempt >= s->n_params)
+                        break;
                 PQclear(res);
-                for (unsigned i = 0; i < s->n_params; i++)
-                        if (types[i] == 0)
-                                types[i] = s->params[i].value && s->params[i].integer ? OID_INT8 : OID_TEXT;
-                res = PQprepare(s->pg->conn, s->name, s->sql, (int) s->n_params, types);
+                types[i] = s->params[i].value && s->params[i].integer ? OID_INT8 : OID_TEXT;
         }
         r = pg_result_errno(s->pg, res);
         PQclear(res);

@@ -379,6 +379,33 @@ TEST(nocase) {
                 ASSERT_EQ(db_column_int64(s, 0), 1);
                 db_stmt_reset(s);
                 ASSERT_OK(exec_stmt(b.db[k], "DELETE FROM config_ops"));
+
+                /* The settings' DELETE inside a transaction: the first preparation fails to type ?5 (bound NULL)
+                 * and must not abort the transaction; ?2 (NULL too) is typed by node_id, and stays so. */
+                ASSERT_OK(b.db[k]->pg ? db_pg_begin(b.db[k]) : db_begin(b.db[k]));
+                {
+                        _cleanup_db_stmt_ DbStmt *d = NULL;
+
+                        ASSERT_OK(db_stmt_prepare_cached(b.db[k], "DELETE FROM config_ops WHERE level = ? AND node_id IS ? "
+                                                                  "AND relay_id IS ? AND kind = ? AND (?5 IS NULL OR key = ?5 COLLATE NOCASE)",
+                                                         &d));
+                        ASSERT_OK(db_bind_text(d, 1, "default"));
+                        ASSERT_OK(db_bind_null(d, 2));
+                        ASSERT_OK(db_bind_null(d, 3));
+                        ASSERT_OK(db_bind_text(d, 4, "torrc"));
+                        ASSERT_OK(db_bind_null(d, 5));
+                        ASSERT_EQ(db_step(d), DB_DONE);
+                }
+                ASSERT_OK(exec_stmt(b.db[k], "INSERT INTO config_ops (level, kind, op, key, value) "
+                                             "VALUES ('default', 'torrc', 'set', 'ExitRelay', '0')"));
+                ASSERT_OK(b.db[k]->pg ? db_pg_commit(b.db[k]) : db_commit(b.db[k]));
+                ASSERT_OK(db_stmt_prepare_cached(b.db[k], "SELECT count(*) FROM config_ops WHERE (?1 IS NULL OR key = ?1 COLLATE NOCASE)",
+                                                 &s));
+                ASSERT_OK(db_bind_null(s, 1));
+                ASSERT_EQ(db_step(s), DB_ROW);
+                ASSERT_EQ(db_column_int64(s, 0), 1);
+                db_stmt_reset(s);
+                ASSERT_OK(exec_stmt(b.db[k], "DELETE FROM config_ops"));
         }
         backends_close(&b);
 }
