@@ -728,6 +728,12 @@ static int pg_schema_version(Db *db, int64_t *ret) {
         return pg_exec_int(db, "SELECT COALESCE(max(version), 0) FROM patela_migrations", ret);
 }
 
+int db_pg_schema_version(Db *db) {
+        int64_t v;
+        int r = pg_schema_version(db, &v);
+        return r < 0 ? r : (int) v;
+}
+
 static int pg_record_migration(Db *db, const DbMigration *m) {
         char version[16];
         const char *values[] = { version, m->name, m->sha256 };

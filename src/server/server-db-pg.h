@@ -19,6 +19,9 @@ int db_pg_open(const char *uri, Db **ret);
 Db *db_pg_close(Db *db);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Db *, db_pg_close);
 
+/* The number of the last migration applied (patela_migrations). */
+int db_pg_schema_version(Db *db);
+
 /* Transactions: writers SERIALIZABLE; readers REPEATABLE READ, READ ONLY (one snapshot, as BEGIN DEFERRED on
  * SQLite). A failed commit has rolled back; -EAGAIN if it failed to serialise. */
 int db_pg_begin(Db *db);
