@@ -314,7 +314,7 @@ static int cache_hit(DbPg *pg, unsigned i, DbStmt **ret) {
 
 int db_pg_prepare_cached(Db *db, const char *sql, DbStmt **ret) {
         DbPg *pg = db->pg;
-        DbPgStmt *s;
+        DbPgStmt *s = NULL;
         char *copy;
         int r;
 
