@@ -16,6 +16,9 @@
 
 const char db_sql_pg_preamble[] =
         "CREATE SEQUENCE IF NOT EXISTS patela_rowid AS BIGINT;\n"
+        /* randomblob(): pgcrypto's gen_random_bytes() (a trusted extension: the database's owner may create it;
+         * Debian's postgresql-17 ships it), from the server's strong random source. */
+        "CREATE EXTENSION IF NOT EXISTS pgcrypto;\n"
         /* SQLite's NOCASE folds ASCII only; ICU's secondary strength folds case everywhere, which is what the one
          * use (a torrc option's name) wants. Not deterministic: = compares by it, indexes cannot. */
         "CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);\n";
@@ -264,9 +267,10 @@ static size_t top_level_comma(const Tokens *ts, size_t a, size_t b) {
 
 static int translate_range(const Tokens *ts, ParamState *params, size_t a, size_t b, ByteBuffer *out);
 
-/* name(args) with args rewritten: ifnull → COALESCE; max/min of several values → GREATEST/LEAST (SQLite's scalar
- * forms; NULL arguments differ: SQLite answers NULL, PostgreSQL ignores them); group_concat → string_agg (with
- * SQLite's default separator); instr(a, b) → position(b IN a). 0 if t is none of these. */
+/* name(args) with args rewritten: ifnull → COALESCE; randomblob → gen_random_bytes (pgcrypto); max/min of several
+ * values → GREATEST/LEAST (SQLite's scalar forms; NULL arguments differ: SQLite answers NULL, PostgreSQL ignores
+ * them); group_concat → string_agg (with SQLite's default separator); instr(a, b) → position(b IN a). 0 if t is
+ * none of these. */
 static int translate_function(const Tokens *ts, ParamState *params, size_t *i, size_t b, ByteBuffer *out) {
         const Token *t = &ts->t[*i];
         size_t open = *i + 1, close, comma, x, y;
@@ -281,6 +285,8 @@ static int translate_function(const Tokens *ts, ParamState *params, size_t *i, s
 
         if (token_is(t, "ifnull"))
                 r = emits(out, "COALESCE(");
+        else if (token_is(t, "randomblob") && comma == close)
+                r = emits(out, "gen_random_bytes(");
         else if ((token_is(t, "max") || token_is(t, "min")) && comma < close)
                 r = emits(out, token_is(t, "max") ? "GREATEST(" : "LEAST(");
         else if (token_is(t, "group_concat")) {
@@ -408,7 +414,7 @@ static int translate_range(const Tokens *ts, ParamState *params, size_t a, size_
                                 i = j - 1;
                         }
                 } else if (token_is(t, "RAISE") || token_is(t, "AUTOINCREMENT") || token_is(t, "PRAGMA") ||
-                           token_is(t, "randomblob") || t->type == TOKEN_PARAM ||
+                           t->type == TOKEN_PARAM ||
                            /* INSERT OR IGNORE|REPLACE|…, REPLACE INTO: PostgreSQL says ON CONFLICT */
                            (token_is(t, "OR") && (j = skip_space(ts, i + 1, b)) < b &&
                             (token_is(&ts->t[j], "IGNORE") || token_is(&ts->t[j], "REPLACE") ||

@@ -8,7 +8,7 @@
 
 /* The objects a translated schema relies on, created (idempotently) before the first migration: the sequence that
  * numbers the rows of tables without an integer key (SQLite's implicit rowid, which the allocation orders by) and
- * a case-insensitive collation named like SQLite's NOCASE. */
+ * a case-insensitive collation named like SQLite's NOCASE; pgcrypto, for randomblob(). */
 extern const char db_sql_pg_preamble[];
 
 /* A query (one statement) → PostgreSQL's: `?` and `?NNN` → `$n` outside string literals, quoted identifiers and
