@@ -444,8 +444,9 @@ static PGresult *prepare_once(DbPgStmt *s, const Oid *types) {
                 PQclear(PQexec(s->pg->conn, "SAVEPOINT patela_prepare"));
         res = PQprepare(s->pg->conn, s->name, s->sql, (int) s->n_params, types);
         if (in_transaction)
-                PQclear(PQexec(s->pg->conn, PQresultStatus(res) == PGRES_COMMAND_OK ? "RELEASE SAVEPOINT patela_prepare" :
-                                                                                        "ROLLBACK TO SAVEPOINT patela_prepare"));
+                PQclear(PQexec(s->pg->conn, PQresultStatus(res) == PGRES_COMMAND_OK ?
+                                                    "RELEASE SAVEPOINT patela_prepare" :
+                                                    "ROLLBACK TO SAVEPOINT patela_prepare"));
         return res;
 }
 
@@ -794,7 +795,8 @@ static int pg_migrate(Db *db) {
                 if (version > (int64_t) db_n_migrations) {
                         db_pg_rollback(db);
                         return log_error_errno(EPROTONOSUPPORT,
-                                               "Database %s has schema version %" PRIi64 ", newer than this patela-server (%u).",
+                                               "Database %s has schema version %" PRIi64
+                                               ", newer than this patela-server (%u).",
                                                db->path, version, db_n_migrations);
                 }
                 if (version == (int64_t) db_n_migrations) {

@@ -584,7 +584,8 @@ static int translate_create_trigger(const Tokens *ts, size_t a, size_t b, ByteBu
         if (r >= 0 && when)
                 r = emits(out, "END IF;\n");
         if (r >= 0)
-                r = emits(out, delete ? "RETURN OLD;\nEND $patela$;\nCREATE TRIGGER " : "RETURN NEW;\nEND $patela$;\nCREATE TRIGGER ");
+                r = emits(out, delete ? "RETURN OLD;\nEND $patela$;\nCREATE TRIGGER " :
+                                        "RETURN NEW;\nEND $patela$;\nCREATE TRIGGER ");
         if (r >= 0)
                 r = emit_token(out, &ts->t[name]);
         if (r >= 0)

@@ -98,7 +98,8 @@ static inline int db_bind_text(DbStmt *s, int i, const char *text) {
 /* n bytes of text (no NUL needed), copied. */
 static inline int db_bind_text_n(DbStmt *s, int i, const char *text, size_t n) {
         if (_likely_(s->sqlite))
-                return db_sqlite_result(sqlite3_bind_text64(s->sqlite, i, n > 0 ? text : "", n, SQLITE_TRANSIENT, SQLITE_UTF8));
+                return db_sqlite_result(
+                        sqlite3_bind_text64(s->sqlite, i, n > 0 ? text : "", n, SQLITE_TRANSIENT, SQLITE_UTF8));
         return db_pg_bind_text(s->pg, i, n > 0 ? text : "", n, /* copy= */ true);
 }
 
