@@ -3,7 +3,8 @@
 # patela-server's PostgreSQL backend on a private cluster (test/lib-postgres.sh): the statement layer on both
 # backends (test-server-db-backends), then every migration applied to a fresh SQLite file and to a fresh
 # PostgreSQL database by the server's own db_open()s, and their schemas compared: tables, columns (type, NOT NULL,
-# default, primary key), unique and explicit indexes, foreign keys and their ON DELETE, triggers. A migration the
+# default, primary key), unique and explicit indexes, foreign keys and their ON DELETE, triggers, the number of CHECK
+# constraints of each table. A migration the
 # translation (src/server/server-db-sql.c) gets wrong leaves a difference here.
 source "$PATELA_SOURCE_DIR/test/lib.sh"
 source "$PATELA_SOURCE_DIR/test/lib-postgres.sh"
@@ -52,6 +53,8 @@ SELECT 'fk', t, "table", group_concat("from", ','), group_concat("to", ','), low
         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, f.id, f.seq)
   GROUP BY t, id;
 SELECT 'trigger', tbl_name, name FROM sqlite_schema WHERE type = 'trigger';
+SELECT 'checks', name, (length(upper(sql)) - length(replace(upper(sql), 'CHECK', ''))) / 5
+  FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%';
 SQL
 sort -o "$T/schema-sqlite.txt" "$T/schema-sqlite.txt"
 
@@ -90,6 +93,9 @@ SELECT 'fk', t.relname, r.relname,
   WHERE n.nspname = 'public' AND k.contype = 'f';
 SELECT 'trigger', c.relname, g.tgname FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND NOT g.tgisinternal;
+SELECT 'checks', c.relname, (SELECT count(*) FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'c')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname != 'patela_migrations';
 SQL
 sort -o "$T/schema-pg.txt" "$T/schema-pg.txt"
 
