@@ -11,6 +11,7 @@
 #include "log.h"
 #include "server-api.h"
 #include "server-attestations.h"
+#include "server-challenge.h"
 #include "server-json.h"
 #include "server-tlog.h"
 #include "server-verdict.h"
@@ -18,85 +19,23 @@
 #include "tpm2-quote.h"
 #include "tpm2-util.h"
 
-typedef struct Challenge {
-        int64_t node_id;
-        uint8_t secret_hash[32];
-        uint8_t nonce[PROTO_NONCE_SIZE];
-        size_t nonce_size;
-        char bank[16];
-        uint32_t mask;
-        int64_t expires_at;
-} Challenge;
-
-/* Reads an open challenge. It is consumed (consume_challenge()) in the transaction that records the
- * verdict, whatever the verdict: an answer, right or wrong, is the challenge's only one. */
-static int find_challenge(Db *db, const uint8_t *id, Challenge *ret) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
-        Challenge c = {};
-        int r, rc;
-
-        r = db_prepare_cached(db,
-                              "SELECT node_id, secret_hash, nonce, pcr_bank, pcr_mask, expires_at "
-                              "FROM challenges WHERE node_id = ? AND id = ?",
-                              &s);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(s, 1, node_key_prefix_get(id));
-        sqlite3_bind_blob(s, 2, id, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
-        if (sqlite3_column_bytes(s, 1) != 32 || sqlite3_column_bytes(s, 2) <= 0 ||
-            (size_t) sqlite3_column_bytes(s, 2) > sizeof(c.nonce))
-                return -EBADMSG;
-        c.node_id = sqlite3_column_int64(s, 0);
-        memcpy(c.secret_hash, sqlite3_column_blob(s, 1), 32);
-        c.nonce_size = (size_t) sqlite3_column_bytes(s, 2);
-        memcpy(c.nonce, sqlite3_column_blob(s, 2), c.nonce_size);
-        snprintf(c.bank, sizeof(c.bank), "%s", (const char *) sqlite3_column_text(s, 3));
-        c.mask = (uint32_t) sqlite3_column_int64(s, 4);
-        c.expires_at = sqlite3_column_int64(s, 5);
-        *ret = c;
-        return 0;
-}
-
-/* Inside a write transaction: takes the challenge out of the table. Of two answers to one challenge, verified at
- * the same time, only the first to get here finds it: -ESTALE for the other (and for a challenge replaced by a
- * newer enrolment, or removed with its node, meanwhile). */
-static int consume_challenge(Db *db, const uint8_t *id) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
-        int r, rc;
-
-        r = db_prepare_cached(db, "DELETE FROM challenges WHERE node_id = ? AND id = ?", &s);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(s, 1, node_key_prefix_get(id));
-        sqlite3_bind_blob(s, 2, id, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
-        return sqlite3_changes(db->sqlite) == 1 ? 0 : -ESTALE;
-}
-
-/* The decoded pcrValues must be exactly the challenge's PCRs of its bank (the decoder checked that they
+/* The decoded pcrValues must be exactly the quoted PCRs (QuotePCRs=) of the bank (the decoder checked that they
  * ascend); also their record for the attestation log, {"N": "hex", …}. */
-static int check_pcr_values(const ProtoAttestRequest *a, const Challenge *c, TPMI_ALG_HASH bank, TPM2B_DIGEST *values,
+static int check_pcr_values(const ProtoAttestRequest *a, uint32_t mask, TPMI_ALG_HASH bank, TPM2B_DIGEST *values,
                             unsigned *ret_n, json_object **ret_record) {
         _cleanup_(json_object_putp) json_object *record = json_object_new_object();
         size_t digest_size = tpm2_hash_alg_digest_size(bank);
 
         if (!record)
                 return -ENOMEM;
-        if (a->n_pcr_values != (size_t) __builtin_popcount(c->mask))
+        if (a->n_pcr_values != (size_t) __builtin_popcount(mask))
                 return -EINVAL;
         for (size_t i = 0; i < a->n_pcr_values; i++) {
                 const ProtoPcrValue *p = &a->pcr_values[i];
                 _cleanup_free_ char *hex = NULL;
                 char key[12];
 
-                if (!(c->mask & (1U << p->index)) || p->size != digest_size)
+                if (!(mask & (1U << p->index)) || p->size != digest_size)
                         return -EINVAL;
                 values[i].size = (uint16_t) digest_size;
                 memcpy(values[i].buffer, p->value, digest_size);
@@ -136,21 +75,34 @@ static const char *quote_error(int r) {
         }
 }
 
-/* The challenge is consumed and the refusal logged, both or neither. */
-static enum MHD_Result reject(Request *req, const uint8_t *challenge, const Node *n, ProtoErrorCode code,
+/* A refused answer. One that proved the credential's secret (proven: it comes from the node's TPM) takes the
+ * challenge and is logged, both or neither. Any other is logged unless the node already had
+ * CHALLENGES_PER_NODE_MAX refusals logged within a ChallengeLifetime= (anyone can send one: the attestation log
+ * grows by at most that many per node and lifetime, as when each challenge could be refused once), and takes
+ * nothing: a stranger who knows the challenge id cannot void it. */
+static enum MHD_Result reject(Request *req, const Challenge *ch, const Node *n, bool proven, ProtoErrorCode code,
                               const char *reason) {
         AttestationRecord rec = {
                 .node_id = n->id, .fingerprint = n->fingerprint, .verdict = "rejected", .reason = reason,
                 .reset_count = -1, .source = req->source,
         };
-        Db *db = server_db_lock(req->server);
+        Db *db;
         int r;
 
+        if (!proven && !challenge_limits_log_refusal(&req->server->challenge_limits, n->id, now_ms())) {
+                metrics_count_unlogged_refusal(&req->server->metrics);
+                log_debug("Attestation of node %" PRIi64 " refused, not logged (%u refusals within the challenge "
+                          "lifetime): %s", n->id, CHALLENGES_PER_NODE_MAX, reason);
+                return respond_error(req, code, "%s", reason);
+        }
+        db = server_db_lock(req->server);
         r = db_begin(db);
         if (r >= 0) {
-                r = consume_challenge(db, challenge);
-                if (r == -ESTALE) /* answered meanwhile: refused all the same, and logged */
-                        r = 0;
+                if (proven) {
+                        r = challenge_take(db, ch);
+                        if (r == -ESTALE) /* answered meanwhile: refused all the same, and logged */
+                                r = 0;
+                }
                 if (r >= 0)
                         r = attestation_log(db, &rec);
                 if (r >= 0)
@@ -170,12 +122,13 @@ static enum MHD_Result reject(Request *req, const uint8_t *challenge, const Node
 
 /* Inside the write transaction: the node's counters, if it is still enabled and its TPM's resetCount did not go
  * down meanwhile (another attestation of the same node verified at the same time). -ESTALE otherwise. */
-static int record_counters(Db *db, int64_t node_id, const TPMS_ATTEST *attest) {
+static int record_counters(Db *db, int64_t node_id, const TPMS_ATTEST *attest, const char *source) {
         _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
         int r, rc;
 
+        /* Also the node's last contact: an enrolment of an enabled node writes nothing (anyone can send one). */
         r = db_prepare_cached(db,
-                              "UPDATE nodes SET reset_count = ?1, restart_count = ?2, last_seen = ?3 "
+                              "UPDATE nodes SET reset_count = ?1, restart_count = ?2, last_seen = ?3, last_source = ?5 "
                               "WHERE id = ?4 AND state = 'enabled' AND (reset_count IS NULL OR reset_count <= ?1)",
                               &s);
         if (r < 0)
@@ -184,6 +137,7 @@ static int record_counters(Db *db, int64_t node_id, const TPMS_ATTEST *attest) {
         sqlite3_bind_int64(s, 2, attest->clockInfo.restartCount);
         sqlite3_bind_int64(s, 3, now_sec());
         sqlite3_bind_int64(s, 4, node_id);
+        sqlite3_bind_text(s, 5, source, -1, SQLITE_TRANSIENT);
         rc = sqlite3_step(s);
         if (rc != SQLITE_DONE)
                 return db_errno(rc);
@@ -266,7 +220,7 @@ int measured_boot_enforced(Db *db, const ServerConfig *config) {
  * concerns. 0: accepted, ret_token set; 1: refused by the verdict; -ENOENT if the challenge is gone
  * (answered, replaced or removed meanwhile), -ESTALE if the node was disabled or its resetCount went down
  * meanwhile; nothing is written then. */
-static int record_answer(Db *db, const Request *req, const uint8_t *challenge, const Node *n, const char *bank,
+static int record_answer(Db *db, const Request *req, const Challenge *ch, const Node *n, const char *bank,
                          json_object *pcr_values, const TPMS_ATTEST *attest, const uint8_t quote_sha256[static 32],
                          const VerdictInput *in, const VerdictLogs *logs, Judgement *j,
                          uint8_t ret_token[static PROTO_TOKEN_SIZE]) {
@@ -300,11 +254,11 @@ static int record_answer(Db *db, const Request *req, const uint8_t *challenge, c
                         rec.verdict = "rejected";
         }
         if (r >= 0)
-                r = consume_challenge(db, challenge);
+                r = challenge_take(db, ch);
         if (r == -ESTALE)
                 r = -ENOENT;
         if (r >= 0)
-                r = record_counters(db, n->id, attest);
+                r = record_counters(db, n->id, attest, req->source);
         if (r >= 0)
                 r = attestation_log(db, &rec);
         if (r >= 0)
@@ -332,15 +286,19 @@ enum MHD_Result api_attest(Request *req) {
         _cleanup_(json_object_putp) json_object *record = NULL;
         _cleanup_(proto_attest_reply_done) ProtoAttestReply reply = {};
         _cleanup_(verdict_logs_done) VerdictLogs logs = {};
+        _cleanup_(challenge_done) Challenge ch = {};
+        const ServerConfig *config = req->server->config;
         const uint8_t *id = a.challenge;
-        uint8_t hash[64], quote_sha256[64];
+        const char *bank_name = config->quote_bank ?: "sha256";
+        uint32_t mask = config->quote_pcr_mask;
+        uint64_t now, lifetime_ms = config->challenge_lifetime_usec / 1000U;
+        uint8_t quote_sha256[64];
         TPM2B_DIGEST values[TPM2_PCRS_MAX];
         size_t hsize;
         TPMT_SIGNATURE sig;
         TPMS_ATTEST attest;
         ProtoDiag diag = {};
         Judgement judgement;
-        Challenge c;
         unsigned n_values;
         bool secret_ok, still_enabled = false;
         char *body = NULL;
@@ -354,57 +312,64 @@ enum MHD_Result api_attest(Request *req) {
                 return respond_error(req, PROTO_ERROR_INVALID_FIELD,
                                      "attestation request: field 'signature' is not a marshalled TPMT_SIGNATURE.");
 
-        db = server_db_lock(req->server);
-        r = db_begin_read(db);
-        if (r >= 0) {
-                r = find_challenge(db, id, &c);
-                if (r >= 0)
-                        r = node_get(db, c.node_id, &n) < 0 ? -ENXIO : 0;
-                (void) db_commit(db);
-        }
-        server_db_unlock(req->server);
+        /* The id names its node and its time, and the server made it (its tag): a made-up id goes no further. */
+        r = challenge_open(&req->server->challenge_key, id, &ch);
         if (r == -ENOENT)
                 return respond_error(req, PROTO_ERROR_CHALLENGE_UNKNOWN,
-                                     "No open challenge with this id: it was answered already, replaced, or never issued.");
-        if (r == -ENXIO)
+                                     "No open challenge with this id: it was answered already, or never issued.");
+        if (r < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Deriving the challenge failed.");
+        db = server_db_lock(req->server);
+        r = node_get(db, ch.node_id, &n);
+        server_db_unlock(req->server);
+        if (r == -ENOENT)
                 return respond_error(req, PROTO_ERROR_CHALLENGE_UNKNOWN, "The challenge's node is gone.");
         if (r < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Challenge lookup failed.");
+        /* At or before the node's floor: answered already, or voided by a change of the node's state. From the
+         * future (beyond a lifetime of clock difference between servers): not one this fleet's servers issued. */
+        now = now_ms();
+        if (ch.issued_ms <= n.challenge_floor_ms || ch.issued_ms > now + lifetime_ms)
+                return respond_error(req, PROTO_ERROR_CHALLENGE_UNKNOWN,
+                                     "No open challenge with this id: it was answered already, or never issued.");
 
-        if (c.expires_at <= (int64_t) now_usec())
-                return reject(req, id, &n, PROTO_ERROR_CHALLENGE_EXPIRED, "The challenge expired before it was answered.");
+        if (ch.issued_ms + lifetime_ms <= now)
+                return reject(req, &ch, &n, /* proven= */ false, PROTO_ERROR_CHALLENGE_EXPIRED,
+                              "The challenge expired before it was answered.");
         if (n.state != NODE_ENABLED)
-                return reject(req, id, &n, PROTO_ERROR_NODE_DISABLED, "The node is not enabled.");
+                return reject(req, &ch, &n, /* proven= */ false, PROTO_ERROR_NODE_DISABLED, "The node is not enabled.");
 
-        r = tpm2_digest(TPM2_ALG_SHA256, a.secret.data, a.secret.size, hash, &hsize);
-        secret_ok = r >= 0 && a.secret.size == PROTO_SECRET_SIZE && CRYPTO_memcmp(hash, c.secret_hash, 32) == 0;
+        secret_ok = a.secret.size == PROTO_SECRET_SIZE && CRYPTO_memcmp(a.secret.data, ch.secret, PROTO_SECRET_SIZE) == 0;
         proto_blob_done_erase(&a.secret);
         if (!secret_ok)
-                return reject(req, id, &n, PROTO_ERROR_SECRET_MISMATCH,
+                return reject(req, &ch, &n, /* proven= */ false, PROTO_ERROR_SECRET_MISMATCH,
                               "The secret does not match the credential: this TPM does not hold the enrolled EK and AK.");
 
-        bank = tpm2_hash_alg_from_string(c.bank);
-        if (bank < 0 || check_pcr_values(&a, &c, (TPMI_ALG_HASH) bank, values, &n_values, &record) < 0)
-                return reject(req, id, &n, PROTO_ERROR_QUOTE_REJECTED, "pcrValues does not list exactly the requested PCRs.");
+        /* From here on the answer comes from the node's TPM: a refusal takes the challenge. */
+        bank = tpm2_hash_alg_from_string(bank_name);
+        if (bank < 0 || check_pcr_values(&a, mask, (TPMI_ALG_HASH) bank, values, &n_values, &record) < 0)
+                return reject(req, &ch, &n, /* proven= */ true, PROTO_ERROR_QUOTE_REJECTED,
+                              "pcrValues does not list exactly the requested PCRs.");
 
-        r = tpm2_quote_verify(&n.ak_public, a.quoted.data, a.quoted.size, &sig, c.nonce, c.nonce_size, (TPMI_ALG_HASH) bank,
-                              c.mask, values, n_values, &attest);
+        r = tpm2_quote_verify(&n.ak_public, a.quoted.data, a.quoted.size, &sig, ch.nonce, PROTO_NONCE_SIZE,
+                              (TPMI_ALG_HASH) bank, mask, values, n_values, &attest);
         if (r < 0) {
                 char reason[160];
                 snprintf(reason, sizeof(reason), "Quote verification failed: %s.", quote_error(r));
-                return reject(req, id, &n, PROTO_ERROR_QUOTE_REJECTED, reason);
+                return reject(req, &ch, &n, /* proven= */ true, PROTO_ERROR_QUOTE_REJECTED, reason);
         }
         /* The TPM's reset and restart counters only grow (until TPM2_Clear). Going back means a replayed
          * or foreign quote. */
         if (n.reset_count >= 0 && (int64_t) attest.clockInfo.resetCount < n.reset_count)
-                return reject(req, id, &n, PROTO_ERROR_QUOTE_REJECTED, "The TPM's resetCount went down since the last attestation.");
+                return reject(req, &ch, &n, /* proven= */ true, PROTO_ERROR_QUOTE_REJECTED,
+                              "The TPM's resetCount went down since the last attestation.");
 
         /* The quote is the TPM's: now what it says the node booted. Recorded with the attestation; a verdict
          * other than Trusted refuses the node unless MeasuredBoot= says warn (docs/server.md, "Measured boot"). */
         /* What the transparency log's verdict entry names: the quote the TPM signed. */
         if (tpm2_digest(TPM2_ALG_SHA256, a.quoted.data, a.quoted.size, quote_sha256, &hsize) < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Hashing the quote failed.");
-        VerdictInput in = { .node_id = n.id, .bank = c.bank, .mask = c.mask, .values = a.pcr_values,
+        VerdictInput in = { .node_id = n.id, .bank = bank_name, .mask = mask, .values = a.pcr_values,
                             .n_values = a.n_pcr_values, .firmware_log = a.firmware_log,
                             .userspace_log = a.userspace_log };
         /* The logs' parsing and replay outside the lock: the expensive part of the verdict. */
@@ -415,22 +380,23 @@ enum MHD_Result api_attest(Request *req) {
         /* One write transaction: the verdict's registry part, the challenge consumed, the verdict logged, the
          * node's counters, the session or the refusal. */
         db = server_db_lock(req->server);
-        r = record_answer(db, req, id, &n, c.bank, record, &attest, quote_sha256, &in, judged_logs > 0 ? &logs : NULL,
+        r = record_answer(db, req, &ch, &n, bank_name, record, &attest, quote_sha256, &in, judged_logs > 0 ? &logs : NULL,
                           &judgement, reply.token);
         if (r == -ESTALE) {
-                Node now;
+                Node current;
 
                 /* The node changed while this answer was verified. */
-                still_enabled = node_get(db, n.id, &now) >= 0 && now.state == NODE_ENABLED;
+                still_enabled = node_get(db, n.id, &current) >= 0 && current.state == NODE_ENABLED;
         }
         server_db_unlock(req->server);
         if (r == -ENOENT)
                 return respond_error(req, PROTO_ERROR_CHALLENGE_UNKNOWN,
-                                     "No open challenge with this id: it was answered already, replaced, or never issued.");
+                                     "No open challenge with this id: it was answered already, or never issued.");
         if (r == -ESTALE && still_enabled)
-                return reject(req, id, &n, PROTO_ERROR_QUOTE_REJECTED, "The TPM's resetCount went down since the last attestation.");
+                return reject(req, &ch, &n, /* proven= */ true, PROTO_ERROR_QUOTE_REJECTED,
+                              "The TPM's resetCount went down since the last attestation.");
         if (r == -ESTALE)
-                return reject(req, id, &n, PROTO_ERROR_NODE_DISABLED, "The node is not enabled.");
+                return reject(req, &ch, &n, /* proven= */ true, PROTO_ERROR_NODE_DISABLED, "The node is not enabled.");
         if (r < 0) {
                 log_error_errno(r, "Recording the attestation of node %" PRIi64 " (%s) failed: %m", n.id, n.fingerprint);
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Issuing the session failed.");

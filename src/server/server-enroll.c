@@ -11,14 +11,13 @@
 #include "log.h"
 #include "server-api.h"
 #include "server-attestations.h"
+#include "server-challenge.h"
 #include "tpm2-credential.h"
 #include "tpm2-ek-cert.h"
 #include "tpm2-marshal.h"
 #include "tpm2-quote.h"
 #include "tpm2-templates.h"
 #include "tpm2-util.h"
-
-#define CHALLENGE_SWEEP_INTERVAL_USEC (1000U * 1000U)
 
 /* An EK as the TCG profile makes them: a restricted decryption key bound to this TPM, SHA-256 names,
  * AES-128-CFB for the credential, RSA-2048 or ECC P-256. make_credential relies on each of these. */
@@ -79,118 +78,55 @@ static int random_bytes(void *p, size_t n) {
         return RAND_bytes(p, (int) n) == 1 ? 0 : -EIO;
 }
 
+/* A credential of the identity's EK for its AK name, wrapping secret, as make_credential makes it: the blobs in the
+ * reply. */
+static int make_credential(const TPM2B_PUBLIC *ek_public, const TPM2B_NAME *ak_name,
+                           const uint8_t secret[static PROTO_SECRET_SIZE], ProtoEnrollReply *reply) {
+        TPM2B_ID_OBJECT blob;
+        TPM2B_ENCRYPTED_SECRET enc;
+        int r;
+
+        r = tpm2_make_credential(ek_public, ak_name, secret, PROTO_SECRET_SIZE, &blob, &enc);
+        if (r >= 0)
+                r = tpm2_marshal_TPM2B_ID_OBJECT(&blob, &reply->credential_blob.data, &reply->credential_blob.size);
+        if (r >= 0)
+                r = tpm2_marshal_TPM2B_ENCRYPTED_SECRET(&enc, &reply->encrypted_secret.data,
+                                                        &reply->encrypted_secret.size);
+        return r;
+}
+
 /* An enabled node gets a fresh challenge, besides the ones it has open. A new challenge never replaces an open
  * one: the public areas are not secret, and a stranger who enrols with them must not void the challenge the
- * node is answering (issue 11, item 2). What bounds the table and the attestation log instead: at most
- * CHALLENGES_PER_NODE_MAX open challenges per node until the oldest is answered or expires (then 429). A
- * stranger can hold the node's slots for a ChallengeLifetime=, delaying its next attestation, but takes nothing
- * from it: the node keeps its session and its relays (configd does not stop relays for a 429). */
-#define CHALLENGES_PER_NODE_MAX 4
-
-/* Inside a write transaction, under the database lock: the node's last contact, its expired challenges
- * removed, and a new one if fewer than CHALLENGES_PER_NODE_MAX are open (-EUSERS otherwise). */
-static int store_challenge(Db *db, const Request *req, const Node *n, const uint8_t *id, const uint8_t *hash,
-                           size_t hsize, const uint8_t *nonce, const char *bank) {
-        const ServerConfig *c = req->server->config;
-        _cleanup_stmt_reset_ sqlite3_stmt *del = NULL, *count = NULL, *ins = NULL;
-        int r, rc;
-
-        r = node_touch(db, n->id, req->source);
-        if (r < 0)
-                return r;
-        r = db_prepare_cached(db, "DELETE FROM challenges WHERE node_id = ? AND expires_at <= ?", &del);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(del, 1, n->id);
-        sqlite3_bind_int64(del, 2, (int64_t) now_usec());
-        rc = sqlite3_step(del);
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
-        r = db_prepare_cached(db, "SELECT count(*) FROM challenges WHERE node_id = ?", &count);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(count, 1, n->id);
-        rc = sqlite3_step(count);
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
-        if (sqlite3_column_int64(count, 0) >= CHALLENGES_PER_NODE_MAX)
-                return -EUSERS;
-
-        /* Expired challenges of other nodes: a scan of the table (expires_at has no index), so at most once a
-         * second rather than in every enrolment — with thousands of nodes enrolling at once (a power cut),
-         * a scan per enrolment would grow with the square of the fleet. */
-        if (now_usec() >= req->server->next_challenge_sweep_usec) {
-                _cleanup_stmt_reset_ sqlite3_stmt *sweep = NULL;
-
-                r = db_prepare_cached(db, "DELETE FROM challenges WHERE expires_at < ?", &sweep);
-                if (r < 0)
-                        return r;
-                sqlite3_bind_int64(sweep, 1, (int64_t) now_usec());
-                rc = sqlite3_step(sweep);
-                if (rc != SQLITE_DONE)
-                        return db_errno(rc);
-                req->server->next_challenge_sweep_usec = now_usec() + CHALLENGE_SWEEP_INTERVAL_USEC;
-        }
-
-        r = db_prepare_cached(db,
-                              "INSERT INTO challenges (id, node_id, secret_hash, nonce, pcr_bank, pcr_mask, expires_at) "
-                              "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                              &ins);
-        if (r < 0)
-                return r;
-        sqlite3_bind_blob(ins, 1, id, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(ins, 2, n->id);
-        sqlite3_bind_blob(ins, 3, hash, (int) hsize, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(ins, 4, nonce, PROTO_NONCE_SIZE, SQLITE_TRANSIENT);
-        sqlite3_bind_text(ins, 5, bank, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 6, c->quote_pcr_mask);
-        sqlite3_bind_int64(ins, 7, (int64_t) (now_usec() + c->challenge_lifetime_usec));
-        rc = sqlite3_step(ins);
-        return rc == SQLITE_DONE ? 0 : db_errno(rc);
-}
-
-static int make_challenge(const TPM2B_PUBLIC *ek_public, const TPM2B_NAME *ak_name, ProtoEnrollReply *reply,
-                          uint8_t ret_hash[static 32]);
-
-typedef struct StoreChallenge {
-        const Request *req;
-        const Node *node;
-        const uint8_t *id, *hash, *nonce;
-        const char *bank;
-} StoreChallenge;
-
-static int store_challenge_tx(Db *db, void *userdata) {
-        const StoreChallenge *c = userdata;
-        return store_challenge(db, c->req, c->node, c->id, c->hash, 32, c->nonce, c->bank);
-}
-
+ * node is answering (issue 11, item 2). Nothing is written (server-challenge.h): the challenge is derived from
+ * the server's key, and what bounds a stranger is in memory, per server: at most CHALLENGES_PER_NODE_MAX open
+ * challenges per node until the oldest is answered or expires (then 429). A stranger can hold the node's slots
+ * for a ChallengeLifetime=, delaying its next attestation, but takes nothing from it: the node keeps its session
+ * and its relays (configd does not stop relays for a 429). */
 static enum MHD_Result send_challenge(Request *req, const Node *n) {
         const ServerConfig *c = req->server->config;
         _cleanup_(proto_enroll_reply_done) ProtoEnrollReply reply = { .state = PROTO_ENROLL_ENABLED };
-        uint8_t hash[32];
+        _cleanup_(challenge_done) Challenge ch = {};
         const char *bank = c->quote_bank ?: "sha256";
+        uint64_t issued;
         char *body = NULL;
         int r;
 
-        if (random_bytes(reply.nonce, PROTO_NONCE_SIZE) < 0)
-                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "No randomness.");
-        reply.nonce_size = PROTO_NONCE_SIZE;
-        /* Bound to the AK name the server computes from the stored AK public area. */
-        r = make_challenge(&n->ek_public, &n->ak_name, &reply, hash);
-        if (r < 0)
-                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "make_credential failed: %s", strerror(-r));
-        /* Stored under the node: the id's first 8 bytes name it, its last 8 stay random (server-nodes.h). */
-        node_key_prefix_put(reply.challenge, n->id);
-
-        /* One write transaction per enrolment: the node's last contact and its new challenge. */
-        r = in_transaction(req->server, store_challenge_tx,
-                           &(StoreChallenge) { req, n, reply.challenge, hash, reply.nonce, bank });
+        r = challenge_limits_issue(&req->server->challenge_limits, n->id, n->challenge_floor_ms, now_ms(), &issued);
         if (r == -EUSERS)
                 return respond_error(req, PROTO_ERROR_RATE_LIMITED,
                                      "Node %" PRIi64 " has %u open challenges; answer one or wait until they expire.",
                                      n->id, CHALLENGES_PER_NODE_MAX);
         if (r < 0)
-                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Storing the challenge failed.");
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Counting the node's challenges failed.");
+        r = challenge_make(&req->server->challenge_key, n->id, issued, reply.challenge, &ch);
+        if (r < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Deriving the challenge failed.");
+        memcpy(reply.nonce, ch.nonce, PROTO_NONCE_SIZE);
+        reply.nonce_size = PROTO_NONCE_SIZE;
+        /* Bound to the AK name the server computes from the stored AK public area. */
+        r = make_credential(&n->ek_public, &n->ak_name, ch.secret, &reply);
+        if (r < 0)
+                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "make_credential failed: %s", strerror(-r));
 
         snprintf(reply.fingerprint, sizeof(reply.fingerprint), "%s", n->fingerprint);
         reply.pcr_mask = c->quote_pcr_mask;
@@ -269,27 +205,19 @@ static int lookup_node(Db *db, const Request *req, NodeIdentity *id, Node *ret, 
         return 0;
 }
 
-/* A credential for the identity's EK and AK name, as make_credential makes it: the secret's SHA-256 in
- * ret_hash, the blobs in the reply. */
-static int make_challenge(const TPM2B_PUBLIC *ek_public, const TPM2B_NAME *ak_name, ProtoEnrollReply *reply,
-                          uint8_t ret_hash[static 32]) {
+/* A proof challenge: a random id and a credential of a random secret, whose SHA-256 is in ret_hash. */
+static int make_proof_challenge(const TPM2B_PUBLIC *ek_public, const TPM2B_NAME *ak_name, ProtoEnrollReply *reply,
+                                uint8_t ret_hash[static 32]) {
         uint8_t secret[PROTO_SECRET_SIZE];
-        TPM2B_ID_OBJECT blob;
-        TPM2B_ENCRYPTED_SECRET enc;
         size_t hsize;
         int r;
 
         if (random_bytes(reply->challenge, sizeof(reply->challenge)) < 0 || random_bytes(secret, sizeof(secret)) < 0)
                 return -EIO;
-        r = tpm2_make_credential(ek_public, ak_name, secret, sizeof(secret), &blob, &enc);
+        r = make_credential(ek_public, ak_name, secret, reply);
         if (r >= 0)
                 r = tpm2_digest(TPM2_ALG_SHA256, secret, sizeof(secret), ret_hash, &hsize);
         explicit_bzero(secret, sizeof(secret));
-        if (r >= 0)
-                r = tpm2_marshal_TPM2B_ID_OBJECT(&blob, &reply->credential_blob.data, &reply->credential_blob.size);
-        if (r >= 0)
-                r = tpm2_marshal_TPM2B_ENCRYPTED_SECRET(&enc, &reply->encrypted_secret.data,
-                                                        &reply->encrypted_secret.size);
         return r;
 }
 
@@ -364,7 +292,7 @@ static enum MHD_Result send_proof_challenge(Request *req, const NodeIdentity *id
         char *body = NULL;
         int r;
 
-        r = make_challenge(&id->ek_public, &id->ak_name, &reply, hash);
+        r = make_proof_challenge(&id->ek_public, &id->ak_name, &reply, hash);
         if (r < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "make_credential failed: %s", strerror(-r));
         r = in_transaction(req->server, store_proof_tx, &(StoreProof) { req, id, reply.challenge, hash });
@@ -593,6 +521,6 @@ enum MHD_Result api_enroll(Request *req) {
         case NODE_DISABLED:
                 return respond_error(req, PROTO_ERROR_NODE_DISABLED, "Node %" PRIi64 " is disabled.", n.id);
         default:
-                return send_challenge(req, &n); /* touches the node in its transaction */
+                return send_challenge(req, &n); /* writes nothing: the answer records the contact */
         }
 }

@@ -491,6 +491,7 @@ int server_start(Server *s, const ServerConfig *config) {
                 return log_oom();
         pthread_mutex_init(&s->db_lock, NULL);
         relay_metrics_store_init(&s->relay_metrics);
+        challenge_limits_init(&s->challenge_limits, config->challenge_lifetime_usec / 1000U);
         if (config->ek_certificate != EK_CERTIFICATE_IGNORE) {
                 const char *dir = config->ek_ca_directory ?: SERVER_EK_CA_DIRECTORY;
 
@@ -526,6 +527,9 @@ int server_start(Server *s, const ServerConfig *config) {
         r = db_cache_size(s->db, DB_SERVER_CACHE_KIB);
         if (r < 0)
                 return log_error_errno(r, "Failed to size the database cache: %m");
+        r = challenge_key_load(s->db, &s->challenge_key);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load the challenge key from the database: %m");
         r = checkpointer_start(config->database, &s->db_lock, &s->checkpointer);
         if (r < 0)
                 return log_error_errno(r, "Failed to start the WAL checkpointer: %m");
@@ -632,4 +636,6 @@ void server_stop(Server *s) {
         s->tickets = tls_tickets_free(s->tickets);
         tlog_key_done(&s->log_key);
         relay_metrics_store_done(&s->relay_metrics);
+        challenge_key_done(&s->challenge_key);
+        challenge_limits_done(&s->challenge_limits);
 }

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "protocol.h"
+#include "server-challenge.h"
 #include "server-checkpoint.h"
 #include "server-config.h"
 #include "server-db.h"
@@ -33,7 +34,8 @@ typedef struct Server {
         RateLimit *enroll_limit;
         Db *db;
         pthread_mutex_t db_lock;
-        uint64_t next_challenge_sweep_usec; /* under db_lock */
+        ChallengeKey challenge_key;       /* server_keys 'challenge': the challenges' HMAC key */
+        ChallengeLimits challenge_limits; /* open challenges and logged refusals per node, behind a mutex of its own */
         _Atomic uint64_t buffered; /* request body bytes reserved by all requests: MaxBufferedBytes= */
         Checkpointer *checkpointer;
         X509_STORE *ek_roots; /* EkCaDirectory=; empty if it holds none */

@@ -53,6 +53,10 @@ void metrics_count_verdict(Metrics *m, ProtoVerdict v, bool refused) {
                 atomic_fetch_add_explicit(&m->verdicts[v][refused], 1, memory_order_relaxed);
 }
 
+void metrics_count_unlogged_refusal(Metrics *m) {
+        atomic_fetch_add_explicit(&m->unlogged_refusals, 1, memory_order_relaxed);
+}
+
 void metrics_count_handshake(Metrics *m, bool resumed) {
         atomic_fetch_add_explicit(&m->tls_handshakes[resumed], 1, memory_order_relaxed);
 }
@@ -230,6 +234,12 @@ static void render_counters(const MetricsContext *c, FILE *f) {
                         fprintf(f, "patela_attestation_verdicts_total{verdict=\"%s\",outcome=\"%s\"} %" PRIu64 "\n",
                                 proto_verdict_to_string(v), refused ? "refused" : "accepted", load(&m->verdicts[v][refused]));
 
+        header(f, "patela_attestation_refusals_unlogged_total", "counter",
+               "Refused attestation answers that did not prove the credential's secret, left out of the attestation "
+               "log because their node had 4 refusals logged within ChallengeLifetime= (anyone who knows a challenge "
+               "id can send one).");
+        fprintf(f, "patela_attestation_refusals_unlogged_total %" PRIu64 "\n", load(&m->unlogged_refusals));
+
         header(f, "patela_request_duration_seconds", "histogram",
                "Time from a request's headers to its answer: POST /v1/enroll (a challenge) and POST /v1/attest "
                "(the proof, the quote and the verdict).");
@@ -392,7 +402,9 @@ static const struct {
           "When the node's last attestation was judged, seconds since the epoch (0: never).", 6 },
         { "patela_node_last_trusted_timestamp_seconds",
           "When the node last attested with the verdict Trusted, seconds since the epoch (0: never).", 7 },
-        { "patela_node_last_seen_timestamp_seconds", "When the node last enrolled, seconds since the epoch.", 8 },
+        { "patela_node_last_seen_timestamp_seconds",
+          "When the server last heard from the node, seconds since the epoch: its last attestation once enabled (an "
+          "enrolment of an enabled node proves nothing), its last enrolment while pending or disabled.", 8 },
 };
 
 static int render_nodes(Db *db, FILE *f) {

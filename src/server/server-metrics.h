@@ -39,6 +39,7 @@ typedef struct Metrics {
         _Atomic uint64_t last_render_usec;                 /* how long the previous /metrics took to render */
         _Atomic uint64_t last_relays_render_usec;          /* and the previous /metrics/relays */
         _Atomic uint64_t tls_handshakes[2];                /* nodes' listeners, [resumed] */
+        _Atomic uint64_t unlogged_refusals;                /* refused answers past the per-node logging bound */
 } Metrics;
 
 void metrics_init(Metrics *m);
@@ -50,6 +51,10 @@ void metrics_count_request(Metrics *m, unsigned endpoint, unsigned result, uint6
 void metrics_count_enrolment(Metrics *m, ProtoEnrollState state);
 /* A judged attestation (its quote verified): its measured-boot verdict, and whether MeasuredBoot= refused it. */
 void metrics_count_verdict(Metrics *m, ProtoVerdict v, bool refused);
+
+/* A refused attestation answer left out of the attestation log: its node had CHALLENGES_PER_NODE_MAX refusals
+ * logged within the challenge lifetime (server-challenge.h). */
+void metrics_count_unlogged_refusal(Metrics *m);
 
 /* A completed TLS handshake on a nodes' listener: full, or resumed from a session ticket. */
 void metrics_count_handshake(Metrics *m, bool resumed);

@@ -409,6 +409,32 @@ static const char migration_0015[] =
  * report under the request threads' lock cost more than the ratio to an authentication allows, for gauges and
  * tor's own counters that the next report brings back after a restart (docs/observability.md). */
 static const char migration_0016[] = "DROP TABLE relay_metrics;\n";
+/* Challenges derived from a key instead of stored (server-challenge.h, docs/server.md "Challenges"): the key, made
+ * here once for the database (every server on it derives the same challenges), and each node's challenge_floor,
+ * milliseconds since the epoch: a challenge no later than it is answered or void. Open challenges of the old
+ * format go with their table (and the open proofs: ids are 32 bytes now); a node asks again when its answer is
+ * refused. */
+static const char migration_0017[] =
+        "DROP TABLE challenges;\n"
+        "CREATE TABLE server_keys (\n"
+        "        name TEXT PRIMARY KEY,\n"
+        "        key BLOB NOT NULL CHECK (length(key) = 32)\n"
+        ") WITHOUT ROWID;\n"
+        "INSERT INTO server_keys (name, key) VALUES ('challenge', randomblob(32));\n"
+        "ALTER TABLE nodes ADD COLUMN challenge_floor INTEGER NOT NULL DEFAULT 0 CHECK (challenge_floor >= 0);\n"
+        /* A challenge id is 32 bytes now (the protocol's one size), proofs' random ids too; open proofs go. */
+        "DROP TABLE enrolment_proofs;\n"
+        "CREATE TABLE enrolment_proofs (\n"
+        "        id BLOB PRIMARY KEY CHECK (length(id) = 32),\n"
+        "        ek_public BLOB NOT NULL,\n"
+        "        ak_public BLOB NOT NULL,\n"
+        "        ek_certificate BLOB,\n"
+        "        ek_certificate_status TEXT CHECK (ek_certificate_status IN ('verified', 'absent', 'ignored')),\n"
+        "        ek_certificate_issuer TEXT,\n"
+        "        secret_hash BLOB NOT NULL CHECK (length(secret_hash) = 32),\n"
+        "        source TEXT NOT NULL,\n"
+        "        expires_at INTEGER NOT NULL\n"
+        ") WITHOUT ROWID;\n";
 
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
@@ -441,5 +467,7 @@ const DbMigration db_migrations[] = {
           "64fec3dcc0130fd564fcc0a27c8cca4f35f81c42c1a1ead9fe164f3e406dc40c" },
         { 16, "relays' MetricsPort summaries in the server's memory", migration_0016,
           "85ed704e41c99afca81c4557c37639d6337214b7062ef57de3b0d1cbfaa28dbe" },
+        { 17, "challenges derived from a key, answered once through each node's floor", migration_0017,
+          "477854eacdc63d498f3ae7014343b68d2ae93c285fca044d5808c2c03deb0297" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "server-challenge.h"
 #include "server-nodes.h"
 #include "server-tlog.h"
 #include "server-relays.h"
@@ -30,7 +31,7 @@ NodeState node_state_from_string(const char *s) {
 #define NODE_COLUMNS                                                                                   \
         "id, state, fingerprint, ek_type, ek_public, ak_public, ek_name, ak_name, ek_certificate IS NOT NULL, " \
         "relay_count, first_seen, last_seen, last_source, reset_count, restart_count, " \
-        "coalesce(ek_certificate_status, '')"
+        "coalesce(ek_certificate_status, ''), challenge_floor"
 
 static int blob_to_name(sqlite3_stmt *s, int col, TPM2B_NAME *ret) {
         int n = sqlite3_column_bytes(s, col);
@@ -51,6 +52,7 @@ static int node_from_row(sqlite3_stmt *s, Node *ret) {
                 .last_seen = sqlite3_column_int64(s, 11),
                 .reset_count = sqlite3_column_type(s, 13) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 13),
                 .restart_count = sqlite3_column_type(s, 14) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 14),
+                .challenge_floor_ms = (uint64_t) sqlite3_column_int64(s, 16),
         };
         const unsigned char *src = sqlite3_column_text(s, 12);
         int r;
@@ -187,7 +189,7 @@ int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsi
         r = db_prepare(db,
                        "INSERT INTO nodes (ek_name, ek_type, ek_public, ek_certificate, ak_public, ak_name, fingerprint, "
                        "state, first_seen, last_seen, last_source, relay_count, ek_certificate_status, "
-                       "ek_certificate_issuer) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+                       "ek_certificate_issuer, challenge_floor) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
                        &insert);
         if (r < 0)
                 goto fail;
@@ -207,6 +209,8 @@ int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsi
         sqlite3_bind_int(insert, 11, (int) MIN(relay_count, 64U));
         sqlite3_bind_text(insert, 12, id->ek_certificate_status, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(insert, 13, id->ek_certificate_issuer, -1, SQLITE_TRANSIENT);
+        /* Node ids can come back after a removal: no challenge of an earlier node with this id is answerable. */
+        sqlite3_bind_int64(insert, 14, (int64_t) now_ms());
         rc = sqlite3_step(insert);
         if (rc != SQLITE_DONE) {
                 r = db_errno(rc);
@@ -274,11 +278,14 @@ int node_set_state(Db *db, int64_t id, NodeState state, const RelayAllocation *a
                         goto fail;
         }
 
-        r = db_prepare(db, "UPDATE nodes SET state = ? WHERE id = ?", &s);
+        /* Every change of state voids the node's open challenges (server-challenge.h): a node disabled and enabled
+         * again answers a challenge issued after the enable. */
+        r = db_prepare(db, "UPDATE nodes SET state = ?1, challenge_floor = max(challenge_floor, ?2) WHERE id = ?3", &s);
         if (r < 0)
                 goto fail;
         sqlite3_bind_text(s, 1, node_state_to_string(state), -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, id);
+        sqlite3_bind_int64(s, 2, (int64_t) now_ms());
+        sqlite3_bind_int64(s, 3, id);
         rc = sqlite3_step(s);
         if (rc != SQLITE_DONE) {
                 r = db_errno(rc);
@@ -292,10 +299,8 @@ int node_set_state(Db *db, int64_t id, NodeState state, const RelayAllocation *a
                 if (r < 0)
                         goto fail;
         } else {
-                /* A node that is not enabled has no session and no open challenge, effective at once. */
+                /* A node that is not enabled has no session (and no open challenge: the floor above), at once. */
                 r = exec_bind_id(db, "DELETE FROM sessions WHERE node_id = ?", id);
-                if (r >= 0)
-                        r = exec_bind_id(db, "DELETE FROM challenges WHERE node_id = ?", id);
                 if (r < 0)
                         goto fail;
         }

@@ -17,9 +17,9 @@ typedef enum NodeState {
         _NODE_STATE_INVALID = -EINVAL,
 } NodeState;
 
-/* A challenge id and a session token begin with their node's id, 8 bytes big-endian; the rest is random. The
- * server finds their rows by the node's key (migration 15): one b-tree entry per row, no index on a random key.
- * The id is no secret (the node shows it); what proves anything is the random part. */
+/* A challenge id and a session token begin with their node's id, 8 bytes big-endian (server-challenge.h for the
+ * rest of a challenge id; a token's rest is random). The server finds a session by the node's key (migration 15):
+ * one b-tree entry per row, no index on a random key. The id is no secret (the node shows it). */
 #define NODE_KEY_PREFIX_SIZE 8U
 
 static inline void node_key_prefix_put(uint8_t p[static NODE_KEY_PREFIX_SIZE], int64_t node_id) {
@@ -56,6 +56,7 @@ typedef struct Node {
         char last_source[64];
         int64_t reset_count;   /* -1: no accepted quote yet */
         int64_t restart_count;
+        uint64_t challenge_floor_ms; /* server-challenge.h */
 } Node;
 
 /* What a node presents at enrolment; every field computed or checked by the server. */

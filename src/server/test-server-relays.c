@@ -8,6 +8,7 @@
 #include "server-nodes.h"
 #include "server-relays.h"
 #include "server-render.h"
+#include "test-server-node.h"
 #include "test-server-util.h"
 #include "tests.h"
 #include "tpm2-marshal.h"
@@ -18,23 +19,6 @@ static const RelayAllocation default_allocation = {
         .or_port_min = 9001,
         .or_port_max = 9099,
 };
-
-/* A pending node with an identity of its own (EK and AK from the default templates, told apart by i). */
-static int64_t node_new(Db *db, unsigned i) {
-        NodeIdentity id = { .ek_type = "ecc-p256", .ek_certificate_status = "absent" };
-        Node n;
-
-        tpm2_ek_template(TPM2_KEY_ECC_P256, &id.ek_public);
-        id.ek_public.publicArea.unique.ecc.x.buffer[0] = (uint8_t) i;
-        tpm2_ak_template(TPM2_KEY_ECC_P256, &id.ak_public);
-        id.ak_public.publicArea.unique.ecc.x.size = 32;
-        id.ak_public.publicArea.unique.ecc.x.buffer[0] = (uint8_t) i;
-        ASSERT_OK(tpm2_public_name(&id.ek_public.publicArea, &id.ek_name));
-        ASSERT_OK(tpm2_public_name(&id.ak_public.publicArea, &id.ak_name));
-        snprintf(id.fingerprint, sizeof(id.fingerprint), "TEST-%04u", i);
-        ASSERT_OK(node_create_pending(db, &id, "test", 100, 3600, 1, &n));
-        return n.id;
-}
 
 static Db *db_with_pools(char **ret_path, const char *ipv4, const char *ipv6) {
         char *names[20], *v4[8], *v6[8], buf[20][8];
@@ -92,7 +76,7 @@ static char *relays_text(Db *db, int64_t node_id) {
 TEST(spread_before_doubling_up) {
         _cleanup_free_ char *path = NULL;
         Db *db = db_with_pools(&path, "192.0.2.10 192.0.2.11 192.0.2.12", NULL);
-        int64_t id = node_new(db, 1);
+        int64_t id = test_node_new(db, 1);
 
         ASSERT_OK(node_set_relay_count(db, id, 5, &default_allocation));
         ASSERT_RELAYS(db, id, ""); /* pending: allocated when enabled */
@@ -114,7 +98,7 @@ TEST(spread_before_doubling_up) {
 TEST(eight_on_one_address_then_refused) {
         _cleanup_free_ char *path = NULL, *before = NULL, *after = NULL;
         Db *db = db_with_pools(&path, "192.0.2.10", NULL);
-        int64_t id = node_new(db, 1);
+        int64_t id = test_node_new(db, 1);
         Node n;
 
         ASSERT_OK(node_set_relay_count(db, id, 8, &default_allocation));
@@ -144,7 +128,7 @@ TEST(enable_is_all_or_nothing) {
         Db *db = db_with_pools(&path, "192.0.2.10 192.0.2.11", "2001:db8::10");
         const RelayAllocation two = { 2, 9001, 9099 };
         PoolEntry *e = NULL;
-        int64_t id = node_new(db, 1);
+        int64_t id = test_node_new(db, 1);
         size_t n;
         Node node;
 
@@ -170,7 +154,7 @@ TEST(enable_is_all_or_nothing) {
 TEST(addresses_belong_to_one_node) {
         _cleanup_free_ char *path = NULL;
         Db *db = db_with_pools(&path, "192.0.2.10 192.0.2.11 192.0.2.12", NULL);
-        int64_t a = node_new(db, 1), b = node_new(db, 2);
+        int64_t a = test_node_new(db, 1), b = test_node_new(db, 2);
 
         ASSERT_OK(node_set_relay_count(db, a, 2, &default_allocation));
         ASSERT_OK(node_set_state(db, a, NODE_ENABLED, &default_allocation));
@@ -198,7 +182,7 @@ TEST(addresses_belong_to_one_node) {
 TEST(ports) {
         _cleanup_free_ char *path = NULL;
         Db *db = db_with_pools(&path, "192.0.2.10", "2001:db8::10 2001:db8::11");
-        int64_t id = node_new(db, 1);
+        int64_t id = test_node_new(db, 1);
 
         /* The lowest port free on both of a relay's addresses: the IPv4 address carries every relay, each IPv6
          * address every other one. */
@@ -228,7 +212,7 @@ TEST(ports) {
 TEST(ports_without_addresses) {
         _cleanup_free_ char *path = NULL;
         Db *db = db_with_pools(&path, NULL, NULL);
-        int64_t a = node_new(db, 1), b = node_new(db, 2);
+        int64_t a = test_node_new(db, 1), b = test_node_new(db, 2);
         const RelayAllocation near_metrics = { 8, 9033, 9100 };
 
         /* A relay without an address listens on every address of its node: its port is the node's alone, and
@@ -247,7 +231,7 @@ TEST(forced_torrc_lines) {
         _cleanup_free_ char *path = NULL;
         _cleanup_free_ Relay *relays = NULL;
         Db *db = db_with_pools(&path, "192.0.2.10", "2001:db8::10");
-        int64_t id = node_new(db, 1);
+        int64_t id = test_node_new(db, 1);
         size_t n;
         Node node;
 
@@ -293,7 +277,7 @@ TEST(forced_torrc_lines) {
 TEST(pool_list_counts) {
         _cleanup_free_ char *path = NULL;
         Db *db = db_with_pools(&path, "192.0.2.10 192.0.2.11", NULL);
-        int64_t id = node_new(db, 1);
+        int64_t id = test_node_new(db, 1);
         PoolEntry *e = NULL;
         size_t n;
 

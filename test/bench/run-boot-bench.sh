@@ -14,6 +14,8 @@
 #   3. The baseline, in the same run and the same container: the same tor instances with the same torrc and
 #      keys, started by root with one `systemctl start` of all of them, patela stopped: what starting the relays
 #      costs without patela (systemd's sandbox, the key copy, tor's own start), PATELA_BENCH_BOOT_ROUNDS times.
+#   4. The floor under that baseline: the same tor instances bare (bench-tor-start: no unit, no sandbox, no key
+#      copy, started at once by root, a fresh DataDirectory each), from the first fork to the last READY=1.
 # Reports the medians, the ratio boot-to-relays ÷ tor alone, and the goal: boot-to-relays ≤ 500 ms (issues 11
 # and 12). PATELA_BENCH_STRICT=1 fails when the goal is missed; errors always fail. PATELA_BENCH_BOOT_JOURNAL=1
 # prints the last warm boot's journal of the patela units (and exitA's) with systemd's monotonic timestamps.
@@ -136,16 +138,39 @@ done
 ALONE=$(median "${alone[@]}")
 pass "baseline: $N_RELAYS tor instances started by root without patela: median $ALONE ms (${alone[*]})"
 
+# --- the floor: the same tor instances bare ----------------------------------------------------------------------
+# No unit, no sandbox, no key copy, no patela: tor itself, one process per relay started at once (bench-tor-start),
+# each with its torrc and keys and a fresh DataDirectory, from the first fork to the last READY=1. What the 2 cores
+# cannot go below while each tor makes its link keys (and onion keys, its data being fresh) at start.
+ct systemctl stop "${tor_units[@]}"
+wait_units inactive 30
+install -D -m 0755 "$PATELA_BUILD_DIR/test/bench-tor-start" "$CT/root/usr/local/bin/bench-tor-start"
+ct sh -ec 'rm -rf /run/bench-bare; for f in /run/bench-save/torrc/*.torrc; do
+                   n=${f##*/}; n=${n%.torrc}; mkdir -p -m 0700 /run/bench-bare/$n; cp "$f" /run/bench-bare/$n/torrc;
+                   cp -a /run/bench-save/keys/$n /run/bench-bare/$n/keys; chown -R root:root /run/bench-bare/$n/keys;
+                   chmod 0700 /run/bench-bare/$n/keys; done'
+dirs=()
+for r in "${RELAYS[@]}"; do dirs+=("/run/bench-bare/$r"); done
+ct /usr/local/bin/bench-tor-start "$ROUNDS" "${dirs[@]}" >"$T/bare.out" 2>&1 ||
+        fail "bench-tor-start: $(tail -5 "$T/bare.out"; ct sh -c "tail -5 ${dirs[0]}/tor.log")"
+grep '^#' "$T/bare.out"
+mapfile -t bare < <(tail -1 "$T/bare.out" | jq -r '.ms[]')
+mapfile -t bare_cpu < <(tail -1 "$T/bare.out" | jq -r '.cpu_ms[]')
+BARE=$(median "${bare[@]}") BARE_CPU=$(median "${bare_cpu[@]}")
+pass "floor: $N_RELAYS tor instances bare: median $BARE ms (${bare[*]}), their CPU $BARE_CPU ms"
+
 ratio=$(awk -v b="$BOOT" -v a="$ALONE" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
 echo "#"
 echo "# ==== node boot-to-relays ($N_RELAYS relays, $(nproc) CPUs, systemd-nspawn, release build) ===="
 echo "# boot-to-relays (median)     $BOOT ms   (goal ≤ $GOAL_MS ms)"
 echo "# patela before the relays    $SHARE ms   (restore, attestation, configuration, unsealing)"
 echo "# tor instances alone         $ALONE ms   (same units, torrc and keys; one systemctl start as root)"
+echo "# tor instances bare          $BARE ms   (no unit, no sandbox, no patela: tor's own start; $BARE_CPU ms of CPU)"
 echo "# ratio boot / tor alone      $ratio"
-printf '{"benchmark":"node-boot","relays":%d,"rounds":%d,"boot_ms":[%s],"patela_ms":[%s],"tor_alone_ms":[%s],"boot_median_ms":%d,"patela_median_ms":%d,"tor_alone_median_ms":%d,"ratio":%s,"goal_ms":%d}\n' \
+echo "# goal minus patela's part    $((GOAL_MS - SHARE)) ms left for the relays to start"
+printf '{"benchmark":"node-boot","relays":%d,"rounds":%d,"boot_ms":[%s],"patela_ms":[%s],"tor_alone_ms":[%s],"tor_bare_ms":[%s],"boot_median_ms":%d,"patela_median_ms":%d,"tor_alone_median_ms":%d,"tor_bare_median_ms":%d,"tor_bare_cpu_ms":%d,"ratio":%s,"goal_ms":%d}\n' \
         "$N_RELAYS" "$ROUNDS" "$(IFS=,; echo "${boots[*]}")" "$(IFS=,; echo "${shares[*]}")" "$(IFS=,; echo "${alone[*]}")" \
-        "$BOOT" "$SHARE" "$ALONE" "$ratio" "$GOAL_MS"
+        "$(IFS=,; echo "${bare[*]}")" "$BOOT" "$SHARE" "$ALONE" "$BARE" "$BARE_CPU" "$ratio" "$GOAL_MS"
 if ((BOOT > GOAL_MS)); then
         echo "# goal missed: boot-to-relays $BOOT ms > $GOAL_MS ms"
         [[ ${PATELA_BENCH_STRICT:-0} == 1 ]] && fail "goal missed"

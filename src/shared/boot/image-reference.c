@@ -82,6 +82,7 @@ int image_reference_format(const ImageReference *ref, char **ret) {
         _cleanup_(sd_json_variant_unrefp) sd_json_variant *records = NULL, *os = NULL, *pcr11 = NULL,
                                                           *v = NULL;
         char h_uki[65], h_auth[65], h_kernel[65], h9[65];
+        bool v2 = ref->version != 1;
         int r;
 
         hex32(ref->uki_sha256, h_uki);
@@ -120,14 +121,18 @@ int image_reference_format(const ImageReference *ref, char **ret) {
         }
         r = sd_json_buildo(
                         &v,
+                        /* A reference read in version 1 stays one: it may lack the UKI's size, which version
+                         * 2 requires, and has no os-release identity (found by fuzz-image-reference: version 2
+                         * with "size": 0 did not parse back). */
                         SD_JSON_BUILD_PAIR("uki", SD_JSON_BUILD_OBJECT(
                                         SD_JSON_BUILD_PAIR_STRING("sha256", h_uki),
-                                        SD_JSON_BUILD_PAIR_UNSIGNED("size", ref->uki_size),
-                                        SD_JSON_BUILD_PAIR_STRING("authenticode", h_auth),
-                                        SD_JSON_BUILD_PAIR_CONDITION(ref->have_kernel_authenticode,
+                                        SD_JSON_BUILD_PAIR_CONDITION(v2 || ref->uki_size > 0, "size",
+                                                                     SD_JSON_BUILD_UNSIGNED(ref->uki_size)),
+                                        SD_JSON_BUILD_PAIR_CONDITION(v2, "authenticode", SD_JSON_BUILD_STRING(h_auth)),
+                                        SD_JSON_BUILD_PAIR_CONDITION(v2 && ref->have_kernel_authenticode,
                                                                      "kernelAuthenticode",
                                                                      SD_JSON_BUILD_STRING(h_kernel)),
-                                        SD_JSON_BUILD_PAIR_VARIANT("osRelease", os))),
+                                        SD_JSON_BUILD_PAIR_CONDITION(v2, "osRelease", SD_JSON_BUILD_VARIANT(os)))),
                         SD_JSON_BUILD_PAIR_VARIANT("records", records),
                         SD_JSON_BUILD_PAIR("pcrs", SD_JSON_BUILD_OBJECT(
                                         SD_JSON_BUILD_PAIR_STRING("9", h9),

@@ -85,7 +85,8 @@ typedef struct ImageReference {
 int image_reference_init(ImageReference *ret, const ImageMeasurements *m, const uint8_t uki_sha256[static 32],
                          uint64_t uki_size, const OsRelease *os);
 
-/* Writes the reference as JSON (version 2, pretty, ending in a newline). */
+/* Writes the reference as JSON (pretty, ending in a newline): version 2, or version 1 for a reference read in
+ * version 1 (its "size" only if it had one). */
 int image_reference_format(const ImageReference *ref, char **ret);
 
 /* Strict: the fields of version 1 or 2 and nothing else, no key twice, records on PCR 4, 9 and 11 only,

@@ -162,6 +162,22 @@ TEST(version1_still_read) {
         ASSERT_EQ(back.uki_size, 0);
         ASSERT_FALSE(back.have_kernel_authenticode);
         ASSERT_MEMEQ(back.uki_authenticode, ref.uki_sha256, 32);
+        /* Formatted, it stays version 1, without a size, and reads back the same (fuzz-image-reference found it
+         * formatted as version 2 with "size": 0, which does not parse). */
+        {
+                _cleanup_free_ char *formatted = NULL;
+                ImageReference again;
+
+                ASSERT_OK(image_reference_format(&back, &formatted));
+                ASSERT_NULL(strstr(formatted, "\"size\""));
+                ASSERT_NULL(strstr(formatted, "\"authenticode\""));
+                ASSERT_OK(image_reference_parse(formatted, strlen(formatted), &again, &e));
+                ASSERT_EQ(again.version, 1);
+                ASSERT_EQ(again.uki_size, 0);
+                ASSERT_MEMEQ(again.uki_authenticode, back.uki_authenticode, 32);
+                ASSERT_MEMEQ(again.pcr9, back.pcr9, 32);
+                ASSERT_MEMEQ(again.pcr11, back.pcr11, sizeof(back.pcr11));
+        }
 
         /* A version 1 reference whose pcrs disagree with its records. */
         snprintf(text, sizeof(text), "{\"uki\": {\"sha256\": \"%s\"}, \"records\": [{\"pcr\": 4, \"event\": "

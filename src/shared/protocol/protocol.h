@@ -64,7 +64,7 @@ ProtoEndpoint proto_endpoint_from_path(const char *path);
 
 #define PROTO_JSON_DEPTH_MAX 8
 #define PROTO_REPLY_MAX (4U * 1024U * 1024U)   /* a reply as configd reads it */
-#define PROTO_CHALLENGE_ID_SIZE 16U
+#define PROTO_CHALLENGE_ID_SIZE 32U
 #define PROTO_SECRET_SIZE 32U                   /* the credential's secret: a TPM2B_DIGEST of SHA-256 */
 #define PROTO_NONCE_SIZE 32U                    /* what the server issues … */
 #define PROTO_NONCE_SIZE_MAX 64U                /* … and what a node accepts (TPM2B_DATA of SHA-512) */

@@ -8,7 +8,7 @@
 #include "tests.h"
 
 #define TOKEN "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
-#define CHALLENGE "00112233445566778899aabbccddeeff"
+#define CHALLENGE "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 /* The decoder refused the body, and its message says which field. */
 #define ASSERT_REFUSED(expr, d, needle)                                                                 \
@@ -216,7 +216,7 @@ TEST(enroll_reply_prove) {
 
         ASSERT_OK(DECODE_ENROLL(prove, true, &r, &d));
         ASSERT_EQ(r.state, PROTO_ENROLL_PROVE);
-        ASSERT_EQ(r.challenge[15], 0xff);
+        ASSERT_EQ(r.challenge[31], 0xff);
         ASSERT_EQ(r.credential_blob.size, 3);
         ASSERT_OK(proto_enroll_reply_encode(&r, &encoded));
         ASSERT_OK(DECODE_ENROLL(encoded, true, &again, &d));
@@ -279,7 +279,7 @@ TEST(enroll_reply_enabled) {
         ASSERT_OK(DECODE_ENROLL(s, true, &r, &d));
         free(s);
         ASSERT_EQ(r.state, PROTO_ENROLL_ENABLED);
-        ASSERT_EQ(r.challenge[15], 0xff);
+        ASSERT_EQ(r.challenge[31], 0xff);
         ASSERT_STREQ(r.bank, "sha256");
         ASSERT_EQ(r.pcr_mask, 0x1abfU);
         ASSERT_EQ(r.nonce_size, 32);
