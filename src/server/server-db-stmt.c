@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <assert.h>
 #include <errno.h>
 #include <openssl/rand.h>
 #include <time.h>
@@ -10,24 +9,9 @@
 #include "server-db-stmt.h"
 
 int db_stmt_prepare_cached(Db *db, const char *sql, DbStmt **ret) {
-        sqlite3_stmt *s;
-        unsigned i;
-        int r;
-
         if (db->pg)
                 return db_pg_prepare_cached(db, sql, ret);
-
-        r = db_prepare_cached(db, sql, &s);
-        if (r < 0)
-                return r;
-        /* The entry db_prepare_cached() found or added: the last one touched by address, in practice. */
-        for (i = db->n_cache; i > 0; i--)
-                if (db->cache[i - 1].stmt == s)
-                        break;
-        assert(i > 0);
-        db->cache[i - 1].handle = (DbStmt) { .sqlite = s };
-        *ret = &db->cache[i - 1].handle;
-        return 0;
+        return db_sqlite_prepare_cached(db, sql, ret);
 }
 
 int db_stmt_prepare(Db *db, const char *sql, DbStmt **ret) {
@@ -55,32 +39,17 @@ DbStmt *db_stmt_free(DbStmt *s) {
         return NULL;
 }
 
-static int begin(Db *db) {
-        return db->pg ? db_pg_begin(db) : db_begin(db);
-}
-
-static int commit(Db *db) {
-        return db->pg ? db_pg_commit(db) : db_commit(db);
-}
-
-static void rollback(Db *db) {
-        if (db->pg)
-                db_pg_rollback(db);
-        else
-                db_rollback(db);
-}
-
 int db_transaction(Db *db, int (*fn)(Db *db, void *userdata), void *userdata) {
         int r;
 
         for (unsigned attempt = 1;; attempt++) {
-                r = begin(db);
+                r = db_begin(db);
                 if (r >= 0) {
                         r = fn(db, userdata);
                         if (r >= 0)
-                                r = commit(db);
+                                r = db_commit(db);
                         if (r < 0)
-                                rollback(db);
+                                db_rollback(db);
                 }
                 if (r != -EAGAIN || attempt >= DB_TRANSACTION_ATTEMPTS)
                         return r;

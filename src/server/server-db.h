@@ -69,6 +69,9 @@ int db_begin_read(Db *db);
 int db_commit(Db *db);
 void db_rollback(Db *db);
 
+/* The SQLite side of db_stmt_prepare_cached() (server-db-stmt.h): the cache entry's DbStmt. */
+int db_sqlite_prepare_cached(Db *db, const char *sql, DbStmt **ret);
+
 /* Prepares a statement; -EIO with the message in db_error() on failure. */
 int db_prepare(Db *db, const char *sql, sqlite3_stmt **ret);
 static inline void sqlite3_finalizep(sqlite3_stmt **s) {
@@ -116,3 +119,6 @@ int db_errno(int rc) _const_;
 uint64_t now_usec(void);
 uint64_t now_monotonic_usec(void);
 int64_t now_sec(void);
+
+/* The statement API over both backends (docs/postgresql.md), which the server's code uses. */
+#include "server-db-stmt.h"
