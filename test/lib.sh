@@ -9,9 +9,15 @@ set -euo pipefail
 T=$(mktemp -d "${TMPDIR:-/tmp}/patela-test.XXXXXX")
 PIDS=()
 FAILED=0
+# Commands a helper library needs run at the test's end, before its processes are killed and its directory
+# removed (test/lib-postgres.sh stops its cluster here).
+CLEANUP_HOOKS=()
 
 cleanup() {
         local p
+        for p in "${CLEANUP_HOOKS[@]}"; do
+                eval "$p" || true
+        done
         for p in "${PIDS[@]}"; do
                 kill "$p" 2>/dev/null || true
         done

@@ -10,25 +10,25 @@
 #include "tpm2-marshal.h"
 
 /* Whether the current row of s, whose column `column` is a session's token hash, is the token's. */
-static bool token_matches(sqlite3_stmt *s, int column, const uint8_t hash[static 32]) {
-        return sqlite3_column_bytes(s, column) == 32 && CRYPTO_memcmp(sqlite3_column_blob(s, column), hash, 32) == 0;
+static bool token_matches(DbStmt *s, int column, const uint8_t hash[static 32]) {
+        return (int) db_column_bytes(s, column) == 32 && CRYPTO_memcmp(db_column_blob(s, column), hash, 32) == 0;
 }
 
 /* The node of a session token, if its session has not expired: the row under the node the token names
  * (server-nodes.h), its stored hash compared in constant time. */
 static int session_node(Db *db, int64_t node_id, const uint8_t hash[static 32], Node *ret) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r;
 
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "SELECT s.token_hash FROM sessions s JOIN nodes n ON n.id = s.node_id "
                               "WHERE s.node_id = ? AND s.expires_at > ? AND n.state = 'enabled'",
                               &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, node_id);
-        sqlite3_bind_int64(s, 2, (int64_t) now_usec());
-        if (sqlite3_step(s) != SQLITE_ROW || !token_matches(s, 0, hash))
+        db_bind_int64(s, 1, node_id);
+        db_bind_int64(s, 2, (int64_t) now_usec());
+        if (db_step(s) != DB_ROW || !token_matches(s, 0, hash))
                 return -EKEYREJECTED;
         return node_get(db, node_id, ret);
 }
@@ -86,11 +86,11 @@ enum MHD_Result api_respond_token_error(Request *req, int r) {
  * interval, not at its next re-attestation. */
 int api_session_check(Db *db, const ServerConfig *config, int64_t node_id, const uint8_t hash[static 32],
                       bool *ret_reattest) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         bool trusted = false, retired = false, family_changed = false;
         int r, rc;
 
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "SELECT n.last_verdict = 'Trusted', i.retired_at IS NOT NULL, s.created_at < "
                               "(SELECT max(ifnull(max(created_at), 0), ifnull(max(retired_at), 0)) FROM family_keys), "
                               "s.token_hash "
@@ -98,17 +98,17 @@ int api_session_check(Db *db, const ServerConfig *config, int64_t node_id, const
                               "WHERE s.node_id = ? AND s.expires_at > ? AND n.state = 'enabled'",
                               &s);
         if (r >= 0) {
-                sqlite3_bind_int64(s, 1, node_id);
-                sqlite3_bind_int64(s, 2, (int64_t) now_usec());
-                rc = sqlite3_step(s);
-                if (rc == SQLITE_ROW && !token_matches(s, 3, hash))
+                db_bind_int64(s, 1, node_id);
+                db_bind_int64(s, 2, (int64_t) now_usec());
+                rc = db_step(s);
+                if (rc == DB_ROW && !token_matches(s, 3, hash))
                         r = -ENOENT;
-                else if (rc == SQLITE_ROW) {
-                        trusted = sqlite3_column_int(s, 0) == 1;
-                        retired = sqlite3_column_int(s, 1) == 1;
-                        family_changed = sqlite3_column_int(s, 2) == 1;
+                else if (rc == DB_ROW) {
+                        trusted = (int) db_column_int64(s, 0) == 1;
+                        retired = (int) db_column_int64(s, 1) == 1;
+                        family_changed = (int) db_column_int64(s, 2) == 1;
                 } else
-                        r = rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
+                        r = rc == DB_DONE ? -ENOENT : db_result(rc);
         }
         if (r >= 0 && !trusted)
                 r = measured_boot_enforced(db, config);

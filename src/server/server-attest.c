@@ -123,44 +123,44 @@ static enum MHD_Result reject(Request *req, const Challenge *ch, const Node *n, 
 /* Inside the write transaction: the node's counters, if it is still enabled and its TPM's resetCount did not go
  * down meanwhile (another attestation of the same node verified at the same time). -ESTALE otherwise. */
 static int record_counters(Db *db, int64_t node_id, const TPMS_ATTEST *attest, const char *source) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r, rc;
 
         /* Also the node's last contact: an enrolment of an enabled node writes nothing (anyone can send one). */
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "UPDATE nodes SET reset_count = ?1, restart_count = ?2, last_seen = ?3, last_source = ?5 "
                               "WHERE id = ?4 AND state = 'enabled' AND (reset_count IS NULL OR reset_count <= ?1)",
                               &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, attest->clockInfo.resetCount);
-        sqlite3_bind_int64(s, 2, attest->clockInfo.restartCount);
-        sqlite3_bind_int64(s, 3, now_sec());
-        sqlite3_bind_int64(s, 4, node_id);
-        sqlite3_bind_text(s, 5, source, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
-        return sqlite3_changes(db->sqlite) == 1 ? 0 : -ESTALE;
+        db_bind_int64(s, 1, attest->clockInfo.resetCount);
+        db_bind_int64(s, 2, attest->clockInfo.restartCount);
+        db_bind_int64(s, 3, now_sec());
+        db_bind_int64(s, 4, node_id);
+        db_bind_text(s, 5, source);
+        rc = db_step(s);
+        if (rc != DB_DONE)
+                return db_result(rc);
+        return (int) db_changes(db) == 1 ? 0 : -ESTALE;
 }
 
 /* Inside the write transaction of a refusal, or before a new session: the node's sessions end, so that a token
  * of an earlier attestation cannot fetch the configuration of a node whose boot was just refused. */
 static int end_sessions(Db *db, int64_t node_id) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r, rc;
 
-        r = db_prepare_cached(db, "DELETE FROM sessions WHERE node_id = ?", &s);
+        r = db_stmt_prepare_cached(db, "DELETE FROM sessions WHERE node_id = ?", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, node_id);
-        rc = sqlite3_step(s);
-        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+        db_bind_int64(s, 1, node_id);
+        rc = db_step(s);
+        return rc == DB_DONE ? 0 : db_result(rc);
 }
 
 /* ret_token: the token's bytes, written only on success; the caller wipes them. */
 static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, uint8_t ret_token[static PROTO_TOKEN_SIZE]) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         uint8_t token[PROTO_TOKEN_SIZE], hash[64];
         size_t hsize;
         int64_t now = (int64_t) now_usec();
@@ -176,20 +176,20 @@ static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, uint8_
         /* One session per node, its row keyed by the node: a new attestation replaces the previous token in
          * place, and a token that leaked from an earlier boot dies at the next attestation. Only the hash is
          * stored: a copy of the database does not hold usable tokens. */
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "INSERT INTO sessions (token_hash, node_id, created_at, expires_at) VALUES (?, ?, ?, ?) "
                               "ON CONFLICT (node_id) DO UPDATE SET token_hash = excluded.token_hash, "
                               "created_at = excluded.created_at, expires_at = excluded.expires_at",
                               &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_blob(s, 1, hash, (int) hsize, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 2, node_id);
-        sqlite3_bind_int64(s, 3, now);
-        sqlite3_bind_int64(s, 4, now + (int64_t) lifetime_usec);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
+        db_bind_blob(s, 1, hash, (int) hsize);
+        db_bind_int64(s, 2, node_id);
+        db_bind_int64(s, 3, now);
+        db_bind_int64(s, 4, now + (int64_t) lifetime_usec);
+        rc = db_step(s);
+        if (rc != DB_DONE)
+                return db_result(rc);
 
         memcpy(ret_token, token, sizeof(token));
         explicit_bzero(token, sizeof(token));
@@ -199,18 +199,18 @@ static int issue_session(Db *db, int64_t node_id, uint64_t lifetime_usec, uint8_
 /* Whether a verdict other than Trusted refuses the node now: MeasuredBoot=, and without it whether an image is
  * registered (a new fleet's first boots are recorded, not refused). 1, 0, or a negative errno. */
 int measured_boot_enforced(Db *db, const ServerConfig *config) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r, rc;
 
         if (config->measured_boot != MEASURED_BOOT_DEFAULT)
                 return config->measured_boot == MEASURED_BOOT_ENFORCE;
-        r = db_prepare_cached(db, "SELECT EXISTS (SELECT 1 FROM images)", &s);
+        r = db_stmt_prepare_cached(db, "SELECT EXISTS (SELECT 1 FROM images)", &s);
         if (r < 0)
                 return r;
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
-        return sqlite3_column_int(s, 0) != 0;
+        rc = db_step(s);
+        if (rc != DB_ROW)
+                return db_result(rc);
+        return (int) db_column_int64(s, 0) != 0;
 }
 
 /* The verified answer, in one write transaction: the verdict's registry part (when logs is set: the logs

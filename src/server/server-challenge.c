@@ -46,21 +46,21 @@ int challenge_key_from_bytes(const uint8_t key[static CHALLENGE_KEY_SIZE], Chall
 }
 
 int challenge_key_load(Db *db, ChallengeKey *ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         uint8_t key[CHALLENGE_KEY_SIZE];
         int r, rc;
 
-        r = db_prepare(db, "SELECT key FROM server_keys WHERE name = 'challenge'", &s);
+        r = db_stmt_prepare(db, "SELECT key FROM server_keys WHERE name = 'challenge'", &s);
         if (r < 0)
                 return r;
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
+        rc = db_step(s);
+        if (rc == DB_DONE)
                 return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
-        if (sqlite3_column_bytes(s, 0) != CHALLENGE_KEY_SIZE)
+        if (rc != DB_ROW)
+                return db_result(rc);
+        if ((int) db_column_bytes(s, 0) != CHALLENGE_KEY_SIZE)
                 return -EBADMSG;
-        memcpy(key, sqlite3_column_blob(s, 0), CHALLENGE_KEY_SIZE);
+        memcpy(key, db_column_blob(s, 0), CHALLENGE_KEY_SIZE);
         r = challenge_key_from_bytes(key, ret);
         explicit_bzero(key, sizeof(key));
         return r;
@@ -163,35 +163,35 @@ int challenge_open(const ChallengeKey *k, const uint8_t id[static PROTO_CHALLENG
 }
 
 int challenge_take(Db *db, const Challenge *c) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r, rc;
 
         if (c->issued_ms > INT64_MAX)
                 return -ESTALE;
-        r = db_prepare_cached(db, "UPDATE nodes SET challenge_floor = ?1 WHERE id = ?2 AND challenge_floor < ?1", &s);
+        r = db_stmt_prepare_cached(db, "UPDATE nodes SET challenge_floor = ?1 WHERE id = ?2 AND challenge_floor < ?1", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, (int64_t) c->issued_ms);
-        sqlite3_bind_int64(s, 2, c->node_id);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
-        return sqlite3_changes(db->sqlite) == 1 ? 0 : -ESTALE;
+        db_bind_int64(s, 1, (int64_t) c->issued_ms);
+        db_bind_int64(s, 2, c->node_id);
+        rc = db_step(s);
+        if (rc != DB_DONE)
+                return db_result(rc);
+        return (int) db_changes(db) == 1 ? 0 : -ESTALE;
 }
 
 int challenge_void_all(Db *db, int64_t node_id, uint64_t now) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r, rc;
 
         /* Challenges are issued with the time of a clock that may step back a little, or run on another server:
          * max() so that the floor never goes down. */
-        r = db_prepare_cached(db, "UPDATE nodes SET challenge_floor = max(challenge_floor, ?1) WHERE id = ?2", &s);
+        r = db_stmt_prepare_cached(db, "UPDATE nodes SET challenge_floor = max(challenge_floor, ?1) WHERE id = ?2", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, (int64_t) now);
-        sqlite3_bind_int64(s, 2, node_id);
-        rc = sqlite3_step(s);
-        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+        db_bind_int64(s, 1, (int64_t) now);
+        db_bind_int64(s, 2, node_id);
+        rc = db_step(s);
+        return rc == DB_DONE ? 0 : db_result(rc);
 }
 
 /* ---- the per-server limits ---------------------------------------------------------------------------------- */

@@ -116,7 +116,7 @@ static int list_nodes(Cli *cli, const char *state) {
         static const char *const headers[] = { "ID", "STATE", "FINGERPRINT", "EK", "EK CERT", "RELAYS", "LAST SEEN",
                                                "FROM", "IMAGE", "VERDICT" };
         _cleanup_(table_freep) Table *t = NULL;
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         json_object *arr;
         Db *db;
         int r, rc;
@@ -126,11 +126,11 @@ static int list_nodes(Cli *cli, const char *state) {
         r = cli_db(cli, &db);
         if (r < 0)
                 return cli_exit_status(r);
-        r = db_prepare(db, "SELECT id FROM nodes WHERE (?1 IS NULL OR state = ?1) ORDER BY id", &s);
+        r = db_stmt_prepare(db, "SELECT id FROM nodes WHERE (?1 IS NULL OR state = ?1) ORDER BY id", &s);
         if (r < 0)
                 return EXIT_FAILURE;
         if (state)
-                sqlite3_bind_text(s, 1, state, -1, SQLITE_TRANSIENT);
+                db_bind_text(s, 1, state);
         t = table_new(headers, ELEMENTSOF(headers));
         arr = json_object_new_array();
         if (!t || !arr) {
@@ -143,12 +143,12 @@ static int list_nodes(Cli *cli, const char *state) {
                 json_object_put(arr);
                 return log_error_errno(r, "Failed to read the nodes: %m"), cli_exit_status(r);
         }
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        while ((rc = db_step(s)) == DB_ROW) {
                 char id[24], relays[8], seen[32];
                 NodeBootStatus b;
                 Node n;
 
-                if (node_get(db, sqlite3_column_int64(s, 0), &n) < 0 || node_boot_status(db, n.id, &b) < 0)
+                if (node_get(db, db_column_int64(s, 0), &n) < 0 || node_boot_status(db, n.id, &b) < 0)
                         continue;
                 snprintf(id, sizeof(id), "%" PRIi64, n.id);
                 snprintf(relays, sizeof(relays), "%u", n.relay_count);
@@ -159,7 +159,7 @@ static int list_nodes(Cli *cli, const char *state) {
                 (void) table_add_row(t, row);
                 json_object_array_add(arr, node_to_json(&n, &b));
         }
-        r = rc == SQLITE_DONE ? 0 : db_errno(rc);
+        r = rc == DB_DONE ? 0 : db_result(rc);
         db_rollback(db); /* read only: nothing to commit */
         if (r < 0) {
                 json_object_put(arr);

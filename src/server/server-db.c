@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,6 +10,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "server-db-pg.h"
+#include "server-db-sql.h"
+#include "server-db-stmt.h"
 #include "server-db.h"
 #include "string-util.h"
 
@@ -59,10 +63,27 @@ int db_errno(int rc) {
 }
 
 const char *db_error(Db *db) {
+        if (db->pg)
+                return db_pg_error(db);
         return sqlite3_errmsg(db->sqlite);
 }
 
 int db_exec(Db *db, const char *sql) {
+        if (db->pg) {
+                _cleanup_free_ char *pg = NULL;
+                int r;
+
+                /* SQLite's tuning (secure_delete, mmap_size, checkpoints) means nothing to PostgreSQL, but a
+                 * read-only connection does. */
+                if (streq(sql, "PRAGMA query_only = 1"))
+                        return db_pg_exec(db, "SET default_transaction_read_only = on");
+                if (startswith(sql, "PRAGMA "))
+                        return 0;
+                r = db_sql_schema_to_pg(sql, &pg);
+                if (r < 0)
+                        return r;
+                return db_pg_exec(db, pg);
+        }
         int rc = sqlite3_exec(db->sqlite, sql, NULL, NULL, NULL);
         return db_errno(rc);
 }
@@ -74,7 +95,7 @@ int db_prepare(Db *db, const char *sql, sqlite3_stmt **ret) {
         return 0;
 }
 
-int db_prepare_cached(Db *db, const char *sql, sqlite3_stmt **ret) {
+int db_sqlite_prepare_cached(Db *db, const char *sql, DbStmt **ret) {
         sqlite3_stmt *s;
         char *copy;
         int rc;
@@ -85,7 +106,7 @@ int db_prepare_cached(Db *db, const char *sql, sqlite3_stmt **ret) {
                 if (db->cache[i].key == sql && streq(db->cache[i].sql, sql)) {
                         if (sqlite3_stmt_busy(db->cache[i].stmt))
                                 return log_debug_errno(EBUSY, "Cached statement '%s' is in use.", sql);
-                        *ret = db->cache[i].stmt;
+                        *ret = &db->cache[i].handle;
                         return 0;
                 }
         for (unsigned i = 0; i < db->n_cache; i++)
@@ -93,7 +114,7 @@ int db_prepare_cached(Db *db, const char *sql, sqlite3_stmt **ret) {
                         db->cache[i].key = sql;
                         if (sqlite3_stmt_busy(db->cache[i].stmt))
                                 return log_debug_errno(EBUSY, "Cached statement '%s' is in use.", sql);
-                        *ret = db->cache[i].stmt;
+                        *ret = &db->cache[i].handle;
                         return 0;
                 }
         if (db->n_cache >= DB_STATEMENT_CACHE_MAX)
@@ -111,8 +132,20 @@ int db_prepare_cached(Db *db, const char *sql, sqlite3_stmt **ret) {
         db->cache[db->n_cache].sql = copy;
         db->cache[db->n_cache].key = sql;
         db->cache[db->n_cache].stmt = s;
-        db->n_cache++;
-        *ret = s;
+        db->cache[db->n_cache].handle = (DbStmt) { .sqlite = s };
+        *ret = &db->cache[db->n_cache++].handle;
+        return 0;
+}
+
+int db_prepare_cached(Db *db, const char *sql, sqlite3_stmt **ret) {
+        DbStmt *s;
+        int r;
+
+        assert(!db->pg);
+        r = db_sqlite_prepare_cached(db, sql, &s);
+        if (r < 0)
+                return r;
+        *ret = s->sqlite;
         return 0;
 }
 
@@ -128,14 +161,20 @@ static int db_step_cached(Db *db, const char *sql) {
 }
 
 int db_begin(Db *db) {
+        if (db->pg)
+                return db_pg_begin(db);
         return db_step_cached(db, "BEGIN IMMEDIATE");
 }
 
 int db_begin_read(Db *db) {
+        if (db->pg)
+                return db_pg_begin_read(db);
         return db_step_cached(db, "BEGIN DEFERRED");
 }
 
 int db_commit(Db *db) {
+        if (db->pg)
+                return db_pg_commit(db);
         int r = db_step_cached(db, "COMMIT");
         /* A failed COMMIT would leave the transaction open: nothing retries it. */
         if (r < 0)
@@ -143,24 +182,36 @@ int db_commit(Db *db) {
         return r;
 }
 
+/* The next four are SQLite's: PostgreSQL keeps its own cache and WAL, and commits durably (synchronous_commit). */
 int db_cache_size(Db *db, unsigned kib) {
         char sql[64];
 
+        if (db->pg)
+                return 0;
         snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%u", kib);
         return db_exec(db, sql);
 }
 
 int db_synchronous_full(Db *db) {
+        if (db->pg)
+                return 0;
         return db_exec(db, "PRAGMA synchronous = FULL");
 }
 
 int db_disable_autocheckpoint(Db *db) {
+        if (db->pg)
+                return 0;
         return db_errno(sqlite3_wal_autocheckpoint(db->sqlite, 0));
 }
 
 int db_checkpoint(Db *db, int *ret_frames) {
         int frames = 0, rc;
 
+        if (db->pg) {
+                if (ret_frames)
+                        *ret_frames = 0;
+                return 0;
+        }
         rc = sqlite3_wal_checkpoint_v2(db->sqlite, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, NULL);
         if (rc != SQLITE_OK)
                 return db_errno(rc);
@@ -170,6 +221,10 @@ int db_checkpoint(Db *db, int *ret_frames) {
 }
 
 void db_rollback(Db *db) {
+        if (db->pg) {
+                db_pg_rollback(db);
+                return;
+        }
         if (!sqlite3_get_autocommit(db->sqlite))
                 (void) sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -178,6 +233,8 @@ int db_schema_version(Db *db) {
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         int r;
 
+        if (db->pg)
+                return db_pg_schema_version(db);
         r = db_prepare(db, "PRAGMA user_version", &s);
         if (r < 0)
                 return r;
@@ -242,6 +299,10 @@ int db_open(const char *path, Db **ret) {
         _cleanup_(db_closep) Db *db = NULL;
         int rc, r;
 
+        /* Database=postgresql://…: the second backend (docs/postgresql.md). */
+        if (db_is_postgresql_uri(path))
+                return db_pg_open(path, ret);
+
         db = calloc(1, sizeof(*db));
         if (!db)
                 return -ENOMEM;
@@ -302,6 +363,8 @@ int db_open(const char *path, Db **ret) {
 Db *db_close(Db *db) {
         if (!db)
                 return NULL;
+        if (db->pg)
+                return db_pg_close(db);
         for (unsigned i = 0; i < db->n_cache; i++) {
                 sqlite3_finalize(db->cache[i].stmt);
                 free(db->cache[i].sql);

@@ -16,8 +16,18 @@
  * and the fingerprints took it past the 32 it was, and every attestation failed with ENOSPC). */
 #define DB_STATEMENT_CACHE_MAX 128U
 
+typedef struct DbPg DbPg;
+typedef struct DbPgStmt DbPgStmt;
+
+/* A prepared statement of either backend (server-db-stmt.h): one of the two is set. */
+typedef struct DbStmt {
+        sqlite3_stmt *sqlite;
+        DbPgStmt *pg;
+} DbStmt;
+
 typedef struct Db {
         sqlite3 *sqlite;
+        DbPg *pg; /* the PostgreSQL backend's connection (server-db-pg.h); NULL on SQLite */
         char *path;
         uint64_t busy_since; /* CLOCK_MONOTONIC µs, when the current wait for a lock began */
         /* The request path's statements, prepared once per connection: see db_prepare_cached(). */
@@ -25,6 +35,7 @@ typedef struct Db {
                 char *sql;
                 const char *key; /* the address the text last came at (compared, never dereferenced) */
                 sqlite3_stmt *stmt;
+                DbStmt handle; /* what db_stmt_prepare_cached() hands out for stmt */
         } cache[DB_STATEMENT_CACHE_MAX];
         unsigned n_cache;
 } Db;
@@ -57,6 +68,9 @@ int db_begin(Db *db);
 int db_begin_read(Db *db);
 int db_commit(Db *db);
 void db_rollback(Db *db);
+
+/* The SQLite side of db_stmt_prepare_cached() (server-db-stmt.h): the cache entry's DbStmt. */
+int db_sqlite_prepare_cached(Db *db, const char *sql, DbStmt **ret);
 
 /* Prepares a statement; -EIO with the message in db_error() on failure. */
 int db_prepare(Db *db, const char *sql, sqlite3_stmt **ret);
@@ -105,3 +119,6 @@ int db_errno(int rc) _const_;
 uint64_t now_usec(void);
 uint64_t now_monotonic_usec(void);
 int64_t now_sec(void);
+
+/* The statement API over both backends (docs/postgresql.md), which the server's code uses. */
+#include "server-db-stmt.h"

@@ -226,7 +226,7 @@ static int make_proof_challenge(const TPM2B_PUBLIC *ek_public, const TPM2B_NAME 
 static int store_proof(Db *db, const Request *req, const NodeIdentity *id, const uint8_t *challenge,
                        const uint8_t *hash) {
         const ServerConfig *c = req->server->config;
-        _cleanup_stmt_reset_ sqlite3_stmt *sweep = NULL, *count = NULL, *ins = NULL;
+        _cleanup_db_stmt_ DbStmt *sweep = NULL, *count = NULL, *ins = NULL;
         _cleanup_free_ uint8_t *ek = NULL, *ak = NULL;
         size_t ek_size, ak_size;
         int r, rc;
@@ -235,42 +235,42 @@ static int store_proof(Db *db, const Request *req, const NodeIdentity *id, const
         if (r >= 0)
                 r = tpm2_marshal_TPM2B_PUBLIC(&id->ak_public, &ak, &ak_size);
         if (r >= 0)
-                r = db_prepare_cached(db, "DELETE FROM enrolment_proofs WHERE expires_at <= ?", &sweep);
+                r = db_stmt_prepare_cached(db, "DELETE FROM enrolment_proofs WHERE expires_at <= ?", &sweep);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(sweep, 1, (int64_t) now_usec());
-        rc = sqlite3_step(sweep);
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
-        r = db_prepare_cached(db, "SELECT count(*) FROM enrolment_proofs", &count);
+        db_bind_int64(sweep, 1, (int64_t) now_usec());
+        rc = db_step(sweep);
+        if (rc != DB_DONE)
+                return db_result(rc);
+        r = db_stmt_prepare_cached(db, "SELECT count(*) FROM enrolment_proofs", &count);
         if (r < 0)
                 return r;
-        rc = sqlite3_step(count);
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
-        if ((uint64_t) sqlite3_column_int64(count, 0) >= c->max_pending_nodes)
+        rc = db_step(count);
+        if (rc != DB_ROW)
+                return db_result(rc);
+        if ((uint64_t) db_column_int64(count, 0) >= c->max_pending_nodes)
                 return -ENOSPC;
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "INSERT INTO enrolment_proofs (id, ek_public, ak_public, ek_certificate, "
                               "ek_certificate_status, ek_certificate_issuer, secret_hash, source, expires_at) "
                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                               &ins);
         if (r < 0)
                 return r;
-        sqlite3_bind_blob(ins, 1, challenge, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(ins, 2, ek, (int) ek_size, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(ins, 3, ak, (int) ak_size, SQLITE_TRANSIENT);
+        db_bind_blob(ins, 1, challenge, PROTO_CHALLENGE_ID_SIZE);
+        db_bind_blob(ins, 2, ek, (int) ek_size);
+        db_bind_blob(ins, 3, ak, (int) ak_size);
         if (id->ek_certificate)
-                sqlite3_bind_blob(ins, 4, id->ek_certificate, (int) id->ek_certificate_size, SQLITE_TRANSIENT);
+                db_bind_blob(ins, 4, id->ek_certificate, (int) id->ek_certificate_size);
         else
-                sqlite3_bind_null(ins, 4);
-        sqlite3_bind_text(ins, 5, id->ek_certificate_status, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(ins, 6, id->ek_certificate_issuer, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(ins, 7, hash, 32, SQLITE_TRANSIENT);
-        sqlite3_bind_text(ins, 8, req->source, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(ins, 9, (int64_t) (now_usec() + c->challenge_lifetime_usec));
-        rc = sqlite3_step(ins);
-        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+                db_bind_null(ins, 4);
+        db_bind_text(ins, 5, id->ek_certificate_status);
+        db_bind_text(ins, 6, id->ek_certificate_issuer);
+        db_bind_blob(ins, 7, hash, 32);
+        db_bind_text(ins, 8, req->source);
+        db_bind_int64(ins, 9, (int64_t) (now_usec() + c->challenge_lifetime_usec));
+        rc = db_step(ins);
+        return rc == DB_DONE ? 0 : db_result(rc);
 }
 
 typedef struct StoreProof {
@@ -328,49 +328,49 @@ static void proof_done(Proof *p) {
 /* In one write transaction: the proof challenge read and removed, whatever the answer (it is answered once).
  * -ENOENT if there is none. */
 static int take_proof(Db *db, const uint8_t *id, Proof *ret) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL, *del = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL, *del = NULL;
         _cleanup_(proof_done) Proof p = {};
         int r, rc;
 
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "SELECT ek_public, ak_public, ek_certificate, ek_certificate_status, "
                               "ek_certificate_issuer, secret_hash, expires_at FROM enrolment_proofs WHERE id = ?",
                               &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_blob(s, 1, id, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
+        db_bind_blob(s, 1, id, PROTO_CHALLENGE_ID_SIZE);
+        rc = db_step(s);
+        if (rc == DB_DONE)
                 return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
-        if (tpm2_unmarshal_TPM2B_PUBLIC(sqlite3_column_blob(s, 0), (size_t) sqlite3_column_bytes(s, 0),
+        if (rc != DB_ROW)
+                return db_result(rc);
+        if (tpm2_unmarshal_TPM2B_PUBLIC(db_column_blob(s, 0), (size_t) (int) db_column_bytes(s, 0),
                                         &p.ek_public) < 0 ||
-            tpm2_unmarshal_TPM2B_PUBLIC(sqlite3_column_blob(s, 1), (size_t) sqlite3_column_bytes(s, 1),
+            tpm2_unmarshal_TPM2B_PUBLIC(db_column_blob(s, 1), (size_t) (int) db_column_bytes(s, 1),
                                         &p.ak_public) < 0 ||
-            sqlite3_column_bytes(s, 5) != 32)
+            (int) db_column_bytes(s, 5) != 32)
                 return -EBADMSG;
-        if (sqlite3_column_type(s, 2) == SQLITE_BLOB) {
-                p.ek_certificate_size = (size_t) sqlite3_column_bytes(s, 2);
-                p.ek_certificate = memdup(sqlite3_column_blob(s, 2), p.ek_certificate_size);
+        if (db_column_type(s, 2) == DB_TYPE_BLOB) {
+                p.ek_certificate_size = (size_t) (int) db_column_bytes(s, 2);
+                p.ek_certificate = memdup(db_column_blob(s, 2), p.ek_certificate_size);
                 if (!p.ek_certificate)
                         return -ENOMEM;
         }
         snprintf(p.ek_certificate_status, sizeof(p.ek_certificate_status), "%s",
-                 (const char *) sqlite3_column_text(s, 3) ?: "absent");
-        if (sqlite3_column_type(s, 4) == SQLITE_TEXT && !(p.ek_certificate_issuer =
-                                                               strdup((const char *) sqlite3_column_text(s, 4))))
+                 db_column_text(s, 3) ?: "absent");
+        if (db_column_type(s, 4) == DB_TYPE_TEXT && !(p.ek_certificate_issuer =
+                                                               strdup(db_column_text(s, 4))))
                 return -ENOMEM;
-        memcpy(p.secret_hash, sqlite3_column_blob(s, 5), 32);
-        p.expires_at = sqlite3_column_int64(s, 6);
+        memcpy(p.secret_hash, db_column_blob(s, 5), 32);
+        p.expires_at = db_column_int64(s, 6);
 
-        r = db_prepare_cached(db, "DELETE FROM enrolment_proofs WHERE id = ?", &del);
+        r = db_stmt_prepare_cached(db, "DELETE FROM enrolment_proofs WHERE id = ?", &del);
         if (r < 0)
                 return r;
-        sqlite3_bind_blob(del, 1, id, PROTO_CHALLENGE_ID_SIZE, SQLITE_TRANSIENT);
-        rc = sqlite3_step(del);
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
+        db_bind_blob(del, 1, id, PROTO_CHALLENGE_ID_SIZE);
+        rc = db_step(del);
+        if (rc != DB_DONE)
+                return db_result(rc);
         *ret = p;
         p = (Proof) {};
         return 0;

@@ -11,31 +11,31 @@
 #include "log.h"
 #include "server-family.h"
 
-static void key_from_row(sqlite3_stmt *s, FamilyKey *ret) {
-        const unsigned char *id = sqlite3_column_text(s, 1);
+static void key_from_row(DbStmt *s, FamilyKey *ret) {
+        const unsigned char *id = (const unsigned char *) db_column_text(s, 1);
 
         *ret = (FamilyKey) {
-                .id = sqlite3_column_int64(s, 0),
-                .created_at = sqlite3_column_int64(s, 2),
-                .retired_at = sqlite3_column_int64(s, 3),
+                .id = db_column_int64(s, 0),
+                .created_at = db_column_int64(s, 2),
+                .retired_at = db_column_int64(s, 3),
         };
         snprintf(ret->family_id, sizeof(ret->family_id), "%s", id ? (const char *) id : "");
 }
 
 int family_list(Db *db, bool with_retired, FamilyKey **ret, size_t *ret_n) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         _cleanup_free_ FamilyKey *list = NULL;
         size_t n = 0, allocated = 0;
         int r, rc;
 
-        r = db_prepare(db,
+        r = db_stmt_prepare(db,
                        "SELECT id, family_id, created_at, retired_at FROM family_keys "
                        "WHERE ?1 OR retired_at IS NULL ORDER BY id DESC",
                        &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int(s, 1, with_retired);
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        db_bind_int64(s, 1, with_retired);
+        while ((rc = db_step(s)) == DB_ROW) {
                 if (n == allocated) {
                         FamilyKey *p = reallocarray(list, MAX(allocated * 2, 4U), sizeof(FamilyKey));
                         if (!p)
@@ -45,44 +45,44 @@ int family_list(Db *db, bool with_retired, FamilyKey **ret, size_t *ret_n) {
                 }
                 key_from_row(s, &list[n++]);
         }
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
+        if (rc != DB_DONE)
+                return db_result(rc);
         *ret = TAKE_PTR(list);
         *ret_n = n;
         return 0;
 }
 
 static int count_published(Db *db) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         int r;
 
-        r = db_prepare(db, "SELECT count(*) FROM family_keys WHERE retired_at IS NULL", &s);
+        r = db_stmt_prepare(db, "SELECT count(*) FROM family_keys WHERE retired_at IS NULL", &s);
         if (r < 0)
                 return r;
-        if (sqlite3_step(s) != SQLITE_ROW)
+        if (db_step(s) != DB_ROW)
                 return -EIO;
-        return sqlite3_column_int(s, 0);
+        return (int) db_column_int64(s, 0);
 }
 
-static int find_key(Db *db, const char *column, sqlite3_int64 id, const char *family_id, FamilyKey *ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+static int find_key(Db *db, const char *column, int64_t id, const char *family_id, FamilyKey *ret) {
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         char sql[128];
         int r, rc;
 
         snprintf(sql, sizeof(sql), "SELECT id, family_id, created_at, retired_at FROM family_keys WHERE %s = ?",
                  column);
-        r = db_prepare(db, sql, &s);
+        r = db_stmt_prepare(db, sql, &s);
         if (r < 0)
                 return r;
         if (family_id)
-                sqlite3_bind_text(s, 1, family_id, -1, SQLITE_TRANSIENT);
+                db_bind_text(s, 1, family_id);
         else
-                sqlite3_bind_int64(s, 1, id);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
+                db_bind_int64(s, 1, id);
+        rc = db_step(s);
+        if (rc == DB_DONE)
                 return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
+        if (rc != DB_ROW)
+                return db_result(rc);
         key_from_row(s, ret);
         return 0;
 }
@@ -90,9 +90,10 @@ static int find_key(Db *db, const char *column, sqlite3_int64 id, const char *fa
 /* A new key, published: the seed from the CSPRNG (OpenSSL's private generator), its FamilyId computed here. */
 static int family_add(Db *db, bool first, FamilyKey *ret) {
         _cleanup_(secret_buffer_freep) SecretBuffer *seed = NULL;
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         char id[TOR_ED25519_ID_LEN + 1];
         FamilyKey added;
+        int64_t id_added = 0;
         int r, n, rc;
 
         r = tor_family_seed_generate(&seed);
@@ -111,16 +112,21 @@ static int family_add(Db *db, bool first, FamilyKey *ret) {
             : n >= (int) PROTO_FAMILY_KEYS_MAX ? -EBUSY
                                                  : 0;
         if (r >= 0)
-                r = db_prepare(db, "INSERT INTO family_keys (family_id, secret, created_at) VALUES (?, ?, ?)", &s);
+                r = db_stmt_prepare(db, "INSERT INTO family_keys (family_id, secret, created_at) VALUES (?, ?, ?) RETURNING id",
+                                    &s);
         if (r >= 0) {
-                sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_blob(s, 2, seed->data, (int) seed->size, SQLITE_STATIC); /* seed outlives s */
-                sqlite3_bind_int64(s, 3, (int64_t) now_usec());
-                rc = sqlite3_step(s);
-                r = rc == SQLITE_DONE ? 0 : db_errno(rc);
+                db_bind_text(s, 1, id);
+                db_bind_blob_static(s, 2, seed->data, (int) seed->size); /* seed outlives s */
+                db_bind_int64(s, 3, (int64_t) now_usec());
+                rc = db_step(s);
+                r = rc == DB_ROW ? 0 : rc < 0 ? rc : -EIO;
+                if (r >= 0)
+                        id_added = db_column_int64(s, 0);
+                /* SQLite refuses COMMIT while a write statement is in progress. */
+                db_stmt_reset(s);
         }
         if (r >= 0)
-                r = find_key(db, "id", sqlite3_last_insert_rowid(db->sqlite), NULL, &added);
+                r = find_key(db, "id", id_added, NULL, &added);
         if (r >= 0)
                 r = db_commit(db);
         if (r < 0) {
@@ -140,7 +146,7 @@ int family_rotate(Db *db, FamilyKey *ret) {
 }
 
 int family_retire(Db *db, const char *family_id, FamilyKey *ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL, *oldest = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL, *oldest = NULL;
         FamilyKey k;
         int r, n, rc;
 
@@ -155,13 +161,13 @@ int family_retire(Db *db, const char *family_id, FamilyKey *ret) {
         if (family_id)
                 r = find_key(db, "family_id", 0, family_id, &k);
         else {
-                r = db_prepare(db,
+                r = db_stmt_prepare(db,
                                "SELECT id, family_id, created_at, retired_at FROM family_keys WHERE retired_at IS NULL "
                                "ORDER BY id LIMIT 1",
                                &oldest);
                 if (r >= 0) {
-                        rc = sqlite3_step(oldest);
-                        r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
+                        rc = db_step(oldest);
+                        r = rc == DB_ROW ? 0 : rc == DB_DONE ? -ENOENT : db_result(rc);
                 }
                 if (r >= 0)
                         key_from_row(oldest, &k);
@@ -176,14 +182,14 @@ int family_retire(Db *db, const char *family_id, FamilyKey *ret) {
         n = count_published(db);
         r = n < 0 ? n : n < 2 ? -EBUSY : 0;
         if (r >= 0)
-                r = db_prepare(db, "UPDATE family_keys SET secret = NULL, retired_at = ? WHERE id = ?", &s);
+                r = db_stmt_prepare(db, "UPDATE family_keys SET secret = NULL, retired_at = ? WHERE id = ?", &s);
         if (r < 0)
                 goto fail;
         /* Never before it was made, should the clock have gone back (the table checks it). */
-        sqlite3_bind_int64(s, 1, MAX((int64_t) now_usec(), k.created_at));
-        sqlite3_bind_int64(s, 2, k.id);
-        rc = sqlite3_step(s);
-        r = rc == SQLITE_DONE ? 0 : db_errno(rc);
+        db_bind_int64(s, 1, MAX((int64_t) now_usec(), k.created_at));
+        db_bind_int64(s, 2, k.id);
+        rc = db_step(s);
+        r = rc == DB_DONE ? 0 : db_result(rc);
         if (r >= 0)
                 r = find_key(db, "id", k.id, NULL, &k);
         if (r >= 0)
@@ -198,23 +204,23 @@ fail:
 }
 
 int family_published(Db *db, FamilyIds *ret_ids, ProtoFamilyKeys *ret_keys) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         FamilyIds ids = {};
         int r, rc;
 
         /* In every relays request: a cached statement. */
-        r = db_prepare_cached(db, "SELECT family_id, secret FROM family_keys WHERE retired_at IS NULL ORDER BY id", &s);
+        r = db_stmt_prepare_cached(db, "SELECT family_id, secret FROM family_keys WHERE retired_at IS NULL ORDER BY id", &s);
         if (r < 0)
                 return r;
         if (ret_keys)
                 *ret_keys = (ProtoFamilyKeys) {};
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                const unsigned char *id = sqlite3_column_text(s, 0);
-                const void *secret = sqlite3_column_blob(s, 1);
+        while ((rc = db_step(s)) == DB_ROW) {
+                const unsigned char *id = (const unsigned char *) db_column_text(s, 0);
+                const void *secret = db_column_blob(s, 1);
 
                 /* The table holds at most two (a trigger) of exactly this form (its checks). */
                 if (ids.n >= PROTO_FAMILY_KEYS_MAX || !id || strlen((const char *) id) != TOR_ED25519_ID_LEN ||
-                    !secret || sqlite3_column_bytes(s, 1) != PROTO_FAMILY_KEY_SIZE) {
+                    !secret || (int) db_column_bytes(s, 1) != PROTO_FAMILY_KEY_SIZE) {
                         r = -EBADMSG;
                         break;
                 }
@@ -223,8 +229,8 @@ int family_published(Db *db, FamilyIds *ret_ids, ProtoFamilyKeys *ret_keys) {
                         memcpy(ret_keys->keys[ids.n], secret, PROTO_FAMILY_KEY_SIZE);
                 ids.n++;
         }
-        if (r >= 0 && rc != SQLITE_DONE)
-                r = db_errno(rc);
+        if (r >= 0 && rc != DB_DONE)
+                r = db_result(rc);
         if (r < 0) {
                 if (ret_keys)
                         proto_family_keys_done(ret_keys);
@@ -237,20 +243,20 @@ int family_published(Db *db, FamilyIds *ret_ids, ProtoFamilyKeys *ret_keys) {
 }
 
 int family_released(Db *db, int64_t node_id) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r, rc;
 
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "SELECT n.last_verdict = 'Trusted' AND i.id IS NOT NULL AND i.retired_at IS NULL "
                               "FROM nodes n LEFT JOIN images i ON i.id = n.image_id WHERE n.id = ?",
                               &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, node_id);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
+        db_bind_int64(s, 1, node_id);
+        rc = db_step(s);
+        if (rc == DB_DONE)
                 return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
-        return sqlite3_column_int(s, 0) == 1;
+        if (rc != DB_ROW)
+                return db_result(rc);
+        return (int) db_column_int64(s, 0) == 1;
 }

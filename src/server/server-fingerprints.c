@@ -10,42 +10,42 @@
 #include "server-fingerprints.h"
 #include "string-util.h"
 
-static int step_done(Db *db, sqlite3_stmt *s) {
-        int rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE)
-                return log_debug_errno(db_errno(rc), "SQL step failed: %s", db_error(db));
+static int step_done(Db *db, DbStmt *s) {
+        int rc = db_step(s);
+        if (rc != DB_DONE)
+                return log_debug_errno(db_result(rc), "SQL step failed: %s", db_error(db));
         return 0;
 }
 
 /* The node's relay of that name: its id, -ENOENT if it has none. */
 static int node_relay_id(Db *db, int64_t node_id, const char *name, int64_t *ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         int r, rc;
 
-        r = db_prepare(db, "SELECT id FROM relays WHERE node_id = ? AND name = ?", &s);
+        r = db_stmt_prepare(db, "SELECT id FROM relays WHERE node_id = ? AND name = ?", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, node_id);
-        sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
+        db_bind_int64(s, 1, node_id);
+        db_bind_text(s, 2, name);
+        rc = db_step(s);
+        if (rc == DB_DONE)
                 return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
-        *ret = sqlite3_column_int64(s, 0);
+        if (rc != DB_ROW)
+                return db_result(rc);
+        *ret = db_column_int64(s, 0);
         return 0;
 }
 
 static int node_enabled(Db *db, int64_t node_id) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         int r, rc;
 
-        r = db_prepare(db, "SELECT 1 FROM nodes WHERE id = ? AND state = 'enabled'", &s);
+        r = db_stmt_prepare(db, "SELECT 1 FROM nodes WHERE id = ? AND state = 'enabled'", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, node_id);
-        rc = sqlite3_step(s);
-        return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EKEYREJECTED : db_errno(rc);
+        db_bind_int64(s, 1, node_id);
+        rc = db_step(s);
+        return rc == DB_ROW ? 0 : rc == DB_DONE ? -EKEYREJECTED : db_result(rc);
 }
 
 int fingerprints_store(Db *db, int64_t node_id, const ProtoFingerprintsRequest *req, const char **ret_relay) {
@@ -58,13 +58,13 @@ int fingerprints_store(Db *db, int64_t node_id, const ProtoFingerprintsRequest *
         /* The session was checked before the body was decoded; a node disabled since must not write. */
         r = node_enabled(db, node_id);
         for (size_t i = 0; r >= 0 && i < req->n_relays; i++) {
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
+                _cleanup_db_stmt_free_ DbStmt *s = NULL;
                 const ProtoRelayFingerprint *f = &req->relays[i];
                 int64_t relay_id = 0;
 
                 r = node_relay_id(db, node_id, f->name, &relay_id);
                 if (r >= 0)
-                        r = db_prepare(db,
+                        r = db_stmt_prepare(db,
                                        "INSERT INTO relay_fingerprints (relay_id, rsa_fingerprint, "
                                        "ed25519_identity, reported_at) VALUES (?, ?, ?, ?) "
                                        "ON CONFLICT (relay_id) DO UPDATE SET "
@@ -73,13 +73,13 @@ int fingerprints_store(Db *db, int64_t node_id, const ProtoFingerprintsRequest *
                                        "reported_at = excluded.reported_at",
                                        &s);
                 if (r >= 0) {
-                        sqlite3_bind_int64(s, 1, relay_id);
-                        sqlite3_bind_text(s, 2, f->rsa, -1, SQLITE_TRANSIENT);
+                        db_bind_int64(s, 1, relay_id);
+                        db_bind_text(s, 2, f->rsa);
                         if (f->ed25519[0])
-                                sqlite3_bind_text(s, 3, f->ed25519, -1, SQLITE_TRANSIENT);
+                                db_bind_text(s, 3, f->ed25519);
                         else
-                                sqlite3_bind_null(s, 3);
-                        sqlite3_bind_int64(s, 4, now);
+                                db_bind_null(s, 3);
+                        db_bind_int64(s, 4, now);
                         /* The only constraints the decoder has not checked are the UNIQUE ones: another
                          * relay's identity. */
                         r = step_done(db, s);
@@ -95,19 +95,19 @@ int fingerprints_store(Db *db, int64_t node_id, const ProtoFingerprintsRequest *
 }
 
 int fingerprints_list(Db *db, RelayFingerprint **ret, size_t *ret_n) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         _cleanup_free_ RelayFingerprint *list = NULL;
         size_t n = 0, allocated = 0;
         int r, rc;
 
-        r = db_prepare(db,
+        r = db_stmt_prepare(db,
                        "SELECT relay_id, rsa_fingerprint, ed25519_identity, reported_at "
                        "FROM relay_fingerprints ORDER BY relay_id",
                        &s);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                const unsigned char *ed25519 = sqlite3_column_text(s, 2);
+        while ((rc = db_step(s)) == DB_ROW) {
+                const unsigned char *ed25519 = (const unsigned char *) db_column_text(s, 2);
 
                 if (n == allocated) {
                         RelayFingerprint *p = realloc(list, (allocated = allocated ? allocated * 2 : 16) *
@@ -117,16 +117,16 @@ int fingerprints_list(Db *db, RelayFingerprint **ret, size_t *ret_n) {
                         list = p;
                 }
                 list[n] = (RelayFingerprint) {
-                        .relay_id = sqlite3_column_int64(s, 0),
-                        .reported_at = sqlite3_column_int64(s, 3),
+                        .relay_id = db_column_int64(s, 0),
+                        .reported_at = db_column_int64(s, 3),
                 };
-                snprintf(list[n].rsa, sizeof(list[n].rsa), "%s", (const char *) sqlite3_column_text(s, 1));
+                snprintf(list[n].rsa, sizeof(list[n].rsa), "%s", db_column_text(s, 1));
                 snprintf(list[n].ed25519, sizeof(list[n].ed25519), "%s",
                          ed25519 ? (const char *) ed25519 : "");
                 n++;
         }
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
+        if (rc != DB_DONE)
+                return db_result(rc);
         *ret = TAKE_PTR(list);
         *ret_n = n;
         return 0;

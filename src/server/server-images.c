@@ -53,20 +53,20 @@ static void hex32(const uint8_t d[static 32], char out[static 65]) {
 /* The os-release columns, in OsReleaseField order. */
 #define OS_COLUMN_FIRST 10
 
-static void text_column(sqlite3_stmt *s, int col, char *out, size_t size) {
-        const unsigned char *t = sqlite3_column_text(s, col);
+static void text_column(DbStmt *s, int col, char *out, size_t size) {
+        const unsigned char *t = (const unsigned char *) db_column_text(s, col);
 
         snprintf(out, size, "%s", t ? (const char *) t : "");
 }
 
-static int image_from_row(sqlite3_stmt *s, Image *ret, char **ret_reference) {
+static int image_from_row(DbStmt *s, Image *ret, char **ret_reference) {
         Image i = {
-                .id = sqlite3_column_int64(s, 0),
-                .uki_size = (uint64_t) MAX(sqlite3_column_int64(s, 3), 0),
-                .reference_version = (unsigned) sqlite3_column_int(s, 15),
-                .added_at = sqlite3_column_int64(s, 16),
-                .retired_at = sqlite3_column_int64(s, 17),
-                .n_nodes = (unsigned) sqlite3_column_int(s, 18),
+                .id = db_column_int64(s, 0),
+                .uki_size = (uint64_t) MAX(db_column_int64(s, 3), 0),
+                .reference_version = (unsigned) (int) db_column_int64(s, 15),
+                .added_at = db_column_int64(s, 16),
+                .retired_at = db_column_int64(s, 17),
+                .n_nodes = (unsigned) (int) db_column_int64(s, 18),
         };
 
         text_column(s, 1, i.name, sizeof(i.name));
@@ -79,7 +79,7 @@ static int image_from_row(sqlite3_stmt *s, Image *ret, char **ret_reference) {
         for (OsReleaseField f = 0; f < _OS_RELEASE_FIELD_MAX; f++)
                 text_column(s, OS_COLUMN_FIRST + (int) f, i.os_release.values[f], OS_RELEASE_VALUE_MAX);
         if (ret_reference) {
-                const unsigned char *text = sqlite3_column_text(s, 19);
+                const unsigned char *text = (const unsigned char *) db_column_text(s, 19);
                 char *t = strdup(text ? (const char *) text : "");
 
                 if (!t)
@@ -93,28 +93,28 @@ static int image_from_row(sqlite3_stmt *s, Image *ret, char **ret_reference) {
 /* One image by a column's value, within the caller's transaction. column is one of this file's constants,
  * never input; the value is bound. */
 static int image_find(Db *db, const char *column, const char *value, Image *ret, char **ret_reference) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         char sql[1024];
         int r, rc;
 
         snprintf(sql, sizeof(sql), "SELECT " IMAGE_COLUMNS " FROM images WHERE %s = ?", column);
-        r = db_prepare(db, sql, &s);
+        r = db_stmt_prepare(db, sql, &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(s, 1, value, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
+        db_bind_text(s, 1, value);
+        rc = db_step(s);
+        if (rc == DB_DONE)
                 return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
+        if (rc != DB_ROW)
+                return db_result(rc);
         return image_from_row(s, ret, ret_reference);
 }
 
-static void bind_text_or_null(sqlite3_stmt *s, int col, const char *value) {
+static void bind_text_or_null(DbStmt *s, int col, const char *value) {
         if (value && value[0])
-                sqlite3_bind_text(s, col, value, -1, SQLITE_TRANSIENT);
+                db_bind_text(s, col, value);
         else
-                sqlite3_bind_null(s, col);
+                db_bind_null(s, col);
 }
 
 /* The transparency log's entry of the change, in its transaction; a registration names the SHA-256 of the
@@ -137,11 +137,11 @@ static int log_image(Db *db, TlogKind kind, const Image *i, const char *text, si
 }
 
 static int image_insert(Db *db, const char *name, const ImageReference *ref, const char *text, size_t size) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         char h[65];
         int r, rc;
 
-        r = db_prepare(db,
+        r = db_stmt_prepare(db,
                        "INSERT INTO images (name, uki_sha256, uki_size, uki_authenticode, kernel_authenticode, pcr9, "
                        "pcr11_boot, pcr11_sysinit, pcr11_ready, os_id, os_version_id, os_image_id, os_image_version, "
                        "os_build_id, reference_version, reference, added_at) "
@@ -149,30 +149,30 @@ static int image_insert(Db *db, const char *name, const ImageReference *ref, con
                        &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+        db_bind_text(s, 1, name);
         hex32(ref->uki_sha256, h);
-        sqlite3_bind_text(s, 2, h, -1, SQLITE_TRANSIENT);
+        db_bind_text(s, 2, h);
         if (ref->uki_size > 0)
-                sqlite3_bind_int64(s, 3, (int64_t) ref->uki_size);
+                db_bind_int64(s, 3, (int64_t) ref->uki_size);
         hex32(ref->uki_authenticode, h);
-        sqlite3_bind_text(s, 4, h, -1, SQLITE_TRANSIENT);
+        db_bind_text(s, 4, h);
         if (ref->have_kernel_authenticode) {
                 hex32(ref->kernel_authenticode, h);
-                sqlite3_bind_text(s, 5, h, -1, SQLITE_TRANSIENT);
+                db_bind_text(s, 5, h);
         }
         hex32(ref->pcr9, h);
-        sqlite3_bind_text(s, 6, h, -1, SQLITE_TRANSIENT);
+        db_bind_text(s, 6, h);
         for (ImagePhase p = 0; p < _IMAGE_PHASE_MAX; p++) {
                 hex32(ref->pcr11[p], h);
-                sqlite3_bind_text(s, 7 + (int) p, h, -1, SQLITE_TRANSIENT);
+                db_bind_text(s, 7 + (int) p, h);
         }
         for (OsReleaseField f = 0; f < _OS_RELEASE_FIELD_MAX; f++)
                 bind_text_or_null(s, OS_COLUMN_FIRST + (int) f, ref->os_release.values[f]);
-        sqlite3_bind_int(s, 15, (int) ref->version);
-        sqlite3_bind_text(s, 16, text, (int) size, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 17, now_sec());
-        rc = sqlite3_step(s);
-        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+        db_bind_int64(s, 15, (int) ref->version);
+        db_bind_text_n(s, 16, text, (int) size);
+        db_bind_int64(s, 17, now_sec());
+        rc = db_step(s);
+        return rc == DB_DONE ? 0 : db_result(rc);
 }
 
 int image_add(Db *db, const char *name, const ImageReference *ref, const char *text, size_t size, Image *ret,
@@ -231,15 +231,15 @@ fail:
 }
 
 int image_list(Db *db, Image **ret, size_t *ret_n) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         _cleanup_free_ Image *list = NULL;
         size_t n = 0, allocated = 0;
         int r, rc;
 
-        r = db_prepare(db, "SELECT " IMAGE_COLUMNS " FROM images ORDER BY id", &s);
+        r = db_stmt_prepare(db, "SELECT " IMAGE_COLUMNS " FROM images ORDER BY id", &s);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        while ((rc = db_step(s)) == DB_ROW) {
                 if (n == allocated) {
                         Image *p = reallocarray(list, MAX(allocated * 2, 8U), sizeof(Image));
                         if (!p)
@@ -252,8 +252,8 @@ int image_list(Db *db, Image **ret, size_t *ret_n) {
                         return r;
                 n++;
         }
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
+        if (rc != DB_DONE)
+                return db_result(rc);
         *ret = TAKE_PTR(list);
         *ret_n = n;
         return 0;
@@ -264,38 +264,38 @@ int image_get(Db *db, const char *name, Image *ret, char **ret_reference) {
 }
 
 int image_find_by_authenticode(Db *db, const char *hex, Image *ret) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         Image i = {};
         int r, rc;
 
         /* In every attestation: a cached statement, through the unique index, and only what the verifier
          * compares — not the count of the image's nodes, which reads an index entry per node. */
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "SELECT id, name, uki_authenticode, kernel_authenticode, pcr9, pcr11_boot, pcr11_sysinit, "
                               "pcr11_ready, retired_at FROM images WHERE uki_authenticode = ?",
                               &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(s, 1, hex, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
+        db_bind_text(s, 1, hex);
+        rc = db_step(s);
+        if (rc == DB_DONE)
                 return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
-        i.id = sqlite3_column_int64(s, 0);
+        if (rc != DB_ROW)
+                return db_result(rc);
+        i.id = db_column_int64(s, 0);
         text_column(s, 1, i.name, sizeof(i.name));
         text_column(s, 2, i.uki_authenticode, sizeof(i.uki_authenticode));
         text_column(s, 3, i.kernel_authenticode, sizeof(i.kernel_authenticode));
         text_column(s, 4, i.pcr9, sizeof(i.pcr9));
         for (ImagePhase p = 0; p < _IMAGE_PHASE_MAX; p++)
                 text_column(s, 5 + (int) p, i.pcr11[p], sizeof(i.pcr11[p]));
-        i.retired_at = sqlite3_column_int64(s, 8);
+        i.retired_at = db_column_int64(s, 8);
         *ret = i;
         return 0;
 }
 
 int image_retire(Db *db, const char *name, Image *ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         Image i;
         int r, rc;
 
@@ -310,15 +310,15 @@ int image_retire(Db *db, const char *name, Image *ret) {
                 *ret = i;
                 return 0;
         }
-        r = db_prepare(db, "UPDATE images SET retired_at = ? WHERE id = ?", &s);
+        r = db_stmt_prepare(db, "UPDATE images SET retired_at = ? WHERE id = ?", &s);
         if (r < 0)
                 goto fail;
         /* Never before it was added, should the clock have gone back (the table checks it). */
-        sqlite3_bind_int64(s, 1, MAX(now_sec(), i.added_at));
-        sqlite3_bind_int64(s, 2, i.id);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE) {
-                r = db_errno(rc);
+        db_bind_int64(s, 1, MAX(now_sec(), i.added_at));
+        db_bind_int64(s, 2, i.id);
+        rc = db_step(s);
+        if (rc != DB_DONE) {
+                r = db_result(rc);
                 goto fail;
         }
         r = image_find(db, "name", name, &i, NULL);
@@ -338,46 +338,46 @@ fail:
 }
 
 int node_boot_status(Db *db, int64_t node_id, NodeBootStatus *ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL, *log = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL, *log = NULL;
         NodeBootStatus b = {};
         int r, rc;
 
-        r = db_prepare(db,
+        r = db_stmt_prepare(db,
                        "SELECT images.name, nodes.last_verdict, nodes.last_verdict_reason, nodes.last_verdict_at "
                        "FROM nodes LEFT JOIN images ON images.id = nodes.image_id WHERE nodes.id = ?",
                        &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, node_id);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
+        db_bind_int64(s, 1, node_id);
+        rc = db_step(s);
+        if (rc == DB_DONE)
                 return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
+        if (rc != DB_ROW)
+                return db_result(rc);
         text_column(s, 0, b.image, sizeof(b.image));
         text_column(s, 1, b.verdict, sizeof(b.verdict));
         text_column(s, 2, b.reason, sizeof(b.reason));
-        b.at = sqlite3_column_int64(s, 3);
+        b.at = db_column_int64(s, 3);
         if (b.verdict[0]) {
                 *ret = b;
                 return 0;
         }
 
-        r = db_prepare(db,
+        r = db_stmt_prepare(db,
                        "SELECT verdict, reason, at FROM attestations WHERE node_id = ? "
                        "ORDER BY at DESC, id DESC LIMIT 1",
                        &log);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(log, 1, node_id);
-        rc = sqlite3_step(log);
-        if (rc == SQLITE_ROW) {
+        db_bind_int64(log, 1, node_id);
+        rc = db_step(log);
+        if (rc == DB_ROW) {
                 text_column(log, 0, b.verdict, sizeof(b.verdict));
                 text_column(log, 1, b.reason, sizeof(b.reason));
-                b.at = sqlite3_column_int64(log, 2);
+                b.at = db_column_int64(log, 2);
                 b.from_log = true;
-        } else if (rc != SQLITE_DONE)
-                return db_errno(rc);
+        } else if (rc != DB_DONE)
+                return db_result(rc);
         *ret = b;
         return 0;
 }

@@ -314,48 +314,48 @@ static void render_settings(const MetricsContext *c, FILE *f) {
                         stat(wal, &st) >= 0 ? (long long) st.st_size : 0LL);
 }
 
-static const char *column_text(sqlite3_stmt *s, int i) {
-        const unsigned char *t = sqlite3_column_text(s, i);
+static const char *column_text(DbStmt *s, int i) {
+        const unsigned char *t = (const unsigned char *) db_column_text(s, i);
         return t ? (const char *) t : "";
 }
 
 /* One SELECT of a few numbers: sets ret[0…n-1]. */
 static int query_numbers(Db *db, const char *sql, int64_t bind, int64_t *ret, unsigned n) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r, rc;
 
-        r = db_prepare_cached(db, sql, &s);
+        r = db_stmt_prepare_cached(db, sql, &s);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_parameter_count(s) > 0)
-                sqlite3_bind_int64(s, 1, bind);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW)
-                return rc == SQLITE_DONE ? -ENOENT : db_errno(rc);
+        if (db_bind_parameter_count(s) > 0)
+                db_bind_int64(s, 1, bind);
+        rc = db_step(s);
+        if (rc != DB_ROW)
+                return rc == DB_DONE ? -ENOENT : db_result(rc);
         for (unsigned i = 0; i < n; i++)
-                ret[i] = sqlite3_column_int64(s, (int) i);
+                ret[i] = db_column_int64(s, (int) i);
         return 0;
 }
 
 static int render_fleet(Db *db, FILE *f) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int64_t v[3] = {};
         int r, rc;
 
         header(f, "patela_nodes", "gauge", "Nodes by state and by the image they booted last (empty: none known).");
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "SELECT n.state, ifnull(i.name, ''), count(*) FROM nodes n LEFT JOIN images i ON i.id = n.image_id "
                               "GROUP BY 1, 2 ORDER BY 1, 2",
                               &s);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        while ((rc = db_step(s)) == DB_ROW) {
                 fprintf(f, "patela_nodes{state=\"%s\",image=\"", column_text(s, 0));
                 metrics_write_label_value(f, column_text(s, 1));
-                fprintf(f, "\"} %" PRIi64 "\n", (int64_t) sqlite3_column_int64(s, 2));
+                fprintf(f, "\"} %" PRIi64 "\n", (int64_t) db_column_int64(s, 2));
         }
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
+        if (rc != DB_DONE)
+                return db_result(rc);
 
         r = query_numbers(db, "SELECT count(*) FROM sessions WHERE expires_at > ?", (int64_t) now_usec(), v, 1);
         if (r < 0)
@@ -408,12 +408,12 @@ static const struct {
 };
 
 static int render_nodes(Db *db, FILE *f) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         /* Each metric's lines go together (the format requires it): the times go to buffers of their own. */
         Buf times[ELEMENTSOF(node_times)] = {};
-        int r, rc = SQLITE_DONE;
+        int r, rc = DB_DONE;
 
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "SELECT n.id, n.fingerprint, n.state, ifnull(i.name, ''), "
                               "CASE WHEN i.id IS NULL THEN 'none' WHEN i.retired_at IS NULL THEN 'active' ELSE 'retired' END, "
                               "ifnull(n.last_verdict, ''), ifnull(n.last_verdict_at, 0), ifnull(n.last_trusted_at, 0), "
@@ -425,8 +425,8 @@ static int render_nodes(Db *db, FILE *f) {
                 header(f, "patela_node_info", "gauge",
                        "One series per node, its identity and state as labels: fingerprint, state, image (empty: none "
                        "known), image_state (active, retired, none), verdict (its last measured-boot verdict; empty: none).");
-                while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                        int64_t id = sqlite3_column_int64(s, 0);
+                while ((rc = db_step(s)) == DB_ROW) {
+                        int64_t id = db_column_int64(s, 0);
 
                         put(f, "patela_node_info{node=\"");
                         put_i64(f, id);
@@ -446,12 +446,12 @@ static int render_nodes(Db *db, FILE *f) {
                                 buf_add(&times[k], "{node=\"", 7);
                                 buf_i64(&times[k], id);
                                 buf_add(&times[k], "\"} ", 3);
-                                buf_i64(&times[k], sqlite3_column_int64(s, node_times[k].column));
+                                buf_i64(&times[k], db_column_int64(s, node_times[k].column));
                                 buf_add(&times[k], "\n", 1);
                         }
                 }
-                if (rc != SQLITE_DONE)
-                        r = db_errno(rc);
+                if (rc != DB_DONE)
+                        r = db_result(rc);
         }
         for (size_t k = 0; k < ELEMENTSOF(node_times); k++) {
                 if (times[k].oom && r >= 0)
@@ -595,19 +595,19 @@ static int index_entries(MetricsRelayScratch *sc, size_t n_entries, size_t *ret_
 /* The relays of the database that have a report, into scratch->rows (relay id order); the store's entries of relays
  * the database does not have any more into scratch->gone. */
 static int join_relays(Db *db, MetricsRelayScratch *sc, size_t n_entries, size_t *ret_rows, size_t *ret_gone) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         size_t n_rows = 0, n_gone = 0, mask;
         int r, rc;
 
-        r = db_prepare_cached(db, "SELECT id, node_id, name FROM relays ORDER BY id", &s);
+        r = db_stmt_prepare_cached(db, "SELECT id, node_id, name FROM relays ORDER BY id", &s);
         if (r < 0)
                 return r;
         if (grow((void **) &sc->rows, &sc->n_rows_allocated, n_entries, sizeof(MetricsRelayRow)) < 0 ||
             grow((void **) &sc->gone, &sc->n_gone_allocated, n_entries, sizeof(int64_t)) < 0 ||
             index_entries(sc, n_entries, &mask) < 0)
                 return -ENOMEM;
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                int64_t id = sqlite3_column_int64(s, 0), node = sqlite3_column_int64(s, 1);
+        while ((rc = db_step(s)) == DB_ROW) {
+                int64_t id = db_column_int64(s, 0), node = db_column_int64(s, 1);
                 const char *name = column_text(s, 2);
                 size_t name_len = strlen(name), j;
                 MetricsRelayRow *row;
@@ -632,8 +632,8 @@ static int join_relays(Db *db, MetricsRelayScratch *sc, size_t n_entries, size_t
                 *p++ = '"';
                 row->labels_len = (uint8_t) (p - row->labels);
         }
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
+        if (rc != DB_DONE)
+                return db_result(rc);
         for (size_t i = 0; i < n_entries; i++)
                 if (!sc->matched[i])
                         sc->gone[n_gone++] = sc->entries[i].relay_id;

@@ -33,40 +33,40 @@ NodeState node_state_from_string(const char *s) {
         "relay_count, first_seen, last_seen, last_source, reset_count, restart_count, " \
         "coalesce(ek_certificate_status, ''), challenge_floor"
 
-static int blob_to_name(sqlite3_stmt *s, int col, TPM2B_NAME *ret) {
-        int n = sqlite3_column_bytes(s, col);
+static int blob_to_name(DbStmt *s, int col, TPM2B_NAME *ret) {
+        int n = (int) db_column_bytes(s, col);
         if (n <= 0 || (size_t) n > sizeof(ret->name))
                 return -EBADMSG;
         ret->size = (uint16_t) n;
-        memcpy(ret->name, sqlite3_column_blob(s, col), (size_t) n);
+        memcpy(ret->name, db_column_blob(s, col), (size_t) n);
         return 0;
 }
 
-static int node_from_row(sqlite3_stmt *s, Node *ret) {
+static int node_from_row(DbStmt *s, Node *ret) {
         Node n = {
-                .id = sqlite3_column_int64(s, 0),
-                .state = node_state_from_string((const char *) sqlite3_column_text(s, 1)),
-                .has_ek_certificate = sqlite3_column_int(s, 8),
-                .relay_count = (unsigned) sqlite3_column_int(s, 9),
-                .first_seen = sqlite3_column_int64(s, 10),
-                .last_seen = sqlite3_column_int64(s, 11),
-                .reset_count = sqlite3_column_type(s, 13) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 13),
-                .restart_count = sqlite3_column_type(s, 14) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 14),
-                .challenge_floor_ms = (uint64_t) sqlite3_column_int64(s, 16),
+                .id = db_column_int64(s, 0),
+                .state = node_state_from_string(db_column_text(s, 1)),
+                .has_ek_certificate = (int) db_column_int64(s, 8),
+                .relay_count = (unsigned) (int) db_column_int64(s, 9),
+                .first_seen = db_column_int64(s, 10),
+                .last_seen = db_column_int64(s, 11),
+                .reset_count = db_column_type(s, 13) == DB_TYPE_NULL ? -1 : db_column_int64(s, 13),
+                .restart_count = db_column_type(s, 14) == DB_TYPE_NULL ? -1 : db_column_int64(s, 14),
+                .challenge_floor_ms = (uint64_t) db_column_int64(s, 16),
         };
-        const unsigned char *src = sqlite3_column_text(s, 12);
+        const unsigned char *src = (const unsigned char *) db_column_text(s, 12);
         int r;
 
-        snprintf(n.fingerprint, sizeof(n.fingerprint), "%s", (const char *) sqlite3_column_text(s, 2));
-        snprintf(n.ek_type, sizeof(n.ek_type), "%s", (const char *) sqlite3_column_text(s, 3));
+        snprintf(n.fingerprint, sizeof(n.fingerprint), "%s", db_column_text(s, 2));
+        snprintf(n.ek_type, sizeof(n.ek_type), "%s", db_column_text(s, 3));
         snprintf(n.last_source, sizeof(n.last_source), "%s", src ? (const char *) src : "");
         snprintf(n.ek_certificate_status, sizeof(n.ek_certificate_status), "%s",
-                 (const char *) sqlite3_column_text(s, 15));
+                 db_column_text(s, 15));
         /* What we stored we parsed before: still, the database is input too. */
-        r = tpm2_unmarshal_TPM2B_PUBLIC(sqlite3_column_blob(s, 4), (size_t) sqlite3_column_bytes(s, 4), &n.ek_public);
+        r = tpm2_unmarshal_TPM2B_PUBLIC(db_column_blob(s, 4), (size_t) (int) db_column_bytes(s, 4), &n.ek_public);
         if (r < 0)
                 return r;
-        r = tpm2_unmarshal_TPM2B_PUBLIC(sqlite3_column_blob(s, 5), (size_t) sqlite3_column_bytes(s, 5), &n.ak_public);
+        r = tpm2_unmarshal_TPM2B_PUBLIC(db_column_blob(s, 5), (size_t) (int) db_column_bytes(s, 5), &n.ak_public);
         if (r < 0)
                 return r;
         r = blob_to_name(s, 6, &n.ek_name);
@@ -81,42 +81,42 @@ static int node_from_row(sqlite3_stmt *s, Node *ret) {
         return 0;
 }
 
-static int node_query(Db *db, const char *where, sqlite3_stmt **ret) {
+static int node_query(Db *db, const char *where, DbStmt **ret) {
         char sql[512];
 
         snprintf(sql, sizeof(sql), "SELECT " NODE_COLUMNS " FROM nodes WHERE %s", where);
-        return db_prepare_cached(db, sql, ret);
+        return db_stmt_prepare_cached(db, sql, ret);
 }
 
-static int node_fetch(sqlite3_stmt *s, Node *ret) {
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
+static int node_fetch(DbStmt *s, Node *ret) {
+        int rc = db_step(s);
+        if (rc == DB_DONE)
                 return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
+        if (rc != DB_ROW)
+                return db_result(rc);
         return node_from_row(s, ret);
 }
 
 int node_get(Db *db, int64_t id, Node *ret) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r = node_query(db, "id = ?", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, id);
+        db_bind_int64(s, 1, id);
         return node_fetch(s, ret);
 }
 
 int node_get_by_ek_name(Db *db, const TPM2B_NAME *ek_name, Node *ret) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r = node_query(db, "ek_name = ?", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_blob(s, 1, ek_name->name, ek_name->size, SQLITE_TRANSIENT);
+        db_bind_blob(s, 1, ek_name->name, ek_name->size);
         return node_fetch(s, ret);
 }
 
 int node_get_by_ref(Db *db, const char *ref, Node *ret) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         unsigned long long id;
         char fp[PATELA_FINGERPRINT_LEN + 1];
         int r;
@@ -134,14 +134,14 @@ int node_get_by_ref(Db *db, const char *ref, Node *ret) {
         r = node_query(db, "fingerprint = ?", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(s, 1, fp, -1, SQLITE_TRANSIENT);
+        db_bind_text(s, 1, fp);
         return node_fetch(s, ret);
 }
 
 int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsigned max_pending,
                         uint64_t pending_lifetime_sec, unsigned relay_count, Node *ret) {
-        _cleanup_stmt_ sqlite3_stmt *expire = NULL;
-        _cleanup_stmt_ sqlite3_stmt *count = NULL, *insert = NULL;
+        _cleanup_db_stmt_free_ DbStmt *expire = NULL;
+        _cleanup_db_stmt_free_ DbStmt *count = NULL, *insert = NULL;
         _cleanup_free_ uint8_t *ek = NULL, *ak = NULL;
         size_t ek_size, ak_size;
         int64_t now = now_sec(), rowid;
@@ -160,63 +160,65 @@ int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsi
 
         /* Pending nodes that stopped asking for PendingLifetime= go first: an identity nobody enabled and
          * that is gone does not hold a place under the cap for ever. */
-        r = db_prepare(db, "DELETE FROM nodes WHERE state = 'pending' AND last_seen < ?", &expire);
+        r = db_stmt_prepare(db, "DELETE FROM nodes WHERE state = 'pending' AND last_seen < ?", &expire);
         if (r < 0)
                 goto fail;
-        sqlite3_bind_int64(expire, 1, now - (int64_t) MIN(pending_lifetime_sec, (uint64_t) now));
-        rc = sqlite3_step(expire);
-        if (rc != SQLITE_DONE) {
-                r = db_errno(rc);
+        db_bind_int64(expire, 1, now - (int64_t) MIN(pending_lifetime_sec, (uint64_t) now));
+        rc = db_step(expire);
+        if (rc != DB_DONE) {
+                r = db_result(rc);
                 goto fail;
         }
-        if (sqlite3_changes(db->sqlite) > 0)
+        if ((int) db_changes(db) > 0)
                 log_notice("%d pending nodes removed: not seen for PendingLifetime=%" PRIu64 "s.",
-                           sqlite3_changes(db->sqlite), pending_lifetime_sec);
+                           (int) db_changes(db), pending_lifetime_sec);
 
         /* The cap is checked inside the same write transaction as the insert: no race past it. */
-        r = db_prepare(db, "SELECT COUNT(*) FROM nodes WHERE state = 'pending'", &count);
+        r = db_stmt_prepare(db, "SELECT COUNT(*) FROM nodes WHERE state = 'pending'", &count);
         if (r < 0)
                 goto fail;
-        if (sqlite3_step(count) != SQLITE_ROW) {
+        if (db_step(count) != DB_ROW) {
                 r = -EIO;
                 goto fail;
         }
-        if ((unsigned) sqlite3_column_int64(count, 0) >= max_pending) {
+        if ((unsigned) db_column_int64(count, 0) >= max_pending) {
                 r = -ENOSPC;
                 goto fail;
         }
 
-        r = db_prepare(db,
+        r = db_stmt_prepare(db,
                        "INSERT INTO nodes (ek_name, ek_type, ek_public, ek_certificate, ak_public, ak_name, fingerprint, "
                        "state, first_seen, last_seen, last_source, relay_count, ek_certificate_status, "
-                       "ek_certificate_issuer, challenge_floor) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                       "ek_certificate_issuer, challenge_floor) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?) "
+                       "RETURNING id",
                        &insert);
         if (r < 0)
                 goto fail;
-        sqlite3_bind_blob(insert, 1, id->ek_name.name, id->ek_name.size, SQLITE_TRANSIENT);
-        sqlite3_bind_text(insert, 2, id->ek_type, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(insert, 3, ek, (int) ek_size, SQLITE_TRANSIENT);
+        db_bind_blob(insert, 1, id->ek_name.name, id->ek_name.size);
+        db_bind_text(insert, 2, id->ek_type);
+        db_bind_blob(insert, 3, ek, (int) ek_size);
         if (id->ek_certificate)
-                sqlite3_bind_blob(insert, 4, id->ek_certificate, (int) id->ek_certificate_size, SQLITE_TRANSIENT);
+                db_bind_blob(insert, 4, id->ek_certificate, (int) id->ek_certificate_size);
         else
-                sqlite3_bind_null(insert, 4);
-        sqlite3_bind_blob(insert, 5, ak, (int) ak_size, SQLITE_TRANSIENT);
-        sqlite3_bind_blob(insert, 6, id->ak_name.name, id->ak_name.size, SQLITE_TRANSIENT);
-        sqlite3_bind_text(insert, 7, id->fingerprint, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(insert, 8, now);
-        sqlite3_bind_int64(insert, 9, now);
-        sqlite3_bind_text(insert, 10, source ?: "", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(insert, 11, (int) MIN(relay_count, 64U));
-        sqlite3_bind_text(insert, 12, id->ek_certificate_status, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(insert, 13, id->ek_certificate_issuer, -1, SQLITE_TRANSIENT);
+                db_bind_null(insert, 4);
+        db_bind_blob(insert, 5, ak, (int) ak_size);
+        db_bind_blob(insert, 6, id->ak_name.name, id->ak_name.size);
+        db_bind_text(insert, 7, id->fingerprint);
+        db_bind_int64(insert, 8, now);
+        db_bind_int64(insert, 9, now);
+        db_bind_text(insert, 10, source ?: "");
+        db_bind_int64(insert, 11, (int) MIN(relay_count, 64U));
+        db_bind_text(insert, 12, id->ek_certificate_status);
+        db_bind_text(insert, 13, id->ek_certificate_issuer);
         /* Node ids can come back after a removal: no challenge of an earlier node with this id is answerable. */
-        sqlite3_bind_int64(insert, 14, (int64_t) now_ms());
-        rc = sqlite3_step(insert);
-        if (rc != SQLITE_DONE) {
-                r = db_errno(rc);
+        db_bind_int64(insert, 14, (int64_t) now_ms());
+        rc = db_step(insert);
+        if (rc != DB_ROW) {
+                r = rc < 0 ? rc : -EIO;
                 goto fail;
         }
-        rowid = sqlite3_last_insert_rowid(db->sqlite);
+        rowid = db_column_int64(insert, 0);
+        db_stmt_reset(insert); /* SQLite refuses COMMIT while a write statement is in progress */
 
         r = db_commit(db);
         if (r < 0)
@@ -228,15 +230,15 @@ fail:
 }
 
 static int exec_bind_id(Db *db, const char *sql, int64_t id) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         int r, rc;
 
-        r = db_prepare(db, sql, &s);
+        r = db_stmt_prepare(db, sql, &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, id);
-        rc = sqlite3_step(s);
-        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+        db_bind_int64(s, 1, id);
+        rc = db_step(s);
+        return rc == DB_DONE ? 0 : db_result(rc);
 }
 
 /* Says what ran out when an allocation found no name, address or port for a new relay of the node. */
@@ -255,7 +257,7 @@ static void log_exhausted(const char *pool, int64_t id, const RelayAllocation *a
 }
 
 int node_set_state(Db *db, int64_t id, NodeState state, const RelayAllocation *a) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         const char *pool = NULL;
         Node n;
         int r, rc;
@@ -280,15 +282,15 @@ int node_set_state(Db *db, int64_t id, NodeState state, const RelayAllocation *a
 
         /* Every change of state voids the node's open challenges (server-challenge.h): a node disabled and enabled
          * again answers a challenge issued after the enable. */
-        r = db_prepare(db, "UPDATE nodes SET state = ?1, challenge_floor = max(challenge_floor, ?2) WHERE id = ?3", &s);
+        r = db_stmt_prepare(db, "UPDATE nodes SET state = ?1, challenge_floor = max(challenge_floor, ?2) WHERE id = ?3", &s);
         if (r < 0)
                 goto fail;
-        sqlite3_bind_text(s, 1, node_state_to_string(state), -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, (int64_t) now_ms());
-        sqlite3_bind_int64(s, 3, id);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE) {
-                r = db_errno(rc);
+        db_bind_text_static(s, 1, node_state_to_string(state));
+        db_bind_int64(s, 2, (int64_t) now_ms());
+        db_bind_int64(s, 3, id);
+        rc = db_step(s);
+        if (rc != DB_DONE) {
+                r = db_result(rc);
                 goto fail;
         }
 
@@ -311,7 +313,7 @@ fail:
 }
 
 int node_set_relay_count(Db *db, int64_t id, unsigned count, const RelayAllocation *a) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         const char *pool = NULL;
         Node n;
         int r, rc;
@@ -324,14 +326,14 @@ int node_set_relay_count(Db *db, int64_t id, unsigned count, const RelayAllocati
         r = node_get(db, id, &n);
         if (r < 0)
                 goto fail;
-        r = db_prepare(db, "UPDATE nodes SET relay_count = ? WHERE id = ?", &s);
+        r = db_stmt_prepare(db, "UPDATE nodes SET relay_count = ? WHERE id = ?", &s);
         if (r < 0)
                 goto fail;
-        sqlite3_bind_int(s, 1, (int) count);
-        sqlite3_bind_int64(s, 2, id);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE) {
-                r = db_errno(rc);
+        db_bind_int64(s, 1, (int) count);
+        db_bind_int64(s, 2, id);
+        rc = db_step(s);
+        if (rc != DB_DONE) {
+                r = db_result(rc);
                 goto fail;
         }
         /* Only an enabled node holds relays; a pending one gets them when it is enabled. */
@@ -349,29 +351,29 @@ fail:
 }
 
 int node_remove(Db *db, int64_t id) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         int r, rc;
 
-        r = db_prepare(db, "DELETE FROM nodes WHERE id = ?", &s);
+        r = db_stmt_prepare(db, "DELETE FROM nodes WHERE id = ?", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, id);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
-        return sqlite3_changes(db->sqlite) > 0 ? 0 : -ENOENT;
+        db_bind_int64(s, 1, id);
+        rc = db_step(s);
+        if (rc != DB_DONE)
+                return db_result(rc);
+        return (int) db_changes(db) > 0 ? 0 : -ENOENT;
 }
 
 int node_touch(Db *db, int64_t id, const char *source) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r, rc;
 
-        r = db_prepare_cached(db, "UPDATE nodes SET last_seen = ?, last_source = ? WHERE id = ?", &s);
+        r = db_stmt_prepare_cached(db, "UPDATE nodes SET last_seen = ?, last_source = ? WHERE id = ?", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, now_sec());
-        sqlite3_bind_text(s, 2, source ?: "", -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 3, id);
-        rc = sqlite3_step(s);
-        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+        db_bind_int64(s, 1, now_sec());
+        db_bind_text(s, 2, source ?: "");
+        db_bind_int64(s, 3, id);
+        rc = db_step(s);
+        return rc == DB_DONE ? 0 : db_result(rc);
 }

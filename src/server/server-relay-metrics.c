@@ -184,28 +184,28 @@ void relay_metrics_store_remove(RelayMetricsStore *s, const int64_t *relay_ids, 
  * indexed read of the node's relays (UNIQUE (node_id, slot)), at most PROTO_RELAYS_MAX rows. */
 static int resolve_relays(Db *db, int64_t node_id, const ProtoRelayMetricsRequest *request, int64_t *ret_ids,
                           const char **ret_relay) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         size_t found = 0;
         int r, rc;
 
-        r = db_prepare_cached(db, "SELECT id, name FROM relays WHERE node_id = ?", &s);
+        r = db_stmt_prepare_cached(db, "SELECT id, name FROM relays WHERE node_id = ?", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, node_id);
+        db_bind_int64(s, 1, node_id);
         memset(ret_ids, 0, sizeof(int64_t) * request->n_relays);
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                const char *name = (const char *) sqlite3_column_text(s, 1);
+        while ((rc = db_step(s)) == DB_ROW) {
+                const char *name = db_column_text(s, 1);
 
                 /* Names are unique in the report (the decoder checks) and in the fleet (relays.name UNIQUE). */
                 for (size_t i = 0; name && i < request->n_relays; i++)
                         if (ret_ids[i] == 0 && streq(request->relays[i].name, name)) {
-                                ret_ids[i] = sqlite3_column_int64(s, 0);
+                                ret_ids[i] = db_column_int64(s, 0);
                                 found++;
                                 break;
                         }
         }
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
+        if (rc != DB_DONE)
+                return db_result(rc);
         if (found == request->n_relays)
                 return 0;
         for (size_t i = 0; i < request->n_relays; i++)

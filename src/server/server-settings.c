@@ -33,25 +33,25 @@ void config_ops_free(ConfigOp *ops, size_t n) {
         free(ops);
 }
 
-static void bind_scope(sqlite3_stmt *s, int first, const ConfigScope *scope) {
-        sqlite3_bind_text(s, first, level_table[scope->level], -1, SQLITE_STATIC);
+static void bind_scope(DbStmt *s, int first, const ConfigScope *scope) {
+        db_bind_text_static(s, first, level_table[scope->level]);
         if (scope->level == LEVEL_NODE)
-                sqlite3_bind_int64(s, first + 1, scope->node_id);
+                db_bind_int64(s, first + 1, scope->node_id);
         else
-                sqlite3_bind_null(s, first + 1);
+                db_bind_null(s, first + 1);
         if (scope->level == LEVEL_RELAY)
-                sqlite3_bind_int64(s, first + 2, scope->relay_id);
+                db_bind_int64(s, first + 2, scope->relay_id);
         else
-                sqlite3_bind_null(s, first + 2);
+                db_bind_null(s, first + 2);
 }
 
-static int collect(sqlite3_stmt *s, ConfigOp **ret, size_t *ret_n) {
+static int collect(DbStmt *s, ConfigOp **ret, size_t *ret_n) {
         ConfigOp *ops = NULL;
         size_t n = 0, allocated = 0;
         int rc;
 
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                const unsigned char *v = sqlite3_column_text(s, 3);
+        while ((rc = db_step(s)) == DB_ROW) {
+                const unsigned char *v = (const unsigned char *) db_column_text(s, 3);
                 if (n == allocated) {
                         ConfigOp *p = realloc(ops, (allocated = allocated ? allocated * 2 : 16) * sizeof(ConfigOp));
                         if (!p) {
@@ -61,9 +61,9 @@ static int collect(sqlite3_stmt *s, ConfigOp **ret, size_t *ret_n) {
                         ops = p;
                 }
                 ops[n] = (ConfigOp) {
-                        .level = (ConfigLevel) lookup(level_table, _LEVEL_MAX, (const char *) sqlite3_column_text(s, 0)),
-                        .op = (ConfigOpType) lookup(op_table, _OP_MAX, (const char *) sqlite3_column_text(s, 1)),
-                        .key = strdup((const char *) sqlite3_column_text(s, 2)),
+                        .level = (ConfigLevel) lookup(level_table, _LEVEL_MAX, db_column_text(s, 0)),
+                        .op = (ConfigOpType) lookup(op_table, _OP_MAX, db_column_text(s, 1)),
+                        .key = strdup(db_column_text(s, 2)),
                         .value = v ? strdup((const char *) v) : NULL,
                 };
                 n++;
@@ -72,9 +72,9 @@ static int collect(sqlite3_stmt *s, ConfigOp **ret, size_t *ret_n) {
                         return -EBADMSG;
                 }
         }
-        if (rc != SQLITE_DONE) {
+        if (rc != DB_DONE) {
                 config_ops_free(ops, n);
-                return db_errno(rc);
+                return db_result(rc);
         }
         *ret = ops;
         *ret_n = n;
@@ -82,54 +82,54 @@ static int collect(sqlite3_stmt *s, ConfigOp **ret, size_t *ret_n) {
 }
 
 int config_ops_load(Db *db, const ConfigScope *scope, ConfigKind kind, ConfigOp **ret, size_t *ret_n) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         int r;
 
-        r = db_prepare(db,
+        r = db_stmt_prepare(db,
                        "SELECT level, op, key, value FROM config_ops WHERE level = ? AND node_id IS ? AND relay_id IS ? "
                        "AND kind = ? ORDER BY id",
                        &s);
         if (r < 0)
                 return r;
         bind_scope(s, 1, scope);
-        sqlite3_bind_text(s, 4, kind_table[kind], -1, SQLITE_STATIC);
+        db_bind_text_static(s, 4, kind_table[kind]);
         return collect(s, ret, ret_n);
 }
 
 int config_ops_load_cascade(Db *db, int64_t node_id, int64_t relay_id, ConfigKind kind, ConfigOp **ret,
                             size_t *ret_n) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         int r;
 
-        r = db_prepare(db,
+        r = db_stmt_prepare(db,
                        "SELECT level, op, key, value FROM config_ops WHERE kind = ?1 AND "
                        "(level = 'default' OR (level = 'node' AND node_id = ?2) OR (level = 'relay' AND relay_id = ?3)) "
                        "ORDER BY CASE level WHEN 'default' THEN 0 WHEN 'node' THEN 1 ELSE 2 END, id",
                        &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(s, 1, kind_table[kind], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, node_id);
-        sqlite3_bind_int64(s, 3, relay_id);
+        db_bind_text_static(s, 1, kind_table[kind]);
+        db_bind_int64(s, 2, node_id);
+        db_bind_int64(s, 3, relay_id);
         return collect(s, ret, ret_n);
 }
 
 int config_ops_clear(Db *db, const ConfigScope *scope, ConfigKind kind, const char *key) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         int r, rc;
 
-        r = db_prepare(db,
+        r = db_stmt_prepare(db,
                        "DELETE FROM config_ops WHERE level = ? AND node_id IS ? AND relay_id IS ? AND kind = ? "
                        "AND (?5 IS NULL OR key = ?5 COLLATE NOCASE)",
                        &s);
         if (r < 0)
                 return r;
         bind_scope(s, 1, scope);
-        sqlite3_bind_text(s, 4, kind_table[kind], -1, SQLITE_STATIC);
+        db_bind_text_static(s, 4, kind_table[kind]);
         if (key)
-                sqlite3_bind_text(s, 5, key, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(s);
-        return rc == SQLITE_DONE ? sqlite3_changes(db->sqlite) : db_errno(rc);
+                db_bind_text(s, 5, key);
+        rc = db_step(s);
+        return rc == DB_DONE ? (int) db_changes(db) : db_result(rc);
 }
 
 int config_op_record(Db *db, const ConfigScope *scope, ConfigKind kind, ConfigOpType op, const char *key,
@@ -146,24 +146,24 @@ int config_op_record(Db *db, const ConfigScope *scope, ConfigKind kind, ConfigOp
 
 int config_op_insert(Db *db, const ConfigScope *scope, ConfigKind kind, ConfigOpType op, const char *key,
                      const char *value) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         int r, rc;
 
-        r = db_prepare(db,
+        r = db_stmt_prepare(db,
                        "INSERT INTO config_ops (level, node_id, relay_id, kind, op, key, value) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        &s);
         if (r < 0)
                 return r;
         bind_scope(s, 1, scope);
-        sqlite3_bind_text(s, 4, kind_table[kind], -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 5, op_table[op], -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 6, key, -1, SQLITE_TRANSIENT);
+        db_bind_text_static(s, 4, kind_table[kind]);
+        db_bind_text_static(s, 5, op_table[op]);
+        db_bind_text(s, 6, key);
         if (op == OP_UNSET)
-                sqlite3_bind_null(s, 7);
+                db_bind_null(s, 7);
         else
-                sqlite3_bind_text(s, 7, value, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(s);
-        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+                db_bind_text(s, 7, value);
+        rc = db_step(s);
+        return rc == DB_DONE ? 0 : db_result(rc);
 }
 
 /* The node settings are part of the protocol: the server stores what a node will accept. */

@@ -13,10 +13,10 @@
 #include "server-state.h"
 #include "string-util.h"
 
-static int step_done(Db *db, sqlite3_stmt *s) {
-        int rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE)
-                return log_debug_errno(db_errno(rc), "SQL step failed: %s", db_error(db));
+static int step_done(Db *db, DbStmt *s) {
+        int rc = db_step(s);
+        if (rc != DB_DONE)
+                return log_debug_errno(db_result(rc), "SQL step failed: %s", db_error(db));
         return 0;
 }
 
@@ -36,10 +36,10 @@ int relay_states_store(Db *db, int64_t node_id, const ProtoRelayStates *req, con
         /* The session was checked before the body was decoded; the verdict may have changed since. */
         r = node_trusted(db, node_id);
         for (size_t i = 0; r >= 0 && i < req->n_relays; i++) {
-                _cleanup_stmt_ sqlite3_stmt *s = NULL;
+                _cleanup_db_stmt_free_ DbStmt *s = NULL;
                 const ProtoRelayState *e = &req->relays[i];
 
-                r = db_prepare(db,
+                r = db_stmt_prepare(db,
                                "INSERT INTO relay_states (relay_id, state, saved_at) "
                                "SELECT id, ?, ? FROM relays WHERE node_id = ? AND name = ? "
                                "ON CONFLICT (relay_id) DO UPDATE SET "
@@ -47,12 +47,12 @@ int relay_states_store(Db *db, int64_t node_id, const ProtoRelayStates *req, con
                                &s);
                 if (r < 0)
                         break;
-                sqlite3_bind_blob(s, 1, e->state.data, (int) e->state.size, SQLITE_TRANSIENT);
-                sqlite3_bind_int64(s, 2, now);
-                sqlite3_bind_int64(s, 3, node_id);
-                sqlite3_bind_text(s, 4, e->name, -1, SQLITE_TRANSIENT);
+                db_bind_blob(s, 1, e->state.data, (int) e->state.size);
+                db_bind_int64(s, 2, now);
+                db_bind_int64(s, 3, node_id);
+                db_bind_text(s, 4, e->name);
                 r = step_done(db, s);
-                if (r >= 0 && sqlite3_changes(db->sqlite) != 1) {
+                if (r >= 0 && (int) db_changes(db) != 1) {
                         *ret_relay = e->name;
                         r = -ENOENT;
                 }
@@ -65,7 +65,7 @@ int relay_states_store(Db *db, int64_t node_id, const ProtoRelayStates *req, con
 }
 
 int relay_states_get(Db *db, int64_t node_id, ProtoRelayStates *ret) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         ProtoRelayStates states = {};
         int r, rc;
 
@@ -74,19 +74,19 @@ int relay_states_get(Db *db, int64_t node_id, ProtoRelayStates *ret) {
                 return r;
         r = node_trusted(db, node_id);
         if (r >= 0)
-                r = db_prepare(db,
+                r = db_stmt_prepare(db,
                                "SELECT r.name, st.state FROM relay_states st JOIN relays r ON r.id = st.relay_id "
                                "WHERE r.node_id = ? ORDER BY r.id",
                                &s);
         if (r >= 0) {
-                sqlite3_bind_int64(s, 1, node_id);
-                while (r >= 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
-                        r = proto_relay_states_add(&states, (const char *) sqlite3_column_text(s, 0),
-                                                   sqlite3_column_blob(s, 1), (size_t) sqlite3_column_bytes(s, 1));
-                if (r >= 0 && rc != SQLITE_DONE)
-                        r = db_errno(rc);
+                db_bind_int64(s, 1, node_id);
+                while (r >= 0 && (rc = db_step(s)) == DB_ROW)
+                        r = proto_relay_states_add(&states, db_column_text(s, 0),
+                                                   db_column_blob(s, 1), (size_t) (int) db_column_bytes(s, 1));
+                if (r >= 0 && rc != DB_DONE)
+                        r = db_result(rc);
         }
-        sqlite3_finalize(TAKE_PTR(s));
+        db_stmt_free(TAKE_PTR(s));
         db_rollback(db); /* read only */
         if (r < 0) {
                 proto_relay_states_done(&states);
@@ -97,15 +97,15 @@ int relay_states_get(Db *db, int64_t node_id, ProtoRelayStates *ret) {
 }
 
 int relay_states_saved(Db *db, RelayStateSaved **ret, size_t *ret_n) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         _cleanup_free_ RelayStateSaved *list = NULL;
         size_t n = 0, allocated = 0;
         int r, rc;
 
-        r = db_prepare(db, "SELECT relay_id, saved_at FROM relay_states ORDER BY relay_id", &s);
+        r = db_stmt_prepare(db, "SELECT relay_id, saved_at FROM relay_states ORDER BY relay_id", &s);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        while ((rc = db_step(s)) == DB_ROW) {
                 if (n == allocated) {
                         RelayStateSaved *p = realloc(list, (allocated = allocated ? allocated * 2 : 16) *
                                                                    sizeof(RelayStateSaved));
@@ -114,12 +114,12 @@ int relay_states_saved(Db *db, RelayStateSaved **ret, size_t *ret_n) {
                         list = p;
                 }
                 list[n++] = (RelayStateSaved) {
-                        .relay_id = sqlite3_column_int64(s, 0),
-                        .saved_at = sqlite3_column_int64(s, 1),
+                        .relay_id = db_column_int64(s, 0),
+                        .saved_at = db_column_int64(s, 1),
                 };
         }
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
+        if (rc != DB_DONE)
+                return db_result(rc);
         *ret = TAKE_PTR(list);
         *ret_n = n;
         return 0;

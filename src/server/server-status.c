@@ -5,22 +5,22 @@
 #include "server-status.h"
 #include "tor-metrics.h"
 
-static json_object *text_or_null(sqlite3_stmt *s, int i) {
-        const unsigned char *t = sqlite3_column_text(s, i);
+static json_object *text_or_null(DbStmt *s, int i) {
+        const unsigned char *t = (const unsigned char *) db_column_text(s, i);
         return t ? json_object_new_string((const char *) t) : NULL;
 }
 
-static json_object *int_or_null(sqlite3_stmt *s, int i) {
-        return sqlite3_column_type(s, i) == SQLITE_NULL ? NULL : json_object_new_int64(sqlite3_column_int64(s, i));
+static json_object *int_or_null(DbStmt *s, int i) {
+        return db_column_type(s, i) == DB_TYPE_NULL ? NULL : json_object_new_int64(db_column_int64(s, i));
 }
 
 /* The relays of the nodes first_id…last_id, added to their node objects (nodes, in id order). */
 static int add_relays(Db *db, RelayMetricsStore *store, json_object *nodes, int64_t first_id, int64_t last_id) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         size_t n = json_object_array_length(nodes), k = 0;
         int r, rc;
 
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "SELECT r.node_id, r.name, r.ipv4, r.ipv6, r.or_port, f.rsa_fingerprint, f.ed25519_identity, "
                               "f.reported_at, r.id FROM relays r "
                               "LEFT JOIN relay_fingerprints f ON f.relay_id = r.id "
@@ -28,10 +28,10 @@ static int add_relays(Db *db, RelayMetricsStore *store, json_object *nodes, int6
                               &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, first_id);
-        sqlite3_bind_int64(s, 2, last_id);
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                int64_t node_id = sqlite3_column_int64(s, 0);
+        db_bind_int64(s, 1, first_id);
+        db_bind_int64(s, 2, last_id);
+        while ((rc = db_step(s)) == DB_ROW) {
+                int64_t node_id = db_column_int64(s, 0);
                 json_object *relay, *node = NULL;
                 RelayMetricsEntry e;
                 bool reported;
@@ -59,7 +59,7 @@ static int add_relays(Db *db, RelayMetricsStore *store, json_object *nodes, int6
                 json_object_object_add(relay, "identityReportedAt", int_or_null(s, 7));
                 /* Its health as far as the running server knows it (the store is its memory; the CLI has none):
                  * its node's last MetricsPort report, and the consensus flags tor said it has then. */
-                reported = store && relay_metrics_store_get(store, sqlite3_column_int64(s, 8), &e);
+                reported = store && relay_metrics_store_get(store, db_column_int64(s, 8), &e);
                 json_object_object_add(relay, "metricsReportedAt", reported ? json_object_new_int64(e.reported_at) : NULL);
                 json_object *flags = NULL;
                 if (reported) {
@@ -76,27 +76,27 @@ static int add_relays(Db *db, RelayMetricsStore *store, json_object *nodes, int6
                 }
                 json_object_array_add(relays, relay);
         }
-        return rc == SQLITE_DONE ? 0 : db_errno(rc);
+        return rc == DB_DONE ? 0 : db_result(rc);
 }
 
 static int status_read(Db *db, RelayMetricsStore *store, int64_t after, unsigned limit, json_object *nodes,
                        bool *ret_more) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int64_t first = 0, last = 0;
         unsigned count = 0;
         int r, rc;
 
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "SELECT n.id, n.fingerprint, n.state, i.name, i.retired_at IS NOT NULL, n.last_verdict, "
                               "n.last_verdict_reason, n.last_verdict_at, n.last_trusted_at, n.last_seen "
                               "FROM nodes n LEFT JOIN images i ON i.id = n.image_id WHERE n.id > ? ORDER BY n.id LIMIT ?",
                               &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, after);
-        sqlite3_bind_int64(s, 2, (int64_t) limit + 1); /* one more: is there a next page? */
+        db_bind_int64(s, 1, after);
+        db_bind_int64(s, 2, (int64_t) limit + 1); /* one more: is there a next page? */
         *ret_more = false;
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        while ((rc = db_step(s)) == DB_ROW) {
                 json_object *o;
 
                 if (count == limit) {
@@ -106,7 +106,7 @@ static int status_read(Db *db, RelayMetricsStore *store, int64_t after, unsigned
                 o = json_object_new_object();
                 if (!o)
                         return -ENOMEM;
-                last = sqlite3_column_int64(s, 0);
+                last = db_column_int64(s, 0);
                 if (count++ == 0)
                         first = last;
                 json_object_object_add(o, "id", json_object_new_int64(last));
@@ -114,8 +114,8 @@ static int status_read(Db *db, RelayMetricsStore *store, int64_t after, unsigned
                 json_object_object_add(o, "state", text_or_null(s, 2));
                 json_object_object_add(o, "image", text_or_null(s, 3));
                 json_object_object_add(o, "imageRetired",
-                                       sqlite3_column_type(s, 3) == SQLITE_NULL ? NULL
-                                                                                : json_object_new_boolean(sqlite3_column_int(s, 4)));
+                                       db_column_type(s, 3) == DB_TYPE_NULL ? NULL
+                                                                                : json_object_new_boolean((int) db_column_int64(s, 4)));
                 json_object_object_add(o, "verdict", text_or_null(s, 5));
                 json_object_object_add(o, "reason", text_or_null(s, 6));
                 json_object_object_add(o, "lastVerdictAt", int_or_null(s, 7));
@@ -124,9 +124,9 @@ static int status_read(Db *db, RelayMetricsStore *store, int64_t after, unsigned
                 json_object_object_add(o, "relays", json_object_new_array());
                 json_object_array_add(nodes, o);
         }
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                return db_errno(rc);
-        sqlite3_reset(TAKE_PTR(s));
+        if (rc != DB_ROW && rc != DB_DONE)
+                return db_result(rc);
+        db_stmt_reset(TAKE_PTR(s));
         return count > 0 ? add_relays(db, store, nodes, first, last) : 0;
 }
 

@@ -116,39 +116,39 @@ int tlog_entry_verdict(const char *fingerprint, const char *image, const char *v
 /* ---- storage ----------------------------------------------------------------------------------------- */
 
 static int read_hash(void *userdata, unsigned level, uint64_t index, TlogHash *ret) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         Db *db = userdata;
         int r, rc;
 
         if (level > TLOG_LEVELS_MAX || index >= TLOG_SIZE_MAX >> level)
                 return -ENOENT;
-        r = db_prepare_cached(db, "SELECT hash FROM tlog_hashes WHERE id = ?", &s);
+        r = db_stmt_prepare_cached(db, "SELECT hash FROM tlog_hashes WHERE id = ?", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, (int64_t) tlog_stored_hash_index(level, index));
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
+        db_bind_int64(s, 1, (int64_t) tlog_stored_hash_index(level, index));
+        rc = db_step(s);
+        if (rc == DB_DONE)
                 return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
-        if (sqlite3_column_bytes(s, 0) != TLOG_HASH_SIZE)
+        if (rc != DB_ROW)
+                return db_result(rc);
+        if ((int) db_column_bytes(s, 0) != TLOG_HASH_SIZE)
                 return -EBADMSG;
-        memcpy(ret->bytes, sqlite3_column_blob(s, 0), TLOG_HASH_SIZE);
+        memcpy(ret->bytes, db_column_blob(s, 0), TLOG_HASH_SIZE);
         return 0;
 }
 
 int server_tlog_size(Db *db, uint64_t *ret) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r, rc;
 
         /* MAX of the primary key: one b-tree descent, not a count. */
-        r = db_prepare_cached(db, "SELECT COALESCE(MAX(idx) + 1, 0) FROM tlog_entries", &s);
+        r = db_stmt_prepare_cached(db, "SELECT COALESCE(MAX(idx) + 1, 0) FROM tlog_entries", &s);
         if (r < 0)
                 return r;
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
-        *ret = (uint64_t) sqlite3_column_int64(s, 0);
+        rc = db_step(s);
+        if (rc != DB_ROW)
+                return db_result(rc);
+        *ret = (uint64_t) db_column_int64(s, 0);
         return 0;
 }
 
@@ -173,28 +173,28 @@ int server_tlog_append(Db *db, TlogKind kind, int64_t at, const char *entry, uin
                 return r;
 
         {
-                _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
-                r = db_prepare_cached(db, "INSERT INTO tlog_entries (idx, kind, at, entry) VALUES (?, ?, ?, ?)", &s);
+                _cleanup_db_stmt_ DbStmt *s = NULL;
+                r = db_stmt_prepare_cached(db, "INSERT INTO tlog_entries (idx, kind, at, entry) VALUES (?, ?, ?, ?)", &s);
                 if (r < 0)
                         return r;
-                sqlite3_bind_int64(s, 1, (int64_t) index);
-                sqlite3_bind_text(s, 2, tlog_kind_to_string(kind), -1, SQLITE_STATIC);
-                sqlite3_bind_int64(s, 3, at);
-                sqlite3_bind_blob(s, 4, entry, (int) size, SQLITE_STATIC);
-                rc = sqlite3_step(s);
-                if (rc != SQLITE_DONE)
-                        return db_errno(rc);
+                db_bind_int64(s, 1, (int64_t) index);
+                db_bind_text_static(s, 2, tlog_kind_to_string(kind));
+                db_bind_int64(s, 3, at);
+                db_bind_blob_static(s, 4, entry, (int) size);
+                rc = db_step(s);
+                if (rc != DB_DONE)
+                        return db_result(rc);
         }
         for (size_t level = 0; level < n; level++) {
-                _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
-                r = db_prepare_cached(db, "INSERT INTO tlog_hashes (id, hash) VALUES (?, ?)", &s);
+                _cleanup_db_stmt_ DbStmt *s = NULL;
+                r = db_stmt_prepare_cached(db, "INSERT INTO tlog_hashes (id, hash) VALUES (?, ?)", &s);
                 if (r < 0)
                         return r;
-                sqlite3_bind_int64(s, 1, (int64_t) tlog_stored_hash_index((unsigned) level, index >> level));
-                sqlite3_bind_blob(s, 2, stored[level].bytes, TLOG_HASH_SIZE, SQLITE_STATIC);
-                rc = sqlite3_step(s);
-                if (rc != SQLITE_DONE)
-                        return db_errno(rc);
+                db_bind_int64(s, 1, (int64_t) tlog_stored_hash_index((unsigned) level, index >> level));
+                db_bind_blob_static(s, 2, stored[level].bytes, TLOG_HASH_SIZE);
+                rc = db_step(s);
+                if (rc != DB_DONE)
+                        return db_result(rc);
         }
         if (ret_index)
                 *ret_index = index;
@@ -216,40 +216,40 @@ int server_tlog_prove_consistency(Db *db, uint64_t size1, uint64_t size2, TlogHa
 }
 
 int server_tlog_entry(Db *db, uint64_t index, char **ret_entry, TlogKind *ret_kind, int64_t *ret_at) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r, rc, size;
         char *e;
 
         if (index > INT64_MAX)
                 return -ENOENT;
-        r = db_prepare_cached(db, "SELECT kind, at, entry FROM tlog_entries WHERE idx = ?", &s);
+        r = db_stmt_prepare_cached(db, "SELECT kind, at, entry FROM tlog_entries WHERE idx = ?", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, (int64_t) index);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
+        db_bind_int64(s, 1, (int64_t) index);
+        rc = db_step(s);
+        if (rc == DB_DONE)
                 return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
-        size = sqlite3_column_bytes(s, 2);
+        if (rc != DB_ROW)
+                return db_result(rc);
+        size = (int) db_column_bytes(s, 2);
         if (size <= 0 || (unsigned) size > ENTRY_SIZE_MAX)
                 return -EBADMSG;
         e = malloc((size_t) size + 1);
         if (!e)
                 return -ENOMEM;
-        memcpy(e, sqlite3_column_blob(s, 2), (size_t) size);
+        memcpy(e, db_column_blob(s, 2), (size_t) size);
         e[size] = '\0';
         if (ret_kind)
-                *ret_kind = kind_from_string((const char *) sqlite3_column_text(s, 0));
+                *ret_kind = kind_from_string(db_column_text(s, 0));
         if (ret_at)
-                *ret_at = sqlite3_column_int64(s, 1);
+                *ret_at = db_column_int64(s, 1);
         *ret_entry = e;
         return 0;
 }
 
 int server_tlog_find_registration(Db *db, const char *authenticode, uint64_t size, uint64_t *ret_index,
                                   char **ret_entry) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         uint64_t index;
         char line[96];
         int r, rc;
@@ -257,20 +257,20 @@ int server_tlog_find_registration(Db *db, const char *authenticode, uint64_t siz
         if (!authenticode || strlen(authenticode) != 64 || size > INT64_MAX)
                 return -EINVAL;
         snprintf(line, sizeof(line), "\nuki-authenticode %s\n", authenticode);
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "SELECT idx FROM tlog_entries WHERE kind = 'image-registered' AND idx < ? "
                               "AND instr(entry, ?) > 0 ORDER BY idx DESC LIMIT 1",
                               &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, (int64_t) size);
-        sqlite3_bind_blob(s, 2, line, (int) strlen(line), SQLITE_STATIC);
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE)
+        db_bind_int64(s, 1, (int64_t) size);
+        db_bind_blob_static(s, 2, line, (int) strlen(line));
+        rc = db_step(s);
+        if (rc == DB_DONE)
                 return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return db_errno(rc);
-        index = (uint64_t) sqlite3_column_int64(s, 0);
+        if (rc != DB_ROW)
+                return db_result(rc);
+        index = (uint64_t) db_column_int64(s, 0);
         r = server_tlog_entry(db, index, ret_entry, NULL, NULL);
         if (r < 0)
                 return r;
@@ -331,23 +331,23 @@ static int rebuilt_add(Rebuilt *b, unsigned level, uint64_t first, const TlogHas
 
 int server_tlog_verify(Db *db, uint64_t *ret_size, TlogHash *ret_root, char *reason, size_t reason_size) {
         _cleanup_(rebuilt_done) Rebuilt b = {};
-        _cleanup_stmt_ sqlite3_stmt *s = NULL, *h = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL, *h = NULL;
         uint64_t expected = 0, row = 0;
         int r, rc;
 
-        r = db_prepare(db, "SELECT idx, entry FROM tlog_entries ORDER BY idx", &s);
+        r = db_stmt_prepare(db, "SELECT idx, entry FROM tlog_entries ORDER BY idx", &s);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        while ((rc = db_step(s)) == DB_ROW) {
                 TlogHash leaf, add[TLOG_LEVELS_MAX + 1];
-                int size = sqlite3_column_bytes(s, 1);
+                int size = (int) db_column_bytes(s, 1);
                 size_t n;
 
-                if (sqlite3_column_int64(s, 0) != (int64_t) expected) {
+                if (db_column_int64(s, 0) != (int64_t) expected) {
                         snprintf(reason, reason_size, "entry %" PRIu64 " is missing", expected);
                         return -EBADMSG;
                 }
-                if (!tlog_leaf_hash(sqlite3_column_blob(s, 1), (size_t) MAX(size, 0), &leaf))
+                if (!tlog_leaf_hash(db_column_blob(s, 1), (size_t) MAX(size, 0), &leaf))
                         return -ENOMEM;
                 r = tlog_stored_hashes(expected, &leaf, rebuilt_read, &b, add, &n);
                 if (r < 0)
@@ -359,17 +359,17 @@ int server_tlog_verify(Db *db, uint64_t *ret_size, TlogHash *ret_root, char *rea
                 }
                 expected++;
         }
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
+        if (rc != DB_DONE)
+                return db_result(rc);
 
         /* Every stored hash must be the one the entries give, at its place, and nothing more or less. */
-        r = db_prepare(db, "SELECT id, hash FROM tlog_hashes ORDER BY id", &h);
+        r = db_stmt_prepare(db, "SELECT id, hash FROM tlog_hashes ORDER BY id", &h);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(h)) == SQLITE_ROW) {
-                if (sqlite3_column_int64(h, 0) != (int64_t) row || row >= b.n_order ||
-                    sqlite3_column_bytes(h, 1) != TLOG_HASH_SIZE ||
-                    memcmp(sqlite3_column_blob(h, 1), b.order[row].bytes, TLOG_HASH_SIZE) != 0) {
+        while ((rc = db_step(h)) == DB_ROW) {
+                if (db_column_int64(h, 0) != (int64_t) row || row >= b.n_order ||
+                    (int) db_column_bytes(h, 1) != TLOG_HASH_SIZE ||
+                    memcmp(db_column_blob(h, 1), b.order[row].bytes, TLOG_HASH_SIZE) != 0) {
                         if (row >= b.n_order)
                                 snprintf(reason, reason_size, "stored hash %" PRIu64 " is more than the entries give",
                                          row);
@@ -384,8 +384,8 @@ int server_tlog_verify(Db *db, uint64_t *ret_size, TlogHash *ret_root, char *rea
                 }
                 row++;
         }
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
+        if (rc != DB_DONE)
+                return db_result(rc);
         if (row != b.n_order) {
                 snprintf(reason, reason_size, "%" PRIu64 " hashes stored, the %" PRIu64 " entries give %" PRIu64, row,
                          expected, b.n_order);

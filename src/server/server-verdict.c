@@ -117,29 +117,29 @@ static int judge_image(Db *db, const TcgLog *log, const PcrValues *quoted, uint3
 
 /* The firmware part, under the database lock: the node's pins, if any. */
 static int judge_firmware(Db *db, int64_t node_id, const PcrValues *quoted, Judgement *j) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         uint32_t pinned = 0;
         int r, rc;
 
-        r = db_prepare_cached(db, "SELECT pcr, value FROM node_firmware_pins WHERE node_id = ?", &s);
+        r = db_stmt_prepare_cached(db, "SELECT pcr, value FROM node_firmware_pins WHERE node_id = ?", &s);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(s, 1, node_id);
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-                int64_t pcr = sqlite3_column_int64(s, 0);
+        db_bind_int64(s, 1, node_id);
+        while ((rc = db_step(s)) == DB_ROW) {
+                int64_t pcr = db_column_int64(s, 0);
 
-                if (pcr < 0 || pcr >= TCG_PCRS || sqlite3_column_bytes(s, 1) != TCG_SHA256_SIZE)
+                if (pcr < 0 || pcr >= TCG_PCRS || (int) db_column_bytes(s, 1) != TCG_SHA256_SIZE)
                         return -EBADMSG;
                 pinned |= UINT32_C(1) << pcr;
                 if (!(j->firmware_mask & (UINT32_C(1) << pcr)))
                         continue; /* pinned, but no longer quoted: nothing to compare */
-                if (memcmp(sqlite3_column_blob(s, 1), quoted->sha256[pcr], TCG_SHA256_SIZE) != 0)
+                if (memcmp(db_column_blob(s, 1), quoted->sha256[pcr], TCG_SHA256_SIZE) != 0)
                         return judged(j, PROTO_VERDICT_FIRMWARE_CHANGED,
                                       "PCR %" PRIi64 " differs from the value pinned for this node; "
                                       "`patela-server node repin` after looking", pcr);
         }
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
+        if (rc != DB_DONE)
+                return db_result(rc);
         /* What is quoted and not pinned yet is pinned with this (trusted) attestation. */
         j->pin = (j->firmware_mask & ~pinned) != 0;
         return 0;
@@ -214,10 +214,10 @@ int verdict_judge_db(Db *db, const VerdictInput *in, Judgement *ret) {
 }
 
 int verdict_record(Db *db, int64_t node_id, const Judgement *j) {
-        _cleanup_stmt_reset_ sqlite3_stmt *s = NULL, *pin = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL, *pin = NULL;
         int r, rc;
 
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "UPDATE nodes SET image_id = ?1, last_verdict = ?2, last_verdict_reason = ?3, "
                               "last_verdict_at = ?4, last_trusted_at = CASE WHEN ?2 = 'Trusted' THEN ?4 "
                               "ELSE last_trusted_at END WHERE id = ?5",
@@ -225,21 +225,21 @@ int verdict_record(Db *db, int64_t node_id, const Judgement *j) {
         if (r < 0)
                 return r;
         if (j->image_id > 0)
-                sqlite3_bind_int64(s, 1, j->image_id);
+                db_bind_int64(s, 1, j->image_id);
         else
-                sqlite3_bind_null(s, 1);
-        sqlite3_bind_text(s, 2, proto_verdict_to_string(j->verdict), -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 3, j->reason, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 4, now_sec());
-        sqlite3_bind_int64(s, 5, node_id);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE)
-                return db_errno(rc);
+                db_bind_null(s, 1);
+        db_bind_text_static(s, 2, proto_verdict_to_string(j->verdict));
+        db_bind_text(s, 3, j->reason);
+        db_bind_int64(s, 4, now_sec());
+        db_bind_int64(s, 5, node_id);
+        rc = db_step(s);
+        if (rc != DB_DONE)
+                return db_result(rc);
         if (!j->pin)
                 return 0;
 
         /* Only a trusted attestation pins; a pin that exists stays until `node repin`. */
-        r = db_prepare_cached(db,
+        r = db_stmt_prepare_cached(db,
                               "INSERT OR IGNORE INTO node_firmware_pins (node_id, pcr, value, pinned_at) "
                               "VALUES (?, ?, ?, ?)",
                               &pin);
@@ -248,20 +248,20 @@ int verdict_record(Db *db, int64_t node_id, const Judgement *j) {
         for (unsigned p = 0; p < TCG_PCRS; p++) {
                 if (!(j->firmware_mask & (UINT32_C(1) << p)))
                         continue;
-                sqlite3_reset(pin);
-                sqlite3_bind_int64(pin, 1, node_id);
-                sqlite3_bind_int64(pin, 2, p);
-                sqlite3_bind_blob(pin, 3, j->firmware[p], TCG_SHA256_SIZE, SQLITE_STATIC);
-                sqlite3_bind_int64(pin, 4, now_sec());
-                rc = sqlite3_step(pin);
-                if (rc != SQLITE_DONE)
-                        return db_errno(rc);
+                db_stmt_reset(pin);
+                db_bind_int64(pin, 1, node_id);
+                db_bind_int64(pin, 2, p);
+                db_bind_blob_static(pin, 3, j->firmware[p], TCG_SHA256_SIZE);
+                db_bind_int64(pin, 4, now_sec());
+                rc = db_step(pin);
+                if (rc != DB_DONE)
+                        return db_result(rc);
         }
         return 0;
 }
 
 int verdict_unpin(Db *db, int64_t node_id, const char *fingerprint) {
-        _cleanup_stmt_ sqlite3_stmt *s = NULL;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         _cleanup_free_ char *entry = NULL;
         bool had_pins;
         int r, rc;
@@ -269,16 +269,16 @@ int verdict_unpin(Db *db, int64_t node_id, const char *fingerprint) {
         r = db_begin(db);
         if (r < 0)
                 return r;
-        r = db_prepare(db, "DELETE FROM node_firmware_pins WHERE node_id = ?", &s);
+        r = db_stmt_prepare(db, "DELETE FROM node_firmware_pins WHERE node_id = ?", &s);
         if (r < 0)
                 goto fail;
-        sqlite3_bind_int64(s, 1, node_id);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE) {
-                r = db_errno(rc);
+        db_bind_int64(s, 1, node_id);
+        rc = db_step(s);
+        if (rc != DB_DONE) {
+                r = db_result(rc);
                 goto fail;
         }
-        had_pins = sqlite3_changes(db->sqlite) > 0;
+        had_pins = (int) db_changes(db) > 0;
         /* In the transparency log when something was forgotten: the node's next firmware is taken as it comes. */
         if (had_pins) {
                 r = tlog_entry_node(TLOG_NODE_REPINNED, fingerprint, now_sec(), &entry);

@@ -5,6 +5,23 @@ source "$PATELA_SOURCE_DIR/test/lib.sh"
 
 SERVER_BIN=$PATELA_BUILD_DIR/src/server/patela-server
 DB=$T/server.db
+# PATELA_TEST_DB_BACKEND=postgresql: the server's database in a PostgreSQL cluster of the test's own
+# (test/lib-postgres.sh); DB is then its URI, which --database= and Database= take as they take a file.
+if [[ ${PATELA_TEST_DB_BACKEND:-sqlite} == postgresql ]]; then
+        source "$PATELA_SOURCE_DIR/test/lib-postgres.sh"
+        pg_available || { echo "1..0 # SKIP no PostgreSQL server installed"; exit 77; }
+        pg_start >/dev/null
+        DB=$PG_URI
+fi
+
+# db_query SQL: one query on the test's database (either backend), rows as lines, columns separated by |.
+db_query() {
+        if [[ $DB == postgresql://* ]]; then
+                psql -X -q -v ON_ERROR_STOP=1 -A -t -d "$DB" -c "$1"
+        else
+                sqlite3 "$DB" "$1"
+        fi
+}
 
 # ps ARGS…: the admin CLI on the test database.
 ps_cli() {
@@ -126,5 +143,5 @@ node_session() {
 }
 
 db_count() {
-        sqlite3 "$DB" "SELECT COUNT(*) FROM $1"
+        db_query "SELECT COUNT(*) FROM $1"
 }

@@ -13,7 +13,7 @@ attestd_start
 node_identity
 
 snapshot() {
-        echo "$(db_count nodes) $(db_count sessions) $(db_count relays) $(sqlite3 "$DB" "SELECT COUNT(*) FROM attestations WHERE verdict = 'accepted'")"
+        echo "$(db_count nodes) $(db_count sessions) $(db_count relays) $(db_query "SELECT COUNT(*) FROM attestations WHERE verdict = 'accepted'")"
 }
 unchanged() {
         local now
@@ -76,7 +76,7 @@ node_prove
 [[ $HTTP_STATUS == 202 && $(jq -r .state "$T/http.body") == pending ]] || fail "proof: HTTP $HTTP_STATUS $(cat "$T/http.body")"
 expect_exit 2 node enable 1
 grep -q "enable it by the fingerprint" "$T/cli.out" || fail "node enable 1: $(cat "$T/cli.out")"
-[[ $(sqlite3 "$DB" "SELECT state FROM nodes WHERE id = 1") == pending ]] || fail "node enable by id enabled a pending node"
+[[ $(db_query "SELECT state FROM nodes WHERE id = 1") == pending ]] || fail "node enable by id enabled a pending node"
 ps_cli node enable "$(jq -r .fingerprint "$T/id.json" | tr 'A-Z' 'a-z')" >/dev/null
 pass "the TPM's proof makes the node pending; node enable of a pending node needs its fingerprint, not its id"
 id_before=$(snapshot)
@@ -251,7 +251,7 @@ pass "17 sockets passed by the service manager: refused with a clear error, noth
 
 # --- the admin CLI: bad names, values with newlines, SQL metacharacters --------------------------------
 before=$(snapshot)
-cfg_before=$(sqlite3 "$DB" "SELECT COUNT(*) FROM config_ops")
+cfg_before=$(db_query "SELECT COUNT(*) FROM config_ops")
 expect_exit 2 torrc set ContactInfo $'line\nInjected 1' default
 expect_exit 2 torrc set ContactInfo $'a\rb' node --id 1
 printf 'ContactInfo a\nNickname x\0y\n' >"$T/nul.torrc"
@@ -259,7 +259,7 @@ expect_exit 2 torrc import "$T/nul.torrc" default
 expect_exit 2 torrc set NoSuchOption 1 default
 expect_exit 2 pool add names ../etc relay/one ok1
 expect_exit 2 pool add names "$(printf 'x%.0s' {1..20})"
-[[ $(sqlite3 "$DB" "SELECT COUNT(*) FROM pool_names WHERE name = 'ok1'") == 0 ]] || fail "pool add was not all-or-nothing"
+[[ $(db_query "SELECT COUNT(*) FROM pool_names WHERE name = 'ok1'") == 0 ]] || fail "pool add was not all-or-nothing"
 expect_exit 2 torrc set ContactInfo x relay --id ../relayOne
 expect_exit 2 torrc set ContactInfo x relay --id "relay/One"
 expect_exit 3 torrc set ContactInfo x relay --id nosuchrelay
@@ -268,7 +268,7 @@ expect_exit 2 node enable "1' OR '1'='1"
 expect_exit 2 node set Interface "eth0; rm -rf /" default
 expect_exit 2 node set IPv4Gateway "'); DROP TABLE nodes; --" default
 unchanged "$before" "bad CLI arguments"
-[[ $(sqlite3 "$DB" "SELECT COUNT(*) FROM config_ops") == "$cfg_before" ]] || fail "bad CLI arguments stored configuration"
+[[ $(db_query "SELECT COUNT(*) FROM config_ops") == "$cfg_before" ]] || fail "bad CLI arguments stored configuration"
 # Metacharacters in a legitimate value are data, stored and rendered as given.
 ps_cli torrc set ContactInfo "x'); DROP TABLE nodes; -- \"quoted\"" default
 [[ $(db_count nodes) -ge 1 ]] || fail "nodes table damaged"
@@ -288,10 +288,10 @@ for i in 1 2 3; do
                 expect_error 503 TooManyPendingNodes
         fi
 done
-[[ $(sqlite3 "$DB" "SELECT COUNT(*) FROM nodes WHERE state = 'pending'") == 2 ]] || fail "pending cap exceeded"
+[[ $(db_query "SELECT COUNT(*) FROM nodes WHERE state = 'pending'") == 2 ]] || fail "pending cap exceeded"
 pass "a third pending node is refused at MaxPendingNodes=2"
 # Open proofs are bounded like pending nodes: strangers' enrolments cannot grow the table.
-sqlite3 "$DB" "DELETE FROM nodes WHERE state = 'pending'"
+db_query "DELETE FROM nodes WHERE state = 'pending'"
 for i in 1 2; do
         http POST /v1/enroll "$T/enroll.json" >/dev/null
         [[ $HTTP_STATUS == 200 ]] || fail "proof challenge $i: HTTP $HTTP_STATUS"
@@ -302,7 +302,7 @@ pass "open proof challenges are capped at MaxPendingNodes=2 too"
 server_stop
 
 # --- rate limit of new identities per source (EnrollRatePerMinute=1); pending nodes expire -------------------
-sqlite3 "$DB" "DELETE FROM enrolment_proofs"
+db_query "DELETE FROM enrolment_proofs"
 server_start --enroll-rate=1 --pending-lifetime=2s
 attestd_stop
 swtpm_start rate1
@@ -326,7 +326,7 @@ server_stop
 server_start --pending-lifetime=2s
 node_prove
 [[ $HTTP_STATUS == 202 ]] || fail "second identity after the rate limit: HTTP $HTTP_STATUS"
-[[ $(sqlite3 "$DB" "SELECT count(*) FROM nodes WHERE fingerprint = '$rate1'") == 0 ]] ||
+[[ $(db_query "SELECT count(*) FROM nodes WHERE fingerprint = '$rate1'") == 0 ]] ||
         fail "a pending node not seen for PendingLifetime=2s is still there"
 grep -q "pending nodes removed: not seen for PendingLifetime=2s" "$T/server.log" || fail "the expiry is not logged"
 pass "PendingLifetime=2s: a pending node gone quiet is removed when the next one is created"

@@ -65,10 +65,10 @@ enroll_with() {
         fi
 }
 status() {
-        sqlite3 "$DB" "SELECT coalesce(ek_certificate_status, 'NULL') || ' ' || coalesce(ek_certificate_issuer, '') FROM nodes"
+        db_query "SELECT coalesce(ek_certificate_status, 'NULL') || ' ' || coalesce(ek_certificate_issuer, '') FROM nodes"
 }
 reset_nodes() {
-        sqlite3 "$DB" "DELETE FROM nodes"
+        db_query "DELETE FROM nodes"
 }
 
 enroll_with "$cert" 202

@@ -115,7 +115,7 @@ ps_cli --json diff --node 1 >"$T/diff.json"
 pass "diff --node shows where each line comes from"
 
 [[ $(ps_cli --json attestations | jq -r '.[0].verdict') == accepted ]] || fail "attestation log"
-[[ $(sqlite3 "$DB" "SELECT pcr_values FROM attestations" | jq -r 'keys | length') == 10 ]] || fail "PCR values not recorded"
+[[ $(db_query "SELECT pcr_values FROM attestations" | jq -r 'keys | length') == 10 ]] || fail "PCR values not recorded"
 pass "attestation recorded with the 10 quoted PCR values"
 
 # Relay count changes reallocate in one step; the freed name returns to the pool.
