@@ -6,7 +6,7 @@
 #include "hexdecoct.h"
 #include "macro.h"
 
-static int unhexchar(char c) {
+int unhexchar(char c) {
         if (c >= '0' && c <= '9')
                 return c - '0';
         if (c >= 'a' && c <= 'f')

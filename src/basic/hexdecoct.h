@@ -4,6 +4,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
+
+/* The value of one hex digit ([0-9a-fA-F]), or -EINVAL. */
+int unhexchar(char c) _const_;
 /* Lower-case hex. Returns a NUL-terminated string or NULL on OOM. */
 char *hexmem(const void *p, size_t size);
 /* The same into ret, which has room for 2 · size + 1 bytes; returns ret. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "hexdecoct.h"
 #include "log.h"
 #include "server-db-pg.h"
 #include "server-db-sql.h"
@@ -596,16 +597,6 @@ const char *db_pg_column_text(DbPgStmt *s, int i) {
         return PQgetvalue(s->result, s->row, i);
 }
 
-static int hex_value(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* The current row's bytea column i, decoded from its hex output ("\x…") once per row. */
 static DbPgColumn *column_decoded(DbPgStmt *s, int i) {
         DbPgColumn *c;
@@ -637,7 +628,7 @@ static DbPgColumn *column_decoded(DbPgStmt *s, int i) {
                 c->allocated = n + 1;
         }
         for (size_t k = 0; k < n; k++) {
-                int hi = hex_value(v[2 + 2 * k]), lo = hex_value(v[3 + 2 * k]);
+                int hi = unhexchar(v[2 + 2 * k]), lo = unhexchar(v[3 + 2 * k]);
                 if (hi < 0 || lo < 0)
                         return NULL;
                 c->data[k] = (uint8_t) (hi << 4 | lo);

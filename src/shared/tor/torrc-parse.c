@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc-util.h"
+#include "hexdecoct.h"
 #include "torrc-internal.h"
 
 typedef struct Parser {
@@ -21,16 +22,6 @@ static bool tor_isspace(char c) {
 
 static bool is_octal(char c) {
         return c >= '0' && c <= '7';
-}
-
-static int hex_value(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
 }
 
 /* The line of pos; positions are asked for in increasing order, so each newline is counted once. */
@@ -78,7 +69,7 @@ static int unescape_quoted(const char *s, const char **ret_end, char **ret, size
                         continue;
                 }
                 if (cp[1] == 'x' || cp[1] == 'X') {
-                        if (hex_value(cp[2]) < 0 || hex_value(cp[3]) < 0)
+                        if (unhexchar(cp[2]) < 0 || unhexchar(cp[3]) < 0)
                                 return -EINVAL;
                         cp += 4;
                 } else if (is_octal(cp[1])) {
@@ -116,7 +107,7 @@ static int unescape_quoted(const char *s, const char **ret_end, char **ret, size
                         break;
                 case 'x':
                 case 'X':
-                        out[n++] = (char) (hex_value(cp[2]) << 4 | hex_value(cp[3]));
+                        out[n++] = (char) (unhexchar(cp[2]) << 4 | unhexchar(cp[3]));
                         cp += 4;
                         break;
                 case '"':
