@@ -57,19 +57,13 @@ static enum MHD_Result reply_pending(Request *req, const Node *n) {
         return respond_body(req, MHD_HTTP_ACCEPTED, body);
 }
 
-/* fn inside one write transaction under the database lock: committed if it succeeds, rolled back otherwise. */
+/* fn inside one write transaction under the database lock: committed if it succeeds, rolled back otherwise, run
+ * again when another server's transaction overlapped on PostgreSQL (db_transaction()). */
 static int in_transaction(Server *server, int (*fn)(Db *db, void *userdata), void *userdata) {
         Db *db = server_db_lock(server);
         int r;
 
-        r = db_begin(db);
-        if (r >= 0) {
-                r = fn(db, userdata);
-                if (r >= 0)
-                        r = db_commit(db);
-                if (r < 0)
-                        db_rollback(db);
-        }
+        r = db_transaction(db, fn, userdata);
         server_db_unlock(server);
         return r;
 }
