@@ -3,8 +3,10 @@
 # (listen_addresses = ''), one Unix socket in that same directory, fsync on as in production, stopped with
 # `pg_ctl stop -m immediate` at the test's end (the directory goes with the test's). Source after test/lib.sh.
 #
-#   pg_start [NAME]   a cluster in $T/NAME (default pg) with a database "patela"; sets PG_URI
-#                     (postgresql:///patela?host=$T/NAME), PG_DIR, PG_BIN; prints PG_URI on stdout
+#   pg_start [NAME]   a cluster in $T/NAME (default pg; an absolute NAME is the directory itself, whose parent
+#                     must be reachable by the postgres user) with a database "patela"; sets PG_URI
+#                     (postgresql:///patela?host=DIR), PG_DIR, PG_BIN; prints PG_URI on stdout. Lines in
+#                     PG_CONF_EXTRA are appended to the cluster's postgresql.conf (the benchmark's sizes).
 #   pg_psql SQL...    runs SQL on $PG_URI with psql, unaligned, tuples only
 #
 # postgres refuses to run as root: when the test runs as root, the cluster belongs to the `postgres` system
@@ -42,10 +44,11 @@ pg_start() {
         local name=${1:-pg} user
         pg_find_bin || fail "no PostgreSQL server (postgresql-17) installed"
         PG_DIR=$T/$name
+        [[ $name == /* ]] && PG_DIR=$name
         user=$(id -un)
         mkdir -p "$PG_DIR"
         if [[ $(id -u) -eq 0 ]]; then
-                chmod 0711 "$T"
+                chmod 0711 "$(dirname "$PG_DIR")"
                 chown postgres:postgres "$PG_DIR"
                 PG_AS=(setpriv --reuid=postgres --regid=postgres --init-groups --reset-env --)
         fi
@@ -62,6 +65,7 @@ pg_start() {
 		max_connections = 20
 		shared_buffers = 16MB
 		log_min_messages = warning
+		${PG_CONF_EXTRA:-}
 		CONF
         CLEANUP_HOOKS+=(pg_stop)
         "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 start \
