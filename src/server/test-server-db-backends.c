@@ -353,6 +353,35 @@ TEST(reconnect) {
         ASSERT_EQ(db_column_int64(s, 0), 2);
 }
 
+/* One writer at a time on PostgreSQL, as on SQLite: a write transaction holds the writers' lock from before its
+ * snapshot to after its end (committed, rolled back, or its connection lost), and another writer waits for it:
+ * here, with a lock_timeout of 100 ms, it is refused -EBUSY. Readers do not wait. */
+TEST(writer_lock) {
+        _cleanup_(db_pg_closep) Db *a = NULL, *b = NULL, *killer = NULL;
+
+        ASSERT_OK(db_pg_open(pg_uri(), &a));
+        ASSERT_OK(db_pg_open(pg_uri(), &b));
+        ASSERT_OK(db_pg_open(pg_uri(), &killer));
+        ASSERT_OK(db_pg_exec(b, "SET lock_timeout = '100ms'"));
+
+        ASSERT_OK(db_pg_begin(a));
+        ASSERT_ERROR(db_pg_begin(b), EBUSY);
+        ASSERT_OK(db_pg_begin_read(b));
+        ASSERT_OK(exec_stmt(b, "SELECT 1"));
+        ASSERT_OK(db_pg_commit(b));
+        ASSERT_OK(db_pg_commit(a));
+        ASSERT_OK(db_pg_begin(b));
+        ASSERT_ERROR(db_pg_begin(a), EBUSY);
+        db_pg_rollback(b);
+        ASSERT_OK(db_pg_begin(a));
+        terminate(a, killer);
+        ASSERT_OK(db_pg_begin(b));
+        db_pg_rollback(b);
+        db_pg_rollback(a);
+        ASSERT_OK(db_pg_begin(a));
+        ASSERT_OK(db_pg_commit(a));
+}
+
 /* The NOCASE collation of migration 9 and the settings' lookup. */
 TEST(nocase) {
         Backends b;
