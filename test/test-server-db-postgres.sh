@@ -16,7 +16,8 @@ t0=$(date +%s%N)
 pg_start >/dev/null
 echo "# cluster ready in $((($(date +%s%N) - t0) / 1000000)) ms"
 
-PATELA_TEST_PG_URI=$PG_URI PATELA_TEST_SQLITE_PATH=$T/server.db \
+"$PG_BIN/createdb" -h "$PG_DIR" server || fail "createdb server failed"
+PATELA_TEST_PG_URI=$PG_URI PATELA_TEST_PG_SERVER_URI="postgresql:///server?host=$PG_DIR" PATELA_TEST_SQLITE_PATH=$T/server.db \
         "$PATELA_BUILD_DIR/src/server/test-server-db-backends" 2>&1 | tee "$T/backends.log" | grep -v '^    #' ||
         fail "test-server-db-backends failed"
 grep -q "0 failed" "$T/backends.log" || fail "test-server-db-backends failed"
