@@ -327,11 +327,11 @@ static void *enable_thread(void *userdata) {
 }
 
 /* Two servers on one database, the server's own transaction: `node enable` at one (node_set_state(): it reads the
- * node, logs the enable, updates the row, allocates its relays) while the other's transaction holds the node's
- * row with a new relay count. The enable waits for the row; the other commits; SERIALIZABLE refuses the enable's
- * update (its snapshot is older than the other's change), and db_transaction() runs it again: it succeeds, and
- * the node is enabled with the other's relay count, its relays allocated for that count. Without the retry the
- * enable fails (-EAGAIN), and the relays would be allocated for the old count. */
+ * node, logs the enable, updates the row, allocates its relays) while the other's write transaction is open with
+ * a new relay count. The enable waits (for the writers' lock, taken before its snapshot); the other commits; the
+ * enable then sees the other's change and succeeds: the node is enabled with the other's relay count, its relays
+ * allocated for that count. Without the lock SERIALIZABLE would refuse the enable's update and db_transaction()
+ * run it again, with the same result; without either, the relays would be allocated for the old count. */
 TEST(node_enable_contended) {
         _cleanup_(db_pg_closep) Db *a = NULL, *other = NULL, *watch = NULL;
         /* A database of its own, as the server makes it: the tests above leave rows no server would write (a
@@ -363,7 +363,7 @@ TEST(node_enable_contended) {
                 ASSERT_EQ(db_step(s), DB_DONE);
         }
         ASSERT_EQ(pthread_create(&thread, NULL, enable_thread, &e), 0);
-        /* Until the enable waits for the row's lock. */
+        /* Until the enable waits (for the writers' lock). */
         for (unsigned i = 0;; i++) {
                 ASSERT_TRUE(i < 10000);
                 if (query_int(watch, "SELECT count(*) FROM pg_stat_activity WHERE pid = ? AND wait_event_type = 'Lock'",
