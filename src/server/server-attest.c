@@ -128,28 +128,60 @@ static enum MHD_Result reject(Request *req, const Challenge *ch, const Node *n, 
         return respond_error(req, code, "%s", reason);
 }
 
-/* Inside the write transaction: the node's counters, if it is still enabled and its TPM's resetCount did not go
- * down meanwhile (another attestation of the same node verified at the same time). -ESTALE otherwise. */
-static int record_counters(Db *db, int64_t node_id, const TPMS_ATTEST *attest, const char *source) {
-        _cleanup_db_stmt_ DbStmt *s = NULL;
+/* Inside the answer's write transaction, in one UPDATE of the node's row: the challenge taken (the node's
+ * challenge_floor raised to its issue time, server-challenge.h), the TPM's counters and the node's last contact,
+ * and the verdict (image, last verdict, last trusted time; verdict_record()'s columns) — if the challenge was not
+ * taken before, the node is still enabled and its TPM's resetCount did not go down meanwhile (another attestation
+ * of the same node verified at the same time). Three statements were one each (challenge_take(),
+ * the counters, verdict_record()): each a new version of the row, on PostgreSQL each a round trip too.
+ * -ENOENT when the challenge was taken (or the node is gone), -ESTALE otherwise; nothing written then. */
+static int record_node(Db *db, const Challenge *ch, const TPMS_ATTEST *attest, const char *source, const Judgement *j) {
+        _cleanup_db_stmt_ DbStmt *s = NULL, *why = NULL;
+        int64_t now = now_sec();
         int r, rc;
 
-        /* Also the node's last contact: an enrolment of an enabled node writes nothing (anyone can send one). */
+        if (ch->issued_ms > INT64_MAX)
+                return -ENOENT;
         r = db_stmt_prepare_cached(db,
-                              "UPDATE nodes SET reset_count = ?1, restart_count = ?2, last_seen = ?3, last_source = ?5 "
-                              "WHERE id = ?4 AND state = 'enabled' AND (reset_count IS NULL OR reset_count <= ?1)",
+                              "UPDATE nodes SET challenge_floor = ?1, reset_count = ?2, restart_count = ?3, last_seen = ?4, "
+                              "last_source = ?5, image_id = ?6, last_verdict = ?7, last_verdict_reason = ?8, "
+                              "last_verdict_at = ?4, last_trusted_at = CASE WHEN ?7 = 'Trusted' THEN ?4 "
+                              "ELSE last_trusted_at END "
+                              "WHERE id = ?9 AND challenge_floor < ?1 AND state = 'enabled' "
+                              "AND (reset_count IS NULL OR reset_count <= ?2)",
                               &s);
         if (r < 0)
                 return r;
-        db_bind_int64(s, 1, attest->clockInfo.resetCount);
-        db_bind_int64(s, 2, attest->clockInfo.restartCount);
-        db_bind_int64(s, 3, now_sec());
-        db_bind_int64(s, 4, node_id);
+        db_bind_int64(s, 1, (int64_t) ch->issued_ms);
+        db_bind_int64(s, 2, attest->clockInfo.resetCount);
+        db_bind_int64(s, 3, attest->clockInfo.restartCount);
+        db_bind_int64(s, 4, now);
         db_bind_text(s, 5, source);
+        if (j->image_id > 0)
+                db_bind_int64(s, 6, j->image_id);
+        else
+                db_bind_null(s, 6);
+        db_bind_text_static(s, 7, proto_verdict_to_string(j->verdict));
+        db_bind_text(s, 8, j->reason);
+        db_bind_int64(s, 9, ch->node_id);
         rc = db_step(s);
         if (rc != DB_DONE)
                 return db_result(rc);
-        return (int) db_changes(db) == 1 ? 0 : -ESTALE;
+        if ((int) db_changes(db) == 1)
+                return 0;
+
+        /* Which condition failed (the rare path): a challenge taken meanwhile is unknown to the node. */
+        r = db_stmt_prepare_cached(db, "SELECT challenge_floor >= ?1 FROM nodes WHERE id = ?2", &why);
+        if (r < 0)
+                return r;
+        db_bind_int64(why, 1, (int64_t) ch->issued_ms);
+        db_bind_int64(why, 2, ch->node_id);
+        rc = db_step(why);
+        if (rc == DB_DONE)
+                return -ENOENT;
+        if (rc != DB_ROW)
+                return db_result(rc);
+        return db_column_int64(why, 0) != 0 ? -ENOENT : -ESTALE;
 }
 
 /* Inside the write transaction of a refusal, or before a new session: the node's sessions end, so that a token
@@ -266,15 +298,11 @@ static int record_answer_tx(Db *db, void *userdata) {
                         rec.verdict = "rejected";
         }
         if (r >= 0)
-                r = challenge_take(db, t->ch);
-        if (r == -ESTALE)
-                r = -ENOENT;
-        if (r >= 0)
-                r = record_counters(db, t->n->id, t->attest, t->req->source);
+                r = record_node(db, t->ch, t->attest, t->req->source, j);
         if (r >= 0)
                 r = attestation_log(db, &rec);
         if (r >= 0)
-                r = verdict_record(db, t->n->id, j);
+                r = verdict_pin(db, t->n->id, j);
         /* The verdict in the transparency log, in the same transaction: none without the other. */
         if (r >= 0)
                 r = tlog_entry_verdict(t->n->fingerprint, j->image, proto_verdict_to_string(j->verdict),

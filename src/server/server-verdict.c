@@ -214,7 +214,7 @@ int verdict_judge_db(Db *db, const VerdictInput *in, Judgement *ret) {
 }
 
 int verdict_record(Db *db, int64_t node_id, const Judgement *j) {
-        _cleanup_db_stmt_ DbStmt *s = NULL, *pin = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r, rc;
 
         r = db_stmt_prepare_cached(db,
@@ -235,6 +235,13 @@ int verdict_record(Db *db, int64_t node_id, const Judgement *j) {
         rc = db_step(s);
         if (rc != DB_DONE)
                 return db_result(rc);
+        return verdict_pin(db, node_id, j);
+}
+
+int verdict_pin(Db *db, int64_t node_id, const Judgement *j) {
+        _cleanup_db_stmt_ DbStmt *pin = NULL;
+        int r, rc;
+
         if (!j->pin)
                 return 0;
 
