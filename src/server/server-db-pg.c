@@ -150,9 +150,14 @@ static int pg_result_errno(DbPg *pg, const PGresult *res) {
         }
 }
 
+/* lock_timeout: a statement waits for another session's lock (an admin's open transaction, a table locked by
+ * hand) at most as long as SQLite's busy wait, DB_BUSY_TIMEOUT_USEC, then fails with 55P03 (-EBUSY), rather than
+ * hold a request for ever. The migrations wait without a limit (pg_migrate()). */
+_Static_assert(DB_BUSY_TIMEOUT_USEC == 5U * 1000U * 1000U, "lock_timeout below is DB_BUSY_TIMEOUT_USEC");
 static const char pg_session_settings[] =
         "SET client_encoding = 'UTF8'; SET bytea_output = 'hex'; SET standard_conforming_strings = on;"
-        "SET default_transaction_isolation = 'serializable'; SET client_min_messages = warning;";
+        "SET default_transaction_isolation = 'serializable'; SET client_min_messages = warning;"
+        "SET lock_timeout = '5s';";
 
 /* Before a statement: a connection that broke (the server restarted, a failover) is made again, with its session
  * settings, and every cached statement prepared again on it at its next use. Not inside a transaction that the
@@ -748,7 +753,9 @@ static int pg_migrate(Db *db) {
         r = db_pg_exec(db, "BEGIN");
         if (r >= 0) {
                 char sql[128];
-                snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%" PRIi64 ")", DB_PG_MIGRATION_LOCK);
+                /* Another server's migrations, and the locks a migration's DDL needs, are waited for. */
+                snprintf(sql, sizeof(sql), "SET LOCAL lock_timeout = 0; SELECT pg_advisory_xact_lock(%" PRIi64 ")",
+                         DB_PG_MIGRATION_LOCK);
                 r = db_pg_exec(db, sql);
         }
         if (r >= 0)
@@ -774,7 +781,8 @@ static int pg_migrate(Db *db) {
 
                 r = db_pg_exec(db, "BEGIN");
                 if (r >= 0) {
-                        snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%" PRIi64 ")", DB_PG_MIGRATION_LOCK);
+                        snprintf(lock, sizeof(lock), "SET LOCAL lock_timeout = 0; SELECT pg_advisory_xact_lock(%" PRIi64 ")",
+                                 DB_PG_MIGRATION_LOCK);
                         r = db_pg_exec(db, lock);
                 }
                 if (r >= 0)
