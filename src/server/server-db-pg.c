@@ -160,10 +160,13 @@ static int pg_result_errno(DbPg *pg, const PGresult *res) {
         }
 }
 
+/* lock_timeout: a statement waits for another session's lock (the writers' lock, an admin's open transaction, a
+ * table locked by hand) at most as long as SQLite's busy wait, DB_BUSY_TIMEOUT_USEC, then fails with 55P03 (-EBUSY), rather than
+ * hold a request for ever. The migrations wait without a limit (pg_migrate()). */
+_Static_assert(DB_BUSY_TIMEOUT_USEC == 5U * 1000U * 1000U, "lock_timeout below is DB_BUSY_TIMEOUT_USEC");
 static const char pg_session_settings[] =
         "SET client_encoding = 'UTF8'; SET bytea_output = 'hex'; SET standard_conforming_strings = on;"
         "SET default_transaction_isolation = 'serializable'; SET client_min_messages = warning;"
-        /* A lock waited for (the writers' lock, a row) for 5 s at most, as SQLite's busy handler: then -EBUSY. */
         "SET lock_timeout = '5s';";
 
 /* Before a statement: a connection that broke (the server restarted, a failover) is made again, with its session
@@ -750,6 +753,48 @@ int db_pg_commit(Db *db) {
         return r;
 }
 
+/* The database's default collation must sort text by its bytes (by code point: the same for UTF-8), as SQLite's
+ * BINARY does, so that an ORDER BY on text means the same on both backends: libc's C or POSIX, or the builtin
+ * provider's C or C.UTF-8 (PostgreSQL 17). An ICU collation, or a libc locale such as en_US.UTF-8 (or C.UTF-8,
+ * whose order libc decides), is refused. The row read as JSON: datlocprovider (PostgreSQL 15) and datlocale
+ * (17) are missing before, and then NULL. */
+static int pg_check_collation(Db *db) {
+        PGresult *res;
+        const char *collate, *provider, *locale;
+        bool ok;
+        int r;
+
+        res = PQexec(db->pg->conn,
+                     "SELECT d.datcollate, COALESCE(to_jsonb(d) ->> 'datlocprovider', 'c'), "
+                     "COALESCE(to_jsonb(d) ->> 'datlocale', to_jsonb(d) ->> 'daticulocale', '') "
+                     "FROM pg_database d WHERE d.datname = current_database()");
+        r = pg_result_errno(db->pg, res);
+        if (r >= 0 && (PQntuples(res) != 1 || PQnfields(res) != 3))
+                r = -EIO;
+        if (r < 0) {
+                PQclear(res);
+                return log_error_errno(r, "Failed to read the collation of %s: %s", db->path, db_pg_error(db));
+        }
+        collate = PQgetvalue(res, 0, 0);
+        provider = PQgetvalue(res, 0, 1);
+        locale = PQgetvalue(res, 0, 2);
+        if (streq(provider, "c"))
+                ok = streq(collate, "C") || streq(collate, "POSIX");
+        else
+                ok = streq(provider, "b") && (streq(locale, "C") || streq(locale, "C.UTF-8"));
+        if (!ok)
+                log_error("%s sorts text by the %s collation '%s', not by bytes as SQLite does; patela-server needs "
+                          "a database created with --locale=C (or --locale-provider=builtin --builtin-locale=C.UTF-8).",
+                          db->path,
+                          streq(provider, "c")   ? "libc"
+                          : streq(provider, "i") ? "ICU"
+                          : streq(provider, "b") ? "builtin"
+                                                 : provider,
+                          streq(provider, "c") ? collate : locale);
+        PQclear(res);
+        return ok ? 0 : -EINVAL;
+}
+
 static int pg_schema_version(Db *db, int64_t *ret) {
         return pg_exec_int(db, "SELECT COALESCE(max(version), 0) FROM patela_migrations", ret);
 }
@@ -782,7 +827,9 @@ static int pg_migrate(Db *db) {
         r = db_pg_exec(db, "BEGIN");
         if (r >= 0) {
                 char sql[128];
-                snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%" PRIi64 ")", DB_PG_MIGRATION_LOCK);
+                /* Another server's migrations, and the locks a migration's DDL needs, are waited for. */
+                snprintf(sql, sizeof(sql), "SET LOCAL lock_timeout = 0; SELECT pg_advisory_xact_lock(%" PRIi64 ")",
+                         DB_PG_MIGRATION_LOCK);
                 r = db_pg_exec(db, sql);
         }
         if (r >= 0)
@@ -808,7 +855,8 @@ static int pg_migrate(Db *db) {
 
                 r = db_pg_exec(db, "BEGIN");
                 if (r >= 0) {
-                        snprintf(lock, sizeof(lock), "SELECT pg_advisory_xact_lock(%" PRIi64 ")", DB_PG_MIGRATION_LOCK);
+                        snprintf(lock, sizeof(lock), "SET LOCAL lock_timeout = 0; SELECT pg_advisory_xact_lock(%" PRIi64 ")",
+                                 DB_PG_MIGRATION_LOCK);
                         r = db_pg_exec(db, lock);
                 }
                 if (r >= 0)
@@ -876,6 +924,9 @@ int db_pg_open(const char *uri, Db **ret) {
         r = db_pg_exec(db, pg_session_settings);
         if (r < 0)
                 return log_error_errno(r, "Failed to configure %s: %s", db->path, db_pg_error(db));
+        r = pg_check_collation(db);
+        if (r < 0)
+                return r;
 
         r = pg_migrate(db);
         if (r < 0)

@@ -578,11 +578,14 @@ int server_start(Server *s, const ServerConfig *config) {
         r = challenge_key_load(s->dbs[0].db, &s->challenge_key);
         if (r < 0)
                 return log_error_errno(r, "Failed to load the challenge key from the database: %m");
-        r = checkpointer_start(config->database, &s->dbs[0].lock, &s->checkpointer);
-        if (r < 0)
-                return log_error_errno(r, "Failed to start the WAL checkpointer: %m");
-        /* The checkpointer thread checkpoints; the request path only appends to the WAL. */
-        (void) db_disable_autocheckpoint(s->dbs[0].db);
+        /* SQLite's WAL: the checkpointer thread checkpoints; the request path only appends to the WAL. PostgreSQL
+         * checkpoints its own WAL (its checkpointer process): no thread, no connection for it. */
+        if (!s->dbs[0].db->pg) {
+                r = checkpointer_start(config->database, &s->dbs[0].lock, &s->checkpointer);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to start the WAL checkpointer: %m");
+                (void) db_disable_autocheckpoint(s->dbs[0].db);
+        }
 
         r = certificate_not_after(s->cert_pem, strlen(s->cert_pem), &s->tls_not_after);
         if (r < 0)
