@@ -56,6 +56,8 @@ static unsigned long long arg_seed = 0;
 static bool arg_seed_set = false;
 static bool arg_tamper = false;
 static bool arg_kill_cli = true;
+static const char *arg_database_crash = NULL;
+static unsigned long long arg_database_crash_rounds = 0;
 static const char *arg_server_args[SERVER_ARGS_MAX];
 static size_t arg_n_server_args = 0;
 
@@ -216,7 +218,7 @@ static void help(void) {
                "        --reference=JSON --work-dir=DIR [OPTIONS]\n\n"
                "Kills patela-server with SIGKILL at random moments under a mixed workload and checks that\n"
                "nothing it acknowledged was lost.\n\n"
-               "  --database=DB        the server's Database= (a SQLite file; PostgreSQL not yet)\n"
+               "  --database=DB        the server's Database= (a SQLite file or a postgresql:// URI)\n"
                "  --reference=JSON     an image reference (patela.reference.json) to derive images from\n"
                "  --rounds=N           kills (default 10)\n"
                "  --operations=N       operations in all (default 1000)\n"
@@ -226,6 +228,10 @@ static void help(void) {
                "  --server-arg=ARG     one more argument for patela-server (repeatable)\n"
                "  --no-kill-cli        kill only the server (by default each admin command running at the\n"
                "                       moment of a kill is killed too, with probability 1/2)\n"
+               "  --database-crash=CMD a command (run with sh -c) that crashes the database server and starts it\n"
+               "                       again, e.g. pg_ctl stop -m immediate && pg_ctl start\n"
+               "  --database-crash-rounds=K\n"
+               "                       run it in every K-th round, after the kill, before the checks\n"
                "  --tamper             after the last kill, damage the database (the checks' self-test:\n"
                "                       the run must then fail)\n",
                program_invocation_short_name);
@@ -248,6 +254,8 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_SERVER_ARG,
                 ARG_TAMPER,
                 ARG_NO_KILL_CLI,
+                ARG_DATABASE_CRASH,
+                ARG_DATABASE_CRASH_ROUNDS,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -266,6 +274,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "server-arg", required_argument, NULL, ARG_SERVER_ARG },
                 { "tamper", no_argument, NULL, ARG_TAMPER },
                 { "no-kill-cli", no_argument, NULL, ARG_NO_KILL_CLI },
+                { "database-crash", required_argument, NULL, ARG_DATABASE_CRASH },
+                { "database-crash-rounds", required_argument, NULL, ARG_DATABASE_CRASH_ROUNDS },
                 {}
         };
         int c, r = 0;
@@ -318,6 +328,12 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_TAMPER:
                         arg_tamper = true;
                         break;
+                case ARG_DATABASE_CRASH:
+                        arg_database_crash = optarg;
+                        break;
+                case ARG_DATABASE_CRASH_ROUNDS:
+                        r = safe_atou64(optarg, 100000, &arg_database_crash_rounds);
+                        break;
                 case ARG_SERVER_ARG:
                         if (arg_n_server_args >= SERVER_ARGS_MAX)
                                 return log_error_errno(E2BIG, "At most %u --server-arg=.", SERVER_ARGS_MAX);
@@ -336,29 +352,47 @@ static int parse_argv(int argc, char *argv[]) {
                                        "--reference and --work-dir are needed (--help).");
         if (arg_rounds == 0 || arg_threads == 0 || arg_operations < arg_rounds)
                 return log_error_errno(EINVAL, "At least one round and thread, and one operation per round.");
+        if (!arg_database_crash != (arg_database_crash_rounds == 0))
+                return log_error_errno(EINVAL, "--database-crash= and --database-crash-rounds= go together.");
         return 1;
 }
 
 /* What a crash must never do, done by hand: an old attestation changed, the oldest transparency log entry
- * changed and the newest removed (past their triggers), an enabled node disabled without the server's transaction (its
- * sessions stay). */
+ * changed and the newest removed (past their triggers: dur_db_exec()), an enabled node disabled without the
+ * server's transaction (its sessions stay). */
 static int tamper(Fleet *f) {
+        static const char *const sqls[] = {
+                "UPDATE attestations SET source = 'tampered' WHERE id = (SELECT MIN(id) FROM attestations)",
+                "UPDATE tlog_entries SET entry = CAST('tampered' AS BLOB) WHERE idx = 0",
+                "DELETE FROM tlog_entries WHERE idx = (SELECT MAX(idx) FROM tlog_entries)",
+                "UPDATE nodes SET state = 'disabled' WHERE id = (SELECT MIN(id) FROM nodes WHERE state = 'enabled')",
+        };
         _cleanup_(dur_db_closep) DurDb *db = NULL;
         int r;
 
         log_warning("Round %u: tampering with the database (--tamper).", f->round);
         r = dur_db_open(f->database, &db);
-        if (r >= 0)
-                r = dur_db_exec(db,
-                                "DROP TRIGGER attestations_no_update;"
-                                "UPDATE attestations SET source = 'tampered' WHERE id = (SELECT MIN(id) FROM attestations);"
-                                "DROP TRIGGER tlog_entries_no_update;"
-                                "UPDATE tlog_entries SET entry = CAST('tampered' AS BLOB) WHERE idx = 0;"
-                                "DROP TRIGGER tlog_entries_no_delete;"
-                                "DELETE FROM tlog_entries WHERE idx = (SELECT MAX(idx) FROM tlog_entries);"
-                                "UPDATE nodes SET state = 'disabled' WHERE id = "
-                                "(SELECT MIN(id) FROM nodes WHERE state = 'enabled');");
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sqls); i++)
+                r = dur_db_exec(db, sqls[i]);
         return r;
+}
+
+/* The database server crashed and started again (its crash recovery from the WAL), with the workload paused:
+ * every commit that was acknowledged must be found again. The killed server's backends may still be ending;
+ * no other client has a transaction open, so that the workload's outcomes stay what it recorded (a change
+ * refused while the database was away could have committed: its outcome would be unknown). */
+static int database_crash(Fleet *f) {
+        char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) arg_database_crash, NULL };
+        int status, r;
+
+        fleet_journal_note(f, "crash of the database server: %s", arg_database_crash);
+        r = dur_run(argv, f->log_fd, NULL, &status);
+        if (r < 0)
+                return log_error_errno(r, "Failed to run '%s': %m", arg_database_crash);
+        if (status != 0)
+                return log_error_errno(EIO, "Round %u: '%s' failed with status %d.", f->round, arg_database_crash,
+                                       status);
+        return 0;
 }
 
 static void print_counters(const Fleet *f) {
@@ -395,7 +429,7 @@ static int run(void) {
         Server s = {};
         unsigned rs;
         uint64_t t0 = now_nsec();
-        unsigned long long per = arg_operations / arg_rounds, stalls = 0, cli_kills = 0;
+        unsigned long long per = arg_operations / arg_rounds, stalls = 0, cli_kills = 0, db_crashes = 0;
         int r;
 
         if (!arg_seed_set && getrandom(&rs, sizeof(rs), 0) == sizeof(rs))
@@ -484,6 +518,13 @@ static int run(void) {
                 workload_pause(&w);
                 uint64_t t_paused = now_nsec();
 
+                bool crash = arg_database_crash_rounds > 0 && round % arg_database_crash_rounds == 0;
+                if (crash) {
+                        r = database_crash(&f);
+                        if (r < 0)
+                                goto finish;
+                        db_crashes++;
+                }
                 if (arg_tamper && round == arg_rounds) {
                         r = tamper(&f);
                         if (r < 0)
@@ -500,12 +541,13 @@ static int run(void) {
                         r = check_server(&f, &c);
                 if (r < 0)
                         goto finish;
-                log_info("Round %u: killed after %llu operations (+%u µs, %u admin commands too), %zu nodes, "
+                log_info("Round %u: killed after %llu operations (+%u µs, %u admin commands too%s), %zu nodes, "
                          "%llu acknowledged so far, "
                          "%llu checks of acknowledged changes, %llu violations; %.2f s: workload %.2f, drain %.2f, "
                          "database checks %.2f, restart and token checks %.2f.",
                          round, (unsigned long long) MIN(atomic_load(&w.started), arg_operations), delay_us,
-                         killed, f.n_nodes, sum(f.counters.acked), c.changes_checked, c.violations,
+                         killed, crash ? ", the database server crashed" : "", f.n_nodes, sum(f.counters.acked),
+                         c.changes_checked, c.violations,
                          (double) (now_nsec() - t_round) / 1e9, (double) (t_kill - t_round) / 1e9,
                          (double) (t_paused - t_kill) / 1e9, (double) (t_checked - t_paused) / 1e9,
                          (double) (now_nsec() - t_checked) / 1e9);
@@ -527,18 +569,19 @@ static int run(void) {
                 goto finish;
 
         double secs = (double) (now_nsec() - t0) / 1e9;
-        log_info("Done: %u kills of the server and %llu of admin commands, %llu operations (%llu acknowledged, "
-                 "%llu refused, %llu cut off), %zu nodes, %llu checks of acknowledged changes, %llu session tokens "
-                 "tried, %llu violations, %.1f s.",
-                 s.kills, cli_kills, sum(f.counters.attempted), sum(f.counters.acked), sum(f.counters.refused),
-                 sum(f.counters.unknown), f.n_nodes, c.changes_checked, c.tokens_checked, c.violations, secs);
+        log_info("Done: %u kills of the server and %llu of admin commands, %llu crashes of the database server, "
+                 "%llu operations (%llu acknowledged, %llu refused, %llu cut off), %zu nodes, %llu checks of "
+                 "acknowledged changes, %llu session tokens tried, %llu violations, %.1f s.",
+                 s.kills, cli_kills, db_crashes, sum(f.counters.attempted), sum(f.counters.acked),
+                 sum(f.counters.refused), sum(f.counters.unknown), f.n_nodes, c.changes_checked, c.tokens_checked,
+                 c.violations, secs);
         print_counters(&f);
-        printf("{\"seed\":%llu,\"rounds\":%llu,\"kills\":%u,\"cli_kills\":%llu,\"threads\":%llu,"
-               "\"operations\":%llu,\"acknowledged\":%llu,\"refused\":%llu,\"cut_off\":%llu,\"nodes\":%zu,"
+        printf("{\"seed\":%llu,\"rounds\":%llu,\"kills\":%u,\"cli_kills\":%llu,\"database_crashes\":%llu,"
+               "\"threads\":%llu,\"operations\":%llu,\"acknowledged\":%llu,\"refused\":%llu,\"cut_off\":%llu,\"nodes\":%zu,"
                "\"changes_checked\":%llu,\"tokens_checked\":%llu,\"violations\":%llu,\"stalls\":%llu,\"seconds\":%.1f}\n",
-               arg_seed, arg_rounds, s.kills, cli_kills, arg_threads, sum(f.counters.attempted), sum(f.counters.acked),
-               sum(f.counters.refused), sum(f.counters.unknown), f.n_nodes, c.changes_checked, c.tokens_checked,
-               c.violations, stalls, secs);
+               arg_seed, arg_rounds, s.kills, cli_kills, db_crashes, arg_threads, sum(f.counters.attempted),
+               sum(f.counters.acked), sum(f.counters.refused), sum(f.counters.unknown), f.n_nodes, c.changes_checked,
+               c.tokens_checked, c.violations, stalls, secs);
         r = c.violations > 0 ? -EUCLEAN : 0;
 finish:
         if (s.pid > 0)
