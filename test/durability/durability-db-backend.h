@@ -26,6 +26,7 @@ int dur_db_pg_query(DurDb *db, const char *sql, const char *const *params, size_
                     void *userdata);
 int dur_db_pg_integrity(DurDb *db, char **ret_problem);
 int dur_db_pg_exec(DurDb *db, const char *sql);
+int dur_db_pg_damage(DurDb *db);
 
 /* A row callback keeping the first row seen, its values joined by spaces (NULL as "NULL"), in *(char **)
  * userdata: the form of a check whose rows are problems. */

@@ -277,3 +277,24 @@ int dur_db_pg_exec(DurDb *db, const char *sql) {
                 (void) exec(db, "ROLLBACK");
         return r < 0 ? r : 0;
 }
+
+/* An index that lost entries, as a lost page write leaves one: the primary key of server_keys is marked not
+ * ready for inserts (a superuser's catalogue change, which the executor obeys) while a row goes into the table,
+ * then marked ready again. The row is not one the server reads (it reads the key named 'challenge'); amcheck's
+ * heapallindexed finds the heap tuple missing from the index. */
+int dur_db_pg_damage(DurDb *db) {
+        static const char *const sqls[] = {
+                "BEGIN",
+                "UPDATE pg_index SET indisready = false WHERE indexrelid = 'server_keys_pkey'::regclass",
+                "INSERT INTO server_keys (name, key) VALUES ('durability-tamper', decode(repeat('00', 32), 'hex'))",
+                "UPDATE pg_index SET indisready = true WHERE indexrelid = 'server_keys_pkey'::regclass",
+                "COMMIT",
+        };
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sqls); i++)
+                r = exec(db, sqls[i]);
+        if (r < 0)
+                (void) exec(db, "ROLLBACK");
+        return r;
+}

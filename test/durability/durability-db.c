@@ -59,6 +59,10 @@ int dur_db_exec(DurDb *db, const char *sql) {
         return is_pg(db) ? dur_db_pg_exec(db, sql) : dur_db_sqlite_exec(db, sql);
 }
 
+int dur_db_damage(DurDb *db) {
+        return is_pg(db) ? dur_db_pg_damage(db) : -EOPNOTSUPP;
+}
+
 static int first_int(void *userdata, size_t n, const char *const *values) {
         long long *v = userdata;
 

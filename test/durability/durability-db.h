@@ -37,5 +37,9 @@ int dur_db_query(DurDb *db, const char *sql, const char *const *params, size_t n
  * and created again around it; PostgreSQL: session_replication_role = replica, which needs a superuser. */
 int dur_db_exec(DurDb *db, const char *sql);
 
+/* Damages the store below SQL, as a lost page write would, so that dur_db_integrity() must report it: only for
+ * --tamper. PostgreSQL: an index left without the entry of a row (dur_db_pg_damage()); -EOPNOTSUPP on SQLite. */
+int dur_db_damage(DurDb *db);
+
 /* The first column of the first row as an integer: the form of COUNT(*) checks. */
 int dur_db_query_int(DurDb *db, const char *sql, const char *const *params, size_t n_params, long long *ret);

@@ -359,7 +359,7 @@ static int parse_argv(int argc, char *argv[]) {
 
 /* What a crash must never do, done by hand: an old attestation changed, the oldest transparency log entry
  * changed and the newest removed (past their triggers: dur_db_exec()), an enabled node disabled without the
- * server's transaction (its sessions stay). */
+ * server's transaction (its sessions stay); on PostgreSQL also an index that lost an entry (dur_db_damage()). */
 static int tamper(Fleet *f) {
         static const char *const sqls[] = {
                 "UPDATE attestations SET source = 'tampered' WHERE id = (SELECT MIN(id) FROM attestations)",
@@ -374,6 +374,11 @@ static int tamper(Fleet *f) {
         r = dur_db_open(f->database, &db);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sqls); i++)
                 r = dur_db_exec(db, sqls[i]);
+        if (r >= 0) {
+                r = dur_db_damage(db);
+                if (r == -EOPNOTSUPP)
+                        r = 0;
+        }
         return r;
 }
 
