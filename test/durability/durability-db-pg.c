@@ -17,7 +17,7 @@
 #include "string-util.h"
 
 #define BYTEA_OID 17
-#define QUIET_TIMEOUT_USEC (30ULL * 1000000ULL)
+#define QUIET_TIMEOUT_USEC (30LL * 1000000LL)
 
 static void notice_ignore(void *arg, const char *message) {
 }
@@ -108,8 +108,7 @@ static int wait_quiet(DurDb *db) {
                 if (others == 0)
                         return 0;
                 clock_gettime(CLOCK_MONOTONIC, &now);
-                if ((unsigned long long) (now.tv_sec - start.tv_sec) * 1000000ULL +
-                            (unsigned long long) ((now.tv_nsec - start.tv_nsec) / 1000) > QUIET_TIMEOUT_USEC)
+                if ((now.tv_sec - start.tv_sec) * 1000000LL + (now.tv_nsec - start.tv_nsec) / 1000 > QUIET_TIMEOUT_USEC)
                         return log_error_errno(EBUSY, "%lld other connections to the database still open after 30 s.",
                                                others);
                 (void) usleep(5000);

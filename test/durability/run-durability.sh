@@ -28,13 +28,14 @@ ca_setup
 mkdir -p "$WORK"
 
 CRASH=()
+CRASH_EVERY=5
 if [[ $PATELA_TEST_DB_BACKEND == postgresql ]]; then
         # The database server's crash: no shutdown checkpoint, the backends killed; start replays the WAL.
         printf '%q ' "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >"$T/pg-crash.sh"
         printf '&& ' >>"$T/pg-crash.sh"
         printf '%q ' "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 start \
                 >>"$T/pg-crash.sh"
-        CRASH=(--database-crash "bash $T/pg-crash.sh" --database-crash-rounds 5)
+        CRASH=(--database-crash "bash $T/pg-crash.sh" --database-crash-rounds "$CRASH_EVERY")
 fi
 
 # durability NAME ARGS…: one run on a new database ($WORK/NAME/server.db, or the cluster's database NAME); its
@@ -46,7 +47,7 @@ durability() {
         mkdir -p "$WORK/$name"
         db=$WORK/$name/server.db
         if [[ $PATELA_TEST_DB_BACKEND == postgresql ]]; then
-                "$PG_BIN/dropdb" -h "$PG_DIR" --if-exists "$name" && "$PG_BIN/createdb" -h "$PG_DIR" "$name" ||
+                "$PG_BIN/dropdb" -h "$PG_DIR" --if-exists "$name" 2>/dev/null && "$PG_BIN/createdb" -h "$PG_DIR" "$name" ||
                         fail "createdb $name failed"
                 db="postgresql:///$name?host=$PG_DIR"
         fi
@@ -81,8 +82,9 @@ if [[ ${#CRASH[@]} -gt 0 ]]; then
         crashes=$(jq .database_crashes <<<"$RESULT")
         recoveries=$(grep -c "database system was not properly shut down; automatic recovery in progress" \
                 "$PG_DIR/postgres.log" || true)
-        [[ $crashes -eq $((ROUNDS / 5)) && $recoveries -eq $crashes ]] ||
-                fail "$crashes crashes of the database server, $recoveries recoveries in its log, expected $((ROUNDS / 5))"
+        [[ $crashes -eq $((ROUNDS / CRASH_EVERY)) && $recoveries -eq $crashes ]] ||
+                fail "$crashes crashes of the database server, $recoveries recoveries in its log, expected" \
+                        "$((ROUNDS / CRASH_EVERY))"
         CRASHED=" and $crashes crashes of PostgreSQL"
 fi
 pass "$ROUNDS kills with SIGKILL$CRASHED among $OPERATIONS operations on $PATELA_TEST_DB_BACKEND: nothing" \
