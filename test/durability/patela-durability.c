@@ -8,7 +8,8 @@
  * operations, then a random delay of up to 3 ms, with requests in flight), lets the workers finish what they
  * were doing, checks the database against the journal and its invariants (durability-check.c), restarts the
  * server, checks the session tokens against it, and carries on. After the last round the remaining operations
- * run and the server is stopped normally for a last check.
+ * run and the server is stopped normally for a last check. With --database-crash=, the database server
+ * (PostgreSQL) crashes too in every K-th round, under the workload, just before the kill.
  *
  * The seed is printed and --seed= repeats the same operations and kill targets; the threads' interleaving
  * and the exact kill moments depend on timing. The last line is one JSON object for tooling. Exit status 1
@@ -231,7 +232,8 @@ static void help(void) {
                "  --database-crash=CMD a command (run with sh -c) that crashes the database server and starts it\n"
                "                       again, e.g. pg_ctl stop -m immediate && pg_ctl start\n"
                "  --database-crash-rounds=K\n"
-               "                       run it in every K-th round, after the kill, before the checks\n"
+               "                       run it in every K-th round, at the moment of the kill, under the\n"
+               "                       workload; the server must survive it, is killed a few operations later\n"
                "  --tamper             after the last kill, damage the database (the checks' self-test:\n"
                "                       the run must then fail)\n",
                program_invocation_short_name);
@@ -382,21 +384,35 @@ static int tamper(Fleet *f) {
         return r;
 }
 
-/* The database server crashed and started again (its crash recovery from the WAL), with the workload paused:
- * every commit that was acknowledged must be found again. The killed server's backends may still be ending;
- * no other client has a transaction open, so that the workload's outcomes stay what it recorded (a change
- * refused while the database was away could have committed: its outcome would be unknown). */
-static int database_crash(Fleet *f) {
+/* The database server crashes and starts again (its crash recovery from the WAL) under the workload, at the
+ * moment the server is to be killed: requests and commands in flight lose their connections (a refusal now
+ * counts as cut off: Fleet.database_down), the server's connections break and are made again at their next
+ * statement. A few more operations run on the server's new connections, then the kill comes as in any round.
+ * The server must survive the crash. */
+static int database_crash(Fleet *f, Server *s, Workload *w, CheckState *c, unsigned *seed) {
         char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) arg_database_crash, NULL };
-        int status, r;
+        unsigned long long until;
+        uint64_t t0;
+        int status, wstatus, r;
 
-        fleet_journal_note(f, "crash of the database server: %s", arg_database_crash);
+        atomic_store(&f->database_down, true);
+        fleet_journal_note(f, "crash of the database server after %llu operations started: %s",
+                           (unsigned long long) atomic_load(&w->started), arg_database_crash);
         r = dur_run(argv, f->log_fd, NULL, &status);
         if (r < 0)
                 return log_error_errno(r, "Failed to run '%s': %m", arg_database_crash);
         if (status != 0)
                 return log_error_errno(EIO, "Round %u: '%s' failed with status %d.", f->round, arg_database_crash,
                                        status);
+        until = atomic_load(&w->started) + 1 + (unsigned) rand_r(seed) % 20;
+        t0 = now_nsec();
+        while (atomic_load(&w->started) < until && !workload_finished(w) && now_nsec() - t0 < 5ULL * 1000000000ULL)
+                (void) usleep(200);
+        if (waitpid(s->pid, &wstatus, WNOHANG) == s->pid) {
+                s->pid = 0;
+                check_violation(f, c, "patela-server exited (status %d) when the database server crashed",
+                                WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus));
+        }
         return 0;
 }
 
@@ -510,6 +526,14 @@ static int run(void) {
                         goto finish;
                 }
                 (void) usleep(delay_us);
+                bool crash = arg_database_crash_rounds > 0 && round % arg_database_crash_rounds == 0;
+                if (crash) {
+                        c.shown = 0;
+                        r = database_crash(&f, &s, &w, &c, &rs);
+                        if (r < 0)
+                                goto finish;
+                        db_crashes++;
+                }
                 r = server_signal(&s, SIGKILL);
                 if (r < 0)
                         goto finish;
@@ -523,13 +547,7 @@ static int run(void) {
                 workload_pause(&w);
                 uint64_t t_paused = now_nsec();
 
-                bool crash = arg_database_crash_rounds > 0 && round % arg_database_crash_rounds == 0;
-                if (crash) {
-                        r = database_crash(&f);
-                        if (r < 0)
-                                goto finish;
-                        db_crashes++;
-                }
+                atomic_store(&f.database_down, false);
                 if (arg_tamper && round == arg_rounds) {
                         r = tamper(&f);
                         if (r < 0)
