@@ -666,6 +666,10 @@ static void *worker(void *p) {
                         break;
                 }
                 atomic_fetch_add(&wl->done, 1);
+                /* While the database server is away every operation fails at once: a client backs off rather
+                 * than spend the round's operations on refusals. */
+                if (atomic_load(&wl->fleet->database_down))
+                        (void) usleep(50000);
         }
         pthread_mutex_lock(&wl->lock);
         wl->n_finished++;

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # run-durability.sh ROUNDS OPERATIONS [sqlite|postgresql]: patela-durability (issue 15, item 3) against
-# patela-server on a SQLite database or on PostgreSQL (a private cluster, test/lib-postgres.sh): ROUNDS kills with SIGKILL at random moments among OPERATIONS enrolments, authentications and admin
-# changes from PATELA_DURABILITY_THREADS (4) client threads; after every kill the database, the logs and the
-# server are checked against the journal of what the server acknowledged. Then the same program, told to
-# tamper with the database behind the server's back after its last kill, must report the damage: the checks
-# can fail.
+# patela-server on a SQLite database or on PostgreSQL (a private cluster, test/lib-postgres.sh): ROUNDS kills
+# with SIGKILL at random moments among OPERATIONS enrolments, authentications and admin changes from
+# PATELA_DURABILITY_THREADS (4) client threads; after every kill the database, the logs and the server are
+# checked against the journal of what the server acknowledged. Then the same program, told to tamper with the
+# database behind the server's back after its last kill, must report the damage: the checks can fail.
 #
 # On PostgreSQL the cluster is not killed with the server, but in every 5th round it crashes too (pg_ctl stop
-# -m immediate, then start: its recovery from the WAL) after the kill, before the checks.
+# -m immediate, then start: its recovery from the WAL) under the workload, just before the server's kill.
 #
 # Environment: PATELA_DURABILITY_SEED (random; printed either way: the same seed repeats the operations and
 # kill targets), PATELA_DURABILITY_THREADS, PATELA_DURABILITY_DIR (database and journal; default the test's
@@ -47,8 +47,8 @@ durability() {
         mkdir -p "$WORK/$name"
         db=$WORK/$name/server.db
         if [[ $PATELA_TEST_DB_BACKEND == postgresql ]]; then
-                "$PG_BIN/dropdb" -h "$PG_DIR" --if-exists "$name" 2>/dev/null && "$PG_BIN/createdb" -h "$PG_DIR" "$name" ||
-                        fail "createdb $name failed"
+                "$PG_BIN/dropdb" -h "$PG_DIR" --if-exists "$name" 2>/dev/null &&
+                        "$PG_BIN/createdb" -h "$PG_DIR" "$name" || fail "createdb $name failed"
                 db="postgresql:///$name?host=$PG_DIR"
         fi
         "$DURABILITY" --server "$SERVER_BIN" --database "$db" --certificate "$T/ca/server.crt" \
