@@ -73,3 +73,30 @@ URL=$B node_session
 URL=$A http GET /v1/node/relays "" "Authorization: Bearer $TOKEN" >/dev/null
 [[ $HTTP_STATUS == 200 ]] || fail "a session after the re-enable: HTTP $HTTP_STATUS"
 pass "a disable kills the sessions at both servers and voids the challenge A issued before it, also after a re-enable"
+
+# --- two admins change one torrc level at once: both changes kept -----------------------------------------------------
+# The other admin's transaction changes ContactInfo and holds it (3 s, within the 5 s lock wait) while
+# `torrc set ExitRelay` runs: its load, change and save are one transaction, so it works on the level as the
+# other left it (waiting for the write lock on SQLite; refused once and run again on PostgreSQL). Loaded before
+# that transaction, the level would be saved with the old ContactInfo: the other's change lost.
+ps_cli torrc set ContactInfo "admin-one@example.org" default >/dev/null
+change="UPDATE config_ops SET value = 'admin-two@example.org' WHERE level = 'default' AND kind = 'torrc' AND key = 'ContactInfo'"
+if db_is_postgresql; then
+        printf '%s\n' "BEGIN;" "$change;" "SELECT pg_sleep(3);" "COMMIT;" | psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null &
+        other=$!
+        for ((i = 0; ; i++)); do
+                ((i < 40)) || fail "the other admin's transaction did not start"
+                [[ $(db_query "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(3)%'") == 1 ]] && break
+                sleep 0.05
+        done
+else
+        { echo "BEGIN IMMEDIATE;"; echo "$change;"; echo ".shell sleep 3"; echo "COMMIT;"; } | sqlite3 "$DB" >/dev/null &
+        other=$!
+        sleep 0.5
+fi
+ps_cli torrc set ExitRelay 0 default >/dev/null 2>"$T/torrc-set.err" || fail "torrc set beside another admin: $(cat "$T/torrc-set.err")"
+wait "$other" || fail "the other admin's transaction failed"
+ps_cli torrc get default >"$T/level.txt"
+grep -qx "ContactInfo admin-two@example.org" "$T/level.txt" && grep -qx "ExitRelay 0" "$T/level.txt" ||
+        fail "after two admins' changes: $(cat "$T/level.txt")"
+pass "two admins change one torrc level at once: both changes kept"
