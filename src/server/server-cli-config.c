@@ -250,7 +250,8 @@ int verb_torrc(Cli *cli, int argc, char **argv) {
         ChangeLevel c = { .verb = sub, .name = name, .value = value, .scope = &scope };
         r = db_transaction(db, change_level_tx, &c);
         if (r < 0 && c.refused)
-                return log_error_errno(r, "%s", c.err.message[0] ? c.err.message : "invalid option"), EXIT_USAGE;
+                return log_error_errno(r, "%s", c.err.message[0] ? c.err.message : "invalid option"),
+                       EXIT_USAGE;
         if (r < 0)
                 return log_error_errno(r, "Failed to store the torrc: %m"), EXIT_FAILURE;
         return EXIT_SUCCESS;
