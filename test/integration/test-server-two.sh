@@ -74,6 +74,47 @@ URL=$A http GET /v1/node/relays "" "Authorization: Bearer $TOKEN" >/dev/null
 [[ $HTTP_STATUS == 200 ]] || fail "a session after the re-enable: HTTP $HTTP_STATUS"
 pass "a disable kills the sessions at both servers and voids the challenge A issued before it, also after a re-enable"
 
+# --- another server's transaction holds the node's row while the node's answer is recorded ---------------------------
+# Another server (here psql or sqlite3) has updated the node's row and not committed when the answer arrives: the
+# answer's write transaction waits for the row; on PostgreSQL it is then refused (SERIALIZABLE: the row changed
+# after its snapshot) and run again (db_transaction()). The node gets its session, the attestation and its verdict
+# are logged once each: what the refused attempt wrote is gone.
+URL=$A node_challenge
+node_answer
+n_attestations=$(db_count attestations) n_tlog=$(db_count tlog_entries)
+touch_node="UPDATE nodes SET last_seen = last_seen WHERE fingerprint = '$fp'"
+if db_is_postgresql; then
+        printf '%s\n' "BEGIN;" "$touch_node;" "SELECT pg_sleep(2);" "COMMIT;" | psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null &
+        other=$!
+        for ((i = 0; ; i++)); do
+                ((i < 40)) || fail "the other server's transaction did not start"
+                [[ $(db_query "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(2)%'") == 1 ]] && break
+                sleep 0.05
+        done
+else
+        { echo "BEGIN IMMEDIATE;"; echo "$touch_node;"; echo ".shell sleep 2"; echo "COMMIT;"; } | sqlite3 "$DB" >/dev/null &
+        other=$!
+        sleep 0.5
+fi
+(URL=$B http POST /v1/attest "$T/attest.json" >"$T/token3.json" && echo "$HTTP_STATUS" >"$T/status3") &
+answer=$!
+if db_is_postgresql; then
+        for ((i = 0; ; i++)); do
+                ((i < 40)) || fail "the answer's transaction never waited for the node's row"
+                [[ $(db_query "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                               AND wait_event_type = 'Lock'") == 1 ]] && break
+                sleep 0.05
+        done
+fi
+wait "$answer" || fail "POST /v1/attest failed"
+wait "$other" || fail "the other server's transaction failed"
+[[ $(cat "$T/status3") == 200 ]] || fail "the answer beside another server's transaction: HTTP $(cat "$T/status3") $(cat "$T/token3.json")"
+URL=$A http GET /v1/node/relays "" "Authorization: Bearer $(jq -r .token "$T/token3.json")" >/dev/null
+[[ $HTTP_STATUS == 200 ]] || fail "its session at A: HTTP $HTTP_STATUS"
+[[ $(db_count attestations) == $((n_attestations + 1)) && $(db_count tlog_entries) == $((n_tlog + 1)) ]] ||
+        fail "attestations $n_attestations → $(db_count attestations), log entries $n_tlog → $(db_count tlog_entries)"
+pass "an answer recorded while another server's transaction held the node's row: a session, logged once"
+
 # --- two admins change one torrc level at once: both changes kept -----------------------------------------------------
 # The other admin's transaction changes ContactInfo and holds it (3 s, within the 5 s lock wait) while
 # `torrc set ExitRelay` runs: its load, change and save are one transaction, so it works on the level as the
