@@ -3,7 +3,9 @@
 # Two patela-server processes on one database serve one fleet (issue 15, item 2; SQLite here, both processes on
 # the same file): a proof challenge issued by one is answered at the other; an attestation challenge too (the
 # challenges are derived from the database's key, docs/server.md "Challenges and sessions"), once; a session made
-# by one is good at the other; a disable reaches the sessions at both.
+# by one is good at the other; a disable reaches the sessions at both. Writers that collide: an answer recorded while
+# another server's transaction holds the node's row, and two admins changing one torrc level at once, lose nothing
+# (PostgreSQL runs the refused transaction again).
 source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
 
 ca_setup
