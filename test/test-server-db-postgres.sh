@@ -5,7 +5,8 @@
 # PostgreSQL database by the server's own db_open()s, and their schemas compared: tables, columns (type, NOT NULL,
 # default, primary key), unique and explicit indexes, foreign keys and their ON DELETE, triggers, the number of CHECK
 # constraints of each table. A migration the
-# translation (src/server/server-db-sql.c) gets wrong leaves a difference here.
+# translation (src/server/server-db-sql.c) gets wrong leaves a difference here. Last, databases of other
+# collations: those that do not sort text by bytes are refused at connect.
 source "$PATELA_SOURCE_DIR/test/lib.sh"
 source "$PATELA_SOURCE_DIR/test/lib-postgres.sh"
 

@@ -287,9 +287,9 @@ static int record_answer_tx(Db *db, void *userdata) {
         AttestationRecord rec = {
                 .node_id = t->n->id, .fingerprint = t->n->fingerprint, .verdict = "accepted", .bank = t->bank,
                 .reason = j->reason, .pcr_values = t->pcr_values,
-                .reset_count = t->attest->clockInfo.resetCount, .restart_count = t->attest->clockInfo.restartCount,
-                .source = t->req->source, .measured_verdict = proto_verdict_to_string(j->verdict),
-                .image_id = j->image_id,
+                .reset_count = t->attest->clockInfo.resetCount,
+                .restart_count = t->attest->clockInfo.restartCount, .source = t->req->source,
+                .measured_verdict = proto_verdict_to_string(j->verdict), .image_id = j->image_id,
         };
         if (j->verdict != PROTO_VERDICT_TRUSTED) {
                 r = measured_boot_enforced(db, t->req->server->config);
@@ -309,9 +309,10 @@ static int record_answer_tx(Db *db, void *userdata) {
                                        t->quote_sha256, now_sec(), &entry);
         if (r >= 0)
                 r = server_tlog_append(db, TLOG_VERDICT, now_sec(), entry, NULL);
-        if (r >= 0)
-                r = t->refused ? end_sessions(db, t->n->id)
-                               : issue_session(db, t->n->id, t->req->server->config->session_lifetime_usec, t->token);
+        if (r >= 0 && t->refused)
+                r = end_sessions(db, t->n->id);
+        else if (r >= 0)
+                r = issue_session(db, t->n->id, t->req->server->config->session_lifetime_usec, t->token);
         return r;
 }
 

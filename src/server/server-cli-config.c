@@ -99,6 +99,37 @@ static int save_level(Cli *cli, const ConfigScope *scope, const Torrc *t) {
         return db_transaction(db, save_level_tx, &(SaveLevel) { scope, t });
 }
 
+/* A change to one level's torrc: the level loaded, changed and saved in one transaction, so that a change made
+ * meanwhile by another admin is not overwritten with what was loaded before it (on PostgreSQL the transaction is
+ * then run again, on the level as it is now). */
+typedef struct ChangeLevel {
+        const char *verb, *name, *value;
+        const ConfigScope *scope;
+        TorrcError err;
+        bool refused; /* the change itself was refused (err says why), not the database */
+} ChangeLevel;
+
+static int change_level_tx(Db *db, void *userdata) {
+        _cleanup_(torrc_freep) Torrc *t = NULL;
+        ChangeLevel *c = userdata;
+        int r;
+
+        c->refused = false;
+        c->err = (TorrcError) {};
+        r = torrc_level_load(db, c->scope, &t);
+        if (r < 0)
+                return r;
+        r = streq(c->verb, "set")      ? torrc_set(t, c->name, c->value, &c->err)
+            : streq(c->verb, "append") ? torrc_append(t, c->name, c->value, &c->err)
+            : streq(c->verb, "unset")  ? torrc_unset(t, c->name, &c->err)
+                                       : torrc_remove(t, c->name, &c->err);
+        if (r < 0) {
+                c->refused = true;
+                return r;
+        }
+        return torrc_level_save(db, c->scope, t);
+}
+
 int verb_torrc(Cli *cli, int argc, char **argv) {
         _cleanup_(torrc_freep) Torrc *t = NULL;
         _cleanup_free_ char *text = NULL;
@@ -188,12 +219,13 @@ int verb_torrc(Cli *cli, int argc, char **argv) {
                 return log_error_errno(EINVAL, "Unexpected argument '%s'.", argv[i]), EXIT_USAGE;
 
         r = cli_db(cli, &db);
-        if (r >= 0)
-                r = torrc_level_load(db, &scope, &t);
         if (r < 0)
                 return log_error_errno(r, "Failed to load the level: %m"), EXIT_FAILURE;
 
         if (streq(sub, "get")) {
+                r = torrc_level_load(db, &scope, &t);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to load the level: %m"), EXIT_FAILURE;
                 if (cli->json) {
                         json_object *arr = json_object_new_array();
                         for (size_t k = 0; k < t->n_entries; k++) {
@@ -215,13 +247,11 @@ int verb_torrc(Cli *cli, int argc, char **argv) {
                 return EXIT_SUCCESS;
         }
 
-        r = streq(sub, "set")      ? torrc_set(t, name, value, &err)
-            : streq(sub, "append") ? torrc_append(t, name, value, &err)
-            : streq(sub, "unset")  ? torrc_unset(t, name, &err)
-                                   : torrc_remove(t, name, &err);
-        if (r < 0)
-                return log_error_errno(r, "%s", err.message[0] ? err.message : "invalid option"), EXIT_USAGE;
-        r = save_level(cli, &scope, t);
+        ChangeLevel c = { .verb = sub, .name = name, .value = value, .scope = &scope };
+        r = db_transaction(db, change_level_tx, &c);
+        if (r < 0 && c.refused)
+                return log_error_errno(r, "%s", c.err.message[0] ? c.err.message : "invalid option"),
+                       EXIT_USAGE;
         if (r < 0)
                 return log_error_errno(r, "Failed to store the torrc: %m"), EXIT_FAILURE;
         return EXIT_SUCCESS;

@@ -54,13 +54,14 @@ int family_list(Db *db, bool with_retired, FamilyKey **ret, size_t *ret_n) {
 
 static int count_published(Db *db) {
         _cleanup_db_stmt_free_ DbStmt *s = NULL;
-        int r;
+        int r, rc;
 
         r = db_stmt_prepare(db, "SELECT count(*) FROM family_keys WHERE retired_at IS NULL", &s);
         if (r < 0)
                 return r;
-        if (db_step(s) != DB_ROW)
-                return -EIO;
+        rc = db_step(s);
+        if (rc != DB_ROW) /* -EAGAIN (a serialization failure) kept for db_transaction() */
+                return rc < 0 ? rc : -EIO;
         return (int) db_column_int64(s, 0);
 }
 

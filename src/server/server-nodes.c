@@ -171,8 +171,9 @@ static int create_pending_tx(Db *db, void *userdata) {
         r = db_stmt_prepare(db, "SELECT COUNT(*) FROM nodes WHERE state = 'pending'", &count);
         if (r < 0)
                 return r;
-        if (db_step(count) != DB_ROW)
-                return -EIO;
+        rc = db_step(count);
+        if (rc != DB_ROW) /* -EAGAIN (a serialization failure) kept for db_transaction() */
+                return rc < 0 ? rc : -EIO;
         if ((unsigned) db_column_int64(count, 0) >= t->max_pending)
                 return -ENOSPC;
 

@@ -3,7 +3,9 @@
 # Two patela-server processes on one database serve one fleet (issue 15, item 2; SQLite here, both processes on
 # the same file): a proof challenge issued by one is answered at the other; an attestation challenge too (the
 # challenges are derived from the database's key, docs/server.md "Challenges and sessions"), once; a session made
-# by one is good at the other; a disable reaches the sessions at both.
+# by one is good at the other; a disable reaches the sessions at both. Writers that collide: an answer recorded while
+# another server's transaction holds the node's row, and two admins changing one torrc level at once, lose nothing
+# (PostgreSQL runs the refused transaction again).
 source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
 
 ca_setup
@@ -73,6 +75,74 @@ URL=$B node_session
 URL=$A http GET /v1/node/relays "" "Authorization: Bearer $TOKEN" >/dev/null
 [[ $HTTP_STATUS == 200 ]] || fail "a session after the re-enable: HTTP $HTTP_STATUS"
 pass "a disable kills the sessions at both servers and voids the challenge A issued before it, also after a re-enable"
+
+# --- another server's transaction holds the node's row while the node's answer is recorded ---------------------------
+# Another server (here psql or sqlite3) has updated the node's row and not committed when the answer arrives: the
+# answer's write transaction waits for the row; on PostgreSQL it is then refused (SERIALIZABLE: the row changed
+# after its snapshot) and run again (db_transaction()). The node gets its session, the attestation and its verdict
+# are logged once each: what the refused attempt wrote is gone.
+URL=$A node_challenge
+node_answer
+n_attestations=$(db_count attestations) n_tlog=$(db_count tlog_entries)
+touch_node="UPDATE nodes SET last_seen = last_seen WHERE fingerprint = '$fp'"
+if db_is_postgresql; then
+        printf '%s\n' "BEGIN;" "$touch_node;" "SELECT pg_sleep(2);" "COMMIT;" | psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null &
+        other=$!
+        for ((i = 0; ; i++)); do
+                ((i < 40)) || fail "the other server's transaction did not start"
+                [[ $(db_query "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(2)%'") == 1 ]] && break
+                sleep 0.05
+        done
+else
+        { echo "BEGIN IMMEDIATE;"; echo "$touch_node;"; echo ".shell sleep 2"; echo "COMMIT;"; } | sqlite3 "$DB" >/dev/null &
+        other=$!
+        sleep 0.5
+fi
+(URL=$B http POST /v1/attest "$T/attest.json" >"$T/token3.json" && echo "$HTTP_STATUS" >"$T/status3") &
+answer=$!
+if db_is_postgresql; then
+        for ((i = 0; ; i++)); do
+                ((i < 40)) || fail "the answer's transaction never waited for the node's row"
+                [[ $(db_query "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                               AND wait_event_type = 'Lock'") == 1 ]] && break
+                sleep 0.05
+        done
+fi
+wait "$answer" || fail "POST /v1/attest failed"
+wait "$other" || fail "the other server's transaction failed"
+[[ $(cat "$T/status3") == 200 ]] || fail "the answer beside another server's transaction: HTTP $(cat "$T/status3") $(cat "$T/token3.json")"
+URL=$A http GET /v1/node/relays "" "Authorization: Bearer $(jq -r .token "$T/token3.json")" >/dev/null
+[[ $HTTP_STATUS == 200 ]] || fail "its session at A: HTTP $HTTP_STATUS"
+[[ $(db_count attestations) == $((n_attestations + 1)) && $(db_count tlog_entries) == $((n_tlog + 1)) ]] ||
+        fail "attestations $n_attestations → $(db_count attestations), log entries $n_tlog → $(db_count tlog_entries)"
+pass "an answer recorded while another server's transaction held the node's row: a session, logged once"
+
+# --- two admins change one torrc level at once: both changes kept -----------------------------------------------------
+# The other admin's transaction changes ContactInfo and holds it (3 s, within the 5 s lock wait) while
+# `torrc set ExitRelay` runs: its load, change and save are one transaction, so it works on the level as the
+# other left it (waiting for the write lock on SQLite; refused once and run again on PostgreSQL). Loaded before
+# that transaction, the level would be saved with the old ContactInfo: the other's change lost.
+ps_cli torrc set ContactInfo "admin-one@example.org" default >/dev/null
+change="UPDATE config_ops SET value = 'admin-two@example.org' WHERE level = 'default' AND kind = 'torrc' AND key = 'ContactInfo'"
+if db_is_postgresql; then
+        printf '%s\n' "BEGIN;" "$change;" "SELECT pg_sleep(3);" "COMMIT;" | psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null &
+        other=$!
+        for ((i = 0; ; i++)); do
+                ((i < 40)) || fail "the other admin's transaction did not start"
+                [[ $(db_query "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(3)%'") == 1 ]] && break
+                sleep 0.05
+        done
+else
+        { echo "BEGIN IMMEDIATE;"; echo "$change;"; echo ".shell sleep 3"; echo "COMMIT;"; } | sqlite3 "$DB" >/dev/null &
+        other=$!
+        sleep 0.5
+fi
+ps_cli torrc set ExitRelay 0 default >/dev/null 2>"$T/torrc-set.err" || fail "torrc set beside another admin: $(cat "$T/torrc-set.err")"
+wait "$other" || fail "the other admin's transaction failed"
+ps_cli torrc get default >"$T/level.txt"
+grep -qx "ContactInfo admin-two@example.org" "$T/level.txt" && grep -qx "ExitRelay 0" "$T/level.txt" ||
+        fail "after two admins' changes: $(cat "$T/level.txt")"
+pass "two admins change one torrc level at once: both changes kept"
 
 # On PostgreSQL each request thread has a connection of its own (A: 3 threads, B: one per CPU), rather than one
 # connection that every request waits for; nothing else holds one (no checkpointer there, no metrics listener here,
