@@ -353,6 +353,36 @@ TEST(reconnect) {
         ASSERT_EQ(db_column_int64(s, 0), 2);
 }
 
+/* What a new connection must have again after a loss (a failover): the session settings made through db_pg_exec()
+ * (the metrics' connection is read-only: a write on the new one is refused), and the statements prepared on the
+ * old one, cached or not, prepared again (not "prepared statement does not exist"). */
+TEST(reconnect_keeps_session) {
+        _cleanup_(db_pg_closep) Db *db = NULL, *killer = NULL;
+        _cleanup_db_stmt_free_ DbStmt *own = NULL;
+
+        ASSERT_OK(db_pg_open(pg_uri(), &db));
+        ASSERT_OK(db_pg_open(pg_uri(), &killer));
+        ASSERT_OK(exec_schema(db, "DROP TABLE IF EXISTS k;\nCREATE TABLE k (id INTEGER PRIMARY KEY, v TEXT);"));
+        ASSERT_OK(exec_stmt(db, "INSERT INTO k (v) VALUES ('before')"));
+        ASSERT_OK(db_stmt_prepare(db, "SELECT count(*) FROM k WHERE v = ?", &own));
+        ASSERT_OK(db_bind_text(own, 1, "before"));
+        ASSERT_EQ(db_step(own), DB_ROW);
+        ASSERT_EQ(db_column_int64(own, 0), 1);
+        db_stmt_reset(own);
+        ASSERT_OK(db_pg_exec(db, "SET default_transaction_read_only = on"));
+        ASSERT_ERROR(exec_stmt(db, "INSERT INTO k (v) VALUES ('read-only')"), EROFS);
+
+        terminate(db, killer);
+        ASSERT_ERROR(exec_stmt(db, "SELECT count(*) FROM k"), ECONNRESET);
+        /* The next statement reconnects: still read-only. */
+        ASSERT_ERROR(exec_stmt(db, "INSERT INTO k (v) VALUES ('read-only')"), EROFS);
+        ASSERT_OK(db_bind_text(own, 1, "before"));
+        ASSERT_EQ(db_step(own), DB_ROW);
+        ASSERT_EQ(db_column_int64(own, 0), 1);
+        db_stmt_reset(own);
+        ASSERT_OK(exec_stmt(db, "SELECT count(*) FROM k"));
+}
+
 /* The NOCASE collation of migration 9 and the settings' lookup. */
 TEST(nocase) {
         Backends b;
