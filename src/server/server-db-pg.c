@@ -548,29 +548,40 @@ static int stmt_prepare(DbPgStmt *s) {
 }
 
 static int stmt_execute(DbPgStmt *s) {
-        bool autocommit;
+        /* A SELECT outside a transaction that finds the connection lost is run again once, on a new connection: a
+         * read changes nothing, and the first request after a failover (or a restart of PostgreSQL) that happened
+         * while the server was idle is answered rather than refused. A write's outcome is unknown: never again. */
+        bool reconnected = false, read = startswith(s->sql, "SELECT ");
         int r;
 
-        r = pg_connection_check(s->pg);
-        if (r < 0)
-                return r;
-        if (!s->prepared || s->generation != s->pg->generation) {
-                r = stmt_prepare(s);
+        for (unsigned attempt = 1;; attempt++) {
+                PGresult *res;
+                bool autocommit;
+
+                r = pg_connection_check(s->pg);
                 if (r < 0)
                         return r;
-        }
-        for (unsigned i = 0; i < s->n_params; i++) {
-                s->values[i] = s->params[i].value;
-                s->lengths[i] = s->params[i].length;
-                s->formats[i] = s->params[i].format;
-        }
-        autocommit = PQtransactionStatus(s->pg->conn) == PQTRANS_IDLE;
-        for (unsigned attempt = 1;; attempt++) {
-                PGresult *res = PQexecPrepared(s->pg->conn, s->name, (int) s->n_params, s->values, s->lengths,
-                                               s->formats, /* resultFormat= */ 0);
-
+                autocommit = PQtransactionStatus(s->pg->conn) == PQTRANS_IDLE;
+                if (!s->prepared || s->generation != s->pg->generation) {
+                        r = stmt_prepare(s);
+                        if (r == -ECONNRESET && autocommit && read && !reconnected) {
+                                reconnected = true;
+                                continue;
+                        }
+                        if (r < 0)
+                                return r;
+                }
+                for (unsigned i = 0; i < s->n_params; i++) {
+                        s->values[i] = s->params[i].value;
+                        s->lengths[i] = s->params[i].length;
+                        s->formats[i] = s->params[i].format;
+                }
+                res = PQexecPrepared(s->pg->conn, s->name, (int) s->n_params, s->values, s->lengths, s->formats,
+                                     /* resultFormat= */ 0);
                 r = pg_result_errno(s->pg, res);
-                if (r == -EAGAIN && autocommit && attempt < DB_PG_AUTOCOMMIT_ATTEMPTS) {
+                if ((r == -EAGAIN && autocommit && attempt < DB_PG_AUTOCOMMIT_ATTEMPTS) ||
+                    (r == -ECONNRESET && autocommit && read && !reconnected)) {
+                        reconnected = reconnected || r == -ECONNRESET;
                         PQclear(res);
                         continue;
                 }

@@ -320,8 +320,9 @@ static void terminate(Db *victim, Db *killer) {
 }
 
 /* A lost connection (a restarted server, a failover): the statement that finds it fails, the next one runs on a
- * new connection with the cached statements prepared again; but inside a transaction nothing runs until the
- * caller has rolled back, and what the transaction wrote is gone. */
+ * new connection with the cached statements prepared again — a SELECT outside a transaction is run again on it at
+ * once —; but inside a transaction nothing runs until the caller has rolled back, and what the transaction wrote
+ * is gone. */
 TEST(reconnect) {
         _cleanup_(db_pg_closep) Db *db = NULL, *killer = NULL;
         _cleanup_db_stmt_ DbStmt *s = NULL;
@@ -331,8 +332,10 @@ TEST(reconnect) {
         ASSERT_OK(exec_schema(db, "DROP TABLE IF EXISTS r;\nCREATE TABLE r (id INTEGER PRIMARY KEY, v TEXT);"));
         ASSERT_OK(exec_stmt(db, "INSERT INTO r (v) VALUES ('before')"));
 
+        /* A write that finds the connection gone fails (outside a transaction too: its outcome could be unknown);
+         * the next statement reconnects. */
         terminate(db, killer);
-        ASSERT_ERROR(exec_stmt(db, "SELECT count(*) FROM r"), ECONNRESET);
+        ASSERT_ERROR(exec_stmt(db, "INSERT INTO r (v) VALUES ('lost')"), ECONNRESET);
         ASSERT_OK(db_stmt_prepare_cached(db, "SELECT count(*) FROM r", &s));
         ASSERT_EQ(db_step(s), DB_ROW);
         ASSERT_EQ(db_column_int64(s, 0), 1);
@@ -372,9 +375,19 @@ TEST(reconnect_keeps_session) {
         ASSERT_OK(db_pg_exec(db, "SET default_transaction_read_only = on"));
         ASSERT_ERROR(exec_stmt(db, "INSERT INTO k (v) VALUES ('read-only')"), EROFS);
 
+        /* A read outside a transaction reconnects in place, on both kinds of statement; still read-only. */
+        terminate(db, killer);
+        ASSERT_OK(exec_stmt(db, "SELECT count(*) FROM k"));
+        terminate(db, killer);
+        ASSERT_OK(db_bind_text(own, 1, "before"));
+        ASSERT_EQ(db_step(own), DB_ROW);
+        ASSERT_EQ(db_column_int64(own, 0), 1);
+        db_stmt_reset(own);
+        /* In a read transaction, the loss is the caller's. */
+        ASSERT_OK(db_pg_begin_read(db));
         terminate(db, killer);
         ASSERT_ERROR(exec_stmt(db, "SELECT count(*) FROM k"), ECONNRESET);
-        /* The next statement reconnects: still read-only. */
+        db_pg_rollback(db);
         ASSERT_ERROR(exec_stmt(db, "INSERT INTO k (v) VALUES ('read-only')"), EROFS);
         ASSERT_OK(db_bind_text(own, 1, "before"));
         ASSERT_EQ(db_step(own), DB_ROW);

@@ -355,3 +355,41 @@ for u in "$S1" "$S2"; do
         URL=$u http POST /v1/enroll "$T/disabled/enroll.json" >/dev/null; expect_error 403 NodeDisabled
 done
 pass "the node disabled before the failover: disabled, no session, its token and its open challenge refused at both servers"
+
+# --- why synchronous: the same failover with asynchronous replication loses what was acknowledged ------------------
+# A new replica of the new primary, at the lost primary's address (as a rebuilt machine would take it: the servers'
+# URI does not change), asynchronous (pgb has no synchronous_standby_names). Its WAL sender stopped, a disable and an
+# authentication are acknowledged at once, then the primary is lost and the replica promoted: both are gone, and
+# what the checks above look at shows it. This is what synchronous_standby_names prevents.
+pg_start_standby pgc pgb "$T/pga"
+for ((i = 0; i < 100; i++)); do
+        [[ $(db_query "SELECT state FROM pg_stat_replication WHERE application_name = 'pgc'") == streaming ]] && break
+        sleep 0.1
+done
+[[ $(db_query "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'pgc'") == async ]] ||
+        fail "the second replica does not stream asynchronously"
+walsender=$(db_query "SELECT pid FROM pg_stat_replication WHERE application_name = 'pgc'")
+kill -STOP "$walsender"
+ps_cli node disable "$FP_LOOP1" >/dev/null 2>&1 || fail "the disable was not acknowledged"
+async_ack() {
+        URL=$S1 node_session
+        cp "$T/attest.json" "$T/attest-async.json"
+        echo "$TOKEN" >"$T/token-async"
+}
+on static async_ack
+t_crash=$(now)
+pg_crash pgb
+pg_promote pgc
+t_promoted=$(now)
+[[ $(psql -X -At -d "$DB" -c "SELECT pg_is_in_recovery()") == f ]] || fail "the multi-host URI finds no primary"
+# Both servers were idle from the crash to the promotion: the first request each gets finds its connection gone,
+# and its first read (a SELECT outside a transaction) runs again at once on a new connection.
+[[ $(db_query "SELECT state FROM nodes WHERE fingerprint = '$FP_LOOP1'") == enabled ]] ||
+        fail "asynchronous replication kept the disable: this part shows nothing"
+URL=$S1 http GET /v1/node/check "" "Authorization: Bearer $(cat "$T/static/token-async")" >/dev/null
+expect_error 401 TokenRejected
+URL=$S2 http POST /v1/attest "$T/static/attest-async.json" >/dev/null
+[[ $HTTP_STATUS == 200 ]] || fail "the answer taken before the asynchronous failover: HTTP $HTTP_STATUS $(cat "$T/http.body")"
+echo "# second failover (to the first primary's address): crash → promoted $(elapsed "$t_crash" "$t_promoted") s → both servers answered $(elapsed "$t_promoted" "$(now)") s"
+pass "a server idle across a failover answers its first request from the new primary"
+pass "with asynchronous replication an acknowledged disable and session are lost and a taken challenge is taken again: the checks above would fail"
