@@ -151,7 +151,9 @@ admin_loop() {
         local node=$1 fp=$2 i=0
         while [[ ! -e $STOP ]]; do
                 until admin_cli "$node" enable "$fp" || [[ -e $STOP ]]; do sleep 0.05; done
-                until attempt_auth "$node" "${SERVERS[i % 2]}" "${SERVERS[(i + 1) % 2]}" || [[ -e $STOP ]]; do
+                # 403 at the challenge: the enable (of unknown outcome) did not commit; on to the disable.
+                until attempt_auth "$node" "${SERVERS[i % 2]}" "${SERVERS[(i + 1) % 2]}" || [[ -e $STOP ]] ||
+                        [[ $HTTP_STATUS == 403 ]]; do
                         sleep 0.05
                 done
                 until admin_cli "$node" disable "$fp" || [[ -e $STOP ]]; do sleep 0.05; done
@@ -295,6 +297,19 @@ for p in "${LOOPS[@]}"; do
         wait "$p" || fail "a loop failed"
 done
 pass "both servers carry on on the new primary, without a restart (the times above)"
+
+# No refusal that the database's loss could have caused: a node refused for good (403 NodeDisabled, 401…) stops its
+# relays. The loops' nodes are enabled throughout; the admin's node only after an enable of unknown outcome.
+for n in loop1 loop2; do
+        bad=$(awk '($3 == "attest" && $4 == "refused") || ($3 == "challenge" && $5 !~ /^(429|500|503|000)$/)' \
+                "$T/journal-$n")
+        [[ -z $bad ]] || fail "$n: refused while enabled: $bad"
+done
+bad=$(awk '$3 == "enable" { e = $4 }
+          ($3 == "attest" && $4 == "refused" && !(e == "unknown" && $6 == "NodeDisabled")) ||
+          ($3 == "challenge" && $5 !~ /^(429|500|503|000)$/ && !(e == "unknown" && $5 == "403"))' "$T/journal-admin")
+[[ -z $bad ]] || fail "admin: refused after an acknowledged enable: $bad"
+pass "no request refused for good across the failover (only 500s and 429s while there was no primary)"
 
 # --- nothing acknowledged lost --------------------------------------------------------------------------------------
 db_query "SELECT replace(convert_from(entry, 'UTF8'), E'\n', ' ') FROM tlog_entries" >"$T/tlog.txt"
