@@ -275,8 +275,10 @@ read -r t_auth probe_tries probe_status probe_rest <"$T/probe.result"
 [[ ${#probe_status} -gt 3 ]] ||
         fail "the answer of a challenge issued before the failover: HTTP $probe_status $probe_rest, expected 500 then 200"
 STATIC_TOKEN=$probe_status
-echo "# crash → promotion started $(elapsed "$t_crash" "$t_promote") s; promotion (pg_ctl promote -w) $(elapsed "$t_promote" "$t_promoted") s"
-echo "# crash → first authentication accepted $(elapsed "$t_crash" "$t_auth") s (promotion done → it: $(elapsed "$t_promoted" "$t_auth") s; $probe_tries answers refused before it)"
+echo "# crash → promotion started $(elapsed "$t_crash" "$t_promote") s;" \
+        "promotion (pg_ctl promote -w) $(elapsed "$t_promote" "$t_promoted") s"
+echo "# crash → first authentication accepted $(elapsed "$t_crash" "$t_auth") s" \
+        "(promotion done → it: $(elapsed "$t_promoted" "$t_auth") s; $probe_tries answers refused before it)"
 pass "a challenge issued before the failover, answered after it: refused while there is no primary, then accepted"
 
 # The loops carry on: each gets acknowledgements after the promotion, within a bound.
@@ -356,7 +358,8 @@ for verb in enable disable; do
 done
 [[ $(db_query "SELECT count(*) FROM sessions s JOIN nodes n ON n.id = s.node_id WHERE n.state <> 'enabled'") == 0 ]] ||
         fail "a node that is not enabled has a session"
-pass "the admin's $(grep -c " enable ack" "$T/journal-admin") enables and $(grep -c " disable ack" "$T/journal-admin") disables: all logged, the node $state as last acknowledged; no node that is not enabled has a session"
+pass "the admin's $(grep -c " enable ack" "$T/journal-admin") enables and $(grep -c " disable ack" "$T/journal-admin")" \
+        "disables: all logged, the node $state as last acknowledged; no node that is not enabled has a session"
 
 # --- challenges and sessions from before the failover -------------------------------------------------------------
 for u in "$S1" "$S2"; do
@@ -367,7 +370,8 @@ for u in "$S1" "$S2"; do
         URL=$u http GET /v1/node/check "" "Authorization: Bearer $STATIC_TOKEN" >/dev/null
         [[ $HTTP_STATUS == 200 ]] || fail "the session of the answer taken after the failover at $u: HTTP $HTTP_STATUS"
 done
-pass "after the failover: the pre-failover challenge taken once, the one answered before it not again; the new session replaced the old"
+pass "after the failover: the pre-failover challenge taken once, the one answered before it not again;" \
+        "the new session replaced the old"
 
 [[ $(db_query "SELECT state FROM nodes WHERE fingerprint = '$FP_DISABLED'") == disabled ]] || fail "the disable was lost"
 [[ $(db_query "SELECT count(*) FROM sessions s JOIN nodes n ON n.id = s.node_id WHERE n.fingerprint = '$FP_DISABLED'") == 0 ]] ||
@@ -414,6 +418,8 @@ URL=$S1 http GET /v1/node/check "" "Authorization: Bearer $(cat "$T/static/token
 expect_error 401 TokenRejected
 URL=$S2 http POST /v1/attest "$T/static/attest-async.json" >/dev/null
 [[ $HTTP_STATUS == 200 ]] || fail "the answer taken before the asynchronous failover: HTTP $HTTP_STATUS $(cat "$T/http.body")"
-echo "# second failover (to the first primary's address): crash → promoted $(elapsed "$t_crash" "$t_promoted") s → both servers answered $(elapsed "$t_promoted" "$(now)") s"
+echo "# second failover (to the first primary's address): crash → promoted $(elapsed "$t_crash" "$t_promoted") s" \
+        "→ both servers answered $(elapsed "$t_promoted" "$(now)") s"
 pass "a server idle across a failover answers its first request from the new primary"
-pass "with asynchronous replication an acknowledged disable and session are lost and a taken challenge is taken again: the checks above would fail"
+pass "with asynchronous replication an acknowledged disable and session are lost and a taken challenge is taken" \
+        "again: the checks above would fail"
