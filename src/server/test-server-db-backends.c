@@ -5,6 +5,7 @@
  * by their db_open(): what the migrations' triggers and checks refuse is refused on both. */
 #include <errno.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -394,6 +395,61 @@ TEST(reconnect_keeps_session) {
         ASSERT_EQ(db_column_int64(own, 0), 1);
         db_stmt_reset(own);
         ASSERT_OK(exec_stmt(db, "SELECT count(*) FROM k"));
+}
+
+static int64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        ASSERT_OK(clock_gettime(CLOCK_MONOTONIC, &ts));
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ALTER DATABASE … ALLOW_CONNECTIONS on the test's database, from a connection to another one (PostgreSQL refuses it
+ * for the current database): the same URI, its database name overridden. */
+static void allow_connections(const char *database, bool allow) {
+        const char *keys[] = { "dbname", "dbname", NULL }, *values[] = { pg_uri(), "postgres", NULL };
+        _cleanup_free_ char *sql = NULL;
+        PGconn *c = PQconnectdbParams(keys, values, /* expand_dbname= */ 1);
+        PGresult *res;
+
+        ASSERT_EQ(PQstatus(c), CONNECTION_OK);
+        ASSERT_TRUE(asprintf(&sql, "ALTER DATABASE \"%s\" WITH ALLOW_CONNECTIONS %s", database,
+                             allow ? "true" : "false") > 0);
+        res = PQexec(c, sql);
+        ASSERT_EQ(PQresultStatus(res), PGRES_COMMAND_OK);
+        PQclear(res);
+        PQfinish(c);
+}
+
+/* No primary for a while (a failover under way): a reconnection that failed is not tried again for 100 ms, the
+ * statements in between fail at once; after that the next statement reconnects. The database refusing connections
+ * (ALLOW_CONNECTIONS false) stands for the missing primary. */
+TEST(reconnect_interval) {
+        _cleanup_(db_pg_closep) Db *db = NULL, *killer = NULL;
+        _cleanup_db_stmt_ DbStmt *name = NULL;
+        _cleanup_free_ char *database = NULL;
+        int64_t failed_at;
+
+        ASSERT_OK(db_pg_open(pg_uri(), &db));
+        ASSERT_OK(db_pg_open(pg_uri(), &killer));
+        ASSERT_OK(db_stmt_prepare_cached(killer, "SELECT current_database()", &name));
+        ASSERT_EQ(db_step(name), DB_ROW);
+        database = strdup(db_column_text(name, 0));
+        ASSERT_NOT_NULL(database);
+        db_stmt_reset(name);
+
+        allow_connections(database, false);
+        terminate(db, killer);
+        /* The read finds the connection gone and tries a new one at once: refused. */
+        ASSERT_ERROR(exec_stmt(db, "SELECT 1"), ECONNRESET);
+        failed_at = monotonic_usec();
+        allow_connections(database, true);
+        /* Within the interval: refused without an attempt, although a connection would now succeed (checked only
+         * when the machine was quick enough to still be within it). */
+        if (exec_stmt(db, "SELECT 1") >= 0)
+                ASSERT_TRUE(monotonic_usec() - failed_at >= 100000);
+        (void) nanosleep(&(struct timespec) { .tv_nsec = 150000000 }, NULL);
+        ASSERT_OK(exec_stmt(db, "SELECT 1"));
 }
 
 /* The NOCASE collation of migration 9 and the settings' lookup. */
