@@ -416,10 +416,13 @@ t_promoted=$(now)
         fail "asynchronous replication kept the disable: this part shows nothing"
 URL=$S1 http GET /v1/node/check "" "Authorization: Bearer $(cat "$T/static/token-async")" >/dev/null
 expect_error 401 TokenRejected
+quote=$(jq -r .quoted "$T/static/attest-async.json" | base64 -d | sha256sum | cut -d' ' -f1)
+[[ -z $(db_query "SELECT idx FROM tlog_entries WHERE position(convert_to('$quote', 'UTF8') IN entry) > 0") ]] ||
+        fail "asynchronous replication kept the verdict"
 URL=$S2 http POST /v1/attest "$T/static/attest-async.json" >/dev/null
 [[ $HTTP_STATUS == 200 ]] || fail "the answer taken before the asynchronous failover: HTTP $HTTP_STATUS $(cat "$T/http.body")"
 echo "# second failover (to the first primary's address): crash → promoted $(elapsed "$t_crash" "$t_promoted") s" \
         "→ both servers answered $(elapsed "$t_promoted" "$(now)") s"
 pass "a server idle across a failover answers its first request from the new primary"
-pass "with asynchronous replication an acknowledged disable and session are lost and a taken challenge is taken" \
-        "again: the checks above would fail"
+pass "with asynchronous replication an acknowledged disable, verdict and session are lost and a taken challenge is" \
+        "taken again: the checks above would fail"
