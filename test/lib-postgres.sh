@@ -142,7 +142,7 @@ pg_promote() {
 
 # Every process of the cluster: the postmaster (first line of postmaster.pid) and its children. What a crash would
 # leave behind on this machine, the System V segment that postmaster.pid names (line 7: key, id), is removed: a
-# dead cluster's segment would outlive the test.
+# dead cluster's segment would outlive the test. The cluster is not started again.
 pg_crash() {
         local dir=$T/$1 pm pids shm i
         pm=$(sed -n 1p "$dir/data/postmaster.pid")
@@ -157,6 +157,9 @@ pg_crash() {
                 sleep 0.01
         done
         [[ $shm =~ ^[0-9]+$ ]] && ipcrm -m "$shm" 2>/dev/null || true
+        # Nothing starts it again: without its pid file the cleanup's pg_ctl stop cannot signal a process that
+        # reused the postmaster's pid.
+        rm -f "$dir/data/postmaster.pid"
 }
 
 pg_psql() {
