@@ -3,13 +3,13 @@
 # (listen_addresses = ''), one Unix socket in that same directory, fsync on as in production, stopped with
 # `pg_ctl stop -m immediate` at the test's end (the directory goes with the test's). Source after test/lib.sh.
 #
-#   pg_start [NAME]   a cluster in $T/NAME (default pg) with a database "patela"; sets PG_URI
-#                     (postgresql:///patela?host=$T/NAME), PG_DIR, PG_BIN; prints PG_URI on stdout
+#   pg_start [NAME]   a cluster in $T/NAME (default pg; an absolute NAME is the directory itself, whose parent
+#                     must be reachable by the postgres user) with a database "patela"; sets PG_URI
+#                     (postgresql:///patela?host=DIR), PG_DIR, PG_BIN; prints PG_URI on stdout. Lines in
+#                     PG_CONF_EXTRA are appended to the cluster's postgresql.conf (the benchmark's sizes).
 #   pg_psql SQL...    runs SQL on $PG_URI with psql, unaligned, tuples only
 #
 # Streaming replication (the failover test, docs/postgresql.md "Running it highly available"):
-#   pg_start NAME CONF_LINE...       as above, with these lines added to postgresql.conf (e.g. the primary's
-#                                    synchronous_standby_names)
 #   pg_start_standby NAME PRIMARY [SOCKET_DIR]
 #                                    a streaming replica of the cluster $T/PRIMARY in $T/NAME: pg_basebackup -R
 #                                    (standby.signal, primary_conninfo over the primary's socket) through a
@@ -61,12 +61,12 @@ pg_stop() {
         pg_stop_cluster "$PG_DIR"
 }
 
-# pg_cluster_dir NAME: $T/NAME made for a cluster, owned by whoever runs postgres.
+# pg_cluster_dir DIR: DIR made for a cluster, owned by whoever runs postgres (its parent traversable).
 pg_cluster_dir() {
-        local dir=$T/$1
+        local dir=$1
         mkdir -p "$dir"
         if [[ $(id -u) -eq 0 ]]; then
-                chmod 0711 "$T"
+                chmod 0711 "$(dirname "$dir")"
                 chown postgres:postgres "$dir"
                 PG_AS=(setpriv --reuid=postgres --regid=postgres --init-groups --reset-env --)
         fi
@@ -83,11 +83,12 @@ pg_cluster_start() {
 }
 
 pg_start() {
-        local name=${1:-pg} user line
+        local name=${1:-pg} user
         pg_find_bin || fail "no PostgreSQL server (postgresql-17) installed"
         PG_DIR=$T/$name
+        [[ $name == /* ]] && PG_DIR=$name
         user=$(id -un)
-        pg_cluster_dir "$name"
+        pg_cluster_dir "$PG_DIR"
         # C collation: text sorts by bytes, as SQLite's BINARY; UTF-8 as the server's strings.
         "${PG_AS[@]}" "$PG_BIN/initdb" --pgdata="$PG_DIR/data" --username="$user" --auth=trust \
                 --encoding=UTF8 --locale=C --no-instructions >"$PG_DIR/initdb.log" 2>&1 ||
@@ -100,10 +101,8 @@ pg_start() {
 		max_connections = 20
 		shared_buffers = 16MB
 		log_min_messages = warning
+		${PG_CONF_EXTRA:-}
 		CONF
-        for line in "${@:2}"; do
-                printf '%s\n' "$line" >>"$PG_DIR/data/postgresql.conf"
-        done
         pg_cluster_start "$PG_DIR"
         "$PG_BIN/createdb" -h "$PG_DIR" -U "$user" patela || fail "createdb patela failed"
         PG_URI="postgresql:///patela?host=$PG_DIR"
@@ -115,8 +114,8 @@ pg_start_standby() {
         local name=$1 primary=$T/$2 socket=${3:-$T/$1} dir=$T/$1 slot
         slot=${name,,}
         slot=${slot//[^a-z0-9_]/_}
-        pg_cluster_dir "$name"
-        [[ $socket == "$dir" ]] || pg_cluster_dir "${socket#"$T"/}"
+        pg_cluster_dir "$dir"
+        [[ $socket == "$dir" ]] || pg_cluster_dir "$socket"
         # -R writes standby.signal and primary_conninfo (the primary's socket, this test's user); -C -S makes the
         # slot first, and the copy streams its WAL through it.
         "${PG_AS[@]}" "$PG_BIN/pg_basebackup" --pgdata="$dir/data" --host="$primary" --username="$(id -un)" \

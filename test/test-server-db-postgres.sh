@@ -16,7 +16,8 @@ t0=$(date +%s%N)
 pg_start >/dev/null
 echo "# cluster ready in $((($(date +%s%N) - t0) / 1000000)) ms"
 
-PATELA_TEST_PG_URI=$PG_URI PATELA_TEST_SQLITE_PATH=$T/server.db \
+"$PG_BIN/createdb" -h "$PG_DIR" server || fail "createdb server failed"
+PATELA_TEST_PG_URI=$PG_URI PATELA_TEST_PG_SERVER_URI="postgresql:///server?host=$PG_DIR" PATELA_TEST_SQLITE_PATH=$T/server.db \
         "$PATELA_BUILD_DIR/src/server/test-server-db-backends" 2>&1 | tee "$T/backends.log" | grep -v '^    #' ||
         fail "test-server-db-backends failed"
 grep -q "0 failed" "$T/backends.log" || fail "test-server-db-backends failed"
@@ -112,3 +113,28 @@ pass "every migration gives PostgreSQL SQLite's schema ($(wc -l <"$T/schema-sqli
 [[ $(pg_psql -d "postgresql:///fresh?host=$PG_DIR" -c "SELECT count(*) FROM patela_migrations") -ge 16 ]] ||
         fail "patela_migrations incomplete"
 pass "migrations recorded"
+
+# Text order: a database whose default collation does not sort by bytes (SQLite's BINARY) is refused at connect,
+# before anything is written to it; libc's C and POSIX and the builtin provider's C.UTF-8 are taken.
+collation_db() { # NAME CREATEDB_OPTION…: a database made so; 0 if the server's db_pg_open() takes it
+        local name=$1
+        shift
+        "$PG_BIN/createdb" -h "$PG_DIR" --template=template0 "$@" "$name" || fail "createdb $* $name failed"
+        PATELA_TEST_PG_URI="postgresql:///$name?host=$PG_DIR" \
+                "$PATELA_BUILD_DIR/src/server/test-server-db-backends" migrate_only >"$T/$name.log" 2>&1
+}
+for ok in "c --locale=C" "posix --locale=POSIX" "builtin --locale-provider=builtin --builtin-locale=C.UTF-8"; do
+        # shellcheck disable=SC2086 # a name and its options
+        collation_db $ok || fail "refused: ${ok#* }: $(cat "$T/${ok%% *}.log")"
+done
+refused() { # NAME WORDS CREATEDB_OPTION…
+        local name=$1 words=$2
+        shift 2
+        collation_db "$name" "$@" && fail "taken: $*"
+        grep -q "sorts text by the $words, not by bytes" "$T/$name.log" || fail "$*: $(cat "$T/$name.log")"
+        [[ $(pg_psql -d "postgresql:///$name?host=$PG_DIR" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0 ]] ||
+                fail "$*: tables were created in a refused database"
+}
+refused icu "ICU collation 'en-US'" --locale-provider=icu --icu-locale=en-US --locale=C
+refused libc_utf8 "libc collation 'C.UTF-8'" --locale=C.UTF-8
+pass "a database that does not sort text by bytes (ICU en-US, libc C.UTF-8) is refused at connect, naming its collation; C, POSIX and builtin C.UTF-8 are taken"

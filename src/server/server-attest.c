@@ -75,6 +75,27 @@ static const char *quote_error(int r) {
         }
 }
 
+typedef struct RejectTx {
+        const Challenge *ch;
+        const AttestationRecord *rec;
+        bool proven;
+} RejectTx;
+
+/* reject()'s write transaction: the challenge taken (a proven answer's), the refusal logged. */
+static int reject_tx(Db *db, void *userdata) {
+        const RejectTx *t = userdata;
+        int r = 0;
+
+        if (t->proven) {
+                r = challenge_take(db, t->ch);
+                if (r == -ESTALE) /* answered meanwhile: refused all the same, and logged */
+                        r = 0;
+        }
+        if (r >= 0)
+                r = attestation_log(db, t->rec);
+        return r;
+}
+
 /* A refused answer. One that proved the credential's secret (proven: it comes from the node's TPM) takes the
  * challenge and is logged, both or neither. Any other is logged unless the node already had
  * CHALLENGES_PER_NODE_MAX refusals logged within a ChallengeLifetime= (anyone can send one: the attestation log
@@ -96,20 +117,7 @@ static enum MHD_Result reject(Request *req, const Challenge *ch, const Node *n, 
                 return respond_error(req, code, "%s", reason);
         }
         db = server_db_lock(req->server);
-        r = db_begin(db);
-        if (r >= 0) {
-                if (proven) {
-                        r = challenge_take(db, ch);
-                        if (r == -ESTALE) /* answered meanwhile: refused all the same, and logged */
-                                r = 0;
-                }
-                if (r >= 0)
-                        r = attestation_log(db, &rec);
-                if (r >= 0)
-                        r = db_commit(db);
-                if (r < 0)
-                        db_rollback(db);
-        }
+        r = db_transaction(db, reject_tx, &(RejectTx) { ch, &rec, proven });
         server_db_unlock(req->server);
         if (r < 0)
                 log_warning_errno(r, "Failed to record the rejected attestation of node %" PRIi64 ": %m", n->id);
@@ -120,28 +128,60 @@ static enum MHD_Result reject(Request *req, const Challenge *ch, const Node *n, 
         return respond_error(req, code, "%s", reason);
 }
 
-/* Inside the write transaction: the node's counters, if it is still enabled and its TPM's resetCount did not go
- * down meanwhile (another attestation of the same node verified at the same time). -ESTALE otherwise. */
-static int record_counters(Db *db, int64_t node_id, const TPMS_ATTEST *attest, const char *source) {
-        _cleanup_db_stmt_ DbStmt *s = NULL;
+/* Inside the answer's write transaction, in one UPDATE of the node's row: the challenge taken (the node's
+ * challenge_floor raised to its issue time, server-challenge.h), the TPM's counters and the node's last contact,
+ * and the verdict (image, last verdict, last trusted time; verdict_record()'s columns) — if the challenge was not
+ * taken before, the node is still enabled and its TPM's resetCount did not go down meanwhile (another attestation
+ * of the same node verified at the same time). Three statements were one each (challenge_take(),
+ * the counters, verdict_record()): each a new version of the row, on PostgreSQL each a round trip too.
+ * -ENOENT when the challenge was taken (or the node is gone), -ESTALE otherwise; nothing written then. */
+static int record_node(Db *db, const Challenge *ch, const TPMS_ATTEST *attest, const char *source, const Judgement *j) {
+        _cleanup_db_stmt_ DbStmt *s = NULL, *why = NULL;
+        int64_t now = now_sec();
         int r, rc;
 
-        /* Also the node's last contact: an enrolment of an enabled node writes nothing (anyone can send one). */
+        if (ch->issued_ms > INT64_MAX)
+                return -ENOENT;
         r = db_stmt_prepare_cached(db,
-                              "UPDATE nodes SET reset_count = ?1, restart_count = ?2, last_seen = ?3, last_source = ?5 "
-                              "WHERE id = ?4 AND state = 'enabled' AND (reset_count IS NULL OR reset_count <= ?1)",
+                              "UPDATE nodes SET challenge_floor = ?1, reset_count = ?2, restart_count = ?3, last_seen = ?4, "
+                              "last_source = ?5, image_id = ?6, last_verdict = ?7, last_verdict_reason = ?8, "
+                              "last_verdict_at = ?4, last_trusted_at = CASE WHEN ?7 = 'Trusted' THEN ?4 "
+                              "ELSE last_trusted_at END "
+                              "WHERE id = ?9 AND challenge_floor < ?1 AND state = 'enabled' "
+                              "AND (reset_count IS NULL OR reset_count <= ?2)",
                               &s);
         if (r < 0)
                 return r;
-        db_bind_int64(s, 1, attest->clockInfo.resetCount);
-        db_bind_int64(s, 2, attest->clockInfo.restartCount);
-        db_bind_int64(s, 3, now_sec());
-        db_bind_int64(s, 4, node_id);
+        db_bind_int64(s, 1, (int64_t) ch->issued_ms);
+        db_bind_int64(s, 2, attest->clockInfo.resetCount);
+        db_bind_int64(s, 3, attest->clockInfo.restartCount);
+        db_bind_int64(s, 4, now);
         db_bind_text(s, 5, source);
+        if (j->image_id > 0)
+                db_bind_int64(s, 6, j->image_id);
+        else
+                db_bind_null(s, 6);
+        db_bind_text_static(s, 7, proto_verdict_to_string(j->verdict));
+        db_bind_text(s, 8, j->reason);
+        db_bind_int64(s, 9, ch->node_id);
         rc = db_step(s);
         if (rc != DB_DONE)
                 return db_result(rc);
-        return (int) db_changes(db) == 1 ? 0 : -ESTALE;
+        if ((int) db_changes(db) == 1)
+                return 0;
+
+        /* Which condition failed (the rare path): a challenge taken meanwhile is unknown to the node. */
+        r = db_stmt_prepare_cached(db, "SELECT challenge_floor >= ?1 FROM nodes WHERE id = ?2", &why);
+        if (r < 0)
+                return r;
+        db_bind_int64(why, 1, (int64_t) ch->issued_ms);
+        db_bind_int64(why, 2, ch->node_id);
+        rc = db_step(why);
+        if (rc == DB_DONE)
+                return -ENOENT;
+        if (rc != DB_ROW)
+                return db_result(rc);
+        return db_column_int64(why, 0) != 0 ? -ENOENT : -ESTALE;
 }
 
 /* Inside the write transaction of a refusal, or before a new session: the node's sessions end, so that a token
@@ -213,72 +253,95 @@ int measured_boot_enforced(Db *db, const ServerConfig *config) {
         return (int) db_column_int64(s, 0) != 0;
 }
 
-/* The verified answer, in one write transaction: the verdict's registry part (when logs is set: the logs
- * explained the quote), the challenge consumed, the attestation logged with its verdict, the node's counters;
- * then either a session, or — a verdict that MeasuredBoot= refuses — the node's sessions ended. Judging and
- * recording in one transaction: an image retired or a pin changed meanwhile is seen by the verdict it
- * concerns. 0: accepted, ret_token set; 1: refused by the verdict; -ENOENT if the challenge is gone
- * (answered, replaced or removed meanwhile), -ESTALE if the node was disabled or its resetCount went down
- * meanwhile; nothing is written then. */
+/* record_answer()'s transaction: what it records, and what it decided (written by each attempt, read after the
+ * commit). */
+typedef struct AnswerTx {
+        const Request *req;
+        const Challenge *ch;
+        const Node *n;
+        const char *bank, *pcr_values;
+        const TPMS_ATTEST *attest;
+        const uint8_t *quote_sha256;
+        const VerdictInput *in;
+        const VerdictLogs *logs;
+        Judgement logs_judgement; /* verdict_judge_logs()'s: where each attempt starts */
+        Judgement j;
+        bool refused;
+        uint8_t token[PROTO_TOKEN_SIZE];
+} AnswerTx;
+
+static int record_answer_tx(Db *db, void *userdata) {
+        AnswerTx *t = userdata;
+        _cleanup_free_ char *entry = NULL;
+        Judgement *j = &t->j;
+        int r = 0;
+
+        /* An attempt after a serialization failure judges again: what a rolled-back attempt read is void. */
+        *j = t->logs_judgement;
+        t->refused = false;
+        if (t->logs) {
+                r = verdict_judge_registry(db, t->in, t->logs, j);
+                if (r < 0)
+                        return r;
+        }
+        AttestationRecord rec = {
+                .node_id = t->n->id, .fingerprint = t->n->fingerprint, .verdict = "accepted", .bank = t->bank,
+                .reason = j->reason, .pcr_values = t->pcr_values,
+                .reset_count = t->attest->clockInfo.resetCount, .restart_count = t->attest->clockInfo.restartCount,
+                .source = t->req->source, .measured_verdict = proto_verdict_to_string(j->verdict),
+                .image_id = j->image_id,
+        };
+        if (j->verdict != PROTO_VERDICT_TRUSTED) {
+                r = measured_boot_enforced(db, t->req->server->config);
+                t->refused = r > 0;
+                if (t->refused)
+                        rec.verdict = "rejected";
+        }
+        if (r >= 0)
+                r = record_node(db, t->ch, t->attest, t->req->source, j);
+        if (r >= 0)
+                r = attestation_log(db, &rec);
+        if (r >= 0)
+                r = verdict_pin(db, t->n->id, j);
+        /* The verdict in the transparency log, in the same transaction: none without the other. */
+        if (r >= 0)
+                r = tlog_entry_verdict(t->n->fingerprint, j->image, proto_verdict_to_string(j->verdict),
+                                       t->quote_sha256, now_sec(), &entry);
+        if (r >= 0)
+                r = server_tlog_append(db, TLOG_VERDICT, now_sec(), entry, NULL);
+        if (r >= 0)
+                r = t->refused ? end_sessions(db, t->n->id)
+                               : issue_session(db, t->n->id, t->req->server->config->session_lifetime_usec, t->token);
+        return r;
+}
+
+/* The verified answer, in one write transaction (run again after a serialization failure on PostgreSQL): the
+ * verdict's registry part (when logs is set: the logs explained the quote), the challenge consumed, the
+ * attestation logged with its verdict, the node's counters; then either a session, or — a verdict that
+ * MeasuredBoot= refuses — the node's sessions ended. Judging and recording in one transaction: an image retired
+ * or a pin changed meanwhile is seen by the verdict it concerns. 0: accepted, ret_token set; 1: refused by the
+ * verdict; -ENOENT if the challenge is gone (answered, replaced or removed meanwhile), -ESTALE if the node was
+ * disabled or its resetCount went down meanwhile; nothing is written then. *j is the judgement recorded, on
+ * success. */
 static int record_answer(Db *db, const Request *req, const Challenge *ch, const Node *n, const char *bank,
                          json_object *pcr_values, const TPMS_ATTEST *attest, const uint8_t quote_sha256[static 32],
                          const VerdictInput *in, const VerdictLogs *logs, Judgement *j,
                          uint8_t ret_token[static PROTO_TOKEN_SIZE]) {
-        _cleanup_free_ char *entry = NULL;
-        AttestationRecord rec = {
-                .node_id = n->id, .fingerprint = n->fingerprint, .verdict = "accepted", .bank = bank,
-                .reason = j->reason,
+        AnswerTx t = {
+                .req = req, .ch = ch, .n = n, .bank = bank,
                 .pcr_values = json_object_to_json_string_ext(pcr_values, JSON_C_TO_STRING_PLAIN),
-                .reset_count = attest->clockInfo.resetCount, .restart_count = attest->clockInfo.restartCount,
-                .source = req->source,
+                .attest = attest, .quote_sha256 = quote_sha256, .in = in, .logs = logs, .logs_judgement = *j,
         };
-        bool refused = false;
         int r;
 
-        r = db_begin(db);
-        if (r < 0)
-                return r;
-        if (logs) {
-                r = verdict_judge_registry(db, in, logs, j);
-                if (r < 0) {
-                        db_rollback(db);
-                        return r;
-                }
+        r = db_transaction(db, record_answer_tx, &t);
+        if (r >= 0) {
+                *j = t.j;
+                if (!t.refused)
+                        memcpy(ret_token, t.token, sizeof(t.token));
         }
-        rec.measured_verdict = proto_verdict_to_string(j->verdict);
-        rec.image_id = j->image_id;
-        if (j->verdict != PROTO_VERDICT_TRUSTED) {
-                r = measured_boot_enforced(db, req->server->config);
-                refused = r > 0;
-                if (refused)
-                        rec.verdict = "rejected";
-        }
-        if (r >= 0)
-                r = challenge_take(db, ch);
-        if (r == -ESTALE)
-                r = -ENOENT;
-        if (r >= 0)
-                r = record_counters(db, n->id, attest, req->source);
-        if (r >= 0)
-                r = attestation_log(db, &rec);
-        if (r >= 0)
-                r = verdict_record(db, n->id, j);
-        /* The verdict in the transparency log, in the same transaction: none without the other. */
-        if (r >= 0)
-                r = tlog_entry_verdict(n->fingerprint, j->image, proto_verdict_to_string(j->verdict), quote_sha256,
-                                       now_sec(), &entry);
-        if (r >= 0)
-                r = server_tlog_append(db, TLOG_VERDICT, now_sec(), entry, NULL);
-        if (r >= 0)
-                r = refused ? end_sessions(db, n->id)
-                            : issue_session(db, n->id, req->server->config->session_lifetime_usec, ret_token);
-        if (r >= 0)
-                r = db_commit(db);
-        if (r < 0) {
-                db_rollback(db);
-                return r;
-        }
-        return refused;
+        explicit_bzero(t.token, sizeof(t.token));
+        return r < 0 ? r : t.refused;
 }
 
 enum MHD_Result api_attest(Request *req) {

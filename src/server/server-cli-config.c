@@ -79,6 +79,16 @@ static int read_input(const char *path, char **ret, size_t *ret_size) {
         return read_full_file("/dev/stdin", TORRC_SIZE_MAX, (void **) ret, ret_size);
 }
 
+typedef struct SaveLevel {
+        const ConfigScope *scope;
+        const Torrc *t;
+} SaveLevel;
+
+static int save_level_tx(Db *db, void *userdata) {
+        const SaveLevel *l = userdata;
+        return torrc_level_save(db, l->scope, l->t);
+}
+
 static int save_level(Cli *cli, const ConfigScope *scope, const Torrc *t) {
         Db *db;
         int r;
@@ -86,15 +96,7 @@ static int save_level(Cli *cli, const ConfigScope *scope, const Torrc *t) {
         r = cli_db(cli, &db);
         if (r < 0)
                 return r;
-        r = db_begin(db);
-        if (r < 0)
-                return r;
-        r = torrc_level_save(db, scope, t);
-        if (r >= 0)
-                r = db_commit(db);
-        if (r < 0)
-                db_rollback(db);
-        return r;
+        return db_transaction(db, save_level_tx, &(SaveLevel) { scope, t });
 }
 
 int verb_torrc(Cli *cli, int argc, char **argv) {
@@ -225,6 +227,24 @@ int verb_torrc(Cli *cli, int argc, char **argv) {
         return EXIT_SUCCESS;
 }
 
+typedef struct StoreSetting {
+        const char *verb;
+        const ConfigScope *scope;
+        const char *key, *value;
+} StoreSetting;
+
+static int store_setting_tx(Db *db, void *userdata) {
+        const StoreSetting *s = userdata;
+
+        if (streq(s->verb, "clear"))
+                return config_ops_clear(db, s->scope, KIND_SETTING, s->key);
+        if (streq(s->verb, "unset"))
+                return config_op_record(db, s->scope, KIND_SETTING, OP_UNSET, s->key, NULL);
+        /* "set" on an accumulating setting (DNS) adds a server; "node clear DNS" starts over. */
+        return config_op_record(db, s->scope, KIND_SETTING, setting_accumulates(s->key) ? OP_APPEND : OP_SET, s->key,
+                                s->value);
+}
+
 int node_setting_verb(Cli *cli, int argc, char **argv);
 int node_setting_verb(Cli *cli, int argc, char **argv) {
         const char *sub = argv[0], *key, *value = NULL, *canonical = NULL;
@@ -280,23 +300,9 @@ int node_setting_verb(Cli *cli, int argc, char **argv) {
                 return EXIT_SUCCESS;
         }
 
-        r = db_begin(db);
+        r = db_transaction(db, store_setting_tx, &(StoreSetting) { sub, &scope, canonical, value });
         if (r < 0)
-                return EXIT_FAILURE;
-        if (streq(sub, "clear"))
-                r = config_ops_clear(db, &scope, KIND_SETTING, canonical);
-        else if (streq(sub, "unset"))
-                r = config_op_record(db, &scope, KIND_SETTING, OP_UNSET, canonical, NULL);
-        else
-                /* "set" on an accumulating setting (DNS) adds a server; "node clear DNS" starts over. */
-                r = config_op_record(db, &scope, KIND_SETTING, setting_accumulates(canonical) ? OP_APPEND : OP_SET,
-                                     canonical, value);
-        if (r >= 0)
-                r = db_commit(db);
-        if (r < 0) {
-                db_rollback(db);
                 return log_error_errno(r, "Failed to store the setting: %m"), EXIT_FAILURE;
-        }
         return EXIT_SUCCESS;
 }
 

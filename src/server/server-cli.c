@@ -581,10 +581,12 @@ int verb_run(Cli *cli, int argc, char **argv) {
         if (argc > 1)
                 return log_error_errno(EINVAL, "run takes no arguments."), EXIT_USAGE;
 
-        /* Migrate once, before any thread opens the database. */
+        /* Migrate once, before any thread opens the database; the server opens connections of its own (on
+         * PostgreSQL this one would hold a connection slot for nothing). */
         r = cli_db(cli, &db);
         if (r < 0)
                 return EXIT_FAILURE;
+        cli->db = db_close(cli->db);
 
         /* Block the signals before MHD starts its threads, so that only sigwait() below sees them. */
         sigemptyset(&mask);

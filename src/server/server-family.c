@@ -87,14 +87,49 @@ static int find_key(Db *db, const char *column, int64_t id, const char *family_i
         return 0;
 }
 
+typedef struct FamilyAdd {
+        bool first;
+        const SecretBuffer *seed;
+        const char *family_id;
+        FamilyKey added;
+} FamilyAdd;
+
+static int family_add_tx(Db *db, void *userdata) {
+        FamilyAdd *a = userdata;
+        _cleanup_db_stmt_free_ DbStmt *s = NULL;
+        int64_t id_added;
+        int r, n, rc;
+
+        n = count_published(db);
+        r = n < 0                                ? n
+            : a->first && n > 0                  ? -EEXIST
+            : !a->first && n == 0                ? -ENOENT
+            : n >= (int) PROTO_FAMILY_KEYS_MAX ? -EBUSY
+                                                 : 0;
+        if (r < 0)
+                return r;
+        r = db_stmt_prepare(db, "INSERT INTO family_keys (family_id, secret, created_at) VALUES (?, ?, ?) RETURNING id",
+                            &s);
+        if (r < 0)
+                return r;
+        db_bind_text(s, 1, a->family_id);
+        db_bind_blob_static(s, 2, a->seed->data, (int) a->seed->size); /* seed outlives s */
+        db_bind_int64(s, 3, (int64_t) now_usec());
+        rc = db_step(s);
+        if (rc != DB_ROW)
+                return rc < 0 ? rc : -EIO;
+        id_added = db_column_int64(s, 0);
+        /* SQLite refuses COMMIT while a write statement is in progress. */
+        db_stmt_reset(s);
+        return find_key(db, "id", id_added, NULL, &a->added);
+}
+
 /* A new key, published: the seed from the CSPRNG (OpenSSL's private generator), its FamilyId computed here. */
 static int family_add(Db *db, bool first, FamilyKey *ret) {
         _cleanup_(secret_buffer_freep) SecretBuffer *seed = NULL;
-        _cleanup_db_stmt_free_ DbStmt *s = NULL;
         char id[TOR_ED25519_ID_LEN + 1];
-        FamilyKey added;
-        int64_t id_added = 0;
-        int r, n, rc;
+        FamilyAdd a;
+        int r;
 
         r = tor_family_seed_generate(&seed);
         if (r >= 0)
@@ -102,38 +137,11 @@ static int family_add(Db *db, bool first, FamilyKey *ret) {
         if (r < 0)
                 return r;
 
-        r = db_begin(db);
+        a = (FamilyAdd) { .first = first, .seed = seed, .family_id = id };
+        r = db_transaction(db, family_add_tx, &a);
         if (r < 0)
                 return r;
-        n = count_published(db);
-        r = n < 0                                ? n
-            : first && n > 0                     ? -EEXIST
-            : !first && n == 0                   ? -ENOENT
-            : n >= (int) PROTO_FAMILY_KEYS_MAX ? -EBUSY
-                                                 : 0;
-        if (r >= 0)
-                r = db_stmt_prepare(db, "INSERT INTO family_keys (family_id, secret, created_at) VALUES (?, ?, ?) RETURNING id",
-                                    &s);
-        if (r >= 0) {
-                db_bind_text(s, 1, id);
-                db_bind_blob_static(s, 2, seed->data, (int) seed->size); /* seed outlives s */
-                db_bind_int64(s, 3, (int64_t) now_usec());
-                rc = db_step(s);
-                r = rc == DB_ROW ? 0 : rc < 0 ? rc : -EIO;
-                if (r >= 0)
-                        id_added = db_column_int64(s, 0);
-                /* SQLite refuses COMMIT while a write statement is in progress. */
-                db_stmt_reset(s);
-        }
-        if (r >= 0)
-                r = find_key(db, "id", id_added, NULL, &added);
-        if (r >= 0)
-                r = db_commit(db);
-        if (r < 0) {
-                db_rollback(db);
-                return r;
-        }
-        *ret = added;
+        *ret = a.added;
         return 0;
 }
 
@@ -145,21 +153,21 @@ int family_rotate(Db *db, FamilyKey *ret) {
         return family_add(db, /* first= */ false, ret);
 }
 
-int family_retire(Db *db, const char *family_id, FamilyKey *ret) {
+typedef struct FamilyRetire {
+        const char *family_id;
+        FamilyKey key;
+        bool retired; /* now, by this transaction */
+} FamilyRetire;
+
+static int family_retire_tx(Db *db, void *userdata) {
+        FamilyRetire *t = userdata;
         _cleanup_db_stmt_free_ DbStmt *s = NULL, *oldest = NULL;
-        FamilyKey k;
+        FamilyKey *k = &t->key;
         int r, n, rc;
 
-        /* Pages that held the secret are overwritten with zeros when it is erased, not left in the file's free
-         * space. For this connection, which is the CLI's. */
-        r = db_exec(db, "PRAGMA secure_delete = ON");
-        if (r < 0)
-                return r;
-        r = db_begin(db);
-        if (r < 0)
-                return r;
-        if (family_id)
-                r = find_key(db, "family_id", 0, family_id, &k);
+        t->retired = false;
+        if (t->family_id)
+                r = find_key(db, "family_id", 0, t->family_id, k);
         else {
                 r = db_stmt_prepare(db,
                                "SELECT id, family_id, created_at, retired_at FROM family_keys WHERE retired_at IS NULL "
@@ -170,37 +178,47 @@ int family_retire(Db *db, const char *family_id, FamilyKey *ret) {
                         r = rc == DB_ROW ? 0 : rc == DB_DONE ? -ENOENT : db_result(rc);
                 }
                 if (r >= 0)
-                        key_from_row(oldest, &k);
+                        key_from_row(oldest, k);
         }
         if (r < 0)
-                goto fail;
-        if (k.retired_at > 0) {
-                db_rollback(db);
-                *ret = k;
+                return r;
+        if (k->retired_at > 0)
                 return 0;
-        }
         n = count_published(db);
-        r = n < 0 ? n : n < 2 ? -EBUSY : 0;
-        if (r >= 0)
-                r = db_stmt_prepare(db, "UPDATE family_keys SET secret = NULL, retired_at = ? WHERE id = ?", &s);
+        if (n < 0)
+                return n;
+        if (n < 2)
+                return -EBUSY;
+        r = db_stmt_prepare(db, "UPDATE family_keys SET secret = NULL, retired_at = ? WHERE id = ?", &s);
         if (r < 0)
-                goto fail;
+                return r;
         /* Never before it was made, should the clock have gone back (the table checks it). */
-        db_bind_int64(s, 1, MAX((int64_t) now_usec(), k.created_at));
-        db_bind_int64(s, 2, k.id);
+        db_bind_int64(s, 1, MAX((int64_t) now_usec(), k->created_at));
+        db_bind_int64(s, 2, k->id);
         rc = db_step(s);
-        r = rc == DB_DONE ? 0 : db_result(rc);
-        if (r >= 0)
-                r = find_key(db, "id", k.id, NULL, &k);
-        if (r >= 0)
-                r = db_commit(db);
+        if (rc != DB_DONE)
+                return db_result(rc);
+        r = find_key(db, "id", k->id, NULL, k);
         if (r < 0)
-                goto fail;
-        *ret = k;
-        return 1;
-fail:
-        db_rollback(db);
-        return r;
+                return r;
+        t->retired = true;
+        return 0;
+}
+
+int family_retire(Db *db, const char *family_id, FamilyKey *ret) {
+        FamilyRetire t = { .family_id = family_id };
+        int r;
+
+        /* Pages that held the secret are overwritten with zeros when it is erased, not left in the file's free
+         * space. For this connection, which is the CLI's. */
+        r = db_exec(db, "PRAGMA secure_delete = ON");
+        if (r < 0)
+                return r;
+        r = db_transaction(db, family_retire_tx, &t);
+        if (r < 0)
+                return r;
+        *ret = t.key;
+        return t.retired;
 }
 
 int family_published(Db *db, FamilyIds *ret_ids, ProtoFamilyKeys *ret_keys) {

@@ -48,21 +48,24 @@ static int node_enabled(Db *db, int64_t node_id) {
         return rc == DB_ROW ? 0 : rc == DB_DONE ? -EKEYREJECTED : db_result(rc);
 }
 
-int fingerprints_store(Db *db, int64_t node_id, const ProtoFingerprintsRequest *req, const char **ret_relay) {
-        int64_t now = now_sec();
+typedef struct StoreFingerprints {
+        int64_t node_id, now;
+        const ProtoFingerprintsRequest *req;
+        const char **ret_relay;
+} StoreFingerprints;
+
+static int fingerprints_store_tx(Db *db, void *userdata) {
+        const StoreFingerprints *t = userdata;
         int r;
 
-        r = db_begin(db);
-        if (r < 0)
-                return r;
         /* The session was checked before the body was decoded; a node disabled since must not write. */
-        r = node_enabled(db, node_id);
-        for (size_t i = 0; r >= 0 && i < req->n_relays; i++) {
+        r = node_enabled(db, t->node_id);
+        for (size_t i = 0; r >= 0 && i < t->req->n_relays; i++) {
                 _cleanup_db_stmt_free_ DbStmt *s = NULL;
-                const ProtoRelayFingerprint *f = &req->relays[i];
+                const ProtoRelayFingerprint *f = &t->req->relays[i];
                 int64_t relay_id = 0;
 
-                r = node_relay_id(db, node_id, f->name, &relay_id);
+                r = node_relay_id(db, t->node_id, f->name, &relay_id);
                 if (r >= 0)
                         r = db_stmt_prepare(db,
                                        "INSERT INTO relay_fingerprints (relay_id, rsa_fingerprint, "
@@ -79,19 +82,21 @@ int fingerprints_store(Db *db, int64_t node_id, const ProtoFingerprintsRequest *
                                 db_bind_text(s, 3, f->ed25519);
                         else
                                 db_bind_null(s, 3);
-                        db_bind_int64(s, 4, now);
+                        db_bind_int64(s, 4, t->now);
                         /* The only constraints the decoder has not checked are the UNIQUE ones: another
                          * relay's identity. */
                         r = step_done(db, s);
                 }
                 if (r == -ENOENT || r == -EEXIST)
-                        *ret_relay = f->name;
+                        *t->ret_relay = f->name;
         }
-        if (r < 0) {
-                db_rollback(db);
-                return r;
-        }
-        return db_commit(db);
+        return r;
+}
+
+int fingerprints_store(Db *db, int64_t node_id, const ProtoFingerprintsRequest *req, const char **ret_relay) {
+        return db_transaction(db, fingerprints_store_tx,
+                              &(StoreFingerprints) { .node_id = node_id, .now = now_sec(), .req = req,
+                                                     .ret_relay = ret_relay });
 }
 
 int fingerprints_list(Db *db, RelayFingerprint **ret, size_t *ret_n) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include "tpm2-ek-cert.h"
 #include "log.h"
 #include "server-api.h"
+#include "server-db-pg.h"
 #include "server-http.h"
 #include "server-tls.h"
 #include "string-util.h"
@@ -122,13 +124,60 @@ found:
         return allowed;
 }
 
+/* This thread's slot among a server's connections, + 1 (0: none yet), and the connection it holds. */
+static _Thread_local unsigned db_slot;
+static _Thread_local struct ServerDb *db_held;
+
 Db *server_db_lock(Server *s) {
-        pthread_mutex_lock(&s->db_lock);
-        return s->db;
+        struct ServerDb *d;
+
+        assert(!db_held);
+        if (db_slot == 0)
+                db_slot = atomic_fetch_add(&s->db_next, 1U) + 1U;
+        d = &s->dbs[(db_slot - 1U) % s->n_dbs];
+        pthread_mutex_lock(&d->lock);
+        db_held = d;
+        return d->db;
 }
 
 void server_db_unlock(Server *s) {
-        pthread_mutex_unlock(&s->db_lock);
+        assert(db_held && db_held >= s->dbs && db_held < s->dbs + s->n_dbs);
+        pthread_mutex_unlock(&db_held->lock);
+        db_held = NULL;
+}
+
+/* The request threads' connections (server_db_lock()): one on SQLite; on PostgreSQL one per request thread of a
+ * listening socket (MHD's pool; the threads of further sockets share them), at most SERVER_DB_CONNECTIONS_MAX. */
+#define SERVER_DB_CONNECTIONS_MAX 64U
+
+static int server_dbs_open(Server *s, const char *database) {
+        unsigned threads = s->config->threads > 0 ? s->config->threads : (unsigned) sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned n = db_is_postgresql_uri(database) ? MIN(MAX(threads, 1U), SERVER_DB_CONNECTIONS_MAX) : 1U;
+        int r;
+
+        s->dbs = calloc(n, sizeof(struct ServerDb));
+        if (!s->dbs)
+                return log_oom();
+        for (unsigned i = 0; i < n; i++) {
+                pthread_mutex_init(&s->dbs[i].lock, NULL);
+                s->n_dbs = i + 1;
+                r = db_open(database, &s->dbs[i].db);
+                if (r < 0)
+                        return r;
+        }
+        if (n > 1)
+                log_info("PostgreSQL: %u connections, one per request thread.", n);
+        return 0;
+}
+
+static void server_dbs_close(Server *s) {
+        for (unsigned i = 0; i < s->n_dbs; i++) {
+                s->dbs[i].db = db_close(s->dbs[i].db);
+                pthread_mutex_destroy(&s->dbs[i].lock);
+        }
+        free(s->dbs);
+        s->dbs = NULL;
+        s->n_dbs = 0;
 }
 
 static enum MHD_Result respond_typed(Request *req, unsigned status, const char *type, const char *body) {
@@ -489,7 +538,6 @@ int server_start(Server *s, const ServerConfig *config) {
         r = ratelimit_new(config->enroll_rate_per_minute, &s->enroll_limit);
         if (r < 0)
                 return log_oom();
-        pthread_mutex_init(&s->db_lock, NULL);
         relay_metrics_store_init(&s->relay_metrics);
         challenge_limits_init(&s->challenge_limits, config->challenge_lifetime_usec / 1000U);
         if (config->ek_certificate != EK_CERTIFICATE_IGNORE) {
@@ -521,20 +569,23 @@ int server_start(Server *s, const ServerConfig *config) {
                                                "log init makes one).", config->log_key);
                 log_info("Transparency log checkpoints signed as %s.", s->log_key.name);
         }
-        r = db_open(config->database, &s->db);
+        r = server_dbs_open(s, config->database);
         if (r < 0)
                 return r;
-        r = db_cache_size(s->db, DB_SERVER_CACHE_KIB);
+        r = db_cache_size(s->dbs[0].db, DB_SERVER_CACHE_KIB);
         if (r < 0)
                 return log_error_errno(r, "Failed to size the database cache: %m");
-        r = challenge_key_load(s->db, &s->challenge_key);
+        r = challenge_key_load(s->dbs[0].db, &s->challenge_key);
         if (r < 0)
                 return log_error_errno(r, "Failed to load the challenge key from the database: %m");
-        r = checkpointer_start(config->database, &s->db_lock, &s->checkpointer);
-        if (r < 0)
-                return log_error_errno(r, "Failed to start the WAL checkpointer: %m");
-        /* The checkpointer thread checkpoints; the request path only appends to the WAL. */
-        (void) db_disable_autocheckpoint(s->db);
+        /* SQLite's WAL: the checkpointer thread checkpoints; the request path only appends to the WAL. PostgreSQL
+         * checkpoints its own WAL (its checkpointer process): no thread, no connection for it. */
+        if (!s->dbs[0].db->pg) {
+                r = checkpointer_start(config->database, &s->dbs[0].lock, &s->checkpointer);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to start the WAL checkpointer: %m");
+                (void) db_disable_autocheckpoint(s->dbs[0].db);
+        }
 
         r = certificate_not_after(s->cert_pem, strlen(s->cert_pem), &s->tls_not_after);
         if (r < 0)
@@ -624,7 +675,7 @@ void server_stop(Server *s) {
                 MHD_stop_daemon(s->daemons[i]);
         s->n_daemons = 0;
         s->checkpointer = checkpointer_stop(s->checkpointer);
-        s->db = db_close(s->db);
+        server_dbs_close(s);
         X509_STORE_free(s->ek_roots);
         s->ek_roots = NULL;
         if (s->key_pem)

@@ -32,8 +32,14 @@ typedef struct Server {
         char *cert_pem;
         char *key_pem;
         RateLimit *enroll_limit;
-        Db *db;
-        pthread_mutex_t db_lock;
+        /* The request threads' database connections, each behind its mutex: one on SQLite, one per request thread
+         * on PostgreSQL (server_db_lock() below). dbs[0] is also the start-up's and the checkpointer's. */
+        struct ServerDb {
+                pthread_mutex_t lock;
+                Db *db;
+        } *dbs;
+        unsigned n_dbs;
+        _Atomic unsigned db_next; /* the slot the next thread to ask gets, modulo n_dbs */
         ChallengeKey challenge_key;       /* server_keys 'challenge': the challenges' HMAC key */
         ChallengeLimits challenge_limits; /* open challenges and logged refusals per node, behind a mutex of its own */
         _Atomic uint64_t buffered; /* request body bytes reserved by all requests: MaxBufferedBytes= */
@@ -59,11 +65,15 @@ typedef struct Server {
         TlsTickets *tickets;   /* TLSTicketLifetime=: the session ticket key; NULL with tickets off */
 } Server;
 
-/* The request threads share one SQLite connection, one thread at a time: server_db_lock() waits for it,
+/* On SQLite the request threads share one connection, one thread at a time: server_db_lock() waits for it,
  * server_db_unlock() hands it on. Hold it around database work only, never around crypto or network I/O.
  * With a connection per thread, each commit made the other connections drop their page caches and read
  * their pages again (SQLite's WAL mode does that on every change by another connection); one connection
- * keeps one warm cache. */
+ * keeps one warm cache. On PostgreSQL a statement is a round trip to another process, which one shared
+ * connection would make every request thread wait for: there each thread gets a connection of its own (the
+ * first time it asks; more threads than connections share them, each behind its mutex), and PostgreSQL
+ * serialises what must be (SERIALIZABLE transactions, db_transaction()'s retries). A thread holds at most one
+ * at a time. */
 Db *server_db_lock(Server *s);
 void server_db_unlock(Server *s);
 

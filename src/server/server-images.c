@@ -175,8 +175,16 @@ static int image_insert(Db *db, const char *name, const ImageReference *ref, con
         return rc == DB_DONE ? 0 : db_result(rc);
 }
 
-int image_add(Db *db, const char *name, const ImageReference *ref, const char *text, size_t size, Image *ret,
-              ImageConflict *reterr_conflict) {
+typedef struct ImageAdd {
+        const char *name;
+        const ImageReference *ref;
+        const char *text;
+        size_t size;
+        Image added;
+        ImageConflict *reterr_conflict;
+} ImageAdd;
+
+static int image_add_tx(Db *db, void *userdata) {
         static const struct {
                 const char *column, *what;
         } unique[] = {
@@ -184,50 +192,48 @@ int image_add(Db *db, const char *name, const ImageReference *ref, const char *t
                 { "uki_sha256", "UKI SHA-256" },
                 { "uki_authenticode", "Authenticode digest" },
         };
+        ImageAdd *a = userdata;
         char values[ELEMENTSOF(unique)][IMAGE_NAME_MAX + 1];
-        Image added;
         int r;
 
-        assert(image_name_is_valid(name));
-        snprintf(values[0], sizeof(values[0]), "%s", name);
-        hex32(ref->uki_sha256, values[1]);
-        hex32(ref->uki_authenticode, values[2]);
+        snprintf(values[0], sizeof(values[0]), "%s", a->name);
+        hex32(a->ref->uki_sha256, values[1]);
+        hex32(a->ref->uki_authenticode, values[2]);
 
-        r = db_begin(db);
-        if (r < 0)
-                return r;
         /* The table's constraints refuse a duplicate anyway; looking first names the image in the way. */
         for (size_t i = 0; i < ELEMENTSOF(unique); i++) {
                 Image other;
 
                 r = image_find(db, unique[i].column, values[i], &other, NULL);
                 if (r == 0) {
-                        if (reterr_conflict) {
-                                reterr_conflict->what = unique[i].what;
-                                snprintf(reterr_conflict->image, IMAGE_NAME_MAX + 1, "%s", other.name);
+                        if (a->reterr_conflict) {
+                                a->reterr_conflict->what = unique[i].what;
+                                snprintf(a->reterr_conflict->image, IMAGE_NAME_MAX + 1, "%s", other.name);
                         }
                         r = -EEXIST;
                 }
                 if (r != -ENOENT)
-                        goto fail;
+                        return r;
         }
-        r = image_insert(db, name, ref, text, size);
-        if (r < 0)
-                goto fail;
-        r = image_find(db, "name", name, &added, NULL);
-        if (r < 0)
-                goto fail;
-        r = log_image(db, TLOG_IMAGE_REGISTERED, &added, text, size);
-        if (r < 0)
-                goto fail;
-        r = db_commit(db);
+        r = image_insert(db, a->name, a->ref, a->text, a->size);
+        if (r >= 0)
+                r = image_find(db, "name", a->name, &a->added, NULL);
+        if (r >= 0)
+                r = log_image(db, TLOG_IMAGE_REGISTERED, &a->added, a->text, a->size);
+        return r;
+}
+
+int image_add(Db *db, const char *name, const ImageReference *ref, const char *text, size_t size, Image *ret,
+              ImageConflict *reterr_conflict) {
+        ImageAdd a = { .name = name, .ref = ref, .text = text, .size = size, .reterr_conflict = reterr_conflict };
+        int r;
+
+        assert(image_name_is_valid(name));
+        r = db_transaction(db, image_add_tx, &a);
         if (r < 0)
                 return r;
-        *ret = added;
+        *ret = a.added;
         return 0;
-fail:
-        db_rollback(db);
-        return r;
 }
 
 int image_list(Db *db, Image **ret, size_t *ret_n) {
@@ -294,47 +300,51 @@ int image_find_by_authenticode(Db *db, const char *hex, Image *ret) {
         return 0;
 }
 
-int image_retire(Db *db, const char *name, Image *ret) {
+typedef struct ImageRetire {
+        const char *name;
+        Image image;
+        bool retired; /* now, by this transaction */
+} ImageRetire;
+
+static int image_retire_tx(Db *db, void *userdata) {
         _cleanup_db_stmt_free_ DbStmt *s = NULL;
-        Image i;
+        ImageRetire *t = userdata;
+        Image *i = &t->image;
         int r, rc;
 
-        r = db_begin(db);
+        t->retired = false;
+        r = image_find(db, "name", t->name, i, NULL);
         if (r < 0)
                 return r;
-        r = image_find(db, "name", name, &i, NULL);
-        if (r < 0)
-                goto fail;
-        if (i.retired_at > 0) {
-                db_rollback(db);
-                *ret = i;
+        if (i->retired_at > 0)
                 return 0;
-        }
         r = db_stmt_prepare(db, "UPDATE images SET retired_at = ? WHERE id = ?", &s);
         if (r < 0)
-                goto fail;
+                return r;
         /* Never before it was added, should the clock have gone back (the table checks it). */
-        db_bind_int64(s, 1, MAX(now_sec(), i.added_at));
-        db_bind_int64(s, 2, i.id);
+        db_bind_int64(s, 1, MAX(now_sec(), i->added_at));
+        db_bind_int64(s, 2, i->id);
         rc = db_step(s);
-        if (rc != DB_DONE) {
-                r = db_result(rc);
-                goto fail;
-        }
-        r = image_find(db, "name", name, &i, NULL);
-        if (r < 0)
-                goto fail;
-        r = log_image(db, TLOG_IMAGE_RETIRED, &i, NULL, 0);
-        if (r < 0)
-                goto fail;
-        r = db_commit(db);
+        if (rc != DB_DONE)
+                return db_result(rc);
+        r = image_find(db, "name", t->name, i, NULL);
+        if (r >= 0)
+                r = log_image(db, TLOG_IMAGE_RETIRED, i, NULL, 0);
         if (r < 0)
                 return r;
-        *ret = i;
-        return 1;
-fail:
-        db_rollback(db);
-        return r;
+        t->retired = true;
+        return 0;
+}
+
+int image_retire(Db *db, const char *name, Image *ret) {
+        ImageRetire t = { .name = name };
+        int r;
+
+        r = db_transaction(db, image_retire_tx, &t);
+        if (r < 0)
+                return r;
+        *ret = t.image;
+        return t.retired;
 }
 
 int node_boot_status(Db *db, int64_t node_id, NodeBootStatus *ret) {

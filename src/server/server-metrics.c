@@ -285,8 +285,6 @@ static void render_counters(const MetricsContext *c, FILE *f) {
 }
 
 static void render_settings(const MetricsContext *c, FILE *f) {
-        struct stat st;
-
         header(f, "patela_session_lifetime_seconds", "gauge",
                "SessionLifetime=: a node re-attests at least this often to keep a session.");
         fprintf(f, "patela_session_lifetime_seconds %" PRIu64 "\n", c->session_lifetime_usec / 1000000U);
@@ -303,15 +301,6 @@ static void render_settings(const MetricsContext *c, FILE *f) {
                 fprintf(f, "patela_certificate_expiry_timestamp_seconds{certificate=\"tls\"} %" PRIi64 "\n", c->tls_not_after);
         if (c->ca_not_after > 0)
                 fprintf(f, "patela_certificate_expiry_timestamp_seconds{certificate=\"ca\"} %" PRIi64 "\n", c->ca_not_after);
-
-        header(f, "patela_database_size_bytes", "gauge",
-               "Size of the database's files: db is the database, wal its write-ahead log.");
-        if (stat(c->database_path, &st) >= 0)
-                fprintf(f, "patela_database_size_bytes{file=\"db\"} %lld\n", (long long) st.st_size);
-        char wal[4096];
-        if (snprintf(wal, sizeof(wal), "%s-wal", c->database_path) < (int) sizeof(wal))
-                fprintf(f, "patela_database_size_bytes{file=\"wal\"} %lld\n",
-                        stat(wal, &st) >= 0 ? (long long) st.st_size : 0LL);
 }
 
 static const char *column_text(DbStmt *s, int i) {
@@ -335,6 +324,32 @@ static int query_numbers(Db *db, const char *sql, int64_t bind, int64_t *ret, un
         for (unsigned i = 0; i < n; i++)
                 ret[i] = db_column_int64(s, (int) i);
         return 0;
+}
+
+/* SQLite: the database file and its write-ahead log. PostgreSQL: the database as pg_database_size() counts it (its
+ * files in the cluster); the WAL is the cluster's, shared by its databases, and not shown. */
+static void render_database_size(const MetricsContext *c, Db *db, FILE *f) {
+        struct stat st;
+        int64_t size;
+        int r;
+
+        header(f, "patela_database_size_bytes", "gauge",
+               "Size of the database: db is the database (SQLite's file, or PostgreSQL's pg_database_size()), wal "
+               "SQLite's write-ahead log.");
+        if (db->pg) {
+                r = query_numbers(db, "SELECT pg_database_size(current_database())", 0, &size, 1);
+                if (r < 0)
+                        log_debug_errno(r, "Failed to read the database's size: %s", db_error(db));
+                else
+                        fprintf(f, "patela_database_size_bytes{file=\"db\"} %" PRIi64 "\n", size);
+                return;
+        }
+        if (stat(c->database_path, &st) >= 0)
+                fprintf(f, "patela_database_size_bytes{file=\"db\"} %lld\n", (long long) st.st_size);
+        char wal[4096];
+        if (snprintf(wal, sizeof(wal), "%s-wal", c->database_path) < (int) sizeof(wal))
+                fprintf(f, "patela_database_size_bytes{file=\"wal\"} %lld\n",
+                        stat(wal, &st) >= 0 ? (long long) st.st_size : 0LL);
 }
 
 static int render_fleet(Db *db, FILE *f) {
@@ -735,6 +750,7 @@ int metrics_render(const MetricsContext *c, Db *db, FILE *f) {
 
         render_counters(c, f);
         render_settings(c, f);
+        render_database_size(c, db, f);
 
         /* One snapshot for all of it; on WAL a reader takes no lock that a writer waits for. */
         r = db_begin_read(db);

@@ -138,53 +138,43 @@ int node_get_by_ref(Db *db, const char *ref, Node *ret) {
         return node_fetch(s, ret);
 }
 
-int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsigned max_pending,
-                        uint64_t pending_lifetime_sec, unsigned relay_count, Node *ret) {
-        _cleanup_db_stmt_free_ DbStmt *expire = NULL;
-        _cleanup_db_stmt_free_ DbStmt *count = NULL, *insert = NULL;
-        _cleanup_free_ uint8_t *ek = NULL, *ak = NULL;
+typedef struct CreatePending {
+        const NodeIdentity *id;
+        const char *source;
+        const uint8_t *ek, *ak;
         size_t ek_size, ak_size;
-        int64_t now = now_sec(), rowid;
+        unsigned max_pending, relay_count;
+        uint64_t pending_lifetime_sec;
+        int64_t rowid;
+        int64_t expired; /* pending nodes removed for PendingLifetime= */
+} CreatePending;
+
+static int create_pending_tx(Db *db, void *userdata) {
+        _cleanup_db_stmt_free_ DbStmt *expire = NULL, *count = NULL, *insert = NULL;
+        CreatePending *t = userdata;
+        const NodeIdentity *id = t->id;
+        int64_t now = now_sec();
         int r, rc;
-
-        r = tpm2_marshal_TPM2B_PUBLIC(&id->ek_public, &ek, &ek_size);
-        if (r < 0)
-                return r;
-        r = tpm2_marshal_TPM2B_PUBLIC(&id->ak_public, &ak, &ak_size);
-        if (r < 0)
-                return r;
-
-        r = db_begin(db);
-        if (r < 0)
-                return r;
 
         /* Pending nodes that stopped asking for PendingLifetime= go first: an identity nobody enabled and
          * that is gone does not hold a place under the cap for ever. */
         r = db_stmt_prepare(db, "DELETE FROM nodes WHERE state = 'pending' AND last_seen < ?", &expire);
         if (r < 0)
-                goto fail;
-        db_bind_int64(expire, 1, now - (int64_t) MIN(pending_lifetime_sec, (uint64_t) now));
+                return r;
+        db_bind_int64(expire, 1, now - (int64_t) MIN(t->pending_lifetime_sec, (uint64_t) now));
         rc = db_step(expire);
-        if (rc != DB_DONE) {
-                r = db_result(rc);
-                goto fail;
-        }
-        if ((int) db_changes(db) > 0)
-                log_notice("%d pending nodes removed: not seen for PendingLifetime=%" PRIu64 "s.",
-                           (int) db_changes(db), pending_lifetime_sec);
+        if (rc != DB_DONE)
+                return db_result(rc);
+        t->expired = db_changes(db);
 
         /* The cap is checked inside the same write transaction as the insert: no race past it. */
         r = db_stmt_prepare(db, "SELECT COUNT(*) FROM nodes WHERE state = 'pending'", &count);
         if (r < 0)
-                goto fail;
-        if (db_step(count) != DB_ROW) {
-                r = -EIO;
-                goto fail;
-        }
-        if ((unsigned) db_column_int64(count, 0) >= max_pending) {
-                r = -ENOSPC;
-                goto fail;
-        }
+                return r;
+        if (db_step(count) != DB_ROW)
+                return -EIO;
+        if ((unsigned) db_column_int64(count, 0) >= t->max_pending)
+                return -ENOSPC;
 
         r = db_stmt_prepare(db,
                        "INSERT INTO nodes (ek_name, ek_type, ek_public, ek_certificate, ak_public, ak_name, fingerprint, "
@@ -193,40 +183,58 @@ int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsi
                        "RETURNING id",
                        &insert);
         if (r < 0)
-                goto fail;
+                return r;
         db_bind_blob(insert, 1, id->ek_name.name, id->ek_name.size);
         db_bind_text(insert, 2, id->ek_type);
-        db_bind_blob(insert, 3, ek, (int) ek_size);
+        db_bind_blob(insert, 3, t->ek, (int) t->ek_size);
         if (id->ek_certificate)
                 db_bind_blob(insert, 4, id->ek_certificate, (int) id->ek_certificate_size);
         else
                 db_bind_null(insert, 4);
-        db_bind_blob(insert, 5, ak, (int) ak_size);
+        db_bind_blob(insert, 5, t->ak, (int) t->ak_size);
         db_bind_blob(insert, 6, id->ak_name.name, id->ak_name.size);
         db_bind_text(insert, 7, id->fingerprint);
         db_bind_int64(insert, 8, now);
         db_bind_int64(insert, 9, now);
-        db_bind_text(insert, 10, source ?: "");
-        db_bind_int64(insert, 11, (int) MIN(relay_count, 64U));
+        db_bind_text(insert, 10, t->source ?: "");
+        db_bind_int64(insert, 11, (int) MIN(t->relay_count, 64U));
         db_bind_text(insert, 12, id->ek_certificate_status);
         db_bind_text(insert, 13, id->ek_certificate_issuer);
         /* Node ids can come back after a removal: no challenge of an earlier node with this id is answerable. */
         db_bind_int64(insert, 14, (int64_t) now_ms());
         rc = db_step(insert);
-        if (rc != DB_ROW) {
-                r = rc < 0 ? rc : -EIO;
-                goto fail;
-        }
-        rowid = db_column_int64(insert, 0);
+        if (rc != DB_ROW)
+                return rc < 0 ? rc : -EIO;
+        t->rowid = db_column_int64(insert, 0);
         db_stmt_reset(insert); /* SQLite refuses COMMIT while a write statement is in progress */
+        return 0;
+}
 
-        r = db_commit(db);
+int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsigned max_pending,
+                        uint64_t pending_lifetime_sec, unsigned relay_count, Node *ret) {
+        _cleanup_free_ uint8_t *ek = NULL, *ak = NULL;
+        CreatePending t;
+        size_t ek_size, ak_size;
+        int r;
+
+        r = tpm2_marshal_TPM2B_PUBLIC(&id->ek_public, &ek, &ek_size);
         if (r < 0)
-                goto fail;
-        return node_get(db, rowid, ret);
-fail:
-        db_rollback(db);
-        return r;
+                return r;
+        r = tpm2_marshal_TPM2B_PUBLIC(&id->ak_public, &ak, &ak_size);
+        if (r < 0)
+                return r;
+
+        t = (CreatePending) {
+                .id = id, .source = source, .ek = ek, .ak = ak, .ek_size = ek_size, .ak_size = ak_size,
+                .max_pending = max_pending, .relay_count = relay_count, .pending_lifetime_sec = pending_lifetime_sec,
+        };
+        r = db_transaction(db, create_pending_tx, &t);
+        if (r < 0)
+                return r;
+        if (t.expired > 0)
+                log_notice("%" PRIi64 " pending nodes removed: not seen for PendingLifetime=%" PRIu64 "s.", t.expired,
+                           pending_lifetime_sec);
+        return node_get(db, t.rowid, ret);
 }
 
 static int exec_bind_id(Db *db, const char *sql, int64_t id) {
@@ -256,97 +264,109 @@ static void log_exhausted(const char *pool, int64_t id, const RelayAllocation *a
                           pool, id, a->relays_per_address, pool);
 }
 
-int node_set_state(Db *db, int64_t id, NodeState state, const RelayAllocation *a) {
+typedef struct SetState {
+        int64_t id;
+        NodeState state;
+        unsigned count; /* node_set_relay_count()'s */
+        const RelayAllocation *a;
+        const char *exhausted; /* the pool relays_allocate() found empty */
+} SetState;
+
+static int set_state_tx(Db *db, void *userdata) {
         _cleanup_db_stmt_free_ DbStmt *s = NULL;
-        const char *pool = NULL;
+        SetState *t = userdata;
         Node n;
         int r, rc;
 
-        r = db_begin(db);
+        t->exhausted = NULL;
+        r = node_get(db, t->id, &n);
         if (r < 0)
                 return r;
-        r = node_get(db, id, &n);
-        if (r < 0)
-                goto fail;
 
-        if (n.state != state && (state == NODE_ENABLED || state == NODE_DISABLED)) {
+        if (n.state != t->state && (t->state == NODE_ENABLED || t->state == NODE_DISABLED)) {
                 _cleanup_free_ char *entry = NULL;
-                TlogKind kind = state == NODE_ENABLED ? TLOG_NODE_ENABLED : TLOG_NODE_DISABLED;
+                TlogKind kind = t->state == NODE_ENABLED ? TLOG_NODE_ENABLED : TLOG_NODE_DISABLED;
 
                 r = tlog_entry_node(kind, n.fingerprint, now_sec(), &entry);
                 if (r >= 0)
                         r = server_tlog_append(db, kind, now_sec(), entry, NULL);
                 if (r < 0)
-                        goto fail;
+                        return r;
         }
 
         /* Every change of state voids the node's open challenges (server-challenge.h): a node disabled and enabled
          * again answers a challenge issued after the enable. */
         r = db_stmt_prepare(db, "UPDATE nodes SET state = ?1, challenge_floor = max(challenge_floor, ?2) WHERE id = ?3", &s);
         if (r < 0)
-                goto fail;
-        db_bind_text_static(s, 1, node_state_to_string(state));
+                return r;
+        db_bind_text_static(s, 1, node_state_to_string(t->state));
         db_bind_int64(s, 2, (int64_t) now_ms());
-        db_bind_int64(s, 3, id);
+        db_bind_int64(s, 3, t->id);
         rc = db_step(s);
-        if (rc != DB_DONE) {
-                r = db_result(rc);
-                goto fail;
-        }
+        if (rc != DB_DONE)
+                return db_result(rc);
 
-        if (state == NODE_ENABLED) {
-                r = relays_allocate(db, id, n.relay_count, a, &pool);
+        if (t->state == NODE_ENABLED) {
+                const char *pool = NULL;
+
+                r = relays_allocate(db, t->id, n.relay_count, t->a, &pool);
                 if (r == -ENOSPC)
-                        log_exhausted(pool, id, a);
-                if (r < 0)
-                        goto fail;
-        } else {
-                /* A node that is not enabled has no session (and no open challenge: the floor above), at once. */
-                r = exec_bind_id(db, "DELETE FROM sessions WHERE node_id = ?", id);
-                if (r < 0)
-                        goto fail;
+                        t->exhausted = pool ?: "?";
+                return r;
         }
-        return db_commit(db);
-fail:
-        db_rollback(db);
+        /* A node that is not enabled has no session (and no open challenge: the floor above), at once. */
+        return exec_bind_id(db, "DELETE FROM sessions WHERE node_id = ?", t->id);
+}
+
+int node_set_state(Db *db, int64_t id, NodeState state, const RelayAllocation *a) {
+        SetState t = { .id = id, .state = state, .a = a };
+        int r;
+
+        r = db_transaction(db, set_state_tx, &t);
+        if (r == -ENOSPC && t.exhausted)
+                log_exhausted(t.exhausted, id, a);
         return r;
 }
 
-int node_set_relay_count(Db *db, int64_t id, unsigned count, const RelayAllocation *a) {
+static int set_relay_count_tx(Db *db, void *userdata) {
         _cleanup_db_stmt_free_ DbStmt *s = NULL;
-        const char *pool = NULL;
+        SetState *t = userdata;
         Node n;
         int r, rc;
 
-        if (count > 64)
-                return -ERANGE;
-        r = db_begin(db);
+        t->exhausted = NULL;
+        r = node_get(db, t->id, &n);
         if (r < 0)
                 return r;
-        r = node_get(db, id, &n);
-        if (r < 0)
-                goto fail;
         r = db_stmt_prepare(db, "UPDATE nodes SET relay_count = ? WHERE id = ?", &s);
         if (r < 0)
-                goto fail;
-        db_bind_int64(s, 1, (int) count);
-        db_bind_int64(s, 2, id);
+                return r;
+        db_bind_int64(s, 1, (int) t->count);
+        db_bind_int64(s, 2, t->id);
         rc = db_step(s);
-        if (rc != DB_DONE) {
-                r = db_result(rc);
-                goto fail;
-        }
+        if (rc != DB_DONE)
+                return db_result(rc);
         /* Only an enabled node holds relays; a pending one gets them when it is enabled. */
         if (n.state == NODE_ENABLED) {
-                r = relays_allocate(db, id, count, a, &pool);
+                const char *pool = NULL;
+
+                r = relays_allocate(db, t->id, t->count, t->a, &pool);
                 if (r == -ENOSPC)
-                        log_exhausted(pool, id, a);
-                if (r < 0)
-                        goto fail;
+                        t->exhausted = pool ?: "?";
+                return r;
         }
-        return db_commit(db);
-fail:
-        db_rollback(db);
+        return 0;
+}
+
+int node_set_relay_count(Db *db, int64_t id, unsigned count, const RelayAllocation *a) {
+        SetState t = { .id = id, .count = count, .a = a };
+        int r;
+
+        if (count > 64)
+                return -ERANGE;
+        r = db_transaction(db, set_relay_count_tx, &t);
+        if (r == -ENOSPC && t.exhausted)
+                log_exhausted(t.exhausted, id, a);
         return r;
 }
 

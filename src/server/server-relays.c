@@ -261,53 +261,59 @@ int relay_get_by_name(Db *db, const char *name, Relay *ret) {
         return 0;
 }
 
-int pool_add(Db *db, const char *kind, char *const *values, size_t n, const char **ret_bad) {
-        int family = streq(kind, "ipv4") ? 4 : streq(kind, "ipv6") ? 6 : streq(kind, "names") ? 0 : -1;
+typedef struct PoolAdd {
+        int family; /* 4, 6, or 0 for names */
+        char *const *values;
+        size_t n;
+        const char **ret_bad;
+} PoolAdd;
+
+static int pool_add_tx(Db *db, void *userdata) {
+        const PoolAdd *t = userdata;
         int r;
 
-        if (family < 0)
-                return -EINVAL;
-
-        r = db_begin(db);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < t->n; i++) {
                 _cleanup_db_stmt_free_ DbStmt *s = NULL;
                 unsigned char buf[sizeof(struct in6_addr)];
                 char canonical[INET6_ADDRSTRLEN];
-                const char *v = values[i];
+                const char *v = t->values[i];
                 int rc;
 
-                if (family == 0 ? !tor_nickname_ok(v) : inet_pton(family == 4 ? AF_INET : AF_INET6, v, buf) != 1) {
-                        *ret_bad = v;
-                        r = -EINVAL;
-                        goto fail;
+                if (t->family == 0 ? !tor_nickname_ok(v)
+                                   : inet_pton(t->family == 4 ? AF_INET : AF_INET6, v, buf) != 1) {
+                        *t->ret_bad = v;
+                        return -EINVAL;
                 }
-                if (family != 0) {
+                if (t->family != 0) {
                         /* One spelling per address, so that a duplicate is a duplicate. */
-                        inet_ntop(family == 4 ? AF_INET : AF_INET6, buf, canonical, sizeof(canonical));
+                        inet_ntop(t->family == 4 ? AF_INET : AF_INET6, buf, canonical, sizeof(canonical));
                         v = canonical;
                 }
                 r = db_stmt_prepare(db,
-                               family == 0 ? "INSERT INTO pool_names (name) VALUES (?)"
-                                           : "INSERT INTO pool_addresses (address, family) VALUES (?, ?)",
+                               t->family == 0 ? "INSERT INTO pool_names (name) VALUES (?)"
+                                              : "INSERT INTO pool_addresses (address, family) VALUES (?, ?)",
                                &s);
                 if (r < 0)
-                        goto fail;
+                        return r;
                 db_bind_text(s, 1, v);
-                if (family != 0)
-                        db_bind_int64(s, 2, family);
+                if (t->family != 0)
+                        db_bind_int64(s, 2, t->family);
                 rc = db_step(s);
                 if (rc != DB_DONE) {
-                        *ret_bad = values[i];
-                        r = db_result(rc);
-                        goto fail;
+                        *t->ret_bad = t->values[i];
+                        return db_result(rc);
                 }
         }
-        return db_commit(db);
-fail:
-        db_rollback(db);
-        return r;
+        return 0;
+}
+
+int pool_add(Db *db, const char *kind, char *const *values, size_t n, const char **ret_bad) {
+        int family = streq(kind, "ipv4") ? 4 : streq(kind, "ipv6") ? 6 : streq(kind, "names") ? 0 : -1;
+
+        if (family < 0)
+                return -EINVAL;
+        return db_transaction(db, pool_add_tx,
+                              &(PoolAdd) { .family = family, .values = values, .n = n, .ret_bad = ret_bad });
 }
 
 void pool_entries_free(PoolEntry *e, size_t n) {

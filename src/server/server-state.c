@@ -26,18 +26,21 @@ static int node_trusted(Db *db, int64_t node_id) {
         return r < 0 ? r : r > 0 ? 0 : -EPERM;
 }
 
-int relay_states_store(Db *db, int64_t node_id, const ProtoRelayStates *req, const char **ret_relay) {
-        int64_t now = now_sec();
+typedef struct StoreStates {
+        int64_t node_id, now;
+        const ProtoRelayStates *req;
+        const char **ret_relay;
+} StoreStates;
+
+static int relay_states_store_tx(Db *db, void *userdata) {
+        const StoreStates *t = userdata;
         int r;
 
-        r = db_begin(db);
-        if (r < 0)
-                return r;
         /* The session was checked before the body was decoded; the verdict may have changed since. */
-        r = node_trusted(db, node_id);
-        for (size_t i = 0; r >= 0 && i < req->n_relays; i++) {
+        r = node_trusted(db, t->node_id);
+        for (size_t i = 0; r >= 0 && i < t->req->n_relays; i++) {
                 _cleanup_db_stmt_free_ DbStmt *s = NULL;
-                const ProtoRelayState *e = &req->relays[i];
+                const ProtoRelayState *e = &t->req->relays[i];
 
                 r = db_stmt_prepare(db,
                                "INSERT INTO relay_states (relay_id, state, saved_at) "
@@ -48,20 +51,21 @@ int relay_states_store(Db *db, int64_t node_id, const ProtoRelayStates *req, con
                 if (r < 0)
                         break;
                 db_bind_blob(s, 1, e->state.data, (int) e->state.size);
-                db_bind_int64(s, 2, now);
-                db_bind_int64(s, 3, node_id);
+                db_bind_int64(s, 2, t->now);
+                db_bind_int64(s, 3, t->node_id);
                 db_bind_text(s, 4, e->name);
                 r = step_done(db, s);
                 if (r >= 0 && (int) db_changes(db) != 1) {
-                        *ret_relay = e->name;
+                        *t->ret_relay = e->name;
                         r = -ENOENT;
                 }
         }
-        if (r < 0) {
-                db_rollback(db);
-                return r;
-        }
-        return db_commit(db);
+        return r;
+}
+
+int relay_states_store(Db *db, int64_t node_id, const ProtoRelayStates *req, const char **ret_relay) {
+        return db_transaction(db, relay_states_store_tx,
+                              &(StoreStates) { .node_id = node_id, .now = now_sec(), .req = req, .ret_relay = ret_relay });
 }
 
 int relay_states_get(Db *db, int64_t node_id, ProtoRelayStates *ret) {

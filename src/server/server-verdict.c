@@ -214,7 +214,7 @@ int verdict_judge_db(Db *db, const VerdictInput *in, Judgement *ret) {
 }
 
 int verdict_record(Db *db, int64_t node_id, const Judgement *j) {
-        _cleanup_db_stmt_ DbStmt *s = NULL, *pin = NULL;
+        _cleanup_db_stmt_ DbStmt *s = NULL;
         int r, rc;
 
         r = db_stmt_prepare_cached(db,
@@ -235,6 +235,13 @@ int verdict_record(Db *db, int64_t node_id, const Judgement *j) {
         rc = db_step(s);
         if (rc != DB_DONE)
                 return db_result(rc);
+        return verdict_pin(db, node_id, j);
+}
+
+int verdict_pin(Db *db, int64_t node_id, const Judgement *j) {
+        _cleanup_db_stmt_ DbStmt *pin = NULL;
+        int r, rc;
+
         if (!j->pin)
                 return 0;
 
@@ -260,36 +267,39 @@ int verdict_record(Db *db, int64_t node_id, const Judgement *j) {
         return 0;
 }
 
-int verdict_unpin(Db *db, int64_t node_id, const char *fingerprint) {
+typedef struct Unpin {
+        int64_t node_id;
+        const char *fingerprint;
+        bool had_pins;
+} Unpin;
+
+static int unpin_tx(Db *db, void *userdata) {
         _cleanup_db_stmt_free_ DbStmt *s = NULL;
         _cleanup_free_ char *entry = NULL;
-        bool had_pins;
+        Unpin *t = userdata;
         int r, rc;
 
-        r = db_begin(db);
-        if (r < 0)
-                return r;
         r = db_stmt_prepare(db, "DELETE FROM node_firmware_pins WHERE node_id = ?", &s);
         if (r < 0)
-                goto fail;
-        db_bind_int64(s, 1, node_id);
+                return r;
+        db_bind_int64(s, 1, t->node_id);
         rc = db_step(s);
-        if (rc != DB_DONE) {
-                r = db_result(rc);
-                goto fail;
-        }
-        had_pins = (int) db_changes(db) > 0;
+        if (rc != DB_DONE)
+                return db_result(rc);
+        t->had_pins = (int) db_changes(db) > 0;
         /* In the transparency log when something was forgotten: the node's next firmware is taken as it comes. */
-        if (had_pins) {
-                r = tlog_entry_node(TLOG_NODE_REPINNED, fingerprint, now_sec(), &entry);
-                if (r >= 0)
-                        r = server_tlog_append(db, TLOG_NODE_REPINNED, now_sec(), entry, NULL);
-                if (r < 0)
-                        goto fail;
-        }
-        r = db_commit(db);
-        return r < 0 ? r : had_pins;
-fail:
-        db_rollback(db);
+        if (!t->had_pins)
+                return 0;
+        r = tlog_entry_node(TLOG_NODE_REPINNED, t->fingerprint, now_sec(), &entry);
+        if (r >= 0)
+                r = server_tlog_append(db, TLOG_NODE_REPINNED, now_sec(), entry, NULL);
         return r;
+}
+
+int verdict_unpin(Db *db, int64_t node_id, const char *fingerprint) {
+        Unpin t = { .node_id = node_id, .fingerprint = fingerprint };
+        int r;
+
+        r = db_transaction(db, unpin_tx, &t);
+        return r < 0 ? r : t.had_pins;
 }

@@ -69,6 +69,9 @@ int verdict_judge_db(Db *db, const VerdictInput *in, Judgement *ret);
 /* Inside the write transaction that records the attestation: the node's image and last verdict, and its
  * firmware pins if the judgement says to pin. */
 int verdict_record(Db *db, int64_t node_id, const Judgement *j);
+/* Its second half: the firmware pins alone (the attestation's answer writes the node's row in one UPDATE of its
+ * own, server-attest.c). */
+int verdict_pin(Db *db, int64_t node_id, const Judgement *j);
 
 /* `node repin`: forgets the node's pins, in a transaction of its own that also logs it (transparency log);
  * its next attestation pins what it quotes. 1 if there were pins. */

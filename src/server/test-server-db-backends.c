@@ -4,6 +4,7 @@
  * compares the two migrated schemas; without the variable this test is skipped). Both databases are migrated
  * by their db_open(): what the migrations' triggers and checks refuse is refused on both. */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include "server-db-pg.h"
 #include "server-db-sql.h"
 #include "server-db-stmt.h"
+#include "server-relays.h"
+#include "test-server-node.h"
 #include "test-server-util.h"
 #include "tests.h"
 
@@ -293,6 +296,91 @@ TEST(serialization_retry) {
         ASSERT_EQ(db_column_int64(get, 0), 101);
 }
 
+static int64_t backend_pid(Db *db) {
+        _cleanup_db_stmt_ DbStmt *s = NULL;
+
+        ASSERT_OK(db_stmt_prepare_cached(db, "SELECT pg_backend_pid()", &s));
+        ASSERT_EQ(db_step(s), DB_ROW);
+        return db_column_int64(s, 0);
+}
+
+static int64_t query_int(Db *db, const char *sql, int64_t id) {
+        _cleanup_db_stmt_ DbStmt *s = NULL;
+
+        ASSERT_OK(db_stmt_prepare_cached(db, sql, &s));
+        ASSERT_OK(db_bind_int64(s, 1, id));
+        ASSERT_EQ(db_step(s), DB_ROW);
+        return db_column_int64(s, 0);
+}
+
+typedef struct Enable {
+        Db *db;
+        int64_t node_id;
+        int r;
+} Enable;
+
+static void *enable_thread(void *userdata) {
+        Enable *e = userdata;
+        RelayAllocation a = { .relays_per_address = 1, .or_port_min = 9001, .or_port_max = 9100 };
+
+        e->r = node_set_state(e->db, e->node_id, NODE_ENABLED, &a);
+        return NULL;
+}
+
+/* Two servers on one database, the server's own transaction: `node enable` at one (node_set_state(): it reads the
+ * node, logs the enable, updates the row, allocates its relays) while the other's write transaction is open with
+ * a new relay count. The enable waits (for the writers' lock, taken before its snapshot); the other commits; the
+ * enable then sees the other's change and succeeds: the node is enabled with the other's relay count, its relays
+ * allocated for that count. Without the lock SERIALIZABLE would refuse the enable's update and db_transaction()
+ * run it again, with the same result; without either, the relays would be allocated for the old count. */
+TEST(node_enable_contended) {
+        _cleanup_(db_pg_closep) Db *a = NULL, *other = NULL, *watch = NULL;
+        /* A database of its own, as the server makes it: the tests above leave rows no server would write (a
+         * transparency log entry without its hashes). */
+        const char *uri = getenv("PATELA_TEST_PG_SERVER_URI");
+        char *names[] = { (char *) "contendedA", (char *) "contendedB", (char *) "contendedC", (char *) "contendedD" };
+        const char *bad = NULL;
+        Enable e = { .r = 1 };
+        pthread_t thread;
+        int64_t pid;
+
+        if (!uri) {
+                fprintf(stderr, "PATELA_TEST_PG_SERVER_URI unset: skipped.\n");
+                return;
+        }
+        ASSERT_OK(db_pg_open(uri, &a));
+        ASSERT_OK(db_pg_open(uri, &other));
+        ASSERT_OK(db_pg_open(uri, &watch));
+        ASSERT_OK(pool_add(a, "names", names, ELEMENTSOF(names), &bad));
+        e = (Enable) { .db = a, .node_id = test_node_new(a, 200), .r = 1 };
+        ASSERT_EQ(query_int(a, "SELECT relay_count FROM nodes WHERE id = ?", e.node_id), 1);
+        pid = backend_pid(a);
+
+        ASSERT_OK(db_pg_begin(other));
+        {
+                _cleanup_db_stmt_ DbStmt *s = NULL;
+                ASSERT_OK(db_stmt_prepare_cached(other, "UPDATE nodes SET relay_count = 3 WHERE id = ?", &s));
+                ASSERT_OK(db_bind_int64(s, 1, e.node_id));
+                ASSERT_EQ(db_step(s), DB_DONE);
+        }
+        ASSERT_EQ(pthread_create(&thread, NULL, enable_thread, &e), 0);
+        /* Until the enable waits (for the writers' lock). */
+        for (unsigned i = 0;; i++) {
+                ASSERT_TRUE(i < 10000);
+                if (query_int(watch, "SELECT count(*) FROM pg_stat_activity WHERE pid = ? AND wait_event_type = 'Lock'",
+                              pid) == 1)
+                        break;
+                (void) nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+        }
+        ASSERT_OK(db_pg_commit(other));
+        ASSERT_EQ(pthread_join(thread, NULL), 0);
+
+        ASSERT_OK(e.r);
+        ASSERT_EQ(query_int(watch, "SELECT count(*) FROM nodes WHERE id = ? AND state = 'enabled' AND relay_count = 3",
+                            e.node_id), 1);
+        ASSERT_EQ(query_int(watch, "SELECT count(*) FROM relays WHERE node_id = ?", e.node_id), 3);
+}
+
 static void terminate(Db *victim, Db *killer) {
         _cleanup_db_stmt_ DbStmt *pid = NULL, *kill = NULL;
         int64_t p;
@@ -450,6 +538,35 @@ TEST(reconnect_interval) {
                 ASSERT_TRUE(monotonic_usec() - failed_at >= 100000);
         (void) nanosleep(&(struct timespec) { .tv_nsec = 150000000 }, NULL);
         ASSERT_OK(exec_stmt(db, "SELECT 1"));
+}
+
+/* One writer at a time on PostgreSQL, as on SQLite: a write transaction holds the writers' lock from before its
+ * snapshot to after its end (committed, rolled back, or its connection lost), and another writer waits for it:
+ * here, with a lock_timeout of 100 ms, it is refused -EBUSY. Readers do not wait. */
+TEST(writer_lock) {
+        _cleanup_(db_pg_closep) Db *a = NULL, *b = NULL, *killer = NULL;
+
+        ASSERT_OK(db_pg_open(pg_uri(), &a));
+        ASSERT_OK(db_pg_open(pg_uri(), &b));
+        ASSERT_OK(db_pg_open(pg_uri(), &killer));
+        ASSERT_OK(db_pg_exec(b, "SET lock_timeout = '100ms'"));
+
+        ASSERT_OK(db_pg_begin(a));
+        ASSERT_ERROR(db_pg_begin(b), EBUSY);
+        ASSERT_OK(db_pg_begin_read(b));
+        ASSERT_OK(exec_stmt(b, "SELECT 1"));
+        ASSERT_OK(db_pg_commit(b));
+        ASSERT_OK(db_pg_commit(a));
+        ASSERT_OK(db_pg_begin(b));
+        ASSERT_ERROR(db_pg_begin(a), EBUSY);
+        db_pg_rollback(b);
+        ASSERT_OK(db_pg_begin(a));
+        terminate(a, killer);
+        ASSERT_OK(db_pg_begin(b));
+        db_pg_rollback(b);
+        db_pg_rollback(a);
+        ASSERT_OK(db_pg_begin(a));
+        ASSERT_OK(db_pg_commit(a));
 }
 
 /* The NOCASE collation of migration 9 and the settings' lookup. */

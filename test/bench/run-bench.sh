@@ -38,7 +38,13 @@
 # PATELA_BENCH_CHECK_RTT_MS (0: in each fresh connection's handshake the client waits this long after
 # the ServerHello, as a node that far away would), PATELA_BENCH_REPORTS (10000 relay reports after the measured
 # run; 0 skips them), PATELA_BENCH_STRICT=1 (fail when a goal is missed; errors
-# always fail).
+# always fail), PATELA_BENCH_PG_CONF (lines for the PostgreSQL cluster's postgresql.conf).
+# PATELA_TEST_DB_BACKEND=postgresql puts the server's database in a PostgreSQL cluster of the benchmark's own, in
+# $PATELA_BENCH_DIR/pg (on disk, as the SQLite file; fsync on), with production-like sizes; the cluster's processes
+# are accounted as the database's CPU per authentication, which the server's own CPU does not hold there (on SQLite
+# the database runs inside the server's process). The summary and the JSON line then say "backend": "postgresql".
+BACKEND=${PATELA_TEST_DB_BACKEND:-sqlite}
+unset PATELA_TEST_DB_BACKEND
 source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
 
 BENCH=$PATELA_BUILD_DIR/test/bench/patela-bench
@@ -61,8 +67,21 @@ LOGS_ARGS=()
 
 # The database lives with the identities, on the build directory's file system, not in tmpfs.
 mkdir -p "$WORK"
-rm -f "$WORK"/server.db* "$WORK"/identities*
+rm -rf "$WORK"/server.db* "$WORK"/identities* "$WORK/pg"
 DB=$WORK/server.db
+PG_POSTMASTER=
+if [[ $BACKEND == postgresql ]]; then
+        source "$PATELA_SOURCE_DIR/test/lib-postgres.sh"
+        pg_available || { echo "1..0 # SKIP no PostgreSQL server installed"; exit 77; }
+        # A dedicated server's settings, scaled to this machine: the working set in shared buffers, WAL flushed at
+        # every commit (synchronous_commit on, the default: an acknowledged change is on disk, as SQLite's).
+        # PATELA_BENCH_PG_CONF: more lines for its postgresql.conf (e.g. "synchronous_commit = off", which is what
+        # SQLite's synchronous=NORMAL is to a power loss).
+        PG_CONF_EXTRA=$'shared_buffers = 256MB\nmax_connections = 50\nwal_buffers = 16MB\nmax_wal_size = 2GB\n'${PATELA_BENCH_PG_CONF:-}
+        pg_start "$WORK/pg" >/dev/null
+        DB=$PG_URI
+        PG_POSTMASTER=$(head -1 "$PG_DIR/data/postmaster.pid")
+fi
 
 SERVER_THREADS=${PATELA_BENCH_SERVER_THREADS:-$(nproc)}
 server_args=(--max-pending-nodes=1000000 --enroll-rate=1000000 --threads="$SERVER_THREADS")
@@ -104,23 +123,51 @@ rss_sample_stop() {
         wait "$SAMPLER_PID" 2>/dev/null || true
 }
 
-# bench_run NAME ARGS…: patela-bench run, the server's CPU accounted; its JSON line in $T/NAME.json.
+# db_cpu_ticks: the CPU time, in clock ticks, of the PostgreSQL cluster's processes so far: the postmaster's own
+# and its ended children's (cutime, cstime), and each living child's (its backends: the server's connections).
+# 0 on SQLite, whose work is in the server's process.
+db_cpu_ticks() {
+        local total=0 pid
+        [[ -n $PG_POSTMASTER ]] || { echo 0; return; }
+        for pid in "$PG_POSTMASTER" $(pgrep -P "$PG_POSTMASTER"); do
+                total=$((total + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+        done
+        echo "$total"
+}
+
+# bench_run NAME ARGS…: patela-bench run, the server's CPU accounted (and the database's on PostgreSQL:
+# .db_cpu_us_per_auth); its JSON line in $T/NAME.json.
 bench_run() {
-        local name=$1
+        local name=$1 d0 d1
         shift
+        d0=$(db_cpu_ticks)
         "$BENCH" run --url "$URL" --cacert "$CA" --server-pid "$SERVER_PID" "${LOGS_ARGS[@]}" "$@" \
                 >"$T/$name.out" 2>"$T/$name.log" ||
                 fail "patela-bench run $*: $(tail -5 "$T/$name.log")"
-        tail -1 "$T/$name.out" >"$T/$name.json"
+        d1=$(db_cpu_ticks)
+        tail -1 "$T/$name.out" | jq -c --argjson t "$((d1 - d0))" --argjson hz "$(getconf CLK_TCK)" \
+                '. + {db_cpu_us_per_auth: (if .auths > 0 then ($t * 1e6 / $hz / .auths * 10 | round / 10) else 0 end)}' \
+                >"$T/$name.json"
         jq -e '.errors == 0 and .auths > 0' "$T/$name.json" >/dev/null || fail "$name: $(cat "$T/$name.json")"
         sed 's/^/#   /' "$T/$name.log"
+        [[ -z $PG_POSTMASTER ]] || echo "#   PostgreSQL: $(jq .db_cpu_us_per_auth "$T/$name.json") µs of CPU per auth"
+}
+
+# bench_sql SQL: the benchmark's own statements on the server's database, either backend (lib-server.sh's db_query),
+# waiting up to 10 s for SQLite's lock.
+bench_sql() {
+        if [[ $BACKEND == postgresql ]]; then
+                db_query "$1"
+        else
+                sqlite3 -cmd ".timeout 10000" "$DB" "$1"
+        fi
 }
 
 # enable_all: benchmark set-up, not the operator's path. `patela-server node enable` takes one node per
 # invocation and allocates relays from the pools; 10,000 invocations would take minutes. The benchmark needs
 # only state = enabled, so it sets that directly, with no relays (relay_count = 0), while the server idles.
 enable_all() {
-        sqlite3 -cmd ".timeout 10000" "$DB" "UPDATE nodes SET state = 'enabled', relay_count = 0 WHERE state = 'pending'"
+        bench_sql "UPDATE nodes SET state = 'enabled', relay_count = 0 WHERE state = 'pending'"
 }
 
 populate() {
@@ -143,7 +190,7 @@ floor() {
 # ---- ECC P-256 EKs, 10,000 nodes ---------------------------------------------------------------------
 echo "# populate: $NODES nodes, EK ecc-p256, AK ecc-p256"
 populate "$WORK/identities" "$NODES" ecc-p256
-[[ $(sqlite3 "$DB" "SELECT COUNT(*) FROM nodes WHERE state = 'enabled'") == "$NODES" ]] || fail "not all $NODES nodes enabled"
+[[ $(bench_sql "SELECT COUNT(*) FROM nodes WHERE state = 'enabled'") == "$NODES" ]] || fail "not all $NODES nodes enabled"
 RSS_IDLE=$(status_kb "$SERVER_PID" VmRSS)
 pass "$NODES nodes enrolled and enabled; server RSS ${RSS_IDLE} kB"
 
@@ -178,7 +225,7 @@ RSS_AFTER=$(status_kb "$SERVER_PID" VmRSS)
 RSS_HWM=$(status_kb "$SERVER_PID" VmHWM)
 pass "run: $(jq -r '"\(.auth_per_s) auth/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms"' "$T/main.json")"
 if [[ -n $EVENT_LOGS ]]; then
-        verdicts=$(sqlite3 -cmd ".timeout 10000" "$DB" \
+        verdicts=$(bench_sql \
                 "SELECT coalesce(measured_verdict, 'none') || ' ' || n FROM
                  (SELECT measured_verdict, COUNT(*) AS n FROM attestations GROUP BY measured_verdict)" | paste -sd, -)
         [[ $verdicts =~ ^Trusted\ [0-9]+$ ]] || fail "verdicts of the run: $verdicts"
@@ -202,14 +249,17 @@ floor "$WORK/identities" 3000 ecc-after
 # measured run above (same server, minutes apart): the goal is ≤ 0.10. The report's whole cost over an
 # authentication is printed too.
 if ((REPORTS > 0)); then
-        node=$(sqlite3 -cmd ".timeout 10000" "$DB" "SELECT min(id) FROM nodes WHERE state = 'enabled'")
-        sqlite3 -cmd ".timeout 10000" "$DB" "INSERT INTO relays (node_id, slot, name, ipv4, or_port) VALUES
+        node=$(bench_sql "SELECT min(id) FROM nodes WHERE state = 'enabled'")
+        bench_sql "INSERT INTO relays (node_id, slot, name, ipv4, or_port) VALUES
                 ($node, 0, 'benchrelay0', '198.51.100.1', 9001), ($node, 1, 'benchrelay1', '198.51.100.1', 9002),
                 ($node, 2, 'benchrelay2', '198.51.100.1', 9003), ($node, 3, 'benchrelay3', '198.51.100.1', 9004)"
         # The token names its node in its first 8 bytes (src/server/server-nodes.h); it replaces the node's session.
         { printf '%016x' "$node" | xxd -r -p; openssl rand 24; } >"$T/report-token"
-        sqlite3 -cmd ".timeout 10000" "$DB" \
-                "INSERT OR REPLACE INTO sessions VALUES (x'$(sha256sum "$T/report-token" | cut -c1-64)', $node, 0, 9000000000000000)"
+        hash=$(sha256sum "$T/report-token" | cut -c1-64)
+        hash_literal="x'$hash'"
+        [[ $BACKEND == postgresql ]] && hash_literal="'\\x$hash'::bytea"
+        bench_sql "DELETE FROM sessions WHERE node_id = $node"
+        bench_sql "INSERT INTO sessions VALUES ($hash_literal, $node, 0, 9000000000000000)"
         jq -n '{relays: [range(4) | {name: "benchrelay\(.)", onionskinsDropped: 1, oomBytes: 0, tcpExhaustion: 0,
                 rateLimitReached: 0, dnsQueries: 12345, readBytes: 1000000, writtenBytes: 900000,
                 dnsErrors: {notexist: 40, tor_timeout: 2}, flags: ["Exit", "Fast", "Running", "Valid"]}]}' >"$T/report.json"
@@ -298,6 +348,10 @@ read -r main_rate main_p50 main_p99 main_max < <(jq -r '"\(.auth_per_s) \(.p50_m
 read -r srv_cpu_us srv_cores cli_cpu_us cli_cores other_cores steal_cores < <(jq -r \
         '"\(.server_cpu_us_per_auth) \(.server_cores) \(.client_cpu_us_per_auth) \(.client_cores) \(.other_cores) \(.steal_cores)"' "$T/main.json")
 floor_us=$(jq .us_per_auth "$T/floor-ecc.json")
+# On PostgreSQL the database's processes do part of the server's work: the capacities and the floor's share count
+# the server and the database together (on SQLite the database's share is 0: it is inside the server's process).
+db_cpu_us=$(jq .db_cpu_us_per_auth "$T/main.json")
+srv_cpu_us=$(awk -v s="$srv_cpu_us" -v d="$db_cpu_us" 'BEGIN { print s + d }')
 # How much of the server's CPU is the crypto floor, and what the server alone would do with every core.
 efficiency=$(awk -v f="$floor_us" -v s="$srv_cpu_us" 'BEGIN { printf "%.2f", f / s }')
 capacity=$(awk -v n="$(nproc)" -v s="$srv_cpu_us" 'BEGIN { printf "%.0f", n * 1e6 / s }')
@@ -315,7 +369,8 @@ cat <<SUMMARY
 # client threads            $THREADS (kept-alive TLS 1.3 connections); server threads $SERVER_THREADS
 # full authentications/s    $main_rate        (goal ≥ $GOAL_RATE)
 # latency p50 / p99 / max   $main_p50 / $main_p99 / $main_max ms   (goal p99 < $GOAL_P99_MS ms)
-# CPU per auth             server $srv_cpu_us µs, client $cli_cpu_us µs
+# database                  $BACKEND$([[ $BACKEND == postgresql ]] && echo " (PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $NF }'), its own cluster on this machine)")
+# CPU per auth             server $srv_cpu_us µs (of which the database's processes $db_cpu_us µs), client $cli_cpu_us µs
 # cores busy on average     server $srv_cores, client $cli_cores, other processes $other_cores, stolen $steal_cores
 # server-only capacity      $capacity auth/s ($(nproc) cores ÷ server CPU per auth; the client excluded)
 # pair capacity             $pair_capacity auth/s ($(nproc) cores ÷ server + client CPU per auth); $GOAL_RATE auth/s need $goal_cores cores
@@ -337,7 +392,10 @@ for name in fresh fresh-resume per-auth per-auth-resume; do
                 def pad(w): . + " " * (w - length);
                 ({"fresh": "connection per request", "fresh-resume": "  the same, resumed",
                   "per-auth": "connection per auth", "per-auth-resume": "  the same, resumed"}[$name] | pad(26)) as $head |
-                "# \($head)\(.auth_per_s) auth/s, p99 \(.p99_ms) ms, CPU per auth server \(.server_cpu_us_per_auth) µs, client \(.client_cpu_us_per_auth) µs; ratio \(.auth_per_s / $floor * 1000 | round / 1000); pair capacity \($n * 1e6 / (.server_cpu_us_per_auth + .client_cpu_us_per_auth) | round) auth/s"' \
+                (.server_cpu_us_per_auth + .db_cpu_us_per_auth) as $srv |
+                "# \($head)\(.auth_per_s) auth/s, p99 \(.p99_ms) ms, CPU per auth server \($srv * 10 | round / 10) µs" +
+                (if .db_cpu_us_per_auth > 0 then " (database \(.db_cpu_us_per_auth))" else "" end) +
+                ", client \(.client_cpu_us_per_auth) µs; ratio \(.auth_per_s / $floor * 1000 | round / 1000); pair capacity \($n * 1e6 / ($srv + .client_cpu_us_per_auth) | round) auth/s"' \
                 "$T/$name.json"
 done
 if [[ -n $EVENT_LOGS ]]; then
@@ -388,7 +446,8 @@ jq -cn --slurpfile m "$T/main.json" --slurpfile f "$T/floor-ecc.json" --slurpfil
         --argjson rss_idle "$RSS_IDLE" --argjson rss_max "$RSS_MAX" --argjson rss_after "$RSS_AFTER" \
         --argjson rss_hwm "$RSS_HWM" --argjson nodes "$NODES" --argjson capacity "$capacity" \
         --argjson pair_capacity "$pair_capacity" --argjson server_threads "$SERVER_THREADS" \
-        '{benchmark: "server-auth", nodes: $nodes, server_threads: $server_threads, run: $m[0], floor: $f[0], floor_after: $fa[0], fresh: $fr[0],
+        --arg backend "$BACKEND" --argjson server_db_cpu_us "$srv_cpu_us" \
+        '{benchmark: "server-auth", backend: $backend, server_and_db_cpu_us_per_auth: $server_db_cpu_us, nodes: $nodes, server_threads: $server_threads, run: $m[0], floor: $f[0], floor_after: $fa[0], fresh: $fr[0],
           without_event_logs: $nl[0], checks: $ck[0], relay_reports: $rp[0],
           fresh_resumed: $frr[0], per_auth: $pa[0], per_auth_resumed: $par[0],
           without_event_logs: $nl[0], checks: $ck[0],
@@ -396,7 +455,7 @@ jq -cn --slurpfile m "$T/main.json" --slurpfile f "$T/floor-ecc.json" --slurpfil
           ratio: ($m[0].auth_per_s / $f[0].auth_per_s_cores),
           ratio_parallel_floor: ($m[0].auth_per_s / $f[0].parallel_auth_per_s), server_only_capacity: $capacity,
           pair_capacity: $pair_capacity,
-          floor_share_of_server_cpu: ($f[0].us_per_auth / $m[0].server_cpu_us_per_auth)}'
+          floor_share_of_server_cpu: ($f[0].us_per_auth / $server_db_cpu_us)}'
 
 met=1
 awk -v r="$main_rate" -v g="$GOAL_RATE" 'BEGIN { exit !(r >= g) }' || { echo "# goal missed: auth/s"; met=0; }

@@ -1,50 +1,34 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The SQLite backend of the durability checks: the database file opened read-only after the server was
- * killed, as any later process (the restarted server, the admin CLI) opens it: SQLite recovers the WAL left
- * by a killed writer on that open. */
+/* The SQLite backend of the durability checks: the database file opened after the server was killed, as any
+ * later process (the restarted server, the admin CLI) opens it: SQLite recovers the WAL left by a killed
+ * writer on that open. */
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc-util.h"
-#include "durability-db.h"
+#include "durability-db-backend.h"
 #include "hexdecoct.h"
 #include "log.h"
 #include "string-util.h"
 
-struct DurDb {
-        sqlite3 *sqlite;
-};
-
-int dur_db_open(const char *database, DurDb **ret) {
-        _cleanup_(dur_db_closep) DurDb *db = NULL;
+int dur_db_sqlite_open(const char *path, DurDb *db) {
         int rc;
 
-        if (strstr(database, "://"))
-                return log_error_errno(EPROTONOSUPPORT, "Database %s: only SQLite databases (a file path) are "
-                                       "implemented by this program so far.", database);
-        db = calloc(1, sizeof(*db));
-        if (!db)
-                return log_oom();
         /* Read-write: the WAL recovery a killed writer leaves behind needs to take the write lock once. The
          * checks never write. */
-        rc = sqlite3_open_v2(database, &db->sqlite, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+        rc = sqlite3_open_v2(path, &db->sqlite, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK)
-                return log_error_errno(EIO, "Failed to open %s: %s", database,
+                return log_error_errno(EIO, "Failed to open %s: %s", path,
                                        db->sqlite ? sqlite3_errmsg(db->sqlite) : sqlite3_errstr(rc));
         (void) sqlite3_busy_timeout(db->sqlite, 10000);
-        *ret = TAKE_PTR(db);
         return 0;
 }
 
-DurDb *dur_db_close(DurDb *db) {
-        if (!db)
-                return NULL;
+void dur_db_sqlite_close(DurDb *db) {
         sqlite3_close_v2(db->sqlite);
-        free(db);
-        return NULL;
+        db->sqlite = NULL;
 }
 
 static int query(DurDb *db, const char *sql, const char *const *params, size_t n_params, DurRowFn row,
@@ -90,8 +74,8 @@ static int query(DurDb *db, const char *sql, const char *const *params, size_t n
         return r < 0 ? r : n;
 }
 
-int dur_db_query(DurDb *db, const char *sql, const char *const *params, size_t n_params, DurRowFn row,
-                 void *userdata) {
+int dur_db_sqlite_query(DurDb *db, const char *sql, const char *const *params, size_t n_params, DurRowFn row,
+                        void *userdata) {
         int r;
 
         /* One snapshot for the statement (a statement alone is one, but the caller may pass several). */
@@ -103,54 +87,11 @@ int dur_db_query(DurDb *db, const char *sql, const char *const *params, size_t n
         return r;
 }
 
-static int first_int(void *userdata, size_t n, const char *const *values) {
-        long long *v = userdata;
-
-        if (n < 1 || !values[0])
-                return -EBADMSG;
-        *v = strtoll(values[0], NULL, 10);
-        return 0;
-}
-
-int dur_db_query_int(DurDb *db, const char *sql, const char *const *params, size_t n_params, long long *ret) {
-        long long v = 0;
-        int r;
-
-        r = dur_db_query(db, sql, params, n_params, first_int, &v);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return -ENODATA;
-        *ret = v;
-        return 0;
-}
-
-static int first_problem(void *userdata, size_t n, const char *const *values) {
-        char **problem = userdata;
-        _cleanup_free_ char *line = NULL;
-        size_t len = 0;
-
-        if (*problem)
-                return 0;
-        for (size_t i = 0; i < n; i++)
-                len += strlen(values[i] ? values[i] : "NULL") + 1;
-        line = calloc(len + 1, 1);
-        if (!line)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                if (i > 0)
-                        strcat(line, " ");
-                strcat(line, values[i] ? values[i] : "NULL");
-        }
-        *problem = TAKE_PTR(line);
-        return 0;
-}
-
-int dur_db_integrity(DurDb *db, char **ret_problem) {
+int dur_db_sqlite_integrity(DurDb *db, char **ret_problem) {
         char *problem = NULL;
         int r;
 
-        r = query(db, "PRAGMA integrity_check", NULL, 0, first_problem, &problem);
+        r = query(db, "PRAGMA integrity_check", NULL, 0, dur_db_first_problem, &problem);
         if (r < 0)
                 return r;
         if (problem && streq(problem, "ok")) {
@@ -159,7 +100,7 @@ int dur_db_integrity(DurDb *db, char **ret_problem) {
         }
         if (!problem) {
                 /* Rows of foreign_key_check: table, rowid, parent, fkid, one per dangling reference. */
-                r = query(db, "PRAGMA foreign_key_check", NULL, 0, first_problem, &problem);
+                r = query(db, "PRAGMA foreign_key_check", NULL, 0, dur_db_first_problem, &problem);
                 if (r < 0)
                         return r;
         }
@@ -170,8 +111,74 @@ int dur_db_integrity(DurDb *db, char **ret_problem) {
         return 0;
 }
 
-int dur_db_exec(DurDb *db, const char *sql) {
+typedef struct Triggers {
+        char **names, **sqls;
+        size_t n;
+} Triggers;
+
+static void triggers_done(Triggers *t) {
+        for (size_t i = 0; i < t->n; i++) {
+                free(t->names[i]);
+                free(t->sqls[i]);
+        }
+        free(t->names);
+        free(t->sqls);
+}
+
+static int trigger_row(void *userdata, size_t n, const char *const *v) {
+        Triggers *t = userdata;
+        char **names, **sqls;
+
+        if (n < 2 || !v[0] || !v[1])
+                return -EBADMSG;
+        names = reallocarray(t->names, t->n + 1, sizeof(char *));
+        if (!names)
+                return -ENOMEM;
+        t->names = names;
+        sqls = reallocarray(t->sqls, t->n + 1, sizeof(char *));
+        if (!sqls)
+                return -ENOMEM;
+        t->sqls = sqls;
+        t->names[t->n] = strdup(v[0]);
+        t->sqls[t->n] = strdup(v[1]);
+        t->n++;
+        if (!t->names[t->n - 1] || !t->sqls[t->n - 1])
+                return -ENOMEM;
+        return 0;
+}
+
+static int exec(DurDb *db, const char *sql) {
         if (sqlite3_exec(db->sqlite, sql, NULL, NULL, NULL) != SQLITE_OK)
                 return log_error_errno(EIO, "Failed to run '%s': %s", sql, sqlite3_errmsg(db->sqlite));
         return 0;
+}
+
+/* SQLite cannot switch triggers off: they are dropped, the SQL runs, and they are created again from their
+ * stored text, in one transaction, so that the server finds its schema as it left it (PostgreSQL's
+ * session_replication_role does the same without the DDL). */
+int dur_db_sqlite_exec(DurDb *db, const char *sql) {
+        _cleanup_(triggers_done) Triggers t = {};
+        int r;
+
+        r = exec(db, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = query(db, "SELECT name, sql FROM sqlite_schema WHERE type = 'trigger'", NULL, 0, trigger_row, &t);
+        for (size_t i = 0; r >= 0 && i < t.n; i++) {
+                _cleanup_free_ char *drop = NULL;
+
+                if (asprintf(&drop, "DROP TRIGGER \"%s\"", t.names[i]) < 0)
+                        r = log_oom();
+                else
+                        r = exec(db, drop);
+        }
+        if (r >= 0)
+                r = exec(db, sql);
+        for (size_t i = 0; r >= 0 && i < t.n; i++)
+                r = exec(db, t.sqls[i]);
+        if (r >= 0)
+                r = exec(db, "COMMIT");
+        if (r < 0)
+                (void) sqlite3_exec(db->sqlite, "ROLLBACK", NULL, NULL, NULL);
+        return r;
 }

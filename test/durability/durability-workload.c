@@ -215,8 +215,9 @@ static int op_enrol(WorkerState *w) {
         if (r >= 0 && status == 202)
                 r = proto_enroll_reply_decode(reply, size, status, &e, &diag);
 
-        if (r == -EIO) {
-                /* Cut off: the node may or may not be pending now. Not ours to check. */
+        if (r == -EIO || (r >= 0 && status != 202 && atomic_load(&f->database_down))) {
+                /* Cut off (or refused while the database was away): the node may or may not be pending now.
+                 * Not ours to check. */
                 atomic_fetch_add(&f->counters.unknown[DUR_OP_ENROL], 1);
                 goto drop;
         }
@@ -253,7 +254,8 @@ static int op_auth(WorkerState *w, DurNode *n) {
         r = bench_http_post(w->http, proto_endpoint_path(PROTO_ENROLL), n->id.enroll_body, &status, &reply, &size);
         if (r < 0 || status != 200) {
                 /* No answer sent: no attestation, no session. A challenge may be left over; it expires. */
-                atomic_fetch_add(r == -EIO ? &f->counters.unknown[DUR_OP_AUTH] : &f->counters.refused[DUR_OP_AUTH], 1);
+                atomic_fetch_add(r == -EIO || atomic_load(&f->database_down) ? &f->counters.unknown[DUR_OP_AUTH] :
+                                                                               &f->counters.refused[DUR_OP_AUTH], 1);
                 if (r >= 0)
                         log_debug("Enrolment of enabled node %s refused: HTTP %ld %.200s", n->fingerprint, status, reply);
                 return 0;
@@ -276,7 +278,8 @@ static int op_auth(WorkerState *w, DurNode *n) {
                 /* A refusal logs a rejected attestation and may end the node's sessions. */
                 n->auths_unknown++;
                 n->token_live = false;
-                atomic_fetch_add(&f->counters.refused[DUR_OP_AUTH], 1);
+                atomic_fetch_add(atomic_load(&f->database_down) ? &f->counters.unknown[DUR_OP_AUTH] :
+                                                                  &f->counters.refused[DUR_OP_AUTH], 1);
                 log_debug("Attestation of %s refused: HTTP %ld", n->fingerprint, status);
                 return 0;
         }
@@ -298,7 +301,8 @@ typedef enum Outcome {
 } Outcome;
 
 /* A CLI change's outcome: exit status 0 acknowledged; any other exit status refused (the CLI rolled back);
- * killed by the driver (with the server) unknown: committed or not. */
+ * killed by the driver (with the server) unknown: committed or not; and so is a failure while the database
+ * server crashes (a connection lost at COMMIT). */
 static int cli_change(WorkerState *w, DurOp op, char *const *args, Outcome *ret) {
         Fleet *f = w->workload->fleet;
         int status, r;
@@ -306,8 +310,9 @@ static int cli_change(WorkerState *w, DurOp op, char *const *args, Outcome *ret)
         r = fleet_cli_change(f, args, &status);
         if (r < 0)
                 return log_error_errno(r, "Failed to run %s: %m", f->server);
-        if (status == 128 + SIGKILL) {
-                fleet_journal_note(f, "%s cut off: %s %s %s", dur_op_to_string(op), args[0], args[1],
+        if (status == 128 + SIGKILL || (status != 0 && status < 128 && atomic_load(&f->database_down))) {
+                fleet_journal_note(f, "%s cut off%s: %s %s %s", dur_op_to_string(op),
+                                   status == 128 + SIGKILL ? "" : " (the database crashed)", args[0], args[1],
                                    args[2] ? args[2] : "");
                 atomic_fetch_add(&f->counters.unknown[op], 1);
                 *ret = OUTCOME_UNKNOWN;
@@ -661,6 +666,10 @@ static void *worker(void *p) {
                         break;
                 }
                 atomic_fetch_add(&wl->done, 1);
+                /* While the database server is away every operation fails at once: a client backs off rather
+                 * than spend the round's operations on refusals. */
+                if (atomic_load(&wl->fleet->database_down))
+                        (void) usleep(50000);
         }
         pthread_mutex_lock(&wl->lock);
         wl->n_finished++;

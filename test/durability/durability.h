@@ -98,6 +98,10 @@ typedef struct Fleet {
 
         DurCounters counters;
         unsigned round;
+        /* From just before the database server is crashed until the workers are paused after the kill: a
+         * refusal (a CLI exit status other than 0, an HTTP error) may then be a lost connection at COMMIT, a
+         * change that committed or not, so it is counted as cut off (unknown), never as refused for certain. */
+        atomic_bool database_down;
 } Fleet;
 
 void fleet_done(Fleet *f);

@@ -8,7 +8,8 @@
  * operations, then a random delay of up to 3 ms, with requests in flight), lets the workers finish what they
  * were doing, checks the database against the journal and its invariants (durability-check.c), restarts the
  * server, checks the session tokens against it, and carries on. After the last round the remaining operations
- * run and the server is stopped normally for a last check.
+ * run and the server is stopped normally for a last check. With --database-crash=, the database server
+ * (PostgreSQL) crashes too in every K-th round, under the workload, just before the kill.
  *
  * The seed is printed and --seed= repeats the same operations and kill targets; the threads' interleaving
  * and the exact kill moments depend on timing. The last line is one JSON object for tooling. Exit status 1
@@ -56,6 +57,8 @@ static unsigned long long arg_seed = 0;
 static bool arg_seed_set = false;
 static bool arg_tamper = false;
 static bool arg_kill_cli = true;
+static const char *arg_database_crash = NULL;
+static unsigned long long arg_database_crash_rounds = 0;
 static const char *arg_server_args[SERVER_ARGS_MAX];
 static size_t arg_n_server_args = 0;
 
@@ -216,7 +219,7 @@ static void help(void) {
                "        --reference=JSON --work-dir=DIR [OPTIONS]\n\n"
                "Kills patela-server with SIGKILL at random moments under a mixed workload and checks that\n"
                "nothing it acknowledged was lost.\n\n"
-               "  --database=DB        the server's Database= (a SQLite file; PostgreSQL not yet)\n"
+               "  --database=DB        the server's Database= (a SQLite file or a postgresql:// URI)\n"
                "  --reference=JSON     an image reference (patela.reference.json) to derive images from\n"
                "  --rounds=N           kills (default 10)\n"
                "  --operations=N       operations in all (default 1000)\n"
@@ -226,6 +229,11 @@ static void help(void) {
                "  --server-arg=ARG     one more argument for patela-server (repeatable)\n"
                "  --no-kill-cli        kill only the server (by default each admin command running at the\n"
                "                       moment of a kill is killed too, with probability 1/2)\n"
+               "  --database-crash=CMD a command (run with sh -c) that crashes the database server and starts it\n"
+               "                       again, e.g. pg_ctl stop -m immediate && pg_ctl start\n"
+               "  --database-crash-rounds=K\n"
+               "                       run it in every K-th round, at the moment of the kill, under the\n"
+               "                       workload; the server must survive it, is killed a few operations later\n"
                "  --tamper             after the last kill, damage the database (the checks' self-test:\n"
                "                       the run must then fail)\n",
                program_invocation_short_name);
@@ -248,6 +256,8 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_SERVER_ARG,
                 ARG_TAMPER,
                 ARG_NO_KILL_CLI,
+                ARG_DATABASE_CRASH,
+                ARG_DATABASE_CRASH_ROUNDS,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -266,6 +276,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "server-arg", required_argument, NULL, ARG_SERVER_ARG },
                 { "tamper", no_argument, NULL, ARG_TAMPER },
                 { "no-kill-cli", no_argument, NULL, ARG_NO_KILL_CLI },
+                { "database-crash", required_argument, NULL, ARG_DATABASE_CRASH },
+                { "database-crash-rounds", required_argument, NULL, ARG_DATABASE_CRASH_ROUNDS },
                 {}
         };
         int c, r = 0;
@@ -318,6 +330,12 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_TAMPER:
                         arg_tamper = true;
                         break;
+                case ARG_DATABASE_CRASH:
+                        arg_database_crash = optarg;
+                        break;
+                case ARG_DATABASE_CRASH_ROUNDS:
+                        r = safe_atou64(optarg, 100000, &arg_database_crash_rounds);
+                        break;
                 case ARG_SERVER_ARG:
                         if (arg_n_server_args >= SERVER_ARGS_MAX)
                                 return log_error_errno(E2BIG, "At most %u --server-arg=.", SERVER_ARGS_MAX);
@@ -336,29 +354,66 @@ static int parse_argv(int argc, char *argv[]) {
                                        "--reference and --work-dir are needed (--help).");
         if (arg_rounds == 0 || arg_threads == 0 || arg_operations < arg_rounds)
                 return log_error_errno(EINVAL, "At least one round and thread, and one operation per round.");
+        if (!arg_database_crash != (arg_database_crash_rounds == 0))
+                return log_error_errno(EINVAL, "--database-crash= and --database-crash-rounds= go together.");
         return 1;
 }
 
 /* What a crash must never do, done by hand: an old attestation changed, the oldest transparency log entry
- * changed and the newest removed (past their triggers), an enabled node disabled without the server's transaction (its
- * sessions stay). */
+ * changed and the newest removed (past their triggers: dur_db_exec()), an enabled node disabled without the
+ * server's transaction (its sessions stay); on PostgreSQL also an index that lost an entry (dur_db_damage()). */
 static int tamper(Fleet *f) {
+        static const char *const sqls[] = {
+                "UPDATE attestations SET source = 'tampered' WHERE id = (SELECT MIN(id) FROM attestations)",
+                "UPDATE tlog_entries SET entry = CAST('tampered' AS BLOB) WHERE idx = 0",
+                "DELETE FROM tlog_entries WHERE idx = (SELECT MAX(idx) FROM tlog_entries)",
+                "UPDATE nodes SET state = 'disabled' WHERE id = (SELECT MIN(id) FROM nodes WHERE state = 'enabled')",
+        };
         _cleanup_(dur_db_closep) DurDb *db = NULL;
         int r;
 
         log_warning("Round %u: tampering with the database (--tamper).", f->round);
         r = dur_db_open(f->database, &db);
-        if (r >= 0)
-                r = dur_db_exec(db,
-                                "DROP TRIGGER attestations_no_update;"
-                                "UPDATE attestations SET source = 'tampered' WHERE id = (SELECT MIN(id) FROM attestations);"
-                                "DROP TRIGGER tlog_entries_no_update;"
-                                "UPDATE tlog_entries SET entry = CAST('tampered' AS BLOB) WHERE idx = 0;"
-                                "DROP TRIGGER tlog_entries_no_delete;"
-                                "DELETE FROM tlog_entries WHERE idx = (SELECT MAX(idx) FROM tlog_entries);"
-                                "UPDATE nodes SET state = 'disabled' WHERE id = "
-                                "(SELECT MIN(id) FROM nodes WHERE state = 'enabled');");
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sqls); i++)
+                r = dur_db_exec(db, sqls[i]);
+        if (r >= 0) {
+                r = dur_db_damage(db);
+                if (r == -EOPNOTSUPP)
+                        r = 0;
+        }
         return r;
+}
+
+/* The database server crashes and starts again (its crash recovery from the WAL) under the workload, at the
+ * moment the server is to be killed: requests and commands in flight lose their connections (a refusal now
+ * counts as cut off: Fleet.database_down), the server's connections break and are made again at their next
+ * statement. A few more operations run on the server's new connections, then the kill comes as in any round.
+ * The server must survive the crash. */
+static int database_crash(Fleet *f, Server *s, Workload *w, CheckState *c, unsigned *seed) {
+        char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) arg_database_crash, NULL };
+        unsigned long long until;
+        uint64_t t0;
+        int status, wstatus, r;
+
+        atomic_store(&f->database_down, true);
+        fleet_journal_note(f, "crash of the database server after %llu operations started: %s",
+                           (unsigned long long) atomic_load(&w->started), arg_database_crash);
+        r = dur_run(argv, f->log_fd, NULL, &status);
+        if (r < 0)
+                return log_error_errno(r, "Failed to run '%s': %m", arg_database_crash);
+        if (status != 0)
+                return log_error_errno(EIO, "Round %u: '%s' failed with status %d.", f->round, arg_database_crash,
+                                       status);
+        until = atomic_load(&w->started) + 1 + (unsigned) rand_r(seed) % 20;
+        t0 = now_nsec();
+        while (atomic_load(&w->started) < until && !workload_finished(w) && now_nsec() - t0 < 5ULL * 1000000000ULL)
+                (void) usleep(200);
+        if (waitpid(s->pid, &wstatus, WNOHANG) == s->pid) {
+                s->pid = 0;
+                check_violation(f, c, "patela-server exited (status %d) when the database server crashed",
+                                WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus));
+        }
+        return 0;
 }
 
 static void print_counters(const Fleet *f) {
@@ -395,7 +450,7 @@ static int run(void) {
         Server s = {};
         unsigned rs;
         uint64_t t0 = now_nsec();
-        unsigned long long per = arg_operations / arg_rounds, stalls = 0, cli_kills = 0;
+        unsigned long long per = arg_operations / arg_rounds, stalls = 0, cli_kills = 0, db_crashes = 0;
         int r;
 
         if (!arg_seed_set && getrandom(&rs, sizeof(rs), 0) == sizeof(rs))
@@ -471,6 +526,14 @@ static int run(void) {
                         goto finish;
                 }
                 (void) usleep(delay_us);
+                bool crash = arg_database_crash_rounds > 0 && round % arg_database_crash_rounds == 0;
+                if (crash) {
+                        c.shown = 0;
+                        r = database_crash(&f, &s, &w, &c, &rs);
+                        if (r < 0)
+                                goto finish;
+                        db_crashes++;
+                }
                 r = server_signal(&s, SIGKILL);
                 if (r < 0)
                         goto finish;
@@ -484,6 +547,7 @@ static int run(void) {
                 workload_pause(&w);
                 uint64_t t_paused = now_nsec();
 
+                atomic_store(&f.database_down, false);
                 if (arg_tamper && round == arg_rounds) {
                         r = tamper(&f);
                         if (r < 0)
@@ -500,12 +564,13 @@ static int run(void) {
                         r = check_server(&f, &c);
                 if (r < 0)
                         goto finish;
-                log_info("Round %u: killed after %llu operations (+%u µs, %u admin commands too), %zu nodes, "
+                log_info("Round %u: killed after %llu operations (+%u µs, %u admin commands too%s), %zu nodes, "
                          "%llu acknowledged so far, "
                          "%llu checks of acknowledged changes, %llu violations; %.2f s: workload %.2f, drain %.2f, "
                          "database checks %.2f, restart and token checks %.2f.",
                          round, (unsigned long long) MIN(atomic_load(&w.started), arg_operations), delay_us,
-                         killed, f.n_nodes, sum(f.counters.acked), c.changes_checked, c.violations,
+                         killed, crash ? ", the database server crashed" : "", f.n_nodes, sum(f.counters.acked),
+                         c.changes_checked, c.violations,
                          (double) (now_nsec() - t_round) / 1e9, (double) (t_kill - t_round) / 1e9,
                          (double) (t_paused - t_kill) / 1e9, (double) (t_checked - t_paused) / 1e9,
                          (double) (now_nsec() - t_checked) / 1e9);
@@ -527,18 +592,19 @@ static int run(void) {
                 goto finish;
 
         double secs = (double) (now_nsec() - t0) / 1e9;
-        log_info("Done: %u kills of the server and %llu of admin commands, %llu operations (%llu acknowledged, "
-                 "%llu refused, %llu cut off), %zu nodes, %llu checks of acknowledged changes, %llu session tokens "
-                 "tried, %llu violations, %.1f s.",
-                 s.kills, cli_kills, sum(f.counters.attempted), sum(f.counters.acked), sum(f.counters.refused),
-                 sum(f.counters.unknown), f.n_nodes, c.changes_checked, c.tokens_checked, c.violations, secs);
+        log_info("Done: %u kills of the server and %llu of admin commands, %llu crashes of the database server, "
+                 "%llu operations (%llu acknowledged, %llu refused, %llu cut off), %zu nodes, %llu checks of "
+                 "acknowledged changes, %llu session tokens tried, %llu violations, %.1f s.",
+                 s.kills, cli_kills, db_crashes, sum(f.counters.attempted), sum(f.counters.acked),
+                 sum(f.counters.refused), sum(f.counters.unknown), f.n_nodes, c.changes_checked, c.tokens_checked,
+                 c.violations, secs);
         print_counters(&f);
-        printf("{\"seed\":%llu,\"rounds\":%llu,\"kills\":%u,\"cli_kills\":%llu,\"threads\":%llu,"
-               "\"operations\":%llu,\"acknowledged\":%llu,\"refused\":%llu,\"cut_off\":%llu,\"nodes\":%zu,"
+        printf("{\"seed\":%llu,\"rounds\":%llu,\"kills\":%u,\"cli_kills\":%llu,\"database_crashes\":%llu,"
+               "\"threads\":%llu,\"operations\":%llu,\"acknowledged\":%llu,\"refused\":%llu,\"cut_off\":%llu,\"nodes\":%zu,"
                "\"changes_checked\":%llu,\"tokens_checked\":%llu,\"violations\":%llu,\"stalls\":%llu,\"seconds\":%.1f}\n",
-               arg_seed, arg_rounds, s.kills, cli_kills, arg_threads, sum(f.counters.attempted), sum(f.counters.acked),
-               sum(f.counters.refused), sum(f.counters.unknown), f.n_nodes, c.changes_checked, c.tokens_checked,
-               c.violations, stalls, secs);
+               arg_seed, arg_rounds, s.kills, cli_kills, db_crashes, arg_threads, sum(f.counters.attempted),
+               sum(f.counters.acked), sum(f.counters.refused), sum(f.counters.unknown), f.n_nodes, c.changes_checked,
+               c.tokens_checked, c.violations, stalls, secs);
         r = c.violations > 0 ? -EUCLEAN : 0;
 finish:
         if (s.pid > 0)

@@ -16,10 +16,77 @@ fi
 
 # db_query SQL: one query on the test's database (either backend), rows as lines, columns separated by |.
 db_query() {
-        if [[ $DB == postgresql://* ]]; then
-                psql -X -q -v ON_ERROR_STOP=1 -A -t -d "$DB" -c "$1"
+        db_query_at "$DB" "$1"
+}
+
+# db_query_at DATABASE SQL: the same on another database of the test's backend (a db_copy).
+db_query_at() {
+        if [[ $1 == postgresql://* ]]; then
+                psql -X -q -v ON_ERROR_STOP=1 -A -t -d "$1" -c "$2"
         else
-                sqlite3 "$DB" "$1"
+                sqlite3 "$1" "$2"
+        fi
+}
+
+db_is_postgresql() {
+        [[ $DB == postgresql://* ]]
+}
+
+# db_hex COLUMN [text]: SQL for a blob column's bytes (a text column's UTF-8 bytes) as lower-case hex, in the
+# backend's dialect.
+db_hex() {
+        if db_is_postgresql && [[ ${2:-} == text ]]; then
+                echo "encode(convert_to($1, 'UTF8'), 'hex')"
+        elif db_is_postgresql; then
+                echo "encode($1, 'hex')"
+        else
+                echo "lower(hex($1))"
+        fi
+}
+
+# db_refuses SQL: the database refuses the statement as a constraint (a CHECK, a foreign key, a unique index, a
+# trigger's refusal): sqlite3 exits with SQLITE_CONSTRAINT (19), psql reports an SQLSTATE of class 23. Any other
+# failure (a spelling this backend does not know, a missing table) fails the test: it would pass for the wrong
+# reason.
+db_refuses() {
+        local rc=0
+        if db_is_postgresql; then
+                psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -A -t -d "$DB" -c "$1" >"$T/db-refuses.out" 2>&1 || rc=$?
+                [[ $rc != 0 ]] || fail "the database accepted: $1"
+                grep -Eq "^ERROR: +23[0-9A-Z]{3}:" "$T/db-refuses.out" ||
+                        fail "refused, but not as a constraint: $1: $(cat "$T/db-refuses.out")"
+        else
+                sqlite3 "$DB" "$1" >"$T/db-refuses.out" 2>&1 || rc=$?
+                [[ $rc != 0 ]] || fail "the database accepted: $1"
+                [[ $rc == 19 ]] || fail "refused, but not as a constraint (exit $rc): $1: $(cat "$T/db-refuses.out")"
+        fi
+}
+
+# db_copy NAME: a copy of the test's database to tamper with, its --database= value on stdout. The server must
+# be stopped first (PostgreSQL copies a database only while nobody is connected to it).
+db_copy() {
+        if db_is_postgresql; then
+                "$PG_BIN/createdb" -h "$PG_DIR" -T patela "$1" || fail "createdb -T patela $1 failed"
+                echo "postgresql:///$1?host=$PG_DIR"
+        else
+                rm -f "$T/$1.db"
+                sqlite3 "$DB" ".backup '$T/$1.db'" || fail "sqlite3 .backup failed"
+                echo "$T/$1.db"
+        fi
+}
+
+# db_tamper DATABASE TABLE SQL: SQL run on DATABASE (a db_copy) as its owner can, past TABLE's triggers: on
+# SQLite they are dropped first; on PostgreSQL the session runs as a replica (session_replication_role, which
+# the cluster's superuser, the test's user, may set), which fires no ordinary trigger.
+db_tamper() {
+        local triggers
+        if [[ $1 == postgresql://* ]]; then
+                psql -X -q -v ON_ERROR_STOP=1 -d "$1" -c "SET session_replication_role = replica" -c "$3" >/dev/null ||
+                        fail "tampering with $2 failed"
+        else
+                triggers=$(sqlite3 "$1" "SELECT group_concat('DROP TRIGGER ' || name, '; ') FROM sqlite_schema
+                                         WHERE type = 'trigger' AND tbl_name = '$2'")
+                sqlite3 "$1" "$triggers; $3" || fail "tampering with $2 failed"
         fi
 }
 

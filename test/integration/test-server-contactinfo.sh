@@ -62,8 +62,8 @@ report() {
         report_of "$out" "${entries[@]}"
 }
 stored() {
-        sqlite3 "$DB" "SELECT group_concat(r.name || '=' || f.rsa_fingerprint || '/' || ifnull(f.ed25519_identity, '-'), ' ')
-                       FROM relay_fingerprints f JOIN relays r ON r.id = f.relay_id ORDER BY r.name"
+        db_query "SELECT r.name || '=' || f.rsa_fingerprint || '/' || COALESCE(f.ed25519_identity, '-')
+                  FROM relay_fingerprints f JOIN relays r ON r.id = f.relay_id ORDER BY r.name" | paste -sd ' '
 }
 auth="Authorization: Bearer $TOKEN"
 

@@ -4,7 +4,8 @@
 # ld and put together with objcopy the way UKIs were made before ukify (a PE application as the stub, the
 # kernel as .linux, .osrel, .cmdline, .initrd), their digests checked against systemd-pcrlock (lock-uki,
 # lock-pe) and sha256sum. image add/list/show/retire, every refusal with its exit status and nothing
-# written, the table's immutability against sqlite3, and a node's image and verdict in list nodes/node show.
+# written, the table's immutability against another client (sqlite3 or psql), and a node's image and verdict in
+# list nodes/node show. On either backend (PATELA_TEST_DB_BACKEND).
 source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
 source "$PATELA_SOURCE_DIR/test/integration/lib-uki.sh"
 
@@ -19,10 +20,10 @@ expect_exit() {
 
 # The registry as another client sees it, every column and the reference, hashed.
 registry() {
-        sqlite3 "$DB" "SELECT * FROM images ORDER BY id" | sha256sum
+        db_query "SELECT * FROM images ORDER BY id" | sha256sum
 }
 unchanged() {
-        [[ $(registry) == "$1" ]] || fail "$2: the images table changed: $(sqlite3 "$DB" 'SELECT id, name FROM images')"
+        [[ $(registry) == "$1" ]] || fail "$2: the images table changed: $(db_query 'SELECT id, name FROM images')"
 }
 
 # --- references of real UKIs, checked independently ------------------------------------------------------
@@ -75,13 +76,13 @@ jq -e --slurpfile r "$ref" '.reference == $r[0]' "$T/show.json" >/dev/null || fa
 ps_cli image show patela-1.0 | grep -q "pcr11.ready: $(jq -r '.pcrs."11".ready' "$ref")" || fail "show: $(ps_cli image show patela-1.0)"
 
 # Independently: the database holds the file as received and the values of the reference.
-[[ $(sqlite3 "$DB" "SELECT lower(hex(reference)) FROM images WHERE name = 'patela-1.0'") == "$(xxd -p "$ref" | tr -d '\n')" ]] ||
+[[ $(db_query "SELECT $(db_hex reference text) FROM images WHERE name = 'patela-1.0'") == "$(xxd -p "$ref" | tr -d '\n')" ]] ||
         fail "the stored reference is not the file byte for byte"
-stored=$(sqlite3 "$DB" "SELECT uki_sha256 || ' ' || uki_authenticode || ' ' || pcr9 || ' ' || pcr11_ready || ' ' ||
+stored=$(db_query "SELECT uki_sha256 || ' ' || uki_authenticode || ' ' || pcr9 || ' ' || pcr11_ready || ' ' ||
                         os_image_version FROM images WHERE name = 'patela-1.0'")
 [[ $stored == "$(jq -r '[.uki.sha256, .uki.authenticode, .pcrs."9", .pcrs."11".ready, .uki.osRelease.IMAGE_VERSION] | join(" ")' "$ref")" ]] ||
         fail "stored values differ from the reference: $stored"
-pass "image add (default names from os-release), list, show (--json and tables); sqlite3 sees the values and the file as received"
+pass "image add (default names from os-release), list, show (--json and tables); another client sees the values and the file as received"
 
 # --- refusals: exit status, the problem named, nothing written ----------------------------------------------
 before=$(registry)
@@ -118,12 +119,24 @@ expect_exit 3 image show nosuch
 expect_exit 3 image retire "x'; DROP TABLE images; --"
 unchanged "$before" "refused image add"
 
-# A registration that cannot commit: another client holds the write lock past the 5 s busy wait.
-{ echo "BEGIN IMMEDIATE;"; echo ".shell sleep 7"; echo "COMMIT;"; } | sqlite3 "$DB" >/dev/null 2>&1 &
-locker=$!
-sleep 0.5
+# A registration that cannot commit: another client holds the write lock (SQLite's) or the images table
+# (PostgreSQL) past the 5 s wait for a lock.
+if db_is_postgresql; then
+        printf '%s\n' "BEGIN;" "LOCK TABLE images IN EXCLUSIVE MODE;" "SELECT pg_sleep(7);" "COMMIT;" |
+                psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null 2>&1 &
+        locker=$!
+        for ((i = 0; i < 100; i++)); do
+                [[ $(db_query "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                               WHERE c.relname = 'images' AND l.mode = 'ExclusiveLock' AND l.granted") == 1 ]] && break
+                sleep 0.05
+        done
+else
+        { echo "BEGIN IMMEDIATE;"; echo ".shell sleep 7"; echo "COMMIT;"; } | sqlite3 "$DB" >/dev/null 2>&1 &
+        locker=$!
+        sleep 0.5
+fi
 expect_exit 4 image add "$T/d/patela.reference.json"
-grep -qi "busy\|locked" "$T/cli.out" || fail "locked: $(cat "$T/cli.out")"
+grep -qi "busy\|locked\|lock timeout" "$T/cli.out" || fail "locked: $(cat "$T/cli.out")"
 wait "$locker"
 unchanged "$before" "image add while the database was locked"
 expect_exit 0 image add "$T/d/patela.reference.json"
@@ -142,12 +155,12 @@ pass "a version 1 reference is registered (no identity: named after its digest)"
 
 # --- retire ------------------------------------------------------------------------------------------------------
 ps_cli image retire patela-1.0 2>"$T/retire.log" || fail "retire: $(cat "$T/retire.log")"
-retired=$(sqlite3 "$DB" "SELECT retired_at FROM images WHERE name = 'patela-1.0'")
+retired=$(db_query "SELECT retired_at FROM images WHERE name = 'patela-1.0'")
 [[ $retired =~ ^[0-9]+$ ]] || fail "retired_at: '$retired'"
 sleep 1.1
 ps_cli --json image retire patela-1.0 >"$T/retire2.json" 2>"$T/retire2.log" || fail "second retire: $(cat "$T/retire2.log")"
 grep -q "retired already" "$T/retire2.log" || fail "second retire: $(cat "$T/retire2.log")"
-[[ $(sqlite3 "$DB" "SELECT retired_at FROM images WHERE name = 'patela-1.0'") == "$retired" ]] || fail "a second retire moved retired_at"
+[[ $(db_query "SELECT retired_at FROM images WHERE name = 'patela-1.0'") == "$retired" ]] || fail "a second retire moved retired_at"
 [[ $(jq -r .retired "$T/retire2.json") == "$(date -u -d "@$retired" +%Y-%m-%dT%H:%M:%SZ)" ]] || fail "retire --json: $(cat "$T/retire2.json")"
 [[ $(ps_cli --json image show patela-2.0 | jq -r .retired) == null ]] || fail "retire touched another image"
 # Retired is not removed: the name and the digests stay taken.
@@ -155,17 +168,30 @@ expect_exit 4 image add "$ref" --name patela-1.0-again
 pass "image retire sets the time once; again is a no-op (exit 0); a retired image's UKI cannot come back"
 
 # --- immutability, through another client --------------------------------------------------------------------
+# Replacing a row is spelt REPLACE on SQLite, INSERT … ON CONFLICT DO UPDATE on PostgreSQL; SQLite enforces foreign
+# keys only when the connection asks (the server's do), PostgreSQL always.
 before=$(registry)
-for sql in "UPDATE images SET pcr9 = pcr11_boot" "UPDATE images SET name = 'x' WHERE name = 'patela-2.0'" \
-           "UPDATE images SET retired_at = NULL" "UPDATE images SET retired_at = retired_at + 5 WHERE retired_at IS NOT NULL" \
-           "UPDATE images SET retired_at = added_at + 1, reference = '{}' WHERE retired_at IS NULL" \
-           "DELETE FROM images WHERE name = 'patela-2.0'" "REPLACE INTO images SELECT * FROM images" \
-           "INSERT OR REPLACE INTO images (name, uki_sha256, uki_authenticode, pcr9, pcr11_boot, pcr11_sysinit, pcr11_ready,
-            reference_version, reference, added_at) SELECT name, pcr9, pcr9, pcr9, pcr9, pcr9, pcr9, 2, '{}', 1 FROM images"; do
-        sqlite3 "$DB" "PRAGMA foreign_keys = ON; $sql" >/dev/null 2>&1 && fail "sqlite3 could: $sql"
+sqls=("UPDATE images SET pcr9 = pcr11_boot" "UPDATE images SET name = 'x' WHERE name = 'patela-2.0'"
+      "UPDATE images SET retired_at = NULL" "UPDATE images SET retired_at = retired_at + 5 WHERE retired_at IS NOT NULL"
+      "UPDATE images SET retired_at = added_at + 1, reference = '{}' WHERE retired_at IS NULL"
+      "DELETE FROM images WHERE name = 'patela-2.0'")
+if db_is_postgresql; then
+        fk=
+        sqls+=("INSERT INTO images SELECT * FROM images ON CONFLICT (id) DO UPDATE SET reference = excluded.reference"
+               "INSERT INTO images (name, uki_sha256, uki_authenticode, pcr9, pcr11_boot, pcr11_sysinit, pcr11_ready,
+                reference_version, reference, added_at) SELECT name, pcr9, pcr9, pcr9, pcr9, pcr9, pcr9, 2, '{}', 1
+                FROM images ON CONFLICT (name) DO UPDATE SET uki_sha256 = excluded.uki_sha256")
+else
+        fk="PRAGMA foreign_keys = ON; "
+        sqls+=("REPLACE INTO images SELECT * FROM images"
+               "INSERT OR REPLACE INTO images (name, uki_sha256, uki_authenticode, pcr9, pcr11_boot, pcr11_sysinit, pcr11_ready,
+                reference_version, reference, added_at) SELECT name, pcr9, pcr9, pcr9, pcr9, pcr9, pcr9, 2, '{}', 1 FROM images")
+fi
+for sql in "${sqls[@]}"; do
+        db_refuses "$fk$sql"
 done
 unchanged "$before" "writes to the images table"
-pass "a registered image is immutable for any client: updates, delete, REPLACE refused; retired_at set once"
+pass "a registered image is immutable for any client: updates, delete, replacing a row refused; retired_at set once"
 
 # --- a node's image and last verdict -----------------------------------------------------------------------------
 # This node (swtpm, no firmware) sends no event logs: with images registered the server would refuse it
@@ -187,17 +213,17 @@ ps_cli --json node show 1 >"$T/node.json"
 [[ $(jq -r .lastVerdict "$T/node.json") == LogMismatch ]] || fail "node show: $(cat "$T/node.json")"
 jq -r .lastVerdictReason "$T/node.json" | grep -q "no firmware event log" || fail "node show: $(cat "$T/node.json")"
 # A record as the verifier writes it for a retired image: the image by name, the verdict and its reason.
-sqlite3 "$DB" "PRAGMA foreign_keys = ON; UPDATE nodes SET image_id = (SELECT id FROM images WHERE name = 'patela-1.0'),
-               last_verdict = 'RetiredImage', last_verdict_reason = 'PCR 4: image patela-1.0 is retired',
-               last_verdict_at = CAST(strftime('%s') AS INTEGER) WHERE id = 1" || fail "sqlite3 update of the node"
+db_query "${fk}UPDATE nodes SET image_id = (SELECT id FROM images WHERE name = 'patela-1.0'),
+          last_verdict = 'RetiredImage', last_verdict_reason = 'PCR 4: image patela-1.0 is retired',
+          last_verdict_at = $(date +%s) WHERE id = 1" || fail "update of the node by another client"
 ps_cli list nodes >"$T/nodes.txt"
 grep -Eq "^1 +enabled .* patela-1.0 +RetiredImage$" "$T/nodes.txt" || fail "list nodes: $(cat "$T/nodes.txt")"
 ps_cli node show 1 >"$T/node.txt"
 grep -Eq "^ *image: patela-1.0$" "$T/node.txt" && grep -Eq "^ *lastVerdictReason: PCR 4: image patela-1.0 is retired$" "$T/node.txt" ||
         fail "node show: $(cat "$T/node.txt")"
 [[ $(ps_cli --json image show patela-1.0 | jq .nodes) == 1 ]] || fail "image show counts no node"
-sqlite3 "$DB" "UPDATE nodes SET last_verdict = 'Maybe' WHERE id = 1" >/dev/null 2>&1 && fail "sqlite3 stored an unknown verdict"
-sqlite3 "$DB" "PRAGMA foreign_keys = ON; UPDATE nodes SET image_id = 999 WHERE id = 1" >/dev/null 2>&1 && fail "a node booted an unregistered image id"
+db_refuses "UPDATE nodes SET last_verdict = 'Maybe' WHERE id = 1"
+db_refuses "${fk}UPDATE nodes SET image_id = 999 WHERE id = 1"
 pass "list nodes and node show name the node's image and verdict (the attestation log's until the verifier's)"
 
 attestd_stop

@@ -8,7 +8,7 @@ source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
 
 ca_setup
 ps_cli pool add names relayOne relayTwo >/dev/null
-server_start --challenge-lifetime=5s
+server_start --challenge-lifetime=5s --threads=3
 A=$URL
 server_start --challenge-lifetime=5s
 B=$URL
@@ -73,3 +73,13 @@ URL=$B node_session
 URL=$A http GET /v1/node/relays "" "Authorization: Bearer $TOKEN" >/dev/null
 [[ $HTTP_STATUS == 200 ]] || fail "a session after the re-enable: HTTP $HTTP_STATUS"
 pass "a disable kills the sessions at both servers and voids the challenge A issued before it, also after a re-enable"
+
+# On PostgreSQL each request thread has a connection of its own (A: 3 threads, B: one per CPU), rather than one
+# connection that every request waits for; nothing else holds one (no checkpointer there, no metrics listener here,
+# the start-up's connection closed).
+if [[ $DB == postgresql://* ]]; then
+        conns=$(db_query "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()
+                          AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+        ((conns == 3 + $(nproc))) || fail "$conns connections from two servers with 3 and $(nproc) request threads"
+        pass "$conns PostgreSQL connections: one per request thread"
+fi

@@ -9,7 +9,7 @@
 # boot); once one is, every verdict but Trusted is a 403 with the verdict as its code, no session, and the
 # node's earlier sessions end; MeasuredBoot=warn records without refusing. Between attestations GET
 # /v1/node/check tells a node with a session to re-attest once its image is retired or its verdict would now
-# be refused, and answers 401 once the node is disabled.
+# be refused, and answers 401 once the node is disabled. On either backend (PATELA_TEST_DB_BACKEND).
 source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
 source "$PATELA_SOURCE_DIR/test/integration/lib-uki.sh"
 
@@ -49,30 +49,30 @@ reboot_into() {
         attestd_start --firmware-log="$T/firmware.evlog" --measure-log="$T/tpm2-measure.log"
 }
 verdict() {
-        sqlite3 "$DB" "SELECT last_verdict FROM nodes WHERE id = 1"
+        db_query "SELECT last_verdict FROM nodes WHERE id = 1"
 }
 reason() {
-        sqlite3 "$DB" "SELECT last_verdict_reason FROM nodes WHERE id = 1"
+        db_query "SELECT last_verdict_reason FROM nodes WHERE id = 1"
 }
 sessions() {
-        sqlite3 "$DB" "SELECT count(*) FROM sessions WHERE node_id = 1"
+        db_query "SELECT count(*) FROM sessions WHERE node_id = 1"
 }
 # expect_verdict VERDICT WHAT [accepted]: recorded in the node's row and the attestation log; Trusted (or any
 # verdict with "accepted": not enforced) is a 200 whose body carries the verdict and a session; anything else
 # is a 403 with the verdict as its code, logged as rejected, and the node holds no session afterwards.
 expect_verdict() {
         [[ $(verdict) == "$1" ]] || fail "$2: verdict $(verdict) ($(reason)), expected $1"
-        [[ $(sqlite3 "$DB" "SELECT measured_verdict FROM attestations ORDER BY id DESC LIMIT 1") == "$1" ]] ||
+        [[ $(db_query "SELECT measured_verdict FROM attestations ORDER BY id DESC LIMIT 1") == "$1" ]] ||
                 fail "$2: the attestation log's newest entry does not say $1"
         if [[ $1 == Trusted || ${3:-} == accepted ]]; then
                 [[ $HTTP_STATUS == 200 ]] || fail "$2: HTTP $HTTP_STATUS $(cat "$T/http.body")"
                 [[ $(jq -r .verdict "$T/http.body") == "$1" ]] || fail "$2: reply $(jq -c 'del(.token)' "$T/http.body")"
-                [[ $(sqlite3 "$DB" "SELECT verdict FROM attestations ORDER BY id DESC LIMIT 1") == accepted ]] ||
+                [[ $(db_query "SELECT verdict FROM attestations ORDER BY id DESC LIMIT 1") == accepted ]] ||
                         fail "$2: not logged as accepted"
         else
                 expect_error 403 "$1"
                 jq -r .message "$T/http.body" | grep -qF "$(reason)" || fail "$2: the message lacks the reason"
-                [[ $(sqlite3 "$DB" "SELECT verdict FROM attestations ORDER BY id DESC LIMIT 1") == rejected ]] ||
+                [[ $(db_query "SELECT verdict FROM attestations ORDER BY id DESC LIMIT 1") == rejected ]] ||
                         fail "$2: not logged as rejected"
                 [[ $(sessions) == 0 ]] || fail "$2: the refused node holds $(sessions) sessions"
         fi
@@ -115,13 +115,13 @@ expect_check false "Trusted"
 http GET /v1/node/check "" "Authorization: Bearer $OLD_TOKEN" >/dev/null
 expect_error 401 TokenRejected
 pass "a new attestation ends the node's previous session (one session per node)"
-[[ $(sqlite3 "$DB" "SELECT i.name FROM nodes n JOIN images i ON i.id = n.image_id WHERE n.id = 1") == patela-1.0 ]] ||
+[[ $(db_query "SELECT i.name FROM nodes n JOIN images i ON i.id = n.image_id WHERE n.id = 1") == patela-1.0 ]] ||
         fail "the node's image is not patela-1.0"
-[[ $(sqlite3 "$DB" "SELECT group_concat(pcr) FROM (SELECT pcr FROM node_firmware_pins WHERE node_id = 1 ORDER BY pcr)") == 0,1,2,3,5,7 ]] ||
-        fail "pins: $(sqlite3 "$DB" 'SELECT pcr FROM node_firmware_pins')"
+[[ $(db_query "SELECT pcr FROM node_firmware_pins WHERE node_id = 1 ORDER BY pcr" | paste -sd ,) == 0,1,2,3,5,7 ]] ||
+        fail "pins: $(db_query 'SELECT pcr FROM node_firmware_pins')"
 # The pins are the quoted values: PCR 2 as tpm2-tools reads it.
 pcr2=$(tpm2_pcrread sha256:2 | sed -n 's/.*2 *: *0x//p' | tr 'A-F' 'a-f')
-[[ $(sqlite3 "$DB" "SELECT lower(hex(value)) FROM node_firmware_pins WHERE pcr = 2") == "$pcr2" ]] ||
+[[ $(db_query "SELECT $(db_hex value) FROM node_firmware_pins WHERE pcr = 2") == "$pcr2" ]] ||
         fail "PCR 2 pinned is not tpm2_pcrread's $pcr2"
 ps_cli list nodes >"$T/nodes.txt"
 grep -Eq "^1 +enabled .* patela-1.0 +Trusted$" "$T/nodes.txt" || fail "list nodes: $(cat "$T/nodes.txt")"
@@ -222,7 +222,7 @@ ps_cli node repin 1 >/dev/null 2>&1 || fail "node repin"
 [[ $(db_count node_firmware_pins) == 0 ]] || fail "node repin left pins"
 attest_logs
 expect_verdict Trusted "after node repin"
-[[ $(sqlite3 "$DB" "SELECT lower(hex(value)) FROM node_firmware_pins WHERE pcr = 2") == \
+[[ $(db_query "SELECT $(db_hex value) FROM node_firmware_pins WHERE pcr = 2") == \
    "$(tpm2_pcrread sha256:2 | sed -n 's/.*2 *: *0x//p' | tr 'A-F' 'a-f')" ]] || fail "PCR 2 not pinned anew"
 pass "another option ROM: FirmwareChanged naming PCR 2; node repin; Trusted on image patela-2.0, pinned anew"
 
@@ -238,19 +238,19 @@ pass "node disable: the check of its session is a 401 at once"
 # Every change above and every verdict is an entry, in the transaction that made it; the log verifies from its
 # entries; Go's sumdb opens the signed checkpoint and checks an entry's inclusion; a changed or removed entry is
 # found by `log verify`.
-count_kind() { sqlite3 "$DB" "SELECT count(*) FROM tlog_entries WHERE kind = '$1'"; }
-[[ $(count_kind verdict) == $(sqlite3 "$DB" "SELECT count(*) FROM attestations WHERE measured_verdict IS NOT NULL") ]] ||
-        fail "verdict entries $(count_kind verdict) against $(sqlite3 "$DB" "SELECT count(*) FROM attestations WHERE measured_verdict IS NOT NULL") judged attestations"
+count_kind() { db_query "SELECT count(*) FROM tlog_entries WHERE kind = '$1'"; }
+[[ $(count_kind verdict) == $(db_query "SELECT count(*) FROM attestations WHERE measured_verdict IS NOT NULL") ]] ||
+        fail "verdict entries $(count_kind verdict) against $(db_query "SELECT count(*) FROM attestations WHERE measured_verdict IS NOT NULL") judged attestations"
 [[ $(count_kind image-registered) == "$(db_count images)" && $(count_kind image-retired) == 1 &&
    $(count_kind node-repinned) == 1 && $(count_kind node-disabled) == 1 && $(count_kind node-enabled) == 1 ]] ||
-        fail "log entries by kind: $(sqlite3 "$DB" 'SELECT kind, count(*) FROM tlog_entries GROUP BY kind')"
+        fail "log entries by kind: $(db_query 'SELECT kind, count(*) FROM tlog_entries GROUP BY kind')"
 ps_cli log verify >"$T/log-verify.out" 2>&1 || fail "log verify: $(cat "$T/log-verify.out")"
 size=$(ps_cli --json log show | jq -r .size) root=$(ps_cli --json log show | jq -r .root)
-last=$(sqlite3 "$DB" "SELECT max(idx) FROM tlog_entries WHERE kind = 'verdict'")
+last=$(db_query "SELECT max(idx) FROM tlog_entries WHERE kind = 'verdict'")
 ps_cli log entry "$last" >"$T/entry"
 grep -q "^verdict Trusted$" "$T/entry" && grep -q "^image patela-2.0$" "$T/entry" ||
         fail "the last verdict entry: $(cat "$T/entry")"
-reg=$(sqlite3 "$DB" "SELECT min(idx) FROM tlog_entries WHERE kind = 'image-registered'")
+reg=$(db_query "SELECT min(idx) FROM tlog_entries WHERE kind = 'image-registered'")
 ps_cli log entry "$reg" | grep -qx "reference-sha256 $(sha256sum "$T/a/patela.reference.json" | cut -d' ' -f1)" ||
         fail "the registration entry does not name the reference's SHA-256: $(ps_cli log entry "$reg")"
 pass "transparency log: $size entries (every judged attestation, $(db_count images) registrations, the retirement, repin, enable, disable), verified from the entries"
@@ -306,17 +306,29 @@ if command -v go >/dev/null; then
         pass "GET /v1/log/checkpoint, entries, inclusion, consistency: what Go checks; bad queries 400, beyond the log 404; $out"
 fi
 
-# Whoever holds the database: the triggers refuse an UPDATE; without them, a changed entry and a removed one are
-# found.
-sqlite3 "$DB" "UPDATE tlog_entries SET entry = 'x' WHERE idx = 1" 2>/dev/null && fail "an entry was changed through the triggers"
-cp "$DB" "$T/tampered.db"
-sqlite3 "$T/tampered.db" "DROP TRIGGER tlog_entries_no_update; UPDATE tlog_entries SET entry = replace(entry, 'Trusted', 'Refused') WHERE idx = $last"
-"$SERVER_BIN" --database="$T/tampered.db" log verify >"$T/v1.out" 2>&1 && fail "log verify accepted a changed entry"
-grep -q "entry $last is not the one logged" "$T/v1.out" || fail "log verify did not name the changed entry: $(cat "$T/v1.out")"
-cp "$DB" "$T/tampered.db"
-sqlite3 "$T/tampered.db" "DROP TRIGGER tlog_entries_no_delete; DELETE FROM tlog_entries WHERE idx = $((size - 1))"
-"$SERVER_BIN" --database="$T/tampered.db" log verify >"$T/v2.out" 2>&1 && fail "log verify accepted a removed entry"
-pass "log verify finds a changed entry (naming it) and a removed one; the triggers refuse an UPDATE"
-
+# Whoever holds the database: the triggers refuse an UPDATE and a DELETE; without them (a copy of the database,
+# its triggers dropped on SQLite, not fired on PostgreSQL), a changed entry and a removed one are found.
+db_refuses "UPDATE tlog_entries SET entry = entry WHERE idx = 1"
+db_refuses "DELETE FROM tlog_entries WHERE idx = $((size - 1))"
 attestd_stop
 server_stop
+if db_is_postgresql; then
+        # entry is bytea: replaced as its UTF-8 text
+        changed="convert_to(replace(convert_from(entry, 'UTF8'), 'Trusted', 'Refused'), 'UTF8')"
+else
+        changed="replace(entry, 'Trusted', 'Refused')"
+fi
+entry_hex() { db_query_at "$1" "SELECT $(db_hex entry) FROM tlog_entries WHERE idx = $last"; }
+tampered=$(db_copy changed)
+db_tamper "$tampered" tlog_entries "UPDATE tlog_entries SET entry = $changed WHERE idx = $last"
+[[ $(entry_hex "$tampered") == "$(ps_cli log entry "$last" | sed 's/Trusted/Refused/' | xxd -p | tr -d '\n')" ]] ||
+        fail "the copy's entry $last is not the changed one"
+"$SERVER_BIN" --database="$tampered" log verify >"$T/v1.out" 2>&1 && fail "log verify accepted a changed entry"
+grep -q "entry $last is not the one logged" "$T/v1.out" || fail "log verify did not name the changed entry: $(cat "$T/v1.out")"
+tampered=$(db_copy removed)
+db_tamper "$tampered" tlog_entries "DELETE FROM tlog_entries WHERE idx = $((size - 1))"
+[[ $(db_query_at "$tampered" "SELECT count(*) FROM tlog_entries") == $((size - 1)) ]] || fail "the copy's last entry was not removed"
+"$SERVER_BIN" --database="$tampered" log verify >"$T/v2.out" 2>&1 && fail "log verify accepted a removed entry"
+# The copies as they were made verify: what log verify refused is the tampering.
+"$SERVER_BIN" --database="$(db_copy untouched)" log verify >"$T/v3.out" 2>&1 || fail "log verify of an untouched copy: $(cat "$T/v3.out")"
+pass "log verify finds a changed entry (naming it) and a removed one; the triggers refuse an UPDATE and a DELETE"
