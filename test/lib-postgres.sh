@@ -148,8 +148,8 @@ pg_crash() {
         shm=$(sed -n 7p "$dir/data/postmaster.pid" | awk '{ print $2 }')
         [[ $pm =~ ^[0-9]+$ ]] || fail "no postmaster pid in $dir"
         pids=$(ps -o pid= --ppid "$pm" | tr '\n' ' ')
-        # shellcheck disable=SC2086 # a list of pids
-        kill -KILL "$pm" $pids
+        # shellcheck disable=SC2086 # a list of pids; a backend may have ended since ps saw it
+        kill -KILL "$pm" $pids 2>/dev/null || true
         # Gone, or a zombie nobody reaps (the postmaster's parent is whatever adopted it).
         for ((i = 0; i < 500; i++)); do
                 [[ -e /proc/$pm && $(awk '{ print $3 }' "/proc/$pm/stat" 2>/dev/null) != Z ]] || break
