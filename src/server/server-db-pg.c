@@ -37,8 +37,8 @@
 #define DB_PG_AUTOCOMMIT_ATTEMPTS 10U
 
 /* After a failed reconnection, the next attempt waits this long: while there is no primary (a failover under way)
- * every statement would otherwise try every host of the URI, each request a connection attempt under the server's
- * database lock, and a host that does not answer costs its connect_timeout each time. */
+ * every statement would otherwise try every host of the URI, a connection attempt per request on every request
+ * thread's connection, and a host that does not answer would cost each of them its connect_timeout. */
 #define DB_PG_RECONNECT_INTERVAL_NSEC (100 * INT64_C(1000000))
 
 /* Session settings (SET …) made through db_pg_exec() outside a transaction, made again on a new connection. */
@@ -566,7 +566,8 @@ static int stmt_prepare(DbPgStmt *s) {
 static int stmt_execute(DbPgStmt *s) {
         /* A SELECT outside a transaction that finds the connection lost is run again once, on a new connection: a
          * read changes nothing, and the first request after a failover (or a restart of PostgreSQL) that happened
-         * while the server was idle is answered rather than refused. A write's outcome is unknown: never again. */
+         * while the server was idle is answered rather than refused. The writers' lock's SELECTs may run again too:
+         * the lost connection released the lock. A write's outcome is unknown: never again. */
         bool reconnected = false, read = startswith(s->sql, "SELECT ");
         int r;
 
