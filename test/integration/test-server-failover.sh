@@ -3,8 +3,8 @@
 # Failover (issue 15, item 2; docs/postgresql.md "Running it highly available"): a PostgreSQL primary with a
 # synchronous streaming replica; two patela-servers and the admin CLI on the libpq multi-host URI with
 # target_session_attrs=read-write. Nodes (swtpm + patela-attestd) authenticate and an admin toggles a node while
-# the primary is lost: SIGKILL to all its processes, with commits in flight (its WAL sender stopped first, so that
-# they wait for the replica), then the replica promoted as an operator or an HA tool would. The servers carry on
+# the primary is lost: SIGKILL to all its processes, with a commit in flight (its WAL sender stopped first, so that
+# it waits for the replica, the other writers behind it), then the replica promoted as an operator or an HA tool would. The servers carry on
 # without a restart; every acknowledged enable, disable and verdict is on the new primary; a disabled node has
 # no session; challenges issued before the failover behave after it as before. The time from the crash to the
 # first authentication after the promotion is measured and printed.
@@ -34,7 +34,6 @@ for ((i = 0; i < 100; i++)); do
 done
 [[ $(pg_psql -c "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'pgb'") == sync ]] ||
         fail "the replica is not a synchronous standby"
-PRIMARY_URI=$PG_URI
 DB="postgresql:///patela?host=$T/pga,$T/pgb&target_session_attrs=read-write"
 pass "a primary and a synchronous streaming replica; the servers' database: $DB"
 
