@@ -9,6 +9,22 @@
 #                     PG_CONF_EXTRA are appended to the cluster's postgresql.conf (the benchmark's sizes).
 #   pg_psql SQL...    runs SQL on $PG_URI with psql, unaligned, tuples only
 #
+# Streaming replication (the failover test, docs/postgresql.md "Running it highly available"):
+#   pg_start_standby NAME PRIMARY [SOCKET_DIR]
+#                                    a streaming replica of the cluster $T/PRIMARY in $T/NAME: pg_basebackup -R
+#                                    (standby.signal, primary_conninfo over the primary's socket) through a
+#                                    physical replication slot on the primary, so that the primary keeps the WAL
+#                                    the replica has not received; slot and application_name are NAME in lower
+#                                    case, [^a-z0-9_] as _ (synchronous_standby_names names it so); its socket in
+#                                    SOCKET_DIR (default $T/NAME). Sets PG_STANDBY_SOCKET. PG_DIR and PG_URI stay
+#                                    the first cluster's.
+#   pg_promote NAME                  pg_ctl promote -w of the replica in $T/NAME (what an operator or an HA tool
+#                                    does; patela never promotes)
+#   pg_crash NAME                    SIGKILL to every process of the cluster in $T/NAME: the machine lost (no
+#                                    shutdown, no last WAL sent)
+#   pg_stop_cluster DIR              pg_ctl stop -m immediate of the cluster in DIR (registered for each cluster
+#                                    in CLEANUP_HOOKS)
+#
 # postgres refuses to run as root: when the test runs as root, the cluster belongs to the `postgres` system
 # user (the package's) and its commands run under setpriv; the test's directory is made traversable (0711) for
 # it. The cluster's superuser is the test's own user name, trusted on the socket only, so that clients (the
@@ -35,9 +51,35 @@ pg_available() {
         pg_find_bin && command -v psql >/dev/null
 }
 
+pg_stop_cluster() {
+        local dir=$1
+        [[ -n $dir && -f $dir/data/postmaster.pid ]] || return 0
+        "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >>"$dir/pg_ctl.log" 2>&1 || true
+}
+
 pg_stop() {
-        [[ -n $PG_DIR && -f $PG_DIR/data/postmaster.pid ]] || return 0
-        "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >>"$PG_DIR/pg_ctl.log" 2>&1 || true
+        pg_stop_cluster "$PG_DIR"
+}
+
+# pg_cluster_dir DIR: DIR made for a cluster, owned by whoever runs postgres (its parent traversable).
+pg_cluster_dir() {
+        local dir=$1
+        mkdir -p "$dir"
+        if [[ $(id -u) -eq 0 ]]; then
+                chmod 0711 "$(dirname "$dir")"
+                chown postgres:postgres "$dir"
+                PG_AS=(setpriv --reuid=postgres --regid=postgres --init-groups --reset-env --)
+        fi
+        chmod 0700 "$dir"
+}
+
+# pg_cluster_start DIR: starts the cluster in DIR/data (logging to DIR/postgres.log), stopped at the test's end.
+pg_cluster_start() {
+        local dir=$1
+        CLEANUP_HOOKS+=("pg_stop_cluster '$dir'")
+        "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
+                >"$dir/pg_ctl.log" 2>&1 ||
+                { cat "$dir/pg_ctl.log" "$dir/postgres.log" >&2; fail "the PostgreSQL cluster in $dir did not start"; }
 }
 
 pg_start() {
@@ -46,13 +88,7 @@ pg_start() {
         PG_DIR=$T/$name
         [[ $name == /* ]] && PG_DIR=$name
         user=$(id -un)
-        mkdir -p "$PG_DIR"
-        if [[ $(id -u) -eq 0 ]]; then
-                chmod 0711 "$(dirname "$PG_DIR")"
-                chown postgres:postgres "$PG_DIR"
-                PG_AS=(setpriv --reuid=postgres --regid=postgres --init-groups --reset-env --)
-        fi
-        chmod 0700 "$PG_DIR"
+        pg_cluster_dir "$PG_DIR"
         # C collation: text sorts by bytes, as SQLite's BINARY; UTF-8 as the server's strings.
         "${PG_AS[@]}" "$PG_BIN/initdb" --pgdata="$PG_DIR/data" --username="$user" --auth=trust \
                 --encoding=UTF8 --locale=C --no-instructions >"$PG_DIR/initdb.log" 2>&1 ||
@@ -67,13 +103,62 @@ pg_start() {
 		log_min_messages = warning
 		${PG_CONF_EXTRA:-}
 		CONF
-        CLEANUP_HOOKS+=(pg_stop)
-        "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 start \
-                >"$PG_DIR/pg_ctl.log" 2>&1 ||
-                { cat "$PG_DIR/pg_ctl.log" "$PG_DIR/postgres.log" >&2; fail "the PostgreSQL cluster did not start"; }
+        pg_cluster_start "$PG_DIR"
         "$PG_BIN/createdb" -h "$PG_DIR" -U "$user" patela || fail "createdb patela failed"
         PG_URI="postgresql:///patela?host=$PG_DIR"
         echo "$PG_URI"
+}
+
+PG_STANDBY_SOCKET=
+pg_start_standby() {
+        local name=$1 primary=$T/$2 socket=${3:-$T/$1} dir=$T/$1 slot
+        slot=${name,,}
+        slot=${slot//[^a-z0-9_]/_}
+        pg_cluster_dir "$dir"
+        [[ $socket == "$dir" ]] || pg_cluster_dir "$socket"
+        # -R writes standby.signal and primary_conninfo (the primary's socket, this test's user); -C -S makes the
+        # slot first, and the copy streams its WAL through it.
+        "${PG_AS[@]}" "$PG_BIN/pg_basebackup" --pgdata="$dir/data" --host="$primary" --username="$(id -un)" \
+                --write-recovery-conf --create-slot --slot="$slot" --wal-method=stream --checkpoint=fast \
+                --no-sync >"$dir/basebackup.log" 2>&1 ||
+                { cat "$dir/basebackup.log" >&2; fail "pg_basebackup of $primary failed"; }
+        cat >>"$dir/data/postgresql.conf" <<-CONF
+		unix_socket_directories = '$socket'
+		primary_slot_name = '$slot'
+		hot_standby = on
+		CONF
+        # The name synchronous_standby_names matches; --write-recovery-conf put primary_conninfo in
+        # postgresql.auto.conf, which is read last.
+        sed -i "s/^primary_conninfo = '/primary_conninfo = 'application_name=$slot /" "$dir/data/postgresql.auto.conf"
+        pg_cluster_start "$dir"
+        PG_STANDBY_SOCKET=$socket
+}
+
+pg_promote() {
+        "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$T/$1/data" -w -t 60 promote >>"$T/$1/pg_ctl.log" 2>&1 ||
+                { tail -20 "$T/$1/postgres.log" >&2; fail "pg_ctl promote of $T/$1 failed"; }
+}
+
+# Every process of the cluster: the postmaster (first line of postmaster.pid) and its children. What a crash would
+# leave behind on this machine, the System V segment that postmaster.pid names (line 7: key, id), is removed: a
+# dead cluster's segment would outlive the test. The cluster is not started again.
+pg_crash() {
+        local dir=$T/$1 pm pids shm i
+        pm=$(sed -n 1p "$dir/data/postmaster.pid")
+        shm=$(sed -n 7p "$dir/data/postmaster.pid" | awk '{ print $2 }')
+        [[ $pm =~ ^[0-9]+$ ]] || fail "no postmaster pid in $dir"
+        pids=$(ps -o pid= --ppid "$pm" | tr '\n' ' ')
+        # shellcheck disable=SC2086 # a list of pids; a backend may have ended since ps saw it
+        kill -KILL "$pm" $pids 2>/dev/null || true
+        # Gone, or a zombie nobody reaps (the postmaster's parent is whatever adopted it).
+        for ((i = 0; i < 500; i++)); do
+                [[ -e /proc/$pm && $(awk '{ print $3 }' "/proc/$pm/stat" 2>/dev/null) != Z ]] || break
+                sleep 0.01
+        done
+        [[ $shm =~ ^[0-9]+$ ]] && ipcrm -m "$shm" 2>/dev/null || true
+        # Nothing starts it again: without its pid file the cleanup's pg_ctl stop cannot signal a process that
+        # reused the postmaster's pid.
+        rm -f "$dir/data/postmaster.pid"
 }
 
 pg_psql() {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc-util.h"
 #include "hexdecoct.h"
@@ -34,6 +35,14 @@
 
 /* Autocommit statements that fail to serialise are run again here, as often: nothing else would. */
 #define DB_PG_AUTOCOMMIT_ATTEMPTS 10U
+
+/* After a failed reconnection, the next attempt waits this long: while there is no primary (a failover under way)
+ * every statement would otherwise try every host of the URI, a connection attempt per request on every request
+ * thread's connection, and a host that does not answer would cost each of them its connect_timeout. */
+#define DB_PG_RECONNECT_INTERVAL_NSEC (100 * INT64_C(1000000))
+
+/* Session settings (SET …) made through db_pg_exec() outside a transaction, made again on a new connection. */
+#define DB_PG_SESSION_SETTINGS_MAX 8U
 
 /* The migrations' key for pg_advisory_xact_lock(): "patela" in ASCII. */
 #define DB_PG_MIGRATION_LOCK INT64_C(0x706174656c61)
@@ -71,6 +80,7 @@ struct DbPgStmt {
         const char **values; /* PQexecPrepared()'s arrays, of n_params */
         int *lengths, *formats;
         bool prepared;
+        unsigned generation; /* the connection it was prepared on (DbPg.generation) */
         PGresult *result;
         int row, n_rows, n_fields;
         DbPgColumn *columns;
@@ -84,6 +94,12 @@ struct DbPg {
          * runs on a new connection outside the transaction it belonged to. */
         bool lost_in_transaction;
         bool in_transaction; /* as the last command began */
+        /* Counts connections: a statement prepared on an earlier one is prepared again. */
+        unsigned generation;
+        bool reset_needed; /* a reconnection failed, maybe half-way: the next statement tries again */
+        int64_t reconnect_after_nsec; /* CLOCK_MONOTONIC; 0: at once */
+        char *session_settings[DB_PG_SESSION_SETTINGS_MAX];
+        unsigned n_session_settings;
         bool writer_locked;  /* holds DB_PG_WRITER_LOCK (a session lock: a lost connection released it) */
         int64_t changes;
         unsigned n_named;
@@ -169,35 +185,59 @@ static const char pg_session_settings[] =
         "SET default_transaction_isolation = 'serializable'; SET client_min_messages = warning;"
         "SET lock_timeout = '5s';";
 
-/* Before a statement: a connection that broke (the server restarted, a failover) is made again, with its session
- * settings, and every cached statement prepared again on it at its next use. Not inside a transaction that the
- * break ended: that one the caller must roll back first. */
+static int64_t now_nsec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
+}
+
+static int pg_exec_settings(DbPg *pg, const char *sql) {
+        PGresult *res = PQexec(pg->conn, sql);
+        int r = pg_result_errno(pg, res);
+
+        PQclear(res);
+        return r;
+}
+
+/* Before a statement: a connection that broke (the server restarted, a failover) is made again — PQreset() tries
+ * the URI's hosts in order, as PQconnectdb() did, so a multi-host URI with target_session_attrs=read-write finds
+ * the promoted primary —, with the session settings of db_pg_open() and of db_pg_exec() again, and every statement
+ * prepared again on it at its next use. Not inside a transaction that the break ended: that one the caller must
+ * roll back first. A reconnection that failed is tried again DB_PG_RECONNECT_INTERVAL_NSEC later at the earliest;
+ * until then statements fail at once. */
 static int pg_connection_check(DbPg *pg) {
-        PGresult *res;
+        int64_t now;
         int r;
 
         if (pg->lost_in_transaction)
                 return -ECONNRESET;
-        if (_likely_(PQstatus(pg->conn) == CONNECTION_OK)) {
+        if (_likely_(!pg->reset_needed && PQstatus(pg->conn) == CONNECTION_OK)) {
                 PGTransactionStatusType t = PQtransactionStatus(pg->conn);
                 pg->in_transaction = t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
                 return 0;
         }
         pg->in_transaction = false;
         pg->writer_locked = false; /* the server released it with the connection */
+        now = now_nsec();
+        if (now < pg->reconnect_after_nsec)
+                return -ECONNRESET;
         PQreset(pg->conn);
-        if (PQstatus(pg->conn) != CONNECTION_OK) {
-                pg_set_error(pg, PQerrorMessage(pg->conn));
+        pg->generation++;
+        r = PQstatus(pg->conn) == CONNECTION_OK ? pg_exec_settings(pg, pg_session_settings) : -ECONNRESET;
+        for (unsigned i = 0; r >= 0 && i < pg->n_session_settings; i++)
+                r = pg_exec_settings(pg, pg->session_settings[i]);
+        if (r < 0) {
+                if (PQstatus(pg->conn) != CONNECTION_OK)
+                        pg_set_error(pg, PQerrorMessage(pg->conn));
+                /* The next attempt calls PQreset() again, also on a connection that is up but without its settings. */
+                pg->reset_needed = true;
+                pg->reconnect_after_nsec = now_nsec() + DB_PG_RECONNECT_INTERVAL_NSEC;
                 return log_debug_errno(ECONNRESET, "Failed to reconnect to PostgreSQL: %s", pg->error);
         }
-        res = PQexec(pg->conn, pg_session_settings);
-        r = pg_result_errno(pg, res);
-        PQclear(res);
-        if (r < 0)
-                return r;
-        for (unsigned i = 0; i < pg->n_cache; i++)
-                pg->cache[i].stmt->prepared = false;
-        log_debug("Reconnected to PostgreSQL.");
+        pg->reset_needed = false;
+        pg->reconnect_after_nsec = 0;
+        log_info("Reconnected to the PostgreSQL database on %s.", PQhost(pg->conn) ?: "localhost");
         return 0;
 }
 
@@ -205,17 +245,38 @@ const char *db_pg_error(Db *db) {
         return db->pg->error ?: "no error";
 }
 
+/* A session setting (SET, not SET LOCAL) outside a transaction: kept, to be made again on a new connection (the
+ * metrics' read-only connection stays read-only across a failover). */
+static int pg_remember_setting(DbPg *pg, const char *sql) {
+        char *copy;
+
+        for (unsigned i = 0; i < pg->n_session_settings; i++)
+                if (streq(pg->session_settings[i], sql))
+                        return 0;
+        if (pg->n_session_settings >= DB_PG_SESSION_SETTINGS_MAX)
+                return log_debug_errno(E2BIG, "Too many session settings to keep: '%s'.", sql);
+        copy = strdup(sql);
+        if (!copy)
+                return -ENOMEM;
+        pg->session_settings[pg->n_session_settings++] = copy;
+        return 0;
+}
+
 int db_pg_exec(Db *db, const char *sql) {
+        bool setting;
         PGresult *res;
         int r;
 
         r = pg_connection_check(db->pg);
         if (r < 0)
                 return r;
+        setting = startswith(sql, "SET ") && !startswith(sql, "SET LOCAL ") &&
+                  PQtransactionStatus(db->pg->conn) == PQTRANS_IDLE;
         res = PQexec(db->pg->conn, sql);
         r = pg_result_errno(db->pg, res);
-
         PQclear(res);
+        if (r >= 0 && setting)
+                r = pg_remember_setting(db->pg, sql);
         return r;
 }
 
@@ -310,7 +371,7 @@ void db_pg_stmt_free(DbPgStmt *s) {
         if (!s)
                 return;
         /* Its name on the server is not reused, but a long-running connection should not collect them. */
-        if (s->prepared && PQstatus(s->pg->conn) == CONNECTION_OK) {
+        if (s->prepared && s->generation == s->pg->generation && PQstatus(s->pg->conn) == CONNECTION_OK) {
                 PGresult *res;
 
                 snprintf(sql, sizeof(sql), "DEALLOCATE %s", s->name);
@@ -498,33 +559,46 @@ static int stmt_prepare(DbPgStmt *s) {
         if (r < 0)
                 return log_debug_errno(r, "Failed to prepare '%s': %s", s->sql, s->pg->error);
         s->prepared = true;
+        s->generation = s->pg->generation;
         return 0;
 }
 
 static int stmt_execute(DbPgStmt *s) {
-        bool autocommit;
+        /* A SELECT outside a transaction that finds the connection lost is run again once, on a new connection: a
+         * read changes nothing, and the first request after a failover (or a restart of PostgreSQL) that happened
+         * while the server was idle is answered rather than refused. The writers' lock's SELECTs may run again too:
+         * the lost connection released the lock. A write's outcome is unknown: never again. */
+        bool reconnected = false, read = startswith(s->sql, "SELECT ");
         int r;
 
-        r = pg_connection_check(s->pg);
-        if (r < 0)
-                return r;
-        if (!s->prepared) {
-                r = stmt_prepare(s);
+        for (unsigned attempt = 1;; attempt++) {
+                PGresult *res;
+                bool autocommit;
+
+                r = pg_connection_check(s->pg);
                 if (r < 0)
                         return r;
-        }
-        for (unsigned i = 0; i < s->n_params; i++) {
-                s->values[i] = s->params[i].value;
-                s->lengths[i] = s->params[i].length;
-                s->formats[i] = s->params[i].format;
-        }
-        autocommit = PQtransactionStatus(s->pg->conn) == PQTRANS_IDLE;
-        for (unsigned attempt = 1;; attempt++) {
-                PGresult *res = PQexecPrepared(s->pg->conn, s->name, (int) s->n_params, s->values, s->lengths,
-                                               s->formats, /* resultFormat= */ 0);
-
+                autocommit = PQtransactionStatus(s->pg->conn) == PQTRANS_IDLE;
+                if (!s->prepared || s->generation != s->pg->generation) {
+                        r = stmt_prepare(s);
+                        if (r == -ECONNRESET && autocommit && read && !reconnected) {
+                                reconnected = true;
+                                continue;
+                        }
+                        if (r < 0)
+                                return r;
+                }
+                for (unsigned i = 0; i < s->n_params; i++) {
+                        s->values[i] = s->params[i].value;
+                        s->lengths[i] = s->params[i].length;
+                        s->formats[i] = s->params[i].format;
+                }
+                res = PQexecPrepared(s->pg->conn, s->name, (int) s->n_params, s->values, s->lengths, s->formats,
+                                     /* resultFormat= */ 0);
                 r = pg_result_errno(s->pg, res);
-                if (r == -EAGAIN && autocommit && attempt < DB_PG_AUTOCOMMIT_ATTEMPTS) {
+                if ((r == -EAGAIN && autocommit && attempt < DB_PG_AUTOCOMMIT_ATTEMPTS) ||
+                    (r == -ECONNRESET && autocommit && read && !reconnected)) {
+                        reconnected = reconnected || r == -ECONNRESET;
                         PQclear(res);
                         continue;
                 }
@@ -921,7 +995,7 @@ int db_pg_open(const char *uri, Db **ret) {
                 db->path = NULL;
                 return -ENOMEM;
         }
-        r = db_pg_exec(db, pg_session_settings);
+        r = pg_exec_settings(db->pg, pg_session_settings);
         if (r < 0)
                 return log_error_errno(r, "Failed to configure %s: %s", db->path, db_pg_error(db));
         r = pg_check_collation(db);
@@ -945,6 +1019,8 @@ Db *db_pg_close(Db *db) {
                 }
                 if (db->pg->conn)
                         PQfinish(db->pg->conn);
+                for (unsigned i = 0; i < db->pg->n_session_settings; i++)
+                        free(db->pg->session_settings[i]);
                 free(db->pg->error);
                 free(db->pg);
         }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -408,8 +409,9 @@ static void terminate(Db *victim, Db *killer) {
 }
 
 /* A lost connection (a restarted server, a failover): the statement that finds it fails, the next one runs on a
- * new connection with the cached statements prepared again; but inside a transaction nothing runs until the
- * caller has rolled back, and what the transaction wrote is gone. */
+ * new connection with the cached statements prepared again — a SELECT outside a transaction is run again on it at
+ * once —; but inside a transaction nothing runs until the caller has rolled back, and what the transaction wrote
+ * is gone. */
 TEST(reconnect) {
         _cleanup_(db_pg_closep) Db *db = NULL, *killer = NULL;
         _cleanup_db_stmt_ DbStmt *s = NULL;
@@ -419,8 +421,10 @@ TEST(reconnect) {
         ASSERT_OK(exec_schema(db, "DROP TABLE IF EXISTS r;\nCREATE TABLE r (id INTEGER PRIMARY KEY, v TEXT);"));
         ASSERT_OK(exec_stmt(db, "INSERT INTO r (v) VALUES ('before')"));
 
+        /* A write that finds the connection gone fails (outside a transaction too: its outcome could be unknown);
+         * the next statement reconnects. */
         terminate(db, killer);
-        ASSERT_ERROR(exec_stmt(db, "SELECT count(*) FROM r"), ECONNRESET);
+        ASSERT_ERROR(exec_stmt(db, "INSERT INTO r (v) VALUES ('lost')"), ECONNRESET);
         ASSERT_OK(db_stmt_prepare_cached(db, "SELECT count(*) FROM r", &s));
         ASSERT_EQ(db_step(s), DB_ROW);
         ASSERT_EQ(db_column_int64(s, 0), 1);
@@ -439,6 +443,101 @@ TEST(reconnect) {
         ASSERT_OK(db_pg_commit(db));
         ASSERT_EQ(db_step(s), DB_ROW);
         ASSERT_EQ(db_column_int64(s, 0), 2);
+}
+
+/* What a new connection must have again after a loss (a failover): the session settings made through db_pg_exec()
+ * (the metrics' connection is read-only: a write on the new one is refused), and the statements prepared on the
+ * old one, cached or not, prepared again (not "prepared statement does not exist"). */
+TEST(reconnect_keeps_session) {
+        _cleanup_(db_pg_closep) Db *db = NULL, *killer = NULL;
+        _cleanup_db_stmt_free_ DbStmt *own = NULL;
+
+        ASSERT_OK(db_pg_open(pg_uri(), &db));
+        ASSERT_OK(db_pg_open(pg_uri(), &killer));
+        ASSERT_OK(exec_schema(db, "DROP TABLE IF EXISTS k;\nCREATE TABLE k (id INTEGER PRIMARY KEY, v TEXT);"));
+        ASSERT_OK(exec_stmt(db, "INSERT INTO k (v) VALUES ('before')"));
+        ASSERT_OK(db_stmt_prepare(db, "SELECT count(*) FROM k WHERE v = ?", &own));
+        ASSERT_OK(db_bind_text(own, 1, "before"));
+        ASSERT_EQ(db_step(own), DB_ROW);
+        ASSERT_EQ(db_column_int64(own, 0), 1);
+        db_stmt_reset(own);
+        ASSERT_OK(db_pg_exec(db, "SET default_transaction_read_only = on"));
+        ASSERT_ERROR(exec_stmt(db, "INSERT INTO k (v) VALUES ('read-only')"), EROFS);
+
+        /* A read outside a transaction reconnects in place, on both kinds of statement; still read-only. */
+        terminate(db, killer);
+        ASSERT_OK(exec_stmt(db, "SELECT count(*) FROM k"));
+        terminate(db, killer);
+        ASSERT_OK(db_bind_text(own, 1, "before"));
+        ASSERT_EQ(db_step(own), DB_ROW);
+        ASSERT_EQ(db_column_int64(own, 0), 1);
+        db_stmt_reset(own);
+        /* In a read transaction, the loss is the caller's. */
+        ASSERT_OK(db_pg_begin_read(db));
+        terminate(db, killer);
+        ASSERT_ERROR(exec_stmt(db, "SELECT count(*) FROM k"), ECONNRESET);
+        db_pg_rollback(db);
+        ASSERT_ERROR(exec_stmt(db, "INSERT INTO k (v) VALUES ('read-only')"), EROFS);
+        ASSERT_OK(db_bind_text(own, 1, "before"));
+        ASSERT_EQ(db_step(own), DB_ROW);
+        ASSERT_EQ(db_column_int64(own, 0), 1);
+        db_stmt_reset(own);
+        ASSERT_OK(exec_stmt(db, "SELECT count(*) FROM k"));
+}
+
+static int64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        ASSERT_OK(clock_gettime(CLOCK_MONOTONIC, &ts));
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ALTER DATABASE … ALLOW_CONNECTIONS on the test's database, from a connection to another one (PostgreSQL refuses it
+ * for the current database): the same URI, its database name overridden. */
+static void allow_connections(const char *database, bool allow) {
+        const char *keys[] = { "dbname", "dbname", NULL }, *values[] = { pg_uri(), "postgres", NULL };
+        _cleanup_free_ char *sql = NULL;
+        PGconn *c = PQconnectdbParams(keys, values, /* expand_dbname= */ 1);
+        PGresult *res;
+
+        ASSERT_EQ(PQstatus(c), CONNECTION_OK);
+        ASSERT_TRUE(asprintf(&sql, "ALTER DATABASE \"%s\" WITH ALLOW_CONNECTIONS %s", database,
+                             allow ? "true" : "false") > 0);
+        res = PQexec(c, sql);
+        ASSERT_EQ(PQresultStatus(res), PGRES_COMMAND_OK);
+        PQclear(res);
+        PQfinish(c);
+}
+
+/* No primary for a while (a failover under way): a reconnection that failed is not tried again for 100 ms, the
+ * statements in between fail at once; after that the next statement reconnects. The database refusing connections
+ * (ALLOW_CONNECTIONS false) stands for the missing primary. */
+TEST(reconnect_interval) {
+        _cleanup_(db_pg_closep) Db *db = NULL, *killer = NULL;
+        _cleanup_db_stmt_ DbStmt *name = NULL;
+        _cleanup_free_ char *database = NULL;
+        int64_t failed_at;
+
+        ASSERT_OK(db_pg_open(pg_uri(), &db));
+        ASSERT_OK(db_pg_open(pg_uri(), &killer));
+        ASSERT_OK(db_stmt_prepare_cached(killer, "SELECT current_database()", &name));
+        ASSERT_EQ(db_step(name), DB_ROW);
+        database = strdup(db_column_text(name, 0));
+        ASSERT_NOT_NULL(database);
+        db_stmt_reset(name);
+
+        allow_connections(database, false);
+        terminate(db, killer);
+        /* The read finds the connection gone and tries a new one at once: refused. */
+        ASSERT_ERROR(exec_stmt(db, "SELECT 1"), ECONNRESET);
+        failed_at = monotonic_usec();
+        allow_connections(database, true);
+        /* Within the interval: refused without an attempt, although a connection would now succeed (checked only
+         * when the machine was quick enough to still be within it). */
+        if (exec_stmt(db, "SELECT 1") >= 0)
+                ASSERT_TRUE(monotonic_usec() - failed_at >= 100000);
+        (void) nanosleep(&(struct timespec) { .tv_nsec = 150000000 }, NULL);
+        ASSERT_OK(exec_stmt(db, "SELECT 1"));
 }
 
 /* One writer at a time on PostgreSQL, as on SQLite: a write transaction holds the writers' lock from before its
