@@ -462,6 +462,8 @@ enum MHD_Result api_attest(Request *req) {
         if (r == -ESTALE)
                 return reject(req, &ch, &n, /* proven= */ true, PROTO_ERROR_NODE_DISABLED, "The node is not enabled.");
         if (r < 0) {
+                /* The node proved the secret; it will ask for a new challenge (this one stays answerable). */
+                challenge_limits_release(&req->server->challenge_limits, n.id, ch.issued_ms);
                 log_error_errno(r, "Recording the attestation of node %" PRIi64 " (%s) failed: %m", n.id, n.fingerprint);
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Issuing the session failed.");
         }

@@ -315,18 +315,40 @@ int challenge_limits_issue(ChallengeLimits *l, int64_t node_id, uint64_t floor_m
                                 open++;
                         if (w->issued_ms[i] < w->issued_ms[oldest])
                                 oldest = i;
-                        /* Each challenge of the node its own time on this server, so its own id. */
-                        issued = MAX(issued, w->issued_ms[i] + 1);
                 }
+                /* Each challenge of the node its own time on this server, so its own id. */
+                issued = MAX(issued, w->last_issued_ms + 1);
                 if (open >= CHALLENGES_PER_NODE_MAX)
                         r = -EUSERS;
-                else /* the oldest one is answered or expired (older than every open one) */
+                else { /* the oldest one is free, answered or expired (older than every open one) */
                         w->issued_ms[oldest] = issued;
+                        w->last_issued_ms = issued;
+                }
         }
         pthread_mutex_unlock(&l->lock);
         if (r >= 0)
                 *ret_issued_ms = issued;
         return r;
+}
+
+void challenge_limits_release(ChallengeLimits *l, int64_t node_id, uint64_t issued_ms) {
+        ChallengeWindow *w;
+
+        pthread_mutex_lock(&l->lock);
+        /* The node's window if it has one, found without window_find()'s taking over of a stale slot. */
+        for (size_t i = l->n_slots > 0 ? window_hash(node_id, l->n_slots) : 0; l->n_slots > 0;
+             i = (i + 1) & (l->n_slots - 1)) {
+                w = &l->slots[i];
+                if (w->node_id == 0)
+                        break;
+                if (w->node_id != node_id)
+                        continue;
+                for (unsigned k = 0; k < CHALLENGES_PER_NODE_MAX; k++)
+                        if (w->issued_ms[k] == issued_ms)
+                                w->issued_ms[k] = 0;
+                break;
+        }
+        pthread_mutex_unlock(&l->lock);
 }
 
 bool challenge_limits_log_refusal(ChallengeLimits *l, int64_t node_id, uint64_t now) {

@@ -62,7 +62,8 @@ int challenge_void_all(Db *db, int64_t node_id, uint64_t now_ms);
  * per node active within the lifetime (a table grown and pruned as nodes come and go). */
 typedef struct ChallengeWindow {
         int64_t node_id; /* 0: an empty slot */
-        uint64_t issued_ms[CHALLENGES_PER_NODE_MAX];
+        uint64_t issued_ms[CHALLENGES_PER_NODE_MAX]; /* 0: free */
+        uint64_t last_issued_ms;                     /* the latest given: each challenge its own time, so its own id */
         uint64_t refusals_since_ms;
         unsigned n_refusals;
 } ChallengeWindow;
@@ -82,6 +83,11 @@ void challenge_limits_done(ChallengeLimits *l);
  * that is not past the floor or the node's last challenge on this server (each challenge its own id). -ENOMEM. */
 int challenge_limits_issue(ChallengeLimits *l, int64_t node_id, uint64_t floor_ms, uint64_t now_ms,
                            uint64_t *ret_issued_ms);
+/* The challenge of the node issued at issued_ms no longer counts as open on this server: its answer proved the
+ * secret but could not be recorded (the database failed, a failover), and the node will ask for a new one. It stays
+ * answerable (the floor did not move); without this, a few such failures would refuse the node new challenges
+ * (429) until they expire. */
+void challenge_limits_release(ChallengeLimits *l, int64_t node_id, uint64_t issued_ms);
 /* Whether a refused answer of the node may be logged now (and counts it): false past CHALLENGES_PER_NODE_MAX
  * refusals within the lifetime. */
 bool challenge_limits_log_refusal(ChallengeLimits *l, int64_t node_id, uint64_t now_ms);

@@ -141,6 +141,14 @@ TEST(open_challenges_bounded) {
         ASSERT_OK(challenge_limits_issue(&l, 7, t + 1, t + 20, &issued));
         ASSERT_OK(challenge_limits_issue(&l, 7, t + 1, t + 21, &issued));
         ASSERT_ERROR(challenge_limits_issue(&l, 7, t + 1, t + 22, &issued), EUSERS);
+        /* One whose answer could not be recorded (a database error) is released: one more, once; the next id is
+         * still past every earlier one. */
+        last = issued;
+        challenge_limits_release(&l, 7, last);
+        challenge_limits_release(&l, 12345, last); /* no window: nothing */
+        ASSERT_OK(challenge_limits_issue(&l, 7, t + 1, t + 23, &issued));
+        ASSERT_TRUE(issued > last);
+        ASSERT_ERROR(challenge_limits_issue(&l, 7, t + 1, t + 24, &issued), EUSERS);
         /* Expired ones free theirs. */
         ASSERT_OK(challenge_limits_issue(&l, 7, t + 1, t + 60003, &issued));
         /* The time given is never at or before the floor. */

@@ -110,8 +110,9 @@ attempt_auth() {
         try_http "$2" POST /v1/enroll "$T/enroll.json"
         if [[ $HTTP_STATUS != 200 ]]; then
                 journal "$node" challenge failed "$HTTP_STATUS"
-                # 429: four challenges of this node open at that server (answers that failed leave theirs open
-                # until ChallengeLifetime= ends them): ask again later, as configd would.
+                # 429: four challenges of this node open at that server (an answer that failed frees its place only
+                # at the server that answered it, here the other one; at this one it stays until ChallengeLifetime=
+                # ends it): ask again later, as configd would.
                 [[ $HTTP_STATUS != 429 ]] || sleep 0.5
                 return 1
         fi
