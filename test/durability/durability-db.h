@@ -43,3 +43,6 @@ int dur_db_damage(DurDb *db);
 
 /* The first column of the first row as an integer: the form of COUNT(*) checks. */
 int dur_db_query_int(DurDb *db, const char *sql, const char *const *params, size_t n_params, long long *ret);
+
+/* A row's n values joined by spaces (NULL as "NULL"): a new string, NULL without memory. */
+char *dur_db_row_join(size_t n, const char *const *values);
