@@ -12,9 +12,33 @@ MONITOR=$PATELA_BUILD_DIR/src/monitor/patela-monitor
 FIXTURE=$PATELA_SOURCE_DIR/test/boot/fixtures/qemu-ovmf/patela.reference.json
 STATE=$T/monitor
 
+# The test's databases by name, on either backend (lib-server.sh's PATELA_TEST_DB_BACKEND): db_named NAME is the
+# --database= value of NAME (the server's own is "main"), db_clone FROM TO copies one that nothing has open,
+# db_new NAME makes an empty one.
+db_named() {
+        if db_is_postgresql; then
+                [[ $1 == main ]] && echo "$DB" || echo "postgresql:///$1?host=$PG_DIR"
+        else
+                [[ $1 == main ]] && echo "$DB" || echo "$T/$1.db"
+        fi
+}
+db_clone() {
+        if db_is_postgresql; then
+                "$PG_BIN/createdb" -h "$PG_DIR" -T "$([[ $1 == main ]] && echo patela || echo "$1")" "$2" ||
+                        fail "createdb -T $1 $2"
+        else
+                cp "$(db_named "$1")" "$(db_named "$2")"
+        fi
+}
+db_new() {
+        if db_is_postgresql; then
+                "$PG_BIN/createdb" -h "$PG_DIR" "$1" || fail "createdb $1"
+        fi
+}
+
 vkey=$(ps_cli log init patela.test/fleet "$T/log.key" 2>/dev/null) || fail "log init"
 ps_cli image add "$FIXTURE" --name first >/dev/null 2>&1 || fail "image add"
-cp "$DB" "$T/one-entry.db"
+db_clone main one_entry
 server_start --log-key="$T/log.key"
 mkdir -p "$STATE"
 monitor() {
@@ -39,8 +63,8 @@ pass "the log grew: the new entry hashed into the kept tree gives the new signed
 cp "$STATE/state" "$T/state.good"
 # A rollback: the server serves an older copy of its database, under the same key.
 server_stop
-cp "$T/one-entry.db" "$T/rolled.db"
-DB=$T/rolled.db server_start --log-key="$T/log.key"
+db_clone one_entry rolled
+DB=$(db_named rolled) server_start --log-key="$T/log.key"
 monitor && fail "a rollback went unnoticed: $(cat "$T/monitor.out")"
 grep -q "^rollback: the log went back from 2 to 1 entries" "$T/monitor.out" || fail "$(cat "$T/monitor.out")"
 cmp -s "$STATE/state" "$T/state.good" || fail "the state moved over a rollback"
@@ -48,15 +72,15 @@ server_stop
 
 # A fork: another history of the same size under the same key (the first entry, then another image's
 # registration instead of the retirement).
-cp "$T/one-entry.db" "$T/fork.db"
+db_clone one_entry fork
 a=$(printf '%064d' 8)
 jq --arg s "$(printf '%064d' 7)" --arg a "$a" \
         '.uki.sha256 = $s | .uki.authenticode = $a | ([.records[].pcr] | index(4)) as $i | .records[$i].sha256 = $a' \
         "$FIXTURE" >"$T/other.reference.json"
-"$SERVER_BIN" --database="$T/fork.db" image add "$T/other.reference.json" --name other >"$T/fork-add.log" 2>&1 ||
+"$SERVER_BIN" --database="$(db_named fork)" image add "$T/other.reference.json" --name other >"$T/fork-add.log" 2>&1 ||
         fail "image add other: $(cat "$T/fork-add.log")"
-DB=$T/fork.db server_start --log-key="$T/log.key"
-[[ $(DB=$T/fork.db ps_cli --json log show | jq .size) == 2 ]] || fail "the forked log is not of size 2"
+DB=$(db_named fork) server_start --log-key="$T/log.key"
+[[ $(DB=$(db_named fork) ps_cli --json log show | jq .size) == 2 ]] || fail "the forked log is not of size 2"
 monitor && fail "a fork went unnoticed: $(cat "$T/monitor.out")"
 grep -q "^fork: the entries the server serves do not give its signed head\|^fork: .*consistency proof" "$T/monitor.out" ||
         fail "$(cat "$T/monitor.out")"
@@ -65,7 +89,8 @@ pass "a rollback and a fork behind the same key: reported, exit 1, the state whe
 server_stop
 
 # Another key signs: the pinned one is missing from the note.
-"$SERVER_BIN" --database="$T/x.db" log init patela.test/fleet "$T/other.key" >/dev/null 2>&1 || fail "log init other"
+db_new x
+"$SERVER_BIN" --database="$(db_named x)" log init patela.test/fleet "$T/other.key" >/dev/null 2>&1 || fail "log init other"
 server_start --log-key="$T/other.key"
 monitor && fail "a checkpoint under another key was accepted"
 grep -q "^bad-signature: the checkpoint is not signed by patela.test/fleet" "$T/monitor.out" || fail "$(cat "$T/monitor.out")"
