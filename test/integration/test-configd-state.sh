@@ -75,13 +75,21 @@ sleep 1.1 # StateSaveInterval=1s since configd started
 cv Refresh >/dev/null || fail "Refresh: $(tail -5 "$T/configd.log")"
 saved 2
 grep -q "saved the sealed tor state of 2 relays" "$T/server.log" || fail "server log: $(tail -5 "$T/server.log")"
-[[ $(sqlite3 "$DB" "SELECT group_concat(substr(hex(state), 1, 8), ' ') FROM relay_states") == "50545331 50545331" ]] ||
-        fail "a stored blob is not keyd's: $(sqlite3 "$DB" 'SELECT substr(hex(state), 1, 16) FROM relay_states')"
-sqlite3 "$DB" "PRAGMA wal_checkpoint(FULL)" >/dev/null
-for f in "$DB"*; do
-        grep -a -q -e BWHistory -e 1234567000 -e 7777777000 "$f" && fail "plaintext of the tor state in $f"
-done
-[[ -z $(sqlite3 "$DB" ".dump relay_states" | grep -e BWHistory) ]] || fail "plaintext in the dump"
+[[ $(db_query "SELECT substr($(db_hex state), 1, 8) FROM relay_states" | paste -sd ' ') == "50545331 50545331" ]] ||
+        fail "a stored blob is not keyd's: $(db_query "SELECT substr($(db_hex state), 1, 16) FROM relay_states")"
+# Every byte the database keeps on disk, its log included, and a dump of the table: no plaintext.
+if db_is_postgresql; then
+        db_query "CHECKPOINT" >/dev/null
+        grep -r -a -q -e BWHistory -e 1234567000 -e 7777777000 "$PG_DIR/data" &&
+                fail "plaintext of the tor state in the cluster's files"
+        [[ -z $(pg_dump -d "$DB" -t relay_states | grep -e BWHistory) ]] || fail "plaintext in the dump"
+else
+        sqlite3 "$DB" "PRAGMA wal_checkpoint(FULL)" >/dev/null
+        for f in "$DB"*; do
+                grep -a -q -e BWHistory -e 1234567000 -e 7777777000 "$f" && fail "plaintext of the tor state in $f"
+        done
+        [[ -z $(sqlite3 "$DB" ".dump relay_states" | grep -e BWHistory) ]] || fail "plaintext in the dump"
+fi
 for l in "$T/keyd.log" "$T/configd.log" "$T/server.log"; do
         grep -q -e BWHistory -e 1234567000 -e 7777777000 "$l" && fail "plaintext of the tor state in $l"
 done
@@ -111,7 +119,7 @@ echo "# configd start → running ${ms} ms, the state fetch ${fetch_ms}"
 pass "reboot (fresh directories): configd fetched both states, keyd put each back into its key directory byte for byte (0600, the relay's user); start → running ${ms} ms, the fetch ${fetch_ms}"
 
 # --- keyd: bad input, wrong relay ---------------------------------------------------------------------------
-blob_a=$(sqlite3 "$DB" "SELECT hex(s.state) FROM relay_states s JOIN relays r ON r.id = s.relay_id WHERE r.name = '$A'" |
+blob_a=$(db_query "SELECT $(db_hex s.state) FROM relay_states s JOIN relays r ON r.id = s.relay_id WHERE r.name = '$A'" |
          xxd -r -p | base64 -w0)
 # ensure_json NAME STATE_B64: EnsureRelays' parameters for NAME with that state.
 ensure_json() {
@@ -161,7 +169,8 @@ server_start --measured-boot=warn
 node_identity
 node_session
 auth="Authorization: Bearer $TOKEN"
-before=$(sqlite3 "$DB" "SELECT group_concat(relay_id || hex(state) || saved_at) FROM relay_states" | sha256sum)
+states() { db_query "SELECT relay_id || ' ' || $(db_hex state) || ' ' || saved_at FROM relay_states ORDER BY relay_id"; }
+before=$(states | sha256sum)
 body() { jq -nc --arg n "$1" --arg s "$2" '{relays: [{name: $n, state: $s}]}' >"$T/body.json"; }
 body "$A" "$(head -c 100 /dev/urandom | base64 -w0)"
 http GET /v1/node/state >/dev/null
@@ -193,7 +202,7 @@ expect_error 413 InvalidField
 jq -nc --arg s "$s" --arg n "$A" '{relays: [{name: $n, state: $s}, {name: $n, state: $s}]}' >"$T/bad.json"
 http POST /v1/node/state/save "$T/bad.json" "$auth" >/dev/null
 expect_error 400 InvalidField
-[[ $(sqlite3 "$DB" "SELECT group_concat(relay_id || hex(state) || saved_at) FROM relay_states" | sha256sum) == "$before" ]] ||
+[[ $(states | sha256sum) == "$before" ]] ||
         fail "a refused request changed the stored states"
 pass "curl: no token 401, a session not judged Trusted 409 NotTrusted for both; empty, unknown field, not base64, too short, too large (413), 65 relays (413), a relay twice: refused, nothing changed"
 
@@ -212,14 +221,13 @@ http GET /v1/node/state "" "$auth" >"$T/states.json"
 jq -nc --arg s "$s" --arg n "$A" '{relays: [{name: $n, state: $s}, {name: "exitZ", state: $s}]}' >"$T/bad.json"
 http POST /v1/node/state/save "$T/bad.json" "$auth" >/dev/null
 expect_error 409 UnknownRelay
-[[ $(sqlite3 "$DB" "SELECT group_concat(relay_id || hex(state) || saved_at) FROM relay_states" | sha256sum) == "$before" ]] ||
+[[ $(states | sha256sum) == "$before" ]] ||
         fail "a request naming another node's relay changed the stored states"
 body "$A" "$s"
 http POST /v1/node/state/save "$T/body.json" "$auth" >/dev/null
 [[ $HTTP_STATUS == 200 ]] || fail "save as Trusted: HTTP $HTTP_STATUS $(cat "$T/http.body")"
-[[ $(sqlite3 "$DB" "SELECT s.state FROM relay_states s JOIN relays r ON r.id = s.relay_id WHERE r.name = '$A'" | base64 -w0) != "" &&
-   $(sqlite3 "$DB" "SELECT hex(s.state) FROM relay_states s JOIN relays r ON r.id = s.relay_id WHERE r.name = '$A'") == \
-   "$(base64 -d <<<"$s" | xxd -p | tr -d '\n' | tr a-f A-F)" ]] || fail "$A's blob not replaced"
+stored=$(db_query "SELECT $(db_hex s.state) FROM relay_states s JOIN relays r ON r.id = s.relay_id WHERE r.name = '$A'")
+[[ -n $stored && $stored == "$(base64 -d <<<"$s" | xxd -p | tr -d '\n')" ]] || fail "$A's blob not replaced"
 ps_cli node relays "$fp" 1 >/dev/null
 [[ $(db_count relay_states) == 1 ]] || fail "a relay's state outlived the relay: $(db_count relay_states)"
 pass "curl with a Trusted session: both blobs back; a save naming a relay that is not the node's: 409 UnknownRelay, nothing stored; a replacement stored as sent; relay count 2 → 1: its state gone with it"
