@@ -331,11 +331,8 @@ typedef struct Strv {
 
 static int strv_row(void *userdata, size_t n, const char *const *v) {
         Strv *s = userdata;
-        size_t len = 0;
         char *line;
 
-        for (size_t i = 0; i < n; i++)
-                len += strlen(v[i] ? v[i] : "NULL") + 1;
         if (s->n >= s->max) {
                 size_t m = MAX(s->max * 2, 64U);
                 char **p = reallocarray(s->items, m, sizeof(char *));
@@ -344,14 +341,9 @@ static int strv_row(void *userdata, size_t n, const char *const *v) {
                 s->items = p;
                 s->max = m;
         }
-        line = calloc(len + 1, 1);
+        line = dur_db_row_join(n, v);
         if (!line)
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                if (i > 0)
-                        strcat(line, " ");
-                strcat(line, v[i] ? v[i] : "NULL");
-        }
         s->items[s->n++] = line;
         return 0;
 }

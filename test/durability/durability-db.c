@@ -85,23 +85,28 @@ int dur_db_query_int(DurDb *db, const char *sql, const char *const *params, size
         return 0;
 }
 
-int dur_db_first_problem(void *userdata, size_t n, const char *const *values) {
-        char **problem = userdata;
-        _cleanup_free_ char *line = NULL;
+char *dur_db_row_join(size_t n, const char *const *values) {
         size_t len = 0;
+        char *line;
 
-        if (*problem)
-                return 0;
         for (size_t i = 0; i < n; i++)
                 len += strlen(values[i] ? values[i] : "NULL") + 1;
         line = calloc(len + 1, 1);
         if (!line)
-                return -ENOMEM;
+                return NULL;
         for (size_t i = 0; i < n; i++) {
                 if (i > 0)
                         strcat(line, " ");
                 strcat(line, values[i] ? values[i] : "NULL");
         }
-        *problem = TAKE_PTR(line);
-        return 0;
+        return line;
+}
+
+int dur_db_first_problem(void *userdata, size_t n, const char *const *values) {
+        char **problem = userdata;
+
+        if (*problem)
+                return 0;
+        *problem = dur_db_row_join(n, values);
+        return *problem ? 0 : -ENOMEM;
 }
