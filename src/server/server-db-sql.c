@@ -267,6 +267,20 @@ static size_t top_level_comma(const Tokens *ts, size_t a, size_t b) {
 
 static int translate_range(const Tokens *ts, ParamState *params, size_t a, size_t b, ByteBuffer *out);
 
+/* before, then tokens a..b translated without the spaces at either end, then after. */
+static int translate_between(const Tokens *ts, ParamState *params, const char *before, size_t a, size_t b,
+                             const char *after, ByteBuffer *out) {
+        int r;
+
+        trim_space(ts, &a, &b);
+        r = emits(out, before);
+        if (r >= 0)
+                r = translate_range(ts, params, a, b, out);
+        if (r >= 0)
+                r = emits(out, after);
+        return r;
+}
+
 /* name(args) with args rewritten: ifnull → COALESCE; randomblob → gen_random_bytes (pgcrypto); max/min of several
  * values → GREATEST/LEAST (SQLite's scalar forms; NULL arguments differ: SQLite answers NULL, PostgreSQL ignores
  * them); group_concat → string_agg (with SQLite's default separator); instr(a, b) → position(b IN a). 0 if t is
@@ -312,19 +326,9 @@ static int translate_function(const Tokens *ts, ParamState *params, size_t *i, s
                 *i = close;
                 return r < 0 ? r : 1;
         } else if (token_is(t, "instr") && comma < close) {
-                r = emits(out, "position(");
-                x = comma + 1, y = close;
-                trim_space(ts, &x, &y);
+                r = translate_between(ts, params, "position(", comma + 1, close, " IN ", out);
                 if (r >= 0)
-                        r = translate_range(ts, params, x, y, out);
-                if (r >= 0)
-                        r = emits(out, " IN ");
-                x = open + 1, y = comma;
-                trim_space(ts, &x, &y);
-                if (r >= 0)
-                        r = translate_range(ts, params, x, y, out);
-                if (r >= 0)
-                        r = emits(out, ")");
+                        r = translate_between(ts, params, "", open + 1, comma, ")", out);
                 *i = close;
                 return r < 0 ? r : 1;
         } else
@@ -374,14 +378,7 @@ static int translate_range(const Tokens *ts, ParamState *params, size_t a, size_
                         if (as > 0)
                                 type = skip_space(ts, as + 1, close);
                         if (as > 0 && token_is(&ts->t[type], "BLOB")) {
-                                size_t x = j + 1, y = as;
-
-                                trim_space(ts, &x, &y);
-                                r = emits(out, "convert_to(");
-                                if (r >= 0)
-                                        r = translate_range(ts, params, x, y, out);
-                                if (r >= 0)
-                                        r = emits(out, ", 'UTF8')");
+                                r = translate_between(ts, params, "convert_to(", j + 1, as, ", 'UTF8')", out);
                                 i = close;
                         } else
                                 r = emit_token(out, t);
@@ -533,16 +530,8 @@ static int translate_create_trigger(const Tokens *ts, size_t a, size_t b, ByteBu
                 r = emit_token(out, &ts->t[name]);
         if (r >= 0)
                 r = emits(out, "() RETURNS trigger LANGUAGE plpgsql AS $patela$\nBEGIN\n");
-        if (r >= 0 && when) {
-                size_t x = when + 1, y = begin;
-
-                trim_space(ts, &x, &y);
-                r = emits(out, "IF ");
-                if (r >= 0)
-                        r = translate_range(ts, NULL, x, y, out);
-                if (r >= 0)
-                        r = emits(out, " THEN\n");
-        }
+        if (r >= 0 && when)
+                r = translate_between(ts, NULL, "IF ", when + 1, begin, " THEN\n", out);
         /* The body: SELECT RAISE(ABORT|FAIL|ROLLBACK, 'message'); or RAISE(IGNORE) (the row skipped). */
         for (i = skip_space(ts, begin + 1, end); r >= 0 && i < end; i = skip_space(ts, i + 1, end)) {
                 size_t raise, open, kind, comma, msg, close, semi;
