@@ -8,6 +8,7 @@
 
 #include "alloc-util.h"
 #include "configd-http.h"
+#include "protocol.h"
 
 struct HttpClient {
         sd_event *event;
@@ -365,6 +366,7 @@ int http_request_start_full(HttpClient *c, const char *path, const char *body, c
         if (!c->loopback) {
                 /* The pinned CA is the only trust anchor: no CA directory, no built-in bundle, no proxy. */
                 SETOPT(r->easy, CURLOPT_SSLVERSION, (long) (CURL_SSLVERSION_TLSv1_3 | CURL_SSLVERSION_MAX_DEFAULT));
+                SETOPT(r->easy, CURLOPT_SSL_EC_CURVES, PROTO_TLS_GROUPS);
                 SETOPT(r->easy, CURLOPT_CAINFO, c->ca_file);
                 SETOPT(r->easy, CURLOPT_CAPATH, (char *) NULL);
                 SETOPT(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);

@@ -2,9 +2,10 @@
 /* The benchmark's HTTPS client: HTTP/1.1 over an OpenSSL TLS 1.3 connection, written for the load generator
  * alone. libcurl did the same job at some 100 µs of CPU per request, a fifth of all the load generator's
  * work, on the cores the server runs on; this does one TLS record out and one or two in per request. Nodes
- * use libcurl (patela-configd); what the server sees is the same: TLS 1.3, one request per round trip,
- * Content-Length bodies, kept-alive connections (or a fresh connection per request or per authentication, with
- * a full handshake or, with resumption, one resumed from the server's last session ticket as libcurl does). */
+ * use libcurl (patela-configd); what the server sees is the same: TLS 1.3 with PROTO_TLS_GROUPS offered, one
+ * request per round trip, Content-Length bodies, kept-alive connections (or a fresh connection per request or per
+ * authentication, with a full handshake or, with resumption, one resumed from the server's last session ticket as
+ * libcurl does). */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -22,6 +23,7 @@
 #include "alloc-util.h"
 #include "bench-http.h"
 #include "fd-util.h"
+#include "protocol.h"
 #include "string-util.h"
 
 #define REPLY_MAX (64U * 1024U)
@@ -217,6 +219,7 @@ int bench_http_new(const char *url, const char *cacert, bool fresh_connections, 
                 return -ENOMEM;
         if (SSL_CTX_set_min_proto_version(h->ctx, TLS1_3_VERSION) != 1 ||
             SSL_CTX_set_max_proto_version(h->ctx, TLS1_3_VERSION) != 1 ||
+            SSL_CTX_set1_groups_list(h->ctx, PROTO_TLS_GROUPS) != 1 ||
             SSL_CTX_load_verify_locations(h->ctx, cacert, NULL) != 1)
                 return -EIO;
         SSL_CTX_set_verify(h->ctx, SSL_VERIFY_PEER, NULL);

@@ -84,6 +84,26 @@ configd_stop
 openssl_server_stop
 pass "TLS 1.2 server refused: $(jq -r .lastError "$T/status.json")"
 
+# configd's ClientHello offers the groups patela-server negotiates (PROTO_TLS_GROUPS) with one key share, X25519's:
+# not OpenSSL's default X25519MLKEM768 share, 1,216 bytes that GnuTLS cannot use and hashes in every handshake.
+openssl_server -trace
+printf '%s\n' "$OSSL_URL" >"$T/creds/patela.server-url"
+configd_start
+for ((i = 0; i < 200; i++)); do
+        grep -q "key_share" "$T/openssl.log" && break
+        sleep 0.05
+done
+configd_stop
+openssl_server_stop
+# The ClientHello's key_share extension: its NamedGroup lines, up to the next extension.
+shares=$(awk '/extension_type=key_share/ { on = 1; next } on && /extension_type=/ { exit } on && /NamedGroup:/ { print $2 }' \
+        "$T/openssl.log")
+[[ $shares == ecdh_x25519 ]] || fail "configd's key shares: '${shares//$'\n'/ }', not ecdh_x25519 alone; $(grep -A3 'supported_groups' "$T/openssl.log" | head -8)"
+groups=$(awk '/extension_type=supported_groups/ { on = 1; next } on && /extension_type=/ { exit } on { print $1 }' "$T/openssl.log" |
+        paste -sd' ')
+[[ $groups == "ecdh_x25519 secp256r1 secp384r1" ]] || fail "configd's supported groups: '$groups'"
+pass "configd's ClientHello: one key share ($shares), groups $groups"
+
 # The right server under a wrong path: a well-formed 404 is an unreachable server, not a refusal.
 printf '%s/not-patela\n' "$URL" >"$T/creds/patela.server-url"
 configd_start

@@ -47,6 +47,12 @@ typedef enum ProtoEndpoint {
         _PROTO_ENDPOINT_INVALID = -EINVAL,
 } ProtoEndpoint;
 
+/* The TLS 1.3 key exchange groups a node offers patela-server, the first with its key share: those the server (GnuTLS)
+ * negotiates. OpenSSL 3.5's default adds an X25519MLKEM768 share (1,216 bytes) that this server cannot take; GnuTLS
+ * hashes the whole transcript again for each secret and Finished it derives, some 26 times per resumed handshake,
+ * so those bytes alone cost the server some 75 µs of every new connection (docs/server.md). */
+#define PROTO_TLS_GROUPS "X25519:P-256:P-384"
+
 /* Entries per GET /v1/log/entries. */
 #define PROTO_LOG_ENTRIES_MAX 256U
 
