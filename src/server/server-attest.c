@@ -437,9 +437,11 @@ enum MHD_Result api_attest(Request *req) {
                             .n_values = a.n_pcr_values, .firmware_log = a.firmware_log,
                             .userspace_log = a.userspace_log };
         /* The logs' parsing and replay outside the lock: the expensive part of the verdict. */
-        judged_logs = verdict_judge_logs(&in, &logs, &judgement);
+        judged_logs = verdict_judge_logs(req->server->verdict_cache, &in, &logs, &judgement);
         if (judged_logs < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Judging the event logs failed.");
+        if (in.firmware_log && streq(bank_name, "sha256"))
+                metrics_count_log_cache(&req->server->metrics, logs.cached);
 
         /* One write transaction: the verdict's registry part, the challenge consumed, the verdict logged, the
          * node's counters, the session or the refusal. */

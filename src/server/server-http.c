@@ -19,6 +19,7 @@
 #include "server-db-pg.h"
 #include "server-http.h"
 #include "server-tls.h"
+#include "server-verdict.h"
 #include "string-util.h"
 
 #define PEM_MAX (64U * 1024U)
@@ -600,6 +601,9 @@ int server_start(Server *s, const ServerConfig *config) {
                         return log_error_errno(r, "Failed to read the CA certificate %s: %m", config->ca_certificate);
         }
         metrics_init(&s->metrics);
+        r = verdict_cache_new(VERDICT_CACHE_SLOTS, &s->verdict_cache);
+        if (r < 0)
+                return log_oom();
         if (config->tls_ticket_lifetime_usec > 0) {
                 r = tls_tickets_new(config->tls_ticket_lifetime_usec, &s->tickets);
                 if (r < 0)
@@ -685,6 +689,7 @@ void server_stop(Server *s) {
         s->key_pem = s->cert_pem = NULL;
         s->enroll_limit = ratelimit_free(s->enroll_limit);
         s->tickets = tls_tickets_free(s->tickets);
+        s->verdict_cache = verdict_cache_free(s->verdict_cache);
         tlog_key_done(&s->log_key);
         relay_metrics_store_done(&s->relay_metrics);
         challenge_key_done(&s->challenge_key);

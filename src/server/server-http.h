@@ -20,6 +20,9 @@
 #include "server-relay-metrics.h"
 #include "server-tls.h"
 
+/* server-verdict.h */
+typedef struct VerdictCache VerdictCache;
+
 typedef struct RateLimit RateLimit;
 
 /* Sockets served at once: Listen= addresses, or the sockets systemd passes (ListenStream= lines). */
@@ -63,6 +66,7 @@ typedef struct Server {
         int64_t tls_not_after; /* Certificate='s notAfter, seconds since the epoch */
         int64_t ca_not_after;  /* CACertificate='s; 0 without it */
         TlsTickets *tickets;   /* TLSTicketLifetime=: the session ticket key; NULL with tickets off */
+        VerdictCache *verdict_cache; /* the logs that explained their quote, by what they were judged from */
 } Server;
 
 /* On SQLite the request threads share one connection, one thread at a time: server_db_lock() waits for it,

@@ -61,6 +61,10 @@ void metrics_count_handshake(Metrics *m, bool resumed) {
         atomic_fetch_add_explicit(&m->tls_handshakes[resumed], 1, memory_order_relaxed);
 }
 
+void metrics_count_log_cache(Metrics *m, bool hit) {
+        atomic_fetch_add_explicit(&m->log_cache[hit], 1, memory_order_relaxed);
+}
+
 static uint64_t load(const _Atomic uint64_t *p) {
         return atomic_load_explicit(p, memory_order_relaxed);
 }
@@ -282,6 +286,11 @@ static void render_counters(const MetricsContext *c, FILE *f) {
                "(TLSTicketLifetime=).");
         fprintf(f, "patela_tls_handshakes_total{resumed=\"false\"} %" PRIu64 "\n", load(&m->tls_handshakes[0]));
         fprintf(f, "patela_tls_handshakes_total{resumed=\"true\"} %" PRIu64 "\n", load(&m->tls_handshakes[1]));
+        header(f, "patela_verdict_log_cache_total", "counter",
+               "Attestations whose event logs the verifier judged: found in its cache of logs that explained their "
+               "quote (the same logs and PCR values as before: not parsed again), or parsed and replayed.");
+        fprintf(f, "patela_verdict_log_cache_total{result=\"hit\"} %" PRIu64 "\n", load(&m->log_cache[1]));
+        fprintf(f, "patela_verdict_log_cache_total{result=\"miss\"} %" PRIu64 "\n", load(&m->log_cache[0]));
 }
 
 static void render_settings(const MetricsContext *c, FILE *f) {

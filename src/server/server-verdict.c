@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The verifier: what a node booted, judged from its event logs against its verified quote, the image
  * registry and the node's firmware pins. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc-util.h"
 #include "boot-logs.h"
+#include "digest-util.h"
 #include "hexdecoct.h"
 #include "server-http.h"
 #include "server-tlog.h"
@@ -40,23 +43,22 @@ static int decode_log(const char *b64, size_t max, void **ret, size_t *ret_size)
 }
 
 /* The PCR 4 application events: the UKI the firmware started, then the kernel systemd-stub started. */
-static size_t pcr4_applications(const TcgLog *log, const uint8_t *ret[static 8]) {
-        size_t n = 0;
-
+static void pcr4_applications(const TcgLog *log, VerdictLogs *l) {
+        l->n_apps = 0;
         for (size_t i = 0; i < log->n_events; i++)
                 if (log->events[i].pcr == 4 && log->events[i].type == EV_EFI_BOOT_SERVICES_APPLICATION) {
-                        if (n < 8)
-                                ret[n] = log->events[i].sha256;
-                        n++;
+                        if (l->n_apps < VERDICT_APPS_MAX)
+                                memcpy(l->apps[l->n_apps], log->events[i].sha256, TCG_SHA256_SIZE);
+                        l->n_apps++;
                 }
-        return n;
 }
 
 /* The image part, under the database lock: which registered image PCR 4 shows, and whether PCR 9 and 11
  * are that image's. */
-static int judge_image(Db *db, const TcgLog *log, const PcrValues *quoted, uint32_t mask, Judgement *j) {
-        const uint8_t *apps[8];
-        size_t n_apps = pcr4_applications(log, apps), n_ukis = 0;
+static int judge_image(Db *db, const VerdictLogs *l, uint32_t mask, Judgement *j) {
+        const PcrValues *quoted = &l->quoted;
+        const uint8_t (*apps)[TCG_SHA256_SIZE] = l->apps;
+        size_t n_apps = l->n_apps, n_ukis = 0;
         Image image = {}, candidate;
         char hex[65];
         bool pcr11_ok = false;
@@ -64,7 +66,7 @@ static int judge_image(Db *db, const TcgLog *log, const PcrValues *quoted, uint3
 
         if (!(mask & (UINT32_C(1) << 4)))
                 return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE, "PCR 4 was not quoted: no image can be recognised");
-        if (n_apps > ELEMENTSOF(apps))
+        if (n_apps > VERDICT_APPS_MAX)
                 return judged(j, PROTO_VERDICT_UNKNOWN_IMAGE, "PCR 4 holds %zu applications started by the firmware",
                               n_apps);
         for (size_t i = 0; i < n_apps; i++) {
@@ -149,12 +151,141 @@ void verdict_logs_done(VerdictLogs *l) {
         boot_logs_done(&l->logs);
 }
 
+#define CACHE_WAYS 4U
+
+typedef struct CacheEntry {
+        uint8_t key[32];
+        uint64_t used;         /* the cache's clock at the last lookup or store; 0: empty */
+        uint8_t n_apps;        /* ≤ VERDICT_APPS_MAX + 1: only whether there were more matters then */
+        uint8_t apps[VERDICT_APPS_MAX][TCG_SHA256_SIZE];
+} CacheEntry;
+
+struct VerdictCache {
+        pthread_mutex_t lock;
+        size_t n_sets;
+        uint64_t clock;
+        CacheEntry *entries; /* n_sets × CACHE_WAYS */
+};
+
+int verdict_cache_new(size_t slots, VerdictCache **ret) {
+        VerdictCache *c;
+
+        if (slots < CACHE_WAYS)
+                return -EINVAL;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->n_sets = slots / CACHE_WAYS;
+        c->entries = calloc(c->n_sets * CACHE_WAYS, sizeof(CacheEntry));
+        if (!c->entries) {
+                free(c);
+                return -ENOMEM;
+        }
+        pthread_mutex_init(&c->lock, NULL);
+        *ret = c;
+        return 0;
+}
+
+VerdictCache *verdict_cache_free(VerdictCache *c) {
+        if (!c)
+                return NULL;
+        pthread_mutex_destroy(&c->lock);
+        free(c->entries);
+        free(c);
+        return NULL;
+}
+
+static void key_add(EVP_MD_CTX *ctx, bool *ok, const void *p, size_t size) {
+        *ok = *ok && EVP_DigestUpdate(ctx, p, size) == 1;
+}
+
+/* Each field with its length before it: no two different inputs give the same stream. */
+static void key_add_sized(EVP_MD_CTX *ctx, bool *ok, const void *p, size_t size) {
+        uint64_t n = htole64((uint64_t) size);
+
+        key_add(ctx, ok, &n, sizeof(n));
+        key_add(ctx, ok, p, size);
+}
+
+/* What verdict_judge_logs() computes from, hashed: the bank, the selection, the quoted values, both logs. */
+static bool cache_key(const VerdictInput *in, uint8_t ret[static 32]) {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        const EVP_MD *md = digest_md("SHA256");
+        uint32_t mask = htole32(in->mask);
+        unsigned size = 0;
+        bool ok = ctx && md && EVP_DigestInit_ex2(ctx, md, NULL) == 1;
+
+        key_add_sized(ctx, &ok, "patela verdict logs 1", 21);
+        key_add_sized(ctx, &ok, in->bank, strlen(in->bank));
+        key_add(ctx, &ok, &mask, sizeof(mask));
+        for (size_t i = 0; i < in->n_values; i++) {
+                uint32_t index = htole32(in->values[i].index);
+
+                key_add(ctx, &ok, &index, sizeof(index));
+                key_add_sized(ctx, &ok, in->values[i].value, in->values[i].size);
+        }
+        key_add_sized(ctx, &ok, in->firmware_log, strlen(in->firmware_log));
+        /* No userspace log and an empty one are different inputs. */
+        key_add(ctx, &ok, in->userspace_log ? "u" : "-", 1);
+        if (in->userspace_log)
+                key_add_sized(ctx, &ok, in->userspace_log, strlen(in->userspace_log));
+        ok = ok && EVP_DigestFinal_ex(ctx, ret, &size) == 1 && size == 32;
+        EVP_MD_CTX_free(ctx);
+        return ok;
+}
+
+static CacheEntry *cache_set(VerdictCache *c, const uint8_t key[static 32]) {
+        uint64_t h;
+
+        memcpy(&h, key, sizeof(h));
+        return &c->entries[(h % c->n_sets) * CACHE_WAYS];
+}
+
+static bool cache_lookup(VerdictCache *c, const uint8_t key[static 32], VerdictLogs *l) {
+        bool found = false;
+
+        pthread_mutex_lock(&c->lock);
+        CacheEntry *set = cache_set(c, key);
+        for (unsigned w = 0; w < CACHE_WAYS; w++)
+                if (set[w].used > 0 && memcmp(set[w].key, key, 32) == 0) {
+                        set[w].used = ++c->clock;
+                        l->n_apps = set[w].n_apps;
+                        memcpy(l->apps, set[w].apps, sizeof(l->apps));
+                        found = true;
+                        break;
+                }
+        pthread_mutex_unlock(&c->lock);
+        return found;
+}
+
+static void cache_store(VerdictCache *c, const uint8_t key[static 32], const VerdictLogs *l) {
+        unsigned victim = 0;
+
+        pthread_mutex_lock(&c->lock);
+        CacheEntry *set = cache_set(c, key);
+        for (unsigned w = 0; w < CACHE_WAYS; w++) {
+                if (set[w].used > 0 && memcmp(set[w].key, key, 32) == 0) {
+                        victim = w;
+                        break;
+                }
+                if (set[w].used < set[victim].used)
+                        victim = w;
+        }
+        memcpy(set[victim].key, key, 32);
+        set[victim].used = ++c->clock;
+        set[victim].n_apps = (uint8_t) MIN(l->n_apps, (size_t) VERDICT_APPS_MAX + 1);
+        memcpy(set[victim].apps, l->apps, sizeof(set[victim].apps));
+        pthread_mutex_unlock(&c->lock);
+}
+
 /* The logs must explain the quote (boot_logs_explain()). 1: go on with the registry; 0: judged
  * (LogMismatch); negative: out of memory. */
-int verdict_judge_logs(const VerdictInput *in, VerdictLogs *l, Judgement *j) {
+int verdict_judge_logs(VerdictCache *cache, const VerdictInput *in, VerdictLogs *l, Judgement *j) {
         _cleanup_free_ void *fw_data = NULL, *us_data = NULL;
         _cleanup_free_ char *reason = NULL;
         size_t fw_size, us_size;
+        uint8_t key[32];
+        bool keyed = false;
         int r;
 
         *j = (Judgement) {};
@@ -172,6 +303,13 @@ int verdict_judge_logs(const VerdictInput *in, VerdictLogs *l, Judgement *j) {
 
         if (!in->firmware_log)
                 return judged(j, PROTO_VERDICT_LOG_MISMATCH, "the node sent no firmware event log");
+        if (cache) {
+                keyed = cache_key(in, key);
+                if (keyed && cache_lookup(cache, key, l)) {
+                        l->cached = true;
+                        return 1;
+                }
+        }
         r = decode_log(in->firmware_log, TCG_LOG_SIZE_MAX, &fw_data, &fw_size);
         if (r == -ENOMEM)
                 return r;
@@ -190,6 +328,9 @@ int verdict_judge_logs(const VerdictInput *in, VerdictLogs *l, Judgement *j) {
                 return r;
         if (r < 0)
                 return judged(j, PROTO_VERDICT_LOG_MISMATCH, "%s", reason);
+        pcr4_applications(l->logs.firmware, l);
+        if (keyed)
+                cache_store(cache, key, l);
         return 1;
 }
 
@@ -197,7 +338,7 @@ int verdict_judge_logs(const VerdictInput *in, VerdictLogs *l, Judgement *j) {
 int verdict_judge_registry(Db *db, const VerdictInput *in, const VerdictLogs *l, Judgement *j) {
         int r;
 
-        r = judge_image(db, l->logs.firmware, &l->quoted, in->mask, j);
+        r = judge_image(db, l, in->mask, j);
         if (r >= 0 && j->verdict == PROTO_VERDICT_TRUSTED)
                 r = judge_firmware(db, in->node_id, &l->quoted, j);
         return r;
@@ -207,7 +348,7 @@ int verdict_judge_db(Db *db, const VerdictInput *in, Judgement *ret) {
         _cleanup_(verdict_logs_done) VerdictLogs l = {};
         int r;
 
-        r = verdict_judge_logs(in, &l, ret);
+        r = verdict_judge_logs(/* cache= */ NULL, in, &l, ret);
         if (r <= 0)
                 return r;
         return verdict_judge_registry(db, in, &l, ret);

@@ -48,21 +48,42 @@ typedef struct VerdictInput {
         const char *userspace_log;
 } VerdictInput;
 
-/* The logs, parsed and replayed against the quote: what the registry part judges. */
+/* PCR 4's application events the image part judges: more than this is refused unseen. */
+#define VERDICT_APPS_MAX 8U
+
+/* The logs, parsed and replayed against the quote, and what the registry part judges of them: the quoted
+ * values, and PCR 4's applications (their Authenticode digests, in the order of the log; n_apps counts them all,
+ * apps holds the first VERDICT_APPS_MAX). cached: the verifier's cache gave the applications and logs stayed
+ * unparsed (empty). */
 typedef struct VerdictLogs {
         BootLogs logs;
         PcrValues quoted;
+        size_t n_apps;
+        uint8_t apps[VERDICT_APPS_MAX][TCG_SHA256_SIZE];
+        bool cached;
 } VerdictLogs;
 void verdict_logs_done(VerdictLogs *l);
 
+/* The verifier's memory of logs that explained their quote. A node re-attesting in the same boot sends the same
+ * logs and quotes the same PCRs: what parsing and replaying them found then (they explain those values; PCR 4
+ * shows these applications) holds again, so it is looked up instead of computed. The key is SHA-256 over every
+ * input of that work (bank, PCR selection, quoted values, both logs as sent): a hit is the same computation's
+ * result, exactly. Only logs that explained the quote are kept; the registry and pin part is judged afresh every
+ * time. slots entries, 4-way set-associative, the least recently used of a set replaced; thread-safe. */
+typedef struct VerdictCache VerdictCache;
+#define VERDICT_CACHE_SLOTS 16384U
+int verdict_cache_new(size_t slots, VerdictCache **ret);
+VerdictCache *verdict_cache_free(VerdictCache *c);
+
 /* Judging one attestation takes two steps, so that the expensive one runs outside the database lock and the
  * other inside the transaction that records the verdict (an image retired meanwhile cannot slip between
- * the two). verdict_judge_logs() decodes, parses and replays the logs: 1 when the registry is to judge
- * next; 0 when *ret is the judgement already (LogMismatch). verdict_judge_registry() judges against the
- * registered images and the node's pins, inside the caller's transaction. Either fails (negative errno)
+ * the two). verdict_judge_logs() decodes, parses and replays the logs (or finds them in cache, if not NULL):
+ * 1 when the registry is to judge next; 0 when *ret is the judgement already (LogMismatch).
+ * verdict_judge_registry() judges against the registered images and the node's pins, inside the caller's
+ * transaction. Either fails (negative errno)
  * only for lack of memory or a database error; every judgement, Trusted or not, is in *ret.
  * verdict_judge_db() is both for a caller that holds the database. */
-int verdict_judge_logs(const VerdictInput *in, VerdictLogs *l, Judgement *ret);
+int verdict_judge_logs(VerdictCache *cache, const VerdictInput *in, VerdictLogs *l, Judgement *ret);
 int verdict_judge_registry(Db *db, const VerdictInput *in, const VerdictLogs *l, Judgement *ret);
 int verdict_judge_db(Db *db, const VerdictInput *in, Judgement *ret);
 

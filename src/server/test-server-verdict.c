@@ -65,14 +65,34 @@ static void boot_done(Boot *b) {
         free(b->userspace_log);
 }
 
+static VerdictCache *cache;
+static bool last_hit;
+
+/* Judges b twice: without the verifier's cache, and with the test's cache (shared by every call); both judgements
+ * must be the same, whether the cache answered (last_hit) or not. */
 static Verdict judge(Db *db, const Boot *b, Judgement *j) {
-        ASSERT_OK(verdict_judge_db(db,
-                                   &(VerdictInput) { .node_id = 1, .bank = "sha256", .mask = QUOTED_PCRS,
-                                                     .values = b->values, .n_values = b->n_values,
-                                                     .firmware_log = b->firmware_log,
-                                                     .userspace_log = b->userspace_log },
-                                   j));
+        _cleanup_(verdict_logs_done) VerdictLogs l = {};
+        VerdictInput in = { .node_id = 1, .bank = "sha256", .mask = QUOTED_PCRS, .values = b->values,
+                            .n_values = b->n_values, .firmware_log = b->firmware_log,
+                            .userspace_log = b->userspace_log };
+        Judgement c;
+        int r;
+
+        ASSERT_OK(verdict_judge_db(db, &in, j));
         fprintf(stderr, "# %s: %s\n", proto_verdict_to_string(j->verdict), j->reason);
+
+        r = verdict_judge_logs(cache, &in, &l, &c);
+        ASSERT_OK(r);
+        if (r > 0)
+                ASSERT_OK(verdict_judge_registry(db, &in, &l, &c));
+        last_hit = l.cached;
+        ASSERT_EQ(c.verdict, j->verdict);
+        ASSERT_STREQ(c.reason, j->reason);
+        ASSERT_EQ(c.image_id, j->image_id);
+        ASSERT_STREQ(c.image, j->image);
+        ASSERT_EQ(c.pin, j->pin);
+        ASSERT_EQ(c.firmware_mask, j->firmware_mask);
+        ASSERT_EQ(memcmp(c.firmware, j->firmware, sizeof(c.firmware)), 0);
         return j->verdict;
 }
 
@@ -116,9 +136,12 @@ TEST(real_boot) {
         Db *db = db_with_node(&path);
 
         boot_load(&b);
+        ASSERT_OK(verdict_cache_new(VERDICT_CACHE_SLOTS, &cache));
 
-        /* Nothing registered: the image is unknown; nothing pinned. */
+        /* Nothing registered: the image is unknown; nothing pinned. The logs explained the quote: the cache
+         * keeps what they showed. */
         ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_UNKNOWN_IMAGE);
+        ASSERT_FALSE(last_hit);
         ASSERT_FALSE(j.pin);
         ASSERT_OK(verdict_record(db, 1, &j));
         ASSERT_EQ(db_count(db, "SELECT COUNT(*) FROM node_firmware_pins"), 0);
@@ -127,6 +150,8 @@ TEST(real_boot) {
          * and kernel, PCR 9 and 11 are its values. */
         register_fixture_image(db);
         ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_TRUSTED);
+        /* From the cache, and judged against the registry as it is now. */
+        ASSERT_TRUE(last_hit);
         ASSERT_STREQ(j.image, "patela-vm");
         ASSERT_TRUE(j.pin);
         ASSERT_EQ(j.firmware_mask, VERDICT_FIRMWARE_PCRS);
@@ -143,8 +168,31 @@ TEST(real_boot) {
          * — the quote of a node whose firmware changed): FirmwareChanged, until repin. */
         b.values[0].value[0] ^= 1;
         ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_LOG_MISMATCH); /* the log does not explain it */
+        ASSERT_FALSE(last_hit);
         ASSERT_TRUE(strstr(j.reason, "PCR 0") != NULL);
+        /* Logs that did not explain their quote are not kept: judged again, the same. */
+        ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_LOG_MISMATCH);
+        ASSERT_FALSE(last_hit);
         b.values[0].value[0] ^= 1;
+        ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_TRUSTED);
+        ASSERT_TRUE(last_hit);
+        /* Another userspace log (one record's character changed): not the same input, parsed again. */
+        {
+                _cleanup_free_ char *saved = strdup(b.userspace_log);
+                size_t n = strlen(b.userspace_log);
+
+                ASSERT_NOT_NULL(saved);
+                b.userspace_log[n / 2] = b.userspace_log[n / 2] == 'A' ? 'B' : 'A';
+                ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_LOG_MISMATCH);
+                ASSERT_FALSE(last_hit);
+                memcpy(b.userspace_log, saved, n);
+                /* None at all: another input again. */
+                free(b.userspace_log);
+                b.userspace_log = NULL;
+                (void) judge(db, &b, &j);
+                ASSERT_FALSE(last_hit);
+                b.userspace_log = TAKE_PTR(saved);
+        }
         ASSERT_OK(db_exec(db, "UPDATE node_firmware_pins SET value = zeroblob(32) WHERE pcr = 7"));
         ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_FIRMWARE_CHANGED);
         ASSERT_TRUE(strstr(j.reason, "PCR 7") != NULL);
@@ -173,11 +221,13 @@ TEST(real_boot) {
         b.values[7].value[5] ^= 0x40; /* 0–5, 7, then PCR 9 */
         ASSERT_EQ(b.values[7].index, 9U);
         ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_LOG_MISMATCH);
+        ASSERT_FALSE(last_hit);
         b.values[7].value[5] ^= 0x40;
 
-        /* Retired. */
+        /* Retired: seen on a cached judgement too. */
         ASSERT_OK(db_exec(db, "UPDATE images SET retired_at = added_at WHERE name = 'patela-vm'"));
         ASSERT_EQ(judge(db, &b, &j), PROTO_VERDICT_RETIRED_IMAGE);
+        ASSERT_TRUE(last_hit);
 
         /* Another bank, or no firmware log. */
         ASSERT_OK(verdict_judge_db(db, &(VerdictInput) { .node_id = 1, .bank = "sha1", .mask = QUOTED_PCRS }, &j));
@@ -188,10 +238,55 @@ TEST(real_boot) {
                                    &j));
         ASSERT_EQ(j.verdict, PROTO_VERDICT_LOG_MISMATCH);
 
+        cache = verdict_cache_free(cache);
         boot_done(&b);
         db_close(db);
         cleanup_db(path);
         free(path);
+}
+
+/* Judges b's logs with only the PCRs of mask quoted, through cache; whether the cache had it. */
+static bool judge_selection(VerdictCache *c, const Boot *b, uint32_t mask) {
+        _cleanup_(verdict_logs_done) VerdictLogs l = {};
+        ProtoPcrValue values[PROTO_PCRS_MAX];
+        size_t n = 0;
+        Judgement j;
+
+        for (size_t v = 0; v < b->n_values; v++)
+                if (mask & (1U << b->values[v].index))
+                        values[n++] = b->values[v];
+        ASSERT_EQ(verdict_judge_logs(c,
+                                     &(VerdictInput) { .node_id = 1, .bank = "sha256", .mask = mask, .values = values,
+                                                       .n_values = n, .firmware_log = b->firmware_log,
+                                                       .userspace_log = b->userspace_log },
+                                     &l, &j),
+                  1);
+        /* The UKI and the kernel it started. */
+        ASSERT_EQ(l.n_apps, 2U);
+        return l.cached;
+}
+
+/* Five inputs that each explain their quote (one boot, five PCR selections) through a cache of 4 entries, one
+ * set: the least recently used is the one replaced. */
+TEST(cache_replacement) {
+        static const uint32_t masks[] = { QUOTED_PCRS, QUOTED_PCRS & ~(1U << 12), QUOTED_PCRS & ~(1U << 3),
+                                          QUOTED_PCRS & ~(1U << 2), QUOTED_PCRS & ~(1U << 1) };
+        VerdictCache *c = NULL, *too_small = NULL;
+        Boot b = {};
+
+        boot_load(&b);
+        ASSERT_EQ(verdict_cache_new(3, &too_small), -EINVAL);
+        ASSERT_OK(verdict_cache_new(4, &c));
+        for (size_t i = 0; i < 4; i++)
+                ASSERT_FALSE(judge_selection(c, &b, masks[i]));
+        for (size_t i = 0; i < 4; i++)
+                ASSERT_TRUE(judge_selection(c, &b, masks[i]));
+        ASSERT_FALSE(judge_selection(c, &b, masks[4])); /* replaces masks[0], used longest ago */
+        ASSERT_FALSE(judge_selection(c, &b, masks[0])); /* replaces masks[1] */
+        ASSERT_TRUE(judge_selection(c, &b, masks[4]));
+        ASSERT_FALSE(judge_selection(c, &b, masks[1]));
+        c = verdict_cache_free(c);
+        boot_done(&b);
 }
 
 TEST(verdict_names) {

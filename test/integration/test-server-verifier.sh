@@ -18,7 +18,16 @@ make_uki "$T/b" 2.0
 
 ca_setup
 ps_cli pool add names relayOne relayTwo >/dev/null
-server_start
+openssl rand -base64 32 >"$T/metrics-token"
+chmod 600 "$T/metrics-token"
+mport=$((20000 + RANDOM % 40000))
+server_start --metrics-listen="127.0.0.1:$mport" --metrics-token-file="$T/metrics-token"
+# log_cache RESULT: the server's patela_verdict_log_cache_total{result=RESULT}.
+log_cache() {
+        curl -sS --cacert "$T/ca/ca.crt" -H "Authorization: Bearer $(cat "$T/metrics-token")" \
+                "https://127.0.0.1:$mport/metrics" |
+                awk -v k="patela_verdict_log_cache_total{result=\"$1\"}" '$1 == k { print $2 }'
+}
 
 swtpm_start
 boot_image "$T/a/patela.reference.json"
@@ -108,6 +117,10 @@ pass "an image registered: the session of an unenforced UnknownImage verdict is 
 OLD_TOKEN=$TOKEN
 attest_logs
 expect_verdict Trusted "registered UKI"
+# The same boot's logs and PCRs as the first attestation: the verifier's cache had what they showed (parsed once),
+# and the registry, changed since, made it Trusted.
+[[ $(log_cache miss) == 1 && $(log_cache hit) == 1 ]] ||
+        fail "the verifier's log cache: $(log_cache miss) misses, $(log_cache hit) hits; expected 1 and 1"
 TOKEN=$(jq -r .token "$T/http.body")
 expect_check false "Trusted"
 # One session per node: the new attestation ended the previous one.
