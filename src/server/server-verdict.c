@@ -156,7 +156,7 @@ void verdict_logs_done(VerdictLogs *l) {
 typedef struct CacheEntry {
         uint8_t key[32];
         uint64_t used;         /* the cache's clock at the last lookup or store; 0: empty */
-        uint8_t n_apps;        /* ≤ VERDICT_APPS_MAX + 1: only whether there were more matters then */
+        uint32_t n_apps;       /* all of them, as the reason of a refusal names their number */
         uint8_t apps[VERDICT_APPS_MAX][TCG_SHA256_SIZE];
 } CacheEntry;
 
@@ -273,7 +273,7 @@ static void cache_store(VerdictCache *c, const uint8_t key[static 32], const Ver
         }
         memcpy(set[victim].key, key, 32);
         set[victim].used = ++c->clock;
-        set[victim].n_apps = (uint8_t) MIN(l->n_apps, (size_t) VERDICT_APPS_MAX + 1);
+        set[victim].n_apps = (uint32_t) MIN(l->n_apps, (size_t) UINT32_MAX);
         memcpy(set[victim].apps, l->apps, sizeof(set[victim].apps));
         pthread_mutex_unlock(&c->lock);
 }
