@@ -95,12 +95,15 @@ for ((i = 0; i < 200; i++)); do
 done
 configd_stop
 openssl_server_stop
-# The ClientHello's key_share extension: its NamedGroup lines, up to the next extension.
-shares=$(awk '/extension_type=key_share/ { on = 1; next } on && /extension_type=/ { exit } on && /NamedGroup:/ { print $2 }' \
-        "$T/openssl.log")
-[[ $shares == ecdh_x25519 ]] || fail "configd's key shares: '${shares//$'\n'/ }', not ecdh_x25519 alone; $(grep -A3 'supported_groups' "$T/openssl.log" | head -8)"
-groups=$(awk '/extension_type=supported_groups/ { on = 1; next } on && /extension_type=/ { exit } on { print $1 }' "$T/openssl.log" |
-        paste -sd' ')
+# extension_lines NAME: the lines of the ClientHello's extension NAME in the trace, up to the next extension.
+extension_lines() {
+        awk -v e="extension_type=$1(" 'index($0, e) { on = 1; next } on && /extension_type=/ { exit } on' \
+                "$T/openssl.log"
+}
+shares=$(extension_lines key_share | awk '/NamedGroup:/ { print $2 }' | paste -sd' ')
+[[ $shares == ecdh_x25519 ]] ||
+        fail "configd's key shares: '$shares', not ecdh_x25519 alone; $(extension_lines supported_groups)"
+groups=$(extension_lines supported_groups | awk '{ print $1 }' | paste -sd' ')
 [[ $groups == "ecdh_x25519 secp256r1 secp384r1" ]] || fail "configd's supported groups: '$groups'"
 pass "configd's ClientHello: one key share ($shares), groups $groups"
 
