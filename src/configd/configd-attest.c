@@ -174,11 +174,19 @@ static void on_enroll(HttpRequest *request, const HttpResponse *response, void *
                 return;
         }
         /* A new identity proves that this TPM holds its EK and AK before the server lists it as pending; an
-         * enabled node attests. Both start by activating the credential. */
+         * enabled node attests. Both start by activating the credential, unless the server made the challenge
+         * quote-only (this TPM proved its EK and AK to it before): then the quote alone answers it. */
         if (e.state == PROTO_ENROLL_ENABLED)
                 (void) free_and_strdup(&m->node_state, "enabled");
         proto_enroll_reply_done(&m->enroll);
         m->enroll = e;
+        m->secret = sd_json_variant_unref(m->secret);
+        if (e.state == PROTO_ENROLL_ENABLED && e.credential_blob.size == 0) {
+                log_debug("The server's challenge is quote-only: no credential to activate.");
+                manager_set_phase(m, PHASE_ATTESTING);
+                attest_step_quote(m);
+                return;
+        }
         attest_step_activate(m);
 }
 
@@ -261,8 +269,9 @@ void attest_step_enroll(Manager *m) {
         if (r >= 0)
                 r = proto_enroll_request_encode(&request, &body);
         if (r >= 0)
-                r = http_request_start(m->http, proto_endpoint_path(PROTO_ENROLL), body, NULL, on_enroll, m,
-                                       &m->request);
+                r = http_request_start_full(m->http, proto_endpoint_path(PROTO_ENROLL), body, NULL,
+                                            &(HttpRequestOptions) { .prefer = PROTO_PREFER_QUOTE_ONLY }, on_enroll, m,
+                                            &m->request);
         if (r < 0)
                 cycle_finish(m, OUTCOME_FAILED, NULL, "Cannot start the enrolment request: %s", strerror(-r));
 }
@@ -530,7 +539,8 @@ static void attest_step_attest(Manager *m) {
         /* What this node booted, as its own TPM and firmware log say: for VerifyLog, whatever the server judges. */
         log_verify_take_measurement(m, m->quote, m->event_logs);
         memcpy(request.challenge, m->enroll.challenge, sizeof(request.challenge));
-        r = blob_from_base64(m->secret, PROTO_SECRET_SIZE, &request.secret);
+        /* No secret: the challenge was quote-only. */
+        r = m->secret ? blob_from_base64(m->secret, PROTO_SECRET_SIZE, &request.secret) : 0;
         if (r >= 0)
                 r = quote_to_request(m->quote, &request);
         if (r >= 0)

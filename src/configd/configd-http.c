@@ -402,6 +402,14 @@ int http_request_start_full(HttpClient *c, const char *path, const char *body, c
                 if (k < 0)
                         return k;
         }
+        if (o->prefer) {
+                _cleanup_free_ char *h = NULL;
+                if (asprintf(&h, "Prefer: %s", o->prefer) < 0)
+                        return -ENOMEM;
+                k = append_header(&r->headers, h);
+                if (k < 0)
+                        return k;
+        }
         if (body) {
                 r->send_size = strlen(body);
                 r->send = memdup(body, r->send_size + 1);

@@ -59,6 +59,7 @@ int http_request_start(HttpClient *c, const char *path, const char *body, const 
 typedef struct HttpRequestOptions {
         uint64_t timeout_usec; /* shorter than the client's Timeout= (0: the client's) */
         bool fresh_connection; /* a new connection, not one kept alive */
+        const char *prefer;    /* a Prefer header's value (RFC 7240), or NULL */
 } HttpRequestOptions;
 int http_request_start_full(HttpClient *c, const char *path, const char *body, const char *bearer,
                             const HttpRequestOptions *options, HttpCallback callback, void *userdata, HttpRequest **ret);

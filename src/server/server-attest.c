@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* POST /v1/attest: the node proves the credential's secret and sends a quote over the challenge's nonce;
- * the server verifies both, records the PCR values, and issues a session token. */
+/* POST /v1/attest: the node proves the credential's secret (unless its TPM proved its EK and AK before and the
+ * challenge was quote-only) and sends a quote over the challenge's nonce; the server verifies both, records the
+ * PCR values, and issues a session token. */
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <string.h>
@@ -96,7 +97,8 @@ static int reject_tx(Db *db, void *userdata) {
         return r;
 }
 
-/* A refused answer. One that proved the credential's secret (proven: it comes from the node's TPM) takes the
+/* A refused answer. One that proved the credential's secret, or whose quote verified (proven: it comes from the
+ * node's TPM), takes the
  * challenge and is logged, both or neither. Any other is logged unless the node already had
  * CHALLENGES_PER_NODE_MAX refusals logged within a ChallengeLifetime= (anyone can send one: the attestation log
  * grows by at most that many per node and lifetime, as when each challenge could be refused once), and takes
@@ -132,7 +134,8 @@ static enum MHD_Result reject(Request *req, const Challenge *ch, const Node *n, 
  * challenge_floor raised to its issue time, server-challenge.h), the TPM's counters and the node's last contact,
  * and the verdict (image, last verdict, last trusted time; verdict_record()'s columns) — if the challenge was not
  * taken before, the node is still enabled and its TPM's resetCount did not go down meanwhile (another attestation
- * of the same node verified at the same time). Three statements were one each (challenge_take(),
+ * of the same node verified at the same time). The node is credential_proven from then on (the answer proved the
+ * secret, or it was already). Three statements were one each (challenge_take(),
  * the counters, verdict_record()): each a new version of the row, on PostgreSQL each a round trip too.
  * -ENOENT when the challenge was taken (or the node is gone), -ESTALE otherwise; nothing written then. */
 static int record_node(Db *db, const Challenge *ch, const TPMS_ATTEST *attest, const char *source, const Judgement *j) {
@@ -143,7 +146,8 @@ static int record_node(Db *db, const Challenge *ch, const TPMS_ATTEST *attest, c
         if (ch->issued_ms > INT64_MAX)
                 return -ENOENT;
         r = db_stmt_prepare_cached(db,
-                              "UPDATE nodes SET challenge_floor = ?1, reset_count = ?2, restart_count = ?3, last_seen = ?4, "
+                              "UPDATE nodes SET challenge_floor = ?1, credential_proven = 1, reset_count = ?2, restart_count = ?3, "
+                              "last_seen = ?4, "
                               "last_source = ?5, image_id = ?6, last_verdict = ?7, last_verdict_reason = ?8, "
                               "last_verdict_at = ?4, last_trusted_at = CASE WHEN ?7 = 'Trusted' THEN ?4 "
                               "ELSE last_trusted_at END "
@@ -364,7 +368,7 @@ enum MHD_Result api_attest(Request *req) {
         ProtoDiag diag = {};
         Judgement judgement;
         unsigned n_values;
-        bool secret_ok, still_enabled = false;
+        bool quote_only, proven, still_enabled = false;
         char *body = NULL;
         int bank, judged_logs, r;
         Node n;
@@ -403,16 +407,32 @@ enum MHD_Result api_attest(Request *req) {
         if (n.state != NODE_ENABLED)
                 return reject(req, &ch, &n, /* proven= */ false, PROTO_ERROR_NODE_DISABLED, "The node is not enabled.");
 
-        secret_ok = a.secret.size == PROTO_SECRET_SIZE && CRYPTO_memcmp(a.secret.data, ch.secret, PROTO_SECRET_SIZE) == 0;
-        proto_blob_done_erase(&a.secret);
-        if (!secret_ok)
+        /* Without a secret (a quote-only answer) the quote is the proof, and only from an AK that this server saw
+         * activate a credential with the node's EK: that AK is the TPM's own (fixedTPM), so whatever it signs over
+         * the challenge's nonce comes from the node's TPM, now. */
+        quote_only = a.secret.size == 0;
+        if (quote_only && !n.credential_proven)
                 return reject(req, &ch, &n, /* proven= */ false, PROTO_ERROR_SECRET_MISMATCH,
-                              "The secret does not match the credential: this TPM does not hold the enrolled EK and AK.");
+                              "No secret, and this node's TPM has not yet activated a credential of this server: "
+                              "the answer needs the credential's secret.");
+        if (!quote_only) {
+                bool secret_ok = a.secret.size == PROTO_SECRET_SIZE &&
+                                 CRYPTO_memcmp(a.secret.data, ch.secret, PROTO_SECRET_SIZE) == 0;
 
-        /* From here on the answer comes from the node's TPM: a refusal takes the challenge. */
+                proto_blob_done_erase(&a.secret);
+                if (!secret_ok)
+                        return reject(req, &ch, &n, /* proven= */ false, PROTO_ERROR_SECRET_MISMATCH,
+                                      "The secret does not match the credential: this TPM does not hold the enrolled "
+                                      "EK and AK.");
+        }
+
+        /* From here on an answer with the secret comes from the node's TPM: a refusal takes the challenge. A
+         * quote-only answer comes from it once its quote verified: before, a refusal takes nothing (anyone can
+         * send a quote, an old one of the node's too). */
+        proven = !quote_only;
         bank = tpm2_hash_alg_from_string(bank_name);
         if (bank < 0 || check_pcr_values(&a, mask, (TPMI_ALG_HASH) bank, values, &n_values, &record) < 0)
-                return reject(req, &ch, &n, /* proven= */ true, PROTO_ERROR_QUOTE_REJECTED,
+                return reject(req, &ch, &n, proven, PROTO_ERROR_QUOTE_REJECTED,
                               "pcrValues does not list exactly the requested PCRs.");
 
         r = tpm2_quote_verify(&n.ak_public, a.quoted.data, a.quoted.size, &sig, ch.nonce, PROTO_NONCE_SIZE,
@@ -420,7 +440,7 @@ enum MHD_Result api_attest(Request *req) {
         if (r < 0) {
                 char reason[160];
                 snprintf(reason, sizeof(reason), "Quote verification failed: %s.", quote_error(r));
-                return reject(req, &ch, &n, /* proven= */ true, PROTO_ERROR_QUOTE_REJECTED, reason);
+                return reject(req, &ch, &n, proven, PROTO_ERROR_QUOTE_REJECTED, reason);
         }
         /* The TPM's reset and restart counters only grow (until TPM2_Clear). Going back means a replayed
          * or foreign quote. */

@@ -95,7 +95,9 @@ static int make_credential(const TPM2B_PUBLIC *ek_public, const TPM2B_NAME *ak_n
  * the server's key, and what bounds a stranger is in memory, per server: at most CHALLENGES_PER_NODE_MAX open
  * challenges per node until the oldest is answered or expires (then 429). A stranger can hold the node's slots
  * for a ChallengeLifetime=, delaying its next attestation, but takes nothing from it: the node keeps its session
- * and its relays (configd does not stop relays for a 429). */
+ * and its relays (configd does not stop relays for a 429). The challenge is quote-only (no credential: no
+ * make_credential here, no TPM2_ActivateCredential on the node) when the node asks for it and its TPM proved
+ * its EK and AK to this server before (docs/server.md, "Challenges"). */
 static enum MHD_Result send_challenge(Request *req, const Node *n) {
         const ServerConfig *c = req->server->config;
         _cleanup_(proto_enroll_reply_done) ProtoEnrollReply reply = { .state = PROTO_ENROLL_ENABLED };
@@ -103,6 +105,7 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
         const char *bank = c->quote_bank ?: "sha256";
         uint64_t issued;
         char *body = NULL;
+        bool quote_only;
         int r;
 
         r = challenge_limits_issue(&req->server->challenge_limits, n->id, n->challenge_floor_ms, now_ms(), &issued);
@@ -117,10 +120,16 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Deriving the challenge failed.");
         memcpy(reply.nonce, ch.nonce, PROTO_NONCE_SIZE);
         reply.nonce_size = PROTO_NONCE_SIZE;
-        /* Bound to the AK name the server computes from the stored AK public area. */
-        r = make_credential(&n->ek_public, &n->ak_name, ch.secret, &reply);
-        if (r < 0)
-                return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "make_credential failed: %s", strerror(-r));
+        quote_only = n->credential_proven &&
+                proto_prefer_has(MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, PROTO_PREFER_HEADER),
+                                 PROTO_PREFER_QUOTE_ONLY);
+        if (!quote_only) {
+                /* Bound to the AK name the server computes from the stored AK public area. */
+                r = make_credential(&n->ek_public, &n->ak_name, ch.secret, &reply);
+                if (r < 0)
+                        return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "make_credential failed: %s",
+                                             strerror(-r));
+        }
 
         snprintf(reply.fingerprint, sizeof(reply.fingerprint), "%s", n->fingerprint);
         reply.pcr_mask = c->quote_pcr_mask;
@@ -129,7 +138,8 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
         if (r < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Encoding the challenge failed.");
         metrics_count_enrolment(&req->server->metrics, reply.state);
-        return respond_body(req, MHD_HTTP_OK, body);
+        metrics_count_challenge(&req->server->metrics, quote_only);
+        return respond_body_applied(req, MHD_HTTP_OK, body, quote_only ? PROTO_PREFER_QUOTE_ONLY : NULL);
 }
 
 /* A new identity's EK certificate, as EkCertificate= asks: its status for the node's row, or -EKEYREJECTED with

@@ -181,7 +181,8 @@ static void server_dbs_close(Server *s) {
         s->n_dbs = 0;
 }
 
-static enum MHD_Result respond_typed(Request *req, unsigned status, const char *type, const char *body) {
+static enum MHD_Result respond_typed_applied(Request *req, unsigned status, const char *type, const char *body,
+                                            const char *applied) {
         struct MHD_Response *resp;
         enum MHD_Result ret;
 
@@ -190,28 +191,35 @@ static enum MHD_Result respond_typed(Request *req, unsigned status, const char *
                 return MHD_NO;
         (void) MHD_add_response_header(resp, "Content-Type", type);
         (void) MHD_add_response_header(resp, "Cache-Control", "no-store");
+        /* RFC 7240: the request's preference that shaped this reply. */
+        if (applied)
+                (void) MHD_add_response_header(resp, "Preference-Applied", applied);
         ret = MHD_queue_response(req->connection, status, resp);
         MHD_destroy_response(resp);
         return ret;
 }
 
-static enum MHD_Result respond_string(Request *req, unsigned status, const char *body) {
-        return respond_typed(req, status, "application/json", body);
+static enum MHD_Result respond_typed(Request *req, unsigned status, const char *type, const char *body) {
+        return respond_typed_applied(req, status, type, body, NULL);
 }
 
 enum MHD_Result respond_text(Request *req, unsigned status, const char *text) {
         return respond_typed(req, status, "text/plain; charset=utf-8", text);
 }
 
-enum MHD_Result respond_body(Request *req, unsigned status, char *body) {
+enum MHD_Result respond_body_applied(Request *req, unsigned status, char *body, const char *applied) {
         enum MHD_Result ret;
 
         if (!body)
                 return MHD_NO;
-        ret = respond_string(req, status, body);
+        ret = respond_typed_applied(req, status, "application/json", body, applied);
         /* A session token is among the bodies: MHD has its own copy now. */
         erase_and_free_sized(body, strlen(body));
         return ret;
+}
+
+enum MHD_Result respond_body(Request *req, unsigned status, char *body) {
+        return respond_body_applied(req, status, body, NULL);
 }
 
 static enum MHD_Result respond_verror(Request *req, unsigned status, ProtoErrorCode code, const char *fmt,

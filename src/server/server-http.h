@@ -107,6 +107,8 @@ typedef struct Request {
  * the code's status; respond_error_status() with another (an over-long field: 413); respond_diag() a
  * decoder's refusal. Return MHD_YES/NO for MHD. */
 enum MHD_Result respond_body(Request *req, unsigned status, char *body);
+/* The same with a Preference-Applied header (RFC 7240) naming the request's preference that shaped the body. */
+enum MHD_Result respond_body_applied(Request *req, unsigned status, char *body, const char *applied);
 /* A public text body (the transparency log's checkpoint), text/plain; copied. */
 enum MHD_Result respond_text(Request *req, unsigned status, const char *text);
 enum MHD_Result respond_error(Request *req, ProtoErrorCode code, const char *fmt, ...) _printf_(3, 4);

@@ -61,6 +61,10 @@ void metrics_count_handshake(Metrics *m, bool resumed) {
         atomic_fetch_add_explicit(&m->tls_handshakes[resumed], 1, memory_order_relaxed);
 }
 
+void metrics_count_challenge(Metrics *m, bool quote_only) {
+        atomic_fetch_add_explicit(&m->challenges[quote_only], 1, memory_order_relaxed);
+}
+
 void metrics_count_log_cache(Metrics *m, bool hit) {
         atomic_fetch_add_explicit(&m->log_cache[hit], 1, memory_order_relaxed);
 }
@@ -291,6 +295,11 @@ static void render_counters(const MetricsContext *c, FILE *f) {
                "quote (the same logs and PCR values as before: not parsed again), or parsed and replayed.");
         fprintf(f, "patela_verdict_log_cache_total{result=\"hit\"} %" PRIu64 "\n", load(&m->log_cache[1]));
         fprintf(f, "patela_verdict_log_cache_total{result=\"miss\"} %" PRIu64 "\n", load(&m->log_cache[0]));
+        header(f, "patela_attestation_challenges_total", "counter",
+               "Challenges given to enabled nodes: with a credential to activate, or quote-only (the node asked for it, "
+               "and its TPM proved its EK and AK to this server before).");
+        fprintf(f, "patela_attestation_challenges_total{kind=\"credential\"} %" PRIu64 "\n", load(&m->challenges[0]));
+        fprintf(f, "patela_attestation_challenges_total{kind=\"quote-only\"} %" PRIu64 "\n", load(&m->challenges[1]));
 }
 
 static void render_settings(const MetricsContext *c, FILE *f) {

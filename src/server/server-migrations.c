@@ -435,6 +435,12 @@ static const char migration_0017[] =
         "        source TEXT NOT NULL,\n"
         "        expires_at INTEGER NOT NULL\n"
         ") WITHOUT ROWID;\n";
+/* Quote-only re-attestation (docs/protocol.md, docs/server.md "Challenges"): whether the node's TPM proved that it
+ * holds the node's EK and AK, by activating a credential of this server. A node created since migration 6 did at its
+ * enrolment proof (node_create_pending() sets it); one enrolled before proves it with its next answer to a challenge
+ * with a credential. Until then it gets one in every challenge. */
+static const char migration_0018[] =
+        "ALTER TABLE nodes ADD COLUMN credential_proven INTEGER NOT NULL DEFAULT 0 CHECK (credential_proven IN (0, 1));\n";
 
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
@@ -469,5 +475,7 @@ const DbMigration db_migrations[] = {
           "85ed704e41c99afca81c4557c37639d6337214b7062ef57de3b0d1cbfaa28dbe" },
         { 17, "challenges derived from a key, answered once through each node's floor", migration_0017,
           "477854eacdc63d498f3ae7014343b68d2ae93c285fca044d5808c2c03deb0297" },
+        { 18, "whether each node's TPM proved its EK and AK, for quote-only re-attestation", migration_0018,
+          "f627fbeb1fa6523ddcbc02d7cfd73ca55821c4921c203e877e376bc7e6ee4209" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

@@ -31,7 +31,7 @@ NodeState node_state_from_string(const char *s) {
 #define NODE_COLUMNS                                                                                   \
         "id, state, fingerprint, ek_type, ek_public, ak_public, ek_name, ak_name, ek_certificate IS NOT NULL, " \
         "relay_count, first_seen, last_seen, last_source, reset_count, restart_count, " \
-        "coalesce(ek_certificate_status, ''), challenge_floor"
+        "coalesce(ek_certificate_status, ''), challenge_floor, credential_proven"
 
 static int blob_to_name(DbStmt *s, int col, TPM2B_NAME *ret) {
         int n = (int) db_column_bytes(s, col);
@@ -53,6 +53,7 @@ static int node_from_row(DbStmt *s, Node *ret) {
                 .reset_count = db_column_type(s, 13) == DB_TYPE_NULL ? -1 : db_column_int64(s, 13),
                 .restart_count = db_column_type(s, 14) == DB_TYPE_NULL ? -1 : db_column_int64(s, 14),
                 .challenge_floor_ms = (uint64_t) db_column_int64(s, 16),
+                .credential_proven = db_column_int64(s, 17) != 0,
         };
         const unsigned char *src = (const unsigned char *) db_column_text(s, 12);
         int r;
@@ -180,7 +181,8 @@ static int create_pending_tx(Db *db, void *userdata) {
         r = db_stmt_prepare(db,
                        "INSERT INTO nodes (ek_name, ek_type, ek_public, ek_certificate, ak_public, ak_name, fingerprint, "
                        "state, first_seen, last_seen, last_source, relay_count, ek_certificate_status, "
-                       "ek_certificate_issuer, challenge_floor) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?) "
+                       "ek_certificate_issuer, challenge_floor, credential_proven) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, 1) "
                        "RETURNING id",
                        &insert);
         if (r < 0)

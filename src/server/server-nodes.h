@@ -57,6 +57,7 @@ typedef struct Node {
         int64_t reset_count;   /* -1: no accepted quote yet */
         int64_t restart_count;
         uint64_t challenge_floor_ms; /* server-challenge.h */
+        bool credential_proven;      /* its TPM activated a credential of this server: quote-only challenges */
 } Node;
 
 /* What a node presents at enrolment; every field computed or checked by the server. */
@@ -80,7 +81,8 @@ int node_get_by_ref(Db *db, const char *ref, Node *ret);
 
 /* Creates a pending node with relay_count relays (allocated when enabled), unless max_pending are already pending
  * (-ENOSPC); pending nodes not seen for pending_lifetime_sec are removed first. -EEXIST if the EK or the
- * fingerprint is known. */
+ * fingerprint is known. Only for an identity whose TPM proved its EK and AK (the enrolment proof): the node is
+ * credential_proven. */
 int node_create_pending(Db *db, const NodeIdentity *id, const char *source, unsigned max_pending,
                         uint64_t pending_lifetime_sec, unsigned relay_count, Node *ret);
 

@@ -423,11 +423,14 @@ static int read_reply(BenchHttp *h, long *ret_status, size_t *ret_head, size_t *
         return 0;
 }
 
-/* One request: POST with a JSON body, or GET without one (body NULL); with a bearer token unless NULL. */
-static int request(BenchHttp *h, const char *method, const char *path, const char *bearer, const char *body,
-                   long *ret_status, const char **ret_reply, size_t *ret_size) {
+/* One request: POST with a JSON body, or GET without one (body NULL); with a bearer token unless NULL, a Prefer
+ * header unless prefer is NULL. */
+static int request(BenchHttp *h, const char *method, const char *path, const char *bearer, const char *prefer,
+                   const char *body, long *ret_status, const char **ret_reply, size_t *ret_size) {
         size_t body_size = body ? strlen(body) : 0, bearer_size = bearer ? strlen(bearer) : 0,
-               head_max = HEAD_MAX + strlen(h->base_path) + strlen(path) + bearer_size, head = 0, size = 0;
+               prefer_size = prefer ? strlen(prefer) : 0,
+               head_max = HEAD_MAX + strlen(h->base_path) + strlen(path) + bearer_size + prefer_size, head = 0,
+               size = 0;
         char content[96] = "";
         bool close_after = false;
         long status = 0;
@@ -437,7 +440,7 @@ static int request(BenchHttp *h, const char *method, const char *path, const cha
         if (body_size > REPLY_MAX || bearer_size > BEARER_MAX)
                 return -E2BIG;
         /* The token goes into a header line: it must not end it. */
-        if (bearer && strcspn(bearer, "\r\n") != bearer_size)
+        if ((bearer && strcspn(bearer, "\r\n") != bearer_size) || (prefer && strcspn(prefer, "\r\n") != prefer_size))
                 return -EINVAL;
         if (body)
                 (void) snprintf(content, sizeof(content),
@@ -449,10 +452,10 @@ static int request(BenchHttp *h, const char *method, const char *path, const cha
                 h->request = p;
                 h->request_allocated = head_max + body_size;
         }
-        n = snprintf(h->request, head_max, "%s %s%s HTTP/1.1\r\nHost: %s\r\n%s%s%s%s%s\r\n", method,
+        n = snprintf(h->request, head_max, "%s %s%s HTTP/1.1\r\nHost: %s\r\n%s%s%s%s%s%s%s%s\r\n", method,
                      h->base_path, path, h->host_header, content, bearer ? "Authorization: Bearer " : "",
-                     bearer ? bearer : "", bearer ? "\r\n" : "",
-                     h->fresh_connections ? "Connection: close\r\n" : "");
+                     bearer ? bearer : "", bearer ? "\r\n" : "", prefer ? "Prefer: " : "", prefer ? prefer : "",
+                     prefer ? "\r\n" : "", h->fresh_connections ? "Connection: close\r\n" : "");
         if (n < 0 || (size_t) n >= head_max)
                 return -ENAMETOOLONG;
         if (body_size > 0)
@@ -493,12 +496,17 @@ static int request(BenchHttp *h, const char *method, const char *path, const cha
 
 int bench_http_post(BenchHttp *h, const char *path, const char *body, long *ret_status, const char **ret_reply,
                     size_t *ret_size) {
-        return request(h, "POST", path, /* bearer= */ NULL, body, ret_status, ret_reply, ret_size);
+        return request(h, "POST", path, /* bearer= */ NULL, /* prefer= */ NULL, body, ret_status, ret_reply, ret_size);
+}
+
+int bench_http_post_prefer(BenchHttp *h, const char *path, const char *prefer, const char *body, long *ret_status,
+                           const char **ret_reply, size_t *ret_size) {
+        return request(h, "POST", path, /* bearer= */ NULL, prefer, body, ret_status, ret_reply, ret_size);
 }
 
 int bench_http_get(BenchHttp *h, const char *path, const char *bearer, long *ret_status,
                    const char **ret_reply, size_t *ret_size) {
-        return request(h, "GET", path, bearer, /* body= */ NULL, ret_status, ret_reply, ret_size);
+        return request(h, "GET", path, bearer, /* prefer= */ NULL, /* body= */ NULL, ret_status, ret_reply, ret_size);
 }
 
 const char *bench_http_error(const BenchHttp *h) {

@@ -58,6 +58,9 @@ void bench_http_use_connection(BenchHttp *h, BenchHttpConnection *c);
  * transport error in bench_http_error() if no reply came, -E2BIG if the reply is too large. */
 int bench_http_post(BenchHttp *h, const char *path, const char *body, long *ret_status, const char **ret_reply,
                     size_t *ret_size);
+/* The same with a "Prefer: PREFER" header (RFC 7240; no line breaks: -EINVAL). */
+int bench_http_post_prefer(BenchHttp *h, const char *path, const char *prefer, const char *body, long *ret_status,
+                           const char **ret_reply, size_t *ret_size);
 /* GETs url + path, with "Authorization: Bearer TOKEN" unless bearer is NULL (at most 128 characters, no line
  * breaks: -E2BIG, -EINVAL). The reply as with bench_http_post(). */
 int bench_http_get(BenchHttp *h, const char *path, const char *bearer, long *ret_status,

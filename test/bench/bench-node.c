@@ -97,18 +97,24 @@ static int get_base64(json_object *o, const char *key, void **ret, size_t *ret_s
         return r < 0 ? -EBADMSG : 0;
 }
 
-static int parse_challenge(json_object *o, TPM2B_ID_OBJECT *ret_blob, TPM2B_ENCRYPTED_SECRET *ret_secret,
-                           void **ret_nonce, size_t *ret_nonce_size, TPMI_ALG_HASH *ret_bank,
-                           uint32_t *ret_mask) {
+/* The challenge's parts; *ret_credential false for a quote-only challenge (no credentialBlob, no
+ * encryptedSecret). */
+static int parse_challenge(json_object *o, bool *ret_credential, TPM2B_ID_OBJECT *ret_blob,
+                           TPM2B_ENCRYPTED_SECRET *ret_secret, void **ret_nonce, size_t *ret_nonce_size,
+                           TPMI_ALG_HASH *ret_bank, uint32_t *ret_mask) {
         _cleanup_free_ void *blob = NULL, *enc = NULL, *nonce = NULL;
-        size_t blob_size, enc_size, nonce_size;
+        size_t blob_size = 0, enc_size = 0, nonce_size;
+        bool credential = json_object_object_get_ex(o, "credentialBlob", NULL);
         json_object *pcrs;
         const char *bank;
         uint32_t mask = 0;
-        int alg, r;
+        int alg, r = 0;
 
-        r = get_base64(o, "credentialBlob", &blob, &blob_size);
-        if (r >= 0)
+        if (credential != json_object_object_get_ex(o, "encryptedSecret", NULL))
+                return -EBADMSG;
+        if (credential)
+                r = get_base64(o, "credentialBlob", &blob, &blob_size);
+        if (r >= 0 && credential)
                 r = get_base64(o, "encryptedSecret", &enc, &enc_size);
         if (r >= 0)
                 r = get_base64(o, "nonce", &nonce, &nonce_size);
@@ -116,9 +122,10 @@ static int parse_challenge(json_object *o, TPM2B_ID_OBJECT *ret_blob, TPM2B_ENCR
                 r = get_string(o, "bank", &bank);
         if (r < 0)
                 return r;
-        if (tpm2_unmarshal_TPM2B_ID_OBJECT(blob, blob_size, ret_blob) < 0 ||
-            tpm2_unmarshal_TPM2B_ENCRYPTED_SECRET(enc, enc_size, ret_secret) < 0)
+        if (credential && (tpm2_unmarshal_TPM2B_ID_OBJECT(blob, blob_size, ret_blob) < 0 ||
+                           tpm2_unmarshal_TPM2B_ENCRYPTED_SECRET(enc, enc_size, ret_secret) < 0))
                 return -EBADMSG;
+        *ret_credential = credential;
         alg = tpm2_hash_alg_from_string(bank);
         if (alg < 0)
                 return -EBADMSG;
@@ -141,25 +148,26 @@ static int parse_challenge(json_object *o, TPM2B_ID_OBJECT *ret_blob, TPM2B_ENCR
 }
 
 /* The attest body, written directly: json-c objects for it cost the load generator more than the server
- * spends parsing it. Every value is base64, lowercase hex or a number, none needs escaping. */
+ * spends parsing it. Every value is base64, lowercase hex or a number, none needs escaping. No secret for a
+ * quote-only challenge (secret NULL). */
 static int attest_body(const char *challenge, const TPM2B_DIGEST *secret, const uint8_t *attest, size_t attest_size,
                        const uint8_t *sig, size_t sig_size, uint32_t mask, const TPM2B_DIGEST *values,
                        const BenchBoot *boot, char **ret) {
-        _cleanup_free_ char *secret_b64 = base64mem(secret->buffer, secret->size),
+        _cleanup_free_ char *secret_b64 = secret ? base64mem(secret->buffer, secret->size) : NULL,
                             *attest_b64 = base64mem(attest, attest_size), *sig_b64 = base64mem(sig, sig_size);
         char *buf = NULL;
         size_t size = 0, n = 0;
         FILE *f;
 
-        if (!secret_b64 || !attest_b64 || !sig_b64)
+        if ((secret && !secret_b64) || !attest_b64 || !sig_b64)
                 return -ENOMEM;
         if (strspn(challenge, "0123456789abcdefABCDEF") != strlen(challenge))
                 return -EBADMSG;
         f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
-        fprintf(f, "{\"challenge\":\"%s\",\"secret\":\"%s\",\"quoted\":\"%s\",\"signature\":\"%s\",\"pcrValues\":[",
-                challenge, secret_b64, attest_b64, sig_b64);
+        fprintf(f, "{\"challenge\":\"%s\",%s%s%s\"quoted\":\"%s\",\"signature\":\"%s\",\"pcrValues\":[", challenge,
+                secret ? "\"secret\":\"" : "", secret ? secret_b64 : "", secret ? "\"," : "", attest_b64, sig_b64);
         for (unsigned i = 0; i < TPM2_PCRS_MAX; i++) {
                 if (!(mask & (1U << i)))
                         continue;
@@ -177,7 +185,8 @@ static int attest_body(const char *challenge, const TPM2B_DIGEST *secret, const 
         if (boot)
                 fprintf(f, ",\"firmwareLog\":\"%s\",\"userspaceLog\":\"%s\"", boot->firmware_log, boot->userspace_log);
         fputc('}', f);
-        explicit_bzero(secret_b64, strlen(secret_b64));
+        if (secret_b64)
+                explicit_bzero(secret_b64, strlen(secret_b64));
         if (fclose(f) != 0 || !buf) {
                 free(buf);
                 return -ENOMEM;
@@ -200,6 +209,7 @@ int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const B
         enum json_tokener_error e;
         const char *challenge;
         uint32_t mask = 0;
+        bool credential = false;
         int r;
 
         o = json_tokener_parse_verbose(reply, &e);
@@ -207,13 +217,16 @@ int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const B
                 return -EBADMSG;
         r = get_string(o, "challenge", &challenge);
         if (r >= 0)
-                r = parse_challenge(o, &blob, &enc, &nonce, &nonce_size, &bank, &mask);
+                r = parse_challenge(o, &credential, &blob, &enc, &nonce, &nonce_size, &bank, &mask);
         if (r < 0)
                 return r;
 
-        r = software_activate_credential(ek, &ak->name, &blob, &enc, &secret);
-        if (r < 0)
-                return r;
+        secret.size = 0;
+        if (credential) {
+                r = software_activate_credential(ek, &ak->name, &blob, &enc, &secret);
+                if (r < 0)
+                        return r;
+        }
         if (boot && bank != TPM2_ALG_SHA256)
                 return -EBADMSG; /* the boot's values are SHA-256 */
         n_values = boot ? bench_boot_pcr_values(boot, mask, values) : bench_pcr_values(bank, mask, values);
@@ -226,7 +239,8 @@ int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const B
                 return r;
         }
 
-        r = attest_body(challenge, &secret, attest, attest_size, sig_buf, sig_size, mask, values, boot, ret_body);
+        r = attest_body(challenge, credential ? &secret : NULL, attest, attest_size, sig_buf, sig_size, mask, values,
+                        boot, ret_body);
         explicit_bzero(&secret, sizeof(secret));
         return r;
 }
@@ -314,6 +328,12 @@ int bench_enrol(BenchHttp *h, const BenchIdentity *id) {
         return 0;
 }
 
+static bool arg_quote_only = true;
+
+void bench_set_quote_only(bool quote_only) {
+        arg_quote_only = quote_only;
+}
+
 int bench_authenticate(BenchHttp *h, const BenchIdentity *id, const BenchBoot *boot, char *ret_token) {
         _cleanup_free_ char *attest = NULL;
         const char *reply;
@@ -321,7 +341,8 @@ int bench_authenticate(BenchHttp *h, const BenchIdentity *id, const BenchBoot *b
         long status;
         int r;
 
-        r = bench_http_post(h, "/v1/enroll", id->enroll_body, &status, &reply, &size);
+        r = bench_http_post_prefer(h, "/v1/enroll", arg_quote_only ? PROTO_PREFER_QUOTE_ONLY : NULL, id->enroll_body,
+                                   &status, &reply, &size);
         if (r < 0) {
                 bench_report_failure("POST /v1/enroll: %s", r == -EIO ? bench_http_error(h) : strerror(-r));
                 return r;

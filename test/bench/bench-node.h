@@ -22,10 +22,11 @@ int bench_enroll_body(const SoftwareKey *ek, const SoftwareKey *ak, char **ret);
 size_t bench_pcr_values(TPMI_ALG_HASH bank, uint32_t mask, TPM2B_DIGEST *values);
 
 /* From the reply to POST /v1/enroll of an enabled node ({challenge, credentialBlob, encryptedSecret, nonce,
- * pcrs, bank}) to the body of POST /v1/attest: TPM2_ActivateCredential with the EK for the AK's name, then
- * TPM2_Quote by the AK over the nonce and the requested PCRs — boot's values and event logs with them if
- * boot is not NULL, bench_pcr_values() and no logs otherwise. -EBADMSG for a reply that is not a
- * well-formed challenge, or a credential that does not activate. */
+ * pcrs, bank}) to the body of POST /v1/attest: TPM2_ActivateCredential with the EK for the AK's name (not for a
+ * quote-only challenge, which has no credential: the answer has no secret then), then TPM2_Quote by the AK over
+ * the nonce and the requested PCRs — boot's values and event logs with them if boot is not NULL,
+ * bench_pcr_values() and no logs otherwise. -EBADMSG for a reply that is not a well-formed challenge, or a
+ * credential that does not activate. */
 int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const BenchBoot *boot, const char *reply,
                            size_t size, char **ret_body);
 
@@ -47,6 +48,10 @@ int bench_answer_proof(const SoftwareKey *ek, const SoftwareKey *ak, long status
 /* A new node's enrolment over h: POST /v1/enroll (a proof challenge), the proof, POST /v1/enroll/proof. 0 once
  * the node is pending (202); each failure reported with bench_report_failure(). */
 int bench_enrol(BenchHttp *h, const BenchIdentity *id);
+
+/* Whether bench_authenticate() asks for quote-only challenges ("Prefer: quote-only", as configd does; the
+ * default) or, false, gets a credential in every challenge (as a node of the previous version). */
+void bench_set_quote_only(bool quote_only);
 
 /* One full authentication of one node over h: POST /v1/enroll (a challenge), the answer, POST /v1/attest (a
  * token, in ret_token as with bench_parse_token()). 0 with a token, -EPROTO for a refusal, -EIO for transport trouble, other

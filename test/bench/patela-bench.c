@@ -50,6 +50,7 @@ static unsigned long long arg_handshake_delay = 0;
 static bool arg_fresh_connections = false;
 static bool arg_connection_per_auth = false;
 static bool arg_resume = false;
+static bool arg_credential_each_time = false;
 static BenchCheckLoads arg_check_loads = _BENCH_CHECKS_ALL;
 static pid_t arg_server_pid = 0;
 
@@ -349,12 +350,13 @@ static int verb_run(void) {
         printf("{\"verb\":\"run\",\"threads\":%u,\"nodes\":%zu,\"fresh_connections\":%s,"
                "\"connections\":\"%s\",\"resume\":%s,\"handshakes_full\":%llu,\"handshakes_resumed\":%llu,"
                "\"seconds\":%.3f,"
-               "\"auths\":%zu,\"errors\":%llu,\"auth_per_s\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
+               "\"credential_each_time\":%s,\"auths\":%zu,\"errors\":%llu,\"auth_per_s\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
                "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"client_cpu_us_per_auth\":%.1f,"
                "\"server_cpu_us_per_auth\":%.1f,"
                "\"client_cores\":%.3f,\"server_cores\":%.3f,\"other_cores\":%.3f,\"steal_cores\":%.3f}\n",
                n_threads, ids->n, arg_fresh_connections ? "true" : "false", connection_pattern(),
-               arg_resume ? "true" : "false", full, resumed, sec(elapsed), all.n, errors, rate,
+               arg_resume ? "true" : "false", full, resumed, sec(elapsed), arg_credential_each_time ? "true" : "false",
+               all.n, errors, rate,
                msec(latency_log_percentile(&all, 50)), msec(latency_log_percentile(&all, 90)),
                msec(latency_log_percentile(&all, 99)), msec(latency_log_percentile(&all, 100)), client_us,
                server_us, client_cores, server_cores, MAX(busy - client_cores - server_cores, 0.0), steal);
@@ -374,7 +376,7 @@ typedef struct FloorWorker {
 static void *floor_thread(void *p) {
         FloorWorker *w = p;
 
-        w->r = bench_floor_measure(&w->slice, arg_boot, w->iterations, &w->result);
+        w->r = bench_floor_measure(&w->slice, arg_boot, w->iterations, !arg_credential_each_time, &w->result);
         return NULL;
 }
 
@@ -432,9 +434,9 @@ static int verb_floor(void) {
                 n_rsa += ids->items[i].ek->type == TPM2_KEY_RSA2048;
 
         /* A first pass warms caches and OpenSSL's lazily loaded providers, then the measured one. */
-        r = bench_floor_measure(ids, arg_boot, (unsigned) MIN(arg_iterations, 100ULL), &f);
+        r = bench_floor_measure(ids, arg_boot, (unsigned) MIN(arg_iterations, 100ULL), !arg_credential_each_time, &f);
         if (r >= 0)
-                r = bench_floor_measure(ids, arg_boot, (unsigned) arg_iterations, &f);
+                r = bench_floor_measure(ids, arg_boot, (unsigned) arg_iterations, !arg_credential_each_time, &f);
         if (r < 0)
                 return log_error_errno(r, "The crypto floor could not be measured: %m");
         r = floor_parallel(ids, (unsigned) arg_cores, (unsigned) arg_iterations, &par_rate, &par_us);
@@ -445,18 +447,21 @@ static int verb_floor(void) {
         mc = (double) f.make_credential_nsec / 1e3 / f.iterations;
         qv = (double) f.quote_verify_nsec / 1e3 / f.iterations;
         el = (double) f.event_logs_nsec / 1e3 / f.iterations;
-        log_info("Floor over %u authentications (%zu of %zu EKs RSA-2048): %.1f µs per authentication "
-                 "(make_credential %.1f µs, quote verification %.1f µs, event logs %.1f µs, names, hashes and "
+        log_info("Floor over %u %sauthentications (%zu of %zu EKs RSA-2048): %.1f µs per authentication "
+                 "(make_credential %.1f µs%s, quote verification %.1f µs, event logs %.1f µs, names, hashes and "
                  "randomness %.1f µs).",
-                 f.iterations, n_rsa, ids->n, us, mc, qv, el, us - mc - qv - el);
+                 f.iterations, f.quote_only ? "quote-only " : "", n_rsa, ids->n, us, mc,
+                 f.quote_only ? " not in it" : "", qv, el, us - (f.quote_only ? 0 : mc) - qv - el);
         log_info("Implied maximum: %.0f auth/s per core, %.0f auth/s on %llu cores; measured on %llu threads at once: "
                  "%.0f auth/s (%.1f µs per authentication and thread).",
                  1e6 / us, 1e6 / us * (double) arg_cores, arg_cores, arg_cores, par_rate, par_us);
-        printf("{\"verb\":\"floor\",\"iterations\":%u,\"nodes\":%zu,\"rsa_nodes\":%zu,\"us_per_auth\":%.2f,"
+        printf("{\"verb\":\"floor\",\"iterations\":%u,\"quote_only\":%s,\"nodes\":%zu,\"rsa_nodes\":%zu,"
+               "\"us_per_auth\":%.2f,"
                "\"make_credential_us\":%.2f,\"quote_verify_us\":%.2f,\"event_logs_us\":%.2f,\"other_us\":%.2f,"
                "\"auth_per_s_per_core\":%.1f,\"cores\":%llu,\"auth_per_s_cores\":%.1f,"
                "\"parallel_auth_per_s\":%.1f,\"parallel_us_per_auth\":%.2f}\n",
-               f.iterations, ids->n, n_rsa, us, mc, qv, el, us - mc - qv - el, 1e6 / us, arg_cores,
+               f.iterations, f.quote_only ? "true" : "false", ids->n, n_rsa, us, mc, qv, el,
+               us - (f.quote_only ? 0 : mc) - qv - el, 1e6 / us, arg_cores,
                1e6 / us * (double) arg_cores, par_rate, par_us);
         return 0;
 }
@@ -510,9 +515,9 @@ static void help(void) {
                "      Make N software identities, enrol each (proof, then 202 pending), save them to FILE\n"
                "  run --url URL --cacert CA --identities FILE [--threads T] [--duration S] [--max-auths N]\n"
                "      [--warmup S] [--fresh-connections|--connection-per-auth] [--resume] [--server-pid PID]\n"
-               "      [--event-logs DIR]\n"
+               "      [--event-logs DIR] [--credential-each-time]\n"
                "      Full authentications from T threads for S seconds (after S of warm-up)\n"
-               "  floor --identities FILE [--iterations N] [--cores C] [--event-logs DIR]\n"
+               "  floor --identities FILE [--iterations N] [--cores C] [--event-logs DIR] [--credential-each-time]\n"
                "      The server's crypto per authentication alone, on one thread, then on C threads at once\n"
                "  checks --url URL --cacert CA --identities FILE [--nodes N] [--rate R] [--threads T]\n"
                "      [--duration S] [--warmup S] [--handshake-delay MS] [--loads LIST] [--server-pid PID]\n"
@@ -544,6 +549,10 @@ static void help(void) {
                "     --event-logs=DIR    Quote the PCRs of the boot in DIR and send its event logs (run), judge\n"
                "                         them as the server does (floor): binary_bios_measurements,\n"
                "                         tpm2-measure.log, pcrs.sha256\n"
+               "     --credential-each-time\n"
+               "                         run, floor: a credential in every challenge, as for a node of the\n"
+               "                         previous version (default: quote-only challenges, as patela-configd\n"
+               "                         asks for them)\n"
                "     --iterations=N      floor: authentications (default 2000)\n"
                "     --cores=C           floor: cores for the implied maximum and the parallel pass (default 2)\n",
                program_invocation_short_name);
@@ -590,6 +599,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_URL = 0x100, ARG_CACERT, ARG_IDENTITIES, ARG_NODES, ARG_EK_TYPE, ARG_THREADS, ARG_DURATION,
                 ARG_WARMUP, ARG_MAX_AUTHS, ARG_ITERATIONS, ARG_CORES, ARG_FRESH,
                 ARG_SERVER_PID, ARG_EVENT_LOGS, ARG_RATE, ARG_HANDSHAKE_DELAY, ARG_LOADS, ARG_PER_AUTH, ARG_RESUME,
+                ARG_CREDENTIAL_EACH_TIME,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -607,6 +617,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "fresh-connections", no_argument, NULL, ARG_FRESH },
                 { "connection-per-auth", no_argument, NULL, ARG_PER_AUTH },
                 { "resume", no_argument, NULL, ARG_RESUME },
+                { "credential-each-time", no_argument, NULL, ARG_CREDENTIAL_EACH_TIME },
                 { "server-pid", required_argument, NULL, ARG_SERVER_PID },
                 { "event-logs", required_argument, NULL, ARG_EVENT_LOGS },
                 { "rate", required_argument, NULL, ARG_RATE },
@@ -666,6 +677,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_RESUME:
                         arg_resume = true;
                         break;
+                case ARG_CREDENTIAL_EACH_TIME:
+                        arg_credential_each_time = true;
+                        break;
                 case ARG_EVENT_LOGS:
                         arg_event_logs = optarg;
                         break;
@@ -718,6 +732,7 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         if (optind < argc - 1)
                 return log_error_errno(EINVAL, "Unexpected argument '%s'.", argv[optind + 1]), EXIT_FAILURE;
+        bench_set_quote_only(!arg_credential_each_time);
         if (arg_url && bench_url_check_loopback(arg_url) < 0)
                 return log_error_errno(EADDRNOTAVAIL, "Refusing %s: the benchmark only talks to https:// on "
                                        "127.0.0.1, [::1] or localhost.", arg_url), EXIT_FAILURE;

@@ -149,7 +149,7 @@ fleet_setup() {
 # http METHOD PATH [BODY_FILE] [HEADER]: prints the body, sets HTTP_STATUS.
 http() {
         local method=$1 path=$2 body=${3:-} header=${4:-}
-        local args=(-sS --cacert "$T/ca/ca.crt" --tlsv1.3 -X "$method" -o "$T/http.body" -w '%{http_code}')
+        local args=(-sS --cacert "$T/ca/ca.crt" --tlsv1.3 -X "$method" -o "$T/http.body" -D "$T/http.headers" -w '%{http_code}')
         [[ -n $body ]] && args+=(--data-binary "@$body" -H 'Content-Type: application/json')
         [[ -n $header ]] && args+=(-H "$header")
         HTTP_STATUS=$(curl "${args[@]}" "$URL$path") || fail "curl $method $path failed"
@@ -183,20 +183,25 @@ node_prove() {
 }
 
 # node_challenge: POST /v1/enroll for an enabled node; the challenge lands in $T/challenge.json.
+# node_challenge [HEADER]: the same with one more request header (e.g. "Prefer: quote-only").
 node_challenge() {
-        http POST /v1/enroll "$T/enroll.json" >"$T/challenge.json"
+        http POST /v1/enroll "$T/enroll.json" "${1:-}" >"$T/challenge.json"
         [[ $HTTP_STATUS == 200 ]] || fail "enroll of an enabled node: HTTP $HTTP_STATUS $(cat "$T/challenge.json")"
 }
 
-# node_answer [NONCE_OVERRIDE_B64]: activates the credential and quotes; writes $T/attest.json.
+# node_answer [NONCE_OVERRIDE_B64]: activates the credential (a quote-only challenge has none: the answer has no
+# secret then) and quotes; writes $T/attest.json.
 node_answer() {
-        local secret q params
-        secret=$(vl ActivateCredential "$(jq -c '{credentialBlob, encryptedSecret}' "$T/challenge.json")" | jq -r .secret)
+        local secret='' q params
+        if [[ $(jq -r 'has("credentialBlob")' "$T/challenge.json") == true ]]; then
+                secret=$(vl ActivateCredential "$(jq -c '{credentialBlob, encryptedSecret}' "$T/challenge.json")" | jq -r .secret)
+        fi
         params=$(jq -c '{nonce, pcrs, bank}' "$T/challenge.json")
         [[ -n ${1:-} ]] && params=$(jq -c --arg n "$1" '.nonce = $n' <<<"$params")
         q=$(vl Quote "$params")
         jq -n --arg c "$(jq -r .challenge "$T/challenge.json")" --arg s "$secret" --argjson q "$q" \
-                '{challenge: $c, secret: $s, quoted: $q.quoted, signature: $q.signature, pcrValues: $q.pcrValues}' \
+                '{challenge: $c} + (if $s != "" then {secret: $s} else {} end) +
+                 {quoted: $q.quoted, signature: $q.signature, pcrValues: $q.pcrValues}' \
                 >"$T/attest.json"
 }
 

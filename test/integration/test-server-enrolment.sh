@@ -57,6 +57,59 @@ node_session
 [[ $(jq -r .expiresIn "$T/token.json") == 3600 ]] || fail "default session lifetime"
 pass "challenge activated by the TPM, quote verified, session issued"
 
+# Quote-only re-attestation (docs/protocol.md): this TPM proved its EK and AK (the enrolment proof, and the
+# credential answered just now), so a challenge asked with "Prefer: quote-only" has no credential to activate and
+# the quote over its nonce alone answers it.
+[[ $(db_query "SELECT credential_proven FROM nodes WHERE id = 1") == 1 ]] || fail "the node is not credential_proven"
+node_challenge "Prefer: quote-only"
+[[ $(jq -c '[has("credentialBlob"), has("encryptedSecret"), has("nonce")]' "$T/challenge.json") == '[false,false,true]' ]] ||
+        fail "quote-only challenge: $(cat "$T/challenge.json")"
+grep -qix $'preference-applied: quote-only\r' "$T/http.headers" || fail "no Preference-Applied: $(cat "$T/http.headers")"
+node_answer
+[[ $(jq -r 'has("secret")' "$T/attest.json") == false ]] || fail "the quote-only answer has a secret"
+cp "$T/attest.json" "$T/attest-quote-only.json"
+# A quote that is not the TPM's (a byte of the signature's r changed): refused, and the challenge is not taken.
+jq '.signature = .signature[0:20] + (if .signature[20:21] == "A" then "B" else "A" end) + .signature[21:]' \
+        "$T/attest.json" >"$T/attest-forged.json"
+http POST /v1/attest "$T/attest-forged.json" >/dev/null
+expect_error 403 QuoteRejected
+http POST /v1/attest "$T/attest-quote-only.json" >"$T/token.json"
+[[ $HTTP_STATUS == 200 && $(jq -r .verdict "$T/token.json") != null ]] || fail "quote-only answer: HTTP $HTTP_STATUS $(cat "$T/token.json")"
+http POST /v1/attest "$T/attest-quote-only.json" >/dev/null
+expect_error 403 ChallengeUnknown
+# An earlier quote of this TPM sent for a new challenge: not over its nonce, refused, the challenge not taken.
+node_challenge "Prefer: quote-only"
+jq --arg c "$(jq -r .challenge "$T/challenge.json")" '.challenge = $c' "$T/attest-quote-only.json" >"$T/attest-replayed.json"
+http POST /v1/attest "$T/attest-replayed.json" >/dev/null
+expect_error 403 QuoteRejected
+node_answer
+http POST /v1/attest "$T/attest.json" >/dev/null
+[[ $HTTP_STATUS == 200 ]] || fail "the node's own answer after a replayed quote: HTTP $HTTP_STATUS $(cat "$T/http.body")"
+pass "quote-only challenge (no credential, Preference-Applied), answered by the quote alone; a forged and a replayed quote refused without taking the challenge"
+
+# Without the preference (a node of the previous version), a credential as before.
+node_challenge
+[[ $(jq -c '[has("credentialBlob"), has("encryptedSecret")]' "$T/challenge.json") == '[true,true]' ]] ||
+        fail "challenge without Prefer: $(cat "$T/challenge.json")"
+! grep -qi '^preference-applied' "$T/http.headers" || fail "Preference-Applied without a preference"
+# A node whose TPM never proved its EK and AK to this server (enrolled before migration 18): a credential even when
+# it asks for quote-only, and an answer without the secret is refused without taking the challenge; the secret
+# proves it, and the next challenge is quote-only.
+db_query "UPDATE nodes SET credential_proven = 0 WHERE id = 1" >/dev/null
+node_challenge "Prefer: quote-only"
+[[ $(jq -r 'has("credentialBlob")' "$T/challenge.json") == true ]] || fail "an unproven node got a quote-only challenge"
+node_answer
+jq 'del(.secret)' "$T/attest.json" >"$T/attest-nosecret.json"
+http POST /v1/attest "$T/attest-nosecret.json" >/dev/null
+expect_error 403 SecretMismatch
+http POST /v1/attest "$T/attest.json" >/dev/null
+[[ $HTTP_STATUS == 200 ]] || fail "the answer with the secret after one without: HTTP $HTTP_STATUS $(cat "$T/http.body")"
+[[ $(db_query "SELECT credential_proven FROM nodes WHERE id = 1") == 1 ]] || fail "the secret did not make the node credential_proven"
+node_challenge "Prefer: quote-only"
+[[ $(jq -r 'has("credentialBlob")' "$T/challenge.json") == false ]] || fail "still a credential after the proof"
+pass "without Prefer a credential; an unproven node gets one anyway, an answer without its secret is refused, the secret proves the TPM"
+node_session # the session of the last attestation, for what follows
+
 http GET /v1/node/network "" "Authorization: Bearer $TOKEN" >"$T/network.json"
 [[ $HTTP_STATUS == 200 ]] || fail "network: $HTTP_STATUS"
 [[ $(jq -r .Interface "$T/network.json") == eth0 ]] || fail "Interface: $(cat "$T/network.json")"
@@ -115,8 +168,13 @@ ps_cli --json diff --node 1 >"$T/diff.json"
 pass "diff --node shows where each line comes from"
 
 [[ $(ps_cli --json attestations | jq -r '.[0].verdict') == accepted ]] || fail "attestation log"
-[[ $(db_query "SELECT pcr_values FROM attestations" | jq -r 'keys | length') == 10 ]] || fail "PCR values not recorded"
-pass "attestation recorded with the 10 quoted PCR values"
+[[ $(db_query "SELECT pcr_values FROM attestations WHERE verdict = 'accepted'" | jq -r 'keys | length' | sort -u) == 10 ]] ||
+        fail "PCR values not recorded"
+# Five accepted (credential, quote-only twice, credential twice); the forged, the replayed quote and the answer
+# without its secret rejected.
+[[ $(db_query "SELECT verdict || ' ' || COUNT(*) FROM attestations GROUP BY verdict ORDER BY verdict" | paste -sd,) == \
+   "accepted 5,rejected 3" ]] || fail "attestation log: $(db_query "SELECT verdict, reason FROM attestations")"
+pass "each attestation recorded, the accepted with the 10 quoted PCR values"
 
 # Relay count changes reallocate in one step; the freed name returns to the pool.
 ps_cli node relays 1 1

@@ -79,11 +79,17 @@ int proto_enroll_reply_encode(const ProtoEnrollReply *r, char **ret) {
         if (k >= 0)
                 k = proto_json_add(o, "fingerprint", json_object_new_string(r->fingerprint));
         if (k >= 0 && r->state != PROTO_ENROLL_PENDING) {
-                k = proto_json_add(o, "challenge", proto_json_hex(r->challenge, sizeof(r->challenge)));
+                bool credential = r->credential_blob.size > 0;
+
+                /* A quote-only challenge (enabled only) has neither part of the credential; any other both. */
+                if (credential != (r->encrypted_secret.size > 0) || (!credential && r->state != PROTO_ENROLL_ENABLED))
+                        k = -EINVAL;
                 if (k >= 0)
+                        k = proto_json_add(o, "challenge", proto_json_hex(r->challenge, sizeof(r->challenge)));
+                if (k >= 0 && credential)
                         k = proto_json_add(o, "credentialBlob",
                                            proto_json_base64(r->credential_blob.data, r->credential_blob.size));
-                if (k >= 0)
+                if (k >= 0 && credential)
                         k = proto_json_add(o, "encryptedSecret",
                                            proto_json_base64(r->encrypted_secret.data, r->encrypted_secret.size));
         }
@@ -131,8 +137,9 @@ int proto_enroll_reply_decode(const char *body, size_t size, long status, ProtoE
                 { "state", json_type_string, PROTO_REQUIRED },
                 { "fingerprint", json_type_string, PROTO_REQUIRED },
                 { "challenge", json_type_string, PROTO_REQUIRED },
-                { "credentialBlob", json_type_string, PROTO_REQUIRED },
-                { "encryptedSecret", json_type_string, PROTO_REQUIRED },
+                /* required in "prove"; in "enabled" both or neither (a quote-only challenge) */
+                { "credentialBlob", json_type_string, 0 },
+                { "encryptedSecret", json_type_string, 0 },
                 { "nonce", json_type_string, PROTO_REQUIRED },
                 { "pcrs", json_type_array, PROTO_REQUIRED },
                 { "bank", json_type_string, PROTO_REQUIRED },
@@ -172,9 +179,17 @@ int proto_enroll_reply_decode(const char *body, size_t size, long status, ProtoE
         snprintf(r.fingerprint, sizeof(r.fingerprint), "%s", fingerprint);
         if (r.state != PROTO_ENROLL_PENDING) {
                 k = proto_hex(v[2], what, "challenge", sizeof(r.challenge), r.challenge, diag);
-                if (k >= 0)
+                if (k < 0)
+                        return k;
+                /* Both parts of the credential, or (a quote-only challenge, enabled only) neither. */
+                if ((!v[3] || !v[4]) && (r.state == PROTO_ENROLL_PROVE || v[3] || v[4])) {
+                        const char *missing = v[3] ? "encryptedSecret" : "credentialBlob";
+                        return proto_fail(diag, PROTO_ERROR_MISSING_FIELD, missing, "%s: missing field '%s'", what,
+                                          missing);
+                }
+                if (v[3])
                         k = proto_base64(v[3], what, "credentialBlob", 1, PROTO_BLOB_MAX, &r.credential_blob, diag);
-                if (k >= 0)
+                if (k >= 0 && v[4])
                         k = proto_base64(v[4], what, "encryptedSecret", 1, PROTO_BLOB_MAX, &r.encrypted_secret, diag);
                 if (k < 0)
                         return k;
@@ -201,11 +216,12 @@ int proto_enroll_reply_decode(const char *body, size_t size, long status, ProtoE
 
 /* ---- POST /v1/enroll/proof ---------------------------------------------------------------------------- */
 
-/* The two fields every answer to a credential challenge starts with: {challenge, secret, …}. */
+/* The two fields every answer to a challenge starts with: {challenge, secret, …}; the secret left out when it has
+ * none (a quote-only challenge's answer). */
 static int encode_answer(json_object *o, const uint8_t challenge[static PROTO_CHALLENGE_ID_SIZE],
                          const ProtoBlob *secret) {
         int k = proto_json_add(o, "challenge", proto_json_hex(challenge, PROTO_CHALLENGE_ID_SIZE));
-        if (k >= 0)
+        if (k >= 0 && secret->size > 0)
                 k = proto_json_add(o, "secret", proto_json_base64(secret->data, secret->size));
         return k;
 }
@@ -213,7 +229,7 @@ static int encode_answer(json_object *o, const uint8_t challenge[static PROTO_CH
 static int decode_answer(json_object *const v[static 2], const char *what,
                          uint8_t challenge[static PROTO_CHALLENGE_ID_SIZE], ProtoBlob *secret, ProtoDiag *diag) {
         int k = proto_hex(v[0], what, "challenge", PROTO_CHALLENGE_ID_SIZE, challenge, diag);
-        if (k >= 0)
+        if (k >= 0 && v[1])
                 k = proto_base64(v[1], what, "secret", 1, PROTO_SECRET_SIZE, secret, diag);
         return k;
 }
@@ -227,6 +243,8 @@ int proto_proof_request_encode(const ProtoProofRequest *r, char **ret) {
         json_object *o = json_object_new_object();
         int k = o ? 0 : -ENOMEM;
 
+        if (k >= 0 && r->secret.size == 0) /* a proof is its secret */
+                k = -EINVAL;
         if (k >= 0)
                 k = encode_answer(o, r->challenge, &r->secret);
         return proto_json_finish(o, k, /* sensitive= */ true, ret);
@@ -346,7 +364,7 @@ static int decode_pcr_values(json_object *a, const char *what, ProtoAttestReques
 int proto_attest_request_decode(const char *body, size_t size, ProtoAttestRequest *ret, ProtoDiag *diag) {
         static const ProtoField fields[] = {
                 { "challenge", json_type_string, PROTO_REQUIRED },
-                { "secret", json_type_string, PROTO_REQUIRED },
+                { "secret", json_type_string, 0 }, /* none: the answer to a quote-only challenge */
                 { "quoted", json_type_string, PROTO_REQUIRED },
                 { "signature", json_type_string, PROTO_REQUIRED },
                 { "pcrValues", json_type_array, PROTO_REQUIRED },

@@ -167,6 +167,42 @@ bool proto_fingerprint_ok(const char *s) {
         return n >= 4 && n <= PROTO_FINGERPRINT_MAX && in_charset(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-");
 }
 
+static bool is_tchar(char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+bool proto_prefer_has(const char *header, const char *token) {
+        size_t n, len = token ? strlen(token) : 0;
+
+        if (!header || len == 0)
+                return false;
+        n = strnlen(header, PROTO_PREFER_MAX + 1);
+        if (n > PROTO_PREFER_MAX)
+                return false;
+        /* At the start of each list element: optional whitespace, the preference's token, then its value and
+         * parameters up to the next comma outside a quoted string. */
+        for (size_t i = 0; i < n;) {
+                size_t start;
+                bool quoted = false;
+
+                while (i < n && (header[i] == ' ' || header[i] == '\t' || header[i] == ','))
+                        i++;
+                start = i;
+                while (i < n && is_tchar(header[i]))
+                        i++;
+                if (i - start == len && strncasecmp(header + start, token, len) == 0 &&
+                    (i == n || strchr(" \t=;,", header[i])))
+                        return true;
+                for (; i < n && (quoted || header[i] != ','); i++)
+                        if (quoted && header[i] == '\\' && i + 1 < n)
+                                i++;
+                        else if (header[i] == '"')
+                                quoted = !quoted;
+        }
+        return false;
+}
+
 /* ---- node settings ---------------------------------------------------------------------------------- */
 
 static bool is_ip(int family, const char *v) {

@@ -53,6 +53,20 @@ typedef enum ProtoEndpoint {
  * so those bytes alone cost the server some 75 µs of every new connection (docs/server.md). */
 #define PROTO_TLS_GROUPS "X25519:P-256:P-384"
 
+/* Quote-only re-attestation (docs/protocol.md): a node that can answer a challenge without a credential says so
+ * in its enrolment request with this preference (RFC 7240), "Prefer: quote-only". A server that knows it
+ * leaves the credential out of an enabled node's challenge when the node's TPM proved its EK and AK before (at
+ * its enrolment proof, or by a credential answered since); the answer then carries no secret, and the quote
+ * over the challenge's nonce, by the AK proven to be the TPM's, is the proof. A server that does not know the
+ * preference ignores the header and sends the credential, which the node activates as before. */
+#define PROTO_PREFER_HEADER "Prefer"
+#define PROTO_PREFER_QUOTE_ONLY "quote-only"
+/* Whether a Prefer header's value (NULL: no header) holds the preference token: a comma-separated list of
+ * preferences, each a token with optional "=value" and ";" parameters, as RFC 7240 writes them; tokens compared
+ * without regard to case. Reads at most PROTO_PREFER_MAX bytes: a longer header holds nothing. */
+#define PROTO_PREFER_MAX 1024U
+bool proto_prefer_has(const char *header, const char *token) _pure_;
+
 /* Entries per GET /v1/log/entries. */
 #define PROTO_LOG_ENTRIES_MAX 256U
 
@@ -207,7 +221,9 @@ int proto_enroll_request_decode(const char *body, size_t size, ProtoEnrollReques
  *       know. Before it becomes a pending node it proves that one TPM holds both its EK and its AK: it activates
  *       the credential and sends the secret to POST /v1/enroll/proof.
  *   200 {state: "enabled", fingerprint, challenge, credentialBlob, encryptedSecret, nonce, pcrs, bank}: an
- *       enabled node, answered at POST /v1/attest. */
+ *       enabled node, answered at POST /v1/attest. Without credentialBlob and encryptedSecret (both or neither)
+ *       when the node asked for quote-only re-attestation (PROTO_PREFER_QUOTE_ONLY) and its TPM proved its EK and
+ *       AK before: the answer then has no secret. */
 typedef enum ProtoEnrollState {
         PROTO_ENROLL_PENDING,
         PROTO_ENROLL_PROVE,
@@ -221,8 +237,8 @@ typedef struct ProtoEnrollReply {
         char fingerprint[PROTO_FINGERPRINT_MAX + 1];
         /* prove and enabled: */
         uint8_t challenge[PROTO_CHALLENGE_ID_SIZE];
-        ProtoBlob credential_blob;  /* marshalled TPM2B_ID_OBJECT */
-        ProtoBlob encrypted_secret; /* marshalled TPM2B_ENCRYPTED_SECRET */
+        ProtoBlob credential_blob;  /* marshalled TPM2B_ID_OBJECT; enabled: size 0 for a quote-only challenge */
+        ProtoBlob encrypted_secret; /* marshalled TPM2B_ENCRYPTED_SECRET; the same */
         /* enabled only: */
         uint8_t nonce[PROTO_NONCE_SIZE_MAX];
         size_t nonce_size;
@@ -256,10 +272,11 @@ typedef struct ProtoPcrValue {
 } ProtoPcrValue;
 
 /* {challenge, secret, quoted: TPMS_ATTEST as the TPM signed it, signature: marshalled TPMT_SIGNATURE,
- * pcrValues: [{index, value}] ascending, firmwareLog and userspaceLog: optional, base64 of the logs} */
+ * pcrValues: [{index, value}] ascending, firmwareLog and userspaceLog: optional, base64 of the logs}. No secret
+ * in the answer to a quote-only challenge (one without a credential). */
 typedef struct ProtoAttestRequest {
         uint8_t challenge[PROTO_CHALLENGE_ID_SIZE];
-        ProtoBlob secret; /* sensitive */
+        ProtoBlob secret; /* sensitive; size 0: none (a quote-only challenge's answer) */
         ProtoBlob quoted;
         ProtoBlob signature;
         ProtoPcrValue pcr_values[PROTO_PCRS_MAX];

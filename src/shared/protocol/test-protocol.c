@@ -232,6 +232,17 @@ TEST(enroll_reply_prove) {
                        d, "unknown field 'nonce'");
         ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"prove\",\"fingerprint\":\"7K2Q-M9XD-4RTB-0HNZ\"}", true, &r, &d),
                        d, "missing field 'challenge'");
+        /* a proof challenge is its credential: never quote-only */
+        ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"prove\",\"fingerprint\":\"7K2Q-M9XD-4RTB-0HNZ\",\"challenge\":\""
+                                     CHALLENGE "\"}",
+                                     true, &r, &d),
+                       d, "missing field 'credentialBlob'");
+        ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"prove\",\"fingerprint\":\"7K2Q-M9XD-4RTB-0HNZ\",\"challenge\":\""
+                                     CHALLENGE "\",\"credentialBlob\":\"AAAA\"}",
+                                     true, &r, &d),
+                       d, "missing field 'encryptedSecret'");
+        r.state = PROTO_ENROLL_PROVE;
+        ASSERT_ERROR(proto_enroll_reply_encode(&r, &encoded), EINVAL);
         ASSERT_REFUSED(DECODE_ENROLL("{\"state\":\"proven\",\"fingerprint\":\"7K2Q-M9XD-4RTB-0HNZ\"}", true, &r, &d),
                        d, "does not match");
 
@@ -245,6 +256,8 @@ TEST(enroll_reply_prove) {
         erase_and_free_sized(s, strlen(s));
         proto_proof_request_done(&back);
         proto_proof_request_done(&p);
+        p.secret = (ProtoBlob) {}; /* a proof is its secret */
+        ASSERT_ERROR(proto_proof_request_encode(&p, &s), EINVAL);
         s = (char *) "{\"challenge\":\"" CHALLENGE "\",\"secret\":\"" TOKEN TOKEN "\"}";
         ASSERT_ERROR(proto_proof_request_decode(s, strlen(s), &back, &d), E2BIG);
         ASSERT_STREQ(d.field, "secret");
@@ -302,6 +315,67 @@ TEST(enroll_reply_enabled) {
         }
 }
 
+TEST(enroll_reply_quote_only) {
+#define QUOTE_ONLY_HEAD "{\"state\":\"enabled\",\"fingerprint\":\"7K2Q-M9XD-4RTB-0HNZ\",\"challenge\":\"" CHALLENGE "\","
+#define QUOTE_ONLY_TAIL "\"nonce\":\"" TOKEN "\",\"pcrs\":[0,7],\"bank\":\"sha256\"}"
+        ProtoEnrollReply r = {}, again = {};
+        _cleanup_free_ char *encoded = NULL;
+        ProtoDiag d = {};
+
+        /* an enabled node's challenge without a credential: both parts absent */
+        ASSERT_OK(DECODE_ENROLL(QUOTE_ONLY_HEAD QUOTE_ONLY_TAIL, true, &r, &d));
+        ASSERT_EQ(r.state, PROTO_ENROLL_ENABLED);
+        ASSERT_EQ(r.credential_blob.size, 0U);
+        ASSERT_EQ(r.encrypted_secret.size, 0U);
+        ASSERT_EQ(r.nonce_size, 32U);
+        ASSERT_OK(proto_enroll_reply_encode(&r, &encoded));
+        ASSERT_NULL(strstr(encoded, "credentialBlob"));
+        ASSERT_NULL(strstr(encoded, "encryptedSecret"));
+        ASSERT_OK(DECODE_ENROLL(encoded, true, &again, &d));
+        ASSERT_EQ(again.credential_blob.size, 0U);
+        proto_enroll_reply_done(&again);
+        /* one part without the other is a confused server, and the encoder will not write it */
+        ASSERT_REFUSED(DECODE_ENROLL(QUOTE_ONLY_HEAD "\"credentialBlob\":\"AAAA\"," QUOTE_ONLY_TAIL, true, &r, &d), d,
+                       "missing field 'encryptedSecret'");
+        ASSERT_EQ(d.code, PROTO_ERROR_MISSING_FIELD);
+        ASSERT_REFUSED(DECODE_ENROLL(QUOTE_ONLY_HEAD "\"encryptedSecret\":\"AAAA\"," QUOTE_ONLY_TAIL, true, &r, &d), d,
+                       "missing field 'credentialBlob'");
+        ASSERT_REFUSED(DECODE_ENROLL(QUOTE_ONLY_HEAD "\"credentialBlob\":\"\",\"encryptedSecret\":\"\","
+                                     QUOTE_ONLY_TAIL, true, &r, &d), d, "credentialBlob");
+        r.credential_blob = (ProtoBlob) { .data = (uint8_t *) strdup("x"), .size = 1 };
+        free(encoded);
+        encoded = NULL;
+        ASSERT_ERROR(proto_enroll_reply_encode(&r, &encoded), EINVAL);
+        proto_enroll_reply_done(&r);
+#undef QUOTE_ONLY_HEAD
+#undef QUOTE_ONLY_TAIL
+}
+
+TEST(prefer_header) {
+        ASSERT_TRUE(proto_prefer_has("quote-only", "quote-only"));
+        ASSERT_TRUE(proto_prefer_has("Quote-Only", "quote-only"));
+        ASSERT_TRUE(proto_prefer_has("respond-async, wait=10, quote-only", "quote-only"));
+        ASSERT_TRUE(proto_prefer_has("  quote-only ; x=1", "quote-only"));
+        ASSERT_TRUE(proto_prefer_has("quote-only=yes", "quote-only"));
+        ASSERT_TRUE(proto_prefer_has("a=\"x,\\\"y\", quote-only", "quote-only"));
+        ASSERT_FALSE(proto_prefer_has(NULL, "quote-only"));
+        ASSERT_FALSE(proto_prefer_has("", "quote-only"));
+        ASSERT_FALSE(proto_prefer_has("quote-only-not", "quote-only"));
+        ASSERT_FALSE(proto_prefer_has("no-quote-only", "quote-only"));
+        ASSERT_FALSE(proto_prefer_has("return=minimal", "quote-only"));
+        /* inside a quoted value it is not a preference */
+        ASSERT_FALSE(proto_prefer_has("a=\"b, quote-only\"", "quote-only"));
+        ASSERT_FALSE(proto_prefer_has("a=\"b\\\", quote-only\"", "quote-only"));
+        ASSERT_FALSE(proto_prefer_has("x; quote-only", "quote-only")); /* a parameter, not a preference */
+        /* over the bound: nothing */
+        char big[PROTO_PREFER_MAX + 16];
+        memset(big, ' ', sizeof(big));
+        memcpy(big + sizeof(big) - 11, "quote-only", 11); /* with its NUL at the end */
+        ASSERT_FALSE(proto_prefer_has(big, "quote-only"));
+        memmove(big, big + 16, sizeof(big) - 16);
+        ASSERT_TRUE(proto_prefer_has(big, "quote-only"));
+}
+
 TEST(enroll_request) {
         ProtoEnrollRequest r = {
                 .ek_public = { .data = (uint8_t *) "\x00\x01\x02", .size = 3 },
@@ -352,6 +426,23 @@ TEST(attest_request) {
         ASSERT_STREQ(back.firmware_log, "AAAA");
         ASSERT_NULL(back.userspace_log);
         proto_attest_request_done(&back);
+
+        /* the answer to a quote-only challenge: no secret, in either direction */
+        r.secret = (ProtoBlob) {};
+        ASSERT_OK(proto_attest_request_encode(&r, &s));
+        ASSERT_NULL(strstr(s, "secret"));
+        ASSERT_OK(proto_attest_request_decode(s, strlen(s), &back, &d));
+        erase_and_free_sized(s, strlen(s));
+        ASSERT_EQ(back.secret.size, 0U);
+        ASSERT_NULL(back.secret.data);
+        ASSERT_EQ(back.n_pcr_values, 2);
+        proto_attest_request_done(&back);
+        s = (char *) "{\"challenge\":\"" CHALLENGE "\",\"secret\":\"\",\"quoted\":\"AAAA\","
+                     "\"signature\":\"AAAA\",\"pcrValues\":[]}";
+        ASSERT_REFUSED(proto_attest_request_decode(s, strlen(s), &back, &d), d, "secret"); /* empty is not absent */
+        s = (char *) "{\"challenge\":\"" CHALLENGE "\",\"secret\":null,\"quoted\":\"AAAA\","
+                     "\"signature\":\"AAAA\",\"pcrValues\":[]}";
+        ASSERT_REFUSED(proto_attest_request_decode(s, strlen(s), &back, &d), d, "secret");
 
         static const struct {
                 const char *pcr_values, *needle;
