@@ -180,8 +180,9 @@ populate() {
         enable_all
 }
 
+# floor IDENTITIES ITERATIONS NAME [OPTION...]
 floor() {
-        "$BENCH" floor --identities "$1" --iterations "${2:-3000}" --cores "$(nproc)" "${LOGS_ARGS[@]}" \
+        "$BENCH" floor --identities "$1" --iterations "${2:-3000}" --cores "$(nproc)" "${LOGS_ARGS[@]}" "${@:4}" \
                 >"$T/floor-$3.out" 2>"$T/floor-$3.log" ||
                 fail "floor: $(tail -5 "$T/floor-$3.log")"
         sed 's/^/#   /' "$T/floor-$3.log"
@@ -238,6 +239,12 @@ if [[ -n $EVENT_LOGS ]]; then
         LOGS_ARGS=("${LOGS_KEPT[@]}")
         pass "without event logs: $(jq -r '"\(.auth_per_s) auth/s, p99 \(.p99_ms) ms, server CPU \(.server_cpu_us_per_auth) µs/auth"' "$T/nologs.json")"
 fi
+# Nodes of the previous version ask for no quote-only challenge: a credential in every one (make_credential on the
+# server, its activation in the load generator). The same run's baseline for the step (docs/server.md,
+# "Challenges and sessions"), kept alive, and the floor of such an authentication.
+bench_run credential --identities "$WORK/identities" --threads "$THREADS" --duration 10 --credential-each-time
+pass "a credential in every challenge: $(jq -r '"\(.auth_per_s) auth/s, p99 \(.p99_ms) ms, server CPU \(.server_cpu_us_per_auth) µs/auth"' "$T/credential.json")"
+floor "$WORK/identities" 3000 ecc-credential --credential-each-time
 # The machine's speed moves with its other tenants: the floor again, right after the run.
 floor "$WORK/identities" 3000 ecc-after
 
@@ -382,6 +389,7 @@ cat <<SUMMARY
 # crypto floor, all CPUs    $par_floor auth/s measured with $(nproc) threads at once ($par_floor_us µs per auth and thread)
 # floor after the run       $(jq .us_per_auth "$T/floor-ecc-after.json") µs on one thread, $(jq .parallel_auth_per_s "$T/floor-ecc-after.json") auth/s on all CPUs at once
 # ratio measured / floor    $(ratio "$T/main.json" "$T/floor-ecc.json") (one-thread floor × cores); $par_ratio (floor measured on all CPUs at once)
+# credential every time     $(jq .auth_per_s "$T/credential.json") auth/s, server CPU $(jq '.server_cpu_us_per_auth + .db_cpu_us_per_auth' "$T/credential.json") µs/auth (nodes of the previous version; floor $(jq .us_per_auth "$T/floor-ecc-credential.json") µs); quote-only ÷ it: $(awk -v a="$srv_cpu_us" -v b="$(jq '.server_cpu_us_per_auth + .db_cpu_us_per_auth' "$T/credential.json")" 'BEGIN { printf "%.3f", a / b }') in server CPU per auth
 SUMMARY
 if ((REPORTS > 0)); then
         jq -r --argjson g "$GOAL_REPORT_RATIO" '"# relay report (4 relays)   \(.server_cpu_us_per_report) µs of server CPU per report, \(.server_cpu_us_per_check) µs per check it replaces: \(.server_cpu_us_added) µs added; \(.server_cpu_us_per_auth) µs per auth: ratio \(.ratio_to_auth)   (goal ≤ \($g); the whole report \(.ratio_whole_report_to_auth))\n#   per node and hour        \(.reports_per_node_hour) reports (RelayMetricsInterval=\(.interval_s)s) add \(.server_cpu_ms_per_node_hour) ms of server CPU"' "$T/reports.json"
@@ -444,7 +452,7 @@ fi
 [[ -f $T/nologs.json ]] || echo 'null' >"$T/nologs.json"
 jq -cn --slurpfile m "$T/main.json" --slurpfile f "$T/floor-ecc.json" --slurpfile fa "$T/floor-ecc-after.json" \
         --slurpfile fr "$T/fresh.json" --slurpfile nl "$T/nologs.json" --slurpfile ck "$T/checks.json" \
-        --slurpfile rp "$T/reports.json" \
+        --slurpfile rp "$T/reports.json" --slurpfile cr "$T/credential.json" --slurpfile fc "$T/floor-ecc-credential.json" \
         --slurpfile frr "$T/fresh-resume.json" --slurpfile pa "$T/per-auth.json" --slurpfile par "$T/per-auth-resume.json" \
         --argjson rss_idle "$RSS_IDLE" --argjson rss_max "$RSS_MAX" --argjson rss_after "$RSS_AFTER" \
         --argjson rss_hwm "$RSS_HWM" --argjson nodes "$NODES" --argjson capacity "$capacity" \
@@ -453,6 +461,7 @@ jq -cn --slurpfile m "$T/main.json" --slurpfile f "$T/floor-ecc.json" --slurpfil
         '{benchmark: "server-auth", backend: $backend, server_and_db_cpu_us_per_auth: $server_db_cpu_us, nodes: $nodes, server_threads: $server_threads, run: $m[0], floor: $f[0], floor_after: $fa[0], fresh: $fr[0],
           without_event_logs: $nl[0], checks: $ck[0], relay_reports: $rp[0],
           fresh_resumed: $frr[0], per_auth: $pa[0], per_auth_resumed: $par[0],
+          credential_each_time: $cr[0], floor_credential_each_time: $fc[0],
           rss_kb: {idle: $rss_idle, max: $rss_max, after: $rss_after, hwm: $rss_hwm},
           ratio: ($m[0].auth_per_s / $f[0].auth_per_s_cores),
           ratio_parallel_floor: ($m[0].auth_per_s / $f[0].parallel_auth_per_s), server_only_capacity: $capacity,

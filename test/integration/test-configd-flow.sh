@@ -51,6 +51,11 @@ grep -q "although its verdict is LogMismatch" "$T/configd.log" || fail "configd 
         fail "error after success: $(cat "$T/status.json")"
 [[ $(our_files "$TORRC_DIR" .torrc) == "exitA.torrc exitB.torrc" ]] || fail "torrc files: $(ls "$TORRC_DIR")"
 pass "node enabled: running ${ms} ms after the enable, two relays applied"
+# This TPM proved its EK and AK at the enrolment proof: configd asks for quote-only challenges and the server
+# gives them, so its attestation activated no credential.
+grep -q "The server's challenge is quote-only" "$T/configd.log" || fail "configd's challenge was not quote-only"
+[[ $(db_query "SELECT credential_proven FROM nodes") == 1 ]] || fail "the node is not credential_proven"
+pass "attested with a quote-only challenge: no credential to activate after the enrolment proof"
 
 for name in exitA exitB; do
         tor_check "$name"
