@@ -429,6 +429,17 @@ static void on_attest(HttpRequest *request, const HttpResponse *response, void *
         ProtoDiag diag = {};
         int r;
 
+        /* Logs named by their digests that this server does not hold (it restarted, or another one answers): the
+         * same answer again, with the logs. Once per cycle; otherwise the 409 ends it as any other. */
+        if (response->error >= 0 && response->status == 409 && m->logs_named && !m->logs_required &&
+            proto_error_reply_decode(response->body, response->size, &reply.error, &(ProtoDiag) {}) >= 0 &&
+            reply.error.known == PROTO_ERROR_EVENT_LOGS_REQUIRED) {
+                log_info("Attestation: HTTP 409 EventLogsRequired: %s; sending the event logs.", reply.error.message);
+                m->logs_required = true;
+                attest_step_attest(m);
+                return;
+        }
+        server_reply_done(&reply);
         r = server_reply_judge(m, response, "Attestation", &reply);
         if (r < 0)
                 return;
@@ -478,6 +489,12 @@ static void on_attest(HttpRequest *request, const HttpResponse *response, void *
         }
         m->last_attestation = now_realtime();
         m->check_in = a.check_in * 1000000ULL;
+        /* Logs the server judged to explain the quote are the ones it can be named next time. */
+        m->logs_accepted = m->logs_sent_has[0] && a.verdict != PROTO_VERDICT_LOG_MISMATCH;
+        memcpy(m->logs_accepted_has, m->logs_sent_has, sizeof(m->logs_accepted_has));
+        memcpy(m->logs_accepted_sha256, m->logs_sent_sha256, sizeof(m->logs_accepted_sha256));
+        if (m->logs_named)
+                log_debug("The event logs were named by their SHA-256; the server held them.");
         (void) free_and_strdup(&m->last_verdict, "accepted");
         (void) free_and_strdup(&m->last_verdict_reason, NULL);
         (void) free_and_strdup(&m->boot_verdict, proto_verdict_to_string(a.verdict));
@@ -523,12 +540,38 @@ static int quote_to_request(sd_json_variant *quote, ProtoAttestRequest *r) {
         return 0;
 }
 
-static int dup_string(sd_json_variant *v, char **ret) {
-        *ret = NULL;
-        if (!sd_json_variant_is_string(v))
+/* The logs of this answer: sent, or named by their SHA-256 when the challenge is quote-only (a server of this
+ * protocol) and they are the logs of the last attestation the server accepted, unless it asked for the logs. */
+static int logs_to_request(Manager *m, ProtoAttestRequest *r) {
+        const char *text[2] = {
+                sd_json_variant_string(sd_json_variant_by_key(m->event_logs, "firmwareLog")),
+                sd_json_variant_string(sd_json_variant_by_key(m->event_logs, "userspaceLog")),
+        };
+        bool same = m->logs_accepted;
+        int k;
+
+        for (unsigned i = 0; i < 2; i++) {
+                m->logs_sent_has[i] = text[i] != NULL;
+                if (text[i]) {
+                        k = proto_log_digest(text[i], m->logs_sent_sha256[i]);
+                        if (k < 0)
+                                return k;
+                }
+                same = same && m->logs_accepted_has[i] == m->logs_sent_has[i] &&
+                       (!text[i] || memcmp(m->logs_accepted_sha256[i], m->logs_sent_sha256[i], PROTO_LOG_DIGEST_SIZE) == 0);
+        }
+        m->logs_named = same && text[0] && m->enroll.credential_blob.size == 0 && !m->logs_required;
+        if (m->logs_named) {
+                r->firmware_log_named = true;
+                memcpy(r->firmware_log_sha256, m->logs_sent_sha256[0], PROTO_LOG_DIGEST_SIZE);
+                r->userspace_log_named = text[1] != NULL;
+                memcpy(r->userspace_log_sha256, m->logs_sent_sha256[1], PROTO_LOG_DIGEST_SIZE);
                 return 0;
-        *ret = strdup(sd_json_variant_string(v));
-        return *ret ? 0 : -ENOMEM;
+        }
+        k = text[0] ? ((r->firmware_log = strdup(text[0])) ? 0 : -ENOMEM) : 0;
+        if (k >= 0 && text[1])
+                k = (r->userspace_log = strdup(text[1])) ? 0 : -ENOMEM;
+        return k;
 }
 
 static void attest_step_attest(Manager *m) {
@@ -544,9 +587,7 @@ static void attest_step_attest(Manager *m) {
         if (r >= 0)
                 r = quote_to_request(m->quote, &request);
         if (r >= 0)
-                r = dup_string(sd_json_variant_by_key(m->event_logs, "firmwareLog"), &request.firmware_log);
-        if (r >= 0)
-                r = dup_string(sd_json_variant_by_key(m->event_logs, "userspaceLog"), &request.userspace_log);
+                r = logs_to_request(m, &request);
         if (r >= 0)
                 r = proto_attest_request_encode(&request, &text);
         if (r >= 0) {

@@ -125,6 +125,7 @@ int cycle_start(Manager *m) {
         m->refresh_queued = false;
         m->next_cycle = 0;
         m->reenrolls = 0;
+        m->logs_required = false;
         m->check_in = 0;
         (void) sd_event_source_set_enabled(m->cycle_timer, SD_EVENT_OFF);
         /* The cycle makes a new session; the old one is not checked any more. */

@@ -158,7 +158,18 @@ typedef struct Manager {
         uint64_t metrics_reported;   /* CLOCK_MONOTONIC µs of the last report answered, 0 if none */
         uint64_t metrics_report_in;  /* the server's reportIn, µs; 0: at every check (a server before it) */
 
+        /* The event logs of the last attestation the server accepted, by their SHA-256 (proto_log_digest(); [0]
+         * firmware, [1] userspace): while they stay the same, an answer to a quote-only challenge names them
+         * instead of sending them (docs/protocol.md). */
+        bool logs_accepted;
+        bool logs_accepted_has[2];
+        uint8_t logs_accepted_sha256[2][PROTO_LOG_DIGEST_SIZE];
+
         /* within one cycle; wiped at its end */
+        bool logs_sent_has[2];       /* the logs of the answer in flight, sent or named */
+        uint8_t logs_sent_sha256[2][PROTO_LOG_DIGEST_SIZE];
+        bool logs_named;             /* that answer named them */
+        bool logs_required;          /* the server asked for the logs themselves (EventLogsRequired) */
         ProtoEnrollReply enroll;     /* the challenge; enroll.enabled once there is one */
         sd_json_variant *secret;     /* the activated credential (sensitive) */
         sd_json_variant *quote;

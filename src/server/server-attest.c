@@ -455,12 +455,21 @@ enum MHD_Result api_attest(Request *req) {
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Hashing the quote failed.");
         VerdictInput in = { .node_id = n.id, .bank = bank_name, .mask = mask, .values = a.pcr_values,
                             .n_values = a.n_pcr_values, .firmware_log = a.firmware_log,
-                            .userspace_log = a.userspace_log };
+                            .userspace_log = a.userspace_log,
+                            .firmware_log_sha256 = a.firmware_log_named ? a.firmware_log_sha256 : NULL,
+                            .userspace_log_sha256 = a.userspace_log_named ? a.userspace_log_sha256 : NULL };
         /* The logs' parsing and replay outside the lock: the expensive part of the verdict. */
         judged_logs = verdict_judge_logs(req->server->verdict_cache, &in, &logs, &judgement);
+        if (judged_logs == -ENOKEY) {
+                /* Logs named by their digests that this server does not hold (another server, a restart, pushed
+                 * out of the cache, or never sent): nothing is taken, the node answers again with the logs. */
+                metrics_count_log_cache(&req->server->metrics, /* hit= */ false);
+                return respond_error(req, PROTO_ERROR_EVENT_LOGS_REQUIRED,
+                                     "This server does not hold the event logs named by their SHA-256: send them.");
+        }
         if (judged_logs < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Judging the event logs failed.");
-        if (in.firmware_log && streq(bank_name, "sha256"))
+        if ((in.firmware_log || in.firmware_log_sha256) && streq(bank_name, "sha256"))
                 metrics_count_log_cache(&req->server->metrics, logs.cached);
 
         /* One write transaction: the verdict's registry part, the challenge consumed, the verdict logged, the

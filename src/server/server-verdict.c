@@ -207,7 +207,24 @@ static void key_add_sized(EVP_MD_CTX *ctx, bool *ok, const void *p, size_t size)
         key_add(ctx, ok, p, size);
 }
 
-/* What verdict_judge_logs() computes from, hashed: the bank, the selection, the quoted values, both logs. */
+/* A log's part of the key: its digest, as sent or computed from its text; "-" for no log. */
+static void key_add_log(EVP_MD_CTX *ctx, bool *ok, const char *text, const uint8_t *named) {
+        uint8_t digest[PROTO_LOG_DIGEST_SIZE];
+
+        if (!text && !named) {
+                key_add(ctx, ok, "-", 1);
+                return;
+        }
+        if (!named) {
+                *ok = *ok && proto_log_digest(text, digest) >= 0;
+                named = digest;
+        }
+        key_add(ctx, ok, "l", 1);
+        key_add(ctx, ok, named, PROTO_LOG_DIGEST_SIZE);
+}
+
+/* What verdict_judge_logs() computes from, hashed: the bank, the selection, the quoted values, both logs' digests
+ * (no log and an empty one are different inputs). */
 static bool cache_key(const VerdictInput *in, uint8_t ret[static 32]) {
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
         const EVP_MD *md = digest_md("SHA256");
@@ -215,7 +232,7 @@ static bool cache_key(const VerdictInput *in, uint8_t ret[static 32]) {
         unsigned size = 0;
         bool ok = ctx && md && EVP_DigestInit_ex2(ctx, md, NULL) == 1;
 
-        key_add_sized(ctx, &ok, "patela verdict logs 1", 21);
+        key_add_sized(ctx, &ok, "patela verdict logs 2", 21);
         key_add_sized(ctx, &ok, in->bank, strlen(in->bank));
         key_add(ctx, &ok, &mask, sizeof(mask));
         for (size_t i = 0; i < in->n_values; i++) {
@@ -224,11 +241,8 @@ static bool cache_key(const VerdictInput *in, uint8_t ret[static 32]) {
                 key_add(ctx, &ok, &index, sizeof(index));
                 key_add_sized(ctx, &ok, in->values[i].value, in->values[i].size);
         }
-        key_add_sized(ctx, &ok, in->firmware_log, strlen(in->firmware_log));
-        /* No userspace log and an empty one are different inputs. */
-        key_add(ctx, &ok, in->userspace_log ? "u" : "-", 1);
-        if (in->userspace_log)
-                key_add_sized(ctx, &ok, in->userspace_log, strlen(in->userspace_log));
+        key_add_log(ctx, &ok, in->firmware_log, in->firmware_log_sha256);
+        key_add_log(ctx, &ok, in->userspace_log, in->userspace_log_sha256);
         ok = ok && EVP_DigestFinal_ex(ctx, ret, &size) == 1 && size == 32;
         EVP_MD_CTX_free(ctx);
         return ok;
@@ -301,6 +315,13 @@ int verdict_judge_logs(VerdictCache *cache, const VerdictInput *in, VerdictLogs 
                 if (j->firmware_mask & (UINT32_C(1) << p))
                         memcpy(j->firmware[p], l->quoted.sha256[p], TCG_SHA256_SIZE);
 
+        /* A log named by its digest is judged only from the cache: the verifier holds no log, only what it found. */
+        if (in->firmware_log_sha256 || in->userspace_log_sha256) {
+                if (!cache || !cache_key(in, key) || !cache_lookup(cache, key, l))
+                        return -ENOKEY;
+                l->cached = true;
+                return 1;
+        }
         if (!in->firmware_log)
                 return judged(j, PROTO_VERDICT_LOG_MISMATCH, "the node sent no firmware event log");
         if (cache) {

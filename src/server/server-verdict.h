@@ -37,7 +37,8 @@ typedef struct Judgement {
 } Judgement;
 
 /* One attestation: the quoted PCRs (bank, mask, values as verified) and the event logs of the request
- * (base64, either may be NULL). */
+ * (base64, either may be NULL), or, in place of a log, its SHA-256 (proto_log_digest()): a log the node named
+ * instead of sending it, which only the cache can stand for. */
 typedef struct VerdictInput {
         int64_t node_id;
         const char *bank;
@@ -46,6 +47,8 @@ typedef struct VerdictInput {
         size_t n_values;
         const char *firmware_log;
         const char *userspace_log;
+        const uint8_t *firmware_log_sha256;  /* not NULL: firmware_log is NULL, and this names it */
+        const uint8_t *userspace_log_sha256; /* the same for the userspace log */
 } VerdictInput;
 
 /* PCR 4's application events the image part judges: more than this is refused unseen. */
@@ -67,8 +70,8 @@ void verdict_logs_done(VerdictLogs *l);
 /* The verifier's memory of logs that explained their quote. A node re-attesting in the same boot sends the same
  * logs and quotes the same PCRs: what parsing and replaying them found then (they explain those values; PCR 4
  * shows these applications) holds again, so it is looked up instead of computed. The key is SHA-256 over every
- * input of that work (bank, PCR selection, quoted values, both logs as sent): a hit is the same computation's
- * result, exactly. Only logs that explained the quote are kept; the registry and pin part is judged afresh every
+ * input of that work (bank, PCR selection, quoted values, each log's SHA-256 as proto_log_digest() makes it): a hit
+ * is the same computation's result, exactly, and a node that names its logs by their digests is answered from here. Only logs that explained the quote are kept; the registry and pin part is judged afresh every
  * time. slots entries, 4-way set-associative, the least recently used of a set replaced; thread-safe. */
 typedef struct VerdictCache VerdictCache;
 #define VERDICT_CACHE_SLOTS 16384U
@@ -83,6 +86,8 @@ VerdictCache *verdict_cache_free(VerdictCache *c);
  * transaction. Either fails (negative errno)
  * only for lack of memory or a database error; every judgement, Trusted or not, is in *ret.
  * verdict_judge_db() is both for a caller that holds the database. */
+/* -ENOKEY from verdict_judge_logs(): a log was named by its digest and the cache does not hold it (nothing judged:
+ * the node is to send the logs). */
 int verdict_judge_logs(VerdictCache *cache, const VerdictInput *in, VerdictLogs *l, Judgement *ret);
 int verdict_judge_registry(Db *db, const VerdictInput *in, const VerdictLogs *l, Judgement *ret);
 int verdict_judge_db(Db *db, const VerdictInput *in, Judgement *ret);

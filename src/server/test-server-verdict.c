@@ -289,6 +289,63 @@ TEST(cache_replacement) {
         boot_done(&b);
 }
 
+/* Logs named by their SHA-256 (proto_log_digest()) stand for the logs only where the cache holds what the logs sent
+ * in full found, for the same quoted values: otherwise -ENOKEY and nothing judged. */
+TEST(named_logs) {
+        _cleanup_(verdict_logs_done) VerdictLogs sent = {};
+        uint8_t fw[PROTO_LOG_DIGEST_SIZE], us[PROTO_LOG_DIGEST_SIZE], other[PROTO_LOG_DIGEST_SIZE];
+        VerdictCache *c = NULL;
+        Judgement j;
+        Boot b = {};
+
+        boot_load(&b);
+        ASSERT_OK(proto_log_digest(b.firmware_log, fw));
+        ASSERT_OK(proto_log_digest(b.userspace_log, us));
+        ASSERT_OK(proto_log_digest("AAAA", other));
+        ASSERT_OK(verdict_cache_new(64, &c));
+        VerdictInput named = { .node_id = 1, .bank = "sha256", .mask = QUOTED_PCRS, .values = b.values,
+                               .n_values = b.n_values, .firmware_log_sha256 = fw, .userspace_log_sha256 = us };
+        VerdictInput full = named;
+        full.firmware_log_sha256 = full.userspace_log_sha256 = NULL;
+        full.firmware_log = b.firmware_log;
+        full.userspace_log = b.userspace_log;
+
+#define JUDGE(input) ({ _cleanup_(verdict_logs_done) VerdictLogs _l = {}; verdict_judge_logs(c, (input), &_l, &j); })
+        ASSERT_EQ(JUDGE(&named), -ENOKEY); /* never sent: nothing to stand for */
+        ASSERT_EQ(verdict_judge_logs(/* cache= */ NULL, &named, &sent, &j), -ENOKEY);
+        ASSERT_EQ(verdict_judge_logs(c, &full, &sent, &j), 1);
+        ASSERT_FALSE(sent.cached);
+
+        _cleanup_(verdict_logs_done) VerdictLogs l = {};
+        ASSERT_EQ(verdict_judge_logs(c, &named, &l, &j), 1);
+        ASSERT_TRUE(l.cached);
+        ASSERT_EQ(l.n_apps, sent.n_apps);
+        ASSERT_EQ(memcmp(l.apps, sent.apps, sizeof(l.apps)), 0);
+        ASSERT_EQ(j.firmware_mask, QUOTED_PCRS & VERDICT_FIRMWARE_PCRS);
+
+        /* the same names, other inputs: another log, none, other quoted values */
+        named.userspace_log_sha256 = other;
+        ASSERT_EQ(JUDGE(&named), -ENOKEY);
+        named.userspace_log_sha256 = NULL;
+        ASSERT_EQ(JUDGE(&named), -ENOKEY);
+        named.userspace_log_sha256 = us;
+        b.values[0].value[0] ^= 1;
+        ASSERT_EQ(JUDGE(&named), -ENOKEY);
+        b.values[0].value[0] ^= 1;
+        ASSERT_EQ(JUDGE(&named), 1);
+        /* one log named, the other sent: the same key */
+        named.userspace_log_sha256 = NULL;
+        named.userspace_log = b.userspace_log;
+        ASSERT_EQ(JUDGE(&named), 1);
+        /* another bank is judged before the cache is asked */
+        named.bank = "sha1";
+        ASSERT_EQ(JUDGE(&named), 0);
+        ASSERT_EQ(j.verdict, PROTO_VERDICT_LOG_MISMATCH);
+#undef JUDGE
+        c = verdict_cache_free(c);
+        boot_done(&b);
+}
+
 TEST(verdict_names) {
         for (Verdict v = 0; v < _PROTO_VERDICT_MAX; v++)
                 ASSERT_EQ(proto_verdict_from_string(proto_verdict_to_string(v)), v);

@@ -8,6 +8,7 @@
 #include "boot-logs.h"
 #include "fd-util.h"
 #include "hexdecoct.h"
+#include "protocol.h"
 
 static int load_file(const char *dir, const char *name, size_t max, void **ret, size_t *ret_size) {
         _cleanup_free_ char *path = NULL;
@@ -37,6 +38,18 @@ int bench_boot_load(const char *dir, BenchBoot **ret) {
         b->userspace_log = base64mem(b->userspace, b->userspace_size);
         if (!b->firmware_log || !b->userspace_log)
                 return -ENOMEM;
+        for (unsigned i = 0; i < 2; i++) {
+                uint8_t digest[PROTO_LOG_DIGEST_SIZE];
+                _cleanup_free_ char *hex = NULL;
+
+                r = proto_log_digest(i == 0 ? b->firmware_log : b->userspace_log, digest);
+                if (r < 0)
+                        return r;
+                hex = hexmem(digest, sizeof(digest));
+                if (!hex)
+                        return -ENOMEM;
+                memcpy(i == 0 ? b->firmware_log_sha256 : b->userspace_log_sha256, hex, 65);
+        }
         for (char *line = strtok_r(pcrs, "\n", &state); line; line = strtok_r(NULL, "\n", &state)) {
                 _cleanup_free_ void *d = NULL;
                 unsigned pcr;

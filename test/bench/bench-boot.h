@@ -14,6 +14,8 @@
 typedef struct BenchBoot {
         char *firmware_log;  /* base64, as the node sends it */
         char *userspace_log;
+        char firmware_log_sha256[65];  /* hex of proto_log_digest(): what names each log in place of it */
+        char userspace_log_sha256[65];
         void *firmware;      /* the bytes, for the floor */
         size_t firmware_size;
         void *userspace;

@@ -30,7 +30,7 @@ typedef enum BenchCheckLoads {
 typedef struct BenchChecks {
         const char *url;
         const char *cacert;
-        const BenchIdentities *ids; /* the nodes, enrolled and enabled */
+        BenchIdentities *ids; /* the nodes, enrolled and enabled (their logs_accepted kept up to date) */
         const BenchBoot *boot;      /* the boot they attest, NULL for none */
         unsigned threads;           /* client threads of the kept-alive loads; more for fresh ones */
         unsigned rate;              /* requests per second */

@@ -16,6 +16,10 @@ typedef struct BenchIdentity {
         SoftwareKey *ek;
         SoftwareKey *ak;
         char *enroll_body;
+        /* the server accepted an attestation with the boot's event logs: later answers to quote-only challenges
+         * name them by their SHA-256, as patela-configd does (written by the one thread that authenticates this
+         * node) */
+        bool logs_accepted;
 } BenchIdentity;
 
 typedef struct BenchIdentities {

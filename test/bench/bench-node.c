@@ -152,7 +152,7 @@ static int parse_challenge(json_object *o, bool *ret_credential, TPM2B_ID_OBJECT
  * quote-only challenge (secret NULL). */
 static int attest_body(const char *challenge, const TPM2B_DIGEST *secret, const uint8_t *attest, size_t attest_size,
                        const uint8_t *sig, size_t sig_size, uint32_t mask, const TPM2B_DIGEST *values,
-                       const BenchBoot *boot, char **ret) {
+                       const BenchBoot *boot, bool name_logs, char **ret) {
         _cleanup_free_ char *secret_b64 = secret ? base64mem(secret->buffer, secret->size) : NULL,
                             *attest_b64 = base64mem(attest, attest_size), *sig_b64 = base64mem(sig, sig_size);
         char *buf = NULL;
@@ -182,7 +182,10 @@ static int attest_body(const char *challenge, const TPM2B_DIGEST *secret, const 
                 n++;
         }
         fputc(']', f);
-        if (boot)
+        if (boot && name_logs)
+                fprintf(f, ",\"firmwareLogSha256\":\"%s\",\"userspaceLogSha256\":\"%s\"", boot->firmware_log_sha256,
+                        boot->userspace_log_sha256);
+        else if (boot)
                 fprintf(f, ",\"firmwareLog\":\"%s\",\"userspaceLog\":\"%s\"", boot->firmware_log, boot->userspace_log);
         fputc('}', f);
         if (secret_b64)
@@ -195,8 +198,8 @@ static int attest_body(const char *challenge, const TPM2B_DIGEST *secret, const 
         return 0;
 }
 
-int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const BenchBoot *boot, const char *reply,
-                           size_t size, char **ret_body) {
+int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const BenchBoot *boot, bool name_logs,
+                           const char *reply, size_t size, char **ret_body, bool *ret_named) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         _cleanup_free_ void *nonce = NULL;
         _cleanup_free_ uint8_t *attest = NULL, *sig_buf = NULL;
@@ -239,8 +242,12 @@ int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const B
                 return r;
         }
 
+        /* Logs are named only in the answer to a quote-only challenge (a server that knows names), as configd does. */
+        name_logs = name_logs && boot && !credential;
         r = attest_body(challenge, credential ? &secret : NULL, attest, attest_size, sig_buf, sig_size, mask, values,
-                        boot, ret_body);
+                        boot, name_logs, ret_body);
+        if (r >= 0 && ret_named)
+                *ret_named = name_logs;
         explicit_bzero(&secret, sizeof(secret));
         return r;
 }
@@ -334,9 +341,10 @@ void bench_set_quote_only(bool quote_only) {
         arg_quote_only = quote_only;
 }
 
-int bench_authenticate(BenchHttp *h, const BenchIdentity *id, const BenchBoot *boot, char *ret_token) {
-        _cleanup_free_ char *attest = NULL;
+int bench_authenticate(BenchHttp *h, BenchIdentity *id, const BenchBoot *boot, char *ret_token) {
+        _cleanup_free_ char *attest = NULL, *challenge = NULL;
         const char *reply;
+        bool named = false;
         size_t size;
         long status;
         int r;
@@ -352,12 +360,26 @@ int bench_authenticate(BenchHttp *h, const BenchIdentity *id, const BenchBoot *b
                                      reply);
                 return -EPROTO;
         }
-        r = bench_answer_challenge(id->ek, id->ak, boot, reply, size, &attest);
+        r = bench_answer_challenge(id->ek, id->ak, boot, id->logs_accepted, reply, size, &attest, &named);
         if (r < 0) {
                 bench_report_failure("Answering the challenge failed: %s: %.200s", strerror(-r), reply);
                 return r;
         }
+        /* Kept for a second answer with the logs, should the server not hold the ones named. */
+        if (named && !(challenge = strndup(reply, size)))
+                return -ENOMEM;
         r = bench_http_post(h, "/v1/attest", attest, &status, &reply, &size);
+        if (r >= 0 && named && status == 409 && strstr(reply, "\"EventLogsRequired\"")) {
+                free(attest);
+                attest = NULL;
+                r = bench_answer_challenge(id->ek, id->ak, boot, /* name_logs= */ false, challenge, strlen(challenge),
+                                           &attest, /* ret_named= */ NULL);
+                if (r < 0) {
+                        bench_report_failure("Answering the challenge again failed: %s", strerror(-r));
+                        return r;
+                }
+                r = bench_http_post(h, "/v1/attest", attest, &status, &reply, &size);
+        }
         if (r < 0) {
                 bench_report_failure("POST /v1/attest: %s", r == -EIO ? bench_http_error(h) : strerror(-r));
                 return r;
@@ -367,5 +389,6 @@ int bench_authenticate(BenchHttp *h, const BenchIdentity *id, const BenchBoot *b
                                      reply);
                 return -EPROTO;
         }
+        id->logs_accepted = boot != NULL;
         return 0;
 }

@@ -25,10 +25,11 @@ size_t bench_pcr_values(TPMI_ALG_HASH bank, uint32_t mask, TPM2B_DIGEST *values)
  * pcrs, bank}) to the body of POST /v1/attest: TPM2_ActivateCredential with the EK for the AK's name (not for a
  * quote-only challenge, which has no credential: the answer has no secret then), then TPM2_Quote by the AK over
  * the nonce and the requested PCRs — boot's values and event logs with them if boot is not NULL,
- * bench_pcr_values() and no logs otherwise. -EBADMSG for a reply that is not a well-formed challenge, or a
- * credential that does not activate. */
-int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const BenchBoot *boot, const char *reply,
-                           size_t size, char **ret_body);
+ * bench_pcr_values() and no logs otherwise. With name_logs, the answer to a quote-only challenge names the logs
+ * by their SHA-256 instead (*ret_named, if not NULL, says whether it did). -EBADMSG for a reply that is not a
+ * well-formed challenge, or a credential that does not activate. */
+int bench_answer_challenge(const SoftwareKey *ek, const SoftwareKey *ak, const BenchBoot *boot, bool name_logs,
+                           const char *reply, size_t size, char **ret_body, bool *ret_named);
 
 /* A session token in base64, as the server issues it and a node sends it back (Authorization: Bearer), with
  * its NUL. */
@@ -56,4 +57,4 @@ void bench_set_quote_only(bool quote_only);
 /* One full authentication of one node over h: POST /v1/enroll (a challenge), the answer, POST /v1/attest (a
  * token, in ret_token as with bench_parse_token()). 0 with a token, -EPROTO for a refusal, -EIO for transport trouble, other
  * errors of the node's side; each failure reported with bench_report_failure(). */
-int bench_authenticate(BenchHttp *h, const BenchIdentity *id, const BenchBoot *boot, char *ret_token);
+int bench_authenticate(BenchHttp *h, BenchIdentity *id, const BenchBoot *boot, char *ret_token);

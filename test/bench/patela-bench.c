@@ -188,7 +188,7 @@ static int verb_populate(void) {
 #define RUN_SOURCES_MAX (0x7FFFFFFEU - RUN_SOURCE_FIRST)
 
 typedef struct RunShared {
-        const BenchIdentities *ids;
+        BenchIdentities *ids;
         unsigned n_threads;
         uint64_t window_start; /* authentications started before this are warm-up */
         uint64_t deadline;
@@ -222,7 +222,7 @@ static void *run_thread(void *p) {
         bench_http_set_resume(h, arg_resume);
         for (;;) {
                 size_t pick = w->index + (size_t) (rand_r(&seed) % n_own) * s->n_threads;
-                const BenchIdentity *id = &s->ids->items[pick];
+                BenchIdentity *id = &s->ids->items[pick];
                 uint64_t t0 = now_monotonic_nsec(), t1;
 
                 if (t0 >= s->deadline || atomic_fetch_add(&s->started, 1) >= arg_max_auths)

@@ -260,7 +260,8 @@ static int op_auth(WorkerState *w, DurNode *n) {
                         log_debug("Enrolment of enabled node %s refused: HTTP %ld %.200s", n->fingerprint, status, reply);
                 return 0;
         }
-        r = bench_answer_challenge(n->id.ek, n->id.ak, /* boot= */ NULL, reply, size, &attest);
+        r = bench_answer_challenge(n->id.ek, n->id.ak, /* boot= */ NULL, /* name_logs= */ false, reply, size, &attest,
+                                   /* ret_named= */ NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to answer the challenge of %s: %m", n->fingerprint);
         r = bench_http_post(w->http, proto_endpoint_path(PROTO_ATTEST), attest, &status, &reply, &size);

@@ -103,11 +103,12 @@ ca_setup() {
 }
 
 # server_start [OPTIONS…]: starts patela-server on a free loopback port; sets URL.
+# server_start [OPTION...]: on a random port, or on SERVER_PORT if set (a restart that its clients must find again).
 server_start() {
         local port i
         ca_setup
         for ((i = 0; i < 20; i++)); do
-                port=$((20000 + RANDOM % 40000))
+                port=${SERVER_PORT:-$((20000 + RANDOM % 40000))}
                 : >"$T/server.log"
                 "$SERVER_BIN" --database="$DB" --listen="127.0.0.1:$port" --certificate="$T/ca/server.crt" \
                         --private-key="$T/ca/server.key" "$@" run >>"$T/server.log" 2>&1 &

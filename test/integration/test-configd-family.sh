@@ -175,6 +175,20 @@ on A tor_family exitB
 [[ $TOR_FAMILY == 1 ]] || fail "A/exitB: tor loaded $TOR_FAMILY family keys"
 pass "family retire: the previous key's FamilyId lines and key files gone from both nodes, its secret from the database; the last key cannot be retired"
 
+# --- event logs named by their SHA-256 (docs/protocol.md) ----------------------------------------------------
+# The re-attestations above named the logs the server had accepted; a restarted server holds none of them, answers
+# 409 EventLogsRequired, and configd answers the same challenge again with the logs.
+grep -q "The event logs were named by their SHA-256; the server held them" "$ROOT/A/configd.log" ||
+        fail "A never named its event logs in a re-attestation"
+server_stop
+SERVER_PORT=${URL##*:} server_start --check-interval=2s # where configd finds it
+sent=$(grep -c "EventLogsRequired.*sending the event logs" "$ROOT/A/configd.log" || true)
+on A cv Refresh >/dev/null || fail "A: Refresh after the server's restart: $(tail -15 "$ROOT/A/configd.log")"
+[[ $(grep -c "EventLogsRequired.*sending the event logs" "$ROOT/A/configd.log") == $((sent + 1)) ]] ||
+        fail "A: no second answer with the logs after the restart: $(grep -i "event logs" "$ROOT/A/configd.log" | tail -3)"
+[[ $(on A status | jq -r '.bootVerdict + " " + .phase') == "Trusted running" ]] || fail "A after the restart: $(cat "$ROOT/A/status.json")"
+pass "re-attestations name the accepted logs by their SHA-256; after a server restart EventLogsRequired, and the same challenge answered with the logs: Trusted"
+
 # --- a boot that is not Trusted gets no family ------------------------------------------------------------
 server_stop
 server_start --check-interval=2s --measured-boot=warn

@@ -140,6 +140,39 @@ ps_cli list nodes >"$T/nodes.txt"
 grep -Eq "^1 +enabled .* patela-1.0 +Trusted$" "$T/nodes.txt" || fail "list nodes: $(cat "$T/nodes.txt")"
 pass "the registered image: Trusted, image patela-1.0, firmware PCRs 0-3, 5, 7 pinned (= tpm2_pcrread)"
 
+# --- logs named by their SHA-256 (docs/protocol.md): the verifier's cache stands for logs it judged -------------
+# attest_named FIRMWARE_SHA256 USERSPACE_SHA256: a quote-only challenge answered with the logs named, not sent.
+attest_named() {
+        node_challenge "Prefer: quote-only"
+        node_answer
+        jq -c --arg f "$1" --arg u "$2" '. + {firmwareLogSha256: $f, userspaceLogSha256: $u}' "$T/attest.json" \
+                >"$T/attest-named.json"
+        http POST /v1/attest "$T/attest-named.json" >/dev/null
+}
+vl GetEventLogs >"$T/logs.json"
+fw_sha=$(jq -j .firmwareLog "$T/logs.json" | sha256sum | cut -c1-64)
+us_sha=$(jq -j .userspaceLog "$T/logs.json" | sha256sum | cut -c1-64)
+hits=$(log_cache hit) rows=$(db_count attestations)
+attest_named "$fw_sha" "$us_sha"
+expect_verdict Trusted "logs named by their SHA-256"
+[[ $(log_cache hit) == $((hits + 1)) ]] || fail "named logs: cache hits $hits → $(log_cache hit)"
+[[ $(jq -r 'has("firmwareLog") or has("userspaceLog")' "$T/attest-named.json") == false ]] || fail "the logs were sent"
+# Names the server does not hold (another log): 409 EventLogsRequired, nothing recorded, the challenge open; the same
+# answer with the logs is Trusted.
+attest_named "$fw_sha" "$(printf x | sha256sum | cut -c1-64)"
+expect_error 409 EventLogsRequired
+[[ $(db_count attestations) == $((rows + 1)) ]] || fail "an answer with unknown log names was recorded"
+jq -c --slurpfile l "$T/logs.json" 'del(.firmwareLogSha256, .userspaceLogSha256) + $l[0]' "$T/attest-named.json" \
+        >"$T/attest-sent.json"
+http POST /v1/attest "$T/attest-sent.json" >/dev/null
+expect_verdict Trusted "the same challenge answered with the logs after EventLogsRequired"
+TOKEN=$(jq -r .token "$T/http.body")
+# A log and its name together is malformed.
+jq -c --arg f "$fw_sha" '. + {firmwareLogSha256: $f}' "$T/attest-sent.json" >"$T/attest-both.json"
+http POST /v1/attest "$T/attest-both.json" >/dev/null
+expect_error 400 InvalidField
+pass "logs named by their SHA-256: Trusted from the verifier's cache; names it does not hold 409 EventLogsRequired with nothing taken, then the logs; a log and its name together 400"
+
 # --- mutated logs: LogMismatch or a 400, never Trusted, never a crash -----------------------------------------
 # mutate NAME JQ_FILTER EXPECTED: EXPECTED is a verdict, or an HTTP status.
 mutate() {

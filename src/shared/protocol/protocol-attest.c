@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include <openssl/evp.h>
+
 #include "alloc-util.h"
+#include "digest-util.h"
 #include "hexdecoct.h"
 #include "protocol-json.h"
 
@@ -274,6 +277,17 @@ int proto_proof_request_decode(const char *body, size_t size, ProtoProofRequest 
 
 /* ---- POST /v1/attest -------------------------------------------------------------------------------- */
 
+int proto_log_digest(const char *log, uint8_t ret[static PROTO_LOG_DIGEST_SIZE]) {
+        const EVP_MD *md = digest_md("SHA256");
+        unsigned n = 0;
+
+        if (!log)
+                return -EINVAL;
+        if (!md || EVP_Digest(log, strlen(log), ret, &n, md, NULL) != 1 || n != PROTO_LOG_DIGEST_SIZE)
+                return -EIO;
+        return 0;
+}
+
 void proto_attest_request_done(ProtoAttestRequest *r) {
         proto_blob_done_erase(&r->secret);
         proto_blob_done(&r->quoted);
@@ -306,10 +320,18 @@ int proto_attest_request_encode(const ProtoAttestRequest *r, char **ret) {
                 if (k >= 0)
                         k = proto_json_add(e, "value", proto_json_hex(r->pcr_values[i].value, r->pcr_values[i].size));
         }
+        /* A log is sent, or named by its digest, or absent: never both. */
+        if (k >= 0 && ((r->firmware_log && r->firmware_log_named) || (r->userspace_log && r->userspace_log_named)))
+                k = -EINVAL;
         if (k >= 0 && r->firmware_log)
                 k = proto_json_add(o, "firmwareLog", json_object_new_string(r->firmware_log));
+        if (k >= 0 && r->firmware_log_named)
+                k = proto_json_add(o, "firmwareLogSha256", proto_json_hex(r->firmware_log_sha256, PROTO_LOG_DIGEST_SIZE));
         if (k >= 0 && r->userspace_log)
                 k = proto_json_add(o, "userspaceLog", json_object_new_string(r->userspace_log));
+        if (k >= 0 && r->userspace_log_named)
+                k = proto_json_add(o, "userspaceLogSha256",
+                                   proto_json_hex(r->userspace_log_sha256, PROTO_LOG_DIGEST_SIZE));
         return proto_json_finish(o, k, /* sensitive= */ true, ret);
 }
 
@@ -370,6 +392,8 @@ int proto_attest_request_decode(const char *body, size_t size, ProtoAttestReques
                 { "pcrValues", json_type_array, PROTO_REQUIRED },
                 { "firmwareLog", json_type_string, PROTO_NULLABLE },
                 { "userspaceLog", json_type_string, PROTO_NULLABLE },
+                { "firmwareLogSha256", json_type_string, 0 },
+                { "userspaceLogSha256", json_type_string, 0 },
         };
         static const char what[] = "attestation request";
         _cleanup_(json_put_erasep) json_object *o = NULL;
@@ -391,6 +415,19 @@ int proto_attest_request_decode(const char *body, size_t size, ProtoAttestReques
                 k = proto_string_dup(v[5], what, "firmwareLog", PROTO_EVENT_LOG_MAX, &r.firmware_log, diag);
         if (k >= 0)
                 k = proto_string_dup(v[6], what, "userspaceLog", PROTO_EVENT_LOG_MAX, &r.userspace_log, diag);
+        if (k < 0)
+                return k;
+        if ((v[5] && v[7]) || (v[6] && v[8]))
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, v[5] && v[7] ? "firmwareLogSha256" : "userspaceLogSha256",
+                                  "%s: a log and its SHA-256 together", what);
+        if (v[7]) {
+                k = proto_hex(v[7], what, "firmwareLogSha256", PROTO_LOG_DIGEST_SIZE, r.firmware_log_sha256, diag);
+                r.firmware_log_named = k >= 0;
+        }
+        if (k >= 0 && v[8]) {
+                k = proto_hex(v[8], what, "userspaceLogSha256", PROTO_LOG_DIGEST_SIZE, r.userspace_log_sha256, diag);
+                r.userspace_log_named = k >= 0;
+        }
         if (k < 0)
                 return k;
         *ret = r;

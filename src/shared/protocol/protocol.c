@@ -75,6 +75,7 @@ static const struct {
         [PROTO_ERROR_UNKNOWN_RELAY] = { "UnknownRelay", 409, false },
         [PROTO_ERROR_FINGERPRINT_CONFLICT] = { "FingerprintConflict", 409, false },
         [PROTO_ERROR_NOT_TRUSTED] = { "NotTrusted", 409, false },
+        [PROTO_ERROR_EVENT_LOGS_REQUIRED] = { "EventLogsRequired", 409, false },
         [PROTO_ERROR_RENDER_FAILED] = { "RenderFailed", 500, false },
         [PROTO_ERROR_INTERNAL_ERROR] = { "InternalError", 500, false },
 };

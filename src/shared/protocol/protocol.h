@@ -146,6 +146,9 @@ typedef enum ProtoErrorCode {
         PROTO_ERROR_FINGERPRINT_CONFLICT,   /* 409 another relay has this identity */
         PROTO_ERROR_NOT_TRUSTED,            /* 409 the node's boot is not judged Trusted: no tor state is
                                              *     released or stored (does not refuse the node) */
+        PROTO_ERROR_EVENT_LOGS_REQUIRED,    /* 409 an attestation named its event logs by their SHA-256 and the
+                                             *     server does not hold them: send the same answer with the logs
+                                             *     (the challenge stays open; does not refuse the node) */
         PROTO_ERROR_RENDER_FAILED,          /* 500 a relay's torrc could not be rendered */
         PROTO_ERROR_INTERNAL_ERROR,         /* 500 */
         _PROTO_ERROR_MAX,
@@ -273,7 +276,11 @@ typedef struct ProtoPcrValue {
 
 /* {challenge, secret, quoted: TPMS_ATTEST as the TPM signed it, signature: marshalled TPMT_SIGNATURE,
  * pcrValues: [{index, value}] ascending, firmwareLog and userspaceLog: optional, base64 of the logs}. No secret
- * in the answer to a quote-only challenge (one without a credential). */
+ * in the answer to a quote-only challenge (one without a credential).
+ * firmwareLogSha256 and userspaceLogSha256 (hex): a log named by the SHA-256 of its field's text instead of sent,
+ * each in place of its log (never both), by a node whose logs this server accepted before in this boot
+ * (docs/protocol.md); 409 EventLogsRequired if the server does not hold them. */
+#define PROTO_LOG_DIGEST_SIZE 32U
 typedef struct ProtoAttestRequest {
         uint8_t challenge[PROTO_CHALLENGE_ID_SIZE];
         ProtoBlob secret; /* sensitive; size 0: none (a quote-only challenge's answer) */
@@ -283,7 +290,13 @@ typedef struct ProtoAttestRequest {
         size_t n_pcr_values;
         char *firmware_log;  /* base64 text, or NULL */
         char *userspace_log; /* base64 text, or NULL */
+        bool firmware_log_named;  /* firmware_log_sha256 stands for the log (firmware_log is NULL) */
+        bool userspace_log_named; /* the same for the userspace log */
+        uint8_t firmware_log_sha256[PROTO_LOG_DIGEST_SIZE];
+        uint8_t userspace_log_sha256[PROTO_LOG_DIGEST_SIZE];
 } ProtoAttestRequest;
+/* The SHA-256 that names a log: of its field's text, as the node would send it. */
+int proto_log_digest(const char *log, uint8_t ret[static PROTO_LOG_DIGEST_SIZE]);
 void proto_attest_request_done(ProtoAttestRequest *r); /* wipes the secret */
 int proto_attest_request_encode(const ProtoAttestRequest *r, char **ret); /* ret: erase_and_free() it */
 int proto_attest_request_decode(const char *body, size_t size, ProtoAttestRequest *ret, ProtoDiag *diag);

@@ -444,6 +444,46 @@ TEST(attest_request) {
                      "\"signature\":\"AAAA\",\"pcrValues\":[]}";
         ASSERT_REFUSED(proto_attest_request_decode(s, strlen(s), &back, &d), d, "secret");
 
+        /* logs named by their SHA-256: each in place of its log, 32 bytes of hex */
+        uint8_t digest[PROTO_LOG_DIGEST_SIZE];
+        ASSERT_OK(proto_log_digest("AAAA", digest));
+        ASSERT_EQ(digest[0], 0x63); /* sha256("AAAA") = 63c1dd95… */
+        ASSERT_EQ(digest[1], 0xc1);
+        r.firmware_log = NULL;
+        r.firmware_log_named = true;
+        memcpy(r.firmware_log_sha256, digest, sizeof(digest));
+        ASSERT_OK(proto_attest_request_encode(&r, &s));
+        ASSERT_NOT_NULL(strstr(s, "\"firmwareLogSha256\":\"63c1dd95"));
+        ASSERT_NULL(strstr(s, "firmwareLog\""));
+        ASSERT_OK(proto_attest_request_decode(s, strlen(s), &back, &d));
+        erase_and_free_sized(s, strlen(s));
+        ASSERT_TRUE(back.firmware_log_named);
+        ASSERT_FALSE(back.userspace_log_named);
+        ASSERT_NULL(back.firmware_log);
+        ASSERT_MEMEQ(back.firmware_log_sha256, digest, sizeof(digest));
+        proto_attest_request_done(&back);
+        r.firmware_log = (char *) "AAAA"; /* a log and its digest: never both */
+        ASSERT_ERROR(proto_attest_request_encode(&r, &s), EINVAL);
+        r.firmware_log_named = false;
+#define ANSWER_HEAD "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"AAAA\",\"signature\":\"AAAA\",\"pcrValues\":[],"
+        s = (char *) ANSWER_HEAD "\"firmwareLog\":\"AAAA\",\"firmwareLogSha256\":\"" CHALLENGE "\"}";
+        ASSERT_REFUSED(proto_attest_request_decode(s, strlen(s), &back, &d), d, "together");
+        ASSERT_STREQ(d.field, "firmwareLogSha256");
+        s = (char *) ANSWER_HEAD "\"userspaceLog\":\"AAAA\",\"userspaceLogSha256\":\"" CHALLENGE "\"}";
+        ASSERT_REFUSED(proto_attest_request_decode(s, strlen(s), &back, &d), d, "together");
+        s = (char *) ANSWER_HEAD "\"firmwareLogSha256\":\"00ff\"}";
+        ASSERT_REFUSED(proto_attest_request_decode(s, strlen(s), &back, &d), d, "firmwareLogSha256");
+        s = (char *) ANSWER_HEAD "\"userspaceLogSha256\":\"" CHALLENGE "zz\"}";
+        ASSERT_REFUSED(proto_attest_request_decode(s, strlen(s), &back, &d), d, "userspaceLogSha256");
+        s = (char *) ANSWER_HEAD "\"firmwareLogSha256\":null}";
+        ASSERT_REFUSED(proto_attest_request_decode(s, strlen(s), &back, &d), d, "firmwareLogSha256");
+        s = (char *) ANSWER_HEAD "\"firmwareLogSha256\":\"" CHALLENGE "\",\"userspaceLogSha256\":\"" CHALLENGE "\"}";
+        ASSERT_OK(proto_attest_request_decode(s, strlen(s), &back, &d));
+        ASSERT_TRUE(back.firmware_log_named && back.userspace_log_named);
+        ASSERT_EQ(back.userspace_log_sha256[31], 0xff);
+        proto_attest_request_done(&back);
+#undef ANSWER_HEAD
+
         static const struct {
                 const char *pcr_values, *needle;
         } bad[] = {
