@@ -375,7 +375,7 @@ int node_boot_status(Db *db, int64_t node_id, NodeBootStatus *ret) {
 
         r = db_stmt_prepare(db,
                        "SELECT verdict, reason, at FROM attestations WHERE node_id = ? "
-                       "ORDER BY at DESC, id DESC LIMIT 1",
+                       "ORDER BY id DESC LIMIT 1",
                        &log);
         if (r < 0)
                 return r;

@@ -441,12 +441,15 @@ static const char migration_0017[] =
  * with a credential. Until then it gets one in every challenge. */
 static const char migration_0018[] =
         "ALTER TABLE nodes ADD COLUMN credential_proven INTEGER NOT NULL DEFAULT 0 CHECK (credential_proven IN (0, 1));\n";
-/* An attestation's answer writes the node's row with image_id among the columns it sets, and SQLite then rewrites
- * the row's entry in every index of those columns, whether the value changed or not: one more WAL page in every
- * authentication (measured with sqlite3: 2 frames for such an UPDATE, 1 without the index). Images are never
- * deleted (a trigger refuses it), so the index served only `image list`'s count of nodes per image, which now scans
- * the nodes (milliseconds for 10,000, in an admin command). */
-static const char migration_0019[] = "DROP INDEX nodes_image;\n";
+/* Two indexes that every authentication wrote a page of, for admin commands only. An attestation's answer writes the
+ * node's row with image_id among the columns it sets, and SQLite then rewrites the row's entry in every index of
+ * those columns, whether the value changed or not (measured with sqlite3: 2 WAL frames for such an UPDATE, 1 without
+ * the index); images are never deleted (a trigger refuses it), so nodes_image served only `image list`'s count of
+ * nodes per image, which now scans the nodes (milliseconds for 10,000). attestations_node put each new row of the
+ * attestation log into the index at its node's place: a page of its own in every authentication, read from disk
+ * once the log outgrows the cache; `attestations --node` never used it (its WHERE has an OR) and now reads the log
+ * from its newest row, as does `node show` for a node whose row has no verdict (none since migration 3). */
+static const char migration_0019[] = "DROP INDEX nodes_image;\nDROP INDEX attestations_node;\n";
 
 const DbMigration db_migrations[] = {
         { 1, "initial schema", migration_0001, "ce328afc790f5b0c8ee0d0d65059d29d6e7f37847222f6a434e3e530f938fc41" },
@@ -483,7 +486,8 @@ const DbMigration db_migrations[] = {
           "477854eacdc63d498f3ae7014343b68d2ae93c285fca044d5808c2c03deb0297" },
         { 18, "whether each node's TPM proved its EK and AK, for quote-only re-attestation", migration_0018,
           "f627fbeb1fa6523ddcbc02d7cfd73ca55821c4921c203e877e376bc7e6ee4209" },
-        { 19, "no index of the nodes' images: one WAL page less per attestation", migration_0019,
-          "9e0607840afd581ab516077717d4e5b46515aed556a69145445e7e5bb8fbcde1" },
+        { 19, "no index of the nodes' images nor of the attestation log by node: two WAL pages less per attestation",
+          migration_0019,
+          "5b19e6ac67ac9d54a6597865303cc2d3a733ce56fb2e99fcbc1df9f78b554dd7" },
 };
 const unsigned db_n_migrations = ELEMENTSOF(db_migrations);

@@ -47,7 +47,7 @@ jq -rs '
           ["  ratio to the floor"] + map(.ratio | r3 | tostring),
           ["  floor share of server+db CPU"] + map(.floor_share_of_server_cpu | r3 | tostring),
           ["  server RSS max kB"] + map(.rss_kb.hwm | tostring),
-          ["  a credential in every challenge"] + map(fresh(.credential_each_time)),
+          ["  credential in each challenge"] + map(fresh(.credential_each_time)),
           ["connection per request"] + map(fresh(.fresh)),
           ["  resumed"] + map(fresh(.fresh_resumed)),
           ["connection per auth"] + map(fresh(.per_auth)),
