@@ -387,9 +387,21 @@ enum MHD_Result api_attest(Request *req) {
                                      "No open challenge with this id: it was answered already, or never issued.");
         if (r < 0)
                 return respond_error(req, PROTO_ERROR_INTERNAL_ERROR, "Deriving the challenge failed.");
-        db = server_db_lock(req->server);
-        r = node_get(db, ch.node_id, &n);
-        server_db_unlock(req->server);
+        /* The node as it was read when this server issued the challenge, kept with it; else its row. Either may be
+         * older than the row is by the time the answer is recorded: the write transaction checks again, in its
+         * UPDATE of the row, what can change (state, floor, resetCount), and a node id's fingerprint and AK do not
+         * change (a removed node's id given again starts with a floor past every earlier challenge). */
+        _Static_assert(NODE_SNAPSHOT_MAX <= CHALLENGE_SNAPSHOT_MAX, "a node's snapshot fits a challenge window");
+        uint8_t snapshot[CHALLENGE_SNAPSHOT_MAX];
+        size_t snapshot_size = challenge_limits_recall(&req->server->challenge_limits, ch.node_id, ch.issued_ms,
+                                                       snapshot);
+        if (snapshot_size > 0 && node_from_snapshot(snapshot, snapshot_size, &n) >= 0 && n.id == ch.node_id)
+                r = 0;
+        else {
+                db = server_db_lock(req->server);
+                r = node_get(db, ch.node_id, &n);
+                server_db_unlock(req->server);
+        }
         if (r == -ENOENT)
                 return respond_error(req, PROTO_ERROR_CHALLENGE_UNKNOWN, "The challenge's node is gone.");
         if (r < 0)

@@ -203,7 +203,14 @@ void challenge_limits_init(ChallengeLimits *l, uint64_t lifetime_ms) {
         pthread_mutex_init(&l->lock, NULL);
 }
 
+static void window_clear(ChallengeWindow *w) {
+        free(w->snapshot);
+        *w = (ChallengeWindow) {};
+}
+
 void challenge_limits_done(ChallengeLimits *l) {
+        for (size_t i = 0; i < l->n_slots; i++)
+                free(l->slots[i].snapshot);
         free(l->slots);
         pthread_mutex_destroy(&l->lock);
         *l = (ChallengeLimits) {};
@@ -239,7 +246,7 @@ static ChallengeWindow *window_find(ChallengeLimits *l, int64_t node_id, uint64_
                         return w;
                 if (w->node_id == 0) {
                         if (stale) {
-                                *stale = (ChallengeWindow) {};
+                                window_clear(stale);
                                 return stale;
                         }
                         return w;
@@ -265,10 +272,12 @@ static int window_reserve(ChallengeLimits *l, uint64_t now) {
         if (!slots)
                 return -ENOMEM;
         for (size_t i = 0; i < l->n_slots; i++) {
-                const ChallengeWindow *w = &l->slots[i];
+                ChallengeWindow *w = &l->slots[i];
 
-                if (!window_live(l, w, now))
+                if (!window_live(l, w, now)) {
+                        free(w->snapshot); /* a live window's moves with it */
                         continue;
+                }
                 for (size_t j = window_hash(w->node_id, n);; j = (j + 1) & (n - 1))
                         if (slots[j].node_id == 0) {
                                 slots[j] = *w;
@@ -293,18 +302,30 @@ static ChallengeWindow *window_get(ChallengeLimits *l, int64_t node_id, uint64_t
         w = window_find(l, node_id, now);
         if (w->node_id != node_id) {
                 l->n_used++; /* also for a slot taken over: an upper bound, recounted by the next rebuild */
-                *w = (ChallengeWindow) { .node_id = node_id };
+                window_clear(w);
+                w->node_id = node_id;
         }
         return w;
 }
 
 int challenge_limits_issue(ChallengeLimits *l, int64_t node_id, uint64_t floor_ms, uint64_t now,
                            uint64_t *ret_issued_ms) {
+        return challenge_limits_issue_with(l, node_id, floor_ms, now, NULL, 0, ret_issued_ms);
+}
+
+int challenge_limits_issue_with(ChallengeLimits *l, int64_t node_id, uint64_t floor_ms, uint64_t now,
+                                const void *snapshot, size_t snapshot_size, uint64_t *ret_issued_ms) {
         uint64_t issued = MAX(now, floor_ms + 1);
+        _cleanup_free_ uint8_t *copy = NULL;
         ChallengeWindow *w;
         unsigned open = 0, oldest = 0;
         int r = 0;
 
+        if (snapshot_size > CHALLENGE_SNAPSHOT_MAX)
+                return -E2BIG;
+        /* Copied before the lock: only the swap happens under it. */
+        if (snapshot && snapshot_size > 0 && !(copy = memdup(snapshot, snapshot_size)))
+                return -ENOMEM;
         pthread_mutex_lock(&l->lock);
         w = window_get(l, node_id, now);
         if (!w)
@@ -323,12 +344,43 @@ int challenge_limits_issue(ChallengeLimits *l, int64_t node_id, uint64_t floor_m
                 else { /* the oldest one is free, answered or expired (older than every open one) */
                         w->issued_ms[oldest] = issued;
                         w->last_issued_ms = issued;
+                        if (copy) {
+                                free(w->snapshot);
+                                w->snapshot = TAKE_PTR(copy);
+                                w->snapshot_size = snapshot_size;
+                        }
                 }
         }
         pthread_mutex_unlock(&l->lock);
         if (r >= 0)
                 *ret_issued_ms = issued;
         return r;
+}
+
+size_t challenge_limits_recall(ChallengeLimits *l, int64_t node_id, uint64_t issued_ms,
+                               uint8_t buf[static CHALLENGE_SNAPSHOT_MAX]) {
+        size_t size = 0;
+
+        pthread_mutex_lock(&l->lock);
+        /* The node's window if it has one, found without window_find()'s taking over of a stale slot. */
+        for (size_t i = l->n_slots > 0 ? window_hash(node_id, l->n_slots) : 0; l->n_slots > 0;
+             i = (i + 1) & (l->n_slots - 1)) {
+                const ChallengeWindow *w = &l->slots[i];
+
+                if (w->node_id == 0)
+                        break;
+                if (w->node_id != node_id)
+                        continue;
+                for (unsigned k = 0; k < CHALLENGES_PER_NODE_MAX && w->snapshot; k++)
+                        if (w->issued_ms[k] == issued_ms && issued_ms > 0) {
+                                memcpy(buf, w->snapshot, w->snapshot_size);
+                                size = w->snapshot_size;
+                                break;
+                        }
+                break;
+        }
+        pthread_mutex_unlock(&l->lock);
+        return size;
 }
 
 void challenge_limits_release(ChallengeLimits *l, int64_t node_id, uint64_t issued_ms) {

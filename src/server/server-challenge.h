@@ -66,6 +66,10 @@ typedef struct ChallengeWindow {
         uint64_t last_issued_ms;                     /* the latest given: each challenge its own time, so its own id */
         uint64_t refusals_since_ms;
         unsigned n_refusals;
+        /* The caller's copy of what the answer needs of the node, as it was when the latest challenge was issued
+         * (node_snapshot()); NULL if none. Owned by the window. */
+        uint8_t *snapshot;
+        size_t snapshot_size;
 } ChallengeWindow;
 
 typedef struct ChallengeLimits {
@@ -83,6 +87,16 @@ void challenge_limits_done(ChallengeLimits *l);
  * that is not past the floor or the node's last challenge on this server (each challenge its own id). -ENOMEM. */
 int challenge_limits_issue(ChallengeLimits *l, int64_t node_id, uint64_t floor_ms, uint64_t now_ms,
                            uint64_t *ret_issued_ms);
+/* The same, keeping a copy of snapshot (at most CHALLENGE_SNAPSHOT_MAX bytes; NULL: none) with the node's window
+ * for challenge_limits_recall(): what the answer needs of the node's row, read when the challenge was issued. */
+#define CHALLENGE_SNAPSHOT_MAX 1024U
+int challenge_limits_issue_with(ChallengeLimits *l, int64_t node_id, uint64_t floor_ms, uint64_t now_ms,
+                                const void *snapshot, size_t snapshot_size, uint64_t *ret_issued_ms);
+/* The snapshot kept with the node's latest challenge on this server, if its window still holds it and issued_ms is
+ * one of the window's challenges (the answer's): its size, copied into buf; 0 if none (another server issued the
+ * challenge, a restart, the window gone). */
+size_t challenge_limits_recall(ChallengeLimits *l, int64_t node_id, uint64_t issued_ms,
+                               uint8_t buf[static CHALLENGE_SNAPSHOT_MAX]);
 /* The challenge of the node issued at issued_ms no longer counts as open on this server: its answer proved the
  * secret but could not be recorded (the database failed, a failover), and the node will ask for a new one. It stays
  * answerable (the floor did not move); without this, a few such failures would refuse the node new challenges

@@ -108,7 +108,15 @@ static enum MHD_Result send_challenge(Request *req, const Node *n) {
         bool quote_only;
         int r;
 
-        r = challenge_limits_issue(&req->server->challenge_limits, n->id, n->challenge_floor_ms, now_ms(), &issued);
+        uint8_t snapshot[NODE_SNAPSHOT_MAX];
+        size_t snapshot_size = 0;
+
+        /* What the answer needs of the row just read goes with the challenge (server-attest.c); without it the answer
+         * reads the row. */
+        if (node_snapshot(n, snapshot, &snapshot_size) < 0)
+                snapshot_size = 0;
+        r = challenge_limits_issue_with(&req->server->challenge_limits, n->id, n->challenge_floor_ms, now_ms(),
+                                        snapshot_size > 0 ? snapshot : NULL, snapshot_size, &issued);
         if (r == -EUSERS)
                 return respond_error(req, PROTO_ERROR_RATE_LIMITED,
                                      "Node %" PRIi64 " has %u open challenges; answer one or wait until they expire.",

@@ -33,6 +33,59 @@ NodeState node_state_from_string(const char *s) {
         "relay_count, first_seen, last_seen, last_source, reset_count, restart_count, " \
         "coalesce(ek_certificate_status, ''), challenge_floor, credential_proven"
 
+typedef struct NodeSnapshotHead {
+        int64_t id;
+        int64_t reset_count;
+        uint64_t challenge_floor_ms;
+        int32_t state;
+        uint8_t credential_proven;
+        char fingerprint[PATELA_FINGERPRINT_LEN + 1];
+} NodeSnapshotHead;
+
+int node_snapshot(const Node *n, uint8_t ret[static NODE_SNAPSHOT_MAX], size_t *ret_size) {
+        _cleanup_free_ uint8_t *ak = NULL;
+        NodeSnapshotHead h = {
+                .id = n->id, .reset_count = n->reset_count, .challenge_floor_ms = n->challenge_floor_ms,
+                .state = (int32_t) n->state, .credential_proven = n->credential_proven,
+        };
+        size_t ak_size;
+        int r;
+
+        memcpy(h.fingerprint, n->fingerprint, sizeof(h.fingerprint));
+        r = tpm2_marshal_TPM2B_PUBLIC(&n->ak_public, &ak, &ak_size);
+        if (r < 0)
+                return r;
+        if (sizeof(h) + ak_size > NODE_SNAPSHOT_MAX)
+                return -E2BIG;
+        memcpy(ret, &h, sizeof(h));
+        memcpy(ret + sizeof(h), ak, ak_size);
+        *ret_size = sizeof(h) + ak_size;
+        return 0;
+}
+
+int node_from_snapshot(const uint8_t *buf, size_t size, Node *ret) {
+        NodeSnapshotHead h;
+        Node n = {};
+        int r;
+
+        if (size <= sizeof(h))
+                return -EBADMSG;
+        memcpy(&h, buf, sizeof(h));
+        if (h.state < 0 || h.state >= _NODE_STATE_MAX || h.fingerprint[sizeof(h.fingerprint) - 1] != '\0')
+                return -EBADMSG;
+        r = tpm2_unmarshal_TPM2B_PUBLIC(buf + sizeof(h), size - sizeof(h), &n.ak_public);
+        if (r < 0)
+                return r;
+        n.id = h.id;
+        n.reset_count = h.reset_count;
+        n.challenge_floor_ms = h.challenge_floor_ms;
+        n.state = (NodeState) h.state;
+        n.credential_proven = h.credential_proven;
+        memcpy(n.fingerprint, h.fingerprint, sizeof(n.fingerprint));
+        *ret = n;
+        return 0;
+}
+
 static int blob_to_name(DbStmt *s, int col, TPM2B_NAME *ret) {
         int n = (int) db_column_bytes(s, col);
         if (n <= 0 || (size_t) n > sizeof(ret->name))

@@ -60,6 +60,14 @@ typedef struct Node {
         bool credential_proven;      /* its TPM activated a credential of this server: quote-only challenges */
 } Node;
 
+/* What an attestation's answer needs of its node's row, in a few bytes: id, state, challenge floor, resetCount,
+ * whether its TPM proved its EK and AK, fingerprint and AK (marshalled). Kept with the node's latest challenge on
+ * this server (challenge_limits_issue_with()), so that the answer need not read the row again; node_from_snapshot()
+ * fills those fields of a Node and zeroes the rest. */
+#define NODE_SNAPSHOT_MAX 1024U
+int node_snapshot(const Node *n, uint8_t ret[static NODE_SNAPSHOT_MAX], size_t *ret_size);
+int node_from_snapshot(const uint8_t *buf, size_t size, Node *ret);
+
 /* What a node presents at enrolment; every field computed or checked by the server. */
 typedef struct NodeIdentity {
         const char *ek_type;

@@ -195,4 +195,69 @@ TEST(limits_table_grows_and_prunes) {
         challenge_limits_done(&l);
 }
 
+/* What an answer needs of its node travels with the node's latest challenge: recalled for any open challenge of the
+ * window, replaced by the next issue, gone with the window (taken over once it bounds nothing, or rebuilt away), and
+ * never recalled for a challenge the window does not hold. Under ASan, every copy is freed. */
+TEST(limits_keep_snapshots) {
+        uint8_t buf[CHALLENGE_SNAPSHOT_MAX], big[CHALLENGE_SNAPSHOT_MAX + 1] = {};
+        uint64_t first, second, other;
+        ChallengeLimits l;
+
+        challenge_limits_init(&l, 1000);
+        ASSERT_EQ(challenge_limits_recall(&l, 7, 100000, buf), 0U); /* no table yet */
+        ASSERT_OK(challenge_limits_issue_with(&l, 7, 0, 100000, "first", 6, &first));
+        ASSERT_EQ(challenge_limits_recall(&l, 7, first, buf), 6U);
+        ASSERT_STREQ((char *) buf, "first");
+        ASSERT_EQ(challenge_limits_recall(&l, 7, first + 1, buf), 0U); /* not one of its challenges */
+        ASSERT_EQ(challenge_limits_recall(&l, 8, first, buf), 0U);
+        ASSERT_OK(challenge_limits_issue_with(&l, 7, 0, 100010, "second!", 8, &second));
+        ASSERT_EQ(challenge_limits_recall(&l, 7, first, buf), 8U); /* the latest, for either open challenge */
+        ASSERT_STREQ((char *) buf, "second!");
+        ASSERT_EQ(challenge_limits_recall(&l, 7, second, buf), 8U);
+        /* Without a snapshot, the kept one stays. */
+        ASSERT_OK(challenge_limits_issue(&l, 7, 0, 100020, &other));
+        ASSERT_EQ(challenge_limits_recall(&l, 7, other, buf), 8U);
+        ASSERT_ERROR(challenge_limits_issue_with(&l, 7, 0, 100030, big, sizeof(big), &other), E2BIG);
+        /* Released: that challenge is no longer the window's. */
+        challenge_limits_release(&l, 7, second);
+        ASSERT_EQ(challenge_limits_recall(&l, 7, second, buf), 0U);
+        /* Long after, other nodes fill the table: node 7's window bounds nothing, its slot and copy go. */
+        for (int64_t n = 100; n < 5100; n++)
+                ASSERT_OK(challenge_limits_issue_with(&l, n, 0, 900000, "x", 2, &other));
+        ASSERT_EQ(challenge_limits_recall(&l, 7, first, buf), 0U);
+        ASSERT_EQ(challenge_limits_recall(&l, 4000, other, buf), 2U);
+        challenge_limits_done(&l);
+}
+
+/* A node's snapshot carries what an answer reads of its row, and nothing it could misread. */
+TEST(node_snapshot_round_trip) {
+        _cleanup_free_ char *path = temp_db();
+        uint8_t buf[NODE_SNAPSHOT_MAX];
+        Node n, back;
+        size_t size;
+        Db *db = NULL;
+
+        ASSERT_OK(db_open(path, &db));
+        ASSERT_OK(node_get(db, test_node_new(db, 3), &n));
+        ASSERT_TRUE(n.credential_proven); /* created by its proof */
+        n.reset_count = 41;
+        ASSERT_OK(node_snapshot(&n, buf, &size));
+        ASSERT_TRUE(size < 256U); /* an ECC AK: a few bytes per open window */
+        ASSERT_OK(node_from_snapshot(buf, size, &back));
+        ASSERT_EQ(back.id, n.id);
+        ASSERT_EQ(back.state, NODE_PENDING);
+        ASSERT_EQ(back.reset_count, 41);
+        ASSERT_EQ(back.challenge_floor_ms, n.challenge_floor_ms);
+        ASSERT_TRUE(back.credential_proven);
+        ASSERT_STREQ(back.fingerprint, n.fingerprint);
+        ASSERT_EQ(memcmp(&back.ak_public, &n.ak_public, sizeof(n.ak_public)), 0);
+        ASSERT_EQ(back.ek_public.size, 0); /* not carried */
+        ASSERT_ERROR(node_from_snapshot(buf, size - 1, &back), EBADMSG); /* the AK cut short */
+        ASSERT_ERROR(node_from_snapshot(buf, 8, &back), EBADMSG);
+        buf[size] = 0;
+        ASSERT_ERROR(node_from_snapshot(buf, size + 1, &back), EBADMSG); /* a trailing byte */
+        db_close(db);
+        cleanup_db(path);
+}
+
 DEFINE_TEST_MAIN
