@@ -38,6 +38,21 @@ cleanup() {
 trap cleanup EXIT
 trap 'FAILED=1' ERR
 
+# random_port: a TCP port for a test's own listener, below the kernel's ephemeral range (32768 and up here: a
+# port taken from there may be the local end of another test's outgoing connection, and the bind fails) and not
+# listened on when asked (ss), so that tests running side by side rarely meet.
+random_port() {
+        local p i
+        for ((i = 0; i < 50; i++)); do
+                p=$((20000 + RANDOM % 12000))
+                if ! command -v ss >/dev/null || [[ -z $(ss -Hltn "sport = :$p" 2>/dev/null) ]]; then
+                        echo "$p"
+                        return 0
+                fi
+        done
+        echo "$p"
+}
+
 fail() {
         FAILED=1
         echo "FAIL: $*" >&2

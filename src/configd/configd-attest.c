@@ -558,7 +558,8 @@ static int logs_to_request(Manager *m, ProtoAttestRequest *r) {
                                 return k;
                 }
                 same = same && m->logs_accepted_has[i] == m->logs_sent_has[i] &&
-                       (!text[i] || memcmp(m->logs_accepted_sha256[i], m->logs_sent_sha256[i], PROTO_LOG_DIGEST_SIZE) == 0);
+                       (!text[i] ||
+                        memcmp(m->logs_accepted_sha256[i], m->logs_sent_sha256[i], PROTO_LOG_DIGEST_SIZE) == 0);
         }
         m->logs_named = same && text[0] && m->enroll.credential_blob.size == 0 && !m->logs_required;
         if (m->logs_named) {

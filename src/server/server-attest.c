@@ -146,8 +146,8 @@ static int record_node(Db *db, const Challenge *ch, const TPMS_ATTEST *attest, c
         if (ch->issued_ms > INT64_MAX)
                 return -ENOENT;
         r = db_stmt_prepare_cached(db,
-                              "UPDATE nodes SET challenge_floor = ?1, credential_proven = 1, reset_count = ?2, restart_count = ?3, "
-                              "last_seen = ?4, "
+                              "UPDATE nodes SET challenge_floor = ?1, credential_proven = 1, reset_count = ?2, "
+                              "restart_count = ?3, last_seen = ?4, "
                               "last_source = ?5, image_id = ?6, last_verdict = ?7, last_verdict_reason = ?8, "
                               "last_verdict_at = ?4, last_trusted_at = CASE WHEN ?7 = 'Trusted' THEN ?4 "
                               "ELSE last_trusted_at END "

@@ -296,8 +296,8 @@ static void render_counters(const MetricsContext *c, FILE *f) {
         fprintf(f, "patela_verdict_log_cache_total{result=\"hit\"} %" PRIu64 "\n", load(&m->log_cache[1]));
         fprintf(f, "patela_verdict_log_cache_total{result=\"miss\"} %" PRIu64 "\n", load(&m->log_cache[0]));
         header(f, "patela_attestation_challenges_total", "counter",
-               "Challenges given to enabled nodes: with a credential to activate, or quote-only (the node asked for it, "
-               "and its TPM proved its EK and AK to this server before).");
+               "Challenges given to enabled nodes: with a credential to activate, or quote-only (the node asked "
+               "for it, and its TPM proved its EK and AK to this server before).");
         fprintf(f, "patela_attestation_challenges_total{kind=\"credential\"} %" PRIu64 "\n", load(&m->challenges[0]));
         fprintf(f, "patela_attestation_challenges_total{kind=\"quote-only\"} %" PRIu64 "\n", load(&m->challenges[1]));
 }

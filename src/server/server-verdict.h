@@ -71,8 +71,9 @@ void verdict_logs_done(VerdictLogs *l);
  * logs and quotes the same PCRs: what parsing and replaying them found then (they explain those values; PCR 4
  * shows these applications) holds again, so it is looked up instead of computed. The key is SHA-256 over every
  * input of that work (bank, PCR selection, quoted values, each log's SHA-256 as proto_log_digest() makes it): a hit
- * is the same computation's result, exactly, and a node that names its logs by their digests is answered from here. Only logs that explained the quote are kept; the registry and pin part is judged afresh every
- * time. slots entries, 4-way set-associative, the least recently used of a set replaced; thread-safe. */
+ * is the same computation's result, exactly, and a node that names its logs by their digests is answered from
+ * here. Only logs that explained the quote are kept; the registry and pin part is judged afresh every time. slots
+ * entries, 4-way set-associative, the least recently used of a set replaced; thread-safe. */
 typedef struct VerdictCache VerdictCache;
 #define VERDICT_CACHE_SLOTS 16384U
 int verdict_cache_new(size_t slots, VerdictCache **ret);

@@ -66,7 +66,7 @@ token=$(base64 -w0 <"$T/token1")
 [[ $(sqlite3 "$DB" "SELECT count(*) FROM relays") == $((NODES * 4)) ]] || fail "relays not created"
 
 openssl rand -base64 32 >"$T/metrics-token"
-mport=$((20000 + RANDOM % 40000))
+mport=$(random_port)
 server_start --metrics-listen="127.0.0.1:$mport" --metrics-token-file="$T/metrics-token" --ca-certificate="$T/ca/ca.crt"
 MURL=https://127.0.0.1:$mport
 auth=(-H "Authorization: Bearer $(cat "$T/metrics-token")")

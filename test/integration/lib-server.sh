@@ -108,7 +108,7 @@ server_start() {
         local port i
         ca_setup
         for ((i = 0; i < 20; i++)); do
-                port=${SERVER_PORT:-$((20000 + RANDOM % 40000))}
+                port=${SERVER_PORT:-$(random_port)}
                 : >"$T/server.log"
                 "$SERVER_BIN" --database="$DB" --listen="127.0.0.1:$port" --certificate="$T/ca/server.crt" \
                         --private-key="$T/ca/server.key" "$@" run >>"$T/server.log" 2>&1 &

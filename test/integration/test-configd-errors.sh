@@ -10,7 +10,7 @@ source "$PATELA_SOURCE_DIR/test/integration/test-configd-lib.sh"
 openssl_server() {
         local flag=$1 port i
         for ((i = 0; i < 20; i++)); do
-                port=$((20000 + RANDOM % 40000))
+                port=$(random_port)
                 : >"$T/openssl.log"
                 openssl s_server -accept "127.0.0.1:$port" -cert "$T/ca/server.crt" -key "$T/ca/server.key" \
                         "$flag" -www </dev/null >>"$T/openssl.log" 2>&1 &

@@ -17,7 +17,7 @@ for a in 2001:db8::10 2001:db8::11; do ip -6 addr add "$a/128" dev lo nodad 2>/d
 [[ -z $(ip route show default) ]] || fail "the namespace has a default route"
 
 openssl rand -base64 32 >"$T/metrics-token"
-mport=$((20000 + RANDOM % 30000))
+mport=$(random_port)
 rport=9035 # the server's, for slot 0 (a port of this namespace's own loopback)
 fleet_setup
 server_start --check-interval=1s --relay-metrics-interval=3s --metrics-listen="127.0.0.1:$mport" --metrics-token-file="$T/metrics-token"

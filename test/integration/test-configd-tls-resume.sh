@@ -10,7 +10,7 @@ source "$PATELA_SOURCE_DIR/test/integration/test-configd-lib.sh"
 
 openssl rand -base64 32 >"$T/metrics-token"
 chmod 600 "$T/metrics-token"
-mport=$((20000 + RANDOM % 40000))
+mport=$(random_port)
 server_args=(--check-interval=8s --idle-timeout=5s --metrics-listen="127.0.0.1:$mport"
         --metrics-token-file="$T/metrics-token")
 MURL=https://127.0.0.1:$mport

@@ -10,7 +10,7 @@ source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
 
 openssl rand -base64 32 >"$T/metrics-token"
 chmod 600 "$T/metrics-token"
-mport=$((20000 + RANDOM % 40000))
+mport=$(random_port)
 ca_setup
 server_start --metrics-listen="127.0.0.1:$mport" --metrics-token-file="$T/metrics-token" --ca-certificate="$T/ca/ca.crt"
 MURL=https://127.0.0.1:$mport
@@ -169,7 +169,7 @@ pass "the dashboard's $(wc -l <"$T/dash-metrics") metrics are all exported"
 
 # A real Prometheus with the documented scrape configuration (prometheus/prometheus.yml): its target, CA and
 # token file here, a 1 s scrape interval, the alert rules.
-pport=$((20000 + RANDOM % 40000))
+pport=$(random_port)
 mkdir -p "$T/prom"
 sed -e "s|/etc/prometheus/patela-metrics-token|$T/metrics-token|" -e "s|/etc/prometheus/patela-ca.crt|$T/ca/ca.crt|" \
         -e "s|patela.example.org:9443|127.0.0.1:$mport|" -e "s|scrape_interval: [0-9]*s|scrape_interval: 1s|" \
@@ -210,7 +210,7 @@ pass "Prometheus scraped it with the documented configuration (jobs patela and p
 server_stop
 
 # Socket activation: the socket named "metrics" is the metrics listener, the other one serves the nodes.
-nport=$((20000 + RANDOM % 40000))
+nport=$(random_port)
 sport=$((nport + 1))
 systemd-socket-activate --listen="127.0.0.1:$nport" --listen="127.0.0.1:$sport" --fdname=nodes:metrics \
         "$SERVER_BIN" --database="$DB" --certificate="$T/ca/server.crt" --private-key="$T/ca/server.key" \

@@ -15,7 +15,7 @@ ca_setup
 start_one() {
         local name=$1
         shift
-        local mport=$((20000 + RANDOM % 40000))
+        local mport=$(random_port)
         DB=$T/$name.db
         server_start --metrics-listen="127.0.0.1:$mport" --metrics-token-file="$T/metrics-token" "$@"
         printf -v "URL_$name" '%s' "$URL"

@@ -20,7 +20,7 @@ ca_setup
 ps_cli pool add names relayOne relayTwo >/dev/null
 openssl rand -base64 32 >"$T/metrics-token"
 chmod 600 "$T/metrics-token"
-mport=$((20000 + RANDOM % 40000))
+mport=$(random_port)
 server_start --metrics-listen="127.0.0.1:$mport" --metrics-token-file="$T/metrics-token"
 # log_cache RESULT: the server's patela_verdict_log_cache_total{result=RESULT}.
 log_cache() {

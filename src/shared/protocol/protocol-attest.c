@@ -326,7 +326,8 @@ int proto_attest_request_encode(const ProtoAttestRequest *r, char **ret) {
         if (k >= 0 && r->firmware_log)
                 k = proto_json_add(o, "firmwareLog", json_object_new_string(r->firmware_log));
         if (k >= 0 && r->firmware_log_named)
-                k = proto_json_add(o, "firmwareLogSha256", proto_json_hex(r->firmware_log_sha256, PROTO_LOG_DIGEST_SIZE));
+                k = proto_json_add(o, "firmwareLogSha256",
+                                   proto_json_hex(r->firmware_log_sha256, PROTO_LOG_DIGEST_SIZE));
         if (k >= 0 && r->userspace_log)
                 k = proto_json_add(o, "userspaceLog", json_object_new_string(r->userspace_log));
         if (k >= 0 && r->userspace_log_named)
@@ -418,7 +419,8 @@ int proto_attest_request_decode(const char *body, size_t size, ProtoAttestReques
         if (k < 0)
                 return k;
         if ((v[5] && v[7]) || (v[6] && v[8]))
-                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, v[5] && v[7] ? "firmwareLogSha256" : "userspaceLogSha256",
+                return proto_fail(diag, PROTO_ERROR_INVALID_FIELD,
+                                  v[5] && v[7] ? "firmwareLogSha256" : "userspaceLogSha256",
                                   "%s: a log and its SHA-256 together", what);
         if (v[7]) {
                 k = proto_hex(v[7], what, "firmwareLogSha256", PROTO_LOG_DIGEST_SIZE, r.firmware_log_sha256, diag);
