@@ -357,27 +357,38 @@ int challenge_limits_issue_with(ChallengeLimits *l, int64_t node_id, uint64_t fl
         return r;
 }
 
+/* The node's window if it has one, found without window_find()'s taking over of a stale slot; NULL if none. */
+static ChallengeWindow *window_lookup(ChallengeLimits *l, int64_t node_id) {
+        for (size_t i = l->n_slots > 0 ? window_hash(node_id, l->n_slots) : 0; l->n_slots > 0;
+             i = (i + 1) & (l->n_slots - 1)) {
+                ChallengeWindow *w = &l->slots[i];
+
+                if (w->node_id == 0)
+                        return NULL;
+                if (w->node_id == node_id)
+                        return w;
+        }
+        return NULL;
+}
+
+/* The slot of the window's challenge issued at issued_ms, or -1. */
+static int window_challenge(const ChallengeWindow *w, uint64_t issued_ms) {
+        for (unsigned k = 0; w && issued_ms > 0 && k < CHALLENGES_PER_NODE_MAX; k++)
+                if (w->issued_ms[k] == issued_ms)
+                        return (int) k;
+        return -1;
+}
+
 size_t challenge_limits_recall(ChallengeLimits *l, int64_t node_id, uint64_t issued_ms,
                                uint8_t buf[static CHALLENGE_SNAPSHOT_MAX]) {
+        const ChallengeWindow *w;
         size_t size = 0;
 
         pthread_mutex_lock(&l->lock);
-        /* The node's window if it has one, found without window_find()'s taking over of a stale slot. */
-        for (size_t i = l->n_slots > 0 ? window_hash(node_id, l->n_slots) : 0; l->n_slots > 0;
-             i = (i + 1) & (l->n_slots - 1)) {
-                const ChallengeWindow *w = &l->slots[i];
-
-                if (w->node_id == 0)
-                        break;
-                if (w->node_id != node_id)
-                        continue;
-                for (unsigned k = 0; k < CHALLENGES_PER_NODE_MAX && w->snapshot; k++)
-                        if (w->issued_ms[k] == issued_ms && issued_ms > 0) {
-                                memcpy(buf, w->snapshot, w->snapshot_size);
-                                size = w->snapshot_size;
-                                break;
-                        }
-                break;
+        w = window_lookup(l, node_id);
+        if (w && w->snapshot && window_challenge(w, issued_ms) >= 0) {
+                memcpy(buf, w->snapshot, w->snapshot_size);
+                size = w->snapshot_size;
         }
         pthread_mutex_unlock(&l->lock);
         return size;
@@ -385,21 +396,13 @@ size_t challenge_limits_recall(ChallengeLimits *l, int64_t node_id, uint64_t iss
 
 void challenge_limits_release(ChallengeLimits *l, int64_t node_id, uint64_t issued_ms) {
         ChallengeWindow *w;
+        int k;
 
         pthread_mutex_lock(&l->lock);
-        /* The node's window if it has one, found without window_find()'s taking over of a stale slot. */
-        for (size_t i = l->n_slots > 0 ? window_hash(node_id, l->n_slots) : 0; l->n_slots > 0;
-             i = (i + 1) & (l->n_slots - 1)) {
-                w = &l->slots[i];
-                if (w->node_id == 0)
-                        break;
-                if (w->node_id != node_id)
-                        continue;
-                for (unsigned k = 0; k < CHALLENGES_PER_NODE_MAX; k++)
-                        if (w->issued_ms[k] == issued_ms)
-                                w->issued_ms[k] = 0;
-                break;
-        }
+        w = window_lookup(l, node_id);
+        k = window_challenge(w, issued_ms);
+        if (k >= 0)
+                w->issued_ms[k] = 0;
         pthread_mutex_unlock(&l->lock);
 }
 
