@@ -19,6 +19,7 @@
 #include "server-db-pg.h"
 #include "server-http.h"
 #include "server-tls.h"
+#include "server-tls-wait.h"
 #include "server-verdict.h"
 #include "string-util.h"
 
@@ -373,42 +374,50 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
         *req_cls = NULL;
 }
 
-/* Called by GnuTLS after each handshake message; counts a handshake once the client's Finished arrived, as full
- * or resumed. The session's pointer is libmicrohttpd's connection, whose socket context on_connection() set to
- * the Server. */
-static int on_handshake_message(gnutls_session_t session, unsigned type, unsigned when, unsigned incoming,
-                                const gnutls_datum_t *msg) {
-        const union MHD_ConnectionInfo *ci;
-        Server *s;
-
-        (void) type, (void) when, (void) msg;
-        if (!incoming)
-                return 0;
-        ci = MHD_get_connection_info(gnutls_session_get_ptr(session), MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        s = ci ? ci->socket_context : NULL;
-        if (s)
-                metrics_count_handshake(&s->metrics, gnutls_session_is_resumed(session) != 0);
-        return 0;
+/* A nodes' listener's handshake: complete (the client's Finished arrived), or ended for its time. */
+static void on_handshake(void *userdata, bool resumed) {
+        metrics_count_handshake(&((Server *) userdata)->metrics, resumed);
 }
 
-/* A new connection, before its TLS handshake: session tickets (TLSTicketLifetime=) and the handshake count. */
+static void on_handshake_timeout(void *userdata) {
+        metrics_count_handshake_timeout(&((Server *) userdata)->metrics);
+}
+
+static const TlsWaitHooks handshake_hooks = {
+        .handshake = on_handshake,
+        .timeout = on_handshake_timeout,
+};
+
+/* A new connection, before its TLS handshake: session tickets (TLSTicketLifetime=), the handshake's waits out of
+ * libmicrohttpd's loop (server-tls-wait.h) and its count; at its end, the waits' record of it. */
 static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
         Server *s = cls;
         const union MHD_ConnectionInfo *ci;
         gnutls_session_t session;
+        TlsWait *w = NULL;
 
+        if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+                *socket_context = tls_wait_detach(*socket_context);
+                return;
+        }
         if (toe != MHD_CONNECTION_NOTIFY_STARTED)
                 return;
-        *socket_context = s;
         ci = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
         session = ci ? ci->tls_session : NULL;
         if (!session)
                 return;
         if (s->tickets && tls_tickets_enable(s->tickets, session) < 0)
                 log_debug("Session tickets could not be enabled on a connection: it makes a full handshake.");
-        gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
-                                           on_handshake_message);
+        if (tls_wait_attach(s->tls_waits, connection, server_handshake_timeout_usec(s->config), &handshake_hooks, s,
+                            &w) < 0)
+                log_debug("A connection's TLS handshake runs in libmicrohttpd's loop alone (no memory, or its "
+                          "descriptor is past the table's size).");
+        *socket_context = w;
+}
+
+uint64_t server_handshake_timeout_usec(const ServerConfig *config) {
+        return MIN(config->idle_timeout_usec, SERVER_HANDSHAKE_TIMEOUT_MAX_USEC);
 }
 
 int server_parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
@@ -460,7 +469,7 @@ static int start_daemon(Server *s, int fd, const struct sockaddr *sa, int family
          * server closes a connection with unread data in it (the peer may then see a reset); every handler
          * reads the whole request body before it answers, the oversized ones included. */
         unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
-                         MHD_USE_ERROR_LOG;
+                         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
         /* libmicrohttpd counts whole seconds. */
         unsigned idle_sec = (unsigned) (s->config->idle_timeout_usec / 1000000ULL);
         struct MHD_Daemon *d;
@@ -612,6 +621,9 @@ int server_start(Server *s, const ServerConfig *config) {
         r = verdict_cache_new(VERDICT_CACHE_SLOTS, &s->verdict_cache);
         if (r < 0)
                 return log_oom();
+        r = tls_waits_new(&s->tls_waits);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the TLS handshakes' watcher: %m");
         if (config->tls_ticket_lifetime_usec > 0) {
                 r = tls_tickets_new(config->tls_ticket_lifetime_usec, &s->tickets);
                 if (r < 0)
@@ -682,6 +694,8 @@ int server_start(Server *s, const ServerConfig *config) {
 }
 
 void server_stop(Server *s) {
+        /* libmicrohttpd must not be stopped with suspended connections: the handshakes' waits end first. */
+        tls_waits_stop(s->tls_waits);
         metrics_listener_stop(s);
         for (unsigned i = 0; i < s->n_daemons; i++)
                 MHD_stop_daemon(s->daemons[i]);
@@ -697,6 +711,7 @@ void server_stop(Server *s) {
         s->key_pem = s->cert_pem = NULL;
         s->enroll_limit = ratelimit_free(s->enroll_limit);
         s->tickets = tls_tickets_free(s->tickets);
+        s->tls_waits = tls_waits_free(s->tls_waits);
         s->verdict_cache = verdict_cache_free(s->verdict_cache);
         tlog_key_done(&s->log_key);
         relay_metrics_store_done(&s->relay_metrics);

@@ -19,6 +19,7 @@
 #include "server-metrics.h"
 #include "server-relay-metrics.h"
 #include "server-tls.h"
+#include "server-tls-wait.h"
 
 /* server-verdict.h */
 typedef struct VerdictCache VerdictCache;
@@ -66,6 +67,7 @@ typedef struct Server {
         int64_t tls_not_after; /* Certificate='s notAfter, seconds since the epoch */
         int64_t ca_not_after;  /* CACertificate='s; 0 without it */
         TlsTickets *tickets;   /* TLSTicketLifetime=: the session ticket key; NULL with tickets off */
+        TlsWaits *tls_waits;   /* TLS handshakes waiting for their peer, out of libmicrohttpd's loop */
         VerdictCache *verdict_cache; /* the logs that explained their quote, by what they were judged from */
 } Server;
 
@@ -80,6 +82,11 @@ typedef struct Server {
  * at a time. */
 Db *server_db_lock(Server *s);
 void server_db_unlock(Server *s);
+
+/* How long a TLS handshake may take from the TCP connection (server-tls-wait.h): IdleTimeout=, at most
+ * SERVER_HANDSHAKE_TIMEOUT_MAX_USEC. A node's handshake is two round trips. */
+#define SERVER_HANDSHAKE_TIMEOUT_MAX_USEC (30ULL * 1000000ULL)
+uint64_t server_handshake_timeout_usec(const ServerConfig *config);
 
 /* Starts listening (sockets passed by systemd, else config->listen) and serving in MHD's threads. */
 int server_start(Server *s, const ServerConfig *config);

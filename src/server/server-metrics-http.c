@@ -29,6 +29,7 @@
 #define METRICS_CONNECTIONS_MAX 32U
 #define METRICS_CONNECTIONS_PER_SOURCE 8U
 #define METRICS_IDLE_TIMEOUT_SEC 120U
+#define METRICS_HANDSHAKE_TIMEOUT_USEC (30ULL * 1000000ULL)
 
 int metrics_token_load(const char *path, uint8_t ret[static 32]) {
         _cleanup_free_ char *text = NULL;
@@ -246,9 +247,27 @@ static enum MHD_Result on_metrics_request(void *cls, struct MHD_Connection *c, c
         return respond_message(c, MHD_HTTP_NOT_FOUND, "Only /metrics, /metrics/relays and /v1/status are served here.\n");
 }
 
+/* The metrics listener's handshakes wait out of libmicrohttpd's loop too (server-tls-wait.h); not counted. */
+static void on_metrics_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                                  enum MHD_ConnectionNotificationCode toe) {
+        Server *s = cls;
+        TlsWait *w = NULL;
+
+        if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+                *socket_context = tls_wait_detach(*socket_context);
+                return;
+        }
+        if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+                return;
+        if (tls_wait_attach(s->tls_waits, connection, METRICS_HANDSHAKE_TIMEOUT_USEC, NULL, NULL, &w) < 0)
+                log_debug("A metrics connection's TLS handshake runs in libmicrohttpd's loop alone.");
+        *socket_context = w;
+}
+
 int metrics_listener_start(Server *s, int fd) {
         const ServerConfig *config = s->config;
-        unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+        unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                         MHD_USE_ERROR_LOG;
         const char *creds = getenv("CREDENTIALS_DIRECTORY");
         char path[PATH_MAX];
         struct sockaddr_storage ss;
@@ -296,6 +315,7 @@ int metrics_listener_start(Server *s, int fd) {
                                              MHD_OPTION_CONNECTION_TIMEOUT, METRICS_IDLE_TIMEOUT_SEC,
                                              MHD_OPTION_CONNECTION_LIMIT, METRICS_CONNECTIONS_MAX,
                                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, METRICS_CONNECTIONS_PER_SOURCE,
+                                             MHD_OPTION_NOTIFY_CONNECTION, on_metrics_connection, s,
                                              fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
                                              fd >= 0 ? (intptr_t) fd : (intptr_t) &ss,
                                              MHD_OPTION_END);

@@ -61,6 +61,10 @@ void metrics_count_handshake(Metrics *m, bool resumed) {
         atomic_fetch_add_explicit(&m->tls_handshakes[resumed], 1, memory_order_relaxed);
 }
 
+void metrics_count_handshake_timeout(Metrics *m) {
+        atomic_fetch_add_explicit(&m->tls_handshake_timeouts, 1, memory_order_relaxed);
+}
+
 void metrics_count_challenge(Metrics *m, bool quote_only) {
         atomic_fetch_add_explicit(&m->challenges[quote_only], 1, memory_order_relaxed);
 }
@@ -290,6 +294,10 @@ static void render_counters(const MetricsContext *c, FILE *f) {
                "(TLSTicketLifetime=).");
         fprintf(f, "patela_tls_handshakes_total{resumed=\"false\"} %" PRIu64 "\n", load(&m->tls_handshakes[0]));
         fprintf(f, "patela_tls_handshakes_total{resumed=\"true\"} %" PRIu64 "\n", load(&m->tls_handshakes[1]));
+        header(f, "patela_tls_handshake_timeouts_total", "counter",
+               "TLS handshakes on the nodes' listeners ended unfinished: the client had not completed it within "
+               "IdleTimeout= (at most 30 s) of its TCP connection.");
+        fprintf(f, "patela_tls_handshake_timeouts_total %" PRIu64 "\n", load(&m->tls_handshake_timeouts));
         header(f, "patela_verdict_log_cache_total", "counter",
                "Attestations whose event logs the verifier judged: found in its cache of logs that explained their "
                "quote (the same logs and PCR values as before: not parsed again), or parsed and replayed.");

@@ -39,6 +39,7 @@ typedef struct Metrics {
         _Atomic uint64_t last_render_usec;                 /* how long the previous /metrics took to render */
         _Atomic uint64_t last_relays_render_usec;          /* and the previous /metrics/relays */
         _Atomic uint64_t tls_handshakes[2];                /* nodes' listeners, [resumed] */
+        _Atomic uint64_t tls_handshake_timeouts;           /* nodes' listeners: handshakes ended for their time */
         _Atomic uint64_t log_cache[2];                     /* attestations' event logs judged, [found in cache] */
         _Atomic uint64_t challenges[2];                    /* enabled nodes' challenges, [quote-only] */
         _Atomic uint64_t unlogged_refusals;                /* refused answers past the per-node logging bound */
@@ -60,6 +61,8 @@ void metrics_count_unlogged_refusal(Metrics *m);
 
 /* A completed TLS handshake on a nodes' listener: full, or resumed from a session ticket. */
 void metrics_count_handshake(Metrics *m, bool resumed);
+/* A TLS handshake on a nodes' listener ended because it took longer than server_handshake_timeout_usec(). */
+void metrics_count_handshake_timeout(Metrics *m);
 void metrics_count_log_cache(Metrics *m, bool hit);
 /* An enabled node's challenge: with a credential, or quote-only. */
 void metrics_count_challenge(Metrics *m, bool quote_only);
