@@ -48,6 +48,7 @@ jq -rs '
           ["  floor share of server+db CPU"] + map(.floor_share_of_server_cpu | r3 | tostring),
           ["  server RSS max kB"] + map(.rss_kb.hwm | tostring),
           ["  credential in each challenge"] + map(fresh(.credential_each_time)),
+          ["new connections: client threads"] + map(.fresh_threads | tostring),
           ["connection per request"] + map(fresh(.fresh)),
           ["  resumed"] + map(fresh(.fresh_resumed)),
           ["connection per auth"] + map(fresh(.per_auth)),
