@@ -202,23 +202,30 @@ echo "# crypto floor (in process: one thread, then one thread per CPU at once)"
 floor "$WORK/identities" 3000 ecc
 pass "floor: $(jq -r '"\(.us_per_auth) µs per auth (make_credential \(.make_credential_us), quote verification \(.quote_verify_us)); all CPUs at once \(.parallel_auth_per_s) auth/s"' "$T/floor-ecc.json")"
 
-if [[ -n ${PATELA_BENCH_THREADS:-} ]]; then
-        THREADS=$PATELA_BENCH_THREADS
-else
-        echo "# sweep: client threads $SWEEP, ${SWEEP_DURATION}s each"
-        best= best_rate=0 best_ok=0
-        for t in $SWEEP; do
-                bench_run "sweep-$t" --identities "$WORK/identities" --threads "$t" --duration "$SWEEP_DURATION"
-                read -r rate p99 < <(jq -r '"\(.auth_per_s) \(.p99_ms)"' "$T/sweep-$t.json")
-                jq -r '"#   threads \(.threads): \(.auth_per_s) auth/s, p99 \(.p99_ms) ms, server CPU \(.server_cpu_us_per_auth) µs/auth, cores: server \(.server_cores), client \(.client_cores), others \(.other_cores)"' \
-                        "$T/sweep-$t.json"
+# sweep NAME COUNTS [OPTION…]: a short run per client thread count (patela-bench run's OPTIONs added), each
+# printed; SWEEP_BEST is the fastest count that keeps p99 within the goal, the fastest at all if none does.
+sweep() {
+        local name=$1 counts=$2 t rate p99 ok best= best_rate=0 best_ok=0
+        shift 2
+        for t in $counts; do
+                bench_run "$name-$t" --identities "$WORK/identities" --threads "$t" --duration "$SWEEP_DURATION" "$@"
+                read -r rate p99 < <(jq -r '"\(.auth_per_s) \(.p99_ms)"' "$T/$name-$t.json")
+                jq -r '"#   threads \(.threads): \(.auth_per_s) auth/s, p99 \(.p99_ms) ms, server CPU \(.server_cpu_us_per_auth) µs/auth, client \(.client_cpu_us_per_auth) µs/auth, cores: server \(.server_cores), client \(.client_cores), others \(.other_cores)"' \
+                        "$T/$name-$t.json"
                 ok=$(awk -v p="$p99" -v g="$GOAL_P99_MS" 'BEGIN { print (p < g) }')
-                # The fastest thread count that keeps p99 within the goal; the fastest at all if none does.
                 if ((ok > best_ok)) || { ((ok == best_ok)) && awk -v a="$rate" -v b="$best_rate" 'BEGIN { exit !(a > b) }'; }; then
                         best=$t best_rate=$rate best_ok=$ok
                 fi
         done
-        THREADS=$best
+        SWEEP_BEST=$best
+}
+
+if [[ -n ${PATELA_BENCH_THREADS:-} ]]; then
+        THREADS=$PATELA_BENCH_THREADS
+else
+        echo "# sweep: client threads $SWEEP, ${SWEEP_DURATION}s each"
+        sweep sweep "$SWEEP"
+        THREADS=$SWEEP_BEST
 fi
 echo "# measured run: $THREADS client threads, ${DURATION}s"
 rss_sample_start "$T/rss-max"
@@ -322,19 +329,8 @@ if [[ -n ${PATELA_BENCH_FRESH_THREADS:-} ]]; then
         FRESH_THREADS=$PATELA_BENCH_FRESH_THREADS
 else
         echo "# sweep for new connections (one per authentication, resumed): client threads $FRESH_SWEEP, ${SWEEP_DURATION}s each"
-        best= best_rate=0 best_ok=0
-        for t in $FRESH_SWEEP; do
-                bench_run "fresh-sweep-$t" --identities "$WORK/identities" --threads "$t" --duration "$SWEEP_DURATION" \
-                        --connection-per-auth --resume
-                read -r rate p99 < <(jq -r '"\(.auth_per_s) \(.p99_ms)"' "$T/fresh-sweep-$t.json")
-                jq -r '"#   threads \(.threads): \(.auth_per_s) auth/s, p99 \(.p99_ms) ms, server CPU \(.server_cpu_us_per_auth) µs/auth, client \(.client_cpu_us_per_auth) µs/auth, cores: server \(.server_cores), client \(.client_cores), others \(.other_cores)"' \
-                        "$T/fresh-sweep-$t.json"
-                ok=$(awk -v p="$p99" -v g="$GOAL_P99_MS" 'BEGIN { print (p < g) }')
-                if ((ok > best_ok)) || { ((ok == best_ok)) && awk -v a="$rate" -v b="$best_rate" 'BEGIN { exit !(a > b) }'; }; then
-                        best=$t best_rate=$rate best_ok=$ok
-                fi
-        done
-        FRESH_THREADS=$best
+        sweep fresh-sweep "$FRESH_SWEEP" --connection-per-auth --resume
+        FRESH_THREADS=$SWEEP_BEST
 fi
 for spec in "${FRESH_RUNS[@]}"; do
         read -r name opts <<<"$spec"
