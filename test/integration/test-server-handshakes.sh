@@ -4,8 +4,8 @@
 # speak, and handshakes stopped after the ClientHello (the server's flight sent, its client's Finished never
 # coming), on the nodes' listener and on the metrics listener. libmicrohttpd alone spins a thread for each (both
 # cores busy with 4 silent connections). The server answers meanwhile, ends those handshakes at their timeout
-# (IdleTimeout=, at most 30 s; 30 s on the metrics listener) and counts them, and stops cleanly with handshakes
-# waiting.
+# (IdleTimeout=, at most 30 s; 30 s on the metrics listener) and counts them, closes at once those whose client
+# left, and stops cleanly with handshakes waiting.
 source "$PATELA_SOURCE_DIR/test/integration/lib-server.sh"
 
 openssl rand -base64 32 >"$T/metrics-token"
@@ -92,6 +92,27 @@ done
         fail "handshake timeouts counted: $(metric patela_tls_handshake_timeouts_total), not the nodes' listener's 10"
 http GET /v1/health >/dev/null || fail "no answer after the timeouts"
 pass "every waiting handshake of the nodes' listener ended at its 5 s timeout ($elapsed ms), counted; the metrics listener's still wait"
+
+# ---- a client that leaves while its handshake waits -----------------------------------------------------------
+# Its connection is resumed at once (the socket reports the close) and closed: no descriptor kept until the timeout.
+fds() { find "/proc/$SERVER_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+base=$(fds)
+gone=()
+for i in 1 2 3 4; do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+        cat "$T/hello.bin" >&"$fd"
+        gone+=("$fd")
+done
+sleep 0.5
+(($(fds) >= base + 4)) || fail "the server does not hold the 4 waiting handshakes' connections ($(fds) descriptors, $base before)"
+for fd in "${gone[@]}"; do
+        exec {fd}>&-
+done
+for ((i = 0; i < 20 && $(fds) > base; i++)); do
+        sleep 0.1
+done
+(($(fds) == base)) || fail "the server still holds $(($(fds) - base)) connections whose clients left during the handshake"
+pass "4 clients that left while their handshakes waited: their connections closed within $((i * 100)) ms, not at the timeout"
 
 # ---- a stop with handshakes waiting ----------------------------------------------------------------------------
 for i in 1 2 3; do
