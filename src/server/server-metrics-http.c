@@ -29,7 +29,6 @@
 #define METRICS_CONNECTIONS_MAX 32U
 #define METRICS_CONNECTIONS_PER_SOURCE 8U
 #define METRICS_IDLE_TIMEOUT_SEC 120U
-#define METRICS_HANDSHAKE_TIMEOUT_USEC (30ULL * 1000000ULL)
 
 int metrics_token_load(const char *path, uint8_t ret[static 32]) {
         _cleanup_free_ char *text = NULL;
@@ -247,7 +246,8 @@ static enum MHD_Result on_metrics_request(void *cls, struct MHD_Connection *c, c
         return respond_message(c, MHD_HTTP_NOT_FOUND, "Only /metrics, /metrics/relays and /v1/status are served here.\n");
 }
 
-/* The metrics listener's handshakes wait out of libmicrohttpd's loop too (server-tls-wait.h); not counted. */
+/* The metrics listener's handshakes wait out of libmicrohttpd's loop too (server-tls-wait.h), for the nodes'
+ * listeners' longest time; not counted. */
 static void on_metrics_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
                                   enum MHD_ConnectionNotificationCode toe) {
         Server *s = cls;
@@ -259,7 +259,7 @@ static void on_metrics_connection(void *cls, struct MHD_Connection *connection, 
         }
         if (toe != MHD_CONNECTION_NOTIFY_STARTED)
                 return;
-        if (tls_wait_attach(s->tls_waits, connection, METRICS_HANDSHAKE_TIMEOUT_USEC, NULL, NULL, &w) < 0)
+        if (tls_wait_attach(s->tls_waits, connection, SERVER_HANDSHAKE_TIMEOUT_MAX_USEC, NULL, NULL, &w) < 0)
                 log_debug("A metrics connection's TLS handshake runs in libmicrohttpd's loop alone.");
         *socket_context = w;
 }
