@@ -3,6 +3,7 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/kdf.h>
+#include <pthread.h>
 #include <tss2/tss2_mu.h>
 
 #include "hexdecoct.h"
@@ -339,6 +340,54 @@ TEST(public_to_evp_pkey) {
         ASSERT_ERROR(tpm2_public_to_evp_pkey(&p, &k), EOPNOTSUPP);
 }
 
+static void *thread_key_of_other_thread(void *p) {
+        EVP_PKEY *k = NULL;
+
+        /* Another thread's key: not this one's, and it holds the point asked for; freed when the thread ends
+         * (the sanitizer build's leak check would find it otherwise). */
+        ASSERT_OK(tpm2_ecc_public_to_thread_key(&key(TPM2_KEY_ECC_P256, OTHER_AK)->public.publicArea, &k));
+        ASSERT_TRUE(k != p);
+        ASSERT_TRUE(EVP_PKEY_eq(k, key(TPM2_KEY_ECC_P256, OTHER_AK)->pkey) == 1);
+        return k;
+}
+
+TEST(ecc_public_to_thread_key) {
+        const TPMT_PUBLIC *ak = &key(TPM2_KEY_ECC_P256, AK)->public.publicArea,
+                          *other = &key(TPM2_KEY_ECC_P256, OTHER_AK)->public.publicArea;
+        EVP_PKEY *k = NULL, *again = NULL;
+        pthread_t thread;
+        void *theirs;
+        TPMT_PUBLIC p;
+
+        /* One key per thread, its point the last one asked for. */
+        ASSERT_OK(tpm2_ecc_public_to_thread_key(ak, &k));
+        ASSERT_TRUE(EVP_PKEY_eq(k, key(TPM2_KEY_ECC_P256, AK)->pkey) == 1);
+        ASSERT_OK(tpm2_ecc_public_to_thread_key(other, &again));
+        ASSERT_TRUE(again == k);
+        ASSERT_TRUE(EVP_PKEY_eq(k, key(TPM2_KEY_ECC_P256, OTHER_AK)->pkey) == 1);
+        ASSERT_TRUE(EVP_PKEY_eq(k, key(TPM2_KEY_ECC_P256, AK)->pkey) != 1);
+
+        /* A point off the curve is refused, and the next call's point is taken as it should be. */
+        p = *ak;
+        p.unique.ecc.y.buffer[31] ^= 0x01;
+        ASSERT_ERROR(tpm2_ecc_public_to_thread_key(&p, &again), EBADMSG);
+        p.unique.ecc.x.size = 0;
+        ASSERT_ERROR(tpm2_ecc_public_to_thread_key(&p, &again), EBADMSG);
+        ASSERT_OK(tpm2_ecc_public_to_thread_key(ak, &again));
+        ASSERT_TRUE(again == k);
+        ASSERT_TRUE(EVP_PKEY_eq(k, key(TPM2_KEY_ECC_P256, AK)->pkey) == 1);
+
+        /* Not for RSA. */
+        ASSERT_ERROR(tpm2_ecc_public_to_thread_key(&key(TPM2_KEY_RSA2048, AK)->public.publicArea, &again),
+                     EOPNOTSUPP);
+
+        ASSERT_EQ(pthread_create(&thread, NULL, thread_key_of_other_thread, k), 0);
+        ASSERT_EQ(pthread_join(thread, &theirs), 0);
+        ASSERT_TRUE(theirs != k);
+        /* This thread's key did not move. */
+        ASSERT_TRUE(EVP_PKEY_eq(k, key(TPM2_KEY_ECC_P256, AK)->pkey) == 1);
+}
+
 TEST(software_keys_look_like_tpm_keys) {
         for (int t = 0; t < _TPM2_KEY_TYPE_MAX; t++) {
                 _cleanup_free_ uint8_t *buf = NULL;
@@ -513,6 +562,34 @@ TEST(quote_rsa) {
 
 TEST(quote_ecc) {
         quote_checks(TPM2_KEY_ECC_P256);
+}
+
+/* The verification's key is the thread's, whose point changes from one call to the next: a quote verifies with its
+ * own AK whatever the call before was about (another AK, a refused point), and with no other. */
+TEST(quote_ecc_after_other_keys) {
+        const SoftwareQuoteClock clock = { .clock_info = { .clock = 1, .safe = TPM2_YES } };
+        SoftwareKey *ak = key(TPM2_KEY_ECC_P256, AK), *other = key(TPM2_KEY_ECC_P256, OTHER_AK);
+        _cleanup_(quote_done) Quote q = {}, qo = {};
+        TPM2B_PUBLIC off_curve;
+
+        make_quote(ak, &clock, &q);
+        make_quote(other, &clock, &qo);
+        for (int i = 0; i < 3; i++) {
+                ASSERT_OK(verify(ak, &q));
+                ASSERT_ERROR(verify(other, &q), EKEYREJECTED);
+                ASSERT_OK(verify(other, &qo));
+                ASSERT_ERROR(verify(ak, &qo), EKEYREJECTED);
+        }
+        off_curve = ak->public;
+        off_curve.publicArea.unique.ecc.x.buffer[0] ^= 0x40;
+        ASSERT_ERROR(tpm2_quote_verify(&off_curve, q.attest, q.size, &q.sig, nonce, sizeof(nonce), TPM2_ALG_SHA256,
+                                       MASK, q.values, 3, NULL),
+                     EKEYREJECTED);
+        ASSERT_OK(verify(ak, &q));
+        ASSERT_ERROR(tpm2_quote_verify(&off_curve, q.attest, q.size, &q.sig, nonce, sizeof(nonce), TPM2_ALG_SHA256,
+                                       MASK, q.values, 3, NULL),
+                     EKEYREJECTED);
+        ASSERT_OK(verify(other, &qo));
 }
 
 TEST(quote_all_pcrs_other_banks) {

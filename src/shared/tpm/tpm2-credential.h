@@ -29,6 +29,12 @@ int tpm2_make_credential(const TPM2B_PUBLIC *ek, const TPM2B_NAME *name, const v
  * the wrong size, a point that is not on the curve). */
 int tpm2_public_to_evp_pkey(const TPMT_PUBLIC *p, EVP_PKEY **ret);
 
+/* The same for an ECC P-256 public area only (-EOPNOTSUPP for any other), into a key of the calling thread's
+ * that is not the caller's: not to be freed, shared with another thread nor kept, and valid until this thread
+ * calls again (which changes its public key) or ends. For verifying, where a key per call costs more than the
+ * verification's own work outside the curve arithmetic. */
+int tpm2_ecc_public_to_thread_key(const TPMT_PUBLIC *p, EVP_PKEY **ret);
+
 /* ---- Building blocks, shared with the software TPM (tpm2-software.c) and tested on their own ---- */
 
 /* KDFa (TPM 2.0 Part 1 §11.4.10.2): SP 800-108 counter-mode KDF with HMAC-alg, i.e.

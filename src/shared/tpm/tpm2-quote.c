@@ -15,6 +15,7 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY *, EVP_PKEY_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_PKEY_CTX *, EVP_PKEY_CTX_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ECDSA_SIG *, ECDSA_SIG_free);
 
 #define ECDSA_P256_DER_MAX 72U /* SEQUENCE { INTEGER r, INTEGER s }, each up to 33 bytes */
@@ -83,13 +84,32 @@ static int signature_verify_key(Tpm2KeyType type, EVP_PKEY *key, const void *dat
                 return -EOPNOTSUPP;
         }
 
-        ctx = EVP_MD_CTX_new();
-        if (!ctx)
-                return -ENOMEM;
-        /* RSA keys default to PKCS#1 v1.5 padding: RSASSA. */
-        if (EVP_DigestVerifyInit_ex(ctx, NULL, "SHA256", NULL, NULL, key, NULL) != 1)
-                return -EIO;
-        if (EVP_DigestVerify(ctx, sig, sig_size, data, size) != 1) {
+        if (type == TPM2_KEY_ECC_P256) {
+                _cleanup_(EVP_PKEY_CTX_freep) EVP_PKEY_CTX *pctx = NULL;
+                uint8_t digest[32];
+                size_t digest_size;
+
+                /* ECDSA over the digest we make: the same verification as EVP_DigestVerify() with SHA-256, without
+                 * its digest's fetch by name in every call. */
+                r = tpm2_digest(TPM2_ALG_SHA256, data, size, digest, &digest_size);
+                if (r < 0)
+                        return r;
+                pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+                if (!pctx)
+                        return -ENOMEM;
+                if (EVP_PKEY_verify_init(pctx) != 1)
+                        return -EIO;
+                r = EVP_PKEY_verify(pctx, sig, sig_size, digest, digest_size);
+        } else {
+                ctx = EVP_MD_CTX_new();
+                if (!ctx)
+                        return -ENOMEM;
+                /* RSA keys default to PKCS#1 v1.5 padding: RSASSA. */
+                if (EVP_DigestVerifyInit_ex(ctx, NULL, "SHA256", NULL, NULL, key, NULL) != 1)
+                        return -EIO;
+                r = EVP_DigestVerify(ctx, sig, sig_size, data, size);
+        }
+        if (r != 1) {
                 /* A bad signature leaves reasons on OpenSSL's error queue; they are not ours to keep. */
                 ERR_clear_error();
                 return -EKEYREJECTED;
@@ -97,20 +117,32 @@ static int signature_verify_key(Tpm2KeyType type, EVP_PKEY *key, const void *dat
         return 0;
 }
 
-static int ak_to_evp_pkey(const TPMT_PUBLIC *ak, EVP_PKEY **ret) {
-        int r = tpm2_public_to_evp_pkey(ak, ret);
+/* The AK as an OpenSSL key: an ECC one in the thread's own key (tpm2_ecc_public_to_thread_key(), *ret_owned NULL),
+ * an RSA one made for the call (*ret_owned, the caller's to free). */
+static int ak_to_evp_pkey(const TPMT_PUBLIC *ak, EVP_PKEY **ret, EVP_PKEY **ret_owned) {
+        int r;
+
+        *ret_owned = NULL;
+        if (tpm2_key_type_of_public(ak) == TPM2_KEY_ECC_P256)
+                r = tpm2_ecc_public_to_thread_key(ak, ret);
+        else {
+                r = tpm2_public_to_evp_pkey(ak, ret);
+                if (r >= 0)
+                        *ret_owned = *ret;
+        }
         return r == -EBADMSG ? -EKEYREJECTED : r;
 }
 
 int tpm2_signature_verify(const TPMT_PUBLIC *ak, const void *data, size_t size,
                           const TPMT_SIGNATURE *signature) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *owned = NULL;
         Tpm2KeyType type = tpm2_key_type_of_public(ak);
+        EVP_PKEY *key;
         int r;
 
         if (type < 0)
                 return -EOPNOTSUPP;
-        r = ak_to_evp_pkey(ak, &key);
+        r = ak_to_evp_pkey(ak, &key, &owned);
         if (r < 0)
                 return r;
         return signature_verify_key(type, key, data, size, signature);
@@ -189,8 +221,9 @@ int tpm2_quote_verify(const TPM2B_PUBLIC *ak, const void *attest, size_t attest_
                       const TPMT_SIGNATURE *signature, const void *nonce, size_t nonce_size,
                       TPMI_ALG_HASH bank, uint32_t mask, const TPM2B_DIGEST *values, size_t n_values,
                       TPMS_ATTEST *ret_attest) {
-        _cleanup_(EVP_PKEY_freep) EVP_PKEY *key = NULL;
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *owned = NULL;
         size_t digest_size = tpm2_hash_alg_digest_size(bank);
+        EVP_PKEY *key;
         TPM2B_DIGEST expected;
         TPMS_ATTEST a;
         int r;
@@ -207,7 +240,7 @@ int tpm2_quote_verify(const TPM2B_PUBLIC *ak, const void *attest, size_t attest_
         r = tpm2_ak_check_public(&ak->publicArea);
         if (r < 0)
                 return r;
-        r = ak_to_evp_pkey(&ak->publicArea, &key);
+        r = ak_to_evp_pkey(&ak->publicArea, &key, &owned);
         if (r < 0)
                 return r;
 
