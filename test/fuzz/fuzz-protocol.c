@@ -8,6 +8,7 @@
 
 #include "alloc-util.h"
 #include "fuzz.h"
+#include "protocol-json.h"
 #include "protocol.h"
 #include "tpm2-marshal.h"
 
@@ -48,6 +49,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 (void) tpm2_unmarshal_TPMT_SIGNATURE(attest.signature.data, attest.signature.size, &sig);
                 (void) tpm2_unmarshal_TPMS_ATTEST(attest.quoted.data, attest.quoted.size, &a);
                 proto_attest_request_done(&attest);
+        }
+        /* its two decoders: the fast path takes nothing the json-c decoder refuses, and gives the same request */
+        {
+                ProtoAttestRequest fast = {}, slow = {};
+                int kf = proto_attest_request_decode_fast(body, size, &fast),
+                    ks = proto_attest_request_decode_json(body, size, &slow, &diag);
+
+                if ((kf != 0 && kf != 1 && kf != -ENOMEM) ||
+                    (kf == 1 && (ks < 0 || !proto_attest_request_equal(&fast, &slow))))
+                        abort();
+                proto_attest_request_done(&fast);
+                proto_attest_request_done(&slow);
         }
         /* and what it stores of a fingerprints report: each relay's values pass the rules the table checks again */
         if (proto_fingerprints_request_decode(body, size, &fingerprints, &diag) >= 0)

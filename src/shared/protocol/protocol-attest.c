@@ -384,7 +384,344 @@ static int decode_pcr_values(json_object *a, const char *what, ProtoAttestReques
         return 0;
 }
 
+/* ---- the attestation request's fast path -------------------------------------------------------------------------
+ * Every authentication's request is decoded here: through json-c's objects (a hash table for each of the
+ * pcrValues' objects), the decoding was ~8 % of the server's CPU per kept-alive authentication (perf, 10,000
+ * nodes). The fast path reads the body in place and takes what both ends write (configd: compact, no escapes, base64
+ * and hex), and nothing that proto_attest_request_decode_json() refuses: on anything it does not take as valid —
+ * an escape, a byte outside printable ASCII, a key twice, an unknown or missing field, another type, a value that
+ * does not decode — it steps aside and the json-c decoder decides, with its diagnostics. Both give the same request
+ * for every body the fast path takes (test-protocol, fuzz-protocol compare them). */
+
+typedef struct Scan {
+        const char *p, *end;
+} Scan;
+
+typedef struct Slice {
+        const char *p;
+        size_t n;
+} Slice;
+
+static void scan_ws(Scan *s) {
+        while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+                s->p++;
+}
+
+static bool scan_char(Scan *s, char c) {
+        scan_ws(s);
+        if (s->p >= s->end || *s->p != c)
+                return false;
+        s->p++;
+        return true;
+}
+
+/* A string of printable ASCII without escapes: its text between the quotes. */
+static bool scan_string(Scan *s, Slice *ret) {
+        const char *start;
+
+        if (!scan_char(s, '"'))
+                return false;
+        start = s->p;
+        while (s->p < s->end && *s->p != '"') {
+                unsigned char c = (unsigned char) *s->p;
+
+                if (c < 0x20 || c > 0x7e || c == '\\')
+                        return false;
+                s->p++;
+        }
+        if (s->p >= s->end)
+                return false;
+        *ret = (Slice) { start, (size_t) (s->p - start) };
+        s->p++;
+        return true;
+}
+
+static bool scan_null(Scan *s) {
+        scan_ws(s);
+        if (s->end - s->p < 4 || memcmp(s->p, "null", 4) != 0)
+                return false;
+        s->p += 4;
+        return true;
+}
+
+/* A PCR index: 0 to 99, without sign, fraction, exponent or leading zero. */
+static bool scan_index(Scan *s, unsigned *ret) {
+        unsigned v = 0, n = 0;
+
+        scan_ws(s);
+        while (s->p < s->end && *s->p >= '0' && *s->p <= '9' && n < 3) {
+                v = v * 10 + (unsigned) (*s->p - '0');
+                s->p++;
+                n++;
+        }
+        if (n == 0 || n > 2 || (n == 2 && v < 10))
+                return false;
+        *ret = v;
+        return true;
+}
+
+static bool slice_is(Slice k, const char *name) {
+        return k.n == strlen(name) && memcmp(k.p, name, k.n) == 0;
+}
+
+/* The slice as a C string in scratch (which has room for the body): what the decoders of hexdecoct.h take. */
+static const char *slice_str(Slice v, char *scratch) {
+        memcpy(scratch, v.p, v.n);
+        scratch[v.n] = '\0';
+        return scratch;
+}
+
+/* 1: exactly size bytes of hex, as proto_hex() takes them. */
+static int slice_hex(Slice v, size_t size, uint8_t *ret, char *scratch) {
+        _cleanup_free_ void *buf = NULL;
+        size_t n = 0;
+        int r;
+
+        if (v.n > size * 2)
+                return 0;
+        r = unhexmem(slice_str(v, scratch), size, &buf, &n);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || n != size)
+                return 0;
+        memcpy(ret, buf, size);
+        return 1;
+}
+
+/* 1: base64 of min to max bytes, as proto_base64() takes it. */
+static int slice_base64(Slice v, size_t min, size_t max, ProtoBlob *ret, char *scratch) {
+        void *data = NULL;
+        size_t n = 0;
+        int r;
+
+        if (v.n > (max + 2) / 3 * 4)
+                return 0;
+        r = unbase64mem(slice_str(v, scratch), max, &data, &n);
+        explicit_bzero(scratch, v.n);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || n < min || n > max) {
+                if (data)
+                        erase_and_free_sized(data, n);
+                return 0;
+        }
+        *ret = (ProtoBlob) { .data = data, .size = n };
+        return 1;
+}
+
+/* pcrValues: [{index, value}, …], as decode_pcr_values() takes it. */
+static int scan_pcr_values(Scan *s, ProtoAttestRequest *r, char *scratch) {
+        int64_t last = -1;
+
+        if (!scan_char(s, '['))
+                return 0;
+        if (scan_char(s, ']'))
+                return 1;
+        do {
+                ProtoPcrValue *p;
+                bool have_index = false, have_value = false;
+                unsigned idx = 0;
+                Slice value = {};
+                _cleanup_free_ void *b = NULL;
+                size_t size = 0;
+                int k;
+
+                if (r->n_pcr_values >= PROTO_PCRS_MAX || !scan_char(s, '{'))
+                        return 0;
+                do {
+                        Slice key;
+
+                        if (!scan_string(s, &key) || !scan_char(s, ':'))
+                                return 0;
+                        if (slice_is(key, "index") && !have_index) {
+                                if (!scan_index(s, &idx))
+                                        return 0;
+                                have_index = true;
+                        } else if (slice_is(key, "value") && !have_value) {
+                                if (!scan_string(s, &value))
+                                        return 0;
+                                have_value = true;
+                        } else
+                                return 0;
+                } while (scan_char(s, ','));
+                if (!scan_char(s, '}') || !have_index || !have_value)
+                        return 0;
+                if ((int64_t) idx <= last || idx >= PROTO_PCRS_MAX || value.n > PROTO_DIGEST_MAX * 2)
+                        return 0;
+                last = idx;
+                k = unhexmem(slice_str(value, scratch), PROTO_DIGEST_MAX, &b, &size);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0 || (size != 20 && size != 32 && size != 48 && size != 64))
+                        return 0;
+                p = &r->pcr_values[r->n_pcr_values++];
+                p->index = idx;
+                memcpy(p->value, b, size);
+                p->size = size;
+        } while (scan_char(s, ','));
+        return scan_char(s, ']') ? 1 : 0;
+}
+
+enum {
+        FIELD_CHALLENGE,
+        FIELD_SECRET,
+        FIELD_QUOTED,
+        FIELD_SIGNATURE,
+        FIELD_PCR_VALUES,
+        FIELD_FIRMWARE_LOG,
+        FIELD_USERSPACE_LOG,
+        FIELD_FIRMWARE_LOG_SHA256,
+        FIELD_USERSPACE_LOG_SHA256,
+        _FIELD_MAX,
+};
+
+static const char *const attest_field_names[_FIELD_MAX] = {
+        [FIELD_CHALLENGE] = "challenge",
+        [FIELD_SECRET] = "secret",
+        [FIELD_QUOTED] = "quoted",
+        [FIELD_SIGNATURE] = "signature",
+        [FIELD_PCR_VALUES] = "pcrValues",
+        [FIELD_FIRMWARE_LOG] = "firmwareLog",
+        [FIELD_USERSPACE_LOG] = "userspaceLog",
+        [FIELD_FIRMWARE_LOG_SHA256] = "firmwareLogSha256",
+        [FIELD_USERSPACE_LOG_SHA256] = "userspaceLogSha256",
+};
+
+/* The request's fields as slices of the body (pcrValues decoded into r as they come). 1: the body is one object
+ * of these fields, each once, of its type; 0: it is not (or not as the fast path reads it). */
+static int scan_attest_request(Scan *s, Slice v[static _FIELD_MAX], bool present[static _FIELD_MAX],
+                               ProtoAttestRequest *r, char *scratch) {
+        /* Only an object from the body's first byte: whatever json-c makes of anything before it, it decides. */
+        if (s->p >= s->end || *s->p != '{')
+                return 0;
+        s->p++;
+        if (scan_char(s, '}'))
+                return 0; /* no fields: required ones missing */
+        do {
+                Slice key;
+                int f = -1, k;
+
+                if (!scan_string(s, &key) || !scan_char(s, ':'))
+                        return 0;
+                for (int i = 0; i < _FIELD_MAX && f < 0; i++)
+                        if (slice_is(key, attest_field_names[i]))
+                                f = i;
+                if (f < 0 || present[f])
+                        return 0;
+                present[f] = true;
+                if (f == FIELD_PCR_VALUES) {
+                        k = scan_pcr_values(s, r, scratch);
+                        if (k <= 0)
+                                return k;
+                } else if ((f == FIELD_FIRMWARE_LOG || f == FIELD_USERSPACE_LOG) && scan_null(s))
+                        v[f] = (Slice) {}; /* null: absent */
+                else if (!scan_string(s, &v[f]))
+                        return 0;
+        } while (scan_char(s, ','));
+        if (!scan_char(s, '}'))
+                return 0;
+        scan_ws(s);
+        return s->p == s->end ? 1 : 0;
+}
+
+/* 1: decoded into *ret; 0: not taken, the json-c decoder decides; -ENOMEM. */
+int proto_attest_request_decode_fast(const char *body, size_t size, ProtoAttestRequest *ret) {
+        _cleanup_(proto_attest_request_done) ProtoAttestRequest r = {};
+        Slice v[_FIELD_MAX] = {};
+        bool present[_FIELD_MAX] = {};
+        _cleanup_free_ char *scratch = NULL;
+        Scan s = { body, body + size };
+        int k;
+
+        if (!body || size == 0 || size > INT32_MAX)
+                return 0;
+        scratch = malloc(size + 1);
+        if (!scratch)
+                return -ENOMEM;
+        k = scan_attest_request(&s, v, present, &r, scratch);
+        if (k <= 0)
+                goto finish;
+        k = 0;
+        if (!present[FIELD_CHALLENGE] || !present[FIELD_QUOTED] || !present[FIELD_SIGNATURE] ||
+            !present[FIELD_PCR_VALUES])
+                goto finish;
+        /* A log and its SHA-256 together (a null log is no log). */
+        if ((v[FIELD_FIRMWARE_LOG].p && present[FIELD_FIRMWARE_LOG_SHA256]) ||
+            (v[FIELD_USERSPACE_LOG].p && present[FIELD_USERSPACE_LOG_SHA256]))
+                goto finish;
+        k = slice_hex(v[FIELD_CHALLENGE], PROTO_CHALLENGE_ID_SIZE, r.challenge, scratch);
+        if (k > 0 && present[FIELD_SECRET])
+                k = slice_base64(v[FIELD_SECRET], 1, PROTO_SECRET_SIZE, &r.secret, scratch);
+        if (k > 0)
+                k = slice_base64(v[FIELD_QUOTED], 1, sizeof(TPMS_ATTEST), &r.quoted, scratch);
+        if (k > 0)
+                k = slice_base64(v[FIELD_SIGNATURE], 1, sizeof(TPMT_SIGNATURE), &r.signature, scratch);
+        for (int f = FIELD_FIRMWARE_LOG; k > 0 && f <= FIELD_USERSPACE_LOG; f++) {
+                char **log = f == FIELD_FIRMWARE_LOG ? &r.firmware_log : &r.userspace_log;
+
+                if (!v[f].p)
+                        continue;
+                if (v[f].n > PROTO_EVENT_LOG_MAX) {
+                        k = 0;
+                        break;
+                }
+                *log = strndup(v[f].p, v[f].n);
+                if (!*log)
+                        k = -ENOMEM;
+        }
+        if (k > 0 && present[FIELD_FIRMWARE_LOG_SHA256]) {
+                k = slice_hex(v[FIELD_FIRMWARE_LOG_SHA256], PROTO_LOG_DIGEST_SIZE, r.firmware_log_sha256, scratch);
+                r.firmware_log_named = k > 0;
+        }
+        if (k > 0 && present[FIELD_USERSPACE_LOG_SHA256]) {
+                k = slice_hex(v[FIELD_USERSPACE_LOG_SHA256], PROTO_LOG_DIGEST_SIZE, r.userspace_log_sha256,
+                              scratch);
+                r.userspace_log_named = k > 0;
+        }
+        if (k > 0) {
+                *ret = r;
+                r = (ProtoAttestRequest) {};
+        }
+finish:
+        /* The scratch held the secret's base64 for a moment (slice_base64() wiped it); the body is the caller's. */
+        return k;
+}
+
+/* Two decoded requests are the same request. */
+bool proto_attest_request_equal(const ProtoAttestRequest *a, const ProtoAttestRequest *b) {
+        if (memcmp(a->challenge, b->challenge, sizeof(a->challenge)) != 0 || a->secret.size != b->secret.size ||
+            a->quoted.size != b->quoted.size || a->signature.size != b->signature.size ||
+            a->n_pcr_values != b->n_pcr_values || a->firmware_log_named != b->firmware_log_named ||
+            a->userspace_log_named != b->userspace_log_named || !a->firmware_log != !b->firmware_log ||
+            !a->userspace_log != !b->userspace_log)
+                return false;
+        if ((a->secret.size > 0 && memcmp(a->secret.data, b->secret.data, a->secret.size) != 0) ||
+            (a->quoted.size > 0 && memcmp(a->quoted.data, b->quoted.data, a->quoted.size) != 0) ||
+            (a->signature.size > 0 && memcmp(a->signature.data, b->signature.data, a->signature.size) != 0))
+                return false;
+        for (size_t i = 0; i < a->n_pcr_values; i++)
+                if (a->pcr_values[i].index != b->pcr_values[i].index ||
+                    a->pcr_values[i].size != b->pcr_values[i].size ||
+                    memcmp(a->pcr_values[i].value, b->pcr_values[i].value, a->pcr_values[i].size) != 0)
+                        return false;
+        if ((a->firmware_log && strcmp(a->firmware_log, b->firmware_log) != 0) ||
+            (a->userspace_log && strcmp(a->userspace_log, b->userspace_log) != 0))
+                return false;
+        if ((a->firmware_log_named && memcmp(a->firmware_log_sha256, b->firmware_log_sha256, 32) != 0) ||
+            (a->userspace_log_named && memcmp(a->userspace_log_sha256, b->userspace_log_sha256, 32) != 0))
+                return false;
+        return true;
+}
+
 int proto_attest_request_decode(const char *body, size_t size, ProtoAttestRequest *ret, ProtoDiag *diag) {
+        int k = proto_attest_request_decode_fast(body, size, ret);
+
+        if (k != 0)
+                return k < 0 ? k : 0;
+        return proto_attest_request_decode_json(body, size, ret, diag);
+}
+
+int proto_attest_request_decode_json(const char *body, size_t size, ProtoAttestRequest *ret, ProtoDiag *diag) {
         static const ProtoField fields[] = {
                 { "challenge", json_type_string, PROTO_REQUIRED },
                 { "secret", json_type_string, 0 }, /* none: the answer to a quote-only challenge */

@@ -67,3 +67,10 @@ json_object *proto_json_hex(const void *p, size_t size);
 int proto_json_add(json_object *o, const char *key, json_object *value);
 /* Appends value to the array a and returns it, or NULL on OOM (value, if any, dropped): the arrays' counterpart. */
 json_object *proto_json_append(json_object *a, json_object *value);
+
+/* POST /v1/attest's decoders, each on its own (proto_attest_request_decode() is the first, else the second): for the
+ * tests and the fuzzer, which compare them. The fast one: 1 decoded, 0 not taken (nothing written), -ENOMEM. */
+int proto_attest_request_decode_fast(const char *body, size_t size, ProtoAttestRequest *ret);
+int proto_attest_request_decode_json(const char *body, size_t size, ProtoAttestRequest *ret, ProtoDiag *diag);
+/* Two decoded requests are the same request (every field, the secret's bytes included). */
+bool proto_attest_request_equal(const ProtoAttestRequest *a, const ProtoAttestRequest *b);

@@ -411,6 +411,128 @@ TEST(enroll_request) {
         ASSERT_EQ(d.code, PROTO_ERROR_MALFORMED_JSON);
 }
 
+/* The fast path takes only what the json-c decoder takes, as the same request; and proto_attest_request_decode()
+ * answers as the json-c decoder does, diagnostics included. Returns the fast path's answer (1 taken, 0 not). */
+static int attest_decoders_agree(const char *body, size_t size) {
+        ProtoAttestRequest fast = {}, slow = {}, both = {};
+        ProtoDiag ds = {}, db = {};
+        int kf, ks, kb;
+
+        kf = proto_attest_request_decode_fast(body, size, &fast);
+        ks = proto_attest_request_decode_json(body, size, &slow, &ds);
+        kb = proto_attest_request_decode(body, size, &both, &db);
+        ASSERT_TRUE(kf == 0 || kf == 1);
+        ASSERT_EQ(kb, ks);
+        if (ks < 0) {
+                ASSERT_EQ(kf, 0);
+                ASSERT_EQ(db.code, ds.code);
+                ASSERT_STREQ(db.field, ds.field);
+                ASSERT_STREQ(db.message, ds.message);
+        } else
+                ASSERT_TRUE(proto_attest_request_equal(&both, &slow));
+        if (kf == 1)
+                ASSERT_TRUE(proto_attest_request_equal(&fast, &slow));
+        proto_attest_request_done(&fast);
+        proto_attest_request_done(&slow);
+        proto_attest_request_done(&both);
+        return kf;
+}
+
+TEST(attest_request_fast_path) {
+        ProtoAttestRequest r = {
+                .secret = { .data = (uint8_t *) "0123456789abcdef0123456789abcdef", .size = 32 },
+                .quoted = { .data = (uint8_t *) "\xff\x54\x43\x47\x80\x18\x00\x22\xfe", .size = 9 },
+                .signature = { .data = (uint8_t *) "\x00\x18\x00\x0b\xfb\xff", .size = 6 },
+                .n_pcr_values = 3,
+                .pcr_values = { { .index = 0, .size = 32 }, { .index = 7, .size = 32, .value = { 0xab } },
+                                { .index = 23, .size = 20, .value = { [19] = 0x3f } } },
+                .firmware_log = (char *) "AAAA/+==",
+                .userspace_log_named = true,
+                .userspace_log_sha256 = { 0x63, 0xc1, [31] = 0xff },
+        };
+        static const char *const taken[] = {
+                /* what configd's encoder writes is one case; these are others a node could send */
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":[]}",
+                " {\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":[]}",
+                "{ \"pcrValues\" : [ { \"value\" : \"" CHALLENGE "\" , \"index\" : 10 } ] ,\t\"signature\":\"ABQ=\","
+                "\r\n\"quoted\":\"/1RDRw==\", \"challenge\":\"" CHALLENGE "\", \"firmwareLog\": null ,"
+                "\"userspaceLog\":\"\"}\n ",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":[],"
+                "\"firmwareLog\":null,\"firmwareLogSha256\":\"" CHALLENGE "\"}",
+        };
+        static const char *const not_taken[] = {
+                "",
+                "{}",
+                "[]",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"\\/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":[]}",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":[],"
+                "\"quoted\":\"/1RDRw==\"}",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":[],"
+                "\"extra\":1}",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\"}",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":"
+                "[{\"index\":07,\"value\":\"" CHALLENGE "\"}]}",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":"
+                "[{\"index\":7.0,\"value\":\"" CHALLENGE "\"}]}",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":"
+                "[{\"index\":7,\"value\":\"" CHALLENGE "\"},{\"index\":7,\"value\":\"" CHALLENGE "\"}]}",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":"
+                "[{\"index\":24,\"value\":\"" CHALLENGE "\"}]}",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":"
+                "[{\"index\":1,\"value\":\"" CHALLENGE "\",\"index\":2}]}",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":[],"
+                "\"firmwareLog\":\"AAAA\",\"firmwareLogSha256\":\"" CHALLENGE "\"}",
+                "{\"challenge\":\"" CHALLENGE "\",\"secret\":null,\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\","
+                "\"pcrValues\":[]}",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":[]} x",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"AB Q=\",\"pcrValues\":[]}",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":[],"
+                "\"userspaceLog\":\"caf\xc3\xa9\"}",
+                /* escapes: json-c decodes them, the fast path does not read them */
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":[],"
+                "\"userspaceLog\":\"A\\u0041\"}",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":[],"
+                "\"firmwareLog\":\"A\\\"B\"}",
+                "{\"challenge\":\"" CHALLENGE "\",\"quoted\":\"/1RDRw==\",\"signature\":\"ABQ=\",\"pcrValues\":[],"
+                "\"fi\\u0072mwareLog\":\"AAAA\"}",
+        };
+        _cleanup_free_ char *s = NULL;
+        size_t n;
+
+        /* What configd sends: every field, each log in both forms. */
+        ASSERT_OK(proto_attest_request_encode(&r, &s));
+        ASSERT_EQ(attest_decoders_agree(s, strlen(s)), 1);
+        n = strlen(s);
+        erase_and_free_sized(TAKE_PTR(s), n);
+        r.secret = (ProtoBlob) {};
+        r.firmware_log = NULL;
+        r.firmware_log_named = true;
+        r.userspace_log_named = false;
+        r.userspace_log = (char *) "";
+        ASSERT_OK(proto_attest_request_encode(&r, &s));
+        ASSERT_EQ(attest_decoders_agree(s, strlen(s)), 1);
+
+        for (size_t i = 0; i < ELEMENTSOF(taken); i++)
+                ASSERT_EQ(attest_decoders_agree(taken[i], strlen(taken[i])), i == 1 ? 0 : 1);
+        for (size_t i = 0; i < ELEMENTSOF(not_taken); i++)
+                ASSERT_EQ(attest_decoders_agree(not_taken[i], strlen(not_taken[i])), 0);
+
+        /* Every byte of a request replaced by each of these, or removed: the two decoders still agree. */
+        n = strlen(s);
+        for (size_t i = 0; i < n; i++) {
+                static const char replacements[] = " \"\\{}[],:0an\x01";
+                _cleanup_free_ char *m = strdup(s);
+
+                ASSERT_NOT_NULL(m);
+                for (const char *c = replacements; *c; c++) {
+                        m[i] = *c;
+                        (void) attest_decoders_agree(m, n);
+                }
+                memmove(m + i, s + i + 1, n - i - 1);
+                (void) attest_decoders_agree(m, n - 1);
+        }
+}
+
 TEST(attest_request) {
         ProtoAttestRequest r = {
                 .secret = { .data = (uint8_t *) "0123456789abcdef0123456789abcdef", .size = 32 },
