@@ -71,7 +71,61 @@ static const char *const enroll_state_table[_PROTO_ENROLL_STATE_MAX] = {
         [PROTO_ENROLL_ENABLED] = "enabled",
 };
 
+/* The enrolment reply as proto_enroll_reply_encode_json() writes it, without json-c's objects; -EDOM when a string
+ * would need an escape. */
+static int enroll_reply_write(const ProtoEnrollReply *r, char **ret) {
+        ProtoWriter w = {};
+        bool credential = r->credential_blob.size > 0;
+
+        if (r->state < 0 || r->state >= _PROTO_ENROLL_STATE_MAX)
+                return -EINVAL;
+        if (r->state != PROTO_ENROLL_PENDING &&
+            (credential != (r->encrypted_secret.size > 0) || (!credential && r->state != PROTO_ENROLL_ENABLED)))
+                return -EINVAL;
+        proto_writer_raw(&w, "{");
+        proto_writer_key(&w, "state");
+        proto_writer_string(&w, enroll_state_table[r->state]);
+        proto_writer_key(&w, "fingerprint");
+        proto_writer_string(&w, r->fingerprint);
+        if (r->state != PROTO_ENROLL_PENDING) {
+                proto_writer_key(&w, "challenge");
+                proto_writer_hex(&w, r->challenge, sizeof(r->challenge));
+                if (credential) {
+                        proto_writer_key(&w, "credentialBlob");
+                        proto_writer_base64(&w, r->credential_blob.data, r->credential_blob.size);
+                        proto_writer_key(&w, "encryptedSecret");
+                        proto_writer_base64(&w, r->encrypted_secret.data, r->encrypted_secret.size);
+                }
+        }
+        if (r->state == PROTO_ENROLL_ENABLED) {
+                bool first = true;
+
+                proto_writer_key(&w, "nonce");
+                proto_writer_base64(&w, r->nonce, r->nonce_size);
+                proto_writer_key(&w, "pcrs");
+                proto_writer_raw(&w, "[");
+                for (unsigned i = 0; i < PROTO_PCRS_MAX; i++)
+                        if (r->pcr_mask & (1U << i)) {
+                                if (!first)
+                                        proto_writer_raw(&w, ",");
+                                proto_writer_int(&w, i);
+                                first = false;
+                        }
+                proto_writer_raw(&w, "]");
+                proto_writer_key(&w, "bank");
+                proto_writer_string(&w, r->bank);
+        }
+        proto_writer_raw(&w, "}");
+        return proto_writer_finish(&w, ret);
+}
+
 int proto_enroll_reply_encode(const ProtoEnrollReply *r, char **ret) {
+        int k = enroll_reply_write(r, ret);
+
+        return k == -EDOM ? proto_enroll_reply_encode_json(r, ret) : k;
+}
+
+int proto_enroll_reply_encode_json(const ProtoEnrollReply *r, char **ret) {
         json_object *o = json_object_new_object(), *pcrs;
         int k = o ? 0 : -ENOMEM;
 
@@ -778,7 +832,35 @@ void proto_attest_reply_done(ProtoAttestReply *r) {
         explicit_bzero(r, sizeof(*r));
 }
 
+/* The attestation reply as proto_attest_reply_encode_json() writes it, without json-c's objects; -EDOM when the
+ * reason would need an escape. */
+static int attest_reply_write(const ProtoAttestReply *r, char **ret) {
+        ProtoWriter w = {};
+
+        if (!proto_verdict_to_string(r->verdict))
+                return -EINVAL;
+        proto_writer_raw(&w, "{");
+        proto_writer_key(&w, "token");
+        proto_writer_base64(&w, r->token, sizeof(r->token));
+        proto_writer_key(&w, "expiresIn");
+        proto_writer_int(&w, (int64_t) r->expires_in);
+        proto_writer_key(&w, "checkIn");
+        proto_writer_int(&w, (int64_t) r->check_in);
+        proto_writer_key(&w, "verdict");
+        proto_writer_string(&w, proto_verdict_to_string(r->verdict));
+        proto_writer_key(&w, "reason");
+        proto_writer_string(&w, r->reason);
+        proto_writer_raw(&w, "}");
+        return proto_writer_finish(&w, ret);
+}
+
 int proto_attest_reply_encode(const ProtoAttestReply *r, char **ret) {
+        int k = attest_reply_write(r, ret);
+
+        return k == -EDOM ? proto_attest_reply_encode_json(r, ret) : k;
+}
+
+int proto_attest_reply_encode_json(const ProtoAttestReply *r, char **ret) {
         json_object *o = json_object_new_object();
         int k = o ? 0 : -ENOMEM;
 

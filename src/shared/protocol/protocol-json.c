@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -352,5 +353,104 @@ int proto_relay_unique(const char *name, const char *const *names, size_t n, con
                 if (streq(names[j], name))
                         return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "relays", "%s: relay %s listed twice", what,
                                           name);
+        return 0;
+}
+
+/* ---- replies written directly ------------------------------------------------------------------------------------ */
+
+void proto_writer_key(ProtoWriter *w, const char *key) {
+        proto_writer_raw(w, w->size > 1 && w->buf[w->size - 1] != '{' && w->buf[w->size - 1] != '[' ? ",\"" : "\"");
+        proto_writer_raw(w, key);
+        proto_writer_raw(w, "\":");
+}
+
+void proto_writer_raw_n(ProtoWriter *w, const char *s, size_t n) {
+        if (w->error < 0)
+                return;
+        if (w->size + n + 1 > w->allocated) {
+                size_t a = MAX(w->allocated * 2, w->size + n + 1);
+                char *b = malloc(MAX(a, 256U));
+
+                if (!b) {
+                        w->error = -ENOMEM;
+                        return;
+                }
+                if (w->buf) {
+                        memcpy(b, w->buf, w->size);
+                        erase_and_free_sized(w->buf, w->allocated);
+                }
+                w->buf = b;
+                w->allocated = MAX(a, 256U);
+        }
+        memcpy(w->buf + w->size, s, n);
+        w->size += n;
+        w->buf[w->size] = '\0';
+}
+
+void proto_writer_raw(ProtoWriter *w, const char *s) {
+        proto_writer_raw_n(w, s, strlen(s));
+}
+
+void proto_writer_string(ProtoWriter *w, const char *s) {
+        /* json-c's escapes (and json_ascii()'s for bytes past ASCII) are not repeated here: a string that needs
+         * one is the json-c encoder's to write. */
+        for (const char *c = s; *c; c++)
+                if ((unsigned char) *c < 0x20 || (unsigned char) *c > 0x7e || *c == '"' || *c == '\\') {
+                        if (w->error >= 0)
+                                w->error = -EDOM;
+                        return;
+                }
+        proto_writer_raw(w, "\"");
+        proto_writer_raw(w, s);
+        proto_writer_raw(w, "\"");
+}
+
+void proto_writer_int(ProtoWriter *w, int64_t v) {
+        char b[24]; /* -9223372036854775808 and its NUL */
+
+        snprintf(b, sizeof(b), "%" PRIi64, v);
+        proto_writer_raw(w, b);
+}
+
+void proto_writer_base64(ProtoWriter *w, const void *p, size_t size) {
+        _cleanup_free_ char *s = base64mem(p, size);
+
+        if (!s) {
+                if (w->error >= 0)
+                        w->error = -ENOMEM;
+                return;
+        }
+        proto_writer_raw(w, "\"");
+        proto_writer_raw(w, s);
+        proto_writer_raw(w, "\"");
+        explicit_bzero(s, strlen(s)); /* a token's, a secret's */
+}
+
+void proto_writer_hex(ProtoWriter *w, const void *p, size_t size) {
+        _cleanup_free_ char *s = hexmem(p, size);
+
+        if (!s) {
+                if (w->error >= 0)
+                        w->error = -ENOMEM;
+                return;
+        }
+        proto_writer_raw(w, "\"");
+        proto_writer_raw(w, s);
+        proto_writer_raw(w, "\"");
+}
+
+int proto_writer_finish(ProtoWriter *w, char **ret) {
+        int r = w->error;
+
+        if (r >= 0 && !w->buf)
+                r = -EINVAL;
+        if (r < 0) {
+                if (w->buf)
+                        erase_and_free_sized(w->buf, w->allocated);
+                *w = (ProtoWriter) {};
+                return r;
+        }
+        *ret = TAKE_PTR(w->buf);
+        *w = (ProtoWriter) {};
         return 0;
 }

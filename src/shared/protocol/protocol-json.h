@@ -74,3 +74,26 @@ int proto_attest_request_decode_fast(const char *body, size_t size, ProtoAttestR
 int proto_attest_request_decode_json(const char *body, size_t size, ProtoAttestRequest *ret, ProtoDiag *diag);
 /* Two decoded requests are the same request (every field, the secret's bytes included). */
 bool proto_attest_request_equal(const ProtoAttestRequest *a, const ProtoAttestRequest *b);
+
+/* A reply written directly, as json-c writes it (JSON_C_TO_STRING_PLAIN, NOSLASHESCAPE): keys in the order written,
+ * no whitespace. For the replies of every authentication, where json-c's objects cost more than the reply is worth.
+ * A string that json-c would escape is not written: the writer fails with -EDOM, and the caller writes the reply
+ * with json-c instead. The buffer is wiped when it grows or fails (a reply may hold a token). */
+typedef struct ProtoWriter {
+        char *buf;
+        size_t size, allocated;
+        int error;
+} ProtoWriter;
+void proto_writer_raw(ProtoWriter *w, const char *s);
+void proto_writer_raw_n(ProtoWriter *w, const char *s, size_t n);
+void proto_writer_key(ProtoWriter *w, const char *key); /* with the comma before it when needed */
+void proto_writer_string(ProtoWriter *w, const char *s);
+void proto_writer_int(ProtoWriter *w, int64_t v);
+void proto_writer_base64(ProtoWriter *w, const void *p, size_t size);
+void proto_writer_hex(ProtoWriter *w, const void *p, size_t size);
+/* The reply (*ret, the caller's to free; erase it if it holds a secret), or the first error: -ENOMEM, -EDOM. */
+int proto_writer_finish(ProtoWriter *w, char **ret);
+
+/* The replies each encoder writes with json-c, for the tests that compare them with the direct ones. */
+int proto_enroll_reply_encode_json(const ProtoEnrollReply *r, char **ret);
+int proto_attest_reply_encode_json(const ProtoAttestReply *r, char **ret);

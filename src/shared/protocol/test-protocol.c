@@ -533,6 +533,89 @@ TEST(attest_request_fast_path) {
         }
 }
 
+/* The reply written directly is json-c's, byte for byte: or the same error. */
+static void enroll_replies_match(const ProtoEnrollReply *r) {
+        _cleanup_free_ char *direct = NULL, *json = NULL;
+        int kd = proto_enroll_reply_encode(r, &direct), kj = proto_enroll_reply_encode_json(r, &json);
+
+        ASSERT_EQ(kd, kj);
+        if (kd >= 0)
+                ASSERT_STREQ(direct, json);
+}
+
+static void attest_replies_match(const ProtoAttestReply *r) {
+        _cleanup_free_ char *direct = NULL, *json = NULL;
+        int kd = proto_attest_reply_encode(r, &direct), kj = proto_attest_reply_encode_json(r, &json);
+
+        ASSERT_EQ(kd, kj);
+        if (kd >= 0)
+                ASSERT_STREQ(direct, json);
+}
+
+TEST(reply_writers_are_json_c) {
+        static const uint32_t masks[] = { 1U << 0, (1U << 0) | (1U << 7) | (1U << 16), 0xffffffU, 1U << 23 };
+        static const char *const strings[] = {
+                "", "plain ASCII, with punctuation: /+=-_.!?()[]{}~", "a \"quote\"", "back\\slash", "new\nline",
+                "tab\there", "caf\xc3\xa9", "\x7f", "\x01",
+        };
+        ProtoEnrollReply e = {
+                .fingerprint = "ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345-6789",
+                .challenge = { 0x00, 0x11, [31] = 0xff },
+                .credential_blob = { .data = (uint8_t *) "\x00\x44\x00\x20" "credential/blob+=", .size = 20 },
+                .encrypted_secret = { .data = (uint8_t *) "\x00\x20" "secret", .size = 8 },
+                .nonce = { 0xfb, 0xff, 0xbf },
+                .nonce_size = 32,
+                .bank = "sha256",
+        };
+        ProtoAttestReply a = {
+                .token = { 0xfb, 0xff, [31] = 0x3e },
+                .expires_in = 3600,
+                .check_in = 30,
+                .reason = "registered image bench, firmware as pinned",
+        };
+        _cleanup_free_ char *direct = NULL;
+
+        for (int st = 0; st < _PROTO_ENROLL_STATE_MAX; st++)
+                for (size_t m = 0; m < ELEMENTSOF(masks); m++) {
+                        e.state = (ProtoEnrollState) st;
+                        e.pcr_mask = masks[m];
+                        enroll_replies_match(&e);
+                        /* a quote-only challenge: enabled only (refused by both otherwise) */
+                        ProtoEnrollReply q = e;
+                        q.credential_blob = (ProtoBlob) {};
+                        q.encrypted_secret = (ProtoBlob) {};
+                        enroll_replies_match(&q);
+                        /* half a credential: refused by both */
+                        q.encrypted_secret = e.encrypted_secret;
+                        enroll_replies_match(&q);
+                }
+        e.state = PROTO_ENROLL_ENABLED;
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++) {
+                snprintf(e.fingerprint, sizeof(e.fingerprint), "%s", strings[i]);
+                snprintf(e.bank, sizeof(e.bank), "%.7s", strings[i]);
+                enroll_replies_match(&e);
+        }
+        e.state = _PROTO_ENROLL_STATE_MAX;
+        enroll_replies_match(&e);
+
+        for (int v = 0; v < _PROTO_VERDICT_MAX; v++)
+                for (size_t i = 0; i < ELEMENTSOF(strings); i++) {
+                        a.verdict = (ProtoVerdict) v;
+                        snprintf(a.reason, sizeof(a.reason), "%s", strings[i]);
+                        a.expires_in = i == 0 ? UINT64_C(9223372036854775807) : 60 * i;
+                        attest_replies_match(&a);
+                }
+        a.verdict = _PROTO_VERDICT_MAX;
+        attest_replies_match(&a);
+
+        /* the direct writer is what runs for a reply without escapes */
+        a.verdict = PROTO_VERDICT_TRUSTED;
+        snprintf(a.reason, sizeof(a.reason), "ok");
+        ASSERT_OK(proto_attest_reply_encode(&a, &direct));
+        ASSERT_EQ(strncmp(direct, "{\"token\":\"+/8A", 14), 0);
+        ASSERT_NOT_NULL(strstr(direct, ",\"verdict\":\"Trusted\",\"reason\":\"ok\"}"));
+}
+
 TEST(attest_request) {
         ProtoAttestRequest r = {
                 .secret = { .data = (uint8_t *) "0123456789abcdef0123456789abcdef", .size = 32 },
