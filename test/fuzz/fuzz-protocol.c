@@ -50,7 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 (void) tpm2_unmarshal_TPMS_ATTEST(attest.quoted.data, attest.quoted.size, &a);
                 proto_attest_request_done(&attest);
         }
-        /* its two decoders: the fast path takes nothing the json-c decoder refuses, and gives the same request */
+        /* its two decoders, and the relay report's: the fast path takes nothing the json-c decoder refuses, and gives
+         * the same request */
         {
                 ProtoAttestRequest fast = {}, slow = {};
                 int kf = proto_attest_request_decode_fast(body, size, &fast),
@@ -61,6 +62,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         abort();
                 proto_attest_request_done(&fast);
                 proto_attest_request_done(&slow);
+        }
+        {
+                ProtoRelayMetricsRequest fast, slow;
+                int kf = proto_relay_metrics_request_decode_fast(body, size, &fast),
+                    ks = proto_relay_metrics_request_decode_json(body, size, &slow, &diag);
+
+                if ((kf != 0 && kf != 1) || (kf == 1 && (ks < 0 || !proto_relay_metrics_request_equal(&fast, &slow))))
+                        abort();
         }
         /* and what it stores of a fingerprints report: each relay's values pass the rules the table checks again */
         if (proto_fingerprints_request_decode(body, size, &fingerprints, &diag) >= 0)

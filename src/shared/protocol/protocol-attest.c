@@ -447,93 +447,15 @@ static int decode_pcr_values(json_object *a, const char *what, ProtoAttestReques
  * does not decode — it steps aside and the json-c decoder decides, with its diagnostics. Both give the same request
  * for every body the fast path takes (test-protocol, fuzz-protocol compare them). */
 
-typedef struct Scan {
-        const char *p, *end;
-} Scan;
-
-typedef struct Slice {
-        const char *p;
-        size_t n;
-} Slice;
-
-static void scan_ws(Scan *s) {
-        while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-                s->p++;
-}
-
-static bool scan_char(Scan *s, char c) {
-        scan_ws(s);
-        if (s->p >= s->end || *s->p != c)
-                return false;
-        s->p++;
-        return true;
-}
-
-/* A string of printable ASCII without escapes: its text between the quotes. */
-static bool scan_string(Scan *s, Slice *ret) {
-        const char *start;
-
-        if (!scan_char(s, '"'))
-                return false;
-        start = s->p;
-        while (s->p < s->end && *s->p != '"') {
-                unsigned char c = (unsigned char) *s->p;
-
-                if (c < 0x20 || c > 0x7e || c == '\\')
-                        return false;
-                s->p++;
-        }
-        if (s->p >= s->end)
-                return false;
-        *ret = (Slice) { start, (size_t) (s->p - start) };
-        s->p++;
-        return true;
-}
-
-static bool scan_null(Scan *s) {
-        scan_ws(s);
-        if (s->end - s->p < 4 || memcmp(s->p, "null", 4) != 0)
-                return false;
-        s->p += 4;
-        return true;
-}
-
-/* A PCR index: 0 to 99, without sign, fraction, exponent or leading zero. */
-static bool scan_index(Scan *s, unsigned *ret) {
-        unsigned v = 0, n = 0;
-
-        scan_ws(s);
-        while (s->p < s->end && *s->p >= '0' && *s->p <= '9' && n < 3) {
-                v = v * 10 + (unsigned) (*s->p - '0');
-                s->p++;
-                n++;
-        }
-        if (n == 0 || n > 2 || (n == 2 && v < 10))
-                return false;
-        *ret = v;
-        return true;
-}
-
-static bool slice_is(Slice k, const char *name) {
-        return k.n == strlen(name) && memcmp(k.p, name, k.n) == 0;
-}
-
-/* The slice as a C string in scratch (which has room for the body): what the decoders of hexdecoct.h take. */
-static const char *slice_str(Slice v, char *scratch) {
-        memcpy(scratch, v.p, v.n);
-        scratch[v.n] = '\0';
-        return scratch;
-}
-
 /* 1: exactly size bytes of hex, as proto_hex() takes them. */
-static int slice_hex(Slice v, size_t size, uint8_t *ret, char *scratch) {
+static int slice_hex(ProtoSlice v, size_t size, uint8_t *ret, char *scratch) {
         _cleanup_free_ void *buf = NULL;
         size_t n = 0;
         int r;
 
         if (v.n > size * 2)
                 return 0;
-        r = unhexmem(slice_str(v, scratch), size, &buf, &n);
+        r = unhexmem(proto_slice_str(v, scratch), size, &buf, &n);
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || n != size)
@@ -543,14 +465,14 @@ static int slice_hex(Slice v, size_t size, uint8_t *ret, char *scratch) {
 }
 
 /* 1: base64 of min to max bytes, as proto_base64() takes it. */
-static int slice_base64(Slice v, size_t min, size_t max, ProtoBlob *ret, char *scratch) {
+static int slice_base64(ProtoSlice v, size_t min, size_t max, ProtoBlob *ret, char *scratch) {
         void *data = NULL;
         size_t n = 0;
         int r;
 
         if (v.n > (max + 2) / 3 * 4)
                 return 0;
-        r = unbase64mem(slice_str(v, scratch), max, &data, &n);
+        r = unbase64mem(proto_slice_str(v, scratch), max, &data, &n);
         explicit_bzero(scratch, v.n);
         if (r == -ENOMEM)
                 return r;
@@ -564,56 +486,56 @@ static int slice_base64(Slice v, size_t min, size_t max, ProtoBlob *ret, char *s
 }
 
 /* pcrValues: [{index, value}, …], as decode_pcr_values() takes it. */
-static int scan_pcr_values(Scan *s, ProtoAttestRequest *r, char *scratch) {
+static int scan_pcr_values(ProtoScan *s, ProtoAttestRequest *r, char *scratch) {
         int64_t last = -1;
 
-        if (!scan_char(s, '['))
+        if (!proto_scan_char(s, '['))
                 return 0;
-        if (scan_char(s, ']'))
+        if (proto_scan_char(s, ']'))
                 return 1;
         do {
                 ProtoPcrValue *p;
                 bool have_index = false, have_value = false;
-                unsigned idx = 0;
-                Slice value = {};
+                uint64_t idx = 0;
+                ProtoSlice value = {};
                 _cleanup_free_ void *b = NULL;
                 size_t size = 0;
                 int k;
 
-                if (r->n_pcr_values >= PROTO_PCRS_MAX || !scan_char(s, '{'))
+                if (r->n_pcr_values >= PROTO_PCRS_MAX || !proto_scan_char(s, '{'))
                         return 0;
                 do {
-                        Slice key;
+                        ProtoSlice key;
 
-                        if (!scan_string(s, &key) || !scan_char(s, ':'))
+                        if (!proto_scan_string(s, &key) || !proto_scan_char(s, ':'))
                                 return 0;
-                        if (slice_is(key, "index") && !have_index) {
-                                if (!scan_index(s, &idx))
+                        if (proto_slice_is(key, "index") && !have_index) {
+                                if (!proto_scan_u64(s, 2, &idx))
                                         return 0;
                                 have_index = true;
-                        } else if (slice_is(key, "value") && !have_value) {
-                                if (!scan_string(s, &value))
+                        } else if (proto_slice_is(key, "value") && !have_value) {
+                                if (!proto_scan_string(s, &value))
                                         return 0;
                                 have_value = true;
                         } else
                                 return 0;
-                } while (scan_char(s, ','));
-                if (!scan_char(s, '}') || !have_index || !have_value)
+                } while (proto_scan_char(s, ','));
+                if (!proto_scan_char(s, '}') || !have_index || !have_value)
                         return 0;
                 if ((int64_t) idx <= last || idx >= PROTO_PCRS_MAX || value.n > PROTO_DIGEST_MAX * 2)
                         return 0;
                 last = idx;
-                k = unhexmem(slice_str(value, scratch), PROTO_DIGEST_MAX, &b, &size);
+                k = unhexmem(proto_slice_str(value, scratch), PROTO_DIGEST_MAX, &b, &size);
                 if (k == -ENOMEM)
                         return k;
                 if (k < 0 || (size != 20 && size != 32 && size != 48 && size != 64))
                         return 0;
                 p = &r->pcr_values[r->n_pcr_values++];
-                p->index = idx;
+                p->index = (unsigned) idx;
                 memcpy(p->value, b, size);
                 p->size = size;
-        } while (scan_char(s, ','));
-        return scan_char(s, ']') ? 1 : 0;
+        } while (proto_scan_char(s, ','));
+        return proto_scan_char(s, ']') ? 1 : 0;
 }
 
 enum {
@@ -643,22 +565,22 @@ static const char *const attest_field_names[_FIELD_MAX] = {
 
 /* The request's fields as slices of the body (pcrValues decoded into r as they come). 1: the body is one object
  * of these fields, each once, of its type; 0: it is not (or not as the fast path reads it). */
-static int scan_attest_request(Scan *s, Slice v[static _FIELD_MAX], bool present[static _FIELD_MAX],
+static int scan_attest_request(ProtoScan *s, ProtoSlice v[static _FIELD_MAX], bool present[static _FIELD_MAX],
                                ProtoAttestRequest *r, char *scratch) {
         /* Only an object from the body's first byte: whatever json-c makes of anything before it, it decides. */
         if (s->p >= s->end || *s->p != '{')
                 return 0;
         s->p++;
-        if (scan_char(s, '}'))
+        if (proto_scan_char(s, '}'))
                 return 0; /* no fields: required ones missing */
         do {
-                Slice key;
+                ProtoSlice key;
                 int f = -1, k;
 
-                if (!scan_string(s, &key) || !scan_char(s, ':'))
+                if (!proto_scan_string(s, &key) || !proto_scan_char(s, ':'))
                         return 0;
                 for (int i = 0; i < _FIELD_MAX && f < 0; i++)
-                        if (slice_is(key, attest_field_names[i]))
+                        if (proto_slice_is(key, attest_field_names[i]))
                                 f = i;
                 if (f < 0 || present[f])
                         return 0;
@@ -667,24 +589,24 @@ static int scan_attest_request(Scan *s, Slice v[static _FIELD_MAX], bool present
                         k = scan_pcr_values(s, r, scratch);
                         if (k <= 0)
                                 return k;
-                } else if ((f == FIELD_FIRMWARE_LOG || f == FIELD_USERSPACE_LOG) && scan_null(s))
-                        v[f] = (Slice) {}; /* null: absent */
-                else if (!scan_string(s, &v[f]))
+                } else if ((f == FIELD_FIRMWARE_LOG || f == FIELD_USERSPACE_LOG) && proto_scan_null(s))
+                        v[f] = (ProtoSlice) {}; /* null: absent */
+                else if (!proto_scan_string(s, &v[f]))
                         return 0;
-        } while (scan_char(s, ','));
-        if (!scan_char(s, '}'))
+        } while (proto_scan_char(s, ','));
+        if (!proto_scan_char(s, '}'))
                 return 0;
-        scan_ws(s);
+        proto_scan_ws(s);
         return s->p == s->end ? 1 : 0;
 }
 
 /* 1: decoded into *ret; 0: not taken, the json-c decoder decides; -ENOMEM. */
 int proto_attest_request_decode_fast(const char *body, size_t size, ProtoAttestRequest *ret) {
         _cleanup_(proto_attest_request_done) ProtoAttestRequest r = {};
-        Slice v[_FIELD_MAX] = {};
+        ProtoSlice v[_FIELD_MAX] = {};
         bool present[_FIELD_MAX] = {};
         _cleanup_free_ char *scratch = NULL;
-        Scan s = { body, body + size };
+        ProtoScan s = { body, body + size };
         int k;
 
         if (!body || size == 0 || size > INT32_MAX)

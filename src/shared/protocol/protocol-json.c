@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -354,6 +355,78 @@ int proto_relay_unique(const char *name, const char *const *names, size_t n, con
                         return proto_fail(diag, PROTO_ERROR_INVALID_FIELD, "relays", "%s: relay %s listed twice", what,
                                           name);
         return 0;
+}
+
+/* ---- requests read in place ---------------------------------------------------------------------------------------- */
+
+void proto_scan_ws(ProtoScan *s) {
+        while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+                s->p++;
+}
+
+bool proto_scan_char(ProtoScan *s, char c) {
+        proto_scan_ws(s);
+        if (s->p >= s->end || *s->p != c)
+                return false;
+        s->p++;
+        return true;
+}
+
+bool proto_scan_string(ProtoScan *s, ProtoSlice *ret) {
+        const char *start;
+
+        if (!proto_scan_char(s, '"'))
+                return false;
+        start = s->p;
+        while (s->p < s->end && *s->p != '"') {
+                unsigned char c = (unsigned char) *s->p;
+
+                if (c < 0x20 || c > 0x7e || c == '\\')
+                        return false;
+                s->p++;
+        }
+        if (s->p >= s->end)
+                return false;
+        *ret = (ProtoSlice) { start, (size_t) (s->p - start) };
+        s->p++;
+        return true;
+}
+
+bool proto_scan_null(ProtoScan *s) {
+        proto_scan_ws(s);
+        if (s->end - s->p < 4 || memcmp(s->p, "null", 4) != 0)
+                return false;
+        s->p += 4;
+        return true;
+}
+
+bool proto_scan_u64(ProtoScan *s, unsigned max_digits, uint64_t *ret) {
+        const char *start;
+        uint64_t v = 0;
+        unsigned n = 0;
+
+        assert(max_digits >= 1 && max_digits <= 18);
+        proto_scan_ws(s);
+        start = s->p;
+        while (s->p < s->end && *s->p >= '0' && *s->p <= '9' && n <= max_digits) {
+                v = v * 10 + (uint64_t) (*s->p - '0');
+                s->p++;
+                n++;
+        }
+        if (n == 0 || n > max_digits || (n > 1 && *start == '0'))
+                return false;
+        *ret = v;
+        return true;
+}
+
+bool proto_slice_is(ProtoSlice k, const char *name) {
+        return k.n == strlen(name) && memcmp(k.p, name, k.n) == 0;
+}
+
+const char *proto_slice_str(ProtoSlice v, char *scratch) {
+        memcpy(scratch, v.p, v.n);
+        scratch[v.n] = '\0';
+        return scratch;
 }
 
 /* ---- replies written directly ------------------------------------------------------------------------------------ */

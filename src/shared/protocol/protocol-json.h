@@ -75,6 +75,27 @@ int proto_attest_request_decode_json(const char *body, size_t size, ProtoAttestR
 /* Two decoded requests are the same request (every field, the secret's bytes included). */
 bool proto_attest_request_equal(const ProtoAttestRequest *a, const ProtoAttestRequest *b);
 
+/* Requests read in place: the scanner of the fast paths that decode the requests of every authentication and relay
+ * report without json-c's objects. Each takes what both ends write and nothing the json-c decoder refuses; anything
+ * else (a false, a 0) sends the request to the json-c decoder, which decides. */
+typedef struct ProtoScan {
+        const char *p, *end;
+} ProtoScan;
+typedef struct ProtoSlice {
+        const char *p;
+        size_t n;
+} ProtoSlice;
+void proto_scan_ws(ProtoScan *s);              /* JSON's whitespace */
+bool proto_scan_char(ProtoScan *s, char c);    /* after whitespace */
+/* A string of printable ASCII without escapes (an escape, a control byte or one past ASCII: false): its text. */
+bool proto_scan_string(ProtoScan *s, ProtoSlice *ret);
+bool proto_scan_null(ProtoScan *s);
+/* A non-negative integer of 1 to max_digits (≤ 18) decimal digits, no sign, fraction, exponent or leading zero. */
+bool proto_scan_u64(ProtoScan *s, unsigned max_digits, uint64_t *ret);
+bool proto_slice_is(ProtoSlice k, const char *name);
+/* The slice as a C string in scratch, which has room for it and its NUL. */
+const char *proto_slice_str(ProtoSlice v, char *scratch);
+
 /* A reply written directly, as json-c writes it (JSON_C_TO_STRING_PLAIN, NOSLASHESCAPE): keys in the order written,
  * no whitespace. For the replies of every authentication, where json-c's objects cost more than the reply is worth.
  * A string that json-c would escape is not written: the writer fails with -EDOM, and the caller writes the reply
@@ -97,3 +118,11 @@ int proto_writer_finish(ProtoWriter *w, char **ret);
 /* The replies each encoder writes with json-c, for the tests that compare them with the direct ones. */
 int proto_enroll_reply_encode_json(const ProtoEnrollReply *r, char **ret);
 int proto_attest_reply_encode_json(const ProtoAttestReply *r, char **ret);
+
+/* POST /v1/node/relay-metrics's decoders, each on its own, and the reply as json-c writes it: for the tests and the
+ * fuzzer, which compare them (as the attestation request's). */
+int proto_relay_metrics_request_decode_fast(const char *body, size_t size, ProtoRelayMetricsRequest *ret);
+int proto_relay_metrics_request_decode_json(const char *body, size_t size, ProtoRelayMetricsRequest *ret,
+                                            ProtoDiag *diag);
+int proto_relay_metrics_reply_encode_json(const ProtoRelayMetricsReply *r, char **ret);
+bool proto_relay_metrics_request_equal(const ProtoRelayMetricsRequest *a, const ProtoRelayMetricsRequest *b);

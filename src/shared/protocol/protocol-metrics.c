@@ -141,7 +141,156 @@ static int decode_relay(json_object *o, const char *what, size_t i, ProtoRelayMe
         return 0;
 }
 
+/* ---- the report's fast path ------------------------------------------------------------------------------------------
+ * A node reports with its checks, every RelayMetricsInterval=: through json-c's objects (a hash table per relay and
+ * one per dnsErrors), the report's decoding cost more than the check it replaces. As the attestation request's (see
+ * protocol-attest.c): the body read in place, what configd writes taken, anything else left to the json-c decoder,
+ * which decides; both give the same report for every body the fast path takes (test-protocol, fuzz-protocol). */
+
+/* A short string in buf (a nickname, a flag, a DNS error reason): false past size - 1 characters. */
+static bool scan_short_string(ProtoScan *s, char *buf, size_t size) {
+        ProtoSlice v;
+
+        if (!proto_scan_string(s, &v) || v.n >= size)
+                return false;
+        proto_slice_str(v, buf);
+        return true;
+}
+
+/* 1: relay taken into *ret, 0: not. */
+static int scan_relay(ProtoScan *s, ProtoRelayMetrics *ret) {
+        enum { NAME = N_COUNTERS, DNS_ERRORS, FLAGS, _N };
+        bool present[_N] = {};
+        ProtoRelayMetrics r = {};
+
+        if (!proto_scan_char(s, '{'))
+                return 0;
+        do {
+                char key[32];
+                int f = -1;
+
+                if (!scan_short_string(s, key, sizeof(key)) || !proto_scan_char(s, ':'))
+                        return 0;
+                if (streq(key, "name"))
+                        f = NAME;
+                else if (streq(key, "dnsErrors"))
+                        f = DNS_ERRORS;
+                else if (streq(key, "flags"))
+                        f = FLAGS;
+                else
+                        for (size_t c = 0; c < N_COUNTERS && f < 0; c++)
+                                if (streq(key, counters[c].name))
+                                        f = (int) c;
+                if (f < 0 || present[f])
+                        return 0;
+                present[f] = true;
+                if (f == NAME) {
+                        if (!scan_short_string(s, r.name, sizeof(r.name)) || !tor_nickname_ok(r.name))
+                                return 0;
+                } else if (f == DNS_ERRORS) {
+                        if (!proto_scan_char(s, '{'))
+                                return 0;
+                        if (proto_scan_char(s, '}'))
+                                continue;
+                        do {
+                                char reason[32];
+                                TorDnsReason d;
+
+                                if (!scan_short_string(s, reason, sizeof(reason)) || !proto_scan_char(s, ':'))
+                                        return 0;
+                                d = tor_dns_reason_from_string(reason);
+                                /* a reason twice: json-c's decoder refuses it */
+                                if (d < 0 || r.m.dns_errors[d] > 0 || !proto_scan_u64(s, 18, &r.m.dns_errors[d]) ||
+                                    r.m.dns_errors[d] == 0)
+                                        return 0;
+                        } while (proto_scan_char(s, ','));
+                        if (!proto_scan_char(s, '}'))
+                                return 0;
+                } else if (f == FLAGS) {
+                        if (!proto_scan_char(s, '['))
+                                return 0;
+                        if (proto_scan_char(s, ']'))
+                                continue;
+                        do {
+                                char flag[32];
+                                TorRelayFlag g;
+
+                                if (!scan_short_string(s, flag, sizeof(flag)))
+                                        return 0;
+                                g = tor_relay_flag_from_string(flag);
+                                if (g < 0 || (r.m.flags & (1U << g)))
+                                        return 0;
+                                r.m.flags |= 1U << g;
+                        } while (proto_scan_char(s, ','));
+                        if (!proto_scan_char(s, ']'))
+                                return 0;
+                } else if (!proto_scan_u64(s, 18, counter(&r.m, (size_t) f)))
+                        return 0;
+        } while (proto_scan_char(s, ','));
+        if (!proto_scan_char(s, '}'))
+                return 0;
+        for (size_t i = 0; i < _N; i++)
+                if (!present[i])
+                        return 0;
+        *ret = r;
+        return 1;
+}
+
+int proto_relay_metrics_request_decode_fast(const char *body, size_t size, ProtoRelayMetricsRequest *ret) {
+        ProtoScan s = { body, body + size };
+        ProtoRelayMetricsRequest r = {};
+        ProtoSlice key;
+
+        /* An object from the body's first byte, with "relays" only (see the attestation request's). */
+        if (!body || size == 0 || size > INT32_MAX || *body != '{')
+                return 0;
+        s.p++;
+        if (!proto_scan_string(&s, &key) || !proto_slice_is(key, "relays") || !proto_scan_char(&s, ':') ||
+            !proto_scan_char(&s, '['))
+                return 0;
+        do {
+                if (r.n_relays >= PROTO_RELAYS_MAX || scan_relay(&s, &r.relays[r.n_relays]) <= 0)
+                        return 0;
+                for (size_t j = 0; j < r.n_relays; j++)
+                        if (streq(r.relays[j].name, r.relays[r.n_relays].name))
+                                return 0;
+                r.n_relays++;
+        } while (proto_scan_char(&s, ','));
+        if (!proto_scan_char(&s, ']') || !proto_scan_char(&s, '}'))
+                return 0;
+        proto_scan_ws(&s);
+        if (s.p != s.end)
+                return 0;
+        *ret = r;
+        return 1;
+}
+
+bool proto_relay_metrics_request_equal(const ProtoRelayMetricsRequest *a, const ProtoRelayMetricsRequest *b) {
+        if (a->n_relays != b->n_relays)
+                return false;
+        for (size_t i = 0; i < a->n_relays; i++) {
+                const TorRelayMetrics *x = &a->relays[i].m, *y = &b->relays[i].m;
+
+                if (!streq(a->relays[i].name, b->relays[i].name) || x->flags != y->flags)
+                        return false;
+                for (size_t c = 0; c < N_COUNTERS; c++)
+                        if (*counter((TorRelayMetrics *) x, c) != *counter((TorRelayMetrics *) y, c))
+                                return false;
+                for (size_t d = 0; d < _TOR_DNS_REASON_MAX; d++)
+                        if (x->dns_errors[d] != y->dns_errors[d])
+                                return false;
+        }
+        return true;
+}
+
 int proto_relay_metrics_request_decode(const char *body, size_t size, ProtoRelayMetricsRequest *ret, ProtoDiag *diag) {
+        return proto_relay_metrics_request_decode_fast(body, size, ret) > 0
+                       ? 0
+                       : proto_relay_metrics_request_decode_json(body, size, ret, diag);
+}
+
+int proto_relay_metrics_request_decode_json(const char *body, size_t size, ProtoRelayMetricsRequest *ret,
+                                            ProtoDiag *diag) {
         static const char what[] = "relay metrics report";
         _cleanup_(json_object_putp) json_object *o = NULL;
         ProtoRelayMetricsRequest r = {};
@@ -167,6 +316,24 @@ int proto_relay_metrics_request_decode(const char *body, size_t size, ProtoRelay
 }
 
 int proto_relay_metrics_reply_encode(const ProtoRelayMetricsReply *r, char **ret) {
+        ProtoWriter w = {};
+
+        if (r->report_in == 0 || r->report_in > PROTO_RELAY_METRICS_INTERVAL_MAX_SEC || !r->has_check ||
+            r->check.check_in == 0 || r->check.check_in > PROTO_CHECK_INTERVAL_MAX_SEC)
+                return -EINVAL;
+        /* As proto_relay_metrics_reply_encode_json() writes it: numbers and a boolean, nothing to escape. */
+        proto_writer_raw(&w, "{");
+        proto_writer_key(&w, "reportIn");
+        proto_writer_int(&w, (int64_t) r->report_in);
+        proto_writer_key(&w, "reattest");
+        proto_writer_raw(&w, r->check.reattest ? "true" : "false");
+        proto_writer_key(&w, "checkIn");
+        proto_writer_int(&w, (int64_t) r->check.check_in);
+        proto_writer_raw(&w, "}");
+        return proto_writer_finish(&w, ret);
+}
+
+int proto_relay_metrics_reply_encode_json(const ProtoRelayMetricsReply *r, char **ret) {
         json_object *o = json_object_new_object();
         int k = o ? 0 : -ENOMEM;
 

@@ -1137,6 +1137,115 @@ TEST(fingerprints_request) {
         ASSERT_TRUE(d.too_large);
 }
 
+/* As attest_decoders_agree(), for a relay report. */
+static int relay_metrics_decoders_agree(const char *body, size_t size) {
+        ProtoRelayMetricsRequest fast = {}, slow = {}, both = {};
+        ProtoDiag ds = {}, db = {};
+        int kf, ks, kb;
+
+        kf = proto_relay_metrics_request_decode_fast(body, size, &fast);
+        ks = proto_relay_metrics_request_decode_json(body, size, &slow, &ds);
+        kb = proto_relay_metrics_request_decode(body, size, &both, &db);
+        ASSERT_TRUE(kf == 0 || kf == 1);
+        ASSERT_EQ(kb, ks);
+        if (ks < 0) {
+                ASSERT_EQ(kf, 0);
+                ASSERT_EQ(db.code, ds.code);
+                ASSERT_STREQ(db.field, ds.field);
+                ASSERT_STREQ(db.message, ds.message);
+        } else
+                ASSERT_TRUE(proto_relay_metrics_request_equal(&both, &slow));
+        if (kf == 1)
+                ASSERT_TRUE(proto_relay_metrics_request_equal(&fast, &slow));
+        return kf;
+}
+
+#define RELAY_FIELDS \
+        "\"onionskinsDropped\":0,\"oomBytes\":0,\"tcpExhaustion\":0,\"rateLimitReached\":0,\"dnsQueries\":0," \
+        "\"readBytes\":0,\"writtenBytes\":0"
+
+TEST(relay_metrics_fast_path) {
+        static const char *const taken[] = {
+                "{\"relays\":[{\"name\":\"a\"," RELAY_FIELDS ",\"dnsErrors\":{},\"flags\":[]}]}",
+                "{ \"relays\" : [ { \"flags\" : [ \"Exit\" , \"Fast\" ] , \"dnsErrors\" : { \"nodata\" : 3 } , "
+                "\"name\" : \"b\" , " RELAY_FIELDS " } ] }\n",
+        };
+        static const char *const not_taken[] = {
+                "",
+                " {\"relays\":[{\"name\":\"a\"," RELAY_FIELDS ",\"dnsErrors\":{},\"flags\":[]}]}",
+                "{\"relays\":[]}",
+                "{\"relays\":[{\"name\":\"a\"," RELAY_FIELDS ",\"dnsErrors\":{},\"flags\":[]}],\"x\":1}",
+                "{\"relays\":[{\"name\":\"a\"," RELAY_FIELDS ",\"dnsErrors\":{},\"flags\":[]}],"
+                "\"relays\":[{\"name\":\"a\"," RELAY_FIELDS ",\"dnsErrors\":{},\"flags\":[]}]}",
+                "{\"relays\":[{\"name\":\"a\"," RELAY_FIELDS ",\"readBytes\":1,\"dnsErrors\":{},\"flags\":[]}]}",
+                "{\"relays\":[{\"name\":\"a\"," RELAY_FIELDS ",\"dnsErrors\":{\"nodata\":0},\"flags\":[]}]}",
+                "{\"relays\":[{\"name\":\"a\"," RELAY_FIELDS ",\"dnsErrors\":{\"nodata\":1,\"nodata\":2},\"flags\":[]}]}",
+                "{\"relays\":[{\"name\":\"a\"," RELAY_FIELDS ",\"dnsErrors\":{},\"flags\":[\"Exit\",\"Exit\"]}]}",
+                "{\"relays\":[{\"name\":\"a\"," RELAY_FIELDS ",\"dnsErrors\":{},\"flags\":[\"E\\u0078it\"]}]}",
+                "{\"relays\":[{\"name\":\"a\",\"onionskinsDropped\":1000000000000000000,\"oomBytes\":0,"
+                "\"tcpExhaustion\":0,\"rateLimitReached\":0,\"dnsQueries\":0,\"readBytes\":0,\"writtenBytes\":0,"
+                "\"dnsErrors\":{},\"flags\":[]}]}",
+                "{\"relays\":[{\"name\":\"a\",\"onionskinsDropped\":01,\"oomBytes\":0,\"tcpExhaustion\":0,"
+                "\"rateLimitReached\":0,\"dnsQueries\":0,\"readBytes\":0,\"writtenBytes\":0,\"dnsErrors\":{},"
+                "\"flags\":[]}]}",
+                "{\"relays\":[{\"name\":\"a\"," RELAY_FIELDS ",\"dnsErrors\":{},\"flags\":[]},"
+                "{\"name\":\"a\"," RELAY_FIELDS ",\"dnsErrors\":{},\"flags\":[]}]}",
+                "{\"relays\":[{\"name\":\"a-b\"," RELAY_FIELDS ",\"dnsErrors\":{},\"flags\":[]}]}",
+                "{\"relays\":[{\"name\":\"a\"," RELAY_FIELDS ",\"dnsErrors\":{}}]}",
+        };
+        ProtoRelayMetricsRequest r = { .n_relays = 4 };
+        _cleanup_free_ char *s = NULL;
+        size_t n;
+
+        /* What configd sends: four relays, counters up to 18 digits, some DNS errors and flags. */
+        for (size_t i = 0; i < r.n_relays; i++) {
+                snprintf(r.relays[i].name, sizeof(r.relays[i].name), "exit%zu", i);
+                r.relays[i].m = (TorRelayMetrics) {
+                        .onionskins_dropped = i, .oom_bytes = 1024 * i, .dns_queries = 999999999999999999ULL,
+                        .read_bytes = 123456789012345ULL + i, .written_bytes = 98765432109876ULL,
+                        .flags = (1U << TOR_FLAG_FAST) | (1U << TOR_FLAG_EXIT) | (i << TOR_FLAG_RUNNING),
+                };
+                r.relays[i].m.dns_errors[TOR_DNS_TOR_TIMEOUT] = 5 + i;
+                r.relays[i].m.dns_errors[i % _TOR_DNS_REASON_MAX] += 1;
+        }
+        ASSERT_OK(proto_relay_metrics_request_encode(&r, &s));
+        ASSERT_EQ(relay_metrics_decoders_agree(s, strlen(s)), 1);
+        for (size_t i = 0; i < ELEMENTSOF(taken); i++)
+                ASSERT_EQ(relay_metrics_decoders_agree(taken[i], strlen(taken[i])), 1);
+        for (size_t i = 0; i < ELEMENTSOF(not_taken); i++)
+                ASSERT_EQ(relay_metrics_decoders_agree(not_taken[i], strlen(not_taken[i])), 0);
+
+        /* Every byte of a report replaced by each of these, or removed: the two decoders still agree. */
+        n = strlen(s);
+        for (size_t i = 0; i < n; i++) {
+                static const char replacements[] = " \"\\{}[],:09e-\x01";
+                _cleanup_free_ char *m = strdup(s);
+
+                ASSERT_NOT_NULL(m);
+                for (const char *c = replacements; *c; c++) {
+                        m[i] = *c;
+                        (void) relay_metrics_decoders_agree(m, n);
+                }
+                memmove(m + i, s + i + 1, n - i - 1);
+                (void) relay_metrics_decoders_agree(m, n - 1);
+        }
+
+        /* The reply, written directly: json-c's bytes, or the same error. */
+        for (int reattest = 0; reattest <= 1; reattest++)
+                for (uint64_t report_in = 0; report_in <= PROTO_RELAY_METRICS_INTERVAL_MAX_SEC + 1;
+                     report_in += PROTO_RELAY_METRICS_INTERVAL_MAX_SEC / 2 + 1) {
+                        ProtoRelayMetricsReply reply = { .report_in = report_in, .has_check = report_in > 1,
+                                                         .check = { .reattest = reattest, .check_in = 30 } };
+                        _cleanup_free_ char *direct = NULL, *json = NULL;
+                        int kd = proto_relay_metrics_reply_encode(&reply, &direct),
+                            kj = proto_relay_metrics_reply_encode_json(&reply, &json);
+
+                        ASSERT_EQ(kd, kj);
+                        if (kd >= 0)
+                                ASSERT_STREQ(direct, json);
+                }
+}
+
 TEST(relay_metrics_request) {
         ProtoRelayMetricsRequest r = {}, back = {};
         ProtoDiag d = {};
