@@ -485,9 +485,8 @@ void proto_writer_int(ProtoWriter *w, int64_t v) {
         proto_writer_raw(w, b);
 }
 
-void proto_writer_base64(ProtoWriter *w, const void *p, size_t size) {
-        _cleanup_free_ char *s = base64mem(p, size);
-
+/* s between quotes, then freed (wiped first if erase); s NULL: out of memory. */
+static void writer_quoted_free(ProtoWriter *w, char *s, bool erase) {
         if (!s) {
                 if (w->error >= 0)
                         w->error = -ENOMEM;
@@ -496,20 +495,17 @@ void proto_writer_base64(ProtoWriter *w, const void *p, size_t size) {
         proto_writer_raw(w, "\"");
         proto_writer_raw(w, s);
         proto_writer_raw(w, "\"");
-        explicit_bzero(s, strlen(s)); /* a token's, a secret's */
+        if (erase)
+                explicit_bzero(s, strlen(s));
+        free(s);
+}
+
+void proto_writer_base64(ProtoWriter *w, const void *p, size_t size) {
+        writer_quoted_free(w, base64mem(p, size), /* erase= */ true); /* a token's, a secret's */
 }
 
 void proto_writer_hex(ProtoWriter *w, const void *p, size_t size) {
-        _cleanup_free_ char *s = hexmem(p, size);
-
-        if (!s) {
-                if (w->error >= 0)
-                        w->error = -ENOMEM;
-                return;
-        }
-        proto_writer_raw(w, "\"");
-        proto_writer_raw(w, s);
-        proto_writer_raw(w, "\"");
+        writer_quoted_free(w, hexmem(p, size), /* erase= */ false);
 }
 
 int proto_writer_finish(ProtoWriter *w, char **ret) {

@@ -411,6 +411,36 @@ TEST(enroll_request) {
         ASSERT_EQ(d.code, PROTO_ERROR_MALFORMED_JSON);
 }
 
+/* A fast path's answer kf (1 taken, 0 not), the json-c decoder's ks and the decoder's that runs, kb: the one that
+ * runs answers as json-c's, diagnostics included, and the fast path took nothing json-c's refused. */
+static void answers_agree(int kf, int ks, int kb, const ProtoDiag *ds, const ProtoDiag *db) {
+        ASSERT_TRUE(kf == 0 || kf == 1);
+        ASSERT_EQ(kb, ks);
+        if (ks < 0) {
+                ASSERT_EQ(kf, 0);
+                ASSERT_EQ(db->code, ds->code);
+                ASSERT_STREQ(db->field, ds->field);
+                ASSERT_STREQ(db->message, ds->message);
+        }
+}
+
+/* Every byte of body replaced by each of replacements, or removed: check() on each (which asserts). */
+static void each_mutation(const char *body, const char *replacements, int (*check)(const char *, size_t)) {
+        size_t n = strlen(body);
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *m = strdup(body);
+
+                ASSERT_NOT_NULL(m);
+                for (const char *c = replacements; *c; c++) {
+                        m[i] = *c;
+                        (void) check(m, n);
+                }
+                memmove(m + i, body + i + 1, n - i - 1);
+                (void) check(m, n - 1);
+        }
+}
+
 /* The fast path takes only what the json-c decoder takes, as the same request; and proto_attest_request_decode()
  * answers as the json-c decoder does, diagnostics included. Returns the fast path's answer (1 taken, 0 not). */
 static int attest_decoders_agree(const char *body, size_t size) {
@@ -421,14 +451,8 @@ static int attest_decoders_agree(const char *body, size_t size) {
         kf = proto_attest_request_decode_fast(body, size, &fast);
         ks = proto_attest_request_decode_json(body, size, &slow, &ds);
         kb = proto_attest_request_decode(body, size, &both, &db);
-        ASSERT_TRUE(kf == 0 || kf == 1);
-        ASSERT_EQ(kb, ks);
-        if (ks < 0) {
-                ASSERT_EQ(kf, 0);
-                ASSERT_EQ(db.code, ds.code);
-                ASSERT_STREQ(db.field, ds.field);
-                ASSERT_STREQ(db.message, ds.message);
-        } else
+        answers_agree(kf, ks, kb, &ds, &db);
+        if (ks >= 0)
                 ASSERT_TRUE(proto_attest_request_equal(&both, &slow));
         if (kf == 1)
                 ASSERT_TRUE(proto_attest_request_equal(&fast, &slow));
@@ -518,19 +542,7 @@ TEST(attest_request_fast_path) {
                 ASSERT_EQ(attest_decoders_agree(not_taken[i], strlen(not_taken[i])), 0);
 
         /* Every byte of a request replaced by each of these, or removed: the two decoders still agree. */
-        n = strlen(s);
-        for (size_t i = 0; i < n; i++) {
-                static const char replacements[] = " \"\\{}[],:0an\x01";
-                _cleanup_free_ char *m = strdup(s);
-
-                ASSERT_NOT_NULL(m);
-                for (const char *c = replacements; *c; c++) {
-                        m[i] = *c;
-                        (void) attest_decoders_agree(m, n);
-                }
-                memmove(m + i, s + i + 1, n - i - 1);
-                (void) attest_decoders_agree(m, n - 1);
-        }
+        each_mutation(s, " \"\\{}[],:0an\x01", attest_decoders_agree);
 }
 
 /* The reply written directly is json-c's, byte for byte: or the same error. */
@@ -1146,14 +1158,8 @@ static int relay_metrics_decoders_agree(const char *body, size_t size) {
         kf = proto_relay_metrics_request_decode_fast(body, size, &fast);
         ks = proto_relay_metrics_request_decode_json(body, size, &slow, &ds);
         kb = proto_relay_metrics_request_decode(body, size, &both, &db);
-        ASSERT_TRUE(kf == 0 || kf == 1);
-        ASSERT_EQ(kb, ks);
-        if (ks < 0) {
-                ASSERT_EQ(kf, 0);
-                ASSERT_EQ(db.code, ds.code);
-                ASSERT_STREQ(db.field, ds.field);
-                ASSERT_STREQ(db.message, ds.message);
-        } else
+        answers_agree(kf, ks, kb, &ds, &db);
+        if (ks >= 0)
                 ASSERT_TRUE(proto_relay_metrics_request_equal(&both, &slow));
         if (kf == 1)
                 ASSERT_TRUE(proto_relay_metrics_request_equal(&fast, &slow));
@@ -1195,7 +1201,6 @@ TEST(relay_metrics_fast_path) {
         };
         ProtoRelayMetricsRequest r = { .n_relays = 4 };
         _cleanup_free_ char *s = NULL;
-        size_t n;
 
         /* What configd sends: four relays, counters up to 18 digits, some DNS errors and flags. */
         for (size_t i = 0; i < r.n_relays; i++) {
@@ -1216,19 +1221,7 @@ TEST(relay_metrics_fast_path) {
                 ASSERT_EQ(relay_metrics_decoders_agree(not_taken[i], strlen(not_taken[i])), 0);
 
         /* Every byte of a report replaced by each of these, or removed: the two decoders still agree. */
-        n = strlen(s);
-        for (size_t i = 0; i < n; i++) {
-                static const char replacements[] = " \"\\{}[],:09e-\x01";
-                _cleanup_free_ char *m = strdup(s);
-
-                ASSERT_NOT_NULL(m);
-                for (const char *c = replacements; *c; c++) {
-                        m[i] = *c;
-                        (void) relay_metrics_decoders_agree(m, n);
-                }
-                memmove(m + i, s + i + 1, n - i - 1);
-                (void) relay_metrics_decoders_agree(m, n - 1);
-        }
+        each_mutation(s, " \"\\{}[],:09e-\x01", relay_metrics_decoders_agree);
 
         /* The reply, written directly: json-c's bytes, or the same error. */
         for (int reattest = 0; reattest <= 1; reattest++)
