@@ -1204,7 +1204,7 @@ TEST(relay_metrics_fast_path) {
 
         /* What configd sends: four relays, counters up to 18 digits, some DNS errors and flags. */
         for (size_t i = 0; i < r.n_relays; i++) {
-                snprintf(r.relays[i].name, sizeof(r.relays[i].name), "exit%zu", i);
+                snprintf(r.relays[i].name, sizeof(r.relays[i].name), "exit%c", (char) ('a' + i));
                 r.relays[i].m = (TorRelayMetrics) {
                         .onionskins_dropped = i, .oom_bytes = 1024 * i, .dns_queries = 999999999999999999ULL,
                         .read_bytes = 123456789012345ULL + i, .written_bytes = 98765432109876ULL,
